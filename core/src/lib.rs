@@ -1,0 +1,12 @@
+//! nioxide-core: the pure-Rust runtime behind nioxide's C API and Python module.
+//!
+//! Modules follow the data flow: [`sys`] is the only place that calls libc, [`selector`] is
+//! Java NIO's `Selector`, [`channel`] holds the transports.
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod channel;
+pub mod error;
+pub mod selector;
+pub mod sys;
+
+pub use error::{Error, ErrorKind, Result};
