@@ -94,8 +94,8 @@ error_kinds! {
     ReadPending = ("NX_EREADPENDING", -3020, "a read is already pending"),
     /// A write is already pending on the channel.
     WritePending = ("NX_EWRITEPENDING", -3021, "a write is already pending"),
-    /// The input side of the channel was shut down.
-    InputShutdown = ("NX_ESHUTDOWN", -3022, "channel is shut down for this direction"),
+    /// The channel's output was shut down (`shutdown_output`); writes are refused.
+    Shutdown = ("NX_ESHUTDOWN", -3022, "channel output is shut down"),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

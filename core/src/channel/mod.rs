@@ -1,1 +1,314 @@
-//! Channels.
+//! Channels: the transports a [`Selector`](crate::selector::Selector) can watch.
+//!
+//! [`tcp`] has Java's `SocketChannel` and `ServerSocketChannel`. Every channel shares one
+//! [`ChannelCore`]-backed shape: a descriptor closed only after its last call, blocking or
+//! non-blocking mode, a readiness cache filled by the selector's edges and emptied by the
+//! channel's own I/O, and at most one selector registration.
+
+pub mod tcp;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::selector::KeyInner;
+use crate::sys::backend::Readiness;
+use crate::sys::fd::{CLOSE_EPOCH, FdGuard, GuardedFd};
+use crate::sys::fork;
+use crate::sys::socket::{self, Io};
+use crate::sys::wait::{self, Waiters};
+use crate::{ErrorKind, Result};
+
+pub use crate::sys::socket::{Family, SocketOption};
+pub use tcp::{ServerSocketChannel, SocketChannel};
+
+/// What kind of channel a [`ChannelCore`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Socket,
+    Server,
+}
+
+/// How long accept readiness is held back after `EMFILE`/`ENFILE` unless a descriptor closes.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A slot where the C or Python layer keeps its own object for this core object (a handle
+/// guard, a weak reference): dropped with the core object.
+pub(crate) type Binding = Mutex<Option<Box<dyn Any + Send + Sync>>>;
+
+/// The state every channel shares.
+pub(crate) struct ChannelCore {
+    pub(crate) fd: GuardedFd,
+    pub(crate) kind: Kind,
+    blocking: AtomicBool,
+    pub(crate) readiness: Readiness,
+    /// The selection key while registered (cleared at deregistration or close).
+    pub(crate) registration: Mutex<Option<Arc<KeyInner>>>,
+    pub(crate) waiters: Waiters,
+    generation: u64,
+    /// Accept back-off: deadline in ns since `EPOCH_START` (0 = none) and the close epoch.
+    backoff_until: AtomicU64,
+    backoff_epoch: AtomicU64,
+    pub(crate) binding: Binding,
+    /// Connection state of a socket channel: `UNCONNECTED`, `PENDING` or `CONNECTED`.
+    pub(crate) conn: AtomicU8,
+    /// Whether a server channel is bound (listening).
+    pub(crate) bound: AtomicBool,
+    pub(crate) input_shutdown: AtomicBool,
+    pub(crate) output_shutdown: AtomicBool,
+    /// Serializes reads with reads (Java's rule).
+    pub(crate) read_lock: Mutex<()>,
+    /// Serializes writes with writes, so blocking writes never interleave.
+    pub(crate) write_lock: Mutex<()>,
+    pub(crate) family: Family,
+}
+
+/// Socket state: not connected.
+pub(crate) const UNCONNECTED: u8 = 0;
+/// Socket state: a non-blocking connect is in progress.
+pub(crate) const PENDING: u8 = 1;
+/// Socket state: connected.
+pub(crate) const CONNECTED: u8 = 2;
+
+impl std::fmt::Debug for ChannelCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelCore")
+            .field("fd", &self.fd.raw())
+            .field("kind", &self.kind)
+            .field("closed", &self.fd.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
+}
+
+impl ChannelCore {
+    pub(crate) fn new(fd: std::os::fd::RawFd, kind: Kind, family: Family) -> ChannelCore {
+        ChannelCore {
+            fd: GuardedFd::new(fd),
+            kind,
+            blocking: AtomicBool::new(true),
+            readiness: Readiness::default(),
+            registration: Mutex::new(None),
+            waiters: Waiters::default(),
+            generation: fork::generation(),
+            backoff_until: AtomicU64::new(0),
+            backoff_epoch: AtomicU64::new(0),
+            binding: Mutex::new(None),
+            conn: AtomicU8::new(UNCONNECTED),
+            bound: AtomicBool::new(false),
+            input_shutdown: AtomicBool::new(false),
+            output_shutdown: AtomicBool::new(false),
+            read_lock: Mutex::new(()),
+            write_lock: Mutex::new(()),
+            family,
+        }
+    }
+
+    /// Starts a call: fails in a forked child and after close.
+    #[inline]
+    pub(crate) fn enter(&self) -> Result<FdGuard<'_>> {
+        fork::check(self.generation)?;
+        self.fd.enter().ok_or_else(|| ErrorKind::Closed.into())
+    }
+
+    pub(crate) fn is_forked(&self) -> bool {
+        fork::is_forked(self.generation)
+    }
+
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.blocking.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        !self.fd.is_closed()
+    }
+
+    /// Java's `configureBlocking`: refused while registered with a selector.
+    pub(crate) fn configure_blocking(&self, block: bool) -> Result<()> {
+        let _call = self.enter()?;
+        let reg = lock(&self.registration);
+        if block && reg.is_some() {
+            return Err(ErrorKind::IllegalBlockingMode.into());
+        }
+        self.blocking.store(block, Ordering::Release);
+        Ok(())
+    }
+
+    /// Closes the channel: cancels its key and takes it out of the epoll set at once (the
+    /// selector forgets the key at its next select), wakes every blocked caller with
+    /// `AsyncClose`, and closes the descriptor when the last call in flight has left.
+    /// Idempotent.
+    pub(crate) fn close(&self) {
+        let key = lock(&self.registration).take();
+        if let Some(key) = key {
+            key.cancel_for_close(self);
+        }
+        if self.fd.close() {
+            self.waiters.wake_all();
+        }
+    }
+
+    /// Runs `op` until it stops saying "would block"; in blocking mode waits for `events`
+    /// between tries (and gives up at `deadline` with `TimedOut`).
+    pub(crate) fn blocking_loop<T>(
+        &self,
+        call: &FdGuard<'_>,
+        events: libc::c_short,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        loop {
+            if let Some(v) = op()? {
+                return Ok(Some(v));
+            }
+            if !self.is_blocking() {
+                return Ok(None);
+            }
+            let closed = || self.fd.is_closed();
+            if !wait::wait_fd(call.fd(), events, &self.waiters, &closed, deadline)? {
+                return Err(ErrorKind::TimedOut.into());
+            }
+        }
+    }
+
+    /// A non-blocking read attempt that keeps the readiness cache honest.
+    #[inline]
+    pub(crate) fn try_read(&self, io: impl FnOnce() -> Result<Io>, wanted: usize) -> Result<Option<usize>> {
+        let snap = self.readiness.snapshot();
+        match io()? {
+            Io::Done(n) => {
+                if n < wanted {
+                    // A short read on a stream socket drained the receive queue.
+                    self.readiness.clear(snap, crate::sys::backend::READABLE);
+                }
+                Ok(Some(n))
+            }
+            Io::WouldBlock => {
+                self.readiness.clear(snap, crate::sys::backend::READABLE);
+                Ok(None)
+            }
+        }
+    }
+
+    /// A non-blocking write attempt that keeps the readiness cache honest.
+    #[inline]
+    pub(crate) fn try_write(&self, io: impl FnOnce() -> Result<Io>) -> Result<Option<usize>> {
+        let snap = self.readiness.snapshot();
+        match io()? {
+            Io::Done(n) => Ok(Some(n)),
+            Io::WouldBlock => {
+                self.readiness.clear(snap, crate::sys::backend::WRITABLE);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Holds accept readiness back after a descriptor shortage.
+    pub(crate) fn start_accept_backoff(&self) {
+        self.backoff_epoch.store(CLOSE_EPOCH.load(Ordering::Acquire), Ordering::Relaxed);
+        self.backoff_until
+            .store(monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64, Ordering::Release);
+    }
+
+    /// While accept readiness is held back: how long it still is.
+    pub(crate) fn accept_backoff_left(&self) -> Option<Duration> {
+        let until = self.backoff_until.load(Ordering::Acquire);
+        if until == 0 {
+            return None;
+        }
+        let now = monotonic_ns();
+        if now >= until || CLOSE_EPOCH.load(Ordering::Acquire) != self.backoff_epoch.load(Ordering::Relaxed) {
+            self.backoff_until.store(0, Ordering::Release);
+            return None;
+        }
+        Some(Duration::from_nanos(until - now))
+    }
+
+    pub(crate) fn set_option(&self, supported: &[SocketOption], opt: SocketOption, value: i64) -> Result<()> {
+        let call = self.enter()?;
+        if !supported.contains(&opt) {
+            return Err(ErrorKind::UnsupportedOption.into());
+        }
+        socket::set_option(call.fd(), opt, value)
+    }
+
+    pub(crate) fn get_option(&self, supported: &[SocketOption], opt: SocketOption) -> Result<i64> {
+        let call = self.enter()?;
+        if !supported.contains(&opt) {
+            return Err(ErrorKind::UnsupportedOption.into());
+        }
+        socket::get_option(call.fd(), opt)
+    }
+}
+
+impl Drop for ChannelCore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Locks `m`, ignoring poisoning (nioxide's state stays consistent across a panic).
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A channel a selector can watch: either kind, as stored in a selection key.
+#[derive(Clone, Debug)]
+pub enum Channel {
+    /// A TCP connection.
+    Socket(SocketChannel),
+    /// A TCP listener.
+    Server(ServerSocketChannel),
+}
+
+impl Channel {
+    pub(crate) fn core(&self) -> &Arc<ChannelCore> {
+        match self {
+            Channel::Socket(c) => &c.core,
+            Channel::Server(c) => &c.core,
+        }
+    }
+
+    /// The interest ops this channel supports (Java's `validOps`).
+    pub fn valid_ops(&self) -> u32 {
+        match self {
+            Channel::Socket(_) => SocketChannel::VALID_OPS,
+            Channel::Server(_) => ServerSocketChannel::VALID_OPS,
+        }
+    }
+
+    /// Whether both values are the same channel.
+    pub fn same(&self, other: &Channel) -> bool {
+        Arc::ptr_eq(self.core(), other.core())
+    }
+
+    /// The binding layer's object for this channel (see `set_binding`).
+    pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
+        let b = lock(&self.core().binding);
+        f(b.as_deref())
+    }
+
+    /// Stores the binding layer's object for this channel (a C handle guard, a Python weak
+    /// reference); it is dropped with the channel.
+    pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
+        *lock(&self.core().binding) = Some(value);
+    }
+}
+
+impl From<SocketChannel> for Channel {
+    fn from(c: SocketChannel) -> Channel {
+        Channel::Socket(c)
+    }
+}
+
+impl From<ServerSocketChannel> for Channel {
+    fn from(c: ServerSocketChannel) -> Channel {
+        Channel::Server(c)
+    }
+}

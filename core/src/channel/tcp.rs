@@ -1,0 +1,517 @@
+//! TCP channels: Java's `SocketChannel` and `ServerSocketChannel`.
+//!
+//! New and accepted channels start in blocking mode, as in Java; switch them with
+//! `configure_blocking(false)` before registering with a selector. Descriptors are always
+//! non-blocking underneath: blocking calls wait in `poll(2)`, and `close()` from another
+//! thread wakes them with [`ErrorKind::AsyncClose`].
+//!
+//! # Examples
+//!
+//! ```
+//! use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
+//!
+//! let server = ServerSocketChannel::open().unwrap();
+//! server.bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+//! let addr = server.local_address().unwrap().unwrap();
+//! let client = SocketChannel::open().unwrap();
+//! assert!(client.connect(addr).unwrap());
+//! let peer = server.accept().unwrap().unwrap();
+//! client.write(b"ping").unwrap();
+//! let mut buf = [0u8; 4];
+//! assert_eq!(peer.read(&mut buf).unwrap(), Some(4));
+//! assert_eq!(&buf, b"ping");
+//! ```
+
+use std::io::{IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{CONNECTED, ChannelCore, Family, Kind, PENDING, SocketOption, UNCONNECTED, lock};
+use crate::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE};
+use crate::sys::socket::{self, Shutdown};
+use crate::sys::wait;
+use crate::{Error, ErrorKind, Result};
+
+fn open_socket(family: Option<Family>) -> Result<(RawFd, Family)> {
+    match family {
+        Some(f) => Ok((socket::tcp_socket(f)?, f)),
+        None => match socket::tcp_socket(Family::V6) {
+            Ok(fd) => Ok((fd, Family::V6)),
+            Err(e) if e.is_os(libc::EAFNOSUPPORT) => Ok((socket::tcp_socket(Family::V4)?, Family::V4)),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+fn check_family(family: Family, addr: &SocketAddr) -> Result<()> {
+    if family == Family::V4 && addr.is_ipv6() {
+        return Err(Error::Os(libc::EAFNOSUPPORT));
+    }
+    Ok(())
+}
+
+/// A TCP connection (Java's `SocketChannel`). Cloning gives another handle to the same
+/// channel. Thread-safe: reads are serialized with reads and writes with writes.
+#[derive(Clone, Debug)]
+pub struct SocketChannel {
+    pub(crate) core: Arc<ChannelCore>,
+}
+
+impl SocketChannel {
+    /// The ops a socket channel supports: read, write and connect.
+    pub const VALID_OPS: u32 = OP_READ | OP_WRITE | OP_CONNECT;
+
+    /// The options a socket channel supports.
+    pub const OPTIONS: &'static [SocketOption] = &[
+        SocketOption::ReuseAddr,
+        SocketOption::ReusePort,
+        SocketOption::TcpNoDelay,
+        SocketOption::KeepAlive,
+        SocketOption::RcvBuf,
+        SocketOption::SndBuf,
+        SocketOption::Linger,
+        SocketOption::Ipv6V6Only,
+    ];
+
+    /// Opens an unconnected channel in blocking mode: an IPv6 dual-stack socket (it connects
+    /// to IPv4 and IPv6 addresses alike), or IPv4 where IPv6 is unavailable.
+    ///
+    /// # Errors
+    /// OS errors such as `EMFILE`.
+    pub fn open() -> Result<SocketChannel> {
+        Self::open_socket(None)
+    }
+
+    /// Opens an unconnected channel of the given address family.
+    pub fn open_family(family: Family) -> Result<SocketChannel> {
+        Self::open_socket(Some(family))
+    }
+
+    fn open_socket(family: Option<Family>) -> Result<SocketChannel> {
+        let (fd, family) = open_socket(family)?;
+        Ok(SocketChannel { core: Arc::new(ChannelCore::new(fd, Kind::Socket, family)) })
+    }
+
+    fn accepted(fd: RawFd, family: Family) -> SocketChannel {
+        let core = ChannelCore::new(fd, Kind::Socket, family);
+        core.conn.store(CONNECTED, Ordering::Release);
+        SocketChannel { core: Arc::new(core) }
+    }
+
+    /// Binds the local side before connecting (optional).
+    pub fn bind(&self, addr: SocketAddr) -> Result<()> {
+        let call = self.core.enter()?;
+        check_family(self.core.family, &addr)?;
+        socket::bind(call.fd(), &socket::addr_for(self.core.family, addr))
+    }
+
+    /// Connects to `addr`. In blocking mode waits for the result and returns `Ok(true)`; in
+    /// non-blocking mode returns `Ok(true)` if it connected at once, else `Ok(false)`: the
+    /// connect is pending, wait for `OP_CONNECT` and call [`finish_connect`](Self::finish_connect).
+    /// As in Java, a failed connect closes the channel.
+    ///
+    /// # Errors
+    /// `AlreadyConnected`, `ConnectionPending`, `Closed`, `AsyncClose` (closed while waiting),
+    /// and OS errors such as `ECONNREFUSED`.
+    pub fn connect(&self, addr: SocketAddr) -> Result<bool> {
+        let call = self.core.enter()?;
+        check_family(self.core.family, &addr)?;
+        match self.core.conn.load(Ordering::Acquire) {
+            CONNECTED => return Err(ErrorKind::AlreadyConnected.into()),
+            PENDING => return Err(ErrorKind::ConnectionPending.into()),
+            _ => {}
+        }
+        let target = socket::addr_for(self.core.family, addr);
+        match socket::connect(call.fd(), &target) {
+            Ok(true) => {
+                self.core.conn.store(CONNECTED, Ordering::Release);
+                Ok(true)
+            }
+            Ok(false) => {
+                self.core.conn.store(PENDING, Ordering::Release);
+                if !self.core.is_blocking() {
+                    return Ok(false);
+                }
+                drop(call);
+                self.finish_connect()
+            }
+            Err(e) => {
+                drop(call);
+                self.core.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes a pending connect: `Ok(true)` once connected, `Ok(false)` while still in
+    /// progress (non-blocking mode only; blocking mode waits). As in Java, a failed connect
+    /// closes the channel and returns its error (e.g. `ECONNREFUSED`).
+    pub fn finish_connect(&self) -> Result<bool> {
+        let call = self.core.enter()?;
+        match self.core.conn.load(Ordering::Acquire) {
+            CONNECTED => return Ok(true),
+            UNCONNECTED => return Err(ErrorKind::NoConnectionPending.into()),
+            _ => {}
+        }
+        let outcome = self.core.blocking_loop(&call, libc::POLLOUT, None, || {
+            if let Some(err) = socket::take_error(call.fd())? {
+                return Err(err);
+            }
+            if socket::is_connected(call.fd())? {
+                return Ok(Some(()));
+            }
+            // Still in progress: the next edge will say more.
+            self.core.readiness.clear(self.core.readiness.snapshot(), crate::sys::backend::WRITABLE);
+            Ok(None)
+        });
+        match outcome {
+            Ok(Some(())) => {
+                self.core.conn.store(CONNECTED, Ordering::Release);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => {
+                drop(call);
+                if e.kind() != Some(ErrorKind::AsyncClose) {
+                    self.core.close();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a non-blocking connect is in progress.
+    pub fn is_connection_pending(&self) -> bool {
+        self.core.is_open() && self.core.conn.load(Ordering::Acquire) == PENDING
+    }
+
+    /// Whether the channel is connected (and open).
+    pub fn is_connected(&self) -> bool {
+        self.core.is_open() && self.core.conn.load(Ordering::Acquire) == CONNECTED
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        if self.core.conn.load(Ordering::Acquire) != CONNECTED {
+            return Err(ErrorKind::NotYetConnected.into());
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_readable()?;
+        if self.core.output_shutdown.load(Ordering::Acquire) {
+            return Err(ErrorKind::Shutdown.into());
+        }
+        Ok(())
+    }
+
+    /// Reads into `buf`: `Some(n)` bytes read, `Some(0)` at end of stream (or for an empty
+    /// `buf`), `None` when non-blocking and nothing is available. Blocking mode waits for
+    /// at least one byte.
+    ///
+    /// # Errors
+    /// `NotYetConnected`, `Closed`, `AsyncClose`, OS errors such as `ECONNRESET`.
+    pub fn read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let call = self.core.enter()?;
+        self.check_readable()?;
+        if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+            return Ok(Some(0));
+        }
+        let _serial = lock(&self.core.read_lock);
+        let fd = call.fd();
+        let len = buf.len();
+        self.core
+            .blocking_loop(&call, libc::POLLIN, None, || self.core.try_read(|| socket::read(fd, buf), len))
+    }
+
+    /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
+    pub fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> Result<Option<usize>> {
+        let call = self.core.enter()?;
+        self.check_readable()?;
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.core.input_shutdown.load(Ordering::Acquire) || len == 0 {
+            return Ok(Some(0));
+        }
+        let _serial = lock(&self.core.read_lock);
+        let fd = call.fd();
+        self.core.blocking_loop(&call, libc::POLLIN, None, || {
+            self.core.try_read(|| socket::read_vectored(fd, bufs), len)
+        })
+    }
+
+    /// Writes from `buf`. Non-blocking mode writes what fits now (0 if nothing does);
+    /// blocking mode writes everything. Never raises `SIGPIPE`.
+    ///
+    /// # Errors
+    /// `NotYetConnected`, `Shutdown` (after `shutdown_output`), `Closed`, `AsyncClose`, OS
+    /// errors such as `EPIPE` or `ECONNRESET`.
+    pub fn write(&self, buf: &[u8]) -> Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    /// Gathering write from `bufs`, in order (`sendmsg` with `MSG_NOSIGNAL`); results as
+    /// [`write`](Self::write).
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize> {
+        let call = self.core.enter()?;
+        self.check_writable()?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Ok(0);
+        }
+        let _serial = lock(&self.core.write_lock);
+        let fd = call.fd();
+        let write_once = |slices: &[IoSlice<'_>]| {
+            self.core.try_write(|| {
+                if slices.len() == 1 { socket::write(fd, &slices[0]) } else { socket::write_vectored(fd, slices) }
+            })
+        };
+        if !self.core.is_blocking() {
+            return Ok(write_once(bufs)?.unwrap_or(0));
+        }
+        let mut owned: Vec<IoSlice<'_>> = bufs.to_vec();
+        let mut slices: &mut [IoSlice<'_>] = &mut owned;
+        let mut written = 0;
+        while written < total {
+            match write_once(slices)? {
+                Some(n) => {
+                    written += n;
+                    IoSlice::advance_slices(&mut slices, n);
+                }
+                None => {
+                    let closed = || self.core.fd.is_closed();
+                    wait::wait_fd(fd, libc::POLLOUT, &self.core.waiters, &closed, None)?;
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Shuts down the input side: later reads return end of stream. Idempotent.
+    pub fn shutdown_input(&self) -> Result<()> {
+        let call = self.core.enter()?;
+        self.check_readable()?;
+        if !self.core.input_shutdown.swap(true, Ordering::AcqRel) {
+            socket::shutdown(call.fd(), Shutdown::Read)?;
+        }
+        Ok(())
+    }
+
+    /// Shuts down the output side (half-close: the peer reads end of stream); later writes
+    /// fail with `Shutdown`. Idempotent.
+    pub fn shutdown_output(&self) -> Result<()> {
+        let call = self.core.enter()?;
+        self.check_readable()?;
+        if !self.core.output_shutdown.swap(true, Ordering::AcqRel) {
+            socket::shutdown(call.fd(), Shutdown::Write)?;
+        }
+        Ok(())
+    }
+
+    /// The local address, or `None` before bind or connect.
+    pub fn local_address(&self) -> Result<Option<SocketAddr>> {
+        let call = self.core.enter()?;
+        let addr = socket::local_addr(call.fd())?;
+        Ok((addr.port() != 0).then_some(addr))
+    }
+
+    /// The peer's address, or `None` while not connected.
+    pub fn remote_address(&self) -> Result<Option<SocketAddr>> {
+        let call = self.core.enter()?;
+        if self.core.conn.load(Ordering::Acquire) != CONNECTED {
+            return Ok(None);
+        }
+        socket::peer_addr(call.fd()).map(Some)
+    }
+
+    /// Sets a socket option; see [`SocketChannel::OPTIONS`].
+    ///
+    /// # Errors
+    /// `UnsupportedOption`, `InvalidArgument` (a size ≤ 0), `Closed`, OS errors.
+    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
+        self.core.set_option(Self::OPTIONS, opt, value)
+    }
+
+    /// Reads a socket option; see [`SocketChannel::OPTIONS`].
+    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
+        self.core.get_option(Self::OPTIONS, opt)
+    }
+
+    /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
+    pub fn configure_blocking(&self, block: bool) -> Result<()> {
+        self.core.configure_blocking(block)
+    }
+
+    /// Whether the channel is in blocking mode.
+    pub fn is_blocking(&self) -> bool {
+        self.core.is_blocking()
+    }
+
+    /// Whether the channel is registered with a selector.
+    pub fn is_registered(&self) -> bool {
+        lock(&self.core.registration).is_some()
+    }
+
+    /// Whether the channel is open.
+    pub fn is_open(&self) -> bool {
+        self.core.is_open()
+    }
+
+    /// The descriptor number (valid while open); nioxide owns it.
+    pub fn fd(&self) -> RawFd {
+        self.core.fd.raw()
+    }
+
+    /// Closes the channel (idempotent): cancels its key, wakes blocked callers with
+    /// `AsyncClose`, and closes the descriptor once no call uses it.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether both values are the same channel.
+    pub fn same(&self, other: &SocketChannel) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+}
+
+/// A TCP listener (Java's `ServerSocketChannel`). Cloning gives another handle to the same
+/// channel. Thread-safe.
+#[derive(Clone, Debug)]
+pub struct ServerSocketChannel {
+    pub(crate) core: Arc<ChannelCore>,
+}
+
+impl ServerSocketChannel {
+    /// The ops a server channel supports: accept.
+    pub const VALID_OPS: u32 = OP_ACCEPT;
+
+    /// The options a server channel supports.
+    pub const OPTIONS: &'static [SocketOption] = &[
+        SocketOption::ReuseAddr,
+        SocketOption::ReusePort,
+        SocketOption::RcvBuf,
+        SocketOption::Ipv6V6Only,
+    ];
+
+    /// Opens an unbound listener in blocking mode (IPv6 dual-stack, or IPv4 where IPv6 is
+    /// unavailable) with `SO_REUSEADDR` on, as Java does on Linux.
+    pub fn open() -> Result<ServerSocketChannel> {
+        Self::open_socket(None)
+    }
+
+    /// Opens an unbound listener of the given family.
+    pub fn open_family(family: Family) -> Result<ServerSocketChannel> {
+        Self::open_socket(Some(family))
+    }
+
+    fn open_socket(family: Option<Family>) -> Result<ServerSocketChannel> {
+        let (fd, family) = open_socket(family)?;
+        let core = ChannelCore::new(fd, Kind::Server, family);
+        socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
+        Ok(ServerSocketChannel { core: Arc::new(core) })
+    }
+
+    /// Binds to `addr` (port 0 picks a free port; see [`local_address`](Self::local_address))
+    /// and listens with `backlog` (0 or less: the system default).
+    ///
+    /// # Errors
+    /// `AlreadyBound`, `Closed`, OS errors such as `EADDRINUSE`.
+    pub fn bind(&self, addr: SocketAddr, backlog: i32) -> Result<()> {
+        let call = self.core.enter()?;
+        check_family(self.core.family, &addr)?;
+        if self.core.bound.load(Ordering::Acquire) {
+            return Err(ErrorKind::AlreadyBound.into());
+        }
+        socket::bind_listen(call.fd(), &socket::addr_for(self.core.family, addr), backlog)?;
+        self.core.bound.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Accepts a connection: a new connected channel in blocking mode, or `None` when
+    /// non-blocking and none is pending. Blocking mode waits.
+    ///
+    /// # Errors
+    /// `NotYetBound`, `Closed`, `AsyncClose`, OS errors. On `EMFILE`/`ENFILE` the error is
+    /// returned and the key's accept readiness is held back until a descriptor is closed or
+    /// about 100 ms pass, so a select loop does not spin.
+    pub fn accept(&self) -> Result<Option<SocketChannel>> {
+        let call = self.core.enter()?;
+        if !self.core.bound.load(Ordering::Acquire) {
+            return Err(ErrorKind::NotYetBound.into());
+        }
+        let _serial = lock(&self.core.read_lock);
+        let fd = call.fd();
+        let family = self.core.family;
+        let res = self.core.blocking_loop(&call, libc::POLLIN, None, || {
+            let snap = self.core.readiness.snapshot();
+            match socket::accept(fd)? {
+                Some(new) => Ok(Some(SocketChannel::accepted(new, family))),
+                None => {
+                    self.core.readiness.clear(snap, crate::sys::backend::READABLE);
+                    Ok(None)
+                }
+            }
+        });
+        if let Err(e) = res {
+            if e.is_os(libc::EMFILE) || e.is_os(libc::ENFILE) {
+                self.core.start_accept_backoff();
+            }
+        }
+        res
+    }
+
+    /// The bound address (with the chosen port), or `None` before bind.
+    pub fn local_address(&self) -> Result<Option<SocketAddr>> {
+        let call = self.core.enter()?;
+        if !self.core.bound.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        socket::local_addr(call.fd()).map(Some)
+    }
+
+    /// Sets a socket option; see [`ServerSocketChannel::OPTIONS`].
+    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
+        self.core.set_option(Self::OPTIONS, opt, value)
+    }
+
+    /// Reads a socket option; see [`ServerSocketChannel::OPTIONS`].
+    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
+        self.core.get_option(Self::OPTIONS, opt)
+    }
+
+    /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
+    pub fn configure_blocking(&self, block: bool) -> Result<()> {
+        self.core.configure_blocking(block)
+    }
+
+    /// Whether the channel is in blocking mode.
+    pub fn is_blocking(&self) -> bool {
+        self.core.is_blocking()
+    }
+
+    /// Whether the channel is registered with a selector.
+    pub fn is_registered(&self) -> bool {
+        lock(&self.core.registration).is_some()
+    }
+
+    /// Whether the channel is open.
+    pub fn is_open(&self) -> bool {
+        self.core.is_open()
+    }
+
+    /// The descriptor number (valid while open); nioxide owns it.
+    pub fn fd(&self) -> RawFd {
+        self.core.fd.raw()
+    }
+
+    /// Closes the channel (idempotent); a blocked `accept` wakes with `AsyncClose`.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether both values are the same channel.
+    pub fn same(&self, other: &ServerSocketChannel) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+}

@@ -1,0 +1,126 @@
+//! A descriptor that is closed only after the last call using it has left.
+//!
+//! Every operation on a channel [`enter`](GuardedFd::enter)s the descriptor and holds the
+//! returned [`FdGuard`] for the length of its system calls. [`close`](GuardedFd::close) marks
+//! the descriptor closed at once (new calls fail with `Closed`) but the `close(2)` itself runs
+//! when the last guard drops, so a stale call can never hit a reused descriptor number.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const CLOSED: u64 = 1 << 63;
+
+/// Counts descriptors closed by nioxide; accept back-off ends when it moves.
+pub(crate) static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// An owned descriptor with an in-flight call count and a closed flag.
+#[derive(Debug)]
+pub struct GuardedFd {
+    fd: RawFd,
+    /// Bit 63: closed; low bits: calls in flight.
+    state: AtomicU64,
+}
+
+/// Proof that a call is in flight on a [`GuardedFd`]; the descriptor stays open while it lives.
+#[derive(Debug)]
+pub struct FdGuard<'a> {
+    owner: &'a GuardedFd,
+}
+
+impl GuardedFd {
+    /// Takes ownership of `fd`.
+    pub fn new(fd: RawFd) -> GuardedFd {
+        GuardedFd { fd, state: AtomicU64::new(0) }
+    }
+
+    /// The descriptor number, for display and for `fileno()`; valid while the object is open.
+    pub fn raw(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Starts a call: `None` once the descriptor was closed.
+    #[inline]
+    pub fn enter(&self) -> Option<FdGuard<'_>> {
+        let prev = self.state.fetch_add(1, Ordering::Acquire);
+        if prev & CLOSED != 0 {
+            self.leave();
+            return None;
+        }
+        Some(FdGuard { owner: self })
+    }
+
+    #[inline]
+    fn leave(&self) {
+        let prev = self.state.fetch_sub(1, Ordering::AcqRel);
+        if prev == CLOSED | 1 {
+            self.close_now();
+        }
+    }
+
+    /// Marks the descriptor closed; `close(2)` runs now or when the last call leaves.
+    /// Returns whether this call was the one that closed it.
+    pub fn close(&self) -> bool {
+        let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            return false;
+        }
+        if prev == 0 {
+            self.close_now();
+        }
+        true
+    }
+
+    fn close_now(&self) {
+        // SAFETY: we own `fd`; the state machine reaches "closed with no calls" exactly once.
+        unsafe { libc::close(self.fd) };
+        CLOSE_EPOCH.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl Drop for GuardedFd {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl FdGuard<'_> {
+    /// The descriptor, open for as long as the guard lives.
+    #[inline]
+    pub fn fd(&self) -> RawFd {
+        self.owner.fd
+    }
+}
+
+impl Drop for FdGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.owner.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_open(fd: RawFd) -> bool {
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    #[test]
+    fn close_waits_for_the_last_call() {
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let g = GuardedFd::new(fd);
+        let call = g.enter().unwrap();
+        assert!(g.close());
+        assert!(!g.close(), "second close is a no-op");
+        assert!(g.enter().is_none());
+        assert!(is_open(fd));
+        drop(call);
+        assert!(!is_open(fd));
+    }
+}

@@ -1,0 +1,330 @@
+//! TCP socket system calls on raw descriptors, all non-blocking and close-on-exec.
+//!
+//! Every descriptor is created with `SOCK_NONBLOCK | SOCK_CLOEXEC` (`accept4` likewise);
+//! blocking mode is emulated by the channels with [`wait_fd`](super::wait::wait_fd). Writes
+//! use `send`/`sendmsg` with `MSG_NOSIGNAL`, so no write ever raises `SIGPIPE`.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::net::{SocketAddr, SocketAddrV6};
+use std::os::fd::{BorrowedFd, RawFd};
+
+use socket2::{SockAddr, SockRef};
+
+use crate::{Error, Result};
+
+/// Runs a libc call; `-1` becomes the thread's `errno` as an [`Error`].
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: the caller passes valid descriptors and buffers (checked at each use).
+        #[allow(unused_unsafe)]
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 { Err($crate::Error::last_os_error()) } else { Ok(res) }
+    }};
+}
+
+
+/// Address family of a new socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 only (`AF_INET`).
+    V4,
+    /// IPv6 (`AF_INET6`), dual-stack unless `IPV6_V6ONLY` is set.
+    V6,
+}
+
+/// Creates a non-blocking, close-on-exec TCP socket. A [`Family::V6`] socket starts
+/// dual-stack (`IPV6_V6ONLY` off), as Java's channels do.
+pub fn tcp_socket(family: Family) -> Result<RawFd> {
+    let domain = match family {
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+    };
+    let fd = syscall!(socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?;
+    if family == Family::V6 {
+        let off: libc::c_int = 0;
+        let _ = syscall!(setsockopt(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            (&off as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t
+        ));
+    }
+    Ok(fd)
+}
+
+/// The family of the socket `fd`.
+pub fn family_of(fd: RawFd) -> Result<Family> {
+    let addr = local_addr_raw(fd)?;
+    Ok(if addr.is_ipv6() { Family::V6 } else { Family::V4 })
+}
+
+/// Converts `addr` for a socket of `family`: IPv4 addresses become IPv4-mapped IPv6 ones on
+/// an IPv6 socket.
+pub fn addr_for(family: Family, addr: SocketAddr) -> SockAddr {
+    match (family, addr) {
+        (Family::V6, SocketAddr::V4(v4)) => {
+            SockAddr::from(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
+        _ => SockAddr::from(addr),
+    }
+}
+
+/// Turns IPv4-mapped IPv6 addresses back into IPv4 ones (what Java reports too).
+pub fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+/// Runs `f` with a socket2 view of `fd` (options and addresses).
+fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+    // SAFETY: callers hold an FdGuard that keeps `fd` open for the whole call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(SockRef::from(&borrowed))
+}
+
+fn sockaddr_to_std(addr: SockAddr) -> Result<SocketAddr> {
+    addr.as_socket().ok_or(Error::Os(libc::EAFNOSUPPORT))
+}
+
+fn local_addr_raw(fd: RawFd) -> Result<SocketAddr> {
+    sockaddr_to_std(with_sock(fd, |s| s.local_addr())?)
+}
+
+/// The local address of `fd`, IPv4-mapped addresses unmapped.
+pub fn local_addr(fd: RawFd) -> Result<SocketAddr> {
+    local_addr_raw(fd).map(unmap)
+}
+
+/// The peer address of `fd`, IPv4-mapped addresses unmapped.
+pub fn peer_addr(fd: RawFd) -> Result<SocketAddr> {
+    sockaddr_to_std(with_sock(fd, |s| s.peer_addr())?).map(unmap)
+}
+
+/// `bind(2)` then `listen(2)` with `backlog` (0 or less means the system's `SOMAXCONN`).
+pub fn bind_listen(fd: RawFd, addr: &SockAddr, backlog: i32) -> Result<()> {
+    syscall!(bind(fd, addr.as_ptr().cast(), addr.len()))?;
+    let backlog = if backlog <= 0 { libc::SOMAXCONN } else { backlog };
+    syscall!(listen(fd, backlog))?;
+    Ok(())
+}
+
+/// `bind(2)` alone.
+pub fn bind(fd: RawFd, addr: &SockAddr) -> Result<()> {
+    syscall!(bind(fd, addr.as_ptr().cast(), addr.len())).map(drop)
+}
+
+/// Starts a connect: `Ok(true)` when connected at once, `Ok(false)` when in progress.
+pub fn connect(fd: RawFd, addr: &SockAddr) -> Result<bool> {
+    match syscall!(connect(fd, addr.as_ptr().cast(), addr.len())) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_os(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The pending socket error (`SO_ERROR`), cleared by reading it.
+pub fn take_error(fd: RawFd) -> Result<Option<Error>> {
+    Ok(with_sock(fd, |s| s.take_error())?.map(Error::from))
+}
+
+/// Whether `fd` has a peer (a finished connect).
+pub fn is_connected(fd: RawFd) -> Result<bool> {
+    match with_sock(fd, |s| s.peer_addr()) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `accept4(2)`: a new non-blocking close-on-exec descriptor, or `None` if none is pending.
+pub fn accept(fd: RawFd) -> Result<Option<RawFd>> {
+    match syscall!(accept4(
+        fd,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    )) {
+        Ok(new) => Ok(Some(new)),
+        Err(e) if e.is_os(libc::EAGAIN) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Outcome of one non-blocking transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// This many bytes moved (0 on a read means end of stream).
+    Done(usize),
+    /// The call would block.
+    WouldBlock,
+}
+
+fn io_result(res: isize) -> Result<Io> {
+    if res >= 0 {
+        return Ok(Io::Done(res as usize));
+    }
+    let err = Error::last_os_error();
+    if err.is_os(libc::EAGAIN) {
+        Ok(Io::WouldBlock)
+    } else if err.is_os(libc::EINTR) {
+        Ok(Io::WouldBlock)
+    } else {
+        Err(err)
+    }
+}
+
+/// `read(2)` into `buf`.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<Io> {
+    // SAFETY: `buf` is valid for writes of its length.
+    io_result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `readv(2)` into `bufs` (scattering read).
+pub fn read_vectored(fd: RawFd, bufs: &mut [IoSliceMut<'_>]) -> Result<Io> {
+    let n = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: IoSliceMut is ABI-compatible with iovec.
+    io_result(unsafe { libc::readv(fd, bufs.as_ptr().cast(), n) })
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`.
+pub fn write(fd: RawFd, buf: &[u8]) -> Result<Io> {
+    // SAFETY: `buf` is valid for reads of its length.
+    io_result(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
+}
+
+/// `sendmsg(2)` with `MSG_NOSIGNAL` (gathering write; `writev` could raise `SIGPIPE`).
+pub fn write_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> Result<Io> {
+    // SAFETY: an all-zero msghdr is valid; IoSlice is ABI-compatible with iovec.
+    let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(libc::c_int::MAX as usize) as _;
+    // SAFETY: `msg` points at the caller's live buffers.
+    io_result(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+}
+
+/// Which direction `shutdown(2)` closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// `SHUT_RD`
+    Read,
+    /// `SHUT_WR`
+    Write,
+}
+
+/// `shutdown(2)`; `ENOTCONN` is ignored (the direction is closed either way).
+pub fn shutdown(fd: RawFd, how: Shutdown) -> Result<()> {
+    let how = match how {
+        Shutdown::Read => libc::SHUT_RD,
+        Shutdown::Write => libc::SHUT_WR,
+    };
+    match syscall!(shutdown(fd, how)) {
+        Err(e) if !e.is_os(libc::ENOTCONN) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A socket option nioxide exposes (values are integers: booleans as 0/1, sizes in bytes,
+/// `Linger` in seconds with a negative value meaning off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketOption {
+    /// `SO_REUSEADDR`
+    ReuseAddr,
+    /// `SO_REUSEPORT`
+    ReusePort,
+    /// `TCP_NODELAY`
+    TcpNoDelay,
+    /// `SO_KEEPALIVE`
+    KeepAlive,
+    /// `SO_RCVBUF` (Linux doubles the value set; get returns what the kernel uses)
+    RcvBuf,
+    /// `SO_SNDBUF` (Linux doubles the value set)
+    SndBuf,
+    /// `SO_LINGER` in seconds; negative = off
+    Linger,
+    /// `IPV6_V6ONLY` (IPv6 sockets only)
+    Ipv6V6Only,
+}
+
+impl SocketOption {
+    /// Every option, in declaration order.
+    pub const ALL: &'static [SocketOption] = &[
+        SocketOption::ReuseAddr,
+        SocketOption::ReusePort,
+        SocketOption::TcpNoDelay,
+        SocketOption::KeepAlive,
+        SocketOption::RcvBuf,
+        SocketOption::SndBuf,
+        SocketOption::Linger,
+        SocketOption::Ipv6V6Only,
+    ];
+
+    /// The conventional name, e.g. `"SO_REUSEADDR"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketOption::ReuseAddr => "SO_REUSEADDR",
+            SocketOption::ReusePort => "SO_REUSEPORT",
+            SocketOption::TcpNoDelay => "TCP_NODELAY",
+            SocketOption::KeepAlive => "SO_KEEPALIVE",
+            SocketOption::RcvBuf => "SO_RCVBUF",
+            SocketOption::SndBuf => "SO_SNDBUF",
+            SocketOption::Linger => "SO_LINGER",
+            SocketOption::Ipv6V6Only => "IPV6_V6ONLY",
+        }
+    }
+}
+
+fn check_size(value: i64) -> Result<usize> {
+    if value <= 0 || value > i32::MAX as i64 {
+        return Err(crate::ErrorKind::InvalidArgument.into());
+    }
+    Ok(value as usize)
+}
+
+/// Sets `opt` on `fd`.
+pub fn set_option(fd: RawFd, opt: SocketOption, value: i64) -> Result<()> {
+    with_sock(fd, |s| set_option_on(&s, opt, value))
+}
+
+fn set_option_on(s: &SockRef<'_>, opt: SocketOption, value: i64) -> Result<()> {
+    match opt {
+        SocketOption::ReuseAddr => s.set_reuse_address(value != 0)?,
+        SocketOption::ReusePort => s.set_reuse_port(value != 0)?,
+        SocketOption::TcpNoDelay => s.set_tcp_nodelay(value != 0)?,
+        SocketOption::KeepAlive => s.set_keepalive(value != 0)?,
+        SocketOption::RcvBuf => s.set_recv_buffer_size(check_size(value)?)?,
+        SocketOption::SndBuf => s.set_send_buffer_size(check_size(value)?)?,
+        SocketOption::Linger => {
+            if value > i32::MAX as i64 {
+                return Err(crate::ErrorKind::InvalidArgument.into());
+            }
+            s.set_linger((value >= 0).then(|| std::time::Duration::from_secs(value as u64)))?
+        }
+        SocketOption::Ipv6V6Only => s.set_only_v6(value != 0)?,
+    }
+    Ok(())
+}
+
+/// Reads `opt` from `fd`.
+pub fn get_option(fd: RawFd, opt: SocketOption) -> Result<i64> {
+    with_sock(fd, |s| get_option_on(&s, opt))
+}
+
+fn get_option_on(s: &SockRef<'_>, opt: SocketOption) -> Result<i64> {
+    Ok(match opt {
+        SocketOption::ReuseAddr => s.reuse_address()? as i64,
+        SocketOption::ReusePort => s.reuse_port()? as i64,
+        SocketOption::TcpNoDelay => s.tcp_nodelay()? as i64,
+        SocketOption::KeepAlive => s.keepalive()? as i64,
+        SocketOption::RcvBuf => s.recv_buffer_size()? as i64,
+        SocketOption::SndBuf => s.send_buffer_size()? as i64,
+        SocketOption::Linger => s.linger()?.map_or(-1, |d| d.as_secs() as i64),
+        SocketOption::Ipv6V6Only => s.only_v6()? as i64,
+    })
+}
