@@ -1,2 +1,32 @@
 //! The C API of nioxide (`nx_*`), a thin layer over `nioxide-core`.
+//!
+//! Each module mirrors a core module and holds its `extern "C"` functions; `build.rs` runs
+//! cbindgen over this crate to produce `include/nioxide.h`. The foundation every module uses:
+//!
+//! - [`error`]: `NX_OK`, the `NX_E*` codes (the C spelling of `nioxide_core::ErrorKind`),
+//!   `nx_strerror()` and `nx_err_name()`;
+//! - [`handle`]: checked handles, so that NULL, wrong-type, freed and stale handles are errors,
+//!   never undefined behaviour;
+//! - [`mod@panic`]: the `nx_ffi_boundary!` every function body runs in, so a panic returns
+//!   `NX_EPANIC` instead of aborting the host;
+//! - [`version`]: `NX_VERSION_*`, `nx_version()` and `nx_version_string()`.
+//!
+//! # Adding a module
+//!
+//! Add `pub mod <name>;` below in data-flow order (version, errors, selector, loop, channels,
+//! pipeline, aio): cbindgen follows this list, so the header's constants, types and functions
+//! come out in the same order. Name every exported item with the `nx_`/`NX_` prefix (cbindgen
+//! does not understand Rust's module system; two items with one name give unspecified
+//! output), and keep Rust-only constants `pub(crate)` or private: cbindgen copies every `pub
+//! const` into the header. Take integers, never Rust enums, from C, and convert them with a
+//! checked `TryFrom` that returns `NX_EINVAL`. Write each `extern "C" fn` in the house style
+//! shown in [`mod@panic`], with the doc sections of STYLE.md example 6.
 #![deny(missing_docs, missing_debug_implementations)]
+
+pub mod version;
+
+pub mod error;
+
+pub mod panic;
+
+pub mod handle;

@@ -1,0 +1,896 @@
+//! Checked handles: the C side holds opaque pointers that are ids, never addresses.
+//!
+//! A handle such as `nx_selector_t *` is an encoded number: a slot index in a process-wide
+//! table, the slot's generation and a type tag. nioxide never dereferences it, so every misuse
+//! is detected and reported instead of being undefined behaviour (DESIGN.md, "Handles are
+//! checked"):
+//!
+//! | misuse | result |
+//! | --- | --- |
+//! | NULL, or a handle of another type | `NX_EINVAL` |
+//! | a freed handle, a handle whose object died, or a number that never was a handle | `NX_EBADHANDLE` |
+//!
+//! (A call on an object that is closed but not freed is the object's business: it returns
+//! `NX_ECLOSED`.)
+//!
+//! # The table
+//!
+//! Slots are allocated in chunks that double in size and are never freed, so a slot's address
+//! is stable and a stale handle can always be looked up safely. Each slot has its own small
+//! lock; the table's free list has another. A slot's generation goes up each time it is freed,
+//! so an old handle for a reused slot no longer matches; a slot whose 32-bit generation is used
+//! up is retired for good rather than wrapped, so a stale handle can never name a new object.
+//! There is room for 2^24 live handles.
+//!
+//! [`get`] returns an `Arc` clone: the object stays alive for the caller's whole call even if
+//! another thread frees the handle meanwhile.
+//!
+//! # Strong and weak entries
+//!
+//! A *strong* entry ([`insert`]) owns a reference to the object: the object lives at least
+//! until [`remove`] (the C function `nx_<type>_free`) takes the entry out. A *weak* entry
+//! ([`insert_weak`]) only names the object, which someone else owns (for example a selection
+//! key owned by its selector): [`get`] fails with `NX_EBADHANDLE` once the object died, and the
+//! slot itself is freed when the returned [`HandleGuard`] drops. Keep the guard inside the
+//! object (build it with [`Arc::new_cyclic`]) and the object frees its own C handle when it
+//! dies.
+//!
+//! # Adding a handle type
+//!
+//! Add a [`HandleKind`] variant, declare the opaque C type (not `#[repr(C)]`, so cbindgen
+//! emits only `typedef struct nx_demo_t nx_demo_t;`) and link the two with [`HandleType`]:
+//!
+//! ```
+//! use std::ffi::c_int;
+//! use std::sync::Arc;
+//! use nioxide::handle::{self, HandleKind, HandleType};
+//!
+//! use nioxide::nx_ffi_boundary;
+//!
+//! /// The Rust object behind the handle.
+//! pub struct Demo { value: c_int }
+//!
+//! /// A demo handle (C sees only `nx_demo_t *`).
+//! #[allow(non_camel_case_types)]
+//! pub struct nx_demo_t { _private: [u8; 0] }
+//!
+//! impl HandleType for nx_demo_t {
+//!     type Object = Demo;
+//!     const KIND: HandleKind = HandleKind::Selector; // a real type has a kind of its own
+//! }
+//!
+//! /// Stores the demo's value in `*value_out`. (Docs as in STYLE.md example 6.)
+//! #[unsafe(no_mangle)]
+//! #[deny(improper_ctypes_definitions)]
+//! pub extern "C" fn nx_demo_value(demo: *const nx_demo_t, value_out: *mut c_int) -> c_int {
+//!     nx_ffi_boundary! {
+//!         let demo = match handle::get(demo) {
+//!             Ok(demo) => demo, // an Arc: `demo` stays alive until the call returns
+//!             Err(code) => return code,
+//!         };
+//!         // SAFETY: the caller passes NULL or a valid, writable `int`.
+//!         let Some(value_out) = (unsafe { value_out.as_mut() }) else {
+//!             return nioxide::error::NX_EINVAL;
+//!         };
+//!         *value_out = demo.value;
+//!         0
+//!     }
+//! }
+//!
+//! let ptr: *mut nx_demo_t = handle::insert(Arc::new(Demo { value: 7 })).unwrap();
+//! let mut value = 0;
+//! assert_eq!(nx_demo_value(ptr, &mut value), 0);
+//! assert_eq!(value, 7);
+//! let object = handle::remove(ptr).unwrap(); // nx_demo_free: close, then drop
+//! assert_eq!(object.value, 7);
+//! assert_eq!(handle::get(ptr).err(), Some(nioxide::error::NX_EBADHANDLE));
+//! assert_eq!(handle::get::<nx_demo_t>(std::ptr::null()).err(), Some(nioxide::error::NX_EINVAL));
+//! ```
+//!
+//! # Thread safety and fork
+//!
+//! Every function here is safe from any thread. No object is ever dropped while a lock of the
+//! table is held, so an object's destructor may free other handles (a selector dropping its
+//! keys). The locks are held for a few instructions only; as with `malloc`'s locks, a `fork()`
+//! while another thread is inside an `nx_*` call may leave one of them held in the child. The
+//! child must create new objects anyway (`NX_EFORKED`).
+
+use std::any::{Any, TypeId};
+use std::ffi::c_int;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use crate::error::{NX_EBADHANDLE, NX_EINVAL};
+
+/// The type of object a handle names; its value is the handle's type tag.
+///
+/// Add new kinds at the end with the next number; never renumber or reuse one (a handle value
+/// from an older library must not change meaning within a process, and the tag is how a
+/// wrong-type handle is told from a stale one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum HandleKind {
+    /// `nx_selector_t`: a Java NIO `Selector`.
+    Selector = 1,
+    /// `nx_selection_key_t`: a `SelectionKey`, owned by its selector (a weak entry).
+    SelectionKey = 2,
+    /// `nx_server_socket_channel_t`: a listening TCP channel.
+    ServerSocketChannel = 3,
+    /// `nx_socket_channel_t`: a connected or connecting TCP channel.
+    SocketChannel = 4,
+}
+
+impl HandleKind {
+    /// The type tag stored in the handle's low byte (never 0, so no handle is NULL).
+    pub const fn tag(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
+/// of the object it names.
+///
+/// The typed functions [`insert`], [`insert_weak`], [`get`] and [`remove`] take and return
+/// `*mut H`, so a capi function cannot mix up handle types.
+pub trait HandleType: Sized + 'static {
+    /// The Rust object a handle of this type names.
+    type Object: Send + Sync + 'static;
+    /// The kind, and so the type tag, of this handle type.
+    const KIND: HandleKind;
+}
+
+const _: () = assert!(
+    usize::BITS == 64,
+    "handles encode 64 bits (tag, index, generation) in a pointer"
+);
+
+/// Bits of the slot index in a handle (bits 8 to 31).
+const INDEX_BITS: u32 = 24;
+/// The most handles that can be live at once (2^24).
+pub(crate) const MAX_HANDLES: usize = 1 << INDEX_BITS;
+/// Slots in the first chunk; chunk `k` holds `FIRST_CHUNK << k` slots.
+const FIRST_CHUNK: usize = 64;
+/// Chunks needed to cover [`MAX_HANDLES`] slots (64 * (2^19 - 1) >= 2^24).
+const CHUNKS: usize = 19;
+const _: () = assert!(FIRST_CHUNK * ((1 << CHUNKS) - 1) >= MAX_HANDLES);
+
+/// A handle's value: `generation << 32 | index << 8 | tag`.
+///
+/// The C side sees it as a pointer; [`RawHandle::from_ptr`] and [`RawHandle::as_ptr`] convert
+/// without ever dereferencing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RawHandle(usize);
+
+impl RawHandle {
+    fn new(index: usize, generation: u32, kind: HandleKind) -> RawHandle {
+        debug_assert!(index < MAX_HANDLES);
+        RawHandle(((generation as usize) << 32) | (index << 8) | kind.tag() as usize)
+    }
+
+    /// The handle a C pointer stands for (NULL gives the null handle, which names nothing).
+    pub fn from_ptr<T>(ptr: *const T) -> RawHandle {
+        RawHandle(ptr.addr())
+    }
+
+    /// The handle as the C pointer handed out for it (never NULL, never dereferenceable).
+    pub fn as_ptr<T>(self) -> *mut T {
+        ptr::without_provenance_mut(self.0)
+    }
+
+    fn tag(self) -> u8 {
+        self.0 as u8
+    }
+
+    fn index(self) -> usize {
+        (self.0 >> 8) & (MAX_HANDLES - 1)
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+impl fmt::Debug for RawHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawHandle")
+            .field("tag", &self.tag())
+            .field("index", &self.index())
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+/// What a slot holds.
+#[derive(Default)]
+enum Entry {
+    /// Nothing: the slot is on the free list (or retired).
+    #[default]
+    Free,
+    /// The table owns a reference to the object.
+    Strong(Arc<dyn Any + Send + Sync>),
+    /// The object is owned elsewhere; the slot only names it.
+    Weak(Weak<dyn Any + Send + Sync>),
+}
+
+/// A slot's state, behind the slot's lock.
+struct SlotState {
+    /// Matches the generation of the one handle that names this slot's current entry.
+    generation: u32,
+    /// The [`HandleKind::tag`] of the current entry.
+    tag: u8,
+    /// The Rust type of the current entry's object.
+    type_id: TypeId,
+    entry: Entry,
+}
+
+impl SlotState {
+    /// Whether `raw` names the live entry of this slot.
+    fn names(&self, raw: RawHandle) -> bool {
+        self.generation == raw.generation()
+            && self.tag == raw.tag()
+            && !matches!(self.entry, Entry::Free)
+    }
+}
+
+/// One slot of the table; never freed once allocated.
+struct Slot {
+    state: Mutex<SlotState>,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            state: Mutex::new(SlotState {
+                generation: 0,
+                tag: 0,
+                type_id: TypeId::of::<()>(),
+                entry: Entry::Free,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        lock(&self.state)
+    }
+}
+
+/// The free list and the high-water mark, behind the table's allocation lock.
+struct Alloc {
+    /// Freed slots, reused last-in first-out.
+    free: Vec<u32>,
+    /// Slots `0..next` have been handed out at least once.
+    next: usize,
+}
+
+/// A table of checked handles. nioxide uses one, [`HANDLES`]; tests may make their own.
+///
+/// Thread safe; see the module documentation for the design.
+pub struct Handles {
+    /// Chunk `k` (`FIRST_CHUNK << k` slots), or NULL until first needed. Never freed while
+    /// the table lives.
+    chunks: [AtomicPtr<Slot>; CHUNKS],
+    alloc: Mutex<Alloc>,
+    live: AtomicUsize,
+}
+
+/// The process-wide handle table behind every `nx_*` handle.
+pub static HANDLES: Handles = Handles::new();
+
+impl Handles {
+    /// An empty table; it allocates nothing until the first insert.
+    pub const fn new() -> Handles {
+        Handles {
+            chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
+            alloc: Mutex::new(Alloc {
+                free: Vec::new(),
+                next: 0,
+            }),
+            live: AtomicUsize::new(0),
+        }
+    }
+
+    /// Stores a strong reference to `object` under a new handle of `kind`.
+    ///
+    /// The table keeps `object` alive until [`Handles::remove`] or [`Handles::release`].
+    ///
+    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    pub fn insert<T: Send + Sync + 'static>(
+        &self,
+        kind: HandleKind,
+        object: Arc<T>,
+    ) -> Result<RawHandle, c_int> {
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Strong(object))
+    }
+
+    /// Stores a weak reference to `object` under a new handle of `kind`.
+    ///
+    /// Lookups fail with `NX_EBADHANDLE` once the object died; the slot stays taken until
+    /// [`Handles::release`] or [`Handles::remove`] (usually through a [`HandleGuard`]).
+    ///
+    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    pub fn insert_weak<T: Send + Sync + 'static>(
+        &self,
+        kind: HandleKind,
+        object: &Weak<T>,
+    ) -> Result<RawHandle, c_int> {
+        let weak: Weak<dyn Any + Send + Sync> = object.clone();
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Weak(weak))
+    }
+
+    /// The object named by `raw`, which must be a handle of `kind` for a `T`.
+    ///
+    /// Errors: `NX_EINVAL` for the null handle, a handle of another kind, or a `T` that is not
+    /// the type stored under it; `NX_EBADHANDLE` for a freed or unknown handle, or a weak
+    /// entry whose object died.
+    pub fn get<T: Send + Sync + 'static>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+    ) -> Result<Arc<T>, c_int> {
+        let slot = self.checked_slot(raw, kind)?;
+        let object = {
+            let state = slot.lock();
+            if !state.names(raw) {
+                return Err(NX_EBADHANDLE);
+            }
+            if state.type_id != TypeId::of::<T>() {
+                return Err(NX_EINVAL);
+            }
+            match &state.entry {
+                Entry::Strong(object) => Some(object.clone()),
+                Entry::Weak(object) => object.upgrade(),
+                Entry::Free => None,
+            }
+        };
+        // Converted (and, on the impossible failure, dropped) outside the slot's lock.
+        downcast(object)
+    }
+
+    /// Frees the handle `raw` of `kind` and returns its object.
+    ///
+    /// The table's reference (for a strong entry) passes to the caller, who closes the
+    /// object and drops it. The handle is invalid from now on, even if this fails with
+    /// `NX_EBADHANDLE` because a weak entry's object already died.
+    ///
+    /// Errors: as [`Handles::get`].
+    pub fn remove<T: Send + Sync + 'static>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+    ) -> Result<Arc<T>, c_int> {
+        let slot = self.checked_slot(raw, kind)?;
+        let entry = self.take(slot, raw, Some(TypeId::of::<T>()))?;
+        let object = match entry {
+            Entry::Strong(object) => Some(object),
+            Entry::Weak(object) => object.upgrade(),
+            Entry::Free => None,
+        };
+        downcast(object)
+    }
+
+    /// Frees the handle `raw`, whatever its kind, dropping the table's reference. Returns
+    /// whether `raw` was live; freeing a freed handle does nothing.
+    ///
+    /// This is what a [`HandleGuard`] does when it drops.
+    pub fn release(&self, raw: RawHandle) -> bool {
+        let Some(slot) = self.slot(raw.index()) else {
+            return false;
+        };
+        // The entry, possibly the last reference to its object, drops after the lock.
+        self.take(slot, raw, None).is_ok()
+    }
+
+    /// How many handles are live in this table.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    fn insert_entry(
+        &self,
+        kind: HandleKind,
+        type_id: TypeId,
+        entry: Entry,
+    ) -> Result<RawHandle, c_int> {
+        let index = {
+            let mut alloc = lock(&self.alloc);
+            match alloc.free.pop() {
+                Some(index) => index as usize,
+                None if alloc.next >= MAX_HANDLES => return Err(-libc::ENOMEM),
+                None => {
+                    let index = alloc.next;
+                    self.ensure_chunk(index);
+                    alloc.next += 1;
+                    index
+                }
+            }
+        };
+        let slot = self.slot(index).expect("allocated slot has a chunk");
+        let mut state = slot.lock();
+        debug_assert!(matches!(state.entry, Entry::Free));
+        state.tag = kind.tag();
+        state.type_id = type_id;
+        state.entry = entry;
+        let generation = state.generation;
+        drop(state);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(RawHandle::new(index, generation, kind))
+    }
+
+    /// Checks the parts of `raw` that need no lock: not null, and of `kind`.
+    fn checked_slot(&self, raw: RawHandle, kind: HandleKind) -> Result<&Slot, c_int> {
+        if raw.0 == 0 || raw.tag() != kind.tag() {
+            return Err(NX_EINVAL);
+        }
+        self.slot(raw.index()).ok_or(NX_EBADHANDLE)
+    }
+
+    /// Takes `raw`'s entry out of `slot`, bumps the generation and frees the slot. The
+    /// caller drops the entry, outside every lock.
+    fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
+        let mut state = slot.lock();
+        if !state.names(raw) {
+            return Err(NX_EBADHANDLE);
+        }
+        if type_id.is_some_and(|type_id| type_id != state.type_id) {
+            return Err(NX_EINVAL);
+        }
+        let entry = std::mem::take(&mut state.entry);
+        // A used-up generation retires the slot: it is never reused, so no stale handle can
+        // name a new object.
+        let reusable = state.generation != u32::MAX;
+        state.generation = state.generation.wrapping_add(1);
+        drop(state);
+        if reusable {
+            lock(&self.alloc).free.push(raw.index() as u32);
+        }
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        Ok(entry)
+    }
+
+    /// The slot at `index`, if its chunk exists.
+    fn slot(&self, index: usize) -> Option<&Slot> {
+        if index >= MAX_HANDLES {
+            return None;
+        }
+        let (chunk, offset) = chunk_of(index);
+        let base = self.chunks[chunk].load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: `base` points to a leaked `[Slot; FIRST_CHUNK << chunk]` that lives as long
+        // as the table (chunks are freed only by `Drop`, which has `&mut self`), and
+        // `offset < FIRST_CHUNK << chunk` by `chunk_of`.
+        Some(unsafe { &*base.add(offset) })
+    }
+
+    /// Allocates the chunk that holds slot `index`, if not yet there. Called with the
+    /// allocation lock held, so chunks are created by one thread at a time.
+    fn ensure_chunk(&self, index: usize) {
+        let (chunk, _) = chunk_of(index);
+        if self.chunks[chunk].load(Ordering::Acquire).is_null() {
+            let slots: Box<[Slot]> = (0..FIRST_CHUNK << chunk).map(|_| Slot::new()).collect();
+            let base = Box::into_raw(slots).cast::<Slot>();
+            self.chunks[chunk].store(base, Ordering::Release);
+        }
+    }
+}
+
+impl Default for Handles {
+    fn default() -> Handles {
+        Handles::new()
+    }
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        for (chunk, base) in self.chunks.iter_mut().enumerate() {
+            let base = *base.get_mut();
+            if !base.is_null() {
+                let slots = ptr::slice_from_raw_parts_mut(base, FIRST_CHUNK << chunk);
+                // SAFETY: made by `Box::into_raw` in `ensure_chunk` with this length; `&mut
+                // self` means no slot reference is alive.
+                drop(unsafe { Box::from_raw(slots) });
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Handles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handles")
+            .field("live", &self.live())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The chunk that holds slot `index`, and the slot's offset in it.
+fn chunk_of(index: usize) -> (usize, usize) {
+    let n = index / FIRST_CHUNK + 1;
+    let chunk = n.ilog2() as usize;
+    (chunk, index - FIRST_CHUNK * ((1 << chunk) - 1))
+}
+
+/// The `T` an entry named, or `NX_EBADHANDLE` if a weak entry's object died.
+fn downcast<T: Send + Sync + 'static>(
+    object: Option<Arc<dyn Any + Send + Sync>>,
+) -> Result<Arc<T>, c_int> {
+    object
+        .ok_or(NX_EBADHANDLE)?
+        .downcast::<T>()
+        .map_err(|_| NX_EINVAL)
+}
+
+/// Locks `mutex`, ignoring poisoning: the table's state is valid after any panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Frees a weak handle's slot when dropped, so an object can free its own C handle when it
+/// dies. Made by [`insert_weak`]; dropping it after the handle was freed does nothing.
+pub struct HandleGuard<H: HandleType> {
+    table: &'static Handles,
+    raw: RawHandle,
+    _type: PhantomData<fn() -> H>,
+}
+
+impl<H: HandleType> HandleGuard<H> {
+    /// The handle, as the pointer to give to C.
+    pub fn as_ptr(&self) -> *mut H {
+        self.raw.as_ptr()
+    }
+
+    /// The handle's value.
+    pub fn raw(&self) -> RawHandle {
+        self.raw
+    }
+}
+
+impl<H: HandleType> Drop for HandleGuard<H> {
+    fn drop(&mut self) {
+        self.table.release(self.raw);
+    }
+}
+
+impl<H: HandleType> fmt::Debug for HandleGuard<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HandleGuard").field(&self.raw).finish()
+    }
+}
+
+/// Stores `object` in [`HANDLES`] and returns the new handle for C, which owns it until the
+/// matching `nx_<type>_free` calls [`remove`].
+///
+/// Errors: `-ENOMEM` when 2^24 handles are live.
+pub fn insert<H: HandleType>(object: Arc<H::Object>) -> Result<*mut H, c_int> {
+    HANDLES.insert(H::KIND, object).map(RawHandle::as_ptr)
+}
+
+/// Stores a weak reference to `object` in [`HANDLES`]; the guard frees the handle when it
+/// drops. Use with [`Arc::new_cyclic`] to keep the guard inside the object.
+///
+/// Errors: `-ENOMEM` when 2^24 handles are live.
+pub fn insert_weak<H: HandleType>(object: &Weak<H::Object>) -> Result<HandleGuard<H>, c_int> {
+    let raw = HANDLES.insert_weak(H::KIND, object)?;
+    Ok(HandleGuard {
+        table: &HANDLES,
+        raw,
+        _type: PhantomData,
+    })
+}
+
+/// The object behind the C handle `ptr`, kept alive by the returned `Arc` for the call.
+///
+/// Errors: `NX_EINVAL` for NULL or a handle of another type; `NX_EBADHANDLE` for a freed or
+/// unknown handle, or a weak handle whose object died.
+pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
+    HANDLES.get(RawHandle::from_ptr(ptr), H::KIND)
+}
+
+/// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the
+/// object, then drops it).
+///
+/// Errors: as [`get`]; a second free of the same handle gives `NX_EBADHANDLE`.
+pub fn remove<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
+    HANDLES.remove(RawHandle::from_ptr(ptr), H::KIND)
+}
+
+/// Returns how many checked handles are live in the process: every handle returned by an
+/// `nx_*_new`/`open` function and not yet freed, plus those owned by live objects (such as
+/// selection keys).
+///
+/// Only in builds with the `testing` feature (the C tests check that each test leaves the
+/// count where it found it); the header declares it when `NX_TESTING` is defined.
+///
+/// Thread safety: safe from any thread; the count may change as soon as it is read.
+///
+/// Errors: none.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_debug_live_handles() -> usize {
+    crate::nx_ffi_boundary! { HANDLES.live() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Thing(u32);
+    struct Other;
+
+    #[allow(non_camel_case_types)]
+    struct nx_thing_t;
+    impl HandleType for nx_thing_t {
+        type Object = Thing;
+        const KIND: HandleKind = HandleKind::Selector;
+    }
+
+    #[allow(non_camel_case_types)]
+    struct nx_other_t;
+    impl HandleType for nx_other_t {
+        type Object = Other;
+        const KIND: HandleKind = HandleKind::SocketChannel;
+    }
+
+    /// A private table, so counts are not disturbed by tests running in parallel.
+    fn table() -> &'static Handles {
+        Box::leak(Box::new(Handles::new()))
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(5)))
+            .unwrap();
+        assert_eq!(handles.live(), 1);
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).unwrap().0,
+            5
+        );
+        let object = handles.remove::<Thing>(raw, HandleKind::Selector).unwrap();
+        assert_eq!(
+            Arc::strong_count(&object),
+            1,
+            "the table gave its reference away"
+        );
+        assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn null_and_wrong_type_are_invalid() {
+        assert_eq!(get::<nx_thing_t>(ptr::null()).err(), Some(NX_EINVAL));
+        assert_eq!(remove::<nx_thing_t>(ptr::null()).err(), Some(NX_EINVAL));
+        let thing: *mut nx_thing_t = insert(Arc::new(Thing(1))).unwrap();
+        let as_other = thing.cast::<nx_other_t>();
+        assert_eq!(get(as_other).err(), Some(NX_EINVAL));
+        assert_eq!(remove(as_other).err(), Some(NX_EINVAL));
+        assert_eq!(
+            get(thing).unwrap().0,
+            1,
+            "a wrong-type call leaves the handle alone"
+        );
+        remove(thing).unwrap();
+    }
+
+    #[test]
+    fn wrong_rust_type_under_the_right_kind_is_invalid() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        assert_eq!(
+            handles.get::<Other>(raw, HandleKind::Selector).err(),
+            Some(NX_EINVAL)
+        );
+        assert_eq!(
+            handles.remove::<Other>(raw, HandleKind::Selector).err(),
+            Some(NX_EINVAL)
+        );
+        assert!(handles.get::<Thing>(raw, HandleKind::Selector).is_ok());
+    }
+
+    #[test]
+    fn after_free_is_bad_handle() {
+        let thing: *mut nx_thing_t = insert(Arc::new(Thing(2))).unwrap();
+        remove(thing).unwrap();
+        assert_eq!(get(thing).err(), Some(NX_EBADHANDLE));
+        assert_eq!(remove(thing).err(), Some(NX_EBADHANDLE), "double free");
+    }
+
+    #[test]
+    fn unknown_numbers_are_bad_handles() {
+        let handles = table();
+        for index in [0, 1, 63, 64, 1000, MAX_HANDLES - 1] {
+            let raw = RawHandle::new(index, 0, HandleKind::Selector);
+            assert_eq!(
+                handles.get::<Thing>(raw, HandleKind::Selector).err(),
+                Some(NX_EBADHANDLE)
+            );
+        }
+        // Any bit pattern whose low byte is a valid tag: still no crash.
+        let raw = RawHandle(usize::MAX & !0xff | HandleKind::Selector.tag() as usize);
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).err(),
+            Some(NX_EBADHANDLE)
+        );
+        assert!(!handles.release(raw));
+    }
+
+    #[test]
+    fn reused_slot_gets_a_new_generation() {
+        let handles = table();
+        let first = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        handles
+            .remove::<Thing>(first, HandleKind::Selector)
+            .unwrap();
+        let second = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(2)))
+            .unwrap();
+        assert_eq!(first.index(), second.index(), "the slot is reused");
+        assert_ne!(first, second);
+        assert_eq!(
+            handles.get::<Thing>(first, HandleKind::Selector).err(),
+            Some(NX_EBADHANDLE)
+        );
+        assert_eq!(
+            handles
+                .get::<Thing>(second, HandleKind::Selector)
+                .unwrap()
+                .0,
+            2
+        );
+        assert!(!handles.release(first), "a stale handle frees nothing");
+        assert_eq!(handles.live(), 1);
+    }
+
+    #[test]
+    fn used_up_generation_retires_the_slot() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        handles.slot(raw.index()).unwrap().lock().generation = u32::MAX;
+        let last = RawHandle::new(raw.index(), u32::MAX, HandleKind::Selector);
+        handles.remove::<Thing>(last, HandleKind::Selector).unwrap();
+        let next = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(2)))
+            .unwrap();
+        assert_ne!(next.index(), raw.index(), "the retired slot is not reused");
+    }
+
+    #[test]
+    fn weak_entries_follow_their_object() {
+        let handles = table();
+        let object = Arc::new(Thing(3));
+        let raw = handles
+            .insert_weak(HandleKind::Selector, &Arc::downgrade(&object))
+            .unwrap();
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).unwrap().0,
+            3
+        );
+        drop(object);
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).err(),
+            Some(NX_EBADHANDLE)
+        );
+        assert_eq!(handles.live(), 1, "the slot stays until released");
+        assert!(handles.release(raw));
+        assert_eq!(handles.live(), 0);
+    }
+
+    /// An object that owns its own weak C handle.
+    struct Owned {
+        guard: HandleGuard<nx_owned_t>,
+    }
+    #[allow(non_camel_case_types)]
+    struct nx_owned_t;
+    impl HandleType for nx_owned_t {
+        type Object = Owned;
+        const KIND: HandleKind = HandleKind::SelectionKey;
+    }
+
+    #[test]
+    fn guard_frees_the_handle_when_the_object_dies() {
+        let object = Arc::new_cyclic(|weak| Owned {
+            guard: insert_weak(weak).unwrap(),
+        });
+        let ptr = object.guard.as_ptr();
+        assert!(Arc::ptr_eq(&get(ptr).unwrap(), &object));
+        drop(object);
+        assert_eq!(get(ptr).err(), Some(NX_EBADHANDLE));
+        assert!(
+            !HANDLES.release(RawHandle::from_ptr(ptr)),
+            "already freed by the guard"
+        );
+    }
+
+    #[test]
+    fn guard_after_remove_does_nothing() {
+        let object = Arc::new_cyclic(|weak| Owned {
+            guard: insert_weak(weak).unwrap(),
+        });
+        let ptr = object.guard.as_ptr();
+        assert!(remove(ptr).is_ok());
+        drop(object);
+        assert_eq!(get(ptr).err(), Some(NX_EBADHANDLE));
+    }
+
+    /// An object whose destructor frees another handle: no lock may be held when it runs.
+    struct Parent {
+        child: RawHandle,
+        handles: &'static Handles,
+    }
+    impl Drop for Parent {
+        fn drop(&mut self) {
+            self.handles.release(self.child);
+        }
+    }
+
+    #[test]
+    fn destructors_may_free_handles() {
+        let handles = table();
+        let child = handles
+            .insert(HandleKind::SocketChannel, Arc::new(Other))
+            .unwrap();
+        let parent = handles
+            .insert(HandleKind::Selector, Arc::new(Parent { child, handles }))
+            .unwrap();
+        drop(
+            handles
+                .remove::<Parent>(parent, HandleKind::Selector)
+                .unwrap(),
+        );
+        assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn chunks_cover_the_index_range() {
+        assert_eq!(chunk_of(0), (0, 0));
+        assert_eq!(chunk_of(63), (0, 63));
+        assert_eq!(chunk_of(64), (1, 0));
+        assert_eq!(chunk_of(191), (1, 127));
+        assert_eq!(chunk_of(192), (2, 0));
+        let (chunk, offset) = chunk_of(MAX_HANDLES - 1);
+        assert!(chunk < CHUNKS && offset < FIRST_CHUNK << chunk);
+    }
+
+    #[test]
+    fn many_handles_across_chunks_and_threads() {
+        let handles = table();
+        std::thread::scope(|scope| {
+            for t in 0..4u32 {
+                scope.spawn(move || {
+                    let raws: Vec<_> = (0..500u32)
+                        .map(|i| {
+                            handles.insert(HandleKind::Selector, Arc::new(Thing(t * 1000 + i)))
+                        })
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    for (i, raw) in raws.iter().enumerate() {
+                        let thing = handles.get::<Thing>(*raw, HandleKind::Selector).unwrap();
+                        assert_eq!(thing.0, t * 1000 + i as u32);
+                    }
+                    for raw in raws {
+                        handles.remove::<Thing>(raw, HandleKind::Selector).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn get_keeps_the_object_alive_across_a_concurrent_free() {
+        let thing: *mut nx_thing_t = insert(Arc::new(Thing(9))).unwrap();
+        let held = get(thing).unwrap();
+        drop(remove(thing).unwrap());
+        assert_eq!(held.0, 9, "the caller's Arc outlives the free");
+    }
+}
