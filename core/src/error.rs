@@ -113,7 +113,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// The error for the calling thread's current `errno`.
     pub fn last_os_error() -> Error {
-        Error::Os(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Error::Os(
+            io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The C API's code: `-errno` for OS errors, [`ErrorKind::code`] otherwise.

@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
-use crate::channel::{Channel, ChannelCore, Kind, PENDING, CONNECTED, lock};
+use crate::channel::{CONNECTED, Channel, ChannelCore, Kind, PENDING, lock};
 use crate::sys::backend::{self, Backend, Counters, Readiness, WAKER_TOKEN};
 use crate::sys::{fork, wait};
 use crate::{ErrorKind, Result};
@@ -340,7 +340,11 @@ impl Selector {
                 inner.wakeup_pending.store(false, Ordering::Release);
             }
             let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-            if !scratch.selected.is_empty() || woken || timed_out || inner.closed.load(Ordering::Acquire) {
+            if !scratch.selected.is_empty()
+                || woken
+                || timed_out
+                || inner.closed.load(Ordering::Acquire)
+            {
                 return self.publish(scratch);
             }
             wait::check_interrupt()?;
@@ -356,7 +360,9 @@ impl Selector {
                 woken = true;
                 continue;
             }
-            let Some(Some(key)) = state.keys.get(event.token().0) else { continue };
+            let Some(Some(key)) = state.keys.get(event.token().0) else {
+                continue;
+            };
             let key = key.clone();
             let bits = backend::event_bits(event);
             key.channel.core().readiness.set(bits);
@@ -378,9 +384,15 @@ impl Selector {
             return ready_ops(core, flags, interest);
         }
         let (mut bits, rearm) = if consume {
-            (key.edge_bits.swap(0, Ordering::AcqRel), key.rearm.swap(false, Ordering::AcqRel))
+            (
+                key.edge_bits.swap(0, Ordering::AcqRel),
+                key.rearm.swap(false, Ordering::AcqRel),
+            )
         } else {
-            (key.edge_bits.load(Ordering::Acquire), key.rearm.load(Ordering::Acquire))
+            (
+                key.edge_bits.load(Ordering::Acquire),
+                key.rearm.load(Ordering::Acquire),
+            )
         };
         if rearm {
             bits |= flags;
@@ -519,7 +531,12 @@ impl Selector {
     pub fn keys(&self) -> Result<Vec<SelectionKey>> {
         self.check()?;
         let state = lock(&self.inner.state);
-        Ok(state.keys.iter().flatten().map(|k| SelectionKey { inner: k.clone() }).collect())
+        Ok(state
+            .keys
+            .iter()
+            .flatten()
+            .map(|k| SelectionKey { inner: k.clone() })
+            .collect())
     }
 
     /// The keys the last select selected.
@@ -575,7 +592,10 @@ impl KeyInner {
         let core = self.channel.core();
         {
             let mut reg = lock(&core.registration);
-            if reg.as_ref().is_some_and(|k| std::ptr::eq(Arc::as_ptr(k), self)) {
+            if reg
+                .as_ref()
+                .is_some_and(|k| std::ptr::eq(Arc::as_ptr(k), self))
+            {
                 *reg = None;
             }
         }
@@ -682,7 +702,10 @@ impl SelectionKey {
     /// `CancelledKey` (a cancelled key keeps no attachment).
     pub fn attach(&self, attachment: Option<Attachment>) -> Result<Option<Attachment>> {
         self.check_valid()?;
-        Ok(std::mem::replace(&mut *lock(&self.inner.attachment), attachment))
+        Ok(std::mem::replace(
+            &mut *lock(&self.inner.attachment),
+            attachment,
+        ))
     }
 
     /// Runs `f` with the attachment (`None` if none, or the key was cancelled).
@@ -715,7 +738,10 @@ impl SelectionKey {
 
     /// The selector this key belongs to (`None` once it is gone).
     pub fn selector(&self) -> Option<Selector> {
-        self.inner.selector.upgrade().map(|inner| Selector { inner })
+        self.inner
+            .selector
+            .upgrade()
+            .map(|inner| Selector { inner })
     }
 
     /// Switches the key to edge-triggered (`true`) or level-triggered (`false`, the default)

@@ -178,7 +178,11 @@ impl ChannelCore {
 
     /// A non-blocking read attempt that keeps the readiness cache honest.
     #[inline]
-    pub(crate) fn try_read(&self, io: impl FnOnce() -> Result<Io>, wanted: usize) -> Result<Option<usize>> {
+    pub(crate) fn try_read(
+        &self,
+        io: impl FnOnce() -> Result<Io>,
+        wanted: usize,
+    ) -> Result<Option<usize>> {
         let snap = self.readiness.snapshot();
         match io()? {
             Io::Done(n) => {
@@ -210,9 +214,12 @@ impl ChannelCore {
 
     /// Holds accept readiness back after a descriptor shortage.
     pub(crate) fn start_accept_backoff(&self) {
-        self.backoff_epoch.store(CLOSE_EPOCH.load(Ordering::Acquire), Ordering::Relaxed);
-        self.backoff_until
-            .store(monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64, Ordering::Release);
+        self.backoff_epoch
+            .store(CLOSE_EPOCH.load(Ordering::Acquire), Ordering::Relaxed);
+        self.backoff_until.store(
+            monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64,
+            Ordering::Release,
+        );
     }
 
     /// While accept readiness is held back: how long it still is.
@@ -222,14 +229,21 @@ impl ChannelCore {
             return None;
         }
         let now = monotonic_ns();
-        if now >= until || CLOSE_EPOCH.load(Ordering::Acquire) != self.backoff_epoch.load(Ordering::Relaxed) {
+        if now >= until
+            || CLOSE_EPOCH.load(Ordering::Acquire) != self.backoff_epoch.load(Ordering::Relaxed)
+        {
             self.backoff_until.store(0, Ordering::Release);
             return None;
         }
         Some(Duration::from_nanos(until - now))
     }
 
-    pub(crate) fn set_option(&self, supported: &[SocketOption], opt: SocketOption, value: i64) -> Result<()> {
+    pub(crate) fn set_option(
+        &self,
+        supported: &[SocketOption],
+        opt: SocketOption,
+        value: i64,
+    ) -> Result<()> {
         let call = self.enter()?;
         if !supported.contains(&opt) {
             return Err(ErrorKind::UnsupportedOption.into());

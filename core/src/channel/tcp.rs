@@ -39,7 +39,9 @@ fn open_socket(family: Option<Family>) -> Result<(RawFd, Family)> {
         Some(f) => Ok((socket::tcp_socket(f)?, f)),
         None => match socket::tcp_socket(Family::V6) {
             Ok(fd) => Ok((fd, Family::V6)),
-            Err(e) if e.is_os(libc::EAFNOSUPPORT) => Ok((socket::tcp_socket(Family::V4)?, Family::V4)),
+            Err(e) if e.is_os(libc::EAFNOSUPPORT) => {
+                Ok((socket::tcp_socket(Family::V4)?, Family::V4))
+            }
             Err(e) => Err(e),
         },
     }
@@ -91,13 +93,17 @@ impl SocketChannel {
 
     fn open_socket(family: Option<Family>) -> Result<SocketChannel> {
         let (fd, family) = open_socket(family)?;
-        Ok(SocketChannel { core: Arc::new(ChannelCore::new(fd, Kind::Socket, family)) })
+        Ok(SocketChannel {
+            core: Arc::new(ChannelCore::new(fd, Kind::Socket, family)),
+        })
     }
 
     fn accepted(fd: RawFd, family: Family) -> SocketChannel {
         let core = ChannelCore::new(fd, Kind::Socket, family);
         core.conn.store(CONNECTED, Ordering::Release);
-        SocketChannel { core: Arc::new(core) }
+        SocketChannel {
+            core: Arc::new(core),
+        }
     }
 
     /// Binds the local side before connecting (optional).
@@ -163,7 +169,10 @@ impl SocketChannel {
                 return Ok(Some(()));
             }
             // Still in progress: the next edge will say more.
-            self.core.readiness.clear(self.core.readiness.snapshot(), crate::sys::backend::WRITABLE);
+            self.core.readiness.clear(
+                self.core.readiness.snapshot(),
+                crate::sys::backend::WRITABLE,
+            );
             Ok(None)
         });
         match outcome {
@@ -222,8 +231,9 @@ impl SocketChannel {
         let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         let len = buf.len();
-        self.core
-            .blocking_loop(&call, libc::POLLIN, None, || self.core.try_read(|| socket::read(fd, buf), len))
+        self.core.blocking_loop(&call, libc::POLLIN, None, || {
+            self.core.try_read(|| socket::read(fd, buf), len)
+        })
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
@@ -264,7 +274,11 @@ impl SocketChannel {
         let fd = call.fd();
         let write_once = |slices: &[IoSlice<'_>]| {
             self.core.try_write(|| {
-                if slices.len() == 1 { socket::write(fd, &slices[0]) } else { socket::write_vectored(fd, slices) }
+                if slices.len() == 1 {
+                    socket::write(fd, &slices[0])
+                } else {
+                    socket::write_vectored(fd, slices)
+                }
             })
         };
         if !self.core.is_blocking() {
@@ -409,7 +423,9 @@ impl ServerSocketChannel {
         let (fd, family) = open_socket(family)?;
         let core = ChannelCore::new(fd, Kind::Server, family);
         socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
-        Ok(ServerSocketChannel { core: Arc::new(core) })
+        Ok(ServerSocketChannel {
+            core: Arc::new(core),
+        })
     }
 
     /// Binds to `addr` (port 0 picks a free port; see [`local_address`](Self::local_address))
@@ -423,7 +439,11 @@ impl ServerSocketChannel {
         if self.core.bound.load(Ordering::Acquire) {
             return Err(ErrorKind::AlreadyBound.into());
         }
-        socket::bind_listen(call.fd(), &socket::addr_for(self.core.family, addr), backlog)?;
+        socket::bind_listen(
+            call.fd(),
+            &socket::addr_for(self.core.family, addr),
+            backlog,
+        )?;
         self.core.bound.store(true, Ordering::Release);
         Ok(())
     }
@@ -448,7 +468,9 @@ impl ServerSocketChannel {
             match socket::accept(fd)? {
                 Some(new) => Ok(Some(SocketChannel::accepted(new, family))),
                 None => {
-                    self.core.readiness.clear(snap, crate::sys::backend::READABLE);
+                    self.core
+                        .readiness
+                        .clear(snap, crate::sys::backend::READABLE);
                     Ok(None)
                 }
             }

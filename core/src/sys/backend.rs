@@ -178,7 +178,10 @@ impl Readiness {
         let mut cur = self.0.load(Ordering::Relaxed);
         loop {
             let next = (cur & !FLAGS).wrapping_add(TICK_ONE) | (cur & FLAGS) | bits;
-            match self.0.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(seen) => cur = seen,
             }
@@ -193,7 +196,12 @@ impl Readiness {
             if (cur & !FLAGS) != (snapshot & !FLAGS) || cur & bits == 0 {
                 return;
             }
-            match self.0.compare_exchange_weak(cur, cur & !bits, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.0.compare_exchange_weak(
+                cur,
+                cur & !bits,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(seen) => cur = seen,
             }

@@ -9,6 +9,8 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const CLOSED: u64 = 1 << 63;
+/// Set once `close(2)` ran, so it runs exactly once whoever gets there last.
+const DONE: u64 = 1 << 62;
 
 /// Counts descriptors closed by nioxide; accept back-off ends when it moves.
 pub(crate) static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -17,7 +19,7 @@ pub(crate) static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub struct GuardedFd {
     fd: RawFd,
-    /// Bit 63: closed; low bits: calls in flight.
+    /// Bit 63: closed; bit 62: descriptor released; low bits: calls in flight.
     state: AtomicU64,
 }
 
@@ -30,7 +32,10 @@ pub struct FdGuard<'a> {
 impl GuardedFd {
     /// Takes ownership of `fd`.
     pub fn new(fd: RawFd) -> GuardedFd {
-        GuardedFd { fd, state: AtomicU64::new(0) }
+        GuardedFd {
+            fd,
+            state: AtomicU64::new(0),
+        }
     }
 
     /// The descriptor number, for display and for `fileno()`; valid while the object is open.
@@ -57,7 +62,7 @@ impl GuardedFd {
     #[inline]
     fn leave(&self) {
         let prev = self.state.fetch_sub(1, Ordering::AcqRel);
-        if prev == CLOSED | 1 {
+        if prev & !DONE == CLOSED | 1 {
             self.close_now();
         }
     }
@@ -76,6 +81,9 @@ impl GuardedFd {
     }
 
     fn close_now(&self) {
+        if self.state.fetch_or(DONE, Ordering::AcqRel) & DONE != 0 {
+            return;
+        }
         // SAFETY: we own `fd`; the state machine reaches "closed with no calls" exactly once.
         unsafe { libc::close(self.fd) };
         CLOSE_EPOCH.fetch_add(1, Ordering::Release);
@@ -122,5 +130,13 @@ mod tests {
         assert!(is_open(fd));
         drop(call);
         assert!(!is_open(fd));
+        let other = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert_eq!(other, fd, "the number is reused");
+        assert!(g.enter().is_none());
+        assert!(
+            is_open(other),
+            "a refused call never closes a reused number"
+        );
+        unsafe { libc::close(other) };
     }
 }

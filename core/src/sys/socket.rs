@@ -23,7 +23,6 @@ macro_rules! syscall {
     }};
 }
 
-
 /// Address family of a new socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -40,7 +39,11 @@ pub fn tcp_socket(family: Family) -> Result<RawFd> {
         Family::V4 => libc::AF_INET,
         Family::V6 => libc::AF_INET6,
     };
-    let fd = syscall!(socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?;
+    let fd = syscall!(socket(
+        domain,
+        libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0
+    ))?;
     if family == Family::V6 {
         let off: libc::c_int = 0;
         let _ = syscall!(setsockopt(
@@ -57,7 +60,11 @@ pub fn tcp_socket(family: Family) -> Result<RawFd> {
 /// The family of the socket `fd`.
 pub fn family_of(fd: RawFd) -> Result<Family> {
     let addr = local_addr_raw(fd)?;
-    Ok(if addr.is_ipv6() { Family::V6 } else { Family::V4 })
+    Ok(if addr.is_ipv6() {
+        Family::V6
+    } else {
+        Family::V4
+    })
 }
 
 /// Converts `addr` for a socket of `family`: IPv4 addresses become IPv4-mapped IPv6 ones on
@@ -110,7 +117,11 @@ pub fn peer_addr(fd: RawFd) -> Result<SocketAddr> {
 /// `bind(2)` then `listen(2)` with `backlog` (0 or less means the system's `SOMAXCONN`).
 pub fn bind_listen(fd: RawFd, addr: &SockAddr, backlog: i32) -> Result<()> {
     syscall!(bind(fd, addr.as_ptr().cast(), addr.len()))?;
-    let backlog = if backlog <= 0 { libc::SOMAXCONN } else { backlog };
+    let backlog = if backlog <= 0 {
+        libc::SOMAXCONN
+    } else {
+        backlog
+    };
     syscall!(listen(fd, backlog))?;
     Ok(())
 }
@@ -166,37 +177,40 @@ pub enum Io {
     WouldBlock,
 }
 
-fn io_result(res: isize) -> Result<Io> {
-    if res >= 0 {
-        return Ok(Io::Done(res as usize));
-    }
-    let err = Error::last_os_error();
-    if err.is_os(libc::EAGAIN) {
-        Ok(Io::WouldBlock)
-    } else if err.is_os(libc::EINTR) {
-        Ok(Io::WouldBlock)
-    } else {
-        Err(err)
+/// Runs one transfer, retrying `EINTR`; `EAGAIN` becomes [`Io::WouldBlock`].
+fn io_result(mut call: impl FnMut() -> isize) -> Result<Io> {
+    loop {
+        let res = call();
+        if res >= 0 {
+            return Ok(Io::Done(res as usize));
+        }
+        let err = Error::last_os_error();
+        if err.is_os(libc::EAGAIN) {
+            return Ok(Io::WouldBlock);
+        }
+        if !err.is_os(libc::EINTR) {
+            return Err(err);
+        }
     }
 }
 
 /// `read(2)` into `buf`.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<Io> {
     // SAFETY: `buf` is valid for writes of its length.
-    io_result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+    io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 /// `readv(2)` into `bufs` (scattering read).
 pub fn read_vectored(fd: RawFd, bufs: &mut [IoSliceMut<'_>]) -> Result<Io> {
     let n = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;
     // SAFETY: IoSliceMut is ABI-compatible with iovec.
-    io_result(unsafe { libc::readv(fd, bufs.as_ptr().cast(), n) })
+    io_result(|| unsafe { libc::readv(fd, bufs.as_ptr().cast(), n) })
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`.
 pub fn write(fd: RawFd, buf: &[u8]) -> Result<Io> {
     // SAFETY: `buf` is valid for reads of its length.
-    io_result(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
+    io_result(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
 }
 
 /// `sendmsg(2)` with `MSG_NOSIGNAL` (gathering write; `writev` could raise `SIGPIPE`).
@@ -206,7 +220,7 @@ pub fn write_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> Result<Io> {
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len().min(libc::c_int::MAX as usize) as _;
     // SAFETY: `msg` points at the caller's live buffers.
-    io_result(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+    io_result(|| unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
 }
 
 /// Which direction `shutdown(2)` closes.

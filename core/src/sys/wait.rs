@@ -26,7 +26,9 @@ pub struct Interrupt {
 
 impl std::fmt::Debug for Interrupt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interrupt").field("slice", &self.slice).finish_non_exhaustive()
+        f.debug_struct("Interrupt")
+            .field("slice", &self.slice)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,8 +172,16 @@ pub fn wait_fd(
             return Err(ErrorKind::AsyncClose.into());
         }
         let mut pfds = [
-            libc::pollfd { fd, events, revents: 0 },
-            libc::pollfd { fd: wake.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: wake.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let timeout = poll_timeout_ms(deadline, cap);
         // SAFETY: `pfds` is a valid array of two pollfd; a negative fd is ignored by poll.

@@ -1,0 +1,280 @@
+//! Selector semantics: level and edge triggering, interest changes, cancellation, wakeup,
+//! cross-thread use and the backend counters.
+
+mod util;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nioxide_core::channel::SocketChannel;
+use nioxide_core::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, Selector};
+use nioxide_core::{Error, ErrorKind};
+use util::{LIMIT, listener, pair};
+
+#[test]
+fn select_times_out_with_nothing_registered() {
+    let sel = Selector::open().unwrap();
+    let start = Instant::now();
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    assert!(start.elapsed() >= Duration::from_millis(50), "never early");
+    assert_eq!(sel.select_now().unwrap(), 0);
+}
+
+#[test]
+fn wakeup_before_select_returns_at_once_and_select_now_clears_it() {
+    let sel = Selector::open().unwrap();
+    sel.wakeup().unwrap();
+    let start = Instant::now();
+    assert_eq!(sel.select(None).unwrap(), 0);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    sel.wakeup().unwrap();
+    sel.select_now().unwrap();
+    let start = Instant::now();
+    sel.select(Some(Duration::from_millis(50))).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(50),
+        "wakeup was cleared"
+    );
+}
+
+#[test]
+fn wakeup_from_another_thread_ends_a_blocked_select() {
+    let sel = Selector::open().unwrap();
+    let other = sel.clone();
+    let waker = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        other.wakeup().unwrap();
+    });
+    let start = Instant::now();
+    assert_eq!(sel.select(Some(Duration::from_secs(10))).unwrap(), 0);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    waker.join().unwrap();
+}
+
+#[test]
+fn level_triggered_reports_unread_data_again_without_epoll_ctl() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    client.write(b"hello").unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert!(key.is_readable().unwrap());
+    let ctl = sel.counters().ctl;
+    for _ in 0..3 {
+        assert_eq!(
+            sel.select(LIMIT).unwrap(),
+            1,
+            "unread data is reported again"
+        );
+    }
+    assert_eq!(sel.counters().ctl, ctl, "no epoll_ctl per event");
+    let mut buf = [0u8; 64];
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(5));
+    assert_eq!(
+        sel.select(Some(Duration::from_millis(50))).unwrap(),
+        0,
+        "consumed"
+    );
+}
+
+#[test]
+fn edge_triggered_reports_once_per_edge() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    key.set_edge_triggered(true).unwrap();
+    client.write(b"one").unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert_eq!(
+        sel.select(Some(Duration::from_millis(50))).unwrap(),
+        0,
+        "same edge"
+    );
+    client.write(b"two").unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1, "a new edge");
+}
+
+#[test]
+fn interest_changes_take_effect_at_the_next_select() {
+    let sel = Selector::open().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    key.set_interest_ops(OP_WRITE).unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert_eq!(key.ready_ops().unwrap(), OP_WRITE);
+    key.set_interest_ops(0).unwrap();
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    assert_eq!(
+        key.set_interest_ops(OP_ACCEPT),
+        Err(ErrorKind::UnsupportedOps.into())
+    );
+}
+
+#[test]
+fn register_errors() {
+    let sel = Selector::open().unwrap();
+    let ch = SocketChannel::open().unwrap();
+    assert_eq!(
+        sel.register(ch.clone(), OP_READ, &mut None).unwrap_err(),
+        ErrorKind::IllegalBlockingMode.into()
+    );
+    ch.configure_blocking(false).unwrap();
+    let mut att = Some(Box::new(7u32) as nioxide_core::selector::Attachment);
+    assert_eq!(
+        sel.register(ch.clone(), OP_ACCEPT, &mut att).unwrap_err(),
+        ErrorKind::UnsupportedOps.into()
+    );
+    assert!(att.is_some(), "a failed register keeps nothing");
+    let key = sel.register(ch.clone(), OP_CONNECT, &mut att).unwrap();
+    assert!(att.is_none());
+    assert_eq!(
+        ch.configure_blocking(true),
+        Err(ErrorKind::IllegalBlockingMode.into())
+    );
+    let other = Selector::open().unwrap();
+    assert_eq!(
+        other.register(ch.clone(), OP_READ, &mut None).unwrap_err(),
+        ErrorKind::RegisteredElsewhere.into()
+    );
+    let mut att2 = Some(Box::new(8u32) as nioxide_core::selector::Attachment);
+    let again = sel.register(ch.clone(), OP_READ, &mut att2).unwrap();
+    assert!(again.same(&key), "re-register updates the same key");
+    assert_eq!(key.interest_ops().unwrap(), OP_READ);
+    key.with_attachment(|a| assert_eq!(a.unwrap().downcast_ref::<u32>(), Some(&8)));
+    key.cancel();
+    assert!(!key.is_valid());
+    assert_eq!(key.interest_ops(), Err(ErrorKind::CancelledKey.into()));
+    assert_eq!(
+        sel.register(ch.clone(), OP_READ, &mut None).unwrap_err(),
+        ErrorKind::CancelledKey.into()
+    );
+    sel.select_now().unwrap();
+    assert!(!ch.is_registered(), "deregistered at the next select");
+    sel.register(ch.clone(), OP_READ, &mut None).unwrap();
+    sel.close();
+    assert_eq!(sel.select_now(), Err(ErrorKind::Closed.into()));
+    assert!(!ch.is_registered());
+    ch.close();
+    let sel2 = Selector::open().unwrap();
+    assert_eq!(
+        sel2.register(ch, OP_READ, &mut None).unwrap_err(),
+        ErrorKind::Closed.into()
+    );
+}
+
+#[test]
+fn refused_connect_is_connectable_then_fails() {
+    let server = listener();
+    let addr = server.local_address().unwrap().unwrap();
+    server.close();
+    let sel = Selector::open().unwrap();
+    let ch = SocketChannel::open().unwrap();
+    ch.configure_blocking(false).unwrap();
+    match ch.connect(addr) {
+        Ok(false) => {}
+        Err(e) => {
+            assert_eq!(e, Error::Os(libc::ECONNREFUSED));
+            return;
+        }
+        Ok(true) => panic!("connected to a closed port"),
+    }
+    let key = sel.register(ch.clone(), OP_CONNECT, &mut None).unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert!(key.is_connectable().unwrap());
+    assert_eq!(ch.finish_connect(), Err(Error::Os(libc::ECONNREFUSED)));
+    assert!(
+        !ch.is_open(),
+        "a failed connect closes the channel, as in Java"
+    );
+}
+
+#[test]
+fn steady_echo_makes_no_system_call_per_event_beyond_io() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    let before = sel.counters();
+    let rounds = 200u64;
+    let mut buf = [0u8; 64];
+    for i in 0..rounds {
+        let msg = [i as u8; 64];
+        client.write(&msg).unwrap();
+        assert_eq!(sel.select(LIMIT).unwrap(), 1);
+        let n = peer.read(&mut buf).unwrap().unwrap();
+        peer.write(&buf[..n]).unwrap();
+        let mut back = [0u8; 64];
+        let mut got = 0;
+        while got < n {
+            got += client.read(&mut back[got..n]).unwrap().unwrap();
+        }
+        assert_eq!(back[..n], msg[..n]);
+    }
+    let after = sel.counters();
+    assert_eq!(after.ctl, before.ctl, "no epoll_ctl in the steady state");
+    assert!(
+        after.waits - before.waits <= rounds + 2,
+        "one epoll_wait per select: {after:?}"
+    );
+}
+
+#[test]
+fn cross_thread_register_and_close_during_a_blocked_select() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let s2 = sel.clone();
+    let p2 = peer.clone();
+    let registrar = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        s2.register(p2, OP_READ, &mut None).unwrap();
+        client.write(b"x").unwrap();
+        client
+    });
+    assert_eq!(
+        sel.select(LIMIT).unwrap(),
+        1,
+        "a registration during select is not lost"
+    );
+    let _client = registrar.join().unwrap();
+    let s3 = sel.clone();
+    let closer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        s3.close();
+    });
+    let mut buf = [0u8; 8];
+    peer.read(&mut buf).unwrap();
+    let start = Instant::now();
+    let _ = sel.select(Some(Duration::from_secs(10)));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "close wakes the select"
+    );
+    closer.join().unwrap();
+    assert!(!sel.is_open());
+}
+
+#[test]
+fn closing_a_channel_cancels_its_key() {
+    let sel = Selector::open().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let dropped = Arc::new(());
+    let mut att = Some(Box::new(dropped.clone()) as nioxide_core::selector::Attachment);
+    let key = sel.register(peer.clone(), OP_READ, &mut att).unwrap();
+    assert_eq!(Arc::strong_count(&dropped), 2);
+    peer.close();
+    assert!(!key.is_valid());
+    assert_eq!(
+        Arc::strong_count(&dropped),
+        1,
+        "attachment dropped on close"
+    );
+    sel.select_now().unwrap();
+    assert!(sel.keys().unwrap().is_empty());
+}

@@ -1,0 +1,176 @@
+//! TCP channel semantics: connect, half-close, vectored I/O, blocking close, options.
+
+mod util;
+
+use std::io::{IoSlice, IoSliceMut};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nioxide_core::channel::{ServerSocketChannel, SocketChannel, SocketOption};
+use nioxide_core::{Error, ErrorKind};
+use util::{listener, pair};
+
+#[test]
+fn half_close_is_end_of_stream() {
+    let (client, peer) = pair();
+    client.write(b"bye").unwrap();
+    client.shutdown_output().unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(3));
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(0));
+    assert_eq!(client.write(b"more"), Err(ErrorKind::Shutdown.into()));
+    peer.write(b"still open").unwrap();
+    assert_eq!(client.read(&mut buf).unwrap(), Some(8));
+}
+
+#[test]
+fn vectored_io_moves_buffers_in_order() {
+    let (client, peer) = pair();
+    let n = client
+        .write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cde")])
+        .unwrap();
+    assert_eq!(n, 5);
+    let (mut a, mut b) = ([0u8; 3], [0u8; 8]);
+    let mut got = 0;
+    while got < 5 {
+        let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+        got += peer.read_vectored(&mut bufs).unwrap().unwrap();
+        if got < 5 {
+            panic!("short vectored read: {got}");
+        }
+    }
+    assert_eq!(&a, b"abc");
+    assert_eq!(&b[..2], b"de");
+}
+
+#[test]
+fn nonblocking_read_says_would_block() {
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(peer.read(&mut buf).unwrap(), None);
+}
+
+#[test]
+fn close_from_another_thread_wakes_a_blocked_read() {
+    let (_client, peer) = pair();
+    let reader = peer.clone();
+    let started = Instant::now();
+    let handle = thread::spawn(move || {
+        let mut buf = [0u8; 8];
+        reader.read(&mut buf)
+    });
+    thread::sleep(Duration::from_millis(200));
+    assert!(!handle.is_finished(), "the reader is blocked");
+    peer.close();
+    assert_eq!(handle.join().unwrap(), Err(ErrorKind::AsyncClose.into()));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut buf = [0u8; 8];
+    assert_eq!(peer.read(&mut buf), Err(ErrorKind::Closed.into()));
+}
+
+#[test]
+fn close_from_another_thread_wakes_a_blocked_accept() {
+    let server = listener();
+    let s2 = server.clone();
+    let handle = thread::spawn(move || s2.accept().map(|c| c.is_some()));
+    thread::sleep(Duration::from_millis(200));
+    assert!(!handle.is_finished());
+    server.close();
+    assert_eq!(handle.join().unwrap(), Err(ErrorKind::AsyncClose.into()));
+}
+
+#[test]
+fn state_errors() {
+    let ch = SocketChannel::open().unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(ch.read(&mut buf), Err(ErrorKind::NotYetConnected.into()));
+    assert_eq!(
+        ch.finish_connect(),
+        Err(ErrorKind::NoConnectionPending.into())
+    );
+    assert_eq!(ch.remote_address().unwrap(), None);
+    let server = ServerSocketChannel::open().unwrap();
+    assert_eq!(server.accept().unwrap_err(), ErrorKind::NotYetBound.into());
+    assert_eq!(server.local_address().unwrap(), None);
+    server.bind("127.0.0.1:0".parse().unwrap(), 0).unwrap();
+    assert_eq!(
+        server.bind("127.0.0.1:0".parse().unwrap(), 0),
+        Err(ErrorKind::AlreadyBound.into())
+    );
+    let addr = server.local_address().unwrap().unwrap();
+    assert!(ch.connect(addr).unwrap());
+    assert_eq!(ch.connect(addr), Err(ErrorKind::AlreadyConnected.into()));
+    assert_eq!(ch.remote_address().unwrap(), Some(addr));
+    ch.close();
+    ch.close();
+    assert_eq!(ch.write(b"x"), Err(ErrorKind::Closed.into()));
+}
+
+#[test]
+fn ipv6_loopback() {
+    let server = ServerSocketChannel::open().unwrap();
+    if server.bind("[::1]:0".parse().unwrap(), 0).is_err() {
+        return; // no IPv6 on this machine
+    }
+    let addr = server.local_address().unwrap().unwrap();
+    assert!(addr.is_ipv6());
+    let client = SocketChannel::open().unwrap();
+    client.connect(addr).unwrap();
+    let peer = server.accept().unwrap().unwrap();
+    assert_eq!(
+        peer.remote_address().unwrap(),
+        client.local_address().unwrap()
+    );
+}
+
+#[test]
+fn options_get_set_and_support() {
+    let (client, _peer) = pair();
+    client.set_option(SocketOption::TcpNoDelay, 1).unwrap();
+    assert_eq!(client.get_option(SocketOption::TcpNoDelay).unwrap(), 1);
+    client.set_option(SocketOption::RcvBuf, 8192).unwrap();
+    assert!(
+        client.get_option(SocketOption::RcvBuf).unwrap() >= 8192,
+        "Linux doubles it"
+    );
+    client.set_option(SocketOption::Linger, 3).unwrap();
+    assert_eq!(client.get_option(SocketOption::Linger).unwrap(), 3);
+    client.set_option(SocketOption::Linger, -1).unwrap();
+    assert_eq!(client.get_option(SocketOption::Linger).unwrap(), -1);
+    assert_eq!(
+        client.set_option(SocketOption::SndBuf, 0),
+        Err(ErrorKind::InvalidArgument.into())
+    );
+    let server = ServerSocketChannel::open().unwrap();
+    assert_eq!(
+        server.get_option(SocketOption::ReuseAddr).unwrap(),
+        1,
+        "on by default"
+    );
+    assert_eq!(
+        server.set_option(SocketOption::TcpNoDelay, 1),
+        Err(ErrorKind::UnsupportedOption.into())
+    );
+}
+
+#[test]
+fn peer_reset_is_an_error_not_a_signal() {
+    let (client, peer) = pair();
+    peer.set_option(SocketOption::Linger, 0).unwrap();
+    peer.close();
+    thread::sleep(Duration::from_millis(50));
+    let chunk = [0u8; 65536];
+    let mut result = Ok(0);
+    for _ in 0..100 {
+        result = client.write(&chunk);
+        if result.is_err() {
+            break;
+        }
+    }
+    let err = result.unwrap_err();
+    assert!(
+        err == Error::Os(libc::EPIPE) || err == Error::Os(libc::ECONNRESET),
+        "{err:?}"
+    );
+}

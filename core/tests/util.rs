@@ -1,0 +1,28 @@
+//! Shared helpers for the core tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
+
+/// Five seconds: every wait in the tests is bounded by this.
+pub const LIMIT: Option<Duration> = Some(Duration::from_secs(5));
+
+/// A bound listener on 127.0.0.1 with an OS-chosen port.
+pub fn listener() -> ServerSocketChannel {
+    let server = ServerSocketChannel::open().unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    server
+}
+
+/// A connected pair (client, accepted peer), both in blocking mode.
+pub fn pair() -> (SocketChannel, SocketChannel) {
+    let server = listener();
+    let client = SocketChannel::open().unwrap();
+    client
+        .connect(server.local_address().unwrap().unwrap())
+        .unwrap();
+    let peer = server.accept().unwrap().unwrap();
+    server.close();
+    (client, peer)
+}
