@@ -1,0 +1,229 @@
+# nioxide's two commands, `make demo` and `make test`, and the steps they are made of.
+#
+# Needs only a Rust toolchain, gcc and Python 3.11 with pip. Everything else comes from PyPI into
+# a local virtualenv (.venv: cmake, maturin, pytest, mypy) or, for Debian-only tools
+# (valgrind, pkg-config, readelf/nm), from apt-get when missing.
+#
+# One cargo target directory serves every build: cargo test and the C tests share the `dev`
+# build (with the `testing` feature), `make build`, the install check and the Python wheel share
+# the `release` build.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+CARGO ?= cargo
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+# Rust programs print backtraces only when asked; keep the deliberate test panics short.
+export RUST_BACKTRACE ?= 0
+
+VENV := $(CURDIR)/.venv
+# Pinned tools from PyPI. Changing this list reinstalls them (the stamp's name follows it).
+VENV_PACKAGES := maturin==1.16.0 pytest==9.2.0 mypy==2.4.1 cmake==4.4.5
+VENV_STAMP := $(VENV)/.installed-$(shell echo '$(VENV_PACKAGES)' | cksum | cut -d' ' -f1)
+CMAKE := $(VENV)/bin/cmake
+CTEST := $(VENV)/bin/ctest
+
+BUILD := $(CURDIR)/build
+VERSION := $(shell sed -n 's/^version = "\([0-9.]*\)"/\1/p' Cargo.toml | head -n1)
+SONAME := libnioxide.so.$(firstword $(subst ., ,$(VERSION)))
+
+# cargo test: the whole workspace, with the C library's test entry points. Set
+# CARGO_TEST_EXCLUDE=--exclude nioxide-python if a crate's tests cannot link libpython.
+CARGO_FEATURES ?= --features nioxide/testing
+CARGO_TEST_EXCLUDE ?=
+CTEST_JOBS ?= 2
+# The C tests link the `dev` build that cargo test already made.
+C_TEST_CMAKE_FLAGS := -DNIOXIDE_CARGO_PROFILE=dev -DNIOXIDE_CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)
+
+# Prints a step's banner; `$(call step_done,NAME)` prints how long it took.
+define step
+	@echo; echo "==> $(1)"; date +%s > $(BUILD)/.step-start
+endef
+define step_done
+	@echo "<== $(1): $$(( $$(date +%s) - $$(cat $(BUILD)/.step-start) )) s"
+endef
+
+.PHONY: help
+help:
+	@echo "make demo      build everything and run the demo (examples/run-demo.sh)"
+	@echo "make test      run every test: cargo, fmt, clippy, C (plain, ASan+UBSan, valgrind),"
+	@echo "               Python, header freshness, install + consumers"
+	@echo "make build     the installable library (cargo --release, CMake build in build/release)"
+	@echo "make bench     the benchmark (bench/run.sh); not part of the tests"
+	@echo "steps: cargo-test fmt-check clippy c-test c-test-asan c-test-valgrind python-test"
+	@echo "       header-check install-check; tools: venv system-tools; clean, distclean"
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+
+.PHONY: venv
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q $(VENV_PACKAGES)
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Debian-only tools the tests use, installed with apt-get when missing.
+.PHONY: system-tools
+system-tools:
+	@missing=""; \
+	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	{ command -v readelf >/dev/null && command -v nm >/dev/null; } || missing="$$missing binutils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt-get"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD):
+	mkdir -p $@
+
+# ---------------------------------------------------------------------------------------------
+# Build
+
+.PHONY: build
+build: venv | $(BUILD)
+	$(call step,build: cargo build --release and CMake (build/release))
+	$(CARGO) build --release -p nioxide
+	$(CMAKE) -S . -B $(BUILD)/release -DNIOXIDE_BUILD_TESTS=OFF \
+	  -DNIOXIDE_CARGO_TARGET_DIR=$(CARGO_TARGET_DIR) >/dev/null
+	$(CMAKE) --build $(BUILD)/release
+	$(call step_done,build)
+
+.PHONY: demo
+demo: build
+	@if [ ! -f examples/run-demo.sh ]; then \
+	  echo "make demo: examples/run-demo.sh does not exist yet"; exit 1; fi
+	bash examples/run-demo.sh
+
+.PHONY: bench
+bench: build
+	@if [ ! -f bench/run.sh ]; then echo "make bench: bench/run.sh does not exist yet"; exit 1; fi
+	bash bench/run.sh
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+.PHONY: test
+test: venv system-tools | $(BUILD)
+	@date +%s > $(BUILD)/.test-start
+	$(MAKE) --no-print-directory cargo-test
+	$(MAKE) --no-print-directory fmt-check
+	$(MAKE) --no-print-directory clippy
+	$(MAKE) --no-print-directory c-test
+	$(MAKE) --no-print-directory c-test-asan
+	$(MAKE) --no-print-directory c-test-valgrind
+	$(MAKE) --no-print-directory python-test
+	$(MAKE) --no-print-directory header-check
+	$(MAKE) --no-print-directory install-check
+	@echo; echo "make test: every step passed in $$(( $$(date +%s) - $$(cat $(BUILD)/.test-start) )) s"
+
+.PHONY: cargo-test
+cargo-test: | $(BUILD)
+	$(call step,cargo test)
+	$(CARGO) test --workspace $(CARGO_FEATURES) $(CARGO_TEST_EXCLUDE)
+	$(call step_done,cargo test)
+
+.PHONY: fmt-check
+fmt-check: | $(BUILD)
+	$(call step,cargo fmt --check)
+	$(CARGO) fmt --all -- --check
+	$(call step_done,cargo fmt --check)
+
+.PHONY: clippy
+clippy: | $(BUILD)
+	$(call step,cargo clippy)
+	$(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	$(call step_done,cargo clippy)
+
+# The committed include/nioxide.h against a fresh cbindgen run (tests/header.rs).
+.PHONY: header-check
+header-check: | $(BUILD)
+	$(call step,header freshness)
+	$(CARGO) test -p nioxide $(CARGO_FEATURES) --test header
+	$(call step_done,header freshness)
+
+# $(1): build directory name, $(2): extra CMake flags.
+define c_tests
+	$(CMAKE) -S . -B $(BUILD)/$(1) $(C_TEST_CMAKE_FLAGS) $(2) >/dev/null
+	$(CMAKE) --build $(BUILD)/$(1) -j2
+endef
+
+.PHONY: c-test
+c-test: venv | $(BUILD)
+	$(call step,C tests)
+	$(call c_tests,c,)
+	$(CTEST) --test-dir $(BUILD)/c --output-on-failure -j$(CTEST_JOBS)
+	$(call step_done,C tests)
+
+.PHONY: c-test-asan asan
+asan: c-test-asan
+c-test-asan: venv system-tools | $(BUILD)
+	$(call step,C tests under ASan + UBSan)
+	$(call c_tests,c-asan,-DNIOXIDE_SANITIZE=ON)
+	@nm $(BUILD)/c-asan/tests/c/nx_run_tests | grep -q __asan_init || \
+	  { echo "AddressSanitizer is not linked into nx_run_tests"; exit 1; }
+	$(CTEST) --test-dir $(BUILD)/c-asan --output-on-failure -j$(CTEST_JOBS)
+	$(call step_done,C tests under ASan + UBSan)
+
+.PHONY: c-test-valgrind
+c-test-valgrind: venv system-tools | $(BUILD)
+	$(call step,C tests under valgrind memcheck)
+	$(call c_tests,c-valgrind,-DNIOXIDE_VALGRIND=ON)
+	$(CTEST) --test-dir $(BUILD)/c-valgrind --output-on-failure -j$(CTEST_JOBS)
+	$(call step_done,C tests under valgrind memcheck)
+
+# The Python package: a real wheel build installed into .venv, then pytest and stubtest.
+# Does nothing until python/pyproject.toml exists.
+.PHONY: python-test
+python-test: venv | $(BUILD)
+	@if [ -f python/pyproject.toml ]; then \
+	  echo; echo "==> Python: pip install ./python, pytest, stubtest"; \
+	  export PATH="$(VENV)/bin:$$PATH"; \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q --no-build-isolation ./python && \
+	  $(VENV)/bin/pytest -q tests/python && \
+	  $(VENV)/bin/python -m mypy.stubtest nioxide._nioxide --allowlist python/stubtest-allowlist; \
+	fi
+
+# Installs build/release into a temporary prefix and builds two consumers against it.
+PREFIX := $(BUILD)/install-prefix
+.PHONY: install-check
+install-check: build system-tools
+	$(call step,install check)
+	rm -rf $(PREFIX) $(BUILD)/consumer
+	$(CMAKE) --install $(BUILD)/release --prefix $(PREFIX)
+	readelf -d $(PREFIX)/lib/libnioxide.so.$(VERSION) | grep -q 'SONAME.*\[$(SONAME)\]' || \
+	  { echo "libnioxide.so.$(VERSION) has no SONAME $(SONAME)"; exit 1; }
+	test "$$(readlink $(PREFIX)/lib/$(SONAME))" = libnioxide.so.$(VERSION)
+	test "$$(readlink $(PREFIX)/lib/libnioxide.so)" = $(SONAME)
+	@echo "-- CMake consumer: find_package(nioxide CONFIG REQUIRED)"
+	$(CMAKE) -S tests/consumer -B $(BUILD)/consumer -DCMAKE_PREFIX_PATH=$(PREFIX) >/dev/null
+	$(CMAKE) --build $(BUILD)/consumer
+	$(BUILD)/consumer/consumer_shared
+	$(BUILD)/consumer/consumer_static
+	readelf -d $(BUILD)/consumer/consumer_shared | grep -q 'NEEDED.*\[$(SONAME)\]'
+	@echo "-- pkg-config consumers: nioxide and nioxide-static"
+	export PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig; \
+	gcc -Wall -Wextra -Werror -o $(BUILD)/consumer/consumer_pkgconfig tests/consumer/main.c \
+	  $$(pkg-config --cflags --libs nioxide); \
+	LD_LIBRARY_PATH=$$(pkg-config --variable=libdir nioxide) $(BUILD)/consumer/consumer_pkgconfig; \
+	gcc -Wall -Wextra -Werror -o $(BUILD)/consumer/consumer_pkgconfig_static tests/consumer/main.c \
+	  $$(pkg-config --static --cflags --libs nioxide-static); \
+	$(BUILD)/consumer/consumer_pkgconfig_static
+	$(call step_done,install check)
+
+# ---------------------------------------------------------------------------------------------
+
+.PHONY: clean distclean
+clean:
+	rm -rf $(BUILD)
+distclean: clean
+	rm -rf $(VENV) $(CARGO_TARGET_DIR)
