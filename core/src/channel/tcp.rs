@@ -383,6 +383,12 @@ impl SocketChannel {
         self.core.close();
     }
 
+    /// The address family of the socket ([`Family::V6`] sockets are dual-stack unless
+    /// `IPV6_V6ONLY` is set).
+    pub fn family(&self) -> Family {
+        self.core.family
+    }
+
     /// Whether both values are the same channel.
     pub fn same(&self, other: &SocketChannel) -> bool {
         Arc::ptr_eq(&self.core, &other.core)
@@ -530,6 +536,12 @@ impl ServerSocketChannel {
     /// Closes the channel (idempotent); a blocked `accept` wakes with `AsyncClose`.
     pub fn close(&self) {
         self.core.close();
+    }
+
+    /// The address family of the socket ([`Family::V6`] sockets are dual-stack unless
+    /// `IPV6_V6ONLY` is set).
+    pub fn family(&self) -> Family {
+        self.core.family
     }
 
     /// Whether both values are the same channel.

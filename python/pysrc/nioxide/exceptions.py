@@ -1,0 +1,220 @@
+"""The exceptions nioxide raises.
+
+Every exception is a :class:`NioxideError`. Each class names the C error code it stands for in
+its ``code`` class attribute (``"NX_ECLOSED"``, or ``"ECONNRESET"`` for an operating-system
+error), so a Python error and a C error can be matched up.
+
+Where Python has a built-in class for the same condition, the nioxide class inherits it too:
+``except ConnectionRefusedError`` and ``except TimeoutError`` catch nioxide's errors as they
+catch the socket module's. Exceptions that are :class:`OSError` subclasses are built with
+``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
+
+Operating-system errors are :class:`NioxideOSError`, or the subclass for their errno:
+``ECONNREFUSED`` :class:`ConnectionRefusedError`, ``ECONNRESET`` :class:`ConnectionResetError`,
+``ECONNABORTED`` :class:`ConnectionAbortedError`, ``EPIPE`` :class:`BrokenPipeError`,
+``ETIMEDOUT`` :class:`TimeoutError`.
+
+The classes are defined here, in Python, and the extension module imports them.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyBoundError",
+    "AlreadyConnectedError",
+    "AlreadyRegisteredError",
+    "AsynchronousCloseError",
+    "BrokenPipeError",
+    "CancelledKeyError",
+    "ChannelShutdownError",
+    "ClosedChannelError",
+    "ClosedSelectorError",
+    "ConnectionAbortedError",
+    "ConnectionPendingError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ForkedError",
+    "IllegalBlockingModeError",
+    "InvalidArgumentError",
+    "NioxideError",
+    "NioxideOSError",
+    "NoConnectionPendingError",
+    "NotYetBoundError",
+    "NotYetConnectedError",
+    "ReadPendingError",
+    "TimeoutError",
+    "UnsupportedOperationError",
+    "UnsupportedOptionError",
+    "WritePendingError",
+]
+
+
+class NioxideError(Exception):
+    """The root of every exception nioxide raises."""
+
+    #: The C error code's name (``NX_E*``, or ``E*`` for an operating-system error); ``None``
+    #: where the class covers several codes.
+    code: ClassVar[str | None] = None
+
+
+# --- nioxide's own error kinds (the NX_E* codes) -------------------------------------------
+
+
+class ClosedChannelError(NioxideError):
+    """The channel is closed (``NX_ECLOSED``); only ``close()`` is still allowed."""
+
+    code = "NX_ECLOSED"
+
+
+class ClosedSelectorError(ClosedChannelError):
+    """The selector is closed (``NX_ECLOSED`` on a selector)."""
+
+    code = "NX_ECLOSED"
+
+
+class AsynchronousCloseError(ClosedChannelError):
+    """Another thread closed the channel while this call waited on it (``NX_EASYNCCLOSE``)."""
+
+    code = "NX_EASYNCCLOSE"
+
+
+class CancelledKeyError(NioxideError):
+    """The selection key is cancelled (``NX_ECANCELLEDKEY``)."""
+
+    code = "NX_ECANCELLEDKEY"
+
+
+class IllegalBlockingModeError(NioxideError):
+    """The channel's blocking mode forbids the call (``NX_EBLOCKINGMODE``): registering a
+    blocking channel, or switching a registered channel to blocking mode."""
+
+    code = "NX_EBLOCKINGMODE"
+
+
+class UnsupportedOperationError(NioxideError, ValueError):
+    """The channel does not support these interest ops (``NX_EOPS``), for example
+    ``OP_ACCEPT`` on a :class:`~nioxide.SocketChannel`."""
+
+    code = "NX_EOPS"
+
+
+class UnsupportedOptionError(NioxideError, ValueError):
+    """The channel does not support this socket option (``NX_ENOOPT``)."""
+
+    code = "NX_ENOOPT"
+
+
+class AlreadyRegisteredError(NioxideError):
+    """The channel is registered with another selector (``NX_EREGISTERED``)."""
+
+    code = "NX_EREGISTERED"
+
+
+class NotYetConnectedError(NioxideError):
+    """The channel is not connected (``NX_ENOTCONNECTED``)."""
+
+    code = "NX_ENOTCONNECTED"
+
+
+class AlreadyConnectedError(NioxideError):
+    """The channel is already connected (``NX_EISCONNECTED``)."""
+
+    code = "NX_EISCONNECTED"
+
+
+class ConnectionPendingError(NioxideError):
+    """A non-blocking connect is already in progress (``NX_ECONNPENDING``)."""
+
+    code = "NX_ECONNPENDING"
+
+
+class NoConnectionPendingError(NioxideError):
+    """``finish_connect()`` without a connect in progress (``NX_ENOCONNPENDING``)."""
+
+    code = "NX_ENOCONNPENDING"
+
+
+class NotYetBoundError(NioxideError):
+    """The server channel is not bound (``NX_ENOTBOUND``)."""
+
+    code = "NX_ENOTBOUND"
+
+
+class AlreadyBoundError(NioxideError):
+    """The channel is already bound (``NX_EALREADYBOUND``)."""
+
+    code = "NX_EALREADYBOUND"
+
+
+class ForkedError(NioxideError):
+    """The object was created before ``os.fork()`` and cannot be used in the child
+    (``NX_EFORKED``): create new objects after a fork."""
+
+    code = "NX_EFORKED"
+
+
+class ReadPendingError(NioxideError):
+    """A read is already pending on the channel (``NX_EREADPENDING``)."""
+
+    code = "NX_EREADPENDING"
+
+
+class WritePendingError(NioxideError):
+    """A write is already pending on the channel (``NX_EWRITEPENDING``)."""
+
+    code = "NX_EWRITEPENDING"
+
+
+class InvalidArgumentError(NioxideError, ValueError):
+    """An argument is invalid (``NX_EINVAL``)."""
+
+    code = "NX_EINVAL"
+
+
+class ChannelShutdownError(ClosedChannelError, builtins.BrokenPipeError):
+    """A write after ``shutdown_output()`` (``NX_ESHUTDOWN``); ``errno`` is ``EPIPE``, as
+    the socket module reports it."""
+
+    code = "NX_ESHUTDOWN"
+
+
+# --- operating-system errors (-errno in C) -------------------------------------------------
+
+
+class NioxideOSError(NioxideError, OSError):
+    """An operating-system error; ``errno`` and ``strerror`` are set."""
+
+
+class TimeoutError(NioxideOSError, builtins.TimeoutError):
+    """A wait timed out (``NX_ETIMEDOUT``, or the system's ``ETIMEDOUT``); ``errno`` is
+    ``ETIMEDOUT``."""
+
+    code = "NX_ETIMEDOUT"
+
+
+class ConnectionRefusedError(NioxideOSError, builtins.ConnectionRefusedError):
+    """The peer refused the connection (``ECONNREFUSED``)."""
+
+    code = "ECONNREFUSED"
+
+
+class ConnectionResetError(NioxideOSError, builtins.ConnectionResetError):
+    """The peer reset the connection (``ECONNRESET``)."""
+
+    code = "ECONNRESET"
+
+
+class ConnectionAbortedError(NioxideOSError, builtins.ConnectionAbortedError):
+    """The connection was aborted (``ECONNABORTED``)."""
+
+    code = "ECONNABORTED"
+
+
+class BrokenPipeError(NioxideOSError, builtins.BrokenPipeError):
+    """A write to a connection the peer has closed (``EPIPE``)."""
+
+    code = "EPIPE"
+

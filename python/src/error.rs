@@ -1,0 +1,117 @@
+//! Errors: nioxide's exception classes (defined in Python, in `nioxide/exceptions.py`) and the
+//! one mapping from core's [`Error`] to a Python exception.
+//!
+//! The classes live in Python so they can inherit both `NioxideError` and the built-in class
+//! for the same condition (`ConnectionRefusedError`, `TimeoutError`, ...), as cryptography
+//! does; `import_exception!` makes them usable from Rust. OS errors are built with
+//! `(errno, strerror)`, so `.errno` is set (pyo3's own `io::Error` conversion would leave it
+//! `None`).
+
+use nioxide_core::{Error, ErrorKind};
+use pyo3::PyErr;
+
+/// Declares the Rust types of the Python-defined exception classes.
+macro_rules! import_exceptions {
+    ($($name:ident),* $(,)?) => {
+        $(pyo3::import_exception!(nioxide.exceptions, $name);)*
+    };
+}
+
+import_exceptions!(
+    NioxideError,
+    NioxideOSError,
+    ClosedChannelError,
+    ClosedSelectorError,
+    AsynchronousCloseError,
+    CancelledKeyError,
+    IllegalBlockingModeError,
+    UnsupportedOperationError,
+    UnsupportedOptionError,
+    AlreadyRegisteredError,
+    NotYetConnectedError,
+    AlreadyConnectedError,
+    ConnectionPendingError,
+    NoConnectionPendingError,
+    NotYetBoundError,
+    AlreadyBoundError,
+    ForkedError,
+    ReadPendingError,
+    WritePendingError,
+    InvalidArgumentError,
+    ChannelShutdownError,
+    TimeoutError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+);
+
+/// The Python exception for a core error. The one mapping: every error nioxide raises comes
+/// through here (or through [`selector_error`], which only refines `Closed`).
+pub(crate) fn to_pyerr(err: Error) -> PyErr {
+    match err {
+        Error::Os(errno) => os_error(errno),
+        Error::Kind(kind) => kind_error(kind),
+    }
+}
+
+/// As [`to_pyerr`], for calls on a selector: `Closed` becomes `ClosedSelectorError`.
+pub(crate) fn selector_error(err: Error) -> PyErr {
+    match err {
+        Error::Kind(ErrorKind::Closed) => closed_selector(),
+        err => to_pyerr(err),
+    }
+}
+
+/// `ClosedSelectorError`.
+pub(crate) fn closed_selector() -> PyErr {
+    ClosedSelectorError::new_err("selector is closed")
+}
+
+/// An OS error as `(errno, strerror)`, in the class for its errno.
+fn os_error(errno: i32) -> PyErr {
+    let args = (errno, nioxide_core::error::os_message(errno));
+    match errno {
+        libc::ECONNREFUSED => ConnectionRefusedError::new_err(args),
+        libc::ECONNRESET => ConnectionResetError::new_err(args),
+        libc::ECONNABORTED => ConnectionAbortedError::new_err(args),
+        libc::EPIPE => BrokenPipeError::new_err(args),
+        libc::ETIMEDOUT => TimeoutError::new_err(args),
+        _ => NioxideOSError::new_err(args),
+    }
+}
+
+/// One of nioxide's own kinds. Classes that are also `OSError`s get an errno.
+fn kind_error(kind: ErrorKind) -> PyErr {
+    let msg = kind.message();
+    match kind {
+        ErrorKind::Closed => ClosedChannelError::new_err(msg),
+        ErrorKind::AsyncClose => AsynchronousCloseError::new_err(msg),
+        ErrorKind::CancelledKey => CancelledKeyError::new_err(msg),
+        ErrorKind::IllegalBlockingMode => IllegalBlockingModeError::new_err(msg),
+        ErrorKind::UnsupportedOps => UnsupportedOperationError::new_err(msg),
+        ErrorKind::UnsupportedOption => UnsupportedOptionError::new_err(msg),
+        ErrorKind::RegisteredElsewhere => AlreadyRegisteredError::new_err(msg),
+        ErrorKind::NotYetConnected => NotYetConnectedError::new_err(msg),
+        ErrorKind::AlreadyConnected => AlreadyConnectedError::new_err(msg),
+        ErrorKind::ConnectionPending => ConnectionPendingError::new_err(msg),
+        ErrorKind::NoConnectionPending => NoConnectionPendingError::new_err(msg),
+        ErrorKind::NotYetBound => NotYetBoundError::new_err(msg),
+        ErrorKind::AlreadyBound => AlreadyBoundError::new_err(msg),
+        ErrorKind::Forked => ForkedError::new_err(msg),
+        ErrorKind::ReadPending => ReadPendingError::new_err(msg),
+        ErrorKind::WritePending => WritePendingError::new_err(msg),
+        ErrorKind::InvalidArgument => InvalidArgumentError::new_err(msg),
+        ErrorKind::TimedOut => TimeoutError::new_err((libc::ETIMEDOUT, msg)),
+        ErrorKind::Shutdown => ChannelShutdownError::new_err((libc::EPIPE, msg)),
+        // Not raised from Python (end of stream is a return value, handles and panics are C
+        // matters, an interrupt re-raises the signal handler's exception): the root class,
+        // with the C name in the message.
+        other => NioxideError::new_err(format!("{}: {}", other.name(), other.message())),
+    }
+}
+
+/// An `InvalidArgumentError` (a `ValueError`) with `msg`.
+pub(crate) fn invalid(msg: impl Into<String>) -> PyErr {
+    InvalidArgumentError::new_err(msg.into())
+}

@@ -1,0 +1,92 @@
+//! The one helper every call that may block goes through: [`blocking`].
+//!
+//! It detaches from the interpreter (releases the GIL) for the length of the call and installs
+//! core's interrupt hook ([`wait::with_interrupt`]), so core's waits run Python's signal
+//! handlers: after every `EINTR`, and on the main thread at least every [`MAIN_SLICE`] (a
+//! signal may be delivered to another thread, which only sets Python's flag). The hook
+//! attaches, runs `PyErr_CheckSignals`, and if a handler raised (`KeyboardInterrupt` for
+//! Ctrl-C) stashes the exception and stops the wait; [`blocking`] re-raises it.
+//!
+//! Rule (STYLE.md pitfall 12): no Rust lock is held while attaching except the per-call locks
+//! core holds around a wait (the select lock, a channel's read or write lock). Every call that
+//! may take one of those therefore detaches first, through this helper, even when it will not
+//! block (a non-blocking read), so it never waits for such a lock while holding the GIL.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nioxide_core::sys::wait::{self, Interrupt};
+use nioxide_core::{Error, ErrorKind};
+use pyo3::prelude::*;
+
+/// How often a wait on Python's main thread stops to run signal handlers.
+pub(crate) const MAIN_SLICE: Duration = Duration::from_millis(100);
+
+/// `pthread_self()` of the thread Python runs signal handlers on (its main thread).
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
+
+/// Records Python's main thread: `threading.main_thread().ident` is its `pthread_self()`.
+pub(crate) fn init_main_thread(py: Python<'_>) -> PyResult<()> {
+    let ident: u64 = py
+        .import("threading")?
+        .call_method0("main_thread")?
+        .getattr("ident")?
+        .extract()?;
+    MAIN_THREAD.store(ident, Ordering::Relaxed);
+    Ok(())
+}
+
+/// In a forked child the thread that forked is Python's main thread (`os.register_at_fork`
+/// hook; core's own `pthread_atfork` handler already makes old objects fail with `ForkedError`).
+#[pyfunction]
+pub(crate) fn after_fork_in_child() {
+    MAIN_THREAD.store(current_thread(), Ordering::Relaxed);
+}
+
+fn current_thread() -> u64 {
+    // SAFETY: plain call without arguments.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// Runs `f` detached from the interpreter, with signal checks installed for its waits, and
+/// maps its error with `map` (normally [`crate::error::to_pyerr`]). An exception raised by a
+/// signal handler during the wait is raised instead.
+pub(crate) fn blocking<T, F>(py: Python<'_>, map: fn(Error) -> PyErr, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> nioxide_core::Result<T> + Send,
+    T: Send,
+{
+    let on_main = current_thread() == MAIN_THREAD.load(Ordering::Relaxed);
+    let (result, raised) = py.detach(move || {
+        let raised: Rc<RefCell<Option<PyErr>>> = Rc::default();
+        let stash = raised.clone();
+        let hook = move || -> nioxide_core::Result<()> {
+            // Only the main thread runs signal handlers; elsewhere there is nothing to check.
+            if !on_main {
+                return Ok(());
+            }
+            match Python::try_attach(|py| py.check_signals()) {
+                Some(Err(err)) => {
+                    *stash.borrow_mut() = Some(err);
+                    Err(ErrorKind::Interrupted.into())
+                }
+                // Checked, or the interpreter is finalizing (nothing to run).
+                _ => Ok(()),
+            }
+        };
+        let interrupt = Interrupt {
+            hook: Box::new(hook),
+            slice: on_main.then_some(MAIN_SLICE),
+        };
+        let result = wait::with_interrupt(interrupt, f);
+        let raised = raised.borrow_mut().take();
+        (result, raised)
+    });
+    match (result, raised) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(err)) => Err(err),
+        (Err(err), None) => Err(map(err)),
+    }
+}

@@ -1,0 +1,313 @@
+//! `nioxide.Selector` and `nioxide.SelectionKey`: thin wrappers over core's
+//! [`selector`](nioxide_core::selector), with Python's conventions (seconds as floats, `None`
+//! for "forever", lists, context managers).
+//!
+//! The same `SelectionKey` object comes back for a channel each time (see [`crate::binding`]).
+//! Attachments are Python objects kept in core (`Box<Py<PyAny>>`); for the garbage collector
+//! they belong to the `Selector` that holds their keys, whose `__traverse__` visits each one
+//! exactly once and whose `__clear__` closes it. A `SelectionKey` object holds its `Selector`,
+//! so a key ↔ attachment cycle is a Python cycle through the selector and is collected.
+
+use std::time::Duration;
+
+use nioxide_core::selector::{self as nx, Attachment};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, intern};
+
+use crate::binding;
+use crate::channel;
+use crate::error::{invalid, selector_error, to_pyerr};
+use crate::gil;
+
+/// A multiplexor of channels (Java's `Selector`); see the stub for the Python documentation.
+#[pyclass(module = "nioxide._nioxide", frozen, weakref)]
+#[derive(Debug)]
+pub(crate) struct Selector {
+    pub(crate) inner: nx::Selector,
+}
+
+/// A channel's registration with a selector (Java's `SelectionKey`).
+#[pyclass(module = "nioxide._nioxide", frozen, weakref)]
+#[derive(Debug)]
+pub(crate) struct SelectionKey {
+    key: nx::SelectionKey,
+    selector: Py<Selector>,
+}
+
+/// Seconds as Python gives them (`None` = forever; `<= 0` = do not wait, as `selectors` does).
+fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_nan() => Err(invalid("timeout must be a number or None")),
+        Some(s) if s <= 0.0 => Ok(Some(Duration::ZERO)),
+        // Too long to represent: as good as forever.
+        Some(s) => Ok(Duration::try_from_secs_f64(s).ok()),
+    }
+}
+
+/// A Python attachment as core stores it (`None` stores nothing).
+pub(crate) fn attachment(object: Option<Py<PyAny>>, py: Python<'_>) -> Option<Attachment> {
+    object
+        .filter(|o| !o.is_none(py))
+        .map(|o| Box::new(o) as Attachment)
+}
+
+/// The Python object in a core attachment (`None` when there is none).
+fn attachment_object(py: Python<'_>, attachment: Option<&Attachment>) -> Py<PyAny> {
+    attachment
+        .and_then(|a| a.downcast_ref::<Py<PyAny>>())
+        .map_or_else(|| py.None(), |o| o.clone_ref(py))
+}
+
+/// The `SelectionKey` object of `key`, which belongs to `selector`: the live one if there is
+/// one, a new one otherwise.
+pub(crate) fn key_object(
+    py: Python<'_>,
+    selector: &Py<Selector>,
+    key: nx::SelectionKey,
+) -> PyResult<Py<SelectionKey>> {
+    let weak = key.with_binding(|slot| binding::recorded(py, slot));
+    if let Some(object) = binding::live::<SelectionKey>(py, weak) {
+        return Ok(object.unbind());
+    }
+    let object = Bound::new(
+        py,
+        SelectionKey {
+            key: key.clone(),
+            selector: selector.clone_ref(py),
+        },
+    )?;
+    key.set_binding(binding::record(object.as_any())?);
+    Ok(object.unbind())
+}
+
+impl Selector {
+    fn key_objects(
+        slf: &Bound<'_, Self>,
+        keys: Vec<nx::SelectionKey>,
+    ) -> PyResult<Vec<Py<SelectionKey>>> {
+        let owner = slf.clone().unbind();
+        keys.into_iter()
+            .map(|key| key_object(slf.py(), &owner, key))
+            .collect()
+    }
+
+    fn selected(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<SelectionKey>>> {
+        let keys = slf.get().inner.selected_keys().map_err(selector_error)?;
+        Self::key_objects(slf, keys)
+    }
+
+    /// The keys a select that just returned selected; none if another thread closed the
+    /// selector meanwhile (the select returned because of that close).
+    fn just_selected(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<SelectionKey>>> {
+        match slf.get().inner.selected_keys() {
+            Ok(keys) => Self::key_objects(slf, keys),
+            Err(_) if !slf.get().inner.is_open() => Ok(Vec::new()),
+            Err(e) => Err(selector_error(e)),
+        }
+    }
+}
+
+#[pymethods]
+impl Selector {
+    #[new]
+    fn new() -> PyResult<Self> {
+        Ok(Selector {
+            inner: nx::Selector::open().map_err(to_pyerr)?,
+        })
+    }
+
+    #[pyo3(signature = (timeout=None))]
+    fn select(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Vec<Py<SelectionKey>>> {
+        let wait = self::timeout(timeout)?;
+        let inner = &slf.get().inner;
+        gil::blocking(slf.py(), selector_error, || inner.select(wait))?;
+        Self::just_selected(slf)
+    }
+
+    fn select_now(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<SelectionKey>>> {
+        let inner = &slf.get().inner;
+        // Detached too: it waits for a select running in another thread.
+        gil::blocking(slf.py(), selector_error, || inner.select_now())?;
+        Self::just_selected(slf)
+    }
+
+    fn wakeup(&self) -> PyResult<()> {
+        self.inner.wakeup().map_err(selector_error)
+    }
+
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn keys(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<SelectionKey>>> {
+        let keys = slf.get().inner.keys().map_err(selector_error)?;
+        Self::key_objects(slf, keys)
+    }
+
+    fn selected_keys(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<SelectionKey>>> {
+        Self::selected(slf)
+    }
+
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.counters();
+        let dict = PyDict::new(py);
+        dict.set_item(intern!(py, "waits"), c.waits)?;
+        dict.set_item(intern!(py, "ctl"), c.ctl)?;
+        dict.set_item(intern!(py, "events"), c.events)?;
+        dict.set_item(intern!(py, "empty_waits"), c.empty_waits)?;
+        Ok(dict)
+    }
+
+    fn fileno(&self) -> i32 {
+        if self.inner.is_open() {
+            self.inner.fd()
+        } else {
+            -1
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc_value: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> bool {
+        self.inner.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.inner.is_open() {
+            "open"
+        } else {
+            "closed"
+        };
+        format!("<nioxide.Selector fd={} {state}>", self.fileno())
+    }
+
+    /// Visits the attachment of every registered key, each exactly once.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A closed selector holds no attachments; in a forked child they are not visited.
+        let Ok(keys) = self.inner.keys() else {
+            return Ok(());
+        };
+        for key in keys {
+            key.with_attachment(|a| match a.and_then(|a| a.downcast_ref::<Py<PyAny>>()) {
+                Some(object) => visit.call(object),
+                None => Ok(()),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Breaks cycles through attachments: an unreachable selector is closed, which drops them.
+    fn __clear__(&self) {
+        self.inner.close();
+    }
+}
+
+impl Drop for Selector {
+    /// A selector nobody can reach any more is closed (as a socket is), so its channels are
+    /// free to register elsewhere or switch back to blocking mode.
+    fn drop(&mut self) {
+        self.inner.close();
+    }
+}
+
+#[pymethods]
+impl SelectionKey {
+    #[getter]
+    fn get_interest_ops(&self) -> PyResult<u32> {
+        self.key.interest_ops().map_err(to_pyerr)
+    }
+
+    #[setter]
+    fn set_interest_ops(&self, ops: u32) -> PyResult<()> {
+        self.key.set_interest_ops(ops).map_err(to_pyerr)
+    }
+
+    #[getter]
+    fn ready_ops(&self) -> PyResult<u32> {
+        self.key.ready_ops().map_err(to_pyerr)
+    }
+
+    #[getter]
+    fn attachment(&self, py: Python<'_>) -> Py<PyAny> {
+        self.key.with_attachment(|a| attachment_object(py, a))
+    }
+
+    /// Replaces the attachment; returns the previous one.
+    #[pyo3(signature = (obj))]
+    fn attach(&self, py: Python<'_>, obj: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        let previous = self.key.attach(attachment(obj, py)).map_err(to_pyerr)?;
+        Ok(attachment_object(py, previous.as_ref()))
+    }
+
+    #[getter]
+    fn channel(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        channel::channel_object(py, self.key.channel())
+    }
+
+    #[getter]
+    fn selector(&self, py: Python<'_>) -> Py<Selector> {
+        self.selector.clone_ref(py)
+    }
+
+    #[getter]
+    fn get_edge_triggered(&self) -> bool {
+        self.key.is_edge_triggered()
+    }
+
+    #[setter]
+    fn set_edge_triggered(&self, edge: bool) -> PyResult<()> {
+        self.key.set_edge_triggered(edge).map_err(to_pyerr)
+    }
+
+    fn is_readable(&self) -> PyResult<bool> {
+        self.key.is_readable().map_err(to_pyerr)
+    }
+
+    fn is_writable(&self) -> PyResult<bool> {
+        self.key.is_writable().map_err(to_pyerr)
+    }
+
+    fn is_acceptable(&self) -> PyResult<bool> {
+        self.key.is_acceptable().map_err(to_pyerr)
+    }
+
+    fn is_connectable(&self) -> PyResult<bool> {
+        self.key.is_connectable().map_err(to_pyerr)
+    }
+
+    fn is_valid(&self) -> bool {
+        self.key.is_valid()
+    }
+
+    fn cancel(&self) {
+        self.key.cancel();
+    }
+
+    fn __repr__(&self) -> String {
+        match (self.key.interest_ops(), self.key.ready_ops()) {
+            (Ok(interest), Ok(ready)) => {
+                format!("<nioxide.SelectionKey interest_ops={interest} ready_ops={ready}>")
+            }
+            _ => "<nioxide.SelectionKey cancelled>".to_owned(),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.selector)
+    }
+}

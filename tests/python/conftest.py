@@ -1,0 +1,99 @@
+"""Fixtures for the nioxide tests: channels on 127.0.0.1 with OS-chosen ports, closed after
+each test, and checks that a test leaves no descriptor or thread behind.
+
+The tests import the installed wheel (`pip install ./python`), never the source tree.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pathlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import nioxide
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    installed = pathlib.Path(nioxide.__file__).resolve()
+    if REPO / "python" in installed.parents:
+        raise pytest.UsageError(f"nioxide was imported from the source tree ({installed}), not the wheel")
+
+
+def _sockets() -> set[tuple[str, str]]:
+    """Open socket descriptors. (A selector's epoll descriptor stays open until the
+    `Selector` object is gone, even after `close()`, and pytest keeps the fixtures' objects
+    until the end of the test run's own teardown: `test_selector` checks those apart.)"""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:
+            continue  # the listing's own descriptor
+        if target.startswith("socket:"):
+            found.add((fd, target))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing_behind() -> Iterator[None]:
+    """Each test closes the sockets it opens and joins the threads it starts."""
+    gc.collect()
+    fds, threads = _sockets(), threading.active_count()
+    yield
+    gc.collect()
+    leaked = _sockets() - fds
+    assert not leaked, f"sockets left open: {sorted(leaked)}"
+    assert threading.active_count() == threads, "threads left running"
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[Any], Any]]:
+    """`closing(obj)` returns `obj` and closes it when the test ends."""
+    objects: list[Any] = []
+
+    def track(obj: Any) -> Any:
+        objects.append(obj)
+        return obj
+
+    yield track
+    for obj in reversed(objects):
+        obj.close()
+
+
+@pytest.fixture
+def selector(closing: Callable[[Any], Any]) -> nioxide.Selector:
+    return closing(nioxide.Selector())
+
+
+@pytest.fixture
+def server(closing: Callable[[Any], Any]) -> nioxide.ServerSocketChannel:
+    """A blocking listener on 127.0.0.1 with an OS-chosen port."""
+    server = closing(nioxide.ServerSocketChannel())
+    server.bind(("127.0.0.1", 0))
+    return server
+
+
+@pytest.fixture
+def pair(
+    server: nioxide.ServerSocketChannel, closing: Callable[[Any], Any]
+) -> tuple[nioxide.SocketChannel, nioxide.SocketChannel]:
+    """A connected (client, accepted) pair, both in blocking mode."""
+    client = closing(nioxide.SocketChannel())
+    assert client.connect(server.local_address) is True
+    accepted = closing(server.accept())
+    return client, accepted
+
+
+@pytest.fixture
+def sigint_handler() -> Iterator[None]:
+    """Python's default SIGINT handler (KeyboardInterrupt) for the test, restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
