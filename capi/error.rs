@@ -129,6 +129,28 @@ const _: () = assert!(NX_EWRITEPENDING == ErrorKind::WritePending.code());
 pub const NX_ESHUTDOWN: c_int = -3022;
 const _: () = assert!(NX_ESHUTDOWN == ErrorKind::Shutdown.code());
 
+/// The operation or future was cancelled.
+pub const NX_ECANCELLED: c_int = -3023;
+const _: () = assert!(NX_ECANCELLED == ErrorKind::Cancelled.code());
+
+/// The event loop is shutting down (work from other threads) or terminated, and refuses new
+/// work; the caller keeps what it passed.
+pub const NX_EREJECTED: c_int = -3024;
+const _: () = assert!(NX_EREJECTED == ErrorKind::Rejected.code());
+
+/// The call would wait for the calling thread's own event loop, which would deadlock.
+pub const NX_EDEADLK: c_int = -3025;
+const _: () = assert!(NX_EDEADLK == ErrorKind::WouldDeadlock.code());
+
+/// The event loop is already running (a re-entrant run, or another thread runs it), or a
+/// library thread drives it.
+pub const NX_EBUSY: c_int = -3026;
+const _: () = assert!(NX_EBUSY == ErrorKind::Busy.code());
+
+/// The promise was already completed.
+pub const NX_EALREADYDONE: c_int = -3027;
+const _: () = assert!(NX_EALREADYDONE == ErrorKind::AlreadyCompleted.code());
+
 /// The C constants above, by name: the unit tests check them against [`ErrorKind::ALL`]
 /// (each kind has exactly one), `tests/header.rs` checks the header's `#define`s.
 #[cfg(test)]
@@ -156,6 +178,11 @@ const C_NAMES: &[(&str, c_int)] = &[
     ("NX_EREADPENDING", NX_EREADPENDING),
     ("NX_EWRITEPENDING", NX_EWRITEPENDING),
     ("NX_ESHUTDOWN", NX_ESHUTDOWN),
+    ("NX_ECANCELLED", NX_ECANCELLED),
+    ("NX_EREJECTED", NX_EREJECTED),
+    ("NX_EDEADLK", NX_EDEADLK),
+    ("NX_EBUSY", NX_EBUSY),
+    ("NX_EALREADYDONE", NX_EALREADYDONE),
 ];
 
 /// The first (highest) code of nioxide's reserved block.

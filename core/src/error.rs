@@ -96,6 +96,16 @@ error_kinds! {
     WritePending = ("NX_EWRITEPENDING", -3021, "a write is already pending"),
     /// The channel's output was shut down (`shutdown_output`); writes are refused.
     Shutdown = ("NX_ESHUTDOWN", -3022, "channel output is shut down"),
+    /// The operation or future was cancelled.
+    Cancelled = ("NX_ECANCELLED", -3023, "cancelled"),
+    /// The event loop is shutting down or terminated and refuses new work.
+    Rejected = ("NX_EREJECTED", -3024, "event loop is shutting down; work rejected"),
+    /// The call would wait for the calling thread's own event loop, which would deadlock.
+    WouldDeadlock = ("NX_EDEADLK", -3025, "waiting here would deadlock the event loop"),
+    /// The event loop is already running (a re-entrant run) or a library thread drives it.
+    Busy = ("NX_EBUSY", -3026, "event loop is already running or driven by a library thread"),
+    /// The promise was already completed.
+    AlreadyCompleted = ("NX_EALREADYDONE", -3027, "promise already completed"),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

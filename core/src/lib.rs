@@ -6,6 +6,7 @@
 
 pub mod channel;
 pub mod error;
+pub mod event_loop;
 pub mod selector;
 pub mod sys;
 

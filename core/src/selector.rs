@@ -87,6 +87,22 @@ pub struct SelectionKey {
     inner: Arc<KeyInner>,
 }
 
+/// A weak reference to a [`SelectionKey`]: it does not keep the key alive. Binding layers
+/// keep one inside the object they store with [`SelectionKey::set_binding`], which would
+/// otherwise make a cycle.
+#[derive(Clone, Debug)]
+pub struct WeakSelectionKey {
+    inner: Weak<KeyInner>,
+}
+
+impl WeakSelectionKey {
+    /// The key, unless the selector has forgotten it (the select after its cancellation,
+    /// or selector close) and every other handle to it is gone.
+    pub fn upgrade(&self) -> Option<SelectionKey> {
+        self.inner.upgrade().map(|inner| SelectionKey { inner })
+    }
+}
+
 struct SelectorInner {
     backend: Backend,
     state: Mutex<State>,
@@ -103,6 +119,7 @@ struct SelectScratch {
     events: Events,
     candidates: Vec<Arc<KeyInner>>,
     requeue: Vec<Arc<KeyInner>>,
+    rearm: Vec<Arc<KeyInner>>,
     selected: Vec<SelectionKey>,
 }
 
@@ -113,6 +130,8 @@ struct State {
     cancelled: Vec<Arc<KeyInner>>,
     /// Keys to look at in the next select: edges arrived, interest changed, or selected last time.
     candidates: Vec<Arc<KeyInner>>,
+    /// Raw-descriptor keys reported last time, to re-arm before the next wait.
+    rearm: Vec<Arc<KeyInner>>,
 }
 
 pub(crate) struct KeyInner {
@@ -172,6 +191,14 @@ fn ready_ops(core: &ChannelCore, flags: u32, interest: u32) -> u32 {
                 ops |= OP_ACCEPT;
             }
         }
+        Kind::Fd => {
+            if flags & (backend::READABLE | backend::READ_CLOSED) != 0 {
+                ops |= OP_READ;
+            }
+            if flags & backend::WRITABLE != 0 {
+                ops |= OP_WRITE;
+            }
+        }
         Kind::Socket => {
             if flags & (backend::READABLE | backend::READ_CLOSED) != 0 {
                 ops |= OP_READ;
@@ -203,6 +230,7 @@ impl Selector {
                     events: Events::with_capacity(1024),
                     candidates: Vec::new(),
                     requeue: Vec::new(),
+                    rearm: Vec::new(),
                     selected: Vec::new(),
                 }),
                 selected: Mutex::new(Vec::new()),
@@ -214,7 +242,10 @@ impl Selector {
         })
     }
 
-    fn check(&self) -> Result<()> {
+    /// Fails like every call on the selector would: `Forked` in a forked child, `Closed`
+    /// once closed. For binding layers whose own accessors (the descriptor, the counters)
+    /// must refuse a closed selector too.
+    pub fn check(&self) -> Result<()> {
         fork::check(self.inner.generation)?;
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(ErrorKind::Closed.into());
@@ -312,6 +343,7 @@ impl Selector {
         let scratch = &mut *guard;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            self.rearm(scratch);
             let (ready_now, backoff) = self.peek();
             let mut woken = inner.wakeup_pending.swap(false, Ordering::AcqRel);
             if inner.closed.load(Ordering::Acquire) {
@@ -349,6 +381,30 @@ impl Selector {
             }
             wait::check_interrupt()?;
         }
+    }
+
+    /// Re-arms the raw-descriptor keys reported by the last select (one `epoll_ctl` each).
+    fn rearm(&self, scratch: &mut SelectScratch) {
+        std::mem::swap(&mut scratch.rearm, &mut lock(&self.inner.state).rearm);
+        for key in scratch.rearm.drain(..) {
+            if !key.valid.load(Ordering::Acquire) {
+                continue;
+            }
+            let core = key.channel.core();
+            if let Ok(call) = core.enter() {
+                let _ = self.inner.backend.reregister(call.fd(), key.token);
+            }
+        }
+    }
+
+    /// Whether a select now would find a key ready without waiting (cached readiness).
+    pub(crate) fn has_ready(&self) -> bool {
+        self.peek().0
+    }
+
+    /// Appends the selected keys to `out` (reusing its allocation).
+    pub(crate) fn selected_into(&self, out: &mut Vec<SelectionKey>) {
+        out.extend(lock(&self.inner.selected).iter().cloned());
     }
 
     /// Fills readiness caches from `events` and queues their keys; whether the waker fired.
@@ -457,17 +513,24 @@ impl Selector {
             }
             if ready != 0 {
                 key.ready.store(ready, Ordering::Release);
-                if !key.edge.load(Ordering::Acquire) {
+                let core = key.channel.core();
+                if core.kind == Kind::Fd {
+                    // nioxide cannot see a raw descriptor being drained: forget the readiness
+                    // and re-arm before the next wait, so epoll reports it again if it lasts.
+                    core.readiness.reset();
+                    scratch.rearm.push(key.clone());
+                } else if !key.edge.load(Ordering::Acquire) {
                     requeue.push(key.clone());
                 }
                 scratch.selected.push(SelectionKey { inner: key });
             }
         }
-        if !requeue.is_empty() {
+        if !requeue.is_empty() || !scratch.rearm.is_empty() {
             let mut state = lock(&inner.state);
             for key in requeue.drain(..) {
                 queue(&mut state, &key);
             }
+            state.rearm.append(&mut scratch.rearm);
         }
     }
 
@@ -537,6 +600,24 @@ impl Selector {
             .flatten()
             .map(|k| SelectionKey { inner: k.clone() })
             .collect())
+    }
+
+    /// Walks the registered keys without allocating: the first key at or after `*cursor`
+    /// (start with 0), moving `*cursor` past it; `None` at the end. Keys registered or
+    /// forgotten during a walk may or may not be seen.
+    pub fn next_key(&self, cursor: &mut usize) -> Result<Option<SelectionKey>> {
+        self.check()?;
+        let state = lock(&self.inner.state);
+        let found = state
+            .keys
+            .iter()
+            .enumerate()
+            .skip(*cursor)
+            .find_map(|(i, k)| k.as_ref().map(|k| (i, k)));
+        Ok(found.map(|(i, key)| {
+            *cursor = i + 1;
+            SelectionKey { inner: key.clone() }
+        }))
     }
 
     /// The keys the last select selected.
@@ -612,8 +693,10 @@ impl KeyInner {
     /// Cancellation by a channel closing: leaves the epoll set now (the descriptor is still
     /// open), and the selector forgets the key at its next select.
     pub(crate) fn cancel_for_close(self: &Arc<Self>, core: &ChannelCore) {
-        let attachment = lock(&self.attachment).take();
+        // Invalid first, then take: an attach racing with this either fails or its
+        // attachment is taken here (see `SelectionKey::replace_attachment`).
         self.valid.store(false, Ordering::Release);
+        let attachment = lock(&self.attachment).take();
         if !self.deregistered.swap(true, Ordering::AcqRel) && !core.is_forked() {
             if let (Some(sel), Some(call)) = (self.selector.upgrade(), core.fd.enter()) {
                 if !fork::is_forked(sel.generation) {
@@ -634,6 +717,15 @@ impl SelectionKey {
             return Err(ErrorKind::CancelledKey.into());
         }
         Ok(())
+    }
+
+    /// Fails with `Forked` in a forked child (for a channel created before the fork), else
+    /// with `CancelledKey` once the key is cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.inner.channel.core().is_forked() {
+            return Err(ErrorKind::Forked.into());
+        }
+        self.check_valid()
     }
 
     /// The interest set.
@@ -701,11 +793,24 @@ impl SelectionKey {
     /// # Errors
     /// `CancelledKey` (a cancelled key keeps no attachment).
     pub fn attach(&self, attachment: Option<Attachment>) -> Result<Option<Attachment>> {
+        self.replace_attachment(&mut { attachment })
+    }
+
+    /// [`attach`](Self::attach) that, like [`Selector::register`], takes the attachment out
+    /// of `attachment` only on success and leaves it there on error, so the caller still
+    /// owns it. Validity is checked under the attachment's lock: a concurrent
+    /// [`cancel`](Self::cancel) or close either makes this call fail or drops the new
+    /// attachment itself.
+    ///
+    /// # Errors
+    /// `CancelledKey`.
+    pub fn replace_attachment(
+        &self,
+        attachment: &mut Option<Attachment>,
+    ) -> Result<Option<Attachment>> {
+        let mut slot = lock(&self.inner.attachment);
         self.check_valid()?;
-        Ok(std::mem::replace(
-            &mut *lock(&self.inner.attachment),
-            attachment,
-        ))
+        Ok(std::mem::replace(&mut *slot, attachment.take()))
     }
 
     /// Runs `f` with the attachment (`None` if none, or the key was cancelled).
@@ -761,6 +866,13 @@ impl SelectionKey {
     /// Whether both values are the same key.
     pub fn same(&self, other: &SelectionKey) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// A weak reference to this key (see [`WeakSelectionKey`]).
+    pub fn downgrade(&self) -> WeakSelectionKey {
+        WeakSelectionKey {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// A stable number for this key while it lives (for maps in binding layers).

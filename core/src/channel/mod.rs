@@ -28,6 +28,8 @@ pub use tcp::{ServerSocketChannel, SocketChannel};
 pub(crate) enum Kind {
     Socket,
     Server,
+    /// A descriptor the user owns and does the I/O on (see [`FdChannel`]).
+    Fd,
 }
 
 /// How long accept readiness is held back after `EMFILE`/`ENFILE` unless a descriptor closes.
@@ -88,8 +90,16 @@ fn monotonic_ns() -> u64 {
 
 impl ChannelCore {
     pub(crate) fn new(fd: std::os::fd::RawFd, kind: Kind, family: Family) -> ChannelCore {
+        Self::with_fd(GuardedFd::new(fd), kind, family)
+    }
+
+    fn new_borrowed(fd: std::os::fd::RawFd) -> ChannelCore {
+        Self::with_fd(GuardedFd::borrowed(fd), Kind::Fd, Family::V4)
+    }
+
+    fn with_fd(fd: GuardedFd, kind: Kind, family: Family) -> ChannelCore {
         ChannelCore {
-            fd: GuardedFd::new(fd),
+            fd,
             kind,
             blocking: AtomicBool::new(true),
             readiness: Readiness::default(),
@@ -272,13 +282,61 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A channel a selector can watch: either kind, as stored in a selection key.
+/// A descriptor the user owns, watched for readiness like libuv's `uv_poll_t`: nioxide never
+/// reads, writes or closes it, so it cannot see readiness being consumed; its key is re-armed
+/// (`EPOLL_CTL_MOD`) after each report instead, which keeps it level-triggered. Closing the
+/// `FdChannel` only stops nioxide from using the descriptor.
 #[derive(Clone, Debug)]
+pub struct FdChannel {
+    pub(crate) core: Arc<ChannelCore>,
+}
+
+impl FdChannel {
+    /// The ops a raw descriptor can be watched for: read and write.
+    pub const VALID_OPS: u32 = crate::selector::OP_READ | crate::selector::OP_WRITE;
+
+    /// Wraps `fd` (borrowed: the caller keeps it open while it is watched and closes it
+    /// after closing this channel). The channel starts in non-blocking mode.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a negative descriptor.
+    pub fn new(fd: std::os::fd::RawFd) -> Result<FdChannel> {
+        if fd < 0 {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        let core = ChannelCore::new_borrowed(fd);
+        core.blocking.store(false, Ordering::Release);
+        Ok(FdChannel {
+            core: Arc::new(core),
+        })
+    }
+
+    /// The descriptor.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.core.fd.raw()
+    }
+
+    /// Stops watching: cancels the key; the descriptor stays open (the user owns it).
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether the channel is open.
+    pub fn is_open(&self) -> bool {
+        self.core.is_open()
+    }
+}
+
+/// A channel a selector can watch, as stored in a selection key.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Channel {
     /// A TCP connection.
     Socket(SocketChannel),
     /// A TCP listener.
     Server(ServerSocketChannel),
+    /// A descriptor the user owns.
+    Fd(FdChannel),
 }
 
 impl Channel {
@@ -286,7 +344,13 @@ impl Channel {
         match self {
             Channel::Socket(c) => &c.core,
             Channel::Server(c) => &c.core,
+            Channel::Fd(c) => &c.core,
         }
+    }
+
+    /// Closes the channel (a raw descriptor's channel only stops being watched).
+    pub fn close(&self) {
+        self.core().close();
     }
 
     /// The interest ops this channel supports (Java's `validOps`).
@@ -294,6 +358,7 @@ impl Channel {
         match self {
             Channel::Socket(_) => SocketChannel::VALID_OPS,
             Channel::Server(_) => ServerSocketChannel::VALID_OPS,
+            Channel::Fd(_) => FdChannel::VALID_OPS,
         }
     }
 
@@ -318,6 +383,12 @@ impl Channel {
 impl From<SocketChannel> for Channel {
     fn from(c: SocketChannel) -> Channel {
         Channel::Socket(c)
+    }
+}
+
+impl From<FdChannel> for Channel {
+    fn from(c: FdChannel) -> Channel {
+        Channel::Fd(c)
     }
 }
 

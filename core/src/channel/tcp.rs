@@ -372,6 +372,13 @@ impl SocketChannel {
         self.core.is_open()
     }
 
+    /// Fails like every call on the channel would: `Forked` in a forked child, `Closed` once
+    /// closed. For binding layers whose own accessors (the descriptor, the blocking mode)
+    /// must refuse a closed channel too.
+    pub fn check(&self) -> Result<()> {
+        self.core.enter().map(drop)
+    }
+
     /// The descriptor number (valid while open); nioxide owns it.
     pub fn fd(&self) -> RawFd {
         self.core.fd.raw()
@@ -526,6 +533,13 @@ impl ServerSocketChannel {
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
         self.core.is_open()
+    }
+
+    /// Fails like every call on the channel would: `Forked` in a forked child, `Closed` once
+    /// closed. For binding layers whose own accessors (the descriptor, the blocking mode)
+    /// must refuse a closed channel too.
+    pub fn check(&self) -> Result<()> {
+        self.core.enter().map(drop)
     }
 
     /// The descriptor number (valid while open); nioxide owns it.

@@ -81,6 +81,18 @@ impl Backend {
         Ok(())
     }
 
+    /// Re-arms `fd` (`EPOLL_CTL_MOD`): epoll checks its readiness again and reports an edge
+    /// if it is still ready. Level-triggered watches of raw descriptors use it after each event.
+    pub fn reregister(&self, fd: RawFd, token: usize) -> Result<()> {
+        self.ctl.fetch_add(1, Ordering::Relaxed);
+        self.registry.reregister(
+            &mut SourceFd(&fd),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(())
+    }
+
     /// Removes `fd` from the epoll set. Never call it in a forked child.
     pub fn deregister(&self, fd: RawFd) -> Result<()> {
         self.ctl.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,8 @@ pub(crate) static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub struct GuardedFd {
     fd: RawFd,
+    /// Whether nioxide owns the descriptor (a user's raw fd is never closed by nioxide).
+    owned: bool,
     /// Bit 63: closed; bit 62: descriptor released; low bits: calls in flight.
     state: AtomicU64,
 }
@@ -34,6 +36,16 @@ impl GuardedFd {
     pub fn new(fd: RawFd) -> GuardedFd {
         GuardedFd {
             fd,
+            owned: true,
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// Borrows `fd`, which the user owns: "closing" only stops nioxide from using it.
+    pub fn borrowed(fd: RawFd) -> GuardedFd {
+        GuardedFd {
+            fd,
+            owned: false,
             state: AtomicU64::new(0),
         }
     }
@@ -81,7 +93,7 @@ impl GuardedFd {
     }
 
     fn close_now(&self) {
-        if self.state.fetch_or(DONE, Ordering::AcqRel) & DONE != 0 {
+        if self.state.fetch_or(DONE, Ordering::AcqRel) & DONE != 0 || !self.owned {
             return;
         }
         // SAFETY: we own `fd`; the state machine reaches "closed with no calls" exactly once.

@@ -8,4 +8,5 @@ pub mod backend;
 pub mod fd;
 pub mod fork;
 pub mod socket;
+pub mod thread;
 pub mod wait;

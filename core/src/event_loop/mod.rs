@@ -1,0 +1,849 @@
+//! The runtime: event loops, loop groups, tasks, timers and promises (Netty's `EventLoop`,
+//! libuv's `uv_loop_t`).
+//!
+//! An [`EventLoop`] is one thread at a time over one poll backend (a [`Selector`]), with a
+//! task queue any thread may push to, timers, readiness watches and counters. It is either
+//! driven by the caller ([`EventLoop::new`] + [`EventLoop::run`] with a [`RunMode`], and the
+//! backend descriptor plus [`EventLoop::backend_timeout`] for embedding in a host loop) or by
+//! a thread the library starts ([`EventLoop::spawn`], [`EventLoopGroup`]).
+//!
+//! # Rules
+//!
+//! - Tasks run in submission order, on the loop's thread; timers fire in deadline order and
+//!   never early.
+//! - No user callback runs inside the call that started it: [`EventLoop::execute`] from the
+//!   loop's own thread queues the task for later in the turn.
+//! - If a call that takes a task fails, the caller keeps the task (the `try_` variants take it
+//!   out of an `Option` only on success), so nothing the caller owns is dropped.
+//! - A panic in a task is caught, counted ([`LoopCounters::panics`]), reported on stderr, and
+//!   the loop goes on.
+//!
+//! # Shutdown
+//!
+//! [`EventLoop::shutdown_gracefully`] goes through documented phases: (1) from then on, work
+//! submitted from other threads is rejected with [`ErrorKind::Rejected`] while work from the
+//! loop's own thread is still accepted; timers not yet due are cancelled (their futures fail
+//! with [`ErrorKind::Cancelled`]); (2) queued work runs until the quiet period has passed with
+//! nothing new, or the deadline; (3) watched channels are closed and watches dropped;
+//! (4) the loop terminates. [`EventLoop::shutdown_now`] skips the draining.
+
+mod group;
+mod promise;
+mod timer;
+mod watch;
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use group::EventLoopGroup;
+pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
+pub use timer::{Repeat, TimerTask};
+pub use watch::{Watch, WatchCallback};
+
+use crate::channel::lock;
+use crate::selector::{SelectionKey, Selector};
+use crate::sys::fork;
+use crate::{ErrorKind, Result};
+
+/// A task for [`EventLoop::execute`]: runs once on the loop's thread.
+pub type Task = Box<dyn FnOnce(&EventLoop) + Send>;
+
+/// How [`EventLoop::run`] runs (libuv's `uv_run_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// Until [`EventLoop::stop`], shutdown, or nothing referenced is left (no queued task, no
+    /// ref'd timer or watch).
+    Default,
+    /// One turn; blocks for I/O or the next timer if nothing is pending.
+    Once,
+    /// One turn without blocking.
+    NoWait,
+}
+
+const OPEN: u8 = 0;
+const SHUTTING_DOWN: u8 = 1;
+const TERMINATED: u8 = 2;
+
+/// A snapshot of a loop's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopCounters {
+    /// Loop turns.
+    pub turns: u64,
+    /// I/O events dispatched to watches.
+    pub events: u64,
+    /// Tasks run (listeners included).
+    pub tasks_run: u64,
+    /// Timer runs (each run of a periodic timer counts).
+    pub timers_fired: u64,
+    /// Nanoseconds spent waiting in the backend.
+    pub wait_ns: u64,
+    /// Panics caught in tasks and callbacks.
+    pub panics: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    turns: AtomicU64,
+    events: AtomicU64,
+    tasks_run: AtomicU64,
+    timers_fired: AtomicU64,
+    wait_ns: AtomicU64,
+    panics: AtomicU64,
+}
+
+struct Shutdown {
+    quiet: Duration,
+    deadline: Option<Instant>,
+    now: bool,
+    last_activity: Instant,
+    timers_cancelled: bool,
+}
+
+pub(crate) struct LoopInner {
+    selector: Selector,
+    tasks: Mutex<VecDeque<Task>>,
+    timers: Mutex<timer::Heap>,
+    owner: AtomicU64,
+    library_driven: bool,
+    running: AtomicBool,
+    stop: AtomicBool,
+    state: AtomicU8,
+    shutdown: Mutex<Option<Shutdown>>,
+    refs: AtomicIsize,
+    counters: Counters,
+    start: Instant,
+    generation: u64,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    terminated: Promise,
+    /// What the loop could not drop on its own thread (tasks never run) for the thread that
+    /// waits for termination.
+    leftovers: Mutex<Vec<Task>>,
+    scratch: Mutex<Vec<SelectionKey>>,
+}
+
+/// An event loop. Cloning gives another handle to the same loop. Thread-safe: every method
+/// may be called from any thread; work is queued to the loop's thread.
+#[derive(Clone)]
+pub struct EventLoop {
+    inner: Arc<LoopInner>,
+}
+
+/// The future of a scheduled task, with libuv's ref/unref for its timer. Derefs to the
+/// [`Future`]; [`Promise::cancel`] on it says whether the cancel won against a run.
+#[derive(Clone, Debug)]
+pub struct ScheduledFuture {
+    future: Future,
+    timer: Arc<timer::Timer>,
+    event_loop: WeakEventLoop,
+}
+
+impl std::ops::Deref for ScheduledFuture {
+    type Target = Future;
+    fn deref(&self) -> &Future {
+        &self.future
+    }
+}
+
+impl ScheduledFuture {
+    /// The task's future.
+    pub fn future(&self) -> &Future {
+        &self.future
+    }
+
+    /// Makes the timer stop (`false`) or start again (`true`) keeping a [`RunMode::Default`]
+    /// run alive (libuv's `uv_unref`/`uv_ref`).
+    pub fn set_ref(&self, refd: bool) {
+        let was = self.timer.refd.swap(refd, Ordering::AcqRel);
+        if was != refd && self.timer.holds_ref.load(Ordering::Acquire) {
+            if let Some(lp) = self.event_loop.upgrade() {
+                lp.inner
+                    .refs
+                    .fetch_add(if refd { 1 } else { -1 }, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Whether the timer keeps the loop alive.
+    pub fn has_ref(&self) -> bool {
+        self.timer.refd.load(Ordering::Acquire)
+    }
+}
+
+/// A weak handle to an [`EventLoop`] that does not keep it alive.
+#[derive(Clone, Debug)]
+pub struct WeakEventLoop {
+    inner: Weak<LoopInner>,
+}
+
+impl WeakEventLoop {
+    /// The loop, if it still exists.
+    pub fn upgrade(&self) -> Option<EventLoop> {
+        self.inner.upgrade().map(|inner| EventLoop { inner })
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("library_driven", &self.inner.library_driven)
+            .field("state", &self.inner.state.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A small number naming the calling thread (0 is never used).
+fn thread_no() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! { static NO: u64 = NEXT.fetch_add(1, Ordering::Relaxed); }
+    NO.with(|n| *n)
+}
+
+static LOOP_NAMES: AtomicU64 = AtomicU64::new(0);
+
+impl EventLoop {
+    fn with_driver(library_driven: bool) -> Result<EventLoop> {
+        let generation = fork::generation();
+        Ok(EventLoop {
+            inner: Arc::new(LoopInner {
+                selector: Selector::open()?,
+                tasks: Mutex::new(VecDeque::new()),
+                timers: Mutex::new(timer::Heap::default()),
+                owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
+                library_driven,
+                running: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+                state: AtomicU8::new(OPEN),
+                shutdown: Mutex::new(None),
+                refs: AtomicIsize::new(0),
+                counters: Counters::default(),
+                start: Instant::now(),
+                generation,
+                thread: Mutex::new(None),
+                terminated: Promise::new(None),
+                leftovers: Mutex::new(Vec::new()),
+                scratch: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// A loop driven by the caller with [`run`](Self::run). The calling thread is its owner
+    /// until another thread runs it.
+    ///
+    /// # Errors
+    /// OS errors (the epoll instance and its waker).
+    pub fn new() -> Result<EventLoop> {
+        Self::with_driver(false)
+    }
+
+    /// A loop driven by a thread the library starts now, named `nioxide-loop-N`, with
+    /// asynchronous signals blocked. It runs until shut down; join it with
+    /// [`await_termination`](Self::await_termination).
+    pub fn spawn() -> Result<EventLoop> {
+        let event_loop = Self::with_driver(true)?;
+        let name = format!(
+            "nioxide-loop-{}",
+            LOOP_NAMES.fetch_add(1, Ordering::Relaxed)
+        );
+        let runner = event_loop.clone();
+        let handle = crate::sys::thread::spawn_with_signals_blocked(name, move || {
+            runner.inner.owner.store(thread_no(), Ordering::Release);
+            let _ = runner.run_loop(RunMode::Default);
+        })?;
+        *lock(&event_loop.inner.thread) = Some(handle);
+        Ok(event_loop)
+    }
+
+    /// A weak handle.
+    pub fn downgrade(&self) -> WeakEventLoop {
+        WeakEventLoop {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        fork::check(self.inner.generation)
+    }
+
+    /// Whether the calling thread is the loop's thread (the library's thread, or the thread
+    /// that runs or owns a caller-driven loop).
+    pub fn in_event_loop(&self) -> bool {
+        self.inner.owner.load(Ordering::Acquire) == thread_no()
+    }
+
+    /// The loop's monotonic clock: time since the loop was created.
+    pub fn now(&self) -> Duration {
+        self.inner.start.elapsed()
+    }
+
+    /// The instant `now()` counts from.
+    pub fn epoch(&self) -> Instant {
+        self.inner.start
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) != OPEN
+    }
+
+    /// Whether the loop has terminated.
+    pub fn is_terminated(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == TERMINATED
+    }
+
+    /// Whether a thread of the library drives the loop.
+    pub fn is_library_driven(&self) -> bool {
+        self.inner.library_driven
+    }
+
+    /// The backend's epoll descriptor: readable when the loop has I/O or a wake-up for a
+    /// turn. A host loop polls it and then runs a [`RunMode::NoWait`] turn.
+    pub fn backend_fd(&self) -> std::os::fd::RawFd {
+        self.inner.selector.fd()
+    }
+
+    /// How long a host loop may wait before the next turn: `Some(0)` while tasks, cached
+    /// readiness or a stop are pending, else the time to the next timer; `None` = no timer
+    /// (wait for the backend descriptor only).
+    pub fn backend_timeout(&self) -> Option<Duration> {
+        if self.inner.stop.load(Ordering::Acquire)
+            || !lock(&self.inner.tasks).is_empty()
+            || self.inner.selector.has_ready()
+            || self.is_shutting_down()
+        {
+            return Some(Duration::ZERO);
+        }
+        lock(&self.inner.timers)
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The loop's counters.
+    pub fn counters(&self) -> LoopCounters {
+        let c = &self.inner.counters;
+        LoopCounters {
+            turns: c.turns.load(Ordering::Relaxed),
+            events: c.events.load(Ordering::Relaxed),
+            tasks_run: c.tasks_run.load(Ordering::Relaxed),
+            timers_fired: c.timers_fired.load(Ordering::Relaxed),
+            wait_ns: c.wait_ns.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The backend's system-call counters (see [`Selector::counters`]).
+    pub fn backend_counters(&self) -> crate::sys::backend::Counters {
+        self.inner.selector.counters()
+    }
+
+    pub(crate) fn selector(&self) -> &Selector {
+        &self.inner.selector
+    }
+
+    fn wake(&self) {
+        let _ = self.inner.selector.wakeup();
+    }
+
+    /// Queues `task` to run on the loop's thread, after the tasks queued before it. Takes
+    /// the task out of `task` only on success.
+    ///
+    /// # Errors
+    /// `Rejected` (shutting down, from another thread; or terminated), `Forked`.
+    pub fn try_execute(&self, task: &mut Option<Task>) -> Result<()> {
+        self.check()?;
+        self.push_task(task, false)
+    }
+
+    /// [`try_execute`](Self::try_execute) for Rust callers, who do not need the task back.
+    pub fn execute(&self, task: impl FnOnce(&EventLoop) + Send + 'static) -> Result<()> {
+        self.try_execute(&mut Some(Box::new(task)))
+    }
+
+    /// Queues internal work (listeners): accepted until the loop terminates.
+    pub(crate) fn execute_internal(&self, task: &mut Option<Task>) -> Result<()> {
+        self.push_task(task, true)
+    }
+
+    fn push_task(&self, task: &mut Option<Task>, internal: bool) -> Result<()> {
+        let in_loop = self.in_event_loop();
+        {
+            let mut tasks = lock(&self.inner.tasks);
+            let state = self.inner.state.load(Ordering::Acquire);
+            if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop && !internal) {
+                return Err(ErrorKind::Rejected.into());
+            }
+            let Some(task) = task.take() else {
+                return Err(ErrorKind::InvalidArgument.into());
+            };
+            tasks.push_back(task);
+        }
+        if !in_loop {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the loop's thread and returns a future of its result.
+    ///
+    /// # Errors
+    /// As [`try_execute`](Self::try_execute).
+    pub fn submit(
+        &self,
+        f: impl FnOnce(&EventLoop) -> std::result::Result<Option<Value>, Failure> + Send + 'static,
+    ) -> Result<Future> {
+        let future = Promise::new(Some(self));
+        let promise = future.clone();
+        self.execute(move |lp| {
+            if promise.set_uncancellable() {
+                match f(lp) {
+                    Ok(v) => promise.try_success(v),
+                    Err(e) => promise.try_failure(e),
+                };
+            }
+        })?;
+        Ok(future)
+    }
+
+    /// Schedules `task` to run after `delay`, then as `repeat` says. Returns its future:
+    /// cancelling it before a run prevents the run (and reports whether it won the race);
+    /// a one-shot task's result completes it; a periodic task's future completes only when
+    /// a run fails or it is cancelled. Takes the task out of `task` only on success.
+    ///
+    /// # Errors
+    /// As [`try_execute`](Self::try_execute); `InvalidArgument` for a zero period.
+    pub fn try_schedule(
+        &self,
+        task: &mut Option<TimerTask>,
+        delay: Duration,
+        repeat: Repeat,
+    ) -> Result<ScheduledFuture> {
+        self.check()?;
+        if matches!(repeat, Repeat::FixedRate(p) | Repeat::FixedDelay(p) if p.is_zero()) {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        let in_loop = self.in_event_loop();
+        let state = self.inner.state.load(Ordering::Acquire);
+        if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
+            return Err(ErrorKind::Rejected.into());
+        }
+        let Some(body) = task.take() else {
+            return Err(ErrorKind::InvalidArgument.into());
+        };
+        let deadline = Instant::now() + delay;
+        let future = Promise::new(Some(self));
+        let timer = Arc::new(timer::Timer {
+            future: future.clone(),
+            task: Mutex::new(Some(body)),
+            repeat,
+            refd: AtomicBool::new(true),
+            holds_ref: AtomicBool::new(true),
+        });
+        self.inner.refs.fetch_add(1, Ordering::AcqRel);
+        let weak_loop = self.downgrade();
+        let weak_timer = Arc::downgrade(&timer);
+        future.on_cancel(Box::new(move || {
+            if let (Some(lp), Some(timer)) = (weak_loop.upgrade(), weak_timer.upgrade()) {
+                lp.release_timer_ref(&timer);
+                lock(&lp.inner.timers).cancelled += 1;
+                if !lp.in_event_loop() {
+                    lp.wake();
+                }
+            }
+        }));
+        let earliest = lock(&self.inner.timers).push(deadline, timer.clone());
+        if earliest && !in_loop {
+            self.wake();
+        }
+        Ok(ScheduledFuture {
+            future,
+            timer,
+            event_loop: self.downgrade(),
+        })
+    }
+
+    /// [`try_schedule`](Self::try_schedule) for Rust callers.
+    pub fn schedule(
+        &self,
+        delay: Duration,
+        repeat: Repeat,
+        task: impl FnMut(&EventLoop) -> std::result::Result<Option<Value>, Failure> + Send + 'static,
+    ) -> Result<ScheduledFuture> {
+        self.try_schedule(&mut Some(Box::new(task)), delay, repeat)
+    }
+
+    fn release_timer_ref(&self, timer: &timer::Timer) {
+        if timer.holds_ref.swap(false, Ordering::AcqRel) && timer.refd.load(Ordering::Acquire) {
+            self.inner.refs.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Adds (`true`) or removes a reference that keeps a [`RunMode::Default`] run going, for
+    /// handles the loop does not track itself (watches, unref'd timers).
+    pub(crate) fn add_ref(&self, delta: isize) {
+        self.inner.refs.fetch_add(delta, Ordering::AcqRel);
+    }
+
+    /// Asks a running loop to return after its current turn, from any thread; a stop before
+    /// a run makes that run return after at most one turn.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        if !self.in_event_loop() {
+            self.wake();
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.inner.refs.load(Ordering::Acquire) > 0 || !lock(&self.inner.tasks).is_empty()
+    }
+
+    /// Runs the loop on the calling thread (which becomes its owner) as `mode` says. Returns
+    /// whether referenced work is left (libuv's `uv_run` result).
+    ///
+    /// # Errors
+    /// `Busy` (a re-entrant run, a run while another thread runs it, or a loop a library
+    /// thread drives), `Closed` (terminated), `Forked`, the thread's interrupt hook's error
+    /// (the Python module: Ctrl-C).
+    pub fn run(&self, mode: RunMode) -> Result<bool> {
+        self.check()?;
+        if self.inner.library_driven {
+            return Err(ErrorKind::Busy.into());
+        }
+        if self.is_terminated() {
+            return Err(ErrorKind::Closed.into());
+        }
+        self.run_loop(mode)
+    }
+
+    fn run_loop(&self, mode: RunMode) -> Result<bool> {
+        if self.inner.running.swap(true, Ordering::AcqRel) {
+            return Err(ErrorKind::Busy.into());
+        }
+        struct NotRunning<'a>(&'a AtomicBool);
+        impl Drop for NotRunning<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _running = NotRunning(&self.inner.running);
+        self.inner.owner.store(thread_no(), Ordering::Release);
+        loop {
+            if mode == RunMode::Default
+                && !self.inner.library_driven
+                && !self.alive()
+                && !self.is_shutting_down()
+            {
+                return Ok(false);
+            }
+            self.turn(mode)?;
+            if self.is_shutting_down() && self.try_finish_shutdown() {
+                return Ok(false);
+            }
+            if self.inner.stop.swap(false, Ordering::AcqRel) || mode != RunMode::Default {
+                return Ok(self.alive());
+            }
+        }
+    }
+
+    /// One loop turn: due timers, queued tasks, a wait for I/O (bounded by the next timer,
+    /// zero if work is pending), I/O callbacks, due timers, queued tasks.
+    fn turn(&self, mode: RunMode) -> Result<()> {
+        let inner = &*self.inner;
+        inner.counters.turns.fetch_add(1, Ordering::Relaxed);
+        self.run_timers();
+        self.run_tasks();
+        let timeout = if mode == RunMode::NoWait
+            || inner.stop.load(Ordering::Acquire)
+            || !lock(&inner.tasks).is_empty()
+            || (mode == RunMode::Default && !inner.library_driven && !self.alive())
+        {
+            Some(Duration::ZERO)
+        } else {
+            let next = lock(&inner.timers)
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            match self.shutdown_wait() {
+                Some(w) => Some(next.map_or(w, |n| n.min(w))),
+                None => next,
+            }
+        };
+        let started = Instant::now();
+        let n = inner.selector.select(timeout)?;
+        inner
+            .counters
+            .wait_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if n > 0 {
+            let mut keys = std::mem::take(&mut *lock(&inner.scratch));
+            inner.selector.selected_into(&mut keys);
+            for key in keys.drain(..) {
+                inner.counters.events.fetch_add(1, Ordering::Relaxed);
+                self.guard(|| watch::dispatch(self, &key));
+            }
+            *lock(&inner.scratch) = keys;
+        }
+        self.run_timers();
+        self.run_tasks();
+        Ok(())
+    }
+
+    /// Runs `f`, catching a panic: counted, reported, and the loop goes on.
+    fn guard(&self, f: impl FnOnce()) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+            self.inner.counters.panics.fetch_add(1, Ordering::Relaxed);
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            eprintln!("nioxide: a loop callback panicked: {msg}; the loop goes on");
+        }
+    }
+
+    /// Runs the tasks queued now (tasks they queue run next turn, so no turn runs forever).
+    fn run_tasks(&self) {
+        let mut budget = lock(&self.inner.tasks).len();
+        while budget > 0 {
+            budget -= 1;
+            let Some(task) = lock(&self.inner.tasks).pop_front() else {
+                break;
+            };
+            self.inner
+                .counters
+                .tasks_run
+                .fetch_add(1, Ordering::Relaxed);
+            self.guard(|| task(self));
+            if let Some(s) = lock(&self.inner.shutdown).as_mut() {
+                s.last_activity = Instant::now();
+            }
+        }
+    }
+
+    fn run_timers(&self) {
+        let now = Instant::now();
+        loop {
+            let entry = {
+                let mut timers = lock(&self.inner.timers);
+                timers.purge();
+                timers.pop_due(now)
+            };
+            let Some(entry) = entry else { break };
+            let timer = entry.timer;
+            if timer.future.is_done() {
+                self.release_timer_ref(&timer);
+                continue;
+            }
+            if timer.repeat == Repeat::Once && !timer.future.set_uncancellable() {
+                continue;
+            }
+            let Some(mut task) = timer.take_task() else {
+                continue;
+            };
+            self.inner
+                .counters
+                .timers_fired
+                .fetch_add(1, Ordering::Relaxed);
+            let mut outcome = None;
+            self.guard(|| outcome = Some(task(self)));
+            let outcome = outcome.unwrap_or_else(|| Err(Failure::new(ErrorKind::Panic.into())));
+            match (outcome, timer.repeat) {
+                (Ok(value), Repeat::Once) => {
+                    self.release_timer_ref(&timer);
+                    timer.future.try_success(value);
+                }
+                (Err(failure), _) => {
+                    self.release_timer_ref(&timer);
+                    timer.future.try_failure(failure);
+                }
+                (Ok(_), repeat) => {
+                    if timer.future.is_done() {
+                        continue;
+                    }
+                    *lock(&timer.task) = Some(task);
+                    let next = match repeat {
+                        Repeat::FixedRate(p) => entry.deadline + p,
+                        Repeat::FixedDelay(d) => Instant::now() + d,
+                        Repeat::Once => unreachable!(),
+                    };
+                    lock(&self.inner.timers).push(next, timer);
+                }
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown (see the module docs): rejects work from other threads
+    /// from now on, cancels timers not yet due, runs queued work until `quiet` has passed
+    /// with nothing new (or `timeout`), closes watched channels, terminates. Returns at once;
+    /// wait with [`await_termination`](Self::await_termination). Idempotent.
+    pub fn shutdown_gracefully(&self, quiet: Duration, timeout: Duration) {
+        self.begin_shutdown(quiet, Some(Instant::now() + timeout), false);
+    }
+
+    /// Starts a shutdown that skips the draining: queued tasks are dropped (on the thread
+    /// that waits for termination), then as [`shutdown_gracefully`](Self::shutdown_gracefully).
+    pub fn shutdown_now(&self) {
+        self.begin_shutdown(Duration::ZERO, Some(Instant::now()), true);
+    }
+
+    fn begin_shutdown(&self, quiet: Duration, deadline: Option<Instant>, now: bool) {
+        {
+            let _tasks = lock(&self.inner.tasks);
+            let mut shutdown = lock(&self.inner.shutdown);
+            match shutdown.as_mut() {
+                Some(s) => s.now |= now,
+                None => {
+                    *shutdown = Some(Shutdown {
+                        quiet,
+                        deadline,
+                        now,
+                        last_activity: Instant::now(),
+                        timers_cancelled: false,
+                    });
+                    let _ = self.inner.state.compare_exchange(
+                        OPEN,
+                        SHUTTING_DOWN,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                }
+            }
+        }
+        self.wake();
+    }
+
+    /// How long the next wait may last while shutting down (the quiet period's rest).
+    fn shutdown_wait(&self) -> Option<Duration> {
+        let shutdown = lock(&self.inner.shutdown);
+        let s = shutdown.as_ref()?;
+        let quiet_left = s.quiet.saturating_sub(s.last_activity.elapsed());
+        let deadline_left = s
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        Some(
+            deadline_left
+                .map_or(quiet_left, |d| d.min(quiet_left))
+                .min(Duration::from_millis(100)),
+        )
+    }
+
+    /// On the loop's thread while shutting down: advances the phases; `true` once terminated.
+    fn try_finish_shutdown(&self) -> bool {
+        let (cancel_timers, now_mode) = {
+            let mut shutdown = lock(&self.inner.shutdown);
+            let Some(s) = shutdown.as_mut() else {
+                return false;
+            };
+            let first = !s.timers_cancelled;
+            s.timers_cancelled = true;
+            (first, s.now)
+        };
+        if cancel_timers {
+            let entries = lock(&self.inner.timers).drain();
+            for entry in entries {
+                self.release_timer_ref(&entry.timer);
+                entry.timer.future.cancel();
+                if let Some(task) = entry.timer.take_task() {
+                    drop(task);
+                }
+            }
+        }
+        if now_mode {
+            let dropped: Vec<Task> = lock(&self.inner.tasks).drain(..).collect();
+            lock(&self.inner.leftovers).extend(dropped);
+        } else {
+            let done = {
+                let shutdown = lock(&self.inner.shutdown);
+                let s = shutdown.as_ref().expect("shutting down");
+                let quiet_over =
+                    s.last_activity.elapsed() >= s.quiet && lock(&self.inner.tasks).is_empty();
+                quiet_over || s.deadline.is_some_and(|d| Instant::now() >= d)
+            };
+            if !done {
+                return false;
+            }
+        }
+        self.finish_shutdown();
+        true
+    }
+
+    /// The last phases, on the loop's thread (or the caller's, for a loop nobody runs).
+    fn finish_shutdown(&self) {
+        // Close what is registered: watched channels close and their callbacks drop here.
+        if let Ok(keys) = self.inner.selector.keys() {
+            for key in keys {
+                watch::close_key(self, &key);
+            }
+        }
+        self.run_tasks();
+        {
+            let mut tasks = lock(&self.inner.tasks);
+            self.inner.state.store(TERMINATED, Ordering::Release);
+            let rest: Vec<Task> = tasks.drain(..).collect();
+            lock(&self.inner.leftovers).extend(rest);
+        }
+        let entries = lock(&self.inner.timers).drain();
+        for entry in entries {
+            entry.timer.future.cancel();
+        }
+        self.inner.selector.close();
+        self.inner.refs.store(0, Ordering::Release);
+        if !self.inner.library_driven {
+            self.complete_termination();
+        } else {
+            self.inner.terminated.try_success(None);
+        }
+    }
+
+    fn complete_termination(&self) {
+        let leftovers = std::mem::take(&mut *lock(&self.inner.leftovers));
+        drop(leftovers);
+        self.inner.terminated.try_success(None);
+    }
+
+    /// Shuts a caller-driven loop that is not running down now, on this thread (queued tasks
+    /// are dropped here). On a running or library-driven loop it starts
+    /// [`shutdown_now`](Self::shutdown_now) instead.
+    pub fn close(&self) {
+        if self.is_terminated() {
+            return;
+        }
+        self.shutdown_now();
+        if !self.inner.library_driven && !self.inner.running.swap(true, Ordering::AcqRel) {
+            self.try_finish_shutdown();
+            self.inner.running.store(false, Ordering::Release);
+        }
+    }
+
+    /// Waits until the loop has terminated (`timeout`: `None` = forever), joins its thread,
+    /// and runs what is still owed (dropping tasks that never ran) on this thread. Returns
+    /// whether it terminated.
+    ///
+    /// # Errors
+    /// `WouldDeadlock` on the loop's own thread; the interrupt hook's error.
+    pub fn await_termination(&self, timeout: Option<Duration>) -> Result<bool> {
+        if self.in_event_loop() && self.inner.library_driven {
+            return Err(ErrorKind::WouldDeadlock.into());
+        }
+        if !self.inner.terminated.wait(timeout)? {
+            return Ok(false);
+        }
+        if let Some(handle) = lock(&self.inner.thread).take() {
+            let _ = handle.join();
+        }
+        let leftovers = std::mem::take(&mut *lock(&self.inner.leftovers));
+        drop(leftovers);
+        Ok(true)
+    }
+
+    /// A future that completes when the loop terminates.
+    pub fn termination_future(&self) -> Future {
+        self.inner.terminated.clone()
+    }
+
+    /// Whether both values are the same loop.
+    pub fn same(&self, other: &EventLoop) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,307 @@
+//! Promises and futures: the result of an operation that completes later (Netty's
+//! `Promise`/`Future`, Java's `Future`).
+//!
+//! A [`Promise`] is completed exactly once: with a value ([`Promise::try_success`]), a failure
+//! ([`Promise::try_failure`]) or by [`Promise::cancel`]. The `try_` calls say whether they won.
+//! Listeners added with [`Promise::add_listener`] run on the promise's event loop, on a later
+//! loop turn, in the order they were added — also when added after completion; a promise
+//! without a loop (or whose loop has terminated) runs them on the completing (or adding)
+//! thread instead. [`Promise::wait`] blocks a thread that is not the loop's own.
+
+use std::any::Any;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{EventLoop, WeakEventLoop};
+use crate::channel::lock;
+use crate::sys::wait;
+use crate::{Error, ErrorKind, Result};
+
+/// A result value: any value, owned by the promise.
+pub type Value = Box<dyn Any + Send + Sync>;
+
+/// Why a promise failed: an error code, plus an optional value with details (the Python
+/// module keeps the exception object there).
+#[derive(Debug)]
+pub struct Failure {
+    /// The error; [`ErrorKind::Cancelled`] for a cancelled promise.
+    pub error: Error,
+    /// Details the failing code attached, if any.
+    pub detail: Option<Value>,
+}
+
+impl Failure {
+    /// A failure with no details.
+    pub fn new(error: Error) -> Failure {
+        Failure {
+            error,
+            detail: None,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::new(error)
+    }
+}
+
+/// How a promise completed.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Success, with an optional value.
+    Success(Option<Value>),
+    /// Failure (a cancelled promise fails with [`ErrorKind::Cancelled`]).
+    Failure(Failure),
+}
+
+/// A callback run once the promise completes.
+pub type Listener = Box<dyn FnOnce(&Promise) + Send>;
+
+/// A result that completes later. Cloning gives another handle to the same promise.
+/// Thread-safe: complete, cancel, query and add listeners from any thread.
+#[derive(Clone)]
+pub struct Promise {
+    inner: Arc<PromiseInner>,
+}
+
+/// The read side of a [`Promise`]; the same type (as in Netty, a promise is a future).
+pub type Future = Promise;
+
+struct PromiseInner {
+    executor: Option<WeakEventLoop>,
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    outcome: Option<Outcome>,
+    uncancellable: bool,
+    listeners: Vec<Listener>,
+    on_cancel: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for Promise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = lock(&self.inner.state);
+        f.debug_struct("Promise")
+            .field("outcome", &state.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Promise {
+    /// A new, incomplete promise whose listeners run on `executor` (or, with `None`, on the
+    /// completing thread).
+    pub fn new(executor: Option<&EventLoop>) -> Promise {
+        Promise {
+            inner: Arc::new(PromiseInner {
+                executor: executor.map(EventLoop::downgrade),
+                state: Mutex::new(State::default()),
+                done: Condvar::new(),
+            }),
+        }
+    }
+
+    /// The loop that runs this promise's listeners, if it still exists.
+    pub fn executor(&self) -> Option<EventLoop> {
+        self.inner
+            .executor
+            .as_ref()
+            .and_then(WeakEventLoop::upgrade)
+    }
+
+    fn complete(&self, outcome: Outcome, cancelling: bool) -> bool {
+        let (listeners, on_cancel) = {
+            let mut state = lock(&self.inner.state);
+            if state.outcome.is_some() || (cancelling && state.uncancellable) {
+                return false;
+            }
+            state.outcome = Some(outcome);
+            let on_cancel = state.on_cancel.take();
+            (std::mem::take(&mut state.listeners), on_cancel)
+        };
+        self.inner.done.notify_all();
+        if cancelling {
+            if let Some(hook) = on_cancel {
+                hook();
+            }
+        }
+        for listener in listeners {
+            self.notify(listener);
+        }
+        true
+    }
+
+    fn notify(&self, listener: Listener) {
+        let Some(executor) = self.executor() else {
+            // No loop: run it on this thread.
+            listener(self);
+            return;
+        };
+        let promise = self.clone();
+        let mut task: Option<super::Task> = Some(Box::new(move |_: &EventLoop| listener(&promise)));
+        if executor.execute_internal(&mut task).is_err() {
+            // The loop has terminated: run it on this thread.
+            if let Some(task) = task {
+                task(&executor);
+            }
+        }
+    }
+
+    /// Completes with success; `false` if it was already complete.
+    pub fn try_success(&self, value: Option<Value>) -> bool {
+        self.complete(Outcome::Success(value), false)
+    }
+
+    /// Completes with a failure; `false` if it was already complete.
+    pub fn try_failure(&self, failure: Failure) -> bool {
+        self.complete(Outcome::Failure(failure), false)
+    }
+
+    /// Completes with success.
+    ///
+    /// # Errors
+    /// `AlreadyCompleted`.
+    pub fn set_success(&self, value: Option<Value>) -> Result<()> {
+        if self.try_success(value) {
+            Ok(())
+        } else {
+            Err(ErrorKind::AlreadyCompleted.into())
+        }
+    }
+
+    /// Completes with a failure.
+    ///
+    /// # Errors
+    /// `AlreadyCompleted`.
+    pub fn set_failure(&self, failure: Failure) -> Result<()> {
+        if self.try_failure(failure) {
+            Ok(())
+        } else {
+            Err(ErrorKind::AlreadyCompleted.into())
+        }
+    }
+
+    /// Cancels: fails the promise with [`ErrorKind::Cancelled`] unless it already completed
+    /// or was made uncancellable. Returns whether this call cancelled it.
+    pub fn cancel(&self) -> bool {
+        self.complete(
+            Outcome::Failure(Failure::new(ErrorKind::Cancelled.into())),
+            true,
+        )
+    }
+
+    /// Makes the promise uncancellable (the operation has started). `false` if it was
+    /// cancelled already.
+    pub fn set_uncancellable(&self) -> bool {
+        let mut state = lock(&self.inner.state);
+        match &state.outcome {
+            None => {
+                state.uncancellable = true;
+                true
+            }
+            Some(Outcome::Failure(f)) if f.error == ErrorKind::Cancelled.into() => false,
+            Some(_) => true,
+        }
+    }
+
+    /// Runs `hook` once if the promise gets cancelled (used by scheduled tasks).
+    pub(crate) fn on_cancel(&self, hook: Box<dyn FnOnce() + Send>) {
+        lock(&self.inner.state).on_cancel = Some(hook);
+    }
+
+    /// Whether the promise completed (in any way).
+    pub fn is_done(&self) -> bool {
+        lock(&self.inner.state).outcome.is_some()
+    }
+
+    /// Whether the promise completed with success.
+    pub fn is_success(&self) -> bool {
+        matches!(lock(&self.inner.state).outcome, Some(Outcome::Success(_)))
+    }
+
+    /// Whether the promise was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cause() == Some(ErrorKind::Cancelled.into())
+    }
+
+    /// The failure's error, if the promise failed.
+    pub fn cause(&self) -> Option<Error> {
+        match &lock(&self.inner.state).outcome {
+            Some(Outcome::Failure(f)) => Some(f.error),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` with the outcome (`None` while incomplete).
+    pub fn with_outcome<R>(&self, f: impl FnOnce(Option<&Outcome>) -> R) -> R {
+        f(lock(&self.inner.state).outcome.as_ref())
+    }
+
+    /// Adds a listener. It runs once the promise completes, on the promise's loop on a later
+    /// turn (never inside this call), after the listeners added before it.
+    pub fn add_listener(&self, listener: Listener) {
+        let mut state = lock(&self.inner.state);
+        if state.outcome.is_none() {
+            state.listeners.push(listener);
+            return;
+        }
+        drop(state);
+        self.notify(listener);
+    }
+
+    /// Waits until the promise completes or `timeout` passes (`None` = forever); returns
+    /// whether it completed. The thread's interrupt hook runs on its slices (Python: Ctrl-C).
+    ///
+    /// # Errors
+    /// `WouldDeadlock` on the thread of the promise's own loop; the interrupt hook's error.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        if let Some(executor) = self.executor() {
+            if executor.in_event_loop() && !self.is_done() {
+                return Err(ErrorKind::WouldDeadlock.into());
+            }
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let slice = wait::interrupt_slice();
+        let mut state = lock(&self.inner.state);
+        loop {
+            if state.outcome.is_some() {
+                return Ok(true);
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok(false);
+            }
+            let step = match (left, slice) {
+                (Some(l), Some(s)) => Some(l.min(s)),
+                (l, s) => l.or(s),
+            };
+            state = match step {
+                Some(step) => {
+                    self.inner
+                        .done
+                        .wait_timeout(state, step)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self
+                    .inner
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner()),
+            };
+            if slice.is_some() && state.outcome.is_none() {
+                drop(state);
+                wait::check_interrupt()?;
+                state = lock(&self.inner.state);
+            }
+        }
+    }
+
+    /// Whether both values are the same promise.
+    pub fn same(&self, other: &Promise) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,195 @@
+//! Readiness watches on an event loop: a channel of the Selector model, or a raw descriptor
+//! the user owns, with interest ops and a callback (like libuv's `uv_poll_t`).
+//!
+//! A watch is a selection key on the loop's own selector whose attachment is the watch, so
+//! channel watches are level-triggered with no system call per event (the readiness cache),
+//! and raw descriptors are re-armed after each event. The callback runs on the loop's thread
+//! with the ready ops; closing the watch (or the loop shutting down) drops the callback on the
+//! thread that closes it. An active, ref'd watch keeps a [`RunMode::Default`] run going.
+//!
+//! [`RunMode::Default`]: super::RunMode::Default
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{EventLoop, WeakEventLoop};
+use crate::channel::{Channel, FdChannel, lock};
+use crate::selector::{Attachment, SelectionKey};
+use crate::{ErrorKind, Result};
+
+/// A watch callback: the loop, the watch, and the ready ops (`OP_*`).
+pub type WatchCallback = Box<dyn FnMut(&EventLoop, &Watch, u32) + Send>;
+
+/// A readiness watch. Cloning gives another handle to the same watch. Thread-safe.
+#[derive(Clone)]
+pub struct Watch {
+    inner: Arc<WatchInner>,
+}
+
+struct WatchInner {
+    key: SelectionKey,
+    callback: Mutex<Option<WatchCallback>>,
+    refd: AtomicBool,
+    /// Whether the watch holds one of the loop's refs (active and ref'd).
+    holds_ref: AtomicBool,
+    closed: AtomicBool,
+    event_loop: WeakEventLoop,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("key", &self.inner.key)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the key's attachment holds: the watch, weakly (the key owns the watch's callback
+/// through the watch's handles, not the other way round).
+struct Attached(std::sync::Weak<WatchInner>);
+
+impl EventLoop {
+    /// Watches `channel` (non-blocking, not registered elsewhere) for `ops`; `callback` runs on
+    /// the loop's thread while the channel is ready for one of them (level-triggered).
+    ///
+    /// # Errors
+    /// As [`Selector::register`](crate::selector::Selector::register); `Rejected` once the loop
+    /// shuts down.
+    pub fn watch(
+        &self,
+        channel: impl Into<Channel>,
+        ops: u32,
+        callback: WatchCallback,
+    ) -> Result<Watch> {
+        self.check()?;
+        if self.is_shutting_down() {
+            return Err(ErrorKind::Rejected.into());
+        }
+        let key = self.selector().register(channel, ops, &mut None)?;
+        let watch = Watch {
+            inner: Arc::new(WatchInner {
+                key,
+                callback: Mutex::new(Some(callback)),
+                refd: AtomicBool::new(true),
+                holds_ref: AtomicBool::new(true),
+                closed: AtomicBool::new(false),
+                event_loop: self.downgrade(),
+            }),
+        };
+        self.add_ref(1);
+        let mut attachment: Option<Attachment> =
+            Some(Box::new(Attached(Arc::downgrade(&watch.inner))));
+        let _ = watch.inner.key.replace_attachment(&mut attachment);
+        Ok(watch)
+    }
+
+    /// Watches a raw descriptor the user owns for `ops` (`OP_READ`, `OP_WRITE`), level-
+    /// triggered: the watch is re-armed after each event (one `epoll_ctl`), so readiness the
+    /// callback did not consume is reported again. nioxide never closes `fd`.
+    pub fn watch_fd(
+        &self,
+        fd: std::os::fd::RawFd,
+        ops: u32,
+        callback: WatchCallback,
+    ) -> Result<Watch> {
+        self.watch(FdChannel::new(fd)?, ops, callback)
+    }
+}
+
+impl Watch {
+    /// The interest ops.
+    pub fn interest(&self) -> Result<u32> {
+        self.inner.key.interest_ops()
+    }
+
+    /// Replaces the interest ops; takes effect at the next turn.
+    pub fn set_interest(&self, ops: u32) -> Result<()> {
+        self.inner.key.set_interest_ops(ops)
+    }
+
+    /// The watched channel.
+    pub fn channel(&self) -> Channel {
+        self.inner.key.channel()
+    }
+
+    /// Whether the watch is active (not closed).
+    pub fn is_active(&self) -> bool {
+        !self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Makes the watch stop (`false`) or start again (`true`) keeping a `Default` run alive.
+    pub fn set_ref(&self, refd: bool) {
+        if self.inner.refd.swap(refd, Ordering::AcqRel) == refd || !self.is_active() {
+            return;
+        }
+        if let Some(lp) = self.inner.event_loop.upgrade() {
+            if self.inner.holds_ref.swap(refd, Ordering::AcqRel) != refd {
+                lp.add_ref(if refd { 1 } else { -1 });
+            }
+        }
+    }
+
+    /// Stops watching (idempotent): the key is cancelled, the callback dropped on this
+    /// thread. A channel watch leaves the channel open (close it yourself); a raw descriptor
+    /// is never closed.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.key.cancel();
+        if let Channel::Fd(fd) = self.inner.key.channel() {
+            fd.close();
+        }
+        if self.inner.holds_ref.swap(false, Ordering::AcqRel) {
+            if let Some(lp) = self.inner.event_loop.upgrade() {
+                lp.add_ref(-1);
+            }
+        }
+        let callback = lock(&self.inner.callback).take();
+        drop(callback);
+    }
+
+    /// Whether both values are the same watch.
+    pub fn same(&self, other: &Watch) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+fn watch_of(key: &SelectionKey) -> Option<Watch> {
+    key.with_attachment(|a| {
+        let attached = a?.downcast_ref::<Attached>()?;
+        attached.0.upgrade().map(|inner| Watch { inner })
+    })
+}
+
+/// Runs the watch callback of a selected key of the loop's selector.
+pub(super) fn dispatch(event_loop: &EventLoop, key: &SelectionKey) {
+    let Some(watch) = watch_of(key) else { return };
+    let Ok(ready) = key.ready_ops() else { return };
+    let Some(mut callback) = lock(&watch.inner.callback).take() else {
+        return;
+    };
+    callback(event_loop, &watch, ready);
+    if watch.is_active() {
+        let mut slot = lock(&watch.inner.callback);
+        if slot.is_none() {
+            *slot = Some(callback);
+            return;
+        }
+    }
+    drop(callback);
+}
+
+/// At shutdown: closes a watch and the channel it watches (never a raw descriptor).
+pub(super) fn close_key(_event_loop: &EventLoop, key: &SelectionKey) {
+    let channel = key.channel();
+    if let Some(watch) = watch_of(key) {
+        watch.close();
+    }
+    key.cancel();
+    match channel {
+        Channel::Fd(fd) => fd.close(),
+        other => other.close(),
+    }
+}

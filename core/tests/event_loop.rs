@@ -1,0 +1,438 @@
+//! Event loop semantics: run modes, refs, tasks, timers, promises, watches, shutdown.
+
+mod util;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nioxide_core::ErrorKind;
+use nioxide_core::event_loop::{EventLoop, EventLoopGroup, Failure, Promise, Repeat, RunMode};
+use nioxide_core::selector::{OP_READ, OP_WRITE};
+use util::pair;
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+#[test]
+fn default_run_returns_when_nothing_is_referenced() {
+    let lp = EventLoop::new().unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    lp.execute(move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "no callback inside execute");
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn unref_timer_does_not_keep_the_loop_alive() {
+    let lp = EventLoop::new().unwrap();
+    let timer = lp
+        .schedule(Duration::from_secs(60), Repeat::Once, |_| Ok(None))
+        .unwrap();
+    timer.set_ref(false);
+    let start = Instant::now();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert!(start.elapsed() < LIMIT);
+    timer.set_ref(true);
+    assert!(timer.cancel(), "cancel before firing wins");
+    assert!(
+        !lp.run(RunMode::Default).unwrap(),
+        "a cancelled timer releases its ref"
+    );
+}
+
+#[test]
+fn stop_before_run_returns_after_one_turn() {
+    let lp = EventLoop::new().unwrap();
+    let _t = lp
+        .schedule(Duration::from_secs(60), Repeat::Once, |_| Ok(None))
+        .unwrap();
+    lp.stop();
+    let start = Instant::now();
+    assert!(lp.run(RunMode::Default).unwrap());
+    assert!(start.elapsed() < LIMIT);
+}
+
+#[test]
+fn nowait_does_not_block_and_once_blocks_for_a_timer() {
+    let lp = EventLoop::new().unwrap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    lp.schedule(Duration::from_millis(50), Repeat::Once, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(None)
+    })
+    .unwrap();
+    let start = Instant::now();
+    assert!(lp.run(RunMode::NoWait).unwrap());
+    assert!(start.elapsed() < Duration::from_millis(40));
+    assert_eq!(fired.load(Ordering::SeqCst), 0);
+    lp.run(RunMode::Once).unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(50), "never early");
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn reentrant_run_is_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    lp.execute(move |lp| *s.lock().unwrap() = Some(lp.run(RunMode::NoWait).unwrap_err()))
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(ErrorKind::Busy.into()));
+    let spawned = EventLoop::spawn().unwrap();
+    assert_eq!(spawned.run(RunMode::NoWait), Err(ErrorKind::Busy.into()));
+    spawned.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(spawned.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn cross_thread_storm_keeps_per_producer_order() {
+    let lp = EventLoop::spawn().unwrap();
+    let producers = 4;
+    let per = 100_000;
+    let seen = Arc::new(Mutex::new(vec![0u64; producers]));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..producers)
+        .map(|p| {
+            let (lp, seen, errors, done) = (lp.clone(), seen.clone(), errors.clone(), done.clone());
+            thread::spawn(move || {
+                for i in 0..per as u64 {
+                    let (seen, errors, done) = (seen.clone(), errors.clone(), done.clone());
+                    lp.execute(move |_| {
+                        let mut s = seen.lock().unwrap();
+                        if s[p] != i {
+                            errors.fetch_add(1, Ordering::SeqCst);
+                        }
+                        s[p] = i + 1;
+                        done.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while done.load(Ordering::SeqCst) < producers * per && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(done.load(Ordering::SeqCst), producers * per, "none lost");
+    assert_eq!(
+        errors.load(Ordering::SeqCst),
+        0,
+        "none duplicated or reordered"
+    );
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn timers_fire_in_deadline_order_never_early() {
+    let lp = EventLoop::new().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    for (i, ms) in [30u64, 10, 20, 10].into_iter().enumerate() {
+        let order = order.clone();
+        lp.schedule(Duration::from_millis(ms), Repeat::Once, move |_| {
+            assert!(start.elapsed() >= Duration::from_millis(ms), "never early");
+            order.lock().unwrap().push(i);
+            Ok(None)
+        })
+        .unwrap();
+    }
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*order.lock().unwrap(), vec![1, 3, 2, 0]);
+}
+
+#[test]
+fn cancel_after_firing_loses() {
+    let lp = EventLoop::new().unwrap();
+    let t = lp
+        .schedule(Duration::ZERO, Repeat::Once, |_| Ok(Some(Box::new(5u32))))
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert!(!t.cancel());
+    assert!(t.is_success());
+    t.with_outcome(|o| match o {
+        Some(nioxide_core::event_loop::Outcome::Success(Some(v))) => {
+            assert_eq!(v.downcast_ref::<u32>(), Some(&5))
+        }
+        other => panic!("{other:?}"),
+    });
+}
+
+#[test]
+fn fixed_rate_and_fixed_delay_repeat_until_cancelled_or_failed() {
+    let lp = EventLoop::new().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let rate = lp
+        .schedule(
+            Duration::from_millis(1),
+            Repeat::FixedRate(Duration::from_millis(5)),
+            move |lp| {
+                if r.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
+                    lp.stop();
+                }
+                Ok(None)
+            },
+        )
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert!(!rate.is_done());
+    assert!(rate.cancel());
+    let fails = Arc::new(AtomicUsize::new(0));
+    let f = fails.clone();
+    let delay = lp
+        .schedule(
+            Duration::ZERO,
+            Repeat::FixedDelay(Duration::from_millis(2)),
+            move |_| {
+                if f.fetch_add(1, Ordering::SeqCst) == 1 {
+                    return Err(Failure::new(ErrorKind::InvalidArgument.into()));
+                }
+                Ok(None)
+            },
+        )
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(
+        fails.load(Ordering::SeqCst),
+        2,
+        "a failing run stops the repetition"
+    );
+    assert_eq!(delay.cause(), Some(ErrorKind::InvalidArgument.into()));
+}
+
+#[test]
+fn listeners_run_in_order_on_a_later_turn_also_when_late() {
+    let lp = EventLoop::new().unwrap();
+    let p = Promise::new(Some(&lp));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..3 {
+        let o = order.clone();
+        p.add_listener(Box::new(move |_| o.lock().unwrap().push(i)));
+    }
+    assert!(p.try_success(None));
+    assert!(!p.try_success(None), "exactly once");
+    assert_eq!(p.set_success(None), Err(ErrorKind::AlreadyCompleted.into()));
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "not inside the completing call"
+    );
+    let o = order.clone();
+    p.add_listener(Box::new(move |_| o.lock().unwrap().push(3)));
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn wait_times_out_and_waiting_on_the_loop_thread_is_an_error() {
+    let lp = EventLoop::spawn().unwrap();
+    let p = Promise::new(Some(&lp));
+    let start = Instant::now();
+    assert!(!p.wait(Some(Duration::from_millis(30))).unwrap());
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    let p2 = p.clone();
+    let on_loop = lp
+        .submit(move |_| Err(Failure::new(p2.wait(None).unwrap_err())))
+        .unwrap();
+    assert!(on_loop.wait(Some(LIMIT)).unwrap());
+    assert_eq!(on_loop.cause(), Some(ErrorKind::WouldDeadlock.into()));
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn graceful_shutdown_drains_rejects_and_cancels_timers() {
+    let group = EventLoopGroup::new(2).unwrap();
+    let lp = group.next().clone();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let timer = lp
+        .schedule(Duration::from_secs(60), Repeat::Once, |_| Ok(None))
+        .unwrap();
+    let r = ran.clone();
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = gate.clone();
+    lp.execute(move |lp| {
+        let _wait = g.lock().unwrap();
+        // Work from the loop's own thread is still accepted while shutting down.
+        let r2 = r.clone();
+        lp.execute(move |_| {
+            r2.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    })
+    .unwrap();
+    let r = ran.clone();
+    lp.execute(move |_| {
+        r.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    group.shutdown_gracefully(Duration::from_millis(20), LIMIT);
+    assert_eq!(lp.execute(|_| {}), Err(ErrorKind::Rejected.into()));
+    drop(held);
+    assert!(group.await_termination(Some(LIMIT)).unwrap());
+    assert_eq!(ran.load(Ordering::SeqCst), 2, "queued work ran");
+    assert!(timer.is_cancelled());
+    assert!(group.termination_future().is_success());
+}
+
+#[test]
+fn a_panicking_task_is_reported_and_the_loop_goes_on() {
+    let lp = EventLoop::new().unwrap();
+    lp.execute(|_| panic!("boom")).unwrap();
+    let ok = Arc::new(AtomicUsize::new(0));
+    let o = ok.clone();
+    lp.execute(move |_| {
+        o.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(ok.load(Ordering::SeqCst), 1);
+    assert_eq!(lp.counters().panics, 1);
+}
+
+#[test]
+fn a_task_can_close_its_own_loop() {
+    let lp = EventLoop::new().unwrap();
+    lp.execute(|lp| lp.shutdown_gracefully(Duration::ZERO, LIMIT))
+        .unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert!(lp.is_terminated());
+    assert_eq!(lp.execute(|_| {}), Err(ErrorKind::Rejected.into()));
+    assert_eq!(lp.run(RunMode::Default), Err(ErrorKind::Closed.into()));
+}
+
+#[test]
+fn channel_watch_is_level_triggered_without_epoll_ctl() {
+    let lp = EventLoop::new().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let watch = lp
+        .watch(
+            peer.clone(),
+            OP_READ,
+            Box::new(move |_, _, ready| {
+                assert_eq!(ready, OP_READ);
+                c.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+    client.write(b"unread").unwrap();
+    let ctl = lp.backend_counters().ctl;
+    for _ in 0..3 {
+        lp.run(RunMode::Once).unwrap();
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "unread data is reported each turn"
+    );
+    assert_eq!(lp.backend_counters().ctl, ctl);
+    watch.close();
+    assert!(
+        !lp.run(RunMode::Default).unwrap(),
+        "a closed watch releases its ref"
+    );
+}
+
+#[test]
+fn raw_fd_watch_is_re_armed() {
+    let lp = EventLoop::new().unwrap();
+    let mut fds = [0; 2];
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
+        0
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let watch = lp
+        .watch_fd(
+            fds[0],
+            OP_READ,
+            Box::new(move |_, _, _| {
+                c.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+    assert_eq!(unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) }, 1);
+    lp.run(RunMode::Once).unwrap();
+    lp.run(RunMode::Once).unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "not consumed: reported again"
+    );
+    watch.close();
+    unsafe {
+        assert_eq!(
+            libc::fcntl(fds[0], libc::F_GETFD),
+            libc::FD_CLOEXEC,
+            "still open"
+        );
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    let _ = OP_WRITE;
+}
+
+#[test]
+fn embedding_through_the_backend_fd() {
+    let lp = EventLoop::new().unwrap();
+    assert_eq!(lp.backend_timeout(), None);
+    let hits = Arc::new(AtomicUsize::new(0));
+    lp.execute({
+        let h = hits.clone();
+        move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!(
+        lp.backend_timeout(),
+        Some(Duration::ZERO),
+        "a queued task needs a turn"
+    );
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let remote = lp.clone();
+    let poster = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        let h = hits.clone();
+        remote
+            .execute(move |_| {
+                h.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        hits
+    });
+    let mut pfd = libc::pollfd {
+        fd: lp.backend_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    assert_eq!(
+        unsafe { libc::poll(&mut pfd, 1, 5000) },
+        1,
+        "the backend fd wakes the host"
+    );
+    lp.run(RunMode::NoWait).unwrap();
+    let hits = poster.join().unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
