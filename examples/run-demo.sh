@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# examples/run-demo.sh: the demo `make demo` runs (after `make build`).
+#
+# Builds the two C examples against include/nioxide.h and the cargo-built libnioxide (nothing
+# else is built here), then runs two conversations on 127.0.0.1 with OS-chosen ports:
+#   1. the C Selector echo server with the Python Selector echo client;
+#   2. the Python Selector echo server with the C Selector echo client.
+# Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
+# (the clients check every byte), if a program fails, or if anything takes too long: every step
+# has a time limit and the servers are killed on exit.
+#
+# Environment: PYTHON (default .venv/bin/python, which has the nioxide wheel installed; the
+# demo installs it there from ./python if it is missing), NIOXIDE_LIB_DIR (the directory of
+# libnioxide.so, default target/release), NIOXIDE_INCLUDE_DIR (default include), CC (default cc).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+LIB_DIR=${NIOXIDE_LIB_DIR:-$ROOT/target/release}
+INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
+CC=${CC:-cc}
+OUT=$ROOT/target/examples
+STEP_TIMEOUT=60
+
+server_pid=""
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        sleep 0.2
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "run-demo: $*" >&2; exit 1; }
+
+# --- The C examples --------------------------------------------------------------------------
+[[ -f $LIB_DIR/libnioxide.so ]] || die "$LIB_DIR/libnioxide.so is missing: run \`make demo\` (or cargo build --release)"
+mkdir -p "$OUT/lib"
+# The library's soname is libnioxide.so.0: give the programs that name in a directory of their
+# own, which their RPATH points to.
+ln -sf "$LIB_DIR/libnioxide.so" "$OUT/lib/libnioxide.so.0"
+for example in selector-echo-server selector-echo-client; do
+    "$CC" -O2 -g -Wall -Wextra -Wpedantic -Werror -I"$INCLUDE_DIR" \
+        -o "$OUT/$example" "$ROOT/examples/c/$example.c" \
+        -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
+done
+
+# --- The Python examples need the installed nioxide package -------------------------------------
+[[ -x $PYTHON ]] || die "$PYTHON not found: run \`make demo\`, which makes .venv"
+if ! "$PYTHON" -c 'import nioxide' 2>/dev/null; then
+    echo "run-demo: installing the nioxide wheel into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
+    "$PYTHON" -m pip install --disable-pip-version-check -q --no-build-isolation "$ROOT/python"
+fi
+
+# --- One conversation ---------------------------------------------------------------------------
+# converse TITLE SERVER_COMMAND... -- CLIENT_COMMAND...   (the client gets the port appended)
+converse() {
+    local title=$1; shift
+    local server=() client=()
+    while [[ $1 != -- ]]; do server+=("$1"); shift; done
+    shift
+    client=("$@")
+
+    echo
+    echo "=== $title ==="
+    local log
+    log=$(mktemp)
+    # The server exits by itself after one connection (second argument), or after the timeout.
+    timeout -k 5 "$STEP_TIMEOUT" "${server[@]}" 0 1 >"$log" 2>&1 &
+    server_pid=$!
+
+    local port="" i
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n '1s/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$log")
+        [[ -n $port ]] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        sed 's/^/  server | /' "$log"
+        die "$title: the server did not say where it listens"
+    fi
+
+    local client_status=0
+    timeout -k 5 "$STEP_TIMEOUT" "${client[@]}" "$port" 2>&1 | sed 's/^/  client | /' ||
+        client_status=${PIPESTATUS[0]}
+
+    local server_status=0
+    wait "$server_pid" || server_status=$?
+    server_pid=""
+    sed 's/^/  server | /' "$log"
+    rm -f "$log"
+
+    if ((client_status != 0)); then
+        die "$title: the client failed (status $client_status): the echo did not match or an error occurred"
+    fi
+    if ((server_status != 0)); then
+        die "$title: the server failed (status $server_status)"
+    fi
+    echo "=== $title: every byte echoed back ==="
+}
+
+converse "C server <-> Python client" \
+    "$OUT/selector-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_client.py"
+converse "Python server <-> C client" \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
+    "$OUT/selector-echo-client"
+
+echo
+echo "demo: both conversations checked"
