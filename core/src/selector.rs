@@ -561,28 +561,9 @@ impl Selector {
     /// attachments dropped on this thread, a blocked select returns. The epoll descriptor is
     /// closed when the last handle to the selector goes away.
     pub fn close(&self) {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let keys: Vec<Arc<KeyInner>> = {
-            let mut state = lock(&self.inner.state);
-            state.cancelled.clear();
-            state.candidates.clear();
-            state.free.clear();
-            state.keys.drain(..).flatten().collect()
-        };
-        let mut attachments = Vec::with_capacity(keys.len());
-        for key in &keys {
-            key.valid.store(false, Ordering::Release);
-            attachments.push(lock(&key.attachment).take());
-            key.deregister();
-        }
-        lock(&self.inner.selected).clear();
-        if !fork::is_forked(self.inner.generation) {
+        if self.inner.shut() && !fork::is_forked(self.inner.generation) {
             let _ = self.inner.backend.wake();
         }
-        drop(keys);
-        drop(attachments);
     }
 
     /// Whether the selector is open.
@@ -661,6 +642,43 @@ impl Selector {
     /// Stores the binding layer's object for this selector; dropped with it.
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
         *lock(&self.inner.binding) = Some(value);
+    }
+}
+
+impl SelectorInner {
+    /// Closes once: cancels every key, drops the attachments on this thread, and frees each
+    /// channel's registration. Returns whether this call closed it.
+    fn shut(&self) -> bool {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let (keys, cancelled) = {
+            let mut state = lock(&self.state);
+            state.candidates.clear();
+            state.free.clear();
+            state.rearm.clear();
+            let keys: Vec<Arc<KeyInner>> = state.keys.drain(..).flatten().collect();
+            (keys, std::mem::take(&mut state.cancelled))
+        };
+        let mut attachments = Vec::with_capacity(keys.len());
+        for key in keys.iter().chain(cancelled.iter()) {
+            key.valid.store(false, Ordering::Release);
+            attachments.push(lock(&key.attachment).take());
+            key.deregister();
+        }
+        lock(&self.selected).clear();
+        drop(keys);
+        drop(cancelled);
+        drop(attachments);
+        true
+    }
+}
+
+impl Drop for SelectorInner {
+    /// A selector dropped without `close()` still frees its channels' registrations (they
+    /// could not be registered anywhere else otherwise) and its keys' attachments.
+    fn drop(&mut self) {
+        self.shut();
     }
 }
 

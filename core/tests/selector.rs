@@ -278,3 +278,16 @@ fn closing_a_channel_cancels_its_key() {
     sel.select_now().unwrap();
     assert!(sel.keys().unwrap().is_empty());
 }
+
+#[test]
+fn dropping_a_selector_frees_its_registrations() {
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    {
+        let sel = Selector::open().unwrap();
+        sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+        assert!(peer.is_registered());
+    }
+    assert!(!peer.is_registered());
+    peer.configure_blocking(true).unwrap();
+}
