@@ -30,3 +30,11 @@ pub mod error;
 pub mod panic;
 
 pub mod handle;
+
+mod args;
+
+pub mod selector;
+
+pub mod channel;
+
+pub mod tcp;

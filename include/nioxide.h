@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /**
  * The major version.
@@ -208,6 +209,143 @@
  */
 #define NX_ESHUTDOWN -3022
 
+/**
+ * The operation or future was cancelled.
+ */
+#define NX_ECANCELLED -3023
+
+/**
+ * The event loop is shutting down (work from other threads) or terminated, and refuses new
+ * work; the caller keeps what it passed.
+ */
+#define NX_EREJECTED -3024
+
+/**
+ * The call would wait for the calling thread's own event loop, which would deadlock.
+ */
+#define NX_EDEADLK -3025
+
+/**
+ * The event loop is already running (a re-entrant run, or another thread runs it), or a
+ * library thread drives it.
+ */
+#define NX_EBUSY -3026
+
+/**
+ * The promise was already completed.
+ */
+#define NX_EALREADYDONE -3027
+
+/**
+ * Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
+ */
+#define NX_OP_READ 1
+
+/**
+ * Interest in writing (Java's `OP_WRITE`): a connected channel has room to send.
+ */
+#define NX_OP_WRITE 4
+
+/**
+ * Interest in connect completion (Java's `OP_CONNECT`): a pending connect finished or failed;
+ * call `nx_socket_channel_finish_connect`.
+ */
+#define NX_OP_CONNECT 8
+
+/**
+ * Interest in accepting (Java's `OP_ACCEPT`): a server channel has a connection waiting.
+ */
+#define NX_OP_ACCEPT 16
+
+/**
+ * `nx_selector_counter`: `epoll_wait` calls made by the selector.
+ */
+#define NX_COUNTER_WAITS 1
+
+/**
+ * `nx_selector_counter`: `epoll_ctl` calls (a channel's registration and deregistration;
+ * interest changes cost none).
+ */
+#define NX_COUNTER_CTL 2
+
+/**
+ * `nx_selector_counter`: events delivered by `epoll_wait` (the wakeup's included).
+ */
+#define NX_COUNTER_EVENTS 3
+
+/**
+ * `nx_selector_counter`: `epoll_wait` calls that returned no event; a spinning loop shows
+ * here.
+ */
+#define NX_COUNTER_EMPTY_WAITS 4
+
+/**
+ * Socket option `SO_REUSEADDR` (0 or 1).
+ */
+#define NX_SO_REUSEADDR 1
+
+/**
+ * Socket option `SO_REUSEPORT` (0 or 1).
+ */
+#define NX_SO_REUSEPORT 2
+
+/**
+ * Socket option `TCP_NODELAY` (0 or 1); socket channels only.
+ */
+#define NX_TCP_NODELAY 3
+
+/**
+ * Socket option `SO_KEEPALIVE` (0 or 1); socket channels only.
+ */
+#define NX_SO_KEEPALIVE 4
+
+/**
+ * Socket option `SO_RCVBUF` in bytes (> 0). Linux doubles the value set: reading it back
+ * gives at least what was set.
+ */
+#define NX_SO_RCVBUF 5
+
+/**
+ * Socket option `SO_SNDBUF` in bytes (> 0); socket channels only. Linux doubles it too.
+ */
+#define NX_SO_SNDBUF 6
+
+/**
+ * Socket option `SO_LINGER` in seconds; negative means off. Socket channels only.
+ */
+#define NX_SO_LINGER 7
+
+/**
+ * Socket option `IPV6_V6ONLY` (0 or 1); IPv6 channels only (new ones start dual-stack, 0).
+ */
+#define NX_IPV6_V6ONLY 8
+
+/**
+ * A channel's registration with a selector (Java's `SelectionKey`): an opaque handle owned by
+ * the selector. Never free it; it becomes invalid (`NX_EBADHANDLE`) at the select after its
+ * cancellation, or when its selector is closed or freed.
+ */
+typedef struct nx_selection_key_t nx_selection_key_t;
+
+/**
+ * A selector (Java's `Selector`): an opaque handle, owned by the caller from
+ * `nx_selector_open` until `nx_selector_free`.
+ */
+typedef struct nx_selector_t nx_selector_t;
+
+/**
+ * A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the
+ * caller from `nx_server_socket_channel_open` until `nx_server_socket_channel_free`.
+ */
+typedef struct nx_server_socket_channel_t nx_server_socket_channel_t;
+
+/**
+ * A TCP connection (Java's `SocketChannel`): an opaque handle owned by the caller from
+ * `nx_socket_channel_open` (or `nx_server_socket_channel_accept`) until
+ * `nx_socket_channel_free`.
+ */
+typedef struct nx_socket_channel_t nx_socket_channel_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -295,6 +433,866 @@ int nx_debug_panic(void);
  */
 size_t nx_debug_live_handles(void);
 #endif
+
+/**
+ * Opens a selector.
+ *
+ * On success `*selector_out` is a new selector that the caller owns and must release with
+ * `nx_selector_free` (which closes it first if needed). It holds two descriptors (an epoll
+ * instance and its wakeup eventfd), both close-on-exec. On error `*selector_out` is left
+ * unchanged.
+ *
+ * Thread safety: safe from any thread; the selector may be used from any thread.
+ *
+ * Errors: `NX_EINVAL` if `selector_out` is NULL; `-EMFILE`, `-ENFILE`, `-ENOMEM`.
+ */
+int nx_selector_open(struct nx_selector_t **selector_out);
+
+/**
+ * Closes the selector: every key is cancelled and becomes invalid (`NX_EBADHANDLE`), the
+ * attachments' `attachment_free` functions run on this thread, and a select blocked in
+ * another thread returns 0. Its channels stay open (deregistered).
+ *
+ * Idempotent: returns 0 every time, also on a closed selector, and also in a forked child
+ * (where it closes without touching the parent's epoll set). The handle stays valid until
+ * `nx_selector_free`; every other call on it then returns `NX_ECLOSED`.
+ *
+ * Thread safety: safe from any thread, also while another thread selects.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a selector), `NX_EBADHANDLE` (freed).
+ */
+int nx_selector_close(struct nx_selector_t *selector);
+
+/**
+ * Frees the selector: closes it if needed (as `nx_selector_close`), then invalidates the
+ * handle. Every later call with it, a second free included, returns `NX_EBADHANDLE`. The
+ * descriptors are closed once no call in another thread still uses the selector.
+ *
+ * A forked child may free a selector created before the fork: its descriptors are closed in
+ * the child without touching the parent's epoll set.
+ *
+ * Thread safety: safe from any thread; a select blocked in another thread returns 0.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a selector), `NX_EBADHANDLE` (already freed).
+ */
+int nx_selector_free(struct nx_selector_t *selector);
+
+/**
+ * Waits until at least one key is selected, `timeout_ms` milliseconds pass (negative: wait
+ * forever; 0: do not wait), `nx_selector_wakeup` is called, or the selector is closed. Then
+ * replaces the selected-key set (walk it with `nx_selector_next_selected`) and stores its
+ * size in `*count_out` (which may be NULL).
+ *
+ * A key is selected while its channel is ready for one of its interest ops
+ * (level-triggered), or once per new readiness edge for an edge-triggered key. Interest
+ * changes and cancellations made before the call take effect in it. A wakeup made before the
+ * call makes it return at once (and is used up). Signals interrupting the wait are retried
+ * with the remaining time. No user code runs inside. On error `*count_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; one thread selects at a time on a selector (others
+ * wait their turn). Register, interest changes, cancel, close and wakeup work from other
+ * threads during a select.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECLOSED` (closed before the call), `NX_EFORKED`,
+ * other `-errno` from `epoll_wait`.
+ */
+int nx_selector_select(struct nx_selector_t *selector, int64_t timeout_ms, size_t *count_out);
+
+/**
+ * `nx_selector_select` without waiting; it also clears a pending wakeup. Stores the number
+ * of selected keys in `*count_out` (which may be NULL; unchanged on error).
+ *
+ * Thread safety: as `nx_selector_select`.
+ *
+ * Errors: as `nx_selector_select`.
+ */
+int nx_selector_select_now(struct nx_selector_t *selector, size_t *count_out);
+
+/**
+ * Makes a select blocked in another thread return at once, or, if none is blocked, the next
+ * select (`nx_selector_select_now` clears it). Cheap when a wakeup is already pending.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECLOSED`, `NX_EFORKED`.
+ */
+int nx_selector_wakeup(struct nx_selector_t *selector);
+
+/**
+ * Walks the keys selected by the last select, allocating nothing:
+ *
+ * ```c
+ * size_t cursor = 0;
+ * nx_selection_key_t *key;
+ * while (nx_selector_next_selected(selector, &cursor, &key) == 0) {
+ *   if (nx_selection_key_is_acceptable(key) == 1) { ... }
+ * }
+ * ```
+ *
+ * Set `*cursor` to 0 to start. Each call stores the next key in `*key_out` and advances
+ * `*cursor`; past the last key it returns `NX_EOF` and leaves both unchanged. The key handle
+ * is owned by the selector (never free it); it is the same handle the channel's register
+ * returned. The set stays as it is until the next select, so a walk may go on while the
+ * keys are used, cancelled or their channels closed.
+ *
+ * Thread safety: safe from any thread; a select in another thread replaces the set under the
+ * walk (the walk then goes on over the new set).
+ *
+ * Errors: `NX_EOF` (no more keys), `NX_EINVAL` (a NULL pointer), `NX_EBADHANDLE`,
+ * `NX_ECLOSED`, `NX_EFORKED`.
+ */
+int nx_selector_next_selected(struct nx_selector_t *selector,
+                              size_t *cursor,
+                              struct nx_selection_key_t **key_out);
+
+/**
+ * Walks the keys registered with the selector (including keys cancelled since the last
+ * select), like `nx_selector_next_selected`: set `*cursor` to 0, call until `NX_EOF`. Keys
+ * registered or forgotten during the walk may or may not be seen. Allocates nothing.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EOF` (no more keys), `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECLOSED`, `NX_EFORKED`.
+ */
+int nx_selector_next_key(struct nx_selector_t *selector,
+                         size_t *cursor,
+                         struct nx_selection_key_t **key_out);
+
+/**
+ * Stores one of the selector's backend counters in `*value_out`: `NX_COUNTER_WAITS`,
+ * `NX_COUNTER_CTL`, `NX_COUNTER_EVENTS` or `NX_COUNTER_EMPTY_WAITS`. They make "no system call
+ * per event" checkable: a steady echo costs one wait per select and no control call.
+ * On error `*value_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; the counters may move as soon as they are read.
+ *
+ * Errors: `NX_EINVAL` (NULL `value_out`, unknown `which`), `NX_EBADHANDLE`, `NX_ECLOSED`,
+ * `NX_EFORKED`.
+ */
+int nx_selector_counter(struct nx_selector_t *selector, int which, uint64_t *value_out);
+
+/**
+ * Stores the selector's epoll descriptor in `*fd_out`: it polls readable when a select
+ * would find events, so a host loop can wait on it. nioxide owns it: do not close it, and do
+ * not read from it. Valid until the selector is closed. On error `*fd_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECLOSED`, `NX_EFORKED`.
+ */
+int nx_selector_fd(struct nx_selector_t *selector, int *fd_out);
+
+/**
+ * Stores the key's interest set (`NX_OP_*` bits) in `*ops_out` (unchanged on error).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE` (the key was forgotten), `NX_ECANCELLEDKEY`,
+ * `NX_EFORKED`.
+ */
+int nx_selection_key_interest_ops(struct nx_selection_key_t *key, uint32_t *ops_out);
+
+/**
+ * Replaces the key's interest set; it takes effect at the next select (also one already
+ * blocked in another thread is not disturbed: the change is seen when it next looks). Costs
+ * no system call.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (unknown bits), `NX_EOPS` (ops the channel does not support, such as
+ * `NX_OP_ACCEPT` on a socket channel), `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_set_interest_ops(struct nx_selection_key_t *key, uint32_t ops);
+
+/**
+ * Stores the ops the last select that selected this key found ready in `*ops_out`
+ * (unchanged on error).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_ready_ops(struct nx_selection_key_t *key, uint32_t *ops_out);
+
+/**
+ * Whether the last select found the key's channel readable: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_readable(struct nx_selection_key_t *key);
+
+/**
+ * Whether the last select found the key's channel writable: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_writable(struct nx_selection_key_t *key);
+
+/**
+ * Whether the last select found a connection to accept: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_acceptable(struct nx_selection_key_t *key);
+
+/**
+ * Whether the last select found the channel's connect finished (or failed; then
+ * `nx_socket_channel_finish_connect` returns the error): 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_connectable(struct nx_selection_key_t *key);
+
+/**
+ * Whether the key is valid: 1 until it is cancelled, its channel closed or its selector
+ * closed; then 0 (until the key is forgotten at the next select: `NX_EBADHANDLE`).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_valid(struct nx_selection_key_t *key);
+
+/**
+ * Cancels the key: its attachment's `attachment_free` runs now, on this thread; the channel
+ * is deregistered, and the key forgotten (its handle then `NX_EBADHANDLE`), at the
+ * selector's next select. Until then the channel cannot be registered again with this
+ * selector (`NX_ECANCELLEDKEY`). Idempotent: returns 0 on a cancelled key.
+ *
+ * Thread safety: safe from any thread, also during a select (which sees the cancellation the
+ * next time it looks).
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_selection_key_cancel(struct nx_selection_key_t *key);
+
+/**
+ * Stores the key's attachment in `*attachment_out` (NULL if it has none). The attachment
+ * stays owned by the key. On error `*attachment_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY` (a cancelled key keeps no
+ * attachment: it was freed at the cancellation), `NX_EFORKED`.
+ */
+int nx_selection_key_attachment(struct nx_selection_key_t *key, void **attachment_out);
+
+/**
+ * Replaces the key's attachment with `attachment` and its `attachment_free` (both may be
+ * NULL; NULL `attachment_free` means nioxide frees nothing). The key owns the new attachment:
+ * `attachment_free(attachment)` is called exactly once, when the attachment is replaced by a
+ * register, or the key is cancelled, its channel closed or its selector closed or freed, on
+ * the thread that makes that call.
+ *
+ * The previous attachment goes back to the caller, who owns it again: it is stored in
+ * `*previous_out` (if not NULL) and its own `attachment_free` will NOT be called.
+ *
+ * On error nioxide keeps nothing and frees nothing: `attachment_free` is not called, and
+ * `*previous_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_attach(struct nx_selection_key_t *key,
+                            void *attachment,
+                            void (*attachment_free)(void*),
+                            void **previous_out);
+
+/**
+ * Switches the key to edge-triggered (`edge` non-zero) or level-triggered (0, the default)
+ * reporting. An edge-triggered key is selected once per new readiness edge (or interest
+ * change), not again while the readiness lasts. Takes effect at the next select.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_set_edge_triggered(struct nx_selection_key_t *key, int edge);
+
+/**
+ * Whether the key is edge-triggered: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_is_edge_triggered(struct nx_selection_key_t *key);
+
+/**
+ * Stores the key's channel in `*channel_out`: the very `nx_socket_channel_t *` the user
+ * registered (still owned by the user). Works on a cancelled key too. On error
+ * `*channel_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL, or the key's channel is a server socket channel),
+ * `NX_EBADHANDLE` (the key was forgotten, or the channel's handle was freed), `NX_EFORKED`.
+ */
+int nx_selection_key_socket_channel(struct nx_selection_key_t *key,
+                                    struct nx_socket_channel_t **channel_out);
+
+/**
+ * Stores the key's channel in `*channel_out`: the very `nx_server_socket_channel_t *` the user
+ * registered (still owned by the user). Works on a cancelled key too. On error
+ * `*channel_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL, or the key's channel is a socket channel), `NX_EBADHANDLE` (the
+ * key was forgotten, or the channel's handle was freed), `NX_EFORKED`.
+ */
+int nx_selection_key_server_socket_channel(struct nx_selection_key_t *key,
+                                           struct nx_server_socket_channel_t **channel_out);
+
+/**
+ * Stores the key's selector in `*selector_out`: the user's `nx_selector_t *` (still owned by
+ * the user). Works on a cancelled key too. On error `*selector_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE` (the key was forgotten, or the selector freed),
+ * `NX_EFORKED`.
+ */
+int nx_selection_key_selector(struct nx_selection_key_t *key, struct nx_selector_t **selector_out);
+
+/**
+ * Opens an unbound server channel in blocking mode: an IPv6 dual-stack socket (it accepts
+ * IPv4 and IPv6 connections), or IPv4 where IPv6 is unavailable, with `SO_REUSEADDR` on.
+ *
+ * On success `*channel_out` is a new channel that the caller owns and must release with
+ * `nx_server_socket_channel_free`. On error it is left unchanged.
+ *
+ * Thread safety: safe from any thread; the channel may be used from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`.
+ */
+int nx_server_socket_channel_open(struct nx_server_socket_channel_t **channel_out);
+
+/**
+ * Opens an unbound server channel of `family`, `AF_INET` or `AF_INET6` (dual-stack until
+ * `NX_IPV6_V6ONLY` is set), as `nx_server_socket_channel_open`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`, another family), `-EAFNOSUPPORT`, `-EMFILE`,
+ * `-ENFILE`, `-ENOMEM`.
+ */
+int nx_server_socket_channel_open_family(int family,
+                                         struct nx_server_socket_channel_t **channel_out);
+
+/**
+ * Binds the channel to `addr` and listens with `backlog` (0 or less: the system default).
+ * Port 0 picks a free port; `nx_server_socket_channel_local_address` tells which.
+ *
+ * `addr` (`addrlen` bytes, a `struct sockaddr_in` or `struct sockaddr_in6`) is only read
+ * during the call. An IPv4 address on a dual-stack channel is bound as its IPv4-mapped IPv6
+ * address.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_EALREADYBOUND`,
+ * `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-EADDRINUSE`, `-EACCES`, `-EAFNOSUPPORT` (an
+ * IPv6 address on an `AF_INET` channel), other `-errno`.
+ */
+int nx_server_socket_channel_bind(struct nx_server_socket_channel_t *channel,
+                                  const struct sockaddr *addr,
+                                  socklen_t addrlen,
+                                  int backlog);
+
+/**
+ * Accepts a connection. On success `*channel_out` is either a new connected socket channel
+ * in blocking mode, which the caller owns and must release with `nx_socket_channel_free`, or
+ * NULL when the channel is non-blocking and no connection is waiting. A blocking channel
+ * waits for one. On error `*channel_out` is unchanged.
+ *
+ * When the process is out of descriptors the call fails with `-EMFILE` (or `-ENFILE`), and
+ * the channel's accept readiness is held back until nioxide closes a descriptor or about
+ * 100 ms pass, so a select loop does not spin on the waiting connection.
+ *
+ * Thread safety: safe from any thread; accepts are serialized. `nx_server_socket_channel_close`
+ * (or free) from another thread wakes a blocked accept with `NX_EASYNCCLOSE`.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTBOUND`, `NX_ECLOSED`, `NX_EASYNCCLOSE`, `NX_EBADHANDLE`,
+ * `NX_EFORKED`, `-EMFILE`, `-ENFILE`, `-ENOBUFS`, `-ENOMEM`, other `-errno`.
+ */
+int nx_server_socket_channel_accept(struct nx_server_socket_channel_t *channel,
+                                    struct nx_socket_channel_t **channel_out);
+
+/**
+ * Stores the bound address (with the chosen port) in `*addr_out` (a `struct sockaddr_in` or
+ * `struct sockaddr_in6`) and its length in `*addrlen_out`. IPv4-mapped IPv6 addresses come
+ * back as IPv4 ones. On error both are unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTBOUND` (before bind), `NX_ECLOSED`, `NX_EBADHANDLE`,
+ * `NX_EFORKED`.
+ */
+int nx_server_socket_channel_local_address(struct nx_server_socket_channel_t *channel,
+                                           struct sockaddr_storage *addr_out,
+                                           socklen_t *addrlen_out);
+
+/**
+ * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBLOCKINGMODE` (blocking mode while registered with a selector),
+ * `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_configure_blocking(struct nx_server_socket_channel_t *channel,
+                                                int block);
+
+/**
+ * Whether the channel is in blocking mode: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_is_blocking(struct nx_server_socket_channel_t *channel);
+
+/**
+ * Whether the channel is open: 1, or 0 once it is closed, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_is_open(struct nx_server_socket_channel_t *channel);
+
+/**
+ * Sets socket option `option` (`NX_SO_*`, `NX_IPV6_V6ONLY`) to `value`. A server channel
+ * supports `NX_SO_REUSEADDR`, `NX_SO_REUSEPORT`, `NX_SO_RCVBUF` (inherited by accepted
+ * channels) and `NX_IPV6_V6ONLY` (before bind).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (unknown option, a size <= 0), `NX_ENOOPT` (an option this channel
+ * does not support), `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ */
+int nx_server_socket_channel_set_option(struct nx_server_socket_channel_t *channel,
+                                        int option,
+                                        int64_t value);
+
+/**
+ * Stores the value of socket option `option` in `*value_out` (unchanged on error). Linux
+ * reports `NX_SO_RCVBUF` doubled.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOOPT`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ */
+int nx_server_socket_channel_get_option(struct nx_server_socket_channel_t *channel,
+                                        int option,
+                                        int64_t *value_out);
+
+/**
+ * Lists the options a server channel supports: the first `capacity` option numbers go to
+ * `options_out` (which may be NULL when `capacity` is 0), and their total count to
+ * `*count_out`, so a call with `capacity` 0 asks for the size. On error nothing is written.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_supported_options(struct nx_server_socket_channel_t *channel,
+                                               int *options_out,
+                                               size_t capacity,
+                                               size_t *count_out);
+
+/**
+ * Stores the channel's descriptor in `*fd_out` (unchanged on error). nioxide owns it: do not
+ * close it; it is valid while the channel is open.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_fd(struct nx_server_socket_channel_t *channel, int *fd_out);
+
+/**
+ * Registers the channel, which must be non-blocking, with `selector` for `ops`
+ * (`NX_OP_ACCEPT` or 0) with an attachment; or, if it is registered there already, updates
+ * the key's interest ops and replaces its attachment (the old attachment's `attachment_free`
+ * runs, on this thread). A channel is registered with one selector at a time.
+ *
+ * On success `*key_out` (if `key_out` is not NULL) is the channel's key: owned by the
+ * selector, never freed by the caller, the same handle every time. The key owns `attachment`
+ * (which may be NULL): `attachment_free(attachment)` (if not NULL) runs exactly once, when
+ * the attachment is replaced by a register, or the key is cancelled, the channel closed or the
+ * selector closed or freed, on the thread that makes that call. On error nioxide keeps
+ * nothing and frees nothing: `attachment_free` is not called and `*key_out` is unchanged.
+ *
+ * Thread safety: safe from any thread, also while another thread selects (the registration
+ * is seen by that select when it next looks).
+ *
+ * Errors: `NX_EINVAL` (NULL or wrong handles, unknown op bits), `NX_EOPS` (ops a server
+ * channel does not support), `NX_EBLOCKINGMODE` (the channel is in blocking mode),
+ * `NX_ECLOSED` (channel or selector closed), `NX_EREGISTERED` (registered with another
+ * selector), `NX_ECANCELLEDKEY` (its key here was cancelled and the selector has not selected
+ * since), `NX_EBADHANDLE`, `NX_EFORKED`, `-errno` from `epoll_ctl`.
+ */
+int nx_server_socket_channel_register(struct nx_server_socket_channel_t *channel,
+                                      struct nx_selector_t *selector,
+                                      uint32_t ops,
+                                      void *attachment,
+                                      void (*attachment_free)(void*),
+                                      struct nx_selection_key_t **key_out);
+
+/**
+ * Closes the channel: its key is cancelled (the attachment's `attachment_free` runs on this
+ * thread), a blocked accept in another thread returns `NX_EASYNCCLOSE`, and the descriptor
+ * is closed once no call uses it any more. Idempotent: returns 0 every time, also in a forked
+ * child (where nothing of the parent's epoll set is touched). Later calls other than close
+ * and free return `NX_ECLOSED`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a server channel), `NX_EBADHANDLE` (freed).
+ */
+int nx_server_socket_channel_close(struct nx_server_socket_channel_t *channel);
+
+/**
+ * Frees the channel: closes it if needed (as `nx_server_socket_channel_close`), then
+ * invalidates the handle; every later call with it returns `NX_EBADHANDLE`. Allowed in a
+ * forked child.
+ *
+ * Thread safety: safe from any thread; a blocked accept in another thread returns
+ * `NX_EASYNCCLOSE`.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE` (already freed).
+ */
+int nx_server_socket_channel_free(struct nx_server_socket_channel_t *channel);
+
+/**
+ * Opens an unconnected socket channel in blocking mode: an IPv6 dual-stack socket (it
+ * connects to IPv4 and IPv6 addresses alike), or IPv4 where IPv6 is unavailable.
+ *
+ * On success `*channel_out` is a new channel that the caller owns and must release with
+ * `nx_socket_channel_free`. On error it is left unchanged.
+ *
+ * Thread safety: safe from any thread; the channel may be used from any thread (reads are
+ * serialized with reads, writes with writes).
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`.
+ */
+int nx_socket_channel_open(struct nx_socket_channel_t **channel_out);
+
+/**
+ * Opens an unconnected socket channel of `family`, `AF_INET` or `AF_INET6`, as
+ * `nx_socket_channel_open`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`, another family), `-EAFNOSUPPORT`, `-EMFILE`,
+ * `-ENFILE`, `-ENOMEM`.
+ */
+int nx_socket_channel_open_family(int family, struct nx_socket_channel_t **channel_out);
+
+/**
+ * Binds the local side before connecting (optional). `addr` (`addrlen` bytes) is only read
+ * during the call.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_ECLOSED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`, `-EADDRINUSE`, `-EINVAL` (already bound), other `-errno`.
+ */
+int nx_socket_channel_bind(struct nx_socket_channel_t *channel,
+                           const struct sockaddr *addr,
+                           socklen_t addrlen);
+
+/**
+ * Connects to `addr` (`addrlen` bytes, only read during the call). Returns 0 once connected.
+ * In non-blocking mode it may return `-EINPROGRESS` instead: the connect is pending; select
+ * for `NX_OP_CONNECT`, then call `nx_socket_channel_finish_connect`. In blocking mode it
+ * waits for the outcome.
+ *
+ * As in Java, a connect that fails closes the channel (later calls: `NX_ECLOSED`).
+ *
+ * Thread safety: safe from any thread; close or free from another thread wakes a blocked
+ * connect with `NX_EASYNCCLOSE`.
+ *
+ * Errors: `-EINPROGRESS` (pending, non-blocking mode), `NX_EINVAL`, `NX_EISCONNECTED`,
+ * `NX_ECONNPENDING`, `NX_ECLOSED`, `NX_EASYNCCLOSE`, `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-ECONNREFUSED`, `-ENETUNREACH`, `-EAFNOSUPPORT`, other `-errno`.
+ */
+int nx_socket_channel_connect(struct nx_socket_channel_t *channel,
+                              const struct sockaddr *addr,
+                              socklen_t addrlen);
+
+/**
+ * Completes a pending connect: returns 0 once connected, `-EINPROGRESS` while it is still
+ * in progress (non-blocking mode; blocking mode waits), or the connect's error, such as
+ * `-ECONNREFUSED` (the channel is then closed, as in Java). 0 on a connected channel.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `-EINPROGRESS`, `NX_ENOCONNPENDING` (no connect was started), `NX_EINVAL`,
+ * `NX_ECLOSED`, `NX_EASYNCCLOSE`, `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNREFUSED`,
+ * `-ETIMEDOUT`, `-EHOSTUNREACH`, other `-errno`.
+ */
+int nx_socket_channel_finish_connect(struct nx_socket_channel_t *channel);
+
+/**
+ * Whether a non-blocking connect is in progress: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_connection_pending(struct nx_socket_channel_t *channel);
+
+/**
+ * Whether the channel is connected: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_connected(struct nx_socket_channel_t *channel);
+
+/**
+ * Reads up to `len` bytes into `buf` and stores the count in `*count_out`: 0 means the
+ * channel is non-blocking and no data is available now; a blocking channel waits for at
+ * least one byte. Returns `NX_EOF` at end of stream (the peer shut down its output, or
+ * `nx_socket_channel_shutdown_input` was called). `buf` (NULL only with `len` 0) is only
+ * written during the call. On error `*count_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; reads are serialized with reads. Close or free from
+ * another thread wakes a blocked read with `NX_EASYNCCLOSE`.
+ *
+ * Errors: `NX_EOF`, `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EASYNCCLOSE`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNRESET`, `-ETIMEDOUT`, other `-errno`.
+ */
+int nx_socket_channel_read(struct nx_socket_channel_t *channel,
+                           void *buf,
+                           size_t len,
+                           size_t *count_out);
+
+/**
+ * Scattering read: fills the `iovcnt` buffers of `iov` in order, with the results of
+ * `nx_socket_channel_read` (`NX_EOF` at end of stream, count 0 when it would block). The
+ * buffers must not overlap; they are only written during the call. Up to 16 buffers cost no
+ * allocation.
+ *
+ * Thread safety: as `nx_socket_channel_read`.
+ *
+ * Errors: as `nx_socket_channel_read`; `NX_EINVAL` also for `iovcnt` < 0, a NULL `iov` with
+ * `iovcnt` > 0, or a NULL buffer with a non-zero length; `-EINVAL` for more than `IOV_MAX`.
+ */
+int nx_socket_channel_readv(struct nx_socket_channel_t *channel,
+                            const struct iovec *iov,
+                            int iovcnt,
+                            size_t *count_out);
+
+/**
+ * Writes from `buf` (`len` bytes, NULL only with `len` 0; only read during the call) and
+ * stores the count written in `*count_out`: in non-blocking mode what fits now (0 if nothing
+ * does), in blocking mode all of it. Never raises `SIGPIPE`: a reset or closed peer gives
+ * `-EPIPE` or `-ECONNRESET`. On error `*count_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; writes are serialized with writes, so blocking writes
+ * never interleave. Close or free from another thread wakes a blocked write with
+ * `NX_EASYNCCLOSE`.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ESHUTDOWN` (after
+ * `nx_socket_channel_shutdown_output`), `NX_ECLOSED`, `NX_EASYNCCLOSE`, `NX_EBADHANDLE`,
+ * `NX_EFORKED`, `-EPIPE`, `-ECONNRESET`, other `-errno`.
+ */
+int nx_socket_channel_write(struct nx_socket_channel_t *channel,
+                            const void *buf,
+                            size_t len,
+                            size_t *count_out);
+
+/**
+ * Gathering write from the `iovcnt` buffers of `iov`, in order (one `sendmsg` with
+ * `MSG_NOSIGNAL`, never `SIGPIPE`), with the results of `nx_socket_channel_write`. The
+ * buffers are only read during the call. Up to 16 buffers cost no allocation.
+ *
+ * Thread safety: as `nx_socket_channel_write`.
+ *
+ * Errors: as `nx_socket_channel_write`; `NX_EINVAL` also for `iovcnt` < 0, a NULL `iov` with
+ * `iovcnt` > 0, or a NULL buffer with a non-zero length; `-EMSGSIZE` for more than `IOV_MAX`.
+ */
+int nx_socket_channel_writev(struct nx_socket_channel_t *channel,
+                             const struct iovec *iov,
+                             int iovcnt,
+                             size_t *count_out);
+
+/**
+ * Shuts down the input side: later reads return `NX_EOF`. Idempotent.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-errno`.
+ */
+int nx_socket_channel_shutdown_input(struct nx_socket_channel_t *channel);
+
+/**
+ * Shuts down the output side (half-close): the peer reads end of stream once it has read
+ * what was sent; later writes fail with `NX_ESHUTDOWN`. The input side stays open.
+ * Idempotent.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-errno`.
+ */
+int nx_socket_channel_shutdown_output(struct nx_socket_channel_t *channel);
+
+/**
+ * Stores the local address in `*addr_out` and its length in `*addrlen_out`, as
+ * `nx_server_socket_channel_local_address`. On error both are unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTBOUND` (neither bound nor connected), `NX_ECLOSED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_local_address(struct nx_socket_channel_t *channel,
+                                    struct sockaddr_storage *addr_out,
+                                    socklen_t *addrlen_out);
+
+/**
+ * Stores the peer's address in `*addr_out` and its length in `*addrlen_out`
+ * (IPv4-mapped addresses as IPv4). On error both are unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-errno`.
+ */
+int nx_socket_channel_remote_address(struct nx_socket_channel_t *channel,
+                                     struct sockaddr_storage *addr_out,
+                                     socklen_t *addrlen_out);
+
+/**
+ * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBLOCKINGMODE` (blocking mode while registered with a selector),
+ * `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_configure_blocking(struct nx_socket_channel_t *channel, int block);
+
+/**
+ * Whether the channel is in blocking mode: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_blocking(struct nx_socket_channel_t *channel);
+
+/**
+ * Whether the channel is open: 1, or 0 once it is closed (also by a failed connect), or a
+ * negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_open(struct nx_socket_channel_t *channel);
+
+/**
+ * Sets socket option `option` to `value`. A socket channel supports every `NX_SO_*`,
+ * `NX_TCP_NODELAY` and `NX_IPV6_V6ONLY` (IPv6 channels, before connect). `NX_SO_LINGER` is in
+ * seconds, negative for off.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (unknown option, a size <= 0), `NX_ENOOPT`, `NX_ECLOSED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ */
+int nx_socket_channel_set_option(struct nx_socket_channel_t *channel, int option, int64_t value);
+
+/**
+ * Stores the value of socket option `option` in `*value_out` (unchanged on error). Linux
+ * reports `NX_SO_RCVBUF` and `NX_SO_SNDBUF` doubled; `NX_SO_LINGER` is -1 when off.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ENOOPT`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ */
+int nx_socket_channel_get_option(struct nx_socket_channel_t *channel,
+                                 int option,
+                                 int64_t *value_out);
+
+/**
+ * Lists the options a socket channel supports, as
+ * `nx_server_socket_channel_supported_options`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_supported_options(struct nx_socket_channel_t *channel,
+                                        int *options_out,
+                                        size_t capacity,
+                                        size_t *count_out);
+
+/**
+ * Stores the channel's descriptor in `*fd_out` (unchanged on error). nioxide owns it: do not
+ * close it; it is valid while the channel is open.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_fd(struct nx_socket_channel_t *channel, int *fd_out);
+
+/**
+ * Registers the channel, which must be non-blocking, with `selector` for `ops` (a
+ * combination of `NX_OP_READ`, `NX_OP_WRITE` and `NX_OP_CONNECT`, or 0), with an attachment;
+ * everything else as `nx_server_socket_channel_register`, whose ownership rules apply.
+ *
+ * Thread safety: safe from any thread, also while another thread selects.
+ *
+ * Errors: `NX_EINVAL`, `NX_EOPS` (`NX_OP_ACCEPT`), `NX_EBLOCKINGMODE`, `NX_ECLOSED`,
+ * `NX_EREGISTERED`, `NX_ECANCELLEDKEY`, `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ */
+int nx_socket_channel_register(struct nx_socket_channel_t *channel,
+                               struct nx_selector_t *selector,
+                               uint32_t ops,
+                               void *attachment,
+                               void (*attachment_free)(void*),
+                               struct nx_selection_key_t **key_out);
+
+/**
+ * Closes the channel: its key is cancelled (the attachment's `attachment_free` runs on this
+ * thread), blocked calls in other threads return `NX_EASYNCCLOSE`, and the descriptor is
+ * closed once no call uses it any more. Idempotent: returns 0 every time, also in a forked
+ * child. Later calls other than close and free return `NX_ECLOSED`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a socket channel), `NX_EBADHANDLE` (freed).
+ */
+int nx_socket_channel_close(struct nx_socket_channel_t *channel);
+
+/**
+ * Frees the channel: closes it if needed (as `nx_socket_channel_close`), then invalidates
+ * the handle; every later call with it returns `NX_EBADHANDLE`. Allowed in a forked child.
+ *
+ * Thread safety: safe from any thread; blocked calls in other threads return
+ * `NX_EASYNCCLOSE`.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE` (already freed).
+ */
+int nx_socket_channel_free(struct nx_socket_channel_t *channel);
 
 #ifdef __cplusplus
 }  // extern "C"

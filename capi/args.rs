@@ -1,0 +1,99 @@
+//! Checked arguments: out-parameters, and core's errors as C codes.
+//!
+//! Every `nx_*` function checks its pointers before it does anything, and writes its
+//! out-parameters only once it has succeeded, so they are left unchanged on error
+//! (DESIGN.md, "C API conventions"). [`Out::new`] does the first half (NULL is `NX_EINVAL`),
+//! [`Out::set`] the second. Bodies are written as closures returning `Result<(), c_int>` and
+//! turned into the function's code by [`status`].
+
+use std::any::Any;
+use std::ffi::c_int;
+
+use crate::error::{NX_EBADHANDLE, NX_EINVAL};
+use crate::handle::{HANDLES, HandleType, RawHandle};
+
+/// A checked, non-NULL out-parameter `*mut T`, written at most once.
+pub(crate) struct Out<T>(*mut T);
+
+impl<T> Out<T> {
+    /// Checks `ptr`: NULL is `NX_EINVAL`.
+    pub(crate) fn new(ptr: *mut T) -> Result<Out<T>, c_int> {
+        if ptr.is_null() {
+            Err(NX_EINVAL)
+        } else {
+            Ok(Out(ptr))
+        }
+    }
+
+    /// Reads the value the caller passed in (for in/out parameters such as a cursor).
+    ///
+    /// # Safety
+    /// The pointer must point to an initialized `T`.
+    pub(crate) unsafe fn get(&self) -> T
+    where
+        T: Copy,
+    {
+        // SAFETY: non-NULL by construction, initialized by the caller's contract.
+        unsafe { self.0.read() }
+    }
+
+    /// Stores `value` through the pointer (without reading or dropping what was there).
+    pub(crate) fn set(self, value: T) {
+        // SAFETY: non-NULL by construction; the caller of the `nx_*` function promised a valid,
+        // writable, aligned `T`.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// An optional out-parameter: NULL means the caller does not want the value.
+pub(crate) struct OptOut<T>(*mut T);
+
+impl<T> OptOut<T> {
+    /// Wraps `ptr`, which may be NULL.
+    pub(crate) fn new(ptr: *mut T) -> OptOut<T> {
+        OptOut(ptr)
+    }
+
+    /// Stores `value` unless the pointer is NULL.
+    pub(crate) fn set(self, value: T) {
+        if let Ok(out) = Out::new(self.0) {
+            out.set(value);
+        }
+    }
+}
+
+/// The C code of a core error: `-errno` or an `NX_E*` code.
+pub(crate) fn code(err: nioxide_core::Error) -> c_int {
+    err.code()
+}
+
+/// Runs an `nx_*` function's body and returns its code: 0, or the error.
+pub(crate) fn status(body: impl FnOnce() -> Result<(), c_int>) -> c_int {
+    match body() {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+/// Runs the body of a predicate (`nx_*_is_*`): 1 for true, 0 for false, or the error.
+pub(crate) fn predicate(body: impl FnOnce() -> Result<bool, c_int>) -> c_int {
+    match body() {
+        Ok(value) => c_int::from(value),
+        Err(code) => code,
+    }
+}
+
+/// The C handle recorded in a core object's binding slot, if it still names a live object of
+/// type `H`: how a key gives back the very handle the user registered.
+///
+/// Errors: `NX_EBADHANDLE` when there is none, or the user has freed it.
+pub(crate) fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut H, c_int> {
+    let raw = raw.ok_or(NX_EBADHANDLE)?;
+    HANDLES.get::<H::Object>(raw, H::KIND)?;
+    Ok(raw.as_ptr())
+}
+
+/// The [`RawHandle`] a binding slot holds, if any.
+pub(crate) fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
+    binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
+}
