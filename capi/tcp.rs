@@ -162,7 +162,9 @@ pub extern "C" fn nx_server_socket_channel_local_address(
     nx_ffi_boundary! { status(|| channel::local_address(channel, addr_out, addrlen_out)) }
 }
 
-/// Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+/// Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode. The first
+/// blocking call that really waits on a thread gives that thread one wake-up eventfd (so that
+/// close from another thread can wake it), closed when the thread exits.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -658,7 +660,9 @@ pub extern "C" fn nx_socket_channel_remote_address(
     }
 }
 
-/// Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+/// Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode. The first
+/// blocking call that really waits on a thread gives that thread one wake-up eventfd (so that
+/// close from another thread can wake it), closed when the thread exits.
 ///
 /// Thread safety: safe from any thread.
 ///

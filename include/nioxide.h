@@ -842,7 +842,9 @@ int nx_server_socket_channel_local_address(struct nx_server_socket_channel_t *ch
                                            socklen_t *addrlen_out);
 
 /**
- * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+ * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode. The first
+ * blocking call that really waits on a thread gives that thread one wake-up eventfd (so that
+ * close from another thread can wake it), closed when the thread exits.
  *
  * Thread safety: safe from any thread.
  *
@@ -1179,7 +1181,9 @@ int nx_socket_channel_remote_address(struct nx_socket_channel_t *channel,
                                      socklen_t *addrlen_out);
 
 /**
- * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode.
+ * Switches the channel to blocking (`block` non-zero) or non-blocking (0) mode. The first
+ * blocking call that really waits on a thread gives that thread one wake-up eventfd (so that
+ * close from another thread can wake it), closed when the thread exits.
  *
  * Thread safety: safe from any thread.
  *
