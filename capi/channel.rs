@@ -255,8 +255,8 @@ pub(crate) unsafe fn with_write_iovecs<R>(
 /// The calls both TCP channel types answer alike, so their `extern "C"` functions can share
 /// one body each.
 pub(crate) trait ChannelObject: Clone + Send + Sync + 'static + Into<Channel> {
-    /// The options this channel type supports.
-    const SUPPORTED: &'static [SocketOption];
+    /// The options this channel supports.
+    fn supported(&self) -> &'static [SocketOption];
     /// Opens a channel (`None`: IPv6 dual-stack, or IPv4 where IPv6 is missing).
     fn open_channel(family: Option<Family>) -> CoreResult<Self>;
     /// `Forked` in a forked child, `Closed` once closed.
@@ -281,7 +281,9 @@ pub(crate) trait ChannelObject: Clone + Send + Sync + 'static + Into<Channel> {
 macro_rules! channel_object {
     ($type:ty) => {
         impl ChannelObject for $type {
-            const SUPPORTED: &'static [SocketOption] = <$type>::OPTIONS;
+            fn supported(&self) -> &'static [SocketOption] {
+                self.supported_options()
+            }
             fn open_channel(family: Option<Family>) -> CoreResult<Self> {
                 family.map_or_else(<$type>::open, <$type>::open_family)
             }
@@ -465,8 +467,9 @@ where
     if options_out.is_null() && capacity > 0 {
         return Err(NX_EINVAL);
     }
-    channel_of(channel)?.check_usable().map_err(code)?;
-    let supported = H::Object::SUPPORTED;
+    let channel = channel_of(channel)?;
+    channel.check_usable().map_err(code)?;
+    let supported = channel.supported();
     for (i, option) in supported.iter().take(capacity).enumerate() {
         // SAFETY: the caller passes room for `capacity` ints; `i < capacity`.
         unsafe { options_out.add(i).write(option_number(*option)) };

@@ -393,6 +393,10 @@ def test_supported_options(server: nioxide.ServerSocketChannel, pair: Pair) -> N
     assert sorted(server.supported_options()) == sorted(
         [nioxide.SO_REUSEADDR, nioxide.SO_REUSEPORT, nioxide.SO_RCVBUF, nioxide.IPV6_V6ONLY]
     )
+    with nioxide.SocketChannel(socket.AF_INET) as v4:
+        assert nioxide.IPV6_V6ONLY not in v4.supported_options()
+        with pytest.raises(nioxide.UnsupportedOptionError):
+            v4.get_option(nioxide.IPV6_V6ONLY)
     with pytest.raises(nioxide.UnsupportedOptionError) as raised:
         server.set_option(nioxide.TCP_NODELAY, 1)
     assert isinstance(raised.value, ValueError)

@@ -47,6 +47,15 @@ fn open_socket(family: Option<Family>) -> Result<(RawFd, Family)> {
     }
 }
 
+/// `options` without its last entry (`IPV6_V6ONLY`) for an IPv4 socket.
+fn for_family(options: &'static [SocketOption], family: Family) -> &'static [SocketOption] {
+    debug_assert_eq!(options.last(), Some(&SocketOption::Ipv6V6Only));
+    match family {
+        Family::V6 => options,
+        Family::V4 => &options[..options.len() - 1],
+    }
+}
+
 fn check_family(family: Family, addr: &SocketAddr) -> Result<()> {
     if family == Family::V4 && addr.is_ipv6() {
         return Err(Error::Os(libc::EAFNOSUPPORT));
@@ -65,7 +74,8 @@ impl SocketChannel {
     /// The ops a socket channel supports: read, write and connect.
     pub const VALID_OPS: u32 = OP_READ | OP_WRITE | OP_CONNECT;
 
-    /// The options a socket channel supports.
+    /// The options an IPv6 socket channel supports; an IPv4 one supports all but the last
+    /// (`IPV6_V6ONLY`), see [`supported_options`](Self::supported_options).
     pub const OPTIONS: &'static [SocketOption] = &[
         SocketOption::ReuseAddr,
         SocketOption::ReusePort,
@@ -76,6 +86,11 @@ impl SocketChannel {
         SocketOption::Linger,
         SocketOption::Ipv6V6Only,
     ];
+
+    /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets).
+    pub fn supported_options(&self) -> &'static [SocketOption] {
+        for_family(Self::OPTIONS, self.core.family)
+    }
 
     /// Opens an unconnected channel in blocking mode: an IPv6 dual-stack socket (it connects
     /// to IPv4 and IPv6 addresses alike), or IPv4 where IPv6 is unavailable.
@@ -344,12 +359,12 @@ impl SocketChannel {
     /// # Errors
     /// `UnsupportedOption`, `InvalidArgument` (a size ≤ 0), `Closed`, OS errors.
     pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.core.set_option(Self::OPTIONS, opt, value)
+        self.core.set_option(self.supported_options(), opt, value)
     }
 
     /// Reads a socket option; see [`SocketChannel::OPTIONS`].
     pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.core.get_option(Self::OPTIONS, opt)
+        self.core.get_option(self.supported_options(), opt)
     }
 
     /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
@@ -413,13 +428,19 @@ impl ServerSocketChannel {
     /// The ops a server channel supports: accept.
     pub const VALID_OPS: u32 = OP_ACCEPT;
 
-    /// The options a server channel supports.
+    /// The options an IPv6 server channel supports; an IPv4 one supports all but the last
+    /// (`IPV6_V6ONLY`), see [`supported_options`](Self::supported_options).
     pub const OPTIONS: &'static [SocketOption] = &[
         SocketOption::ReuseAddr,
         SocketOption::ReusePort,
         SocketOption::RcvBuf,
         SocketOption::Ipv6V6Only,
     ];
+
+    /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets).
+    pub fn supported_options(&self) -> &'static [SocketOption] {
+        for_family(Self::OPTIONS, self.core.family)
+    }
 
     /// Opens an unbound listener in blocking mode (IPv6 dual-stack, or IPv4 where IPv6 is
     /// unavailable) with `SO_REUSEADDR` on, as Java does on Linux.
@@ -507,12 +528,12 @@ impl ServerSocketChannel {
 
     /// Sets a socket option; see [`ServerSocketChannel::OPTIONS`].
     pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.core.set_option(Self::OPTIONS, opt, value)
+        self.core.set_option(self.supported_options(), opt, value)
     }
 
     /// Reads a socket option; see [`ServerSocketChannel::OPTIONS`].
     pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.core.get_option(Self::OPTIONS, opt)
+        self.core.get_option(self.supported_options(), opt)
     }
 
     /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.

@@ -86,7 +86,7 @@ macro_rules! channel_methods {
             }
 
             fn supported_options(&self) -> Vec<i64> {
-                option_numbers(<$core>::OPTIONS)
+                option_numbers(self.inner.supported_options())
             }
 
             #[pyo3(signature = (selector, ops, attachment=None))]
