@@ -96,11 +96,12 @@
 //! child must create new objects anyway (`NX_EFORKED`).
 
 use std::any::{Any, TypeId};
+use std::cell::UnsafeCell;
 use std::ffi::c_int;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::error::{NX_EBADHANDLE, NX_EINVAL};
@@ -216,45 +217,85 @@ enum Entry {
     Weak(Weak<dyn Any + Send + Sync>),
 }
 
-/// A slot's state, behind the slot's lock.
-struct SlotState {
-    /// Matches the generation of the one handle that names this slot's current entry.
-    generation: u32,
-    /// The [`HandleKind::tag`] of the current entry.
-    tag: u8,
-    /// The Rust type of the current entry's object.
-    type_id: TypeId,
-    entry: Entry,
-}
+/// Readers in a slot's state word (bits 0..23).
+const READERS: u64 = (1 << 23) - 1;
+/// A slot's state bit: the slot holds a live entry (bit 23).
+const LIVE: u64 = 1 << 23;
 
-impl SlotState {
-    /// Whether `raw` names the live entry of this slot.
-    fn names(&self, raw: RawHandle) -> bool {
-        self.generation == raw.generation()
-            && self.tag == raw.tag()
-            && !matches!(self.entry, Entry::Free)
-    }
+/// The state word that a live entry of `raw` shows: `generation << 32 | tag << 24 | LIVE`.
+fn live_state(raw: RawHandle) -> u64 {
+    ((raw.generation() as u64) << 32) | ((raw.tag() as u64) << 24) | LIVE
 }
 
 /// One slot of the table; never freed once allocated.
+///
+/// Lookups never lock: a reader registers in `state` (one compare-and-swap that also checks
+/// the generation, the tag and `LIVE`), reads the entry, and leaves (one subtraction). A writer
+/// (insert or take) holds `writer`, clears `LIVE` so no new reader gets in, waits the few
+/// instructions until the readers in flight have left, and only then touches the entry.
 struct Slot {
-    state: Mutex<SlotState>,
+    /// `generation << 32 | tag << 24 | LIVE | readers`.
+    state: AtomicU64,
+    /// Serializes the writers of this slot.
+    writer: Mutex<()>,
+    /// The entry and the Rust type of its object. Written only by a writer while `LIVE` is
+    /// clear and no reader is in; read only by registered readers while `LIVE` is set.
+    entry: UnsafeCell<(TypeId, Entry)>,
+}
+
+// SAFETY: `entry` is shared only as described on `Slot` (readers see it while it cannot
+// change; a writer has it alone), and its contents are `Send + Sync`.
+unsafe impl Sync for Slot {}
+
+/// A registered reader of a slot; leaves on drop.
+struct Reader<'a>(&'a Slot);
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl Slot {
     fn new() -> Slot {
         Slot {
-            state: Mutex::new(SlotState {
-                generation: 0,
-                tag: 0,
-                type_id: TypeId::of::<()>(),
-                entry: Entry::Free,
-            }),
+            state: AtomicU64::new(0),
+            writer: Mutex::new(()),
+            entry: UnsafeCell::new((TypeId::of::<()>(), Entry::Free)),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, SlotState> {
-        lock(&self.state)
+    /// Registers a reader if `raw` names this slot's live entry.
+    #[inline]
+    fn enter(&self, raw: RawHandle) -> Option<Reader<'_>> {
+        let want = live_state(raw);
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & !READERS != want {
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Reader(self)),
+                Err(seen) => state = seen,
+            }
+        }
+    }
+
+    /// The entry, for a registered reader.
+    #[inline]
+    fn entry<'a>(&'a self, _reader: &Reader<'a>) -> &'a (TypeId, Entry) {
+        // SAFETY: a registered reader keeps writers out (see `Slot`).
+        unsafe { &*self.entry.get() }
+    }
+
+    /// The generation the slot's next entry gets.
+    fn generation(&self) -> u32 {
+        (self.state.load(Ordering::Acquire) >> 32) as u32
     }
 }
 
@@ -332,22 +373,30 @@ impl Handles {
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
         let slot = self.checked_slot(raw, kind)?;
-        let object = {
-            let state = slot.lock();
-            if !state.names(raw) {
-                return Err(NX_EBADHANDLE);
+        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+        let (type_id, entry) = slot.entry(&reader);
+        if *type_id != TypeId::of::<T>() {
+            return Err(NX_EINVAL);
+        }
+        // Nothing is dropped while the reader is registered: a strong entry only gains a
+        // reference, and a dead weak entry yields nothing.
+        match entry {
+            Entry::Strong(object) => {
+                let ptr = Arc::as_ptr(object).cast::<T>();
+                // SAFETY: `ptr` is the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>`
+                // (the type id says it is a `T`), alive while the table holds it.
+                unsafe {
+                    Arc::increment_strong_count(ptr);
+                    Ok(Arc::from_raw(ptr))
+                }
             }
-            if state.type_id != TypeId::of::<T>() {
-                return Err(NX_EINVAL);
-            }
-            match &state.entry {
-                Entry::Strong(object) => Some(object.clone()),
-                Entry::Weak(object) => object.upgrade(),
-                Entry::Free => None,
-            }
-        };
-        // Converted (and, on the impossible failure, dropped) outside the slot's lock.
-        downcast(object)
+            // SAFETY: as above, for the upgraded reference.
+            Entry::Weak(object) => match object.upgrade() {
+                Some(object) => Ok(unsafe { Arc::from_raw(Arc::into_raw(object).cast::<T>()) }),
+                None => Err(NX_EBADHANDLE),
+            },
+            Entry::Free => Err(NX_EBADHANDLE),
+        }
     }
 
     /// Frees the handle `raw` of `kind` and returns its object.
@@ -409,15 +458,17 @@ impl Handles {
             }
         };
         let slot = self.slot(index).expect("allocated slot has a chunk");
-        let mut state = slot.lock();
-        debug_assert!(matches!(state.entry, Entry::Free));
-        state.tag = kind.tag();
-        state.type_id = type_id;
-        state.entry = entry;
-        let generation = state.generation;
-        drop(state);
+        let writer = lock(&slot.writer);
+        let generation = slot.generation();
+        // SAFETY: a free slot has `LIVE` clear, so no reader is in, and `writer` is ours.
+        let cell = unsafe { &mut *slot.entry.get() };
+        debug_assert!(matches!(cell.1, Entry::Free));
+        *cell = (type_id, entry);
+        let raw = RawHandle::new(index, generation, kind);
+        slot.state.store(live_state(raw), Ordering::Release);
+        drop(writer);
         self.live.fetch_add(1, Ordering::Relaxed);
-        Ok(RawHandle::new(index, generation, kind))
+        Ok(raw)
     }
 
     /// Checks the parts of `raw` that need no lock: not null, and of `kind`.
@@ -431,19 +482,42 @@ impl Handles {
     /// Takes `raw`'s entry out of `slot`, bumps the generation and frees the slot. The
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
-        let mut state = slot.lock();
-        if !state.names(raw) {
-            return Err(NX_EBADHANDLE);
+        let writer = lock(&slot.writer);
+        if let Some(type_id) = type_id {
+            let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+            if slot.entry(&reader).0 != type_id {
+                return Err(NX_EINVAL);
+            }
         }
-        if type_id.is_some_and(|type_id| type_id != state.type_id) {
-            return Err(NX_EINVAL);
+        // Close the slot to new readers, then wait for the ones in flight (a few instructions).
+        let want = live_state(raw);
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if state & !READERS != want {
+                return Err(NX_EBADHANDLE);
+            }
+            match slot.state.compare_exchange_weak(
+                state,
+                state & !LIVE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => state = seen,
+            }
         }
-        let entry = std::mem::take(&mut state.entry);
+        while slot.state.load(Ordering::Acquire) & READERS != 0 {
+            std::hint::spin_loop();
+        }
+        // SAFETY: `LIVE` is clear and no reader is in; `writer` is ours.
+        let entry = std::mem::take(unsafe { &mut (*slot.entry.get()).1 });
         // A used-up generation retires the slot: it is never reused, so no stale handle can
         // name a new object.
-        let reusable = state.generation != u32::MAX;
-        state.generation = state.generation.wrapping_add(1);
-        drop(state);
+        let generation = raw.generation();
+        let reusable = generation != u32::MAX;
+        slot.state
+            .store((generation.wrapping_add(1) as u64) << 32, Ordering::Release);
+        drop(writer);
         if reusable {
             lock(&self.alloc).free.push(raw.index() as u32);
         }
@@ -755,8 +829,9 @@ mod tests {
         let raw = handles
             .insert(HandleKind::Selector, Arc::new(Thing(1)))
             .unwrap();
-        handles.slot(raw.index()).unwrap().lock().generation = u32::MAX;
         let last = RawHandle::new(raw.index(), u32::MAX, HandleKind::Selector);
+        let slot = handles.slot(raw.index()).unwrap();
+        slot.state.store(live_state(last), Ordering::Release);
         handles.remove::<Thing>(last, HandleKind::Selector).unwrap();
         let next = handles
             .insert(HandleKind::Selector, Arc::new(Thing(2)))
