@@ -64,7 +64,8 @@ fn check_family(family: Family, addr: &SocketAddr) -> Result<()> {
 }
 
 /// A TCP connection (Java's `SocketChannel`). Cloning gives another handle to the same
-/// channel. Thread-safe: reads are serialized with reads and writes with writes.
+/// channel. Thread-safe: in blocking mode reads are serialized with reads and writes with
+/// writes (so blocking writes never interleave); non-blocking calls never wait.
 #[derive(Clone, Debug)]
 pub struct SocketChannel {
     pub(crate) core: Arc<ChannelCore>,
@@ -243,9 +244,13 @@ impl SocketChannel {
         if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
             return Ok(Some(0));
         }
-        let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         let len = buf.len();
+        if !self.core.is_blocking() {
+            // Non-blocking reads never wait, so they need not queue behind each other.
+            return self.core.try_read(|| socket::read(fd, buf), len);
+        }
+        let _serial = lock(&self.core.read_lock);
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
             self.core.try_read(|| socket::read(fd, buf), len)
         })
@@ -273,6 +278,17 @@ impl SocketChannel {
     /// `NotYetConnected`, `Shutdown` (after `shutdown_output`), `Closed`, `AsyncClose`, OS
     /// errors such as `EPIPE` or `ECONNRESET`.
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
+        if !self.core.is_blocking() {
+            // The common non-blocking case: one `send`, no slices, no lock (writes that
+            // never wait need not queue behind each other).
+            let call = self.core.enter()?;
+            self.check_writable()?;
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let fd = call.fd();
+            return Ok(self.core.try_write(|| socket::write(fd, buf))?.unwrap_or(0));
+        }
         self.write_vectored(&[IoSlice::new(buf)])
     }
 
@@ -285,7 +301,6 @@ impl SocketChannel {
         if total == 0 {
             return Ok(0);
         }
-        let _serial = lock(&self.core.write_lock);
         let fd = call.fd();
         let write_once = |slices: &[IoSlice<'_>]| {
             self.core.try_write(|| {
@@ -299,6 +314,7 @@ impl SocketChannel {
         if !self.core.is_blocking() {
             return Ok(write_once(bufs)?.unwrap_or(0));
         }
+        let _serial = lock(&self.core.write_lock);
         let mut owned: Vec<IoSlice<'_>> = bufs.to_vec();
         let mut slices: &mut [IoSlice<'_>] = &mut owned;
         let mut written = 0;
