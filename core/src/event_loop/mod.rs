@@ -17,6 +17,19 @@
 //!   out of an `Option` only on success), so nothing the caller owns is dropped.
 //! - A panic in a task is caught, counted ([`LoopCounters::panics`]), reported on stderr, and
 //!   the loop goes on.
+//! - A task queued while no turn is running — from another thread, or from the owner thread of
+//!   a caller-driven loop between runs — wakes the backend, so a host loop that polls
+//!   [`EventLoop::backend_fd`] sees it (a task queued from inside a turn runs in the next turn
+//!   of the same run without a wake-up).
+//! - A task of [`EventLoop::submit`] that never runs (dropped by shutdown) cancels its future,
+//!   so nobody waits for it forever.
+//!
+//! # Bindings
+//!
+//! A language binding that must enter its runtime to run callbacks (the Python module takes
+//! the GIL) sets a [`CallbackScope`] with [`EventLoop::set_callback_scope`]: each turn enters it
+//! around its callback phases, once for all the callbacks of that phase instead of once per
+//! callback, and never while waiting for I/O or while holding a lock of the loop.
 //!
 //! # Shutdown
 //!
@@ -51,6 +64,10 @@ use crate::{ErrorKind, Result};
 
 /// A task for [`EventLoop::execute`]: runs once on the loop's thread.
 pub type Task = Box<dyn FnOnce(&EventLoop) + Send>;
+
+/// Wraps the callback phases of a loop turn (see [`EventLoop::set_callback_scope`]): called
+/// with a function that runs the phase, which the scope must call exactly once.
+pub type CallbackScope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
 /// How [`EventLoop::run`] runs (libuv's `uv_run_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +140,7 @@ pub(crate) struct LoopInner {
     /// waits for termination.
     leftovers: Mutex<Vec<Task>>,
     scratch: Mutex<Vec<SelectionKey>>,
+    scope: Mutex<Option<CallbackScope>>,
 }
 
 /// An event loop. Cloning gives another handle to the same loop. Thread-safe: every method
@@ -226,6 +244,7 @@ impl EventLoop {
                 terminated: Promise::new(None),
                 leftovers: Mutex::new(Vec::new()),
                 scratch: Mutex::new(Vec::new()),
+                scope: Mutex::new(None),
             }),
         })
     }
@@ -380,7 +399,7 @@ impl EventLoop {
             };
             tasks.push_back(task);
         }
-        if !in_loop {
+        if !in_loop || !self.inner.running.load(Ordering::Acquire) {
             self.wake();
         }
         Ok(())
@@ -394,9 +413,21 @@ impl EventLoop {
         &self,
         f: impl FnOnce(&EventLoop) -> std::result::Result<Option<Value>, Failure> + Send + 'static,
     ) -> Result<Future> {
+        /// Cancels the future of a submitted task that is dropped without running.
+        struct CancelUnrun(Option<Promise>);
+        impl Drop for CancelUnrun {
+            fn drop(&mut self) {
+                if let Some(promise) = self.0.take() {
+                    promise.cancel();
+                }
+            }
+        }
         let future = Promise::new(Some(self));
-        let promise = future.clone();
+        let mut unrun = CancelUnrun(Some(future.clone()));
         self.execute(move |lp| {
+            let Some(promise) = unrun.0.take() else {
+                return;
+            };
             if promise.set_uncancellable() {
                 match f(lp) {
                     Ok(v) => promise.try_success(v),
@@ -454,7 +485,7 @@ impl EventLoop {
             }
         }));
         let earliest = lock(&self.inner.timers).push(deadline, timer.clone());
-        if earliest && !in_loop {
+        if earliest && (!in_loop || !self.inner.running.load(Ordering::Acquire)) {
             self.wake();
         }
         Ok(ScheduledFuture {
@@ -538,7 +569,7 @@ impl EventLoop {
                 return Ok(false);
             }
             self.turn(mode)?;
-            if self.is_shutting_down() && self.try_finish_shutdown() {
+            if self.is_shutting_down() && self.finish_shutdown_scoped() {
                 return Ok(false);
             }
             if self.inner.stop.swap(false, Ordering::AcqRel) || mode != RunMode::Default {
@@ -552,8 +583,12 @@ impl EventLoop {
     fn turn(&self, mode: RunMode) -> Result<()> {
         let inner = &*self.inner;
         inner.counters.turns.fetch_add(1, Ordering::Relaxed);
-        self.run_timers();
-        self.run_tasks();
+        if self.work_due() {
+            self.scoped(&mut || {
+                self.run_timers();
+                self.run_tasks();
+            });
+        }
         let timeout = if mode == RunMode::NoWait
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
@@ -575,18 +610,58 @@ impl EventLoop {
             .counters
             .wait_ns
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let mut keys = Vec::new();
         if n > 0 {
-            let mut keys = std::mem::take(&mut *lock(&inner.scratch));
+            keys = std::mem::take(&mut *lock(&inner.scratch));
             inner.selector.selected_into(&mut keys);
-            for key in keys.drain(..) {
-                inner.counters.events.fetch_add(1, Ordering::Relaxed);
-                self.guard(|| watch::dispatch(self, &key));
-            }
+        }
+        if !keys.is_empty() || self.work_due() {
+            self.scoped(&mut || {
+                for key in keys.drain(..) {
+                    inner.counters.events.fetch_add(1, Ordering::Relaxed);
+                    self.guard(|| watch::dispatch(self, &key));
+                }
+                self.run_timers();
+                self.run_tasks();
+            });
+        }
+        if n > 0 {
             *lock(&inner.scratch) = keys;
         }
-        self.run_timers();
-        self.run_tasks();
         Ok(())
+    }
+
+    /// Whether a callback phase would find work: a queued task or a due timer.
+    fn work_due(&self) -> bool {
+        !lock(&self.inner.tasks).is_empty()
+            || lock(&self.inner.timers)
+                .next_deadline()
+                .is_some_and(|d| d <= Instant::now())
+    }
+
+    /// Runs one callback phase inside the callback scope, if one is set.
+    fn scoped(&self, phase: &mut dyn FnMut()) {
+        let scope = lock(&self.inner.scope).clone();
+        match scope {
+            Some(scope) => scope(phase),
+            None => phase(),
+        }
+    }
+
+    /// Sets the scope this loop runs its callbacks in (`None` removes it), for language
+    /// bindings that must enter their runtime to run a callback: the Python module takes the
+    /// GIL once per phase instead of once per callback.
+    ///
+    /// Each turn calls `scope(phase)` around its callback phases — due timers and queued tasks
+    /// before the wait for I/O; I/O callbacks, due timers and queued tasks after it — but only
+    /// when the phase has something to run; the shutdown phases run inside it too. `scope`
+    /// must call `phase` exactly once (callbacks not run stay queued). It runs on the thread
+    /// that drives the loop, never while the loop waits for I/O, and no lock of the loop is
+    /// held while it runs, so it may block (for a GIL) without deadlocking threads that queue
+    /// work. Callbacks must still work without it: a listener of a promise whose loop has
+    /// terminated runs on the thread that completes the promise, outside any scope.
+    pub fn set_callback_scope(&self, scope: Option<CallbackScope>) {
+        *lock(&self.inner.scope) = scope;
     }
 
     /// Runs `f`, catching a panic: counted, reported, and the loop goes on.
@@ -728,6 +803,14 @@ impl EventLoop {
         )
     }
 
+    /// [`try_finish_shutdown`](Self::try_finish_shutdown) inside the callback scope (the
+    /// shutdown phases run tasks and drop callbacks).
+    fn finish_shutdown_scoped(&self) -> bool {
+        let mut done = false;
+        self.scoped(&mut || done = self.try_finish_shutdown());
+        done
+    }
+
     /// On the loop's thread while shutting down: advances the phases; `true` once terminated.
     fn try_finish_shutdown(&self) -> bool {
         let (cancel_timers, now_mode) = {
@@ -811,7 +894,7 @@ impl EventLoop {
         }
         self.shutdown_now();
         if !self.inner.library_driven && !self.inner.running.swap(true, Ordering::AcqRel) {
-            self.try_finish_shutdown();
+            self.finish_shutdown_scoped();
             self.inner.running.store(false, Ordering::Release);
         }
     }
