@@ -9,8 +9,8 @@
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
 #
-# Environment: PYTHON (default .venv/bin/python, which has the nioxide wheel installed; the
-# demo installs it there from ./python if it is missing), NIOXIDE_LIB_DIR (the directory of
+# Environment: PYTHON (default .venv/bin/python: the demo installs the nioxide wheel built from
+# ./python into it; DEMO_SKIP_WHEEL=1 uses the one installed), NIOXIDE_LIB_DIR (the directory of
 # libnioxide.so, default target/release), NIOXIDE_INCLUDE_DIR (default include), CC (default cc).
 set -euo pipefail
 
@@ -47,12 +47,15 @@ for example in selector-echo-server selector-echo-client; do
         -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
 done
 
-# --- The Python examples need the installed nioxide package -------------------------------------
+# --- The Python examples import the installed nioxide package ----------------------------------
 [[ -x $PYTHON ]] || die "$PYTHON not found: run \`make demo\`, which makes .venv"
-if ! "$PYTHON" -c 'import nioxide' 2>/dev/null; then
-    echo "run-demo: installing the nioxide wheel into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
-    "$PYTHON" -m pip install --disable-pip-version-check -q --no-build-isolation "$ROOT/python"
+if [[ ${DEMO_SKIP_WHEEL:-0} != 1 ]]; then
+    # Install the wheel built from this checkout (maturin runs from the venv's bin directory).
+    echo "run-demo: pip install ./python into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
+    PATH="$(dirname "$PYTHON"):$PATH" "$PYTHON" -m pip install --disable-pip-version-check -q \
+        --no-build-isolation "$ROOT/python"
 fi
+"$PYTHON" -c 'import nioxide' || die "nioxide does not import in $PYTHON"
 
 # --- One conversation ---------------------------------------------------------------------------
 # converse TITLE SERVER_COMMAND... -- CLIENT_COMMAND...   (the client gets the port appended)
