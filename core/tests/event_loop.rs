@@ -172,6 +172,53 @@ fn cancel_after_firing_loses() {
     });
 }
 
+/// Counts its drops and records the thread that dropped it.
+struct DropProbe(Arc<Mutex<Vec<thread::ThreadId>>>);
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(thread::current().id());
+    }
+}
+
+#[test]
+fn a_cancelled_timer_releases_its_task_on_the_loop_thread() {
+    let lp = EventLoop::spawn().unwrap();
+    let drops = Arc::new(Mutex::new(Vec::new()));
+    let probe = DropProbe(drops.clone());
+    let timer = lp
+        .schedule(Duration::from_millis(20), Repeat::Once, move |_| {
+            let _keep = &probe;
+            Ok(None)
+        })
+        .unwrap();
+    assert!(timer.cancel());
+    let loop_thread = lp
+        .submit(|_| Ok(Some(Box::new(thread::current().id()))))
+        .unwrap();
+    assert!(loop_thread.wait(Some(LIMIT)).unwrap());
+    let loop_thread = loop_thread.with_outcome(|o| match o {
+        Some(nioxide_core::event_loop::Outcome::Success(Some(v))) => {
+            *v.downcast_ref::<thread::ThreadId>().unwrap()
+        }
+        other => panic!("{other:?}"),
+    });
+    // Past its deadline the loop drops the cancelled task, though `timer` still names it.
+    let deadline = Instant::now() + LIMIT;
+    while drops.lock().unwrap().is_empty() && Instant::now() < deadline {
+        lp.execute(|_| {}).unwrap();
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        *drops.lock().unwrap(),
+        vec![loop_thread],
+        "once, on the loop thread"
+    );
+    drop(timer);
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert_eq!(drops.lock().unwrap().len(), 1);
+}
+
 #[test]
 fn fixed_rate_and_fixed_delay_repeat_until_cancelled_or_failed() {
     let lp = EventLoop::new().unwrap();
@@ -292,6 +339,46 @@ fn graceful_shutdown_drains_rejects_and_cancels_timers() {
 }
 
 #[test]
+fn shutdown_now_runs_no_queued_task_also_mid_turn() {
+    let lp = EventLoop::spawn().unwrap();
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let entered = Arc::new(AtomicUsize::new(0));
+    let (g, e) = (gate.clone(), entered.clone());
+    lp.execute(move |_| {
+        e.store(1, Ordering::SeqCst);
+        let _wait = g.lock().unwrap();
+    })
+    .unwrap();
+    while entered.load(Ordering::SeqCst) == 0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..3 {
+        let (r, probe) = (ran.clone(), DropProbe(drops.clone()));
+        lp.execute(move |_| {
+            let _keep = &probe;
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    lp.shutdown_now();
+    drop(held);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "queued before shutdown_now: never run"
+    );
+    assert_eq!(
+        *drops.lock().unwrap(),
+        vec![thread::current().id(); 3],
+        "dropped on the waiting thread"
+    );
+}
+
+#[test]
 fn a_panicking_task_is_reported_and_the_loop_goes_on() {
     let lp = EventLoop::new().unwrap();
     lp.execute(|_| panic!("boom")).unwrap();
@@ -350,6 +437,29 @@ fn channel_watch_is_level_triggered_without_epoll_ctl() {
         !lp.run(RunMode::Default).unwrap(),
         "a closed watch releases its ref"
     );
+}
+
+#[test]
+fn a_watched_channel_cannot_be_watched_twice() {
+    let lp = EventLoop::new().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let first = lp
+        .watch(peer.clone(), OP_READ, Box::new(|_, _, _| {}))
+        .unwrap();
+    let second = lp.watch(peer.clone(), OP_WRITE, Box::new(|_, _, _| {}));
+    assert_eq!(second.err(), Some(ErrorKind::RegisteredElsewhere.into()));
+    assert_eq!(
+        first.interest(),
+        Ok(OP_READ),
+        "the first watch keeps its key"
+    );
+    first.close();
+    lp.run(RunMode::NoWait).unwrap();
+    let again = lp
+        .watch(peer.clone(), OP_WRITE, Box::new(|_, _, _| {}))
+        .unwrap();
+    again.close();
 }
 
 #[test]

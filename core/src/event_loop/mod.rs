@@ -678,10 +678,14 @@ impl EventLoop {
     }
 
     /// Runs the tasks queued now (tasks they queue run next turn, so no turn runs forever).
+    /// After [`shutdown_now`](Self::shutdown_now) it runs none: what is queued is dropped.
     fn run_tasks(&self) {
         let mut budget = lock(&self.inner.tasks).len();
         while budget > 0 {
             budget -= 1;
+            if self.inner.state.load(Ordering::Acquire) != OPEN && self.dropping_tasks() {
+                break;
+            }
             let Some(task) = lock(&self.inner.tasks).pop_front() else {
                 break;
             };
@@ -696,21 +700,31 @@ impl EventLoop {
         }
     }
 
+    /// Whether a [`shutdown_now`](Self::shutdown_now) was asked for.
+    fn dropping_tasks(&self) -> bool {
+        lock(&self.inner.shutdown).as_ref().is_some_and(|s| s.now)
+    }
+
     fn run_timers(&self) {
         let now = Instant::now();
         loop {
-            let entry = {
+            let (entry, purged) = {
                 let mut timers = lock(&self.inner.timers);
-                timers.purge();
-                timers.pop_due(now)
+                let purged = timers.purge();
+                (timers.pop_due(now), purged)
             };
+            // Cancelled tasks (and what they own) are released on the loop's thread, outside
+            // the heap's lock, even while a `ScheduledFuture` still names their timer.
+            for gone in purged {
+                drop(gone.timer.take_task());
+            }
             let Some(entry) = entry else { break };
             let timer = entry.timer;
-            if timer.future.is_done() {
+            let cancelled = timer.future.is_done()
+                || (timer.repeat == Repeat::Once && !timer.future.set_uncancellable());
+            if cancelled {
                 self.release_timer_ref(&timer);
-                continue;
-            }
-            if timer.repeat == Repeat::Once && !timer.future.set_uncancellable() {
+                drop(timer.take_task());
                 continue;
             }
             let Some(mut task) = timer.take_task() else {
@@ -869,6 +883,7 @@ impl EventLoop {
         let entries = lock(&self.inner.timers).drain();
         for entry in entries {
             entry.timer.future.cancel();
+            drop(entry.timer.take_task());
         }
         self.inner.selector.close();
         self.inner.refs.store(0, Ordering::Release);

@@ -117,12 +117,19 @@ impl Heap {
         }
     }
 
-    /// Drops cancelled entries once they are most of the heap.
-    pub(crate) fn purge(&mut self) {
+    /// Takes cancelled entries out once they are most of the heap and returns them, so the
+    /// caller drops them (and their tasks) outside the heap's lock.
+    pub(crate) fn purge(&mut self) -> Vec<Entry> {
         if self.cancelled > 64 && self.cancelled * 2 > self.heap.len() {
-            self.heap.retain(|e| !e.timer.future.is_done());
             self.cancelled = 0;
+            let (done, keep): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut self.heap)
+                .into_vec()
+                .into_iter()
+                .partition(|e| e.timer.future.is_done());
+            self.heap = keep.into();
+            return done;
         }
+        Vec::new()
     }
 
     /// Removes every entry.

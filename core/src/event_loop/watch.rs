@@ -54,8 +54,10 @@ impl EventLoop {
     /// the loop's thread while the channel is ready for one of them (level-triggered).
     ///
     /// # Errors
-    /// As [`Selector::register`](crate::selector::Selector::register); `Rejected` once the loop
-    /// shuts down.
+    /// As [`Selector::register`](crate::selector::Selector::register); `RegisteredElsewhere`
+    /// also for a channel this loop already watches (or whose key on this loop was cancelled
+    /// and not yet dropped by a turn), whose key a second watch would take over; `Rejected`
+    /// once the loop shuts down.
     pub fn watch(
         &self,
         channel: impl Into<Channel>,
@@ -65,6 +67,10 @@ impl EventLoop {
         self.check()?;
         if self.is_shutting_down() {
             return Err(ErrorKind::Rejected.into());
+        }
+        let channel = channel.into();
+        if lock(&channel.core().registration).is_some() {
+            return Err(ErrorKind::RegisteredElsewhere.into());
         }
         let key = self.selector().register(channel, ops, &mut None)?;
         let watch = Watch {
