@@ -1,4 +1,5 @@
-//! Checked arguments: out-parameters, and core's errors as C codes.
+//! Checked arguments: out-parameters, core's errors as C codes and back, times, and the
+//! user's pointers nioxide keeps ([`COwned`]).
 //!
 //! Every `nx_*` function checks its pointers before it does anything, and writes its
 //! out-parameters only once it has succeeded, so they are left unchanged on error
@@ -7,7 +8,9 @@
 //! turned into the function's code by [`status`].
 
 use std::any::Any;
-use std::ffi::c_int;
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
 
 use crate::error::{NX_EBADHANDLE, NX_EINVAL};
 use crate::handle::{HANDLES, HandleType, RawHandle};
@@ -96,4 +99,80 @@ pub(crate) fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut 
 /// The [`RawHandle`] a binding slot holds, if any.
 pub(crate) fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
     binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
+}
+
+/// The core error for a C error code returned by a user's callback (or passed to
+/// `nx_promise_try_failure`): an `NX_E*` code becomes its kind, any other negative number
+/// `-errno`, so [`code`] gives the same number back.
+pub(crate) fn error_from_code(code: c_int) -> nioxide_core::Error {
+    nioxide_core::ErrorKind::from_code(code).map_or_else(
+        || nioxide_core::Error::Os(code.checked_neg().unwrap_or(c_int::MAX)),
+        nioxide_core::Error::from,
+    )
+}
+
+/// A C time in milliseconds where a wait is meant: negative is "forever" (`None`).
+pub(crate) fn wait_millis(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+thread_local! {
+    /// Set while [`give_back`] drops what core handed back after a failed call.
+    static GIVING_BACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A user's `void *` that nioxide keeps past a call (an attachment, a value), with the
+/// optional function that frees it: [`Drop`] calls it exactly once, on the thread that drops
+/// the value, unless the value is dropped inside [`give_back`].
+///
+/// Core keeps these inside the tasks, timers, listeners and callbacks it owns, so the
+/// attachment is freed exactly when core drops them (after the last run, or when never run,
+/// on the thread that shuts down or awaits the loop).
+pub(crate) struct COwned {
+    ptr: *mut c_void,
+    free: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+// SAFETY: nioxide never dereferences the pointer; handing it to another thread and calling
+// `free` there is what the API documents for attachments and values.
+unsafe impl Send for COwned {}
+// SAFETY: as above; shared access only reads the pointer value.
+unsafe impl Sync for COwned {}
+
+impl COwned {
+    /// Takes ownership of `ptr` (which may be NULL) and its free function (which may be NULL).
+    pub(crate) fn new(ptr: *mut c_void, free: Option<unsafe extern "C" fn(*mut c_void)>) -> COwned {
+        COwned { ptr, free }
+    }
+
+    /// The user's pointer, as given.
+    pub(crate) fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for COwned {
+    fn drop(&mut self) {
+        if let Some(free) = self.free.take() {
+            if !GIVING_BACK.with(Cell::get) {
+                // SAFETY: the user gave us this function for this pointer, to be called once.
+                unsafe { free(self.ptr) }
+            }
+        }
+    }
+}
+
+/// Drops `value`, something core handed back after a failed call (the `Option<Task>` of a
+/// rejected `try_execute`), without calling the free functions of the [`COwned`] values
+/// inside it: when a call that takes an attachment fails, the C caller keeps it and nioxide
+/// frees nothing. Only what `value` owns is dropped here; nothing else runs meanwhile.
+pub(crate) fn give_back<T>(value: T) {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GIVING_BACK.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GIVING_BACK.with(|g| g.replace(true)));
+    drop(value);
 }

@@ -123,6 +123,15 @@ pub enum HandleKind {
     ServerSocketChannel = 3,
     /// `nx_socket_channel_t`: a connected or connecting TCP channel.
     SocketChannel = 4,
+    /// `nx_loop_t`: an event loop (owned by the caller, or by its group: a strong entry the
+    /// group keeps).
+    Loop = 5,
+    /// `nx_loop_group_t`: a group of event loops on library threads.
+    LoopGroup = 6,
+    /// `nx_promise_t`: a promise or future (also the future of a submitted or scheduled task).
+    Promise = 7,
+    /// `nx_watch_t`: a readiness watch on an event loop.
+    Watch = 8,
 }
 
 impl HandleKind {

@@ -35,6 +35,14 @@ mod args;
 
 pub mod selector;
 
+pub mod event_loop;
+
+pub mod group;
+
+pub mod promise;
+
+pub mod watch;
+
 pub mod channel;
 
 pub mod tcp;

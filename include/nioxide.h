@@ -280,6 +280,59 @@
 #define NX_COUNTER_EMPTY_WAITS 4
 
 /**
+ * `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no
+ * queued task, no ref'd timer or watch); libuv's `UV_RUN_DEFAULT`.
+ */
+#define NX_RUN_DEFAULT 0
+
+/**
+ * `nx_loop_run` mode: one turn, blocking for I/O or the next timer if nothing is pending;
+ * libuv's `UV_RUN_ONCE`.
+ */
+#define NX_RUN_ONCE 1
+
+/**
+ * `nx_loop_run` mode: one turn without blocking; libuv's `UV_RUN_NOWAIT`.
+ */
+#define NX_RUN_NOWAIT 2
+
+/**
+ * `nx_loop_counter`: loop turns.
+ */
+#define NX_LOOP_COUNTER_TURNS 1
+
+/**
+ * `nx_loop_counter`: I/O events dispatched to watches.
+ */
+#define NX_LOOP_COUNTER_EVENTS 2
+
+/**
+ * `nx_loop_counter`: tasks run (promise listeners included).
+ */
+#define NX_LOOP_COUNTER_TASKS_RUN 3
+
+/**
+ * `nx_loop_counter`: timer runs (each run of a periodic timer counts).
+ */
+#define NX_LOOP_COUNTER_TIMERS_FIRED 4
+
+/**
+ * `nx_loop_counter`: nanoseconds spent waiting in the backend.
+ */
+#define NX_LOOP_COUNTER_WAIT_NS 5
+
+/**
+ * `nx_loop_counter`: panics caught on the loop's thread (the loop went on).
+ */
+#define NX_LOOP_COUNTER_PANICS 6
+
+/**
+ * `nx_loop_counter`: tasks of `nx_loop_execute` that returned a negative status (reported on
+ * standard error; the loop went on).
+ */
+#define NX_LOOP_COUNTER_TASK_ERRORS 7
+
+/**
  * Socket option `SO_REUSEADDR` (0 or 1).
  */
 #define NX_SO_REUSEADDR 1
@@ -321,6 +374,25 @@
 #define NX_IPV6_V6ONLY 8
 
 /**
+ * A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an
+ * opaque handle owned by the caller from `nx_loop_group_new` until `nx_loop_group_free`.
+ */
+typedef struct nx_loop_group_t nx_loop_group_t;
+
+/**
+ * An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
+ * caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
+ * `nx_loop_group_next`).
+ */
+typedef struct nx_loop_t nx_loop_t;
+
+/**
+ * A promise or future (Netty's `Promise`): an opaque handle owned by the caller from
+ * `nx_promise_new`, `nx_loop_submit` or `nx_loop_schedule*` until `nx_promise_free`.
+ */
+typedef struct nx_promise_t nx_promise_t;
+
+/**
  * A channel's registration with a selector (Java's `SelectionKey`): an opaque handle owned by
  * the selector. Never free it; it becomes invalid (`NX_EBADHANDLE`) at the select after its
  * cancellation, or when its selector is closed or freed.
@@ -345,6 +417,61 @@ typedef struct nx_server_socket_channel_t nx_server_socket_channel_t;
  * `nx_socket_channel_free`.
  */
 typedef struct nx_socket_channel_t nx_socket_channel_t;
+
+/**
+ * A readiness watch on an event loop (libuv's `uv_poll_t`): an opaque handle owned by the
+ * caller from `nx_loop_watch_*` until `nx_watch_free`.
+ */
+typedef struct nx_watch_t nx_watch_t;
+
+/**
+ * A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
+ * is the pointer given with the task, unchanged.
+ *
+ * Return 0 (or any non-negative number) for success, a negative error code for failure:
+ * the task's future fails with that code (a periodic timer then stops), or, for
+ * `nx_loop_execute`, the failure is reported on standard error and counted in
+ * `NX_LOOP_COUNTER_TASK_ERRORS`. The loop goes on either way. A task must not `longjmp` or
+ * throw through nioxide.
+ */
+typedef int (*nx_task_cb)(struct nx_loop_t *loop, void *attachment);
+
+/**
+ * A function that frees a user's pointer (an attachment or a value).
+ */
+typedef void (*nx_free_cb)(void *ptr);
+
+/**
+ * A task that produces a value, for `nx_loop_submit`: runs once on the loop's thread.
+ *
+ * `*value_out` and `*value_free_out` are NULL on entry. To succeed with a value, store it in
+ * `*value_out` (and, if nioxide should free it, its free function in `*value_free_out`) and
+ * return 0 (or any non-negative number): the future then owns the value. To fail, return a
+ * negative error code: the future fails with it, and whatever was stored in the
+ * out-parameters is ignored (nioxide frees nothing). A callable must not `longjmp` or throw
+ * through nioxide.
+ */
+typedef int (*nx_callable_cb)(struct nx_loop_t *loop,
+                              void **value_out,
+                              nx_free_cb *value_free_out,
+                              void *attachment);
+
+/**
+ * A promise listener: runs once the promise completes, on the promise's loop, on a later
+ * turn, after the listeners added before it. `promise` is the handle the listener was added
+ * with, `attachment` the pointer given with it, unchanged. A listener must not `longjmp` or
+ * throw through nioxide.
+ */
+typedef void (*nx_promise_listener_cb)(struct nx_promise_t *promise, void *attachment);
+
+/**
+ * A watch callback: runs on the loop's thread with the ops the channel is ready for
+ * (`NX_OP_*` bits; error and hang-up readiness report every interest op). `watch` is the
+ * handle the watch function returned, `attachment` the pointer given with it, unchanged. It
+ * may change the interest, close or free the watch. A callback must not `longjmp` or throw
+ * through nioxide.
+ */
+typedef void (*nx_watch_cb)(struct nx_watch_t *watch, uint32_t ready_ops, void *attachment);
 
 #ifdef __cplusplus
 extern "C" {
@@ -763,6 +890,867 @@ int nx_selection_key_server_socket_channel(struct nx_selection_key_t *key,
  * `NX_EFORKED`.
  */
 int nx_selection_key_selector(struct nx_selection_key_t *key, struct nx_selector_t **selector_out);
+
+/**
+ * Makes an event loop driven by the caller: run it with `nx_loop_run` (or embed it in a host
+ * loop through `nx_loop_backend_fd` and `nx_loop_backend_timeout`). The calling thread is its
+ * owner (`nx_loop_in_event_loop` is 1 there) until another thread runs it; the thread that
+ * runs it becomes the owner.
+ *
+ * On success `*loop_out` is a new loop that the caller owns and must release with
+ * `nx_loop_free`. It holds two descriptors (an epoll instance and its wake-up eventfd), both
+ * close-on-exec. On error `*loop_out` is left unchanged.
+ *
+ * Thread safety: safe from any thread; the loop may be used from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `loop_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`.
+ */
+int nx_loop_new(struct nx_loop_t **loop_out);
+
+/**
+ * Starts an event loop on a new library thread, named `nioxide-loop-N`, with every
+ * asynchronous signal blocked (signals reach the application's threads). It runs until shut
+ * down (`nx_loop_shutdown_gracefully`, `nx_loop_shutdown_now`, `nx_loop_close`); the thread
+ * is joined by `nx_loop_await_termination` or `nx_loop_free`. `nx_loop_run` refuses it
+ * (`NX_EBUSY`).
+ *
+ * On success `*loop_out` is a new loop that the caller owns and must release with
+ * `nx_loop_free`. On error `*loop_out` is left unchanged and no thread is left running.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `loop_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`, `-EAGAIN` (no
+ * thread could be started).
+ */
+int nx_loop_start(struct nx_loop_t **loop_out);
+
+/**
+ * Runs a caller-driven loop on the calling thread, which becomes its owner, as `mode` says:
+ * `NX_RUN_DEFAULT` (until `nx_loop_stop`, the end of a shutdown, or nothing referenced is
+ * left: no queued task, no ref'd timer, no ref'd watch), `NX_RUN_ONCE` (one turn, blocking
+ * for I/O or the next timer if nothing is pending) or `NX_RUN_NOWAIT` (one turn without
+ * blocking). A `nx_loop_stop` made before the call makes it return after at most one turn.
+ *
+ * A turn runs the due timers, the queued tasks (those queued during the turn run in the
+ * next), waits for I/O, runs the watch callbacks, then due timers and queued tasks again.
+ * Every callback runs on this thread, inside this call. A loop that shuts down while it runs
+ * finishes its shutdown here, and the call returns 0.
+ *
+ * Returns 1 if referenced work is left (libuv's `uv_run` result), 0 if not, or a negative
+ * error.
+ *
+ * Thread safety: safe from any thread, one at a time: a run while another run is active
+ * (also a re-entrant run from a callback) is `NX_EBUSY`.
+ *
+ * Errors: `NX_EINVAL` (NULL, not a loop, unknown `mode`), `NX_EBUSY` (already running, or a
+ * library thread drives the loop), `NX_ECLOSED` (terminated), `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-errno` from `epoll_wait`.
+ */
+int nx_loop_run(struct nx_loop_t *loop, int mode);
+
+/**
+ * Asks the loop to return from its current `nx_loop_run` after the turn in progress (or, if
+ * none is running, makes the next run return after at most one turn). Has no effect on a
+ * loop a library thread drives: shut that down instead.
+ *
+ * Thread safety: safe from any thread, also from the loop's own callbacks.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_stop(struct nx_loop_t *loop);
+
+/**
+ * Stores the loop's backend descriptor in `*fd_out`: an epoll descriptor that polls readable
+ * when the loop has I/O or a wake-up for a turn. A host program embeds a caller-driven loop
+ * by polling it for `POLLIN` with the timeout of `nx_loop_backend_timeout`, then running an
+ * `NX_RUN_NOWAIT` turn. nioxide owns the descriptor: never close it, read it or add it to
+ * another epoll set in edge-triggered mode. Valid until the loop terminates. On error
+ * `*fd_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED` (terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_backend_fd(struct nx_loop_t *loop, int *fd_out);
+
+/**
+ * Stores in `*timeout_ms_out` how long a host program may wait on `nx_loop_backend_fd`
+ * before the loop needs a turn: 0 while tasks (also tasks queued from the loop's own thread,
+ * which do not wake the descriptor), readiness already seen, a stop or a shutdown are
+ * pending; otherwise the milliseconds until the next timer, rounded up so the host never
+ * wakes early; -1 if there is no timer (wait for the descriptor alone). On error
+ * `*timeout_ms_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; the answer may change as soon as another thread
+ * queues work (which then wakes the descriptor).
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED` (terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_backend_timeout(struct nx_loop_t *loop, int64_t *timeout_ms_out);
+
+/**
+ * Whether the calling thread is the loop's thread: the library thread of a started loop, or
+ * the owner of a caller-driven loop (the thread that runs it, or last ran it, or made it).
+ * Returns 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_in_event_loop(struct nx_loop_t *loop);
+
+/**
+ * Stores the loop's clock in `*now_ms_out`: milliseconds since the loop was made, from the
+ * monotonic clock (`CLOCK_MONOTONIC`) that timers use. On error `*now_ms_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_now(struct nx_loop_t *loop, int64_t *now_ms_out);
+
+/**
+ * Stores one of the loop's counters in `*value_out`: `NX_LOOP_COUNTER_TURNS`, `_EVENTS`,
+ * `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS` or `_TASK_ERRORS`. Works after the
+ * loop terminated. On error `*value_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; the counters may move as soon as they are read.
+ *
+ * Errors: `NX_EINVAL` (NULL `value_out`, unknown `which`), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_counter(struct nx_loop_t *loop, int which, uint64_t *value_out);
+
+/**
+ * Queues `task` to run once on the loop's thread, after the tasks queued before it (from
+ * one thread, tasks run in the order they were queued). It never runs inside this call, also
+ * when called from the loop's own thread. `task` gets the loop's handle and `attachment`. A
+ * negative return is reported on standard error and counted (`NX_LOOP_COUNTER_TASK_ERRORS`);
+ * the loop goes on.
+ *
+ * Ownership: on success the loop owns `attachment`: `attachment_free(attachment)` (if not
+ * NULL) is called exactly once, on the loop's thread right after the task ran, or, if it
+ * never runs (the loop shut down first), on the thread that shuts the loop down or waits for
+ * its termination. On error nioxide keeps nothing and frees nothing: the caller keeps
+ * `attachment`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL loop or task), `NX_EREJECTED` (shutting down, from another
+ * thread; or terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_execute(struct nx_loop_t *loop,
+                    nx_task_cb task,
+                    void *attachment,
+                    void (*attachment_free)(void*));
+
+/**
+ * Queues `callable` like `nx_loop_execute` and returns its future: it succeeds with the value
+ * the callable stores (see `nx_callable_cb`) or fails with its negative return. Cancelling
+ * the future before the callable starts keeps it from running (its attachment is still
+ * freed on the loop's thread, when the task comes up). A task that never runs (the loop shut
+ * down first) cancels its future (`NX_ECANCELLED`) when it is dropped, with its attachment:
+ * at the latest when the loop's termination is awaited or the loop freed.
+ *
+ * Ownership: on success `*future_out` (if `future_out` is not NULL) is a new promise handle
+ * that the caller owns and must release with `nx_promise_free` (freeing it does not cancel
+ * the task). Listeners of the future run on this loop. The attachment follows the rules of
+ * `nx_loop_execute`; the future owns the callable's value, freed with the future's last
+ * reference. On error nioxide keeps nothing and frees nothing, and `*future_out` is
+ * unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_execute`; `-ENOMEM` (no handle left).
+ */
+int nx_loop_submit(struct nx_loop_t *loop,
+                   nx_callable_cb callable,
+                   void *attachment,
+                   void (*attachment_free)(void*),
+                   struct nx_promise_t **future_out);
+
+/**
+ * Schedules `task` to run once on the loop's thread after `delay_ms` milliseconds (negative
+ * is 0). Timers fire in deadline order (ties in scheduling order) and never early, measured
+ * on the monotonic clock from this call. The future succeeds (with no value) after the run,
+ * or fails with the task's negative return. `nx_promise_cancel` on it before it fires keeps
+ * it from running and returns 1; once it started, cancel returns 0. A ref'd timer keeps an
+ * `NX_RUN_DEFAULT` run going; `nx_promise_set_ref(future, 0)` unrefs it.
+ *
+ * Ownership: on success `*future_out` (if `future_out` is not NULL) is a new promise handle
+ * that the caller owns and must release with `nx_promise_free` (freeing it does not cancel
+ * the timer). `attachment_free(attachment)` is called exactly once: on the loop's thread
+ * after the run, or when a cancelled timer comes up (at its deadline), or, if the loop shuts
+ * down first (which cancels pending timers), on the thread that shuts it down or waits for
+ * its termination. On error nioxide keeps nothing and frees nothing, and `*future_out` is
+ * unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL loop or task), `NX_EREJECTED` (shutting down, from another
+ * thread; or terminated), `NX_EBADHANDLE`, `NX_EFORKED`, `-ENOMEM`.
+ */
+int nx_loop_schedule(struct nx_loop_t *loop,
+                     int64_t delay_ms,
+                     nx_task_cb task,
+                     void *attachment,
+                     void (*attachment_free)(void*),
+                     struct nx_promise_t **future_out);
+
+/**
+ * Schedules `task` to run after `initial_delay_ms` (negative is 0), then every `period_ms`
+ * after that first deadline (Java's `scheduleAtFixedRate`): a late run does not shift the
+ * later deadlines, and runs never overlap (a run that took longer than the period makes the
+ * next one start late). It repeats until its future is cancelled, a run returns a negative
+ * status (the future fails with it and no run follows), or the loop shuts down (the future
+ * fails with `NX_ECANCELLED`). The future never succeeds. Otherwise as `nx_loop_schedule`,
+ * whose ownership rules apply; the attachment is freed after the last run.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_schedule`; `NX_EINVAL` for `period_ms` <= 0.
+ */
+int nx_loop_schedule_at_fixed_rate(struct nx_loop_t *loop,
+                                   int64_t initial_delay_ms,
+                                   int64_t period_ms,
+                                   nx_task_cb task,
+                                   void *attachment,
+                                   void (*attachment_free)(void*),
+                                   struct nx_promise_t **future_out);
+
+/**
+ * Schedules `task` to run after `initial_delay_ms` (negative is 0), then again `delay_ms`
+ * after each run ends (Java's `scheduleWithFixedDelay`). Stops like
+ * `nx_loop_schedule_at_fixed_rate`; otherwise as `nx_loop_schedule`, whose ownership rules
+ * apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_schedule`; `NX_EINVAL` for `delay_ms` <= 0.
+ */
+int nx_loop_schedule_with_fixed_delay(struct nx_loop_t *loop,
+                                      int64_t initial_delay_ms,
+                                      int64_t delay_ms,
+                                      nx_task_cb task,
+                                      void *attachment,
+                                      void (*attachment_free)(void*),
+                                      struct nx_promise_t **future_out);
+
+/**
+ * Starts a graceful shutdown and returns at once. Its phases: (1) from now on, work from
+ * other threads (`nx_loop_execute`, `submit`, `schedule*`, watches) is rejected with
+ * `NX_EREJECTED` (the caller keeps its attachment), while work queued from the loop's own
+ * thread is still accepted; timers not yet due are cancelled (their futures fail with
+ * `NX_ECANCELLED`); (2) queued work runs until `quiet_period_ms` has passed with no task run,
+ * or until `timeout_ms` passed (negative: no deadline); (3) watches are closed, and the
+ * channels they watch closed (raw descriptors stay open); (4) the loop terminates. Wait for
+ * the end with `nx_loop_await_termination`. A caller-driven loop goes through the phases
+ * while it runs (`nx_loop_run` returns 0 once it terminated). Idempotent: later calls, and
+ * calls on a terminated loop, change nothing.
+ *
+ * Thread safety: safe from any thread, also from the loop's own callbacks.
+ *
+ * Errors: `NX_EINVAL` (negative `quiet_period_ms`), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_shutdown_gracefully(struct nx_loop_t *loop,
+                                int64_t quiet_period_ms,
+                                int64_t timeout_ms);
+
+/**
+ * Starts a shutdown that skips the draining (phase 2 of `nx_loop_shutdown_gracefully`):
+ * queued tasks that have not started never run; their attachments are freed on the thread
+ * that waits for the termination (or frees the loop). Returns at once. Idempotent; it also
+ * cuts short a graceful shutdown in progress.
+ *
+ * Thread safety: safe from any thread, also from the loop's own callbacks.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_shutdown_now(struct nx_loop_t *loop);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: forever) for the loop to terminate, then
+ * joins its library thread and, on this thread, frees the attachments of work that never ran.
+ * Returns 0 once it terminated (also at once, and again, for a terminated loop).
+ *
+ * Thread safety: safe from any thread except the loop's own: there it would wait for itself
+ * (`NX_EDEADLK`, never a hang). That includes the owner of a caller-driven loop, which
+ * finishes a shutdown by running the loop (or by `nx_loop_close`) instead.
+ *
+ * Errors: `NX_ETIMEDOUT` (not terminated in time), `NX_EDEADLK`, `NX_EINVAL`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_await_termination(struct nx_loop_t *loop, int64_t timeout_ms);
+
+/**
+ * Whether the loop's shutdown has started (also once it terminated): 1 or 0, or a negative
+ * error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_is_shutting_down(struct nx_loop_t *loop);
+
+/**
+ * Whether the loop has terminated: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_is_terminated(struct nx_loop_t *loop);
+
+/**
+ * Closes the loop, a request like `uv_close`: a caller-driven loop that is not running shuts
+ * down now, on this thread (as `nx_loop_shutdown_now`, then the remaining phases: queued
+ * tasks are dropped and their attachments freed here, watches closed); a running or
+ * library-driven loop starts `nx_loop_shutdown_now` and finishes on its own thread.
+ * Idempotent: returns 0 every time, also on a terminated loop and in a forked child (where it
+ * does nothing). The handle stays valid until `nx_loop_free`.
+ *
+ * Thread safety: safe from any thread, also from the loop's own callbacks.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a loop), `NX_EBADHANDLE` (freed).
+ */
+int nx_loop_close(struct nx_loop_t *loop);
+
+/**
+ * Frees the loop: closes it if needed (as `nx_loop_close`: pending work is dropped; for a
+ * drained shutdown call `nx_loop_shutdown_gracefully` and `nx_loop_await_termination`
+ * first), waits until it terminated (joining its library thread; attachments of work that
+ * never ran are freed on this thread), then invalidates the handle. Every later call with it,
+ * a second free included, returns `NX_EBADHANDLE`. Futures of the loop's tasks stay valid
+ * (their listeners then run on the thread that completes them).
+ *
+ * The loop's own thread cannot wait for itself: from one of its callbacks this returns
+ * `NX_EDEADLK` and leaves the handle valid; a caller-driven loop is then closed (it
+ * terminates when the current `nx_loop_run` returns; free it afterwards).
+ *
+ * A loop of a group belongs to the group (`NX_EINVAL`): free the group. In a forked child,
+ * free invalidates the handle without waiting (the loop's thread does not exist there) and
+ * never touches the parent's epoll set.
+ *
+ * Thread safety: safe from any thread but the loop's own (see above).
+ *
+ * Errors: `NX_EINVAL` (NULL, not a loop, or a group's loop), `NX_EDEADLK`, `NX_EBADHANDLE`
+ * (already freed).
+ */
+int nx_loop_free(struct nx_loop_t *loop);
+
+#if defined(NX_TESTING)
+/**
+ * Queues a task that panics on the loop's thread, to show that the loop catches it, reports
+ * it on standard error, counts it (`NX_LOOP_COUNTER_PANICS`) and goes on.
+ *
+ * Only in builds with the `testing` feature (the library the C tests link); the header
+ * declares it when `NX_TESTING` is defined.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_execute`.
+ */
+int nx_debug_loop_panic(struct nx_loop_t *loop);
+#endif
+
+/**
+ * Starts a group of `threads` event loops (0: one per core), each on its own library thread
+ * named `nioxide-loop-N` with asynchronous signals blocked.
+ *
+ * On success `*group_out` is a new group that the caller owns and must release with
+ * `nx_loop_group_free`. On error `*group_out` is left unchanged and no thread is left
+ * running.
+ *
+ * Thread safety: safe from any thread; the group may be used from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `group_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`, `-EAGAIN`.
+ */
+int nx_loop_group_new(size_t threads, struct nx_loop_group_t **group_out);
+
+/**
+ * Stores the group's next loop, round-robin, in `*loop_out`: the group's own handle for that
+ * loop, the same each time the loop comes up. The group owns it (never free it; it is valid
+ * until `nx_loop_group_free`). On error `*loop_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_next(struct nx_loop_group_t *group, struct nx_loop_t **loop_out);
+
+/**
+ * Stores the number of loops in the group in `*count_out` (unchanged on error).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_size(struct nx_loop_group_t *group, size_t *count_out);
+
+/**
+ * `nx_loop_execute` on the group's next loop (the task gets that loop's handle); its rules
+ * apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_execute`.
+ */
+int nx_loop_group_execute(struct nx_loop_group_t *group,
+                          nx_task_cb task,
+                          void *attachment,
+                          void (*attachment_free)(void*));
+
+/**
+ * `nx_loop_submit` on the group's next loop; its rules apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_submit`.
+ */
+int nx_loop_group_submit(struct nx_loop_group_t *group,
+                         nx_callable_cb callable,
+                         void *attachment,
+                         void (*attachment_free)(void*),
+                         struct nx_promise_t **future_out);
+
+/**
+ * `nx_loop_schedule` on the group's next loop; its rules apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_schedule`.
+ */
+int nx_loop_group_schedule(struct nx_loop_group_t *group,
+                           int64_t delay_ms,
+                           nx_task_cb task,
+                           void *attachment,
+                           void (*attachment_free)(void*),
+                           struct nx_promise_t **future_out);
+
+/**
+ * `nx_loop_schedule_at_fixed_rate` on the group's next loop; its rules apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_schedule_at_fixed_rate`.
+ */
+int nx_loop_group_schedule_at_fixed_rate(struct nx_loop_group_t *group,
+                                         int64_t initial_delay_ms,
+                                         int64_t period_ms,
+                                         nx_task_cb task,
+                                         void *attachment,
+                                         void (*attachment_free)(void*),
+                                         struct nx_promise_t **future_out);
+
+/**
+ * `nx_loop_schedule_with_fixed_delay` on the group's next loop; its rules apply.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_schedule_with_fixed_delay`.
+ */
+int nx_loop_group_schedule_with_fixed_delay(struct nx_loop_group_t *group,
+                                            int64_t initial_delay_ms,
+                                            int64_t delay_ms,
+                                            nx_task_cb task,
+                                            void *attachment,
+                                            void (*attachment_free)(void*),
+                                            struct nx_promise_t **future_out);
+
+/**
+ * Starts a graceful shutdown of every loop of the group (the phases of
+ * `nx_loop_shutdown_gracefully`, with the same `quiet_period_ms` and `timeout_ms`) and
+ * returns at once; wait with `nx_loop_group_await_termination`. Idempotent.
+ *
+ * Thread safety: safe from any thread, also from the group's own loops.
+ *
+ * Errors: `NX_EINVAL` (negative `quiet_period_ms`), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_shutdown_gracefully(struct nx_loop_group_t *group,
+                                      int64_t quiet_period_ms,
+                                      int64_t timeout_ms);
+
+/**
+ * Starts a shutdown of every loop of the group that skips the draining (as
+ * `nx_loop_shutdown_now`) and returns at once. Idempotent.
+ *
+ * Thread safety: safe from any thread, also from the group's own loops.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_shutdown_now(struct nx_loop_group_t *group);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: forever) for every loop of the group to
+ * terminate, joins their threads, and frees the attachments of work that never ran, on this
+ * thread. Returns 0 once all terminated (also again later).
+ *
+ * Thread safety: safe from any thread except the group's own loops (`NX_EDEADLK`, never a
+ * hang).
+ *
+ * Errors: `NX_ETIMEDOUT`, `NX_EDEADLK`, `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_await_termination(struct nx_loop_group_t *group, int64_t timeout_ms);
+
+/**
+ * Whether every loop of the group has terminated: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_group_is_terminated(struct nx_loop_group_t *group);
+
+/**
+ * Frees the group: shuts every loop down now if needed (as `nx_loop_group_shutdown_now`; for
+ * a drained shutdown call `nx_loop_group_shutdown_gracefully` and
+ * `nx_loop_group_await_termination` first), waits for their termination (joining the
+ * threads; attachments of work that never ran are freed on this thread), then invalidates the
+ * group's handle and its loops' handles. Every later call with them returns `NX_EBADHANDLE`.
+ * In a forked child it invalidates the handles without waiting (the threads do not exist
+ * there).
+ *
+ * Thread safety: safe from any thread except the group's own loops (`NX_EDEADLK`; the
+ * handle stays valid).
+ *
+ * Errors: `NX_EINVAL` (NULL or not a group), `NX_EDEADLK`, `NX_EBADHANDLE` (already freed).
+ */
+int nx_loop_group_free(struct nx_loop_group_t *group);
+
+/**
+ * Makes a promise the caller completes with `nx_promise_try_success` and friends. Its
+ * listeners run on `executor` (which may be NULL), on a later loop turn. With no executor
+ * (or once the executor terminated) they run on the thread that completes the promise, or,
+ * when added to a completed promise, inside `nx_promise_add_listener`: the one exception to
+ * "no callback inside the call that started it"; give an executor to avoid it.
+ *
+ * On success `*promise_out` is a new promise that the caller owns and must release with
+ * `nx_promise_free`. `executor` is only read during the call (the promise does not keep it
+ * alive). On error `*promise_out` is left unchanged.
+ *
+ * Thread safety: safe from any thread; the promise may be used from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `promise_out`, `executor` not a loop), `NX_EBADHANDLE`,
+ * `NX_EFORKED` (`executor` made before a fork), `-ENOMEM`.
+ */
+int nx_promise_new(struct nx_loop_t *executor, struct nx_promise_t **promise_out);
+
+/**
+ * Completes the promise with success and `value` (which may be NULL), unless it is already
+ * complete. Returns 1 if this call completed it, 0 if it was already complete, or a negative
+ * error. Listeners are then queued to the promise's loop (see `nx_promise_new` for a promise
+ * without one); waiters wake up.
+ *
+ * Ownership: if this call wins, the promise owns `value`: `value_free(value)` (if not NULL)
+ * is called exactly once, when the promise's last reference goes (at `nx_promise_free`, or
+ * after the last pending listener ran, on that thread). If it returns 0 or an error, nioxide
+ * keeps nothing and frees nothing.
+ *
+ * Thread safety: safe from any thread; of concurrent completions exactly one wins.
+ *
+ * Errors: `NX_EINVAL` (NULL, not a promise, or the future of a task or timer, which only
+ * nioxide completes), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_try_success(struct nx_promise_t *promise, void *value, void (*value_free)(void*));
+
+/**
+ * Completes the promise with the failure `error` (a negative code: `-errno` or `NX_E*`;
+ * `NX_ECANCELLED` makes it cancelled), unless it is already complete. Returns 1 if this call
+ * completed it, 0 if it was already complete, or a negative error.
+ *
+ * Thread safety: safe from any thread; of concurrent completions exactly one wins.
+ *
+ * Errors: `NX_EINVAL` (`error` >= 0, NULL, not a promise, or the future of a task or
+ * timer), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_try_failure(struct nx_promise_t *promise, int error);
+
+/**
+ * `nx_promise_try_success` that treats an already complete promise as an error
+ * (`NX_EALREADYDONE`: `value` stays the caller's, nothing is freed). Returns 0 on success.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EALREADYDONE`, and those of `nx_promise_try_success`.
+ */
+int nx_promise_set_success(struct nx_promise_t *promise, void *value, void (*value_free)(void*));
+
+/**
+ * `nx_promise_try_failure` that treats an already complete promise as an error
+ * (`NX_EALREADYDONE`). Returns 0 on success.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EALREADYDONE`, and those of `nx_promise_try_failure`.
+ */
+int nx_promise_set_failure(struct nx_promise_t *promise, int error);
+
+/**
+ * Cancels the promise: it fails with `NX_ECANCELLED` unless it is already complete or its
+ * operation has started (a task that began running). Returns 1 if this call cancelled it, 0
+ * if not (it won or lost the race before), or a negative error. A cancelled timer never runs
+ * and releases its ref at once; a cancelled submitted task never runs.
+ *
+ * Thread safety: safe from any thread; against a run starting on the loop exactly one wins.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_cancel(struct nx_promise_t *promise);
+
+/**
+ * Whether the promise is complete (succeeded, failed or cancelled): 1 or 0, or a negative
+ * error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_is_done(struct nx_promise_t *promise);
+
+/**
+ * Whether the promise succeeded: 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_is_success(struct nx_promise_t *promise);
+
+/**
+ * Whether the promise was cancelled (failed with `NX_ECANCELLED`): 1 or 0, or a negative
+ * error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_is_cancelled(struct nx_promise_t *promise);
+
+/**
+ * Stores why the promise failed in `*cause_out`: its negative error code (`NX_ECANCELLED`
+ * if cancelled), or 0 if it has not failed (incomplete or succeeded). On error `*cause_out`
+ * is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_cause(struct nx_promise_t *promise, int *cause_out);
+
+/**
+ * Stores the value of a promise that succeeded in `*value_out` (NULL if it succeeded without
+ * one), without waiting; Java's `Future.get` with a zero timeout. The value is borrowed: it
+ * stays owned by the promise and valid until `nx_promise_free`. On error `*value_out` is
+ * unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_ETIMEDOUT` (not complete yet), the promise's own cause if it failed
+ * (`NX_ECANCELLED` if cancelled; use `nx_promise_cause` to tell the two apart), `NX_EINVAL`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_value(struct nx_promise_t *promise, void **value_out);
+
+/**
+ * Adds a listener: `listener(promise, attachment)` runs once the promise completes, on the
+ * promise's loop on a later turn (never inside this call), after the listeners added before
+ * it; also when added after completion. A promise without a loop runs it as `nx_promise_new`
+ * says. `promise` is the handle given here: free it in the listener, or after it ran (a
+ * listener handed a freed handle gets `NX_EBADHANDLE` from calls on it).
+ *
+ * Ownership: the promise owns `attachment`: `attachment_free(attachment)` (if not NULL) is
+ * called exactly once, right after the listener ran, on the same thread; or, if the
+ * listener never runs (its loop shut down first), on the thread that shuts the loop down or
+ * waits for its termination, or when the never-completed promise's last reference goes. On
+ * error nioxide keeps nothing and frees nothing.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL promise or listener), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_add_listener(struct nx_promise_t *promise,
+                            nx_promise_listener_cb listener,
+                            void *attachment,
+                            void (*attachment_free)(void*));
+
+/**
+ * Waits until the promise completes, or `timeout_ms` milliseconds pass (negative: forever; 0:
+ * do not wait). Returns 0 once it is complete (however it completed: check
+ * `nx_promise_is_success` or `nx_promise_value`).
+ *
+ * Thread safety: safe from any thread except the thread of the promise's own loop (also the
+ * owner of a caller-driven loop), where waiting for an incomplete promise would wait for
+ * itself: `NX_EDEADLK`, never a hang. A promise without a loop may be waited on anywhere.
+ *
+ * Errors: `NX_ETIMEDOUT`, `NX_EDEADLK`, `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_wait(struct nx_promise_t *promise, int64_t timeout_ms);
+
+/**
+ * For the future of a timer (`nx_loop_schedule*`): makes the timer keep an `NX_RUN_DEFAULT`
+ * run going (`ref` non-zero, the default) or not (0): libuv's `uv_ref`/`uv_unref`. A
+ * cancelled or finished timer keeps nothing alive either way.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (not a timer's future), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_set_ref(struct nx_promise_t *promise, int ref);
+
+/**
+ * For the future of a timer: whether it is ref'd (see `nx_promise_set_ref`): 1 or 0, or a
+ * negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (not a timer's future), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_has_ref(struct nx_promise_t *promise);
+
+/**
+ * Frees the handle. It does not cancel anything: a submitted task or a timer still runs, and
+ * the promise itself lives on while nioxide still needs it (a pending listener or task);
+ * its value's `value_free` runs when the last reference goes (here, or after that listener
+ * or task, on its thread). Every later call with the handle, a second free included, returns
+ * `NX_EBADHANDLE`. Allowed in a forked child.
+ *
+ * Thread safety: safe from any thread, also from the promise's own listener.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a promise), `NX_EBADHANDLE` (already freed).
+ */
+int nx_promise_free(struct nx_promise_t *promise);
+
+/**
+ * Watches a raw descriptor the user owns, `fd`, for `ops` (`NX_OP_READ`, `NX_OP_WRITE`, or
+ * both), level-triggered like libuv's `uv_poll_t`: `callback` runs on the loop's thread at
+ * each turn in which `fd` is ready; readiness the callback did not consume is reported again
+ * (nioxide re-arms the descriptor after each event, one `epoll_ctl`). nioxide never reads,
+ * writes or closes `fd`: keep it open until the watch is closed, and close the watch before
+ * closing `fd`. An active, ref'd watch keeps an `NX_RUN_DEFAULT` run going.
+ *
+ * Ownership: on success `*watch_out` is a new watch that the caller owns and must release
+ * with `nx_watch_free`. The watch owns `attachment`: `attachment_free(attachment)` (if not
+ * NULL) is called exactly once, when the watch is closed (by `nx_watch_close`,
+ * `nx_watch_free` or the loop's shutdown), on the thread that closes it, or on the loop's
+ * thread after the callback if it was running then. On error nioxide keeps nothing and
+ * frees nothing, and `*watch_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL loop, callback or `watch_out`, negative `fd`, unknown op bits),
+ * `NX_EOPS` (`NX_OP_CONNECT` or `NX_OP_ACCEPT`), `NX_EREJECTED` (the loop is shutting down),
+ * `NX_EBADHANDLE`, `NX_EFORKED`, `-EBADF`, `-EPERM` (a descriptor epoll cannot watch, such
+ * as a regular file), `-EEXIST` (already watched by this loop), `-ENOMEM`.
+ */
+int nx_loop_watch_fd(struct nx_loop_t *loop,
+                     int fd,
+                     uint32_t ops,
+                     nx_watch_cb callback,
+                     void *attachment,
+                     void (*attachment_free)(void*),
+                     struct nx_watch_t **watch_out);
+
+/**
+ * Watches a socket channel for `ops` (`NX_OP_READ`, `NX_OP_WRITE`, `NX_OP_CONNECT`),
+ * level-triggered, without a system call per event: `callback` runs on the loop's thread
+ * at each turn in which the channel is ready for one of them; do the I/O with the channel's
+ * own functions there. The channel must be non-blocking and registered with no selector; it
+ * stays the caller's (free it after the watch). `nx_watch_close` leaves it open, but the
+ * loop's shutdown closes it (phase 3). Ownership and the rest as `nx_loop_watch_fd`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EOPS` (`NX_OP_ACCEPT`), `NX_EBLOCKINGMODE` (a blocking channel),
+ * `NX_EREGISTERED` (registered with a selector or another loop), `NX_ECLOSED` (the channel
+ * is closed), `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-ENOMEM`.
+ */
+int nx_loop_watch_socket_channel(struct nx_loop_t *loop,
+                                 struct nx_socket_channel_t *channel,
+                                 uint32_t ops,
+                                 nx_watch_cb callback,
+                                 void *attachment,
+                                 void (*attachment_free)(void*),
+                                 struct nx_watch_t **watch_out);
+
+/**
+ * Watches a server socket channel for `NX_OP_ACCEPT`: `callback` runs on the loop's thread
+ * while a connection is waiting (accept it with `nx_server_socket_channel_accept`). The
+ * channel must be non-blocking, bound, and registered with no selector. Ownership and the
+ * rest as `nx_loop_watch_socket_channel`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_loop_watch_socket_channel`; `NX_EOPS` for any op but `NX_OP_ACCEPT`.
+ */
+int nx_loop_watch_server_socket_channel(struct nx_loop_t *loop,
+                                        struct nx_server_socket_channel_t *channel,
+                                        uint32_t ops,
+                                        nx_watch_cb callback,
+                                        void *attachment,
+                                        void (*attachment_free)(void*),
+                                        struct nx_watch_t **watch_out);
+
+/**
+ * Replaces the watch's interest ops (0 pauses it); takes effect at the loop's next turn.
+ *
+ * Thread safety: safe from any thread, also from the watch's own callback.
+ *
+ * Errors: `NX_EINVAL` (unknown bits), `NX_EOPS` (ops the channel does not support),
+ * `NX_ECLOSED` (the watch is closed), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_watch_set_interest(struct nx_watch_t *watch, uint32_t ops);
+
+/**
+ * Stores the watch's interest ops in `*ops_out` (unchanged on error).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_watch_interest(struct nx_watch_t *watch, uint32_t *ops_out);
+
+/**
+ * Makes the watch keep an `NX_RUN_DEFAULT` run going (`ref` non-zero, the default) or not
+ * (0): libuv's `uv_ref`/`uv_unref`. A closed watch keeps nothing alive either way.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_watch_set_ref(struct nx_watch_t *watch, int ref);
+
+/**
+ * Whether the watch is active (not closed, by `nx_watch_close` or the loop's shutdown): 1 or
+ * 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_watch_is_active(struct nx_watch_t *watch);
+
+/**
+ * Stops watching: the callback is not called again once this returns (unless it is running
+ * on the loop's thread right now, which finishes), and the attachment is freed (on this
+ * thread, or on the loop's thread after a running callback). A watched channel stays open; a
+ * raw descriptor is never closed by nioxide. Idempotent: returns 0 every time, also in a
+ * forked child (where it does nothing). The handle stays valid until `nx_watch_free`.
+ *
+ * Thread safety: safe from any thread, also from the watch's own callback.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a watch), `NX_EBADHANDLE` (freed).
+ */
+int nx_watch_close(struct nx_watch_t *watch);
+
+/**
+ * Frees the watch: closes it if needed (as `nx_watch_close`), then invalidates the handle;
+ * every later call with it, a second free included, returns `NX_EBADHANDLE`. Allowed in a
+ * forked child (without touching the parent's epoll set).
+ *
+ * Thread safety: safe from any thread, also from the watch's own callback.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a watch), `NX_EBADHANDLE` (already freed).
+ */
+int nx_watch_free(struct nx_watch_t *watch);
 
 /**
  * Opens an unbound server channel in blocking mode: an IPv6 dual-stack socket (it accepts
