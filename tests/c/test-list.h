@@ -113,3 +113,84 @@ TEST_ENTRY(tcp_options_supported)
 
 /* test-tcp-sigpipe.c */
 TEST_ENTRY(tcp_reset_peer_no_sigpipe)
+
+/* test-loop-attachments.c */
+TEST_ENTRY(loop_attachment_freed_once)
+
+/* test-loop-embed.c */
+TEST_ENTRY(loop_embed_backend_fd)
+
+/* test-loop-fork.c */
+TEST_ENTRY(loop_fork_child)
+
+/* test-loop-handles.c */
+TEST_ENTRY(loop_handle_null)
+TEST_ENTRY(loop_handle_wrong_type)
+TEST_ENTRY(loop_handle_after_free)
+
+/* test-loop-run.c */
+TEST_ENTRY(loop_run_modes)
+TEST_ENTRY(loop_run_stop_before_run)
+TEST_ENTRY(loop_run_stop_from_task)
+TEST_ENTRY(loop_run_ref_unref)
+TEST_ENTRY(loop_run_reentrant_or_library_driven)
+TEST_ENTRY(loop_run_owner_thread)
+TEST_ENTRY(loop_run_clock_and_counters)
+
+/* test-loop-tasks.c */
+TEST_ENTRY(loop_task_order)
+TEST_ENTRY(loop_task_failure)
+TEST_ENTRY(loop_task_panic)
+TEST_ENTRY(loop_task_closes_own_loop)
+TEST_ENTRY(loop_task_stops_own_loop)
+TEST_ENTRY(loop_task_frees_own_loop)
+
+/* test-loop-storm.c */
+TEST_ENTRY(loop_cross_thread_storm)
+
+/* test-loop-timers.c */
+TEST_ENTRY(loop_timer_order_never_early)
+TEST_ENTRY(loop_timer_cancel_before_fire)
+TEST_ENTRY(loop_timer_cancel_after_fire)
+TEST_ENTRY(loop_timer_fixed_rate)
+TEST_ENTRY(loop_timer_fixed_delay)
+TEST_ENTRY(loop_timer_periodic_failure)
+TEST_ENTRY(loop_timer_arguments)
+
+/* test-loop-shutdown.c */
+TEST_ENTRY(loop_shutdown_drains_queued_work)
+TEST_ENTRY(loop_shutdown_quiet_period)
+TEST_ENTRY(loop_shutdown_deadline)
+TEST_ENTRY(loop_shutdown_now_drops_queued_work)
+TEST_ENTRY(loop_rejected_after_shutdown)
+TEST_ENTRY(loop_close_caller_driven)
+TEST_ENTRY(loop_await_on_own_thread)
+
+/* test-loop-watch.c */
+TEST_ENTRY(loop_watch_socket_channel)
+TEST_ENTRY(loop_watch_server_socket_channel)
+TEST_ENTRY(loop_watch_pipe_fd)
+TEST_ENTRY(loop_watch_arguments)
+
+/* test-promise-complete.c */
+TEST_ENTRY(promise_complete_once)
+TEST_ENTRY(promise_failure_and_cancel)
+TEST_ENTRY(promise_submit_value)
+TEST_ENTRY(promise_futures_only_nioxide_completes)
+
+/* test-promise-listeners.c */
+TEST_ENTRY(promise_listener_order_and_late)
+TEST_ENTRY(promise_listener_on_loop_thread)
+TEST_ENTRY(promise_listener_without_executor)
+TEST_ENTRY(promise_listener_frees_promise)
+TEST_ENTRY(promise_listener_never_runs)
+
+/* test-promise-wait.c */
+TEST_ENTRY(promise_wait_timeout)
+TEST_ENTRY(promise_wait_on_loop_thread)
+
+/* test-group-loops.c */
+TEST_ENTRY(group_next_round_robin)
+TEST_ENTRY(group_execute_submit_schedule)
+TEST_ENTRY(group_shutdown_gracefully)
+TEST_ENTRY(group_free_from_own_thread)
