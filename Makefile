@@ -169,7 +169,7 @@ asan: c-test-asan
 c-test-asan: venv system-tools | $(BUILD)
 	$(call step,C tests under ASan + UBSan)
 	$(call c_tests,c-asan,-DNIOXIDE_SANITIZE=ON)
-	@nm $(BUILD)/c-asan/tests/c/nx_run_tests | grep -q __asan_init || \
+	@nm $(BUILD)/c-asan/tests/c/nx_run_tests | grep __asan_init >/dev/null || \
 	  { echo "AddressSanitizer is not linked into nx_run_tests"; exit 1; }
 	$(CTEST) --test-dir $(BUILD)/c-asan --output-on-failure -j$(CTEST_JOBS)
 	$(call step_done,C tests under ASan + UBSan)
