@@ -72,6 +72,12 @@ def read_profile(path: str, combine) -> dict[str, int]:  # type: ignore[no-untyp
     return costs
 
 
+def busy(r: dict[str, float | None]) -> str:
+    """The share of its core the server used in the window: requests/s × CPU per request."""
+    rps, cpu = r["rps"], r["cpu"]
+    return "–" if rps is None or cpu is None else f"{rps * cpu / 1e4:.0f}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
@@ -113,8 +119,9 @@ def main() -> None:
       f"process: for (d) and (e) the interpreter's). Every ratio is to (a) at the same N, in "
       f"this run.")
     w("")
-    w("| server | N | requests/s | ×(a) | CPU µs/request | ×(a) | instructions/request | ×(a) |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| server | N | requests/s | ×(a) | CPU µs/request | ×(a) | server CPU busy "
+      "| instructions/request | ×(a) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in servers:
         for n in conns:
             r = rows.get((s, n))
@@ -123,7 +130,7 @@ def main() -> None:
             base = rows.get(("a", n), {})
             w(f"| {NAMES.get(s, s)} | {n} | {fmt(r['rps'])} | {ratio(r['rps'], base.get('rps'))} "
               f"| {fmt(r['cpu'], 2)} | {ratio(r['cpu'], base.get('cpu'))} "
-              f"| {fmt(r['ir'])} | {ratio(r['ir'], base.get('ir'))} |")
+              f"| {busy(r)} | {fmt(r['ir'])} | {ratio(r['ir'], base.get('ir'))} |")
     w("")
 
     # Targets (issue 3, section 9).
@@ -162,7 +169,9 @@ def main() -> None:
       "its core near (a)'s rate and the kernel's loopback TCP work is most of each request's CPU. "
       "CPU per request and instructions per request are the figures that compare them; the "
       "instruction counts are repeatable, the timings move with whatever else runs on the "
-      "machine.")
+      "machine. CPU per request also depends on how busy the server is (a server that sleeps "
+      "in epoll_wait between requests pays a wake-up per batch), so read it beside the "
+      "server CPU busy column; below 100% the load generator, not the server, set the pace.")
     w("")
 
     if args.profile and os.path.exists(args.profile):
