@@ -121,6 +121,26 @@ fn work_queued_between_runs_wakes_a_host_loop() {
 }
 
 #[test]
+fn awaiting_termination_from_a_loop_callback_is_an_error() {
+    // A caller-driven loop: the callback runs inside run() on the thread that would have to
+    // finish the loop.
+    let lp = EventLoop::new().unwrap();
+    let result = Arc::new(Mutex::new(None));
+    let out = result.clone();
+    lp.execute(move |lp| {
+        *out.lock().unwrap() = Some(lp.await_termination(Some(Duration::from_secs(60))));
+        lp.shutdown_now();
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let result = result.lock().unwrap().take().unwrap();
+    assert_eq!(result, Err(ErrorKind::WouldDeadlock.into()));
+    // Between runs the owner may wait (another thread could run the loop); once it has
+    // terminated the wait returns at once.
+    assert_eq!(lp.await_termination(Some(Duration::ZERO)), Ok(true));
+}
+
+#[test]
 fn a_submitted_task_that_never_runs_cancels_its_future() {
     // Dropped by close() of a caller-driven loop.
     let lp = EventLoop::new().unwrap();
@@ -147,4 +167,38 @@ fn a_submitted_task_that_never_runs_cancels_its_future() {
     assert!(lp.is_terminated());
     let queued = slot.lock().unwrap().take().unwrap();
     assert_eq!(queued.cause(), Some(ErrorKind::Cancelled.into()));
+}
+
+#[test]
+fn a_watch_reports_its_ref() {
+    let lp = EventLoop::new().unwrap();
+    let (a, b) = socket_pair();
+    let watch = lp
+        .watch_fd(a, nioxide_core::selector::OP_READ, Box::new(|_, _, _| {}))
+        .unwrap();
+    assert!(watch.has_ref());
+    watch.set_ref(false);
+    assert!(!watch.has_ref());
+    assert!(
+        !lp.run(RunMode::Default).unwrap(),
+        "an unref'd watch keeps nothing alive"
+    );
+    watch.set_ref(true);
+    assert!(watch.has_ref());
+    watch.close();
+    lp.close();
+    // SAFETY: closing the pair's own descriptors.
+    unsafe {
+        libc::close(a);
+        libc::close(b);
+    }
+}
+
+/// A connected pair of Unix stream sockets.
+fn socket_pair() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    (fds[0], fds[1])
 }

@@ -919,9 +919,11 @@ impl EventLoop {
     /// whether it terminated.
     ///
     /// # Errors
-    /// `WouldDeadlock` on the loop's own thread; the interrupt hook's error.
+    /// `WouldDeadlock` on the loop's own thread: a library-driven loop's thread, or the thread
+    /// running a caller-driven loop (from one of its callbacks); the interrupt hook's error.
     pub fn await_termination(&self, timeout: Option<Duration>) -> Result<bool> {
-        if self.in_event_loop() && self.inner.library_driven {
+        let running_here = self.inner.running.load(Ordering::Acquire) && !self.is_terminated();
+        if self.in_event_loop() && (self.inner.library_driven || running_here) {
             return Err(ErrorKind::WouldDeadlock.into());
         }
         if !self.inner.terminated.wait(timeout)? {

@@ -136,6 +136,12 @@ impl Watch {
         }
     }
 
+    /// Whether the watch keeps a `Default` run alive (see [`set_ref`](Self::set_ref); libuv's
+    /// `uv_has_ref`).
+    pub fn has_ref(&self) -> bool {
+        self.inner.refd.load(Ordering::Acquire)
+    }
+
     /// Stops watching (idempotent): the key is cancelled, the callback dropped on this
     /// thread. A channel watch leaves the channel open (close it yourself); a raw descriptor
     /// is never closed.
