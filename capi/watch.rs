@@ -299,6 +299,18 @@ pub extern "C" fn nx_watch_set_ref(watch: *mut nx_watch_t, r#ref: c_int) -> c_in
     }
 }
 
+/// Whether the watch is ref'd (see `nx_watch_set_ref`): 1 or 0, or a negative error.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_watch_has_ref(watch: *mut nx_watch_t) -> c_int {
+    nx_ffi_boundary! {
+        predicate(|| Ok(watch_of(watch)?.has_ref()))
+    }
+}
+
 /// Whether the watch is active (not closed, by `nx_watch_close` or the loop's shutdown): 1 or
 /// 0, or a negative error.
 ///

@@ -1719,6 +1719,15 @@ int nx_watch_interest(struct nx_watch_t *watch, uint32_t *ops_out);
 int nx_watch_set_ref(struct nx_watch_t *watch, int ref);
 
 /**
+ * Whether the watch is ref'd (see `nx_watch_set_ref`): 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_watch_has_ref(struct nx_watch_t *watch);
+
+/**
  * Whether the watch is active (not closed, by `nx_watch_close` or the loop's shutdown): 1 or
  * 0, or a negative error.
  *

@@ -123,7 +123,9 @@ TEST_IMPL(loop_run_ref_unref) {
   ASSERT_OK(pipe2(fds, O_CLOEXEC | O_NONBLOCK));
   ASSERT_OK(nx_loop_watch_fd(loop, fds[0], NX_OP_READ, ignore_ready, NULL, NULL, &watch));
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_NOWAIT), 1);
+  ASSERT_EQ(nx_watch_has_ref(watch), 1);
   ASSERT_OK(nx_watch_set_ref(watch, 0));
+  ASSERT_EQ(nx_watch_has_ref(watch), 0);
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
   ASSERT_OK(nx_watch_set_ref(watch, 1));
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_NOWAIT), 1);
