@@ -1,0 +1,86 @@
+/*
+ * backend_nioxide.h: runtime_bench.c's loop on nioxide's public C API (include/nioxide.h, the
+ * shared library users link). Included by runtime_bench.c when built with -DRT_NIOXIDE.
+ *
+ *   loop       nx_loop_start: a loop on a library thread (nioxide-loop-N)
+ *   execute    nx_loop_execute(loop, task, arg, NULL), from any thread
+ *   timer op   nx_loop_schedule(1000 ms) + nx_promise_cancel + nx_promise_free, on the loop
+ *   turns      NX_LOOP_COUNTER_TURNS
+ */
+#ifndef RT_BACKEND_NIOXIDE_H
+#define RT_BACKEND_NIOXIDE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <nioxide.h>
+
+#define RT_NAME "nioxide"
+
+typedef nx_loop_t rt_loop_t;
+
+static nx_loop_t *rt_the_loop;
+
+static void rt_check(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "runtime_bench (nioxide): %s: %s (%s)\n", what, nx_strerror(rc),
+                nx_err_name(rc));
+        exit(1);
+    }
+}
+
+static const char *rt_version(void)
+{
+    return nx_version_string();
+}
+
+static void rt_start(void)
+{
+    rt_check(nx_loop_start(&rt_the_loop), "nx_loop_start");
+}
+
+/* Queues task(loop, arg) to the loop's thread; any thread. */
+static void rt_execute(int (*task)(rt_loop_t *, void *), void *arg)
+{
+    rt_check(nx_loop_execute(rt_the_loop, task, arg, NULL), "nx_loop_execute");
+}
+
+/* The loop's turns so far (from any thread). */
+static uint64_t rt_turns(void)
+{
+    uint64_t turns = 0;
+    rt_check(nx_loop_counter(rt_the_loop, NX_LOOP_COUNTER_TURNS, &turns), "nx_loop_counter");
+    return turns;
+}
+
+static int rt_never_runs(nx_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    fprintf(stderr, "runtime_bench (nioxide): a cancelled timer ran\n");
+    abort();
+}
+
+/* On the loop's thread: schedules a timer 1 s out and cancels it. */
+static void rt_timer_op(rt_loop_t *loop)
+{
+    nx_promise_t *timer = NULL;
+    rt_check(nx_loop_schedule(loop, 1000, rt_never_runs, NULL, NULL, &timer), "nx_loop_schedule");
+    if (nx_promise_cancel(timer) != 1) {
+        fprintf(stderr, "runtime_bench (nioxide): nx_promise_cancel did not cancel\n");
+        exit(1);
+    }
+    rt_check(nx_promise_free(timer), "nx_promise_free");
+}
+
+/* Shuts the loop down (draining what is queued), joins its thread and frees it. */
+static void rt_finish(void)
+{
+    rt_check(nx_loop_shutdown_gracefully(rt_the_loop, 0, -1), "nx_loop_shutdown_gracefully");
+    rt_check(nx_loop_await_termination(rt_the_loop, -1), "nx_loop_await_termination");
+    rt_check(nx_loop_free(rt_the_loop), "nx_loop_free");
+    rt_the_loop = NULL;
+}
+
+#endif

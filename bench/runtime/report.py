@@ -1,0 +1,283 @@
+"""Writes bench/runtime/results.md from what bench/runtime/run.sh measured (to stdout).
+
+    report.py OUT_DIR --rounds R --producers "1 3" --commit C [options of the run, for the text]
+
+OUT_DIR holds round-R-{nioxide,libuv}.txt ("key value" lines of runtime_bench, one file per
+round and side), execute-pP-R-{side}.txt for the extra producer counts, and, if callgrind ran,
+callgrind/{side}-{execute,timer}-{small,large}.out with their .txt outputs (the work totals).
+Each figure is the median over the rounds; instructions per task or operation are the
+difference of the two callgrind totals divided by the difference of the work done, so the
+fixed costs (start-up, warm-up, shutdown) cancel out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+SIDES = ("nioxide", "libuv")
+
+
+def read_kv(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2:
+            values[parts[0]] = parts[1].strip()
+    return values
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def callgrind_total(path: Path) -> int:
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("totals:") or line.startswith("summary:"):
+            return int(line.split()[1])
+    sys.exit(f"report.py: no totals in {path}")
+
+
+def per_unit(out: Path, side: str, bench: str, key: str) -> float | None:
+    """Instructions per task/operation from the two callgrind runs of `bench`."""
+    files = [out / "callgrind" / f"{side}-{bench}-{size}" for size in ("small", "large")]
+    if not all(Path(f"{f}.out").exists() and Path(f"{f}.txt").exists() for f in files):
+        return None
+    small, large = (callgrind_total(Path(f"{f}.out")) for f in files)
+    work_small, work_large = (int(read_kv(Path(f"{f}.txt"))[key]) for f in files)
+    return (large - small) / (work_large - work_small)
+
+
+FUNC = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[(.*)\])?$")
+
+
+def annotate(path: Path, inclusive: bool) -> list[tuple[int, str]]:
+    """(instructions, function) rows of callgrind_annotate. callgrind lists the code inlined into
+    a function under the file it came from, as separate rows of the same function: for self
+    cost those rows are added up; for inclusive cost (which overlaps) the largest row is the
+    function's."""
+    text = subprocess.run(
+        ["callgrind_annotate", "--auto=no", f"--inclusive={'yes' if inclusive else 'no'}",
+         "--threshold=100", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    totals: dict[str, int] = defaultdict(int)
+    for line in text.splitlines():
+        m = FUNC.match(line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        ir = int(m.group(1).replace(",", ""))
+        name = m.group(2)
+        # "file:function": the function is what follows the last ':' that is not part of '::'.
+        split = re.match(r"^(.*?[^:]):(?!:)(.*)$", name)
+        func = split.group(2) if split else name
+        totals[func] = totals[func] + ir if not inclusive else max(totals[func], ir)
+    return sorted(((ir, f) for f, ir in totals.items()), reverse=True)
+
+
+def short(func: str) -> str:
+    func = re.sub(r"<(std::sys::sync::[a-z_:]+)::([A-Za-z]+)>", r"\1::\2", func)
+    return func if len(func) <= 110 else func[:107] + "..."
+
+
+def profile_section(out: Path, bench: str, unit: str, key: str, top: int) -> list[str]:
+    path = out / "callgrind" / f"nioxide-{bench}-large.out"
+    txt = out / "callgrind" / f"nioxide-{bench}-large.txt"
+    if not path.exists() or not txt.exists():
+        return []
+    work = int(read_kv(txt)[key])
+    total = callgrind_total(path)
+    lines = [
+        f"Self cost, the top {top} functions (inlined code counted in the function it was "
+        f"inlined into), per {unit}, over the whole run of {num(work)} {unit}s "
+        f"({num(total / work)} instructions per {unit} with start-up and warm-up):",
+        "",
+        f"| instructions/{unit} | share | function |",
+        "|---:|---:|---|",
+    ]
+    for ir, func in annotate(path, inclusive=False)[:top]:
+        lines.append(f"| {num(ir / work, 1)} | {100 * ir / total:.1f}% | `{short(func)}` |")
+    entry = [(ir, f) for ir, f in annotate(path, inclusive=True)
+             if ir >= work / 2 and re.match(
+                 r"^(nx_\w+|nioxide_core::event_loop::EventLoop::(run_timers|run_tasks|try_schedule|"
+                 r"push_task|wake|turn)|nioxide_core::event_loop::timer::Heap::\w+|"
+                 r"nioxide_core::event_loop::promise::Promise::\w+|nioxide::handle::Handles::\w+|"
+                 r"malloc|free|nioxide_core::sys::backend::Backend::\w+|"
+                 r"nioxide_core::selector::Selector::\w+)$", f)]
+    if entry:
+        lines += ["", f"Inclusive cost of the entry points and the loop's phases, per {unit}:", "",
+                  f"| instructions/{unit} | function |", "|---:|---|"]
+        for ir, func in entry[:14]:
+            lines.append(f"| {num(ir / work, 1)} | `{func}` |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--producers", default="1")
+    ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--tasks", type=int, required=True)
+    ap.add_argument("--reps", default="?")
+    ap.add_argument("--timer-ops", type=int, required=True)
+    ap.add_argument("--batch", default="?")
+    ap.add_argument("--samples", type=int, required=True)
+    ap.add_argument("--pause-us", default="?")
+    ap.add_argument("--loop-cpu", default="0")
+    ap.add_argument("--client-cpu", default="1")
+    ap.add_argument("--seconds", default="?")
+    a = ap.parse_args()
+    out: Path = a.out
+    producers = a.producers.split()
+
+    # key -> side -> [value per round]
+    figures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    versions = {}
+    for r in range(1, a.rounds + 1):
+        for side in SIDES:
+            kv = read_kv(out / f"round-{r}-{side}.txt")
+            versions[side] = kv.get("backend", side).split(None, 1)[-1]
+            for key, value in kv.items():
+                if key != "backend":
+                    figures[key][side].append(float(value))
+            for p in producers[1:]:
+                f = out / f"execute-p{p}-{r}-{side}.txt"
+                for key, value in read_kv(f).items():
+                    if key != "backend":
+                        figures[key][side].append(float(value))
+
+    def med(key: str, side: str) -> float:
+        return statistics.median(figures[key][side])
+
+    def spread(key: str, side: str, scale: float, digits: int) -> str:
+        vals = figures[key][side]
+        return f"{num(min(vals) * scale, digits)}–{num(max(vals) * scale, digits)}"
+
+    rows = []  # (label, key, scale, digits, higher_is_better)
+    for p in producers:
+        noun = "producer" if p == "1" else "producers"
+        rows.append((f"cross-thread execute, {p} {noun} (tasks/s)", f"execute_p{p}_tasks_per_s",
+                     1.0, 0, True))
+    rows.append(("timer schedule + cancel (operations/s)", "timer_ops_per_s", 1.0, 0, True))
+    rows.append(("idle wake-up latency, p50 (µs)", "wakeup_p50_ns", 1e-3, 1, False))
+    rows.append(("idle wake-up latency, p99 (µs)", "wakeup_p99_ns", 1e-3, 1, False))
+
+    table = [
+        "| measure | nioxide | libuv | nioxide / libuv | target | |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    verdicts = []
+    for label, key, scale, digits, higher in rows:
+        n, u = med(key, "nioxide"), med(key, "libuv")
+        ratio = n / u
+        met = ratio >= 1.0 if higher else ratio <= 1.0
+        target = "≥ 1.00 (throughput ≥ libuv's)" if higher else "≤ 1.00 (latency ≤ libuv's)"
+        verdicts.append((label, ratio, met))
+        table.append(f"| {label} | {num(n * scale, digits)} | {num(u * scale, digits)} | "
+                     f"{ratio:.2f} | {target} | {'met' if met else '**missed**'} |")
+
+    ir_rows = []
+    for label, bench, key, unit in [
+        (f"instructions per executed task ({producers[0]} producer, callgrind)", "execute",
+         f"execute_p{producers[0]}_tasks_total", "task"),
+        ("instructions per timer schedule + cancel (callgrind)", "timer", "timer_ops_total", "op"),
+    ]:
+        n, u = (per_unit(out, side, bench, key) for side in SIDES)
+        if n is not None and u is not None:
+            ir_rows.append(f"| {label} | {num(n)} | {num(u)} | {n / u:.2f} | (none: explains the "
+                           f"timings) | |")
+    table += ir_rows
+
+    lines = [
+        "# nioxide benchmark: the runtime (event loop) against libuv",
+        "",
+        f"Measured by `make bench` (bench/runtime/run.sh) on {date.today().isoformat()}, nioxide "
+        f"{versions.get('nioxide', '?')} at {a.commit} (`cargo build --release`, the "
+        f"libnioxide.so users link) against libuv {versions.get('libuv', '?')} (Debian's "
+        f"libuv1-dev), {cpu_model()}, {os.cpu_count()} cores, "
+        f"Linux {platform.release()}; {a.rounds} rounds alternating the two sides, each figure "
+        f"the median of the rounds (each round's throughput is itself the median of {a.reps} "
+        f"repetitions); the whole run took {a.seconds} s.",
+        "",
+        "Both sides are one C program, bench/runtime/runtime_bench.c, built twice: the same "
+        "measuring code around nioxide's `nx_loop_*` (backend_nioxide.h) or libuv "
+        "(backend_libuv.h). The loop runs on its own thread (nioxide: `nx_loop_start`; libuv: "
+        "`uv_run` on a pthread) pinned to CPU "
+        f"{a.loop_cpu} by its first task (`pthread_setaffinity_np`); the producer and the "
+        f"wake-up client are pinned to CPU {a.client_cpu}.",
+        "",
+        f"- **execute**: the producer queues {num(a.tasks)} tiny tasks (each counts; the last "
+        "stamps the time) as fast as it can; tasks/s from the producer's start to the last "
+        "task's run. nioxide: `nx_loop_execute`. libuv: a malloc'd node appended to a "
+        "mutex-protected queue, then `uv_async_send`; the async callback takes the whole queue "
+        "under the mutex and runs it (uv_async_send coalesces).",
+        f"- **timer**: on the loop's thread, {num(a.timer_ops)} times \"a timer 1 s out, "
+        f"then cancel it\", in tasks of {a.batch} that each queue the next (the loop turns "
+        "between them, so deferred work is counted). nioxide: `nx_loop_schedule` + "
+        "`nx_promise_cancel` + `nx_promise_free`; libuv: `uv_timer_start` + `uv_timer_stop`.",
+        f"- **wake-up**: {num(a.samples)} samples; the client takes CLOCK_MONOTONIC, "
+        "queues a task (as above) to the idle loop, the task takes CLOCK_MONOTONIC; the client "
+        f"spins until it ran, then sleeps {a.pause_us} µs so the loop is idle again.",
+        "- **instructions**: user-space instructions of the whole process under `valgrind "
+        "--tool=callgrind`, two runs of different sizes, the difference divided by the "
+        "difference of work (fixed costs cancel). Repeatable where the timings are not; under "
+        "valgrind the threads take turns, so the execute run drains its queue in few turns.",
+        "",
+        *table,
+        "",
+        "## Targets",
+        "",
+    ]
+    for label, ratio, met in verdicts:
+        lines.append(f"- {label}: {ratio:.2f} × libuv — {'met' if met else '**missed**'}")
+    lines += [
+        "",
+        "## Spread and loop turns",
+        "",
+        "| figure | nioxide, min–max over rounds | libuv, min–max over rounds |",
+        "|---|---:|---:|",
+    ]
+    for label, key, scale, digits, _ in rows:
+        lines.append(f"| {label} | {spread(key, 'nioxide', scale, digits)} | "
+                     f"{spread(key, 'libuv', scale, digits)} |")
+    for p in producers:
+        key = f"execute_p{p}_tasks_per_turn"
+        if key in figures:
+            lines.append(f"| execute, {p} producer(s): tasks run per loop turn that ran tasks "
+                         f"(nioxide: turns; libuv: async callbacks) | "
+                         f"{num(med(key, 'nioxide'), 1)} | {num(med(key, 'libuv'), 1)} |")
+    for bench, unit, key in [("execute", "task", f"execute_p{producers[0]}_tasks_total"),
+                             ("timer", "op", "timer_ops_total")]:
+        section = profile_section(out, bench, unit, key, 15)
+        if section:
+            lines += ["", f"## Where nioxide's instructions go: {bench} (callgrind)", "", *section]
+    lines += [
+        "",
+        "The timings move with whatever else runs on this shared 2-core machine; the "
+        "instruction counts do not. Full callgrind listings: target/bench/runtime/callgrind/ "
+        "(`callgrind_annotate --inclusive=yes FILE`).",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
