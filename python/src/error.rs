@@ -44,10 +44,16 @@ import_exceptions!(
     ConnectionResetError,
     ConnectionAbortedError,
     BrokenPipeError,
+    ClosedEventLoopError,
+    CancelledError,
+    RejectedExecutionError,
+    DeadlockError,
+    LoopBusyError,
+    InvalidStateError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
-/// through here (or through [`selector_error`], which only refines `Closed`).
+/// through here (or through [`selector_error`] or [`loop_error`], which only refine `Closed`).
 pub(crate) fn to_pyerr(err: Error) -> PyErr {
     match err {
         Error::Os(errno) => os_error(errno),
@@ -59,6 +65,16 @@ pub(crate) fn to_pyerr(err: Error) -> PyErr {
 pub(crate) fn selector_error(err: Error) -> PyErr {
     match err {
         Error::Kind(ErrorKind::Closed) => closed_selector(),
+        err => to_pyerr(err),
+    }
+}
+
+/// As [`to_pyerr`], for calls on an event loop: `Closed` becomes `ClosedEventLoopError`.
+pub(crate) fn loop_error(err: Error) -> PyErr {
+    match err {
+        Error::Kind(ErrorKind::Closed) => {
+            ClosedEventLoopError::new_err("event loop is closed (terminated)")
+        }
         err => to_pyerr(err),
     }
 }
@@ -104,6 +120,11 @@ fn kind_error(kind: ErrorKind) -> PyErr {
         ErrorKind::InvalidArgument => InvalidArgumentError::new_err(msg),
         ErrorKind::TimedOut => TimeoutError::new_err((libc::ETIMEDOUT, msg)),
         ErrorKind::Shutdown => ChannelShutdownError::new_err((libc::EPIPE, msg)),
+        ErrorKind::Cancelled => CancelledError::new_err(msg),
+        ErrorKind::Rejected => RejectedExecutionError::new_err(msg),
+        ErrorKind::WouldDeadlock => DeadlockError::new_err(msg),
+        ErrorKind::Busy => LoopBusyError::new_err(msg),
+        ErrorKind::AlreadyCompleted => InvalidStateError::new_err(msg),
         // Not raised from Python (end of stream is a return value, handles and panics are C
         // matters, an interrupt re-raises the signal handler's exception): the root class,
         // with the C name in the message.

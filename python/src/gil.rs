@@ -1,4 +1,5 @@
-//! The one helper every call that may block goes through: [`blocking`].
+//! The one helper every call that may block goes through: [`blocking`]; and the one way loop
+//! threads attach to run Python code: [`attach_loop`].
 //!
 //! It detaches from the interpreter (releases the GIL) for the length of the call and installs
 //! core's interrupt hook ([`wait::with_interrupt`]), so core's waits run Python's signal
@@ -14,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use nioxide_core::sys::wait::{self, Interrupt};
@@ -26,6 +27,40 @@ pub(crate) const MAIN_SLICE: Duration = Duration::from_millis(100);
 
 /// `pthread_self()` of the thread Python runs signal handlers on (its main thread).
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
+
+/// Set by the module's `atexit` hook once every loop thread has been joined: from then on the
+/// interpreter may be finalizing, and nothing of nioxide's attaches to it from a loop thread.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the start of interpreter exit (see [`EXITING`]).
+pub(crate) fn set_exiting() {
+    EXITING.store(true, Ordering::Release);
+}
+
+/// Whether interpreter exit has begun.
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
+
+/// Runs `f` attached to the interpreter, for code that runs loop callbacks (tasks, timers,
+/// watches, listeners, the per-turn scope); `None` if it cannot attach: on a library loop
+/// thread once interpreter exit has begun (pyo3's own finalizing check needs CPython 3.13,
+/// and abi3 wheels start at 3.11), or when the interpreter is gone. Python's own threads
+/// (which drive caller-driven loops) attach as usual. Nested calls inside an attached scope
+/// cost a counter increment.
+pub(crate) fn attach_loop<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    if exiting() && on_library_thread() {
+        return None;
+    }
+    Python::try_attach(f)
+}
+
+/// Whether the calling thread is one core started for a loop (`nioxide-loop-N`).
+fn on_library_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("nioxide-loop-"))
+}
 
 /// Records Python's main thread: `threading.main_thread().ident` is its `pthread_self()`.
 pub(crate) fn init_main_thread(py: Python<'_>) -> PyResult<()> {

@@ -1,8 +1,8 @@
 //! nioxide's Python module, `nioxide._nioxide`: the classes of the pure-Python package
 //! `nioxide` (python/pysrc/nioxide), as thin pyo3 wrappers over nioxide-core.
 //!
-//! One file per core module ([`selector`], [`channel`]); [`error`] maps core's errors to the
-//! exception classes of `nioxide/exceptions.py`; [`gil`] is the one helper every call that may
+//! One file per core module ([`selector`], [`channel`], [`event_loop`]); [`error`] maps
+//! core's errors to the exception classes of `nioxide/exceptions.py`; [`gil`] is the one helper every call that may
 //! block goes through; [`binding`] keeps one Python object per core object. The Python-side
 //! documentation lives in the stub, `nioxide/_nioxide.pyi`.
 #![deny(missing_docs, missing_debug_implementations)]
@@ -10,6 +10,7 @@
 mod binding;
 mod channel;
 mod error;
+mod event_loop;
 mod gil;
 mod selector;
 
@@ -34,13 +35,28 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<selector::SelectionKey>()?;
     m.add_class::<channel::tcp::ServerSocketChannel>()?;
     m.add_class::<channel::tcp::SocketChannel>()?;
+    m.add("RUN_DEFAULT", event_loop::RUN_DEFAULT)?;
+    m.add("RUN_ONCE", event_loop::RUN_ONCE)?;
+    m.add("RUN_NOWAIT", event_loop::RUN_NOWAIT)?;
+    m.add_class::<event_loop::EventLoop>()?;
+    m.add_class::<event_loop::group::EventLoopGroup>()?;
+    m.add_class::<event_loop::promise::Future>()?;
+    m.add_class::<event_loop::promise::ScheduledFuture>()?;
+    m.add_class::<event_loop::watch::Watch>()?;
 
     gil::init_main_thread(py)?;
     // Objects created before a fork fail with ForkedError in the child (core's
     // pthread_atfork handler); this hook tells the GIL helper which thread is main there.
-    let hook = wrap_pyfunction!(gil::after_fork_in_child, m)?;
-    let kwargs = [("after_in_child", hook)].into_py_dict(py)?;
-    py.import("os")?
-        .call_method("register_at_fork", (), Some(&kwargs))?;
+    let os = py.import("os")?;
+    for hook in [
+        wrap_pyfunction!(gil::after_fork_in_child, m)?,
+        wrap_pyfunction!(event_loop::forget_loops_after_fork, m)?,
+    ] {
+        let kwargs = [("after_in_child", hook)].into_py_dict(py)?;
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
+    }
+    // Library-driven loops are shut down and joined before the interpreter finalizes.
+    let at_exit = wrap_pyfunction!(event_loop::shutdown_at_exit, m)?;
+    py.import("atexit")?.call_method1("register", (at_exit,))?;
     Ok(())
 }

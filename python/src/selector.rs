@@ -36,14 +36,18 @@ pub(crate) struct SelectionKey {
     selector: Py<Selector>,
 }
 
+/// Longer than any wait can be (about 136 years): as good as forever, and still small enough
+/// to add to an `Instant` (a larger duration would overflow it).
+pub(crate) const FOREVER: Duration = Duration::from_secs(1 << 32);
+
 /// Seconds as Python gives them (`None` = forever; `<= 0` = do not wait, as `selectors` does).
-fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+pub(crate) fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
         None => Ok(None),
         Some(s) if s.is_nan() => Err(invalid("timeout must be a number or None")),
         Some(s) if s <= 0.0 => Ok(Some(Duration::ZERO)),
-        // Too long to represent: as good as forever.
-        Some(s) => Ok(Duration::try_from_secs_f64(s).ok()),
+        // Too long to represent, or to add to a clock reading: as good as forever.
+        Some(s) => Ok(Duration::try_from_secs_f64(s).ok().filter(|d| *d < FOREVER)),
     }
 }
 

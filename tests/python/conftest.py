@@ -11,6 +11,7 @@ import os
 import pathlib
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,16 +42,38 @@ def _sockets() -> set[tuple[str, str]]:
     return found
 
 
+def _python_threads() -> int:
+    """Python's threads, without the records CPython 3.11 keeps forever for foreign threads
+    (nioxide's loop threads) that called `threading.current_thread()` (`logging` does)."""
+    return sum(1 for t in threading.enumerate() if not isinstance(t, threading._DummyThread))
+
+
+def os_threads() -> int:
+    """The process's threads as the kernel sees them (nioxide's loop threads included)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def settled_os_threads(expected: int, wait: float = 2.0) -> int:
+    """The thread count once it is back to `expected` (a joined thread may take a moment to
+    leave the kernel's list), or after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while (count := os_threads()) > expected and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return count
+
+
 @pytest.fixture(autouse=True)
 def leaves_nothing_behind() -> Iterator[None]:
-    """Each test closes the sockets it opens and joins the threads it starts."""
+    """Each test closes the sockets it opens and joins the threads it starts (Python's, and
+    the loop threads nioxide starts)."""
     gc.collect()
-    fds, threads = _sockets(), threading.active_count()
+    fds, threads, tasks = _sockets(), _python_threads(), os_threads()
     yield
     gc.collect()
     leaked = _sockets() - fds
     assert not leaked, f"sockets left open: {sorted(leaked)}"
-    assert threading.active_count() == threads, "threads left running"
+    assert _python_threads() == threads, "threads left running"
+    assert settled_os_threads(tasks) == tasks, "threads left running (/proc/self/task)"
 
 
 @pytest.fixture
@@ -89,6 +112,23 @@ def pair(
     assert client.connect(server.local_address) is True
     accepted = closing(server.accept())
     return client, accepted
+
+
+@pytest.fixture
+def loop() -> Iterator[nioxide.EventLoop]:
+    """A caller-driven event loop, closed after the test."""
+    lp = nioxide.EventLoop()
+    yield lp
+    lp.close()
+
+
+@pytest.fixture
+def threaded() -> Iterator[nioxide.EventLoop]:
+    """A library-driven event loop, shut down and joined after the test."""
+    lp = nioxide.EventLoop.spawn()
+    yield lp
+    lp.shutdown_now()
+    assert lp.await_termination(5.0)
 
 
 @pytest.fixture

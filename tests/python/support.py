@@ -60,6 +60,27 @@ def interrupt_main(delay: float, how: str) -> Background:
     return background(fire, delay)
 
 
+class Handler:
+    """An event loop exception handler that records what it gets: `handler.wait(n)` waits
+    until `n` contexts have come (from any thread) and returns them all."""
+
+    def __init__(self) -> None:
+        self.loops: list[Any] = []
+        self.contexts: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, loop: Any, context: dict[str, Any]) -> None:
+        with self._changed:
+            self.loops.append(loop)
+            self.contexts.append(context)
+            self._changed.notify_all()
+
+    def wait(self, n: int = 1) -> list[dict[str, Any]]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.contexts) >= n, WAIT), "not reported"
+            return list(self.contexts)
+
+
 def blocked_in(thread: threading.Thread) -> bool:
     """Whether `thread` is still running after a moment: it is blocked, not finished."""
     thread.join(0.2)

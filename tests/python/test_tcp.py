@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import builtins
+import concurrent.futures
 import errno
 import signal
 import socket
@@ -533,6 +534,13 @@ KINDS = {
     "ConnectionResetError": ("ECONNRESET", (builtins.ConnectionResetError, nioxide.NioxideOSError)),
     "ConnectionAbortedError": ("ECONNABORTED", (builtins.ConnectionAbortedError, nioxide.NioxideOSError)),
     "BrokenPipeError": ("EPIPE", (builtins.BrokenPipeError, nioxide.NioxideOSError)),
+    # the runtime (test_event_loop.py, test_future.py raise them)
+    "ClosedEventLoopError": ("NX_ECLOSED", (nioxide.ClosedChannelError, RuntimeError)),
+    "CancelledError": ("NX_ECANCELLED", (concurrent.futures.CancelledError,)),
+    "RejectedExecutionError": ("NX_EREJECTED", (RuntimeError,)),
+    "DeadlockError": ("NX_EDEADLK", (RuntimeError,)),
+    "LoopBusyError": ("NX_EBUSY", (RuntimeError,)),
+    "InvalidStateError": ("NX_EALREADYDONE", (concurrent.futures.InvalidStateError,)),
 }
 
 

@@ -1,4 +1,5 @@
-"""nioxide: Java NIO's Selector and TCP channels for Python, on a Rust core.
+"""nioxide: Java NIO's Selector and TCP channels, and Netty's event loops, for Python, on a
+Rust core.
 
 Register non-blocking channels with a :class:`Selector`, ``select()``, walk the selected keys
 and do the I/O yourself, as in Java NIO::
@@ -12,6 +13,14 @@ and do the I/O yourself, as in Java NIO::
         for key in selector.select(timeout=0.1):
             ...
 
+Or run callbacks, timers and readiness watches on an :class:`EventLoop` (driven by your
+thread with ``run()``, by a library thread with :meth:`EventLoop.spawn`, by an
+:class:`EventLoopGroup`, or by a running asyncio loop through :func:`asyncio_bridge`); their
+results are :class:`Future` objects with :mod:`concurrent.futures` names, awaitable from asyncio::
+
+    with nioxide.EventLoopGroup(2) as group:
+        assert group.submit(sum, [1, 2, 3]).result(timeout=5) == 6
+
 Addresses are ``(host, port)`` tuples (IPv6: ``(host, port, flowinfo, scope_id)``), times
 are seconds (``None`` waits forever), ``read_into()`` returns ``None`` when it would block and
 ``0`` at end of stream. Errors are :class:`NioxideError` subclasses (see
@@ -20,6 +29,9 @@ are seconds (``None`` waits forever), ``read_into()`` returns ``None`` when it w
 
 from nioxide._nioxide import (
     IPV6_V6ONLY,
+    RUN_DEFAULT,
+    RUN_NOWAIT,
+    RUN_ONCE,
     OP_ACCEPT,
     OP_CONNECT,
     OP_READ,
@@ -31,35 +43,47 @@ from nioxide._nioxide import (
     SO_REUSEPORT,
     SO_SNDBUF,
     TCP_NODELAY,
+    EventLoop,
+    EventLoopGroup,
+    Future,
+    ScheduledFuture,
     SelectionKey,
     Selector,
     ServerSocketChannel,
     SocketChannel,
+    Watch,
     __version__,
 )
+from nioxide._runtime import AsyncioBridge, asyncio_bridge
 from nioxide.exceptions import (
     AlreadyBoundError,
     AlreadyConnectedError,
     AlreadyRegisteredError,
     AsynchronousCloseError,
     BrokenPipeError,
+    CancelledError,
     CancelledKeyError,
     ChannelShutdownError,
     ClosedChannelError,
+    ClosedEventLoopError,
     ClosedSelectorError,
     ConnectionAbortedError,
     ConnectionPendingError,
     ConnectionRefusedError,
     ConnectionResetError,
+    DeadlockError,
     ForkedError,
     IllegalBlockingModeError,
     InvalidArgumentError,
+    InvalidStateError,
+    LoopBusyError,
     NioxideError,
     NioxideOSError,
     NoConnectionPendingError,
     NotYetBoundError,
     NotYetConnectedError,
     ReadPendingError,
+    RejectedExecutionError,
     TimeoutError,
     UnsupportedOperationError,
     UnsupportedOptionError,
@@ -85,6 +109,17 @@ __all__ = [
     "SO_SNDBUF",
     "SO_LINGER",
     "IPV6_V6ONLY",
+    # event loops
+    "EventLoop",
+    "EventLoopGroup",
+    "Future",
+    "ScheduledFuture",
+    "Watch",
+    "RUN_DEFAULT",
+    "RUN_ONCE",
+    "RUN_NOWAIT",
+    "AsyncioBridge",
+    "asyncio_bridge",
     # exceptions
     "NioxideError",
     "NioxideOSError",
@@ -93,21 +128,27 @@ __all__ = [
     "AlreadyRegisteredError",
     "AsynchronousCloseError",
     "BrokenPipeError",
+    "CancelledError",
     "CancelledKeyError",
     "ChannelShutdownError",
     "ClosedChannelError",
+    "ClosedEventLoopError",
     "ClosedSelectorError",
     "ConnectionAbortedError",
     "ConnectionPendingError",
     "ConnectionRefusedError",
     "ConnectionResetError",
+    "DeadlockError",
     "ForkedError",
     "IllegalBlockingModeError",
     "InvalidArgumentError",
+    "InvalidStateError",
+    "LoopBusyError",
     "NoConnectionPendingError",
     "NotYetBoundError",
     "NotYetConnectedError",
     "ReadPendingError",
+    "RejectedExecutionError",
     "TimeoutError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",

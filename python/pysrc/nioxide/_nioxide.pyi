@@ -1,14 +1,19 @@
 """The extension module behind :mod:`nioxide` (import from ``nioxide``, not from here).
 
-Java NIO's Selector model over a Rust core. The semantics are those of nioxide's C API
-(``nx_selector_*``, ``nx_socket_*``); this stub is the Python documentation.
+Java NIO's Selector model and Netty's event loops over a Rust core. The semantics are those
+of nioxide's C API (``nx_selector_*``, ``nx_socket_*``, ``nx_loop_*``, ``nx_promise_*``); this
+stub is the Python documentation.
 """
 
+from collections.abc import Callable, Generator, Iterator
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Final, TypeAlias, final
+from types import GenericAlias, TracebackType
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
-from typing_extensions import Buffer, Self
+from typing_extensions import Buffer, Self, TypeVarTuple, Unpack, disjoint_base
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 __all__ = [
     "__version__",
@@ -28,6 +33,14 @@ __all__ = [
     "SelectionKey",
     "ServerSocketChannel",
     "SocketChannel",
+    "RUN_DEFAULT",
+    "RUN_ONCE",
+    "RUN_NOWAIT",
+    "EventLoop",
+    "EventLoopGroup",
+    "Future",
+    "ScheduledFuture",
+    "Watch",
 ]
 
 __version__: Final[str]
@@ -400,3 +413,443 @@ class SocketChannel:
         traceback: TracebackType | None,
     ) -> bool:
         """Closes the channel; exceptions propagate."""
+
+# --- the runtime: event loops, groups, futures, watches ---------------------------------------
+
+RUN_DEFAULT: Final[int]
+"""Run mode: until :meth:`EventLoop.stop`, shutdown, or nothing referenced is left (no queued
+task, no ref'd timer or watch); libuv's ``UV_RUN_DEFAULT``; 0."""
+RUN_ONCE: Final[int]
+"""Run mode: one turn, waiting for I/O or the next timer if nothing is pending; 1."""
+RUN_NOWAIT: Final[int]
+"""Run mode: one turn without waiting (for a host loop that polls :meth:`EventLoop.backend_fd`); 2."""
+
+_ExceptionHandler: TypeAlias = Callable[[EventLoop | None, dict[str, Any]], object]
+
+@final
+class EventLoop:
+    """An event loop (Netty's ``EventLoop``, libuv's ``uv_loop_t``): one thread at a time, one
+    poll backend, a task queue any thread may push to, timers and readiness watches.
+
+    ``EventLoop()`` makes a loop *driven by the caller*: callbacks run only inside
+    :meth:`run` (``RUN_DEFAULT``, ``RUN_ONCE`` or ``RUN_NOWAIT``), on the thread that calls it;
+    that thread (at first, the one that made the loop) is the loop's thread
+    (:meth:`in_event_loop`). A host loop can drive it too: poll :meth:`backend_fd`, wait at
+    most :meth:`backend_timeout`, run a ``RUN_NOWAIT`` turn (:func:`nioxide.asyncio_bridge`
+    does this for asyncio). :meth:`spawn` makes a loop *driven by a thread the library starts*
+    (``nioxide-loop-N``, signals blocked), which runs until shut down.
+
+    Every method is safe from any thread. No callback ever runs inside the call that
+    registered it: it runs on the loop's thread on a later turn, in the :mod:`contextvars`
+    context of its registration. Tasks run in submission order; timers in deadline order and
+    never early (the monotonic clock). Callbacks are any callables.
+
+    An :class:`Exception` raised by a callback goes to its future (:meth:`submit`,
+    :meth:`schedule`) or to the exception handler (:meth:`set_exception_handler`; by default
+    logged to the ``"nioxide"`` logger), and the loop goes on. A :class:`BaseException`
+    (``KeyboardInterrupt``, ``SystemExit``) stops a caller-driven loop and propagates out of
+    :meth:`run` after the current turn, as in asyncio (a library-driven loop hands it to the
+    exception handler). :meth:`run` and the waits release the GIL, and Ctrl-C interrupts them;
+    the loop's thread takes the GIL once per callback phase of a turn, not once per callback.
+
+    Shutting down (:meth:`shutdown_gracefully`) goes through Netty's phases: work from other
+    threads is rejected (:class:`RejectedExecutionError`) while work from the loop's own
+    thread is still accepted; queued work runs until the quiet period has passed with nothing
+    new, or the timeout; timers not yet due are cancelled (their futures raise
+    :class:`CancelledError`); watched channels are closed; the loop terminates.
+    :meth:`shutdown_now` skips the draining (dropped tasks cancel their futures).
+
+    A context manager: leaving the ``with`` block closes a caller-driven loop, and shuts a
+    library-driven one down gracefully and waits for its thread. A loop object that is
+    garbage-collected is shut down the same way, without waiting. A caller-driven loop in a
+    reference cycle with its callbacks is collected; a library-driven loop, like a thread,
+    lives until it is shut down. Library-driven loops still running at interpreter exit are
+    shut down gracefully and joined (``atexit``), so no loop thread calls into a finalizing
+    interpreter. After ``os.fork()`` a loop from the parent raises :class:`ForkedError` in the
+    child: make new loops there.
+
+    >>> import nioxide
+    >>> with nioxide.EventLoop() as loop:
+    ...     seen = []
+    ...     loop.execute(seen.append, "task")
+    ...     timer = loop.schedule(0.01, seen.append, "timer")
+    ...     loop.run()
+    ...     seen
+    False
+    ['task', 'timer']
+    """
+
+    def __new__(cls) -> Self:
+        """A loop driven by the caller. Raises :class:`NioxideOSError` (``EMFILE``)."""
+
+    @staticmethod
+    def spawn() -> EventLoop:
+        """A loop driven by a new library thread (``nioxide-loop-N``), running until shut down;
+        join it with :meth:`await_termination` (or use it as a context manager). Raises
+        :class:`NioxideOSError`, :class:`RejectedExecutionError` (during interpreter exit)."""
+
+    def run(self, mode: int = ...) -> bool:
+        """Runs the loop on this thread (which becomes its thread) as ``mode`` says
+        (:data:`RUN_DEFAULT`, :data:`RUN_ONCE`, :data:`RUN_NOWAIT`); returns whether referenced
+        work is left (libuv's ``uv_run``). A :meth:`stop` before makes it return after at most
+        one turn. Releases the GIL while waiting; Ctrl-C raises ``KeyboardInterrupt``; a
+        ``BaseException`` from a callback is raised here. Raises :class:`LoopBusyError` (a
+        re-entrant run, a run while another thread runs it, a library-driven loop),
+        :class:`ClosedEventLoopError` (terminated), :class:`ForkedError`,
+        :class:`InvalidArgumentError` (a bad mode)."""
+
+    def stop(self) -> None:
+        """Makes a running :meth:`run` return after its current turn (from any thread); a stop
+        before a run makes that run return after at most one turn."""
+
+    def execute(self, callable: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts]) -> None:
+        """Runs ``callable(*args)`` on the loop's thread, after the tasks queued before it. An
+        exception goes to the exception handler. Raises :class:`RejectedExecutionError`
+        (shutting down, from another thread; or terminated), :class:`ForkedError`,
+        ``TypeError`` (not callable)."""
+
+    def submit(self, callable: Callable[[Unpack[_Ts]], _T], /, *args: Unpack[_Ts]) -> Future[_T]:
+        """:meth:`execute` returning a :class:`Future` of ``callable(*args)``: its result, or
+        the exception it raised. A task dropped by a shutdown without running cancels it."""
+
+    def schedule(
+        self, delay: float, callable: Callable[[Unpack[_Ts]], _T], /, *args: Unpack[_Ts]
+    ) -> ScheduledFuture[_T]:
+        """Runs ``callable(*args)`` on the loop's thread after ``delay`` seconds (``<= 0``: as
+        soon as possible), never earlier; returns its :class:`ScheduledFuture`. Cancelling it
+        before the run prevents the run. The timer keeps a ``RUN_DEFAULT`` run alive unless
+        :meth:`ScheduledFuture.unref` is called. Raises as :meth:`execute`,
+        :class:`InvalidArgumentError` (NaN)."""
+
+    def schedule_at_fixed_rate(
+        self,
+        initial_delay: float,
+        period: float,
+        callable: Callable[[Unpack[_Ts]], object],
+        /,
+        *args: Unpack[_Ts],
+    ) -> ScheduledFuture[None]:
+        """Runs ``callable(*args)`` after ``initial_delay``, then every ``period`` seconds
+        counted from the first deadline (Java's ``scheduleAtFixedRate``: a late run does not
+        shift later ones; runs never overlap). The future completes only when a run raises (it
+        then holds the exception and the runs stop) or it is cancelled. Raises as
+        :meth:`schedule`; :class:`InvalidArgumentError` unless ``period > 0``."""
+
+    def schedule_with_fixed_delay(
+        self,
+        initial_delay: float,
+        delay: float,
+        callable: Callable[[Unpack[_Ts]], object],
+        /,
+        *args: Unpack[_Ts],
+    ) -> ScheduledFuture[None]:
+        """As :meth:`schedule_at_fixed_rate`, but each run starts ``delay`` seconds after the
+        previous one ended (Java's ``scheduleWithFixedDelay``)."""
+
+    def create_promise(self) -> Future[Any]:
+        """A new pending :class:`Future` whose done callbacks run on this loop; complete it with
+        :meth:`Future.set_result` or :meth:`Future.set_exception` (Netty's ``newPromise``);
+        the same as ``Future(loop)``."""
+
+    def watch(
+        self,
+        target: SocketChannel | ServerSocketChannel | int | Any,
+        ops: int,
+        callback: Callable[[Watch, int], object],
+    ) -> Watch:
+        """Calls ``callback(watch, ready_ops)`` on the loop's thread while ``target`` is ready
+        for one of ``ops`` (level-triggered, like libuv's ``uv_poll``). ``target`` is a
+        non-blocking channel not registered with a selector, or a descriptor the caller owns
+        (an ``int``, or an object with ``fileno()``: ``OP_READ``/``OP_WRITE``; nioxide never
+        closes it). An active, ref'd watch keeps a ``RUN_DEFAULT`` run alive. Raises
+        :class:`IllegalBlockingModeError`, :class:`AlreadyRegisteredError`,
+        :class:`UnsupportedOperationError`, :class:`RejectedExecutionError`,
+        :class:`ForkedError`, ``TypeError``."""
+
+    def in_event_loop(self) -> bool:
+        """Whether this thread is the loop's thread."""
+
+    def now(self) -> float:
+        """The loop's monotonic clock: seconds since the loop was made."""
+
+    def time(self) -> float:
+        """:meth:`now` (asyncio's name)."""
+
+    def backend_fd(self) -> int:
+        """The poll backend's descriptor: readable when the loop has I/O, a task queued, or a
+        new earliest timer, for a host loop to poll (nioxide owns it)."""
+
+    def fileno(self) -> int:
+        """:meth:`backend_fd`."""
+
+    def backend_timeout(self) -> float | None:
+        """How long a host loop may wait before the next turn, in seconds: ``0.0`` while work
+        is pending (queued tasks, cached readiness, a stop or a shutdown), else the time to the
+        next timer; ``None`` when only the descriptor can bring work."""
+
+    def counters(self) -> dict[str, int]:
+        """The loop's counters: ``turns``, ``events`` (I/O events dispatched to watches),
+        ``tasks_run`` (done callbacks included), ``timers_fired`` (each periodic run counts),
+        ``wait_ns`` (nanoseconds spent waiting in the backend) and ``panics``."""
+
+    def shutdown_gracefully(self, quiet_period: float = 0.0, timeout: float = 15.0) -> None:
+        """Starts a graceful shutdown (see the class docs) and returns at once: queued work
+        runs until ``quiet_period`` seconds have passed with nothing new, or ``timeout``
+        seconds. A caller-driven loop goes through it inside :meth:`run`. Idempotent."""
+
+    def shutdown_now(self) -> None:
+        """Starts a shutdown that skips the draining: tasks still queued at the end of the
+        current turn are dropped (their futures cancelled)."""
+
+    def await_termination(self, timeout: float | None = None) -> bool:
+        """Waits until the loop has terminated (``None``: forever) with the GIL released, joins
+        its thread, and drops what never ran here; returns whether it terminated. Ctrl-C
+        interrupts it. Raises :class:`DeadlockError` on a library-driven loop's own thread."""
+
+    def is_shutting_down(self) -> bool:
+        """Whether shutdown has started (or finished)."""
+
+    def is_terminated(self) -> bool:
+        """Whether the loop has terminated."""
+
+    def is_library_driven(self) -> bool:
+        """Whether a library thread drives the loop (:meth:`spawn`, :class:`EventLoopGroup`)."""
+
+    def close(self) -> None:
+        """Shuts the loop down now. A caller-driven loop not running terminates here (its queued
+        tasks are dropped); one running (say, from one of its callbacks) terminates at the end
+        of the turn. A library-driven loop: :meth:`shutdown_now`, then waits for its thread
+        (unless called on it). Idempotent."""
+
+    def set_exception_handler(self, handler: _ExceptionHandler | None) -> None:
+        """Sets the handler for exceptions raised by callbacks that have no future (tasks,
+        watch and done callbacks): ``handler(loop, context)`` on the loop's thread, with
+        asyncio's context keys (``message``, ``exception``, ``callback``, ``future``,
+        ``watch``, ``loop``). ``None`` restores the default, which logs the context to the
+        ``"nioxide"`` logger. An exception from the handler is logged."""
+
+    def get_exception_handler(self) -> _ExceptionHandler | None:
+        """The handler :meth:`set_exception_handler` set, or ``None`` (the default)."""
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        """The default handler: logs ``context`` (with the exception's traceback) to the
+        ``"nioxide"`` logger at ERROR level."""
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        """Calls the exception handler with ``context`` (as a callback failure would)."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Closes a caller-driven loop; shuts a library-driven one down gracefully and waits;
+        exceptions propagate."""
+
+@final
+class EventLoopGroup:
+    """``n`` library-driven event loops on ``n`` threads (Netty's ``EventLoopGroup``; ``None``:
+    one per core). :meth:`next` hands them out round-robin; :meth:`execute`, :meth:`submit`
+    and the ``schedule`` methods go to the next loop. Shutdown goes through each loop's phases
+    (see :class:`EventLoop`). A context manager: leaving the ``with`` block shuts the group
+    down gracefully and waits for its threads. A group object that is garbage-collected is shut
+    down gracefully without waiting; groups still running at interpreter exit are shut down and
+    joined.
+
+    >>> import nioxide
+    >>> with nioxide.EventLoopGroup(2) as group:
+    ...     futures = [group.submit(pow, 2, n) for n in range(4)]
+    ...     [f.result(timeout=5) for f in futures], len(group)
+    ([1, 2, 4, 8], 2)
+    """
+
+    def __new__(cls, n: int | None = None) -> Self:
+        """Starts ``n`` loops (``None``: one per core). Raises :class:`InvalidArgumentError`
+        (``n == 0``), :class:`NioxideOSError`."""
+
+    def next(self) -> EventLoop:
+        """The next loop, round-robin (the same :class:`EventLoop` objects each time)."""
+
+    @property
+    def loops(self) -> list[EventLoop]:
+        """The loops, in order."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[EventLoop]: ...
+    def execute(self, callable: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts]) -> None:
+        """:meth:`EventLoop.execute` on :meth:`next`."""
+
+    def submit(self, callable: Callable[[Unpack[_Ts]], _T], /, *args: Unpack[_Ts]) -> Future[_T]:
+        """:meth:`EventLoop.submit` on :meth:`next`."""
+
+    def schedule(
+        self, delay: float, callable: Callable[[Unpack[_Ts]], _T], /, *args: Unpack[_Ts]
+    ) -> ScheduledFuture[_T]:
+        """:meth:`EventLoop.schedule` on :meth:`next`."""
+
+    def schedule_at_fixed_rate(
+        self,
+        initial_delay: float,
+        period: float,
+        callable: Callable[[Unpack[_Ts]], object],
+        /,
+        *args: Unpack[_Ts],
+    ) -> ScheduledFuture[None]:
+        """:meth:`EventLoop.schedule_at_fixed_rate` on :meth:`next`."""
+
+    def schedule_with_fixed_delay(
+        self,
+        initial_delay: float,
+        delay: float,
+        callable: Callable[[Unpack[_Ts]], object],
+        /,
+        *args: Unpack[_Ts],
+    ) -> ScheduledFuture[None]:
+        """:meth:`EventLoop.schedule_with_fixed_delay` on :meth:`next`."""
+
+    def set_exception_handler(self, handler: _ExceptionHandler | None) -> None:
+        """:meth:`EventLoop.set_exception_handler` on every loop."""
+
+    def shutdown_gracefully(self, quiet_period: float = 0.0, timeout: float = 15.0) -> None:
+        """:meth:`EventLoop.shutdown_gracefully` on every loop; returns at once."""
+
+    def shutdown_now(self) -> None:
+        """:meth:`EventLoop.shutdown_now` on every loop."""
+
+    def await_termination(self, timeout: float | None = None) -> bool:
+        """Waits until every loop has terminated (GIL released, Ctrl-C interrupts), joins the
+        threads; returns whether all terminated. Raises :class:`DeadlockError` on one of the
+        group's threads."""
+
+    def is_shutting_down(self) -> bool:
+        """Whether shutdown has started."""
+
+    def is_terminated(self) -> bool:
+        """Whether every loop has terminated."""
+
+    def close(self) -> None:
+        """:meth:`shutdown_now`, then waits for the threads (unless called on one). Idempotent."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Shuts the group down gracefully and waits for its threads; exceptions propagate."""
+
+@disjoint_base
+class Future(Generic[_T]):
+    """The result of an operation that completes later (Netty's ``Promise``), with
+    :class:`concurrent.futures.Future`'s names, awaitable from asyncio.
+
+    It completes exactly once: with a result, an exception, or by :meth:`cancel`. Done
+    callbacks run on the future's loop on a later turn, in the order they were added, also
+    when added after completion. :meth:`result` and :meth:`exception` wait with the GIL
+    released (Ctrl-C interrupts them); waiting on the loop's own thread for a future that is
+    not done raises :class:`DeadlockError` instead of hanging. ``await future`` inside a
+    coroutine waits without blocking the asyncio loop and delivers the result on its thread.
+
+    ``Future(loop)`` (or :meth:`EventLoop.create_promise`) makes a future for the caller to
+    complete with :meth:`set_result` or :meth:`set_exception`.
+
+    >>> import nioxide
+    >>> with nioxide.EventLoop.spawn() as loop:
+    ...     future = loop.submit(divmod, 7, 2)
+    ...     future.result(timeout=5)
+    (3, 1)
+    """
+
+    def __new__(cls, loop: EventLoop) -> Self:
+        """A pending future whose done callbacks run on ``loop``."""
+
+    def __class_getitem__(cls, item: Any) -> GenericAlias: ...
+    def result(self, timeout: float | None = None) -> _T:
+        """The result, waiting up to ``timeout`` seconds (``None``: forever; ``<= 0``: not at
+        all). Raises the exception the operation raised, :class:`CancelledError` if it was
+        cancelled, :class:`TimeoutError` if it is not done in time, :class:`DeadlockError` on
+        the loop's own thread."""
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The exception the operation raised, or ``None`` after a result; waits as
+        :meth:`result` does. Raises :class:`CancelledError` if it was cancelled."""
+
+    def done(self) -> bool:
+        """Whether the future has completed (result, exception, or cancelled)."""
+
+    def cancelled(self) -> bool:
+        """Whether the future was cancelled."""
+
+    def cancel(self) -> bool:
+        """Cancels the future unless it completed or its operation started (a task that is
+        running, a timer that fired); returns whether it is cancelled now. A cancelled task or
+        timer never runs."""
+
+    def add_done_callback(self, fn: Callable[[Self], object]) -> None:
+        """Calls ``fn(future)`` once the future completes, on its loop's thread on a later turn
+        (never inside this call), after the callbacks added before; in the :mod:`contextvars`
+        context of this call. An exception goes to the loop's exception handler."""
+
+    def set_result(self, result: _T) -> None:
+        """Completes the future with ``result``. Raises :class:`InvalidStateError` if it is
+        already done."""
+
+    def set_exception(self, exception: BaseException | type[BaseException]) -> None:
+        """Completes the future with ``exception`` (a class is instantiated). Raises
+        :class:`InvalidStateError` if it is already done, ``TypeError`` for a non-exception."""
+
+    def get_loop(self) -> EventLoop | None:
+        """The loop the future's callbacks run on, while its object lives."""
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        """``await future``: see the class docs. Cancelling the awaiting task cancels the
+        future."""
+
+@final
+class ScheduledFuture(Future[_T]):
+    """The :class:`Future` of a scheduled task, with libuv's ref/unref for its timer."""
+
+    def ref(self) -> None:
+        """Makes the timer keep a ``RUN_DEFAULT`` run alive again (the default)."""
+
+    def unref(self) -> None:
+        """Makes the timer stop keeping a ``RUN_DEFAULT`` run alive; it still fires while the
+        loop runs for other reasons."""
+
+    def has_ref(self) -> bool:
+        """Whether the timer keeps the loop alive."""
+
+@final
+class Watch:
+    """A readiness watch on an :class:`EventLoop` (libuv's ``uv_poll_t``); see
+    :meth:`EventLoop.watch`. Active until :meth:`close` (or the loop's shutdown, which also
+    closes a watched channel). Thread-safe."""
+
+    @property
+    def interest(self) -> int:
+        """The interest ops (``OP_*``); setting it takes effect at the next turn."""
+
+    @interest.setter
+    def interest(self, value: int, /) -> None: ...
+    @property
+    def channel(self) -> SocketChannel | ServerSocketChannel | int:
+        """The watched channel object, or the descriptor number of a raw descriptor."""
+
+    def close(self) -> None:
+        """Stops watching (idempotent): the callback is dropped; a channel stays open, a
+        descriptor is never closed by nioxide."""
+
+    def is_active(self) -> bool:
+        """Whether the watch is active (not closed)."""
+
+    def ref(self) -> None:
+        """Makes the watch keep a ``RUN_DEFAULT`` run alive again (the default)."""
+
+    def unref(self) -> None:
+        """Makes the watch stop keeping a ``RUN_DEFAULT`` run alive."""
+
+    def has_ref(self) -> bool:
+        """Whether the watch keeps the loop alive."""

@@ -20,6 +20,7 @@ The classes are defined here, in Python, and the extension module imports them.
 from __future__ import annotations
 
 import builtins
+import concurrent.futures
 from typing import ClassVar
 
 __all__ = [
@@ -28,23 +29,29 @@ __all__ = [
     "AlreadyRegisteredError",
     "AsynchronousCloseError",
     "BrokenPipeError",
+    "CancelledError",
     "CancelledKeyError",
     "ChannelShutdownError",
     "ClosedChannelError",
+    "ClosedEventLoopError",
     "ClosedSelectorError",
     "ConnectionAbortedError",
     "ConnectionPendingError",
     "ConnectionRefusedError",
     "ConnectionResetError",
+    "DeadlockError",
     "ForkedError",
     "IllegalBlockingModeError",
     "InvalidArgumentError",
+    "InvalidStateError",
+    "LoopBusyError",
     "NioxideError",
     "NioxideOSError",
     "NoConnectionPendingError",
     "NotYetBoundError",
     "NotYetConnectedError",
     "ReadPendingError",
+    "RejectedExecutionError",
     "TimeoutError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
@@ -179,6 +186,53 @@ class ChannelShutdownError(ClosedChannelError, builtins.BrokenPipeError):
     the socket module reports it."""
 
     code = "NX_ESHUTDOWN"
+
+
+# --- the runtime: event loops and futures ---------------------------------------------------
+
+
+class ClosedEventLoopError(ClosedChannelError, RuntimeError):
+    """The event loop has terminated (``NX_ECLOSED`` on a loop): it cannot run again. A
+    :class:`RuntimeError`, as asyncio's "Event loop is closed"."""
+
+    code = "NX_ECLOSED"
+
+
+class CancelledError(NioxideError, concurrent.futures.CancelledError):
+    """The future was cancelled (``NX_ECANCELLED``): by ``cancel()``, or by a shutdown that
+    dropped its task or timer. ``except concurrent.futures.CancelledError`` catches it; it is
+    an :class:`Exception`, unlike :class:`asyncio.CancelledError`."""
+
+    code = "NX_ECANCELLED"
+
+
+class RejectedExecutionError(NioxideError, RuntimeError):
+    """The event loop is shutting down or has terminated and refuses new work
+    (``NX_EREJECTED``; Java's ``RejectedExecutionException``). Work from the loop's own thread
+    is still accepted while it shuts down."""
+
+    code = "NX_EREJECTED"
+
+
+class DeadlockError(NioxideError, RuntimeError):
+    """Waiting here would deadlock (``NX_EDEADLK``): ``result()`` of a pending future on the
+    thread of its own event loop, which is the thread that would have to complete it."""
+
+    code = "NX_EDEADLK"
+
+
+class LoopBusyError(NioxideError, RuntimeError):
+    """The event loop is already running (a re-entrant ``run()``, or ``run()`` while another
+    thread runs it) or a library thread drives it (``NX_EBUSY``)."""
+
+    code = "NX_EBUSY"
+
+
+class InvalidStateError(NioxideError, concurrent.futures.InvalidStateError):
+    """The future is already complete (``NX_EALREADYDONE``): a second ``set_result()`` or
+    ``set_exception()``."""
+
+    code = "NX_EALREADYDONE"
 
 
 # --- operating-system errors (-errno in C) -------------------------------------------------

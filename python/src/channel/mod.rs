@@ -279,6 +279,17 @@ pub(crate) fn register(
     selector::key_object(py, &selector.clone().unbind(), key)
 }
 
+/// The core channel of a Python channel object (`None` for any other object).
+pub(crate) fn core_channel(object: &Bound<'_, PyAny>) -> Option<Channel> {
+    if let Ok(channel) = object.cast::<tcp::SocketChannel>() {
+        return Some(channel.get().channel());
+    }
+    if let Ok(channel) = object.cast::<tcp::ServerSocketChannel>() {
+        return Some(channel.get().channel());
+    }
+    None
+}
+
 /// The Python object of a core channel: the live one if there is one, a new one otherwise.
 pub(crate) fn channel_object(py: Python<'_>, channel: Channel) -> PyResult<Py<PyAny>> {
     let weak = channel.with_binding(|slot| binding::recorded(py, slot));

@@ -43,6 +43,20 @@ impl From<nx::ServerSocketChannel> for ServerSocketChannel {
     }
 }
 
+impl SocketChannel {
+    /// The core channel (for a loop to watch).
+    pub(crate) fn channel(&self) -> Channel {
+        Channel::from(self.inner.clone())
+    }
+}
+
+impl ServerSocketChannel {
+    /// The core channel (for a loop to watch).
+    pub(crate) fn channel(&self) -> Channel {
+        Channel::from(self.inner.clone())
+    }
+}
+
 /// `repr()` of a channel.
 fn repr(class: &str, fd: i32, open: bool, local: Option<std::net::SocketAddr>) -> String {
     match (open, local) {

@@ -1,0 +1,296 @@
+//! `nioxide.Future` and `nioxide.ScheduledFuture`: core's [`Promise`](nx::Promise) with
+//! `concurrent.futures` names, awaitable from asyncio.
+//!
+//! A result is a Python object kept in core as the promise's value; a failure keeps the
+//! exception object as its detail, so `result()` raises the very exception the callable
+//! raised. Each core promise has exactly one `Future` object (made where the promise is made),
+//! so the future's `__traverse__` may show its value to the collector as its own. Done
+//! callbacks are calls registered on the promise's loop (see [`super::callback`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nioxide_core::event_loop::{self as nx, Failure, Outcome};
+use nioxide_core::{Error, ErrorKind};
+use pyo3::PyTraverseError;
+use pyo3::exceptions::{PyBaseException, PyTypeError};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::pyclass_init::PyClassInitializer;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+use super::EventLoop;
+use super::callback::{self, Call, LoopState};
+use crate::error::to_pyerr;
+use crate::gil;
+use crate::selector::timeout;
+
+/// The result of an operation that completes later; see the stub for the Python
+/// documentation.
+#[pyclass(module = "nioxide._nioxide", subclass, frozen, weakref)]
+#[derive(Debug)]
+pub(crate) struct Future {
+    core: nx::Promise,
+    state: Arc<LoopState>,
+    /// The registry ticket of a scheduled task's callable: a won `cancel()` releases it at
+    /// once instead of when the timer's deadline comes.
+    timer: Option<u64>,
+}
+
+/// The future of a scheduled task, with libuv's ref/unref for its timer.
+#[pyclass(module = "nioxide._nioxide", extends = Future, frozen)]
+#[derive(Debug)]
+pub(crate) struct ScheduledFuture {
+    core: nx::ScheduledFuture,
+}
+
+/// How a promise completed, with the Python objects cloned out of core's lock.
+enum Settled {
+    Value(Py<PyAny>),
+    Raised(Py<PyAny>),
+    Error(Error),
+}
+
+/// The Python object a core value holds (`None` for no value).
+fn value_object(py: Python<'_>, value: Option<&nx::Value>) -> Py<PyAny> {
+    value
+        .and_then(|v| v.downcast_ref::<Py<PyAny>>())
+        .map_or_else(|| py.None(), |v| v.clone_ref(py))
+}
+
+/// The exception object a failure keeps, if a Python callable failed.
+fn detail_object(failure: &Failure) -> Option<&Py<PyAny>> {
+    failure.detail.as_ref()?.downcast_ref::<Py<PyAny>>()
+}
+
+impl Future {
+    /// The `Future` object of a new core promise of the loop `state` belongs to.
+    pub(crate) fn new_object(
+        py: Python<'_>,
+        core: nx::Promise,
+        state: Arc<LoopState>,
+    ) -> PyResult<Py<Future>> {
+        Py::new(
+            py,
+            Future {
+                core,
+                state,
+                timer: None,
+            },
+        )
+    }
+
+    /// The `ScheduledFuture` object of a new scheduled task whose callable is ticket `id`.
+    pub(crate) fn scheduled_object(
+        py: Python<'_>,
+        core: nx::ScheduledFuture,
+        state: Arc<LoopState>,
+        id: u64,
+    ) -> PyResult<Py<ScheduledFuture>> {
+        let base = Future {
+            core: core.future().clone(),
+            state,
+            timer: Some(id),
+        };
+        Py::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(ScheduledFuture { core }),
+        )
+    }
+
+    fn settled(&self, py: Python<'_>) -> Option<Settled> {
+        self.core.with_outcome(|outcome| {
+            Some(match outcome? {
+                Outcome::Success(value) => Settled::Value(value_object(py, value.as_ref())),
+                Outcome::Failure(failure) => match detail_object(failure) {
+                    Some(exception) => Settled::Raised(exception.clone_ref(py)),
+                    None => Settled::Error(failure.error),
+                },
+            })
+        })
+    }
+
+    /// Waits until done, with the GIL released; `TimeoutError` after `seconds` (`None` =
+    /// forever, `<= 0` = do not wait), `DeadlockError` on the loop's own thread.
+    fn wait(&self, py: Python<'_>, seconds: Option<f64>) -> PyResult<()> {
+        if self.core.is_done() {
+            return Ok(());
+        }
+        let limit = timeout(seconds)?;
+        let timed_out = || to_pyerr(ErrorKind::TimedOut.into());
+        // A zero wait cannot deadlock: it only looks.
+        if limit == Some(Duration::ZERO) {
+            return Err(timed_out());
+        }
+        let core = &self.core;
+        if gil::blocking(py, to_pyerr, || core.wait(limit))? {
+            Ok(())
+        } else {
+            Err(timed_out())
+        }
+    }
+}
+
+#[pymethods]
+impl Future {
+    #[new]
+    fn new(r#loop: &Bound<'_, EventLoop>) -> PyResult<Self> {
+        let state = EventLoop::state_of(r#loop)?;
+        Ok(Future {
+            core: nx::Promise::new(Some(&r#loop.get().core)),
+            state,
+            timer: None,
+        })
+    }
+
+    #[classmethod]
+    fn __class_getitem__(cls: &Bound<'_, PyType>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        static GENERIC_ALIAS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let alias = GENERIC_ALIAS.import(cls.py(), "types", "GenericAlias")?;
+        Ok(alias.call1((cls, item))?.unbind())
+    }
+
+    #[pyo3(signature = (timeout = None))]
+    fn result(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        self.wait(py, timeout)?;
+        match self.settled(py) {
+            Some(Settled::Value(value)) => Ok(value),
+            Some(Settled::Raised(exception)) => Err(PyErr::from_value(exception.into_bound(py))),
+            Some(Settled::Error(error)) => Err(to_pyerr(error)),
+            None => Err(to_pyerr(ErrorKind::TimedOut.into())),
+        }
+    }
+
+    #[pyo3(signature = (timeout = None))]
+    fn exception(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        self.wait(py, timeout)?;
+        match self.settled(py) {
+            Some(Settled::Value(_)) | None => Ok(None),
+            Some(Settled::Raised(exception)) => Ok(Some(exception)),
+            Some(Settled::Error(error)) if error == ErrorKind::Cancelled.into() => {
+                Err(to_pyerr(error))
+            }
+            Some(Settled::Error(error)) => Ok(Some(to_pyerr(error).into_value(py).into_any())),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.core.is_done()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.core.is_cancelled()
+    }
+
+    /// `True` if the future is cancelled now (by this call or an earlier one); `False` if it
+    /// completed otherwise or its task has started.
+    fn cancel(&self) -> bool {
+        let won = self.core.cancel();
+        if let (true, Some(id)) = (won, self.timer) {
+            self.state.forget(id);
+        }
+        won || self.core.is_cancelled()
+    }
+
+    fn add_done_callback(slf: &Bound<'_, Self>, r#fn: &Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        this.state.check()?;
+        let pending = this
+            .state
+            .register(Call::new(r#fn, [slf.clone().into_any()])?);
+        this.core.add_listener(callback::listener(pending));
+        Ok(())
+    }
+
+    fn set_result(&self, result: Py<PyAny>) -> PyResult<()> {
+        self.core
+            .set_success(Some(Box::new(result)))
+            .map_err(to_pyerr)
+    }
+
+    fn set_exception(&self, exception: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A class is instantiated, as asyncio does.
+        let exception = match exception.cast::<PyType>() {
+            Ok(class) if class.is_subclass_of::<PyBaseException>()? => class.call0()?,
+            _ => exception.clone(),
+        };
+        if !exception.is_instance_of::<PyBaseException>() {
+            return Err(PyTypeError::new_err(format!(
+                "set_exception() takes an exception, not '{}'",
+                exception.get_type().name()?
+            )));
+        }
+        let failure = Failure {
+            error: ErrorKind::Panic.into(),
+            detail: Some(Box::new(exception.unbind())),
+        };
+        self.core.set_failure(failure).map_err(to_pyerr)
+    }
+
+    fn get_loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state.loop_object(py).map(Bound::unbind)
+    }
+
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        static AWAIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let await_future = AWAIT.import(slf.py(), "nioxide._runtime", "await_future")?;
+        Ok(await_future.call1((slf,))?.unbind())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let class = slf.get_type().name()?;
+        let this = slf.get();
+        Ok(match this.settled(py) {
+            None => format!("<nioxide.{class} pending>"),
+            Some(Settled::Value(value)) => {
+                format!(
+                    "<nioxide.{class} finished result={}>",
+                    value.bind(py).repr()?
+                )
+            }
+            Some(Settled::Error(error)) if error == ErrorKind::Cancelled.into() => {
+                format!("<nioxide.{class} cancelled>")
+            }
+            Some(Settled::Raised(exception)) => format!(
+                "<nioxide.{class} finished exception={}>",
+                exception.bind(py).repr()?
+            ),
+            Some(Settled::Error(error)) => {
+                format!("<nioxide.{class} finished error={error:?}>")
+            }
+        })
+    }
+
+    /// The result or exception object, which the future owns (one `Future` per promise).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.core.with_outcome(|outcome| match outcome {
+            Some(Outcome::Success(Some(value))) => match value.downcast_ref::<Py<PyAny>>() {
+                Some(object) => visit.call(object),
+                None => Ok(()),
+            },
+            Some(Outcome::Failure(failure)) => match detail_object(failure) {
+                Some(object) => visit.call(object),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        })
+    }
+}
+
+#[pymethods]
+impl ScheduledFuture {
+    #[pyo3(name = "ref")]
+    fn ref_(&self) {
+        self.core.set_ref(true);
+    }
+
+    fn unref(&self) {
+        self.core.set_ref(false);
+    }
+
+    fn has_ref(&self) -> bool {
+        self.core.has_ref()
+    }
+}

@@ -1,0 +1,197 @@
+"""nioxide.Future: issue 4, section 3 (promises) from Python, with concurrent.futures names."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import threading
+import time
+import weakref
+from typing import Any
+
+import pytest
+from support import WAIT, Handler, background, interrupt_main
+
+import nioxide
+
+
+def test_exception_classes_fit_concurrent_futures() -> None:
+    assert issubclass(nioxide.CancelledError, concurrent.futures.CancelledError)
+    assert issubclass(nioxide.InvalidStateError, concurrent.futures.InvalidStateError)
+    assert issubclass(nioxide.TimeoutError, concurrent.futures.TimeoutError)
+    for cls in (nioxide.RejectedExecutionError, nioxide.DeadlockError, nioxide.LoopBusyError):
+        assert issubclass(cls, RuntimeError) and issubclass(cls, nioxide.NioxideError)
+    assert nioxide.CancelledError.code == "NX_ECANCELLED"
+    assert nioxide.DeadlockError.code == "NX_EDEADLK"
+
+
+def test_result_and_exception(threaded: nioxide.EventLoop) -> None:
+    ok = threaded.submit(divmod, 7, 2)
+    assert ok.result(WAIT) == (3, 1) and ok.exception() is None
+    assert ok.done() and not ok.cancelled()
+
+    def fail() -> None:
+        raise LookupError("failed")
+
+    failed = threaded.submit(fail)
+    with pytest.raises(LookupError, match="failed") as raised:
+        failed.result(WAIT)
+    assert failed.exception() is raised.value, "the very exception the callable raised"
+    assert "LookupError" in repr(failed) and "(3, 1)" in repr(ok)
+
+
+def test_result_with_timeout(threaded: nioxide.EventLoop) -> None:
+    promise = threaded.create_promise()
+    start = time.monotonic()
+    with pytest.raises(TimeoutError) as raised:
+        promise.result(timeout=0.1)
+    assert time.monotonic() - start >= 0.1
+    assert isinstance(raised.value, nioxide.TimeoutError) and raised.value.errno is not None
+    with pytest.raises(TimeoutError):
+        promise.exception(timeout=0)
+    completer = background(lambda: promise.set_result("late"), delay=0.1)
+    assert promise.result(timeout=1e18) == "late", "a huge timeout is as good as forever"
+    completer.done()
+    assert "pending" not in repr(promise)
+
+
+def test_result_on_the_loops_own_thread_raises_deadlock_error(
+    threaded: nioxide.EventLoop, loop: nioxide.EventLoop
+) -> None:
+    def wait_for_own_future() -> Any:
+        inner = threaded.create_promise()
+        with pytest.raises(nioxide.DeadlockError):
+            inner.result()
+        with pytest.raises(TimeoutError):
+            inner.result(timeout=0)  # a zero wait only looks: no deadlock
+        return "checked"
+
+    assert threaded.submit(wait_for_own_future).result(WAIT) == "checked"
+    # A caller-driven loop: its owner thread would be the one to run it.
+    pending = loop.submit(lambda: "ran")
+    with pytest.raises(nioxide.DeadlockError):
+        pending.result()
+    loop.run()
+    assert pending.result() == "ran"
+
+
+def test_cancel(threaded: nioxide.EventLoop) -> None:
+    promise = threaded.create_promise()
+    assert promise.cancel() is True and promise.cancel() is True
+    assert promise.cancelled() and promise.done()
+    with pytest.raises(nioxide.CancelledError):
+        promise.result()
+    with pytest.raises(nioxide.CancelledError):
+        promise.exception()
+    with pytest.raises(nioxide.InvalidStateError):
+        promise.set_result(1)
+    done = threaded.submit(lambda: 1)
+    done.result(WAIT)
+    assert done.cancel() is False and not done.cancelled()
+    assert "cancelled" in repr(promise)
+
+
+def test_a_task_cancelled_before_it_runs_never_runs(loop: nioxide.EventLoop) -> None:
+    seen: list[int] = []
+    future = loop.submit(seen.append, 1)
+    assert future.cancel()
+    loop.run()
+    assert seen == []
+
+
+def test_set_result_and_set_exception_once(threaded: nioxide.EventLoop) -> None:
+    promise = nioxide.Future(threaded)
+    assert promise.get_loop() is threaded
+    promise.set_result({"a": 1})
+    with pytest.raises(nioxide.InvalidStateError) as raised:
+        promise.set_result(2)
+    assert isinstance(raised.value, concurrent.futures.InvalidStateError)
+    with pytest.raises(nioxide.InvalidStateError):
+        promise.set_exception(ValueError())
+    assert promise.result() == {"a": 1}
+
+    failed = threaded.create_promise()
+    failed.set_exception(KeyError)  # a class is instantiated
+    assert isinstance(failed.exception(), KeyError)
+    with pytest.raises(TypeError):
+        threaded.create_promise().set_exception("not an exception")  # type: ignore[arg-type]
+
+
+def test_done_callbacks_run_in_order_on_the_loop_later(threaded: nioxide.EventLoop) -> None:
+    promise = threaded.create_promise()
+    calls: list[tuple[str, int, bool]] = []
+    finished = threading.Event()
+    loop_thread = threaded.submit(threading.get_ident).result(WAIT)
+
+    def callback(name: str) -> Any:
+        return lambda f: calls.append((name, threading.get_ident(), f is promise))
+
+    for name in "abc":
+        promise.add_done_callback(callback(name))
+    promise.set_result(None)
+    promise.add_done_callback(callback("late"))  # added after completion
+    assert not any(name == "late" for name, _, _ in calls), "never inside add_done_callback"
+    promise.add_done_callback(lambda f: finished.set())
+    assert finished.wait(WAIT)
+    assert [name for name, _, _ in calls] == ["a", "b", "c", "late"]
+    assert all(thread == loop_thread and same for _, thread, same in calls)
+
+
+def test_a_done_callback_that_raises_goes_to_the_handler(threaded: nioxide.EventLoop) -> None:
+    handler = Handler()
+    threaded.set_exception_handler(handler)
+    promise = threaded.create_promise()
+
+    def bad(f: nioxide.Future[Any]) -> None:
+        raise ValueError("in a done callback")
+
+    promise.add_done_callback(bad)
+    promise.set_result(1)
+    (context,) = handler.wait(1)
+    assert context["future"] is promise and context["callback"] is bad
+    assert isinstance(context["exception"], ValueError)
+
+
+@pytest.mark.parametrize("how", ["main", "process"])
+def test_ctrl_c_interrupts_result(threaded: nioxide.EventLoop, sigint_handler: None, how: str) -> None:
+    promise = threaded.create_promise()
+    sender = interrupt_main(0.2, how)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        promise.result()
+    assert time.monotonic() - start < WAIT
+    sender.done()
+
+
+def test_futures_are_generic_and_scheduled_futures_ref(loop: nioxide.EventLoop) -> None:
+    assert nioxide.Future[int].__origin__ is nioxide.Future
+    timer = loop.schedule(60, print)
+    assert isinstance(timer, nioxide.Future) and isinstance(timer, nioxide.ScheduledFuture)
+    timer.unref()
+    assert not timer.has_ref()
+    timer.ref()
+    assert timer.has_ref()
+    assert timer.cancel()
+
+
+def test_a_future_result_cycle_is_collected(threaded: nioxide.EventLoop) -> None:
+    class Holder:
+        future: Any = None
+
+    holder = Holder()
+    holder.future = threaded.create_promise()
+    holder.future.set_result(holder)
+    ref = weakref.ref(holder)
+    del holder
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_done_callback_cycle_on_a_caller_driven_loop_is_collected() -> None:
+    lp = nioxide.EventLoop()
+    promise = lp.create_promise()
+    promise.add_done_callback(lambda f: (promise, lp))
+    refs = weakref.ref(lp), weakref.ref(promise)
+    del lp, promise
+    gc.collect()
+    assert refs[0]() is None and refs[1]() is None
