@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,28 +42,37 @@ def _library_dir() -> Path:
     return max(built, key=lambda p: p.stat().st_mtime).parent
 
 
-@pytest.fixture(scope="module")
-def c_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    """Compiles the two C examples as run-demo.sh does; returns their command lines."""
+def compile_c_examples(names: Iterable[str], out: Path) -> dict[str, list[str]]:
+    """Compiles examples/c/NAME.c for each name into `out`, as run-demo.sh does: against
+    include/nioxide.h (or NIOXIDE_INCLUDE_DIR) and the cargo-built libnioxide, found through an
+    rpath. Returns their command lines by name."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.fail("no C compiler")
     lib_dir = _library_dir()
-    out = tmp_path_factory.mktemp("c-examples")
-    (out / "lib").mkdir()
+    (out / "lib").mkdir(exist_ok=True)
     # The library's soname is libnioxide.so.0.
     (out / "lib" / "libnioxide.so.0").symlink_to(lib_dir / "libnioxide.so")
     include_dir = os.environ.get("NIOXIDE_INCLUDE_DIR") or str(ROOT / "include")
-    flags = ["-O2", "-g", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{include_dir}"]
+    flags = ["-O2", "-g", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"]
+    flags.append(f"-I{include_dir}")
     libs = [f"-L{lib_dir}", "-lnioxide", f"-Wl,-rpath,{out / 'lib'}"]
     commands = {}
-    for name in ("selector-echo-server", "selector-echo-client"):
+    for name in names:
         source = EXAMPLES / "c" / f"{name}.c"
         subprocess.run(
             [cc, *flags, "-o", str(out / name), str(source), *libs], check=True, timeout=TIMEOUT
         )
         commands[name] = [str(out / name)]
     return commands
+
+
+@pytest.fixture(scope="module")
+def c_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Compiles the two Selector examples; returns their command lines."""
+    return compile_c_examples(
+        ("selector-echo-server", "selector-echo-client"), tmp_path_factory.mktemp("c-examples")
+    )
 
 
 def _start_server(
