@@ -174,3 +174,25 @@ fn peer_reset_is_an_error_not_a_signal() {
         "{err:?}"
     );
 }
+
+#[test]
+fn try_calls_never_wait_even_in_blocking_mode() {
+    let (client, peer) = pair();
+    assert!(peer.is_blocking());
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        peer.try_read(&mut buf).unwrap(),
+        None,
+        "nothing there: no wait"
+    );
+    client.try_write(b"now").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = None;
+    while got.is_none() && Instant::now() < deadline {
+        got = peer.try_read(&mut buf).unwrap();
+    }
+    assert_eq!(got, Some(3));
+    let server = listener();
+    assert!(server.is_blocking());
+    assert!(server.try_accept().unwrap().is_none());
+}

@@ -10,8 +10,10 @@
 //!
 //! Rule (STYLE.md pitfall 12): no Rust lock is held while attaching except the per-call locks
 //! core holds around a wait (the select lock, a channel's read or write lock). Every call that
-//! may take one of those therefore detaches first, through this helper, even when it will not
-//! block (a non-blocking read), so it never waits for such a lock while holding the GIL.
+//! may take one of those therefore detaches first, through this helper. The exceptions are
+//! core's `try_` calls (`SocketChannel::try_read`, `try_write`, `ServerSocketChannel::try_accept`),
+//! which never wait and take no lock whatever the channel's mode: non-blocking channels use
+//! them without detaching, which keeps the GIL hand-off out of a select loop's reads and writes.
 
 use std::cell::RefCell;
 use std::rc::Rc;

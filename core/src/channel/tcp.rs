@@ -239,6 +239,9 @@ impl SocketChannel {
     /// # Errors
     /// `NotYetConnected`, `Closed`, `AsyncClose`, OS errors such as `ECONNRESET`.
     pub fn read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        if !self.core.is_blocking() {
+            return self.try_read(buf);
+        }
         let call = self.core.enter()?;
         self.check_readable()?;
         if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
@@ -246,14 +249,25 @@ impl SocketChannel {
         }
         let fd = call.fd();
         let len = buf.len();
-        if !self.core.is_blocking() {
-            // Non-blocking reads never wait, so they need not queue behind each other.
-            return self.core.try_read(|| socket::read(fd, buf), len);
-        }
         let _serial = lock(&self.core.read_lock);
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
             self.core.try_read(|| socket::read(fd, buf), len)
         })
+    }
+
+    /// One read attempt that never waits, whatever the blocking mode, and takes no lock:
+    /// `None` if nothing is there now; otherwise as [`read`](Self::read). What a
+    /// non-blocking [`read`](Self::read) does; bindings that must not wait while holding a
+    /// runtime lock (Python's GIL) call it directly.
+    pub fn try_read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let call = self.core.enter()?;
+        self.check_readable()?;
+        if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+            return Ok(Some(0));
+        }
+        let fd = call.fd();
+        let len = buf.len();
+        self.core.try_read(|| socket::read(fd, buf), len)
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
@@ -279,17 +293,22 @@ impl SocketChannel {
     /// errors such as `EPIPE` or `ECONNRESET`.
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         if !self.core.is_blocking() {
-            // The common non-blocking case: one `send`, no slices, no lock (writes that
-            // never wait need not queue behind each other).
-            let call = self.core.enter()?;
-            self.check_writable()?;
-            if buf.is_empty() {
-                return Ok(0);
-            }
-            let fd = call.fd();
-            return Ok(self.core.try_write(|| socket::write(fd, buf))?.unwrap_or(0));
+            return self.try_write(buf);
         }
         self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    /// One write attempt (one `send`) that never waits, whatever the blocking mode, and takes
+    /// no lock: what fits now, 0 if nothing does; otherwise as [`write`](Self::write). What a
+    /// non-blocking [`write`](Self::write) does.
+    pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
+        let call = self.core.enter()?;
+        self.check_writable()?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let fd = call.fd();
+        Ok(self.core.try_write(|| socket::write(fd, buf))?.unwrap_or(0))
     }
 
     /// Gathering write from `bufs`, in order (`sendmsg` with `MSG_NOSIGNAL`); results as
@@ -506,14 +525,26 @@ impl ServerSocketChannel {
     /// returned and the key's accept readiness is held back until a descriptor is closed or
     /// about 100 ms pass, so a select loop does not spin.
     pub fn accept(&self) -> Result<Option<SocketChannel>> {
+        if !self.core.is_blocking() {
+            return self.try_accept();
+        }
+        self.accept_with(true)
+    }
+
+    /// One accept attempt that never waits, whatever the blocking mode, and takes no lock:
+    /// `None` if no connection is pending now; otherwise as [`accept`](Self::accept).
+    pub fn try_accept(&self) -> Result<Option<SocketChannel>> {
+        self.accept_with(false)
+    }
+
+    fn accept_with(&self, wait: bool) -> Result<Option<SocketChannel>> {
         let call = self.core.enter()?;
         if !self.core.bound.load(Ordering::Acquire) {
             return Err(ErrorKind::NotYetBound.into());
         }
-        let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         let family = self.core.family;
-        let res = self.core.blocking_loop(&call, libc::POLLIN, None, || {
+        let attempt = || {
             let snap = self.core.readiness.snapshot();
             match socket::accept(fd)? {
                 Some(new) => Ok(Some(SocketChannel::accepted(new, family))),
@@ -524,7 +555,13 @@ impl ServerSocketChannel {
                     Ok(None)
                 }
             }
-        });
+        };
+        let res = if wait {
+            let _serial = lock(&self.core.read_lock);
+            self.core.blocking_loop(&call, libc::POLLIN, None, attempt)
+        } else {
+            attempt()
+        };
         if let Err(e) = res {
             if e.is_os(libc::EMFILE) || e.is_os(libc::ENFILE) {
                 self.core.start_accept_backoff();

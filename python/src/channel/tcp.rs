@@ -190,6 +190,14 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
     fn read_into(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
         let export = Buffer::get(buffer, true)?;
         let raw = export.raw();
+        if !self.inner.is_blocking() {
+            // Never waits and takes no lock (see `try_read`): no need to release the GIL.
+            // SAFETY: `export` is writable and held until the call returns.
+            return self
+                .inner
+                .try_read(unsafe { raw.slice_mut() })
+                .map_err(to_pyerr);
+        }
         // SAFETY: `export` is writable and held until the call returns.
         gil::blocking(py, to_pyerr, move || {
             self.inner.read(unsafe { raw.slice_mut() })
@@ -199,7 +207,11 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
     fn read<'py>(&self, py: Python<'py>, n: i64) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let n = usize::try_from(n).map_err(|_| invalid("n must be >= 0"))?;
         let mut data = vec![0u8; n];
-        let got = gil::blocking(py, to_pyerr, || self.inner.read(&mut data))?;
+        let got = if self.inner.is_blocking() {
+            gil::blocking(py, to_pyerr, || self.inner.read(&mut data))?
+        } else {
+            self.inner.try_read(&mut data).map_err(to_pyerr)?
+        };
         Ok(got.map(|len| PyBytes::new(py, &data[..len])))
     }
 
@@ -217,6 +229,14 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let export = Buffer::get(data, false)?;
         let raw = export.raw();
+        if !self.inner.is_blocking() {
+            // Never waits and takes no lock (see `try_write`): no need to release the GIL.
+            // SAFETY: the export is held until the call returns.
+            return self
+                .inner
+                .try_write(unsafe { raw.slice() })
+                .map_err(to_pyerr);
+        }
         // SAFETY: the export is held until the call returns.
         gil::blocking(py, to_pyerr, move || {
             self.inner.write(unsafe { raw.slice() })
@@ -271,7 +291,11 @@ channel_methods!(
         }
 
         fn accept(&self, py: Python<'_>) -> PyResult<Option<SocketChannel>> {
-            let accepted = gil::blocking(py, to_pyerr, || self.inner.accept())?;
+            let accepted = if self.inner.is_blocking() {
+                gil::blocking(py, to_pyerr, || self.inner.accept())?
+            } else {
+                self.inner.try_accept().map_err(to_pyerr)?
+            };
             Ok(accepted.map(SocketChannel::from))
         }
     }
