@@ -149,6 +149,12 @@ impl COwned {
     pub(crate) fn ptr(&self) -> *mut c_void {
         self.ptr
     }
+
+    /// Gives up ownership: the pointer and free function, which is not called here.
+    pub(crate) fn into_parts(self) -> (*mut c_void, Option<unsafe extern "C" fn(*mut c_void)>) {
+        let parts = std::mem::ManuallyDrop::new(self);
+        (parts.ptr, parts.free)
+    }
 }
 
 impl Drop for COwned {

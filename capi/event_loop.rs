@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use nioxide_core::event_loop::{EventLoop, Failure, Promise, Repeat, RunMode, Task, TimerTask};
+use nioxide_core::event_loop::{
+    EventLoop, Failure, Promise, RawTask, Repeat, RunMode, Task, TimerTask,
+};
 use nioxide_core::sys::fork;
 
 use crate::args::{COwned, Out, code, error_from_code, give_back, predicate, status, wait_millis};
@@ -177,6 +179,67 @@ impl CTask {
         // SAFETY: the user gave us this function to call with this attachment on the loop.
         unsafe { (self.task)(self.event_loop.as_ptr(), self.attachment.ptr()) }
     }
+
+    /// The task as core's allocation-free [`RawTask`]: four words, rebuilt by
+    /// [`run_raw`] or [`discard_raw`] (exactly one of them runs).
+    fn into_raw(self) -> RawTask {
+        let (attachment, free) = self.attachment.into_parts();
+        let data = [
+            self.task as usize,
+            attachment as usize,
+            free.map_or(0, |f| f as usize),
+            self.event_loop.as_ptr::<c_void>() as usize,
+        ];
+        // SAFETY: the words name the user's function and attachment, which the API lets run
+        // and be freed on the loop's thread; `from_raw` rebuilds them once.
+        unsafe { RawTask::new(run_raw, discard_raw, data) }
+    }
+
+    /// Rebuilds a task from [`CTask::into_raw`]'s words.
+    ///
+    /// # Safety
+    /// `data` comes from `into_raw`, and is rebuilt at most once.
+    unsafe fn from_raw(data: [usize; 4]) -> CTask {
+        // SAFETY: the words are a non-NULL task function and an optional free function
+        // (0 = none), as `into_raw` stored them; `Option<fn>` has the NULL niche.
+        unsafe {
+            CTask {
+                task: std::mem::transmute::<
+                    usize,
+                    unsafe extern "C" fn(*mut nx_loop_t, *mut c_void) -> c_int,
+                >(data[0]),
+                attachment: COwned::new(
+                    data[1] as *mut c_void,
+                    std::mem::transmute::<usize, Option<unsafe extern "C" fn(*mut c_void)>>(
+                        data[2],
+                    ),
+                ),
+                event_loop: RawHandle::from_ptr(data[3] as *const c_void),
+            }
+        }
+    }
+}
+
+/// Runs a C task on the loop's thread; its attachment is freed after it returns.
+///
+/// # Safety
+/// `data` comes from [`CTask::into_raw`] (core calls this or [`discard_raw`] once).
+unsafe fn run_raw(_: &EventLoop, data: [usize; 4]) {
+    // SAFETY: forwarded contract.
+    let task = unsafe { CTask::from_raw(data) };
+    let status = task.run();
+    if status < 0 {
+        report_task_error(task.event_loop, status);
+    }
+}
+
+/// Frees the attachment of a C task that never ran (the loop shut down).
+///
+/// # Safety
+/// As [`run_raw`].
+unsafe fn discard_raw(data: [usize; 4]) {
+    // SAFETY: forwarded contract.
+    drop(unsafe { CTask::from_raw(data) });
 }
 
 /// A C callable as core keeps it (see [`CTask`]).
@@ -242,14 +305,12 @@ pub(crate) fn execute(
         attachment: COwned::new(attachment, attachment_free),
         event_loop: raw,
     };
-    let mut queued: Option<Task> = Some(Box::new(move |_: &EventLoop| {
-        let status = task.run();
-        if status < 0 {
-            report_task_error(task.event_loop, status);
-        }
-    }));
-    let result = event_loop.try_execute(&mut queued);
-    give_back(queued); // still there only if core refused it
+    let mut queued = Some(task.into_raw());
+    let result = event_loop.try_execute_raw(&mut queued);
+    // Still there only if core refused it: the caller keeps its attachment, nothing is freed.
+    if let Some(refused) = queued {
+        refused.into_data();
+    }
     result.map_err(code)
 }
 

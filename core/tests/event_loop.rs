@@ -546,3 +546,49 @@ fn embedding_through_the_backend_fd() {
     let hits = poster.join().unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
+
+static RAW_RUNS: AtomicUsize = AtomicUsize::new(0);
+static RAW_DISCARDS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe fn raw_run(_: &EventLoop, data: [usize; 4]) {
+    RAW_RUNS.fetch_add(data[0], Ordering::SeqCst);
+}
+
+unsafe fn raw_discard(data: [usize; 4]) {
+    RAW_DISCARDS.fetch_add(data[0], Ordering::SeqCst);
+}
+
+#[test]
+fn raw_tasks_run_or_are_discarded_exactly_once() {
+    use nioxide_core::event_loop::RawTask;
+    let lp = EventLoop::new().unwrap();
+    let mut task = Some(unsafe { RawTask::new(raw_run, raw_discard, [1, 0, 0, 0]) });
+    lp.try_execute_raw(&mut task).unwrap();
+    assert!(task.is_none());
+    let mut dropped = Some(unsafe { RawTask::new(raw_run, raw_discard, [10, 0, 0, 0]) });
+    lp.try_execute_raw(&mut dropped).unwrap();
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(RAW_RUNS.load(Ordering::SeqCst), 11);
+    let mut unrun = Some(unsafe { RawTask::new(raw_run, raw_discard, [100, 0, 0, 0]) });
+    lp.try_execute_raw(&mut unrun).unwrap();
+    lp.close();
+    assert_eq!(
+        RAW_DISCARDS.load(Ordering::SeqCst),
+        100,
+        "dropped unrun: discarded once"
+    );
+    let mut refused = Some(unsafe { RawTask::new(raw_run, raw_discard, [1000, 0, 0, 0]) });
+    assert_eq!(
+        lp.try_execute_raw(&mut refused),
+        Err(ErrorKind::Rejected.into())
+    );
+    assert_eq!(
+        refused.take().unwrap().into_data()[0],
+        1000,
+        "the caller gets it back"
+    );
+    assert_eq!(
+        RAW_RUNS.load(Ordering::SeqCst) + RAW_DISCARDS.load(Ordering::SeqCst),
+        111
+    );
+}

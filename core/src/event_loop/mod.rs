@@ -65,6 +65,75 @@ use crate::{ErrorKind, Result};
 /// A task for [`EventLoop::execute`]: runs once on the loop's thread.
 pub type Task = Box<dyn FnOnce(&EventLoop) + Send>;
 
+/// A task that needs no allocation: a function and four words of data, for binding layers
+/// whose tasks are a function pointer plus arguments (the C API's `nx_loop_execute`). Exactly
+/// one of its two functions is called, once: `run` on the loop's thread, or — if the task is
+/// dropped without running (the loop shut down) — `discard`, on the dropping thread.
+pub struct RawTask {
+    run: unsafe fn(&EventLoop, [usize; 4]),
+    discard: unsafe fn([usize; 4]),
+    data: [usize; 4],
+}
+
+// SAFETY: `RawTask::new`'s caller promises that the data may move to the loop's thread.
+unsafe impl Send for RawTask {}
+
+impl std::fmt::Debug for RawTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawTask").finish_non_exhaustive()
+    }
+}
+
+impl RawTask {
+    /// A task that will call `run(loop, data)` on the loop's thread, or `discard(data)` if it
+    /// never runs.
+    ///
+    /// # Safety
+    /// `data` must be safe to send to another thread, and calling either function with it
+    /// once must be sound.
+    pub unsafe fn new(
+        run: unsafe fn(&EventLoop, [usize; 4]),
+        discard: unsafe fn([usize; 4]),
+        data: [usize; 4],
+    ) -> RawTask {
+        RawTask { run, discard, data }
+    }
+
+    /// Takes the data back without calling either function (for a caller whose
+    /// [`EventLoop::try_execute_raw`] was refused: it still owns what the data names).
+    pub fn into_data(self) -> [usize; 4] {
+        std::mem::ManuallyDrop::new(self).data
+    }
+
+    fn run(self, event_loop: &EventLoop) {
+        let task = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `new`'s contract; `ManuallyDrop` keeps `discard` from running as well.
+        unsafe { (task.run)(event_loop, task.data) }
+    }
+}
+
+impl Drop for RawTask {
+    fn drop(&mut self) {
+        // SAFETY: `new`'s contract: the task did not run, so `discard` is the one call.
+        unsafe { (self.discard)(self.data) }
+    }
+}
+
+/// A queued task of either kind.
+enum Queued {
+    Boxed(Task),
+    Raw(RawTask),
+}
+
+impl Queued {
+    fn run(self, event_loop: &EventLoop) {
+        match self {
+            Queued::Boxed(task) => task(event_loop),
+            Queued::Raw(task) => task.run(event_loop),
+        }
+    }
+}
+
 /// Wraps the callback phases of a loop turn (see [`EventLoop::set_callback_scope`]): called
 /// with a function that runs the phase, which the scope must call exactly once.
 pub type CallbackScope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
@@ -122,7 +191,9 @@ struct Shutdown {
 
 pub(crate) struct LoopInner {
     selector: Selector,
-    tasks: Mutex<VecDeque<Task>>,
+    tasks: Mutex<VecDeque<Queued>>,
+    /// The batch `run_tasks` is running (kept to reuse its allocation).
+    batch: Mutex<VecDeque<Queued>>,
     timers: Mutex<timer::Heap>,
     owner: AtomicU64,
     library_driven: bool,
@@ -138,7 +209,7 @@ pub(crate) struct LoopInner {
     terminated: Promise,
     /// What the loop could not drop on its own thread (tasks never run) for the thread that
     /// waits for termination.
-    leftovers: Mutex<Vec<Task>>,
+    leftovers: Mutex<Vec<Queued>>,
     scratch: Mutex<Vec<SelectionKey>>,
     scope: Mutex<Option<CallbackScope>>,
 }
@@ -243,6 +314,7 @@ impl EventLoop {
                 thread: Mutex::new(None),
                 terminated: Promise::new(None),
                 leftovers: Mutex::new(Vec::new()),
+                batch: Mutex::new(VecDeque::new()),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
             }),
@@ -373,7 +445,7 @@ impl EventLoop {
     /// `Rejected` (shutting down, from another thread; or terminated), `Forked`.
     pub fn try_execute(&self, task: &mut Option<Task>) -> Result<()> {
         self.check()?;
-        self.push_task(task, false)
+        self.push_boxed(task, false)
     }
 
     /// [`try_execute`](Self::try_execute) for Rust callers, who do not need the task back.
@@ -383,10 +455,34 @@ impl EventLoop {
 
     /// Queues internal work (listeners): accepted until the loop terminates.
     pub(crate) fn execute_internal(&self, task: &mut Option<Task>) -> Result<()> {
-        self.push_task(task, true)
+        self.push_boxed(task, true)
     }
 
-    fn push_task(&self, task: &mut Option<Task>, internal: bool) -> Result<()> {
+    /// [`try_execute`](Self::try_execute) for a [`RawTask`], which costs no allocation. Takes
+    /// the task out of `task` only on success.
+    ///
+    /// # Errors
+    /// As [`try_execute`](Self::try_execute).
+    pub fn try_execute_raw(&self, task: &mut Option<RawTask>) -> Result<()> {
+        self.check()?;
+        let mut queued = task.take().map(Queued::Raw);
+        let result = self.push_task(&mut queued, false);
+        if let Some(Queued::Raw(back)) = queued {
+            *task = Some(back);
+        }
+        result
+    }
+
+    fn push_boxed(&self, task: &mut Option<Task>, internal: bool) -> Result<()> {
+        let mut queued = task.take().map(Queued::Boxed);
+        let result = self.push_task(&mut queued, internal);
+        if let Some(Queued::Boxed(back)) = queued {
+            *task = Some(back);
+        }
+        result
+    }
+
+    fn push_task(&self, task: &mut Option<Queued>, internal: bool) -> Result<()> {
         let in_loop = self.in_event_loop();
         {
             let mut tasks = lock(&self.inner.tasks);
@@ -680,24 +776,35 @@ impl EventLoop {
     /// Runs the tasks queued now (tasks they queue run next turn, so no turn runs forever).
     /// After [`shutdown_now`](Self::shutdown_now) it runs none: what is queued is dropped.
     fn run_tasks(&self) {
-        let mut budget = lock(&self.inner.tasks).len();
-        while budget > 0 {
-            budget -= 1;
+        // Take the whole queue at once (tasks queued meanwhile wait for the next turn, so no
+        // turn runs forever), then run it without touching the queue's lock per task.
+        let mut batch = std::mem::take(&mut *lock(&self.inner.batch));
+        std::mem::swap(&mut batch, &mut *lock(&self.inner.tasks));
+        if batch.is_empty() {
+            *lock(&self.inner.batch) = batch;
+            return;
+        }
+        let mut ran = 0u64;
+        while let Some(task) = batch.pop_front() {
             if self.inner.state.load(Ordering::Acquire) != OPEN && self.dropping_tasks() {
+                // shutdown_now: what did not run yet is dropped by the terminating thread.
+                lock(&self.inner.leftovers).push(task);
+                lock(&self.inner.leftovers).extend(batch.drain(..));
                 break;
             }
-            let Some(task) = lock(&self.inner.tasks).pop_front() else {
-                break;
-            };
-            self.inner
-                .counters
-                .tasks_run
-                .fetch_add(1, Ordering::Relaxed);
-            self.guard(|| task(self));
+            ran += 1;
+            self.guard(|| task.run(self));
+        }
+        self.inner
+            .counters
+            .tasks_run
+            .fetch_add(ran, Ordering::Relaxed);
+        if ran > 0 && self.inner.state.load(Ordering::Acquire) != OPEN {
             if let Some(s) = lock(&self.inner.shutdown).as_mut() {
                 s.last_activity = Instant::now();
             }
         }
+        *lock(&self.inner.batch) = batch;
     }
 
     /// Whether a [`shutdown_now`](Self::shutdown_now) was asked for.
@@ -847,7 +954,7 @@ impl EventLoop {
             }
         }
         if now_mode {
-            let dropped: Vec<Task> = lock(&self.inner.tasks).drain(..).collect();
+            let dropped: Vec<Queued> = lock(&self.inner.tasks).drain(..).collect();
             lock(&self.inner.leftovers).extend(dropped);
         } else {
             let done = {
@@ -877,7 +984,7 @@ impl EventLoop {
         {
             let mut tasks = lock(&self.inner.tasks);
             self.inner.state.store(TERMINATED, Ordering::Release);
-            let rest: Vec<Task> = tasks.drain(..).collect();
+            let rest: Vec<Queued> = tasks.drain(..).collect();
             lock(&self.inner.leftovers).extend(rest);
         }
         let entries = lock(&self.inner.timers).drain();
