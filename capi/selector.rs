@@ -431,6 +431,59 @@ pub extern "C" fn nx_selector_next_selected(
     }
 }
 
+/// `nx_selector_next_selected` that also returns what a loop body needs first: the key's
+/// ready ops (as `nx_selection_key_ready_ops`) and its attachment (as
+/// `nx_selection_key_attachment`), in one call:
+///
+/// ```c
+/// size_t cursor = 0;
+/// nx_selection_key_t *key;
+/// uint32_t ready;
+/// void *conn;
+/// while (nx_selector_next_ready(selector, &cursor, &key, &ready, &conn) == 0) {
+///   if (ready & NX_OP_READ) { ... }
+/// }
+/// ```
+///
+/// `ready_ops_out` and `attachment_out` may be NULL. For a key cancelled since the select
+/// (its channel closed by an earlier iteration, say) they are 0 and NULL. Allocates nothing;
+/// `*cursor` and the out-parameters behave as in `nx_selector_next_selected`.
+///
+/// Thread safety: as `nx_selector_next_selected`.
+///
+/// Errors: `NX_EOF` (no more keys), `NX_EINVAL` (a NULL `cursor` or `key_out`),
+/// `NX_EBADHANDLE`, `NX_ECLOSED`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_selector_next_ready(
+    selector: *mut nx_selector_t,
+    cursor: *mut usize,
+    key_out: *mut *mut nx_selection_key_t,
+    ready_ops_out: *mut u32,
+    attachment_out: *mut *mut c_void,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let (cursor, out) = (Out::new(cursor)?, Out::new(key_out)?);
+            let selector = selector_of(selector)?;
+            // SAFETY: checked non-NULL; the caller passes a valid `size_t`.
+            let at = unsafe { cursor.get() };
+            let key = selector.selected_key(at).map_err(code)?.ok_or(NX_EOF)?;
+            let handle = key_handle(&key)?;
+            let ready = key.ready_ops().unwrap_or(0);
+            let attachment = if ready == 0 {
+                ptr::null_mut()
+            } else {
+                key.with_attachment(CAttachment::pointer)
+            };
+            out.set(handle);
+            OptOut::new(ready_ops_out).set(ready);
+            OptOut::new(attachment_out).set(attachment);
+            cursor.set(at + 1);
+            Ok(())
+        })
+    }
+}
+
 /// Walks the keys registered with the selector (including keys cancelled since the last
 /// select), like `nx_selector_next_selected`: set `*cursor` to 0, call until `NX_EOF`. Keys
 /// registered or forgotten during the walk may or may not be seen. Allocates nothing.

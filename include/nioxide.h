@@ -673,6 +673,36 @@ int nx_selector_next_selected(struct nx_selector_t *selector,
                               struct nx_selection_key_t **key_out);
 
 /**
+ * `nx_selector_next_selected` that also returns what a loop body needs first: the key's
+ * ready ops (as `nx_selection_key_ready_ops`) and its attachment (as
+ * `nx_selection_key_attachment`), in one call:
+ *
+ * ```c
+ * size_t cursor = 0;
+ * nx_selection_key_t *key;
+ * uint32_t ready;
+ * void *conn;
+ * while (nx_selector_next_ready(selector, &cursor, &key, &ready, &conn) == 0) {
+ *   if (ready & NX_OP_READ) { ... }
+ * }
+ * ```
+ *
+ * `ready_ops_out` and `attachment_out` may be NULL. For a key cancelled since the select
+ * (its channel closed by an earlier iteration, say) they are 0 and NULL. Allocates nothing;
+ * `*cursor` and the out-parameters behave as in `nx_selector_next_selected`.
+ *
+ * Thread safety: as `nx_selector_next_selected`.
+ *
+ * Errors: `NX_EOF` (no more keys), `NX_EINVAL` (a NULL `cursor` or `key_out`),
+ * `NX_EBADHANDLE`, `NX_ECLOSED`, `NX_EFORKED`.
+ */
+int nx_selector_next_ready(struct nx_selector_t *selector,
+                           size_t *cursor,
+                           struct nx_selection_key_t **key_out,
+                           uint32_t *ready_ops_out,
+                           void **attachment_out);
+
+/**
  * Walks the keys registered with the selector (including keys cancelled since the last
  * select), like `nx_selector_next_selected`: set `*cursor` to 0, call until `NX_EOF`. Keys
  * registered or forgotten during the walk may or may not be seen. Allocates nothing.

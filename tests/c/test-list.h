@@ -27,6 +27,7 @@ TEST_ENTRY(panic_in_threads)
 
 /* test-selector-basics.c */
 TEST_ENTRY(selector_open_close_free)
+TEST_ENTRY(selector_next_ready)
 TEST_ENTRY(selector_select_timeout)
 TEST_ENTRY(selector_select_now)
 TEST_ENTRY(selector_wakeup_before_select)
