@@ -126,13 +126,13 @@ static int write_pending(nx_selection_key_t *key, struct conn *c)
 }
 
 /* Returns 1 when the connection closed, else 0. */
-static int serve(nx_selection_key_t *key, struct conn *c)
+static int serve(nx_selection_key_t *key, uint32_t ready, struct conn *c)
 {
     int rc = 0;
 
-    if (nx_selection_key_is_writable(key) == 1)
+    if (ready & NX_OP_WRITE)
         rc = write_pending(key, c);
-    else if (nx_selection_key_is_readable(key) == 1) {
+    else if (ready & NX_OP_READ) {
         size_t count = 0;
         rc = nx_socket_channel_read(c->channel, c->buf, sizeof c->buf, &count);
         if (rc == NX_EOF) {
@@ -206,14 +206,15 @@ int main(int argc, char **argv)
             status = fail("select", rc);
             break;
         }
-        /* Walk the selected keys (the iterator allocates nothing). */
-        while (nx_selector_next_selected(sel, &cursor, &key) == 0) {
-            void *attachment = NULL;
-            nx_selection_key_attachment(key, &attachment);
-            if (nx_selection_key_is_acceptable(key) == 1)
+        /* Walk the selected keys with their ready ops and attachments (the iterator
+         * allocates nothing; nx_selector_next_selected gives the keys alone). */
+        uint32_t ops;
+        void *attachment;
+        while (nx_selector_next_ready(sel, &cursor, &key, &ops, &attachment) == 0) {
+            if (ops & NX_OP_ACCEPT)
                 accept_conn(server, sel);
             else if (attachment != NULL)
-                closed += serve(key, attachment);
+                closed += serve(key, ops, attachment);
         }
         fflush(stdout);
     }
