@@ -1,9 +1,12 @@
 //! `nioxide.SocketChannel` and `nioxide.ServerSocketChannel`: thin wrappers over core's
 //! [`tcp`](nioxide_core::channel::tcp) channels.
 //!
-//! Every call that may wait (accept, connect, finish_connect, reads, writes) goes through
-//! [`gil::blocking`], in blocking and non-blocking mode alike: the GIL is released, Ctrl-C
-//! interrupts it, `close()` from another thread wakes it with `AsynchronousCloseError`.
+//! Every call that may wait (accept, connect, finish_connect, reads, writes in blocking mode)
+//! goes through [`gil::blocking`]: the GIL is released, Ctrl-C interrupts it, `close()` from
+//! another thread wakes it with `AsynchronousCloseError`. On a non-blocking channel, `accept`,
+//! `read`, `read_into` and `write` call core's `try_` variants, which never wait and take no
+//! lock whatever the mode, so they keep the GIL (no hand-off per read or write in a select
+//! loop).
 //! Reads go straight into the caller's buffer (no copy); `read(n)` is the one that allocates.
 
 use nioxide_core::channel::{self as nx, Channel};
