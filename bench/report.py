@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("profile")
     parser.add_argument("--duration", default="?")
     parser.add_argument("--warmup", default="?")
+    parser.add_argument("--repeat", default="1")
     parser.add_argument("--cg-duration", default="?")
     parser.add_argument("--server-cpu", default="?")
     parser.add_argument("--loadgen-cpu", default="?")
@@ -113,7 +114,8 @@ def main() -> None:
       f"it keeps one 64-byte message in flight on each of N connections and checks every echoed "
       f"byte. requests/s and CPU per request (the server's getrusage user + sys time over the "
       f"window, divided by the requests in it): {args.warmup} s warm-up, then {args.duration} s "
-      f"measured. Instructions per request: a separate {args.cg_duration} s run of the server "
+      f"measured, the best of {args.repeat} such windows (the one with the most requests/s) "
+      f"against one server process. Instructions per request: a separate {args.cg_duration} s run of the server "
       f"under `valgrind --tool=callgrind`, counters zeroed after the warm-up and dumped at the "
       f"end of the window while nothing was in flight (user-space instructions of the whole "
       f"process: for (d) and (e) the interpreter's). Every ratio is to (a) at the same N, in "
