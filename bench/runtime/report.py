@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -56,14 +57,45 @@ def callgrind_total(path: Path) -> int:
     sys.exit(f"report.py: no totals in {path}")
 
 
-def per_unit(out: Path, side: str, bench: str, key: str) -> float | None:
-    """Instructions per task/operation from the two callgrind runs of `bench`."""
+def per_unit(
+    out: Path, side: str, bench: str, key: str, count: Callable[[Path], int] | None = None
+) -> float | None:
+    """What `count` counts in a callgrind file (default: instructions) per task/operation,
+    from the two callgrind runs of `bench`: the difference over the difference of work."""
+    count = count or callgrind_total
     files = [out / "callgrind" / f"{side}-{bench}-{size}" for size in ("small", "large")]
     if not all(Path(f"{f}.out").exists() and Path(f"{f}.txt").exists() for f in files):
         return None
-    small, large = (callgrind_total(Path(f"{f}.out")) for f in files)
+    small, large = (count(Path(f"{f}.out")) for f in files)
     work_small, work_large = (int(read_kv(Path(f"{f}.txt"))[key]) for f in files)
     return (large - small) / (work_large - work_small)
+
+
+# libc's system-call wrappers, as callgrind names them: Rust's futex calls go through
+# syscall(2); an eventfd wake-up is a write; glibc's contended mutexes wait and wake in __lll_*.
+SYSCALLS = {"syscall", "write", "read", "epoll_wait", "epoll_ctl", "__lll_lock_wait",
+            "__lll_lock_wake", "futex_wait", "futex_wake"}
+
+
+def syscall_calls(path: Path) -> int:
+    """How many times the process called one of SYSCALLS (callgrind's call counts)."""
+    names: dict[str, str] = {}
+    callee = None
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line)
+        if m:
+            kind, ident, name = m.groups()
+            if name:
+                names[ident] = name
+            callee = names.get(ident) if kind == "cfn" else None
+            continue
+        m = re.match(r"^calls=(\d+)", line)
+        if m and callee is not None:
+            if callee.split("@")[0] in SYSCALLS:
+                total += int(m.group(1))
+            callee = None
+    return total
 
 
 FUNC = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[(.*)\])?$")
@@ -117,8 +149,9 @@ def profile_section(out: Path, bench: str, unit: str, key: str, top: int) -> lis
         lines.append(f"| {num(ir / work, 1)} | {100 * ir / total:.1f}% | `{short(func)}` |")
     entry = [(ir, f) for ir, f in annotate(path, inclusive=True)
              if ir >= work / 2 and re.match(
-                 r"^(nx_\w+|nioxide_core::event_loop::EventLoop::(run_timers|run_tasks|try_schedule|"
-                 r"push_task|wake|turn)|nioxide_core::event_loop::timer::Heap::\w+|"
+                 r"^(nx_\w+|nioxide_core::event_loop::EventLoop::"
+                 r"(run_timers|run_tasks|try_schedule|push_task|wake|turn)|"
+                 r"nioxide_core::event_loop::timer::Heap::\w+|"
                  r"nioxide_core::event_loop::promise::Promise::\w+|nioxide::handle::Handles::\w+|"
                  r"malloc|free|nioxide_core::sys::backend::Backend::\w+|"
                  r"nioxide_core::selector::Selector::\w+)$", f)]
@@ -201,16 +234,23 @@ def main() -> None:
          f"execute_p{producers[0]}_tasks_total", "task"),
         ("instructions per timer schedule + cancel (callgrind)", "timer", "timer_ops_total", "op"),
     ]:
-        n, u = (per_unit(out, side, bench, key) for side in SIDES)
-        if n is not None and u is not None:
-            ir_rows.append(f"| {label} | {num(n)} | {num(u)} | {n / u:.2f} | (none: explains the "
-                           f"timings) | |")
+        ir_n, ir_u = (per_unit(out, side, bench, key) for side in SIDES)
+        if ir_n is not None and ir_u is not None:
+            ir_rows.append(f"| {label} | {num(ir_n)} | {num(ir_u)} | {ir_n / ir_u:.2f} | (none: "
+                           f"explains the timings) | |")
+        # The execute run's wake-ups under valgrind say nothing (its threads take turns): its
+        # native write(2) count is in the second table. The timer run is one thread.
+        sc_n, sc_u = (per_unit(out, side, bench, key, syscall_calls) for side in SIDES)
+        if bench == "timer" and sc_n is not None and sc_u is not None:
+            ir_rows.append(f"| system calls per timer schedule + cancel (callgrind's call "
+                           f"counts) | {sc_n:.3f} | {sc_u:.3f} | | (none) | |")
     table += ir_rows
 
     lines = [
         "# nioxide benchmark: the runtime (event loop) against libuv",
         "",
-        f"Measured by `make bench` (bench/runtime/run.sh) on {date.today().isoformat()}, nioxide "
+        "Measured by bench/runtime/run.sh (`make bench` runs it) on "
+        f"{date.today().isoformat()}, nioxide "
         f"{versions.get('nioxide', '?')} at {a.commit} (`cargo build --release`, the "
         f"libnioxide.so users link) against libuv {versions.get('libuv', '?')} (Debian's "
         f"libuv1-dev), {cpu_model()}, {os.cpu_count()} cores, "
@@ -239,8 +279,11 @@ def main() -> None:
         f"spins until it ran, then sleeps {a.pause_us} µs so the loop is idle again.",
         "- **instructions**: user-space instructions of the whole process under `valgrind "
         "--tool=callgrind`, two runs of different sizes, the difference divided by the "
-        "difference of work (fixed costs cancel). Repeatable where the timings are not; under "
-        "valgrind the threads take turns, so the execute run drains its queue in few turns.",
+        "difference of work (fixed costs cancel); system calls likewise, counted as calls of "
+        "libc's wrappers (futex through syscall(2), eventfd writes, epoll_wait, glibc's "
+        "contended-mutex waits), for the single-threaded timer run. Repeatable where the "
+        "timings are not; under valgrind the threads take turns, so the execute run drains its "
+        "queue in few turns (its native wake-ups are counted in the second table).",
         "",
         *table,
         "",
@@ -251,15 +294,27 @@ def main() -> None:
         lines.append(f"- {label}: {ratio:.2f} × libuv — {'met' if met else '**missed**'}")
     lines += [
         "",
-        "## Spread and loop turns",
+        "## Spread over the rounds, and what limits the execute figure",
         "",
-        "| figure | nioxide, min–max over rounds | libuv, min–max over rounds |",
+        "Min–max over the rounds, then medians:",
+        "",
+        "| figure | nioxide | libuv |",
         "|---|---:|---:|",
     ]
     for label, key, scale, digits, _ in rows:
         lines.append(f"| {label} | {spread(key, 'nioxide', scale, digits)} | "
                      f"{spread(key, 'libuv', scale, digits)} |")
     for p in producers:
+        key = f"execute_p{p}_submit_ns_per_task"
+        if key in figures:
+            lines.append(f"| execute, {p} producer(s): the producer's own time per execute call "
+                         f"(ns; about 1e9 / tasks/s when the producer is the limit) | "
+                         f"{num(med(key, 'nioxide'), 1)} | {num(med(key, 'libuv'), 1)} |")
+        key = f"execute_p{p}_writes_per_task"
+        if key in figures:
+            lines.append(f"| execute, {p} producer(s): write(2) system calls per task (the "
+                         f"eventfd wake-ups; /proc/self/io) | {med(key, 'nioxide'):.3f} | "
+                         f"{med(key, 'libuv'):.3f} |")
         key = f"execute_p{p}_tasks_per_turn"
         if key in figures:
             lines.append(f"| execute, {p} producer(s): tasks run per loop turn that ran tasks "

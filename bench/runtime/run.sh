@@ -21,7 +21,7 @@
 # Environment: BENCH_RT_ROUNDS (3: rounds alternating nioxide and libuv), BENCH_RT_TASKS
 # (1000000 per repetition), BENCH_RT_REPS (5), BENCH_RT_PRODUCERS ("1"; e.g. "1 3" adds rows),
 # BENCH_RT_TIMER_OPS (1000000), BENCH_RT_BATCH (1000 timer operations per loop task),
-# BENCH_RT_SAMPLES (2000), BENCH_RT_PAUSE_US (1000), BENCH_RT_LOOP_CPU, BENCH_RT_CLIENT_CPU,
+# BENCH_RT_SAMPLES (5000), BENCH_RT_PAUSE_US (1000), BENCH_RT_LOOP_CPU, BENCH_RT_CLIENT_CPU,
 # BENCH_RT_CALLGRIND (1; 0 skips the instruction counts), NIOXIDE_LIB_DIR (a directory with a
 # built libnioxide.so: then it is not built here), NIOXIDE_INCLUDE_DIR (include), CC (cc).
 set -euo pipefail
@@ -35,7 +35,7 @@ REPS=${BENCH_RT_REPS:-5}
 PRODUCERS=${BENCH_RT_PRODUCERS:-1}
 TIMER_OPS=${BENCH_RT_TIMER_OPS:-1000000}
 BATCH=${BENCH_RT_BATCH:-1000}
-SAMPLES=${BENCH_RT_SAMPLES:-2000}
+SAMPLES=${BENCH_RT_SAMPLES:-5000}
 PAUSE_US=${BENCH_RT_PAUSE_US:-1000}
 CALLGRIND=${BENCH_RT_CALLGRIND:-1}
 INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
@@ -113,20 +113,23 @@ if ((CALLGRIND)); then
         for size in small large; do
             if [[ $size == small ]]; then n=50000; else n=100000; fi
             log "callgrind: $side, execute and timer, $n each"
-            valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$side-execute-$size.out" \
+            base=$OUT/callgrind/$side-execute-$size
+            valgrind --tool=callgrind --callgrind-out-file="$base.out" \
                 "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x execute \
-                -n "$n" -P "$first_p" >"$OUT/callgrind/$side-execute-$size.txt" \
-                2>"$OUT/callgrind/$side-execute-$size.err" || die "callgrind run failed ($side)"
-            valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$side-timer-$size.out" \
+                -n "$n" -P "$first_p" >"$base.txt" 2>"$base.err" ||
+                die "callgrind run failed ($side)"
+            base=$OUT/callgrind/$side-timer-$size
+            valgrind --tool=callgrind --callgrind-out-file="$base.out" \
                 "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x timer \
-                -t "$n" -b "$BATCH" >"$OUT/callgrind/$side-timer-$size.txt" \
-                2>"$OUT/callgrind/$side-timer-$size.err" || die "callgrind run failed ($side)"
+                -t "$n" -b "$BATCH" >"$base.txt" 2>"$base.err" ||
+                die "callgrind run failed ($side)"
         done
     done
 fi
 
-python3 "$HERE/report.py" "$OUT" --rounds "$ROUNDS" --producers "$PRODUCERS" \
-    --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +changes)" \
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit+="+changes"
+python3 "$HERE/report.py" "$OUT" --rounds "$ROUNDS" --producers "$PRODUCERS" --commit "$commit" \
     --tasks "$TASKS" --reps "$REPS" --timer-ops "$TIMER_OPS" --batch "$BATCH" \
     --samples "$SAMPLES" --pause-us "$PAUSE_US" --loop-cpu "$LOOP_CPU" \
     --client-cpu "$CLIENT_CPU" --seconds "$(($(date +%s) - started))" >"$HERE/results.md"

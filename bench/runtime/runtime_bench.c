@@ -13,7 +13,10 @@
  * 1. execute: PRODUCERS threads (pinned to CLIENT_CPU) queue TASKS tiny tasks in all to one
  *    loop thread (pinned to LOOP_CPU) as fast as they can; the time runs from the producers'
  *    start (after a barrier) to the moment the last task runs on the loop thread. REPS times;
- *    prints the median tasks/s. Each task counts; the last one stamps the time.
+ *    prints the median tasks/s. Each task counts; the last one stamps the time. Also prints
+ *    the producers' own time per task (start to the end of their last execute call), the
+ *    write(2) system calls per task (/proc/self/io: the eventfd wake-ups) and the tasks run
+ *    per loop turn, which tell whether the producer or the loop was the limit, and why.
  * 2. timer: on the loop thread, TIMER_OPS times "schedule a timer 1 s out, cancel it", in
  *    tasks of BATCH operations that each queue the next (so the loop turns between batches
  *    and does whatever deferred work it has); the time runs from the first batch to the end of
@@ -51,7 +54,7 @@ static struct {
     uint64_t tasks, timer_ops, batch, samples, pause_us;
     int reps, producers, loop_cpu, client_cpu;
     const char *which;
-} opt = {1000000, 1000000, 1000, 2000, 1000, 5, 1, 0, 1, "execute,timer,wakeup"};
+} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,wakeup"};
 
 static uint64_t now_ns(void)
 {
@@ -92,6 +95,22 @@ static void wait_flag(_Atomic int *flag)
             die("the loop did not finish in 60 s");
         nanosleep(&nap, NULL);
     }
+}
+
+/* The process's write(2)-family system calls so far (/proc/self/io "syscw"): the wake-ups of
+ * both sides are eventfd writes. -1 if unreadable. */
+static long long write_syscalls(void)
+{
+    char line[128];
+    long long n = -1;
+    FILE *f = fopen("/proc/self/io", "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "syscw: %lld", &n) == 1)
+            break;
+    fclose(f);
+    return n;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -138,6 +157,7 @@ static struct {
     _Atomic int done;
     pthread_barrier_t start;
     _Atomic uint64_t begin; /* the earliest producer start */
+    _Atomic uint64_t submitted; /* the latest producer end */
 } ex;
 
 static int count_task(rt_loop_t *loop, void *arg)
@@ -162,11 +182,16 @@ static void *producer(void *arg)
     }
     for (i = 0; i < n; i++)
         rt_execute(count_task, NULL);
+    t = now_ns();
+    seen = atomic_load(&ex.submitted);
+    while (t > seen && !atomic_compare_exchange_weak(&ex.submitted, &seen, t)) {
+    }
     return NULL;
 }
 
-/* One run of `tasks` tasks from `producers` threads; returns tasks/s. */
-static double execute_once(uint64_t tasks, int producers)
+/* One run of `tasks` tasks from `producers` threads; returns tasks/s, and in *submit_ns the
+ * producers' time per task (from their start to the last one's end), what queueing costs them. */
+static double execute_once(uint64_t tasks, int producers, double *submit_ns)
 {
     pthread_t threads[64];
     int i;
@@ -174,6 +199,7 @@ static double execute_once(uint64_t tasks, int producers)
     ex.count = 0;
     atomic_store(&ex.done, 0);
     atomic_store(&ex.begin, 0);
+    atomic_store(&ex.submitted, 0);
     pthread_barrier_init(&ex.start, NULL, (unsigned)producers);
     for (i = 0; i < producers; i++) {
         uint64_t share = tasks / (uint64_t)producers + ((uint64_t)i < tasks % (uint64_t)producers);
@@ -184,22 +210,31 @@ static double execute_once(uint64_t tasks, int producers)
         pthread_join(threads[i], NULL);
     wait_flag(&ex.done);
     pthread_barrier_destroy(&ex.start);
+    *submit_ns = (double)(atomic_load(&ex.submitted) - atomic_load(&ex.begin)) / (double)tasks;
     return (double)tasks * 1e9 / (double)(ex.end - atomic_load(&ex.begin));
 }
 
 static void bench_execute(void)
 {
-    double runs[64];
+    double runs[64], submit[64];
     uint64_t turns, warm = opt.tasks / 10 + 1;
+    long long writes;
     int r;
     if (opt.producers < 1 || opt.producers > 64)
         die("producers: 1 to 64");
-    execute_once(warm, opt.producers);
+    execute_once(warm, opt.producers, &submit[0]);
     turns = rt_turns();
+    writes = write_syscalls();
     for (r = 0; r < opt.reps; r++)
-        runs[r] = execute_once(opt.tasks, opt.producers);
+        runs[r] = execute_once(opt.tasks, opt.producers, &submit[r]);
     turns = rt_turns() - turns;
+    if (writes >= 0)
+        writes = write_syscalls() - writes;
     printf("execute_p%d_tasks_per_s %.0f\n", opt.producers, median(runs, opt.reps));
+    printf("execute_p%d_submit_ns_per_task %.1f\n", opt.producers, median(submit, opt.reps));
+    if (writes >= 0)
+        printf("execute_p%d_writes_per_task %.4f\n", opt.producers,
+               (double)writes / (double)opt.tasks / opt.reps);
     printf("execute_p%d_tasks_per_turn %.1f\n", opt.producers,
            (double)opt.tasks * opt.reps / (double)(turns ? turns : 1));
     printf("execute_p%d_tasks_total %llu\n", opt.producers,
@@ -252,7 +287,8 @@ static void bench_timer(void)
     for (r = 0; r < opt.reps; r++)
         runs[r] = timer_once(opt.timer_ops);
     printf("timer_ops_per_s %.0f\n", median(runs, opt.reps));
-    printf("timer_ops_total %llu\n", (unsigned long long)(warm + opt.timer_ops * (uint64_t)opt.reps));
+    printf("timer_ops_total %llu\n",
+           (unsigned long long)(warm + opt.timer_ops * (uint64_t)opt.reps));
 }
 
 /* --- 3. wake-up latency ---------------------------------------------------------------------- */
@@ -274,7 +310,8 @@ static int stamp_task(rt_loop_t *loop, void *arg)
 static void bench_wakeup(void)
 {
     uint64_t *lat = malloc(opt.samples * sizeof *lat), i, warm = opt.samples / 10 + 1;
-    struct timespec pause = {(time_t)(opt.pause_us / 1000000), (long)(opt.pause_us % 1000000) * 1000};
+    struct timespec pause = {(time_t)(opt.pause_us / 1000000),
+                             (long)(opt.pause_us % 1000000) * 1000};
     if (lat == NULL || opt.samples < 1)
         die("samples: at least 1");
     pin_self(opt.client_cpu);
@@ -326,8 +363,10 @@ int main(int argc, char **argv)
         case 'L': opt.loop_cpu = (int)num(optarg); break;
         case 'C': opt.client_cpu = (int)num(optarg); break;
         default:
-            fprintf(stderr, "usage: %s [-x execute,timer,wakeup] [-n tasks] [-r reps] [-P producers] [-t timer_ops] "
-                            "[-b batch] [-s samples] [-w pause_us] [-L loop_cpu] [-C client_cpu]\n",
+            fprintf(stderr,
+                    "usage: %s [-x execute,timer,wakeup] [-n tasks] [-r reps] [-P producers]\n"
+                    "       [-t timer_ops] [-b batch] [-s samples] [-w pause_us]\n"
+                    "       [-L loop_cpu] [-C client_cpu]\n",
                     argv[0]);
             return 2;
         }

@@ -177,8 +177,8 @@ int main(void)
     }
     pthread_join(thread, NULL);
 
-    ok = h.follow_ups == 2 && h.zero_waits >= 1 && h.next_task == TASKS + 1 && h.wrong == 0 && h.timer_fired == 1 &&
-         nx_promise_is_success(timer) == 1;
+    ok = h.follow_ups == 2 && h.zero_waits >= 1 && h.next_task == TASKS + 1 && h.wrong == 0 &&
+         h.timer_fired == 1 && nx_promise_is_success(timer) == 1;
     printf("host: %d polls (%d readable), %d NOWAIT turns\n", h.polls, h.readable, h.turns);
     nx_promise_free(timer);
     check(nx_loop_free(h.loop), "nx_loop_free");
