@@ -49,7 +49,7 @@ def compile_c_examples(names: Iterable[str], out: Path) -> dict[str, list[str]]:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.fail("no C compiler")
-    lib_dir = _library_dir()
+    lib_dir = _library_dir().resolve()  # the symlink below needs an absolute target
     (out / "lib").mkdir(exist_ok=True)
     # The library's soname is libnioxide.so.0.
     (out / "lib" / "libnioxide.so.0").symlink_to(lib_dir / "libnioxide.so")
