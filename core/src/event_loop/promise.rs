@@ -80,6 +80,9 @@ struct State {
     uncancellable: bool,
     listeners: Vec<Listener>,
     on_cancel: Option<Box<dyn FnOnce() + Send>>,
+    /// Threads blocked in `wait` (completion signals the condition variable only for them:
+    /// a notify costs a system call even when nobody waits).
+    waiters: usize,
 }
 
 impl std::fmt::Debug for Promise {
@@ -113,16 +116,22 @@ impl Promise {
     }
 
     fn complete(&self, outcome: Outcome, cancelling: bool) -> bool {
-        let (listeners, on_cancel) = {
+        let (listeners, on_cancel, waiters) = {
             let mut state = lock(&self.inner.state);
             if state.outcome.is_some() || (cancelling && state.uncancellable) {
                 return false;
             }
             state.outcome = Some(outcome);
             let on_cancel = state.on_cancel.take();
-            (std::mem::take(&mut state.listeners), on_cancel)
+            (
+                std::mem::take(&mut state.listeners),
+                on_cancel,
+                state.waiters,
+            )
         };
-        self.inner.done.notify_all();
+        if waiters > 0 {
+            self.inner.done.notify_all();
+        }
         if cancelling {
             if let Some(hook) = on_cancel {
                 hook();
@@ -278,6 +287,7 @@ impl Promise {
                 (Some(l), Some(s)) => Some(l.min(s)),
                 (l, s) => l.or(s),
             };
+            state.waiters += 1;
             state = match step {
                 Some(step) => {
                     self.inner
@@ -292,6 +302,7 @@ impl Promise {
                     .wait(state)
                     .unwrap_or_else(|e| e.into_inner()),
             };
+            state.waiters -= 1;
             if slice.is_some() && state.outcome.is_none() {
                 drop(state);
                 wait::check_interrupt()?;
