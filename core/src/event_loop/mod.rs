@@ -198,6 +198,11 @@ pub(crate) struct LoopInner {
     owner: AtomicU64,
     library_driven: bool,
     running: AtomicBool,
+    /// Whether the loop is not running callbacks (blocked in its wait, or not running at all),
+    /// so work queued now must wake the backend. A producer that finds it set clears it and
+    /// wakes; the loop sets it again just before it blocks (Netty's "awake" flag), so a busy
+    /// loop costs producers no system call.
+    idle: AtomicBool,
     stop: AtomicBool,
     state: AtomicU8,
     shutdown: Mutex<Option<Shutdown>>,
@@ -304,6 +309,7 @@ impl EventLoop {
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
                 library_driven,
                 running: AtomicBool::new(false),
+                idle: AtomicBool::new(true),
                 stop: AtomicBool::new(false),
                 state: AtomicU8::new(OPEN),
                 shutdown: Mutex::new(None),
@@ -438,6 +444,14 @@ impl EventLoop {
         let _ = self.inner.selector.wakeup();
     }
 
+    /// Wakes the backend unless the loop is busy running callbacks (it will see the new work
+    /// before it blocks again) or another producer already woke it.
+    fn wake_if_idle(&self) {
+        if self.inner.idle.swap(false, Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+
     /// Queues `task` to run on the loop's thread, after the tasks queued before it. Takes
     /// the task out of `task` only on success.
     ///
@@ -495,9 +509,7 @@ impl EventLoop {
             };
             tasks.push_back(task);
         }
-        if !in_loop || !self.inner.running.load(Ordering::Acquire) {
-            self.wake();
-        }
+        self.wake_if_idle();
         Ok(())
     }
 
@@ -581,8 +593,8 @@ impl EventLoop {
             }
         }));
         let earliest = lock(&self.inner.timers).push(deadline, timer.clone());
-        if earliest && (!in_loop || !self.inner.running.load(Ordering::Acquire)) {
-            self.wake();
+        if earliest {
+            self.wake_if_idle();
         }
         Ok(ScheduledFuture {
             future,
@@ -648,13 +660,21 @@ impl EventLoop {
         if self.inner.running.swap(true, Ordering::AcqRel) {
             return Err(ErrorKind::Busy.into());
         }
-        struct NotRunning<'a>(&'a AtomicBool);
+        /// On every way out of a run: not running, idle (a host loop may now poll the backend
+        /// descriptor), and woken if work is already queued, so the host sees it.
+        struct NotRunning<'a>(&'a EventLoop);
         impl Drop for NotRunning<'_> {
             fn drop(&mut self) {
-                self.0.store(false, Ordering::Release);
+                let inner = &self.0.inner;
+                inner.running.store(false, Ordering::Release);
+                inner.idle.store(true, Ordering::SeqCst);
+                if !lock(&inner.tasks).is_empty() {
+                    self.0.wake_if_idle();
+                }
             }
         }
-        let _running = NotRunning(&self.inner.running);
+        self.inner.idle.store(false, Ordering::SeqCst);
+        let _running = NotRunning(self);
         self.inner.owner.store(thread_no(), Ordering::Release);
         loop {
             if mode == RunMode::Default
@@ -685,6 +705,13 @@ impl EventLoop {
                 self.run_tasks();
             });
         }
+        // About to wait: from now on producers wake the backend. Setting the flag before the
+        // last look at the queue and the timers means no work queued meanwhile is missed.
+        let may_block = mode != RunMode::NoWait;
+        if may_block {
+            inner.idle.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+        }
         let timeout = if mode == RunMode::NoWait
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
@@ -700,8 +727,16 @@ impl EventLoop {
                 None => next,
             }
         };
+        if may_block && timeout == Some(Duration::ZERO) {
+            // Work is pending after all: not going to sleep, producers need not wake us.
+            inner.idle.store(false, Ordering::SeqCst);
+        }
         let started = Instant::now();
-        let n = inner.selector.select(timeout)?;
+        let selected = inner.selector.select(timeout);
+        if may_block {
+            inner.idle.store(false, Ordering::SeqCst);
+        }
+        let n = selected?;
         inner
             .counters
             .wait_ns
