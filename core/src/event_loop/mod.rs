@@ -7,6 +7,11 @@
 //! backend descriptor plus [`EventLoop::backend_timeout`] for embedding in a host loop) or by
 //! a thread the library starts ([`EventLoop::spawn`], [`EventLoopGroup`]).
 //!
+//! Timers come in two kinds that share one deadline order: scheduled tasks
+//! ([`EventLoop::schedule`], Java's `ScheduledExecutorService`, each with its future) and
+//! reusable timers ([`EventLoop::timer`], libuv's `uv_timer_t`: made once, then started and
+//! stopped without allocating).
+//!
 //! # Rules
 //!
 //! - Tasks run in submission order, on the loop's thread; timers fire in deadline order and
@@ -41,6 +46,7 @@
 //! (4) the loop terminates. [`EventLoop::shutdown_now`] skips the draining.
 
 mod group;
+mod loop_timer;
 mod promise;
 mod timer;
 mod watch;
@@ -53,6 +59,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use group::EventLoopGroup;
+pub use loop_timer::{LoopTimer, TimerCallback};
 pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
 pub use timer::{Repeat, TimerTask};
 pub use watch::{Watch, WatchCallback};
@@ -195,6 +202,8 @@ pub(crate) struct LoopInner {
     /// The batch `run_tasks` is running (kept to reuse its allocation).
     batch: Mutex<VecDeque<Queued>>,
     timers: Mutex<timer::Heap>,
+    /// Every reusable timer made on the loop, for its termination to close them.
+    loop_timers: Mutex<loop_timer::Registry>,
     owner: AtomicU64,
     library_driven: bool,
     running: AtomicBool,
@@ -306,6 +315,7 @@ impl EventLoop {
                 selector: Selector::open()?,
                 tasks: Mutex::new(VecDeque::new()),
                 timers: Mutex::new(timer::Heap::default()),
+                loop_timers: Mutex::new(loop_timer::Registry::default()),
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
                 library_driven,
                 running: AtomicBool::new(false),
@@ -368,7 +378,11 @@ impl EventLoop {
     /// Whether the calling thread is the loop's thread (the library's thread, or the thread
     /// that runs or owns a caller-driven loop).
     pub fn in_event_loop(&self) -> bool {
-        self.inner.owner.load(Ordering::Acquire) == thread_no()
+        Self::in_loop(&self.inner)
+    }
+
+    fn in_loop(inner: &LoopInner) -> bool {
+        inner.owner.load(Ordering::Acquire) == thread_no()
     }
 
     /// The loop's monotonic clock: time since the loop was created.
@@ -635,7 +649,9 @@ impl EventLoop {
     }
 
     fn alive(&self) -> bool {
-        self.inner.refs.load(Ordering::Acquire) > 0 || !lock(&self.inner.tasks).is_empty()
+        self.inner.refs.load(Ordering::Acquire) > 0
+            || !lock(&self.inner.tasks).is_empty()
+            || lock(&self.inner.timers).handles.refd > 0
     }
 
     /// Runs the loop on the calling thread (which becomes its owner) as `mode` says. Returns
@@ -849,18 +865,28 @@ impl EventLoop {
 
     fn run_timers(&self) {
         let now = Instant::now();
+        let mut armed_by = None;
         loop {
-            let (entry, purged) = {
+            let (due, purged) = {
                 let mut timers = lock(&self.inner.timers);
+                // Reusable timers (re)armed from here on wait for the next call.
+                let armed_by = *armed_by.get_or_insert(timers.last_seq());
                 let purged = timers.purge();
-                (timers.pop_due(now), purged)
+                (timers.pop_due(now, armed_by), purged)
             };
             // Cancelled tasks (and what they own) are released on the loop's thread, outside
             // the heap's lock, even while a `ScheduledFuture` still names their timer.
             for gone in purged {
                 drop(gone.timer.take_task());
             }
-            let Some(entry) = entry else { break };
+            let entry = match due {
+                None => break,
+                Some(timer::Due::Timer(timer)) => {
+                    loop_timer::fire(self, timer);
+                    continue;
+                }
+                Some(timer::Due::Task(entry)) => entry,
+            };
             let timer = entry.timer;
             let cancelled = timer.future.is_done()
                 || (timer.repeat == Repeat::Once && !timer.future.set_uncancellable());
@@ -979,7 +1005,11 @@ impl EventLoop {
             (first, s.now)
         };
         if cancel_timers {
-            let entries = lock(&self.inner.timers).drain();
+            let (entries, stopped) = {
+                let mut timers = lock(&self.inner.timers);
+                (timers.drain(), timers.handles.drain())
+            };
+            drop(stopped); // reusable timers are stopped, and closed at termination
             for entry in entries {
                 self.release_timer_ref(&entry.timer);
                 entry.timer.future.cancel();
@@ -1026,6 +1056,12 @@ impl EventLoop {
         for entry in entries {
             entry.timer.future.cancel();
             drop(entry.timer.take_task());
+        }
+        // Reusable timers are closed (their callbacks dropped here); none can be made or
+        // started any more.
+        let timers = lock(&self.inner.loop_timers).take();
+        for timer in timers {
+            timer.close();
         }
         self.inner.selector.close();
         self.inner.refs.store(0, Ordering::Release);

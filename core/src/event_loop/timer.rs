@@ -1,4 +1,8 @@
-//! The timer heap of one event loop: deadlines in order, cancelled entries removed lazily.
+//! The timer heap of one event loop: deadlines in order. Scheduled tasks sit in a binary heap
+//! whose cancelled entries are removed lazily; reusable timers ([`LoopTimer`]) in an indexed
+//! heap beside it ([`TimerHeap`]); [`Heap::pop_due`] takes the earliest of both.
+//!
+//! [`LoopTimer`]: super::LoopTimer
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -7,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::EventLoop;
+use super::loop_timer::{TimerHeap, TimerInner};
 use super::promise::Promise;
 use crate::channel::lock;
 
@@ -81,23 +86,45 @@ impl Ord for Entry {
     }
 }
 
-/// A min-heap of deadlines.
+/// The min-heaps of deadlines: scheduled tasks and reusable timers.
 #[derive(Default)]
 pub(crate) struct Heap {
     heap: BinaryHeap<Entry>,
+    /// The sequence number of the last entry armed, in either heap.
     seq: u64,
     /// Cancelled entries still in the heap.
     pub(crate) cancelled: usize,
+    /// The armed reusable timers.
+    pub(crate) handles: TimerHeap,
+}
+
+/// What [`Heap::pop_due`] found due.
+pub(crate) enum Due {
+    /// A scheduled task's entry, out of the heap.
+    Task(Entry),
+    /// A reusable timer, already taken out or re-armed for its repeat.
+    Timer(Arc<TimerInner>),
 }
 
 impl Heap {
+    /// A sequence number for the next entry armed (ties fire in arming order).
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The sequence number of the last entry armed.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Adds `timer` at `deadline`; returns whether it is now the earliest.
     pub(crate) fn push(&mut self, deadline: Instant, timer: Arc<Timer>) -> bool {
-        self.seq += 1;
-        let earliest = self.heap.peek().is_none_or(|e| deadline < e.deadline);
+        let earliest = self.next_deadline().is_none_or(|next| deadline < next);
+        let seq = self.next_seq();
         self.heap.push(Entry {
             deadline,
-            seq: self.seq,
+            seq,
             timer,
         });
         earliest
@@ -105,15 +132,36 @@ impl Heap {
 
     /// The earliest deadline, if any.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.deadline)
+        let task = self.heap.peek().map(|e| e.deadline);
+        let timer = self.handles.peek().map(|(deadline, _)| deadline);
+        match (task, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Removes and returns the earliest entry if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Entry> {
-        if self.heap.peek().is_some_and(|e| e.deadline <= now) {
-            self.heap.pop()
-        } else {
-            None
+    /// Removes and returns the earliest entry if it is due at `now`. Reusable timers armed
+    /// after sequence number `armed_by` wait for the next call (a timer its callback restarts
+    /// with no timeout fires on a later turn); a due reusable timer is taken out, or re-armed
+    /// for its repeat with the next sequence number.
+    pub(crate) fn pop_due(&mut self, now: Instant, armed_by: u64) -> Option<Due> {
+        let task = self
+            .heap
+            .peek()
+            .filter(|e| e.deadline <= now)
+            .map(|e| (e.deadline, e.seq));
+        let timer = self
+            .handles
+            .peek()
+            .filter(|&(deadline, seq)| deadline <= now && seq <= armed_by);
+        match (task, timer) {
+            (Some(task), Some(timer)) if task < timer => self.heap.pop().map(Due::Task),
+            (_, Some(_)) => {
+                let seq = self.next_seq();
+                Some(Due::Timer(self.handles.fire_first(now, seq)))
+            }
+            (Some(_), None) => self.heap.pop().map(Due::Task),
+            (None, None) => None,
         }
     }
 
@@ -132,7 +180,8 @@ impl Heap {
         Vec::new()
     }
 
-    /// Removes every entry.
+    /// Removes every scheduled task's entry (the reusable timers have
+    /// [`TimerHeap::drain`]).
     pub(crate) fn drain(&mut self) -> Vec<Entry> {
         self.cancelled = 0;
         std::mem::take(&mut self.heap).into_vec()
