@@ -361,11 +361,9 @@ impl LoopTimer {
         Ok(())
     }
 
-    fn event_loop(&self) -> Result<Arc<LoopInner>> {
-        self.inner
-            .event_loop
-            .upgrade()
-            .ok_or_else(|| ErrorKind::Closed.into())
+    fn event_loop(&self) -> Result<EventLoop> {
+        let inner = self.inner.event_loop.upgrade().ok_or(ErrorKind::Closed)?;
+        Ok(EventLoop { inner })
     }
 
     /// Arms the timer to fire `timeout` from now (zero: on the next turn), never earlier;
@@ -380,12 +378,12 @@ impl LoopTimer {
         let lp = self.event_loop()?;
         let deadline = deadline_after(Instant::now(), timeout);
         let earliest = {
-            let mut timers = lock(&lp.timers);
+            let mut timers = lock(&lp.inner.timers);
             // Checked under the lock that `close` and the shutdown take to disarm.
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(ErrorKind::Closed.into());
             }
-            if !accepts(&lp) {
+            if !accepts(&lp.inner) {
                 return Err(ErrorKind::Rejected.into());
             }
             let repeat = repeat.min(MAX_TIMEOUT).as_nanos() as u64;
@@ -394,8 +392,9 @@ impl LoopTimer {
             timers.handles.arm(&self.inner, deadline, seq);
             timers.next_deadline() == Some(deadline)
         };
-        if earliest && !(lp.running.load(Ordering::Acquire) && EventLoop::in_loop(&lp)) {
-            let _ = lp.selector.wakeup();
+        if earliest {
+            // A loop running callbacks sees the new deadline before it waits again.
+            lp.wake_if_idle();
         }
         Ok(())
     }
@@ -417,9 +416,9 @@ impl LoopTimer {
 
     /// Takes the timer out of `lp`'s heap; wakes the loop if that left it with no ref'd timer
     /// and this is another thread (a `Default` run may be waiting for that timer only).
-    fn disarm(&self, lp: &Arc<LoopInner>) {
+    fn disarm(&self, lp: &EventLoop) {
         let (removed, unrefd) = {
-            let mut timers = lock(&lp.timers);
+            let mut timers = lock(&lp.inner.timers);
             let removed = timers.handles.disarm(&self.inner);
             let unrefd = removed.is_some()
                 && self.inner.refd.load(Ordering::Relaxed)
@@ -427,8 +426,8 @@ impl LoopTimer {
             (removed, unrefd)
         };
         drop(removed);
-        if unrefd && !EventLoop::in_loop(lp) {
-            let _ = lp.selector.wakeup();
+        if unrefd && !lp.in_event_loop() {
+            lp.wake_if_idle();
         }
     }
 
@@ -467,7 +466,7 @@ impl LoopTimer {
     pub fn due_in(&self) -> Option<Duration> {
         let lp = self.event_loop().ok()?;
         let deadline = {
-            let timers = lock(&lp.timers);
+            let timers = lock(&lp.inner.timers);
             match self.inner.pos.load(Ordering::Relaxed) {
                 INACTIVE => return None,
                 pos => timers.handles.slots[pos].deadline,
@@ -490,7 +489,7 @@ impl LoopTimer {
             return;
         };
         let unrefd = {
-            let mut timers = lock(&lp.timers);
+            let mut timers = lock(&lp.inner.timers);
             let changed = self.inner.refd.swap(refd, Ordering::Relaxed) != refd;
             if changed && self.inner.pos.load(Ordering::Relaxed) != INACTIVE {
                 if refd {
@@ -501,8 +500,8 @@ impl LoopTimer {
             }
             changed && !refd && timers.handles.refd == 0
         };
-        if unrefd && !EventLoop::in_loop(&lp) {
-            let _ = lp.selector.wakeup();
+        if unrefd && !lp.in_event_loop() {
+            lp.wake_if_idle();
         }
     }
 
