@@ -105,19 +105,22 @@ int main(int argc, char **argv)
     for (;;) {
         size_t count, cursor = 0;
         nx_selection_key_t *key;
+        uint32_t ready;
+        void *att;
         check(nx_selector_select(sel, -1, &count), "select");
-        while (nx_selector_next_selected(sel, &cursor, &key) == 0) {
-            void *att = NULL;
+        /* Each selected key with its ready ops and attachment, in one call per key. */
+        while (nx_selector_next_ready(sel, &cursor, &key, &ready, &att) == 0) {
             struct conn *c;
             size_t n = 0;
             int rc;
 
-            nx_selection_key_attachment(key, &att);
-            if (att == NULL) { /* the listening channel's key */
+            if (ready & NX_OP_ACCEPT) { /* the listening channel's key */
                 accept_one(server, sel);
                 continue;
             }
             c = att;
+            if (c == NULL) /* cancelled since the select */
+                continue;
             if (c->len > 0) {
                 /* Writable again: finish the pending echo, then read again. */
                 rc = flush(c);

@@ -76,7 +76,7 @@ fi
 (($(nproc) >= 2)) || log "warning: fewer than 2 cores: server and load generator share one"
 
 if [[ -n ${NIOXIDE_LIB_DIR:-} ]]; then
-    LIB_DIR=$NIOXIDE_LIB_DIR
+    LIB_DIR=$(cd "$NIOXIDE_LIB_DIR" && pwd) # absolute: the soname link below points there
 else
     log "building libnioxide (cargo build --release)"
     cargo build --release -q -p nioxide --lib --manifest-path "$ROOT/Cargo.toml"

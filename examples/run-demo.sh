@@ -37,6 +37,7 @@ die() { echo "run-demo: $*" >&2; exit 1; }
 
 # --- The C examples --------------------------------------------------------------------------
 [[ -f $LIB_DIR/libnioxide.so ]] || die "$LIB_DIR/libnioxide.so is missing: run \`make demo\` (or cargo build --release)"
+LIB_DIR=$(cd "$LIB_DIR" && pwd) # absolute: the soname link below points there
 mkdir -p "$OUT/lib"
 # The library's soname is libnioxide.so.0: give the programs that name in a directory of their
 # own, which their RPATH points to.
