@@ -10,10 +10,11 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{NX_EBADHANDLE, NX_EINVAL};
-use crate::handle::{HANDLES, HandleType, RawHandle};
+use crate::handle::{self, HANDLES, HandleType, Late, RawHandle};
 
 /// A checked, non-NULL out-parameter `*mut T`, written at most once.
 pub(crate) struct Out<T>(*mut T);
@@ -181,4 +182,36 @@ pub(crate) fn give_back<T>(value: T) {
     }
     let _restore = Restore(GIVING_BACK.with(|g| g.replace(true)));
     drop(value);
+}
+
+/// The body of an `nx_*` function that makes an object whose callback gets the object's own
+/// handle and the user's attachment (a watch, a timer): makes the handle (a [`Late`]), then
+/// calls `make` with it and the attachment, shared so that if core refuses the object (and
+/// drops the callback) the attachment goes back to the caller unfreed. On success stores the
+/// handle in `out`; on error nothing is kept and nothing freed.
+pub(crate) fn new_late<H, T>(
+    out: Out<*mut H>,
+    attachment: COwned,
+    make: impl FnOnce(RawHandle, Arc<COwned>) -> nioxide_core::Result<T>,
+) -> Result<(), c_int>
+where
+    H: HandleType<Object = Late<T>>,
+{
+    let object = Arc::new(Late::new());
+    let ptr: *mut H = handle::insert(object.clone())?;
+    let attachment = Arc::new(attachment);
+    let kept = attachment.clone();
+    match make(RawHandle::from_ptr(ptr), attachment) {
+        Ok(value) => {
+            object.set(value);
+            drop(kept); // the callback holds the attachment now
+            out.set(ptr);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = handle::remove(ptr);
+            give_back(kept); // the last reference: the caller keeps its attachment
+            Err(code(e))
+        }
+    }
 }

@@ -37,8 +37,10 @@
 //!
 //! # Adding a handle type
 //!
-//! Add a [`HandleKind`] variant, declare the opaque C type (not `#[repr(C)]`, so cbindgen
-//! emits only `typedef struct nx_demo_t nx_demo_t;`) and link the two with [`HandleType`]:
+//! Add a [`HandleKind`] variant (at the end), declare the opaque C type (not `#[repr(C)]`, so
+//! cbindgen emits only `typedef struct nx_demo_t nx_demo_t;`) and link the two with
+//! [`HandleType`]. (An object whose callback gets its own handle, such as a watch or a timer,
+//! is named through a [`Late`], set once the handle exists.)
 //!
 //! ```
 //! use std::ffi::c_int;
@@ -102,9 +104,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use crate::error::{NX_EBADHANDLE, NX_EINVAL};
+use nioxide_core::sys::fork;
+
+use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
 
 /// The type of object a handle names; its value is the handle's type tag.
 ///
@@ -132,6 +136,8 @@ pub enum HandleKind {
     Promise = 7,
     /// `nx_watch_t`: a readiness watch on an event loop.
     Watch = 8,
+    /// `nx_timer_t`: a reusable timer on an event loop.
+    Timer = 9,
 }
 
 impl HandleKind {
@@ -641,6 +647,52 @@ impl<H: HandleType> Drop for HandleGuard<H> {
 impl<H: HandleType> fmt::Debug for HandleGuard<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("HandleGuard").field(&self.raw).finish()
+    }
+}
+
+/// The object of a handle made before the object it names: an object whose callback gets its
+/// own handle (a watch, a timer) needs the handle first, so the handle names a `Late` that is
+/// set right after, before the handle is handed out. Records the fork generation at creation.
+#[derive(Debug)]
+pub struct Late<T> {
+    value: OnceLock<T>,
+    generation: u64,
+}
+
+impl<T> Late<T> {
+    /// Not set yet, made in the current fork generation.
+    pub fn new() -> Late<T> {
+        Late {
+            value: OnceLock::new(),
+            generation: fork::generation(),
+        }
+    }
+
+    /// Sets the object (once; a second value is dropped).
+    pub fn set(&self, value: T) {
+        let _ = self.value.set(value);
+    }
+
+    /// The object.
+    ///
+    /// Errors: `NX_EFORKED` in a forked child, `NX_EBADHANDLE` before [`set`](Self::set).
+    pub fn get(&self) -> Result<&T, c_int> {
+        if fork::is_forked(self.generation) {
+            return Err(NX_EFORKED);
+        }
+        self.value.get().ok_or(NX_EBADHANDLE)
+    }
+
+    /// The object, unless this is a forked child (where close and free leave it alone: its
+    /// loop's locks may have been held by the parent's threads at the fork) or it is not set.
+    pub fn unforked(&self) -> Option<&T> {
+        self.get().ok()
+    }
+}
+
+impl<T> Default for Late<T> {
+    fn default() -> Late<T> {
+        Late::new()
     }
 }
 

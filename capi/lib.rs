@@ -43,6 +43,8 @@ pub mod promise;
 
 pub mod watch;
 
+pub mod timer;
+
 pub mod channel;
 
 pub mod tcp;

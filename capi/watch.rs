@@ -11,18 +11,17 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_int, c_void};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use nioxide_core::Result as CoreResult;
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{EventLoop, Watch, WatchCallback};
-use nioxide_core::sys::fork;
 
-use crate::args::{COwned, Out, code, give_back, predicate, status};
+use crate::args::{COwned, Out, code, new_late, predicate, status};
 use crate::channel::channel_of;
-use crate::error::{NX_EBADHANDLE, NX_ECLOSED, NX_EFORKED, NX_EINVAL};
+use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::{loop_of, nx_loop_t};
-use crate::handle::{self, HandleKind, HandleType, RawHandle};
+use crate::handle::{self, HandleKind, HandleType, Late, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::selector::{NX_OP_ACCEPT, NX_OP_CONNECT, NX_OP_READ, NX_OP_WRITE};
 use crate::tcp::{nx_server_socket_channel_t, nx_socket_channel_t};
@@ -44,28 +43,15 @@ pub struct nx_watch_t {
     _private: [u8; 0],
 }
 
+/// A watch handle names the watch, set once the handle exists (the callback needs it first).
 impl HandleType for nx_watch_t {
-    type Object = WatchObject;
+    type Object = Late<Watch>;
     const KIND: HandleKind = HandleKind::Watch;
-}
-
-/// What a watch handle names.
-#[derive(Debug)]
-pub struct WatchObject {
-    /// Set right after the handle is made, before it is handed out (the callback needs the
-    /// handle first).
-    watch: OnceLock<Watch>,
-    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
-    generation: u64,
 }
 
 /// The watch behind a C handle; `NX_EFORKED` in a forked child.
 fn watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
-    let object = handle::get(watch)?;
-    if fork::is_forked(object.generation) {
-        return Err(NX_EFORKED);
-    }
-    object.watch.get().cloned().ok_or(NX_EBADHANDLE)
+    handle::get(watch)?.get().cloned()
 }
 
 /// The watch behind a C handle, if it is still active (else `NX_ECLOSED`).
@@ -102,33 +88,20 @@ fn watch(
     let callback = callback.ok_or(NX_EINVAL)?;
     let ops = checked_ops(ops)?;
     let event_loop = loop_of(event_loop)?;
-    let object = Arc::new(WatchObject {
-        watch: OnceLock::new(),
-        generation: fork::generation(),
-    });
-    let ptr: *mut nx_watch_t = handle::insert(object.clone())?;
-    let raw = RawHandle::from_ptr(ptr);
-    // Shared with the callback so that, if core refuses the watch (and drops the callback),
-    // the attachment can be handed back unfreed.
-    let attachment = Arc::new(COwned::new(attachment, attachment_free));
-    let kept = attachment.clone();
-    let core_callback: WatchCallback = Box::new(move |_: &EventLoop, _: &Watch, ready: u32| {
-        // SAFETY: the user gave us this function to call with this attachment on the loop.
-        unsafe { callback(raw.as_ptr(), ready, attachment.ptr()) }
-    });
-    match make(event_loop.event_loop(), ops, core_callback) {
-        Ok(watch) => {
-            let _ = object.watch.set(watch);
-            drop(kept); // the callback holds the attachment now
-            out.set(ptr);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = handle::remove(ptr);
-            give_back(kept); // the last reference: the caller keeps its attachment
-            Err(code(e))
-        }
-    }
+    let attachment = COwned::new(attachment, attachment_free);
+    new_late(
+        out,
+        attachment,
+        |raw: RawHandle, attachment: Arc<COwned>| {
+            let core_callback: WatchCallback =
+                Box::new(move |_: &EventLoop, _: &Watch, ready: u32| {
+                    // SAFETY: the user gave us this function to call with this attachment on the
+                    // loop.
+                    unsafe { callback(raw.as_ptr(), ready, attachment.ptr()) }
+                });
+            make(event_loop.event_loop(), ops, core_callback)
+        },
+    )
 }
 
 /// The shared body of `nx_loop_watch_socket_channel` and
@@ -337,11 +310,8 @@ pub extern "C" fn nx_watch_is_active(watch: *mut nx_watch_t) -> c_int {
 pub extern "C" fn nx_watch_close(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let object = handle::get(watch)?;
-            if !fork::is_forked(object.generation) {
-                if let Some(watch) = object.watch.get() {
-                    watch.close();
-                }
+            if let Some(watch) = handle::get(watch)?.unforked() {
+                watch.close();
             }
             Ok(())
         })
@@ -359,11 +329,8 @@ pub extern "C" fn nx_watch_close(watch: *mut nx_watch_t) -> c_int {
 pub extern "C" fn nx_watch_free(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let object = handle::remove(watch)?;
-            if !fork::is_forked(object.generation) {
-                if let Some(watch) = object.watch.get() {
-                    watch.close();
-                }
+            if let Some(watch) = handle::remove(watch)?.unforked() {
+                watch.close();
             }
             Ok(())
         })

@@ -419,6 +419,12 @@ typedef struct nx_server_socket_channel_t nx_server_socket_channel_t;
 typedef struct nx_socket_channel_t nx_socket_channel_t;
 
 /**
+ * A reusable timer on an event loop (libuv's `uv_timer_t`): an opaque handle owned by the
+ * caller from `nx_timer_new` until `nx_timer_free`.
+ */
+typedef struct nx_timer_t nx_timer_t;
+
+/**
  * A readiness watch on an event loop (libuv's `uv_poll_t`): an opaque handle owned by the
  * caller from `nx_loop_watch_*` until `nx_watch_free`.
  */
@@ -472,6 +478,15 @@ typedef void (*nx_promise_listener_cb)(struct nx_promise_t *promise, void *attac
  * through nioxide.
  */
 typedef void (*nx_watch_cb)(struct nx_watch_t *watch, uint32_t ready_ops, void *attachment);
+
+/**
+ * A timer callback: runs on the loop's thread each time the timer fires. `timer` is the
+ * handle `nx_timer_new` returned, `attachment` the pointer given with it, unchanged. A
+ * non-repeating timer is already stopped when its callback runs, a repeating one already
+ * re-armed; the callback may start, stop, close or free its own timer. A callback must not
+ * `longjmp` or throw through nioxide.
+ */
+typedef void (*nx_timer_cb)(struct nx_timer_t *timer, void *attachment);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1790,6 +1805,159 @@ int nx_watch_close(struct nx_watch_t *watch);
  * Errors: `NX_EINVAL` (NULL or not a watch), `NX_EBADHANDLE` (already freed).
  */
 int nx_watch_free(struct nx_watch_t *watch);
+
+/**
+ * Makes a reusable timer on `loop` (libuv's `uv_timer_init`), stopped: start it with
+ * `nx_timer_start`. Each time it fires, `callback(timer, attachment)` runs on the loop's
+ * thread. The timer stays usable until `nx_timer_close`; the loop's shutdown stops it, and
+ * its termination closes it.
+ *
+ * Ownership: on success `*timer_out` is a new timer that the caller owns and must release
+ * with `nx_timer_free`. The timer owns `attachment`: `attachment_free(attachment)` (if not
+ * NULL) is called exactly once, when the timer is closed (by `nx_timer_close`,
+ * `nx_timer_free` or the loop's termination), on the thread that closes it, or on the loop's
+ * thread after the callback if it was running then. On error nioxide keeps nothing and frees
+ * nothing, and `*timer_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL loop, callback or `timer_out`), `NX_EREJECTED` (the loop is
+ * shutting down, from another thread; or terminated), `NX_EBADHANDLE`, `NX_EFORKED`,
+ * `-ENOMEM` (no handle left).
+ */
+int nx_timer_new(struct nx_loop_t *loop,
+                 nx_timer_cb callback,
+                 void *attachment,
+                 void (*attachment_free)(void*),
+                 struct nx_timer_t **timer_out);
+
+/**
+ * Starts the timer (libuv's `uv_timer_start`): it fires `timeout_ms` milliseconds from now
+ * (negative is 0: on the loop's next turn), never earlier on the monotonic clock, and then,
+ * if `repeat_ms` is not 0, every `repeat_ms` after each expiry (counted from the turn that
+ * ran it). Starting an active timer re-arms it with the new values. Timers fire in deadline
+ * order, together with the tasks of `nx_loop_schedule*` (ties in the order they were started).
+ * An active timer keeps an `NX_RUN_DEFAULT` run going unless unref'd (`nx_timer_set_ref`).
+ *
+ * Allocates nothing, and from the loop's callbacks makes no system call; otherwise it wakes
+ * the loop if the new deadline is the earliest and the loop is waiting.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a timer, negative `repeat_ms`), `NX_ECLOSED` (the timer
+ * is closed), `NX_EREJECTED` (the loop is shutting down, from another thread; or
+ * terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_start(struct nx_timer_t *timer, int64_t timeout_ms, int64_t repeat_ms);
+
+/**
+ * Stops the timer (libuv's `uv_timer_stop`): it does not fire until started again. Stopping
+ * a stopped timer does nothing. Called from another thread while the loop is already running
+ * this expiry's callback, the callback still finishes; no later expiry starts.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_stop(struct nx_timer_t *timer);
+
+/**
+ * Restarts a repeating timer with its repeat as the timeout (libuv's `uv_timer_again`): as
+ * `nx_timer_start(timer, repeat, repeat)`. A timer whose repeat is 0 is left as it is.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: as `nx_timer_start`.
+ */
+int nx_timer_again(struct nx_timer_t *timer);
+
+/**
+ * Sets the repeat in milliseconds (0: none), used from the timer's next expiry on, or by
+ * `nx_timer_again` (libuv's `uv_timer_set_repeat`). It does not re-arm an active timer.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: `NX_EINVAL` (also a negative `repeat_ms`), `NX_ECLOSED`, `NX_EBADHANDLE`,
+ * `NX_EFORKED`.
+ */
+int nx_timer_set_repeat(struct nx_timer_t *timer, int64_t repeat_ms);
+
+/**
+ * Stores the timer's repeat in `*repeat_ms_out`: milliseconds, 0 for none (libuv's
+ * `uv_timer_get_repeat`). On error `*repeat_ms_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_repeat(struct nx_timer_t *timer, int64_t *repeat_ms_out);
+
+/**
+ * Stores in `*due_in_ms_out` the milliseconds until the timer fires, rounded up (0 if it is
+ * due), or -1 if it is not active (libuv's `uv_timer_get_due_in`, which says 0 there). On
+ * error `*due_in_ms_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; the answer may change as soon as another thread
+ * starts or stops the timer.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_due_in(struct nx_timer_t *timer, int64_t *due_in_ms_out);
+
+/**
+ * Whether the timer is active (started, and neither stopped nor expired without a repeat):
+ * 1 or 0, or a negative error. A closed timer is not active.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_is_active(struct nx_timer_t *timer);
+
+/**
+ * Makes the timer keep an `NX_RUN_DEFAULT` run going while it is active (`ref` non-zero,
+ * the default) or not (0): libuv's `uv_ref`/`uv_unref`. An unref'd timer still fires while
+ * the loop runs for other reasons.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_set_ref(struct nx_timer_t *timer, int ref);
+
+/**
+ * Whether the timer is ref'd (see `nx_timer_set_ref`): 1 or 0, or a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_timer_has_ref(struct nx_timer_t *timer);
+
+/**
+ * Closes the timer: it is stopped for good, the callback is not called again once this
+ * returns (unless it is running on the loop's thread right now, which finishes), and the
+ * attachment is freed (on this thread, or on the loop's thread after a running callback).
+ * Every later call but `nx_timer_is_active`, `nx_timer_has_ref`, `nx_timer_set_ref`, close
+ * and free returns `NX_ECLOSED`. Idempotent: returns 0 every time, also in a forked child
+ * (where it does nothing). The handle stays valid until `nx_timer_free`.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a timer), `NX_EBADHANDLE` (freed).
+ */
+int nx_timer_close(struct nx_timer_t *timer);
+
+/**
+ * Frees the timer: closes it if needed (as `nx_timer_close`), then invalidates the handle;
+ * every later call with it, a second free included, returns `NX_EBADHANDLE`. Allowed in a
+ * forked child.
+ *
+ * Thread safety: safe from any thread, also from the timer's own callback.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a timer), `NX_EBADHANDLE` (already freed).
+ */
+int nx_timer_free(struct nx_timer_t *timer);
 
 /**
  * Opens an unbound server channel in blocking mode: an IPv6 dual-stack socket (it accepts

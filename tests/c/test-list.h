@@ -173,6 +173,23 @@ TEST_ENTRY(loop_watch_server_socket_channel)
 TEST_ENTRY(loop_watch_pipe_fd)
 TEST_ENTRY(loop_watch_arguments)
 
+/* test-timer-basics.c */
+TEST_ENTRY(timer_order_never_early)
+TEST_ENTRY(timer_restart_and_due_in)
+TEST_ENTRY(timer_stop_before_fire)
+TEST_ENTRY(timer_repeat_stops_from_its_callback)
+TEST_ENTRY(timer_restart_from_its_callback)
+TEST_ENTRY(timer_again_and_set_repeat)
+TEST_ENTRY(timer_ref_unref)
+
+/* test-timer-lifecycle.c */
+TEST_ENTRY(timer_close_and_free)
+TEST_ENTRY(timer_close_or_free_from_its_callback)
+TEST_ENTRY(timer_attachment_freed_once)
+TEST_ENTRY(timer_handle_misuse)
+TEST_ENTRY(timer_other_threads_and_shutdown)
+TEST_ENTRY(timer_fork_child)
+
 /* test-promise-complete.c */
 TEST_ENTRY(promise_complete_once)
 TEST_ENTRY(promise_failure_and_cancel)
