@@ -27,14 +27,15 @@
 //!
 //! # Ownership
 //!
-//! Cloning a [`LoopTimer`] gives another handle to the same timer. An active timer is held by
-//! its loop: it fires even if every handle was dropped (its callback gets one). A stopped timer
-//! whose last handle is dropped is gone, and its callback with it.
+//! Cloning a [`LoopTimer`] gives another handle to the same timer; a handle keeps the loop's
+//! memory alive (not the loop running: its shutdown closes the timer). An active timer is held
+//! by its loop: it fires even if every handle was dropped (its callback gets one). A stopped
+//! timer whose last handle is dropped is gone, and its callback with it.
 //!
 //! # Threads
 //!
-//! Every method may be called from any thread. A start from another thread wakes the loop
-//! when the new deadline is the earliest; on the loop's own thread it makes no system call.
+//! Every method may be called from any thread. A start wakes the loop when the new deadline
+//! is the earliest and the loop is waiting; from the loop's callbacks it makes no system call.
 //! A stop from another thread may find the timer already fired for this expiry (the callback
 //! then still runs once); once a stop returns, no later expiry starts.
 //!
@@ -69,10 +70,12 @@ fn deadline_after(now: Instant, timeout: Duration) -> Instant {
 #[derive(Clone)]
 pub struct LoopTimer {
     inner: Arc<TimerInner>,
+    /// The timer's loop. Held here, not in [`TimerInner`], so an armed timer in the loop's heap
+    /// makes no cycle with its loop (and a call needs no upgrade of a weak reference).
+    event_loop: EventLoop,
 }
 
 pub(super) struct TimerInner {
-    event_loop: Weak<LoopInner>,
     /// The fork generation at creation.
     generation: u64,
     /// The timer's index in the loop's [`TimerHeap`], or [`INACTIVE`]. Written only under the
@@ -275,13 +278,16 @@ impl Registry {
         self.timers.push(Arc::downgrade(timer));
     }
 
-    /// Takes the live timers out, for the loop's termination to close them.
-    pub(super) fn take(&mut self) -> Vec<LoopTimer> {
+    /// Takes the live timers of `event_loop` out, for its termination to close them.
+    pub(super) fn take(&mut self, event_loop: &EventLoop) -> Vec<LoopTimer> {
         self.sweep_at = 0;
         std::mem::take(&mut self.timers)
             .iter()
             .filter_map(Weak::upgrade)
-            .map(|inner| LoopTimer { inner })
+            .map(|inner| LoopTimer {
+                inner,
+                event_loop: event_loop.clone(),
+            })
             .collect()
     }
 }
@@ -296,7 +302,10 @@ pub(super) fn fire(event_loop: &EventLoop, timer: Arc<TimerInner>) {
         .counters
         .timers_fired
         .fetch_add(1, Ordering::Relaxed);
-    let timer = LoopTimer { inner: timer };
+    let timer = LoopTimer {
+        inner: timer,
+        event_loop: event_loop.clone(),
+    };
     event_loop.guard(|| callback(event_loop, &timer));
     let mut slot = lock(&timer.inner.callback);
     if !timer.inner.closed.load(Ordering::Acquire) && slot.is_none() {
@@ -320,8 +329,8 @@ impl EventLoop {
     ) -> Result<LoopTimer> {
         self.check()?;
         let timer = LoopTimer {
+            event_loop: self.clone(),
             inner: Arc::new(TimerInner {
-                event_loop: Arc::downgrade(&self.inner),
                 generation: self.inner.generation,
                 pos: AtomicUsize::new(INACTIVE),
                 repeat: AtomicU64::new(0),
@@ -361,21 +370,16 @@ impl LoopTimer {
         Ok(())
     }
 
-    fn event_loop(&self) -> Result<EventLoop> {
-        let inner = self.inner.event_loop.upgrade().ok_or(ErrorKind::Closed)?;
-        Ok(EventLoop { inner })
-    }
-
     /// Arms the timer to fire `timeout` from now (zero: on the next turn), never earlier;
     /// then every `repeat` after each expiry unless `repeat` is zero (libuv's
     /// `uv_timer_start`). Starting an active timer re-arms it with the new values.
     ///
     /// # Errors
-    /// `Closed` (the timer is closed, or its loop is gone), `Rejected` (the loop is shutting
+    /// `Closed` (the timer is closed), `Rejected` (the loop is shutting
     /// down and this is not its thread, or it terminated), `Forked`.
     pub fn start(&self, timeout: Duration, repeat: Duration) -> Result<()> {
         fork::check(self.inner.generation)?;
-        let lp = self.event_loop()?;
+        let lp = &self.event_loop;
         let deadline = deadline_after(Instant::now(), timeout);
         let earliest = {
             let mut timers = lock(&lp.inner.timers);
@@ -408,15 +412,15 @@ impl LoopTimer {
         if self.inner.pos.load(Ordering::Relaxed) == INACTIVE {
             return Ok(());
         }
-        if let Ok(lp) = self.event_loop() {
-            self.disarm(&lp);
-        }
+        self.disarm();
         Ok(())
     }
 
     /// Takes the timer out of `lp`'s heap; wakes the loop if that left it with no ref'd timer
-    /// and this is another thread (a `Default` run may be waiting for that timer only).
-    fn disarm(&self, lp: &EventLoop) {
+    /// and it is waiting (a `Default` run may be waiting for that timer only; a loop running
+    /// callbacks checks what keeps it alive before it waits again).
+    fn disarm(&self) {
+        let lp = &self.event_loop;
         let (removed, unrefd) = {
             let mut timers = lock(&lp.inner.timers);
             let removed = timers.handles.disarm(&self.inner);
@@ -426,7 +430,7 @@ impl LoopTimer {
             (removed, unrefd)
         };
         drop(removed);
-        if unrefd && !lp.in_event_loop() {
+        if unrefd {
             lp.wake_if_idle();
         }
     }
@@ -464,7 +468,7 @@ impl LoopTimer {
 
     /// How long until the timer fires (zero if it is due), or `None` if it is not active.
     pub fn due_in(&self) -> Option<Duration> {
-        let lp = self.event_loop().ok()?;
+        let lp = &self.event_loop;
         let deadline = {
             let timers = lock(&lp.inner.timers);
             match self.inner.pos.load(Ordering::Relaxed) {
@@ -484,10 +488,7 @@ impl LoopTimer {
     /// [`RunMode::Default`](super::RunMode::Default) run going while it is active (libuv's
     /// `uv_unref`/`uv_ref`).
     pub fn set_ref(&self, refd: bool) {
-        let Ok(lp) = self.event_loop() else {
-            self.inner.refd.store(refd, Ordering::Relaxed);
-            return;
-        };
+        let lp = &self.event_loop;
         let unrefd = {
             let mut timers = lock(&lp.inner.timers);
             let changed = self.inner.refd.swap(refd, Ordering::Relaxed) != refd;
@@ -500,7 +501,7 @@ impl LoopTimer {
             }
             changed && !refd && timers.handles.refd == 0
         };
-        if unrefd && !lp.in_event_loop() {
+        if unrefd {
             lp.wake_if_idle();
         }
     }
@@ -522,9 +523,7 @@ impl LoopTimer {
             }
             slot.take()
         };
-        if let Ok(lp) = self.event_loop() {
-            self.disarm(&lp);
-        }
+        self.disarm();
         drop(callback);
     }
 

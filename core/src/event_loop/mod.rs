@@ -1059,7 +1059,7 @@ impl EventLoop {
         }
         // Reusable timers are closed (their callbacks dropped here); none can be made or
         // started any more.
-        let timers = lock(&self.inner.loop_timers).take();
+        let timers = lock(&self.inner.loop_timers).take(self);
         for timer in timers {
             timer.close();
         }
