@@ -414,6 +414,43 @@ impl Handles {
         }
     }
 
+    /// Calls `f` with the object named by `raw` (a handle of `kind` for a `T`) while this
+    /// thread is registered as the slot's reader, without taking a reference to the object:
+    /// a lookup with no reference-count traffic, for short calls on a hot path (a timer's
+    /// start and stop). A free of the handle waits until `f` returns, so `f` must be short,
+    /// must not wait for another thread that may be freeing handles, and must not free this
+    /// handle itself (or drop the last reference to an object that would).
+    ///
+    /// Errors: as [`Handles::get`].
+    pub fn with<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
+        let slot = self.checked_slot(raw, kind)?;
+        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+        let (type_id, entry) = slot.entry(&reader);
+        if *type_id != TypeId::of::<T>() {
+            return Err(NX_EINVAL);
+        }
+        match entry {
+            Entry::Strong(object) => {
+                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
+                // id says it is a `T`); the table's reference keeps it alive while `reader` is
+                // registered, which keeps the entry in the slot.
+                let object = unsafe { &*Arc::as_ptr(object).cast::<T>() };
+                Ok(f(object))
+            }
+            Entry::Weak(object) => {
+                let object = downcast::<T>(object.upgrade())?;
+                drop(reader);
+                Ok(f(&object))
+            }
+            Entry::Free => Err(NX_EBADHANDLE),
+        }
+    }
+
     /// Frees the handle `raw` of `kind` and returns its object.
     ///
     /// The table's reference (for a strong entry) passes to the caller, who closes the
@@ -725,6 +762,14 @@ pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
     HANDLES.get(RawHandle::from_ptr(ptr), H::KIND)
 }
 
+/// Calls `f` with the object behind the C handle `ptr`, borrowed for the call (see
+/// [`Handles::with`]: `f` must be short and must not free the handle).
+///
+/// Errors: as [`get`].
+pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) -> Result<R, c_int> {
+    HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
+}
+
 /// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the
 /// object, then drops it).
 ///
@@ -1020,6 +1065,47 @@ mod tests {
             }
         });
         assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn with_borrows_the_object_and_checks_like_get() {
+        let thing: *mut nx_thing_t = insert(Arc::new(Thing(4))).unwrap();
+        assert_eq!(with(thing, |t| t.0), Ok(4));
+        assert_eq!(
+            with(thing.cast::<nx_other_t>(), |_| ()).err(),
+            Some(NX_EINVAL)
+        );
+        assert_eq!(
+            with::<nx_thing_t, ()>(ptr::null(), |_| ()).err(),
+            Some(NX_EINVAL)
+        );
+        let object = remove(thing).unwrap();
+        assert_eq!(Arc::strong_count(&object), 1, "with took no reference");
+        assert_eq!(with(thing, |_| ()).err(), Some(NX_EBADHANDLE));
+    }
+
+    #[test]
+    fn with_holds_off_a_concurrent_free_until_it_returns() {
+        let thing: *mut nx_thing_t = insert(Arc::new(Thing(5))).unwrap();
+        let raw = RawHandle::from_ptr(thing);
+        let freed = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            with(thing, |t| {
+                scope.spawn(|| {
+                    remove::<nx_thing_t>(raw.as_ptr()).unwrap();
+                    freed.store(1, Ordering::SeqCst);
+                });
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                assert_eq!(
+                    freed.load(Ordering::SeqCst),
+                    0,
+                    "the free waits for the reader"
+                );
+                assert_eq!(t.0, 5);
+            })
+            .unwrap();
+        });
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
     }
 
     #[test]

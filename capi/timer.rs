@@ -46,15 +46,17 @@ impl HandleType for nx_timer_t {
     const KIND: HandleKind = HandleKind::Timer;
 }
 
-/// What a timer handle names (alive for the caller's whole call): `.get()` is the timer, or
-/// `NX_EFORKED` in a forked child.
-fn timer_of(timer: *mut nx_timer_t) -> Result<Arc<Late<LoopTimer>>, c_int> {
-    handle::get(timer)
+/// Runs `f` with the timer behind a C handle, borrowed for the call (`handle::with`: no
+/// reference-count traffic on the start/stop path); `NX_EFORKED` in a forked child.
+fn with_timer<R>(
+    timer: *mut nx_timer_t,
+    f: impl FnOnce(&LoopTimer) -> Result<R, c_int>,
+) -> Result<R, c_int> {
+    handle::with(timer, |late| f(late.get()?))?
 }
 
-/// The timer, unless it is closed (`NX_ECLOSED`) or this is a forked child (`NX_EFORKED`).
-fn open_timer(object: &Late<LoopTimer>) -> Result<&LoopTimer, c_int> {
-    let timer = object.get()?;
+/// The timer, unless it is closed (`NX_ECLOSED`).
+fn open(timer: &LoopTimer) -> Result<&LoopTimer, c_int> {
     if timer.is_closed() {
         return Err(NX_ECLOSED);
     }
@@ -136,7 +138,7 @@ pub extern "C" fn nx_timer_start(timer: *mut nx_timer_t, timeout_ms: i64, repeat
         status(|| {
             let repeat = repeat(repeat_ms)?;
             let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
-            timer_of(timer)?.get()?.start(timeout, repeat).map_err(code)
+            with_timer(timer, |t| t.start(timeout, repeat).map_err(code))
         })
     }
 }
@@ -151,7 +153,7 @@ pub extern "C" fn nx_timer_start(timer: *mut nx_timer_t, timeout_ms: i64, repeat
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_timer_stop(timer: *mut nx_timer_t) -> c_int {
     nx_ffi_boundary! {
-        status(|| timer_of(timer)?.get()?.stop().map_err(code))
+        status(|| with_timer(timer, |t| t.stop().map_err(code)))
     }
 }
 
@@ -164,7 +166,7 @@ pub extern "C" fn nx_timer_stop(timer: *mut nx_timer_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_timer_again(timer: *mut nx_timer_t) -> c_int {
     nx_ffi_boundary! {
-        status(|| timer_of(timer)?.get()?.again().map_err(code))
+        status(|| with_timer(timer, |t| t.again().map_err(code)))
     }
 }
 
@@ -180,7 +182,7 @@ pub extern "C" fn nx_timer_set_repeat(timer: *mut nx_timer_t, repeat_ms: i64) ->
     nx_ffi_boundary! {
         status(|| {
             let repeat = repeat(repeat_ms)?;
-            timer_of(timer)?.get()?.set_repeat(repeat).map_err(code)
+            with_timer(timer, |t| t.set_repeat(repeat).map_err(code))
         })
     }
 }
@@ -196,9 +198,8 @@ pub extern "C" fn nx_timer_repeat(timer: *mut nx_timer_t, repeat_ms_out: *mut i6
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(repeat_ms_out)?;
-            let object = timer_of(timer)?;
-            let timer = open_timer(&object)?;
-            out.set(i64::try_from(timer.repeat().as_millis()).unwrap_or(i64::MAX));
+            let repeat = with_timer(timer, |t| Ok(open(t)?.repeat()))?;
+            out.set(i64::try_from(repeat.as_millis()).unwrap_or(i64::MAX));
             Ok(())
         })
     }
@@ -217,9 +218,8 @@ pub extern "C" fn nx_timer_due_in(timer: *mut nx_timer_t, due_in_ms_out: *mut i6
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(due_in_ms_out)?;
-            let object = timer_of(timer)?;
-            let timer = open_timer(&object)?;
-            out.set(timer.due_in().map_or(-1, millis_up));
+            let due_in = with_timer(timer, |t| Ok(open(t)?.due_in()))?;
+            out.set(due_in.map_or(-1, millis_up));
             Ok(())
         })
     }
@@ -234,7 +234,7 @@ pub extern "C" fn nx_timer_due_in(timer: *mut nx_timer_t, due_in_ms_out: *mut i6
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_timer_is_active(timer: *mut nx_timer_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(timer_of(timer)?.get()?.is_active()))
+        predicate(|| with_timer(timer, |t| Ok(t.is_active())))
     }
 }
 
@@ -249,8 +249,10 @@ pub extern "C" fn nx_timer_is_active(timer: *mut nx_timer_t) -> c_int {
 pub extern "C" fn nx_timer_set_ref(timer: *mut nx_timer_t, r#ref: c_int) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            timer_of(timer)?.get()?.set_ref(r#ref != 0);
-            Ok(())
+            with_timer(timer, |t| {
+                t.set_ref(r#ref != 0);
+                Ok(())
+            })
         })
     }
 }
@@ -263,7 +265,7 @@ pub extern "C" fn nx_timer_set_ref(timer: *mut nx_timer_t, r#ref: c_int) -> c_in
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_timer_has_ref(timer: *mut nx_timer_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(timer_of(timer)?.get()?.has_ref()))
+        predicate(|| with_timer(timer, |t| Ok(t.has_ref())))
     }
 }
 
