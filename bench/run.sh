@@ -251,7 +251,7 @@ fi
 python3 "$BENCH/report.py" "$RESULTS" "$PROFILE" \
     --duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" --cg-duration "$CG_DURATION" \
     --server-cpu "$SERVER_CPU" --loadgen-cpu "$LOADGEN_CPU" \
-    --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +changes)" \
+    --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)*.md' 2>/dev/null || echo +changes)" \
     >"$BENCH/results.md"
 cat "$BENCH/results.md"
 log "done in $(($(date +%s) - started)) s; logs and callgrind files in $OUT"
