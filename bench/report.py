@@ -78,6 +78,22 @@ def busy(r: dict[str, float | None]) -> str:
     return "–" if rps is None or cpu is None else f"{rps * cpu / 1e4:.0f}%"
 
 
+def read_calls(path: str) -> dict[str, int]:
+    """Call counts from `callgrind_annotate --tree=calling`: for each function, the largest
+    "(Nx)" on a line that names it as a callee ("> file:function (Nx)")."""
+    call_re = re.compile(r"^\s*[\d,]+\s+\(\s*[\d.]+%\)\s+>\s+\S+?:(\S+)\s+\(([\d,]+)x\)")
+    counts: dict[str, int] = {}
+    if not os.path.exists(path):
+        return counts
+    with open(path) as f:
+        for line in f:
+            m = call_re.match(line)
+            if m:
+                n = int(m.group(2).replace(",", ""))
+                counts[m.group(1)] = max(n, counts.get(m.group(1), 0))
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
@@ -185,18 +201,22 @@ def main() -> None:
         api = sorted(
             ((ir, f) for f, ir in inclusive.items() if f.startswith("nx_")), reverse=True
         )
+        calls = read_calls(args.profile + ".calls")
         w(f"## Where (c)'s instructions go (N = {n}, callgrind)")
         w("")
         w(f"Per request, over the {fmt(requests)} requests of the callgrind window "
           f"({fmt(get('c', n, 'ir'))} instructions per request in all). Full listings: "
           f"target/bench/profile-c-{n}.txt (self) and .inclusive.")
         w("")
-        w("Each `nx_*` call the server makes, inclusive of everything it calls:")
+        w("Each `nx_*` function the server calls, inclusive of everything it calls:")
         w("")
-        w("| instructions/request | function |")
-        w("|---:|---|")
+        w("| instructions/request | calls/request | instructions/call | function |")
+        w("|---:|---:|---:|---|")
         for ir, f in api:
-            w(f"| {ir / requests if requests else 0:,.1f} | `{f}` |")
+            n_calls = calls.get(f)
+            per_call = f"{ir / n_calls:,.0f}" if n_calls else "–"
+            per_req = f"{n_calls / requests:.3f}" if n_calls and requests else "–"
+            w(f"| {ir / requests if requests else 0:,.1f} | {per_req} | {per_call} | `{f}` |")
         w("")
         w(f"The top {TOP_FUNCTIONS} functions by self cost (inlined code counted in the "
           f"function it was inlined into):")

@@ -243,6 +243,8 @@ if ((CALLGRIND)) && [[ " $SERVERS " == *" c "* ]]; then
                 "$OUT/callgrind/c-$n.out" >"$PROFILE" 2>/dev/null
             callgrind_annotate --auto=no --inclusive=yes --threshold=100 \
                 "$OUT/callgrind/c-$n.out" >"$PROFILE.inclusive" 2>/dev/null
+            callgrind_annotate --auto=no --inclusive=yes --tree=calling --threshold=100 \
+                "$OUT/callgrind/c-$n.out" >"$PROFILE.calls" 2>/dev/null
             break
         fi
     done
