@@ -387,12 +387,7 @@ impl Handles {
         raw: RawHandle,
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
-        let slot = self.checked_slot(raw, kind)?;
-        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-        let (type_id, entry) = slot.entry(&reader);
-        if *type_id != TypeId::of::<T>() {
-            return Err(NX_EINVAL);
-        }
+        let (_reader, entry) = self.read::<T>(raw, kind)?;
         // Nothing is dropped while the reader is registered: a strong entry only gains a
         // reference, and a dead weak entry yields nothing.
         match entry {
@@ -428,12 +423,7 @@ impl Handles {
         kind: HandleKind,
         f: impl FnOnce(&T) -> R,
     ) -> Result<R, c_int> {
-        let slot = self.checked_slot(raw, kind)?;
-        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-        let (type_id, entry) = slot.entry(&reader);
-        if *type_id != TypeId::of::<T>() {
-            return Err(NX_EINVAL);
-        }
+        let (reader, entry) = self.read::<T>(raw, kind)?;
         match entry {
             Entry::Strong(object) => {
                 // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
@@ -521,6 +511,23 @@ impl Handles {
         drop(writer);
         self.live.fetch_add(1, Ordering::Relaxed);
         Ok(raw)
+    }
+
+    /// Registers this thread as a reader of `raw`'s slot and checks that it holds a `T`: the
+    /// entry, which stays in the slot while the reader is registered.
+    #[inline]
+    fn read<T: 'static>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+    ) -> Result<(Reader<'_>, &Entry), c_int> {
+        let slot = self.checked_slot(raw, kind)?;
+        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+        let (type_id, entry) = slot.entry(&reader);
+        if *type_id != TypeId::of::<T>() {
+            return Err(NX_EINVAL);
+        }
+        Ok((reader, entry))
     }
 
     /// Checks the parts of `raw` that need no lock: not null, and of `kind`.
