@@ -50,7 +50,8 @@ def exchange(port: int, messages: list[bytes]) -> bool:
         current = 0  # the message being exchanged
         unsent = memoryview(messages[0])  # what is left to send of it
         echo = bytearray()
-        while True:
+        done = False
+        while not done:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no answer in time")
@@ -77,7 +78,8 @@ def exchange(port: int, messages: list[bytes]) -> bool:
                         if current < len(messages):
                             raise EOFError("the server closed before echoing everything")
                         print("server closed the connection")
-                        return matched
+                        done = True  # every echo is in: the normal end
+                        break
                     if current == len(messages):
                         print("unexpected bytes after the last echo")
                         matched = False
@@ -97,6 +99,7 @@ def exchange(port: int, messages: list[bytes]) -> bool:
                     else:
                         # All exchanged: half-close (the server sees end of stream).
                         channel.shutdown_output()
+    return matched
 
 
 def main() -> int:

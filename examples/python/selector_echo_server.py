@@ -74,8 +74,9 @@ def serve(port: int, max_connections: int) -> None:
         server.bind(("127.0.0.1", port), backlog=128)
         server.configure_blocking(False)
         server.register(selector, nioxide.OP_ACCEPT)
-        host, port = server.local_address[:2]
-        print(f"listening on {host}:{port}", flush=True)
+        address = server.local_address  # the port the OS chose
+        assert address is not None  # bound above
+        print(f"listening on {address[0]}:{address[1]}", flush=True)
 
         accepted = closed = 0
         open_connections: set[Connection] = set()
