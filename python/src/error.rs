@@ -53,7 +53,8 @@ import_exceptions!(
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
-/// through here (or through [`selector_error`] or [`loop_error`], which only refine `Closed`).
+/// through here (or through [`selector_error`], [`loop_error`] or [`timer_error`], which only
+/// refine `Closed`).
 pub(crate) fn to_pyerr(err: Error) -> PyErr {
     match err {
         Error::Os(errno) => os_error(errno),
@@ -76,6 +77,15 @@ pub(crate) fn loop_error(err: Error) -> PyErr {
             ClosedEventLoopError::new_err("event loop is closed (terminated)")
         }
         err => to_pyerr(err),
+    }
+}
+
+/// As [`loop_error`], for calls on a timer: `Closed` (the timer is closed) becomes
+/// `InvalidStateError`.
+pub(crate) fn timer_error(err: Error) -> PyErr {
+    match err {
+        Error::Kind(ErrorKind::Closed) => InvalidStateError::new_err("timer is closed"),
+        err => loop_error(err),
     }
 }
 

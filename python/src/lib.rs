@@ -43,6 +43,7 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::promise::Future>()?;
     m.add_class::<event_loop::promise::ScheduledFuture>()?;
     m.add_class::<event_loop::watch::Watch>()?;
+    m.add_class::<event_loop::timer::Timer>()?;
 
     gil::init_main_thread(py)?;
     // Objects created before a fork fail with ForkedError in the child (core's

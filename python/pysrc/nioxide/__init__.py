@@ -51,6 +51,7 @@ from nioxide._nioxide import (
     Selector,
     ServerSocketChannel,
     SocketChannel,
+    Timer,
     Watch,
     __version__,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "Future",
     "ScheduledFuture",
     "Watch",
+    "Timer",
     "RUN_DEFAULT",
     "RUN_ONCE",
     "RUN_NOWAIT",

@@ -41,6 +41,7 @@ __all__ = [
     "Future",
     "ScheduledFuture",
     "Watch",
+    "Timer",
 ]
 
 __version__: Final[str]
@@ -566,6 +567,13 @@ class EventLoop:
         :class:`UnsupportedOperationError`, :class:`RejectedExecutionError`,
         :class:`ForkedError`, ``TypeError``."""
 
+    def timer(self, callback: Callable[[Timer, Unpack[_Ts]], object], /, *args: Unpack[_Ts]) -> Timer:
+        """A reusable :class:`Timer` on this loop (libuv's ``uv_timer_t``), stopped: each time it
+        fires, ``callback(timer, *args)`` runs on the loop's thread, in the :mod:`contextvars`
+        context of this call. Start it with :meth:`Timer.start`. Raises
+        :class:`RejectedExecutionError` (shutting down, from another thread; or terminated),
+        :class:`ForkedError`, ``TypeError`` (not callable)."""
+
     def in_event_loop(self) -> bool:
         """Whether this thread is the loop's thread."""
 
@@ -853,3 +861,98 @@ class Watch:
 
     def has_ref(self) -> bool:
         """Whether the watch keeps the loop alive."""
+
+@final
+class Timer:
+    """A reusable timer on an :class:`EventLoop` (libuv's ``uv_timer_t``), made by
+    :meth:`EventLoop.timer` and then started, stopped and restarted as often as needed: a start
+    or a stop makes no new object (unlike :meth:`EventLoop.schedule`, which makes a future per
+    run).
+
+    It fires ``timeout`` seconds after :meth:`start`, never earlier on the monotonic clock, in
+    deadline order with the loop's other timers and scheduled tasks, and then every ``repeat``
+    seconds if ``repeat`` is not 0. When it fires, a timer without repeat is already stopped
+    and a repeating one already re-armed; then ``callback(timer, *args)`` runs on the loop's
+    thread, where it may stop, restart or close its own timer. An :class:`Exception` it raises
+    goes to the loop's exception handler (context keys ``message``, ``exception``,
+    ``callback``, ``timer``, ``loop``) and the timer goes on; a :class:`BaseException` stops a
+    caller-driven loop and propagates out of :meth:`EventLoop.run`.
+
+    An active timer keeps a ``RUN_DEFAULT`` run alive unless :meth:`unref` is called, and its
+    loop keeps it (and its callback) alive even when nothing else refers to it. :meth:`close`
+    (or leaving a ``with`` block) ends it for good and drops the callback; the loop's shutdown
+    stops its timers and closes them when it terminates. Every method is safe from any thread;
+    a start from another thread wakes the loop if needed. After ``os.fork()`` a timer from the
+    parent raises :class:`ForkedError` in the child.
+
+    >>> import nioxide
+    >>> with nioxide.EventLoop() as loop:
+    ...     ticks = []
+    ...     def tick(timer, label):
+    ...         ticks.append(label)
+    ...         if len(ticks) == 3:
+    ...             timer.stop()
+    ...     timer = loop.timer(tick, "tick")
+    ...     timer.start(0.01, repeat=0.01)
+    ...     loop.run()
+    ...     ticks
+    False
+    ['tick', 'tick', 'tick']
+    """
+
+    def start(self, timeout: float, repeat: float = 0.0) -> None:
+        """Arms the timer to fire ``timeout`` seconds from now (``<= 0``: on the next turn), then
+        every ``repeat`` seconds after each expiry unless ``repeat`` is 0 (libuv's
+        ``uv_timer_start``). Starting an active timer re-arms it with the new values. Raises
+        :class:`InvalidStateError` (closed), :class:`RejectedExecutionError` (the loop is
+        shutting down, from another thread; or terminated), :class:`InvalidArgumentError`
+        (NaN, a negative ``repeat``), :class:`ForkedError`."""
+
+    def stop(self) -> None:
+        """Disarms the timer (libuv's ``uv_timer_stop``); stopping a stopped timer does nothing.
+        From another thread, a callback already running for this expiry still finishes. Raises
+        :class:`InvalidStateError` (closed), :class:`ForkedError`."""
+
+    def again(self) -> None:
+        """Restarts a repeating timer with :attr:`repeat` as the timeout (libuv's
+        ``uv_timer_again``); a timer whose repeat is 0 is left as it is. Raises as
+        :meth:`start`."""
+
+    @property
+    def repeat(self) -> float:
+        """The repeat in seconds (0.0: none). Setting it changes the timer from its next expiry
+        on (or for :meth:`again`), without re-arming it; raises as :meth:`start`."""
+
+    @repeat.setter
+    def repeat(self, value: float, /) -> None: ...
+    @property
+    def due_in(self) -> float | None:
+        """Seconds until the timer fires (0.0 if it is due), or ``None`` if it is not active."""
+
+    def is_active(self) -> bool:
+        """Whether the timer is armed: started, and neither stopped nor expired without a
+        repeat."""
+
+    def ref(self) -> None:
+        """Makes the timer keep a ``RUN_DEFAULT`` run alive while active again (the default)."""
+
+    def unref(self) -> None:
+        """Makes the timer stop keeping a ``RUN_DEFAULT`` run alive; it still fires while the
+        loop runs for other reasons."""
+
+    def has_ref(self) -> bool:
+        """Whether the timer keeps the loop alive while active."""
+
+    def close(self) -> None:
+        """Stops the timer for good and drops its callback (after it returns, if it is running
+        now). Idempotent; every other call but the queries then raises
+        :class:`InvalidStateError`."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Closes the timer; exceptions propagate."""

@@ -509,23 +509,52 @@ pub(crate) fn complete(
     .unwrap_or_else(|| Err(cancelled()))
 }
 
+/// Runs the call of `pending`, a callback that runs more than once (a watch's, a timer's),
+/// with `extra` (a watch's ready ops) after its arguments; an exception goes to the handler
+/// with `message`, and the call's first argument (the watch or timer) under `subject`.
+fn run_again(
+    lp: &nx::EventLoop,
+    pending: &Pending,
+    extra: Option<u32>,
+    message: &str,
+    subject: &str,
+) {
+    gil::attach_loop(|py| {
+        let Some(call) = pending.get() else { return };
+        let extra = extra.map(|ops| {
+            let Ok(ops) = ops.into_pyobject(py);
+            ops.into_any()
+        });
+        if let Err(err) = call.invoke(py, extra) {
+            pending.state().report(
+                py,
+                Some(lp),
+                err,
+                message,
+                &[("callback", call.callable(py)), (subject, call.subject(py))],
+            );
+        }
+    });
+}
+
 /// A watch callback that calls `callback(watch, ready_ops)`; an exception goes to the handler.
 pub(crate) fn watch_callback(pending: Pending) -> nx::WatchCallback {
     Box::new(move |lp, _watch, ready| {
-        gil::attach_loop(|py| {
-            let Some(call) = pending.get() else { return };
-            let Ok(ready) = ready.into_pyobject(py);
-            if let Err(err) = call.invoke(py, Some(ready.into_any())) {
-                pending.state().report(
-                    py,
-                    Some(lp),
-                    err,
-                    "Exception in watch callback",
-                    &[("callback", call.callable(py)), ("watch", call.subject(py))],
-                );
-            }
-        });
+        run_again(
+            lp,
+            &pending,
+            Some(ready),
+            "Exception in watch callback",
+            "watch",
+        );
     })
+}
+
+/// A timer callback that calls `callback(timer, *args)`; an exception goes to the handler.
+pub(crate) fn timer_callback(
+    pending: Pending,
+) -> impl FnMut(&nx::EventLoop, &nx::LoopTimer) + Send + 'static {
+    move |lp, _timer| run_again(lp, &pending, None, "Exception in timer callback", "timer")
 }
 
 /// A promise listener that calls `fn(future)` (`add_done_callback`); an exception goes to the

@@ -1,7 +1,8 @@
 //! `nioxide.EventLoop`: a thin wrapper over core's [`event_loop`](nioxide_core::event_loop),
 //! with Python's conventions (seconds as floats, `None` for "forever", context managers,
 //! asyncio's exception-handler protocol). [`promise`] has `Future`, [`watch`] `Watch`,
-//! [`group`] `EventLoopGroup`; [`callback`] is how Python callables live on a loop.
+//! [`timer`] `Timer`, [`group`] `EventLoopGroup`; [`callback`] is how Python callables live on
+//! a loop.
 //!
 //! # Threads and the GIL
 //!
@@ -32,6 +33,7 @@
 mod callback;
 pub(crate) mod group;
 pub(crate) mod promise;
+pub(crate) mod timer;
 pub(crate) mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -47,6 +49,7 @@ use pyo3::{PyTraverseError, intern};
 
 use self::callback::{Call, LoopState, lock};
 use self::promise::{Future, ScheduledFuture};
+use self::timer::Timer;
 use self::watch::Watch;
 use crate::channel;
 use crate::error::{invalid, loop_error, to_pyerr};
@@ -407,6 +410,15 @@ impl EventLoop {
             }
         }
         Ok(object.unbind())
+    }
+
+    #[pyo3(signature = (callback, /, *args))]
+    fn timer(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Timer>> {
+        Timer::make(slf, callback, args)
     }
 
     fn in_event_loop(&self) -> bool {

@@ -1,0 +1,180 @@
+//! `nioxide.Timer`: a reusable timer on an event loop (core's [`LoopTimer`](nx::LoopTimer),
+//! libuv's `uv_timer_t`). The callback is a call registered on the loop (see
+//! [`super::callback`]) whose first argument is the timer object, so the timer object holds no
+//! Python object itself: the loop's registry does, and shows it to the collector.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nioxide_core::event_loop as nx;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::EventLoop;
+use super::callback::{self, Call, LoopState};
+use crate::error::{invalid, loop_error, timer_error};
+use crate::selector::FOREVER;
+
+/// A reusable timer; see the stub for the Python documentation.
+#[pyclass(module = "nioxide._nioxide", frozen, weakref)]
+#[derive(Debug)]
+pub(crate) struct Timer {
+    core: nx::LoopTimer,
+    state: Arc<LoopState>,
+    /// The registry ticket of the callback.
+    id: u64,
+}
+
+/// A repeat in seconds: 0 (none) or positive (more than [`FOREVER`] is then); negative and NaN
+/// are errors.
+fn repeat(seconds: f64) -> PyResult<Duration> {
+    if seconds == 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) => Ok(d.min(FOREVER)),
+        Err(_) if seconds > 0.0 => Ok(FOREVER),
+        Err(_) => Err(invalid(format!(
+            "repeat must be 0 or a positive number of seconds, not {seconds}"
+        ))),
+    }
+}
+
+impl Timer {
+    /// `loop.timer(callback, *args)`: the timer object, whose callback is
+    /// `callback(timer, *args)`.
+    pub(crate) fn make(
+        event_loop: &Bound<'_, EventLoop>,
+        callable: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Timer>> {
+        let py = event_loop.py();
+        let state = EventLoop::state_of(event_loop)?;
+        if !callable.is_callable() {
+            // Checked before the timer exists (Call::new checks again, once it can be made).
+            Call::new(callable, [])?;
+        }
+        let pending = state.reserve();
+        let id = pending.id();
+        let core = event_loop
+            .get()
+            .core
+            .timer(callback::timer_callback(pending))
+            .map_err(loop_error)?;
+        let object = Bound::new(
+            py,
+            Timer {
+                core: core.clone(),
+                state: state.clone(),
+                id,
+            },
+        )?;
+        let call_args = std::iter::once(object.clone().into_any()).chain(args.iter());
+        match Call::new(callable, call_args) {
+            Ok(call) => state.fill(id, call),
+            Err(err) => {
+                core.close();
+                return Err(err);
+            }
+        }
+        Ok(object.unbind())
+    }
+}
+
+#[pymethods]
+impl Timer {
+    #[pyo3(signature = (timeout, repeat = 0.0))]
+    fn start(&self, timeout: f64, repeat: f64) -> PyResult<()> {
+        let timeout = super::delay(timeout)?;
+        let repeat = self::repeat(repeat)?;
+        self.core.start(timeout, repeat).map_err(timer_error)
+    }
+
+    fn stop(&self) -> PyResult<()> {
+        self.core.stop().map_err(timer_error)
+    }
+
+    fn again(&self) -> PyResult<()> {
+        self.core.again().map_err(timer_error)
+    }
+
+    #[getter(repeat)]
+    fn get_repeat(&self) -> f64 {
+        self.core.repeat().as_secs_f64()
+    }
+
+    #[setter(repeat)]
+    fn set_repeat(&self, seconds: f64) -> PyResult<()> {
+        self.core.set_repeat(repeat(seconds)?).map_err(timer_error)
+    }
+
+    #[getter]
+    fn due_in(&self) -> PyResult<Option<f64>> {
+        self.state.check()?;
+        Ok(self.core.due_in().map(|d| d.as_secs_f64()))
+    }
+
+    fn is_active(&self) -> bool {
+        self.core.is_active()
+    }
+
+    #[pyo3(name = "ref")]
+    fn ref_(&self) -> PyResult<()> {
+        self.state.check()?;
+        self.core.set_ref(true);
+        Ok(())
+    }
+
+    fn unref(&self) -> PyResult<()> {
+        self.state.check()?;
+        self.core.set_ref(false);
+        Ok(())
+    }
+
+    fn has_ref(&self) -> bool {
+        self.core.has_ref()
+    }
+
+    fn close(&self) {
+        if self.state.forked() {
+            return; // the parent's loop and registry: left alone
+        }
+        self.core.close();
+        // Dropping the callback released its call; this is for a timer the loop never ran.
+        self.state.forget(self.id);
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc_value: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> bool {
+        self.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        if self.core.is_closed() {
+            return "<nioxide.Timer closed>".to_owned();
+        }
+        let repeat = self.core.repeat().as_secs_f64();
+        // (In a forked child the loop's lock is left alone.)
+        let due = if self.state.forked() {
+            None
+        } else {
+            self.core.due_in()
+        };
+        match due {
+            Some(due) => format!(
+                "<nioxide.Timer active due_in={:.3} repeat={repeat}>",
+                due.as_secs_f64()
+            ),
+            None => format!("<nioxide.Timer stopped repeat={repeat}>"),
+        }
+    }
+}
