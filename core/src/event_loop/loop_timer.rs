@@ -351,6 +351,18 @@ impl EventLoop {
     }
 }
 
+/// Wakes `lp` if it may be waiting with a deadline or a ref that the caller has just changed in
+/// the timer heap. The loop sets its `idle` flag before it reads the heap, under the heap's
+/// lock, to decide how long to wait (and whether anything keeps it alive); the caller changed
+/// the heap under that lock. So either the loop's read comes later and sees the change, or the
+/// caller sees `idle` set: a plain load is enough, and a start from the loop's callbacks (idle
+/// clear) costs no locked instruction.
+fn wake_if_waiting(lp: &EventLoop) {
+    if lp.inner.idle.load(Ordering::Relaxed) {
+        lp.wake_if_idle();
+    }
+}
+
 /// Whether the loop takes timer starts (and new timers) from the calling thread: open, or
 /// shutting down and called from its own thread.
 fn accepts(lp: &Arc<LoopInner>) -> bool {
@@ -397,8 +409,7 @@ impl LoopTimer {
             timers.next_deadline() == Some(deadline)
         };
         if earliest {
-            // A loop running callbacks sees the new deadline before it waits again.
-            lp.wake_if_idle();
+            wake_if_waiting(lp);
         }
         Ok(())
     }
@@ -431,7 +442,7 @@ impl LoopTimer {
         };
         drop(removed);
         if unrefd {
-            lp.wake_if_idle();
+            wake_if_waiting(lp);
         }
     }
 
@@ -502,7 +513,7 @@ impl LoopTimer {
             changed && !refd && timers.handles.refd == 0
         };
         if unrefd {
-            lp.wake_if_idle();
+            wake_if_waiting(lp);
         }
     }
 
