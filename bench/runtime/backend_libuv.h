@@ -9,6 +9,7 @@
  *              whole queue under the mutex (libuv's own uv__work_done idiom), runs the tasks in
  *              order and frees the nodes. Tasks queued while it runs wait for the next turn.
  *   timer op   uv_timer_start(1000 ms) + uv_timer_stop on one uv_timer_t, on the loop
+ *   schedule   the same: libuv has no timer with a future of its own
  *   turns      async callbacks (each is one loop turn that found tasks)
  */
 #ifndef RT_BACKEND_LIBUV_H
@@ -134,6 +135,12 @@ static void rt_timer_op(rt_loop_t *loop)
     (void)loop;
     rt_check(uv_timer_start(&rt_uv.timer, rt_never_runs, 1000, 0), "uv_timer_start");
     rt_check(uv_timer_stop(&rt_uv.timer), "uv_timer_stop");
+}
+
+/* libuv's nearest to a scheduled task with a future: the timer op again. */
+static void rt_schedule_op(rt_loop_t *loop)
+{
+    rt_timer_op(loop);
 }
 
 static int rt_close_task(rt_loop_t *loop, void *arg)

@@ -4,7 +4,10 @@
  *
  *   loop       nx_loop_start: a loop on a library thread (nioxide-loop-N)
  *   execute    nx_loop_execute(loop, task, arg, NULL), from any thread
- *   timer op   nx_loop_schedule(1000 ms) + nx_promise_cancel + nx_promise_free, on the loop
+ *   timer op   nx_timer_start(1000 ms) + nx_timer_stop on one nx_timer_t made at start, on the
+ *              loop (the shape of libuv's uv_timer_start + uv_timer_stop)
+ *   schedule   nx_loop_schedule(1000 ms) + nx_promise_cancel + nx_promise_free, on the loop: a
+ *              scheduled task with its own future per operation
  *   turns      NX_LOOP_COUNTER_TURNS
  */
 #ifndef RT_BACKEND_NIOXIDE_H
@@ -20,6 +23,7 @@
 typedef nx_loop_t rt_loop_t;
 
 static nx_loop_t *rt_the_loop;
+static nx_timer_t *rt_the_timer;
 
 static void rt_check(int rc, const char *what)
 {
@@ -35,9 +39,18 @@ static const char *rt_version(void)
     return nx_version_string();
 }
 
+static void rt_never_fires(nx_timer_t *timer, void *attachment)
+{
+    (void)timer;
+    (void)attachment;
+    fprintf(stderr, "runtime_bench (nioxide): a stopped timer fired\n");
+    abort();
+}
+
 static void rt_start(void)
 {
     rt_check(nx_loop_start(&rt_the_loop), "nx_loop_start");
+    rt_check(nx_timer_new(rt_the_loop, rt_never_fires, NULL, NULL, &rt_the_timer), "nx_timer_new");
 }
 
 /* Queues task(loop, arg) to the loop's thread; any thread. */
@@ -62,8 +75,16 @@ static int rt_never_runs(nx_loop_t *loop, void *arg)
     abort();
 }
 
-/* On the loop's thread: schedules a timer 1 s out and cancels it. */
+/* On the loop's thread: starts the timer 1 s out and stops it. */
 static void rt_timer_op(rt_loop_t *loop)
+{
+    (void)loop;
+    rt_check(nx_timer_start(rt_the_timer, 1000, 0), "nx_timer_start");
+    rt_check(nx_timer_stop(rt_the_timer), "nx_timer_stop");
+}
+
+/* On the loop's thread: schedules a task 1 s out (a future per timer) and cancels it. */
+static void rt_schedule_op(rt_loop_t *loop)
 {
     nx_promise_t *timer = NULL;
     rt_check(nx_loop_schedule(loop, 1000, rt_never_runs, NULL, NULL, &timer), "nx_loop_schedule");
@@ -77,6 +98,7 @@ static void rt_timer_op(rt_loop_t *loop)
 /* Shuts the loop down (draining what is queued), joins its thread and frees it. */
 static void rt_finish(void)
 {
+    rt_check(nx_timer_free(rt_the_timer), "nx_timer_free");
     rt_check(nx_loop_shutdown_gracefully(rt_the_loop, 0, -1), "nx_loop_shutdown_gracefully");
     rt_check(nx_loop_await_termination(rt_the_loop, -1), "nx_loop_await_termination");
     rt_check(nx_loop_free(rt_the_loop), "nx_loop_free");

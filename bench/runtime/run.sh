@@ -2,9 +2,11 @@
 # bench/runtime/run.sh: the runtime benchmark, nioxide's event loop against libuv in the same
 # run (`make bench` runs it after bench/run.sh). Not part of the tests.
 #
-# Three measurements (bench/runtime/runtime_bench.c, one source built against each side):
+# The measurements (bench/runtime/runtime_bench.c, one source built against each side):
 #   1. cross-thread execute throughput (tasks/s): producer thread(s) -> one loop thread;
-#   2. timer schedule + cancel throughput (operations/s), on the loop's thread;
+#   2. timer start + stop throughput (operations/s) on one reusable timer, on the loop's thread
+#      (nx_timer_start/stop, uv_timer_start/stop); and, as an extra row, nioxide's scheduled
+#      task with its own future (nx_loop_schedule + cancel) against the same libuv operation;
 #   3. wake-up latency of an idle loop (p50, p99): execute from another thread until it runs;
 # plus the instructions per task and per timer operation under valgrind's callgrind (two runs
 # of different sizes, differenced), and where nioxide's instructions go.
@@ -112,17 +114,19 @@ if ((CALLGRIND)); then
     for side in nioxide libuv; do
         for size in small large; do
             if [[ $size == small ]]; then n=50000; else n=100000; fi
-            log "callgrind: $side, execute and timer, $n each"
+            log "callgrind: $side, execute, timer and schedule, $n each"
             base=$OUT/callgrind/$side-execute-$size
             valgrind --tool=callgrind --callgrind-out-file="$base.out" \
                 "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x execute \
                 -n "$n" -P "$first_p" >"$base.txt" 2>"$base.err" ||
                 die "callgrind run failed ($side)"
-            base=$OUT/callgrind/$side-timer-$size
-            valgrind --tool=callgrind --callgrind-out-file="$base.out" \
-                "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x timer \
-                -t "$n" -b "$BATCH" >"$base.txt" 2>"$base.err" ||
-                die "callgrind run failed ($side)"
+            for op in timer schedule; do
+                base=$OUT/callgrind/$side-$op-$size
+                valgrind --tool=callgrind --callgrind-out-file="$base.out" \
+                    "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x "$op" \
+                    -t "$n" -b "$BATCH" >"$base.txt" 2>"$base.err" ||
+                    die "callgrind run failed ($side)"
+            done
         done
     done
 fi

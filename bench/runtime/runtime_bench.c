@@ -2,13 +2,14 @@
  * runtime_bench: the runtime benchmark's measurements, one source for both sides. Built twice:
  * -DRT_NIOXIDE (backend_nioxide.h: nx_loop_* from libnioxide) and -DRT_LIBUV (backend_libuv.h:
  * libuv with a mutex-protected queue and uv_async_send). Every measurement below is written
- * once, against the backend's five functions (rt_start, rt_execute, rt_timer_op, rt_turns,
- * rt_finish), so both sides run the same code around their loop.
+ * once, against the backend's six functions (rt_start, rt_execute, rt_timer_op,
+ * rt_schedule_op, rt_turns, rt_finish), so both sides run the same code around their loop.
  *
  *   runtime_bench [-x WHICH] [-n TASKS] [-r REPS] [-P PRODUCERS] [-t TIMER_OPS] [-b BATCH]
  *                 [-s SAMPLES] [-w PAUSE_US] [-L LOOP_CPU] [-C CLIENT_CPU]
  *
- * WHICH: a comma-separated subset of execute,timer,wakeup (default: all three, in that order).
+ * WHICH: a comma-separated subset of execute,timer,schedule,wakeup (default: all four, in that
+ * order).
  *
  * 1. execute: PRODUCERS threads (pinned to CLIENT_CPU) queue TASKS tiny tasks in all to one
  *    loop thread (pinned to LOOP_CPU) as fast as they can; the time runs from the producers'
@@ -17,10 +18,13 @@
  *    the producers' own time per task (start to the end of their last execute call), the
  *    write(2) system calls per task (/proc/self/io: the eventfd wake-ups) and the tasks run
  *    per loop turn, which tell whether the producer or the loop was the limit, and why.
- * 2. timer: on the loop thread, TIMER_OPS times "schedule a timer 1 s out, cancel it", in
- *    tasks of BATCH operations that each queue the next (so the loop turns between batches
- *    and does whatever deferred work it has); the time runs from the first batch to the end of
- *    the last. REPS times; prints the median operations/s.
+ * 2. timer: on the loop thread, TIMER_OPS times "start a timer 1 s out, stop it" on one timer
+ *    made beforehand (rt_timer_op), in tasks of BATCH operations that each queue the next (so
+ *    the loop turns between batches and does whatever deferred work it has); the time runs
+ *    from the first batch to the end of the last. REPS times; prints the median operations/s.
+ *    schedule: the same with rt_schedule_op, a timer with its own future per operation where
+ *    the backend has one (nioxide's nx_loop_schedule + cancel; libuv has no such thing and
+ *    runs its rt_timer_op again).
  * 3. wake-up: SAMPLES times, from the client thread (pinned to CLIENT_CPU): take
  *    CLOCK_MONOTONIC, queue a task to the idle loop, which takes CLOCK_MONOTONIC when it runs;
  *    the client spins until it has run, then sleeps PAUSE_US so the loop is idle again.
@@ -54,7 +58,7 @@ static struct {
     uint64_t tasks, timer_ops, batch, samples, pause_us;
     int reps, producers, loop_cpu, client_cpu;
     const char *which;
-} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,wakeup"};
+} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,schedule,wakeup"};
 
 static uint64_t now_ns(void)
 {
@@ -241,10 +245,11 @@ static void bench_execute(void)
            (unsigned long long)(warm + opt.tasks * (uint64_t)opt.reps));
 }
 
-/* --- 2. timer schedule + cancel -------------------------------------------------------------- */
+/* --- 2. timer start + stop, and schedule + cancel ------------------------------------------- */
 
 static struct {
     uint64_t left, start, end;
+    void (*op)(rt_loop_t *);
     _Atomic int done;
 } tm;
 
@@ -255,7 +260,7 @@ static int timer_batch(rt_loop_t *loop, void *arg)
     if (tm.start == 0)
         tm.start = now_ns();
     for (i = 0; i < n; i++)
-        rt_timer_op(loop);
+        tm.op(loop);
     tm.left -= n;
     if (tm.left > 0) {
         rt_execute(timer_batch, NULL);
@@ -266,8 +271,9 @@ static int timer_batch(rt_loop_t *loop, void *arg)
     return 0;
 }
 
-static double timer_once(uint64_t ops)
+static double timer_once(void (*op)(rt_loop_t *), uint64_t ops)
 {
+    tm.op = op;
     tm.left = ops;
     tm.start = tm.end = 0;
     atomic_store(&tm.done, 0);
@@ -276,18 +282,19 @@ static double timer_once(uint64_t ops)
     return (double)ops * 1e9 / (double)(tm.end - tm.start);
 }
 
-static void bench_timer(void)
+/* Measures `op`; prints NAME_ops_per_s and NAME_ops_total. */
+static void bench_timer(const char *name, void (*op)(rt_loop_t *))
 {
     double runs[64];
     uint64_t warm = opt.timer_ops / 10 + 1;
     int r;
     if (opt.batch < 1)
         die("batch: at least 1");
-    timer_once(warm);
+    timer_once(op, warm);
     for (r = 0; r < opt.reps; r++)
-        runs[r] = timer_once(opt.timer_ops);
-    printf("timer_ops_per_s %.0f\n", median(runs, opt.reps));
-    printf("timer_ops_total %llu\n",
+        runs[r] = timer_once(op, opt.timer_ops);
+    printf("%s_ops_per_s %.0f\n", name, median(runs, opt.reps));
+    printf("%s_ops_total %llu\n", name,
            (unsigned long long)(warm + opt.timer_ops * (uint64_t)opt.reps));
 }
 
@@ -364,8 +371,9 @@ int main(int argc, char **argv)
         case 'C': opt.client_cpu = (int)num(optarg); break;
         default:
             fprintf(stderr,
-                    "usage: %s [-x execute,timer,wakeup] [-n tasks] [-r reps] [-P producers]\n"
-                    "       [-t timer_ops] [-b batch] [-s samples] [-w pause_us]\n"
+                    "usage: %s [-x execute,timer,schedule,wakeup] [-n tasks] [-r reps]\n"
+                    "       [-P producers]"
+                    " [-t timer_ops] [-b batch] [-s samples] [-w pause_us]\n"
                     "       [-L loop_cpu] [-C client_cpu]\n",
                     argv[0]);
             return 2;
@@ -381,7 +389,9 @@ int main(int argc, char **argv)
     if (strstr(opt.which, "execute") != NULL)
         bench_execute();
     if (strstr(opt.which, "timer") != NULL)
-        bench_timer();
+        bench_timer("timer", rt_timer_op);
+    if (strstr(opt.which, "schedule") != NULL)
+        bench_timer("schedule", rt_schedule_op);
     if (strstr(opt.which, "wakeup") != NULL)
         bench_wakeup();
     rt_finish();
