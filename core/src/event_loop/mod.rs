@@ -676,17 +676,15 @@ impl EventLoop {
         if self.inner.running.swap(true, Ordering::AcqRel) {
             return Err(ErrorKind::Busy.into());
         }
-        /// On every way out of a run: not running, idle (a host loop may now poll the backend
-        /// descriptor), and woken if work is already queued, so the host sees it.
+        /// On every way out of a run: not running, and idle, so work queued from now on wakes
+        /// the backend descriptor a host loop polls. (Work already queued needs no wake-up:
+        /// `backend_timeout` is 0 while tasks are pending, as libuv's is.)
         struct NotRunning<'a>(&'a EventLoop);
         impl Drop for NotRunning<'_> {
             fn drop(&mut self) {
                 let inner = &self.0.inner;
                 inner.running.store(false, Ordering::Release);
                 inner.idle.store(true, Ordering::SeqCst);
-                if !lock(&inner.tasks).is_empty() {
-                    self.0.wake_if_idle();
-                }
             }
         }
         self.inner.idle.store(false, Ordering::SeqCst);
