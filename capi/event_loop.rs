@@ -721,8 +721,14 @@ pub extern "C" fn nx_loop_execute(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let (object, raw) = target(r#loop)?;
-            execute(&object.event_loop, raw, task, attachment, attachment_free)
+            // Queuing never waits: borrow the loop for the call (no reference counting).
+            let raw = RawHandle::from_ptr(r#loop);
+            handle::with(r#loop, |object: &LoopObject| {
+                if fork::is_forked(object.generation) {
+                    return Err(NX_EFORKED);
+                }
+                execute(&object.event_loop, raw, task, attachment, attachment_free)
+            })?
         })
     }
 }

@@ -461,7 +461,13 @@ impl EventLoop {
     /// Wakes the backend unless the loop is busy running callbacks (it will see the new work
     /// before it blocks again) or another producer already woke it.
     fn wake_if_idle(&self) {
-        if self.inner.idle.swap(false, Ordering::SeqCst) {
+        // Pairs with the fence the loop makes after setting `idle` and before its last look
+        // at the queue: one of the two sides sees the other's write. Only a producer that
+        // finds the loop idle writes the flag, so a busy loop's flag is not bounced between
+        // cores by every producer.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.inner.idle.load(Ordering::Relaxed) && self.inner.idle.swap(false, Ordering::SeqCst)
+        {
             self.wake();
         }
     }
@@ -511,11 +517,12 @@ impl EventLoop {
     }
 
     fn push_task(&self, task: &mut Option<Queued>, internal: bool) -> Result<()> {
-        let in_loop = self.in_event_loop();
         {
             let mut tasks = lock(&self.inner.tasks);
             let state = self.inner.state.load(Ordering::Acquire);
-            if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop && !internal) {
+            // Only a loop that is shutting down asks who is calling.
+            if state == TERMINATED || (state == SHUTTING_DOWN && !internal && !self.in_event_loop())
+            {
                 return Err(ErrorKind::Rejected.into());
             }
             let Some(task) = task.take() else {
