@@ -1,7 +1,7 @@
 //! Channels: the transports a [`Selector`](crate::selector::Selector) can watch.
 //!
 //! [`tcp`] has Java's `SocketChannel` and `ServerSocketChannel`. Every channel shares one
-//! [`ChannelCore`]-backed shape: a descriptor closed only after its last call, blocking or
+//! `ChannelCore`-backed shape: a descriptor closed only after its last call, blocking or
 //! non-blocking mode, a readiness cache filled by the selector's edges and emptied by the
 //! channel's own I/O, and at most one selector registration.
 

@@ -71,6 +71,83 @@ pub struct SocketChannel {
     pub(crate) core: Arc<ChannelCore>,
 }
 
+/// The methods both TCP channel types have alike (options, blocking mode, registration,
+/// state, descriptor, close, identity), written once.
+macro_rules! shared_channel_methods {
+    ($type:ident) => {
+        /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets); see
+        #[doc = concat!("[`", stringify!($type), "::OPTIONS`].")]
+        pub fn supported_options(&self) -> &'static [SocketOption] {
+            for_family(Self::OPTIONS, self.core.family)
+        }
+
+        /// Sets a socket option.
+        ///
+        /// # Errors
+        /// `UnsupportedOption`, `InvalidArgument` (a size ≤ 0), `Closed`, OS errors.
+        pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
+            self.core.set_option(self.supported_options(), opt, value)
+        }
+
+        /// Reads a socket option.
+        ///
+        /// # Errors
+        /// `UnsupportedOption`, `Closed`, OS errors.
+        pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
+            self.core.get_option(self.supported_options(), opt)
+        }
+
+        /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
+        pub fn configure_blocking(&self, block: bool) -> Result<()> {
+            self.core.configure_blocking(block)
+        }
+
+        /// Whether the channel is in blocking mode.
+        pub fn is_blocking(&self) -> bool {
+            self.core.is_blocking()
+        }
+
+        /// Whether the channel is registered with a selector.
+        pub fn is_registered(&self) -> bool {
+            lock(&self.core.registration).is_some()
+        }
+
+        /// Whether the channel is open.
+        pub fn is_open(&self) -> bool {
+            self.core.is_open()
+        }
+
+        /// Fails like every call on the channel would: `Forked` in a forked child, `Closed`
+        /// once closed. For binding layers whose own accessors (the descriptor, the blocking
+        /// mode) must refuse a closed channel too.
+        pub fn check(&self) -> Result<()> {
+            self.core.enter().map(drop)
+        }
+
+        /// The descriptor number (valid while open); nioxide owns it.
+        pub fn fd(&self) -> RawFd {
+            self.core.fd.raw()
+        }
+
+        /// Closes the channel (idempotent): cancels its key, wakes blocked callers with
+        /// `AsyncClose`, and closes the descriptor once no call uses it.
+        pub fn close(&self) {
+            self.core.close();
+        }
+
+        /// The address family of the socket ([`Family::V6`] sockets are dual-stack unless
+        /// `IPV6_V6ONLY` is set).
+        pub fn family(&self) -> Family {
+            self.core.family
+        }
+
+        /// Whether both values are the same channel.
+        pub fn same(&self, other: &$type) -> bool {
+            Arc::ptr_eq(&self.core, &other.core)
+        }
+    };
+}
+
 impl SocketChannel {
     /// The ops a socket channel supports: read, write and connect.
     pub const VALID_OPS: u32 = OP_READ | OP_WRITE | OP_CONNECT;
@@ -87,11 +164,6 @@ impl SocketChannel {
         SocketOption::Linger,
         SocketOption::Ipv6V6Only,
     ];
-
-    /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets).
-    pub fn supported_options(&self) -> &'static [SocketOption] {
-        for_family(Self::OPTIONS, self.core.family)
-    }
 
     /// Opens an unconnected channel in blocking mode: an IPv6 dual-stack socket (it connects
     /// to IPv4 and IPv6 addresses alike), or IPv4 where IPv6 is unavailable.
@@ -389,67 +461,7 @@ impl SocketChannel {
         socket::peer_addr(call.fd()).map(Some)
     }
 
-    /// Sets a socket option; see [`SocketChannel::OPTIONS`].
-    ///
-    /// # Errors
-    /// `UnsupportedOption`, `InvalidArgument` (a size ≤ 0), `Closed`, OS errors.
-    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.core.set_option(self.supported_options(), opt, value)
-    }
-
-    /// Reads a socket option; see [`SocketChannel::OPTIONS`].
-    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.core.get_option(self.supported_options(), opt)
-    }
-
-    /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
-    pub fn configure_blocking(&self, block: bool) -> Result<()> {
-        self.core.configure_blocking(block)
-    }
-
-    /// Whether the channel is in blocking mode.
-    pub fn is_blocking(&self) -> bool {
-        self.core.is_blocking()
-    }
-
-    /// Whether the channel is registered with a selector.
-    pub fn is_registered(&self) -> bool {
-        lock(&self.core.registration).is_some()
-    }
-
-    /// Whether the channel is open.
-    pub fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    /// Fails like every call on the channel would: `Forked` in a forked child, `Closed` once
-    /// closed. For binding layers whose own accessors (the descriptor, the blocking mode)
-    /// must refuse a closed channel too.
-    pub fn check(&self) -> Result<()> {
-        self.core.enter().map(drop)
-    }
-
-    /// The descriptor number (valid while open); nioxide owns it.
-    pub fn fd(&self) -> RawFd {
-        self.core.fd.raw()
-    }
-
-    /// Closes the channel (idempotent): cancels its key, wakes blocked callers with
-    /// `AsyncClose`, and closes the descriptor once no call uses it.
-    pub fn close(&self) {
-        self.core.close();
-    }
-
-    /// The address family of the socket ([`Family::V6`] sockets are dual-stack unless
-    /// `IPV6_V6ONLY` is set).
-    pub fn family(&self) -> Family {
-        self.core.family
-    }
-
-    /// Whether both values are the same channel.
-    pub fn same(&self, other: &SocketChannel) -> bool {
-        Arc::ptr_eq(&self.core, &other.core)
-    }
+    shared_channel_methods!(SocketChannel);
 }
 
 /// A TCP listener (Java's `ServerSocketChannel`). Cloning gives another handle to the same
@@ -471,11 +483,6 @@ impl ServerSocketChannel {
         SocketOption::RcvBuf,
         SocketOption::Ipv6V6Only,
     ];
-
-    /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets).
-    pub fn supported_options(&self) -> &'static [SocketOption] {
-        for_family(Self::OPTIONS, self.core.family)
-    }
 
     /// Opens an unbound listener in blocking mode (IPv6 dual-stack, or IPv4 where IPv6 is
     /// unavailable) with `SO_REUSEADDR` on, as Java does on Linux.
@@ -579,61 +586,5 @@ impl ServerSocketChannel {
         socket::local_addr(call.fd()).map(Some)
     }
 
-    /// Sets a socket option; see [`ServerSocketChannel::OPTIONS`].
-    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.core.set_option(self.supported_options(), opt, value)
-    }
-
-    /// Reads a socket option; see [`ServerSocketChannel::OPTIONS`].
-    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.core.get_option(self.supported_options(), opt)
-    }
-
-    /// Switches blocking mode; refused (`IllegalBlockingMode`) while registered.
-    pub fn configure_blocking(&self, block: bool) -> Result<()> {
-        self.core.configure_blocking(block)
-    }
-
-    /// Whether the channel is in blocking mode.
-    pub fn is_blocking(&self) -> bool {
-        self.core.is_blocking()
-    }
-
-    /// Whether the channel is registered with a selector.
-    pub fn is_registered(&self) -> bool {
-        lock(&self.core.registration).is_some()
-    }
-
-    /// Whether the channel is open.
-    pub fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    /// Fails like every call on the channel would: `Forked` in a forked child, `Closed` once
-    /// closed. For binding layers whose own accessors (the descriptor, the blocking mode)
-    /// must refuse a closed channel too.
-    pub fn check(&self) -> Result<()> {
-        self.core.enter().map(drop)
-    }
-
-    /// The descriptor number (valid while open); nioxide owns it.
-    pub fn fd(&self) -> RawFd {
-        self.core.fd.raw()
-    }
-
-    /// Closes the channel (idempotent); a blocked `accept` wakes with `AsyncClose`.
-    pub fn close(&self) {
-        self.core.close();
-    }
-
-    /// The address family of the socket ([`Family::V6`] sockets are dual-stack unless
-    /// `IPV6_V6ONLY` is set).
-    pub fn family(&self) -> Family {
-        self.core.family
-    }
-
-    /// Whether both values are the same channel.
-    pub fn same(&self, other: &ServerSocketChannel) -> bool {
-        Arc::ptr_eq(&self.core, &other.core)
-    }
+    shared_channel_methods!(ServerSocketChannel);
 }
