@@ -275,6 +275,10 @@ impl Selector {
             return Err(ErrorKind::UnsupportedOps.into());
         }
         let mut reg = lock(&core.registration);
+        if core.closing.load(Ordering::Acquire) {
+            // A close took the registration before us; it will not see this key.
+            return Err(ErrorKind::Closed.into());
+        }
         if core.is_blocking() {
             return Err(ErrorKind::IllegalBlockingMode.into());
         }
@@ -685,26 +689,26 @@ impl Drop for SelectorInner {
 impl KeyInner {
     /// Takes the channel out of the epoll set once, unless a forked child or already done.
     fn deregister(&self) {
+        let core = self.channel.core();
+        // Under the channel's registration lock, which `ChannelCore::close` takes before it
+        // closes the descriptor: the DEL below never races the close (a raw fd would stay in
+        // the epoll set if the close won and nobody removed it).
+        let mut reg = lock(&core.registration);
         if self.deregistered.swap(true, Ordering::AcqRel) {
             return;
         }
-        let core = self.channel.core();
+        if !core.is_forked() {
+            if let (Some(sel), Some(call)) = (self.selector.upgrade(), core.fd.enter()) {
+                if !fork::is_forked(sel.generation) {
+                    let _ = sel.backend.deregister(call.fd());
+                }
+            }
+        }
+        if reg
+            .as_ref()
+            .is_some_and(|k| std::ptr::eq(Arc::as_ptr(k), self))
         {
-            let mut reg = lock(&core.registration);
-            if reg
-                .as_ref()
-                .is_some_and(|k| std::ptr::eq(Arc::as_ptr(k), self))
-            {
-                *reg = None;
-            }
-        }
-        if core.is_forked() {
-            return;
-        }
-        if let (Some(sel), Ok(call)) = (self.selector.upgrade(), core.enter()) {
-            if !fork::is_forked(sel.generation) {
-                let _ = sel.backend.deregister(call.fd());
-            }
+            *reg = None;
         }
     }
 

@@ -53,6 +53,8 @@ pub(crate) struct ChannelCore {
     backoff_until: AtomicU64,
     backoff_epoch: AtomicU64,
     pub(crate) binding: Binding,
+    /// Set by `close` under the registration lock, before the descriptor is marked closed.
+    pub(crate) closing: AtomicBool,
     /// Connection state of a socket channel: `UNCONNECTED`, `PENDING` or `CONNECTED`.
     pub(crate) conn: AtomicU8,
     /// Whether a server channel is bound (listening).
@@ -109,6 +111,7 @@ impl ChannelCore {
             backoff_until: AtomicU64::new(0),
             backoff_epoch: AtomicU64::new(0),
             binding: Mutex::new(None),
+            closing: AtomicBool::new(false),
             conn: AtomicU8::new(UNCONNECTED),
             bound: AtomicBool::new(false),
             input_shutdown: AtomicBool::new(false),
@@ -154,7 +157,12 @@ impl ChannelCore {
     /// `AsyncClose`, and closes the descriptor when the last call in flight has left.
     /// Idempotent.
     pub(crate) fn close(&self) {
-        let key = lock(&self.registration).take();
+        let key = {
+            let mut reg = lock(&self.registration);
+            // Under the lock: a register racing this close sees it and fails.
+            self.closing.store(true, Ordering::Release);
+            reg.take()
+        };
         if let Some(key) = key {
             key.cancel_for_close(self);
         }

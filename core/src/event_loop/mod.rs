@@ -266,6 +266,10 @@ impl ScheduledFuture {
                 lp.inner
                     .refs
                     .fetch_add(if refd { 1 } else { -1 }, Ordering::AcqRel);
+                if !refd {
+                    // A Default run waiting only for this timer must notice it may return.
+                    lp.wake_if_idle();
+                }
             }
         }
     }
@@ -613,7 +617,19 @@ impl EventLoop {
                 }
             }
         }));
-        let earliest = lock(&self.inner.timers).push(deadline, timer.clone());
+        let earliest = {
+            let mut timers = lock(&self.inner.timers);
+            // Checked again under the heap's lock: a loop that terminated since the check
+            // above has drained its heap already and would never run or cancel this timer.
+            let state = self.inner.state.load(Ordering::Acquire);
+            if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
+                drop(timers);
+                self.release_timer_ref(&timer);
+                *task = timer.take_task();
+                return Err(ErrorKind::Rejected.into());
+            }
+            timers.push(deadline, timer.clone())
+        };
         if earliest {
             self.wake_if_idle();
         }
@@ -1027,11 +1043,13 @@ impl EventLoop {
             let dropped: Vec<Queued> = lock(&self.inner.tasks).drain(..).collect();
             lock(&self.inner.leftovers).extend(dropped);
         } else {
+            // The queue's lock is taken before the shutdown state's, never inside it
+            // (`begin_shutdown` takes them in that order).
+            let queue_empty = lock(&self.inner.tasks).is_empty();
             let done = {
                 let shutdown = lock(&self.inner.shutdown);
                 let s = shutdown.as_ref().expect("shutting down");
-                let quiet_over =
-                    s.last_activity.elapsed() >= s.quiet && lock(&self.inner.tasks).is_empty();
+                let quiet_over = s.last_activity.elapsed() >= s.quiet && queue_empty;
                 quiet_over || s.deadline.is_some_and(|d| Instant::now() >= d)
             };
             if !done {

@@ -132,6 +132,10 @@ impl Watch {
         if let Some(lp) = self.inner.event_loop.upgrade() {
             if self.inner.holds_ref.swap(refd, Ordering::AcqRel) != refd {
                 lp.add_ref(if refd { 1 } else { -1 });
+                if !refd {
+                    // A Default run waiting only for this watch must notice it may return.
+                    lp.wake_if_idle();
+                }
             }
         }
     }
@@ -146,8 +150,13 @@ impl Watch {
     /// thread. A channel watch leaves the channel open (close it yourself); a raw descriptor
     /// is never closed.
     pub fn close(&self) {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            // Set under the callback's lock, so a dispatch running the callback now sees it
+            // before it puts the callback back (and drops it instead).
+            let _callback = lock(&self.inner.callback);
+            if self.inner.closed.swap(true, Ordering::AcqRel) {
+                return;
+            }
         }
         self.inner.key.cancel();
         if let Channel::Fd(fd) = self.inner.key.channel() {
@@ -156,6 +165,8 @@ impl Watch {
         if self.inner.holds_ref.swap(false, Ordering::AcqRel) {
             if let Some(lp) = self.inner.event_loop.upgrade() {
                 lp.add_ref(-1);
+                // A Default run waiting only for this watch must notice it may return.
+                lp.wake_if_idle();
             }
         }
         let callback = lock(&self.inner.callback).take();
@@ -183,9 +194,10 @@ pub(super) fn dispatch(event_loop: &EventLoop, key: &SelectionKey) {
         return;
     };
     callback(event_loop, &watch, ready);
-    if watch.is_active() {
+    {
         let mut slot = lock(&watch.inner.callback);
-        if slot.is_none() {
+        // `close` sets `closed` under this lock: checked here, it cannot change under us.
+        if watch.is_active() && slot.is_none() {
             *slot = Some(callback);
             return;
         }
