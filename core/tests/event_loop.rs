@@ -609,7 +609,10 @@ fn repeated_shutdown_calls_race_the_loop_without_deadlock() {
             remote.shutdown_now();
         });
         caller.join().unwrap();
-        assert!(lp.await_termination(Some(LIMIT)).unwrap(), "terminated, no deadlock");
+        assert!(
+            lp.await_termination(Some(LIMIT)).unwrap(),
+            "terminated, no deadlock"
+        );
     }
 }
 
@@ -617,15 +620,23 @@ fn repeated_shutdown_calls_race_the_loop_without_deadlock() {
 fn closing_the_last_watch_from_another_thread_ends_a_default_run() {
     let lp = EventLoop::new().unwrap();
     let mut fds = [0; 2];
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) }, 0);
-    let watch = lp.watch_fd(fds[0], OP_READ, Box::new(|_, _, _| {})).unwrap();
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
+        0
+    );
+    let watch = lp
+        .watch_fd(fds[0], OP_READ, Box::new(|_, _, _| {}))
+        .unwrap();
     let closer = thread::spawn(move || {
         thread::sleep(Duration::from_millis(100));
         watch.close();
     });
     let start = Instant::now();
     assert!(!lp.run(RunMode::Default).unwrap());
-    assert!(start.elapsed() < LIMIT, "the run noticed nothing is referenced any more");
+    assert!(
+        start.elapsed() < LIMIT,
+        "the run noticed nothing is referenced any more"
+    );
     closer.join().unwrap();
     unsafe {
         libc::close(fds[0]);
