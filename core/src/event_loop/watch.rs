@@ -126,16 +126,21 @@ impl Watch {
 
     /// Makes the watch stop (`false`) or start again (`true`) keeping a `Default` run alive.
     pub fn set_ref(&self, refd: bool) {
-        if self.inner.refd.swap(refd, Ordering::AcqRel) == refd || !self.is_active() {
-            return;
-        }
+        // Decided under the callback's lock, which `close` holds while it gives up the ref,
+        // so a set_ref racing a close can never leave a closed watch holding a ref.
+        let delta = {
+            let _guard = lock(&self.inner.callback);
+            self.inner.refd.store(refd, Ordering::Release);
+            if !self.is_active() || self.inner.holds_ref.swap(refd, Ordering::AcqRel) == refd {
+                return;
+            }
+            if refd { 1 } else { -1 }
+        };
         if let Some(lp) = self.inner.event_loop.upgrade() {
-            if self.inner.holds_ref.swap(refd, Ordering::AcqRel) != refd {
-                lp.add_ref(if refd { 1 } else { -1 });
-                if !refd {
-                    // A Default run waiting only for this watch must notice it may return.
-                    lp.wake_if_idle();
-                }
+            lp.add_ref(delta);
+            if delta < 0 {
+                // A Default run waiting only for this watch must notice it may return.
+                lp.wake_if_idle();
             }
         }
     }
@@ -150,19 +155,21 @@ impl Watch {
     /// thread. A channel watch leaves the channel open (close it yourself); a raw descriptor
     /// is never closed.
     pub fn close(&self) {
-        {
-            // Set under the callback's lock, so a dispatch running the callback now sees it
-            // before it puts the callback back (and drops it instead).
+        let held = {
+            // Under the callback's lock: a dispatch running the callback now sees `closed`
+            // before it puts the callback back (and drops it instead), and a racing set_ref
+            // sees it before it takes a ref.
             let _callback = lock(&self.inner.callback);
             if self.inner.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-        }
+            self.inner.holds_ref.swap(false, Ordering::AcqRel)
+        };
         self.inner.key.cancel();
         if let Channel::Fd(fd) = self.inner.key.channel() {
             fd.close();
         }
-        if self.inner.holds_ref.swap(false, Ordering::AcqRel) {
+        if held {
             if let Some(lp) = self.inner.event_loop.upgrade() {
                 lp.add_ref(-1);
                 // A Default run waiting only for this watch must notice it may return.
