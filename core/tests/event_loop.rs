@@ -598,46 +598,59 @@ fn repeated_shutdown_calls_race_the_loop_without_deadlock() {
     fn requeue(lp: &EventLoop) {
         let _ = lp.execute(requeue);
     }
-    for _ in 0..20 {
-        let lp = EventLoop::spawn().unwrap();
-        lp.execute(requeue).unwrap();
-        let remote = lp.clone();
-        let caller = thread::spawn(move || {
-            for _ in 0..200 {
-                remote.shutdown_gracefully(Duration::ZERO, LIMIT);
-            }
-            remote.shutdown_now();
-        });
-        caller.join().unwrap();
-        assert!(
-            lp.await_termination(Some(LIMIT)).unwrap(),
-            "terminated, no deadlock"
-        );
-    }
+    // The rounds run on their own thread, so a deadlock fails the test instead of hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for _ in 0..20 {
+            let lp = EventLoop::spawn().unwrap();
+            lp.execute(requeue).unwrap();
+            let remote = lp.clone();
+            let caller = thread::spawn(move || {
+                for _ in 0..200 {
+                    remote.shutdown_gracefully(Duration::ZERO, LIMIT);
+                }
+                remote.shutdown_now();
+            });
+            caller.join().unwrap();
+            assert!(lp.await_termination(Some(LIMIT)).unwrap());
+        }
+        done.send(()).unwrap();
+    });
+    assert!(
+        finished.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "shutdown calls racing the loop's own shutdown deadlocked"
+    );
 }
 
 #[test]
 fn closing_the_last_watch_from_another_thread_ends_a_default_run() {
-    let lp = EventLoop::new().unwrap();
     let mut fds = [0; 2];
     assert_eq!(
         unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
         0
     );
-    let watch = lp
-        .watch_fd(fds[0], OP_READ, Box::new(|_, _, _| {}))
-        .unwrap();
-    let closer = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(100));
-        watch.close();
+    let (watched, watch_rx) = std::sync::mpsc::channel();
+    let (returned, returned_rx) = std::sync::mpsc::channel();
+    // The run happens on its own thread, so a run that never returns fails the test instead
+    // of hanging it.
+    let read_end = fds[0];
+    thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        let watch = lp
+            .watch_fd(read_end, OP_READ, Box::new(|_, _, _| {}))
+            .unwrap();
+        watched.send(watch).unwrap();
+        returned.send(lp.run(RunMode::Default)).unwrap();
     });
-    let start = Instant::now();
-    assert!(!lp.run(RunMode::Default).unwrap());
-    assert!(
-        start.elapsed() < LIMIT,
+    let watch = watch_rx.recv_timeout(LIMIT).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    watch.close();
+    let outcome = returned_rx.recv_timeout(LIMIT);
+    assert_eq!(
+        outcome,
+        Ok(Ok(false)),
         "the run noticed nothing is referenced any more"
     );
-    closer.join().unwrap();
     unsafe {
         libc::close(fds[0]);
         libc::close(fds[1]);
