@@ -656,3 +656,49 @@ fn closing_the_last_watch_from_another_thread_ends_a_default_run() {
         libc::close(fds[1]);
     }
 }
+
+/// The CPU time (user + system, in clock ticks) the thread `tid` of this process used so far.
+fn thread_cpu_ticks(tid: i64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_loop_spins_only_briefly_after_a_stream_of_tasks_then_blocks() {
+    let lp = EventLoop::spawn().unwrap();
+    let tid = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let stream = 10_000;
+    for _ in 0..stream {
+        let (tid, done) = (tid.clone(), done.clone());
+        lp.execute(move |_| {
+            tid.store(unsafe { libc::gettid() } as usize, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let deadline = Instant::now() + LIMIT;
+    while done.load(Ordering::SeqCst) < stream && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(done.load(Ordering::SeqCst), stream);
+    let tid = tid.load(Ordering::SeqCst) as i64;
+    let before = thread_cpu_ticks(tid);
+    thread::sleep(Duration::from_millis(500));
+    let spent = thread_cpu_ticks(tid) - before;
+    // Spinning for the whole half second would be about 50 ticks; blocking, about none.
+    assert!(
+        spent <= 10,
+        "the idle loop thread used {spent} ticks of CPU in 500 ms"
+    );
+    // Blocked, it still wakes for the next task.
+    let (ran, ran_rx) = std::sync::mpsc::channel();
+    lp.execute(move |_| ran.send(()).unwrap()).unwrap();
+    ran_rx.recv_timeout(LIMIT).unwrap();
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}

@@ -148,6 +148,7 @@ TEST_ENTRY(loop_task_frees_own_loop)
 
 /* test-loop-storm.c */
 TEST_ENTRY(loop_cross_thread_storm)
+TEST_ENTRY(loop_stream_then_blocks)
 
 /* test-loop-timers.c */
 TEST_ENTRY(loop_timer_order_never_early)

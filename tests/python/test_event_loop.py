@@ -271,6 +271,29 @@ def test_cross_thread_storm(threaded: nioxide.EventLoop) -> None:
         assert [seq for q, seq in received if q == p] == list(range(per_producer)), p
 
 
+def _thread_cpu_ticks(tid: int) -> int:
+    """The CPU time (user + system, in clock ticks) thread ``tid`` of this process used."""
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])  # utime and stime: fields 14 and 15 of stat(5)
+
+
+def test_a_loop_spins_only_briefly_after_a_stream_then_blocks(
+    threaded: nioxide.EventLoop,
+) -> None:
+    """After a stream of tasks the loop watches its queue for microseconds, then blocks."""
+    for _ in range(10_000):
+        threaded.execute(int)
+    tid = threaded.submit(threading.get_native_id).result(10)
+    before = _thread_cpu_ticks(tid)
+    time.sleep(0.5)
+    spent = _thread_cpu_ticks(tid) - before
+    # Spinning through the half second would be about 50 ticks; blocking, about none.
+    assert spent <= 10, f"the idle loop thread used {spent} ticks of CPU in 0.5 s"
+    assert threaded.submit(lambda: 7).result(10) == 7  # blocked, it still wakes
+
+
 # --- timers ------------------------------------------------------------------------------
 
 

@@ -196,9 +196,24 @@ struct Shutdown {
     timers_cancelled: bool,
 }
 
+/// A value alone on its cache line (128 bytes: two lines, as adjacent-line prefetchers pair
+/// them), so that what producers write and what the loop reads in its spin do not slow each
+/// other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 pub(crate) struct LoopInner {
     selector: Selector,
-    tasks: Mutex<VecDeque<Queued>>,
+    /// The task queue: written by every producer, so alone on its line.
+    tasks: CacheLine<Mutex<VecDeque<Queued>>>,
     /// The batch `run_tasks` is running (kept to reuse its allocation).
     batch: Mutex<VecDeque<Queued>>,
     timers: Mutex<timer::Heap>,
@@ -212,11 +227,22 @@ pub(crate) struct LoopInner {
     /// wakes; the loop sets it again just before it blocks (Netty's "awake" flag), so a busy
     /// loop costs producers no system call.
     idle: AtomicBool,
+    /// Whether the task queue may hold tasks, readable without its lock: set under the lock by
+    /// the push that finds the queue empty, cleared under it only when the loop takes the whole
+    /// queue. So a non-empty queue always has it set (an emptied one may keep it set until the
+    /// next take). The loop reads it where a lock would contend with producers: whether a
+    /// phase has tasks to run, and its brief spin before it blocks
+    /// ([`EventLoop::spin_for_tasks`]).
+    queued: CacheLine<AtomicBool>,
+    /// Whether the last turn ran a stream of tasks (two or more, or one its spin caught), so
+    /// the next one spins before it blocks. Only the thread running the loop uses it.
+    streaming: AtomicBool,
     stop: AtomicBool,
     state: AtomicU8,
     shutdown: Mutex<Option<Shutdown>>,
     refs: AtomicIsize,
-    counters: Counters,
+    /// Written by the loop every turn: kept off the lines producers read.
+    counters: CacheLine<Counters>,
     start: Instant,
     generation: u64,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -309,6 +335,12 @@ fn thread_no() -> u64 {
     NO.with(|n| *n)
 }
 
+/// How long a loop that has just run a stream of tasks watches its queue before it blocks
+/// (libuv blocks at once; a wake-up costs the producer a system call and the loop a trip
+/// through the scheduler, several microseconds each). An idle loop does not spin: only one
+/// whose last turn ran two or more tasks, or caught one by spinning.
+const SPIN: Duration = Duration::from_micros(10);
+
 static LOOP_NAMES: AtomicU64 = AtomicU64::new(0);
 
 impl EventLoop {
@@ -317,18 +349,20 @@ impl EventLoop {
         Ok(EventLoop {
             inner: Arc::new(LoopInner {
                 selector: Selector::open()?,
-                tasks: Mutex::new(VecDeque::new()),
+                tasks: CacheLine(Mutex::new(VecDeque::new())),
                 timers: Mutex::new(timer::Heap::default()),
                 loop_timers: Mutex::new(loop_timer::Registry::default()),
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
                 library_driven,
                 running: AtomicBool::new(false),
                 idle: AtomicBool::new(true),
+                queued: CacheLine(AtomicBool::new(false)),
+                streaming: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 state: AtomicU8::new(OPEN),
                 shutdown: Mutex::new(None),
                 refs: AtomicIsize::new(0),
-                counters: Counters::default(),
+                counters: CacheLine::default(),
                 start: Instant::now(),
                 generation,
                 thread: Mutex::new(None),
@@ -521,7 +555,7 @@ impl EventLoop {
     }
 
     fn push_task(&self, task: &mut Option<Queued>, internal: bool) -> Result<()> {
-        {
+        let wake = {
             let mut tasks = lock(&self.inner.tasks);
             let state = self.inner.state.load(Ordering::Acquire);
             // Only a loop that is shutting down asks who is calling.
@@ -532,9 +566,19 @@ impl EventLoop {
             let Some(task) = task.take() else {
                 return Err(ErrorKind::InvalidArgument.into());
             };
+            if tasks.is_empty() {
+                self.inner.queued.store(true, Ordering::Release);
+            }
             tasks.push_back(task);
+            // Read under the queue's lock, which orders it without a fence: the loop sets
+            // `idle` before it takes this lock for its last look at the queue, so either that
+            // look comes later and finds this task, or this read sees the flag set.
+            self.inner.idle.load(Ordering::Relaxed)
+                && self.inner.idle.swap(false, Ordering::Relaxed)
+        };
+        if wake {
+            self.wake();
         }
-        self.wake_if_idle();
         Ok(())
     }
 
@@ -736,20 +780,26 @@ impl EventLoop {
     fn turn(&self, mode: RunMode) -> Result<()> {
         let inner = &*self.inner;
         inner.counters.turns.fetch_add(1, Ordering::Relaxed);
+        let mut ran = 0;
         if self.work_due() {
             self.scoped(&mut || {
                 self.run_timers();
-                self.run_tasks();
+                ran += self.run_tasks();
             });
         }
+        // A loop fed a stream of tasks from other threads looks for the next one briefly
+        // before it blocks, which spares the producers a wake-up system call each.
+        let streaming = ran >= 2 || inner.streaming.load(Ordering::Relaxed);
+        let caught = mode != RunMode::NoWait && streaming && self.spin_for_tasks();
+        // A task it caught is queued: this turn's wait does not block.
+        let may_block = mode != RunMode::NoWait && !caught;
         // About to wait: from now on producers wake the backend. Setting the flag before the
         // last look at the queue and the timers means no work queued meanwhile is missed.
-        let may_block = mode != RunMode::NoWait;
         if may_block {
             inner.idle.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
         }
-        let timeout = if mode == RunMode::NoWait
+        let timeout = if !may_block
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
             || (mode == RunMode::Default && !inner.library_driven && !self.alive())
@@ -790,18 +840,42 @@ impl EventLoop {
                     self.guard(|| watch::dispatch(self, &key));
                 }
                 self.run_timers();
-                self.run_tasks();
+                ran += self.run_tasks();
             });
         }
         if n > 0 {
             *lock(&inner.scratch) = keys;
         }
+        let streaming = ran >= 2 || caught;
+        if streaming != inner.streaming.load(Ordering::Relaxed) {
+            inner.streaming.store(streaming, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// Watches the task queue for at most [`SPIN`] (without its lock, without a system call)
+    /// and says whether a task arrived. Stops early when the loop is asked to stop.
+    fn spin_for_tasks(&self) -> bool {
+        let inner = &*self.inner;
+        let until = Instant::now() + SPIN;
+        loop {
+            for _ in 0..64 {
+                if inner.queued.load(Ordering::Relaxed) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if inner.stop.load(Ordering::Relaxed) || Instant::now() >= until {
+                return false;
+            }
+        }
     }
 
     /// Whether a callback phase would find work: a queued task or a due timer.
     fn work_due(&self) -> bool {
-        !lock(&self.inner.tasks).is_empty()
+        // The hint, not the queue's lock, which producers are taking: a task pushed this
+        // instant is found by the next look (the wait's timeout is computed under the lock).
+        self.inner.queued.load(Ordering::Acquire)
             || lock(&self.inner.timers)
                 .next_deadline()
                 .is_some_and(|d| d <= Instant::now())
@@ -847,14 +921,18 @@ impl EventLoop {
 
     /// Runs the tasks queued now (tasks they queue run next turn, so no turn runs forever).
     /// After [`shutdown_now`](Self::shutdown_now) it runs none: what is queued is dropped.
-    fn run_tasks(&self) {
+    fn run_tasks(&self) -> u64 {
         // Take the whole queue at once (tasks queued meanwhile wait for the next turn, so no
         // turn runs forever), then run it without touching the queue's lock per task.
         let mut batch = std::mem::take(&mut *lock(&self.inner.batch));
-        std::mem::swap(&mut batch, &mut *lock(&self.inner.tasks));
+        {
+            let mut tasks = lock(&self.inner.tasks);
+            std::mem::swap(&mut batch, &mut *tasks);
+            self.inner.queued.store(false, Ordering::Relaxed);
+        }
         if batch.is_empty() {
             *lock(&self.inner.batch) = batch;
-            return;
+            return 0;
         }
         let mut ran = 0u64;
         while let Some(task) = batch.pop_front() {
@@ -877,6 +955,7 @@ impl EventLoop {
             }
         }
         *lock(&self.inner.batch) = batch;
+        ran
     }
 
     /// Whether a [`shutdown_now`](Self::shutdown_now) was asked for.
@@ -1068,7 +1147,7 @@ impl EventLoop {
                 watch::close_key(self, &key);
             }
         }
-        self.run_tasks();
+        let _ = self.run_tasks();
         {
             let mut tasks = lock(&self.inner.tasks);
             self.inner.state.store(TERMINATED, Ordering::Release);
