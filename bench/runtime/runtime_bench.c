@@ -8,8 +8,8 @@
  *   runtime_bench [-x WHICH] [-n TASKS] [-r REPS] [-P PRODUCERS] [-t TIMER_OPS] [-b BATCH]
  *                 [-s SAMPLES] [-w PAUSE_US] [-L LOOP_CPU] [-C CLIENT_CPU]
  *
- * WHICH: a comma-separated subset of execute,timer,schedule,wakeup (default: all four, in that
- * order).
+ * WHICH: a comma-separated subset of execute,timer,schedule,wakeup,floor (default: all five,
+ * in that order).
  *
  * 1. execute: PRODUCERS threads (pinned to CLIENT_CPU) queue TASKS tiny tasks in all to one
  *    loop thread (pinned to LOOP_CPU) as fast as they can; the time runs from the producers'
@@ -29,6 +29,10 @@
  *    CLOCK_MONOTONIC, queue a task to the idle loop, which takes CLOCK_MONOTONIC when it runs;
  *    the client spins until it has run, then sleeps PAUSE_US so the loop is idle again.
  *    Prints p50 and p99 of the differences.
+ * 4. floor: on the client's CPU, the time of one uncontended atomic read-modify-write (a
+ *    locked add) and of one CLOCK_MONOTONIC read: the parts no timer start + stop can avoid
+ *    under nioxide's rules (report.py says which), measured on the same machine in the same
+ *    run as the figures they bound.
  *
  * Output: "key value" lines (bench/runtime/report.py reads them), with the total number of
  * tasks and timer operations run (warm-ups included), so that run.sh can divide the difference
@@ -58,7 +62,7 @@ static struct {
     uint64_t tasks, timer_ops, batch, samples, pause_us;
     int reps, producers, loop_cpu, client_cpu;
     const char *which;
-} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,schedule,wakeup"};
+} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,schedule,wakeup,floor"};
 
 static uint64_t now_ns(void)
 {
@@ -341,6 +345,35 @@ static void bench_wakeup(void)
     free(lat);
 }
 
+/* --- 4. the floor: what one atomic read-modify-write and one clock read cost here --------- */
+
+static _Atomic uint64_t floor_word;
+
+/* The median over `reps` of the time per call of CLOCK_MONOTONIC reads and of uncontended
+ * locked additions (the cheapest atomic read-modify-write), on the client's CPU. They bound
+ * from below what a timer start + stop can cost under nioxide's rules (see report.py). */
+static void bench_floor(void)
+{
+    enum { N = 4000000 };
+    double rmw[64], clock[64];
+    struct timespec ts;
+    int r;
+    uint64_t i, t0;
+    pin_self(opt.client_cpu);
+    for (r = 0; r < opt.reps; r++) {
+        t0 = now_ns();
+        for (i = 0; i < N; i++)
+            atomic_fetch_add_explicit(&floor_word, 1, memory_order_relaxed);
+        rmw[r] = (double)(now_ns() - t0) / N;
+        t0 = now_ns();
+        for (i = 0; i < N; i++)
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock[r] = (double)(now_ns() - t0) / N;
+    }
+    printf("floor_atomic_rmw_ns %.2f\n", median(rmw, opt.reps));
+    printf("floor_clock_read_ns %.2f\n", median(clock, opt.reps));
+}
+
 /* --------------------------------------------------------------------------------------------- */
 
 static uint64_t num(const char *s)
@@ -371,7 +404,7 @@ int main(int argc, char **argv)
         case 'C': opt.client_cpu = (int)num(optarg); break;
         default:
             fprintf(stderr,
-                    "usage: %s [-x execute,timer,schedule,wakeup] [-n tasks] [-r reps]\n"
+                    "usage: %s [-x execute,timer,schedule,wakeup,floor] [-n tasks] [-r reps]\n"
                     "       [-P producers]"
                     " [-t timer_ops] [-b batch] [-s samples] [-w pause_us]\n"
                     "       [-L loop_cpu] [-C client_cpu]\n",
@@ -394,6 +427,8 @@ int main(int argc, char **argv)
         bench_timer("schedule", rt_schedule_op);
     if (strstr(opt.which, "wakeup") != NULL)
         bench_wakeup();
+    if (strstr(opt.which, "floor") != NULL)
+        bench_floor();
     rt_finish();
     return 0;
 }
