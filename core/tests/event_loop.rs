@@ -702,3 +702,52 @@ fn a_loop_spins_only_briefly_after_a_stream_of_tasks_then_blocks() {
     lp.shutdown_gracefully(Duration::ZERO, LIMIT);
     assert!(lp.await_termination(Some(LIMIT)).unwrap());
 }
+
+#[test]
+fn ref_changes_around_a_cancel_count_the_timer_once() {
+    let lp = EventLoop::new().unwrap();
+    for round in 0..2_000 {
+        let future = lp
+            .schedule(Duration::from_secs(3600), Repeat::Once, |_| Ok(None))
+            .unwrap();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let toggler = {
+            let (future, start) = (future.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..64 {
+                    future.set_ref(i % 2 == 1);
+                }
+            })
+        };
+        start.wait();
+        for _ in 0..(round % 32) {
+            std::hint::spin_loop();
+        }
+        assert!(future.cancel());
+        toggler.join().unwrap();
+        // End some rounds ref'd, some not: a cancelled timer holds no ref either way.
+        future.set_ref(round % 2 == 0);
+    }
+    // What is referenced now: one 30 ms timer. A count left too high would keep the run
+    // going forever; one too low would end it before the timer fired.
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    lp.schedule(Duration::from_millis(30), Repeat::Once, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+        Ok(None)
+    })
+    .unwrap();
+    let (returned, returned_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || returned.send(lp.run(RunMode::Default)).unwrap());
+    assert_eq!(
+        returned_rx.recv_timeout(LIMIT),
+        Ok(Ok(false)),
+        "the run ended"
+    );
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        1,
+        "and not before the timer fired"
+    );
+}

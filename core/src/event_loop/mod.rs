@@ -286,13 +286,11 @@ impl ScheduledFuture {
     /// Makes the timer stop (`false`) or start again (`true`) keeping a [`RunMode::Default`]
     /// run alive (libuv's `uv_unref`/`uv_ref`).
     pub fn set_ref(&self, refd: bool) {
-        let was = self.timer.refd.swap(refd, Ordering::AcqRel);
-        if was != refd && self.timer.holds_ref.load(Ordering::Acquire) {
+        let delta = self.timer.set_refd(refd);
+        if delta != 0 {
             if let Some(lp) = self.event_loop.upgrade() {
-                lp.inner
-                    .refs
-                    .fetch_add(if refd { 1 } else { -1 }, Ordering::AcqRel);
-                if !refd {
+                lp.inner.refs.fetch_add(delta, Ordering::AcqRel);
+                if delta < 0 {
                     // A Default run waiting only for this timer must notice it may return.
                     lp.wake_if_idle();
                 }
@@ -302,7 +300,7 @@ impl ScheduledFuture {
 
     /// Whether the timer keeps the loop alive.
     pub fn has_ref(&self) -> bool {
-        self.timer.refd.load(Ordering::Acquire)
+        self.timer.is_refd()
     }
 }
 
@@ -642,13 +640,7 @@ impl EventLoop {
         };
         let deadline = Instant::now() + delay;
         let future = Promise::new(Some(self));
-        let timer = Arc::new(timer::Timer {
-            future: future.clone(),
-            task: Mutex::new(Some(body)),
-            repeat,
-            refd: AtomicBool::new(true),
-            holds_ref: AtomicBool::new(true),
-        });
+        let timer = Arc::new(timer::Timer::new(future.clone(), body, repeat));
         self.inner.refs.fetch_add(1, Ordering::AcqRel);
         let weak_loop = self.downgrade();
         let weak_timer = Arc::downgrade(&timer);
@@ -695,7 +687,7 @@ impl EventLoop {
     }
 
     fn release_timer_ref(&self, timer: &timer::Timer) {
-        if timer.holds_ref.swap(false, Ordering::AcqRel) && timer.refd.load(Ordering::Acquire) {
+        if timer.release() {
             self.inner.refs.fetch_sub(1, Ordering::AcqRel);
         }
     }

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU8, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use super::EventLoop;
@@ -38,11 +38,16 @@ pub(crate) struct Timer {
     pub(crate) future: Promise,
     pub(crate) task: std::sync::Mutex<Option<TimerTask>>,
     pub(crate) repeat: Repeat,
-    /// Whether the timer keeps the loop alive (libuv's ref).
-    pub(crate) refd: AtomicBool,
-    /// Whether the timer currently holds one of the loop's refs.
-    pub(crate) holds_ref: AtomicBool,
+    /// [`REFD`] (the timer keeps the loop alive, libuv's ref) and [`HOLDS`] (it is still
+    /// pending, so its ref counts in the loop's refs) in one word, so that a ref change racing
+    /// the timer's end moves the loop's count exactly once.
+    ref_state: AtomicU8,
 }
+
+/// A [`Timer`] is ref'd.
+const REFD: u8 = 1;
+/// A [`Timer`] is pending: while [`REFD`] too, it holds one of the loop's refs.
+const HOLDS: u8 = 2;
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,8 +58,46 @@ impl std::fmt::Debug for Timer {
 }
 
 impl Timer {
+    /// A pending, ref'd timer for `task`: it holds one of the loop's refs, which the caller
+    /// adds.
+    pub(crate) fn new(future: Promise, task: TimerTask, repeat: Repeat) -> Timer {
+        Timer {
+            future,
+            task: std::sync::Mutex::new(Some(task)),
+            repeat,
+            ref_state: AtomicU8::new(REFD | HOLDS),
+        }
+    }
+
     pub(crate) fn take_task(&self) -> Option<TimerTask> {
         lock(&self.task).take()
+    }
+
+    /// Whether the timer keeps the loop alive while pending.
+    pub(crate) fn is_refd(&self) -> bool {
+        self.ref_state.load(AtomicOrdering::Acquire) & REFD != 0
+    }
+
+    /// Sets the ref; returns how the loop's ref count must change (-1, 0 or 1): only a pending
+    /// timer's change counts.
+    pub(crate) fn set_refd(&self, refd: bool) -> isize {
+        let before = if refd {
+            self.ref_state.fetch_or(REFD, AtomicOrdering::AcqRel)
+        } else {
+            self.ref_state.fetch_and(!REFD, AtomicOrdering::AcqRel)
+        };
+        match (before & HOLDS != 0, before & REFD != 0, refd) {
+            (true, false, true) => 1,
+            (true, true, false) => -1,
+            _ => 0,
+        }
+    }
+
+    /// Ends the timer's hold on the loop (it fired for good, was cancelled or dropped);
+    /// returns whether it held a ref, which the caller gives back. Only the first call can.
+    pub(crate) fn release(&self) -> bool {
+        let before = self.ref_state.fetch_and(!HOLDS, AtomicOrdering::AcqRel);
+        before & (HOLDS | REFD) == HOLDS | REFD
     }
 }
 
@@ -185,5 +228,39 @@ impl Heap {
     pub(crate) fn drain(&mut self) -> Vec<Entry> {
         self.cancelled = 0;
         std::mem::take(&mut self.heap).into_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer() -> Timer {
+        Timer::new(Promise::new(None), Box::new(|_| Ok(None)), Repeat::Once)
+    }
+
+    #[test]
+    fn a_pending_timer_moves_the_count_on_each_ref_change() {
+        let t = timer();
+        assert!(t.is_refd());
+        assert_eq!(t.set_refd(true), 0, "already ref'd");
+        assert_eq!(t.set_refd(false), -1);
+        assert_eq!(t.set_refd(false), 0, "already unref'd");
+        assert_eq!(t.set_refd(true), 1);
+    }
+
+    #[test]
+    fn only_the_first_release_of_a_refd_timer_gives_a_ref_back() {
+        let t = timer();
+        assert!(t.release());
+        assert!(!t.release());
+        assert_eq!(t.set_refd(false), 0, "an ended timer holds no ref");
+        assert_eq!(t.set_refd(true), 0);
+        let unrefd = timer();
+        assert_eq!(unrefd.set_refd(false), -1);
+        assert!(
+            !unrefd.release(),
+            "its ref was given back when it was unref'd"
+        );
     }
 }
