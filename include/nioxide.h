@@ -1737,7 +1737,9 @@ int nx_loop_watch_server_socket_channel(struct nx_loop_t *loop,
                                         struct nx_watch_t **watch_out);
 
 /**
- * Replaces the watch's interest ops (0 pauses it); takes effect at the loop's next turn.
+ * Replaces the watch's interest ops (0 pauses it); takes effect at the loop's next turn. A
+ * loop waiting for events is woken, so readiness it has already seen (data that arrived
+ * while the watch had no read interest) is served at once.
  *
  * Thread safety: safe from any thread, also from the watch's own callback.
  *

@@ -751,3 +751,36 @@ fn ref_changes_around_a_cancel_count_the_timer_once() {
         "and not before the timer fired"
     );
 }
+
+#[test]
+fn interest_added_from_another_thread_wakes_a_waiting_loop_for_cached_readiness() {
+    let lp = EventLoop::spawn().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let (fired, fired_rx) = std::sync::mpsc::channel();
+    let watch = lp
+        .watch(
+            peer.clone(),
+            OP_WRITE,
+            Box::new(move |_, watch, ready| {
+                if ready & OP_READ != 0 {
+                    let _ = fired.send(());
+                    watch.set_interest(0).unwrap();
+                } else {
+                    watch.set_interest(0).unwrap(); // writable: seen once, then quiet
+                }
+            }),
+        )
+        .unwrap();
+    client.write(b"waiting").unwrap();
+    // The loop sees the data's edge while it has no read interest, then blocks.
+    thread::sleep(Duration::from_millis(100));
+    watch.set_interest(OP_READ).unwrap();
+    assert!(
+        fired_rx.recv_timeout(LIMIT).is_ok(),
+        "the new interest was served without a new edge"
+    );
+    watch.close();
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}

@@ -173,6 +173,7 @@ TEST_ENTRY(loop_watch_socket_channel)
 TEST_ENTRY(loop_watch_server_socket_channel)
 TEST_ENTRY(loop_watch_pipe_fd)
 TEST_ENTRY(loop_watch_arguments)
+TEST_ENTRY(loop_watch_interest_wakes_the_loop)
 
 /* test-timer-basics.c */
 TEST_ENTRY(timer_order_never_early)

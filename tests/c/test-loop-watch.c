@@ -265,3 +265,38 @@ TEST_IMPL(loop_watch_arguments) {
   close(fds[1]);
   return 0;
 }
+
+/* Records the ready ops it saw, then pauses the watch (on the loop's thread). */
+static void on_ready_pause(nx_watch_t *watch, uint32_t ready_ops, void *arg) {
+  __atomic_fetch_or((uint32_t *)arg, ready_ops, __ATOMIC_SEQ_CST);
+  nx_watch_set_interest(watch, 0);
+}
+
+/* Read interest added from another thread while the loop waits is served at once for data
+ * the loop saw arrive while it had no read interest (no new event will come for it). */
+TEST_IMPL(loop_watch_interest_wakes_the_loop) {
+  nx_loop_t *loop;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_watch_t *watch;
+  uint32_t seen = 0;
+  int64_t deadline;
+  ASSERT_OK(nx_loop_start(&loop));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_loop_watch_socket_channel(loop, peer, NX_OP_WRITE, on_ready_pause, &seen, NULL,
+                                         &watch));
+  t_write_all(client, "waiting", 7);
+  t_sleep_ms(100); /* the loop sees the data arrive, without read interest, then waits */
+  ASSERT_OK(nx_watch_set_interest(watch, NX_OP_READ));
+  deadline = t_now_ms() + T_LIMIT_MS;
+  while ((__atomic_load_n(&seen, __ATOMIC_SEQ_CST) & NX_OP_READ) == 0) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  ASSERT_OK(nx_watch_close(watch));
+  ASSERT_OK(nx_watch_free(watch));
+  t_stop_loop(loop);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  return 0;
+}

@@ -442,6 +442,28 @@ def test_watch_a_channel(loop: nioxide.EventLoop, server: nioxide.ServerSocketCh
     accepted[0].close()
 
 
+def test_interest_added_from_another_thread_wakes_the_loop(
+    threaded: nioxide.EventLoop, pair: tuple[nioxide.SocketChannel, nioxide.SocketChannel]
+) -> None:
+    """Data the loop saw arrive while the watch had no read interest is served as soon as
+    another thread adds it: no new event will come for it."""
+    client, peer = pair
+    peer.configure_blocking(False)
+    seen = threading.Event()
+
+    def ready(watch: nioxide.Watch, ops: int) -> None:
+        if ops & OP_READ:
+            seen.set()
+        watch.interest = 0
+
+    watch = threaded.watch(peer, OP_WRITE, ready)
+    client.write(b"waiting")
+    time.sleep(0.1)  # the loop sees the data arrive, without read interest, then waits
+    watch.interest = OP_READ
+    assert seen.wait(WAIT), "the new interest was served without a new event"
+    watch.close()
+
+
 def test_a_blocking_channel_cannot_be_watched(
     loop: nioxide.EventLoop, server: nioxide.ServerSocketChannel
 ) -> None:

@@ -109,9 +109,15 @@ impl Watch {
         self.inner.key.interest_ops()
     }
 
-    /// Replaces the interest ops; takes effect at the next turn.
+    /// Replaces the interest ops; takes effect at the next turn. A loop waiting in its
+    /// backend is woken, so readiness it has already seen (data that arrived while the watch
+    /// had no read interest) is served without waiting for a new event.
     pub fn set_interest(&self, ops: u32) -> Result<()> {
-        self.inner.key.set_interest_ops(ops)
+        self.inner.key.set_interest_ops(ops)?;
+        if let Some(lp) = self.inner.event_loop.upgrade() {
+            lp.wake_if_idle();
+        }
+        Ok(())
     }
 
     /// The watched channel.

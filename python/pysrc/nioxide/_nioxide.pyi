@@ -838,7 +838,8 @@ class Watch:
 
     @property
     def interest(self) -> int:
-        """The interest ops (``OP_*``); setting it takes effect at the next turn."""
+        """The interest ops (``OP_*``); setting it takes effect at the next turn (a waiting
+        loop is woken, so readiness it has already seen is served at once)."""
 
     @interest.setter
     def interest(self, value: int, /) -> None: ...
