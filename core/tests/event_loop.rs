@@ -784,3 +784,20 @@ fn interest_added_from_another_thread_wakes_a_waiting_loop_for_cached_readiness(
     lp.shutdown_gracefully(Duration::ZERO, LIMIT);
     assert!(lp.await_termination(Some(LIMIT)).unwrap());
 }
+
+#[test]
+fn stop_has_no_effect_on_a_library_driven_loop() {
+    let lp = EventLoop::spawn().unwrap();
+    let (ran, ran_rx) = std::sync::mpsc::channel();
+    let stopper = lp.clone();
+    lp.execute(move |_| stopper.stop()).unwrap(); // from its own thread
+    lp.stop(); // and from another
+    thread::sleep(Duration::from_millis(50));
+    lp.execute(move |_| ran.send(()).unwrap()).unwrap();
+    assert!(
+        ran_rx.recv_timeout(LIMIT).is_ok(),
+        "the loop's thread still runs"
+    );
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}

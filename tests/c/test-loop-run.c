@@ -146,7 +146,7 @@ static int run_inside(nx_loop_t *loop, void *rc) {
 TEST_IMPL(loop_run_reentrant_or_library_driven) {
   nx_loop_t *loop;
   nx_loop_t *started;
-  int rc = 0;
+  int rc = 0, stopped = 0;
   ASSERT_OK(nx_loop_new(&loop));
   ASSERT_OK(nx_loop_execute(loop, run_inside, &rc, NULL));
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
@@ -158,6 +158,14 @@ TEST_IMPL(loop_run_reentrant_or_library_driven) {
   ASSERT_OK(nx_loop_start(&started));
   ASSERT_EQ(nx_loop_run(started, NX_RUN_NOWAIT), NX_EBUSY);
   ASSERT_EQ(nx_loop_run(started, NX_RUN_DEFAULT), NX_EBUSY);
+  /* nx_loop_stop has no effect on it, from its own thread or another: it goes on running. */
+  ASSERT_OK(nx_loop_execute(started, stop_task, &stopped, NULL));
+  ASSERT_OK(nx_loop_stop(started));
+  t_sleep_ms(50);
+  rc = 0;
+  ASSERT_OK(nx_loop_execute(started, t_count_task, &rc, NULL));
+  t_wait_for(&rc, 1);
+  ASSERT_EQ(stopped, 1);
   t_stop_loop(started);
   return 0;
 }

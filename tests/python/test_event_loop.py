@@ -120,6 +120,13 @@ def test_stop_from_another_thread(loop: nioxide.EventLoop) -> None:
     stopper.done()
 
 
+def test_stop_has_no_effect_on_a_library_driven_loop(threaded: nioxide.EventLoop) -> None:
+    threaded.execute(threaded.stop)  # from its own thread
+    threaded.stop()  # and from another
+    time.sleep(0.05)
+    assert threaded.submit(lambda: 7).result(WAIT) == 7, "its thread still runs"
+
+
 def test_run_is_not_reentrant_and_not_for_library_driven_loops(
     loop: nioxide.EventLoop, threaded: nioxide.EventLoop
 ) -> None:

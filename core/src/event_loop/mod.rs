@@ -699,8 +699,12 @@ impl EventLoop {
     }
 
     /// Asks a running loop to return after its current turn, from any thread; a stop before
-    /// a run makes that run return after at most one turn.
+    /// a run makes that run return after at most one turn. No effect on a loop a library
+    /// thread drives (its thread runs until the loop is shut down).
     pub fn stop(&self) {
+        if self.inner.library_driven {
+            return;
+        }
         self.inner.stop.store(true, Ordering::Release);
         if !self.in_event_loop() {
             self.wake();

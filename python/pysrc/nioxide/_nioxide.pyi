@@ -501,7 +501,8 @@ class EventLoop:
 
     def stop(self) -> None:
         """Makes a running :meth:`run` return after its current turn (from any thread); a stop
-        before a run makes that run return after at most one turn."""
+        before a run makes that run return after at most one turn. No effect on a loop from
+        :meth:`spawn` (shut it down instead)."""
 
     def execute(self, callable: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts]) -> None:
         """Runs ``callable(*args)`` on the loop's thread, after the tasks queued before it. An
