@@ -234,8 +234,9 @@ pub(crate) struct LoopInner {
     /// phase has tasks to run, and its brief spin before it blocks
     /// ([`EventLoop::spin_for_tasks`]).
     queued: CacheLine<AtomicBool>,
-    /// Whether the last turn ran a stream of tasks (two or more, or one its spin caught), so
-    /// the next one spins before it blocks. Only the thread running the loop uses it.
+    /// Whether the last turn served a stream of tasks from other threads (a wake-up that
+    /// found two or more, or a task its spin caught), so the next one spins before it blocks.
+    /// Only the thread running the loop uses it; each run starts without.
     streaming: AtomicBool,
     stop: AtomicBool,
     state: AtomicU8,
@@ -333,10 +334,11 @@ fn thread_no() -> u64 {
     NO.with(|n| *n)
 }
 
-/// How long a loop that has just run a stream of tasks watches its queue before it blocks
-/// (libuv blocks at once; a wake-up costs the producer a system call and the loop a trip
-/// through the scheduler, several microseconds each). An idle loop does not spin: only one
-/// whose last turn ran two or more tasks, or caught one by spinning.
+/// How long a loop that has just served a stream of tasks from other threads watches its
+/// queue before it blocks (libuv blocks at once; a wake-up costs the producer a system call
+/// and the loop a trip through the scheduler, several microseconds each). An idle loop does
+/// not spin, nor one woken by its timers: only one whose last wake-up by another thread found
+/// two or more tasks, or whose last spin caught one.
 const SPIN: Duration = Duration::from_micros(10);
 
 static LOOP_NAMES: AtomicU64 = AtomicU64::new(0);
@@ -751,6 +753,7 @@ impl EventLoop {
             }
         }
         self.inner.idle.store(false, Ordering::SeqCst);
+        self.inner.streaming.store(false, Ordering::Relaxed);
         let _running = NotRunning(self);
         self.inner.owner.store(thread_no(), Ordering::Release);
         loop {
@@ -776,17 +779,19 @@ impl EventLoop {
     fn turn(&self, mode: RunMode) -> Result<()> {
         let inner = &*self.inner;
         inner.counters.turns.fetch_add(1, Ordering::Relaxed);
-        let mut ran = 0;
         if self.work_due() {
             self.scoped(&mut || {
                 self.run_timers();
-                ran += self.run_tasks();
+                self.run_tasks();
             });
         }
         // A loop fed a stream of tasks from other threads looks for the next one briefly
         // before it blocks, which spares the producers a wake-up system call each.
-        let streaming = ran >= 2 || inner.streaming.load(Ordering::Relaxed);
-        let caught = mode != RunMode::NoWait && streaming && self.spin_for_tasks();
+        // (Not when a Default run is about to return: nothing would be left to wait for.)
+        let caught = mode != RunMode::NoWait
+            && inner.streaming.load(Ordering::Relaxed)
+            && (mode != RunMode::Default || inner.library_driven || self.alive())
+            && self.spin_for_tasks();
         // A task it caught is queued: this turn's wait does not block.
         let may_block = mode != RunMode::NoWait && !caught;
         // About to wait: from now on producers wake the backend. Setting the flag before the
@@ -810,15 +815,15 @@ impl EventLoop {
                 None => next,
             }
         };
-        if may_block && timeout == Some(Duration::ZERO) {
+        let blocks = may_block && timeout != Some(Duration::ZERO);
+        if may_block && !blocks {
             // Work is pending after all: not going to sleep, producers need not wake us.
             inner.idle.store(false, Ordering::SeqCst);
         }
         let started = Instant::now();
         let selected = inner.selector.select(timeout);
-        if may_block {
-            inner.idle.store(false, Ordering::SeqCst);
-        }
+        // Whether another thread woke the wait (it swapped `idle` off to write the eventfd).
+        let woken = blocks && !inner.idle.swap(false, Ordering::SeqCst);
         let n = selected?;
         inner
             .counters
@@ -829,6 +834,7 @@ impl EventLoop {
             keys = std::mem::take(&mut *lock(&inner.scratch));
             inner.selector.selected_into(&mut keys);
         }
+        let mut ran_after_wait = 0;
         if !keys.is_empty() || self.work_due() {
             self.scoped(&mut || {
                 for key in keys.drain(..) {
@@ -836,13 +842,15 @@ impl EventLoop {
                     self.guard(|| watch::dispatch(self, &key));
                 }
                 self.run_timers();
-                ran += self.run_tasks();
+                ran_after_wait = self.run_tasks();
             });
         }
         if n > 0 {
             *lock(&inner.scratch) = keys;
         }
-        let streaming = ran >= 2 || caught;
+        // A stream from other threads: a wake-up that found two or more tasks, or a task the
+        // spin caught. Tasks the loop queues for itself (say, from a timer) do not count.
+        let streaming = caught || (woken && ran_after_wait >= 2);
         if streaming != inner.streaming.load(Ordering::Relaxed) {
             inner.streaming.store(streaming, Ordering::Relaxed);
         }
