@@ -1600,15 +1600,18 @@ int nx_promise_value(struct nx_promise_t *promise, void **value_out);
 /**
  * Adds a listener: `listener(promise, attachment)` runs once the promise completes, on the
  * promise's loop on a later turn (never inside this call), after the listeners added before
- * it; also when added after completion. A promise without a loop runs it as `nx_promise_new`
- * says. `promise` is the handle given here: free it in the listener, or after it ran (a
- * listener handed a freed handle gets `NX_EBADHANDLE` from calls on it).
+ * it; also when added after completion. A promise without a loop, or whose loop has
+ * terminated, runs it as `nx_promise_new` says (on the completing thread; added to a
+ * completed promise, inside this call). A loop that shuts down still runs the listeners of
+ * the promises completed by then (the futures of the timers it cancels too), on its thread
+ * or on the thread that shuts it down, even when it drops its queued tasks. `promise` is the
+ * handle given here: free it in the listener, or after it ran (a listener handed a freed
+ * handle gets `NX_EBADHANDLE` from calls on it).
  *
  * Ownership: the promise owns `attachment`: `attachment_free(attachment)` (if not NULL) is
  * called exactly once, right after the listener ran, on the same thread; or, if the
- * listener never runs (its loop shut down first), on the thread that shuts the loop down or
- * waits for its termination, or when the never-completed promise's last reference goes. On
- * error nioxide keeps nothing and frees nothing.
+ * listener never runs (the promise never completes), when the promise's last reference
+ * goes. On error nioxide keeps nothing and frees nothing.
  *
  * Thread safety: safe from any thread.
  *

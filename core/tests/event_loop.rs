@@ -801,3 +801,82 @@ fn stop_has_no_effect_on_a_library_driven_loop() {
     lp.shutdown_gracefully(Duration::ZERO, LIMIT);
     assert!(lp.await_termination(Some(LIMIT)).unwrap());
 }
+
+#[test]
+fn a_listener_added_while_completion_hands_listeners_on_runs_after_them() {
+    let lp = EventLoop::spawn().unwrap();
+    for _ in 0..50 {
+        let promise = Promise::new(Some(&lp));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let early = 500;
+        for i in 0..early {
+            let order = order.clone();
+            promise.add_listener(Box::new(move |_| order.lock().unwrap().push(i)));
+        }
+        let late = {
+            let (promise, order) = (promise.clone(), order.clone());
+            thread::spawn(move || {
+                let deadline = Instant::now() + LIMIT;
+                while !promise.is_done() && Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+                promise.add_listener(Box::new(move |_| order.lock().unwrap().push(early)));
+            })
+        };
+        assert!(promise.try_success(None));
+        late.join().unwrap();
+        let deadline = Instant::now() + LIMIT;
+        while order.lock().unwrap().len() < early + 1 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(
+            *order,
+            (0..=early).collect::<Vec<_>>(),
+            "in the order added"
+        );
+    }
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn a_panicking_submitted_task_fails_its_future() {
+    let lp = EventLoop::spawn().unwrap();
+    let future = lp
+        .submit(|_| panic!("a deliberate panic in a task"))
+        .unwrap();
+    assert!(future.wait(Some(LIMIT)).unwrap(), "the future completes");
+    assert_eq!(future.cause(), Some(ErrorKind::Panic.into()));
+    assert_eq!(lp.counters().panics, 1, "and the loop reported the panic");
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn a_shutdown_that_drops_tasks_still_runs_the_listeners_of_the_timers_it_cancels() {
+    for close in [false, true] {
+        let lp = if close {
+            EventLoop::new().unwrap()
+        } else {
+            EventLoop::spawn().unwrap()
+        };
+        let heard = Arc::new(AtomicUsize::new(0));
+        let future = lp
+            .schedule(Duration::from_secs(60), Repeat::Once, |_| Ok(None))
+            .unwrap();
+        let h = heard.clone();
+        future.add_listener(Box::new(move |p| {
+            assert!(p.is_cancelled());
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+        if close {
+            lp.close();
+        } else {
+            lp.shutdown_now();
+        }
+        assert!(lp.await_termination(Some(LIMIT)).unwrap());
+        assert!(future.is_cancelled());
+        assert_eq!(heard.load(Ordering::SeqCst), 1, "close: {close}");
+    }
+}

@@ -204,6 +204,8 @@ TEST_ENTRY(promise_listener_on_loop_thread)
 TEST_ENTRY(promise_listener_without_executor)
 TEST_ENTRY(promise_listener_frees_promise)
 TEST_ENTRY(promise_listener_never_runs)
+TEST_ENTRY(promise_listener_order_across_completion)
+TEST_ENTRY(promise_listener_of_a_timer_cancelled_by_shutdown_now)
 
 /* test-promise-wait.c */
 TEST_ENTRY(promise_wait_timeout)

@@ -1,7 +1,9 @@
 /* Listeners: in order, on the promise's loop on a later turn (never inside the completing or
- * adding call), also when added late; they get the promise's handle; their attachments are
- * freed once, also when they never run; a promise without a loop runs them on the completing
- * thread. */
+ * adding call), also when added late, also when added while the completing thread is still
+ * handing the earlier ones on; they get the promise's handle; their attachments are freed
+ * once, also when they never run; a promise without a loop runs them on the completing
+ * thread; a shutdown that drops queued tasks still runs the listeners owed (also those of the
+ * timers it cancels). */
 #include "loop-helpers.h"
 
 #define LISTENERS 4
@@ -177,18 +179,22 @@ TEST_IMPL(promise_listener_never_runs) {
   struct heard heard[2];
   int order[2];
   int count = 0;
-  /* Queued to a loop that closes before running it: freed, not called. */
+  /* Queued to a loop that closes before its next turn: the promise completed, so the
+   * listener is owed; the close runs it, on the closing thread, then frees its attachment. */
   ASSERT_OK(nx_loop_new(&loop));
   ASSERT_OK(nx_promise_new(loop, &promise));
   init_heard(heard, 2, order, &count, promise);
   ASSERT_OK(nx_promise_add_listener(promise, record_listener, &heard[0], t_record_free));
   ASSERT_EQ(nx_promise_try_success(promise, NULL, NULL), 1);
-  ASSERT_OK(nx_loop_close(loop));
   ASSERT_EQ(count, 0);
+  ASSERT_OK(nx_loop_close(loop));
+  ASSERT_EQ(count, 1);
+  ASSERT(pthread_equal(heard[0].thread, pthread_self()));
   ASSERT_EQ(heard[0].freed.count, 1);
   ASSERT(pthread_equal(heard[0].freed.thread, pthread_self()));
   ASSERT_OK(nx_promise_free(promise));
   ASSERT_OK(nx_loop_free(loop));
+  count = 0;
 
   /* On a promise that never completes: freed with the promise. */
   ASSERT_OK(nx_promise_new(NULL, &promise));
@@ -196,5 +202,74 @@ TEST_IMPL(promise_listener_never_runs) {
   ASSERT_OK(nx_promise_free(promise));
   ASSERT_EQ(count, 0);
   ASSERT_EQ(heard[1].freed.count, 1);
+  return 0;
+}
+
+/* Completes `promise` at once, while the test thread adds listeners to it. */
+struct racer {
+  nx_promise_t *promise;
+  int rc;
+};
+
+static void *complete_promise(void *arg) {
+  struct racer *c = arg;
+  c->rc = nx_promise_try_success(c->promise, NULL, NULL);
+  return NULL;
+}
+
+#define RACE_LISTENERS 300
+
+TEST_IMPL(promise_listener_order_across_completion) {
+  static struct heard heard[RACE_LISTENERS + 1];
+  static int order[RACE_LISTENERS + 1];
+  nx_loop_t *loop;
+  nx_promise_t *promise;
+  struct racer completer;
+  pthread_t thread;
+  int64_t deadline;
+  int count, round, i;
+  ASSERT_OK(nx_loop_start(&loop));
+  for (round = 0; round < 20; round++) {
+    count = 0;
+    ASSERT_OK(nx_promise_new(loop, &promise));
+    init_heard(heard, RACE_LISTENERS + 1, order, &count, promise);
+    for (i = 0; i < RACE_LISTENERS; i++)
+      ASSERT_OK(nx_promise_add_listener(promise, record_listener, &heard[i], NULL));
+    completer.promise = promise;
+    completer.rc = 0;
+    ASSERT_OK(pthread_create(&thread, NULL, complete_promise, &completer));
+    /* The last listener is added as soon as the promise is done: it must still run last. */
+    deadline = t_now_ms() + T_LIMIT_MS;
+    while (nx_promise_is_done(promise) != 1)
+      ASSERT(t_now_ms() < deadline);
+    ASSERT_OK(nx_promise_add_listener(promise, record_listener, &heard[RACE_LISTENERS], NULL));
+    ASSERT_OK(pthread_join(thread, NULL));
+    ASSERT_EQ(completer.rc, 1);
+    t_wait_for(&count, RACE_LISTENERS + 1);
+    for (i = 0; i <= RACE_LISTENERS; i++)
+      ASSERT_EQ(order[i], i);
+    ASSERT_OK(nx_promise_free(promise));
+  }
+  t_stop_loop(loop);
+  return 0;
+}
+
+TEST_IMPL(promise_listener_of_a_timer_cancelled_by_shutdown_now) {
+  nx_loop_t *loop;
+  nx_promise_t *timer;
+  struct heard heard[1];
+  int order[1];
+  int count = 0;
+  ASSERT_OK(nx_loop_start(&loop));
+  ASSERT_OK(nx_loop_schedule(loop, 60000, t_noop_task, NULL, NULL, &timer));
+  init_heard(heard, 1, order, &count, timer);
+  ASSERT_OK(nx_promise_add_listener(timer, record_listener, &heard[0], t_record_free));
+  ASSERT_OK(nx_loop_shutdown_now(loop));
+  ASSERT_OK(nx_loop_await_termination(loop, T_LIMIT_MS));
+  ASSERT_EQ(nx_promise_is_cancelled(timer), 1);
+  ASSERT_EQ(__atomic_load_n(&count, __ATOMIC_SEQ_CST), 1);
+  ASSERT_EQ(heard[0].freed.count, 1);
+  ASSERT_OK(nx_promise_free(timer));
+  ASSERT_OK(nx_loop_free(loop));
   return 0;
 }

@@ -67,6 +67,19 @@ def test_await_results_exceptions_and_cancellation(threaded: nioxide.EventLoop) 
     run(main())
 
 
+def test_await_returns_when_a_shutdown_cancels_the_timer() -> None:
+    lp = nioxide.EventLoop.spawn()
+
+    async def main() -> None:
+        future = lp.schedule(60, lambda: None)
+        asyncio.get_running_loop().call_later(0.05, lp.shutdown_now)
+        with pytest.raises(nioxide.CancelledError):
+            await asyncio.wait_for(future, WAIT)
+
+    run(main())
+    assert lp.await_termination(WAIT)
+
+
 def test_cancelling_the_awaiting_task_cancels_the_future(threaded: nioxide.EventLoop) -> None:
     promise = threaded.create_promise()
 

@@ -130,12 +130,15 @@ impl Drop for RawTask {
 enum Queued {
     Boxed(Task),
     Raw(RawTask),
+    /// The loop's own work (a promise's listeners): it runs even when a shutdown drops the
+    /// queued tasks, since a completed future's listeners are owed.
+    Internal(Task),
 }
 
 impl Queued {
     fn run(self, event_loop: &EventLoop) {
         match self {
-            Queued::Boxed(task) => task(event_loop),
+            Queued::Boxed(task) | Queued::Internal(task) => task(event_loop),
             Queued::Raw(task) => task.run(event_loop),
         }
     }
@@ -527,7 +530,12 @@ impl EventLoop {
 
     /// Queues internal work (listeners): accepted until the loop terminates.
     pub(crate) fn execute_internal(&self, task: &mut Option<Task>) -> Result<()> {
-        self.push_boxed(task, true)
+        let mut queued = task.take().map(Queued::Internal);
+        let result = self.push_task(&mut queued, true);
+        if let Some(Queued::Internal(back)) = queued {
+            *task = Some(back);
+        }
+        result
     }
 
     /// [`try_execute`](Self::try_execute) for a [`RawTask`], which costs no allocation. Takes
@@ -606,9 +614,15 @@ impl EventLoop {
                 return;
             };
             if promise.set_uncancellable() {
-                match f(lp) {
-                    Ok(v) => promise.try_success(v),
-                    Err(e) => promise.try_failure(e),
+                // A panic fails the future (nobody waits forever), then goes on to the loop,
+                // which reports it.
+                match catch_unwind(AssertUnwindSafe(|| f(lp))) {
+                    Ok(Ok(v)) => promise.try_success(v),
+                    Ok(Err(e)) => promise.try_failure(e),
+                    Err(panic) => {
+                        promise.try_failure(Failure::new(ErrorKind::Panic.into()));
+                        std::panic::resume_unwind(panic);
+                    }
                 };
             }
         })?;
@@ -942,8 +956,7 @@ impl EventLoop {
         while let Some(task) = batch.pop_front() {
             if self.inner.state.load(Ordering::Acquire) != OPEN && self.dropping_tasks() {
                 // shutdown_now: what did not run yet is dropped by the terminating thread.
-                lock(&self.inner.leftovers).push(task);
-                lock(&self.inner.leftovers).extend(batch.drain(..));
+                self.set_aside(std::iter::once(task).chain(batch.drain(..)));
                 break;
             }
             ran += 1;
@@ -1124,7 +1137,7 @@ impl EventLoop {
         }
         if now_mode {
             let dropped: Vec<Queued> = lock(&self.inner.tasks).drain(..).collect();
-            lock(&self.inner.leftovers).extend(dropped);
+            self.set_aside(dropped);
         } else {
             // The queue's lock is taken before the shutdown state's, never inside it
             // (`begin_shutdown` takes them in that order).
@@ -1152,12 +1165,12 @@ impl EventLoop {
             }
         }
         let _ = self.run_tasks();
-        {
+        let rest: Vec<Queued> = {
             let mut tasks = lock(&self.inner.tasks);
             self.inner.state.store(TERMINATED, Ordering::Release);
-            let rest: Vec<Queued> = tasks.drain(..).collect();
-            lock(&self.inner.leftovers).extend(rest);
-        }
+            tasks.drain(..).collect()
+        };
+        self.set_aside(rest);
         let entries = lock(&self.inner.timers).drain();
         for entry in entries {
             entry.timer.future.cancel();
@@ -1175,6 +1188,22 @@ impl EventLoop {
             self.complete_termination();
         } else {
             self.inner.terminated.try_success(None);
+        }
+    }
+
+    /// Deals with queued work that will not run as tasks any more (a shutdown drops it): a
+    /// promise's listeners run now, on this thread; the rest is kept for the thread that
+    /// waits for termination, which drops it (and so runs the C attachment_free functions).
+    fn set_aside(&self, tasks: impl IntoIterator<Item = Queued>) {
+        let mut rest = Vec::new();
+        for task in tasks {
+            match task {
+                Queued::Internal(listener) => self.guard(|| listener(self)),
+                other => rest.push(other),
+            }
+        }
+        if !rest.is_empty() {
+            lock(&self.inner.leftovers).extend(rest);
         }
     }
 

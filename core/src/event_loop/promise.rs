@@ -79,6 +79,9 @@ struct State {
     outcome: Option<Outcome>,
     uncancellable: bool,
     listeners: Vec<Listener>,
+    /// The completing thread is still handing listeners to the loop: one added now joins the
+    /// list (after them) instead of going straight to the loop (before them).
+    dispatching: bool,
     on_cancel: Option<Box<dyn FnOnce() + Send>>,
     /// Threads blocked in `wait` (completion signals the condition variable only for them:
     /// a notify costs a system call even when nobody waits).
@@ -123,6 +126,7 @@ impl Promise {
             }
             state.outcome = Some(outcome);
             let on_cancel = state.on_cancel.take();
+            state.dispatching = true;
             (
                 std::mem::take(&mut state.listeners),
                 on_cancel,
@@ -137,10 +141,19 @@ impl Promise {
                 hook();
             }
         }
-        for listener in listeners {
-            self.notify(listener);
+        let mut listeners = listeners;
+        loop {
+            for listener in listeners {
+                self.notify(listener);
+            }
+            // Listeners added meanwhile went to the list: hand them on too, in order.
+            let mut state = lock(&self.inner.state);
+            if state.listeners.is_empty() {
+                state.dispatching = false;
+                return true;
+            }
+            listeners = std::mem::take(&mut state.listeners);
         }
-        true
     }
 
     fn notify(&self, listener: Listener) {
@@ -253,7 +266,7 @@ impl Promise {
     /// turn (never inside this call), after the listeners added before it.
     pub fn add_listener(&self, listener: Listener) {
         let mut state = lock(&self.inner.state);
-        if state.outcome.is_none() {
+        if state.outcome.is_none() || state.dispatching {
             state.listeners.push(listener);
             return;
         }
