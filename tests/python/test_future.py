@@ -117,6 +117,16 @@ def test_set_result_and_set_exception_once(threaded: nioxide.EventLoop) -> None:
         threaded.create_promise().set_exception("not an exception")  # type: ignore[arg-type]
 
 
+def test_the_future_of_a_task_is_completed_only_by_its_task(loop: nioxide.EventLoop) -> None:
+    for future in (loop.submit(lambda: "ran"), loop.schedule(0, lambda: "ran")):
+        with pytest.raises(nioxide.InvalidArgumentError, match="completed by its task"):
+            future.set_result("not mine")
+        with pytest.raises(nioxide.InvalidArgumentError):
+            future.set_exception(ValueError)
+    loop.run()
+    assert future.result() == "ran"
+
+
 def test_done_callbacks_run_in_order_on_the_loop_later(threaded: nioxide.EventLoop) -> None:
     promise = threaded.create_promise()
     calls: list[tuple[str, int, bool]] = []
@@ -195,3 +205,48 @@ def test_a_done_callback_cycle_on_a_caller_driven_loop_is_collected() -> None:
     del lp, promise
     gc.collect()
     assert refs[0]() is None and refs[1]() is None
+
+
+def test_an_abandoned_promise_on_a_library_driven_loop_is_collected(
+    threaded: nioxide.EventLoop,
+) -> None:
+    """Its done callback holds it; nothing else can complete it, so the cycle is garbage."""
+
+    class Marker:
+        pass
+
+    promise = threaded.create_promise()
+    marker = Marker()
+    promise.add_done_callback(lambda f, m=marker: None)
+    refs = weakref.ref(promise), weakref.ref(marker)
+    del promise, marker
+    gc.collect()
+    assert refs[0]() is None and refs[1]() is None
+
+
+def test_a_pending_task_future_on_a_library_driven_loop_keeps_its_callback(
+    threaded: nioxide.EventLoop,
+) -> None:
+    """The loop completes a task's future: its done callback must still run, however
+    unreachable the future is from Python."""
+    release = threading.Event()
+    ran = threading.Event()
+    future = threaded.submit(release.wait, WAIT)
+    future.add_done_callback(lambda f: ran.set())
+    del future
+    gc.collect()
+    release.set()
+    assert ran.wait(WAIT)
+
+
+@pytest.mark.parametrize("how", ["shutdown_now", "close"])
+def test_a_shutdown_that_drops_tasks_still_runs_done_callbacks(how: str) -> None:
+    """The futures of the timers a shutdown cancels still call their done callbacks (and so
+    an await on them returns)."""
+    lp = nioxide.EventLoop.spawn() if how == "shutdown_now" else nioxide.EventLoop()
+    heard: list[bool] = []
+    future = lp.schedule(60, lambda: None)
+    future.add_done_callback(lambda f: heard.append(f.cancelled()))
+    getattr(lp, how)()
+    assert lp.await_termination(WAIT)
+    assert future.cancelled() and heard == [True]

@@ -804,11 +804,13 @@ class Future(Generic[_T]):
 
     def set_result(self, result: _T) -> None:
         """Completes the future with ``result``. Raises :class:`InvalidStateError` if it is
-        already done."""
+        already done, :class:`InvalidArgumentError` for the future of a submitted or
+        scheduled task (its task completes it)."""
 
     def set_exception(self, exception: BaseException | type[BaseException]) -> None:
         """Completes the future with ``exception`` (a class is instantiated). Raises
-        :class:`InvalidStateError` if it is already done, ``TypeError`` for a non-exception."""
+        :class:`InvalidStateError` if it is already done, ``TypeError`` for a non-exception,
+        :class:`InvalidArgumentError` for the future of a submitted or scheduled task."""
 
     def get_loop(self) -> EventLoop | None:
         """The loop the future's callbacks run on, while its object lives."""

@@ -235,6 +235,25 @@ impl LoopState {
         Ok(())
     }
 
+    /// Visits the objects of ticket `id`'s call, if it is still pending.
+    pub(crate) fn traverse_call(
+        &self,
+        id: u64,
+        visit: &PyVisit<'_>,
+    ) -> Result<(), PyTraverseError> {
+        if let Ok(registry) = self.registry.try_lock() {
+            if let Some(call) = registry.calls.get(&id) {
+                call.traverse(visit)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the loop runs on a library thread.
+    pub(crate) fn is_library_driven(&self) -> bool {
+        self.library_driven
+    }
+
     pub(crate) fn set_handler(&self, handler: Option<Py<PyAny>>) {
         let previous = std::mem::replace(&mut *lock(&self.handler), handler);
         drop(previous);

@@ -18,7 +18,9 @@
 //! `__clear__` drops them and closes the loop). A library-driven loop is like a thread: it
 //! runs its callables whether or not Python still references it, so they are not shown to the
 //! collector (it must never clear a function the loop thread is about to call); a cycle
-//! through it is broken when the loop shuts down, which drops its pending work. An `EventLoop`
+//! through it is broken when the loop shuts down, which drops its pending work. The exception
+//! is a pending future that only Python code can complete (`create_promise()`): its own
+//! `__traverse__` shows its done callbacks, so an abandoned one is collected. An `EventLoop`
 //! object that goes away shuts its loop down: a caller-driven loop is closed, a library-driven
 //! one shut down gracefully (queued work still runs).
 //!
@@ -249,7 +251,7 @@ impl EventLoop {
             let call = pending.take();
             callback::complete(lp, call, pending.state())
         });
-        Future::new_object(slf.py(), core.map_err(loop_error)?, state)
+        Future::new_object(slf.py(), core.map_err(loop_error)?, state, false)
     }
 
     /// `schedule*(…, callable, *args)`.
@@ -377,7 +379,7 @@ impl EventLoop {
     fn create_promise(slf: &Bound<'_, Self>) -> PyResult<Py<Future>> {
         let state = Self::state_of(slf)?;
         let core = nx::Promise::new(Some(&slf.get().core));
-        Future::new_object(slf.py(), core, state)
+        Future::new_object(slf.py(), core, state, true)
     }
 
     fn watch(

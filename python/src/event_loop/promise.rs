@@ -7,7 +7,7 @@
 //! so the future's `__traverse__` may show its value to the collector as its own. Done
 //! callbacks are calls registered on the promise's loop (see [`super::callback`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::event_loop::{self as nx, Failure, Outcome};
@@ -36,6 +36,12 @@ pub(crate) struct Future {
     /// The registry ticket of a scheduled task's callable: a won `cancel()` releases it at
     /// once instead of when the timer's deadline comes.
     timer: Option<u64>,
+    /// Whether Python code completes it (`Future(loop)`, `loop.create_promise()`), rather
+    /// than a task of the loop (`submit`, `schedule`).
+    user: bool,
+    /// The registry tickets of its done callbacks, on a library-driven loop (see
+    /// `__traverse__`).
+    callbacks: Mutex<Vec<u64>>,
 }
 
 /// The future of a scheduled task, with libuv's ref/unref for its timer.
@@ -66,19 +72,35 @@ fn detail_object(failure: &Failure) -> Option<&Py<PyAny>> {
 
 impl Future {
     /// The `Future` object of a new core promise of the loop `state` belongs to.
+    /// `user`: Python code completes it, rather than a task of the loop.
     pub(crate) fn new_object(
         py: Python<'_>,
         core: nx::Promise,
         state: Arc<LoopState>,
+        user: bool,
     ) -> PyResult<Py<Future>> {
-        Py::new(
-            py,
-            Future {
-                core,
-                state,
-                timer: None,
-            },
-        )
+        Py::new(py, Future::with(core, state, None, user))
+    }
+
+    fn with(core: nx::Promise, state: Arc<LoopState>, timer: Option<u64>, user: bool) -> Future {
+        Future {
+            core,
+            state,
+            timer,
+            user,
+            callbacks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The promise, if Python code may complete it (C's rule too: the future of a task is
+    /// completed by its task).
+    fn settable(&self) -> PyResult<&nx::Promise> {
+        if !self.user {
+            return Err(crate::error::invalid(
+                "the future of a submitted or scheduled task is completed by its task",
+            ));
+        }
+        Ok(&self.core)
     }
 
     /// The `ScheduledFuture` object of a new scheduled task whose callable is ticket `id`.
@@ -88,11 +110,7 @@ impl Future {
         state: Arc<LoopState>,
         id: u64,
     ) -> PyResult<Py<ScheduledFuture>> {
-        let base = Future {
-            core: core.future().clone(),
-            state,
-            timer: Some(id),
-        };
+        let base = Future::with(core.future().clone(), state, Some(id), false);
         Py::new(
             py,
             PyClassInitializer::from(base).add_subclass(ScheduledFuture { core }),
@@ -137,11 +155,12 @@ impl Future {
     #[new]
     fn new(r#loop: &Bound<'_, EventLoop>) -> PyResult<Self> {
         let state = EventLoop::state_of(r#loop)?;
-        Ok(Future {
-            core: nx::Promise::new(Some(&r#loop.get().core)),
+        Ok(Future::with(
+            nx::Promise::new(Some(&r#loop.get().core)),
             state,
-            timer: None,
-        })
+            None,
+            true,
+        ))
     }
 
     #[classmethod]
@@ -199,17 +218,21 @@ impl Future {
         let pending = this
             .state
             .register(Call::new(r#fn, [slf.clone().into_any()])?);
+        if this.user && this.state.is_library_driven() && !this.core.is_done() {
+            callback::lock(&this.callbacks).push(pending.id());
+        }
         this.core.add_listener(callback::listener(pending));
         Ok(())
     }
 
     fn set_result(&self, result: Py<PyAny>) -> PyResult<()> {
-        self.core
+        self.settable()?
             .set_success(Some(Box::new(result)))
             .map_err(to_pyerr)
     }
 
     fn set_exception(&self, exception: &Bound<'_, PyAny>) -> PyResult<()> {
+        let core = self.settable()?;
         // A class is instantiated, as asyncio does.
         let exception = match exception.cast::<PyType>() {
             Ok(class) if class.is_subclass_of::<PyBaseException>()? => class.call0()?,
@@ -225,7 +248,7 @@ impl Future {
             error: ErrorKind::Panic.into(),
             detail: Some(Box::new(exception.unbind())),
         };
-        self.core.set_failure(failure).map_err(to_pyerr)
+        core.set_failure(failure).map_err(to_pyerr)
     }
 
     fn get_loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
@@ -263,8 +286,17 @@ impl Future {
         })
     }
 
-    /// The result or exception object, which the future owns (one `Future` per promise).
+    /// The result or exception object, which the future owns (one `Future` per promise);
+    /// and, for a pending future that only Python code can complete on a library-driven loop,
+    /// its done callbacks (`EventLoop.__traverse__` shows a caller-driven loop's, and a task's
+    /// future is completed by the loop, whose thread must find its callbacks): they hold the
+    /// future, so an abandoned one would otherwise never be collected.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(ids) = self.callbacks.try_lock() {
+            for &id in ids.iter() {
+                self.state.traverse_call(id, &visit)?;
+            }
+        }
         self.core.with_outcome(|outcome| match outcome {
             Some(Outcome::Success(Some(value))) => match value.downcast_ref::<Py<PyAny>>() {
                 Some(object) => visit.call(object),
@@ -276,6 +308,15 @@ impl Future {
             },
             _ => Ok(()),
         })
+    }
+
+    /// Breaks a cycle through an abandoned future's done callbacks (see `__traverse__`): they
+    /// could only run if Python code completed it, and nothing can reach it any more.
+    fn __clear__(&self) {
+        let ids = std::mem::take(&mut *callback::lock(&self.callbacks));
+        for id in ids {
+            self.state.forget(id);
+        }
     }
 }
 
