@@ -318,6 +318,44 @@ def test_a_timer_with_no_reference_left_still_fires(loop: nioxide.EventLoop) -> 
     assert fired == ["kept by its loop"]
 
 
+def test_an_active_timer_whose_object_was_dropped_hands_its_callback_a_timer(
+    loop: nioxide.EventLoop,
+) -> None:
+    got: list[nioxide.Timer] = []
+
+    def tick(timer: nioxide.Timer) -> None:
+        got.append(timer)
+        if len(got) == 2:
+            timer.stop()
+
+    loop.timer(tick).start(0, repeat=0.001)
+    gc.collect()
+    assert loop.run() is False, "the callback stopped it through the object it got"
+    assert len(got) == 2 and got[0] is got[1], "one object while it is referenced"
+
+
+def test_a_stopped_timer_nothing_refers_to_is_freed_with_its_callback(
+    loop: nioxide.EventLoop,
+) -> None:
+    class Payload:
+        pass
+
+    payloads = []
+    for i in range(30):
+        payload = Payload()
+        payloads.append(weakref.ref(payload))
+        timer = loop.timer(lambda t, p: None, payload)
+        if i % 3 == 1:
+            timer.start(60)
+            timer.stop()
+        elif i % 3 == 2:
+            timer.start(0)  # a one-shot that fires below
+    del payload, timer
+    loop.run()
+    gc.collect()
+    assert [r for r in payloads if r() is not None] == [], "while the loop lives"
+
+
 def test_shutdown_closes_timers_and_rejects_new_ones() -> None:
     lp = nioxide.EventLoop.spawn()
     timer = lp.timer(lambda t: None)

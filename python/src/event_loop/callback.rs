@@ -102,6 +102,19 @@ impl Call {
         }
     }
 
+    /// Calls it in its context with `first` before its own arguments.
+    pub(crate) fn invoke_first<'py>(
+        &self,
+        py: Python<'py>,
+        first: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = self.args.bind(py);
+        let callable = args.get_item(0)?;
+        let rest = args.iter().skip(1);
+        let items: Vec<_> = [callable, first.clone()].into_iter().chain(rest).collect();
+        self.run.bind(py).call1(PyTuple::new(py, items)?)
+    }
+
     fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.run)?;
         visit.call(&self.args)
@@ -528,9 +541,9 @@ pub(crate) fn complete(
     .unwrap_or_else(|| Err(cancelled()))
 }
 
-/// Runs the call of `pending`, a callback that runs more than once (a watch's, a timer's),
-/// with `extra` (a watch's ready ops) after its arguments; an exception goes to the handler
-/// with `message`, and the call's first argument (the watch or timer) under `subject`.
+/// Runs the call of `pending`, a callback that runs more than once (a watch's), with `extra`
+/// (a watch's ready ops) after its arguments; an exception goes to the handler with
+/// `message`, and the call's first argument (the watch) under `subject`.
 fn run_again(
     lp: &nx::EventLoop,
     pending: &Pending,
@@ -569,11 +582,34 @@ pub(crate) fn watch_callback(pending: Pending) -> nx::WatchCallback {
     })
 }
 
-/// A timer callback that calls `callback(timer, *args)`; an exception goes to the handler.
+/// A timer callback that calls `callback(timer, *args)`, with the timer object `object`
+/// gives it (the call does not hold the timer object, so that a stopped timer nothing refers
+/// to is freed); an exception goes to the handler.
 pub(crate) fn timer_callback(
     pending: Pending,
+    object: impl Fn(Python<'_>, &nx::LoopTimer) -> PyResult<Py<PyAny>> + Send + 'static,
 ) -> impl FnMut(&nx::EventLoop, &nx::LoopTimer) + Send + 'static {
-    move |lp, _timer| run_again(lp, &pending, None, "Exception in timer callback", "timer")
+    move |lp, timer| {
+        gil::attach_loop(|py| {
+            let Some(call) = pending.get() else { return };
+            let timer = match object(py, timer) {
+                Ok(timer) => timer.into_bound(py),
+                Err(err) => {
+                    err.write_unraisable(py, None);
+                    return;
+                }
+            };
+            if let Err(err) = call.invoke_first(py, &timer) {
+                pending.state().report(
+                    py,
+                    Some(lp),
+                    err,
+                    "Exception in timer callback",
+                    &[("callback", call.callable(py)), ("timer", Ok(timer))],
+                );
+            }
+        });
+    }
 }
 
 /// A promise listener that calls `fn(future)` (`add_done_callback`); an exception goes to the

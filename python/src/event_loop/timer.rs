@@ -1,14 +1,17 @@
 //! `nioxide.Timer`: a reusable timer on an event loop (core's [`LoopTimer`](nx::LoopTimer),
 //! libuv's `uv_timer_t`). The callback is a call registered on the loop (see
-//! [`super::callback`]) whose first argument is the timer object, so the timer object holds no
-//! Python object itself: the loop's registry does, and shows it to the collector.
+//! [`super::callback`]): the callable and its arguments, which the loop's registry holds and
+//! shows to the collector. The timer object itself is not among them: the callback finds it
+//! through a weak reference when it fires (or makes a new one, for an active timer whose
+//! object was dropped), so a stopped timer that nothing refers to is freed, with its callback,
+//! as core's are.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::event_loop as nx;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use super::EventLoop;
 use super::callback::{self, Call, LoopState};
@@ -56,28 +59,44 @@ impl Timer {
         }
         let pending = state.reserve();
         let id = pending.id();
+        // The timer object, weakly: the callback hands it on while it lives.
+        let object_ref: Arc<Mutex<Option<Py<PyWeakrefReference>>>> = Arc::default();
+        let lookup = {
+            let (object_ref, state) = (object_ref.clone(), state.clone());
+            move |py: Python<'_>, core: &nx::LoopTimer| -> PyResult<Py<PyAny>> {
+                let mut slot = callback::lock(&object_ref);
+                if let Some(object) = slot.as_ref().and_then(|r| r.bind(py).upgrade()) {
+                    return Ok(object.unbind());
+                }
+                // Dropped while active: a new object for the same timer.
+                let object = Bound::new(py, Timer::new(core.clone(), state.clone(), id))?;
+                *slot = Some(PyWeakrefReference::new(&object)?.unbind());
+                Ok(object.into_any().unbind())
+            }
+        };
         let core = event_loop
             .get()
             .core
-            .timer(callback::timer_callback(pending))
+            .timer(callback::timer_callback(pending, lookup))
             .map_err(loop_error)?;
-        let object = Bound::new(
-            py,
-            Timer {
-                core: core.clone(),
-                state: state.clone(),
-                id,
-            },
-        )?;
-        let call_args = std::iter::once(object.clone().into_any()).chain(args.iter());
-        match Call::new(callable, call_args) {
-            Ok(call) => state.fill(id, call),
+        let object = Bound::new(py, Timer::new(core.clone(), state.clone(), id))?;
+        let registered = PyWeakrefReference::new(&object)
+            .and_then(|weak| Ok((weak, Call::new(callable, args.iter())?)));
+        match registered {
+            Ok((weak, call)) => {
+                *callback::lock(&object_ref) = Some(weak.unbind());
+                state.fill(id, call);
+            }
             Err(err) => {
                 core.close();
                 return Err(err);
             }
         }
         Ok(object.unbind())
+    }
+
+    fn new(core: nx::LoopTimer, state: Arc<LoopState>, id: u64) -> Timer {
+        Timer { core, state, id }
     }
 }
 
