@@ -198,7 +198,13 @@ where
     H: HandleType<Object = Late<T>>,
 {
     let object = Arc::new(Late::new());
-    let ptr: *mut H = handle::insert(object.clone())?;
+    let ptr: *mut H = match handle::insert(object.clone()) {
+        Ok(ptr) => ptr,
+        Err(e) => {
+            give_back(attachment); // no handle left: the caller keeps its attachment
+            return Err(e);
+        }
+    };
     let attachment = Arc::new(attachment);
     let kept = attachment.clone();
     match make(RawHandle::from_ptr(ptr), attachment) {

@@ -337,17 +337,19 @@ pub(crate) fn submit(
     attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
     future_out: *mut *mut nx_promise_t,
 ) -> Result<(), c_int> {
-    let callable = CCallable {
-        callable: callable.ok_or(NX_EINVAL)?,
-        attachment: COwned::new(attachment, attachment_free),
-        event_loop: raw,
-    };
+    let callable = callable.ok_or(NX_EINVAL)?;
     let future = Promise::new(Some(event_loop));
-    // The handle is made first, so that nothing fails once the task is queued.
+    // The handle is made first, so that nothing fails once the task is queued (and before
+    // the attachment is taken: if no handle is left, the caller keeps it).
     let handle = if future_out.is_null() {
         None
     } else {
         Some(promise::new_handle(PromiseObject::task(future.clone()))?)
+    };
+    let callable = CCallable {
+        callable,
+        attachment: COwned::new(attachment, attachment_free),
+        event_loop: raw,
     };
     let mut unrun = CancelUnrun(Some(future));
     let mut queued: Option<Task> = Some(Box::new(move |_: &EventLoop| {
@@ -390,18 +392,20 @@ pub(crate) fn schedule(
     attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
     future_out: *mut *mut nx_promise_t,
 ) -> Result<(), c_int> {
-    let task = CTask {
-        task: task.ok_or(NX_EINVAL)?,
-        attachment: COwned::new(attachment, attachment_free),
-        event_loop: raw,
-    };
+    let task = task.ok_or(NX_EINVAL)?;
     let delay = Duration::from_millis(u64::try_from(delay_ms).unwrap_or(0));
-    // The handle is reserved first, so that nothing fails once the timer is set.
+    // The handle is reserved first, so that nothing fails once the timer is set (and before
+    // the attachment is taken: if no handle is left, the caller keeps it).
     let reserved = if future_out.is_null() {
         None
     } else {
         let object = Arc::new(PromiseObject::scheduled());
         Some((promise::insert(object.clone())?, object))
+    };
+    let task = CTask {
+        task,
+        attachment: COwned::new(attachment, attachment_free),
+        event_loop: raw,
     };
     let mut timer: Option<TimerTask> = Some(Box::new(move |_: &EventLoop| {
         let status = task.run();

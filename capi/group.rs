@@ -77,8 +77,8 @@ fn release_loops(loops: &[RawHandle]) {
     }
 }
 
-/// Starts a group of `threads` event loops (0: one per core), each on its own library thread
-/// named `nioxide-loop-N` with asynchronous signals blocked.
+/// Starts a group of `threads` event loops (0: one per core; at most 4096), each on its own
+/// library thread named `nioxide-loop-N` with asynchronous signals blocked.
 ///
 /// On success `*group_out` is a new group that the caller owns and must release with
 /// `nx_loop_group_free`. On error `*group_out` is left unchanged and no thread is left
@@ -86,7 +86,8 @@ fn release_loops(loops: &[RawHandle]) {
 ///
 /// Thread safety: safe from any thread; the group may be used from any thread.
 ///
-/// Errors: `NX_EINVAL` (NULL `group_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`, `-EAGAIN`.
+/// Errors: `NX_EINVAL` (NULL `group_out`, more than 4096 threads), `-EMFILE`, `-ENFILE`,
+/// `-ENOMEM`, `-EAGAIN`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_loop_group_new(threads: usize, group_out: *mut *mut nx_loop_group_t) -> c_int {
     nx_ffi_boundary! {

@@ -170,6 +170,9 @@ const INDEX_BITS: u32 = 24;
 pub(crate) const MAX_HANDLES: usize = 1 << INDEX_BITS;
 /// Slots in the first chunk; chunk `k` holds `FIRST_CHUNK << k` slots.
 const FIRST_CHUNK: usize = 64;
+/// The most handles that may be live at once: [`MAX_HANDLES`], unless a test lowered it
+/// (`nx_debug_handle_limit`).
+static LIMIT: AtomicUsize = AtomicUsize::new(MAX_HANDLES);
 /// Chunks needed to cover [`MAX_HANDLES`] slots (64 * (2^19 - 1) >= 2^24).
 const CHUNKS: usize = 19;
 const _: () = assert!(FIRST_CHUNK * ((1 << CHUNKS) - 1) >= MAX_HANDLES);
@@ -488,6 +491,9 @@ impl Handles {
     ) -> Result<RawHandle, c_int> {
         let index = {
             let mut alloc = lock(&self.alloc);
+            if self.live.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
+                return Err(-libc::ENOMEM);
+            }
             match alloc.free.pop() {
                 Some(index) => index as usize,
                 None if alloc.next >= MAX_HANDLES => return Err(-libc::ENOMEM),
@@ -799,6 +805,28 @@ pub fn remove<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_debug_live_handles() -> usize {
     crate::nx_ffi_boundary! { HANDLES.live() }
+}
+
+/// Lets at most `limit` handles be live in the process from now on (0: the default, 2^24), so
+/// that a test can make the next `nx_*` call that needs a handle fail with `-ENOMEM` and check
+/// that nothing was kept or freed. Handles already live stay valid.
+///
+/// Only in builds with the `testing` feature; the header declares it when `NX_TESTING` is
+/// defined.
+///
+/// Thread safety: safe from any thread; it applies to every thread's later calls.
+///
+/// Errors: `NX_EINVAL` for a limit above 2^24.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_debug_handle_limit(limit: usize) -> c_int {
+    crate::nx_ffi_boundary! {
+        if limit > MAX_HANDLES {
+            return NX_EINVAL;
+        }
+        LIMIT.store(if limit == 0 { MAX_HANDLES } else { limit }, Ordering::Relaxed);
+        0
+    }
 }
 
 #[cfg(test)]

@@ -130,8 +130,8 @@ pub extern "C" fn nx_timer_new(
 /// Thread safety: safe from any thread, also from the timer's own callback.
 ///
 /// Errors: `NX_EINVAL` (NULL or not a timer, negative `repeat_ms`), `NX_ECLOSED` (the timer
-/// is closed), `NX_EREJECTED` (the loop is shutting down, from another thread; or
-/// terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+/// is closed; the loop's termination closes its timers), `NX_EREJECTED` (the loop is
+/// shutting down, from another thread), `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_timer_start(timer: *mut nx_timer_t, timeout_ms: i64, repeat_ms: i64) -> c_int {
     nx_ffi_boundary! {

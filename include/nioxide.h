@@ -576,6 +576,22 @@ int nx_debug_panic(void);
 size_t nx_debug_live_handles(void);
 #endif
 
+#if defined(NX_TESTING)
+/**
+ * Lets at most `limit` handles be live in the process from now on (0: the default, 2^24), so
+ * that a test can make the next `nx_*` call that needs a handle fail with `-ENOMEM` and check
+ * that nothing was kept or freed. Handles already live stay valid.
+ *
+ * Only in builds with the `testing` feature; the header declares it when `NX_TESTING` is
+ * defined.
+ *
+ * Thread safety: safe from any thread; it applies to every thread's later calls.
+ *
+ * Errors: `NX_EINVAL` for a limit above 2^24.
+ */
+int nx_debug_handle_limit(size_t limit);
+#endif
+
 /**
  * Opens a selector.
  *
@@ -1300,8 +1316,8 @@ int nx_debug_loop_panic(struct nx_loop_t *loop);
 #endif
 
 /**
- * Starts a group of `threads` event loops (0: one per core), each on its own library thread
- * named `nioxide-loop-N` with asynchronous signals blocked.
+ * Starts a group of `threads` event loops (0: one per core; at most 4096), each on its own
+ * library thread named `nioxide-loop-N` with asynchronous signals blocked.
  *
  * On success `*group_out` is a new group that the caller owns and must release with
  * `nx_loop_group_free`. On error `*group_out` is left unchanged and no thread is left
@@ -1309,7 +1325,8 @@ int nx_debug_loop_panic(struct nx_loop_t *loop);
  *
  * Thread safety: safe from any thread; the group may be used from any thread.
  *
- * Errors: `NX_EINVAL` (NULL `group_out`), `-EMFILE`, `-ENFILE`, `-ENOMEM`, `-EAGAIN`.
+ * Errors: `NX_EINVAL` (NULL `group_out`, more than 4096 threads), `-EMFILE`, `-ENFILE`,
+ * `-ENOMEM`, `-EAGAIN`.
  */
 int nx_loop_group_new(size_t threads, struct nx_loop_group_t **group_out);
 
@@ -1852,8 +1869,8 @@ int nx_timer_new(struct nx_loop_t *loop,
  * Thread safety: safe from any thread, also from the timer's own callback.
  *
  * Errors: `NX_EINVAL` (NULL or not a timer, negative `repeat_ms`), `NX_ECLOSED` (the timer
- * is closed), `NX_EREJECTED` (the loop is shutting down, from another thread; or
- * terminated), `NX_EBADHANDLE`, `NX_EFORKED`.
+ * is closed; the loop's termination closes its timers), `NX_EREJECTED` (the loop is
+ * shutting down, from another thread), `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_timer_start(struct nx_timer_t *timer, int64_t timeout_ms, int64_t repeat_ms);
 

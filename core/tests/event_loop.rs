@@ -880,3 +880,45 @@ fn a_shutdown_that_drops_tasks_still_runs_the_listeners_of_the_timers_it_cancels
         assert_eq!(heard.load(Ordering::SeqCst), 1, "close: {close}");
     }
 }
+
+#[test]
+fn a_group_of_more_than_max_loops_is_refused() {
+    use nioxide_core::event_loop::MAX_GROUP_LOOPS;
+    for threads in [MAX_GROUP_LOOPS + 1, 1 << 40, usize::MAX] {
+        assert_eq!(
+            EventLoopGroup::new(threads).err().and_then(|e| e.kind()),
+            Some(ErrorKind::InvalidArgument)
+        );
+    }
+}
+
+#[test]
+fn a_periodic_task_slower_than_its_period_runs_at_most_once_per_timer_phase() {
+    let lp = EventLoop::new().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let periodic = lp
+        .schedule(
+            Duration::ZERO,
+            Repeat::FixedRate(Duration::from_millis(1)),
+            move |_| {
+                r.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(3));
+                Ok(None)
+            },
+        )
+        .unwrap();
+    thread::sleep(Duration::from_millis(5));
+    for turn in 0..6 {
+        let before = runs.load(Ordering::SeqCst);
+        lp.run(RunMode::NoWait).unwrap();
+        let ran = runs.load(Ordering::SeqCst) - before;
+        // A turn has two timer phases (before and after its wait for I/O).
+        assert!(
+            ran <= 2,
+            "turn {turn} ran the task {ran} times: the backlog piles up"
+        );
+    }
+    assert!(periodic.cancel());
+    lp.close();
+}

@@ -33,6 +33,13 @@ TEST_IMPL(group_next_round_robin) {
   ASSERT_OK(nx_loop_group_size(group, &size));
   ASSERT_EQ(size, cores > 0 ? (size_t)cores : 1);
   ASSERT_OK(nx_loop_group_free(group));
+
+  /* More than 4096 threads: refused, with no thread started. */
+  group = NULL;
+  ASSERT_EQ(nx_loop_group_new(4097, &group), NX_EINVAL);
+  ASSERT_EQ(nx_loop_group_new((size_t)1 << 40, &group), NX_EINVAL);
+  ASSERT_EQ(nx_loop_group_new(SIZE_MAX, &group), NX_EINVAL);
+  ASSERT_PTR_EQ(group, NULL);
   return 0;
 }
 

@@ -117,6 +117,7 @@ TEST_ENTRY(tcp_reset_peer_no_sigpipe)
 
 /* test-loop-attachments.c */
 TEST_ENTRY(loop_attachment_freed_once)
+TEST_ENTRY(loop_attachment_kept_when_no_handle_is_left)
 
 /* test-loop-embed.c */
 TEST_ENTRY(loop_embed_backend_fd)
@@ -157,6 +158,7 @@ TEST_ENTRY(loop_timer_cancel_after_fire)
 TEST_ENTRY(loop_timer_fixed_rate)
 TEST_ENTRY(loop_timer_fixed_delay)
 TEST_ENTRY(loop_timer_periodic_failure)
+TEST_ENTRY(loop_timer_fixed_rate_backlog)
 TEST_ENTRY(loop_timer_arguments)
 
 /* test-loop-shutdown.c */

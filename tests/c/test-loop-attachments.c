@@ -111,3 +111,57 @@ TEST_IMPL(loop_attachment_freed_once) {
   close(fds[1]);
   return 0;
 }
+
+static void never_watch(nx_watch_t *watch, uint32_t ready_ops, void *attachment) {
+  (void)watch;
+  (void)ready_ops;
+  (void)attachment;
+}
+
+static void never_timer(nx_timer_t *timer, void *attachment) {
+  (void)timer;
+  (void)attachment;
+}
+
+static int never_callable(nx_loop_t *loop, void **value_out, nx_free_cb *value_free_out,
+                          void *attachment) {
+  (void)loop;
+  (void)value_out;
+  (void)value_free_out;
+  (void)attachment;
+  return 0;
+}
+
+/* When no handle is left (-ENOMEM), a call that takes an attachment keeps nothing and frees
+ * nothing, also where the handle is made after the attachment was looked at. */
+TEST_IMPL(loop_attachment_kept_when_no_handle_is_left) {
+  nx_loop_t *loop;
+  nx_timer_t *timer = NULL;
+  nx_watch_t *watch = NULL;
+  nx_promise_t *future = NULL;
+  struct t_freed freed;
+  int fds[2];
+  memset(&freed, 0, sizeof(freed));
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(pipe2(fds, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_OK(nx_debug_handle_limit(nx_debug_live_handles()));
+  ASSERT_EQ(nx_timer_new(loop, never_timer, &freed, t_record_free, &timer), -ENOMEM);
+  ASSERT_EQ(nx_loop_watch_fd(loop, fds[0], NX_OP_READ, never_watch, &freed, t_record_free,
+                             &watch),
+            -ENOMEM);
+  ASSERT_EQ(nx_loop_schedule(loop, 1, t_noop_task, &freed, t_record_free, &future), -ENOMEM);
+  ASSERT_EQ(nx_loop_submit(loop, never_callable, &freed, t_record_free, &future), -ENOMEM);
+  ASSERT_EQ(nx_promise_new(loop, &future), -ENOMEM);
+  ASSERT_OK(nx_debug_handle_limit(0));
+  ASSERT_EQ(nx_debug_handle_limit((size_t)1 << 40), NX_EINVAL);
+  ASSERT_EQ(freed.count, 0);
+  ASSERT_PTR_EQ(timer, NULL);
+  ASSERT_PTR_EQ(watch, NULL);
+  ASSERT_PTR_EQ(future, NULL);
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0); /* nothing was queued or armed */
+  ASSERT_EQ(freed.count, 0);
+  ASSERT_OK(nx_loop_free(loop));
+  close(fds[0]);
+  close(fds[1]);
+  return 0;
+}

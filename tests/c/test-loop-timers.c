@@ -237,3 +237,31 @@ TEST_IMPL(loop_timer_arguments) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+/* A periodic task that takes longer than its period. */
+static int slow_task(nx_loop_t *loop, void *runs) {
+  (void)loop;
+  (*(int *)runs)++;
+  t_sleep_ms(3);
+  return 0;
+}
+
+/* A fixed-rate task slower than its period catches up one run per timer phase (two per
+ * turn), so its backlog never piles up inside one turn. */
+TEST_IMPL(loop_timer_fixed_rate_backlog) {
+  nx_loop_t *loop;
+  nx_promise_t *periodic;
+  int runs = 0, before, turn;
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_loop_schedule_at_fixed_rate(loop, 0, 1, slow_task, &runs, NULL, &periodic));
+  t_sleep_ms(5);
+  for (turn = 0; turn < 6; turn++) {
+    before = runs;
+    ASSERT_EQ(nx_loop_run(loop, NX_RUN_NOWAIT), 1);
+    ASSERT_LE(runs - before, 2);
+  }
+  ASSERT_EQ(nx_promise_cancel(periodic), 1);
+  ASSERT_OK(nx_promise_free(periodic));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

@@ -393,6 +393,24 @@ def test_a_failing_periodic_task_stops_and_fails_its_future(loop: nioxide.EventL
         periodic.result()
 
 
+def test_a_fixed_rate_task_slower_than_its_period_does_not_pile_up_in_a_turn(
+    loop: nioxide.EventLoop,
+) -> None:
+    runs: list[int] = []
+
+    def slow() -> None:
+        runs.append(1)
+        time.sleep(0.003)
+
+    periodic = loop.schedule_at_fixed_rate(0, 0.001, slow)
+    time.sleep(0.005)
+    for _ in range(6):
+        before = len(runs)
+        loop.run(RUN_NOWAIT)
+        assert len(runs) - before <= 2, "one run per timer phase, two phases per turn"
+    assert periodic.cancel()
+
+
 # --- watches -----------------------------------------------------------------------------
 
 
@@ -897,6 +915,9 @@ def test_group_defaults_to_one_loop_per_core_and_refuses_zero() -> None:
         assert len(group) == os.cpu_count()
     with pytest.raises(nioxide.InvalidArgumentError):
         nioxide.EventLoopGroup(0)
+    for too_many in (4097, 2**40, 2**64 - 1):
+        with pytest.raises(nioxide.InvalidArgumentError):
+            nioxide.EventLoopGroup(too_many)
 
 
 def test_group_shutdown_and_await_termination() -> None:

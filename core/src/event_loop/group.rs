@@ -27,18 +27,24 @@ struct GroupInner {
     terminated: Promise,
 }
 
+/// The most loops a group may have (each is a thread with its own epoll instance).
+pub const MAX_GROUP_LOOPS: usize = 4096;
+
 impl EventLoopGroup {
-    /// Starts `threads` loops (0 = the number of cores).
+    /// Starts `threads` loops (0 = the number of cores), at most [`MAX_GROUP_LOOPS`].
     ///
     /// # Errors
-    /// OS errors from creating the loops or their threads (the loops started so far are shut
-    /// down again).
+    /// `InvalidArgument` for more than [`MAX_GROUP_LOOPS`]; OS errors from creating the loops
+    /// or their threads (the loops started so far are shut down again).
     pub fn new(threads: usize) -> Result<EventLoopGroup> {
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             threads
         };
+        if threads > MAX_GROUP_LOOPS {
+            return Err(crate::ErrorKind::InvalidArgument.into());
+        }
         let mut loops = Vec::with_capacity(threads);
         for _ in 0..threads {
             match EventLoop::spawn() {

@@ -267,15 +267,24 @@ pub(super) struct Registry {
 }
 
 impl Registry {
-    fn add(&mut self, timer: &Arc<TimerInner>) {
+    /// Adds `timer`, sweeping out closed and dropped timers now and then. Returns the
+    /// references the sweep took, for the caller to drop after the registry's lock: one may
+    /// be the last, and dropping a timer drops its callback.
+    fn add(&mut self, timer: &Arc<TimerInner>) -> Vec<Arc<TimerInner>> {
+        let mut seen = Vec::new();
         if self.timers.len() >= self.sweep_at {
-            self.timers.retain(|weak| {
-                weak.upgrade()
-                    .is_some_and(|t| !t.closed.load(Ordering::Acquire))
+            self.timers.retain(|weak| match weak.upgrade() {
+                Some(t) => {
+                    let open = !t.closed.load(Ordering::Acquire);
+                    seen.push(t);
+                    open
+                }
+                None => false,
             });
             self.sweep_at = (self.timers.len() * 2).max(16);
         }
         self.timers.push(Arc::downgrade(timer));
+        seen
     }
 
     /// Takes the live timers of `event_loop` out, for its termination to close them.
@@ -339,14 +348,15 @@ impl EventLoop {
                 callback: Mutex::new(Some(Box::new(callback))),
             }),
         };
-        {
+        let swept = {
             // Under the registry's lock, so a termination either sees the timer or is seen.
             let mut registry = lock(&self.inner.loop_timers);
             if !accepts(&self.inner) {
                 return Err(ErrorKind::Rejected.into());
             }
-            registry.add(&timer.inner);
-        }
+            registry.add(&timer.inner)
+        };
+        drop(swept);
         Ok(timer)
     }
 }
@@ -479,6 +489,9 @@ impl LoopTimer {
 
     /// How long until the timer fires (zero if it is due), or `None` if it is not active.
     pub fn due_in(&self) -> Option<Duration> {
+        if fork::is_forked(self.inner.generation) {
+            return None; // the parent's loop: its lock is left alone
+        }
         let lp = &self.event_loop;
         let deadline = {
             let timers = lock(&lp.inner.timers);
@@ -499,6 +512,9 @@ impl LoopTimer {
     /// [`RunMode::Default`](super::RunMode::Default) run going while it is active (libuv's
     /// `uv_unref`/`uv_ref`).
     pub fn set_ref(&self, refd: bool) {
+        if fork::is_forked(self.inner.generation) {
+            return; // the parent's loop: its lock is left alone
+        }
         let lp = &self.event_loop;
         let unrefd = {
             let mut timers = lock(&lp.inner.timers);

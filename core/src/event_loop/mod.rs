@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use group::EventLoopGroup;
+pub use group::{EventLoopGroup, MAX_GROUP_LOOPS};
 pub use loop_timer::{LoopTimer, TimerCallback};
 pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
 pub use timer::{Repeat, TimerTask};
@@ -986,7 +986,7 @@ impl EventLoop {
         loop {
             let (due, purged) = {
                 let mut timers = lock(&self.inner.timers);
-                // Reusable timers (re)armed from here on wait for the next call.
+                // Timers and tasks (re)armed from here on wait for the next call.
                 let armed_by = *armed_by.get_or_insert(timers.last_seq());
                 let purged = timers.purge();
                 (timers.pop_due(now, armed_by), purged)

@@ -183,15 +183,17 @@ impl Heap {
         }
     }
 
-    /// Removes and returns the earliest entry if it is due at `now`. Reusable timers armed
-    /// after sequence number `armed_by` wait for the next call (a timer its callback restarts
-    /// with no timeout fires on a later turn); a due reusable timer is taken out, or re-armed
-    /// for its repeat with the next sequence number.
+    /// Removes and returns the earliest entry if it is due at `now`. Entries armed after
+    /// sequence number `armed_by` wait for the next call: a timer its callback restarts with
+    /// no timeout, a task scheduled from a callback, and the next run of a periodic task
+    /// (whose runs, if each takes longer than its period, would otherwise pile up in one call)
+    /// fire on a later turn, so no turn runs forever. A due reusable timer is taken out, or
+    /// re-armed for its repeat with the next sequence number.
     pub(crate) fn pop_due(&mut self, now: Instant, armed_by: u64) -> Option<Due> {
         let task = self
             .heap
             .peek()
-            .filter(|e| e.deadline <= now)
+            .filter(|e| e.deadline <= now && e.seq <= armed_by)
             .map(|e| (e.deadline, e.seq));
         let timer = self
             .handles

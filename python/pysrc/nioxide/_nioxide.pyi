@@ -660,7 +660,7 @@ class EventLoop:
 @final
 class EventLoopGroup:
     """``n`` library-driven event loops on ``n`` threads (Netty's ``EventLoopGroup``; ``None``:
-    one per core). :meth:`next` hands them out round-robin; :meth:`execute`, :meth:`submit`
+    one per core; at most 4096, else :class:`InvalidArgumentError`). :meth:`next` hands them out round-robin; :meth:`execute`, :meth:`submit`
     and the ``schedule`` methods go to the next loop. Shutdown goes through each loop's phases
     (see :class:`EventLoop`). A context manager: leaving the ``with`` block shuts the group
     down gracefully and waits for its threads. A group object that is garbage-collected is shut
@@ -908,9 +908,9 @@ class Timer:
         """Arms the timer to fire ``timeout`` seconds from now (``<= 0``: on the next turn), then
         every ``repeat`` seconds after each expiry unless ``repeat`` is 0 (libuv's
         ``uv_timer_start``). Starting an active timer re-arms it with the new values. Raises
-        :class:`InvalidStateError` (closed), :class:`RejectedExecutionError` (the loop is
-        shutting down, from another thread; or terminated), :class:`InvalidArgumentError`
-        (NaN, a negative ``repeat``), :class:`ForkedError`."""
+        :class:`InvalidStateError` (closed; the loop's termination closes its timers),
+        :class:`RejectedExecutionError` (the loop is shutting down, from another thread),
+        :class:`InvalidArgumentError` (NaN, a negative ``repeat``), :class:`ForkedError`."""
 
     def stop(self) -> None:
         """Disarms the timer (libuv's ``uv_timer_stop``); stopping a stopped timer does nothing.
