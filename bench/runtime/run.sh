@@ -20,10 +20,10 @@
 # Threads: the loop thread is pinned to BENCH_RT_LOOP_CPU (0) by its first task, the producers
 # and the wake-up client to BENCH_RT_CLIENT_CPU (1) (both 0 on a 1-core machine).
 #
-# Environment: BENCH_RT_ROUNDS (3: rounds alternating nioxide and libuv), BENCH_RT_TASKS
+# Environment: BENCH_RT_ROUNDS (5: rounds alternating nioxide and libuv), BENCH_RT_TASKS
 # (1000000 per repetition), BENCH_RT_REPS (5), BENCH_RT_PRODUCERS ("1"; e.g. "1 3" adds rows),
 # BENCH_RT_TIMER_OPS (1000000), BENCH_RT_BATCH (1000 timer operations per loop task),
-# BENCH_RT_SAMPLES (5000), BENCH_RT_PAUSE_US (1000), BENCH_RT_LOOP_CPU, BENCH_RT_CLIENT_CPU,
+# BENCH_RT_SAMPLES (10000), BENCH_RT_PAUSE_US (1000), BENCH_RT_LOOP_CPU, BENCH_RT_CLIENT_CPU,
 # BENCH_RT_CALLGRIND (1; 0 skips the instruction counts), NIOXIDE_LIB_DIR (a directory with a
 # built libnioxide.so: then it is not built here), NIOXIDE_INCLUDE_DIR (include), CC (cc).
 set -euo pipefail
@@ -31,13 +31,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/runtime
 OUT=$ROOT/target/bench/runtime
-ROUNDS=${BENCH_RT_ROUNDS:-3}
+ROUNDS=${BENCH_RT_ROUNDS:-5}
 TASKS=${BENCH_RT_TASKS:-1000000}
 REPS=${BENCH_RT_REPS:-5}
 PRODUCERS=${BENCH_RT_PRODUCERS:-1}
 TIMER_OPS=${BENCH_RT_TIMER_OPS:-1000000}
 BATCH=${BENCH_RT_BATCH:-1000}
-SAMPLES=${BENCH_RT_SAMPLES:-5000}
+SAMPLES=${BENCH_RT_SAMPLES:-10000}
 PAUSE_US=${BENCH_RT_PAUSE_US:-1000}
 CALLGRIND=${BENCH_RT_CALLGRIND:-1}
 INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
