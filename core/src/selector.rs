@@ -291,8 +291,12 @@ impl Selector {
             }
             let key = SelectionKey { inner: key.clone() };
             drop(reg);
+            // Checked again under the attachment's lock: a cancel that won meanwhile leaves
+            // the caller its attachment (`CancelledKey`) instead of a cancelled key holding it.
+            let old = key.replace_attachment(attachment)?;
             key.inner.interest.store(ops, Ordering::Release);
-            let old = std::mem::replace(&mut *lock(&key.inner.attachment), attachment.take());
+            // As `set_interest_ops`: an edge-triggered key looks at the cached readiness again.
+            key.inner.rearm.store(true, Ordering::Release);
             self.queue_key(&key.inner);
             drop(old);
             return Ok(key);
@@ -303,7 +307,12 @@ impl Selector {
         }
         let token = state.free.pop().unwrap_or(state.keys.len());
         core.readiness.reset();
-        self.inner.backend.register(call.fd(), token)?;
+        if let Err(e) = self.inner.backend.register(call.fd(), token) {
+            if token < state.keys.len() {
+                state.free.push(token);
+            }
+            return Err(e);
+        }
         let key = Arc::new(KeyInner {
             selector: Arc::downgrade(&self.inner),
             channel,
@@ -345,7 +354,8 @@ impl Selector {
         let inner = &*self.inner;
         let mut guard = lock(&inner.select);
         let scratch = &mut *guard;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long for the clock is as good as forever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             self.rearm(scratch);
             let (ready_now, backoff) = self.peek();
@@ -424,7 +434,7 @@ impl Selector {
                 continue;
             };
             let key = key.clone();
-            let bits = backend::event_bits(event);
+            let bits = key.channel.core().edge_bits(backend::event_bits(event));
             key.channel.core().readiness.set(bits);
             if key.edge.load(Ordering::Relaxed) {
                 key.edge_bits.fetch_or(bits, Ordering::AcqRel);
@@ -513,6 +523,10 @@ impl Selector {
             let mut ready = Self::key_ready(&key, true);
             if ready & OP_ACCEPT != 0 && key.channel.core().accept_backoff_left().is_some() {
                 ready &= !OP_ACCEPT;
+                // An edge-triggered key has used its edge up: it looks at the cached
+                // readiness again once the back-off ends, so the pending connections are
+                // reported then.
+                key.rearm.store(true, Ordering::Release);
                 requeue.push(key.clone());
             }
             if ready != 0 {
@@ -687,6 +701,15 @@ impl Drop for SelectorInner {
 }
 
 impl KeyInner {
+    /// Makes the next select look at the channel's cached readiness again (for an
+    /// edge-triggered key too), as after an interest change.
+    pub(crate) fn look_again(self: &Arc<Self>) {
+        self.rearm.store(true, Ordering::Release);
+        if let Some(sel) = self.selector.upgrade() {
+            queue(&mut lock(&sel.state), self);
+        }
+    }
+
     /// Takes the channel out of the epoll set once, unless a forked child or already done.
     fn deregister(&self) {
         let core = self.channel.core();
@@ -769,10 +792,7 @@ impl SelectionKey {
             return Err(ErrorKind::UnsupportedOps.into());
         }
         self.inner.interest.store(ops, Ordering::Release);
-        self.inner.rearm.store(true, Ordering::Release);
-        if let Some(sel) = self.inner.selector.upgrade() {
-            queue(&mut lock(&sel.state), &self.inner);
-        }
+        self.inner.look_again();
         Ok(())
     }
 
@@ -876,7 +896,13 @@ impl SelectionKey {
     /// change), not again while readiness persists.
     pub fn set_edge_triggered(&self, edge: bool) -> Result<()> {
         self.check_valid()?;
-        self.inner.edge.store(edge, Ordering::Release);
+        let was = self.inner.edge.swap(edge, Ordering::AcqRel);
+        if was && !edge {
+            // Level-triggered again: what is ready now is reported at the next select.
+            if let Some(sel) = self.inner.selector.upgrade() {
+                queue(&mut lock(&sel.state), &self.inner);
+            }
+        }
         Ok(())
     }
 

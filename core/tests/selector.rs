@@ -291,3 +291,85 @@ fn dropping_a_selector_frees_its_registrations() {
     assert!(!peer.is_registered());
     peer.configure_blocking(true).unwrap();
 }
+
+#[test]
+fn a_socket_registered_before_its_connect_does_not_spin() {
+    let server = listener();
+    let sel = Selector::open().unwrap();
+    let client = SocketChannel::open().unwrap();
+    client.configure_blocking(false).unwrap();
+    let key = sel.register(client.clone(), OP_CONNECT, &mut None).unwrap();
+    // Unconnected, epoll reports a hang-up: that is no connect readiness.
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    if !client
+        .connect(server.local_address().unwrap().unwrap())
+        .unwrap()
+    {
+        assert_eq!(sel.select(LIMIT).unwrap(), 1);
+        assert_eq!(key.ready_ops().unwrap(), OP_CONNECT);
+        assert!(client.finish_connect().unwrap());
+    }
+    let _peer = server.accept().unwrap().unwrap();
+    key.set_interest_ops(OP_READ).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            sel.select(Some(Duration::from_millis(30))).unwrap(),
+            0,
+            "no data: never reported readable"
+        );
+    }
+}
+
+#[test]
+fn a_server_registered_before_its_bind_does_not_spin() {
+    let sel = Selector::open().unwrap();
+    let server = nioxide_core::channel::ServerSocketChannel::open().unwrap();
+    server.configure_blocking(false).unwrap();
+    sel.register(server.clone(), OP_ACCEPT, &mut None).unwrap();
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    server.bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            sel.select(Some(Duration::from_millis(30))).unwrap(),
+            0,
+            "no connection: never reported acceptable"
+        );
+    }
+    let _client = std::net::TcpStream::connect(server.local_address().unwrap().unwrap());
+    assert_eq!(sel.select(LIMIT).unwrap(), 1, "a connection is");
+}
+
+#[test]
+fn edge_triggered_readiness_survives_a_re_register_and_a_switch_back_to_level() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), 0, &mut None).unwrap();
+    key.set_edge_triggered(true).unwrap();
+    client.write(b"hello").unwrap();
+    // The edge arrives while nothing is of interest.
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1, "re-registering looks again");
+    assert_eq!(sel.select(Some(Duration::from_millis(30))).unwrap(), 0);
+    key.set_edge_triggered(false).unwrap();
+    assert_eq!(
+        sel.select(LIMIT).unwrap(),
+        1,
+        "level-triggered again: unread data"
+    );
+}
+
+#[test]
+fn a_select_timeout_too_long_for_the_clock_is_forever() {
+    let sel = Selector::open().unwrap();
+    let waker = {
+        let sel = sel.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            sel.wakeup().unwrap();
+        })
+    };
+    assert_eq!(sel.select(Some(Duration::MAX)).unwrap(), 0);
+    waker.join().unwrap();
+}

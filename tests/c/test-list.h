@@ -74,6 +74,7 @@ TEST_ENTRY(selector_thread_channel_close_during_select)
 /* test-selector-trigger.c */
 TEST_ENTRY(selector_level_triggered)
 TEST_ENTRY(selector_edge_triggered)
+TEST_ENTRY(selector_registered_before_connect_or_bind)
 
 /* test-tcp-address.c */
 TEST_ENTRY(tcp_ipv6_loopback)
@@ -94,6 +95,7 @@ TEST_ENTRY(tcp_unconnected_errors)
 
 /* test-tcp-emfile.c */
 TEST_ENTRY(tcp_accept_emfile_no_spin)
+TEST_ENTRY(tcp_accept_emfile_edge_triggered)
 
 /* test-tcp-handles.c */
 TEST_ENTRY(tcp_handle_null)

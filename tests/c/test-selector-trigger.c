@@ -81,3 +81,58 @@ TEST_IMPL(selector_edge_triggered) {
   ASSERT_OK(nx_selector_free(selector));
   return 0;
 }
+
+/* A socket registered before its connect, and a server registered before its bind: epoll
+ * reports the idle socket as hung up, which must neither be reported as ready nor stick as an
+ * error after the connect or the bind (the selector would spin). */
+TEST_IMPL(selector_registered_before_connect_or_bind) {
+  nx_selector_t *selector;
+  nx_server_socket_channel_t *server;
+  nx_server_socket_channel_t *unbound;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_selection_key_t *key;
+  nx_selection_key_t *unbound_key;
+  struct sockaddr_storage addr, any;
+  socklen_t len = sizeof(addr), any_len;
+  int64_t deadline;
+  int rc, i;
+  ASSERT_OK(nx_selector_open(&selector));
+  t_listen(AF_INET, &server, &addr, &len);
+  ASSERT_OK(nx_socket_channel_open(&client));
+  ASSERT_OK(nx_socket_channel_configure_blocking(client, 0));
+  ASSERT_OK(nx_socket_channel_register(client, selector, NX_OP_CONNECT, NULL, NULL, &key));
+  ASSERT_EQ(t_select(selector, 50), 0); /* no connect pending: nothing to report */
+  rc = nx_socket_channel_connect(client, (struct sockaddr *)&addr, len);
+  if (rc == -EINPROGRESS) {
+    deadline = t_now_ms() + T_LIMIT_MS;
+    while (nx_selection_key_is_connectable(key) != 1) {
+      ASSERT(t_now_ms() < deadline);
+      (void)t_select(selector, 100);
+    }
+    ASSERT_OK(nx_socket_channel_finish_connect(client));
+  } else {
+    ASSERT_OK(rc);
+  }
+  peer = t_accept(server);
+  ASSERT_OK(nx_selection_key_set_interest_ops(key, NX_OP_READ));
+  for (i = 0; i < 3; i++)
+    ASSERT_EQ(t_select(selector, 30), 0); /* no data: never readable */
+
+  ASSERT_OK(nx_server_socket_channel_open(&unbound));
+  ASSERT_OK(nx_server_socket_channel_configure_blocking(unbound, 0));
+  ASSERT_OK(nx_server_socket_channel_register(unbound, selector, NX_OP_ACCEPT, NULL, NULL,
+                                              &unbound_key));
+  ASSERT_EQ(t_select(selector, 50), 0);
+  any_len = t_loopback(AF_INET, 0, &any);
+  ASSERT_OK(nx_server_socket_channel_bind(unbound, (struct sockaddr *)&any, any_len, 0));
+  for (i = 0; i < 3; i++)
+    ASSERT_EQ(t_select(selector, 30), 0); /* no connection: never acceptable */
+
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_server_socket_channel_free(unbound));
+  ASSERT_OK(nx_server_socket_channel_free(server));
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}

@@ -1,6 +1,8 @@
 /* Accept with a full descriptor table (a child process with a low RLIMIT_NOFILE): accept fails
  * with -EMFILE and the listening key's accept readiness is held back, so a select loop does
- * not spin on the waiting connection; once a descriptor is free, accept works again. */
+ * not spin on the waiting connection; once a descriptor is free, accept works again. The same
+ * with an edge-triggered key, which must not lose the pending connections' readiness to the
+ * hold-back. */
 #include <fcntl.h>
 #include <sys/resource.h>
 
@@ -25,6 +27,9 @@ static long kernel_nofile_limit(void) {
   return soft;
 }
 
+/* Whether the child's listening key is edge-triggered. */
+static int g_edge;
+
 static int child_accepts_under_emfile(void) {
   nx_selector_t *selector;
   nx_server_socket_channel_t *server;
@@ -46,6 +51,8 @@ static int child_accepts_under_emfile(void) {
   t_listen(AF_INET, &server, &addr, &len);
   ASSERT_OK(nx_server_socket_channel_configure_blocking(server, 0));
   ASSERT_OK(nx_server_socket_channel_register(server, selector, NX_OP_ACCEPT, NULL, NULL, &key));
+  if (g_edge)
+    ASSERT_OK(nx_selection_key_set_edge_triggered(key, 1));
   ASSERT_OK(nx_socket_channel_open(&client));
   ASSERT_OK(nx_socket_channel_configure_blocking(client, 0));
   rc = nx_socket_channel_connect(client, (struct sockaddr *)&addr, len);
@@ -108,5 +115,11 @@ static int child_accepts_under_emfile(void) {
 }
 
 TEST_IMPL(tcp_accept_emfile_no_spin) {
+  g_edge = 0;
+  return t_in_child(child_accepts_under_emfile);
+}
+
+TEST_IMPL(tcp_accept_emfile_edge_triggered) {
+  g_edge = 1;
   return t_in_child(child_accepts_under_emfile);
 }

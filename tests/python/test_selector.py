@@ -348,6 +348,47 @@ def test_edge_triggered_reports_each_readiness_once(selector: nioxide.Selector, 
     assert key.ready_ops == OP_WRITE
 
 
+def test_channels_registered_before_connect_or_bind_do_not_spin(
+    selector: nioxide.Selector,
+    server: nioxide.ServerSocketChannel,
+    closing: Callable[[Any], Any],
+) -> None:
+    """epoll reports an idle socket as hung up: that is neither readiness nor a lasting error."""
+    client = nonblocking(closing(nioxide.SocketChannel()))
+    key = client.register(selector, OP_CONNECT)
+    assert selector.select(0.05) == [], "no connect pending"
+    if not client.connect(server.local_address):
+        assert selector.select(WAIT) == [key] and key.ready_ops == OP_CONNECT
+        assert client.finish_connect()
+    accepted = closing(server.accept())
+    assert accepted is not None
+    key.interest_ops = OP_READ
+    for _ in range(3):
+        assert selector.select(0.03) == [], "no data: never readable"
+
+    unbound = nonblocking(closing(nioxide.ServerSocketChannel()))
+    unbound.register(selector, OP_ACCEPT)
+    assert selector.select(0.05) == []
+    unbound.bind(("127.0.0.1", 0))
+    for _ in range(3):
+        assert selector.select(0.03) == [], "no connection: never acceptable"
+
+
+def test_edge_triggered_readiness_survives_re_register_and_switch_back(
+    selector: nioxide.Selector, pair: Pair
+) -> None:
+    client, accepted = pair
+    key = nonblocking(accepted).register(selector, 0)
+    key.edge_triggered = True
+    client.write(b"hello")
+    assert selector.select(0.05) == []  # the edge came while nothing was of interest
+    assert accepted.register(selector, OP_READ) is key
+    assert selector.select(WAIT) == [key], "re-registering looks again"
+    assert selector.select(0.03) == []
+    key.edge_triggered = False
+    assert selector.select(WAIT) == [key], "level-triggered again: unread data"
+
+
 def test_steady_echo_makes_no_epoll_ctl_per_event(selector: nioxide.Selector, pair: Pair) -> None:
     client, accepted = pair
     key = nonblocking(accepted).register(selector, OP_READ)

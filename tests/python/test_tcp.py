@@ -214,6 +214,14 @@ def test_read_while_a_buffer_is_held_keeps_it_fixed(pair: Pair) -> None:
     assert len(buffer) == 8
 
 
+def test_a_huge_read_size_is_no_huge_allocation(pair: Pair) -> None:
+    client, accepted = pair
+    client.write(b"abc")
+    assert accepted.read(1 << 62) == b"abc", "a read returns what is there"
+    with pytest.raises(nioxide.NotYetConnectedError):
+        nioxide.SocketChannel().read(1 << 62)
+
+
 def test_nonblocking_read_returns_none_when_nothing_is_there(pair: Pair) -> None:
     _, accepted = pair
     accepted.configure_blocking(False)

@@ -70,6 +70,7 @@ pub(crate) struct ChannelCore {
 
 /// Socket state: not connected.
 pub(crate) const UNCONNECTED: u8 = 0;
+
 /// Socket state: a non-blocking connect is in progress.
 pub(crate) const PENDING: u8 = 1;
 /// Socket state: connected.
@@ -91,6 +92,24 @@ fn monotonic_ns() -> u64 {
 }
 
 impl ChannelCore {
+    /// The readiness bits of an edge worth keeping. A socket that is not connected (nor
+    /// connecting) and a server that is not listening report a hang-up (`EPOLLHUP`) that only
+    /// says so: kept, it would stick as an error and report every interest op forever, also
+    /// after the connect or the listen.
+    pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
+        use crate::sys::backend::{ERROR, READ_CLOSED, READABLE};
+        let idle = match self.kind {
+            Kind::Socket => self.conn.load(Ordering::Acquire) == UNCONNECTED,
+            Kind::Server => !self.bound.load(Ordering::Acquire),
+            Kind::Fd => false,
+        };
+        if idle {
+            bits & !(ERROR | READ_CLOSED | READABLE)
+        } else {
+            bits
+        }
+    }
+
     pub(crate) fn new(fd: std::os::fd::RawFd, kind: Kind, family: Family) -> ChannelCore {
         Self::with_fd(GuardedFd::new(fd), kind, family)
     }
@@ -238,6 +257,12 @@ impl ChannelCore {
             monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64,
             Ordering::Release,
         );
+        // The connection that could not be accepted is still waiting, and epoll will not say
+        // so again: the key is looked at again once the back-off ends (also an
+        // edge-triggered one, which has used its edge up).
+        if let Some(key) = lock(&self.registration).as_ref() {
+            key.look_again();
+        }
     }
 
     /// While accept readiness is held back: how long it still is.

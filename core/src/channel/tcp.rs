@@ -218,6 +218,9 @@ impl SocketChannel {
             _ => {}
         }
         let target = socket::addr_for(self.core.family, addr);
+        // What epoll said of the unconnected socket (a hang-up) says nothing about the
+        // connection.
+        self.core.readiness.forget();
         match socket::connect(call.fd(), &target) {
             Ok(true) => {
                 self.core.conn.store(CONNECTED, Ordering::Release);
@@ -250,17 +253,22 @@ impl SocketChannel {
             _ => {}
         }
         let outcome = self.core.blocking_loop(&call, libc::POLLOUT, None, || {
+            // Taken first: an edge that arrives while we look is newer, and survives.
+            let snapshot = self.core.readiness.snapshot();
             if let Some(err) = socket::take_error(call.fd())? {
                 return Err(err);
             }
             if socket::is_connected(call.fd())? {
+                // Connected without an error: an error flag from before is stale.
+                self.core
+                    .readiness
+                    .clear(snapshot, crate::sys::backend::ERROR);
                 return Ok(Some(()));
             }
             // Still in progress: the next edge will say more.
-            self.core.readiness.clear(
-                self.core.readiness.snapshot(),
-                crate::sys::backend::WRITABLE,
-            );
+            self.core
+                .readiness
+                .clear(snapshot, crate::sys::backend::WRITABLE);
             Ok(None)
         });
         match outcome {
@@ -515,6 +523,8 @@ impl ServerSocketChannel {
         if self.core.bound.load(Ordering::Acquire) {
             return Err(ErrorKind::AlreadyBound.into());
         }
+        // What epoll said of the socket before it listened (a hang-up) is stale.
+        self.core.readiness.forget();
         socket::bind_listen(
             call.fd(),
             &socket::addr_for(self.core.family, addr),

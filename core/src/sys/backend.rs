@@ -220,6 +220,22 @@ impl Readiness {
         }
     }
 
+    /// Clears every flag and bumps the tick (so a clear from an older snapshot does nothing):
+    /// what an edge said before the socket changed state (a connect, a listen) is stale.
+    pub fn forget(&self) {
+        let mut cur = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = (cur & !FLAGS).wrapping_add(TICK_ONE);
+            match self
+                .0
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
     /// Forgets everything (a new registration starts unknown).
     pub fn reset(&self) {
         self.0.store(0, Ordering::Release);

@@ -20,6 +20,9 @@ use crate::error::{invalid, to_pyerr};
 use crate::gil;
 use crate::selector::{SelectionKey, Selector};
 
+/// The most bytes one `read(n)` asks the socket for (reads may return fewer anyway).
+const MAX_READ: usize = 64 << 20;
+
 /// A TCP connection (Java's `SocketChannel`); see the stub for the Python documentation.
 #[pyclass(module = "nioxide._nioxide", frozen, weakref)]
 #[derive(Debug)]
@@ -209,7 +212,9 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
 
     fn read<'py>(&self, py: Python<'py>, n: i64) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let n = usize::try_from(n).map_err(|_| invalid("n must be >= 0"))?;
-        let mut data = vec![0u8; n];
+        // A read returns what is there, at most `n` bytes: a larger buffer than any read can
+        // fill would only risk the allocation (which aborts the process when it fails).
+        let mut data = vec![0u8; n.min(MAX_READ)];
         let got = if self.inner.is_blocking() {
             gil::blocking(py, to_pyerr, || self.inner.read(&mut data))?
         } else {
