@@ -602,10 +602,11 @@ pub extern "C" fn nx_loop_backend_fd(r#loop: *mut nx_loop_t, fd_out: *mut c_int)
 
 /// Stores in `*timeout_ms_out` how long a host program may wait on `nx_loop_backend_fd`
 /// before the loop needs a turn: 0 while tasks (also tasks queued from the loop's own thread,
-/// which do not wake the descriptor), readiness already seen, a stop or a shutdown are
-/// pending; otherwise the milliseconds until the next timer, rounded up so the host never
-/// wakes early; -1 if there is no timer (wait for the descriptor alone). On error
-/// `*timeout_ms_out` is unchanged.
+/// which do not wake the descriptor), readiness already seen (also a raw descriptor a watch
+/// left unread) or a stop are pending; otherwise the milliseconds until the next timer,
+/// rounded up so the host never wakes early, and at most until an accept back-off ends or,
+/// during a graceful shutdown, the rest of its quiet period (at most 100 ms); -1 if there is
+/// nothing to wait for but the descriptor. On error `*timeout_ms_out` is unchanged.
 ///
 /// Thread safety: safe from any thread; the answer may change as soon as another thread
 /// queues work (which then wakes the descriptor).

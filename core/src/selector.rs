@@ -267,7 +267,28 @@ impl Selector {
         ops: u32,
         attachment: &mut Option<Attachment>,
     ) -> Result<SelectionKey> {
-        let channel = channel.into();
+        self.register_key(channel.into(), ops, attachment, true)
+    }
+
+    /// [`register`](Self::register) for a channel that must not have a key yet (the event
+    /// loop's watches): `RegisteredElsewhere` if it has one here too, decided under the
+    /// channel's registration lock.
+    pub(crate) fn register_new(
+        &self,
+        channel: Channel,
+        ops: u32,
+        attachment: &mut Option<Attachment>,
+    ) -> Result<SelectionKey> {
+        self.register_key(channel, ops, attachment, false)
+    }
+
+    fn register_key(
+        &self,
+        channel: Channel,
+        ops: u32,
+        attachment: &mut Option<Attachment>,
+        update: bool,
+    ) -> Result<SelectionKey> {
         self.check()?;
         let core = channel.core().clone();
         let call = core.enter()?;
@@ -283,7 +304,7 @@ impl Selector {
             return Err(ErrorKind::IllegalBlockingMode.into());
         }
         if let Some(key) = reg.as_ref() {
-            if !key.selector.ptr_eq(&Arc::downgrade(&self.inner)) {
+            if !update || !key.selector.ptr_eq(&Arc::downgrade(&self.inner)) {
                 return Err(ErrorKind::RegisteredElsewhere.into());
             }
             if !key.valid.load(Ordering::Acquire) {
@@ -411,9 +432,19 @@ impl Selector {
         }
     }
 
-    /// Whether a select now would find a key ready without waiting (cached readiness).
-    pub(crate) fn has_ready(&self) -> bool {
-        self.peek().0
+    /// How long a wait for this selector may block at most, from what epoll alone would not
+    /// report: zero while a candidate is ready or a raw descriptor waits to be re-armed (its
+    /// readiness was forgotten when it was reported), else the shortest accept back-off
+    /// still running; `None` for no bound. For a host loop that polls the backend
+    /// descriptor.
+    pub(crate) fn wait_bound(&self) -> Option<Duration> {
+        if !lock(&self.inner.state).rearm.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        match self.peek() {
+            (true, _) => Some(Duration::ZERO),
+            (false, backoff) => backoff,
+        }
     }
 
     /// Appends the selected keys to `out` (reusing its allocation).
@@ -871,6 +902,14 @@ impl SelectionKey {
             lock(&sel.state).cancelled.push(self.inner.clone());
         }
         drop(attachment);
+    }
+
+    /// [`cancel`](Self::cancel), and the channel leaves the epoll set now rather than at the
+    /// next select (for the event loop's watches: once a watch's close returns, its
+    /// descriptor may be watched again). The selector forgets the key at its next select.
+    pub(crate) fn cancel_now(&self) {
+        self.cancel();
+        self.inner.deregister();
     }
 
     /// Whether the key is valid: not cancelled, channel and selector open.

@@ -922,3 +922,141 @@ fn a_periodic_task_slower_than_its_period_runs_at_most_once_per_timer_phase() {
     assert!(periodic.cancel());
     lp.close();
 }
+
+#[test]
+fn the_backend_timeout_shows_a_raw_descriptor_left_unread_and_a_shutdowns_quiet_period() {
+    let lp = EventLoop::new().unwrap();
+    let mut fds = [0; 2];
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
+        0
+    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let read_end = fds[0];
+    let watch = lp
+        .watch_fd(
+            read_end,
+            OP_READ,
+            Box::new(move |_, _, _| {
+                let mut byte = 0u8;
+                unsafe { libc::read(read_end, (&raw mut byte).cast(), 1) };
+                c.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+    assert_eq!(unsafe { libc::write(fds[1], b"abc".as_ptr().cast(), 3) }, 3);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while calls.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        lp.run(RunMode::NoWait).unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Two bytes are left: epoll will report them only once the descriptor is re-armed.
+    assert_eq!(lp.backend_timeout(), Some(Duration::ZERO));
+    while calls.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        let timeout = lp.backend_timeout().map_or(-1, |t| t.as_millis() as i32);
+        let mut pfd = libc::pollfd {
+            fd: lp.backend_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut pfd, 1, timeout.min(1000)) };
+        lp.run(RunMode::NoWait).unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "the host read every byte");
+    watch.close();
+
+    // A graceful shutdown's quiet period: waited for, not spun through.
+    lp.run(RunMode::NoWait).unwrap();
+    lp.shutdown_gracefully(Duration::from_secs(1), Duration::from_secs(5));
+    let timeout = lp.backend_timeout().unwrap();
+    assert!(
+        timeout > Duration::ZERO && timeout <= Duration::from_millis(100),
+        "{timeout:?}"
+    );
+    lp.close();
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+}
+
+#[test]
+fn a_watch_survives_a_panicking_callback_and_its_dropped_handles() {
+    let lp = EventLoop::new().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let reader = peer.clone();
+    // No handle kept: the loop holds an active watch, as it holds an active timer.
+    let _ = lp
+        .watch(
+            peer.clone(),
+            OP_READ,
+            Box::new(move |_, watch, _| {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("a deliberate panic in a watch callback");
+                }
+                let mut buf = [0u8; 16];
+                let _ = reader.read(&mut buf);
+                watch.close();
+            }),
+        )
+        .unwrap();
+    client.write(b"data").unwrap();
+    let (returned, returned_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || returned.send(lp.run(RunMode::Default)).unwrap());
+    assert_eq!(
+        returned_rx.recv_timeout(LIMIT),
+        Ok(Ok(false)),
+        "the callback ran again after its panic, and closed its watch"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn two_threads_watching_one_channel_at_once_never_share_a_key() {
+    let lp = EventLoop::new().unwrap();
+    for _ in 0..200 {
+        let (_client, peer) = pair();
+        peer.configure_blocking(false).unwrap();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let watchers: Vec<_> = (0..2)
+            .map(|_| {
+                let (lp, peer, start) = (lp.clone(), peer.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    lp.watch(peer, OP_READ, Box::new(|_, _, _| {}))
+                })
+            })
+            .collect();
+        let results: Vec<_> = watchers.into_iter().map(|t| t.join().unwrap()).collect();
+        let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(ok.len(), 1, "exactly one of the two watches");
+        ok[0].close();
+    }
+    lp.close();
+}
+
+#[test]
+fn a_closed_raw_descriptor_watch_lets_the_descriptor_be_watched_again_at_once() {
+    let lp = EventLoop::new().unwrap();
+    let mut fds = [0; 2];
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
+        0
+    );
+    for _ in 0..3 {
+        let watch = lp
+            .watch_fd(fds[0], OP_READ, Box::new(|_, _, _| {}))
+            .unwrap();
+        watch.close();
+        assert!(!watch.is_active());
+    }
+    lp.close();
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+}

@@ -123,6 +123,7 @@ TEST_ENTRY(loop_attachment_kept_when_no_handle_is_left)
 
 /* test-loop-embed.c */
 TEST_ENTRY(loop_embed_backend_fd)
+TEST_ENTRY(loop_embed_raw_fd_left_unread)
 
 /* test-loop-fork.c */
 TEST_ENTRY(loop_fork_child)

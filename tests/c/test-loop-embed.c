@@ -4,6 +4,8 @@
  * the backend timeout is 0 while they wait; a timer bounds the timeout. */
 #include "loop-helpers.h"
 
+#include <poll.h>
+
 /* The timer: long enough that the other thread's task comes first, also under valgrind. */
 #define TIMER_MS 1000
 
@@ -112,5 +114,52 @@ TEST_IMPL(loop_embed_backend_fd) {
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
   ASSERT_OK(nx_promise_free(timer));
   ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
+
+/* Reads one byte per call from the pipe its attachment names. */
+static void read_one(nx_watch_t *watch, uint32_t ready_ops, void *arg) {
+  int *fds = arg;
+  char byte;
+  (void)watch;
+  (void)ready_ops;
+  if (read(fds[0], &byte, 1) == 1)
+    fds[2]++;
+}
+
+/* A raw-descriptor watch whose callback leaves data unread: epoll reports it again only once
+ * the descriptor is re-armed, so the host must be told not to wait. */
+TEST_IMPL(loop_embed_raw_fd_left_unread) {
+  nx_loop_t *loop;
+  nx_watch_t *watch;
+  int fds[3] = {-1, -1, 0}; /* read end, write end, bytes read */
+  int64_t timeout = -2, deadline;
+  struct pollfd pfd;
+  int backend = -1;
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_loop_backend_fd(loop, &backend));
+  ASSERT_OK(pipe2(fds, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_OK(nx_loop_watch_fd(loop, fds[0], NX_OP_READ, read_one, fds, NULL, &watch));
+  ASSERT_EQ(write(fds[1], "abc", 3), 3);
+  deadline = t_now_ms() + T_LIMIT_MS;
+  while (fds[2] == 0) {
+    ASSERT(t_now_ms() < deadline);
+    ASSERT_GE(nx_loop_run(loop, NX_RUN_NOWAIT), 0);
+  }
+  ASSERT_OK(nx_loop_backend_timeout(loop, &timeout));
+  ASSERT_EQ(timeout, 0); /* two bytes left */
+  while (fds[2] < 3) {
+    ASSERT(t_now_ms() < deadline);
+    ASSERT_OK(nx_loop_backend_timeout(loop, &timeout));
+    pfd.fd = backend;
+    pfd.events = POLLIN;
+    (void)poll(&pfd, 1, timeout < 0 || timeout > 1000 ? 1000 : (int)timeout);
+    ASSERT_GE(nx_loop_run(loop, NX_RUN_NOWAIT), 0);
+  }
+  ASSERT_OK(nx_watch_close(watch));
+  ASSERT_OK(nx_watch_free(watch));
+  ASSERT_OK(nx_loop_free(loop));
+  close(fds[0]);
+  close(fds[1]);
   return 0;
 }

@@ -15,6 +15,7 @@ from conftest import os_threads, settled_os_threads
 from support import WAIT, background
 
 import nioxide
+from nioxide import OP_READ
 
 
 def run(coro: Any) -> Any:
@@ -144,6 +145,50 @@ def test_asyncio_drives_a_caller_driven_loop_with_no_extra_thread() -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_the_bridge_serves_a_raw_descriptor_a_callback_leaves_unread() -> None:
+    """epoll reports the rest only once the descriptor is re-armed: the bridge must not wait
+    for the backend descriptor meanwhile."""
+    lp = nioxide.EventLoop()
+    a, b = socket.socketpair()
+    got: list[bytes] = []
+
+    def one_byte(watch: nioxide.Watch, ops: int) -> None:
+        got.append(a.recv(1))
+
+    async def main() -> None:
+        with nioxide.asyncio_bridge(lp):
+            watch = lp.watch(a.fileno(), OP_READ, one_byte)
+            b.send(b"abc")
+            deadline = time.monotonic() + WAIT
+            while len(got) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            watch.close()
+
+    try:
+        run(main())
+        assert got == [b"a", b"b", b"c"]
+    finally:
+        a.close()
+        b.close()
+        lp.close()
+
+
+def test_the_bridge_detaches_quietly_from_a_loop_closed_by_asyncio_code() -> None:
+    lp = nioxide.EventLoop()
+    errors: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: errors.append(ctx))
+        bridge = nioxide.asyncio_bridge(lp)
+        lp.execute(lambda: None)  # a turn is due
+        lp.close()
+        await asyncio.sleep(0.05)
+        assert bridge.is_closed()
+
+    run(main())
+    assert errors == []
 
 
 def test_a_closed_bridge_no_longer_drives_the_loop() -> None:

@@ -458,19 +458,24 @@ impl EventLoop {
     }
 
     /// How long a host loop may wait before the next turn: `Some(0)` while tasks, cached
-    /// readiness or a stop are pending, else the time to the next timer; `None` = no timer
-    /// (wait for the backend descriptor only).
+    /// readiness (or a raw descriptor to re-arm) or a stop are pending, else the time to the
+    /// next timer, bounded by an accept back-off and, while shutting down, by the rest of the
+    /// quiet period (at most 100 ms); `None` = nothing to wait for but the backend descriptor.
     pub fn backend_timeout(&self) -> Option<Duration> {
-        if self.inner.stop.load(Ordering::Acquire)
-            || !lock(&self.inner.tasks).is_empty()
-            || self.inner.selector.has_ready()
-            || self.is_shutting_down()
-        {
+        if self.inner.stop.load(Ordering::Acquire) || !lock(&self.inner.tasks).is_empty() {
             return Some(Duration::ZERO);
         }
-        lock(&self.inner.timers)
+        let next_timer = lock(&self.inner.timers)
             .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()))
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        // Readiness cached or to be re-armed, an accept back-off, the shutdown's quiet period:
+        // what the descriptor alone would not show.
+        [self.inner.selector.wait_bound(), self.shutdown_wait()]
+            .into_iter()
+            .flatten()
+            .fold(next_timer, |t, bound| {
+                Some(t.map_or(bound, |t| t.min(bound)))
+            })
     }
 
     /// The loop's counters.

@@ -32,7 +32,11 @@ struct WatchInner {
     refd: AtomicBool,
     /// Whether the watch holds one of the loop's refs (active and ref'd).
     holds_ref: AtomicBool,
+    /// Set by the `close` that wins, under the callback's lock, before it does the work.
     closed: AtomicBool,
+    /// Cleared once that `close` has done it (the key cancelled, a raw descriptor out of the
+    /// epoll set, the ref given back): what `is_active` reports.
+    active: AtomicBool,
     event_loop: WeakEventLoop,
 }
 
@@ -45,9 +49,11 @@ impl std::fmt::Debug for Watch {
     }
 }
 
-/// What the key's attachment holds: the watch, weakly (the key owns the watch's callback
-/// through the watch's handles, not the other way round).
-struct Attached(std::sync::Weak<WatchInner>);
+/// What the key's attachment holds: the watch. An active watch is held by its loop's
+/// selector through this, so it goes on even if every handle was dropped (as a timer does);
+/// closing it (or the loop's shutdown) cancels the key, which drops the attachment and ends
+/// the cycle.
+struct Attached(Arc<WatchInner>);
 
 impl EventLoop {
     /// Watches `channel` (non-blocking, not registered elsewhere) for `ops`; `callback` runs on
@@ -55,9 +61,9 @@ impl EventLoop {
     ///
     /// # Errors
     /// As [`Selector::register`](crate::selector::Selector::register); `RegisteredElsewhere`
-    /// also for a channel this loop already watches (or whose key on this loop was cancelled
-    /// and not yet dropped by a turn), whose key a second watch would take over; `Rejected`
-    /// once the loop shuts down.
+    /// also for a channel this loop already watches (decided under the channel's
+    /// registration lock, so of two threads watching one channel at once, one fails);
+    /// `Rejected` once the loop shuts down.
     pub fn watch(
         &self,
         channel: impl Into<Channel>,
@@ -68,11 +74,11 @@ impl EventLoop {
         if self.is_shutting_down() {
             return Err(ErrorKind::Rejected.into());
         }
-        let channel = channel.into();
-        if lock(&channel.core().registration).is_some() {
-            return Err(ErrorKind::RegisteredElsewhere.into());
-        }
-        let key = self.selector().register(channel, ops, &mut None)?;
+        // Refused under the channel's registration lock if it has a key already (two threads
+        // watching one channel at once must not share a key).
+        let key = self
+            .selector()
+            .register_new(channel.into(), ops, &mut None)?;
         let watch = Watch {
             inner: Arc::new(WatchInner {
                 key,
@@ -80,12 +86,12 @@ impl EventLoop {
                 refd: AtomicBool::new(true),
                 holds_ref: AtomicBool::new(true),
                 closed: AtomicBool::new(false),
+                active: AtomicBool::new(true),
                 event_loop: self.downgrade(),
             }),
         };
         self.add_ref(1);
-        let mut attachment: Option<Attachment> =
-            Some(Box::new(Attached(Arc::downgrade(&watch.inner))));
+        let mut attachment: Option<Attachment> = Some(Box::new(Attached(watch.inner.clone())));
         let _ = watch.inner.key.replace_attachment(&mut attachment);
         Ok(watch)
     }
@@ -125,9 +131,10 @@ impl Watch {
         self.inner.key.channel()
     }
 
-    /// Whether the watch is active (not closed).
+    /// Whether the watch is active: not closed, or its close is still under way (once this
+    /// says `false`, the descriptor may be watched again).
     pub fn is_active(&self) -> bool {
-        !self.inner.closed.load(Ordering::Acquire)
+        self.inner.active.load(Ordering::Acquire)
     }
 
     /// Makes the watch stop (`false`) or start again (`true`) keeping a `Default` run alive.
@@ -137,7 +144,9 @@ impl Watch {
         let delta = {
             let _guard = lock(&self.inner.callback);
             self.inner.refd.store(refd, Ordering::Release);
-            if !self.is_active() || self.inner.holds_ref.swap(refd, Ordering::AcqRel) == refd {
+            if self.inner.closed.load(Ordering::Acquire)
+                || self.inner.holds_ref.swap(refd, Ordering::AcqRel) == refd
+            {
                 return;
             }
             if refd { 1 } else { -1 }
@@ -157,9 +166,10 @@ impl Watch {
         self.inner.refd.load(Ordering::Acquire)
     }
 
-    /// Stops watching (idempotent): the key is cancelled, the callback dropped on this
-    /// thread. A channel watch leaves the channel open (close it yourself); a raw descriptor
-    /// is never closed.
+    /// Stops watching (idempotent): the key is cancelled and the descriptor leaves the epoll
+    /// set at once (so it may be watched again as soon as `is_active` says `false`), the
+    /// callback is dropped on this thread. A channel watch leaves the channel open (close it
+    /// yourself); a raw descriptor is never closed.
     pub fn close(&self) {
         let held = {
             // Under the callback's lock: a dispatch running the callback now sees `closed`
@@ -171,7 +181,7 @@ impl Watch {
             }
             self.inner.holds_ref.swap(false, Ordering::AcqRel)
         };
-        self.inner.key.cancel();
+        self.inner.key.cancel_now();
         if let Channel::Fd(fd) = self.inner.key.channel() {
             fd.close();
         }
@@ -182,6 +192,7 @@ impl Watch {
                 lp.wake_if_idle();
             }
         }
+        self.inner.active.store(false, Ordering::Release);
         let callback = lock(&self.inner.callback).take();
         drop(callback);
     }
@@ -195,7 +206,9 @@ impl Watch {
 fn watch_of(key: &SelectionKey) -> Option<Watch> {
     key.with_attachment(|a| {
         let attached = a?.downcast_ref::<Attached>()?;
-        attached.0.upgrade().map(|inner| Watch { inner })
+        Some(Watch {
+            inner: attached.0.clone(),
+        })
     })
 }
 
@@ -206,16 +219,29 @@ pub(super) fn dispatch(event_loop: &EventLoop, key: &SelectionKey) {
     let Some(mut callback) = lock(&watch.inner.callback).take() else {
         return;
     };
-    callback(event_loop, &watch, ready);
+    // A panic is passed on to the loop (which reports it) after the callback is put back:
+    // the watch goes on.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        callback(event_loop, &watch, ready)
+    }));
     {
         let mut slot = lock(&watch.inner.callback);
         // `close` sets `closed` under this lock: checked here, it cannot change under us.
-        if watch.is_active() && slot.is_none() {
+        if !watch.inner.closed.load(Ordering::Acquire) && slot.is_none() {
             *slot = Some(callback);
+            resume_panic(outcome);
             return;
         }
     }
     drop(callback);
+    resume_panic(outcome);
+}
+
+/// Passes a callback's panic on, once the callback is back in its slot (or dropped).
+fn resume_panic(outcome: std::thread::Result<()>) {
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// At shutdown: closes a watch and the channel it watches (never a raw descriptor).

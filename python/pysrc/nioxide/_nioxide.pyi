@@ -593,8 +593,9 @@ class EventLoop:
 
     def backend_timeout(self) -> float | None:
         """How long a host loop may wait before the next turn, in seconds: ``0.0`` while work
-        is pending (queued tasks, cached readiness, a stop or a shutdown), else the time to the
-        next timer; ``None`` when only the descriptor can bring work."""
+        is pending (queued tasks, cached readiness, a stop), else the time to the next timer,
+        at most until an accept back-off ends or, in a graceful shutdown, the rest of its quiet
+        period; ``None`` when only the descriptor can bring work."""
 
     def counters(self) -> dict[str, int]:
         """The loop's counters: ``turns``, ``events`` (I/O events dispatched to watches),

@@ -116,6 +116,9 @@ class AsyncioBridge:
         if self._closed:
             return
         self._handle = None
+        if self._loop.is_terminated():  # closed by asyncio code since the last turn
+            self.close()
+            return
         try:
             self._loop.run(RUN_NOWAIT)
         finally:
