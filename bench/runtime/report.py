@@ -195,8 +195,9 @@ def floor_section(figures: dict[str, dict[str, list[float]]],
         "from the loop time cached at the start of the turn, so its timer started late in a "
         "long callback fires early, and takes no lock: its timers are for the loop's thread "
         "only). That floor, with no timer heap work at all, is "
-        f"{floor:.1f} ns, {floor / libuv_ns:.1f} × libuv's whole start + stop: the timer "
-        "targets cannot be met under these rules. nioxide's own figure is "
+        f"{floor:.1f} ns, {floor / libuv_ns:.1f} × libuv's whole start + stop: with these "
+        "rules and this design of checked handles (a reader count per slot) the timer targets "
+        "cannot be met. nioxide's own figure is "
         f"{nioxide_ns / floor:.1f} × the floor; the rest is the heap's lock (four more atomic "
         "operations, so that any thread may start and stop a timer), the heap's reference to "
         "an armed timer and the calls through the C boundary.",
