@@ -187,12 +187,15 @@ pub(crate) fn give_back<T>(value: T) {
 /// The body of an `nx_*` function that makes an object whose callback gets the object's own
 /// handle and the user's attachment (a watch, a timer): makes the handle (a [`Late`]), then
 /// calls `make` with it and the attachment, shared so that if core refuses the object (and
-/// drops the callback) the attachment goes back to the caller unfreed. On success stores the
-/// handle in `out`; on error nothing is kept and nothing freed.
+/// drops the callback) the attachment goes back to the caller unfreed; then, once the handle
+/// names the object, `start` (so a callback can never run while its own handle does not work
+/// yet: make the object inert, start it there). On success stores the handle in `out`; on
+/// error nothing is kept and nothing freed.
 pub(crate) fn new_late<H, T>(
     out: Out<*mut H>,
     attachment: COwned,
     make: impl FnOnce(RawHandle, Arc<COwned>) -> nioxide_core::Result<T>,
+    start: impl FnOnce(&T),
 ) -> Result<(), c_int>
 where
     H: HandleType<Object = Late<T>>,
@@ -210,6 +213,9 @@ where
     match make(RawHandle::from_ptr(ptr), attachment) {
         Ok(value) => {
             object.set(value);
+            if let Some(value) = object.unforked() {
+                start(value);
+            }
             drop(kept); // the callback holds the attachment now
             out.set(ptr);
             Ok(())

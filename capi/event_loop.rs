@@ -285,10 +285,10 @@ fn report_task_error(event_loop: RawHandle, status: c_int) {
     if let Ok(object) = HANDLES.get::<LoopObject>(event_loop, HandleKind::Loop) {
         object.task_errors.fetch_add(1, Ordering::Relaxed);
     }
-    eprintln!(
+    nioxide_core::sys::stderr::report(&format!(
         "nioxide: a task returned {status} ({}); the loop goes on",
         err_name(status).to_string_lossy()
-    );
+    ));
 }
 
 /// Queues a C task on `event_loop`, whose handle is `raw`: the body of `nx_loop_execute` and

@@ -254,9 +254,10 @@ pub(crate) fn register(
     let ptr = match key_handle(&key) {
         Ok(ptr) => ptr,
         Err(e) => {
-            // Only a brand-new key can lack a handle: take the attachment back, undo.
+            // Only a brand-new key can lack a handle: take the attachment back, and undo the
+            // registration now (a cancel alone would leave it until the next select).
             CAttachment::disarm(key.attach(None).ok().flatten());
-            key.cancel();
+            key.cancel_now();
             return Err(e);
         }
     };

@@ -112,7 +112,7 @@ pub extern "C" fn nx_timer_new(
                     // the loop.
                     unsafe { callback(raw.as_ptr(), attachment.ptr()) }
                 })
-            })
+            }, |_| {}) // a new timer is stopped: nothing to start
         })
     }
 }

@@ -12,6 +12,7 @@
 
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nioxide_core::Result as CoreResult;
 use nioxide_core::channel::Channel;
@@ -89,18 +90,27 @@ fn watch(
     let ops = checked_ops(ops)?;
     let event_loop = loop_of(event_loop)?;
     let attachment = COwned::new(attachment, attachment_free);
+    // A loop thread may see the descriptor ready before the handle names the watch: until
+    // then the callback lets the event pass (level-triggered, it comes again next turn), so
+    // the user's callback never gets a handle that does not work yet.
+    let started = Arc::new(AtomicBool::new(false));
+    let armed = started.clone();
     new_late(
         out,
         attachment,
         |raw: RawHandle, attachment: Arc<COwned>| {
             let core_callback: WatchCallback =
                 Box::new(move |_: &EventLoop, _: &Watch, ready: u32| {
+                    if !armed.load(Ordering::Acquire) {
+                        return;
+                    }
                     // SAFETY: the user gave us this function to call with this attachment on the
                     // loop.
                     unsafe { callback(raw.as_ptr(), ready, attachment.ptr()) }
                 });
             make(event_loop.event_loop(), ops, core_callback)
         },
+        |_| started.store(true, Ordering::Release),
     )
 }
 

@@ -904,10 +904,12 @@ impl SelectionKey {
         drop(attachment);
     }
 
-    /// [`cancel`](Self::cancel), and the channel leaves the epoll set now rather than at the
-    /// next select (for the event loop's watches: once a watch's close returns, its
-    /// descriptor may be watched again). The selector forgets the key at its next select.
-    pub(crate) fn cancel_now(&self) {
+    /// [`cancel`](Self::cancel), and the channel leaves the epoll set and its registration
+    /// now rather than at the next select, so it may be registered again (or switched to
+    /// blocking mode) at once; the selector forgets the key at its next select. For the event
+    /// loop's watches and for a binding undoing a registration it could not complete.
+    #[doc(hidden)]
+    pub fn cancel_now(&self) {
         self.cancel();
         self.inner.deregister();
     }

@@ -61,6 +61,7 @@ TEST_ENTRY(selector_register_unsupported_ops)
 TEST_ENTRY(selector_register_unknown_bits)
 TEST_ENTRY(selector_register_closed)
 TEST_ENTRY(selector_register_elsewhere)
+TEST_ENTRY(selector_register_without_a_handle_left)
 TEST_ENTRY(selector_reregister_updates)
 
 /* test-selector-threads.c */
@@ -145,6 +146,7 @@ TEST_ENTRY(loop_run_clock_and_counters)
 /* test-loop-tasks.c */
 TEST_ENTRY(loop_task_order)
 TEST_ENTRY(loop_task_failure)
+TEST_ENTRY(loop_task_error_report_never_raises_sigpipe)
 TEST_ENTRY(loop_task_panic)
 TEST_ENTRY(loop_task_closes_own_loop)
 TEST_ENTRY(loop_task_stops_own_loop)
@@ -179,6 +181,7 @@ TEST_ENTRY(loop_watch_server_socket_channel)
 TEST_ENTRY(loop_watch_pipe_fd)
 TEST_ENTRY(loop_watch_arguments)
 TEST_ENTRY(loop_watch_interest_wakes_the_loop)
+TEST_ENTRY(loop_watch_ready_at_once_gets_a_working_handle)
 
 /* test-timer-basics.c */
 TEST_ENTRY(timer_order_never_early)

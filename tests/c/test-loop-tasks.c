@@ -225,3 +225,25 @@ TEST_IMPL(loop_task_frees_own_loop) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+/* A failing task's report on standard error, written to a pipe nobody reads: the child keeps
+ * SIGPIPE's default action (which kills), and must live. */
+static int child_reports_to_a_closed_pipe(void) {
+  nx_loop_t *loop;
+  int fds[2];
+  ASSERT_OK(pipe(fds));
+  ASSERT_OK(close(fds[0]));
+  ASSERT(dup2(fds[1], STDERR_FILENO) == STDERR_FILENO);
+  ASSERT_OK(close(fds[1]));
+  signal(SIGPIPE, SIG_DFL);
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_loop_execute(loop, fail_task, NULL, NULL));
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
+  ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_TASK_ERRORS), 1);
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
+
+TEST_IMPL(loop_task_error_report_never_raises_sigpipe) {
+  return t_in_child(child_reports_to_a_closed_pipe);
+}

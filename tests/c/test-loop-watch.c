@@ -300,3 +300,47 @@ TEST_IMPL(loop_watch_interest_wakes_the_loop) {
   ASSERT_OK(nx_socket_channel_free(peer));
   return 0;
 }
+
+/* The callback closes its watch through the handle it gets. */
+struct early {
+  int calls;
+  int close_rc;
+};
+
+static void close_from_callback(nx_watch_t *watch, uint32_t ready_ops, void *arg) {
+  struct early *e = arg;
+  (void)ready_ops;
+  __atomic_store_n(&e->close_rc, nx_watch_close(watch), __ATOMIC_SEQ_CST);
+  __atomic_fetch_add(&e->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A descriptor ready before nx_loop_watch_fd returns, on a library loop: the callback must
+ * not run while its own handle does not work yet (it could not close itself). */
+TEST_IMPL(loop_watch_ready_at_once_gets_a_working_handle) {
+  nx_loop_t *loop;
+  nx_watch_t *watch;
+  struct early e;
+  int64_t deadline;
+  int fds[2], round;
+  ASSERT_OK(nx_loop_start(&loop));
+  ASSERT_OK(pipe2(fds, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  for (round = 0; round < 50; round++) {
+    memset(&e, 0, sizeof(e));
+    e.close_rc = 1;
+    ASSERT_OK(nx_loop_watch_fd(loop, fds[0], NX_OP_READ, close_from_callback, &e, NULL, &watch));
+    t_wait_for(&e.calls, 1);
+    ASSERT_EQ(__atomic_load_n(&e.close_rc, __ATOMIC_SEQ_CST), 0);
+    deadline = t_now_ms() + T_LIMIT_MS;
+    while (nx_watch_is_active(watch) == 1) {
+      ASSERT(t_now_ms() < deadline);
+      t_sleep_ms(1);
+    }
+    ASSERT_EQ(e.calls, 1); /* closed by its first call */
+    ASSERT_OK(nx_watch_free(watch));
+  }
+  t_stop_loop(loop);
+  close(fds[0]);
+  close(fds[1]);
+  return 0;
+}

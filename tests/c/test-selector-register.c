@@ -162,3 +162,28 @@ TEST_IMPL(selector_reregister_updates) {
   ASSERT_EQ(second, 1);
   return 0;
 }
+
+/* A register that fails for want of a handle (-ENOMEM) keeps nothing: not the attachment, and
+ * not the registration (the channel registers again, or goes back to blocking, at once). */
+TEST_IMPL(selector_register_without_a_handle_left) {
+  nx_selector_t *selector;
+  nx_socket_channel_t *channel;
+  nx_selection_key_t *key = NULL;
+  int freed = 0;
+  ASSERT_OK(nx_selector_open(&selector));
+  ASSERT_OK(nx_socket_channel_open(&channel));
+  ASSERT_OK(nx_socket_channel_configure_blocking(channel, 0));
+  ASSERT_OK(nx_debug_handle_limit(nx_debug_live_handles()));
+  ASSERT_EQ(nx_socket_channel_register(channel, selector, NX_OP_READ, &freed, t_count_free, &key),
+            -ENOMEM);
+  ASSERT_OK(nx_debug_handle_limit(0));
+  ASSERT_NULL(key);
+  ASSERT_EQ(freed, 0);
+  ASSERT_OK(nx_socket_channel_configure_blocking(channel, 1));
+  ASSERT_OK(nx_socket_channel_configure_blocking(channel, 0));
+  ASSERT_OK(nx_socket_channel_register(channel, selector, NX_OP_READ, &freed, t_count_free, &key));
+  ASSERT_OK(nx_socket_channel_free(channel));
+  ASSERT_EQ(freed, 1);
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}

@@ -4,6 +4,7 @@ from Python."""
 from __future__ import annotations
 
 import contextvars
+import errno
 import gc
 import itertools
 import logging
@@ -501,6 +502,11 @@ def test_watch_refuses_what_it_cannot_watch(loop: nioxide.EventLoop) -> None:
         loop.watch(object(), OP_READ, print)
     with pytest.raises(TypeError):
         loop.watch(0, OP_READ, 42)
+    with pytest.raises(TypeError):
+        loop.watch(True, OP_READ, print)  # an int, but no descriptor number
+    with open(__file__) as regular, pytest.raises(nioxide.NioxideOSError) as raised:
+        loop.watch(regular, OP_READ, print)  # epoll cannot watch a regular file
+    assert raised.value.errno == errno.EPERM
 
 
 # --- exceptions from callbacks -----------------------------------------------------------

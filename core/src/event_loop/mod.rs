@@ -938,7 +938,9 @@ impl EventLoop {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            eprintln!("nioxide: a loop callback panicked: {msg}; the loop goes on");
+            crate::sys::stderr::report(&format!(
+                "nioxide: a loop callback panicked: {msg}; the loop goes on"
+            ));
         }
     }
 

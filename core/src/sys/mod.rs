@@ -8,5 +8,6 @@ pub mod backend;
 pub mod fd;
 pub mod fork;
 pub mod socket;
+pub mod stderr;
 pub mod thread;
 pub mod wait;

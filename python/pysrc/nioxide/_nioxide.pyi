@@ -566,7 +566,9 @@ class EventLoop:
         closes it). An active, ref'd watch keeps a ``RUN_DEFAULT`` run alive. Raises
         :class:`IllegalBlockingModeError`, :class:`AlreadyRegisteredError`,
         :class:`UnsupportedOperationError`, :class:`RejectedExecutionError`,
-        :class:`ForkedError`, ``TypeError``."""
+        :class:`ForkedError`, ``TypeError`` (not a channel, descriptor or callable; a
+        ``bool``), :class:`NioxideOSError` from epoll (``EEXIST``: the descriptor is watched
+        already; ``EPERM``: it cannot be polled, as a regular file)."""
 
     def timer(self, callback: Callable[[Timer, Unpack[_Ts]], object], /, *args: Unpack[_Ts]) -> Timer:
         """A reusable :class:`Timer` on this loop (libuv's ``uv_timer_t``), stopped: each time it

@@ -178,8 +178,11 @@ fn watched(target: &Bound<'_, PyAny>) -> PyResult<Watched> {
         channel.set_binding(crate::binding::record(target)?);
         return Ok(Watched::Channel(channel));
     }
-    if let Ok(fd) = target.extract::<i32>() {
-        return Ok(Watched::Fd(fd));
+    // (Not a bool: `True` is an int, and would name standard output.)
+    if !target.is_instance_of::<pyo3::types::PyBool>() {
+        if let Ok(fd) = target.extract::<i32>() {
+            return Ok(Watched::Fd(fd));
+        }
     }
     match target.call_method0(intern!(target.py(), "fileno")) {
         Ok(fd) => Ok(Watched::Fd(fd.extract()?)),
