@@ -848,6 +848,11 @@ fn a_panicking_submitted_task_fails_its_future() {
         .unwrap();
     assert!(future.wait(Some(LIMIT)).unwrap(), "the future completes");
     assert_eq!(future.cause(), Some(ErrorKind::Panic.into()));
+    // The future fails before the panic reaches the loop's report: wait for that too.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lp.counters().panics == 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(lp.counters().panics, 1, "and the loop reported the panic");
     lp.shutdown_gracefully(Duration::ZERO, LIMIT);
     assert!(lp.await_termination(Some(LIMIT)).unwrap());
