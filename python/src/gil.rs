@@ -34,6 +34,20 @@ static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
 /// interpreter may be finalizing, and nothing of nioxide's attaches to it from a loop thread.
 static EXITING: AtomicBool = AtomicBool::new(false);
 
+/// Set when the module's `atexit` hook starts: from then on no new library-driven loop or
+/// group is started (one started then would never be joined).
+static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the start of the `atexit` hook (see [`CLOSING`]).
+pub(crate) fn set_closing() {
+    CLOSING.store(true, Ordering::Release);
+}
+
+/// Whether new library-driven loops are refused (the `atexit` hook has started).
+pub(crate) fn closing() -> bool {
+    CLOSING.load(Ordering::Acquire) || exiting()
+}
+
 /// Marks the start of interpreter exit (see [`EXITING`]).
 pub(crate) fn set_exiting() {
     EXITING.store(true, Ordering::Release);

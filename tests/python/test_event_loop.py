@@ -895,6 +895,61 @@ def test_interpreter_exit_shuts_loops_down() -> None:
     assert done.stdout == "exiting\n" and "Fatal" not in done.stderr and "never" not in done.stdout
 
 
+def test_interpreter_exit_with_a_loop_spawned_during_the_exit_drain() -> None:
+    """A callback run by the exit hook's drain spawns a loop: refused, and the exit is clean
+    (a loop started then would never be joined, and its thread would crash the finalizing
+    interpreter); a loop already shutting down with no deadline is cut short."""
+    program = textwrap.dedent(
+        """
+        import time, nioxide
+        loop = nioxide.EventLoop.spawn()
+        def late_spawn():
+            time.sleep(0.01)
+            try:
+                nioxide.EventLoop.spawn().execute(print, "spawned")
+            except nioxide.RejectedExecutionError:
+                print("refused")
+        loop.execute(late_spawn)
+        endless = nioxide.EventLoop.spawn()
+        def again():
+            time.sleep(0.001)
+            endless.execute(again)
+        endless.execute(again)
+        endless.shutdown_gracefully(0, float("inf"))
+        print("exiting")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Fatal" not in done.stderr and "FATAL" not in done.stderr
+    # Whether the late spawn came before the hook ("spawned": then it is joined) or during it.
+    assert done.stdout.splitlines()[0] == "exiting", done.stdout
+
+
+def test_a_parents_future_raises_forked_error_in_a_child(threaded: nioxide.EventLoop) -> None:
+    future = threaded.create_promise()
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 only if every call refuses
+        code = 0
+        for call in (
+            lambda: future.result(0.1),
+            future.exception,
+            future.done,
+            future.cancel,
+            lambda: future.set_result(1),
+        ):
+            try:
+                call()
+                code = 1
+            except nioxide.ForkedError:
+                pass
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    future.set_result("parent's")
+    assert future.result(WAIT) == "parent's"
+
+
 # --- groups --------------------------------------------------------------------------------
 
 

@@ -224,6 +224,23 @@ def test_an_abandoned_promise_on_a_library_driven_loop_is_collected(
     assert refs[0]() is None and refs[1]() is None
 
 
+def test_a_completed_promise_keeps_its_owed_callback_through_a_collection(
+    threaded: nioxide.EventLoop,
+) -> None:
+    """Completed while the loop is busy, dropped, collected: the callback is still owed and
+    runs."""
+    release = threading.Event()
+    ran = threading.Event()
+    threaded.execute(release.wait, WAIT)  # the loop is busy: the listener waits in the queue
+    promise = threaded.create_promise()
+    promise.add_done_callback(lambda f: ran.set())
+    promise.set_result(1)
+    del promise
+    gc.collect()
+    release.set()
+    assert ran.wait(WAIT)
+
+
 def test_a_pending_task_future_on_a_library_driven_loop_keeps_its_callback(
     threaded: nioxide.EventLoop,
 ) -> None:

@@ -61,7 +61,7 @@ impl EventLoopGroup {
                 "a group needs at least one loop (n=None: one per core)",
             ));
         }
-        if gil::exiting() {
+        if gil::closing() {
             return Err(loop_error(nioxide_core::ErrorKind::Rejected.into()));
         }
         let core = nx::EventLoopGroup::new(n.unwrap_or(0)).map_err(to_pyerr)?;

@@ -101,30 +101,47 @@ fn track(event_loop: &nx::EventLoop) {
     drop(live);
 }
 
-/// The `atexit` hook: shuts every library-driven loop down gracefully (queued work runs, for
-/// up to [`EXIT_TIMEOUT`]), joins their threads with the GIL released, then stops loop threads
-/// from attaching to the interpreter, which is about to finalize.
+/// The `atexit` hook: refuses new library-driven loops, shuts every one down gracefully
+/// (queued work runs, for up to [`EXIT_TIMEOUT`]; then, or at a Ctrl-C, whatever is still
+/// queued is dropped), joins their threads with the GIL released, then stops loop threads
+/// from attaching to the interpreter, which is about to finalize. It never returns while a
+/// loop thread may still run Python (that thread would crash the finalizing interpreter); a
+/// `KeyboardInterrupt` during the wait is raised once every thread is joined.
 #[pyfunction]
 #[pyo3(name = "_shutdown_at_exit")]
 pub(crate) fn shutdown_at_exit(py: Python<'_>) -> PyResult<()> {
-    struct Exiting;
-    impl Drop for Exiting {
-        fn drop(&mut self) {
-            gil::set_exiting();
+    gil::set_closing();
+    let mut interrupted = None;
+    // Until none is left: a loop spawned just before the hook began may be tracked late.
+    loop {
+        let loops: Vec<nx::EventLoop> = std::mem::take(&mut *lock(&LIBRARY_LOOPS))
+            .iter()
+            .filter_map(nx::WeakEventLoop::upgrade)
+            .collect();
+        if loops.is_empty() {
+            break;
+        }
+        for lp in &loops {
+            lp.shutdown_gracefully(Duration::ZERO, EXIT_TIMEOUT);
+        }
+        for lp in &loops {
+            // A loop already shutting down keeps its own deadline: past ours, drop its work.
+            let mut limit = Some(EXIT_TIMEOUT + Duration::from_secs(1));
+            loop {
+                match gil::blocking(py, to_pyerr, || lp.await_termination(limit)) {
+                    Ok(true) => break,
+                    Ok(false) => lp.shutdown_now(),
+                    Err(err) => {
+                        interrupted.get_or_insert(err);
+                        lp.shutdown_now();
+                    }
+                }
+                limit = None;
+            }
         }
     }
-    let _exiting = Exiting;
-    let loops: Vec<nx::EventLoop> = std::mem::take(&mut *lock(&LIBRARY_LOOPS))
-        .iter()
-        .filter_map(nx::WeakEventLoop::upgrade)
-        .collect();
-    for lp in &loops {
-        lp.shutdown_gracefully(Duration::ZERO, EXIT_TIMEOUT);
-    }
-    for lp in &loops {
-        gil::blocking(py, to_pyerr, || lp.await_termination(None))?;
-    }
-    Ok(())
+    gil::set_exiting();
+    interrupted.map_or(Ok(()), Err)
 }
 
 /// `os.register_at_fork(after_in_child=...)`: the parent's loops are not the child's to shut
@@ -305,7 +322,7 @@ impl EventLoop {
 
     #[staticmethod]
     fn spawn(py: Python<'_>) -> PyResult<Py<EventLoop>> {
-        if gil::exiting() {
+        if gil::closing() {
             return Err(loop_error(ErrorKind::Rejected.into()));
         }
         let core = nx::EventLoop::spawn().map_err(to_pyerr)?;

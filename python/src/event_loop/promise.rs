@@ -95,6 +95,7 @@ impl Future {
     /// The promise, if Python code may complete it (C's rule too: the future of a task is
     /// completed by its task).
     fn settable(&self) -> PyResult<&nx::Promise> {
+        self.state.check()?;
         if !self.user {
             return Err(crate::error::invalid(
                 "the future of a submitted or scheduled task is completed by its task",
@@ -132,6 +133,7 @@ impl Future {
     /// Waits until done, with the GIL released; `TimeoutError` after `seconds` (`None` =
     /// forever, `<= 0` = do not wait), `DeadlockError` on the loop's own thread.
     fn wait(&self, py: Python<'_>, seconds: Option<f64>) -> PyResult<()> {
+        self.state.check()?;
         if self.core.is_done() {
             return Ok(());
         }
@@ -194,22 +196,25 @@ impl Future {
         }
     }
 
-    fn done(&self) -> bool {
-        self.core.is_done()
+    fn done(&self) -> PyResult<bool> {
+        self.state.check()?;
+        Ok(self.core.is_done())
     }
 
-    fn cancelled(&self) -> bool {
-        self.core.is_cancelled()
+    fn cancelled(&self) -> PyResult<bool> {
+        self.state.check()?;
+        Ok(self.core.is_cancelled())
     }
 
     /// `True` if the future is cancelled now (by this call or an earlier one); `False` if it
     /// completed otherwise or its task has started.
-    fn cancel(&self) -> bool {
+    fn cancel(&self) -> PyResult<bool> {
+        self.state.check()?;
         let won = self.core.cancel();
         if let (true, Some(id)) = (won, self.timer) {
             self.state.forget(id);
         }
-        won || self.core.is_cancelled()
+        Ok(won || self.core.is_cancelled())
     }
 
     fn add_done_callback(slf: &Bound<'_, Self>, r#fn: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -292,9 +297,16 @@ impl Future {
     /// future is completed by the loop, whose thread must find its callbacks): they hold the
     /// future, so an abandoned one would otherwise never be collected.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(ids) = self.callbacks.try_lock() {
-            for &id in ids.iter() {
-                self.state.traverse_call(id, &visit)?;
+        if self.state.forked() {
+            return Ok(()); // the parent's locks: left alone
+        }
+        // Only while pending: once completed, its listeners are on their way to the loop and
+        // take their calls themselves (the collector must not clear a callback still owed).
+        if !self.core.is_done() {
+            if let Ok(ids) = self.callbacks.try_lock() {
+                for &id in ids.iter() {
+                    self.state.traverse_call(id, &visit)?;
+                }
             }
         }
         self.core.with_outcome(|outcome| match outcome {
@@ -313,6 +325,9 @@ impl Future {
     /// Breaks a cycle through an abandoned future's done callbacks (see `__traverse__`): they
     /// could only run if Python code completed it, and nothing can reach it any more.
     fn __clear__(&self) {
+        if self.state.forked() || self.core.is_done() {
+            return; // see `__traverse__`
+        }
         let ids = std::mem::take(&mut *callback::lock(&self.callbacks));
         for id in ids {
             self.state.forget(id);
