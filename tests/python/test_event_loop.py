@@ -504,6 +504,15 @@ def test_watch_refuses_what_it_cannot_watch(loop: nioxide.EventLoop) -> None:
         loop.watch(0, OP_READ, 42)
     with pytest.raises(TypeError):
         loop.watch(True, OP_READ, print)  # an int, but no descriptor number
+    with pytest.raises(OverflowError):
+        loop.watch(2**31, OP_READ, print)
+
+    class Broken:
+        def fileno(self) -> int:
+            raise LookupError("no descriptor today")
+
+    with pytest.raises(LookupError, match="no descriptor today"):
+        loop.watch(Broken(), OP_READ, print)
     with open(__file__) as regular, pytest.raises(nioxide.NioxideOSError) as raised:
         loop.watch(regular, OP_READ, print)  # epoll cannot watch a regular file
     assert raised.value.errno == errno.EPERM

@@ -117,6 +117,19 @@ def test_set_result_and_set_exception_once(threaded: nioxide.EventLoop) -> None:
         threaded.create_promise().set_exception("not an exception")  # type: ignore[arg-type]
 
 
+def test_a_future_subclass_takes_its_own_init_arguments(loop: nioxide.EventLoop) -> None:
+    class Tagged(nioxide.Future[int]):
+        def __init__(self, event_loop: nioxide.EventLoop, tag: str, *, extra: int = 0) -> None:
+            super().__init__()  # the loop was taken by __new__
+            self.tag = tag
+            self.extra = extra
+
+    tagged = Tagged(loop, "mine", extra=2)
+    assert (tagged.tag, tagged.extra, tagged.get_loop()) == ("mine", 2, loop)
+    tagged.set_result(3)
+    assert tagged.result() == 3
+
+
 def test_the_future_of_a_task_is_completed_only_by_its_task(loop: nioxide.EventLoop) -> None:
     for future in (loop.submit(lambda: "ran"), loop.schedule(0, lambda: "ran")):
         with pytest.raises(nioxide.InvalidArgumentError, match="completed by its task"):

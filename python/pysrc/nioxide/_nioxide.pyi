@@ -775,8 +775,9 @@ class Future(Generic[_T]):
     (3, 1)
     """
 
-    def __new__(cls, loop: EventLoop) -> Self:
-        """A pending future whose done callbacks run on ``loop``."""
+    def __new__(cls, loop: EventLoop, *_args: Any, **_kwargs: Any) -> Self:
+        """A pending future whose done callbacks run on ``loop``. Further arguments are left
+        to a subclass's ``__init__``."""
 
     def __class_getitem__(cls, item: Any) -> GenericAlias: ...
     def result(self, timeout: float | None = None) -> _T:

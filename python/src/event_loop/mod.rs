@@ -195,19 +195,21 @@ fn watched(target: &Bound<'_, PyAny>) -> PyResult<Watched> {
         channel.set_binding(crate::binding::record(target)?);
         return Ok(Watched::Channel(channel));
     }
-    // (Not a bool: `True` is an int, and would name standard output.)
-    if !target.is_instance_of::<pyo3::types::PyBool>() {
-        if let Ok(fd) = target.extract::<i32>() {
-            return Ok(Watched::Fd(fd));
-        }
+    // (Not a bool: `True` is an int, and would name standard output.) An int out of range
+    // and an error from `fileno()` are raised as they are.
+    if target.is_instance_of::<pyo3::types::PyInt>()
+        && !target.is_instance_of::<pyo3::types::PyBool>()
+    {
+        return Ok(Watched::Fd(target.extract()?));
     }
-    match target.call_method0(intern!(target.py(), "fileno")) {
-        Ok(fd) => Ok(Watched::Fd(fd.extract()?)),
-        Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(
-            "watch() takes a SocketChannel, a ServerSocketChannel, a descriptor number or an \
-             object with fileno()",
-        )),
+    let fileno = intern!(target.py(), "fileno");
+    if !target.is_instance_of::<pyo3::types::PyBool>() && target.hasattr(fileno)? {
+        return Ok(Watched::Fd(target.call_method0(fileno)?.extract()?));
     }
+    Err(pyo3::exceptions::PyTypeError::new_err(
+        "watch() takes a SocketChannel, a ServerSocketChannel, a descriptor number or an \
+         object with fileno()",
+    ))
 }
 
 impl EventLoop {

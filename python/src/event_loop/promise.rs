@@ -18,7 +18,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use super::EventLoop;
 use super::callback::{self, Call, LoopState};
@@ -154,8 +154,14 @@ impl Future {
 
 #[pymethods]
 impl Future {
+    /// (Further arguments are a subclass's, for its `__init__`.)
     #[new]
-    fn new(r#loop: &Bound<'_, EventLoop>) -> PyResult<Self> {
+    #[pyo3(signature = (r#loop, *_args, **_kwargs))]
+    fn new(
+        r#loop: &Bound<'_, EventLoop>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let state = EventLoop::state_of(r#loop)?;
         Ok(Future::with(
             nx::Promise::new(Some(&r#loop.get().core)),
