@@ -120,7 +120,9 @@ pub extern "C" fn nx_server_socket_channel_bind(
 ///
 /// When the process is out of descriptors the call fails with `-EMFILE` (or `-ENFILE`), and
 /// the channel's accept readiness is held back until nioxide closes a descriptor or about
-/// 100 ms pass, so a select loop does not spin on the waiting connection.
+/// 100 ms pass, so a select loop does not spin on the waiting connection. When no handle is
+/// left (`-ENOMEM`, 2^24 live handles) the connection was already accepted and is closed
+/// (the peer sees a reset).
 ///
 /// Thread safety: safe from any thread; accepts are serialized. `nx_server_socket_channel_close`
 /// (or free) from another thread wakes a blocked accept with `NX_EASYNCCLOSE`.

@@ -171,7 +171,9 @@ pub extern "C" fn nx_timer_again(timer: *mut nx_timer_t) -> c_int {
 }
 
 /// Sets the repeat in milliseconds (0: none), used from the timer's next expiry on, or by
-/// `nx_timer_again` (libuv's `uv_timer_set_repeat`). It does not re-arm an active timer.
+/// `nx_timer_again` (libuv's `uv_timer_set_repeat`). It does not re-arm an active timer. A
+/// repeat longer than a century is a century (as good as never; `nx_timer_get_repeat` then
+/// says so).
 ///
 /// Thread safety: safe from any thread, also from the timer's own callback.
 ///

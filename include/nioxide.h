@@ -1898,7 +1898,9 @@ int nx_timer_again(struct nx_timer_t *timer);
 
 /**
  * Sets the repeat in milliseconds (0: none), used from the timer's next expiry on, or by
- * `nx_timer_again` (libuv's `uv_timer_set_repeat`). It does not re-arm an active timer.
+ * `nx_timer_again` (libuv's `uv_timer_set_repeat`). It does not re-arm an active timer. A
+ * repeat longer than a century is a century (as good as never; `nx_timer_get_repeat` then
+ * says so).
  *
  * Thread safety: safe from any thread, also from the timer's own callback.
  *
@@ -2036,7 +2038,9 @@ int nx_server_socket_channel_bind(struct nx_server_socket_channel_t *channel,
  *
  * When the process is out of descriptors the call fails with `-EMFILE` (or `-ENFILE`), and
  * the channel's accept readiness is held back until nioxide closes a descriptor or about
- * 100 ms pass, so a select loop does not spin on the waiting connection.
+ * 100 ms pass, so a select loop does not spin on the waiting connection. When no handle is
+ * left (`-ENOMEM`, 2^24 live handles) the connection was already accepted and is closed
+ * (the peer sees a reset).
  *
  * Thread safety: safe from any thread; accepts are serialized. `nx_server_socket_channel_close`
  * (or free) from another thread wakes a blocked accept with `NX_EASYNCCLOSE`.
