@@ -327,7 +327,7 @@ impl Selector {
             return Err(ErrorKind::Closed.into());
         }
         let token = state.free.pop().unwrap_or(state.keys.len());
-        core.readiness.reset();
+        core.readiness.forget();
         if let Err(e) = self.inner.backend.register(call.fd(), token) {
             if token < state.keys.len() {
                 state.free.push(token);
@@ -566,7 +566,7 @@ impl Selector {
                 if core.kind == Kind::Fd {
                     // nioxide cannot see a raw descriptor being drained: forget the readiness
                     // and re-arm before the next wait, so epoll reports it again if it lasts.
-                    core.readiness.reset();
+                    core.readiness.forget();
                     scratch.rearm.push(key.clone());
                 } else if !key.edge.load(Ordering::Acquire) {
                     requeue.push(key.clone());

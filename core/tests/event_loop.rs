@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nioxide_core::ErrorKind;
 use nioxide_core::event_loop::{EventLoop, EventLoopGroup, Failure, Promise, Repeat, RunMode};
 use nioxide_core::selector::{OP_READ, OP_WRITE};
-use util::pair;
+use util::{close_pipe, pair, pipe};
 
 const LIMIT: Duration = Duration::from_secs(5);
 
@@ -465,11 +465,7 @@ fn a_watched_channel_cannot_be_watched_twice() {
 #[test]
 fn raw_fd_watch_is_re_armed() {
     let lp = EventLoop::new().unwrap();
-    let mut fds = [0; 2];
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
-        0
-    );
+    let fds = pipe();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let watch = lp
@@ -496,9 +492,8 @@ fn raw_fd_watch_is_re_armed() {
             libc::FD_CLOEXEC,
             "still open"
         );
-        libc::close(fds[0]);
-        libc::close(fds[1]);
     }
+    close_pipe(fds);
     let _ = OP_WRITE;
 }
 
@@ -624,11 +619,7 @@ fn repeated_shutdown_calls_race_the_loop_without_deadlock() {
 
 #[test]
 fn closing_the_last_watch_from_another_thread_ends_a_default_run() {
-    let mut fds = [0; 2];
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
-        0
-    );
+    let fds = pipe();
     let (watched, watch_rx) = std::sync::mpsc::channel();
     let (returned, returned_rx) = std::sync::mpsc::channel();
     // The run happens on its own thread, so a run that never returns fails the test instead
@@ -651,10 +642,7 @@ fn closing_the_last_watch_from_another_thread_ends_a_default_run() {
         Ok(Ok(false)),
         "the run noticed nothing is referenced any more"
     );
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
+    close_pipe(fds);
 }
 
 /// The CPU time (user + system, in clock ticks) the thread `tid` of this process used so far.
@@ -931,11 +919,7 @@ fn a_periodic_task_slower_than_its_period_runs_at_most_once_per_timer_phase() {
 #[test]
 fn the_backend_timeout_shows_a_raw_descriptor_left_unread_and_a_shutdowns_quiet_period() {
     let lp = EventLoop::new().unwrap();
-    let mut fds = [0; 2];
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
-        0
-    );
+    let fds = pipe();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let read_end = fds[0];
@@ -980,10 +964,7 @@ fn the_backend_timeout_shows_a_raw_descriptor_left_unread_and_a_shutdowns_quiet_
         "{timeout:?}"
     );
     lp.close();
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
+    close_pipe(fds);
 }
 
 #[test]
@@ -1047,11 +1028,7 @@ fn two_threads_watching_one_channel_at_once_never_share_a_key() {
 #[test]
 fn a_closed_raw_descriptor_watch_lets_the_descriptor_be_watched_again_at_once() {
     let lp = EventLoop::new().unwrap();
-    let mut fds = [0; 2];
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) },
-        0
-    );
+    let fds = pipe();
     for _ in 0..3 {
         let watch = lp
             .watch_fd(fds[0], OP_READ, Box::new(|_, _, _| {}))
@@ -1060,8 +1037,5 @@ fn a_closed_raw_descriptor_watch_lets_the_descriptor_be_watched_again_at_once() 
         assert!(!watch.is_active());
     }
     lp.close();
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
+    close_pipe(fds);
 }

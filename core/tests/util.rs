@@ -26,3 +26,20 @@ pub fn pair() -> (SocketChannel, SocketChannel) {
     server.close();
     (client, peer)
 }
+
+/// A non-blocking, close-on-exec pipe: `[read end, write end]`; close it with [`close_pipe`].
+pub fn pipe() -> [std::os::fd::RawFd; 2] {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    assert_eq!(rc, 0, "pipe2");
+    fds
+}
+
+/// Closes both ends of a [`pipe`].
+pub fn close_pipe(fds: [std::os::fd::RawFd; 2]) {
+    for fd in fds {
+        // SAFETY: the test owns the descriptor and closes it once.
+        unsafe { libc::close(fd) };
+    }
+}

@@ -525,7 +525,10 @@ impl EventLoop {
     /// `Rejected` (shutting down, from another thread; or terminated), `Forked`.
     pub fn try_execute(&self, task: &mut Option<Task>) -> Result<()> {
         self.check()?;
-        self.push_boxed(task, false)
+        self.push_as(task, Queued::Boxed, |q| match q {
+            Queued::Boxed(t) => Some(t),
+            _ => None,
+        })
     }
 
     /// [`try_execute`](Self::try_execute) for Rust callers, who do not need the task back.
@@ -535,12 +538,10 @@ impl EventLoop {
 
     /// Queues internal work (listeners): accepted until the loop terminates.
     pub(crate) fn execute_internal(&self, task: &mut Option<Task>) -> Result<()> {
-        let mut queued = task.take().map(Queued::Internal);
-        let result = self.push_task(&mut queued, true);
-        if let Some(Queued::Internal(back)) = queued {
-            *task = Some(back);
-        }
-        result
+        self.push_as(task, Queued::Internal, |q| match q {
+            Queued::Internal(t) => Some(t),
+            _ => None,
+        })
     }
 
     /// [`try_execute`](Self::try_execute) for a [`RawTask`], which costs no allocation. Takes
@@ -550,24 +551,30 @@ impl EventLoop {
     /// As [`try_execute`](Self::try_execute).
     pub fn try_execute_raw(&self, task: &mut Option<RawTask>) -> Result<()> {
         self.check()?;
-        let mut queued = task.take().map(Queued::Raw);
-        let result = self.push_task(&mut queued, false);
-        if let Some(Queued::Raw(back)) = queued {
-            *task = Some(back);
-        }
+        self.push_as(task, Queued::Raw, |q| match q {
+            Queued::Raw(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Queues `task` as `wrap` makes it; if that fails, gives it back into `task` (`unwrap`
+    /// undoes `wrap`), so the caller keeps what it owns.
+    fn push_as<T>(
+        &self,
+        task: &mut Option<T>,
+        wrap: fn(T) -> Queued,
+        unwrap: fn(Queued) -> Option<T>,
+    ) -> Result<()> {
+        let mut queued = task.take().map(wrap);
+        let result = self.push_task(&mut queued);
+        *task = queued.and_then(unwrap);
         result
     }
 
-    fn push_boxed(&self, task: &mut Option<Task>, internal: bool) -> Result<()> {
-        let mut queued = task.take().map(Queued::Boxed);
-        let result = self.push_task(&mut queued, internal);
-        if let Some(Queued::Boxed(back)) = queued {
-            *task = Some(back);
-        }
-        result
-    }
-
-    fn push_task(&self, task: &mut Option<Queued>, internal: bool) -> Result<()> {
+    /// Queues the task in `task` (taking it out only on success). Internal work is accepted
+    /// until the loop terminates; other work from other threads only until it shuts down.
+    fn push_task(&self, task: &mut Option<Queued>) -> Result<()> {
+        let internal = matches!(task, Some(Queued::Internal(_)));
         let wake = {
             let mut tasks = lock(&self.inner.tasks);
             let state = self.inner.state.load(Ordering::Acquire);

@@ -221,7 +221,8 @@ impl Readiness {
     }
 
     /// Clears every flag and bumps the tick (so a clear from an older snapshot does nothing):
-    /// what an edge said before the socket changed state (a connect, a listen) is stale.
+    /// what edges said so far is stale (a new registration starts unknown; a socket that
+    /// connects or listens changes state; a raw descriptor's readiness is not tracked).
     pub fn forget(&self) {
         let mut cur = self.0.load(Ordering::Relaxed);
         loop {
@@ -234,11 +235,6 @@ impl Readiness {
                 Err(seen) => cur = seen,
             }
         }
-    }
-
-    /// Forgets everything (a new registration starts unknown).
-    pub fn reset(&self) {
-        self.0.store(0, Ordering::Release);
     }
 }
 
