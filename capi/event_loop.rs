@@ -533,6 +533,9 @@ pub extern "C" fn nx_loop_start(loop_out: *mut *mut nx_loop_t) -> c_int {
 /// left: no queued task, no ref'd timer, no ref'd watch), `NX_RUN_ONCE` (one turn, blocking
 /// for I/O or the next timer if nothing is pending) or `NX_RUN_NOWAIT` (one turn without
 /// blocking). A `nx_loop_stop` made before the call makes it return after at most one turn.
+/// `NX_RUN_DEFAULT` and `NX_RUN_ONCE` return 0 at once, without a turn, when nothing
+/// referenced is left (`nx_loop_is_alive` says 0), as libuv's `uv_run` does: there would be
+/// nothing to wait for.
 ///
 /// A turn runs the due timers, the queued tasks (those queued during the turn run in the
 /// next), waits for I/O, runs the watch callbacks, then due timers and queued tasks again.
@@ -949,6 +952,22 @@ pub extern "C" fn nx_loop_await_termination(r#loop: *mut nx_loop_t, timeout_ms: 
 pub extern "C" fn nx_loop_is_shutting_down(r#loop: *mut nx_loop_t) -> c_int {
     nx_ffi_boundary! {
         predicate(|| Ok(loop_of(r#loop)?.event_loop.is_shutting_down()))
+    }
+}
+
+/// Whether the loop has referenced work left (libuv's `uv_loop_alive`): a queued task, an
+/// active ref'd timer or scheduled task, an active ref'd watch, or a shutdown still under way.
+/// 1 or 0, or a negative error. `NX_RUN_DEFAULT` and `NX_RUN_ONCE` runs return at once while
+/// it says 0.
+///
+/// Thread safety: safe from any thread; the answer may change as soon as another thread
+/// queues work or a timer ends.
+///
+/// Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_loop_is_alive(r#loop: *mut nx_loop_t) -> c_int {
+    nx_ffi_boundary! {
+        predicate(|| Ok(loop_of(r#loop)?.event_loop.is_alive()))
     }
 }
 

@@ -545,9 +545,17 @@ pub extern "C" fn nx_selector_counter(
     }
 }
 
-/// Stores the selector's epoll descriptor in `*fd_out`: it polls readable when a select
-/// would find events, so a host loop can wait on it. nioxide owns it: do not close it, and do
-/// not read from it. Valid until the selector is closed. On error `*fd_out` is unchanged.
+/// Stores the selector's epoll descriptor in `*fd_out`, so a host loop can wait on it.
+/// nioxide owns it: do not close it, and do not read from it. `nx_selector_close` closes it.
+/// On error `*fd_out` is unchanged.
+///
+/// It polls readable when epoll has an event for a registered channel: any readiness edge,
+/// also one for ops outside a key's interest (a connected socket is writable at once), so a
+/// host may wake for a select that then selects nothing. And readiness a select has already
+/// seen is kept by nioxide, not by epoll: a level-triggered key still ready (data left
+/// unread) is selected again by the next select although the descriptor may not poll
+/// readable. So a host polls it with a zero timeout while the last select selected a key or
+/// after an interest change, and waits on it otherwise.
 ///
 /// Thread safety: safe from any thread.
 ///

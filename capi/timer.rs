@@ -122,6 +122,8 @@ pub extern "C" fn nx_timer_new(
 /// if `repeat_ms` is not 0, every `repeat_ms` after each expiry (counted from the turn that
 /// ran it). Starting an active timer re-arms it with the new values. Timers fire in deadline
 /// order, together with the tasks of `nx_loop_schedule*` (ties in the order they were started).
+/// Every timeout is kept exact, up to `INT64_MAX` milliseconds (`nx_timer_due_in` says what is
+/// left); a repeat longer than a century is a century (as `nx_timer_set_repeat` says).
 /// An active timer keeps an `NX_RUN_DEFAULT` run going unless unref'd (`nx_timer_set_ref`).
 ///
 /// Allocates nothing, and from the loop's callbacks makes no system call; otherwise it wakes

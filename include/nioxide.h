@@ -760,9 +760,17 @@ int nx_selector_next_key(struct nx_selector_t *selector,
 int nx_selector_counter(struct nx_selector_t *selector, int which, uint64_t *value_out);
 
 /**
- * Stores the selector's epoll descriptor in `*fd_out`: it polls readable when a select
- * would find events, so a host loop can wait on it. nioxide owns it: do not close it, and do
- * not read from it. Valid until the selector is closed. On error `*fd_out` is unchanged.
+ * Stores the selector's epoll descriptor in `*fd_out`, so a host loop can wait on it.
+ * nioxide owns it: do not close it, and do not read from it. `nx_selector_close` closes it.
+ * On error `*fd_out` is unchanged.
+ *
+ * It polls readable when epoll has an event for a registered channel: any readiness edge,
+ * also one for ops outside a key's interest (a connected socket is writable at once), so a
+ * host may wake for a select that then selects nothing. And readiness a select has already
+ * seen is kept by nioxide, not by epoll: a level-triggered key still ready (data left
+ * unread) is selected again by the next select although the descriptor may not poll
+ * readable. So a host polls it with a zero timeout while the last select selected a key or
+ * after an interest change, and waits on it otherwise.
  *
  * Thread safety: safe from any thread.
  *
@@ -991,6 +999,9 @@ int nx_loop_start(struct nx_loop_t **loop_out);
  * left: no queued task, no ref'd timer, no ref'd watch), `NX_RUN_ONCE` (one turn, blocking
  * for I/O or the next timer if nothing is pending) or `NX_RUN_NOWAIT` (one turn without
  * blocking). A `nx_loop_stop` made before the call makes it return after at most one turn.
+ * `NX_RUN_DEFAULT` and `NX_RUN_ONCE` return 0 at once, without a turn, when nothing
+ * referenced is left (`nx_loop_is_alive` says 0), as libuv's `uv_run` does: there would be
+ * nothing to wait for.
  *
  * A turn runs the due timers, the queued tasks (those queued during the turn run in the
  * next), waits for I/O, runs the watch callbacks, then due timers and queued tasks again.
@@ -1254,6 +1265,19 @@ int nx_loop_await_termination(struct nx_loop_t *loop, int64_t timeout_ms);
  * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_loop_is_shutting_down(struct nx_loop_t *loop);
+
+/**
+ * Whether the loop has referenced work left (libuv's `uv_loop_alive`): a queued task, an
+ * active ref'd timer or scheduled task, an active ref'd watch, or a shutdown still under way.
+ * 1 or 0, or a negative error. `NX_RUN_DEFAULT` and `NX_RUN_ONCE` runs return at once while
+ * it says 0.
+ *
+ * Thread safety: safe from any thread; the answer may change as soon as another thread
+ * queues work or a timer ends.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_loop_is_alive(struct nx_loop_t *loop);
 
 /**
  * Whether the loop has terminated: 1 or 0, or a negative error.
@@ -1862,6 +1886,8 @@ int nx_timer_new(struct nx_loop_t *loop,
  * if `repeat_ms` is not 0, every `repeat_ms` after each expiry (counted from the turn that
  * ran it). Starting an active timer re-arms it with the new values. Timers fire in deadline
  * order, together with the tasks of `nx_loop_schedule*` (ties in the order they were started).
+ * Every timeout is kept exact, up to `INT64_MAX` milliseconds (`nx_timer_due_in` says what is
+ * left); a repeat longer than a century is a century (as `nx_timer_set_repeat` says).
  * An active timer keeps an `NX_RUN_DEFAULT` run going unless unref'd (`nx_timer_set_ref`).
  *
  * Allocates nothing, and from the loop's callbacks makes no system call; otherwise it wakes

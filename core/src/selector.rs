@@ -607,12 +607,11 @@ impl Selector {
     }
 
     /// Closes the selector (idempotent): every key is cancelled and deregistered, their
-    /// attachments dropped on this thread, a blocked select returns. The epoll descriptor is
-    /// closed when the last handle to the selector goes away.
+    /// attachments dropped on this thread, a blocked select returns, and the epoll and
+    /// wake-up descriptors are closed (once a select in progress has left its wait, which
+    /// the close wakes).
     pub fn close(&self) {
-        if self.inner.shut() && !fork::is_forked(self.inner.generation) {
-            let _ = self.inner.backend.wake();
-        }
+        self.inner.shut();
     }
 
     /// Whether the selector is open.
@@ -673,7 +672,15 @@ impl Selector {
         self.inner.backend.counters()
     }
 
-    /// The epoll descriptor (readable when a select would find events); nioxide owns it.
+    /// The epoll descriptor; nioxide owns it, and closes it at [`close`](Self::close) (then
+    /// this says -1). It is readable when epoll has an event for a registered channel: any
+    /// readiness edge, also for ops outside a key's interest (a connected socket is writable
+    /// at once), so a host that polls it may wake for a select that then finds nothing. And
+    /// readiness that a select has already seen stays in nioxide's cache, not in epoll: a
+    /// level-triggered key that is still ready is selected by the next select although the
+    /// descriptor may not be readable. A host loop therefore polls it with a zero timeout
+    /// while the last select selected a key (or after an interest change), as
+    /// [`EventLoop::backend_timeout`](crate::event_loop::EventLoop::backend_timeout) does.
     pub fn fd(&self) -> std::os::fd::RawFd {
         self.inner.backend.fd()
     }
@@ -719,6 +726,7 @@ impl SelectorInner {
         drop(keys);
         drop(cancelled);
         drop(attachments);
+        self.backend.close(fork::is_forked(self.generation));
         true
     }
 }

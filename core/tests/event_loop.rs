@@ -1039,3 +1039,233 @@ fn a_closed_raw_descriptor_watch_lets_the_descriptor_be_watched_again_at_once() 
     lp.close();
     close_pipe(fds);
 }
+
+#[test]
+fn closing_the_watched_channel_in_its_callback_ends_the_watch() {
+    let lp = EventLoop::new().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    /// Counts the drops of the callback (what frees a C attachment).
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (c, d) = (calls.clone(), Dropped(drops.clone()));
+    let channel = peer.clone();
+    let watch = lp
+        .watch(
+            peer.clone(),
+            OP_READ,
+            Box::new(move |_, _, _| {
+                let _keep = &d;
+                let mut buf = [0u8; 16];
+                if channel.read(&mut buf).unwrap() == Some(0) {
+                    channel.close(); // end of stream: close
+                }
+                c.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+    client.close();
+    let start = Instant::now();
+    assert!(!lp.run(RunMode::Default).unwrap(), "the run returns");
+    assert!(start.elapsed() < LIMIT);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(!watch.is_active(), "closing its channel ends the watch");
+    assert!(!watch.has_ref() || !lp.is_alive());
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the callback is dropped once"
+    );
+    watch.close();
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn closing_the_watched_channel_elsewhere_ends_the_watch() {
+    let lp = EventLoop::new().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let watch = lp
+        .watch(peer.clone(), OP_READ, Box::new(|_, _, _| {}))
+        .unwrap();
+    assert!(lp.is_alive());
+    peer.close();
+    assert!(!watch.is_active());
+    assert!(!lp.is_alive(), "the watch gave its ref back");
+    assert!(!lp.run(RunMode::Default).unwrap());
+}
+
+#[test]
+fn a_closed_watch_leaves_its_channel_open_when_the_loop_closes() {
+    let lp = EventLoop::new().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let watch = lp
+        .watch(peer.clone(), OP_READ, Box::new(|_, _, _| {}))
+        .unwrap();
+    watch.close();
+    lp.close(); // before another turn
+    assert!(peer.is_open(), "a closed watch no longer owns its channel");
+    client.write(b"still here").unwrap();
+    let mut buf = [0u8; 16];
+    peer.configure_blocking(true).unwrap();
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(10));
+}
+
+#[test]
+fn a_long_promise_chain_without_a_loop_completes_on_a_bounded_stack() {
+    // Each listener completes the next promise; without a loop, listeners run on the
+    // completing thread, which must not nest them without bound.
+    const LINKS: usize = 200_000;
+    let promises: Vec<Promise> = (0..LINKS).map(|_| Promise::new(None)).collect();
+    for pair in promises.windows(2) {
+        let next = pair[1].clone();
+        pair[0].add_listener(Box::new(move |_| {
+            next.try_success(None);
+        }));
+    }
+    let last = promises[LINKS - 1].clone();
+    let first = promises[0].clone();
+    // A small stack: 200,000 nested listeners would need far more.
+    thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            first.try_success(None);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(last.is_done());
+}
+
+#[test]
+fn a_promise_chain_on_a_terminated_loop_completes() {
+    let lp = EventLoop::new().unwrap();
+    lp.close();
+    let promises: Vec<Promise> = (0..50_000).map(|_| Promise::new(Some(&lp))).collect();
+    for pair in promises.windows(2) {
+        let next = pair[1].clone();
+        pair[0].add_listener(Box::new(move |_| {
+            next.try_success(None);
+        }));
+    }
+    let (first, last) = (promises[0].clone(), promises[promises.len() - 1].clone());
+    thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            first.try_success(None);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(last.is_done());
+}
+
+#[test]
+fn listeners_of_one_promise_keep_their_order_when_deferred() {
+    // A chain deep enough to defer, whose last promise has several listeners.
+    let promises: Vec<Promise> = (0..40).map(|_| Promise::new(None)).collect();
+    for pair in promises.windows(2) {
+        let next = pair[1].clone();
+        pair[0].add_listener(Box::new(move |_| {
+            next.try_success(None);
+        }));
+    }
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..5 {
+        let o = order.clone();
+        promises[39].add_listener(Box::new(move |_| o.lock().unwrap().push(i)));
+    }
+    promises[0].try_success(None);
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_task_queued_by_a_task_runs_in_the_next_turn() {
+    let lp = EventLoop::new().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    fn requeue(lp: &EventLoop, runs: Arc<AtomicUsize>) {
+        if runs.fetch_add(1, Ordering::SeqCst) < 100 {
+            lp.execute(move |lp| requeue(lp, runs)).unwrap();
+        }
+    }
+    let r = runs.clone();
+    lp.execute(move |lp| requeue(lp, r)).unwrap();
+    for turn in 1..=3 {
+        assert!(lp.run(RunMode::Once).unwrap(), "the requeued task is left");
+        assert_eq!(runs.load(Ordering::SeqCst), turn, "one run per turn");
+    }
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(runs.load(Ordering::SeqCst), 101);
+}
+
+#[test]
+fn tasks_from_other_threads_keep_their_order_behind_a_task_queued_by_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (o, remote) = (order.clone(), lp.clone());
+    lp.execute(move |lp| {
+        let o2 = o.clone();
+        lp.execute(move |_| o2.lock().unwrap().push("own")).unwrap();
+        let o3 = o.clone();
+        thread::spawn(move || {
+            remote
+                .execute(move |_| o3.lock().unwrap().push("remote"))
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+    })
+    .unwrap();
+    assert!(lp.run(RunMode::Once).unwrap());
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "both wait for the next turn"
+    );
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(*order.lock().unwrap(), vec!["own", "remote"]);
+}
+
+#[test]
+fn run_once_with_nothing_referenced_returns_at_once() {
+    let lp = EventLoop::new().unwrap();
+    assert!(!lp.is_alive());
+    let start = Instant::now();
+    assert!(!lp.run(RunMode::Once).unwrap());
+    assert!(start.elapsed() < LIMIT);
+    // An unref'd timer does not keep it alive either.
+    let timer = lp
+        .schedule(Duration::from_secs(60), Repeat::Once, |_| Ok(None))
+        .unwrap();
+    assert!(lp.is_alive());
+    timer.set_ref(false);
+    assert!(!lp.is_alive());
+    assert!(!lp.run(RunMode::Once).unwrap());
+    // A turn whose task leaves nothing referenced does not block either.
+    lp.execute(|_| {}).unwrap();
+    assert!(lp.is_alive());
+    let start = Instant::now();
+    assert!(!lp.run(RunMode::Once).unwrap());
+    assert!(start.elapsed() < LIMIT);
+    timer.cancel();
+}
+
+#[test]
+fn a_huge_timer_timeout_is_kept_exact() {
+    let lp = EventLoop::new().unwrap();
+    let timer = lp.timer(|_, _| {}).unwrap();
+    let two_centuries = Duration::from_secs(200 * 365 * 24 * 3600);
+    timer.start(two_centuries, Duration::ZERO).unwrap();
+    let left = timer.due_in().unwrap();
+    assert!(left > two_centuries - Duration::from_secs(60), "{left:?}");
+    // Beyond the clock: never fires, and nothing overflows.
+    timer.start(Duration::MAX, Duration::ZERO).unwrap();
+    assert!(timer.due_in().unwrap() > two_centuries);
+    timer.close();
+}

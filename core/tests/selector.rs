@@ -373,3 +373,63 @@ fn a_select_timeout_too_long_for_the_clock_is_forever() {
     assert_eq!(sel.select(Some(Duration::MAX)).unwrap(), 0);
     waker.join().unwrap();
 }
+
+/// The descriptors this process has open.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn close_releases_the_selectors_descriptors() {
+    // Other tests of this binary run in parallel: look for the three descriptors of one
+    // selector among many.
+    let selectors: Vec<Selector> = (0..32).map(|_| Selector::open().unwrap()).collect();
+    let before = open_fds();
+    for s in &selectors {
+        s.close();
+        assert_eq!(s.fd(), -1);
+    }
+    let after = open_fds();
+    assert!(
+        before >= after + 32 * 3 - 16,
+        "before {before}, after {after}: close keeps the descriptors"
+    );
+    drop(selectors);
+}
+
+#[test]
+fn close_wakes_a_blocked_select_before_releasing_the_descriptors() {
+    let sel = Selector::open().unwrap();
+    let s2 = sel.clone();
+    let t = thread::spawn(move || s2.select(None));
+    thread::sleep(Duration::from_millis(50));
+    sel.close();
+    let res = t.join().unwrap();
+    assert!(res.is_ok() || res == Err(ErrorKind::Closed.into()));
+    assert_eq!(sel.select_now(), Err(ErrorKind::Closed.into()));
+}
+
+#[test]
+fn an_exact_read_leaves_no_readiness_behind() {
+    let sel = Selector::open().unwrap();
+    let (client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), OP_READ, &mut None).unwrap();
+    client.write(b"1234567").unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    let mut buf = [0u8; 7];
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(7));
+    let start = Instant::now();
+    assert_eq!(
+        sel.select(Some(Duration::from_millis(100))).unwrap(),
+        0,
+        "nothing is left to read"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    // A read that fills its buffer with more behind keeps the key ready.
+    client.write(b"12345678").unwrap();
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert_eq!(peer.read(&mut buf).unwrap(), Some(7));
+    assert_eq!(sel.select_now().unwrap(), 1);
+    assert!(key.is_readable().unwrap());
+}

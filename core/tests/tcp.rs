@@ -196,3 +196,61 @@ fn try_calls_never_wait_even_in_blocking_mode() {
     assert!(server.is_blocking());
     assert!(server.try_accept().unwrap().is_none());
 }
+
+/// Makes the peer of `client` reset the connection (SO_LINGER 0, then close).
+fn reset_by_peer(peer: SocketChannel) {
+    peer.set_option(SocketOption::Linger, 0).unwrap();
+    peer.close();
+}
+
+#[test]
+fn a_reset_is_reported_by_every_later_read() {
+    for blocking in [true, false] {
+        let (client, peer) = pair();
+        reset_by_peer(peer);
+        thread::sleep(Duration::from_millis(50));
+        client.configure_blocking(blocking).unwrap();
+        let mut buf = [0u8; 8];
+        for _ in 0..3 {
+            assert_eq!(
+                client.read(&mut buf),
+                Err(Error::Os(libc::ECONNRESET)),
+                "blocking: {blocking}"
+            );
+        }
+        let mut bufs = [IoSliceMut::new(&mut buf)];
+        assert_eq!(
+            client.read_vectored(&mut bufs),
+            Err(Error::Os(libc::ECONNRESET))
+        );
+    }
+}
+
+#[test]
+fn a_reset_seen_by_a_write_is_reported_by_the_next_read() {
+    let (client, peer) = pair();
+    reset_by_peer(peer);
+    thread::sleep(Duration::from_millis(50));
+    let err = (0..100)
+        .find_map(|_| client.write(b"x").err())
+        .expect("a write fails");
+    if err == Error::Os(libc::ECONNRESET) {
+        let mut buf = [0u8; 8];
+        assert_eq!(client.read(&mut buf), Err(Error::Os(libc::ECONNRESET)));
+    }
+}
+
+#[test]
+fn binding_a_socket_twice_or_after_connect_is_already_bound() {
+    let ch = SocketChannel::open().unwrap();
+    ch.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(
+        ch.bind("127.0.0.1:0".parse().unwrap()),
+        Err(ErrorKind::AlreadyBound.into())
+    );
+    let (client, _peer) = pair();
+    assert_eq!(
+        client.bind("127.0.0.1:0".parse().unwrap()),
+        Err(ErrorKind::AlreadyBound.into())
+    );
+}

@@ -61,6 +61,9 @@ pub(crate) struct ChannelCore {
     pub(crate) bound: AtomicBool,
     pub(crate) input_shutdown: AtomicBool,
     pub(crate) output_shutdown: AtomicBool,
+    /// Whether the peer reset the connection: every later read reports it (`ECONNRESET`),
+    /// as Java does, rather than the end of stream the kernel says after reporting it once.
+    pub(crate) reset: AtomicBool,
     /// Serializes reads with reads (Java's rule).
     pub(crate) read_lock: Mutex<()>,
     /// Serializes writes with writes, so blocking writes never interleave.
@@ -135,6 +138,7 @@ impl ChannelCore {
             bound: AtomicBool::new(false),
             input_shutdown: AtomicBool::new(false),
             output_shutdown: AtomicBool::new(false),
+            reset: AtomicBool::new(false),
             read_lock: Mutex::new(()),
             write_lock: Mutex::new(()),
             family,
@@ -213,18 +217,27 @@ impl ChannelCore {
         }
     }
 
-    /// A non-blocking read attempt that keeps the readiness cache honest.
+    /// A non-blocking read attempt on the stream socket `fd` that keeps the readiness cache
+    /// honest. A reset, once seen, is reported by every later read.
     #[inline]
     pub(crate) fn try_read(
         &self,
+        fd: std::os::fd::RawFd,
         io: impl FnOnce() -> Result<Io>,
         wanted: usize,
     ) -> Result<Option<usize>> {
+        if self.reset.load(Ordering::Acquire) {
+            return Err(crate::Error::Os(libc::ECONNRESET));
+        }
         let snap = self.readiness.snapshot();
-        match io()? {
+        let done = io().inspect_err(|e| self.note_reset(e))?;
+        match done {
             Io::Done(n) => {
-                if n < wanted {
-                    // A short read on a stream socket drained the receive queue.
+                // A short read on a stream socket drained the receive queue. A read that
+                // filled the buffer exactly may have too: only then is it worth a system call
+                // to ask, so that a level-triggered key is not reported once more for nothing.
+                if n < wanted || (n > 0 && socket::bytes_available(fd).is_ok_and(|left| left == 0))
+                {
                     self.readiness.clear(snap, crate::sys::backend::READABLE);
                 }
                 Ok(Some(n))
@@ -236,11 +249,18 @@ impl ChannelCore {
         }
     }
 
+    /// Remembers a reset seen by a read or a write, for the reads after it.
+    fn note_reset(&self, error: &crate::Error) {
+        if error.is_os(libc::ECONNRESET) {
+            self.reset.store(true, Ordering::Release);
+        }
+    }
+
     /// A non-blocking write attempt that keeps the readiness cache honest.
     #[inline]
     pub(crate) fn try_write(&self, io: impl FnOnce() -> Result<Io>) -> Result<Option<usize>> {
         let snap = self.readiness.snapshot();
-        match io()? {
+        match io().inspect_err(|e| self.note_reset(e))? {
             Io::Done(n) => Ok(Some(n)),
             Io::WouldBlock => {
                 self.readiness.clear(snap, crate::sys::backend::WRITABLE);

@@ -195,9 +195,22 @@ impl SocketChannel {
     }
 
     /// Binds the local side before connecting (optional).
+    ///
+    /// # Errors
+    /// `AlreadyBound` (bound already, by a bind or a connect), `ConnectionPending`, `Closed`,
+    /// OS errors such as `EADDRINUSE`.
     pub fn bind(&self, addr: SocketAddr) -> Result<()> {
         let call = self.core.enter()?;
         check_family(self.core.family, &addr)?;
+        match self.core.conn.load(Ordering::Acquire) {
+            PENDING => return Err(ErrorKind::ConnectionPending.into()),
+            CONNECTED => return Err(ErrorKind::AlreadyBound.into()),
+            _ => {}
+        }
+        // Bound by an earlier bind: the kernel has given the socket a port.
+        if socket::local_addr(call.fd())?.port() != 0 {
+            return Err(ErrorKind::AlreadyBound.into());
+        }
         socket::bind(call.fd(), &socket::addr_for(self.core.family, addr))
     }
 
@@ -331,7 +344,7 @@ impl SocketChannel {
         let len = buf.len();
         let _serial = lock(&self.core.read_lock);
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.core.try_read(|| socket::read(fd, buf), len)
+            self.core.try_read(fd, || socket::read(fd, buf), len)
         })
     }
 
@@ -347,7 +360,7 @@ impl SocketChannel {
         }
         let fd = call.fd();
         let len = buf.len();
-        self.core.try_read(|| socket::read(fd, buf), len)
+        self.core.try_read(fd, || socket::read(fd, buf), len)
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
@@ -361,7 +374,8 @@ impl SocketChannel {
         let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.core.try_read(|| socket::read_vectored(fd, bufs), len)
+            self.core
+                .try_read(fd, || socket::read_vectored(fd, bufs), len)
         })
     }
 

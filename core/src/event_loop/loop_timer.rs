@@ -57,13 +57,17 @@ pub type TimerCallback = Box<dyn FnMut(&EventLoop, &LoopTimer) + Send>;
 /// The place of a timer that is not armed.
 const INACTIVE: usize = usize::MAX;
 
-/// The longest timeout or repeat (a century): later is as good as never, and an `Instant` this
-/// far out cannot overflow.
-const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The longest repeat (a century): a longer one is as good as never, and a repeat is kept in
+/// 64 bits of nanoseconds.
+const MAX_REPEAT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// `timeout` after `now`, at most [`MAX_TIMEOUT`].
+/// A deadline no timer reaches: what a timeout beyond the monotonic clock's range (about 292
+/// billion years) becomes. Added to any `Instant` of a running system, it cannot overflow.
+const NEVER: Duration = Duration::from_secs(i64::MAX as u64 / 4);
+
+/// `timeout` after `now`, exact as far as the clock goes; beyond it, [`NEVER`] after `now`.
 fn deadline_after(now: Instant, timeout: Duration) -> Instant {
-    now + timeout.min(MAX_TIMEOUT)
+    now.checked_add(timeout).unwrap_or(now + NEVER)
 }
 
 /// A reusable timer on an event loop (libuv's `uv_timer_t`); see the module docs. Thread-safe.
@@ -394,7 +398,9 @@ impl LoopTimer {
 
     /// Arms the timer to fire `timeout` from now (zero: on the next turn), never earlier;
     /// then every `repeat` after each expiry unless `repeat` is zero (libuv's
-    /// `uv_timer_start`). Starting an active timer re-arms it with the new values.
+    /// `uv_timer_start`). Starting an active timer re-arms it with the new values. The
+    /// timeout is kept exact however long (one beyond the monotonic clock's range, about 292
+    /// billion years, never fires); a repeat longer than a century is a century.
     ///
     /// # Errors
     /// `Closed` (the timer is closed), `Rejected` (the loop is shutting
@@ -412,7 +418,7 @@ impl LoopTimer {
             if !accepts(&lp.inner) {
                 return Err(ErrorKind::Rejected.into());
             }
-            let repeat = repeat.min(MAX_TIMEOUT).as_nanos() as u64;
+            let repeat = repeat.min(MAX_REPEAT).as_nanos() as u64;
             self.inner.repeat.store(repeat, Ordering::Relaxed);
             let seq = timers.next_seq();
             timers.handles.arm(&self.inner, deadline, seq);
@@ -471,13 +477,14 @@ impl LoopTimer {
     }
 
     /// Sets the repeat (zero: none) used from the next expiry on, or by
-    /// [`again`](Self::again) (libuv's `uv_timer_set_repeat`).
+    /// [`again`](Self::again) (libuv's `uv_timer_set_repeat`). A repeat longer than a century
+    /// is a century (as good as never; [`repeat`](Self::repeat) then says so).
     ///
     /// # Errors
     /// `Closed`, `Forked`.
     pub fn set_repeat(&self, repeat: Duration) -> Result<()> {
         self.check()?;
-        let repeat = repeat.min(MAX_TIMEOUT).as_nanos() as u64;
+        let repeat = repeat.min(MAX_REPEAT).as_nanos() as u64;
         self.inner.repeat.store(repeat, Ordering::Relaxed);
         Ok(())
     }

@@ -17,7 +17,8 @@
 //! - Tasks run in submission order, on the loop's thread; timers fire in deadline order and
 //!   never early.
 //! - No user callback runs inside the call that started it: [`EventLoop::execute`] from the
-//!   loop's own thread queues the task for later in the turn.
+//!   loop's own thread queues the task for the next turn (one turn runs it once, so a task
+//!   that queues itself again runs once per [`RunMode::Once`] run).
 //! - If a call that takes a task fails, the caller keeps the task (the `try_` variants take it
 //!   out of an `Option` only on success), so nothing the caller owns is dropped.
 //! - A panic in a task is caught, counted ([`LoopCounters::panics`]), reported on stderr, and
@@ -53,7 +54,7 @@ mod watch;
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -154,7 +155,8 @@ pub enum RunMode {
     /// Until [`EventLoop::stop`], shutdown, or nothing referenced is left (no queued task, no
     /// ref'd timer or watch).
     Default,
-    /// One turn; blocks for I/O or the next timer if nothing is pending.
+    /// One turn; blocks for I/O or the next timer if nothing is pending. Returns at once,
+    /// without a turn, when nothing referenced is left (see [`EventLoop::is_alive`]).
     Once,
     /// One turn without blocking.
     NoWait,
@@ -219,6 +221,11 @@ pub(crate) struct LoopInner {
     tasks: CacheLine<Mutex<VecDeque<Queued>>>,
     /// The batch `run_tasks` is running (kept to reuse its allocation).
     batch: Mutex<VecDeque<Queued>>,
+    /// How many tasks at the front of the queue were there when the loop's own thread first
+    /// queued one in the current turn (`NO_MARK`: it queued none): the turn runs only those,
+    /// so a task queued from inside a turn runs in the next one. Written and read only by the
+    /// loop's thread, under the queue's lock (reset at the start of each turn).
+    own_mark: AtomicUsize,
     timers: Mutex<timer::Heap>,
     /// Every reusable timer made on the loop, for its termination to close them.
     loop_timers: Mutex<loop_timer::Registry>,
@@ -344,6 +351,9 @@ fn thread_no() -> u64 {
 /// two or more tasks, or whose last spin caught one.
 const SPIN: Duration = Duration::from_micros(10);
 
+/// `LoopInner::own_mark` when the loop's thread has queued no task in the current turn.
+const NO_MARK: usize = usize::MAX;
+
 static LOOP_NAMES: AtomicU64 = AtomicU64::new(0);
 
 impl EventLoop {
@@ -372,6 +382,7 @@ impl EventLoop {
                 terminated: Promise::new(None),
                 leftovers: Mutex::new(Vec::new()),
                 batch: Mutex::new(VecDeque::new()),
+                own_mark: AtomicUsize::new(NO_MARK),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
             }),
@@ -589,6 +600,10 @@ impl EventLoop {
             if tasks.is_empty() {
                 self.inner.queued.store(true, Ordering::Release);
             }
+            // The loop's own thread queues for its next turn: the current one stops here.
+            if self.inner.own_mark.load(Ordering::Relaxed) == NO_MARK && self.in_event_loop() {
+                self.inner.own_mark.store(tasks.len(), Ordering::Relaxed);
+            }
             tasks.push_back(task);
             // Read under the queue's lock, which orders it without a fence: the loop sets
             // `idle` before it takes this lock for its last look at the queue, so either that
@@ -745,6 +760,14 @@ impl EventLoop {
             || lock(&self.inner.timers).handles.refd > 0
     }
 
+    /// Whether the loop has referenced work left (libuv's `uv_loop_alive`): a queued task, a
+    /// ref'd timer or watch, or a shutdown still under way. A [`RunMode::Default`] or
+    /// [`RunMode::Once`] run of a caller-driven loop returns at once when it has none.
+    /// Thread-safe; what it says may change at once if other threads queue work.
+    pub fn is_alive(&self) -> bool {
+        self.alive() || (self.is_shutting_down() && !self.is_terminated())
+    }
+
     /// Runs the loop on the calling thread (which becomes its owner) as `mode` says. Returns
     /// whether referenced work is left (libuv's `uv_run` result).
     ///
@@ -783,7 +806,9 @@ impl EventLoop {
         let _running = NotRunning(self);
         self.inner.owner.store(thread_no(), Ordering::Release);
         loop {
-            if mode == RunMode::Default
+            // Nothing referenced: a Default or Once run has nothing to wait for (libuv's
+            // `uv_run` returns at once then); a NoWait turn still looks once.
+            if mode != RunMode::NoWait
                 && !self.inner.library_driven
                 && !self.alive()
                 && !self.is_shutting_down()
@@ -805,6 +830,10 @@ impl EventLoop {
     fn turn(&self, mode: RunMode) -> Result<()> {
         let inner = &*self.inner;
         inner.counters.turns.fetch_add(1, Ordering::Relaxed);
+        // What the loop's thread queued in the last turn (or between runs) runs in this one.
+        if inner.own_mark.load(Ordering::Relaxed) != NO_MARK {
+            inner.own_mark.store(NO_MARK, Ordering::Relaxed);
+        }
         if self.work_due() {
             self.scoped(&mut || {
                 self.run_timers();
@@ -829,7 +858,7 @@ impl EventLoop {
         let timeout = if !may_block
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
-            || (mode == RunMode::Default && !inner.library_driven && !self.alive())
+            || (!inner.library_driven && !self.alive())
         {
             Some(Duration::ZERO)
         } else {
@@ -905,7 +934,8 @@ impl EventLoop {
     fn work_due(&self) -> bool {
         // The hint, not the queue's lock, which producers are taking: a task pushed this
         // instant is found by the next look (the wait's timeout is computed under the lock).
-        self.inner.queued.load(Ordering::Acquire)
+        (self.inner.queued.load(Ordering::Acquire)
+            && self.inner.own_mark.load(Ordering::Relaxed) != 0)
             || lock(&self.inner.timers)
                 .next_deadline()
                 .is_some_and(|d| d <= Instant::now())
@@ -951,16 +981,29 @@ impl EventLoop {
         }
     }
 
-    /// Runs the tasks queued now (tasks they queue run next turn, so no turn runs forever).
+    /// Runs the tasks queued now, up to the first one the loop's own thread queued in this
+    /// turn (tasks queued from inside a turn run in the next, so no turn runs forever).
     /// After [`shutdown_now`](Self::shutdown_now) it runs none: what is queued is dropped.
     fn run_tasks(&self) -> u64 {
-        // Take the whole queue at once (tasks queued meanwhile wait for the next turn, so no
-        // turn runs forever), then run it without touching the queue's lock per task.
+        // Take the queue at once, then run the batch without touching the queue's lock per
+        // task.
         let mut batch = std::mem::take(&mut *lock(&self.inner.batch));
         {
             let mut tasks = lock(&self.inner.tasks);
-            std::mem::swap(&mut batch, &mut *tasks);
-            self.inner.queued.store(false, Ordering::Relaxed);
+            match self.inner.own_mark.load(Ordering::Relaxed) {
+                NO_MARK => {
+                    std::mem::swap(&mut batch, &mut *tasks);
+                    self.inner.queued.store(false, Ordering::Relaxed);
+                }
+                mark => {
+                    let runnable = mark.min(tasks.len());
+                    batch.extend(tasks.drain(..runnable));
+                    self.inner.own_mark.store(0, Ordering::Relaxed);
+                    if tasks.is_empty() {
+                        self.inner.queued.store(false, Ordering::Relaxed);
+                    }
+                }
+            }
         }
         if batch.is_empty() {
             *lock(&self.inner.batch) = batch;
@@ -1178,6 +1221,8 @@ impl EventLoop {
                 watch::close_key(self, &key);
             }
         }
+        // Everything queued runs now, also what this turn queued: there is no next turn.
+        self.inner.own_mark.store(NO_MARK, Ordering::Relaxed);
         let _ = self.run_tasks();
         let rest: Vec<Queued> = {
             let mut tasks = lock(&self.inner.tasks);

@@ -7,8 +7,15 @@
 //! loop turn, in the order they were added — also when added after completion; a promise
 //! without a loop (or whose loop has terminated) runs them on the completing (or adding)
 //! thread instead. [`Promise::wait`] blocks a thread that is not the loop's own.
+//!
+//! Listeners run on the completing thread nest: one that completes another promise runs that
+//! promise's listeners inside itself. The nesting is bounded ([`MAX_INLINE_DEPTH`], Netty's
+//! `MAX_LISTENER_STACK_DEPTH`): deeper listeners wait in a per-thread queue that the outermost
+//! one drains when it returns, so a chain of any length completes on a bounded stack.
 
 use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,6 +64,66 @@ pub enum Outcome {
 
 /// A callback run once the promise completes.
 pub type Listener = Box<dyn FnOnce(&Promise) + Send>;
+
+/// How deeply listeners run on the completing thread may nest before the next ones are
+/// deferred to the outermost (Netty's `MAX_LISTENER_STACK_DEPTH`).
+const MAX_INLINE_DEPTH: usize = 8;
+
+/// The listeners a thread runs itself (no loop to run them): how deeply they nest now, and
+/// those deferred because the nesting was too deep, in the order they were due.
+#[derive(Default)]
+struct InlineListeners {
+    depth: usize,
+    deferred: VecDeque<(Promise, Listener)>,
+}
+
+thread_local! {
+    static INLINE: RefCell<InlineListeners> = RefCell::new(InlineListeners::default());
+}
+
+/// Leaves one level of inline nesting, also when a listener panics.
+struct Nested;
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        let _ = INLINE.try_with(|i| i.borrow_mut().depth -= 1);
+    }
+}
+
+/// Runs `listener` on this thread: now, if the listeners running here nest less than
+/// [`MAX_INLINE_DEPTH`] deep; else after the outermost of them returns. The outermost one
+/// runs what was deferred, in order, before it returns.
+fn run_inline(promise: &Promise, listener: Listener) {
+    let entered = INLINE.try_with(|i| {
+        let mut i = i.borrow_mut();
+        if i.depth >= MAX_INLINE_DEPTH {
+            return None;
+        }
+        i.depth += 1;
+        Some(i.depth == 1)
+    });
+    let outermost = match entered {
+        Ok(Some(outermost)) => outermost,
+        Ok(None) => {
+            INLINE.with(|i| {
+                i.borrow_mut()
+                    .deferred
+                    .push_back((promise.clone(), listener))
+            });
+            return;
+        }
+        // The thread is exiting (its locals are gone): nothing to nest with.
+        Err(_) => return listener(promise),
+    };
+    let nested = Nested;
+    listener(promise);
+    if outermost {
+        while let Some((promise, listener)) = INLINE.with(|i| i.borrow_mut().deferred.pop_front()) {
+            listener(&promise);
+        }
+    }
+    drop(nested);
+}
 
 /// A result that completes later. Cloning gives another handle to the same promise.
 /// Thread-safe: complete, cancel, query and add listeners from any thread.
@@ -159,7 +226,7 @@ impl Promise {
     fn notify(&self, listener: Listener) {
         let Some(executor) = self.executor() else {
             // No loop: run it on this thread.
-            listener(self);
+            run_inline(self, listener);
             return;
         };
         let promise = self.clone();
@@ -167,7 +234,7 @@ impl Promise {
         if executor.execute_internal(&mut task).is_err() {
             // The loop has terminated: run it on this thread.
             if let Some(task) = task {
-                task(&executor);
+                run_inline(self, Box::new(move |_: &Promise| task(&executor)));
             }
         }
     }

@@ -55,6 +55,19 @@ impl std::fmt::Debug for Watch {
 /// the cycle.
 struct Attached(Arc<WatchInner>);
 
+impl Drop for Attached {
+    /// The key lets go of its watch: cancelled by the watch's own close, or by the watched
+    /// channel's close (also from inside the callback) or its selector's. Either way the
+    /// watch ends as a `close` ends it: inactive, its ref given back, its callback dropped
+    /// (on this thread), once.
+    fn drop(&mut self) {
+        Watch {
+            inner: self.0.clone(),
+        }
+        .close();
+    }
+}
+
 impl EventLoop {
     /// Watches `channel` (non-blocking, not registered elsewhere) for `ops`; `callback` runs on
     /// the loop's thread while the channel is ready for one of them (level-triggered).
@@ -244,8 +257,12 @@ fn resume_panic(outcome: std::thread::Result<()>) {
     }
 }
 
-/// At shutdown: closes a watch and the channel it watches (never a raw descriptor).
+/// At shutdown: closes a watch and the channel it watches (never a raw descriptor). A key
+/// cancelled already belongs to a closed watch, whose channel is its user's again: left open.
 pub(super) fn close_key(_event_loop: &EventLoop, key: &SelectionKey) {
+    if !key.is_valid() {
+        return;
+    }
     let channel = key.channel();
     if let Some(watch) = watch_of(key) {
         watch.close();

@@ -7,14 +7,14 @@
 //! `events` counts the events delivered.
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::Result;
+use crate::{ErrorKind, Result};
 
 /// The token of the backend's own waker.
 pub const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -33,17 +33,26 @@ pub struct Counters {
 }
 
 /// An epoll instance with a waker and counters. Thread-safe: registration and waking may
-/// happen from any thread while another waits.
+/// happen from any thread while another waits. [`close`](Backend::close) releases its
+/// descriptors once the calls in flight have left.
 #[derive(Debug)]
 pub struct Backend {
-    poll: Mutex<Poll>,
-    registry: Registry,
-    waker: Waker,
+    /// The descriptors (the epoll instance, a duplicate of it to register from other threads
+    /// while one waits, the waker's eventfd): each call holds the read lock, `close` takes
+    /// them out under the write lock.
+    parts: RwLock<Option<Parts>>,
     fd: RawFd,
     waits: AtomicU64,
     ctl: AtomicU64,
     events: AtomicU64,
     empty_waits: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Parts {
+    poll: Mutex<Poll>,
+    registry: Registry,
+    waker: Waker,
 }
 
 impl Backend {
@@ -54,9 +63,11 @@ impl Backend {
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         let fd = poll.as_raw_fd();
         Ok(Backend {
-            poll: Mutex::new(poll),
-            registry,
-            waker,
+            parts: RwLock::new(Some(Parts {
+                poll: Mutex::new(poll),
+                registry,
+                waker,
+            })),
             fd,
             waits: AtomicU64::new(0),
             ctl: AtomicU64::new(1),
@@ -65,15 +76,44 @@ impl Backend {
         })
     }
 
-    /// The epoll descriptor, for a host loop to poll (readable when a wait would return).
+    /// The descriptors, for one call; `Closed` once closed.
+    fn parts(&self) -> Result<RwLockReadGuard<'_, Option<Parts>>> {
+        let parts = self.parts.read().unwrap_or_else(|e| e.into_inner());
+        if parts.is_none() {
+            return Err(ErrorKind::Closed.into());
+        }
+        Ok(parts)
+    }
+
+    /// The epoll descriptor, for a host loop to poll (readable when a wait would return); -1
+    /// once closed.
     pub fn fd(&self) -> RawFd {
-        self.fd
+        if self.is_closed() { -1 } else { self.fd }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.parts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// Closes the descriptors (idempotent): a wait in progress is woken first (unless
+    /// `forked`: the waker belongs to the parent then), and the descriptors close once the
+    /// calls in flight have left; later calls fail with `Closed`.
+    pub fn close(&self, forked: bool) {
+        if !forked {
+            let _ = self.wake();
+        }
+        let parts = self.parts.write().unwrap_or_else(|e| e.into_inner()).take();
+        drop(parts);
     }
 
     /// Registers `fd` under `token` for read and write readiness, edge-triggered.
     pub fn register(&self, fd: RawFd, token: usize) -> Result<()> {
+        let parts = self.parts()?;
         self.ctl.fetch_add(1, Ordering::Relaxed);
-        self.registry.register(
+        parts.as_ref().expect("open").registry.register(
             &mut SourceFd(&fd),
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
@@ -84,8 +124,9 @@ impl Backend {
     /// Re-arms `fd` (`EPOLL_CTL_MOD`): epoll checks its readiness again and reports an edge
     /// if it is still ready. Level-triggered watches of raw descriptors use it after each event.
     pub fn reregister(&self, fd: RawFd, token: usize) -> Result<()> {
+        let parts = self.parts()?;
         self.ctl.fetch_add(1, Ordering::Relaxed);
-        self.registry.reregister(
+        parts.as_ref().expect("open").registry.reregister(
             &mut SourceFd(&fd),
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
@@ -95,24 +136,36 @@ impl Backend {
 
     /// Removes `fd` from the epoll set. Never call it in a forked child.
     pub fn deregister(&self, fd: RawFd) -> Result<()> {
+        let parts = self.parts()?;
         self.ctl.fetch_add(1, Ordering::Relaxed);
-        self.registry.deregister(&mut SourceFd(&fd))?;
+        parts
+            .as_ref()
+            .expect("open")
+            .registry
+            .deregister(&mut SourceFd(&fd))?;
         Ok(())
     }
 
     /// Makes a current or the next [`wait`](Self::wait) return.
     pub fn wake(&self) -> Result<()> {
-        self.waker.wake()?;
+        self.parts()?.as_ref().expect("open").waker.wake()?;
         Ok(())
     }
 
     /// One `epoll_wait` with `timeout` (`None` = forever). `EINTR` is returned as an error
     /// for the caller to handle.
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> Result<()> {
-        let mut poll = self.poll.lock().unwrap_or_else(|e| e.into_inner());
+        let parts = self.parts()?;
+        let mut poll = parts
+            .as_ref()
+            .expect("open")
+            .poll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         self.waits.fetch_add(1, Ordering::Relaxed);
         let res = poll.poll(events, timeout);
         drop(poll);
+        drop(parts);
         res?;
         let n = events.iter().count() as u64;
         self.events.fetch_add(n, Ordering::Relaxed);

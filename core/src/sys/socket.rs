@@ -200,6 +200,14 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<Io> {
     io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
+/// How many bytes the socket's receive queue holds now (`FIONREAD`; 0 also at end of
+/// stream).
+pub fn bytes_available(fd: RawFd) -> Result<usize> {
+    let mut n: libc::c_int = 0;
+    syscall!(ioctl(fd, libc::FIONREAD, &mut n as *mut libc::c_int))?;
+    Ok(n.max(0) as usize)
+}
+
 /// `readv(2)` into `bufs` (scattering read).
 pub fn read_vectored(fd: RawFd, bufs: &mut [IoSliceMut<'_>]) -> Result<Io> {
     let n = bufs.len().min(libc::c_int::MAX as usize) as libc::c_int;

@@ -139,8 +139,13 @@ class Selector:
         ``empty_waits`` (waits that found nothing)."""
 
     def fileno(self) -> int:
-        """The epoll descriptor (readable when a select would find events; nioxide owns it),
-        or ``-1`` once closed."""
+        """The epoll descriptor (nioxide owns it), or ``-1`` once closed, for a host loop to wait
+        on. It polls readable when epoll has an event for a registered channel, also one for
+        ops outside a key's interest (a connected socket is writable at once), so a host may
+        wake for a select that selects nothing; and readiness a select has already seen stays
+        in nioxide's cache, so a level-triggered key still ready (data left unread) is selected
+        by the next select although the descriptor may not poll readable. Poll it with a zero
+        timeout while the last select selected a key or after an interest change."""
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -492,8 +497,10 @@ class EventLoop:
     def run(self, mode: int = ...) -> bool:
         """Runs the loop on this thread (which becomes its thread) as ``mode`` says
         (:data:`RUN_DEFAULT`, :data:`RUN_ONCE`, :data:`RUN_NOWAIT`); returns whether referenced
-        work is left (libuv's ``uv_run``). A :meth:`stop` before makes it return after at most
-        one turn. Releases the GIL while waiting; Ctrl-C raises ``KeyboardInterrupt``; a
+        work is left (libuv's ``uv_run``). ``RUN_DEFAULT`` and ``RUN_ONCE`` return ``False`` at
+        once, without a turn, when nothing referenced is left (:meth:`is_alive`). A
+        :meth:`stop` before makes it return after at most one turn. Releases the GIL while
+        waiting; Ctrl-C raises ``KeyboardInterrupt``; a
         ``BaseException`` from a callback is raised here. Raises :class:`LoopBusyError` (a
         re-entrant run, a run while another thread runs it, a library-driven loop),
         :class:`ClosedEventLoopError` (terminated), :class:`ForkedError`,
@@ -623,6 +630,11 @@ class EventLoop:
 
     def is_terminated(self) -> bool:
         """Whether the loop has terminated."""
+
+    def is_alive(self) -> bool:
+        """Whether the loop has referenced work left (libuv's ``uv_loop_alive``): a queued task,
+        an active ref'd timer or scheduled task, an active ref'd watch, or a shutdown under way.
+        ``RUN_DEFAULT`` and ``RUN_ONCE`` runs return at once while it is ``False``."""
 
     def is_library_driven(self) -> bool:
         """Whether a library thread drives the loop (:meth:`spawn`, :class:`EventLoopGroup`)."""
@@ -911,7 +923,9 @@ class Timer:
     def start(self, timeout: float, repeat: float = 0.0) -> None:
         """Arms the timer to fire ``timeout`` seconds from now (``<= 0``: on the next turn), then
         every ``repeat`` seconds after each expiry unless ``repeat`` is 0 (libuv's
-        ``uv_timer_start``). Starting an active timer re-arms it with the new values. Raises
+        ``uv_timer_start``). Starting an active timer re-arms it with the new values. The
+        timeout is kept exact however long (one beyond the monotonic clock's range, about 292
+        billion years, never fires); a ``repeat`` longer than a century is a century. Raises
         :class:`InvalidStateError` (closed; the loop's termination closes its timers),
         :class:`RejectedExecutionError` (the loop is shutting down, from another thread),
         :class:`InvalidArgumentError` (NaN, a negative ``repeat``), :class:`ForkedError`."""

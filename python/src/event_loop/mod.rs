@@ -511,6 +511,10 @@ impl EventLoop {
         self.core.is_terminated()
     }
 
+    fn is_alive(&self) -> bool {
+        self.core.is_alive()
+    }
+
     fn is_library_driven(&self) -> bool {
         self.core.is_library_driven()
     }

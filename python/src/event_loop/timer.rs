@@ -43,6 +43,15 @@ fn repeat(seconds: f64) -> PyResult<Duration> {
     }
 }
 
+/// A timer's timeout in seconds: `<= 0` is the next turn; kept exact however long (core
+/// makes one beyond the clock's range never fire); NaN is refused.
+fn timer_timeout(seconds: f64) -> PyResult<Duration> {
+    if seconds.is_nan() {
+        return Err(invalid("timeout must be a number"));
+    }
+    Ok(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX))
+}
+
 impl Timer {
     /// `loop.timer(callback, *args)`: the timer object, whose callback is
     /// `callback(timer, *args)`.
@@ -104,7 +113,7 @@ impl Timer {
 impl Timer {
     #[pyo3(signature = (timeout, repeat = 0.0))]
     fn start(&self, timeout: f64, repeat: f64) -> PyResult<()> {
-        let timeout = super::delay(timeout)?;
+        let timeout = timer_timeout(timeout)?;
         let repeat = self::repeat(repeat)?;
         self.core.start(timeout, repeat).map_err(timer_error)
     }
