@@ -27,6 +27,7 @@ TEST_ENTRY(panic_in_threads)
 
 /* test-selector-basics.c */
 TEST_ENTRY(selector_open_close_free)
+TEST_ENTRY(selector_close_releases_descriptors)
 TEST_ENTRY(selector_next_ready)
 TEST_ENTRY(selector_select_timeout)
 TEST_ENTRY(selector_select_now)
@@ -74,6 +75,7 @@ TEST_ENTRY(selector_thread_channel_close_during_select)
 
 /* test-selector-trigger.c */
 TEST_ENTRY(selector_level_triggered)
+TEST_ENTRY(selector_exact_read_drains)
 TEST_ENTRY(selector_edge_triggered)
 TEST_ENTRY(selector_registered_before_connect_or_bind)
 
@@ -81,6 +83,7 @@ TEST_ENTRY(selector_registered_before_connect_or_bind)
 TEST_ENTRY(tcp_ipv6_loopback)
 TEST_ENTRY(tcp_ipv4_on_dual_stack)
 TEST_ENTRY(tcp_address_errors)
+TEST_ENTRY(tcp_bind_twice_already_bound)
 
 /* test-tcp-blocking.c */
 TEST_ENTRY(tcp_blocking_accept_closed)
@@ -106,6 +109,7 @@ TEST_ENTRY(tcp_handle_after_close)
 
 /* test-tcp-io.c */
 TEST_ENTRY(tcp_read_write)
+TEST_ENTRY(tcp_reset_is_sticky)
 TEST_ENTRY(tcp_readv_writev)
 TEST_ENTRY(tcp_half_close)
 TEST_ENTRY(tcp_blocking_write_all)
@@ -136,6 +140,7 @@ TEST_ENTRY(loop_handle_after_free)
 
 /* test-loop-run.c */
 TEST_ENTRY(loop_run_modes)
+TEST_ENTRY(loop_run_once_not_alive)
 TEST_ENTRY(loop_run_stop_before_run)
 TEST_ENTRY(loop_run_stop_from_task)
 TEST_ENTRY(loop_run_ref_unref)
@@ -145,6 +150,7 @@ TEST_ENTRY(loop_run_clock_and_counters)
 
 /* test-loop-tasks.c */
 TEST_ENTRY(loop_task_order)
+TEST_ENTRY(loop_task_requeued_runs_next_turn)
 TEST_ENTRY(loop_task_failure)
 TEST_ENTRY(loop_task_error_report_never_raises_sigpipe)
 TEST_ENTRY(loop_task_panic)
@@ -177,6 +183,9 @@ TEST_ENTRY(loop_await_on_own_thread)
 
 /* test-loop-watch.c */
 TEST_ENTRY(loop_watch_socket_channel)
+TEST_ENTRY(loop_watch_channel_closed_in_callback)
+TEST_ENTRY(loop_watch_channel_closed_elsewhere)
+TEST_ENTRY(loop_watch_closed_then_loop_closed_keeps_channel)
 TEST_ENTRY(loop_watch_server_socket_channel)
 TEST_ENTRY(loop_watch_pipe_fd)
 TEST_ENTRY(loop_watch_arguments)
@@ -185,6 +194,7 @@ TEST_ENTRY(loop_watch_ready_at_once_gets_a_working_handle)
 
 /* test-timer-basics.c */
 TEST_ENTRY(timer_order_never_early)
+TEST_ENTRY(timer_huge_timeout_exact)
 TEST_ENTRY(timer_restart_and_due_in)
 TEST_ENTRY(timer_stop_before_fire)
 TEST_ENTRY(timer_repeat_stops_from_its_callback)
@@ -208,6 +218,7 @@ TEST_ENTRY(promise_futures_only_nioxide_completes)
 
 /* test-promise-listeners.c */
 TEST_ENTRY(promise_listener_order_and_late)
+TEST_ENTRY(promise_long_chain_without_loop)
 TEST_ENTRY(promise_listener_on_loop_thread)
 TEST_ENTRY(promise_listener_without_executor)
 TEST_ENTRY(promise_listener_frees_promise)

@@ -248,3 +248,39 @@ TEST_IMPL(loop_run_clock_and_counters) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+/* NX_RUN_ONCE with nothing referenced returns at once (libuv's uv_run), and
+ * nx_loop_is_alive says whether anything is. */
+TEST_IMPL(loop_run_once_not_alive) {
+  nx_loop_t *loop;
+  nx_promise_t *timer;
+  int ran = 0;
+  int64_t start;
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_EQ(nx_loop_is_alive(loop), 0);
+  start = t_now_ms();
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_ONCE), 0);
+  ASSERT_LT(t_now_ms() - start, T_QUICK_MS);
+
+  ASSERT_OK(nx_loop_schedule(loop, 60000, t_count_task, &ran, NULL, &timer));
+  ASSERT_EQ(nx_loop_is_alive(loop), 1);
+  ASSERT_OK(nx_promise_set_ref(timer, 0));
+  ASSERT_EQ(nx_loop_is_alive(loop), 0);
+  start = t_now_ms();
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_ONCE), 0);
+  ASSERT_LT(t_now_ms() - start, T_QUICK_MS);
+
+  /* A task keeps it alive until it ran; the turn that runs it does not block after. */
+  ASSERT_OK(nx_loop_execute(loop, t_count_task, &ran, NULL));
+  ASSERT_EQ(nx_loop_is_alive(loop), 1);
+  start = t_now_ms();
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_ONCE), 0);
+  ASSERT_LT(t_now_ms() - start, T_QUICK_MS);
+  ASSERT_EQ(ran, 1);
+  ASSERT_EQ(nx_loop_is_alive(loop), 0);
+  ASSERT_EQ(nx_loop_is_alive(NULL), NX_EINVAL);
+  ASSERT_EQ(nx_promise_cancel(timer), 1);
+  ASSERT_OK(nx_promise_free(timer));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

@@ -247,3 +247,26 @@ static int child_reports_to_a_closed_pipe(void) {
 TEST_IMPL(loop_task_error_report_never_raises_sigpipe) {
   return t_in_child(child_reports_to_a_closed_pipe);
 }
+
+/* A task that queues itself again runs once per turn: what a turn queues runs in the next. */
+static int requeue_self(nx_loop_t *loop, void *runs) {
+  if (++*(int *)runs < 100)
+    return nx_loop_execute(loop, requeue_self, runs, NULL);
+  return 0;
+}
+
+TEST_IMPL(loop_task_requeued_runs_next_turn) {
+  nx_loop_t *loop;
+  int runs = 0;
+  int turn;
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_loop_execute(loop, requeue_self, &runs, NULL));
+  for (turn = 1; turn <= 3; turn++) {
+    ASSERT_EQ(nx_loop_run(loop, NX_RUN_ONCE), 1);
+    ASSERT_EQ(runs, turn);
+  }
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
+  ASSERT_EQ(runs, 100);
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

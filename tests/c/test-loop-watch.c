@@ -344,3 +344,100 @@ TEST_IMPL(loop_watch_ready_at_once_gets_a_working_handle) {
   close(fds[1]);
   return 0;
 }
+
+/* The everyday "end of stream: close" pattern: the callback closes the watched channel. */
+struct closing {
+  struct t_freed freed; /* first: t_record_free(&closing) counts here */
+  nx_socket_channel_t *channel;
+  int calls;
+};
+
+static void close_on_eof(nx_watch_t *watch, uint32_t ready_ops, void *arg) {
+  struct closing *c = arg;
+  char buf[16];
+  size_t n = 0;
+  (void)watch;
+  (void)ready_ops;
+  c->calls++;
+  if (nx_socket_channel_read(c->channel, buf, sizeof buf, &n) == NX_EOF)
+    ASSERT_OK(nx_socket_channel_close(c->channel));
+}
+
+TEST_IMPL(loop_watch_channel_closed_in_callback) {
+  nx_loop_t *loop;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_watch_t *watch;
+  struct closing c;
+  int64_t start;
+  memset(&c, 0, sizeof c);
+  ASSERT_OK(nx_loop_new(&loop));
+  t_pair(&client, &peer);
+  c.channel = peer;
+  ASSERT_OK(nx_loop_watch_socket_channel(loop, peer, NX_OP_READ, close_on_eof, &c, t_record_free,
+                                         &watch));
+  ASSERT_OK(nx_socket_channel_close(client));
+  start = t_now_ms();
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0); /* returns: the watch ended */
+  ASSERT_LT(t_now_ms() - start, T_LIMIT_MS);
+  ASSERT_EQ(c.calls, 1);
+  ASSERT_EQ(nx_watch_is_active(watch), 0);
+  ASSERT_EQ(nx_loop_is_alive(loop), 0);
+  ASSERT_EQ(c.freed.count, 1); /* the attachment is freed when the channel closes */
+  ASSERT_OK(nx_watch_free(watch));
+  ASSERT_EQ(c.freed.count, 1); /* once */
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
+
+TEST_IMPL(loop_watch_channel_closed_elsewhere) {
+  nx_loop_t *loop;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_watch_t *watch;
+  struct closing c;
+  memset(&c, 0, sizeof c);
+  ASSERT_OK(nx_loop_new(&loop));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_loop_watch_socket_channel(loop, peer, NX_OP_READ, close_on_eof, &c, t_record_free,
+                                         &watch));
+  ASSERT_EQ(nx_loop_is_alive(loop), 1);
+  ASSERT_OK(nx_socket_channel_close(peer));
+  ASSERT_EQ(nx_watch_is_active(watch), 0);
+  ASSERT_EQ(nx_loop_is_alive(loop), 0);
+  ASSERT_EQ(c.freed.count, 1);
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
+  ASSERT_EQ(c.calls, 0);
+  ASSERT_OK(nx_watch_free(watch));
+  ASSERT_EQ(c.freed.count, 1);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
+
+TEST_IMPL(loop_watch_closed_then_loop_closed_keeps_channel) {
+  nx_loop_t *loop;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_watch_t *watch;
+  struct closing c;
+  char buf[8];
+  memset(&c, 0, sizeof c);
+  ASSERT_OK(nx_loop_new(&loop));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_loop_watch_socket_channel(loop, peer, NX_OP_READ, close_on_eof, &c, NULL, &watch));
+  ASSERT_OK(nx_watch_close(watch));
+  ASSERT_OK(nx_loop_close(loop)); /* before another turn */
+  ASSERT_EQ(nx_socket_channel_is_open(peer), 1);
+  t_write_all(client, "alive", 5);
+  t_read_exact(peer, buf, 5);
+  ASSERT(memcmp(buf, "alive", 5) == 0);
+  ASSERT_OK(nx_watch_free(watch));
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

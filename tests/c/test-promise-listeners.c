@@ -273,3 +273,40 @@ TEST_IMPL(promise_listener_of_a_timer_cancelled_by_shutdown_now) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+/* A chain of promises without a loop, each listener completing the next: listeners run on
+ * the completing thread, nested at most a few deep, so any length completes. */
+#define CHAIN 30000
+
+static void complete_next(nx_promise_t *promise, void *next) {
+  (void)promise;
+  ASSERT_EQ(nx_promise_try_success(next, NULL, NULL), 1);
+}
+
+static void *complete_first(void *first) {
+  ASSERT_EQ(nx_promise_try_success(first, NULL, NULL), 1);
+  return NULL;
+}
+
+TEST_IMPL(promise_long_chain_without_loop) {
+  nx_promise_t **chain = calloc(CHAIN, sizeof(*chain));
+  pthread_attr_t attr;
+  pthread_t thread;
+  int i;
+  ASSERT_NOT_NULL(chain);
+  for (i = 0; i < CHAIN; i++)
+    ASSERT_OK(nx_promise_new(NULL, &chain[i]));
+  for (i = 0; i + 1 < CHAIN; i++)
+    ASSERT_OK(nx_promise_add_listener(chain[i], complete_next, chain[i + 1], NULL));
+  /* A 512 KiB stack: far too small for 30,000 nested listeners. */
+  ASSERT_OK(pthread_attr_init(&attr));
+  ASSERT_OK(pthread_attr_setstacksize(&attr, 512 * 1024));
+  ASSERT_OK(pthread_create(&thread, &attr, complete_first, chain[0]));
+  ASSERT_OK(pthread_join(thread, NULL));
+  ASSERT_OK(pthread_attr_destroy(&attr));
+  ASSERT_EQ(nx_promise_is_done(chain[CHAIN - 1]), 1);
+  for (i = 0; i < CHAIN; i++)
+    ASSERT_OK(nx_promise_free(chain[i]));
+  free(chain);
+  return 0;
+}

@@ -1,5 +1,7 @@
 /* Selector basics: open/close/free, select timeouts, select_now, wakeup (before a select, from
  * another thread, cleared by select_now), the descriptor and the counters. */
+#include <fcntl.h>
+
 #include "net-helpers.h"
 
 TEST_IMPL(selector_open_close_free) {
@@ -131,5 +133,49 @@ TEST_IMPL(selector_fd_and_counters) {
   ASSERT_OK(nx_selector_close(selector));
   ASSERT_EQ(nx_selector_counter(selector, NX_COUNTER_WAITS, &value), NX_ECLOSED);
   ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}
+
+/* The descriptors open in this process. */
+static int open_fds(void) {
+  int n = 0;
+  int fd;
+  for (fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) != -1)
+      n++;
+  return n;
+}
+
+/* Close releases the epoll and wake-up descriptors at once, while the handle lives. */
+TEST_IMPL(selector_close_releases_descriptors) {
+  nx_selector_t *selector;
+  nx_loop_t *loop;
+  nx_loop_group_t *group;
+  int before = open_fds();
+  int fd = 0;
+  ASSERT_OK(nx_selector_open(&selector));
+  ASSERT_GT(open_fds(), before);
+  ASSERT_OK(nx_selector_close(selector));
+  ASSERT_EQ(open_fds(), before);
+  ASSERT_EQ(nx_selector_fd(selector, &fd), NX_ECLOSED);
+  ASSERT_OK(nx_selector_free(selector));
+
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_GT(open_fds(), before);
+  ASSERT_OK(nx_loop_close(loop));
+  ASSERT_EQ(open_fds(), before);
+  ASSERT_OK(nx_loop_free(loop));
+
+  ASSERT_OK(nx_loop_start(&loop));
+  ASSERT_OK(nx_loop_shutdown_now(loop));
+  ASSERT_OK(nx_loop_await_termination(loop, T_LIMIT_MS));
+  ASSERT_EQ(open_fds(), before);
+  ASSERT_OK(nx_loop_free(loop));
+
+  ASSERT_OK(nx_loop_group_new(2, &group));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_EQ(open_fds(), before);
+  ASSERT_OK(nx_loop_group_free(group));
   return 0;
 }

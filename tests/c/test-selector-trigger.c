@@ -136,3 +136,32 @@ TEST_IMPL(selector_registered_before_connect_or_bind) {
   ASSERT_OK(nx_selector_free(selector));
   return 0;
 }
+
+/* A read that takes exactly what was there leaves the key unselected (a read that fills its
+ * buffer with more behind keeps it selected). */
+TEST_IMPL(selector_exact_read_drains) {
+  nx_selector_t *selector;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_selection_key_t *key;
+  char buf[7];
+  size_t n = 0;
+  ASSERT_OK(nx_selector_open(&selector));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_socket_channel_register(peer, selector, NX_OP_READ, NULL, NULL, &key));
+  t_write_all(client, "1234567", 7);
+  ASSERT_EQ(t_select(selector, T_LIMIT_MS), 1);
+  ASSERT_OK(nx_socket_channel_read(peer, buf, sizeof buf, &n));
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(t_select(selector, 100), 0); /* nothing is left to read */
+  t_write_all(client, "12345678", 8);
+  ASSERT_EQ(t_select(selector, T_LIMIT_MS), 1);
+  ASSERT_OK(nx_socket_channel_read(peer, buf, sizeof buf, &n));
+  ASSERT_EQ(n, 7);
+  ASSERT_EQ(t_select(selector, 0), 1); /* one byte is */
+  ASSERT_EQ(nx_selection_key_is_readable(key), 1);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}

@@ -125,3 +125,22 @@ TEST_IMPL(tcp_address_errors) {
   ASSERT_OK(nx_server_socket_channel_free(server));
   return 0;
 }
+
+/* Binding a socket channel twice, or after it connected, is NX_EALREADYBOUND, as for a server
+ * channel. */
+TEST_IMPL(tcp_bind_twice_already_bound) {
+  nx_socket_channel_t *channel;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  struct sockaddr_storage addr;
+  socklen_t len = t_loopback(AF_INET, 0, &addr);
+  ASSERT_OK(nx_socket_channel_open_family(AF_INET, &channel));
+  ASSERT_OK(nx_socket_channel_bind(channel, (struct sockaddr *)&addr, len));
+  ASSERT_EQ(nx_socket_channel_bind(channel, (struct sockaddr *)&addr, len), NX_EALREADYBOUND);
+  t_pair(&client, &peer);
+  ASSERT_EQ(nx_socket_channel_bind(client, (struct sockaddr *)&addr, len), NX_EALREADYBOUND);
+  ASSERT_OK(nx_socket_channel_free(channel));
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  return 0;
+}

@@ -208,3 +208,27 @@ TEST_IMPL(tcp_blocking_write_all) {
   ASSERT_OK(nx_socket_channel_free(peer));
   return 0;
 }
+
+/* A reset by the peer (SO_LINGER 0, then close) is reported by every later read, as Java
+ * does, never as an end of stream. */
+TEST_IMPL(tcp_reset_is_sticky) {
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  char buf[8];
+  struct iovec iov = {buf, sizeof(buf)};
+  size_t n = 0;
+  int i;
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_socket_channel_set_option(peer, NX_SO_LINGER, 0));
+  ASSERT_OK(nx_socket_channel_close(peer));
+  ASSERT(t_poll(t_socket_fd(client), POLLIN, T_LIMIT_MS) != 0);
+  for (i = 0; i < 3; i++)
+    ASSERT_EQ(nx_socket_channel_read(client, buf, sizeof(buf), &n), -ECONNRESET);
+  ASSERT_EQ(nx_socket_channel_readv(client, &iov, 1, &n), -ECONNRESET);
+  /* Blocking mode too. */
+  ASSERT_OK(nx_socket_channel_configure_blocking(client, 1));
+  ASSERT_EQ(nx_socket_channel_read(client, buf, sizeof(buf), &n), -ECONNRESET);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  return 0;
+}

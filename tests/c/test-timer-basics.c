@@ -301,3 +301,27 @@ TEST_IMPL(timer_ref_unref) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+/* A huge timeout is kept exact (no silent cap at a century), up to INT64_MAX ms. */
+TEST_IMPL(timer_huge_timeout_exact) {
+  nx_loop_t *loop;
+  nx_timer_t *timer;
+  struct shot s;
+  int64_t due = 0;
+  const int64_t two_centuries = (int64_t)200 * 365 * 24 * 3600 * 1000;
+  shot_init(&s, 0);
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_timer_new(loop, on_shot, &s, NULL, &timer));
+  ASSERT_OK(nx_timer_start(timer, two_centuries, 0));
+  ASSERT_OK(nx_timer_due_in(timer, &due));
+  ASSERT_GT(due, two_centuries - 60000);
+  ASSERT_LE(due, two_centuries);
+  ASSERT_OK(nx_timer_start(timer, INT64_MAX, 0));
+  ASSERT_OK(nx_timer_due_in(timer, &due));
+  ASSERT_GT(due, INT64_MAX - 60000);
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_NOWAIT), 1);
+  ASSERT_EQ(s.runs, 0);
+  ASSERT_OK(nx_timer_free(timer));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
