@@ -1003,3 +1003,96 @@ def test_group_shutdown_and_await_termination() -> None:
     assert group.await_termination(WAIT)
     assert sorted(map(id, handler.loops)) == sorted(map(id, group.loops))
     group.close()
+
+
+# --- defects found by testing as users would ----------------------------------------------
+
+
+def test_closing_the_watched_channel_in_its_callback_ends_the_watch(
+    loop: nioxide.EventLoop, pair: tuple[nioxide.SocketChannel, nioxide.SocketChannel]
+) -> None:
+    client, peer = pair
+    peer.configure_blocking(False)
+    calls: list[int] = []
+
+    def on_ready(watch: nioxide.Watch, ops: int) -> None:
+        calls.append(ops)
+        if peer.read(16) == b"":
+            peer.close()  # end of stream: close
+
+    watch = loop.watch(peer, OP_READ, on_ready)
+    client.close()
+    started = time.monotonic()
+    assert loop.run() is False, "the run returns"
+    assert time.monotonic() - started < WAIT
+    assert calls == [OP_READ]
+    assert not watch.is_active()
+    assert not loop.is_alive()
+
+
+def test_closing_the_watched_channel_elsewhere_ends_the_watch(
+    loop: nioxide.EventLoop, pair: tuple[nioxide.SocketChannel, nioxide.SocketChannel]
+) -> None:
+    _, peer = pair
+    peer.configure_blocking(False)
+    class Callback:
+        def __call__(self, watch: nioxide.Watch, ops: int) -> None:
+            pass
+
+    callback = Callback()
+    gone = weakref.ref(callback)
+    watch = loop.watch(peer, OP_READ, callback)
+    del callback
+    assert loop.is_alive()
+    peer.close()
+    gc.collect()
+    assert gone() is None, "the callback is released when the channel closes"
+    assert not watch.is_active()
+    assert not loop.is_alive()
+    assert loop.run() is False
+
+
+def test_a_closed_watch_leaves_its_channel_open_when_the_loop_closes(
+    pair: tuple[nioxide.SocketChannel, nioxide.SocketChannel]
+) -> None:
+    client, peer = pair
+    peer.configure_blocking(False)
+    with nioxide.EventLoop() as lp:
+        watch = lp.watch(peer, OP_READ, lambda w, ops: None)
+        watch.close()
+    assert peer.is_open(), "a closed watch no longer owns its channel"
+    client.write(b"alive")
+    peer.configure_blocking(True)
+    assert peer.read(16) == b"alive"
+
+
+def test_a_task_queued_by_a_task_runs_in_the_next_turn(loop: nioxide.EventLoop) -> None:
+    runs: list[int] = []
+
+    def requeue() -> None:
+        runs.append(1)
+        if len(runs) < 100:
+            loop.execute(requeue)
+
+    loop.execute(requeue)
+    for turn in (1, 2, 3):
+        assert loop.run(RUN_ONCE) is True
+        assert len(runs) == turn, "one run per turn"
+    assert loop.run() is False
+    assert len(runs) == 100
+
+
+def test_run_once_with_nothing_referenced_returns_at_once(loop: nioxide.EventLoop) -> None:
+    assert loop.is_alive() is False
+    started = time.monotonic()
+    assert loop.run(RUN_ONCE) is False
+    timer = loop.schedule(60.0, print)
+    assert loop.is_alive() is True
+    timer.unref()
+    assert loop.is_alive() is False
+    assert loop.run(RUN_ONCE) is False
+    loop.execute(lambda: None)
+    assert loop.is_alive() is True
+    assert loop.run(RUN_ONCE) is False
+    assert time.monotonic() - started < WAIT
+    timer.cancel()

@@ -559,3 +559,36 @@ def test_objects_fail_with_forked_error_in_a_child(selector: nioxide.Selector, p
     client.write(b"x")
     assert selector.select(WAIT) == [key]
     assert accepted.read(1) == b"x"
+
+
+def _eventfds() -> int:
+    return sum(1 for fd in _fds() if "eventfd" in os.readlink(f"/proc/self/fd/{fd}"))
+
+
+def test_close_releases_the_descriptors_while_the_object_lives() -> None:
+    """Java's Selector.close() and Python's selectors release the descriptors at close, also
+    when something keeps the object alive."""
+    before = (_epoll_descriptors(), _eventfds())
+    kept = [nioxide.Selector(), nioxide.EventLoop(), nioxide.EventLoop.spawn(), nioxide.EventLoopGroup(2)]
+    assert _epoll_descriptors() > before[0]
+    for obj in kept:
+        obj.close()
+    assert (_epoll_descriptors(), _eventfds()) == before
+    assert kept[0].fileno() == -1
+    del kept
+
+
+def test_an_exact_read_leaves_no_readiness_behind(selector: nioxide.Selector, pair: Pair) -> None:
+    client, peer = pair
+    peer.configure_blocking(False)
+    key = peer.register(selector, OP_READ)
+    client.write(b"1234567")
+    assert len(selector.select(WAIT)) == 1
+    assert peer.read(7) == b"1234567"
+    started = time.monotonic()
+    assert selector.select(0.1) == [], "nothing is left to read"
+    assert time.monotonic() - started >= 0.09
+    client.write(b"12345678")
+    assert len(selector.select(WAIT)) == 1
+    assert peer.read(7) == b"1234567"
+    assert selector.select(0) == [key], "one byte is"

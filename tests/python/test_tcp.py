@@ -574,3 +574,31 @@ def test_os_errors_carry_errno() -> None:
     assert issubclass(nioxide.NioxideOSError, OSError)
     with pytest.raises(nioxide.NioxideError):
         raise error
+
+
+def test_a_reset_is_reported_by_every_later_read(pair: Pair) -> None:
+    client, accepted = pair
+    accepted.set_option(nioxide.SO_LINGER, 0)  # close sends RST
+    accepted.close()
+    for _ in range(3):
+        with pytest.raises(nioxide.ConnectionResetError):
+            client.read(10)
+    with pytest.raises(nioxide.ConnectionResetError):
+        client.read_into(bytearray(10))
+    client.configure_blocking(False)
+    with pytest.raises(nioxide.ConnectionResetError):
+        client.read(10)
+
+
+def test_bind_twice_or_after_connect_is_already_bound(
+    server: nioxide.ServerSocketChannel, pair: Pair, closing: Callable[[Any], Any]
+) -> None:
+    channel = closing(nioxide.SocketChannel(socket.AF_INET))
+    channel.bind(("127.0.0.1", 0))
+    with pytest.raises(nioxide.AlreadyBoundError):
+        channel.bind(("127.0.0.1", 0))
+    client, _ = pair
+    with pytest.raises(nioxide.AlreadyBoundError):
+        client.bind(("127.0.0.1", 0))
+    with pytest.raises(nioxide.AlreadyBoundError):
+        server.bind(("127.0.0.1", 0))

@@ -403,3 +403,16 @@ def test_fork_child_gets_forked_error(loop: nioxide.EventLoop) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert timer.is_active(), "the parent's timer is unaffected"
     timer.close()
+
+
+def test_a_huge_timeout_is_kept_exact(loop: nioxide.EventLoop) -> None:
+    timer = loop.timer(lambda t: None)
+    two_centuries = 200 * 365 * 24 * 3600.0
+    timer.start(two_centuries)
+    due = timer.due_in
+    assert due is not None and two_centuries - 60 < due <= two_centuries
+    timer.start(1e300)  # beyond the clock: never fires
+    due = timer.due_in
+    assert due is not None and due > two_centuries
+    assert loop.run(nioxide.RUN_NOWAIT) is True
+    timer.close()

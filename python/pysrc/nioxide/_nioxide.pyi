@@ -636,6 +636,10 @@ class EventLoop:
         an active ref'd timer or scheduled task, an active ref'd watch, or a shutdown under way.
         ``RUN_DEFAULT`` and ``RUN_ONCE`` runs return at once while it is ``False``."""
 
+    def _set_close_hook(self, hook: Callable[[], object] | None, /) -> None:
+        """For :class:`AsyncioBridge`: ``hook()`` runs once before a caller-driven loop's backend
+        descriptor closes (in :meth:`close`, or after a :meth:`run` in which it terminated)."""
+
     def is_library_driven(self) -> bool:
         """Whether a library thread drives the loop (:meth:`spawn`, :class:`EventLoopGroup`)."""
 

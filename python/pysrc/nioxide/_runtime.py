@@ -101,6 +101,8 @@ class AsyncioBridge:
         self._handle: asyncio.Handle | None = None
         self._closed = False
         self._aio.add_reader(self._fd, self._turn)
+        # Detach before the loop's close releases the descriptor asyncio watches.
+        loop._set_close_hook(self.close)
         self._rearm()
 
     @property
@@ -145,6 +147,7 @@ class AsyncioBridge:
         if self._closed:
             return
         self._closed = True
+        self._loop._set_close_hook(None)
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

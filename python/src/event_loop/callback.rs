@@ -136,6 +136,9 @@ pub(crate) struct LoopState {
     raised: Mutex<Option<PyErr>>,
     /// The loop's Python object (weakly: the state must not keep it alive).
     object: PyOnceLock<Py<PyWeakrefReference>>,
+    /// Called once before the loop's backend descriptor closes (the asyncio bridge detaches
+    /// there, while the descriptor it watches is still open).
+    close_hook: Mutex<Option<Py<PyAny>>>,
     library_driven: bool,
     /// The fork generation the loop was made in: in a forked child the registry may have
     /// been locked by a parent's thread at the fork, so it is left alone.
@@ -151,12 +154,29 @@ impl std::fmt::Debug for LoopState {
 }
 
 impl LoopState {
+    /// Sets (or with `None` removes) the hook called once before the loop's backend
+    /// descriptor closes.
+    pub(crate) fn set_close_hook(&self, hook: Option<Py<PyAny>>) {
+        let old = std::mem::replace(&mut *lock(&self.close_hook), hook);
+        drop(old);
+    }
+
+    /// Calls the close hook, if one is set (once).
+    pub(crate) fn run_close_hook(&self, py: Python<'_>) -> PyResult<()> {
+        let hook = lock(&self.close_hook).take();
+        match hook {
+            Some(hook) => hook.call0(py).map(drop),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn new(library_driven: bool) -> Arc<LoopState> {
         Arc::new(LoopState {
             registry: Mutex::default(),
             handler: Mutex::new(None),
             raised: Mutex::new(None),
             object: PyOnceLock::new(),
+            close_hook: Mutex::new(None),
             library_driven,
             generation: fork::generation(),
         })
@@ -230,14 +250,17 @@ impl LoopState {
     pub(crate) fn clear(&self) {
         let calls = std::mem::take(&mut lock(&self.registry).calls);
         let handler = lock(&self.handler).take();
-        drop((calls, handler));
+        let hook = lock(&self.close_hook).take();
+        drop((calls, handler, hook));
     }
 
-    /// Visits the handler and every pending call's objects.
+    /// Visits the handler, the close hook and every pending call's objects.
     pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(handler) = self.handler.try_lock() {
-            if let Some(handler) = handler.as_ref() {
-                visit.call(handler)?;
+        for slot in [&self.handler, &self.close_hook] {
+            if let Ok(object) = slot.try_lock() {
+                if let Some(object) = object.as_ref() {
+                    visit.call(object)?;
+                }
             }
         }
         if let Ok(registry) = self.registry.try_lock() {

@@ -339,6 +339,9 @@ impl EventLoop {
         let core = &this.core;
         let alive = gil::blocking(slf.py(), loop_error, || core.run(mode));
         this.reraise()?;
+        if core.is_terminated() {
+            this.state.run_close_hook(slf.py())?;
+        }
         alive
     }
 
@@ -515,6 +518,13 @@ impl EventLoop {
         self.core.is_alive()
     }
 
+    /// For the asyncio bridge: `hook()` runs once before a caller-driven loop's backend
+    /// descriptor closes (in `close()`, or after a `run()` in which the loop terminated).
+    #[pyo3(signature = (hook, /))]
+    fn _set_close_hook(&self, hook: Option<Py<PyAny>>) {
+        self.state.set_close_hook(hook);
+    }
+
     fn is_library_driven(&self) -> bool {
         self.core.is_library_driven()
     }
@@ -524,6 +534,9 @@ impl EventLoop {
             return Ok(());
         }
         if !self.core.is_library_driven() {
+            if !self.core.is_terminated() {
+                self.state.run_close_hook(py)?;
+            }
             self.core.close();
             return self.reraise();
         }
