@@ -76,6 +76,7 @@ TEST_ENTRY(selector_thread_channel_close_during_select)
 /* test-selector-trigger.c */
 TEST_ENTRY(selector_level_triggered)
 TEST_ENTRY(selector_exact_read_drains)
+TEST_ENTRY(selector_fd_readiness_as_documented)
 TEST_ENTRY(selector_edge_triggered)
 TEST_ENTRY(selector_registered_before_connect_or_bind)
 

@@ -165,3 +165,32 @@ TEST_IMPL(selector_exact_read_drains) {
   ASSERT_OK(nx_selector_free(selector));
   return 0;
 }
+
+/* What the selector's descriptor says, as documented: it may poll readable for readiness
+ * outside every interest (a select then selects nothing), and a key still ready after a
+ * select is selected again although the descriptor need not poll readable. */
+TEST_IMPL(selector_fd_readiness_as_documented) {
+  nx_selector_t *selector;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_selection_key_t *key;
+  int fd = -1;
+  ASSERT_OK(nx_selector_open(&selector));
+  ASSERT_OK(nx_selector_fd(selector, &fd));
+  t_pair(&client, &peer);
+  /* A connected socket is writable at once: epoll has an edge for it, outside the interest. */
+  ASSERT_OK(nx_socket_channel_register(peer, selector, NX_OP_READ, NULL, NULL, &key));
+  ASSERT_EQ(t_poll(fd, POLLIN, T_LIMIT_MS), POLLIN);
+  ASSERT_EQ(t_select(selector, 0), 0);
+  ASSERT_EQ(t_poll(fd, POLLIN, 0), 0); /* the select took the edge */
+  /* Data left unread: the descriptor shows the first edge only; the selector keeps it. */
+  t_write_all(client, "abc", 3);
+  ASSERT_EQ(t_poll(fd, POLLIN, T_LIMIT_MS), POLLIN);
+  ASSERT_EQ(t_select(selector, T_LIMIT_MS), 1);
+  ASSERT_EQ(t_poll(fd, POLLIN, 0), 0);
+  ASSERT_EQ(t_select(selector, 0), 1); /* selected again: poll with a zero timeout then */
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}

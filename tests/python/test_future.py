@@ -280,3 +280,18 @@ def test_a_shutdown_that_drops_tasks_still_runs_done_callbacks(how: str) -> None
     getattr(lp, how)()
     assert lp.await_termination(WAIT)
     assert future.cancelled() and heard == [True]
+
+
+def test_a_long_chain_of_done_callbacks_on_a_terminated_loop_completes() -> None:
+    """A terminated loop's futures run done callbacks on the completing thread; a callback
+    that completes the next future nests them only a few deep, so any length completes."""
+    lp = nioxide.EventLoop()
+    lp.close()
+    futures: list[nioxide.Future[int]] = [nioxide.Future(lp) for _ in range(5000)]
+    handler = Handler()
+    lp.set_exception_handler(handler)
+    for this, following in zip(futures, futures[1:]):
+        this.add_done_callback(lambda _, following=following: following.set_result(1))
+    futures[0].set_result(1)
+    assert futures[-1].done()
+    assert handler.contexts == []

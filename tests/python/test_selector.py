@@ -592,3 +592,24 @@ def test_an_exact_read_leaves_no_readiness_behind(selector: nioxide.Selector, pa
     assert len(selector.select(WAIT)) == 1
     assert peer.read(7) == b"1234567"
     assert selector.select(0) == [key], "one byte is"
+
+
+def test_the_descriptor_polls_as_documented(selector: nioxide.Selector, pair: Pair) -> None:
+    """It may poll readable for readiness outside every interest (a select then finds
+    nothing); a key still ready after a select is selected again although the descriptor
+    need not poll readable."""
+    import select as select_module
+
+    client, peer = pair
+    peer.configure_blocking(False)
+    poller = select_module.poll()
+    poller.register(selector.fileno(), select_module.POLLIN)
+    peer.register(selector, OP_READ)
+    assert poller.poll(WAIT * 1000), "the write edge, outside the interest"
+    assert selector.select(0) == []
+    assert poller.poll(0) == []
+    client.write(b"abc")
+    assert poller.poll(WAIT * 1000)
+    assert len(selector.select(WAIT)) == 1
+    assert poller.poll(0) == []
+    assert len(selector.select(0)) == 1, "selected again: poll with a zero timeout then"
