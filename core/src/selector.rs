@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 use mio::Events;
 
 use crate::channel::{CONNECTED, Channel, ChannelCore, Kind, PENDING, lock};
+use crate::event_loop::IoHandle;
 use crate::sys::backend::{self, Backend, Counters, Readiness, WAKER_TOKEN};
 use crate::sys::{fork, wait};
 use crate::{ErrorKind, Result};
@@ -149,8 +150,25 @@ pub(crate) struct KeyInner {
     /// Whether the key sits in `State::candidates`.
     queued: AtomicBool,
     deregistered: AtomicBool,
-    attachment: Mutex<Option<Attachment>>,
+    held: Mutex<Option<Held>>,
     binding: crate::channel::Binding,
+}
+
+/// What a key holds for whoever registered it: a Selector user's attachment, or the I/O
+/// handle an event loop serves through the key. Taken out when the key is cancelled.
+enum Held {
+    Attachment(Attachment),
+    Io(Arc<dyn IoHandle>),
+}
+
+impl Held {
+    /// Lets go of what a cancelled key held, on this thread, outside every lock of the
+    /// selector: an attachment is dropped, an I/O handle is told its registration ended.
+    fn release(held: Option<Held>) {
+        if let Some(Held::Io(handle)) = held {
+            handle.deregistered();
+        }
+    }
 }
 
 impl std::fmt::Debug for SelectorInner {
@@ -346,7 +364,7 @@ impl Selector {
             rearm: AtomicBool::new(false),
             queued: AtomicBool::new(false),
             deregistered: AtomicBool::new(false),
-            attachment: Mutex::new(attachment.take()),
+            held: Mutex::new(attachment.take().map(Held::Attachment)),
             binding: Mutex::new(None),
         });
         if token == state.keys.len() {
@@ -716,16 +734,16 @@ impl SelectorInner {
             let keys: Vec<Arc<KeyInner>> = state.keys.drain(..).flatten().collect();
             (keys, std::mem::take(&mut state.cancelled))
         };
-        let mut attachments = Vec::with_capacity(keys.len());
+        let mut held = Vec::with_capacity(keys.len());
         for key in keys.iter().chain(cancelled.iter()) {
             key.valid.store(false, Ordering::Release);
-            attachments.push(lock(&key.attachment).take());
+            held.push(lock(&key.held).take());
             key.deregister();
         }
         lock(&self.selected).clear();
         drop(keys);
         drop(cancelled);
-        drop(attachments);
+        held.into_iter().for_each(Held::release);
         self.backend.close(fork::is_forked(self.generation));
         true
     }
@@ -780,7 +798,7 @@ impl KeyInner {
         // Invalid first, then take: an attach racing with this either fails or its
         // attachment is taken here (see `SelectionKey::replace_attachment`).
         self.valid.store(false, Ordering::Release);
-        let attachment = lock(&self.attachment).take();
+        let held = lock(&self.held).take();
         if !self.deregistered.swap(true, Ordering::AcqRel) && !core.is_forked() {
             if let (Some(sel), Some(call)) = (self.selector.upgrade(), core.fd.enter()) {
                 if !fork::is_forked(sel.generation) {
@@ -791,7 +809,7 @@ impl KeyInner {
         if let Some(sel) = self.selector.upgrade() {
             lock(&sel.state).cancelled.push(self.clone());
         }
-        drop(attachment);
+        Held::release(held);
     }
 }
 
@@ -884,19 +902,56 @@ impl SelectionKey {
     /// attachment itself.
     ///
     /// # Errors
-    /// `CancelledKey`.
+    /// `CancelledKey`; `InvalidArgument` for a key an event loop serves (it holds no
+    /// attachment of a user's).
     pub fn replace_attachment(
         &self,
         attachment: &mut Option<Attachment>,
     ) -> Result<Option<Attachment>> {
-        let mut slot = lock(&self.inner.attachment);
+        let mut slot = lock(&self.inner.held);
         self.check_valid()?;
-        Ok(std::mem::replace(&mut *slot, attachment.take()))
+        match slot.take() {
+            Some(Held::Io(handle)) => {
+                *slot = Some(Held::Io(handle));
+                Err(ErrorKind::InvalidArgument.into())
+            }
+            Some(Held::Attachment(old)) => {
+                *slot = attachment.take().map(Held::Attachment);
+                Ok(Some(old))
+            }
+            None => {
+                *slot = attachment.take().map(Held::Attachment);
+                Ok(None)
+            }
+        }
     }
 
     /// Runs `f` with the attachment (`None` if none, or the key was cancelled).
     pub fn with_attachment<R>(&self, f: impl FnOnce(Option<&Attachment>) -> R) -> R {
-        f(lock(&self.inner.attachment).as_ref())
+        match lock(&self.inner.held).as_ref() {
+            Some(Held::Attachment(attachment)) => f(Some(attachment)),
+            _ => f(None),
+        }
+    }
+
+    /// Makes the key an event loop's: `handle` receives its events and is told when the
+    /// registration ends (see [`IoHandle`]).
+    ///
+    /// # Errors
+    /// `CancelledKey` (the channel closed meanwhile: `handle` was not taken).
+    pub(crate) fn set_io_handle(&self, handle: Arc<dyn IoHandle>) -> Result<()> {
+        let mut slot = lock(&self.inner.held);
+        self.check_valid()?;
+        *slot = Some(Held::Io(handle));
+        Ok(())
+    }
+
+    /// The I/O handle an event loop serves through this key, if any (none once cancelled).
+    pub(crate) fn io_handle(&self) -> Option<Arc<dyn IoHandle>> {
+        match lock(&self.inner.held).as_ref() {
+            Some(Held::Io(handle)) => Some(handle.clone()),
+            _ => None,
+        }
     }
 
     /// Cancels the key (idempotent): its attachment is dropped on this thread now, and the
@@ -905,11 +960,11 @@ impl SelectionKey {
         if !self.inner.valid.swap(false, Ordering::AcqRel) {
             return;
         }
-        let attachment = lock(&self.inner.attachment).take();
+        let held = lock(&self.inner.held).take();
         if let Some(sel) = self.inner.selector.upgrade() {
             lock(&sel.state).cancelled.push(self.inner.clone());
         }
-        drop(attachment);
+        Held::release(held);
     }
 
     /// [`cancel`](Self::cancel), and the channel leaves the epoll set and its registration

@@ -16,9 +16,9 @@
 //!
 //! - Tasks run in submission order, on the loop's thread; timers fire in deadline order and
 //!   never early.
-//! - No user callback runs inside the call that started it: [`EventLoop::execute`] from the
-//!   loop's own thread queues the task for the next turn (one turn runs it once, so a task
-//!   that queues itself again runs once per [`RunMode::Once`] run).
+//! - No user callback runs inside the call that started it: a task queued by a task runs in
+//!   the next turn (so a task that queues itself again runs once per [`RunMode::Once`] run);
+//!   one queued by an I/O or timer callback runs in the same turn's last phase.
 //! - If a call that takes a task fails, the caller keeps the task (the `try_` variants take it
 //!   out of an `Option` only on success), so nothing the caller owns is dropped.
 //! - A panic in a task is caught, counted ([`LoopCounters::panics`]), reported on stderr, and
@@ -47,6 +47,7 @@
 //! (4) the loop terminates. [`EventLoop::shutdown_now`] skips the draining.
 
 mod group;
+mod io;
 mod loop_timer;
 mod promise;
 mod timer;
@@ -60,6 +61,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use group::{EventLoopGroup, MAX_GROUP_LOOPS};
+pub(crate) use io::IoHandle;
 pub use loop_timer::{LoopTimer, TimerCallback};
 pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
 pub use timer::{Repeat, TimerTask};
@@ -221,11 +223,15 @@ pub(crate) struct LoopInner {
     tasks: CacheLine<Mutex<VecDeque<Queued>>>,
     /// The batch `run_tasks` is running (kept to reuse its allocation).
     batch: Mutex<VecDeque<Queued>>,
-    /// How many tasks at the front of the queue were there when the loop's own thread first
-    /// queued one in the current turn (`NO_MARK`: it queued none): the turn runs only those,
-    /// so a task queued from inside a turn runs in the next one. Written and read only by the
-    /// loop's thread, under the queue's lock (reset at the start of each turn).
+    /// How many tasks at the front of the queue were there when a task first queued one in
+    /// the current turn (`NO_MARK`: none did): the turn runs only those, so a task queued by a
+    /// task runs in the next turn (tasks queued by I/O and timer callbacks still run in the
+    /// turn's last phase). Written and read only by the loop's thread, under the queue's lock
+    /// (reset at the start of each turn).
     own_mark: AtomicUsize,
+    /// Whether the loop's thread is running a batch of tasks (`run_tasks`). Written and read
+    /// only by the loop's thread.
+    in_tasks: AtomicBool,
     timers: Mutex<timer::Heap>,
     /// Every reusable timer made on the loop, for its termination to close them.
     loop_timers: Mutex<loop_timer::Registry>,
@@ -383,6 +389,7 @@ impl EventLoop {
                 leftovers: Mutex::new(Vec::new()),
                 batch: Mutex::new(VecDeque::new()),
                 own_mark: AtomicUsize::new(NO_MARK),
+                in_tasks: AtomicBool::new(false),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
             }),
@@ -600,8 +607,11 @@ impl EventLoop {
             if tasks.is_empty() {
                 self.inner.queued.store(true, Ordering::Release);
             }
-            // The loop's own thread queues for its next turn: the current one stops here.
-            if self.inner.own_mark.load(Ordering::Relaxed) == NO_MARK && self.in_event_loop() {
+            // A task queues for the next turn: the current one stops here.
+            if self.inner.own_mark.load(Ordering::Relaxed) == NO_MARK
+                && self.in_event_loop()
+                && self.inner.in_tasks.load(Ordering::Relaxed)
+            {
                 self.inner.own_mark.store(tasks.len(), Ordering::Relaxed);
             }
             tasks.push_back(task);
@@ -813,6 +823,8 @@ impl EventLoop {
                 && !self.alive()
                 && !self.is_shutting_down()
             {
+                // As every return of a run: a stop asked for is used up.
+                self.inner.stop.store(false, Ordering::Release);
                 return Ok(false);
             }
             self.turn(mode)?;
@@ -894,7 +906,7 @@ impl EventLoop {
             self.scoped(&mut || {
                 for key in keys.drain(..) {
                     inner.counters.events.fetch_add(1, Ordering::Relaxed);
-                    self.guard(|| watch::dispatch(self, &key));
+                    self.guard(|| io::dispatch(self, &key));
                 }
                 self.run_timers();
                 ran_after_wait = self.run_tasks();
@@ -1010,6 +1022,15 @@ impl EventLoop {
             return 0;
         }
         let mut ran = 0u64;
+        /// Marks the batch as running (and not, once it ends or a task panics through it).
+        struct InTasks<'a>(&'a AtomicBool);
+        impl Drop for InTasks<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        self.inner.in_tasks.store(true, Ordering::Relaxed);
+        let in_tasks = InTasks(&self.inner.in_tasks);
         while let Some(task) = batch.pop_front() {
             if self.inner.state.load(Ordering::Acquire) != OPEN && self.dropping_tasks() {
                 // shutdown_now: what did not run yet is dropped by the terminating thread.
@@ -1019,6 +1040,7 @@ impl EventLoop {
             ran += 1;
             self.guard(|| task.run(self));
         }
+        drop(in_tasks);
         self.inner
             .counters
             .tasks_run
@@ -1218,7 +1240,7 @@ impl EventLoop {
         // Close what is registered: watched channels close and their callbacks drop here.
         if let Ok(keys) = self.inner.selector.keys() {
             for key in keys {
-                watch::close_key(self, &key);
+                io::close(self, &key);
             }
         }
         // Everything queued runs now, also what this turn queued: there is no next turn.

@@ -1,9 +1,12 @@
 //! Readiness watches on an event loop: a channel of the Selector model, or a raw descriptor
 //! the user owns, with interest ops and a callback (like libuv's `uv_poll_t`).
 //!
-//! A watch is a selection key on the loop's own selector whose attachment is the watch, so
-//! channel watches are level-triggered with no system call per event (the readiness cache),
-//! and raw descriptors are re-armed after each event. The callback runs on the loop's thread
+//! A watch is an [`IoHandle`](super::io::IoHandle) registered with the loop's own selector,
+//! so channel watches are level-triggered with no system call per event (the readiness
+//! cache), and raw descriptors are re-armed after each event. The registration holds the
+//! watch, so an active watch is held by its loop (as an active timer is) even if every handle
+//! was dropped; the watch ends when it is closed, when its channel closes (also from inside
+//! the callback), or at the loop's shutdown. The callback runs on the loop's thread
 //! with the ready ops; closing the watch (or the loop shutting down) drops the callback on the
 //! thread that closes it. An active, ref'd watch keeps a [`RunMode::Default`] run going.
 //!
@@ -12,9 +15,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::io::{self, IoEvent, IoHandle};
 use super::{EventLoop, WeakEventLoop};
 use crate::channel::{Channel, FdChannel, lock};
-use crate::selector::{Attachment, SelectionKey};
+use crate::selector::SelectionKey;
 use crate::{ErrorKind, Result};
 
 /// A watch callback: the loop, the watch, and the ready ops (`OP_*`).
@@ -49,25 +53,6 @@ impl std::fmt::Debug for Watch {
     }
 }
 
-/// What the key's attachment holds: the watch. An active watch is held by its loop's
-/// selector through this, so it goes on even if every handle was dropped (as a timer does);
-/// closing it (or the loop's shutdown) cancels the key, which drops the attachment and ends
-/// the cycle.
-struct Attached(Arc<WatchInner>);
-
-impl Drop for Attached {
-    /// The key lets go of its watch: cancelled by the watch's own close, or by the watched
-    /// channel's close (also from inside the callback) or its selector's. Either way the
-    /// watch ends as a `close` ends it: inactive, its ref given back, its callback dropped
-    /// (on this thread), once.
-    fn drop(&mut self) {
-        Watch {
-            inner: self.0.clone(),
-        }
-        .close();
-    }
-}
-
 impl EventLoop {
     /// Watches `channel` (non-blocking, not registered elsewhere) for `ops`; `callback` runs on
     /// the loop's thread while the channel is ready for one of them (level-triggered).
@@ -87,13 +72,12 @@ impl EventLoop {
         if self.is_shutting_down() {
             return Err(ErrorKind::Rejected.into());
         }
+        // The watch's ref, taken before its registration can end it.
+        self.add_ref(1);
         // Refused under the channel's registration lock if it has a key already (two threads
         // watching one channel at once must not share a key).
-        let key = self
-            .selector()
-            .register_new(channel.into(), ops, &mut None)?;
-        let watch = Watch {
-            inner: Arc::new(WatchInner {
+        let registered = io::register(self, channel.into(), ops, |key| {
+            Arc::new(WatchInner {
                 key,
                 callback: Mutex::new(Some(callback)),
                 refd: AtomicBool::new(true),
@@ -101,12 +85,20 @@ impl EventLoop {
                 closed: AtomicBool::new(false),
                 active: AtomicBool::new(true),
                 event_loop: self.downgrade(),
-            }),
-        };
-        self.add_ref(1);
-        let mut attachment: Option<Attachment> = Some(Box::new(Attached(watch.inner.clone())));
-        let _ = watch.inner.key.replace_attachment(&mut attachment);
-        Ok(watch)
+            })
+        });
+        match registered {
+            Ok(inner) => Ok(Watch { inner }),
+            Err(e) => {
+                self.add_ref(-1);
+                // The channel closed between its registration and the watch's start.
+                Err(if e.kind() == Some(ErrorKind::CancelledKey) {
+                    ErrorKind::Closed.into()
+                } else {
+                    e
+                })
+            }
+        }
     }
 
     /// Watches a raw descriptor the user owns for `ops` (`OP_READ`, `OP_WRITE`), level-
@@ -216,60 +208,53 @@ impl Watch {
     }
 }
 
-fn watch_of(key: &SelectionKey) -> Option<Watch> {
-    key.with_attachment(|a| {
-        let attached = a?.downcast_ref::<Attached>()?;
-        Some(Watch {
-            inner: attached.0.clone(),
-        })
-    })
-}
-
-/// Runs the watch callback of a selected key of the loop's selector.
-pub(super) fn dispatch(event_loop: &EventLoop, key: &SelectionKey) {
-    let Some(watch) = watch_of(key) else { return };
-    let Ok(ready) = key.ready_ops() else { return };
-    let Some(mut callback) = lock(&watch.inner.callback).take() else {
-        return;
-    };
-    // A panic is passed on to the loop (which reports it) after the callback is put back:
-    // the watch goes on.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        callback(event_loop, &watch, ready)
-    }));
-    {
-        let mut slot = lock(&watch.inner.callback);
-        // `close` sets `closed` under this lock: checked here, it cannot change under us.
-        if !watch.inner.closed.load(Ordering::Acquire) && slot.is_none() {
-            *slot = Some(callback);
-            resume_panic(outcome);
+impl IoHandle for WatchInner {
+    /// Runs the callback with the ready ops. A panic is passed on to the loop (which reports
+    /// it) after the callback is put back: the watch goes on.
+    fn handle(self: Arc<Self>, event_loop: &EventLoop, _: &SelectionKey, event: IoEvent) {
+        let IoEvent::Ready(ready) = event;
+        let Some(mut callback) = lock(&self.callback).take() else {
             return;
+        };
+        let watch = Watch { inner: self };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            callback(event_loop, &watch, ready)
+        }));
+        {
+            let mut slot = lock(&watch.inner.callback);
+            // `close` sets `closed` under this lock: checked here, it cannot change under us.
+            if !watch.inner.closed.load(Ordering::Acquire) && slot.is_none() {
+                *slot = Some(callback);
+                drop(slot);
+                resume_panic(outcome);
+                return;
+            }
+        }
+        drop(callback);
+        resume_panic(outcome);
+    }
+
+    /// At the loop's shutdown: closes the watch and the channel it watches (never a raw
+    /// descriptor, which is its user's).
+    fn close(self: Arc<Self>, _event_loop: &EventLoop) {
+        let channel = self.key.channel();
+        Watch { inner: self }.close();
+        match channel {
+            Channel::Fd(fd) => fd.close(),
+            other => other.close(),
         }
     }
-    drop(callback);
-    resume_panic(outcome);
+
+    /// The registration ended (the watched channel closed, also from inside the callback):
+    /// the watch ends as a `close` ends it.
+    fn deregistered(self: Arc<Self>) {
+        Watch { inner: self }.close();
+    }
 }
 
 /// Passes a callback's panic on, once the callback is back in its slot (or dropped).
 fn resume_panic(outcome: std::thread::Result<()>) {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
-    }
-}
-
-/// At shutdown: closes a watch and the channel it watches (never a raw descriptor). A key
-/// cancelled already belongs to a closed watch, whose channel is its user's again: left open.
-pub(super) fn close_key(_event_loop: &EventLoop, key: &SelectionKey) {
-    if !key.is_valid() {
-        return;
-    }
-    let channel = key.channel();
-    if let Some(watch) = watch_of(key) {
-        watch.close();
-    }
-    key.cancel();
-    match channel {
-        Channel::Fd(fd) => fd.close(),
-        other => other.close(),
     }
 }
