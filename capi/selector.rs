@@ -290,8 +290,9 @@ pub extern "C" fn nx_selector_open(selector_out: *mut *mut nx_selector_t) -> c_i
 }
 
 /// Closes the selector: every key is cancelled and becomes invalid (`NX_EBADHANDLE`), the
-/// attachments' `attachment_free` functions run on this thread, and a select blocked in
-/// another thread returns 0. Its channels stay open (deregistered).
+/// attachments' `attachment_free` functions run on this thread, a select blocked in another
+/// thread returns 0, and the selector's epoll and wake-up descriptors are closed (once that
+/// select has left its wait). Its channels stay open (deregistered).
 ///
 /// Idempotent: returns 0 every time, also on a closed selector, and also in a forked child
 /// (where it closes without touching the parent's epoll set). The handle stays valid until

@@ -369,8 +369,9 @@ pub extern "C" fn nx_socket_channel_open_family(
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_ECLOSED`,
-/// `NX_EBADHANDLE`, `NX_EFORKED`, `-EADDRINUSE`, `-EINVAL` (already bound), other `-errno`.
+/// Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_EALREADYBOUND` (bound
+/// already, by a bind or a connect), `NX_ECONNECTIONPENDING`, `NX_ECLOSED`, `NX_EBADHANDLE`,
+/// `NX_EFORKED`, `-EADDRINUSE`, other `-errno`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_socket_channel_bind(
     channel: *mut nx_socket_channel_t,
@@ -488,7 +489,8 @@ fn read_count(result: Option<usize>, wanted: usize) -> Result<usize, c_int> {
 /// another thread wakes a blocked read with `NX_EASYNCCLOSE`.
 ///
 /// Errors: `NX_EOF`, `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EASYNCCLOSE`,
-/// `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNRESET`, `-ETIMEDOUT`, other `-errno`.
+/// `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNRESET` (the peer reset the connection: every later
+/// read says so too, as in Java), `-ETIMEDOUT`, other `-errno`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_socket_channel_read(
     channel: *mut nx_socket_channel_t,

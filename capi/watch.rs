@@ -150,9 +150,10 @@ where
 ///
 /// Ownership: on success `*watch_out` is a new watch that the caller owns and must release
 /// with `nx_watch_free`. The watch owns `attachment`: `attachment_free(attachment)` (if not
-/// NULL) is called exactly once, when the watch is closed (by `nx_watch_close`,
-/// `nx_watch_free` or the loop's shutdown), on the thread that closes it, or on the loop's
-/// thread after the callback if it was running then. On error nioxide keeps nothing and
+/// NULL) is called exactly once, when the watch ends (by `nx_watch_close`, `nx_watch_free`,
+/// the loop's shutdown, or the watched channel's close, also from inside the callback), on
+/// the thread that ends it, or on the loop's thread after the callback if it was running
+/// then. On error nioxide keeps nothing and
 /// frees nothing, and `*watch_out` is unchanged.
 ///
 /// Thread safety: safe from any thread.

@@ -608,8 +608,9 @@ int nx_selector_open(struct nx_selector_t **selector_out);
 
 /**
  * Closes the selector: every key is cancelled and becomes invalid (`NX_EBADHANDLE`), the
- * attachments' `attachment_free` functions run on this thread, and a select blocked in
- * another thread returns 0. Its channels stay open (deregistered).
+ * attachments' `attachment_free` functions run on this thread, a select blocked in another
+ * thread returns 0, and the selector's epoll and wake-up descriptors are closed (once that
+ * select has left its wait). Its channels stay open (deregistered).
  *
  * Idempotent: returns 0 every time, also on a closed selector, and also in a forked child
  * (where it closes without touching the parent's epoll set). The handle stays valid until
@@ -1721,9 +1722,10 @@ int nx_promise_free(struct nx_promise_t *promise);
  *
  * Ownership: on success `*watch_out` is a new watch that the caller owns and must release
  * with `nx_watch_free`. The watch owns `attachment`: `attachment_free(attachment)` (if not
- * NULL) is called exactly once, when the watch is closed (by `nx_watch_close`,
- * `nx_watch_free` or the loop's shutdown), on the thread that closes it, or on the loop's
- * thread after the callback if it was running then. On error nioxide keeps nothing and
+ * NULL) is called exactly once, when the watch ends (by `nx_watch_close`, `nx_watch_free`,
+ * the loop's shutdown, or the watched channel's close, also from inside the callback), on
+ * the thread that ends it, or on the loop's thread after the callback if it was running
+ * then. On error nioxide keeps nothing and
  * frees nothing, and `*watch_out` is unchanged.
  *
  * Thread safety: safe from any thread.
@@ -2257,8 +2259,9 @@ int nx_socket_channel_open_family(int family, struct nx_socket_channel_t **chann
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_ECLOSED`,
- * `NX_EBADHANDLE`, `NX_EFORKED`, `-EADDRINUSE`, `-EINVAL` (already bound), other `-errno`.
+ * Errors: `NX_EINVAL` (NULL or short `addr`, another family), `NX_EALREADYBOUND` (bound
+ * already, by a bind or a connect), `NX_ECONNECTIONPENDING`, `NX_ECLOSED`, `NX_EBADHANDLE`,
+ * `NX_EFORKED`, `-EADDRINUSE`, other `-errno`.
  */
 int nx_socket_channel_bind(struct nx_socket_channel_t *channel,
                            const struct sockaddr *addr,
@@ -2325,7 +2328,8 @@ int nx_socket_channel_is_connected(struct nx_socket_channel_t *channel);
  * another thread wakes a blocked read with `NX_EASYNCCLOSE`.
  *
  * Errors: `NX_EOF`, `NX_EINVAL`, `NX_ENOTCONNECTED`, `NX_ECLOSED`, `NX_EASYNCCLOSE`,
- * `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNRESET`, `-ETIMEDOUT`, other `-errno`.
+ * `NX_EBADHANDLE`, `NX_EFORKED`, `-ECONNRESET` (the peer reset the connection: every later
+ * read says so too, as in Java), `-ETIMEDOUT`, other `-errno`.
  */
 int nx_socket_channel_read(struct nx_socket_channel_t *channel,
                            void *buf,

@@ -1269,3 +1269,84 @@ fn a_huge_timer_timeout_is_kept_exact() {
     assert!(timer.due_in().unwrap() > two_centuries);
     timer.close();
 }
+
+#[test]
+fn a_task_queued_by_an_io_callback_runs_in_the_same_turn() {
+    let lp = EventLoop::new().unwrap();
+    let fds = pipe();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let watch = lp
+        .watch_fd(
+            fds[0],
+            OP_READ,
+            Box::new(move |lp, w, _| {
+                let r = r.clone();
+                lp.execute(move |_| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+                w.close();
+            }),
+        )
+        .unwrap();
+    // SAFETY: writes one byte to the pipe this test owns.
+    unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
+    let waits = lp.backend_counters().waits;
+    lp.run(RunMode::Once).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "in the turn's last phase");
+    assert_eq!(lp.backend_counters().waits - waits, 1);
+    drop(watch);
+    lp.close();
+    close_pipe(fds);
+}
+
+#[test]
+fn a_panicking_outermost_listener_leaves_no_deferred_listener_behind() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let promises: Vec<Promise> = (0..12).map(|_| Promise::new(None)).collect();
+    for (i, pair) in promises.windows(2).enumerate() {
+        let next = pair[1].clone();
+        pair[0].add_listener(Box::new(move |_| {
+            next.try_success(None);
+            if i == 0 {
+                panic!("a deliberate panic after completing the next promise");
+            }
+        }));
+    }
+    let r = ran.clone();
+    promises[11].add_listener(Box::new(move |_| {
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let first = promises[0].clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        first.try_success(None);
+    }));
+    assert!(outcome.is_err(), "the panic goes on");
+    assert!(promises[11].is_done());
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "the deferred listeners ran first"
+    );
+}
+
+#[test]
+fn a_stop_is_used_up_by_a_run_that_returns_at_once() {
+    let lp = EventLoop::new().unwrap();
+    lp.stop();
+    assert!(!lp.run(RunMode::Once).unwrap());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    lp.execute(move |lp| {
+        r.fetch_add(1, Ordering::SeqCst);
+        let r = r.clone();
+        lp.execute(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    })
+    .unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(ran.load(Ordering::SeqCst), 2, "no stale stop ended the run");
+}

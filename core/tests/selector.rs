@@ -433,3 +433,29 @@ fn an_exact_read_leaves_no_readiness_behind() {
     assert_eq!(sel.select_now().unwrap(), 1);
     assert!(key.is_readable().unwrap());
 }
+
+#[test]
+fn a_forked_child_closes_a_selector_a_parent_thread_is_selecting_on() {
+    let sel = Selector::open().unwrap();
+    let s = sel.clone();
+    let t = thread::spawn(move || s.select(None));
+    thread::sleep(Duration::from_millis(100)); // the thread waits in epoll_wait
+    // SAFETY: the child only closes the selector and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        unsafe { libc::alarm(5) };
+        sel.close();
+        drop(sel);
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child made above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    sel.close();
+    let _ = t.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child hung or failed: status {status:#x}"
+    );
+}

@@ -41,6 +41,7 @@ TEST_ENTRY(selector_steady_echo)
 
 /* test-selector-fork.c */
 TEST_ENTRY(selector_fork_child)
+TEST_ENTRY(selector_fork_while_selecting)
 
 /* test-selector-handles.c */
 TEST_ENTRY(selector_handle_null)

@@ -74,3 +74,32 @@ TEST_IMPL(selector_fork_child) {
   ASSERT_OK(nx_selector_free(g_selector));
   return 0;
 }
+
+/* A child forked while a parent thread waits in a select may still free the selector (the
+ * parent's waiting thread does not exist in the child). */
+static nx_selector_t *g_selecting;
+
+static void *select_forever(void *arg) {
+  size_t n;
+  (void)arg;
+  nx_selector_select(g_selecting, -1, &n);
+  return NULL;
+}
+
+static int child_frees_selecting_selector(void) {
+  alarm(5);
+  ASSERT_OK(nx_selector_free(g_selecting));
+  return 0;
+}
+
+TEST_IMPL(selector_fork_while_selecting) {
+  pthread_t thread;
+  ASSERT_OK(nx_selector_open(&g_selecting));
+  ASSERT_OK(pthread_create(&thread, NULL, select_forever, NULL));
+  t_sleep_ms(100); /* the thread waits in epoll_wait */
+  ASSERT_OK(t_in_child(child_frees_selecting_selector));
+  ASSERT_OK(nx_selector_close(g_selecting));
+  ASSERT_OK(pthread_join(thread, NULL));
+  ASSERT_OK(nx_selector_free(g_selecting));
+  return 0;
+}

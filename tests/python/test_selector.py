@@ -613,3 +613,21 @@ def test_the_descriptor_polls_as_documented(selector: nioxide.Selector, pair: Pa
     assert len(selector.select(WAIT)) == 1
     assert poller.poll(0) == []
     assert len(selector.select(0)) == 1, "selected again: poll with a zero timeout then"
+
+
+def test_a_forked_child_closes_a_selector_a_parent_thread_selects_on() -> None:
+    selector = nioxide.Selector()
+    waiting = threading.Thread(target=selector.select)  # waits in epoll_wait
+    waiting.start()
+    time.sleep(0.1)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status, never return to pytest
+        signal.alarm(5)
+        try:
+            selector.close()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    selector.close()
+    waiting.join(WAIT)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child hung in close"

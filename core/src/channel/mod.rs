@@ -234,10 +234,10 @@ impl ChannelCore {
         match done {
             Io::Done(n) => {
                 // A short read on a stream socket drained the receive queue. A read that
-                // filled the buffer exactly may have too: only then is it worth a system call
-                // to ask, so that a level-triggered key is not reported once more for nothing.
-                if n < wanted || (n > 0 && socket::bytes_available(fd).is_ok_and(|left| left == 0))
-                {
+                // filled the buffer exactly may have too: then, for a channel a selector
+                // watches, it is worth a system call to ask, so that a level-triggered key is
+                // not reported once more for nothing.
+                if n < wanted || (n > 0 && self.drained(fd)) {
                     self.readiness.clear(snap, crate::sys::backend::READABLE);
                 }
                 Ok(Some(n))
@@ -247,6 +247,14 @@ impl ChannelCore {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether a registered channel's receive queue is empty now (`FIONREAD`); `false` for a
+    /// channel no selector watches (its readiness cache is not used: no system call then).
+    fn drained(&self, fd: std::os::fd::RawFd) -> bool {
+        !self.is_blocking()
+            && lock(&self.registration).is_some()
+            && socket::bytes_available(fd).is_ok_and(|left| left == 0)
     }
 
     /// Remembers a reset seen by a read or a write, for the reads after it.

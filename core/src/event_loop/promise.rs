@@ -11,7 +11,9 @@
 //! Listeners run on the completing thread nest: one that completes another promise runs that
 //! promise's listeners inside itself. The nesting is bounded ([`MAX_INLINE_DEPTH`], Netty's
 //! `MAX_LISTENER_STACK_DEPTH`): deeper listeners wait in a per-thread queue that the outermost
-//! one drains when it returns, so a chain of any length completes on a bounded stack.
+//! one drains when it returns, so a chain of any length completes on a bounded stack. Such a
+//! deferred listener runs after the call that completed its promise has returned: a listener
+//! must not wait for a promise that another listener completes.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -116,13 +118,25 @@ fn run_inline(promise: &Promise, listener: Listener) {
         Err(_) => return listener(promise),
     };
     let nested = Nested;
-    listener(promise);
-    if outermost {
-        while let Some((promise, listener)) = INLINE.with(|i| i.borrow_mut().deferred.pop_front()) {
-            listener(&promise);
-        }
+    if !outermost {
+        listener(promise);
+        drop(nested);
+        return;
+    }
+    // The outermost runs what was deferred also when a listener panics (then the first
+    // panic goes on once the queue is empty), so nothing is left behind on the thread.
+    let catch = |listener: Listener, promise: &Promise| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(promise))).err()
+    };
+    let mut panic = catch(listener, promise);
+    while let Some((promise, listener)) = INLINE.with(|i| i.borrow_mut().deferred.pop_front()) {
+        let more = catch(listener, &promise);
+        panic = panic.or(more);
     }
     drop(nested);
+    if let Some(panic) = panic {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// A result that completes later. Cloning gives another handle to the same promise.
@@ -330,7 +344,10 @@ impl Promise {
     }
 
     /// Adds a listener. It runs once the promise completes, on the promise's loop on a later
-    /// turn (never inside this call), after the listeners added before it.
+    /// turn (never inside this call), after the listeners added before it. Without a loop (or
+    /// once it terminated) it runs on the completing thread, or in this call if the promise is
+    /// complete already; nested inside another listener more than a few levels deep, it runs
+    /// once the outermost listener returns (see the module docs).
     pub fn add_listener(&self, listener: Listener) {
         let mut state = lock(&self.inner.state);
         if state.outcome.is_none() || state.dispatching {

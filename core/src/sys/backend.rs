@@ -98,13 +98,20 @@ impl Backend {
             .is_none()
     }
 
-    /// Closes the descriptors (idempotent): a wait in progress is woken first (unless
-    /// `forked`: the waker belongs to the parent then), and the descriptors close once the
-    /// calls in flight have left; later calls fail with `Closed`.
+    /// Closes the descriptors (idempotent): a wait in progress is woken first, and the
+    /// descriptors close once the calls in flight have left; later calls fail with `Closed`.
+    ///
+    /// In a forked child (`forked`) nothing is woken (the waker is the parent's too), and a
+    /// call a parent's thread was making at the fork never leaves: if one was, the child's
+    /// copies of the descriptors close when the backend is dropped instead of now.
     pub fn close(&self, forked: bool) {
-        if !forked {
-            let _ = self.wake();
+        if forked {
+            if let Ok(mut parts) = self.parts.try_write() {
+                drop(parts.take());
+            }
+            return;
         }
+        let _ = self.wake();
         let parts = self.parts.write().unwrap_or_else(|e| e.into_inner()).take();
         drop(parts);
     }

@@ -120,7 +120,8 @@ class Selector:
 
     def close(self) -> None:
         """Closes the selector: every key is cancelled and its attachment dropped, a blocked
-        :meth:`select` returns. Idempotent."""
+        :meth:`select` returns, and the epoll and wake-up descriptors are closed (also while
+        something still refers to the object). Idempotent."""
 
     def is_open(self) -> bool:
         """Whether the selector is open."""
@@ -336,7 +337,9 @@ class SocketChannel:
         """Whether the channel is connected (and open)."""
 
     def bind(self, address: _Address) -> None:
-        """Binds the local side before connecting (optional)."""
+        """Binds the local side before connecting (optional). Raises :class:`AlreadyBoundError`
+        (bound already, by a bind or a connect), :class:`ConnectionPendingError`,
+        :class:`NioxideOSError` (``EADDRINUSE``)."""
 
     def read_into(self, buffer: Buffer) -> int | None:
         """Reads into ``buffer`` (a writable bytes-like object: ``bytearray``,
@@ -344,7 +347,8 @@ class SocketChannel:
         Returns the count, ``0`` at end of stream (or for an empty buffer), or ``None`` when
         non-blocking and nothing is available (``io.RawIOBase`` style). ``bytes`` is refused
         with ``TypeError``. Raises :class:`NotYetConnectedError`,
-        :class:`ConnectionResetError`, ..."""
+        :class:`ConnectionResetError` (the peer reset the connection: every later read raises
+        it too, as in Java), ..."""
 
     def read(self, n: int) -> bytes | None:
         """Reads up to ``n`` bytes: ``b""`` at end of stream, ``None`` when it would block."""
@@ -595,7 +599,8 @@ class EventLoop:
 
     def backend_fd(self) -> int:
         """The poll backend's descriptor: readable when the loop has I/O, a task queued, or a
-        new earliest timer, for a host loop to poll (nioxide owns it)."""
+        new earliest timer, for a host loop to poll (nioxide owns it, and closes it when the
+        loop terminates; then ``-1``)."""
 
     def fileno(self) -> int:
         """:meth:`backend_fd`."""
@@ -856,7 +861,8 @@ class ScheduledFuture(Future[_T]):
 @final
 class Watch:
     """A readiness watch on an :class:`EventLoop` (libuv's ``uv_poll_t``); see
-    :meth:`EventLoop.watch`. Active until :meth:`close` (or the loop's shutdown, which also
+    :meth:`EventLoop.watch`. Active until :meth:`close`, the watched channel's close (also
+    from inside the callback, which is then released), or the loop's shutdown (which also
     closes a watched channel). Thread-safe."""
 
     @property
