@@ -267,3 +267,41 @@ fn detach_wakes_a_blocked_read_and_waits_for_it() {
     assert_eq!(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 4) }, 4);
     close_raw(fd);
 }
+
+#[test]
+fn a_socket_still_connecting_is_adopted_pending() {
+    // A listener whose accept queue is full drops new SYNs: a connect to it stays in
+    // SYN_SENT (the kernel retries for a while).
+    let server = ServerSocketChannel::open_family(Family::V4).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let port = server.local_address().unwrap().unwrap().port();
+    let mut fds = Vec::new();
+    let mut pending = None;
+    for _ in 0..8 {
+        let fd = raw_socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK);
+        let addr = sockaddr_v4(port);
+        // SAFETY: `addr` is a valid sockaddr_in for the call.
+        unsafe {
+            libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        thread::sleep(Duration::from_millis(20));
+        let channel = SocketChannel::from_fd(fd).unwrap();
+        if channel.is_connection_pending() {
+            pending = Some(channel);
+            break;
+        }
+        fds.push(channel);
+    }
+    let channel = pending.expect("a connect left in SYN_SENT");
+    assert!(!channel.is_connected());
+    channel.configure_blocking(false).unwrap();
+    assert!(!channel.finish_connect().unwrap(), "still in progress");
+    assert_eq!(
+        channel.connect(server.local_address().unwrap().unwrap()),
+        Err(ErrorKind::ConnectionPending.into())
+    );
+}
