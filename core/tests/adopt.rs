@@ -9,6 +9,7 @@ use std::time::Duration;
 use nioxide_core::channel::{Family, ServerSocketChannel, SocketChannel};
 use nioxide_core::event_loop::EventLoop;
 use nioxide_core::selector::{OP_READ, Selector};
+use nioxide_core::sys::fd::GuardedFd;
 use nioxide_core::{Error, ErrorKind};
 use util::{listener, pair};
 
@@ -304,4 +305,24 @@ fn a_socket_still_connecting_is_adopted_pending() {
         channel.connect(server.local_address().unwrap().unwrap()),
         Err(ErrorKind::ConnectionPending.into())
     );
+}
+
+// Here rather than beside `GuardedFd`: the unit tests there check that a closed number is
+// reused at once, which a test making descriptors in parallel would disturb.
+#[test]
+fn a_detached_descriptor_is_never_closed() {
+    let fd = raw_socket(libc::AF_INET, libc::SOCK_STREAM);
+    let g = GuardedFd::new(fd);
+    let call = g.enter().unwrap();
+    assert_eq!(g.detach(), Some(fd));
+    assert!(g.is_closed());
+    assert!(g.is_busy(), "the call in flight is still counted");
+    assert!(g.enter().is_none());
+    assert_eq!(g.detach(), None, "a second detach gets nothing");
+    assert!(!g.close(), "close after detach is a no-op");
+    drop(call);
+    assert!(!g.is_busy());
+    drop(g);
+    assert!(is_open(fd), "neither the last call nor the drop closed it");
+    close_raw(fd);
 }

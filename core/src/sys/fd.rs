@@ -175,22 +175,4 @@ mod tests {
         );
         unsafe { libc::close(other) };
     }
-
-    #[test]
-    fn detach_never_closes() {
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        let g = GuardedFd::new(fd);
-        let call = g.enter().unwrap();
-        assert_eq!(g.detach(), Some(fd));
-        assert!(g.is_closed());
-        assert!(g.is_busy(), "the call in flight is still counted");
-        assert!(g.enter().is_none());
-        assert_eq!(g.detach(), None, "a second detach gets nothing");
-        assert!(!g.close(), "close after detach is a no-op");
-        drop(call);
-        assert!(!g.is_busy());
-        drop(g);
-        assert!(is_open(fd), "neither the last call nor the drop closed it");
-        unsafe { libc::close(fd) };
-    }
 }
