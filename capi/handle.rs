@@ -147,7 +147,7 @@ impl HandleKind {
     }
 }
 
-/// Every kind, in tag order.
+/// Every kind, in tag order (see [`type_constant`]).
 const KINDS: [HandleKind; 9] = [
     HandleKind::Selector,
     HandleKind::SelectionKey,
@@ -160,9 +160,24 @@ const KINDS: [HandleKind; 9] = [
     HandleKind::Timer,
 ];
 
-/// Room for the live count of each type tag (tags are below 16).
-const TAGS: usize = 16;
-const _: () = assert!((HandleKind::Timer as usize) < TAGS);
+/// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
+/// compile until it has a constant; add it to [`KINDS`] too.
+const fn type_constant(kind: HandleKind) -> c_int {
+    match kind {
+        HandleKind::Selector => NX_HANDLE_SELECTOR,
+        HandleKind::SelectionKey => NX_HANDLE_SELECTION_KEY,
+        HandleKind::ServerSocketChannel => NX_HANDLE_SERVER_SOCKET_CHANNEL,
+        HandleKind::SocketChannel => NX_HANDLE_SOCKET_CHANNEL,
+        HandleKind::Loop => NX_HANDLE_LOOP,
+        HandleKind::LoopGroup => NX_HANDLE_LOOP_GROUP,
+        HandleKind::Promise => NX_HANDLE_PROMISE,
+        HandleKind::Watch => NX_HANDLE_WATCH,
+        HandleKind::Timer => NX_HANDLE_TIMER,
+    }
+}
+
+/// Room for the live count of every possible type tag (a `u8`).
+const TAGS: usize = 256;
 
 /// `nx_live_handles`: every type of handle together.
 pub const NX_HANDLE_ALL: c_int = 0;
@@ -873,7 +888,7 @@ pub extern "C" fn nx_live_handles(kind: c_int, count_out: *mut usize) -> c_int {
             } else {
                 let kind = KINDS
                     .into_iter()
-                    .find(|k| c_int::from(k.tag()) == kind)
+                    .find(|k| type_constant(*k) == kind)
                     .ok_or(NX_EINVAL)?;
                 HANDLES.live_of(kind)
             };
@@ -945,6 +960,14 @@ mod tests {
     /// A private table, so counts are not disturbed by tests running in parallel.
     fn table() -> &'static Handles {
         Box::leak(Box::new(Handles::new()))
+    }
+
+    #[test]
+    fn every_kind_has_its_tag_as_type_constant() {
+        for (i, kind) in KINDS.into_iter().enumerate() {
+            assert_eq!(type_constant(kind), c_int::from(kind.tag()));
+            assert_eq!(usize::from(kind.tag()), i + 1, "KINDS is in tag order");
+        }
     }
 
     #[test]
