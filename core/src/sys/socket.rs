@@ -89,9 +89,11 @@ pub fn unmap(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Runs `f` with a socket2 view of `fd` (options and addresses).
+/// Runs `f` with a socket2 view of `fd` (options and addresses); `fd` must stay open for
+/// the call.
 fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
-    // SAFETY: callers hold an FdGuard that keeps `fd` open for the whole call.
+    // SAFETY: callers hold an FdGuard that keeps `fd` open for the whole call (or, adopting a
+    // descriptor, own it); `borrow_raw` needs only that, and `fd` is never -1 here.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     f(SockRef::from(&borrowed))
 }
@@ -138,6 +140,7 @@ pub fn inspect_tcp(fd: RawFd) -> Result<TcpState> {
         return Err(crate::ErrorKind::InvalidArgument.into());
     }
     let not_tcp = || Error::from(crate::ErrorKind::InvalidArgument);
+    // No guard here: the caller still owns `fd`, which stays open for the call.
     with_sock(fd, |s| {
         if s.r#type()? != socket2::Type::STREAM {
             return Err(not_tcp());
