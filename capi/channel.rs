@@ -39,8 +39,19 @@ pub const NX_SO_LINGER: c_int = 7;
 /// Socket option `IPV6_V6ONLY` (0 or 1); IPv6 channels only (new ones start dual-stack, 0).
 pub const NX_IPV6_V6ONLY: c_int = 8;
 
+/// Socket option `TCP_KEEPIDLE`: seconds a connection is idle before the first keep-alive
+/// probe (1 to 32767); applies while `NX_SO_KEEPALIVE` is on, which setting it does not change.
+/// Socket channels only.
+pub const NX_TCP_KEEPIDLE: c_int = 9;
+/// Socket option `TCP_KEEPINTVL`: seconds between keep-alive probes (1 to 32767). Socket
+/// channels only.
+pub const NX_TCP_KEEPINTVL: c_int = 10;
+/// Socket option `TCP_KEEPCNT`: unanswered keep-alive probes before the connection is dropped
+/// (1 to 127). Socket channels only.
+pub const NX_TCP_KEEPCNT: c_int = 11;
+
 /// The option numbers of C and core's options, one line each.
-const OPTIONS: [(c_int, SocketOption); 8] = [
+const OPTIONS: [(c_int, SocketOption); 11] = [
     (NX_SO_REUSEADDR, SocketOption::ReuseAddr),
     (NX_SO_REUSEPORT, SocketOption::ReusePort),
     (NX_TCP_NODELAY, SocketOption::TcpNoDelay),
@@ -49,6 +60,9 @@ const OPTIONS: [(c_int, SocketOption); 8] = [
     (NX_SO_SNDBUF, SocketOption::SndBuf),
     (NX_SO_LINGER, SocketOption::Linger),
     (NX_IPV6_V6ONLY, SocketOption::Ipv6V6Only),
+    (NX_TCP_KEEPIDLE, SocketOption::TcpKeepIdle),
+    (NX_TCP_KEEPINTVL, SocketOption::TcpKeepIntvl),
+    (NX_TCP_KEEPCNT, SocketOption::TcpKeepCnt),
 ];
 
 /// Core's option for a C option number; unknown numbers are `NX_EINVAL`.
@@ -259,6 +273,10 @@ pub(crate) trait ChannelObject: Clone + Send + Sync + 'static + Into<Channel> {
     fn supported(&self) -> &'static [SocketOption];
     /// Opens a channel (`None`: IPv6 dual-stack, or IPv4 where IPv6 is missing).
     fn open_channel(family: Option<Family>) -> CoreResult<Self>;
+    /// Adopts a descriptor made elsewhere.
+    fn adopt(fd: RawFd) -> CoreResult<Self>;
+    /// Closes the channel without closing its descriptor, and returns the descriptor.
+    fn detach_fd(&self) -> CoreResult<RawFd>;
     /// `Forked` in a forked child, `Closed` once closed.
     fn check_usable(&self) -> CoreResult<()>;
     /// Whether the channel is in blocking mode.
@@ -286,6 +304,12 @@ macro_rules! channel_object {
             }
             fn open_channel(family: Option<Family>) -> CoreResult<Self> {
                 family.map_or_else(<$type>::open, <$type>::open_family)
+            }
+            fn adopt(fd: RawFd) -> CoreResult<Self> {
+                <$type>::from_fd(fd)
+            }
+            fn detach_fd(&self) -> CoreResult<RawFd> {
+                self.detach()
             }
             fn check_usable(&self) -> CoreResult<()> {
                 self.check()
@@ -349,6 +373,39 @@ where
     let family = family.map(checked_family).transpose()?;
     let channel = H::Object::open_channel(family).map_err(code)?;
     out.set(new_handle::<H>(channel)?);
+    Ok(())
+}
+
+/// Body of `nx_*_channel_open_fd`: on error (also when no handle is left) the caller keeps
+/// the descriptor, which stays open.
+pub(crate) fn open_fd<H>(fd: c_int, channel_out: *mut *mut H) -> Result<(), c_int>
+where
+    H: HandleType,
+    H::Object: ChannelObject,
+{
+    let out = Out::new(channel_out)?;
+    let channel = H::Object::adopt(fd).map_err(code)?;
+    match new_handle::<H>(channel.clone()) {
+        Ok(handle) => {
+            out.set(handle);
+            Ok(())
+        }
+        Err(e) => {
+            // Give the descriptor back rather than close it with the channel.
+            let _ = channel.detach_fd();
+            Err(e)
+        }
+    }
+}
+
+/// Body of `nx_*_channel_detach`.
+pub(crate) fn detach<H>(channel: *mut H, fd_out: *mut c_int) -> Result<(), c_int>
+where
+    H: HandleType,
+    H::Object: ChannelObject,
+{
+    let out = Out::new(fd_out)?;
+    out.set(channel_of(channel)?.detach_fd().map_err(code)?);
     Ok(())
 }
 
@@ -522,7 +579,7 @@ mod tests {
             assert_eq!(checked_option(number), Ok(*option), "{}", option.name());
         }
         assert_eq!(checked_option(0), Err(NX_EINVAL));
-        assert_eq!(checked_option(9), Err(NX_EINVAL));
+        assert_eq!(checked_option(12), Err(NX_EINVAL));
         assert_eq!(checked_option(-1), Err(NX_EINVAL));
     }
 

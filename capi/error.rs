@@ -85,7 +85,8 @@ const _: () = assert!(NX_EOPS == ErrorKind::UnsupportedOps.code());
 pub const NX_ENOOPT: c_int = -3011;
 const _: () = assert!(NX_ENOOPT == ErrorKind::UnsupportedOption.code());
 
-/// The channel is registered with another selector.
+/// The channel is registered with a selector: another one (register), or any one (detach,
+/// which needs the channel free of keys and watches).
 pub const NX_EREGISTERED: c_int = -3012;
 const _: () = assert!(NX_EREGISTERED == ErrorKind::RegisteredElsewhere.code());
 

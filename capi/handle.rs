@@ -147,6 +147,69 @@ impl HandleKind {
     }
 }
 
+/// Every kind, in tag order (see [`type_constant`]).
+const KINDS: [HandleKind; 9] = [
+    HandleKind::Selector,
+    HandleKind::SelectionKey,
+    HandleKind::ServerSocketChannel,
+    HandleKind::SocketChannel,
+    HandleKind::Loop,
+    HandleKind::LoopGroup,
+    HandleKind::Promise,
+    HandleKind::Watch,
+    HandleKind::Timer,
+];
+
+/// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
+/// compile until it has a constant; add it to [`KINDS`] too.
+const fn type_constant(kind: HandleKind) -> c_int {
+    match kind {
+        HandleKind::Selector => NX_HANDLE_SELECTOR,
+        HandleKind::SelectionKey => NX_HANDLE_SELECTION_KEY,
+        HandleKind::ServerSocketChannel => NX_HANDLE_SERVER_SOCKET_CHANNEL,
+        HandleKind::SocketChannel => NX_HANDLE_SOCKET_CHANNEL,
+        HandleKind::Loop => NX_HANDLE_LOOP,
+        HandleKind::LoopGroup => NX_HANDLE_LOOP_GROUP,
+        HandleKind::Promise => NX_HANDLE_PROMISE,
+        HandleKind::Watch => NX_HANDLE_WATCH,
+        HandleKind::Timer => NX_HANDLE_TIMER,
+    }
+}
+
+/// Room for the live count of every possible type tag (a `u8`).
+const TAGS: usize = 256;
+
+/// `nx_live_handles`: every type of handle together.
+pub const NX_HANDLE_ALL: c_int = 0;
+/// `nx_live_handles`: selectors (`nx_selector_t`).
+pub const NX_HANDLE_SELECTOR: c_int = 1;
+const _: () = assert!(NX_HANDLE_SELECTOR == HandleKind::Selector as c_int);
+/// `nx_live_handles`: selection keys (`nx_selection_key_t`), one per registration until the
+/// selector forgets the key.
+pub const NX_HANDLE_SELECTION_KEY: c_int = 2;
+const _: () = assert!(NX_HANDLE_SELECTION_KEY == HandleKind::SelectionKey as c_int);
+/// `nx_live_handles`: server socket channels (`nx_server_socket_channel_t`).
+pub const NX_HANDLE_SERVER_SOCKET_CHANNEL: c_int = 3;
+const _: () = assert!(NX_HANDLE_SERVER_SOCKET_CHANNEL == HandleKind::ServerSocketChannel as c_int);
+/// `nx_live_handles`: socket channels (`nx_socket_channel_t`).
+pub const NX_HANDLE_SOCKET_CHANNEL: c_int = 4;
+const _: () = assert!(NX_HANDLE_SOCKET_CHANNEL == HandleKind::SocketChannel as c_int);
+/// `nx_live_handles`: event loops (`nx_loop_t`), the loops of live groups included.
+pub const NX_HANDLE_LOOP: c_int = 5;
+const _: () = assert!(NX_HANDLE_LOOP == HandleKind::Loop as c_int);
+/// `nx_live_handles`: event loop groups (`nx_loop_group_t`).
+pub const NX_HANDLE_LOOP_GROUP: c_int = 6;
+const _: () = assert!(NX_HANDLE_LOOP_GROUP == HandleKind::LoopGroup as c_int);
+/// `nx_live_handles`: promises and futures (`nx_promise_t`).
+pub const NX_HANDLE_PROMISE: c_int = 7;
+const _: () = assert!(NX_HANDLE_PROMISE == HandleKind::Promise as c_int);
+/// `nx_live_handles`: watches (`nx_watch_t`).
+pub const NX_HANDLE_WATCH: c_int = 8;
+const _: () = assert!(NX_HANDLE_WATCH == HandleKind::Watch as c_int);
+/// `nx_live_handles`: timers (`nx_timer_t`).
+pub const NX_HANDLE_TIMER: c_int = 9;
+const _: () = assert!(NX_HANDLE_TIMER == HandleKind::Timer as c_int);
+
 /// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
 /// of the object it names.
 ///
@@ -334,6 +397,8 @@ pub struct Handles {
     chunks: [AtomicPtr<Slot>; CHUNKS],
     alloc: Mutex<Alloc>,
     live: AtomicUsize,
+    /// Live handles by type tag.
+    live_by_tag: [AtomicUsize; TAGS],
 }
 
 /// The process-wide handle table behind every `nx_*` handle.
@@ -349,6 +414,7 @@ impl Handles {
                 next: 0,
             }),
             live: AtomicUsize::new(0),
+            live_by_tag: [const { AtomicUsize::new(0) }; TAGS],
         }
     }
 
@@ -483,6 +549,11 @@ impl Handles {
         self.live.load(Ordering::Relaxed)
     }
 
+    /// How many handles of `kind` are live in this table.
+    pub fn live_of(&self, kind: HandleKind) -> usize {
+        self.live_by_tag[kind.tag() as usize].load(Ordering::Relaxed)
+    }
+
     fn insert_entry(
         &self,
         kind: HandleKind,
@@ -516,6 +587,7 @@ impl Handles {
         slot.state.store(live_state(raw), Ordering::Release);
         drop(writer);
         self.live.fetch_add(1, Ordering::Relaxed);
+        self.live_by_tag[kind.tag() as usize].fetch_add(1, Ordering::Relaxed);
         Ok(raw)
     }
 
@@ -587,6 +659,7 @@ impl Handles {
             lock(&self.alloc).free.push(raw.index() as u32);
         }
         self.live.fetch_sub(1, Ordering::Relaxed);
+        self.live_by_tag[raw.tag() as usize].fetch_sub(1, Ordering::Relaxed);
         Ok(entry)
     }
 
@@ -791,6 +864,40 @@ pub fn remove<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
     HANDLES.remove(RawHandle::from_ptr(ptr), H::KIND)
 }
 
+/// Stores in `*count_out` how many handles of type `kind` are live in the process:
+/// `NX_HANDLE_ALL` for all of them, or one type (`NX_HANDLE_SELECTOR`, `NX_HANDLE_SOCKET_CHANNEL`,
+/// ...). A handle is live from the call that returns it until its `nx_<type>_free`; handles
+/// owned by live objects count too (a registration's selection key until its selector forgets
+/// it, the loops of a live group).
+///
+/// For a leak check in a test's teardown, like libuv's `MAKE_VALGRIND_HAPPY`: read the count
+/// before the test, free everything the test made (and let the loops that own work finish),
+/// then check that the count is back where it was. On error `*count_out` is unchanged.
+///
+/// Thread safety: safe from any thread; the count may change as soon as it is read, when
+/// other threads make or free handles.
+///
+/// Errors: `NX_EINVAL` (NULL `count_out`, an unknown `kind`).
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_live_handles(kind: c_int, count_out: *mut usize) -> c_int {
+    crate::nx_ffi_boundary! {
+        crate::args::status(|| {
+            let out = crate::args::Out::new(count_out)?;
+            let count = if kind == NX_HANDLE_ALL {
+                HANDLES.live()
+            } else {
+                let kind = KINDS
+                    .into_iter()
+                    .find(|k| type_constant(*k) == kind)
+                    .ok_or(NX_EINVAL)?;
+                HANDLES.live_of(kind)
+            };
+            out.set(count);
+            Ok(())
+        })
+    }
+}
+
 /// Returns how many checked handles are live in the process: every handle returned by an
 /// `nx_*_new`/`open` function and not yet freed, plus those owned by live objects (such as
 /// selection keys).
@@ -853,6 +960,36 @@ mod tests {
     /// A private table, so counts are not disturbed by tests running in parallel.
     fn table() -> &'static Handles {
         Box::leak(Box::new(Handles::new()))
+    }
+
+    #[test]
+    fn every_kind_has_its_tag_as_type_constant() {
+        for (i, kind) in KINDS.into_iter().enumerate() {
+            assert_eq!(type_constant(kind), c_int::from(kind.tag()));
+            assert_eq!(usize::from(kind.tag()), i + 1, "KINDS is in tag order");
+        }
+    }
+
+    #[test]
+    fn live_counts_by_kind_go_up_and_back_down() {
+        let handles = table();
+        let a = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        let thing = Arc::new(Thing(2));
+        let b = handles
+            .insert_weak(HandleKind::SocketChannel, &Arc::downgrade(&thing))
+            .unwrap();
+        assert_eq!(handles.live_of(HandleKind::Selector), 1);
+        assert_eq!(handles.live_of(HandleKind::SocketChannel), 1);
+        assert_eq!(handles.live_of(HandleKind::Timer), 0);
+        assert_eq!(handles.live(), 2);
+        assert!(handles.remove::<Thing>(a, HandleKind::Selector).is_ok());
+        assert_eq!(handles.live_of(HandleKind::Selector), 0);
+        assert!(handles.release(b));
+        assert!(!handles.release(b), "a second release counts nothing");
+        assert_eq!(handles.live_of(HandleKind::SocketChannel), 0);
+        assert_eq!(handles.live(), 0);
     }
 
     #[test]

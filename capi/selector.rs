@@ -615,6 +615,60 @@ pub extern "C" fn nx_selection_key_set_interest_ops(
     }
 }
 
+/// Adds `ops` to the key's interest set in one atomic step (Java's `interestOpsOr`) and
+/// stores the set before in `*previous_out` (if `previous_out` is not NULL). Atomic with
+/// respect to `nx_selection_key_interest_ops_and` and `nx_selection_key_set_interest_ops`
+/// from any thread; takes effect at the next select, as `nx_selection_key_set_interest_ops`.
+/// On error nothing changes and `*previous_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (unknown bits), `NX_EOPS` (ops the channel does not support),
+/// `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_selection_key_interest_ops_or(
+    key: *mut nx_selection_key_t,
+    ops: u32,
+    previous_out: *mut u32,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let ops = checked_ops(ops)?;
+            let previous = key_of(key)?.interest_ops_or(ops).map_err(code)?;
+            if !previous_out.is_null() {
+                Out::new(previous_out)?.set(previous);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Keeps only the interest ops also in `ops` (Java's `interestOpsAnd`), in one atomic step,
+/// and stores the set before in `*previous_out` (if `previous_out` is not NULL). Any mask is
+/// accepted, since the result is a subset of the interest set: `~NX_OP_WRITE` drops write
+/// interest. Atomic and effective as `nx_selection_key_interest_ops_or`. On error nothing
+/// changes and `*previous_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_selection_key_interest_ops_and(
+    key: *mut nx_selection_key_t,
+    ops: u32,
+    previous_out: *mut u32,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let previous = key_of(key)?.interest_ops_and(ops).map_err(code)?;
+            if !previous_out.is_null() {
+                Out::new(previous_out)?.set(previous);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Stores the ops the last select that selected this key found ready in `*ops_out`
 /// (unchanged on error).
 ///

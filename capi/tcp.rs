@@ -86,6 +86,31 @@ pub extern "C" fn nx_server_socket_channel_open_family(
     nx_ffi_boundary! { status(|| channel::open(Some(family), channel_out)) }
 }
 
+/// Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager by
+/// socket activation, or made by another library), as a server channel in blocking mode, like
+/// libuv's `uv_tcp_open`. A listening socket is bound: accept at once. Any other unconnected
+/// socket is not: `nx_server_socket_channel_bind` binds and listens. The descriptor is made
+/// non-blocking (on its open file description, which duplicates share) and close-on-exec.
+///
+/// On success the channel owns `fd` (closing the channel closes it; see
+/// `nx_server_socket_channel_detach` to get it back) and `*channel_out` is a new channel that
+/// the caller owns and must release with `nx_server_socket_channel_free`. On error the caller
+/// still owns `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is
+/// left (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (NULL `channel_out`, a negative `fd`, a connected socket, or not a TCP
+/// socket of `AF_INET` or `AF_INET6`: UDP, Unix), `-ENOTSOCK`, `-EBADF` (not open),
+/// `-ENOMEM`, other `-errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_server_socket_channel_open_fd(
+    fd: c_int,
+    channel_out: *mut *mut nx_server_socket_channel_t,
+) -> c_int {
+    nx_ffi_boundary! { status(|| channel::open_fd(fd, channel_out)) }
+}
+
 /// Binds the channel to `addr` and listens with `backlog` (0 or less: the system default).
 /// Port 0 picks a free port; `nx_server_socket_channel_local_address` tells which.
 ///
@@ -269,6 +294,29 @@ pub extern "C" fn nx_server_socket_channel_fd(
     nx_ffi_boundary! { status(|| channel::fd(channel, fd_out)) }
 }
 
+/// Hands the descriptor over: closes the channel without closing its descriptor and stores
+/// the descriptor in `*fd_out`. The caller owns it from then on. It comes back in the
+/// channel's blocking mode (`O_NONBLOCK` set only if the channel was non-blocking) and
+/// close-on-exec. A blocked accept on another thread returns `NX_EASYNCCLOSE`; the call
+/// returns once no call uses the descriptor any more. The handle stays valid (closed) until
+/// `nx_server_socket_channel_free`. On error `*fd_out` is unchanged and nothing changes.
+///
+/// Refused while the channel is registered with a selector or watched by a loop: cancel its
+/// key (or close the watch) first; a cancelled key is no obstacle, also before the
+/// selector's next select.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EREGISTERED` (registered or watched), `NX_ECLOSED` (closed or
+/// detached already), `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_server_socket_channel_detach(
+    channel: *mut nx_server_socket_channel_t,
+    fd_out: *mut c_int,
+) -> c_int {
+    nx_ffi_boundary! { status(|| channel::detach(channel, fd_out)) }
+}
+
 /// Registers the channel, which must be non-blocking, with `selector` for `ops`
 /// (`NX_OP_ACCEPT` or 0) with an attachment; or, if it is registered there already, updates
 /// the key's interest ops and replaces its attachment (the old attachment's `attachment_free`
@@ -362,6 +410,32 @@ pub extern "C" fn nx_socket_channel_open_family(
     channel_out: *mut *mut nx_socket_channel_t,
 ) -> c_int {
     nx_ffi_boundary! { status(|| channel::open(Some(family), channel_out)) }
+}
+
+/// Adopts `fd`, a TCP socket made elsewhere (by another library, inherited from a service
+/// manager, or taken from a language runtime), as a socket channel in blocking mode, like
+/// libuv's `uv_tcp_open`. Its state is found out: connected if it has a peer, connecting if
+/// its connect is still in progress (finish it with `nx_socket_channel_finish_connect`), else
+/// unconnected, bound or not. The descriptor is made non-blocking (on its open file
+/// description, which duplicates share) and close-on-exec.
+///
+/// On success the channel owns `fd` (closing the channel closes it; see
+/// `nx_socket_channel_detach` to get it back) and `*channel_out` is a new channel that the
+/// caller owns and must release with `nx_socket_channel_free`. On error the caller still owns
+/// `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is left
+/// (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (NULL `channel_out`, a negative `fd`, a listening socket, or not a TCP
+/// socket of `AF_INET` or `AF_INET6`: UDP, Unix), `-ENOTSOCK`, `-EBADF` (not open),
+/// `-ENOMEM`, other `-errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_socket_channel_open_fd(
+    fd: c_int,
+    channel_out: *mut *mut nx_socket_channel_t,
+) -> c_int {
+    nx_ffi_boundary! { status(|| channel::open_fd(fd, channel_out)) }
 }
 
 /// Binds the local side before connecting (optional). `addr` (`addrlen` bytes) is only read
@@ -465,6 +539,40 @@ pub extern "C" fn nx_socket_channel_is_connected(channel: *mut nx_socket_channel
             let channel = channel_of(channel)?;
             channel.check_usable().map_err(code)?;
             Ok(channel.is_connected())
+        })
+    }
+}
+
+/// Whether the input side is shut down (by `nx_socket_channel_shutdown_input`): 1 or 0, or a
+/// negative error.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_socket_channel_is_input_shutdown(channel: *mut nx_socket_channel_t) -> c_int {
+    nx_ffi_boundary! {
+        predicate(|| {
+            let channel = channel_of(channel)?;
+            channel.check_usable().map_err(code)?;
+            Ok(channel.is_input_shutdown())
+        })
+    }
+}
+
+/// Whether the output side is shut down (by `nx_socket_channel_shutdown_output`): 1 or 0, or
+/// a negative error.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_socket_channel_is_output_shutdown(channel: *mut nx_socket_channel_t) -> c_int {
+    nx_ffi_boundary! {
+        predicate(|| {
+            let channel = channel_of(channel)?;
+            channel.check_usable().map_err(code)?;
+            Ok(channel.is_output_shutdown())
         })
     }
 }
@@ -702,13 +810,15 @@ pub extern "C" fn nx_socket_channel_is_open(channel: *mut nx_socket_channel_t) -
 }
 
 /// Sets socket option `option` to `value`. A socket channel supports every `NX_SO_*`,
-/// `NX_TCP_NODELAY` and `NX_IPV6_V6ONLY` (IPv6 channels, before connect). `NX_SO_LINGER` is in
-/// seconds, negative for off.
+/// `NX_TCP_NODELAY`, the keep-alive tuning `NX_TCP_KEEPIDLE`, `NX_TCP_KEEPINTVL` and
+/// `NX_TCP_KEEPCNT`, and `NX_IPV6_V6ONLY` (IPv6 channels, before connect). `NX_SO_LINGER` and
+/// the keep-alive times are in seconds; `NX_SO_LINGER` negative for off.
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL` (unknown option, a size <= 0), `NX_ENOOPT`, `NX_ECLOSED`,
-/// `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+/// Errors: `NX_EINVAL` (unknown option, a size or keep-alive value <= 0 or above `INT_MAX`),
+/// `NX_ENOOPT`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-EINVAL` (a keep-alive value
+/// above the kernel's bound), other `-errno`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_socket_channel_set_option(
     channel: *mut nx_socket_channel_t,
@@ -763,6 +873,27 @@ pub extern "C" fn nx_socket_channel_fd(
     fd_out: *mut c_int,
 ) -> c_int {
     nx_ffi_boundary! { status(|| channel::fd(channel, fd_out)) }
+}
+
+/// Hands the descriptor over, as `nx_server_socket_channel_detach`: the channel is closed
+/// without closing its descriptor, which goes to `*fd_out` (unchanged on error) in the
+/// channel's blocking mode, close-on-exec, owned by the caller from then on (to close, or to
+/// give to another library such as a TLS one). Blocked reads, writes and connects on other
+/// threads return `NX_EASYNCCLOSE`; the call returns once no call uses the descriptor any
+/// more. The handle stays valid (closed) until `nx_socket_channel_free`.
+///
+/// Refused while registered with a selector or watched by a loop (cancel the key or close the
+/// watch first).
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EREGISTERED`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_socket_channel_detach(
+    channel: *mut nx_socket_channel_t,
+    fd_out: *mut c_int,
+) -> c_int {
+    nx_ffi_boundary! { status(|| channel::detach(channel, fd_out)) }
 }
 
 /// Registers the channel, which must be non-blocking, with `selector` for `ops` (a

@@ -155,7 +155,8 @@
 #define NX_ENOOPT -3011
 
 /**
- * The channel is registered with another selector.
+ * The channel is registered with a selector: another one (register), or any one (detach,
+ * which needs the channel free of keys and watches).
  */
 #define NX_EREGISTERED -3012
 
@@ -235,6 +236,57 @@
  * The promise was already completed.
  */
 #define NX_EALREADYDONE -3027
+
+/**
+ * `nx_live_handles`: every type of handle together.
+ */
+#define NX_HANDLE_ALL 0
+
+/**
+ * `nx_live_handles`: selectors (`nx_selector_t`).
+ */
+#define NX_HANDLE_SELECTOR 1
+
+/**
+ * `nx_live_handles`: selection keys (`nx_selection_key_t`), one per registration until the
+ * selector forgets the key.
+ */
+#define NX_HANDLE_SELECTION_KEY 2
+
+/**
+ * `nx_live_handles`: server socket channels (`nx_server_socket_channel_t`).
+ */
+#define NX_HANDLE_SERVER_SOCKET_CHANNEL 3
+
+/**
+ * `nx_live_handles`: socket channels (`nx_socket_channel_t`).
+ */
+#define NX_HANDLE_SOCKET_CHANNEL 4
+
+/**
+ * `nx_live_handles`: event loops (`nx_loop_t`), the loops of live groups included.
+ */
+#define NX_HANDLE_LOOP 5
+
+/**
+ * `nx_live_handles`: event loop groups (`nx_loop_group_t`).
+ */
+#define NX_HANDLE_LOOP_GROUP 6
+
+/**
+ * `nx_live_handles`: promises and futures (`nx_promise_t`).
+ */
+#define NX_HANDLE_PROMISE 7
+
+/**
+ * `nx_live_handles`: watches (`nx_watch_t`).
+ */
+#define NX_HANDLE_WATCH 8
+
+/**
+ * `nx_live_handles`: timers (`nx_timer_t`).
+ */
+#define NX_HANDLE_TIMER 9
 
 /**
  * Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
@@ -372,6 +424,25 @@
  * Socket option `IPV6_V6ONLY` (0 or 1); IPv6 channels only (new ones start dual-stack, 0).
  */
 #define NX_IPV6_V6ONLY 8
+
+/**
+ * Socket option `TCP_KEEPIDLE`: seconds a connection is idle before the first keep-alive
+ * probe (1 to 32767); applies while `NX_SO_KEEPALIVE` is on, which setting it does not change.
+ * Socket channels only.
+ */
+#define NX_TCP_KEEPIDLE 9
+
+/**
+ * Socket option `TCP_KEEPINTVL`: seconds between keep-alive probes (1 to 32767). Socket
+ * channels only.
+ */
+#define NX_TCP_KEEPINTVL 10
+
+/**
+ * Socket option `TCP_KEEPCNT`: unanswered keep-alive probes before the connection is dropped
+ * (1 to 127). Socket channels only.
+ */
+#define NX_TCP_KEEPCNT 11
 
 /**
  * A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an
@@ -559,6 +630,24 @@ const char *nx_err_name(int code);
  */
 int nx_debug_panic(void);
 #endif
+
+/**
+ * Stores in `*count_out` how many handles of type `kind` are live in the process:
+ * `NX_HANDLE_ALL` for all of them, or one type (`NX_HANDLE_SELECTOR`, `NX_HANDLE_SOCKET_CHANNEL`,
+ * ...). A handle is live from the call that returns it until its `nx_<type>_free`; handles
+ * owned by live objects count too (a registration's selection key until its selector forgets
+ * it, the loops of a live group).
+ *
+ * For a leak check in a test's teardown, like libuv's `MAKE_VALGRIND_HAPPY`: read the count
+ * before the test, free everything the test made (and let the loops that own work finish),
+ * then check that the count is back where it was. On error `*count_out` is unchanged.
+ *
+ * Thread safety: safe from any thread; the count may change as soon as it is read, when
+ * other threads make or free handles.
+ *
+ * Errors: `NX_EINVAL` (NULL `count_out`, an unknown `kind`).
+ */
+int nx_live_handles(int kind, size_t *count_out);
 
 #if defined(NX_TESTING)
 /**
@@ -800,6 +889,37 @@ int nx_selection_key_interest_ops(struct nx_selection_key_t *key, uint32_t *ops_
  * `NX_OP_ACCEPT` on a socket channel), `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
  */
 int nx_selection_key_set_interest_ops(struct nx_selection_key_t *key, uint32_t ops);
+
+/**
+ * Adds `ops` to the key's interest set in one atomic step (Java's `interestOpsOr`) and
+ * stores the set before in `*previous_out` (if `previous_out` is not NULL). Atomic with
+ * respect to `nx_selection_key_interest_ops_and` and `nx_selection_key_set_interest_ops`
+ * from any thread; takes effect at the next select, as `nx_selection_key_set_interest_ops`.
+ * On error nothing changes and `*previous_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (unknown bits), `NX_EOPS` (ops the channel does not support),
+ * `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_interest_ops_or(struct nx_selection_key_t *key,
+                                     uint32_t ops,
+                                     uint32_t *previous_out);
+
+/**
+ * Keeps only the interest ops also in `ops` (Java's `interestOpsAnd`), in one atomic step,
+ * and stores the set before in `*previous_out` (if `previous_out` is not NULL). Any mask is
+ * accepted, since the result is a subset of the interest set: `~NX_OP_WRITE` drops write
+ * interest. Atomic and effective as `nx_selection_key_interest_ops_or`. On error nothing
+ * changes and `*previous_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_ECANCELLEDKEY`, `NX_EFORKED`.
+ */
+int nx_selection_key_interest_ops_and(struct nx_selection_key_t *key,
+                                      uint32_t ops,
+                                      uint32_t *previous_out);
 
 /**
  * Stores the ops the last select that selected this key found ready in `*ops_out`
@@ -2040,6 +2160,27 @@ int nx_server_socket_channel_open_family(int family,
                                          struct nx_server_socket_channel_t **channel_out);
 
 /**
+ * Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager by
+ * socket activation, or made by another library), as a server channel in blocking mode, like
+ * libuv's `uv_tcp_open`. A listening socket is bound: accept at once. Any other unconnected
+ * socket is not: `nx_server_socket_channel_bind` binds and listens. The descriptor is made
+ * non-blocking (on its open file description, which duplicates share) and close-on-exec.
+ *
+ * On success the channel owns `fd` (closing the channel closes it; see
+ * `nx_server_socket_channel_detach` to get it back) and `*channel_out` is a new channel that
+ * the caller owns and must release with `nx_server_socket_channel_free`. On error the caller
+ * still owns `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is
+ * left (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`, a negative `fd`, a connected socket, or not a TCP
+ * socket of `AF_INET` or `AF_INET6`: UDP, Unix), `-ENOTSOCK`, `-EBADF` (not open),
+ * `-ENOMEM`, other `-errno`.
+ */
+int nx_server_socket_channel_open_fd(int fd, struct nx_server_socket_channel_t **channel_out);
+
+/**
  * Binds the channel to `addr` and listens with `backlog` (0 or less: the system default).
  * Port 0 picks a free port; `nx_server_socket_channel_local_address` tells which.
  *
@@ -2175,6 +2316,25 @@ int nx_server_socket_channel_supported_options(struct nx_server_socket_channel_t
 int nx_server_socket_channel_fd(struct nx_server_socket_channel_t *channel, int *fd_out);
 
 /**
+ * Hands the descriptor over: closes the channel without closing its descriptor and stores
+ * the descriptor in `*fd_out`. The caller owns it from then on. It comes back in the
+ * channel's blocking mode (`O_NONBLOCK` set only if the channel was non-blocking) and
+ * close-on-exec. A blocked accept on another thread returns `NX_EASYNCCLOSE`; the call
+ * returns once no call uses the descriptor any more. The handle stays valid (closed) until
+ * `nx_server_socket_channel_free`. On error `*fd_out` is unchanged and nothing changes.
+ *
+ * Refused while the channel is registered with a selector or watched by a loop: cancel its
+ * key (or close the watch) first; a cancelled key is no obstacle, also before the
+ * selector's next select.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EREGISTERED` (registered or watched), `NX_ECLOSED` (closed or
+ * detached already), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_server_socket_channel_detach(struct nx_server_socket_channel_t *channel, int *fd_out);
+
+/**
  * Registers the channel, which must be non-blocking, with `selector` for `ops`
  * (`NX_OP_ACCEPT` or 0) with an attachment; or, if it is registered there already, updates
  * the key's interest ops and replaces its attachment (the old attachment's `attachment_free`
@@ -2254,6 +2414,28 @@ int nx_socket_channel_open(struct nx_socket_channel_t **channel_out);
 int nx_socket_channel_open_family(int family, struct nx_socket_channel_t **channel_out);
 
 /**
+ * Adopts `fd`, a TCP socket made elsewhere (by another library, inherited from a service
+ * manager, or taken from a language runtime), as a socket channel in blocking mode, like
+ * libuv's `uv_tcp_open`. Its state is found out: connected if it has a peer, connecting if
+ * its connect is still in progress (finish it with `nx_socket_channel_finish_connect`), else
+ * unconnected, bound or not. The descriptor is made non-blocking (on its open file
+ * description, which duplicates share) and close-on-exec.
+ *
+ * On success the channel owns `fd` (closing the channel closes it; see
+ * `nx_socket_channel_detach` to get it back) and `*channel_out` is a new channel that the
+ * caller owns and must release with `nx_socket_channel_free`. On error the caller still owns
+ * `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is left
+ * (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `channel_out`, a negative `fd`, a listening socket, or not a TCP
+ * socket of `AF_INET` or `AF_INET6`: UDP, Unix), `-ENOTSOCK`, `-EBADF` (not open),
+ * `-ENOMEM`, other `-errno`.
+ */
+int nx_socket_channel_open_fd(int fd, struct nx_socket_channel_t **channel_out);
+
+/**
  * Binds the local side before connecting (optional). `addr` (`addrlen` bytes) is only read
  * during the call.
  *
@@ -2316,6 +2498,26 @@ int nx_socket_channel_is_connection_pending(struct nx_socket_channel_t *channel)
  * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_socket_channel_is_connected(struct nx_socket_channel_t *channel);
+
+/**
+ * Whether the input side is shut down (by `nx_socket_channel_shutdown_input`): 1 or 0, or a
+ * negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_input_shutdown(struct nx_socket_channel_t *channel);
+
+/**
+ * Whether the output side is shut down (by `nx_socket_channel_shutdown_output`): 1 or 0, or
+ * a negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_is_output_shutdown(struct nx_socket_channel_t *channel);
 
 /**
  * Reads up to `len` bytes into `buf` and stores the count in `*count_out`: 0 means the
@@ -2467,13 +2669,15 @@ int nx_socket_channel_is_open(struct nx_socket_channel_t *channel);
 
 /**
  * Sets socket option `option` to `value`. A socket channel supports every `NX_SO_*`,
- * `NX_TCP_NODELAY` and `NX_IPV6_V6ONLY` (IPv6 channels, before connect). `NX_SO_LINGER` is in
- * seconds, negative for off.
+ * `NX_TCP_NODELAY`, the keep-alive tuning `NX_TCP_KEEPIDLE`, `NX_TCP_KEEPINTVL` and
+ * `NX_TCP_KEEPCNT`, and `NX_IPV6_V6ONLY` (IPv6 channels, before connect). `NX_SO_LINGER` and
+ * the keep-alive times are in seconds; `NX_SO_LINGER` negative for off.
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (unknown option, a size <= 0), `NX_ENOOPT`, `NX_ECLOSED`,
- * `NX_EBADHANDLE`, `NX_EFORKED`, `-errno`.
+ * Errors: `NX_EINVAL` (unknown option, a size or keep-alive value <= 0 or above `INT_MAX`),
+ * `NX_ENOOPT`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, `-EINVAL` (a keep-alive value
+ * above the kernel's bound), other `-errno`.
  */
 int nx_socket_channel_set_option(struct nx_socket_channel_t *channel, int option, int64_t value);
 
@@ -2511,6 +2715,23 @@ int nx_socket_channel_supported_options(struct nx_socket_channel_t *channel,
  * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_socket_channel_fd(struct nx_socket_channel_t *channel, int *fd_out);
+
+/**
+ * Hands the descriptor over, as `nx_server_socket_channel_detach`: the channel is closed
+ * without closing its descriptor, which goes to `*fd_out` (unchanged on error) in the
+ * channel's blocking mode, close-on-exec, owned by the caller from then on (to close, or to
+ * give to another library such as a TLS one). Blocked reads, writes and connects on other
+ * threads return `NX_EASYNCCLOSE`; the call returns once no call uses the descriptor any
+ * more. The handle stays valid (closed) until `nx_socket_channel_free`.
+ *
+ * Refused while registered with a selector or watched by a loop (cancel the key or close the
+ * watch first).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EREGISTERED`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_socket_channel_detach(struct nx_socket_channel_t *channel, int *fd_out);
 
 /**
  * Registers the channel, which must be non-blocking, with `selector` for `ops` (a

@@ -74,8 +74,9 @@ error_kinds! {
     UnsupportedOps = ("NX_EOPS", -3010, "interest ops not supported by this channel"),
     /// The channel does not support this socket option.
     UnsupportedOption = ("NX_ENOOPT", -3011, "socket option not supported by this channel"),
-    /// The channel is registered with another selector.
-    RegisteredElsewhere = ("NX_EREGISTERED", -3012, "channel is registered with another selector"),
+    /// The channel is registered with a selector: another one (register), or any one
+    /// (detach, which needs the channel free of keys and watches).
+    RegisteredElsewhere = ("NX_EREGISTERED", -3012, "channel is registered with a selector"),
     /// The channel is not connected.
     NotYetConnected = ("NX_ENOTCONNECTED", -3013, "channel is not connected"),
     /// The channel is already connected.

@@ -767,8 +767,13 @@ impl KeyInner {
         }
     }
 
+    /// Whether the key is valid (not cancelled).
+    pub(crate) fn is_valid(&self) -> bool {
+        self.valid.load(Ordering::Acquire)
+    }
+
     /// Takes the channel out of the epoll set once, unless a forked child or already done.
-    fn deregister(&self) {
+    pub(crate) fn deregister(&self) {
         let core = self.channel.core();
         // Under the channel's registration lock, which `ChannelCore::close` takes before it
         // closes the descriptor: the DEL below never races the close (a raw fd would stay in
@@ -851,6 +856,37 @@ impl SelectionKey {
         self.inner.interest.store(ops, Ordering::Release);
         self.inner.look_again();
         Ok(())
+    }
+
+    /// Adds `ops` to the interest set in one atomic step (Java's `interestOpsOr`) and returns
+    /// the set before. Atomic with respect to [`interest_ops_and`](Self::interest_ops_and)
+    /// and [`set_interest_ops`](Self::set_interest_ops) from any thread; takes effect at the
+    /// next select.
+    ///
+    /// # Errors
+    /// `CancelledKey`, `UnsupportedOps` (ops the channel does not support; nothing changes).
+    pub fn interest_ops_or(&self, ops: u32) -> Result<u32> {
+        self.check_valid()?;
+        if ops & !self.inner.channel.valid_ops() != 0 {
+            return Err(ErrorKind::UnsupportedOps.into());
+        }
+        let before = self.inner.interest.fetch_or(ops, Ordering::AcqRel);
+        self.inner.look_again();
+        Ok(before)
+    }
+
+    /// Keeps only the interest ops also in `ops` (Java's `interestOpsAnd`), in one atomic
+    /// step, and returns the set before. Any mask is accepted, since the result is always a
+    /// subset of the interest set: `interest_ops_and(!OP_WRITE)` drops write interest.
+    /// Atomic and effective as [`interest_ops_or`](Self::interest_ops_or).
+    ///
+    /// # Errors
+    /// `CancelledKey`.
+    pub fn interest_ops_and(&self, ops: u32) -> Result<u32> {
+        self.check_valid()?;
+        let before = self.inner.interest.fetch_and(ops, Ordering::AcqRel);
+        self.inner.look_again();
+        Ok(before)
     }
 
     /// The ops found ready by the last select that selected this key.

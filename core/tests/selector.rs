@@ -459,3 +459,56 @@ fn a_forked_child_closes_a_selector_a_parent_thread_is_selecting_on() {
         "the child hung or failed: status {status:#x}"
     );
 }
+
+#[test]
+fn interest_ops_or_and_return_the_set_before_and_take_effect_at_the_next_select() {
+    let sel = Selector::open().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), 0, &mut None).unwrap();
+    assert_eq!(key.interest_ops_or(OP_READ).unwrap(), 0);
+    assert_eq!(key.interest_ops_or(OP_WRITE).unwrap(), OP_READ);
+    assert_eq!(key.interest_ops().unwrap(), OP_READ | OP_WRITE);
+    assert_eq!(sel.select(LIMIT).unwrap(), 1);
+    assert_eq!(key.ready_ops().unwrap(), OP_WRITE);
+    assert_eq!(key.interest_ops_and(!OP_WRITE).unwrap(), OP_READ | OP_WRITE);
+    assert_eq!(key.interest_ops().unwrap(), OP_READ);
+    assert_eq!(sel.select(Some(Duration::from_millis(50))).unwrap(), 0);
+    assert_eq!(
+        key.interest_ops_or(OP_ACCEPT),
+        Err(ErrorKind::UnsupportedOps.into())
+    );
+    assert_eq!(key.interest_ops().unwrap(), OP_READ, "nothing changed");
+    key.cancel();
+    assert_eq!(
+        key.interest_ops_or(OP_READ),
+        Err(ErrorKind::CancelledKey.into())
+    );
+    assert_eq!(key.interest_ops_and(0), Err(ErrorKind::CancelledKey.into()));
+}
+
+#[test]
+fn interest_ops_or_and_lose_no_update_across_threads() {
+    let sel = Selector::open().unwrap();
+    let (_client, peer) = pair();
+    peer.configure_blocking(false).unwrap();
+    let key = sel.register(peer.clone(), 0, &mut None).unwrap();
+    // Each thread owns one bit: setting it must find it clear and clearing it must find it
+    // set, whatever the other thread does to its own bit meanwhile.
+    let threads: Vec<_> = [OP_READ, OP_WRITE]
+        .into_iter()
+        .map(|bit| {
+            let key = key.clone();
+            thread::spawn(move || {
+                for _ in 0..20_000 {
+                    assert_eq!(key.interest_ops_or(bit).unwrap() & bit, 0);
+                    assert_eq!(key.interest_ops_and(!bit).unwrap() & bit, bit);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(key.interest_ops().unwrap(), 0);
+}

@@ -254,3 +254,58 @@ fn binding_a_socket_twice_or_after_connect_is_already_bound() {
         Err(ErrorKind::AlreadyBound.into())
     );
 }
+
+#[test]
+fn keepalive_tuning_round_trips() {
+    let (client, _peer) = pair();
+    for (option, value) in [
+        (SocketOption::TcpKeepIdle, 42),
+        (SocketOption::TcpKeepIntvl, 7),
+        (SocketOption::TcpKeepCnt, 3),
+    ] {
+        assert!(client.supported_options().contains(&option));
+        client.set_option(option, value).unwrap();
+        assert_eq!(
+            client.get_option(option).unwrap(),
+            value,
+            "{}",
+            option.name()
+        );
+        assert_eq!(
+            client.set_option(option, 0),
+            Err(ErrorKind::InvalidArgument.into())
+        );
+        assert_eq!(
+            client.set_option(option, 1 << 40),
+            Err(ErrorKind::InvalidArgument.into())
+        );
+        assert_eq!(client.get_option(option).unwrap(), value, "unchanged");
+    }
+    assert_eq!(
+        client.set_option(SocketOption::TcpKeepCnt, 1000),
+        Err(Error::Os(libc::EINVAL)),
+        "the kernel's bound"
+    );
+    assert_eq!(
+        client.get_option(SocketOption::KeepAlive).unwrap(),
+        0,
+        "tuning does not switch keep-alive on"
+    );
+    let server = listener();
+    assert_eq!(
+        server.set_option(SocketOption::TcpKeepIdle, 5),
+        Err(ErrorKind::UnsupportedOption.into())
+    );
+}
+
+#[test]
+fn shutdown_state_is_reported() {
+    let (client, _peer) = pair();
+    assert!(!client.is_input_shutdown() && !client.is_output_shutdown());
+    client.shutdown_output().unwrap();
+    assert!(!client.is_input_shutdown() && client.is_output_shutdown());
+    client.shutdown_input().unwrap();
+    assert!(client.is_input_shutdown() && client.is_output_shutdown());
+    client.close();
+    assert!(!client.is_input_shutdown() && !client.is_output_shutdown());
+}

@@ -12,6 +12,7 @@ mod channel;
 mod error;
 mod event_loop;
 mod gil;
+mod live;
 mod selector;
 
 use pyo3::prelude::*;
@@ -44,6 +45,7 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::promise::ScheduledFuture>()?;
     m.add_class::<event_loop::watch::Watch>()?;
     m.add_class::<event_loop::timer::Timer>()?;
+    m.add_function(wrap_pyfunction!(live::live_objects, m)?)?;
 
     gil::init_main_thread(py)?;
     // Objects created before a fork fail with ForkedError in the child (core's

@@ -20,12 +20,15 @@ use crate::binding;
 use crate::channel;
 use crate::error::{invalid, selector_error, to_pyerr};
 use crate::gil;
+use crate::live::{Class, Live};
 
 /// A multiplexor of channels (Java's `Selector`); see the stub for the Python documentation.
 #[pyclass(module = "nioxide._nioxide", frozen, weakref)]
 #[derive(Debug)]
 pub(crate) struct Selector {
     pub(crate) inner: nx::Selector,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// A channel's registration with a selector (Java's `SelectionKey`).
@@ -34,6 +37,8 @@ pub(crate) struct Selector {
 pub(crate) struct SelectionKey {
     key: nx::SelectionKey,
     selector: Py<Selector>,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// Longer than any wait can be (about 136 years): as good as forever, and still small enough
@@ -81,6 +86,7 @@ pub(crate) fn key_object(
         SelectionKey {
             key: key.clone(),
             selector: selector.clone_ref(py),
+            _live: Live::new(Class::SelectionKey),
         },
     )?;
     key.set_binding(binding::record(object.as_any())?);
@@ -120,6 +126,7 @@ impl Selector {
     fn new() -> PyResult<Self> {
         Ok(Selector {
             inner: nx::Selector::open().map_err(to_pyerr)?,
+            _live: Live::new(Class::Selector),
         })
     }
 
@@ -239,6 +246,18 @@ impl SelectionKey {
     #[setter]
     fn set_interest_ops(&self, ops: u32) -> PyResult<()> {
         self.key.set_interest_ops(ops).map_err(to_pyerr)
+    }
+
+    fn interest_ops_or(&self, ops: u32) -> PyResult<u32> {
+        self.key.interest_ops_or(ops).map_err(to_pyerr)
+    }
+
+    fn interest_ops_and(&self, ops: i64) -> PyResult<u32> {
+        // `~OP_WRITE` is negative in Python: a mask is taken as 32 bits, two's complement.
+        if !(i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&ops) {
+            return Err(invalid(format!("ops must fit in 32 bits, not {ops}")));
+        }
+        self.key.interest_ops_and(ops as u32).map_err(to_pyerr)
     }
 
     #[getter]

@@ -25,6 +25,9 @@ TEST_ENTRY(version_functions)
 TEST_ENTRY(panic_returns_epanic)
 TEST_ENTRY(panic_in_threads)
 
+/* test-handle-live.c */
+TEST_ENTRY(handle_live_by_type)
+
 /* test-selector-basics.c */
 TEST_ENTRY(selector_open_close_free)
 TEST_ENTRY(selector_close_releases_descriptors)
@@ -55,6 +58,8 @@ TEST_ENTRY(selection_key_attach)
 TEST_ENTRY(selection_key_attachment_freed_once)
 TEST_ENTRY(selection_key_cancelled)
 TEST_ENTRY(selection_key_interest_change)
+TEST_ENTRY(selection_key_interest_or_and)
+TEST_ENTRY(selection_key_interest_or_and_atomic)
 TEST_ENTRY(selection_key_accessors)
 
 /* test-selector-register.c */
@@ -80,6 +85,16 @@ TEST_ENTRY(selector_exact_read_drains)
 TEST_ENTRY(selector_fd_readiness_as_documented)
 TEST_ENTRY(selector_edge_triggered)
 TEST_ENTRY(selector_registered_before_connect_or_bind)
+
+/* test-tcp-adopt.c */
+TEST_ENTRY(tcp_adopt_connected)
+TEST_ENTRY(tcp_adopt_listener)
+TEST_ENTRY(tcp_adopt_unconnected)
+TEST_ENTRY(tcp_adopt_bad_descriptors)
+TEST_ENTRY(tcp_adopt_without_a_handle_left)
+TEST_ENTRY(tcp_detach)
+TEST_ENTRY(tcp_detach_registered)
+TEST_ENTRY(tcp_detach_wakes_blocked_read)
 
 /* test-tcp-address.c */
 TEST_ENTRY(tcp_ipv6_loopback)
@@ -114,10 +129,12 @@ TEST_ENTRY(tcp_read_write)
 TEST_ENTRY(tcp_reset_is_sticky)
 TEST_ENTRY(tcp_readv_writev)
 TEST_ENTRY(tcp_half_close)
+TEST_ENTRY(tcp_shutdown_state)
 TEST_ENTRY(tcp_blocking_write_all)
 
 /* test-tcp-options.c */
 TEST_ENTRY(tcp_options_socket)
+TEST_ENTRY(tcp_options_keepalive)
 TEST_ENTRY(tcp_options_server)
 TEST_ENTRY(tcp_options_supported)
 

@@ -245,3 +245,97 @@ TEST_IMPL(selection_key_accessors) {
   ASSERT_EQ(freed, 1);
   return 0;
 }
+
+/* interest_ops_or / interest_ops_and: the set before comes back, the change is seen by the
+ * next select, a mask with any bits may be and-ed, invalid ops and cancelled keys change
+ * nothing. */
+TEST_IMPL(selection_key_interest_or_and) {
+  nx_selector_t *selector;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_selection_key_t *key;
+  uint32_t before = 99;
+  uint32_t ops = 0;
+  ASSERT_OK(nx_selector_open(&selector));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_socket_channel_register(client, selector, 0, NULL, NULL, &key));
+  ASSERT_OK(nx_selection_key_interest_ops_or(key, NX_OP_READ, &before));
+  ASSERT_EQ(before, 0);
+  ASSERT_OK(nx_selection_key_interest_ops_or(key, NX_OP_WRITE, &before));
+  ASSERT_EQ(before, NX_OP_READ);
+  ASSERT_EQ(t_select(selector, T_LIMIT_MS), 1);
+  ASSERT_OK(nx_selection_key_ready_ops(key, &ops));
+  ASSERT_EQ(ops, NX_OP_WRITE);
+  ASSERT_OK(nx_selection_key_interest_ops_and(key, ~NX_OP_WRITE, &before));
+  ASSERT_EQ(before, NX_OP_READ | NX_OP_WRITE);
+  ASSERT_OK(nx_selection_key_interest_ops(key, &ops));
+  ASSERT_EQ(ops, NX_OP_READ);
+  ASSERT_EQ(t_select(selector, 50), 0); /* nothing to read, no write interest */
+  ASSERT_OK(nx_selection_key_interest_ops_or(key, 0, NULL)); /* the set before is optional */
+  before = 99;
+  ASSERT_EQ(nx_selection_key_interest_ops_or(key, NX_OP_ACCEPT, &before), NX_EOPS);
+  ASSERT_EQ(nx_selection_key_interest_ops_or(key, 1u << 30, &before), NX_EINVAL);
+  ASSERT_EQ(nx_selection_key_interest_ops_or(NULL, NX_OP_READ, &before), NX_EINVAL);
+  ASSERT_EQ(before, 99);
+  ASSERT_OK(nx_selection_key_interest_ops(key, &ops));
+  ASSERT_EQ(ops, NX_OP_READ); /* unchanged */
+  ASSERT_OK(nx_selection_key_cancel(key));
+  ASSERT_EQ(nx_selection_key_interest_ops_or(key, NX_OP_WRITE, &before), NX_ECANCELLEDKEY);
+  ASSERT_EQ(nx_selection_key_interest_ops_and(key, 0, &before), NX_ECANCELLEDKEY);
+  ASSERT_EQ(before, 99);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}
+
+struct bit_toggler {
+  nx_selection_key_t *key;
+  uint32_t bit;
+  int failures;
+};
+
+/* Sets and clears its own bit: setting must find it clear and clearing must find it set,
+ * whatever the other thread does to its bit meanwhile. */
+static void *toggle_bit(void *arg) {
+  struct bit_toggler *t = arg;
+  uint32_t before;
+  int i;
+  for (i = 0; i < 20000; i++) {
+    if (nx_selection_key_interest_ops_or(t->key, t->bit, &before) != 0 || (before & t->bit))
+      t->failures++;
+    if (nx_selection_key_interest_ops_and(t->key, ~t->bit, &before) != 0 || !(before & t->bit))
+      t->failures++;
+  }
+  return NULL;
+}
+
+TEST_IMPL(selection_key_interest_or_and_atomic) {
+  nx_selector_t *selector;
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  nx_selection_key_t *key;
+  struct bit_toggler togglers[2];
+  pthread_t threads[2];
+  uint32_t ops = 99;
+  int i;
+  ASSERT_OK(nx_selector_open(&selector));
+  t_pair(&client, &peer);
+  ASSERT_OK(nx_socket_channel_register(client, selector, 0, NULL, NULL, &key));
+  for (i = 0; i < 2; i++) {
+    togglers[i].key = key;
+    togglers[i].bit = i == 0 ? NX_OP_READ : NX_OP_WRITE;
+    togglers[i].failures = 0;
+    ASSERT_OK(pthread_create(&threads[i], NULL, toggle_bit, &togglers[i]));
+  }
+  for (i = 0; i < 2; i++) {
+    ASSERT_OK(pthread_join(threads[i], NULL));
+    ASSERT_EQ(togglers[i].failures, 0);
+  }
+  ASSERT_OK(nx_selection_key_interest_ops(key, &ops));
+  ASSERT_EQ(ops, 0);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_OK(nx_socket_channel_free(peer));
+  ASSERT_OK(nx_selector_free(selector));
+  return 0;
+}

@@ -232,3 +232,27 @@ TEST_IMPL(tcp_reset_is_sticky) {
   ASSERT_OK(nx_socket_channel_free(peer));
   return 0;
 }
+
+/* is_input_shutdown / is_output_shutdown follow the shutdowns; a closed channel answers
+ * NX_ECLOSED. */
+TEST_IMPL(tcp_shutdown_state) {
+  nx_socket_channel_t *client;
+  nx_socket_channel_t *peer;
+  t_pair(&client, &peer);
+  ASSERT_EQ(nx_socket_channel_is_input_shutdown(client), 0);
+  ASSERT_EQ(nx_socket_channel_is_output_shutdown(client), 0);
+  ASSERT_OK(nx_socket_channel_shutdown_output(client));
+  ASSERT_EQ(nx_socket_channel_is_input_shutdown(client), 0);
+  ASSERT_EQ(nx_socket_channel_is_output_shutdown(client), 1);
+  ASSERT_OK(nx_socket_channel_shutdown_input(client));
+  ASSERT_EQ(nx_socket_channel_is_input_shutdown(client), 1);
+  ASSERT_EQ(nx_socket_channel_is_output_shutdown(peer), 0);
+  ASSERT_EQ(nx_socket_channel_is_input_shutdown(NULL), NX_EINVAL);
+  ASSERT_OK(nx_socket_channel_close(client));
+  ASSERT_EQ(nx_socket_channel_is_input_shutdown(client), NX_ECLOSED);
+  ASSERT_EQ(nx_socket_channel_is_output_shutdown(client), NX_ECLOSED);
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT_EQ(nx_socket_channel_is_output_shutdown(client), NX_EBADHANDLE);
+  ASSERT_OK(nx_socket_channel_free(peer));
+  return 0;
+}

@@ -46,7 +46,7 @@ TEST_IMPL(tcp_options_socket) {
   ASSERT_EQ(nx_socket_channel_set_option(channel, NX_IPV6_V6ONLY, 1), NX_ENOOPT);
   /* Unknown option numbers are invalid arguments. */
   ASSERT_EQ(nx_socket_channel_set_option(channel, 0, 1), NX_EINVAL);
-  ASSERT_EQ(nx_socket_channel_set_option(channel, 9, 1), NX_EINVAL);
+  ASSERT_EQ(nx_socket_channel_set_option(channel, 12, 1), NX_EINVAL);
   ASSERT_EQ(nx_socket_channel_get_option(channel, -1, &value), NX_EINVAL);
   ASSERT_EQ(nx_socket_channel_get_option(channel, NX_SO_LINGER, NULL), NX_EINVAL);
   ASSERT_EQ(value, 77);
@@ -58,6 +58,32 @@ TEST_IMPL(tcp_options_socket) {
     ASSERT_EQ(get_socket(v6, NX_IPV6_V6ONLY), 1);
     ASSERT_OK(nx_socket_channel_free(v6));
   }
+  return 0;
+}
+
+/* Keep-alive tuning: each value round-trips, bad values change nothing, and tuning leaves
+ * SO_KEEPALIVE as it was. A listener does not take them. */
+TEST_IMPL(tcp_options_keepalive) {
+  static const int options[] = {NX_TCP_KEEPIDLE, NX_TCP_KEEPINTVL, NX_TCP_KEEPCNT};
+  static const int64_t values[] = {42, 7, 3};
+  nx_socket_channel_t *channel;
+  nx_server_socket_channel_t *server;
+  size_t i;
+  ASSERT_OK(nx_socket_channel_open_family(AF_INET, &channel));
+  for (i = 0; i < 3; i++) {
+    set_socket(channel, options[i], values[i]);
+    ASSERT_EQ(get_socket(channel, options[i]), values[i]);
+    ASSERT_EQ(nx_socket_channel_set_option(channel, options[i], 0), NX_EINVAL);
+    ASSERT_EQ(nx_socket_channel_set_option(channel, options[i], -1), NX_EINVAL);
+    ASSERT_EQ(nx_socket_channel_set_option(channel, options[i], INT64_C(1) << 40), NX_EINVAL);
+    ASSERT_EQ(get_socket(channel, options[i]), values[i]);
+  }
+  ASSERT_EQ(nx_socket_channel_set_option(channel, NX_TCP_KEEPCNT, 1000), -EINVAL);
+  ASSERT_EQ(get_socket(channel, NX_SO_KEEPALIVE), 0);
+  ASSERT_OK(nx_socket_channel_free(channel));
+  ASSERT_OK(nx_server_socket_channel_open_family(AF_INET, &server));
+  ASSERT_EQ(nx_server_socket_channel_set_option(server, NX_TCP_KEEPIDLE, 5), NX_ENOOPT);
+  ASSERT_OK(nx_server_socket_channel_free(server));
   return 0;
 }
 
@@ -117,13 +143,13 @@ TEST_IMPL(tcp_options_supported) {
   ASSERT(contains(options, count, NX_IPV6_V6ONLY));
   ASSERT(!contains(options, count, NX_TCP_NODELAY));
   ASSERT_OK(nx_socket_channel_supported_options(channel, options, 16, &count));
-  ASSERT_EQ(count, 8);
-  for (option = NX_SO_REUSEADDR; option <= NX_IPV6_V6ONLY; option++)
+  ASSERT_EQ(count, 11);
+  for (option = NX_SO_REUSEADDR; option <= NX_TCP_KEEPCNT; option++)
     ASSERT(contains(options, count, option));
   /* A short array gets the first entries and the full count. */
   options[2] = -1;
   ASSERT_OK(nx_socket_channel_supported_options(channel, options, 2, &short_count));
-  ASSERT_EQ(short_count, 8);
+  ASSERT_EQ(short_count, 11);
   ASSERT_EQ(options[2], -1);
   ASSERT_EQ(nx_socket_channel_supported_options(channel, NULL, 2, &count), NX_EINVAL);
   ASSERT_EQ(nx_socket_channel_supported_options(channel, options, 16, NULL), NX_EINVAL);

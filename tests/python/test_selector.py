@@ -180,6 +180,43 @@ def test_interest_changes_take_effect_at_the_next_select(selector: nioxide.Selec
     assert selector.select_now() == [key]
 
 
+def test_interest_ops_or_and_return_the_set_before(selector: nioxide.Selector, pair: Pair) -> None:
+    _, accepted = pair
+    key = nonblocking(accepted).register(selector, 0)
+    assert key.interest_ops_or(OP_READ) == 0
+    assert key.interest_ops_or(OP_WRITE) == OP_READ
+    assert key.interest_ops == OP_READ | OP_WRITE
+    assert selector.select(WAIT) == [key]  # writable: seen by the next select
+    assert key.interest_ops_and(~OP_WRITE) == OP_READ | OP_WRITE
+    assert key.interest_ops == OP_READ
+    assert selector.select_now() == []
+    with pytest.raises(nioxide.UnsupportedOperationError):
+        key.interest_ops_or(OP_ACCEPT)
+    with pytest.raises(nioxide.InvalidArgumentError):
+        key.interest_ops_and(1 << 40)
+    assert key.interest_ops == OP_READ  # unchanged
+    key.cancel()
+    with pytest.raises(nioxide.CancelledKeyError):
+        key.interest_ops_or(OP_WRITE)
+    with pytest.raises(nioxide.CancelledKeyError):
+        key.interest_ops_and(0)
+
+
+def test_interest_ops_or_and_lose_no_update_across_threads(selector: nioxide.Selector, pair: Pair) -> None:
+    _, accepted = pair
+    key = nonblocking(accepted).register(selector, 0)
+
+    def toggle(bit: int) -> None:
+        for _ in range(5000):
+            assert not key.interest_ops_or(bit) & bit
+            assert key.interest_ops_and(~bit) & bit
+
+    threads = [background(lambda bit=bit: toggle(bit)) for bit in (OP_READ, OP_WRITE)]
+    for thread in threads:
+        thread.done()
+    assert key.interest_ops == 0
+
+
 def test_unsupported_ops_are_refused(selector: nioxide.Selector, pair: Pair, server: nioxide.ServerSocketChannel) -> None:
     _, accepted = pair
     nonblocking(accepted)

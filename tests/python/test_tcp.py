@@ -247,6 +247,18 @@ def test_half_close_is_end_of_stream(pair: Pair) -> None:
     assert raised.value.errno == errno.EPIPE
 
 
+def test_shutdown_state_is_reported(pair: Pair) -> None:
+    client, accepted = pair
+    assert not client.is_input_shutdown() and not client.is_output_shutdown()
+    client.shutdown_output()
+    assert not client.is_input_shutdown() and client.is_output_shutdown()
+    client.shutdown_input()
+    assert client.is_input_shutdown() and client.is_output_shutdown()
+    assert not accepted.is_input_shutdown() and not accepted.is_output_shutdown()
+    client.close()
+    assert not client.is_input_shutdown() and not client.is_output_shutdown()
+
+
 def test_shutdown_input_reads_end_of_stream(pair: Pair) -> None:
     client, accepted = pair
     accepted.shutdown_input()
@@ -393,12 +405,13 @@ def _main_ident() -> int:
 
 def test_option_constants_match_c() -> None:
     names = ["SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "SO_KEEPALIVE", "SO_RCVBUF", "SO_SNDBUF", "SO_LINGER", "IPV6_V6ONLY"]
-    assert [getattr(nioxide, n) for n in names] == list(range(1, 9))
+    names += ["TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"]
+    assert [getattr(nioxide, n) for n in names] == list(range(1, 12))
 
 
 def test_supported_options(server: nioxide.ServerSocketChannel, pair: Pair) -> None:
     client, _ = pair
-    assert sorted(client.supported_options()) == list(range(1, 9))
+    assert sorted(client.supported_options()) == list(range(1, 12))
     assert sorted(server.supported_options()) == sorted(
         [nioxide.SO_REUSEADDR, nioxide.SO_REUSEPORT, nioxide.SO_RCVBUF, nioxide.IPV6_V6ONLY]
     )
@@ -434,6 +447,23 @@ def test_socket_options(server: nioxide.ServerSocketChannel, pair: Pair) -> None
     assert client.get_option(nioxide.SO_LINGER) == 5
     client.set_option(nioxide.SO_LINGER, -1)
     assert client.get_option(nioxide.SO_LINGER) == -1
+
+
+def test_keepalive_tuning_round_trips(server: nioxide.ServerSocketChannel, pair: Pair) -> None:
+    client, _ = pair
+    for opt, value in ((nioxide.TCP_KEEPIDLE, 42), (nioxide.TCP_KEEPINTVL, 7), (nioxide.TCP_KEEPCNT, 3)):
+        client.set_option(opt, value)
+        assert client.get_option(opt) == value
+        for bad in (0, -1, 1 << 40):
+            with pytest.raises(nioxide.InvalidArgumentError):
+                client.set_option(opt, bad)
+        assert client.get_option(opt) == value  # unchanged
+        with pytest.raises(nioxide.UnsupportedOptionError):
+            server.set_option(opt, value)
+    with pytest.raises(nioxide.NioxideOSError) as raised:
+        client.set_option(nioxide.TCP_KEEPCNT, 1000)  # above the kernel's bound
+    assert raised.value.errno == errno.EINVAL
+    assert client.get_option(nioxide.SO_KEEPALIVE) == 0  # tuning leaves keep-alive off
 
 
 # --- IPv6 --------------------------------------------------------------------------------

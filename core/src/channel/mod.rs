@@ -194,6 +194,51 @@ impl ChannelCore {
         }
     }
 
+    /// Closes the channel without closing its descriptor and returns the descriptor, which
+    /// the caller owns from then on, in the channel's blocking mode (`O_NONBLOCK` set only for
+    /// a non-blocking channel) and still close-on-exec. Refused while the channel is
+    /// registered with a selector or watched by a loop; a key that was cancelled but not yet
+    /// forgotten by its selector is taken out of the epoll set here. Blocked callers wake with
+    /// `AsyncClose`, and the call returns once no call uses the descriptor any more.
+    ///
+    /// # Errors
+    /// `RegisteredElsewhere` (a valid key), `Closed`, `Forked`.
+    pub(crate) fn detach(&self) -> Result<std::os::fd::RawFd> {
+        fork::check(self.generation)?;
+        let fd = loop {
+            let reg = lock(&self.registration);
+            if let Some(key) = reg.as_ref() {
+                if key.is_valid() {
+                    return Err(ErrorKind::RegisteredElsewhere.into());
+                }
+                let key = key.clone();
+                drop(reg);
+                key.deregister();
+                continue;
+            }
+            // Under the lock, as `close`: a register racing this sees it and fails.
+            self.closing.store(true, Ordering::Release);
+            break self.fd.detach().ok_or(ErrorKind::Closed)?;
+        };
+        // Calls in flight still use the descriptor: wake the blocked ones (they fail with
+        // `AsyncClose`) and wait until every one has left.
+        let mut rounds = 0u32;
+        while self.fd.is_busy() {
+            if rounds % 64 == 0 {
+                self.waiters.wake_all();
+            }
+            if rounds < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            rounds = rounds.saturating_add(1);
+        }
+        // Nobody else uses the descriptor now; a failure here leaves it non-blocking.
+        let _ = socket::set_nonblocking(fd, !self.is_blocking());
+        Ok(fd)
+    }
+
     /// Runs `op` until it stops saying "would block"; in blocking mode waits for `events`
     /// between tries (and gives up at `deadline` with `TimedOut`).
     pub(crate) fn blocking_loop<T>(

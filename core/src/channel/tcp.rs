@@ -72,7 +72,7 @@ pub struct SocketChannel {
 }
 
 /// The methods both TCP channel types have alike (options, blocking mode, registration,
-/// state, descriptor, close, identity), written once.
+/// state, descriptor, detach, close, identity), written once.
 macro_rules! shared_channel_methods {
     ($type:ident) => {
         /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets); see
@@ -129,6 +129,23 @@ macro_rules! shared_channel_methods {
             self.core.fd.raw()
         }
 
+        /// Hands the descriptor over: closes the channel without closing the descriptor and
+        /// returns it; the caller owns it from then on (closes it, or gives it to another
+        /// library). It comes back in the channel's blocking mode (`O_NONBLOCK` set only if
+        /// the channel was non-blocking) and close-on-exec. Blocked calls on other threads
+        /// wake with `AsyncClose`; the call returns once no call uses the descriptor.
+        ///
+        /// Refused while the channel is registered with a selector or watched by a loop:
+        /// cancel the key (or close the watch) first. A cancelled key the selector has not
+        /// yet forgotten is no obstacle (the channel leaves the epoll set here).
+        ///
+        /// # Errors
+        /// `RegisteredElsewhere` (registered or watched; nothing changes), `Closed`,
+        /// `Forked`.
+        pub fn detach(&self) -> Result<RawFd> {
+            self.core.detach()
+        }
+
         /// Closes the channel (idempotent): cancels its key, wakes blocked callers with
         /// `AsyncClose`, and closes the descriptor once no call uses it.
         pub fn close(&self) {
@@ -162,6 +179,9 @@ impl SocketChannel {
         SocketOption::RcvBuf,
         SocketOption::SndBuf,
         SocketOption::Linger,
+        SocketOption::TcpKeepIdle,
+        SocketOption::TcpKeepIntvl,
+        SocketOption::TcpKeepCnt,
         SocketOption::Ipv6V6Only,
     ];
 
@@ -183,6 +203,40 @@ impl SocketChannel {
         let (fd, family) = open_socket(family)?;
         Ok(SocketChannel {
             core: Arc::new(ChannelCore::new(fd, Kind::Socket, family)),
+        })
+    }
+
+    /// Adopts `fd`, a TCP socket made elsewhere (by another library, inherited from a
+    /// service manager, detached from a Python socket), like libuv's `uv_tcp_open`. On
+    /// success the channel owns the descriptor and closes it when closed; on error nothing
+    /// changes and the caller still owns it.
+    ///
+    /// The descriptor is made non-blocking (on its open file description, which duplicates
+    /// share) and close-on-exec; the channel starts in blocking mode, as every new channel.
+    /// Its state is found out: connected if it has a peer, connecting if its connect is
+    /// still in progress (finish it with [`finish_connect`](Self::finish_connect)), else
+    /// unconnected (bound or not).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (negative, a listening socket, or not a TCP socket of `AF_INET` or
+    /// `AF_INET6`), `ENOTSOCK`, `EBADF`, other OS errors.
+    pub fn from_fd(fd: RawFd) -> Result<SocketChannel> {
+        let state = socket::inspect_tcp(fd)?;
+        if state.listening {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        socket::adopt_flags(fd)?;
+        let core = ChannelCore::new(fd, Kind::Socket, state.family);
+        let conn = if state.connected {
+            CONNECTED
+        } else if state.connecting {
+            PENDING
+        } else {
+            UNCONNECTED
+        };
+        core.conn.store(conn, Ordering::Release);
+        Ok(SocketChannel {
+            core: Arc::new(core),
         })
     }
 
@@ -308,6 +362,18 @@ impl SocketChannel {
     /// Whether the channel is connected (and open).
     pub fn is_connected(&self) -> bool {
         self.core.is_open() && self.core.conn.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// Whether the input side is shut down (by [`shutdown_input`](Self::shutdown_input);
+    /// false once the channel is closed).
+    pub fn is_input_shutdown(&self) -> bool {
+        self.core.is_open() && self.core.input_shutdown.load(Ordering::Acquire)
+    }
+
+    /// Whether the output side is shut down (by [`shutdown_output`](Self::shutdown_output);
+    /// false once the channel is closed).
+    pub fn is_output_shutdown(&self) -> bool {
+        self.core.is_open() && self.core.output_shutdown.load(Ordering::Acquire)
     }
 
     fn check_readable(&self) -> Result<()> {
@@ -521,6 +587,28 @@ impl ServerSocketChannel {
         let (fd, family) = open_socket(family)?;
         let core = ChannelCore::new(fd, Kind::Server, family);
         socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
+        Ok(ServerSocketChannel {
+            core: Arc::new(core),
+        })
+    }
+
+    /// Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager
+    /// through socket activation, or made by another library), as
+    /// [`SocketChannel::from_fd`] does: on error nothing changes and the caller still owns
+    /// it. A listening socket is bound (accept at once); any other unconnected one is not
+    /// (call [`bind`](Self::bind), which binds and listens).
+    ///
+    /// # Errors
+    /// `InvalidArgument` (negative, a connected socket, or not a TCP socket of `AF_INET` or
+    /// `AF_INET6`), `ENOTSOCK`, `EBADF`, other OS errors.
+    pub fn from_fd(fd: RawFd) -> Result<ServerSocketChannel> {
+        let state = socket::inspect_tcp(fd)?;
+        if state.connected || state.connecting {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        socket::adopt_flags(fd)?;
+        let core = ChannelCore::new(fd, Kind::Server, state.family);
+        core.bound.store(state.listening, Ordering::Release);
         Ok(ServerSocketChannel {
             core: Arc::new(core),
         })

@@ -4,6 +4,8 @@
 //! returned [`FdGuard`] for the length of its system calls. [`close`](GuardedFd::close) marks
 //! the descriptor closed at once (new calls fail with `Closed`) but the `close(2)` itself runs
 //! when the last guard drops, so a stale call can never hit a reused descriptor number.
+//! [`detach`](GuardedFd::detach) closes it the same way but hands the descriptor back instead
+//! of closing it, once no call uses it any more.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const CLOSED: u64 = 1 << 63;
 /// Set once `close(2)` ran, so it runs exactly once whoever gets there last.
 const DONE: u64 = 1 << 62;
+/// Set with `CLOSED` by `detach`: the descriptor belongs to the caller, `close(2)` never runs.
+const DETACHED: u64 = 1 << 61;
+/// The in-flight call count (the bits below the flags).
+const CALLS: u64 = DETACHED - 1;
 
 /// Counts descriptors closed by nioxide; accept back-off ends when it moves.
 pub(crate) static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -21,7 +27,8 @@ pub struct GuardedFd {
     fd: RawFd,
     /// Whether nioxide owns the descriptor (a user's raw fd is never closed by nioxide).
     owned: bool,
-    /// Bit 63: closed; bit 62: descriptor released; low bits: calls in flight.
+    /// Bit 63: closed; bit 62: descriptor released; bit 61: detached; low bits: calls in
+    /// flight.
     state: AtomicU64,
 }
 
@@ -92,8 +99,25 @@ impl GuardedFd {
         true
     }
 
+    /// Marks the descriptor closed without closing it: new calls fail as after
+    /// [`close`](Self::close), and `close(2)` never runs. Returns the descriptor, or `None` if
+    /// it was closed (or detached) already. The calls in flight may still use it: wait for
+    /// them (see [`is_busy`](Self::is_busy)) before handing it on.
+    pub fn detach(&self) -> Option<RawFd> {
+        let prev = self.state.fetch_or(CLOSED | DETACHED, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            return None;
+        }
+        Some(self.fd)
+    }
+
+    /// Whether a call is in flight.
+    pub fn is_busy(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CALLS != 0
+    }
+
     fn close_now(&self) {
-        if self.state.fetch_or(DONE, Ordering::AcqRel) & DONE != 0 || !self.owned {
+        if self.state.fetch_or(DONE, Ordering::AcqRel) & (DONE | DETACHED) != 0 || !self.owned {
             return;
         }
         // SAFETY: we own `fd`; the state machine reaches "closed with no calls" exactly once.

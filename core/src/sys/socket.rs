@@ -89,9 +89,11 @@ pub fn unmap(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Runs `f` with a socket2 view of `fd` (options and addresses).
+/// Runs `f` with a socket2 view of `fd` (options and addresses); `fd` must stay open for
+/// the call.
 fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
-    // SAFETY: callers hold an FdGuard that keeps `fd` open for the whole call.
+    // SAFETY: callers hold an FdGuard that keeps `fd` open for the whole call (or, adopting a
+    // descriptor, own it); `borrow_raw` needs only that, and `fd` is never -1 here.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     f(SockRef::from(&borrowed))
 }
@@ -112,6 +114,92 @@ pub fn local_addr(fd: RawFd) -> Result<SocketAddr> {
 /// The peer address of `fd`, IPv4-mapped addresses unmapped.
 pub fn peer_addr(fd: RawFd) -> Result<SocketAddr> {
     sockaddr_to_std(with_sock(fd, |s| s.peer_addr())?).map(unmap)
+}
+
+/// What [`inspect_tcp`] found out about a descriptor made elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpState {
+    /// The address family (`SO_DOMAIN`).
+    pub family: Family,
+    /// Whether it listens (`SO_ACCEPTCONN`).
+    pub listening: bool,
+    /// Whether it has a peer (`getpeername`).
+    pub connected: bool,
+    /// Whether a connect is still in progress (`TCP_INFO` says `SYN_SENT`).
+    pub connecting: bool,
+}
+
+/// Checks that `fd`, made elsewhere, is a TCP stream socket of `AF_INET` or `AF_INET6`, and
+/// finds out its state. Changes nothing.
+///
+/// # Errors
+/// `InvalidArgument` for a negative descriptor or another kind of socket (UDP, Unix, raw),
+/// `ENOTSOCK`, `EBADF` (not open), other OS errors.
+pub fn inspect_tcp(fd: RawFd) -> Result<TcpState> {
+    if fd < 0 {
+        return Err(crate::ErrorKind::InvalidArgument.into());
+    }
+    let not_tcp = || Error::from(crate::ErrorKind::InvalidArgument);
+    // No guard here: the caller still owns `fd`, which stays open for the call.
+    with_sock(fd, |s| {
+        if s.r#type()? != socket2::Type::STREAM {
+            return Err(not_tcp());
+        }
+        let family = match s.domain()? {
+            socket2::Domain::IPV4 => Family::V4,
+            socket2::Domain::IPV6 => Family::V6,
+            _ => return Err(not_tcp()),
+        };
+        if s.protocol()? != Some(socket2::Protocol::TCP) {
+            return Err(not_tcp());
+        }
+        let listening = s.is_listener()?;
+        let connected = match s.peer_addr() {
+            Ok(_) => true,
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => false,
+            Err(e) => return Err(e.into()),
+        };
+        let connecting = !listening && !connected && tcp_state(fd)? == TCP_SYN_SENT;
+        Ok(TcpState {
+            family,
+            listening,
+            connected,
+            connecting,
+        })
+    })
+}
+
+/// `tcpi_state` of a socket whose connect is in progress (`TCP_SYN_SENT` in `linux/tcp.h`).
+const TCP_SYN_SENT: u8 = 2;
+
+/// The kernel's TCP state of `fd` (`TCP_INFO`'s `tcpi_state`).
+fn tcp_state(fd: RawFd) -> Result<u8> {
+    // SAFETY: all-zero bytes are a valid tcp_info.
+    let mut info: libc::tcp_info = unsafe { MaybeUninit::zeroed().assume_init() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_INFO,
+        (&mut info as *mut libc::tcp_info).cast(),
+        &mut len
+    ))?;
+    Ok(info.tcpi_state)
+}
+
+/// Makes `fd` non-blocking and close-on-exec, as nioxide's own sockets are. `O_NONBLOCK`
+/// belongs to the open file description, so duplicates of `fd` see it too.
+pub fn adopt_flags(fd: RawFd) -> Result<()> {
+    with_sock(fd, |s| {
+        s.set_nonblocking(true)?;
+        s.set_cloexec(true)
+    })?;
+    Ok(())
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd`.
+pub fn set_nonblocking(fd: RawFd, nonblocking: bool) -> Result<()> {
+    Ok(with_sock(fd, |s| s.set_nonblocking(nonblocking))?)
 }
 
 /// `bind(2)` then `listen(2)` with `backlog` (0 or less means the system's `SOMAXCONN`).
@@ -253,7 +341,7 @@ pub fn shutdown(fd: RawFd, how: Shutdown) -> Result<()> {
 }
 
 /// A socket option nioxide exposes (values are integers: booleans as 0/1, sizes in bytes,
-/// `Linger` in seconds with a negative value meaning off).
+/// `Linger` in seconds with a negative value meaning off, the keep-alive times in seconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketOption {
     /// `SO_REUSEADDR`
@@ -272,6 +360,13 @@ pub enum SocketOption {
     Linger,
     /// `IPV6_V6ONLY` (IPv6 sockets only)
     Ipv6V6Only,
+    /// `TCP_KEEPIDLE`: seconds of idleness before the first keep-alive probe (1 to 32767);
+    /// takes effect while `SO_KEEPALIVE` is on
+    TcpKeepIdle,
+    /// `TCP_KEEPINTVL`: seconds between keep-alive probes (1 to 32767)
+    TcpKeepIntvl,
+    /// `TCP_KEEPCNT`: unanswered probes before the connection is dropped (1 to 127)
+    TcpKeepCnt,
 }
 
 impl SocketOption {
@@ -285,6 +380,9 @@ impl SocketOption {
         SocketOption::SndBuf,
         SocketOption::Linger,
         SocketOption::Ipv6V6Only,
+        SocketOption::TcpKeepIdle,
+        SocketOption::TcpKeepIntvl,
+        SocketOption::TcpKeepCnt,
     ];
 
     /// The conventional name, e.g. `"SO_REUSEADDR"`.
@@ -298,6 +396,9 @@ impl SocketOption {
             SocketOption::SndBuf => "SO_SNDBUF",
             SocketOption::Linger => "SO_LINGER",
             SocketOption::Ipv6V6Only => "IPV6_V6ONLY",
+            SocketOption::TcpKeepIdle => "TCP_KEEPIDLE",
+            SocketOption::TcpKeepIntvl => "TCP_KEEPINTVL",
+            SocketOption::TcpKeepCnt => "TCP_KEEPCNT",
         }
     }
 }
@@ -329,7 +430,25 @@ fn set_option_on(s: &SockRef<'_>, opt: SocketOption, value: i64) -> Result<()> {
             s.set_linger((value >= 0).then(|| std::time::Duration::from_secs(value as u64)))?
         }
         SocketOption::Ipv6V6Only => s.set_only_v6(value != 0)?,
+        // Set alone: socket2's `set_tcp_keepalive` would also switch `SO_KEEPALIVE` on.
+        SocketOption::TcpKeepIdle => set_tcp_int(s, libc::TCP_KEEPIDLE, value)?,
+        SocketOption::TcpKeepIntvl => set_tcp_int(s, libc::TCP_KEEPINTVL, value)?,
+        SocketOption::TcpKeepCnt => set_tcp_int(s, libc::TCP_KEEPCNT, value)?,
     }
+    Ok(())
+}
+
+/// Sets the `IPPROTO_TCP` integer option `name` to `value`, which must be > 0 and fit an
+/// `int` (the kernel checks its own upper bound: `EINVAL`).
+fn set_tcp_int(s: &SockRef<'_>, name: libc::c_int, value: i64) -> Result<()> {
+    let value = check_size(value)? as libc::c_int;
+    syscall!(setsockopt(
+        std::os::fd::AsRawFd::as_raw_fd(&**s),
+        libc::IPPROTO_TCP,
+        name,
+        (&value as *const libc::c_int).cast(),
+        std::mem::size_of::<libc::c_int>() as libc::socklen_t
+    ))?;
     Ok(())
 }
 
@@ -348,5 +467,8 @@ fn get_option_on(s: &SockRef<'_>, opt: SocketOption) -> Result<i64> {
         SocketOption::SndBuf => s.send_buffer_size()? as i64,
         SocketOption::Linger => s.linger()?.map_or(-1, |d| d.as_secs() as i64),
         SocketOption::Ipv6V6Only => s.only_v6()? as i64,
+        SocketOption::TcpKeepIdle => s.tcp_keepalive_time()?.as_secs() as i64,
+        SocketOption::TcpKeepIntvl => s.tcp_keepalive_interval()?.as_secs() as i64,
+        SocketOption::TcpKeepCnt => s.tcp_keepalive_retries()? as i64,
     })
 }

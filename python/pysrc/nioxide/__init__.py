@@ -42,6 +42,9 @@ from nioxide._nioxide import (
     SO_REUSEADDR,
     SO_REUSEPORT,
     SO_SNDBUF,
+    TCP_KEEPCNT,
+    TCP_KEEPIDLE,
+    TCP_KEEPINTVL,
     TCP_NODELAY,
     EventLoop,
     EventLoopGroup,
@@ -54,6 +57,7 @@ from nioxide._nioxide import (
     Timer,
     Watch,
     __version__,
+    live_objects,
 )
 from nioxide._runtime import AsyncioBridge, asyncio_bridge
 from nioxide.exceptions import (
@@ -110,6 +114,9 @@ __all__ = [
     "SO_SNDBUF",
     "SO_LINGER",
     "IPV6_V6ONLY",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
     # event loops
     "EventLoop",
     "EventLoopGroup",
@@ -122,6 +129,8 @@ __all__ = [
     "RUN_NOWAIT",
     "AsyncioBridge",
     "asyncio_bridge",
+    # leak checks
+    "live_objects",
     # exceptions
     "NioxideError",
     "NioxideOSError",

@@ -5,6 +5,7 @@ of nioxide's C API (``nx_selector_*``, ``nx_socket_*``, ``nx_loop_*``, ``nx_prom
 stub is the Python documentation.
 """
 
+import socket
 from collections.abc import Callable, Generator, Iterator
 from collections.abc import Iterable
 from types import GenericAlias, TracebackType
@@ -29,6 +30,9 @@ __all__ = [
     "SO_SNDBUF",
     "SO_LINGER",
     "IPV6_V6ONLY",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_KEEPCNT",
     "Selector",
     "SelectionKey",
     "ServerSocketChannel",
@@ -42,6 +46,7 @@ __all__ = [
     "ScheduledFuture",
     "Watch",
     "Timer",
+    "live_objects",
 ]
 
 __version__: Final[str]
@@ -72,6 +77,14 @@ SO_LINGER: Final[int]
 """Socket option ``SO_LINGER`` in seconds; negative means off; 7."""
 IPV6_V6ONLY: Final[int]
 """Socket option ``IPV6_V6ONLY`` (0/1, IPv6 sockets only); 8."""
+TCP_KEEPIDLE: Final[int]
+"""Socket option ``TCP_KEEPIDLE``: seconds a connection is idle before the first keep-alive
+probe (1 to 32767; applies while ``SO_KEEPALIVE`` is on, which setting it leaves alone); 9."""
+TCP_KEEPINTVL: Final[int]
+"""Socket option ``TCP_KEEPINTVL``: seconds between keep-alive probes (1 to 32767); 10."""
+TCP_KEEPCNT: Final[int]
+"""Socket option ``TCP_KEEPCNT``: unanswered keep-alive probes before the connection is
+dropped (1 to 127); 11."""
 
 _Address: TypeAlias = tuple[str, int] | tuple[str, int, int, int]
 
@@ -174,6 +187,19 @@ class SelectionKey:
 
     @interest_ops.setter
     def interest_ops(self, value: int, /) -> None: ...
+    def interest_ops_or(self, ops: int) -> int:
+        """Adds ``ops`` to the interest set in one atomic step (Java's ``interestOpsOr``) and
+        returns the set before. Atomic with respect to :meth:`interest_ops_and` and setting
+        :attr:`interest_ops` from any thread; takes effect at the next select. Ops the channel
+        does not support raise :class:`UnsupportedOperationError` and change nothing."""
+
+    def interest_ops_and(self, ops: int) -> int:
+        """Keeps only the interest ops also in ``ops`` (Java's ``interestOpsAnd``), in one
+        atomic step, and returns the set before: ``key.interest_ops_and(~OP_WRITE)`` drops
+        write interest. Any 32-bit mask is accepted (negative ones as two's complement);
+        others raise :class:`InvalidArgumentError`. Atomic and effective as
+        :meth:`interest_ops_or`."""
+
     @property
     def ready_ops(self) -> int:
         """The ops the last select that selected this key found ready."""
@@ -238,6 +264,18 @@ class ServerSocketChannel:
     def __new__(cls, family: int | None = None) -> Self:
         """Opens an unbound channel of ``family``. Raises :class:`InvalidArgumentError` (a
         family other than ``AF_INET``, ``AF_INET6``, ``None``), :class:`NioxideOSError`."""
+    @staticmethod
+    def from_socket(sock: socket.socket) -> ServerSocketChannel:
+        """Takes over ``sock``'s descriptor (a listener inherited through socket activation,
+        or made by another library): the channel owns it and ``sock`` is detached
+        (``sock.detach()``: it is closed without closing the descriptor, ``fileno()`` -1). No
+        duplicate is made. A listening socket is bound (accept at once); any other unconnected
+        one is not (:meth:`bind` binds and listens). The channel starts in blocking mode; the
+        descriptor is made non-blocking underneath and close-on-exec. On error ``sock`` is
+        untouched and still owns it. Raises ``TypeError`` (not a ``socket.socket``, or an
+        ``ssl.SSLSocket``), :class:`InvalidArgumentError` (closed, connected, or not a TCP
+        socket of ``AF_INET``/``AF_INET6``), :class:`NioxideOSError`."""
+
     def bind(self, address: _Address, backlog: int = 0) -> None:
         """Binds to ``address`` (port 0 picks a free port: see :attr:`local_address`) and
         listens with ``backlog`` (0 or less: the system default). Raises
@@ -287,6 +325,15 @@ class ServerSocketChannel:
     def fileno(self) -> int:
         """The descriptor (nioxide owns it), or ``-1`` once closed."""
 
+    def detach(self) -> int:
+        """Hands the descriptor over: closes the channel without closing it and returns it;
+        the caller owns it from then on (``socket.socket(fileno=fd)`` wraps it). It comes
+        back in the channel's blocking mode and close-on-exec. A blocked :meth:`accept` in
+        another thread raises :class:`AsynchronousCloseError`; the call returns once no call
+        uses the descriptor any more. Refused while registered with a selector or watched by
+        a loop (:class:`AlreadyRegisteredError`; cancel the key or close the watch first).
+        Raises :class:`ClosedChannelError` (closed or detached already)."""
+
     def close(self) -> None:
         """Closes the channel (idempotent): cancels its key, and a blocked :meth:`accept` in
         another thread raises :class:`AsynchronousCloseError`."""
@@ -317,6 +364,19 @@ class SocketChannel:
     def __new__(cls, family: int | None = None) -> Self:
         """Opens an unbound channel of ``family``. Raises :class:`InvalidArgumentError` (a
         family other than ``AF_INET``, ``AF_INET6``, ``None``), :class:`NioxideOSError`."""
+    @staticmethod
+    def from_socket(sock: socket.socket) -> SocketChannel:
+        """Takes over ``sock``'s descriptor (a socket made by another library or handed
+        down by a parent): the channel owns it and ``sock`` is detached (``sock.detach()``:
+        it is closed without closing the descriptor, ``fileno()`` -1). No duplicate is made.
+        Its state is found out: connected if it has a peer, connecting if its connect is
+        still in progress (:meth:`finish_connect`), else unconnected. The channel starts in
+        blocking mode; the descriptor is made non-blocking underneath and close-on-exec. On
+        error ``sock`` is untouched and still owns it. Raises ``TypeError`` (not a
+        ``socket.socket``, or an ``ssl.SSLSocket``), :class:`InvalidArgumentError` (closed,
+        listening, or not a TCP socket of ``AF_INET``/``AF_INET6``: UDP, Unix),
+        :class:`NioxideOSError`."""
+
     def connect(self, address: _Address) -> bool:
         """Connects to ``address``. Blocking mode waits and returns ``True``; non-blocking
         mode returns ``True`` if connected at once, else ``False``: register for
@@ -335,6 +395,14 @@ class SocketChannel:
 
     def is_connected(self) -> bool:
         """Whether the channel is connected (and open)."""
+
+    def is_input_shutdown(self) -> bool:
+        """Whether the input side is shut down by :meth:`shutdown_input` (``False`` once
+        closed)."""
+
+    def is_output_shutdown(self) -> bool:
+        """Whether the output side is shut down by :meth:`shutdown_output` (``False`` once
+        closed)."""
 
     def bind(self, address: _Address) -> None:
         """Binds the local side before connecting (optional). Raises :class:`AlreadyBoundError`
@@ -398,7 +466,9 @@ class SocketChannel:
         """Reads a socket option (booleans as 0/1)."""
 
     def supported_options(self) -> list[int]:
-        """The options this channel type supports (all eight)."""
+        """The options this channel type supports: every ``SO_*``, ``TCP_NODELAY``, the
+        keep-alive tuning ``TCP_KEEPIDLE``, ``TCP_KEEPINTVL``, ``TCP_KEEPCNT``, and
+        ``IPV6_V6ONLY`` on IPv6 channels."""
 
     def register(self, selector: Selector, ops: int, attachment: Any = None) -> SelectionKey:
         """Registers with ``selector`` for ``ops`` (``OP_READ | OP_WRITE | OP_CONNECT``)
@@ -407,6 +477,17 @@ class SocketChannel:
 
     def fileno(self) -> int:
         """The descriptor (nioxide owns it), or ``-1`` once closed."""
+
+    def detach(self) -> int:
+        """Hands the descriptor over (to ``ssl``, another library, or a child process): closes
+        the channel without closing it and returns it; the caller owns it from then on
+        (``socket.socket(fileno=fd)`` wraps it). It comes back in the channel's blocking mode
+        (a non-blocking channel's stays non-blocking: call ``setblocking(False)`` on the
+        wrapping socket) and close-on-exec. A call blocked in another thread raises
+        :class:`AsynchronousCloseError`; this returns once no call uses the descriptor any
+        more. Refused while registered with a selector or watched by a loop
+        (:class:`AlreadyRegisteredError`; cancel the key or close the watch first). Raises
+        :class:`ClosedChannelError` (closed or detached already)."""
 
     def close(self) -> None:
         """Closes the channel (idempotent): cancels its key, and a call blocked in another
@@ -988,3 +1069,23 @@ class Timer:
         traceback: TracebackType | None,
     ) -> bool:
         """Closes the timer; exceptions propagate."""
+
+# --- leak checks --------------------------------------------------------------------------
+
+def live_objects() -> dict[str, int]:
+    """The nioxide objects alive now, counted by class name (``"SocketChannel"``,
+    ``"Selector"``, ``"SelectionKey"``, ``"EventLoop"``, ``"Future"``, ...; a
+    ``ScheduledFuture`` counts as a ``"Future"``), classes with none left out: the Python side
+    of C's ``nx_live_handles``. An object counts from its creation until Python frees it, also
+    once closed.
+
+    For a leak check in a test's teardown: take the counts before the test, close what the
+    test made, drop the references, run ``gc.collect()``, and compare::
+
+        before = nioxide.live_objects()
+        ...  # the test
+        gc.collect()
+        assert nioxide.live_objects() == before
+
+    Thread-safe; the counts may change as soon as they are read when other threads (or the
+    loops' callbacks) make or free objects."""

@@ -115,7 +115,8 @@ class UnsupportedOptionError(NioxideError, ValueError):
 
 
 class AlreadyRegisteredError(NioxideError):
-    """The channel is registered with another selector (``NX_EREGISTERED``)."""
+    """The channel is registered with a selector (``NX_EREGISTERED``): another one
+    (``register``), or any one (``detach``, which needs the channel free of keys and watches)."""
 
     code = "NX_EREGISTERED"
 

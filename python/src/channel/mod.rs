@@ -32,6 +32,9 @@ pub(crate) const OPTIONS: &[(&str, i64, SocketOption)] = &[
     ("SO_SNDBUF", 6, SocketOption::SndBuf),
     ("SO_LINGER", 7, SocketOption::Linger),
     ("IPV6_V6ONLY", 8, SocketOption::Ipv6V6Only),
+    ("TCP_KEEPIDLE", 9, SocketOption::TcpKeepIdle),
+    ("TCP_KEEPINTVL", 10, SocketOption::TcpKeepIntvl),
+    ("TCP_KEEPCNT", 11, SocketOption::TcpKeepCnt),
 ];
 
 /// The core option for a Python option number.
@@ -254,6 +257,31 @@ pub(crate) unsafe fn io_slices_mut<'a>(raws: &[RawBuffer]) -> Vec<IoSliceMut<'a>
     raws.iter()
         .map(|r| IoSliceMut::new(unsafe { r.slice_mut() }))
         .collect()
+}
+
+/// The descriptor of a `socket.socket` that `from_socket` may take over: an open TCP socket
+/// object, not an `ssl.SSLSocket` (whose TLS state would be lost).
+pub(crate) fn socket_fd(sock: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let py = sock.py();
+    if !sock.is_instance(&py.import("socket")?.getattr("socket")?)? {
+        return Err(PyTypeError::new_err(format!(
+            "from_socket() takes a socket.socket, not '{}'",
+            sock.get_type().name()?
+        )));
+    }
+    // Only if the program uses ssl at all: importing it here would cost every caller.
+    if let Ok(ssl) = py.import("sys")?.getattr("modules")?.get_item("ssl") {
+        if sock.is_instance(&ssl.getattr("SSLSocket")?)? {
+            return Err(PyTypeError::new_err(
+                "from_socket() cannot take over an ssl.SSLSocket: its TLS state would be lost",
+            ));
+        }
+    }
+    let fd: i32 = sock.call_method0("fileno")?.extract()?;
+    if fd < 0 {
+        return Err(invalid("the socket is closed"));
+    }
+    Ok(fd)
 }
 
 /// Registers `channel` (whose Python object is `object`) with `selector`; returns its key.

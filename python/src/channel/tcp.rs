@@ -18,6 +18,7 @@ use super::{
 };
 use crate::error::{invalid, to_pyerr};
 use crate::gil;
+use crate::live::{Class, Live};
 use crate::selector::{SelectionKey, Selector};
 
 /// The most bytes one `read(n)` asks the socket for (reads may return fewer anyway).
@@ -28,6 +29,8 @@ const MAX_READ: usize = 64 << 20;
 #[derive(Debug)]
 pub(crate) struct SocketChannel {
     inner: nx::SocketChannel,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// A TCP listener (Java's `ServerSocketChannel`).
@@ -35,17 +38,25 @@ pub(crate) struct SocketChannel {
 #[derive(Debug)]
 pub(crate) struct ServerSocketChannel {
     inner: nx::ServerSocketChannel,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 impl From<nx::SocketChannel> for SocketChannel {
     fn from(inner: nx::SocketChannel) -> Self {
-        SocketChannel { inner }
+        SocketChannel {
+            inner,
+            _live: Live::new(Class::SocketChannel),
+        }
     }
 }
 
 impl From<nx::ServerSocketChannel> for ServerSocketChannel {
     fn from(inner: nx::ServerSocketChannel) -> Self {
-        ServerSocketChannel { inner }
+        ServerSocketChannel {
+            inner,
+            _live: Live::new(Class::ServerSocketChannel),
+        }
     }
 }
 
@@ -128,6 +139,24 @@ macro_rules! channel_methods {
                 }
             }
 
+            #[staticmethod]
+            fn from_socket(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
+                let fd = super::socket_fd(sock)?;
+                // Adopted first: on error the Python socket still owns its descriptor.
+                let inner = <$core>::from_fd(fd).map_err(to_pyerr)?;
+                if let Err(err) = sock.call_method0("detach") {
+                    // Give it back rather than close it under the socket object.
+                    let _ = inner.detach();
+                    return Err(err);
+                }
+                Ok(Self::from(inner))
+            }
+
+            fn detach(&self, py: Python<'_>) -> PyResult<i32> {
+                // Waits for calls in flight on other threads, which may need the GIL back.
+                gil::blocking(py, to_pyerr, || self.inner.detach())
+            }
+
             fn close(&self) {
                 self.inner.close();
             }
@@ -166,9 +195,7 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
             None => nx::SocketChannel::open(),
             Some(f) => nx::SocketChannel::open_family(f),
         };
-        Ok(SocketChannel {
-            inner: inner.map_err(to_pyerr)?,
-        })
+        Ok(SocketChannel::from(inner.map_err(to_pyerr)?))
     }
 
     fn connect(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -186,6 +213,14 @@ channel_methods!(SocketChannel, nx::SocketChannel, "SocketChannel", {
 
     fn is_connected(&self) -> bool {
         self.inner.is_connected()
+    }
+
+    fn is_input_shutdown(&self) -> bool {
+        self.inner.is_input_shutdown()
+    }
+
+    fn is_output_shutdown(&self) -> bool {
+        self.inner.is_output_shutdown()
     }
 
     fn bind(&self, address: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -287,9 +322,7 @@ channel_methods!(
                 None => nx::ServerSocketChannel::open(),
                 Some(f) => nx::ServerSocketChannel::open_family(f),
             };
-            Ok(ServerSocketChannel {
-                inner: inner.map_err(to_pyerr)?,
-            })
+            Ok(ServerSocketChannel::from(inner.map_err(to_pyerr)?))
         }
 
         #[pyo3(signature = (address, backlog=0))]

@@ -15,6 +15,7 @@ use super::promise::{Future, ScheduledFuture};
 use super::{EventLoop, SHUTDOWN_TIMEOUT, delay, period};
 use crate::error::{invalid, loop_error, to_pyerr};
 use crate::gil;
+use crate::live::{Class, Live};
 use crate::selector::timeout;
 
 /// N event loops on N threads; see the stub for the Python documentation.
@@ -24,6 +25,8 @@ pub(crate) struct EventLoopGroup {
     core: nx::EventLoopGroup,
     loops: Vec<Py<EventLoop>>,
     generation: u64,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 impl EventLoopGroup {
@@ -74,6 +77,7 @@ impl EventLoopGroup {
             core,
             loops,
             generation: fork::generation(),
+            _live: Live::new(Class::EventLoopGroup),
         })
     }
 

@@ -56,6 +56,7 @@ use self::watch::Watch;
 use crate::channel;
 use crate::error::{invalid, loop_error, to_pyerr};
 use crate::gil;
+use crate::live::{Class, Live};
 use crate::selector::{FOREVER, timeout};
 
 /// `run()` until stopped or nothing referenced is left (libuv's `UV_RUN_DEFAULT`).
@@ -78,6 +79,8 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct EventLoop {
     pub(crate) core: nx::EventLoop,
     pub(crate) state: Arc<LoopState>,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// Weak handles to every library-driven loop, for the `atexit` hook.
@@ -218,6 +221,7 @@ impl EventLoop {
         EventLoop {
             state: LoopState::new(core.is_library_driven()),
             core,
+            _live: Live::new(Class::EventLoop),
         }
     }
 

@@ -24,6 +24,7 @@ use super::EventLoop;
 use super::callback::{self, Call, LoopState};
 use crate::error::to_pyerr;
 use crate::gil;
+use crate::live::{Class, Live};
 use crate::selector::timeout;
 
 /// The result of an operation that completes later; see the stub for the Python
@@ -42,6 +43,8 @@ pub(crate) struct Future {
     /// The registry tickets of its done callbacks, on a library-driven loop (see
     /// `__traverse__`).
     callbacks: Mutex<Vec<u64>>,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// The future of a scheduled task, with libuv's ref/unref for its timer.
@@ -89,6 +92,7 @@ impl Future {
             timer,
             user,
             callbacks: Mutex::new(Vec::new()),
+            _live: Live::new(Class::Future),
         }
     }
 

@@ -16,6 +16,7 @@ use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
 use super::EventLoop;
 use super::callback::{self, Call, LoopState};
 use crate::error::{invalid, loop_error, timer_error};
+use crate::live::{Class, Live};
 use crate::selector::FOREVER;
 
 /// A reusable timer; see the stub for the Python documentation.
@@ -26,6 +27,8 @@ pub(crate) struct Timer {
     state: Arc<LoopState>,
     /// The registry ticket of the callback.
     id: u64,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 /// A repeat in seconds: 0 (none) or positive (more than [`FOREVER`] is then); negative and NaN
@@ -105,7 +108,12 @@ impl Timer {
     }
 
     fn new(core: nx::LoopTimer, state: Arc<LoopState>, id: u64) -> Timer {
-        Timer { core, state, id }
+        Timer {
+            core,
+            state,
+            id,
+            _live: Live::new(Class::Timer),
+        }
     }
 }
 

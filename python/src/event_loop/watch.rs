@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use super::callback::LoopState;
 use crate::channel;
 use crate::error::to_pyerr;
+use crate::live::{Class, Live};
 
 /// A readiness watch; see the stub for the Python documentation.
 #[pyclass(module = "nioxide._nioxide", frozen, weakref)]
@@ -20,11 +21,18 @@ pub(crate) struct Watch {
     state: Arc<LoopState>,
     /// The registry ticket of the callback.
     id: u64,
+    /// Counted in `nioxide.live_objects()` while the object lives.
+    _live: Live,
 }
 
 impl Watch {
     pub(crate) fn new(core: nx::Watch, state: Arc<LoopState>, id: u64) -> Watch {
-        Watch { core, state, id }
+        Watch {
+            core,
+            state,
+            id,
+            _live: Live::new(Class::Watch),
+        }
     }
 }
 
