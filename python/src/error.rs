@@ -74,7 +74,7 @@ pub(crate) fn selector_error(err: Error) -> PyErr {
 pub(crate) fn loop_error(err: Error) -> PyErr {
     match err {
         Error::Kind(ErrorKind::Closed) => {
-            ClosedEventLoopError::new_err("event loop is closed (terminated)")
+            ClosedEventLoopError::new_err((libc::EBADF, "event loop is closed (terminated)"))
         }
         err => to_pyerr(err),
     }
@@ -91,7 +91,7 @@ pub(crate) fn timer_error(err: Error) -> PyErr {
 
 /// `ClosedSelectorError`.
 pub(crate) fn closed_selector() -> PyErr {
-    ClosedSelectorError::new_err("selector is closed")
+    ClosedSelectorError::new_err((libc::EBADF, "selector is closed"))
 }
 
 /// An OS error as `(errno, strerror)`, in the class for its errno.
@@ -111,8 +111,9 @@ fn os_error(errno: i32) -> PyErr {
 fn kind_error(kind: ErrorKind) -> PyErr {
     let msg = kind.message();
     match kind {
-        ErrorKind::Closed => ClosedChannelError::new_err(msg),
-        ErrorKind::AsyncClose => AsynchronousCloseError::new_err(msg),
+        // The "closed" classes are `OSError`s with `EBADF`, as the socket module's.
+        ErrorKind::Closed => ClosedChannelError::new_err((libc::EBADF, msg)),
+        ErrorKind::AsyncClose => AsynchronousCloseError::new_err((libc::EBADF, msg)),
         ErrorKind::CancelledKey => CancelledKeyError::new_err(msg),
         ErrorKind::IllegalBlockingMode => IllegalBlockingModeError::new_err(msg),
         ErrorKind::UnsupportedOps => UnsupportedOperationError::new_err(msg),

@@ -500,6 +500,32 @@ def test_closed_channels(pair: Pair) -> None:
         assert raised.value.code == "NX_ECLOSED"
 
 
+def test_use_after_close_is_an_os_error_with_ebadf(
+    pair: Pair, selector: nioxide.Selector
+) -> None:
+    """As the socket module's: ``except OSError`` catches a use after close, errno EBADF."""
+    client, accepted = pair
+    reader = background(lambda: accepted.read_into(bytearray(8)))
+    assert blocked_in(reader)
+    accepted.close()
+    server = nioxide.ServerSocketChannel()
+    loop = nioxide.EventLoop()
+    for closed in (client, server, selector, loop):
+        closed.close()
+    for call in (
+        lambda: client.read(1),
+        lambda: client.write(b"x"),
+        server.accept,
+        selector.select_now,
+        loop.run,
+        reader.done,  # woken by the close: AsynchronousCloseError
+    ):
+        with pytest.raises(OSError) as raised:
+            call()
+        assert isinstance(raised.value, nioxide.ClosedChannelError)
+        assert raised.value.errno == errno.EBADF and raised.value.strerror
+
+
 def test_server_context_manager() -> None:
     with nioxide.ServerSocketChannel() as server:
         server.bind(("127.0.0.1", 0))
@@ -518,7 +544,7 @@ def test_repr(pair: Pair) -> None:
 # --- exceptions ----------------------------------------------------------------------------
 
 KINDS = {
-    "ClosedChannelError": ("NX_ECLOSED", ()),
+    "ClosedChannelError": ("NX_ECLOSED", (OSError,)),
     "ClosedSelectorError": ("NX_ECLOSED", (nioxide.ClosedChannelError,)),
     "AsynchronousCloseError": ("NX_EASYNCCLOSE", (nioxide.ClosedChannelError,)),
     "CancelledKeyError": ("NX_ECANCELLEDKEY", ()),

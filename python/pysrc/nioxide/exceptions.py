@@ -6,8 +6,9 @@ error), so a Python error and a C error can be matched up.
 
 Where Python has a built-in class for the same condition, the nioxide class inherits it too:
 ``except ConnectionRefusedError`` and ``except TimeoutError`` catch nioxide's errors as they
-catch the socket module's. Exceptions that are :class:`OSError` subclasses are built with
-``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
+catch the socket module's, and ``except OSError`` catches a use after close
+(:class:`ClosedChannelError`, ``EBADF``). Exceptions that are :class:`OSError` subclasses are
+built with ``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
 
 Operating-system errors are :class:`NioxideOSError`, or the subclass for their errno:
 ``ECONNREFUSED`` :class:`ConnectionRefusedError`, ``ECONNRESET`` :class:`ConnectionResetError`,
@@ -70,20 +71,24 @@ class NioxideError(Exception):
 # --- nioxide's own error kinds (the NX_E* codes) -------------------------------------------
 
 
-class ClosedChannelError(NioxideError):
-    """The channel is closed (``NX_ECLOSED``); only ``close()`` is still allowed."""
+class ClosedChannelError(NioxideError, OSError):
+    """The channel is closed (``NX_ECLOSED``); only ``close()`` is still allowed. An
+    :class:`OSError` with ``errno`` ``EBADF``, as the socket module raises for a closed socket
+    (Java's ``ClosedChannelException`` is an ``IOException``), so ``except OSError`` catches a
+    use after close. Its subclasses, the other "closed" errors, are ``OSError`` subclasses too."""
 
     code = "NX_ECLOSED"
 
 
 class ClosedSelectorError(ClosedChannelError):
-    """The selector is closed (``NX_ECLOSED`` on a selector)."""
+    """The selector is closed (``NX_ECLOSED`` on a selector); ``errno`` is ``EBADF``."""
 
     code = "NX_ECLOSED"
 
 
 class AsynchronousCloseError(ClosedChannelError):
-    """Another thread closed the channel while this call waited on it (``NX_EASYNCCLOSE``)."""
+    """Another thread closed the channel while this call waited on it (``NX_EASYNCCLOSE``);
+    ``errno`` is ``EBADF``."""
 
     code = "NX_EASYNCCLOSE"
 
@@ -193,7 +198,8 @@ class ChannelShutdownError(ClosedChannelError, builtins.BrokenPipeError):
 
 class ClosedEventLoopError(ClosedChannelError, RuntimeError):
     """The event loop has terminated (``NX_ECLOSED`` on a loop): it cannot run again. A
-    :class:`RuntimeError`, as asyncio's "Event loop is closed"."""
+    :class:`RuntimeError`, as asyncio's "Event loop is closed" (and, as every
+    :class:`ClosedChannelError`, an :class:`OSError` with ``errno`` ``EBADF``)."""
 
     code = "NX_ECLOSED"
 
