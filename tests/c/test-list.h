@@ -205,6 +205,7 @@ TEST_ENTRY(promise_complete_once)
 TEST_ENTRY(promise_failure_and_cancel)
 TEST_ENTRY(promise_submit_value)
 TEST_ENTRY(promise_futures_only_nioxide_completes)
+TEST_ENTRY(promise_running_and_uncancellable)
 
 /* test-promise-listeners.c */
 TEST_ENTRY(promise_listener_order_and_late)

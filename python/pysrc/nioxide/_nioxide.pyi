@@ -12,6 +12,8 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
 from typing_extensions import Buffer, Self, TypeVarTuple, Unpack, disjoint_base
 
+from nioxide._future import Future, ScheduledFuture
+
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 
@@ -38,8 +40,8 @@ __all__ = [
     "RUN_NOWAIT",
     "EventLoop",
     "EventLoopGroup",
-    "Future",
-    "ScheduledFuture",
+    "FutureBase",
+    "ScheduledFutureBase",
     "Watch",
     "Timer",
 ]
@@ -754,19 +756,10 @@ class EventLoopGroup:
         """Shuts the group down gracefully and waits for its threads; exceptions propagate."""
 
 @disjoint_base
-class Future(Generic[_T]):
-    """The result of an operation that completes later (Netty's ``Promise``), with
-    :class:`concurrent.futures.Future`'s names, awaitable from asyncio.
-
-    It completes exactly once: with a result, an exception, or by :meth:`cancel`. Done
-    callbacks run on the future's loop on a later turn, in the order they were added, also
-    when added after completion. :meth:`result` and :meth:`exception` wait with the GIL
-    released (Ctrl-C interrupts them); waiting on the loop's own thread for a future that is
-    not done raises :class:`DeadlockError` instead of hanging. ``await future`` inside a
-    coroutine waits without blocking the asyncio loop and delivers the result on its thread.
-
-    ``Future(loop)`` (or :meth:`EventLoop.create_promise`) makes a future for the caller to
-    complete with :meth:`set_result` or :meth:`set_exception`.
+class FutureBase(Generic[_T]):
+    """The base of :class:`nioxide.Future` (see its documentation), which adds
+    :class:`concurrent.futures.Future` to it: the methods here read and complete core's
+    promise. Every future nioxide makes is a :class:`nioxide.Future`.
 
     >>> import nioxide
     >>> with nioxide.EventLoop.spawn() as loop:
@@ -796,6 +789,18 @@ class Future(Generic[_T]):
     def cancelled(self) -> bool:
         """Whether the future was cancelled."""
 
+    def running(self) -> bool:
+        """Whether its operation is running: a task that has started and not finished (or
+        a future marked by :meth:`set_running_or_notify_cancel`). It can no longer be
+        cancelled."""
+
+    def set_running_or_notify_cancel(self) -> bool:
+        """``concurrent.futures``' executor protocol, before the caller starts the work of a
+        future it completes: returns ``False`` if the future was cancelled (do not start),
+        else marks it running (:meth:`cancel` now fails) and returns ``True``. Raises
+        ``RuntimeError`` if it is running already, :class:`InvalidStateError` if it is done,
+        :class:`InvalidArgumentError` for the future of a submitted or scheduled task."""
+
     def cancel(self) -> bool:
         """Cancels the future unless it completed or its operation started (a task that is
         running, a timer that fired); returns whether it is cancelled now. A cancelled task or
@@ -823,9 +828,12 @@ class Future(Generic[_T]):
         """``await future``: see the class docs. Cancelling the awaiting task cancels the
         future."""
 
-@final
-class ScheduledFuture(Future[_T]):
-    """The :class:`Future` of a scheduled task, with libuv's ref/unref for its timer."""
+@disjoint_base
+class ScheduledFutureBase(FutureBase[_T]):
+    """The base of :class:`nioxide.ScheduledFuture`, the :class:`Future` of a scheduled task,
+    with libuv's ref/unref for its timer. Only ``EventLoop.schedule*()`` makes them."""
+
+    def __new__(cls, seed: object, *_args: Any, **_kwargs: Any) -> Self: ...
 
     def ref(self) -> None:
         """Makes the timer keep a ``RUN_DEFAULT`` run alive again (the default)."""
