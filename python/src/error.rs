@@ -54,7 +54,7 @@ import_exceptions!(
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
 /// through here (or through [`selector_error`], [`loop_error`] or [`timer_error`], which only
-/// refine `Closed`).
+/// refine `Closed`, and [`work_error`], which refines `Rejected`).
 pub(crate) fn to_pyerr(err: Error) -> PyErr {
     match err {
         Error::Os(errno) => os_error(errno),
@@ -78,6 +78,26 @@ pub(crate) fn loop_error(err: Error) -> PyErr {
         }
         err => to_pyerr(err),
     }
+}
+
+/// As [`loop_error`], for work offered to the loop `core`: `Rejected` says which of its two
+/// causes it is (core's message, which C shares, names both).
+pub(crate) fn work_error(core: &nioxide_core::event_loop::EventLoop) -> impl Fn(Error) -> PyErr {
+    move |err| match err {
+        Error::Kind(ErrorKind::Rejected) if core.is_terminated() => {
+            RejectedExecutionError::new_err("event loop has terminated; work rejected")
+        }
+        Error::Kind(ErrorKind::Rejected) => {
+            RejectedExecutionError::new_err("event loop is shutting down; work rejected")
+        }
+        err => loop_error(err),
+    }
+}
+
+/// `RejectedExecutionError` for a new loop or group once the interpreter exits (the `atexit`
+/// hook has begun).
+pub(crate) fn interpreter_exiting() -> PyErr {
+    RejectedExecutionError::new_err("the interpreter is exiting; no new event loops")
 }
 
 /// As [`loop_error`], for calls on a timer: `Closed` (the timer is closed) becomes

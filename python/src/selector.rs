@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use nioxide_core::selector::{self as nx, Attachment};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -52,6 +53,19 @@ pub(crate) fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
 }
 
 /// A Python attachment as core stores it (`None` stores nothing).
+/// Interest ops from Python (`register`, `interest_ops`, a watch's `interest`): an `int` of
+/// `OP_*` bits. A negative number, or one beyond 32 bits, is no mask: `InvalidArgumentError` (a
+/// `ValueError`, as for unsupported bits) rather than the `OverflowError` of a plain `u32`.
+pub(crate) fn interest_ops(ops: &Bound<'_, PyAny>) -> PyResult<u32> {
+    match ops.extract::<u32>() {
+        Err(e) if e.is_instance_of::<PyOverflowError>(ops.py()) => Err(invalid(format!(
+            "interest ops must be a mask of OP_* bits, not {}",
+            ops.repr()?
+        ))),
+        extracted => extracted,
+    }
+}
+
 pub(crate) fn attachment(object: Option<Py<PyAny>>, py: Python<'_>) -> Option<Attachment> {
     object
         .filter(|o| !o.is_none(py))
@@ -237,8 +251,10 @@ impl SelectionKey {
     }
 
     #[setter]
-    fn set_interest_ops(&self, ops: u32) -> PyResult<()> {
-        self.key.set_interest_ops(ops).map_err(to_pyerr)
+    fn set_interest_ops(&self, ops: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.key
+            .set_interest_ops(interest_ops(ops)?)
+            .map_err(to_pyerr)
     }
 
     #[getter]

@@ -174,6 +174,7 @@ TEST_ENTRY(loop_shutdown_now_drops_queued_work)
 TEST_ENTRY(loop_rejected_after_shutdown)
 TEST_ENTRY(loop_close_caller_driven)
 TEST_ENTRY(loop_await_on_own_thread)
+TEST_ENTRY(loop_rejected_text_covers_a_terminated_loop)
 
 /* test-loop-watch.c */
 TEST_ENTRY(loop_watch_socket_channel)

@@ -450,6 +450,40 @@ def test_watch_interest_and_unref(loop: nioxide.EventLoop) -> None:
         assert loop.run() is False
 
 
+def test_a_watch_interest_out_of_range_is_a_value_error(loop: nioxide.EventLoop) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        with pytest.raises(nioxide.InvalidArgumentError, match="OP_"):
+            loop.watch(a.fileno(), -1, print)
+        watch = loop.watch(a.fileno(), OP_READ, print)
+        for ops in (-OP_READ, 2**32):
+            with pytest.raises(ValueError):
+                watch.interest = ops
+        assert watch.interest == OP_READ
+        watch.close()
+
+
+def test_rejected_work_says_why(threaded: nioxide.EventLoop) -> None:
+    """Shutting down, or terminated: the message says which (C's text covers both)."""
+    release = threading.Event()
+    threaded.execute(release.wait, WAIT)  # the shutdown waits for this task
+    threaded.shutdown_gracefully(0, WAIT)
+    with pytest.raises(nioxide.RejectedExecutionError, match="shutting down") as raised:
+        threaded.submit(print)
+    assert "terminated" not in str(raised.value)
+    release.set()
+    assert threaded.await_termination(WAIT)
+    for offer in (
+        lambda: threaded.execute(print),
+        lambda: threaded.submit(print),
+        lambda: threaded.schedule(1, print),
+        lambda: threaded.timer(print),
+    ):
+        with pytest.raises(nioxide.RejectedExecutionError, match="terminated") as raised:
+            offer()
+        assert "shutting down" not in str(raised.value)
+
+
 def test_watch_a_channel(loop: nioxide.EventLoop, server: nioxide.ServerSocketChannel) -> None:
     server.configure_blocking(False)
     accepted: list[nioxide.SocketChannel] = []

@@ -195,6 +195,25 @@ def test_unsupported_ops_are_refused(selector: nioxide.Selector, pair: Pair, ser
     assert key.interest_ops == OP_READ
 
 
+def test_an_interest_mask_out_of_range_is_a_value_error(selector: nioxide.Selector, pair: Pair) -> None:
+    """A negative number (or one beyond 32 bits) is no mask of OP_* bits: ValueError, as for
+    bits the channel does not support, not OverflowError; nothing changes."""
+    _, accepted = pair
+    nonblocking(accepted)
+    for ops in (-1, -OP_READ, 2**32):
+        with pytest.raises(nioxide.InvalidArgumentError, match="OP_") as raised:
+            accepted.register(selector, ops)
+        assert isinstance(raised.value, ValueError)
+    assert not accepted.is_registered()
+    key = accepted.register(selector, OP_READ)
+    for ops in (-1, 2**40):
+        with pytest.raises(ValueError):
+            key.interest_ops = ops
+    assert key.interest_ops == OP_READ
+    with pytest.raises(TypeError):
+        key.interest_ops = "OP_READ"  # type: ignore[assignment]
+
+
 def test_register_errors(selector: nioxide.Selector, pair: Pair, closing: Callable[[Any], Any]) -> None:
     client, accepted = pair
     with pytest.raises(nioxide.IllegalBlockingModeError):

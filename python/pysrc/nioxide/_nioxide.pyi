@@ -166,7 +166,9 @@ class SelectionKey:
     @property
     def interest_ops(self) -> int:
         """The interest set (``OP_*`` bits). Setting it takes effect at the next select;
-        ops the channel does not support raise :class:`UnsupportedOperationError`."""
+        ops the channel does not support raise :class:`UnsupportedOperationError`, a number
+        that is no mask (negative, beyond 32 bits) :class:`InvalidArgumentError` (both are
+        ``ValueError`` s)."""
 
     @interest_ops.setter
     def interest_ops(self, value: int, /) -> None: ...
@@ -276,6 +278,7 @@ class ServerSocketChannel:
         """Registers with ``selector`` for ``ops`` (``OP_ACCEPT``) with an attachment, or
         updates the key if already registered there. Raises
         :class:`IllegalBlockingModeError` (blocking mode), :class:`UnsupportedOperationError`,
+        :class:`InvalidArgumentError` (``ops`` negative or beyond 32 bits),
         :class:`AlreadyRegisteredError` (registered with another selector),
         :class:`ClosedChannelError`, :class:`ClosedSelectorError`,
         :class:`CancelledKeyError` (cancelled since the last select)."""
@@ -567,7 +570,8 @@ class EventLoop:
         (an ``int``, or an object with ``fileno()``: ``OP_READ``/``OP_WRITE``; nioxide never
         closes it). An active, ref'd watch keeps a ``RUN_DEFAULT`` run alive. Raises
         :class:`IllegalBlockingModeError`, :class:`AlreadyRegisteredError`,
-        :class:`UnsupportedOperationError`, :class:`RejectedExecutionError`,
+        :class:`UnsupportedOperationError`, :class:`InvalidArgumentError` (``ops`` negative
+        or beyond 32 bits), :class:`RejectedExecutionError`,
         :class:`ForkedError`, ``TypeError`` (not a channel, descriptor or callable; a
         ``bool``), :class:`NioxideOSError` from epoll (``EEXIST``: the descriptor is watched
         already; ``EPERM``: it cannot be polled, as a regular file)."""
@@ -854,7 +858,8 @@ class Watch:
     @property
     def interest(self) -> int:
         """The interest ops (``OP_*``); setting it takes effect at the next turn (a waiting
-        loop is woken, so readiness it has already seen is served at once)."""
+        loop is woken, so readiness it has already seen is served at once). Errors as for
+        :meth:`EventLoop.watch`'s ``ops``."""
 
     @interest.setter
     def interest(self, value: int, /) -> None: ...

@@ -113,7 +113,7 @@ macro_rules! channel_methods {
             fn register(
                 slf: &Bound<'_, Self>,
                 selector: &Bound<'_, Selector>,
-                ops: u32,
+                #[pyo3(from_py_with = crate::selector::interest_ops)] ops: u32,
                 attachment: Option<Py<PyAny>>,
             ) -> PyResult<Py<SelectionKey>> {
                 let channel = Channel::from(slf.get().inner.clone());

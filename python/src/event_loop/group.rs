@@ -13,7 +13,7 @@ use pyo3::types::{PyIterator, PyList, PyTuple};
 
 use super::promise::{Future, ScheduledFuture};
 use super::{EventLoop, SHUTDOWN_TIMEOUT, delay, period};
-use crate::error::{invalid, loop_error, to_pyerr};
+use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr};
 use crate::gil;
 use crate::selector::timeout;
 
@@ -62,7 +62,7 @@ impl EventLoopGroup {
             ));
         }
         if gil::closing() {
-            return Err(loop_error(nioxide_core::ErrorKind::Rejected.into()));
+            return Err(interpreter_exiting());
         }
         let core = nx::EventLoopGroup::new(n.unwrap_or(0)).map_err(to_pyerr)?;
         let loops = core

@@ -41,7 +41,6 @@ pub(crate) mod watch;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nioxide_core::ErrorKind;
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{self as nx, Repeat, RunMode};
 use pyo3::gc::PyVisit;
@@ -54,7 +53,7 @@ use self::promise::{Future, ScheduledFuture};
 use self::timer::Timer;
 use self::watch::Watch;
 use crate::channel;
-use crate::error::{invalid, loop_error, to_pyerr};
+use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr, work_error};
 use crate::gil;
 use crate::selector::{FOREVER, timeout};
 
@@ -258,7 +257,8 @@ impl EventLoop {
         let pending = state.register(Call::new(callable, args.iter())?);
         // On failure the task (and with it the registered call) is dropped here.
         let mut task = Some(callback::task(pending));
-        slf.get().core.try_execute(&mut task).map_err(loop_error)
+        let core = &slf.get().core;
+        core.try_execute(&mut task).map_err(work_error(core))
     }
 
     /// `submit(callable, *args)`.
@@ -269,11 +269,12 @@ impl EventLoop {
     ) -> PyResult<Py<Future>> {
         let state = Self::state_of(slf)?;
         let mut pending = state.register(Call::new(callable, args.iter())?);
-        let core = slf.get().core.submit(move |lp| {
+        let core = &slf.get().core;
+        let future = core.submit(move |lp| {
             let call = pending.take();
             callback::complete(lp, call, pending.state())
         });
-        Future::new_object(slf.py(), core.map_err(loop_error)?, state, false)
+        Future::new_object(slf.py(), future.map_err(work_error(core))?, state, false)
     }
 
     /// `schedule*(…, callable, *args)`.
@@ -290,11 +291,10 @@ impl EventLoop {
         let mut task: Option<nx::TimerTask> = Some(Box::new(move |lp| {
             callback::complete(lp, pending.get(), pending.state())
         }));
-        let core = slf
-            .get()
-            .core
+        let core = &slf.get().core;
+        let core = core
             .try_schedule(&mut task, delay, repeat)
-            .map_err(loop_error)?;
+            .map_err(work_error(core))?;
         Future::scheduled_object(slf.py(), core, state, id)
     }
 
@@ -325,7 +325,7 @@ impl EventLoop {
     #[staticmethod]
     fn spawn(py: Python<'_>) -> PyResult<Py<EventLoop>> {
         if gil::closing() {
-            return Err(loop_error(ErrorKind::Rejected.into()));
+            return Err(interpreter_exiting());
         }
         let core = nx::EventLoop::spawn().map_err(to_pyerr)?;
         Self::spawned(py, core)
@@ -407,7 +407,7 @@ impl EventLoop {
     fn watch(
         slf: &Bound<'_, Self>,
         target: &Bound<'_, PyAny>,
-        ops: u32,
+        #[pyo3(from_py_with = crate::selector::interest_ops)] ops: u32,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<Py<Watch>> {
         let py = slf.py();
@@ -424,7 +424,7 @@ impl EventLoop {
             Watched::Channel(channel) => core.watch(channel, ops, on_ready),
             Watched::Fd(fd) => core.watch_fd(fd, ops, on_ready),
         }
-        .map_err(loop_error)?;
+        .map_err(work_error(core))?;
         let object = Bound::new(py, Watch::new(watch.clone(), state.clone(), id))?;
         match Call::new(callback, [object.clone().into_any()]) {
             Ok(call) => state.fill(id, call),
