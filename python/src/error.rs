@@ -50,6 +50,7 @@ import_exceptions!(
     DeadlockError,
     LoopBusyError,
     InvalidStateError,
+    UnresolvedAddressError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes

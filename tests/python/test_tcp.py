@@ -162,6 +162,33 @@ def test_host_names_and_any_address(server: nioxide.ServerSocketChannel, closing
     closing(server.accept())
 
 
+def test_a_host_name_that_does_not_resolve(
+    closing: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nioxide error that is also the socket module's gaierror (with its errno). The
+    resolver is the socket module's getaddrinfo, made to fail here as it does for a name no
+    server knows (no DNS query leaves the test)."""
+
+    def unknown(host: str, *args: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    client = closing(nioxide.SocketChannel(socket.AF_INET))
+    server = closing(nioxide.ServerSocketChannel())
+    for call in (lambda: client.connect(("nowhere.invalid", 80)), lambda: server.bind(("nowhere.invalid", 0))):
+        with pytest.raises(socket.gaierror) as raised:
+            call()
+        assert isinstance(raised.value, nioxide.UnresolvedAddressError)
+        assert isinstance(raised.value, nioxide.NioxideError)
+        assert (raised.value.errno, raised.value.strerror) == (socket.EAI_NONAME, "Name or service not known")
+        assert isinstance(raised.value.__cause__, socket.gaierror)
+    assert client.is_open() and not client.is_connected()
+    monkeypatch.undo()
+    # A name the socket module refuses to encode (a label over 63 bytes): a ValueError.
+    with pytest.raises(nioxide.InvalidArgumentError, match="host name"):
+        client.connect(("x" * 64 + ".invalid", 80))
+
+
 def test_bad_addresses_and_families(closing: Callable[[Any], Any]) -> None:
     client = closing(nioxide.SocketChannel())
     with pytest.raises(TypeError):
@@ -568,6 +595,7 @@ KINDS = {
     "ConnectionResetError": ("ECONNRESET", (builtins.ConnectionResetError, nioxide.NioxideOSError)),
     "ConnectionAbortedError": ("ECONNABORTED", (builtins.ConnectionAbortedError, nioxide.NioxideOSError)),
     "BrokenPipeError": ("EPIPE", (builtins.BrokenPipeError, nioxide.NioxideOSError)),
+    "UnresolvedAddressError": (None, (socket.gaierror, nioxide.NioxideOSError)),
     # the runtime (test_event_loop.py, test_future.py raise them)
     "ClosedEventLoopError": ("NX_ECLOSED", (nioxide.ClosedChannelError, RuntimeError)),
     "CancelledError": ("NX_ECANCELLED", (concurrent.futures.CancelledError,)),

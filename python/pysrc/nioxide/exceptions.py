@@ -13,7 +13,8 @@ built with ``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
 Operating-system errors are :class:`NioxideOSError`, or the subclass for their errno:
 ``ECONNREFUSED`` :class:`ConnectionRefusedError`, ``ECONNRESET`` :class:`ConnectionResetError`,
 ``ECONNABORTED`` :class:`ConnectionAbortedError`, ``EPIPE`` :class:`BrokenPipeError`,
-``ETIMEDOUT`` :class:`TimeoutError`.
+``ETIMEDOUT`` :class:`TimeoutError`. A host name that does not resolve raises
+:class:`UnresolvedAddressError`, a :class:`socket.gaierror`.
 
 The classes are defined here, in Python, and the extension module imports them.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import socket
 from typing import ClassVar
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "ReadPendingError",
     "RejectedExecutionError",
     "TimeoutError",
+    "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
     "WritePendingError",
@@ -278,3 +281,8 @@ class BrokenPipeError(NioxideOSError, builtins.BrokenPipeError):
 
     code = "EPIPE"
 
+
+class UnresolvedAddressError(NioxideOSError, socket.gaierror):
+    """A host name in an address did not resolve (Java's ``UnresolvedAddressException``): a
+    :class:`socket.gaierror`, as ``socket.getaddrinfo`` raises it, with its ``errno`` (an
+    ``EAI_*`` code) and ``strerror``. C takes resolved addresses only, so there is no C code."""
