@@ -7,8 +7,11 @@
 //! `(errno, strerror)`, so `.errno` is set (pyo3's own `io::Error` conversion would leave it
 //! `None`).
 
+use std::ffi::CString;
+
 use nioxide_core::{Error, ErrorKind};
-use pyo3::PyErr;
+use pyo3::exceptions::PyResourceWarning;
+use pyo3::prelude::*;
 
 /// Declares the Rust types of the Python-defined exception classes.
 macro_rules! import_exceptions {
@@ -167,4 +170,26 @@ fn kind_error(kind: ErrorKind) -> PyErr {
 /// An `InvalidArgumentError` (a `ValueError`) with `msg`.
 pub(crate) fn invalid(msg: impl Into<String>) -> PyErr {
     InvalidArgumentError::new_err(msg.into())
+}
+
+/// Warns that an object is freed without having been closed: a `ResourceWarning`
+/// `"unclosed <repr>"`, as `socket.socket` gives. The callers then close it.
+///
+/// It is called from `Drop`, while pyo3 frees the object (pyo3 calls no finalizer before
+/// that), so the warning has no `source` object (`repr` says what it was), and it cannot
+/// raise: a warning turned into an error (`-W error::ResourceWarning`) is reported as an
+/// unraisable exception, as CPython does for its own finalizers. An exception being raised
+/// meanwhile is kept.
+pub(crate) fn warn_unclosed(repr: &str) {
+    Python::attach(|py| {
+        let pending = PyErr::take(py);
+        let message = CString::new(format!("unclosed {repr}")).unwrap_or_default();
+        let category = py.get_type::<PyResourceWarning>();
+        if let Err(raised) = PyErr::warn(py, category.as_any(), &message, 1) {
+            raised.write_unraisable(py, None);
+        }
+        if let Some(pending) = pending {
+            pending.restore(py);
+        }
+    });
 }

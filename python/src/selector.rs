@@ -8,6 +8,7 @@
 //! exactly once and whose `__clear__` closes it. A `SelectionKey` object holds its `Selector`,
 //! so a key ↔ attachment cycle is a Python cycle through the selector and is collected.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nioxide_core::selector::{self as nx, Attachment};
@@ -19,7 +20,7 @@ use pyo3::{PyTraverseError, intern};
 
 use crate::binding;
 use crate::channel;
-use crate::error::{invalid, selector_error, to_pyerr};
+use crate::error::{invalid, selector_error, to_pyerr, warn_unclosed};
 use crate::gil;
 
 /// A multiplexor of channels (Java's `Selector`); see the stub for the Python documentation.
@@ -27,6 +28,8 @@ use crate::gil;
 #[derive(Debug)]
 pub(crate) struct Selector {
     pub(crate) inner: nx::Selector,
+    /// Closed by the collector (`__clear__`) while still open: warned of when it is freed.
+    cleared_open: AtomicBool,
 }
 
 /// A channel's registration with a selector (Java's `SelectionKey`).
@@ -134,6 +137,7 @@ impl Selector {
     fn new() -> PyResult<Self> {
         Ok(Selector {
             inner: nx::Selector::open().map_err(to_pyerr)?,
+            cleared_open: AtomicBool::new(false),
         })
     }
 
@@ -231,14 +235,21 @@ impl Selector {
 
     /// Breaks cycles through attachments: an unreachable selector is closed, which drops them.
     fn __clear__(&self) {
+        if self.inner.is_open() {
+            self.cleared_open.store(true, Ordering::Relaxed);
+        }
         self.inner.close();
     }
 }
 
 impl Drop for Selector {
     /// A selector nobody can reach any more is closed (as a socket is), so its channels are
-    /// free to register elsewhere or switch back to blocking mode.
+    /// free to register elsewhere or switch back to blocking mode; if it was open, with a
+    /// `ResourceWarning`.
     fn drop(&mut self) {
+        if self.inner.is_open() || self.cleared_open.load(Ordering::Relaxed) {
+            warn_unclosed(&format!("<nioxide.Selector fd={}>", self.inner.fd()));
+        }
         self.inner.close();
     }
 }

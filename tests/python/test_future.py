@@ -215,8 +215,9 @@ def test_a_done_callback_cycle_on_a_caller_driven_loop_is_collected() -> None:
     promise = lp.create_promise()
     promise.add_done_callback(lambda f: (promise, lp))
     refs = weakref.ref(lp), weakref.ref(promise)
-    del lp, promise
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop caller-driven>"):
+        del lp, promise
+        gc.collect()
     assert refs[0]() is None and refs[1]() is None
 
 

@@ -7,8 +7,11 @@ import array
 import builtins
 import concurrent.futures
 import errno
+import gc
+import os
 import signal
 import socket
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -245,8 +248,8 @@ def test_a_huge_read_size_is_no_huge_allocation(pair: Pair) -> None:
     client, accepted = pair
     client.write(b"abc")
     assert accepted.read(1 << 62) == b"abc", "a read returns what is there"
-    with pytest.raises(nioxide.NotYetConnectedError):
-        nioxide.SocketChannel().read(1 << 62)
+    with nioxide.SocketChannel() as unconnected, pytest.raises(nioxide.NotYetConnectedError):
+        unconnected.read(1 << 62)
 
 
 def test_nonblocking_read_returns_none_when_nothing_is_there(pair: Pair) -> None:
@@ -551,6 +554,55 @@ def test_use_after_close_is_an_os_error_with_ebadf(
             call()
         assert isinstance(raised.value, nioxide.ClosedChannelError)
         assert raised.value.errno == errno.EBADF and raised.value.strerror
+
+
+def _is_open_socket(fd: int) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    except FileNotFoundError:
+        return False
+
+
+def test_an_abandoned_channel_warns_and_is_closed(server: nioxide.ServerSocketChannel) -> None:
+    """As socket.socket: a ResourceWarning "unclosed <...>", and the descriptor is closed."""
+    listener = nioxide.ServerSocketChannel()
+    listener.bind(("127.0.0.1", 0))
+    fd = listener.fileno()
+    with pytest.warns(ResourceWarning, match=r"unclosed <nioxide.ServerSocketChannel fd=\d+ local=127") as got:
+        del listener
+    assert got[0].filename == __file__, "reported where the object went"
+    assert not _is_open_socket(fd)
+
+    client = nioxide.SocketChannel()
+    client.connect(server.local_address)
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.SocketChannel") as got:
+        fds = client.fileno(), server.accept().fileno()  # the accepted one goes at once
+        del client
+        gc.collect()
+    assert len(got) == 2 and not any(_is_open_socket(fd) for fd in fds)
+
+
+def test_a_closed_or_registered_channel_is_not_abandoned(
+    server: nioxide.ServerSocketChannel, selector: nioxide.Selector
+) -> None:
+    """No warning for a closed channel, nor for one a selector key holds: `key.channel`
+    hands out a new object for it."""
+    client = nioxide.SocketChannel()
+    client.connect(server.local_address)
+    client.configure_blocking(False)
+    fd = client.fileno()
+    key = client.register(selector, OP_READ)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        del client
+        closed = nioxide.SocketChannel()
+        closed.close()
+        del closed
+        gc.collect()
+    assert got == []
+    assert key.channel.fileno() == fd and _is_open_socket(fd)
+    key.channel.close()
+    server.accept().close()
 
 
 def test_server_context_manager() -> None:

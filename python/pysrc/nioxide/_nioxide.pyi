@@ -90,7 +90,8 @@ class Selector:
     also while another thread is blocked in :meth:`select`.
 
     A context manager: leaving the ``with`` block closes the selector. A selector that is
-    garbage-collected is closed too.
+    garbage-collected is closed too, with a ``ResourceWarning`` ("unclosed ...", as a socket
+    gives) if it was open.
 
     >>> import nioxide
     >>> with nioxide.Selector() as selector:
@@ -225,6 +226,9 @@ class ServerSocketChannel:
     ``family`` is ``socket.AF_INET``, ``socket.AF_INET6`` or ``None`` (an IPv6 dual-stack
     socket that also takes IPv4 addresses; IPv4 where IPv6 is unavailable). New channels are in
     blocking mode, as in Java; ``SO_REUSEADDR`` is on. A context manager; close is idempotent.
+    A channel whose object is garbage-collected open, and which no selector key or loop watch
+    holds, is closed with a ``ResourceWarning`` ("unclosed ...", as a socket gives); one a key
+    holds lives on (``key.channel`` hands out a new object for it).
 
     >>> import nioxide
     >>> with nioxide.ServerSocketChannel() as server:
@@ -310,7 +314,8 @@ class SocketChannel:
     mode, as in Java. Every call that may wait releases the GIL; in blocking mode Ctrl-C
     interrupts it and :meth:`close` from another thread makes it raise
     :class:`AsynchronousCloseError`. Reads are serialized with reads and writes with writes.
-    No write raises ``SIGPIPE``. A context manager; close is idempotent.
+    No write raises ``SIGPIPE``. A context manager; close is idempotent. Garbage-collected
+    open, it is closed as a :class:`ServerSocketChannel` is (a ``ResourceWarning``).
     """
 
     def __new__(cls, family: int | None = None) -> Self:
@@ -467,7 +472,9 @@ class EventLoop:
 
     A context manager: leaving the ``with`` block closes a caller-driven loop, and shuts a
     library-driven one down gracefully and waits for its thread. A loop object that is
-    garbage-collected is shut down the same way, without waiting. A caller-driven loop in a
+    garbage-collected is shut down the same way, without waiting, and with a
+    ``ResourceWarning`` if nothing had closed it or begun its shutdown (asyncio's "unclosed
+    event loop"; the loops of a group are the group's). A caller-driven loop in a
     reference cycle with its callbacks is collected; a library-driven loop, like a thread,
     lives until it is shut down. Library-driven loops still running at interpreter exit are
     shut down gracefully and joined (``atexit``), so no loop thread calls into a finalizing
@@ -673,8 +680,8 @@ class EventLoopGroup:
     and the ``schedule`` methods go to the next loop. Shutdown goes through each loop's phases
     (see :class:`EventLoop`). A context manager: leaving the ``with`` block shuts the group
     down gracefully and waits for its threads. A group object that is garbage-collected is shut
-    down gracefully without waiting; groups still running at interpreter exit are shut down and
-    joined.
+    down gracefully without waiting (with a ``ResourceWarning`` if its shutdown had not begun);
+    groups still running at interpreter exit are shut down and joined.
 
     >>> import nioxide
     >>> with nioxide.EventLoopGroup(2) as group:

@@ -155,6 +155,18 @@ macro_rules! channel_methods {
                 repr($name, self.inner.fd(), self.inner.is_open(), local)
             }
         }
+
+        impl Drop for $class {
+            /// A channel whose last object goes away open, and which no selector key or
+            /// loop watch holds (those keep it, and `key.channel` makes a new object), is
+            /// abandoned: a `ResourceWarning`, and closed (as `socket.socket` does).
+            fn drop(&mut self) {
+                if self.inner.is_open() && !self.inner.is_registered() {
+                    crate::error::warn_unclosed(&self.__repr__());
+                    self.inner.close();
+                }
+            }
+        }
     };
 }
 

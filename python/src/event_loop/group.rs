@@ -68,7 +68,7 @@ impl EventLoopGroup {
         let loops = core
             .loops()
             .iter()
-            .map(|lp| EventLoop::spawned(py, lp.clone()))
+            .map(|lp| EventLoop::spawned(py, lp.clone(), true))
             .collect::<PyResult<_>>()?;
         Ok(EventLoopGroup {
             core,
@@ -247,9 +247,14 @@ impl EventLoopGroup {
 
 impl Drop for EventLoopGroup {
     /// A group whose object goes away is shut down gracefully, without waiting (its queued
-    /// work runs; the `atexit` hook joins the threads at the latest).
+    /// work runs; the `atexit` hook joins the threads at the latest); one that was not shut
+    /// down gets a `ResourceWarning` first.
     fn drop(&mut self) {
         if !self.forked() {
+            if !self.core.is_shutting_down() {
+                let what = format!("<nioxide.EventLoopGroup loops={}>", self.loops.len());
+                crate::error::warn_unclosed(&what);
+            }
             self.core
                 .shutdown_gracefully(Duration::ZERO, Duration::from_secs_f64(SHUTDOWN_TIMEOUT));
         }

@@ -38,6 +38,7 @@ pub(crate) mod promise;
 pub(crate) mod timer;
 pub(crate) mod watch;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ use self::promise::{Future, ScheduledFuture};
 use self::timer::Timer;
 use self::watch::Watch;
 use crate::channel;
-use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr, work_error};
+use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr, warn_unclosed, work_error};
 use crate::gil;
 use crate::selector::{FOREVER, timeout};
 
@@ -77,6 +78,10 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct EventLoop {
     pub(crate) core: nx::EventLoop,
     pub(crate) state: Arc<LoopState>,
+    /// A loop of an `EventLoopGroup`, which the group shuts down (no warning of its own).
+    member: bool,
+    /// Closed by the collector (`__clear__`) before any shutdown: warned of when it is freed.
+    cleared_open: AtomicBool,
 }
 
 /// Weak handles to every library-driven loop, for the `atexit` hook.
@@ -212,11 +217,13 @@ fn watched(target: &Bound<'_, PyAny>) -> PyResult<Watched> {
 }
 
 impl EventLoop {
-    fn wrap(core: nx::EventLoop) -> EventLoop {
+    fn wrap(core: nx::EventLoop, member: bool) -> EventLoop {
         core.set_callback_scope(Some(callback::scope(&core)));
         EventLoop {
             state: LoopState::new(core.is_library_driven()),
             core,
+            member,
+            cleared_open: AtomicBool::new(false),
         }
     }
 
@@ -230,10 +237,15 @@ impl EventLoop {
         self.state.check()
     }
 
-    /// A library-driven loop on its own thread, tracked for interpreter exit.
-    pub(crate) fn spawned(py: Python<'_>, core: nx::EventLoop) -> PyResult<Py<EventLoop>> {
+    /// A library-driven loop on its own thread, tracked for interpreter exit; `member`: one
+    /// of a group's loops.
+    pub(crate) fn spawned(
+        py: Python<'_>,
+        core: nx::EventLoop,
+        member: bool,
+    ) -> PyResult<Py<EventLoop>> {
         track(&core);
-        let object = Bound::new(py, Self::wrap(core))?;
+        let object = Bound::new(py, Self::wrap(core, member))?;
         object.get().state.remember(object.as_any())?;
         Ok(object.unbind())
     }
@@ -319,7 +331,7 @@ impl EventLoop {
 impl EventLoop {
     #[new]
     fn new() -> PyResult<Self> {
-        Ok(Self::wrap(nx::EventLoop::new().map_err(to_pyerr)?))
+        Ok(Self::wrap(nx::EventLoop::new().map_err(to_pyerr)?, false))
     }
 
     #[staticmethod]
@@ -328,7 +340,7 @@ impl EventLoop {
             return Err(interpreter_exiting());
         }
         let core = nx::EventLoop::spawn().map_err(to_pyerr)?;
-        Self::spawned(py, core)
+        Self::spawned(py, core, false)
     }
 
     #[pyo3(signature = (mode = RUN_DEFAULT))]
@@ -617,6 +629,9 @@ impl EventLoop {
         if self.core.is_library_driven() || self.forked() {
             return;
         }
+        if !self.core.is_shutting_down() {
+            self.cleared_open.store(true, Ordering::Relaxed);
+        }
         self.state.clear();
         self.core.close();
     }
@@ -625,9 +640,21 @@ impl EventLoop {
 impl Drop for EventLoop {
     /// A loop whose object goes away is shut down: a caller-driven one closed (nobody can run
     /// it any more), a library-driven one gracefully, without waiting (its queued work runs).
+    /// One that was not shut down or closed gets a `ResourceWarning` first (asyncio's
+    /// "unclosed event loop"), unless its group owns it.
     fn drop(&mut self) {
         if self.forked() {
             return;
+        }
+        if !self.member
+            && (!self.core.is_shutting_down() || self.cleared_open.load(Ordering::Relaxed))
+        {
+            let driver = if self.core.is_library_driven() {
+                "library-driven"
+            } else {
+                "caller-driven"
+            };
+            warn_unclosed(&format!("<nioxide.EventLoop {driver}>"));
         }
         if self.core.is_library_driven() {
             self.core
