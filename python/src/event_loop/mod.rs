@@ -304,10 +304,10 @@ impl EventLoop {
             callback::complete(lp, pending.get(), pending.state())
         }));
         let core = &slf.get().core;
-        let core = core
+        let scheduled = core
             .try_schedule(&mut task, delay, repeat)
             .map_err(work_error(core))?;
-        Future::scheduled_object(slf.py(), core, state, id)
+        Future::scheduled_object(slf.py(), scheduled, state, id)
     }
 
     /// Raises the `BaseException` a callback raised, if any.

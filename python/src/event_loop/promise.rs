@@ -86,7 +86,8 @@ impl Seed {
 static FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SCHEDULED_FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// An object of the Python class `name` of `nioxide._future` made from `seed`.
+/// An object of the Python class `name` of `nioxide._future` whose Rust half is `future`
+/// (and `scheduled`, for a `ScheduledFuture`).
 fn instantiate<T: pyo3::PyClass>(
     py: Python<'_>,
     class: &'static PyOnceLock<Py<PyType>>,
@@ -218,6 +219,7 @@ impl Future {
         if let Ok(seed) = r#loop.cast::<Seed>() {
             return match seed.get().take()? {
                 (future, None) => Ok(future),
+                // (Rust pairs each seed with its class: not reached.)
                 (_, Some(_)) => Err(PyTypeError::new_err("a scheduled future's seed")),
             };
         }
