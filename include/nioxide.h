@@ -1707,6 +1707,31 @@ int nx_promise_set_failure(struct nx_promise_t *promise, int error);
 int nx_promise_cancel(struct nx_promise_t *promise);
 
 /**
+ * Marks the operation of a promise the caller completes as started (Netty's
+ * `setUncancellable`, `concurrent.futures`' `set_running_or_notify_cancel`): from now on
+ * `nx_promise_cancel` loses and `nx_promise_is_running` is 1 until it completes. Returns 1 if
+ * it is uncancellable now (also if it already completed otherwise), 0 if it was cancelled
+ * (the operation should not start), or a negative error.
+ *
+ * Thread safety: safe from any thread; against a cancel on another thread exactly one wins.
+ *
+ * Errors: `NX_EINVAL` (NULL, or the future of a task or timer, which nioxide completes),
+ * `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_set_uncancellable(struct nx_promise_t *promise);
+
+/**
+ * Whether the promise's operation is running: 1 while it is incomplete and its operation
+ * has started (a task that began running, or `nx_promise_set_uncancellable`), else 0; or a
+ * negative error.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_promise_is_running(struct nx_promise_t *promise);
+
+/**
  * Whether the promise is complete (succeeded, failed or cancelled): 1 or 0, or a negative
  * error.
  *

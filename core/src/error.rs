@@ -100,7 +100,11 @@ error_kinds! {
     /// The operation or future was cancelled.
     Cancelled = ("NX_ECANCELLED", -3023, "cancelled"),
     /// The event loop is shutting down or terminated and refuses new work.
-    Rejected = ("NX_EREJECTED", -3024, "event loop is shutting down; work rejected"),
+    Rejected = (
+        "NX_EREJECTED",
+        -3024,
+        "event loop is shutting down or has terminated; work rejected"
+    ),
     /// The call would wait for the calling thread's own event loop, which would deadlock.
     WouldDeadlock = ("NX_EDEADLK", -3025, "waiting here would deadlock the event loop"),
     /// The event loop is already running (a re-entrant run) or a library thread drives it.

@@ -1350,3 +1350,42 @@ fn a_stop_is_used_up_by_a_run_that_returns_at_once() {
     assert!(!lp.run(RunMode::Default).unwrap());
     assert_eq!(ran.load(Ordering::SeqCst), 2, "no stale stop ended the run");
 }
+
+#[test]
+fn a_future_is_running_while_its_task_runs_and_then_cannot_be_cancelled() {
+    let lp = EventLoop::new().unwrap();
+    let slot: Arc<Mutex<Option<Promise>>> = Arc::new(Mutex::new(None));
+    let inside = slot.clone();
+    let future = lp
+        .submit(move |_| {
+            let future = inside.lock().unwrap().clone().unwrap();
+            Ok(Some(Box::new((future.is_running(), future.cancel()))))
+        })
+        .unwrap();
+    *slot.lock().unwrap() = Some(future.clone());
+    assert!(!future.is_running(), "queued, not started");
+    lp.run(RunMode::Default).unwrap();
+    let seen = future.with_outcome(|outcome| match outcome {
+        Some(nioxide_core::event_loop::Outcome::Success(Some(value))) => {
+            value.downcast_ref::<(bool, bool)>().copied()
+        }
+        _ => None,
+    });
+    assert_eq!(
+        seen,
+        Some((true, false)),
+        "running inside its task, and uncancellable"
+    );
+    assert!(
+        !future.is_running() && future.is_done(),
+        "done: no longer running"
+    );
+
+    let promise = Promise::new(Some(&lp));
+    assert!(!promise.is_running());
+    assert!(promise.set_uncancellable() && promise.is_running());
+    promise.set_success(None).unwrap();
+    assert!(!promise.is_running());
+    *slot.lock().unwrap() = None;
+    lp.close();
+}

@@ -7,8 +7,11 @@
 //! `(errno, strerror)`, so `.errno` is set (pyo3's own `io::Error` conversion would leave it
 //! `None`).
 
+use std::ffi::CString;
+
 use nioxide_core::{Error, ErrorKind};
-use pyo3::PyErr;
+use pyo3::exceptions::PyResourceWarning;
+use pyo3::prelude::*;
 
 /// Declares the Rust types of the Python-defined exception classes.
 macro_rules! import_exceptions {
@@ -50,11 +53,12 @@ import_exceptions!(
     DeadlockError,
     LoopBusyError,
     InvalidStateError,
+    UnresolvedAddressError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
 /// through here (or through [`selector_error`], [`loop_error`] or [`timer_error`], which only
-/// refine `Closed`).
+/// refine `Closed`, and [`work_error`], which refines `Rejected`).
 pub(crate) fn to_pyerr(err: Error) -> PyErr {
     match err {
         Error::Os(errno) => os_error(errno),
@@ -74,10 +78,30 @@ pub(crate) fn selector_error(err: Error) -> PyErr {
 pub(crate) fn loop_error(err: Error) -> PyErr {
     match err {
         Error::Kind(ErrorKind::Closed) => {
-            ClosedEventLoopError::new_err("event loop is closed (terminated)")
+            ClosedEventLoopError::new_err((libc::EBADF, "event loop is closed (terminated)"))
         }
         err => to_pyerr(err),
     }
+}
+
+/// As [`loop_error`], for work offered to the loop `core`: `Rejected` says which of its two
+/// causes it is (core's message, which C shares, names both).
+pub(crate) fn work_error(core: &nioxide_core::event_loop::EventLoop) -> impl Fn(Error) -> PyErr {
+    move |err| match err {
+        Error::Kind(ErrorKind::Rejected) if core.is_terminated() => {
+            RejectedExecutionError::new_err("event loop has terminated; work rejected")
+        }
+        Error::Kind(ErrorKind::Rejected) => {
+            RejectedExecutionError::new_err("event loop is shutting down; work rejected")
+        }
+        err => loop_error(err),
+    }
+}
+
+/// `RejectedExecutionError` for a new loop or group once the interpreter exits (the `atexit`
+/// hook has begun).
+pub(crate) fn interpreter_exiting() -> PyErr {
+    RejectedExecutionError::new_err("the interpreter is exiting; no new event loops")
 }
 
 /// As [`loop_error`], for calls on a timer: `Closed` (the timer is closed) becomes
@@ -91,7 +115,7 @@ pub(crate) fn timer_error(err: Error) -> PyErr {
 
 /// `ClosedSelectorError`.
 pub(crate) fn closed_selector() -> PyErr {
-    ClosedSelectorError::new_err("selector is closed")
+    ClosedSelectorError::new_err((libc::EBADF, "selector is closed"))
 }
 
 /// An OS error as `(errno, strerror)`, in the class for its errno.
@@ -111,8 +135,9 @@ fn os_error(errno: i32) -> PyErr {
 fn kind_error(kind: ErrorKind) -> PyErr {
     let msg = kind.message();
     match kind {
-        ErrorKind::Closed => ClosedChannelError::new_err(msg),
-        ErrorKind::AsyncClose => AsynchronousCloseError::new_err(msg),
+        // The "closed" classes are `OSError`s with `EBADF`, as the socket module's.
+        ErrorKind::Closed => ClosedChannelError::new_err((libc::EBADF, msg)),
+        ErrorKind::AsyncClose => AsynchronousCloseError::new_err((libc::EBADF, msg)),
         ErrorKind::CancelledKey => CancelledKeyError::new_err(msg),
         ErrorKind::IllegalBlockingMode => IllegalBlockingModeError::new_err(msg),
         ErrorKind::UnsupportedOps => UnsupportedOperationError::new_err(msg),
@@ -145,4 +170,26 @@ fn kind_error(kind: ErrorKind) -> PyErr {
 /// An `InvalidArgumentError` (a `ValueError`) with `msg`.
 pub(crate) fn invalid(msg: impl Into<String>) -> PyErr {
     InvalidArgumentError::new_err(msg.into())
+}
+
+/// Warns that an object is freed without having been closed: a `ResourceWarning`
+/// `"unclosed <repr>"`, as `socket.socket` gives. The callers then close it.
+///
+/// It is called from `Drop`, while pyo3 frees the object (pyo3 calls no finalizer before
+/// that), so the warning has no `source` object (`repr` says what it was), and it cannot
+/// raise: a warning turned into an error (`-W error::ResourceWarning`) is reported as an
+/// unraisable exception, as CPython does for its own finalizers. An exception being raised
+/// meanwhile is kept.
+pub(crate) fn warn_unclosed(repr: &str) {
+    Python::attach(|py| {
+        let pending = PyErr::take(py);
+        let message = CString::new(format!("unclosed {repr}")).unwrap_or_default();
+        let category = py.get_type::<PyResourceWarning>();
+        if let Err(raised) = PyErr::warn(py, category.as_any(), &message, 1) {
+            raised.write_unraisable(py, None);
+        }
+        if let Some(pending) = pending {
+            pending.restore(py);
+        }
+    });
 }

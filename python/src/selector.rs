@@ -8,9 +8,11 @@
 //! exactly once and whose `__clear__` closes it. A `SelectionKey` object holds its `Selector`,
 //! so a key ↔ attachment cycle is a Python cycle through the selector and is collected.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nioxide_core::selector::{self as nx, Attachment};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -18,7 +20,7 @@ use pyo3::{PyTraverseError, intern};
 
 use crate::binding;
 use crate::channel;
-use crate::error::{invalid, selector_error, to_pyerr};
+use crate::error::{invalid, selector_error, to_pyerr, warn_unclosed};
 use crate::gil;
 use crate::live::{Class, Live};
 
@@ -29,6 +31,11 @@ pub(crate) struct Selector {
     pub(crate) inner: nx::Selector,
     /// Counted in `nioxide.live_objects()` while the object lives.
     _live: Live,
+    /// Closed by the collector (`__clear__`) while still open: warned of when it is freed.
+    cleared_open: AtomicBool,
+    /// The epoll descriptor's number while it was open, for the warning (a close releases
+    /// the descriptor, and the collector's close comes before the warning).
+    fd: i32,
 }
 
 /// A channel's registration with a selector (Java's `SelectionKey`).
@@ -57,6 +64,19 @@ pub(crate) fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
 }
 
 /// A Python attachment as core stores it (`None` stores nothing).
+/// Interest ops from Python (`register`, `interest_ops`, a watch's `interest`): an `int` of
+/// `OP_*` bits. A negative number, or one beyond 32 bits, is no mask: `InvalidArgumentError` (a
+/// `ValueError`, as for unsupported bits) rather than the `OverflowError` of a plain `u32`.
+pub(crate) fn interest_ops(ops: &Bound<'_, PyAny>) -> PyResult<u32> {
+    match ops.extract::<u32>() {
+        Err(e) if e.is_instance_of::<PyOverflowError>(ops.py()) => Err(invalid(format!(
+            "interest ops must be a mask of OP_* bits, not {}",
+            ops.repr()?
+        ))),
+        extracted => extracted,
+    }
+}
+
 pub(crate) fn attachment(object: Option<Py<PyAny>>, py: Python<'_>) -> Option<Attachment> {
     object
         .filter(|o| !o.is_none(py))
@@ -124,9 +144,12 @@ impl Selector {
 impl Selector {
     #[new]
     fn new() -> PyResult<Self> {
+        let inner = nx::Selector::open().map_err(to_pyerr)?;
         Ok(Selector {
-            inner: nx::Selector::open().map_err(to_pyerr)?,
+            fd: inner.fd(),
+            inner,
             _live: Live::new(Class::Selector),
+            cleared_open: AtomicBool::new(false),
         })
     }
 
@@ -224,14 +247,21 @@ impl Selector {
 
     /// Breaks cycles through attachments: an unreachable selector is closed, which drops them.
     fn __clear__(&self) {
+        if self.inner.is_open() {
+            self.cleared_open.store(true, Ordering::Relaxed);
+        }
         self.inner.close();
     }
 }
 
 impl Drop for Selector {
     /// A selector nobody can reach any more is closed (as a socket is), so its channels are
-    /// free to register elsewhere or switch back to blocking mode.
+    /// free to register elsewhere or switch back to blocking mode; if it was open, with a
+    /// `ResourceWarning`.
     fn drop(&mut self) {
+        if self.inner.is_open() || self.cleared_open.load(Ordering::Relaxed) {
+            warn_unclosed(&format!("<nioxide.Selector fd={}>", self.fd));
+        }
         self.inner.close();
     }
 }
@@ -244,8 +274,10 @@ impl SelectionKey {
     }
 
     #[setter]
-    fn set_interest_ops(&self, ops: u32) -> PyResult<()> {
-        self.key.set_interest_ops(ops).map_err(to_pyerr)
+    fn set_interest_ops(&self, ops: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.key
+            .set_interest_ops(interest_ops(ops)?)
+            .map_err(to_pyerr)
     }
 
     fn interest_ops_or(&self, ops: u32) -> PyResult<u32> {

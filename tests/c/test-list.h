@@ -199,6 +199,7 @@ TEST_ENTRY(loop_shutdown_now_drops_queued_work)
 TEST_ENTRY(loop_rejected_after_shutdown)
 TEST_ENTRY(loop_close_caller_driven)
 TEST_ENTRY(loop_await_on_own_thread)
+TEST_ENTRY(loop_rejected_text_covers_a_terminated_loop)
 
 /* test-loop-watch.c */
 TEST_ENTRY(loop_watch_socket_channel)
@@ -234,6 +235,7 @@ TEST_ENTRY(promise_complete_once)
 TEST_ENTRY(promise_failure_and_cancel)
 TEST_ENTRY(promise_submit_value)
 TEST_ENTRY(promise_futures_only_nioxide_completes)
+TEST_ENTRY(promise_running_and_uncancellable)
 
 /* test-promise-listeners.c */
 TEST_ENTRY(promise_listener_order_and_late)

@@ -248,3 +248,17 @@ TEST_IMPL(loop_await_on_own_thread) {
   t_stop_loop(loop);
   return 0;
 }
+
+/* NX_EREJECTED comes from a loop that is shutting down and from one that has terminated: its
+ * text is right for both. */
+TEST_IMPL(loop_rejected_text_covers_a_terminated_loop) {
+  nx_loop_t *loop;
+  ASSERT_OK(nx_loop_new(&loop));
+  ASSERT_OK(nx_loop_close(loop));
+  ASSERT_EQ(nx_loop_is_terminated(loop), 1);
+  ASSERT_EQ(nx_loop_execute(loop, t_noop_task, NULL, NULL), NX_EREJECTED);
+  ASSERT_NOT_NULL(strstr(nx_strerror(NX_EREJECTED), "terminated"));
+  ASSERT_NOT_NULL(strstr(nx_strerror(NX_EREJECTED), "shutting down"));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

@@ -178,3 +178,58 @@ TEST_IMPL(promise_futures_only_nioxide_completes) {
   ASSERT_OK(nx_loop_free(loop));
   return 0;
 }
+
+struct running_probe {
+  nx_promise_t *future;
+  int seen_running;
+  int seen_cancel;
+};
+
+static int probe_running(nx_loop_t *loop, void **value_out, nx_free_cb *value_free_out,
+                         void *arg) {
+  struct running_probe *probe = arg;
+  (void)loop;
+  (void)value_out;
+  (void)value_free_out;
+  probe->seen_running = nx_promise_is_running(probe->future);
+  probe->seen_cancel = nx_promise_cancel(probe->future);
+  return 0;
+}
+
+TEST_IMPL(promise_running_and_uncancellable) {
+  nx_loop_t *loop;
+  nx_promise_t *promise;
+  struct running_probe probe = {NULL, -1, -1};
+  ASSERT_OK(nx_loop_new(&loop));
+  /* A promise the caller completes: marked running, it can no longer be cancelled. */
+  ASSERT_OK(nx_promise_new(loop, &promise));
+  ASSERT_EQ(nx_promise_is_running(promise), 0);
+  ASSERT_EQ(nx_promise_set_uncancellable(promise), 1);
+  ASSERT_EQ(nx_promise_is_running(promise), 1);
+  ASSERT_EQ(nx_promise_cancel(promise), 0);
+  ASSERT_EQ(nx_promise_is_done(promise), 0);
+  ASSERT_OK(nx_promise_set_success(promise, NULL, NULL));
+  ASSERT_EQ(nx_promise_is_running(promise), 0); /* complete: no longer running */
+  ASSERT_EQ(nx_promise_set_uncancellable(promise), 1);
+  ASSERT_OK(nx_promise_free(promise));
+  /* Cancelled first: the operation must not start. */
+  ASSERT_OK(nx_promise_new(loop, &promise));
+  ASSERT_EQ(nx_promise_cancel(promise), 1);
+  ASSERT_EQ(nx_promise_set_uncancellable(promise), 0);
+  ASSERT_EQ(nx_promise_is_running(promise), 0);
+  ASSERT_OK(nx_promise_free(promise));
+  /* A task's future runs while its task does; only nioxide marks it. */
+  ASSERT_OK(nx_loop_submit(loop, probe_running, &probe, NULL, &probe.future));
+  ASSERT_EQ(nx_promise_is_running(probe.future), 0);
+  ASSERT_EQ(nx_promise_set_uncancellable(probe.future), NX_EINVAL);
+  ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
+  ASSERT_EQ(probe.seen_running, 1);
+  ASSERT_EQ(probe.seen_cancel, 0);
+  ASSERT_EQ(nx_promise_is_success(probe.future), 1);
+  ASSERT_EQ(nx_promise_is_running(probe.future), 0);
+  ASSERT_EQ(nx_promise_is_running(NULL), NX_EINVAL);
+  ASSERT_EQ(nx_promise_set_uncancellable(NULL), NX_EINVAL);
+  ASSERT_OK(nx_promise_free(probe.future));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}

@@ -68,6 +68,37 @@ def test_await_results_exceptions_and_cancellation(threaded: nioxide.EventLoop) 
     run(main())
 
 
+def test_asyncio_wrap_future(threaded: nioxide.EventLoop) -> None:
+    """A nioxide future is a concurrent.futures.Future: asyncio.wrap_future takes it, and
+    cancels go both ways."""
+
+    def fail() -> None:
+        raise ValueError("raised on the loop")
+
+    async def main() -> None:
+        assert await asyncio.wrap_future(threaded.submit(pow, 2, 10)) == 1024
+        with pytest.raises(ValueError, match="raised on the loop"):
+            await asyncio.wrap_future(threaded.submit(fail))
+        promise = threaded.create_promise()
+        background(lambda: promise.set_result("set"), delay=0.05)
+        assert await asyncio.wrap_future(promise) == "set"
+
+        cancelled_here = threaded.create_promise()
+        wrapped = asyncio.wrap_future(cancelled_here)
+        wrapped.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await wrapped
+        await asyncio.sleep(0)  # the asyncio future's done callbacks run
+        assert cancelled_here.cancelled(), "cancelling the asyncio future cancels the source"
+        cancelled_there = threaded.create_promise()
+        wrapped = asyncio.wrap_future(cancelled_there)
+        cancelled_there.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await wrapped
+
+    run(main())
+
+
 def test_await_returns_when_a_shutdown_cancels_the_timer() -> None:
     lp = nioxide.EventLoop.spawn()
 

@@ -10,6 +10,7 @@ import pathlib
 import pytest
 
 import nioxide
+import nioxide._future
 import nioxide._runtime
 import nioxide.exceptions
 
@@ -42,7 +43,9 @@ def test_stub_examples(name: str, doc: str) -> None:
     assert runner.failures == 0, f"{name}: {runner.failures} example(s) failed (see output)"
 
 
-@pytest.mark.parametrize("module", [nioxide, nioxide.exceptions, nioxide._runtime])
+@pytest.mark.parametrize(
+    "module", [nioxide, nioxide.exceptions, nioxide._runtime, nioxide._future]
+)
 def test_module_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -450,6 +451,40 @@ def test_watch_interest_and_unref(loop: nioxide.EventLoop) -> None:
         assert loop.run() is False
 
 
+def test_a_watch_interest_out_of_range_is_a_value_error(loop: nioxide.EventLoop) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        with pytest.raises(nioxide.InvalidArgumentError, match="OP_"):
+            loop.watch(a.fileno(), -1, print)
+        watch = loop.watch(a.fileno(), OP_READ, print)
+        for ops in (-OP_READ, 2**32):
+            with pytest.raises(ValueError):
+                watch.interest = ops
+        assert watch.interest == OP_READ
+        watch.close()
+
+
+def test_rejected_work_says_why(threaded: nioxide.EventLoop) -> None:
+    """Shutting down, or terminated: the message says which (C's text covers both)."""
+    release = threading.Event()
+    threaded.execute(release.wait, WAIT)  # the shutdown waits for this task
+    threaded.shutdown_gracefully(0, WAIT)
+    with pytest.raises(nioxide.RejectedExecutionError, match="shutting down") as raised:
+        threaded.submit(print)
+    assert "terminated" not in str(raised.value)
+    release.set()
+    assert threaded.await_termination(WAIT)
+    for offer in (
+        lambda: threaded.execute(print),
+        lambda: threaded.submit(print),
+        lambda: threaded.schedule(1, print),
+        lambda: threaded.timer(print),
+    ):
+        with pytest.raises(nioxide.RejectedExecutionError, match="terminated") as raised:
+            offer()
+        assert "shutting down" not in str(raised.value)
+
+
 def test_watch_a_channel(loop: nioxide.EventLoop, server: nioxide.ServerSocketChannel) -> None:
     server.configure_blocking(False)
     accepted: list[nioxide.SocketChannel] = []
@@ -787,9 +822,41 @@ def test_loop_callback_loop_cycles_are_collected() -> None:
         promise = lp.create_promise()
         promise.add_done_callback(lambda f: (lp, promise))
         ref = weakref.ref(lp)
-        del lp, promise
-        gc.collect()
+        with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop caller-driven>"):
+            del lp, promise
+            gc.collect()
         assert ref() is None
+
+
+def test_abandoned_loops_and_groups_warn_and_are_shut_down() -> None:
+    """A loop or group that goes away without close() or a shutdown: a ResourceWarning (as
+    asyncio's "unclosed event loop"), and it is shut down (its threads end)."""
+    threads = os_threads()
+    with pytest.warns(ResourceWarning) as got:
+        nioxide.EventLoop()
+        nioxide.EventLoop.spawn()
+        nioxide.EventLoopGroup(2)
+        gc.collect()
+    assert [str(w.message) for w in got] == [
+        "unclosed <nioxide.EventLoop caller-driven>",
+        "unclosed <nioxide.EventLoop library-driven>",
+        "unclosed <nioxide.EventLoopGroup loops=2>",
+    ]
+    assert settled_os_threads(threads) == threads, "the abandoned loops' threads ended"
+
+    with warnings.catch_warnings(record=True) as none:
+        warnings.simplefilter("always")
+        with nioxide.EventLoop():
+            pass
+        spawned = nioxide.EventLoop.spawn()
+        spawned.shutdown_gracefully()  # asked to stop: not abandoned, even if not awaited
+        group = nioxide.EventLoopGroup(2)
+        members = group.loops
+        group.shutdown_gracefully()
+        assert group.await_termination(WAIT) and spawned.await_termination(WAIT)
+        del spawned, group, members  # a group's loops are the group's to shut down
+        gc.collect()
+    assert none == []
 
 
 def test_a_library_driven_loop_is_released_once_shut_down() -> None:
@@ -806,7 +873,8 @@ def test_a_library_driven_loop_is_released_once_shut_down() -> None:
 def test_an_unreferenced_library_driven_loop_still_runs_its_queued_work() -> None:
     ran = threading.Event()
     threads = os_threads()
-    nioxide.EventLoop.spawn().execute(ran.set)  # the object goes at once: graceful shutdown
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop library-driven>"):
+        nioxide.EventLoop.spawn().execute(ran.set)  # the object goes at once: graceful shutdown
     assert ran.wait(WAIT)
     assert settled_os_threads(threads) == threads
 
@@ -849,7 +917,8 @@ def test_loops_release_their_descriptors() -> None:
                 lp.schedule_at_fixed_rate(0, 60, print)
             with nioxide.EventLoopGroup(2) as group:
                 group.schedule(60, print)
-            nioxide.EventLoop()  # dropped unclosed
+            with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop caller-driven>"):
+                nioxide.EventLoop()  # dropped unclosed
         del lp, group
         gc.collect()
         assert _descriptors() - before == {

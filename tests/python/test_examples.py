@@ -98,13 +98,15 @@ def _start_server(
 
 @pytest.fixture
 def stopper() -> Iterator[list[subprocess.Popen[str]]]:
-    """Kills whatever the test started and left running."""
+    """Kills whatever the test started and left running, and closes its pipe."""
     started: list[subprocess.Popen[str]] = []
     yield started
     for process in started:
         if process.poll() is None:
             process.kill()
             process.wait(TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.mark.parametrize(

@@ -215,8 +215,9 @@ def test_a_done_callback_cycle_on_a_caller_driven_loop_is_collected() -> None:
     promise = lp.create_promise()
     promise.add_done_callback(lambda f: (promise, lp))
     refs = weakref.ref(lp), weakref.ref(promise)
-    del lp, promise
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop caller-driven>"):
+        del lp, promise
+        gc.collect()
     assert refs[0]() is None and refs[1]() is None
 
 
@@ -295,3 +296,135 @@ def test_a_long_chain_of_done_callbacks_on_a_terminated_loop_completes() -> None
     futures[0].set_result(1)
     assert futures[-1].done()
     assert handler.contexts == []
+
+# --- a concurrent.futures.Future ------------------------------------------------------------
+
+
+def test_every_future_is_a_concurrent_futures_future(loop: nioxide.EventLoop) -> None:
+    class Mine(nioxide.Future[int]):
+        pass
+
+    futures = [
+        loop.submit(lambda: 1),
+        loop.schedule(0, lambda: 2),
+        loop.create_promise(),
+        nioxide.Future(loop),
+        Mine(loop),
+    ]
+    for future in futures:
+        assert isinstance(future, concurrent.futures.Future) and isinstance(future, nioxide.Future)
+    assert type(futures[0]) is nioxide.Future and type(futures[1]) is nioxide.ScheduledFuture
+    with pytest.raises(TypeError):
+        nioxide.ScheduledFuture(loop)  # only schedule*() makes them
+    with pytest.raises(TypeError):
+        nioxide.Future("not a loop")  # type: ignore[arg-type]
+    loop.run()
+
+
+def test_concurrent_futures_wait_and_as_completed(threaded: nioxide.EventLoop) -> None:
+    def fail_when(gate: threading.Event) -> None:
+        gate.wait(WAIT)
+        raise LookupError("failed")
+
+    first, second, gate = threaded.create_promise(), threaded.create_promise(), threading.Event()
+    failed = threaded.submit(fail_when, gate)
+    futures = [first, second, failed]
+    start = time.monotonic()
+    completer = background(lambda: first.set_result("first"), delay=0.05)
+    waited = concurrent.futures.wait(futures, WAIT, concurrent.futures.FIRST_COMPLETED)
+    assert waited.done == {first} and waited.not_done == {second, failed}
+    completer.done()
+    completer = background(gate.set, delay=0.05)  # the task completes its future
+    waited = concurrent.futures.wait(futures, WAIT, concurrent.futures.FIRST_EXCEPTION)
+    assert waited.done == {first, failed} and waited.not_done == {second}
+    completer.done()
+    completer = background(lambda: second.set_result("second"), delay=0.05)
+    waited = concurrent.futures.wait(futures, WAIT)
+    assert waited.done == set(futures) and not waited.not_done
+    assert time.monotonic() - start < WAIT
+    completer.done()
+
+    # Each completion is made after the one before came out of as_completed().
+    release = threading.Event()
+    by_task = threaded.submit(release.wait, WAIT)
+    cancelled, later = threaded.create_promise(), threaded.create_promise()
+    next_steps = [cancelled.cancel, lambda: later.set_result("later")]
+    completer = background(release.set, delay=0.05)
+    order = []
+    for future in concurrent.futures.as_completed([later, by_task, cancelled], WAIT):
+        order.append(future)
+        if next_steps:
+            next_steps.pop(0)()
+    completer.done()
+    assert order == [by_task, cancelled, later]
+    assert [f.cancelled() for f in order] == [False, True, False]
+
+
+@pytest.mark.parametrize("how", ["set_result", "set_exception", "cancel", "task", "shutdown"])
+def test_a_blocked_concurrent_futures_wait_wakes_up(how: str) -> None:
+    lp = nioxide.EventLoop.spawn()
+    if how == "task":
+        future = lp.schedule(0.1, lambda: "ran")
+    elif how == "shutdown":
+        future = lp.schedule(60, lambda: "never")  # cancelled by the shutdown
+    else:
+        future = lp.create_promise()
+    action = {
+        "set_result": lambda: future.set_result(1),
+        "set_exception": lambda: future.set_exception(ValueError),
+        "cancel": future.cancel,
+        "task": lambda: None,
+        "shutdown": lp.shutdown_now,
+    }[how]
+    completer = background(action, delay=0.1)
+    start = time.monotonic()
+    done, not_done = concurrent.futures.wait([future], WAIT)
+    assert done == {future} and not not_done and time.monotonic() - start < WAIT
+    assert future.cancelled() == (how in ("cancel", "shutdown"))
+    completer.done()
+    lp.shutdown_now()
+    assert lp.await_termination(WAIT)
+
+
+def test_a_future_its_task_completed_counts_as_done_before_the_loop_turns(
+    loop: nioxide.EventLoop,
+) -> None:
+    """The done callback that tells concurrent.futures' waiters runs on a later turn; a wait
+    that looks meanwhile sees the future done all the same, and is told of it once."""
+    ran = loop.submit(lambda: "ran")
+    assert concurrent.futures.wait([ran], 0).not_done == {ran}  # looked at while pending
+    loop.run(nioxide.RUN_NOWAIT)  # runs the task; its done callbacks wait for the next turn
+    assert ran.done()
+    promise = loop.create_promise()
+    completer = background(lambda: promise.set_result("set"), delay=0.1)
+    order = list(concurrent.futures.as_completed([promise, ran], WAIT))
+    assert order == [ran, promise], "each future once, in completion order"
+    completer.done()
+    loop.run()  # the late done callback finds the future settled: it tells nobody again
+    assert concurrent.futures.wait([ran, promise], 0).done == {ran, promise}
+
+
+def test_running_and_set_running_or_notify_cancel(loop: nioxide.EventLoop) -> None:
+    box: list[nioxide.Future[bool]] = []
+    task = loop.submit(lambda: (box[0].running(), box[0].cancel()))
+    box.append(task)
+    assert not task.running()
+    with pytest.raises(nioxide.InvalidArgumentError):
+        task.set_running_or_notify_cancel()  # its task marks it
+    loop.run()
+    assert task.result() == (True, False), "running inside its task, and no longer cancellable"
+    assert not task.running()
+
+    promise = loop.create_promise()
+    assert promise.set_running_or_notify_cancel() is True
+    assert promise.running() and not promise.cancel() and not promise.done()
+    with pytest.raises(RuntimeError):
+        promise.set_running_or_notify_cancel()
+    promise.set_result(1)
+    assert not promise.running()
+    with pytest.raises(nioxide.InvalidStateError):
+        promise.set_running_or_notify_cancel()
+    cancelled = loop.create_promise()
+    cancelled.cancel()
+    assert cancelled.set_running_or_notify_cancel() is False
+    assert concurrent.futures.wait([cancelled], 0).done == {cancelled}

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -232,6 +233,25 @@ def test_unsupported_ops_are_refused(selector: nioxide.Selector, pair: Pair, ser
     assert key.interest_ops == OP_READ
 
 
+def test_an_interest_mask_out_of_range_is_a_value_error(selector: nioxide.Selector, pair: Pair) -> None:
+    """A negative number (or one beyond 32 bits) is no mask of OP_* bits: ValueError, as for
+    bits the channel does not support, not OverflowError; nothing changes."""
+    _, accepted = pair
+    nonblocking(accepted)
+    for ops in (-1, -OP_READ, 2**32):
+        with pytest.raises(nioxide.InvalidArgumentError, match="OP_") as raised:
+            accepted.register(selector, ops)
+        assert isinstance(raised.value, ValueError)
+    assert not accepted.is_registered()
+    key = accepted.register(selector, OP_READ)
+    for ops in (-1, 2**40):
+        with pytest.raises(ValueError):
+            key.interest_ops = ops
+    assert key.interest_ops == OP_READ
+    with pytest.raises(TypeError):
+        key.interest_ops = "OP_READ"  # type: ignore[assignment]
+
+
 def test_register_errors(selector: nioxide.Selector, pair: Pair, closing: Callable[[Any], Any]) -> None:
     client, accepted = pair
     with pytest.raises(nioxide.IllegalBlockingModeError):
@@ -334,7 +354,8 @@ def test_selector_object_releases_its_descriptors() -> None:
     gc.collect()
     assert _epoll_descriptors() == before
     unclosed = nioxide.Selector()
-    del unclosed  # collected without close(): closed then
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.Selector"):
+        del unclosed  # collected without close(): closed then
     assert _epoll_descriptors() == before
 
 
@@ -510,6 +531,28 @@ def test_ctrl_c_interrupts_select(selector: nioxide.Selector, sigint_handler: No
 # --- garbage collection ------------------------------------------------------------------
 
 
+def test_an_abandoned_selector_warns_and_is_closed(pair: Pair) -> None:
+    """As a socket: a ResourceWarning "unclosed <...>" when it goes away open (also as
+    cyclic garbage), and it is closed; none for a closed one."""
+    _, accepted = pair
+    selector = nioxide.Selector()
+    nonblocking(accepted).register(selector, OP_READ, attachment=selector)  # a cycle
+    fd = selector.fileno()
+    with pytest.warns(ResourceWarning, match=f"unclosed <nioxide.Selector fd={fd}>") as got:
+        del selector
+        gc.collect()
+    assert len(got) == 1 and got[0].filename == __file__
+    assert not accepted.is_registered(), "closed: the channel is free again"
+    accepted.configure_blocking(True)
+    closed = nioxide.Selector()
+    closed.close()
+    with warnings.catch_warnings(record=True) as none:
+        warnings.simplefilter("always")
+        del closed
+        gc.collect()
+    assert none == []
+
+
 class Holder:
     """An attachment that refers back to things."""
 
@@ -523,8 +566,9 @@ def test_key_attachment_cycle_is_collected(pair: Pair) -> None:
     holder = Holder()
     holder.key = nonblocking(accepted).register(selector, OP_READ, holder)
     gone_holder, gone_selector = weakref.ref(holder), weakref.ref(selector)
-    del holder, selector
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.Selector"):
+        del holder, selector
+        gc.collect()
     assert gone_holder() is None and gone_selector() is None
     # The collected selector was closed: the channel is free again.
     assert not accepted.is_registered()
@@ -537,8 +581,9 @@ def test_attachment_referring_to_its_selector_is_collected(pair: Pair) -> None:
     holder.selector = nioxide.Selector()
     nonblocking(accepted).register(holder.selector, OP_READ, holder)
     gone = weakref.ref(holder)
-    del holder
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.Selector"):
+        del holder
+        gc.collect()
     assert gone() is None
     assert not accepted.is_registered()
 

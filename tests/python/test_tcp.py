@@ -7,8 +7,11 @@ import array
 import builtins
 import concurrent.futures
 import errno
+import gc
+import os
 import signal
 import socket
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -162,6 +165,33 @@ def test_host_names_and_any_address(server: nioxide.ServerSocketChannel, closing
     closing(server.accept())
 
 
+def test_a_host_name_that_does_not_resolve(
+    closing: Callable[[Any], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nioxide error that is also the socket module's gaierror (with its errno). The
+    resolver is the socket module's getaddrinfo, made to fail here as it does for a name no
+    server knows (no DNS query leaves the test)."""
+
+    def unknown(host: str, *args: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    client = closing(nioxide.SocketChannel(socket.AF_INET))
+    server = closing(nioxide.ServerSocketChannel())
+    for call in (lambda: client.connect(("nowhere.invalid", 80)), lambda: server.bind(("nowhere.invalid", 0))):
+        with pytest.raises(socket.gaierror) as raised:
+            call()
+        assert isinstance(raised.value, nioxide.UnresolvedAddressError)
+        assert isinstance(raised.value, nioxide.NioxideError)
+        assert (raised.value.errno, raised.value.strerror) == (socket.EAI_NONAME, "Name or service not known")
+        assert isinstance(raised.value.__cause__, socket.gaierror)
+    assert client.is_open() and not client.is_connected()
+    monkeypatch.undo()
+    # A name the socket module refuses to encode (a label over 63 bytes): a ValueError.
+    with pytest.raises(nioxide.InvalidArgumentError, match="host name"):
+        client.connect(("x" * 64 + ".invalid", 80))
+
+
 def test_bad_addresses_and_families(closing: Callable[[Any], Any]) -> None:
     client = closing(nioxide.SocketChannel())
     with pytest.raises(TypeError):
@@ -218,8 +248,8 @@ def test_a_huge_read_size_is_no_huge_allocation(pair: Pair) -> None:
     client, accepted = pair
     client.write(b"abc")
     assert accepted.read(1 << 62) == b"abc", "a read returns what is there"
-    with pytest.raises(nioxide.NotYetConnectedError):
-        nioxide.SocketChannel().read(1 << 62)
+    with nioxide.SocketChannel() as unconnected, pytest.raises(nioxide.NotYetConnectedError):
+        unconnected.read(1 << 62)
 
 
 def test_nonblocking_read_returns_none_when_nothing_is_there(pair: Pair) -> None:
@@ -530,6 +560,81 @@ def test_closed_channels(pair: Pair) -> None:
         assert raised.value.code == "NX_ECLOSED"
 
 
+def test_use_after_close_is_an_os_error_with_ebadf(
+    pair: Pair, selector: nioxide.Selector
+) -> None:
+    """As the socket module's: ``except OSError`` catches a use after close, errno EBADF."""
+    client, accepted = pair
+    reader = background(lambda: accepted.read_into(bytearray(8)))
+    assert blocked_in(reader)
+    accepted.close()
+    server = nioxide.ServerSocketChannel()
+    loop = nioxide.EventLoop()
+    for closed in (client, server, selector, loop):
+        closed.close()
+    for call in (
+        lambda: client.read(1),
+        lambda: client.write(b"x"),
+        server.accept,
+        selector.select_now,
+        loop.run,
+        reader.done,  # woken by the close: AsynchronousCloseError
+    ):
+        with pytest.raises(OSError) as raised:
+            call()
+        assert isinstance(raised.value, nioxide.ClosedChannelError)
+        assert raised.value.errno == errno.EBADF and raised.value.strerror
+
+
+def _is_open_socket(fd: int) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    except FileNotFoundError:
+        return False
+
+
+def test_an_abandoned_channel_warns_and_is_closed(server: nioxide.ServerSocketChannel) -> None:
+    """As socket.socket: a ResourceWarning "unclosed <...>", and the descriptor is closed."""
+    listener = nioxide.ServerSocketChannel()
+    listener.bind(("127.0.0.1", 0))
+    fd = listener.fileno()
+    with pytest.warns(ResourceWarning, match=r"unclosed <nioxide.ServerSocketChannel fd=\d+ local=127") as got:
+        del listener
+    assert got[0].filename == __file__, "reported where the object went"
+    assert not _is_open_socket(fd)
+
+    client = nioxide.SocketChannel()
+    client.connect(server.local_address)
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.SocketChannel") as got:
+        fds = client.fileno(), server.accept().fileno()  # the accepted one goes at once
+        del client
+        gc.collect()
+    assert len(got) == 2 and not any(_is_open_socket(fd) for fd in fds)
+
+
+def test_a_closed_or_registered_channel_is_not_abandoned(
+    server: nioxide.ServerSocketChannel, selector: nioxide.Selector
+) -> None:
+    """No warning for a closed channel, nor for one a selector key holds: `key.channel`
+    hands out a new object for it."""
+    client = nioxide.SocketChannel()
+    client.connect(server.local_address)
+    client.configure_blocking(False)
+    fd = client.fileno()
+    key = client.register(selector, OP_READ)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        del client
+        closed = nioxide.SocketChannel()
+        closed.close()
+        del closed
+        gc.collect()
+    assert got == []
+    assert key.channel.fileno() == fd and _is_open_socket(fd)
+    key.channel.close()
+    server.accept().close()
+
+
 def test_server_context_manager() -> None:
     with nioxide.ServerSocketChannel() as server:
         server.bind(("127.0.0.1", 0))
@@ -548,7 +653,7 @@ def test_repr(pair: Pair) -> None:
 # --- exceptions ----------------------------------------------------------------------------
 
 KINDS = {
-    "ClosedChannelError": ("NX_ECLOSED", ()),
+    "ClosedChannelError": ("NX_ECLOSED", (OSError,)),
     "ClosedSelectorError": ("NX_ECLOSED", (nioxide.ClosedChannelError,)),
     "AsynchronousCloseError": ("NX_EASYNCCLOSE", (nioxide.ClosedChannelError,)),
     "CancelledKeyError": ("NX_ECANCELLEDKEY", ()),
@@ -572,6 +677,7 @@ KINDS = {
     "ConnectionResetError": ("ECONNRESET", (builtins.ConnectionResetError, nioxide.NioxideOSError)),
     "ConnectionAbortedError": ("ECONNABORTED", (builtins.ConnectionAbortedError, nioxide.NioxideOSError)),
     "BrokenPipeError": ("EPIPE", (builtins.BrokenPipeError, nioxide.NioxideOSError)),
+    "UnresolvedAddressError": (None, (socket.gaierror, nioxide.NioxideOSError)),
     # the runtime (test_event_loop.py, test_future.py raise them)
     "ClosedEventLoopError": ("NX_ECLOSED", (nioxide.ClosedChannelError, RuntimeError)),
     "CancelledError": ("NX_ECANCELLED", (concurrent.futures.CancelledError,)),

@@ -375,8 +375,9 @@ def test_loop_timer_callback_cycles_are_collected() -> None:
     timer.start(60, repeat=60)
     lp.timer(lambda t: lp)  # never started
     ref = weakref.ref(lp)
-    del lp, timer
-    gc.collect()
+    with pytest.warns(ResourceWarning, match="unclosed <nioxide.EventLoop caller-driven>"):
+        del lp, timer
+        gc.collect()
     assert ref() is None
 
 

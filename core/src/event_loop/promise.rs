@@ -330,6 +330,13 @@ impl Promise {
         self.cause() == Some(ErrorKind::Cancelled.into())
     }
 
+    /// Whether the operation is running: the promise is pending and was made uncancellable
+    /// ([`set_uncancellable`](Self::set_uncancellable): a task that has started).
+    pub fn is_running(&self) -> bool {
+        let state = lock(&self.inner.state);
+        state.outcome.is_none() && state.uncancellable
+    }
+
     /// The failure's error, if the promise failed.
     pub fn cause(&self) -> Option<Error> {
         match &lock(&self.inner.state).outcome {

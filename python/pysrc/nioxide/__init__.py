@@ -16,7 +16,8 @@ and do the I/O yourself, as in Java NIO::
 Or run callbacks, timers and readiness watches on an :class:`EventLoop` (driven by your
 thread with ``run()``, by a library thread with :meth:`EventLoop.spawn`, by an
 :class:`EventLoopGroup`, or by a running asyncio loop through :func:`asyncio_bridge`); their
-results are :class:`Future` objects with :mod:`concurrent.futures` names, awaitable from asyncio::
+results are :class:`Future` objects, which are :class:`concurrent.futures.Future` objects
+awaitable from asyncio::
 
     with nioxide.EventLoopGroup(2) as group:
         assert group.submit(sum, [1, 2, 3]).result(timeout=5) == 6
@@ -48,8 +49,6 @@ from nioxide._nioxide import (
     TCP_NODELAY,
     EventLoop,
     EventLoopGroup,
-    Future,
-    ScheduledFuture,
     SelectionKey,
     Selector,
     ServerSocketChannel,
@@ -59,6 +58,7 @@ from nioxide._nioxide import (
     __version__,
     live_objects,
 )
+from nioxide._future import Future, ScheduledFuture
 from nioxide._runtime import AsyncioBridge, asyncio_bridge
 from nioxide.exceptions import (
     AlreadyBoundError,
@@ -90,6 +90,7 @@ from nioxide.exceptions import (
     ReadPendingError,
     RejectedExecutionError,
     TimeoutError,
+    UnresolvedAddressError,
     UnsupportedOperationError,
     UnsupportedOptionError,
     WritePendingError,
@@ -161,6 +162,7 @@ __all__ = [
     "ReadPendingError",
     "RejectedExecutionError",
     "TimeoutError",
+    "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
     "WritePendingError",

@@ -13,6 +13,8 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar, final
 
 from typing_extensions import Buffer, Self, TypeVarTuple, Unpack, disjoint_base
 
+from nioxide._future import Future, ScheduledFuture
+
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 
@@ -42,8 +44,8 @@ __all__ = [
     "RUN_NOWAIT",
     "EventLoop",
     "EventLoopGroup",
-    "Future",
-    "ScheduledFuture",
+    "FutureBase",
+    "ScheduledFutureBase",
     "Watch",
     "Timer",
     "live_objects",
@@ -101,7 +103,8 @@ class Selector:
     also while another thread is blocked in :meth:`select`.
 
     A context manager: leaving the ``with`` block closes the selector. A selector that is
-    garbage-collected is closed too.
+    garbage-collected is closed too, with a ``ResourceWarning`` ("unclosed ...", as a socket
+    gives) if it was open.
 
     >>> import nioxide
     >>> with nioxide.Selector() as selector:
@@ -183,7 +186,9 @@ class SelectionKey:
     @property
     def interest_ops(self) -> int:
         """The interest set (``OP_*`` bits). Setting it takes effect at the next select;
-        ops the channel does not support raise :class:`UnsupportedOperationError`."""
+        ops the channel does not support raise :class:`UnsupportedOperationError`, a number
+        that is no mask (negative, beyond 32 bits) :class:`InvalidArgumentError` (both are
+        ``ValueError`` s)."""
 
     @interest_ops.setter
     def interest_ops(self, value: int, /) -> None: ...
@@ -253,6 +258,9 @@ class ServerSocketChannel:
     ``family`` is ``socket.AF_INET``, ``socket.AF_INET6`` or ``None`` (an IPv6 dual-stack
     socket that also takes IPv4 addresses; IPv4 where IPv6 is unavailable). New channels are in
     blocking mode, as in Java; ``SO_REUSEADDR`` is on. A context manager; close is idempotent.
+    A channel whose object is garbage-collected open, and which no selector key or loop watch
+    holds, is closed with a ``ResourceWarning`` ("unclosed ...", as a socket gives); one a key
+    holds lives on (``key.channel`` hands out a new object for it).
 
     >>> import nioxide
     >>> with nioxide.ServerSocketChannel() as server:
@@ -318,6 +326,7 @@ class ServerSocketChannel:
         """Registers with ``selector`` for ``ops`` (``OP_ACCEPT``) with an attachment, or
         updates the key if already registered there. Raises
         :class:`IllegalBlockingModeError` (blocking mode), :class:`UnsupportedOperationError`,
+        :class:`InvalidArgumentError` (``ops`` negative or beyond 32 bits),
         :class:`AlreadyRegisteredError` (registered with another selector),
         :class:`ClosedChannelError`, :class:`ClosedSelectorError`,
         :class:`CancelledKeyError` (cancelled since the last select)."""
@@ -358,7 +367,8 @@ class SocketChannel:
     mode, as in Java. Every call that may wait releases the GIL; in blocking mode Ctrl-C
     interrupts it and :meth:`close` from another thread makes it raise
     :class:`AsynchronousCloseError`. Reads are serialized with reads and writes with writes.
-    No write raises ``SIGPIPE``. A context manager; close is idempotent.
+    No write raises ``SIGPIPE``. A context manager; close is idempotent. Garbage-collected
+    open, it is closed as a :class:`ServerSocketChannel` is (a ``ResourceWarning``).
     """
 
     def __new__(cls, family: int | None = None) -> Self:
@@ -552,7 +562,9 @@ class EventLoop:
 
     A context manager: leaving the ``with`` block closes a caller-driven loop, and shuts a
     library-driven one down gracefully and waits for its thread. A loop object that is
-    garbage-collected is shut down the same way, without waiting. A caller-driven loop in a
+    garbage-collected is shut down the same way, without waiting, and with a
+    ``ResourceWarning`` if nothing had closed it or begun its shutdown (asyncio's "unclosed
+    event loop"; the loops of a group are the group's). A caller-driven loop in a
     reference cycle with its callbacks is collected; a library-driven loop, like a thread,
     lives until it is shut down. Library-driven loops still running at interpreter exit are
     shut down gracefully and joined (``atexit``), so no loop thread calls into a finalizing
@@ -657,7 +669,8 @@ class EventLoop:
         (an ``int``, or an object with ``fileno()``: ``OP_READ``/``OP_WRITE``; nioxide never
         closes it). An active, ref'd watch keeps a ``RUN_DEFAULT`` run alive. Raises
         :class:`IllegalBlockingModeError`, :class:`AlreadyRegisteredError`,
-        :class:`UnsupportedOperationError`, :class:`RejectedExecutionError`,
+        :class:`UnsupportedOperationError`, :class:`InvalidArgumentError` (``ops`` negative
+        or beyond 32 bits), :class:`RejectedExecutionError`,
         :class:`ForkedError`, ``TypeError`` (not a channel, descriptor or callable; a
         ``bool``), :class:`NioxideOSError` from epoll (``EEXIST``: the descriptor is watched
         already; ``EPERM``: it cannot be polled, as a regular file)."""
@@ -769,8 +782,8 @@ class EventLoopGroup:
     and the ``schedule`` methods go to the next loop. Shutdown goes through each loop's phases
     (see :class:`EventLoop`). A context manager: leaving the ``with`` block shuts the group
     down gracefully and waits for its threads. A group object that is garbage-collected is shut
-    down gracefully without waiting; groups still running at interpreter exit are shut down and
-    joined.
+    down gracefully without waiting (with a ``ResourceWarning`` if its shutdown had not begun);
+    groups still running at interpreter exit are shut down and joined.
 
     >>> import nioxide
     >>> with nioxide.EventLoopGroup(2) as group:
@@ -856,19 +869,10 @@ class EventLoopGroup:
         """Shuts the group down gracefully and waits for its threads; exceptions propagate."""
 
 @disjoint_base
-class Future(Generic[_T]):
-    """The result of an operation that completes later (Netty's ``Promise``), with
-    :class:`concurrent.futures.Future`'s names, awaitable from asyncio.
-
-    It completes exactly once: with a result, an exception, or by :meth:`cancel`. Done
-    callbacks run on the future's loop on a later turn, in the order they were added, also
-    when added after completion. :meth:`result` and :meth:`exception` wait with the GIL
-    released (Ctrl-C interrupts them); waiting on the loop's own thread for a future that is
-    not done raises :class:`DeadlockError` instead of hanging. ``await future`` inside a
-    coroutine waits without blocking the asyncio loop and delivers the result on its thread.
-
-    ``Future(loop)`` (or :meth:`EventLoop.create_promise`) makes a future for the caller to
-    complete with :meth:`set_result` or :meth:`set_exception`.
+class FutureBase(Generic[_T]):
+    """The base of :class:`nioxide.Future` (see its documentation), which adds
+    :class:`concurrent.futures.Future` to it: the methods here read and complete core's
+    promise. Every future nioxide makes is a :class:`nioxide.Future`.
 
     >>> import nioxide
     >>> with nioxide.EventLoop.spawn() as loop:
@@ -898,6 +902,18 @@ class Future(Generic[_T]):
     def cancelled(self) -> bool:
         """Whether the future was cancelled."""
 
+    def running(self) -> bool:
+        """Whether its operation is running: a task that has started and not finished (or
+        a future marked by :meth:`set_running_or_notify_cancel`). It can no longer be
+        cancelled."""
+
+    def set_running_or_notify_cancel(self) -> bool:
+        """``concurrent.futures``' executor protocol, before the caller starts the work of a
+        future it completes: returns ``False`` if the future was cancelled (do not start),
+        else marks it running (:meth:`cancel` now fails) and returns ``True``. Raises
+        ``RuntimeError`` if it is running already, :class:`InvalidStateError` if it is done,
+        :class:`InvalidArgumentError` for the future of a submitted or scheduled task."""
+
     def cancel(self) -> bool:
         """Cancels the future unless it completed or its operation started (a task that is
         running, a timer that fired); returns whether it is cancelled now. A cancelled task or
@@ -925,9 +941,12 @@ class Future(Generic[_T]):
         """``await future``: see the class docs. Cancelling the awaiting task cancels the
         future."""
 
-@final
-class ScheduledFuture(Future[_T]):
-    """The :class:`Future` of a scheduled task, with libuv's ref/unref for its timer."""
+@disjoint_base
+class ScheduledFutureBase(FutureBase[_T]):
+    """The base of :class:`nioxide.ScheduledFuture`, the :class:`Future` of a scheduled task,
+    with libuv's ref/unref for its timer. Only ``EventLoop.schedule*()`` makes them."""
+
+    def __new__(cls, seed: object, *_args: Any, **_kwargs: Any) -> Self: ...
 
     def ref(self) -> None:
         """Makes the timer keep a ``RUN_DEFAULT`` run alive again (the default)."""
@@ -949,7 +968,8 @@ class Watch:
     @property
     def interest(self) -> int:
         """The interest ops (``OP_*``); setting it takes effect at the next turn (a waiting
-        loop is woken, so readiness it has already seen is served at once)."""
+        loop is woken, so readiness it has already seen is served at once). Errors as for
+        :meth:`EventLoop.watch`'s ``ops``."""
 
     @interest.setter
     def interest(self, value: int, /) -> None: ...

@@ -12,7 +12,7 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nioxide._nioxide import RUN_NOWAIT, EventLoop, Future
+from nioxide._nioxide import RUN_NOWAIT, EventLoop, FutureBase
 
 if TYPE_CHECKING:
     import asyncio
@@ -39,7 +39,7 @@ def default_exception_handler(context: dict[str, Any]) -> None:
     logging.getLogger("nioxide").error("\n".join(lines), exc_info=exc_info)
 
 
-def await_future(future: Future[_T]) -> Generator[Any, None, _T]:
+def await_future(future: FutureBase[_T]) -> Generator[Any, None, _T]:
     """``Future.__await__``: waits on the running asyncio loop for ``future`` without
     blocking it or polling. A done callback, which runs on the future's nioxide loop, wakes an
     asyncio future through ``call_soon_threadsafe``, so the result is delivered on the asyncio
@@ -50,7 +50,7 @@ def await_future(future: Future[_T]) -> Generator[Any, None, _T]:
         aio_loop = asyncio.get_running_loop()
         waiter = aio_loop.create_future()
 
-        def on_done(_: Future[_T]) -> None:
+        def on_done(_: FutureBase[_T]) -> None:
             try:
                 aio_loop.call_soon_threadsafe(_wake, waiter)
             except RuntimeError:

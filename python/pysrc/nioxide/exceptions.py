@@ -6,13 +6,15 @@ error), so a Python error and a C error can be matched up.
 
 Where Python has a built-in class for the same condition, the nioxide class inherits it too:
 ``except ConnectionRefusedError`` and ``except TimeoutError`` catch nioxide's errors as they
-catch the socket module's. Exceptions that are :class:`OSError` subclasses are built with
-``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
+catch the socket module's, and ``except OSError`` catches a use after close
+(:class:`ClosedChannelError`, ``EBADF``). Exceptions that are :class:`OSError` subclasses are
+built with ``(errno, strerror)``, so ``e.errno`` and ``e.strerror`` are set.
 
 Operating-system errors are :class:`NioxideOSError`, or the subclass for their errno:
 ``ECONNREFUSED`` :class:`ConnectionRefusedError`, ``ECONNRESET`` :class:`ConnectionResetError`,
 ``ECONNABORTED`` :class:`ConnectionAbortedError`, ``EPIPE`` :class:`BrokenPipeError`,
-``ETIMEDOUT`` :class:`TimeoutError`.
+``ETIMEDOUT`` :class:`TimeoutError`. A host name that does not resolve raises
+:class:`UnresolvedAddressError`, a :class:`socket.gaierror`.
 
 The classes are defined here, in Python, and the extension module imports them.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import socket
 from typing import ClassVar
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "ReadPendingError",
     "RejectedExecutionError",
     "TimeoutError",
+    "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
     "WritePendingError",
@@ -70,20 +74,24 @@ class NioxideError(Exception):
 # --- nioxide's own error kinds (the NX_E* codes) -------------------------------------------
 
 
-class ClosedChannelError(NioxideError):
-    """The channel is closed (``NX_ECLOSED``); only ``close()`` is still allowed."""
+class ClosedChannelError(NioxideError, OSError):
+    """The channel is closed (``NX_ECLOSED``); only ``close()`` is still allowed. An
+    :class:`OSError` with ``errno`` ``EBADF``, as the socket module raises for a closed socket
+    (Java's ``ClosedChannelException`` is an ``IOException``), so ``except OSError`` catches a
+    use after close. Its subclasses, the other "closed" errors, are ``OSError`` subclasses too."""
 
     code = "NX_ECLOSED"
 
 
 class ClosedSelectorError(ClosedChannelError):
-    """The selector is closed (``NX_ECLOSED`` on a selector)."""
+    """The selector is closed (``NX_ECLOSED`` on a selector); ``errno`` is ``EBADF``."""
 
     code = "NX_ECLOSED"
 
 
 class AsynchronousCloseError(ClosedChannelError):
-    """Another thread closed the channel while this call waited on it (``NX_EASYNCCLOSE``)."""
+    """Another thread closed the channel while this call waited on it (``NX_EASYNCCLOSE``);
+    ``errno`` is ``EBADF``."""
 
     code = "NX_EASYNCCLOSE"
 
@@ -194,7 +202,8 @@ class ChannelShutdownError(ClosedChannelError, builtins.BrokenPipeError):
 
 class ClosedEventLoopError(ClosedChannelError, RuntimeError):
     """The event loop has terminated (``NX_ECLOSED`` on a loop): it cannot run again. A
-    :class:`RuntimeError`, as asyncio's "Event loop is closed"."""
+    :class:`RuntimeError`, as asyncio's "Event loop is closed" (and, as every
+    :class:`ClosedChannelError`, an :class:`OSError` with ``errno`` ``EBADF``)."""
 
     code = "NX_ECLOSED"
 
@@ -273,3 +282,8 @@ class BrokenPipeError(NioxideOSError, builtins.BrokenPipeError):
 
     code = "EPIPE"
 
+
+class UnresolvedAddressError(NioxideOSError, socket.gaierror):
+    """A host name in an address did not resolve (Java's ``UnresolvedAddressException``): a
+    :class:`socket.gaierror`, as ``socket.getaddrinfo`` raises it, with its ``errno`` (an
+    ``EAI_*`` code) and ``strerror``. C takes resolved addresses only, so there is no C code."""

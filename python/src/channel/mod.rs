@@ -13,13 +13,13 @@ use nioxide_core::ErrorKind;
 use nioxide_core::channel::{Channel, Family, SocketOption};
 use pyo3::PyClass;
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyBufferError, PyTypeError};
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyUnicodeError};
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::types::{PyString, PyTuple, PyWeakrefReference};
 
 use crate::binding;
-use crate::error::{closed_selector, invalid, to_pyerr};
+use crate::error::{UnresolvedAddressError, closed_selector, invalid, to_pyerr};
 use crate::selector::{self, SelectionKey, Selector};
 
 /// The Python numbers of the socket options, as C's `NX_SO_*` constants.
@@ -117,14 +117,36 @@ pub(crate) fn socket_addr(address: &Bound<'_, PyAny>, family: Family) -> PyResul
 }
 
 /// Resolves a host name with `socket.getaddrinfo` (which releases the GIL itself): the first
-/// address of the socket's family (either family for a dual-stack socket).
+/// address of the socket's family (either family for a dual-stack socket). A name that does
+/// not resolve raises `UnresolvedAddressError` (a `NioxideError` and a `socket.gaierror`)
+/// with getaddrinfo's `errno` and `strerror`, chained to its `gaierror`; one the socket
+/// module cannot encode, `InvalidArgumentError`.
 fn resolve(py: Python<'_>, host: &str, port: u16, family: Family) -> PyResult<SocketAddr> {
     let socket = py.import("socket")?;
     let af = match family {
         Family::V4 => libc::AF_INET,
         Family::V6 => libc::AF_UNSPEC,
     };
-    let infos = socket.call_method1("getaddrinfo", (host, port, af, libc::SOCK_STREAM))?;
+    let infos = match socket.call_method1("getaddrinfo", (host, port, af, libc::SOCK_STREAM)) {
+        Ok(infos) => infos,
+        Err(e) if e.is_instance(py, &socket.getattr("gaierror")?) => {
+            let raised = e.value(py);
+            let args = (
+                raised.getattr("errno")?.unbind(),
+                raised.getattr("strerror")?.unbind(),
+            );
+            let unresolved = UnresolvedAddressError::new_err(args);
+            unresolved.set_cause(py, Some(e));
+            return Err(unresolved);
+        }
+        // The IDNA codec refuses the name (an empty label, one over 63 bytes).
+        Err(e) if e.is_instance_of::<PyUnicodeError>(py) => {
+            let refused = invalid(format!("invalid host name {host:?}"));
+            refused.set_cause(py, Some(e));
+            return Err(refused);
+        }
+        Err(e) => return Err(e),
+    };
     for info in infos.try_iter()? {
         let sockaddr = info?.get_item(4)?;
         let numeric: String = sockaddr.get_item(0)?.extract()?;
@@ -132,7 +154,10 @@ fn resolve(py: Python<'_>, host: &str, port: u16, family: Family) -> PyResult<So
             return socket_addr(&sockaddr, family);
         }
     }
-    Err(invalid(format!("cannot resolve {host:?}")))
+    Err(UnresolvedAddressError::new_err((
+        libc::EAI_NONAME,
+        format!("no address of the socket's family for {host:?}"),
+    )))
 }
 
 /// A socket address as the socket module gives it: `(host, port)` for IPv4,

@@ -124,7 +124,7 @@ macro_rules! channel_methods {
             fn register(
                 slf: &Bound<'_, Self>,
                 selector: &Bound<'_, Selector>,
-                ops: u32,
+                #[pyo3(from_py_with = crate::selector::interest_ops)] ops: u32,
                 attachment: Option<Py<PyAny>>,
             ) -> PyResult<Py<SelectionKey>> {
                 let channel = Channel::from(slf.get().inner.clone());
@@ -182,6 +182,18 @@ macro_rules! channel_methods {
             fn __repr__(&self) -> String {
                 let local = self.inner.local_address().ok().flatten();
                 repr($name, self.inner.fd(), self.inner.is_open(), local)
+            }
+        }
+
+        impl Drop for $class {
+            /// A channel whose last object goes away open, and which no selector key or
+            /// loop watch holds (those keep it, and `key.channel` makes a new object), is
+            /// abandoned: a `ResourceWarning`, and closed (as `socket.socket` does).
+            fn drop(&mut self) {
+                if self.inner.is_open() && !self.inner.is_registered() {
+                    crate::error::warn_unclosed(&self.__repr__());
+                    self.inner.close();
+                }
             }
         }
     };

@@ -13,7 +13,7 @@ use pyo3::types::{PyIterator, PyList, PyTuple};
 
 use super::promise::{Future, ScheduledFuture};
 use super::{EventLoop, SHUTDOWN_TIMEOUT, delay, period};
-use crate::error::{invalid, loop_error, to_pyerr};
+use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr};
 use crate::gil;
 use crate::live::{Class, Live};
 use crate::selector::timeout;
@@ -65,13 +65,13 @@ impl EventLoopGroup {
             ));
         }
         if gil::closing() {
-            return Err(loop_error(nioxide_core::ErrorKind::Rejected.into()));
+            return Err(interpreter_exiting());
         }
         let core = nx::EventLoopGroup::new(n.unwrap_or(0)).map_err(to_pyerr)?;
         let loops = core
             .loops()
             .iter()
-            .map(|lp| EventLoop::spawned(py, lp.clone()))
+            .map(|lp| EventLoop::spawned(py, lp.clone(), true))
             .collect::<PyResult<_>>()?;
         Ok(EventLoopGroup {
             core,
@@ -251,9 +251,14 @@ impl EventLoopGroup {
 
 impl Drop for EventLoopGroup {
     /// A group whose object goes away is shut down gracefully, without waiting (its queued
-    /// work runs; the `atexit` hook joins the threads at the latest).
+    /// work runs; the `atexit` hook joins the threads at the latest); one that was not shut
+    /// down gets a `ResourceWarning` first.
     fn drop(&mut self) {
         if !self.forked() {
+            if !self.core.is_shutting_down() {
+                let what = format!("<nioxide.EventLoopGroup loops={}>", self.loops.len());
+                crate::error::warn_unclosed(&what);
+            }
             self.core
                 .shutdown_gracefully(Duration::ZERO, Duration::from_secs_f64(SHUTDOWN_TIMEOUT));
         }

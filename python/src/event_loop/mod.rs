@@ -38,10 +38,10 @@ pub(crate) mod promise;
 pub(crate) mod timer;
 pub(crate) mod watch;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nioxide_core::ErrorKind;
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{self as nx, Repeat, RunMode};
 use pyo3::gc::PyVisit;
@@ -54,7 +54,7 @@ use self::promise::{Future, ScheduledFuture};
 use self::timer::Timer;
 use self::watch::Watch;
 use crate::channel;
-use crate::error::{invalid, loop_error, to_pyerr};
+use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr, warn_unclosed, work_error};
 use crate::gil;
 use crate::live::{Class, Live};
 use crate::selector::{FOREVER, timeout};
@@ -81,6 +81,10 @@ pub(crate) struct EventLoop {
     pub(crate) state: Arc<LoopState>,
     /// Counted in `nioxide.live_objects()` while the object lives.
     _live: Live,
+    /// A loop of an `EventLoopGroup`, which the group shuts down (no warning of its own).
+    member: bool,
+    /// Closed by the collector (`__clear__`) before any shutdown: warned of when it is freed.
+    cleared_open: AtomicBool,
 }
 
 /// Weak handles to every library-driven loop, for the `atexit` hook.
@@ -216,12 +220,14 @@ fn watched(target: &Bound<'_, PyAny>) -> PyResult<Watched> {
 }
 
 impl EventLoop {
-    fn wrap(core: nx::EventLoop) -> EventLoop {
+    fn wrap(core: nx::EventLoop, member: bool) -> EventLoop {
         core.set_callback_scope(Some(callback::scope(&core)));
         EventLoop {
             state: LoopState::new(core.is_library_driven()),
             core,
             _live: Live::new(Class::EventLoop),
+            member,
+            cleared_open: AtomicBool::new(false),
         }
     }
 
@@ -235,10 +241,15 @@ impl EventLoop {
         self.state.check()
     }
 
-    /// A library-driven loop on its own thread, tracked for interpreter exit.
-    pub(crate) fn spawned(py: Python<'_>, core: nx::EventLoop) -> PyResult<Py<EventLoop>> {
+    /// A library-driven loop on its own thread, tracked for interpreter exit; `member`: one
+    /// of a group's loops.
+    pub(crate) fn spawned(
+        py: Python<'_>,
+        core: nx::EventLoop,
+        member: bool,
+    ) -> PyResult<Py<EventLoop>> {
         track(&core);
-        let object = Bound::new(py, Self::wrap(core))?;
+        let object = Bound::new(py, Self::wrap(core, member))?;
         object.get().state.remember(object.as_any())?;
         Ok(object.unbind())
     }
@@ -262,7 +273,8 @@ impl EventLoop {
         let pending = state.register(Call::new(callable, args.iter())?);
         // On failure the task (and with it the registered call) is dropped here.
         let mut task = Some(callback::task(pending));
-        slf.get().core.try_execute(&mut task).map_err(loop_error)
+        let core = &slf.get().core;
+        core.try_execute(&mut task).map_err(work_error(core))
     }
 
     /// `submit(callable, *args)`.
@@ -273,11 +285,12 @@ impl EventLoop {
     ) -> PyResult<Py<Future>> {
         let state = Self::state_of(slf)?;
         let mut pending = state.register(Call::new(callable, args.iter())?);
-        let core = slf.get().core.submit(move |lp| {
+        let core = &slf.get().core;
+        let future = core.submit(move |lp| {
             let call = pending.take();
             callback::complete(lp, call, pending.state())
         });
-        Future::new_object(slf.py(), core.map_err(loop_error)?, state, false)
+        Future::new_object(slf.py(), future.map_err(work_error(core))?, state, false)
     }
 
     /// `schedule*(…, callable, *args)`.
@@ -294,12 +307,11 @@ impl EventLoop {
         let mut task: Option<nx::TimerTask> = Some(Box::new(move |lp| {
             callback::complete(lp, pending.get(), pending.state())
         }));
-        let core = slf
-            .get()
-            .core
+        let core = &slf.get().core;
+        let scheduled = core
             .try_schedule(&mut task, delay, repeat)
-            .map_err(loop_error)?;
-        Future::scheduled_object(slf.py(), core, state, id)
+            .map_err(work_error(core))?;
+        Future::scheduled_object(slf.py(), scheduled, state, id)
     }
 
     /// Raises the `BaseException` a callback raised, if any.
@@ -323,16 +335,16 @@ impl EventLoop {
 impl EventLoop {
     #[new]
     fn new() -> PyResult<Self> {
-        Ok(Self::wrap(nx::EventLoop::new().map_err(to_pyerr)?))
+        Ok(Self::wrap(nx::EventLoop::new().map_err(to_pyerr)?, false))
     }
 
     #[staticmethod]
     fn spawn(py: Python<'_>) -> PyResult<Py<EventLoop>> {
         if gil::closing() {
-            return Err(loop_error(ErrorKind::Rejected.into()));
+            return Err(interpreter_exiting());
         }
         let core = nx::EventLoop::spawn().map_err(to_pyerr)?;
-        Self::spawned(py, core)
+        Self::spawned(py, core, false)
     }
 
     #[pyo3(signature = (mode = RUN_DEFAULT))]
@@ -414,7 +426,7 @@ impl EventLoop {
     fn watch(
         slf: &Bound<'_, Self>,
         target: &Bound<'_, PyAny>,
-        ops: u32,
+        #[pyo3(from_py_with = crate::selector::interest_ops)] ops: u32,
         callback: &Bound<'_, PyAny>,
     ) -> PyResult<Py<Watch>> {
         let py = slf.py();
@@ -431,7 +443,7 @@ impl EventLoop {
             Watched::Channel(channel) => core.watch(channel, ops, on_ready),
             Watched::Fd(fd) => core.watch_fd(fd, ops, on_ready),
         }
-        .map_err(loop_error)?;
+        .map_err(work_error(core))?;
         let object = Bound::new(py, Watch::new(watch.clone(), state.clone(), id))?;
         match Call::new(callback, [object.clone().into_any()]) {
             Ok(call) => state.fill(id, call),
@@ -638,6 +650,9 @@ impl EventLoop {
         if self.core.is_library_driven() || self.forked() {
             return;
         }
+        if !self.core.is_shutting_down() {
+            self.cleared_open.store(true, Ordering::Relaxed);
+        }
         self.state.clear();
         self.core.close();
     }
@@ -646,9 +661,21 @@ impl EventLoop {
 impl Drop for EventLoop {
     /// A loop whose object goes away is shut down: a caller-driven one closed (nobody can run
     /// it any more), a library-driven one gracefully, without waiting (its queued work runs).
+    /// One that was not shut down or closed gets a `ResourceWarning` first (asyncio's
+    /// "unclosed event loop"), unless its group owns it.
     fn drop(&mut self) {
         if self.forked() {
             return;
+        }
+        if !self.member
+            && (!self.core.is_shutting_down() || self.cleared_open.load(Ordering::Relaxed))
+        {
+            let driver = if self.core.is_library_driven() {
+                "library-driven"
+            } else {
+                "caller-driven"
+            };
+            warn_unclosed(&format!("<nioxide.EventLoop {driver}>"));
         }
         if self.core.is_library_driven() {
             self.core

@@ -1,6 +1,11 @@
 //! `nioxide.Future` and `nioxide.ScheduledFuture`: core's [`Promise`](nx::Promise) with
 //! `concurrent.futures` names, awaitable from asyncio.
 //!
+//! The classes here are the bases `FutureBase` and `ScheduledFutureBase`; the classes users
+//! see, `nioxide.Future` and `nioxide.ScheduledFuture` (`nioxide/_future.py`), add
+//! `concurrent.futures.Future` to them, and every future made here is one of those: the Python
+//! class is called with a [`Seed`] that carries the new future's Rust half into `__new__`.
+//!
 //! A result is a Python object kept in core as the promise's value; a failure keeps the
 //! exception object as its detail, so `result()` raises the very exception the callable
 //! raised. Each core promise has exactly one `Future` object (made where the promise is made),
@@ -13,7 +18,7 @@ use std::time::Duration;
 use nioxide_core::event_loop::{self as nx, Failure, Outcome};
 use nioxide_core::{Error, ErrorKind};
 use pyo3::PyTraverseError;
-use pyo3::exceptions::{PyBaseException, PyTypeError};
+use pyo3::exceptions::{PyBaseException, PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
@@ -29,7 +34,13 @@ use crate::selector::timeout;
 
 /// The result of an operation that completes later; see the stub for the Python
 /// documentation.
-#[pyclass(module = "nioxide._nioxide", subclass, frozen, weakref)]
+#[pyclass(
+    name = "FutureBase",
+    module = "nioxide._nioxide",
+    subclass,
+    frozen,
+    weakref
+)]
 #[derive(Debug)]
 pub(crate) struct Future {
     core: nx::Promise,
@@ -48,10 +59,48 @@ pub(crate) struct Future {
 }
 
 /// The future of a scheduled task, with libuv's ref/unref for its timer.
-#[pyclass(module = "nioxide._nioxide", extends = Future, frozen)]
+#[pyclass(
+    name = "ScheduledFutureBase",
+    module = "nioxide._nioxide",
+    extends = Future,
+    subclass,
+    frozen
+)]
 #[derive(Debug)]
 pub(crate) struct ScheduledFuture {
     core: nx::ScheduledFuture,
+}
+
+/// The Rust half of a new future on its way into `__new__`: Rust makes a future by calling
+/// its Python class (`nioxide.Future`, `nioxide.ScheduledFuture`) with a seed in place of the
+/// loop. Never handed to Python code otherwise; taken exactly once.
+#[pyclass(module = "nioxide._nioxide", frozen)]
+struct Seed(Mutex<Option<(Future, Option<ScheduledFuture>)>>);
+
+impl Seed {
+    fn take(&self) -> PyResult<(Future, Option<ScheduledFuture>)> {
+        callback::lock(&self.0)
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("a future's seed is used once"))
+    }
+}
+
+/// The Python classes of the futures Rust makes (`nioxide/_future.py`).
+static FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SCHEDULED_FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// An object of the Python class `name` of `nioxide._future` whose Rust half is `future`
+/// (and `scheduled`, for a `ScheduledFuture`).
+fn instantiate<T: pyo3::PyClass>(
+    py: Python<'_>,
+    class: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    future: Future,
+    scheduled: Option<ScheduledFuture>,
+) -> PyResult<Py<T>> {
+    let class = class.import(py, "nioxide._future", name)?;
+    let seed = Py::new(py, Seed(Mutex::new(Some((future, scheduled)))))?;
+    Ok(class.call1((seed,))?.cast_into::<T>()?.unbind())
 }
 
 /// How a promise completed, with the Python objects cloned out of core's lock.
@@ -82,7 +131,8 @@ impl Future {
         state: Arc<LoopState>,
         user: bool,
     ) -> PyResult<Py<Future>> {
-        Py::new(py, Future::with(core, state, None, user))
+        let future = Future::with(core, state, None, user);
+        instantiate(py, &FUTURE_CLASS, "Future", future, None)
     }
 
     fn with(core: nx::Promise, state: Arc<LoopState>, timer: Option<u64>, user: bool) -> Future {
@@ -116,9 +166,13 @@ impl Future {
         id: u64,
     ) -> PyResult<Py<ScheduledFuture>> {
         let base = Future::with(core.future().clone(), state, Some(id), false);
-        Py::new(
+        let scheduled = ScheduledFuture { core };
+        instantiate(
             py,
-            PyClassInitializer::from(base).add_subclass(ScheduledFuture { core }),
+            &SCHEDULED_FUTURE_CLASS,
+            "ScheduledFuture",
+            base,
+            Some(scheduled),
         )
     }
 
@@ -162,10 +216,26 @@ impl Future {
     #[new]
     #[pyo3(signature = (r#loop, *_args, **_kwargs))]
     fn new(
-        r#loop: &Bound<'_, EventLoop>,
+        r#loop: &Bound<'_, PyAny>,
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        if let Ok(seed) = r#loop.cast::<Seed>() {
+            return match seed.get().take()? {
+                (future, None) => Ok(future),
+                // (Rust pairs each seed with its class: not reached.)
+                (_, Some(_)) => Err(PyTypeError::new_err("a scheduled future's seed")),
+            };
+        }
+        let r#loop = r#loop.cast::<EventLoop>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "Future() takes an EventLoop, not '{}'",
+                r#loop
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
+        })?;
         let state = EventLoop::state_of(r#loop)?;
         Ok(Future::with(
             nx::Promise::new(Some(&r#loop.get().core)),
@@ -214,6 +284,28 @@ impl Future {
     fn cancelled(&self) -> PyResult<bool> {
         self.state.check()?;
         Ok(self.core.is_cancelled())
+    }
+
+    fn running(&self) -> PyResult<bool> {
+        self.state.check()?;
+        Ok(self.core.is_running())
+    }
+
+    /// `concurrent.futures`' executor protocol: marks a pending future running (it can no
+    /// longer be cancelled) and returns `True`, or returns `False` if it was cancelled.
+    fn set_running_or_notify_cancel(&self) -> PyResult<bool> {
+        let core = self.settable()?;
+        if core.is_running() {
+            return Err(PyRuntimeError::new_err("the future is running already"));
+        }
+        if core.is_cancelled() {
+            return Ok(false);
+        }
+        if core.is_done() {
+            return Err(to_pyerr(ErrorKind::AlreadyCompleted.into()));
+        }
+        // `false`: cancelled since the look above.
+        Ok(core.set_uncancellable())
     }
 
     /// `True` if the future is cancelled now (by this call or an earlier one); `False` if it
@@ -347,6 +439,28 @@ impl Future {
 
 #[pymethods]
 impl ScheduledFuture {
+    /// Only Rust makes scheduled futures (with a seed).
+    #[new]
+    #[pyo3(signature = (seed, *_args, **_kwargs))]
+    fn new(
+        seed: &Bound<'_, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let made = match seed.cast::<Seed>() {
+            Ok(seed) => seed.get().take()?,
+            Err(_) => {
+                return Err(PyTypeError::new_err(
+                    "a ScheduledFuture is made by EventLoop.schedule*(), not directly",
+                ));
+            }
+        };
+        match made {
+            (base, Some(scheduled)) => Ok(PyClassInitializer::from(base).add_subclass(scheduled)),
+            (_, None) => Err(PyTypeError::new_err("a plain future's seed")),
+        }
+    }
+
     #[pyo3(name = "ref")]
     fn ref_(&self) {
         self.core.set_ref(true);

@@ -15,7 +15,7 @@ use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use super::EventLoop;
 use super::callback::{self, Call, LoopState};
-use crate::error::{invalid, loop_error, timer_error};
+use crate::error::{invalid, timer_error, work_error};
 use crate::live::{Class, Live};
 use crate::selector::FOREVER;
 
@@ -86,11 +86,10 @@ impl Timer {
                 Ok(object.into_any().unbind())
             }
         };
-        let core = event_loop
-            .get()
-            .core
+        let lp = &event_loop.get().core;
+        let core = lp
             .timer(callback::timer_callback(pending, lookup))
-            .map_err(loop_error)?;
+            .map_err(work_error(lp))?;
         let object = Bound::new(py, Timer::new(core.clone(), state.clone(), id))?;
         let registered = PyWeakrefReference::new(&object)
             .and_then(|weak| Ok((weak, Call::new(callable, args.iter())?)));

@@ -44,7 +44,8 @@ impl Watch {
     }
 
     #[setter]
-    fn set_interest(&self, ops: u32) -> PyResult<()> {
+    fn set_interest(&self, ops: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ops = crate::selector::interest_ops(ops)?;
         self.core.set_interest(ops).map_err(to_pyerr)
     }
 
