@@ -634,13 +634,21 @@ pub extern "C" fn nx_selection_key_interest_ops_or(
     nx_ffi_boundary! {
         status(|| {
             let ops = checked_ops(ops)?;
-            let previous = key_of(key)?.interest_ops_or(ops).map_err(code)?;
-            if !previous_out.is_null() {
-                Out::new(previous_out)?.set(previous);
-            }
-            Ok(())
+            update_interest(key, previous_out, |k| k.interest_ops_or(ops))
         })
     }
+}
+
+/// The shared body of `nx_selection_key_interest_ops_or` and `_and`: `update` changes the
+/// key's interest and returns the set before, stored in `*previous_out` unless it is NULL.
+fn update_interest(
+    key: *mut nx_selection_key_t,
+    previous_out: *mut u32,
+    update: impl FnOnce(&SelectionKey) -> nioxide_core::Result<u32>,
+) -> Result<(), c_int> {
+    let previous = update(&key_of(key)?).map_err(code)?;
+    OptOut::new(previous_out).set(previous);
+    Ok(())
 }
 
 /// Keeps only the interest ops also in `ops` (Java's `interestOpsAnd`), in one atomic step,
@@ -659,13 +667,7 @@ pub extern "C" fn nx_selection_key_interest_ops_and(
     previous_out: *mut u32,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let previous = key_of(key)?.interest_ops_and(ops).map_err(code)?;
-            if !previous_out.is_null() {
-                Out::new(previous_out)?.set(previous);
-            }
-            Ok(())
-        })
+        status(|| update_interest(key, previous_out, |k| k.interest_ops_and(ops)))
     }
 }
 
