@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
-use crate::channel::{CONNECTED, Channel, ChannelCore, Kind, PENDING, lock};
+use crate::channel::{Channel, ChannelCore, lock};
 use crate::event_loop::IoHandle;
 use crate::sys::backend::{self, Backend, Counters, Readiness, WAKER_TOKEN};
 use crate::sys::{fork, wait};
@@ -195,42 +195,6 @@ fn queue(state: &mut State, key: &Arc<KeyInner>) {
     if !key.queued.swap(true, Ordering::AcqRel) {
         state.candidates.push(key.clone());
     }
-}
-
-/// The ops `flags` make ready for a key with `interest` on `core`.
-fn ready_ops(core: &ChannelCore, flags: u32, interest: u32) -> u32 {
-    if flags & backend::ERROR != 0 {
-        return interest;
-    }
-    let mut ops = 0;
-    match core.kind {
-        Kind::Server => {
-            if flags & backend::READABLE != 0 {
-                ops |= OP_ACCEPT;
-            }
-        }
-        Kind::Fd => {
-            if flags & (backend::READABLE | backend::READ_CLOSED) != 0 {
-                ops |= OP_READ;
-            }
-            if flags & backend::WRITABLE != 0 {
-                ops |= OP_WRITE;
-            }
-        }
-        Kind::Socket => {
-            if flags & (backend::READABLE | backend::READ_CLOSED) != 0 {
-                ops |= OP_READ;
-            }
-            if flags & backend::WRITABLE != 0 {
-                match core.conn.load(Ordering::Acquire) {
-                    PENDING => ops |= OP_CONNECT,
-                    CONNECTED => ops |= OP_WRITE,
-                    _ => {}
-                }
-            }
-        }
-    }
-    ops & interest
 }
 
 impl Selector {
@@ -500,7 +464,7 @@ impl Selector {
         let interest = key.interest.load(Ordering::Acquire);
         let flags = Readiness::flags(core.readiness.snapshot());
         if !key.edge.load(Ordering::Acquire) {
-            return ready_ops(core, flags, interest);
+            return core.ready_ops(flags, interest);
         }
         let (mut bits, rearm) = if consume {
             (
@@ -516,7 +480,7 @@ impl Selector {
         if rearm {
             bits |= flags;
         }
-        ready_ops(core, bits, interest)
+        core.ready_ops(bits, interest)
     }
 
     /// Without changing anything: whether some candidate is ready now (so the wait must not
@@ -581,7 +545,7 @@ impl Selector {
             if ready != 0 {
                 key.ready.store(ready, Ordering::Release);
                 let core = key.channel.core();
-                if core.kind == Kind::Fd {
+                if core.is_raw() {
                     // nioxide cannot see a raw descriptor being drained: forget the readiness
                     // and re-arm before the next wait, so epoll reports it again if it lasts.
                     core.readiness.forget();

@@ -1,39 +1,43 @@
 //! Channels: the transports a [`Selector`](crate::selector::Selector) can watch.
 //!
-//! [`tcp`] has Java's `SocketChannel` and `ServerSocketChannel`. Every channel shares one
-//! `ChannelCore`-backed shape: a descriptor closed only after its last call, blocking or
-//! non-blocking mode, a readiness cache filled by the selector's edges and emptied by the
-//! channel's own I/O, and at most one selector registration.
+//! [`tcp`] has Java's `SocketChannel` and `ServerSocketChannel`, [`fd`] a descriptor the
+//! user owns. Every channel shares one `ChannelCore`-backed shape: a descriptor closed only
+//! after its last call, blocking or non-blocking mode, a readiness cache filled by the
+//! selector's edges and emptied by the channel's own I/O, and at most one selector
+//! registration. What only one kind of channel has (a socket's connection state, a server's
+//! accept back-off) and how its readiness maps to ready ops live in that kind's file
+//! ([`KindState`]); the selector asks the core and never looks at the kind.
 
+pub mod fd;
 pub mod tcp;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::selector::KeyInner;
-use crate::sys::backend::Readiness;
-use crate::sys::fd::{CLOSE_EPOCH, FdGuard, GuardedFd};
+use crate::sys::backend::{self, Readiness};
+use crate::sys::fd::{FdGuard, GuardedFd};
 use crate::sys::fork;
-use crate::sys::socket::{self, Io};
+use crate::sys::socket;
 use crate::sys::wait::{self, Waiters};
 use crate::{ErrorKind, Result};
 
 pub use crate::sys::socket::{Family, SocketOption};
+pub use fd::FdChannel;
 pub use tcp::{ServerSocketChannel, SocketChannel};
 
-/// What kind of channel a [`ChannelCore`] is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Socket,
-    Server,
-    /// A descriptor the user owns and does the I/O on (see [`FdChannel`]).
+/// What kind of channel a [`ChannelCore`] is, with the state only that kind has. Each kind's
+/// file says how its readiness maps to ready ops and which edges it keeps.
+pub(crate) enum KindState {
+    /// A TCP connection ([`tcp::SocketState`]).
+    Socket(tcp::SocketState),
+    /// A TCP listener ([`tcp::ServerState`]).
+    Server(tcp::ServerState),
+    /// A descriptor the user owns and does the I/O on ([`FdChannel`]).
     Fd,
 }
-
-/// How long accept readiness is held back after `EMFILE`/`ENFILE` unless a descriptor closes.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A slot where the C or Python layer keeps its own object for this core object (a handle
 /// guard, a weak reference): dropped with the core object.
@@ -42,28 +46,16 @@ pub(crate) type Binding = Mutex<Option<Box<dyn Any + Send + Sync>>>;
 /// The state every channel shares.
 pub(crate) struct ChannelCore {
     pub(crate) fd: GuardedFd,
-    pub(crate) kind: Kind,
+    pub(crate) kind: KindState,
     blocking: AtomicBool,
     pub(crate) readiness: Readiness,
     /// The selection key while registered (cleared at deregistration or close).
     pub(crate) registration: Mutex<Option<Arc<KeyInner>>>,
     pub(crate) waiters: Waiters,
     generation: u64,
-    /// Accept back-off: deadline in ns since `EPOCH_START` (0 = none) and the close epoch.
-    backoff_until: AtomicU64,
-    backoff_epoch: AtomicU64,
     pub(crate) binding: Binding,
     /// Set by `close` under the registration lock, before the descriptor is marked closed.
     pub(crate) closing: AtomicBool,
-    /// Connection state of a socket channel: `UNCONNECTED`, `PENDING` or `CONNECTED`.
-    pub(crate) conn: AtomicU8,
-    /// Whether a server channel is bound (listening).
-    pub(crate) bound: AtomicBool,
-    pub(crate) input_shutdown: AtomicBool,
-    pub(crate) output_shutdown: AtomicBool,
-    /// Whether the peer reset the connection: every later read reports it (`ECONNRESET`),
-    /// as Java does, rather than the end of stream the kernel says after reporting it once.
-    pub(crate) reset: AtomicBool,
     /// Serializes reads with reads (Java's rule).
     pub(crate) read_lock: Mutex<()>,
     /// Serializes writes with writes, so blocking writes never interleave.
@@ -71,57 +63,84 @@ pub(crate) struct ChannelCore {
     pub(crate) family: Family,
 }
 
-/// Socket state: not connected.
-pub(crate) const UNCONNECTED: u8 = 0;
-
-/// Socket state: a non-blocking connect is in progress.
-pub(crate) const PENDING: u8 = 1;
-/// Socket state: connected.
-pub(crate) const CONNECTED: u8 = 2;
-
 impl std::fmt::Debug for ChannelCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChannelCore")
             .field("fd", &self.fd.raw())
-            .field("kind", &self.kind)
+            .field("kind", &self.kind_name())
             .field("closed", &self.fd.is_closed())
             .finish_non_exhaustive()
     }
 }
 
-fn monotonic_ns() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
-}
-
 impl ChannelCore {
-    /// The readiness bits of an edge worth keeping. A socket that is not connected (nor
-    /// connecting) and a server that is not listening report a hang-up (`EPOLLHUP`) that only
-    /// says so: kept, it would stick as an error and report every interest op forever, also
-    /// after the connect or the listen.
+    /// The readiness bits of an edge worth keeping (the kind decides: see its `edge_bits`).
     pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
-        use crate::sys::backend::{ERROR, READ_CLOSED, READABLE};
-        let idle = match self.kind {
-            Kind::Socket => self.conn.load(Ordering::Acquire) == UNCONNECTED,
-            Kind::Server => !self.bound.load(Ordering::Acquire),
-            Kind::Fd => false,
-        };
-        if idle {
-            bits & !(ERROR | READ_CLOSED | READABLE)
-        } else {
-            bits
+        match &self.kind {
+            KindState::Socket(state) => state.edge_bits(bits),
+            KindState::Server(state) => state.edge_bits(bits),
+            KindState::Fd => bits,
         }
     }
 
-    pub(crate) fn new(fd: std::os::fd::RawFd, kind: Kind, family: Family) -> ChannelCore {
+    /// The ops the readiness `flags` make ready for a key with `interest`: error and hang-up
+    /// readiness report every interest op; otherwise the kind decides.
+    pub(crate) fn ready_ops(&self, flags: u32, interest: u32) -> u32 {
+        if flags & backend::ERROR != 0 {
+            return interest;
+        }
+        let ops = match &self.kind {
+            KindState::Socket(state) => state.ready_ops(flags),
+            KindState::Server(_) => tcp::ServerState::ready_ops(flags),
+            KindState::Fd => fd::ready_ops(flags),
+        };
+        ops & interest
+    }
+
+    /// While a server's accept readiness is held back: how long it still is.
+    pub(crate) fn accept_backoff_left(&self) -> Option<Duration> {
+        match &self.kind {
+            KindState::Server(state) => state.backoff_left(),
+            _ => None,
+        }
+    }
+
+    /// Whether the kind's descriptor is one nioxide does no I/O on (a raw descriptor the user
+    /// owns), so its readiness cannot be seen consumed and its key is re-armed instead.
+    pub(crate) fn is_raw(&self) -> bool {
+        matches!(self.kind, KindState::Fd)
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            KindState::Socket(_) => "socket",
+            KindState::Server(_) => "server",
+            KindState::Fd => "fd",
+        }
+    }
+
+    /// A socket channel's own state (the kind is fixed when the channel is made).
+    pub(crate) fn socket(&self) -> &tcp::SocketState {
+        match &self.kind {
+            KindState::Socket(state) => state,
+            _ => unreachable!("a socket channel's core is a socket's"),
+        }
+    }
+
+    /// A server channel's own state (the kind is fixed when the channel is made).
+    pub(crate) fn server(&self) -> &tcp::ServerState {
+        match &self.kind {
+            KindState::Server(state) => state,
+            _ => unreachable!("a server channel's core is a server's"),
+        }
+    }
+
+    /// The core of a channel that owns `fd`.
+    pub(crate) fn new(fd: std::os::fd::RawFd, kind: KindState, family: Family) -> ChannelCore {
         Self::with_fd(GuardedFd::new(fd), kind, family)
     }
 
-    fn new_borrowed(fd: std::os::fd::RawFd) -> ChannelCore {
-        Self::with_fd(GuardedFd::borrowed(fd), Kind::Fd, Family::V4)
-    }
-
-    fn with_fd(fd: GuardedFd, kind: Kind, family: Family) -> ChannelCore {
+    pub(crate) fn with_fd(fd: GuardedFd, kind: KindState, family: Family) -> ChannelCore {
         ChannelCore {
             fd,
             kind,
@@ -130,15 +149,8 @@ impl ChannelCore {
             registration: Mutex::new(None),
             waiters: Waiters::default(),
             generation: fork::generation(),
-            backoff_until: AtomicU64::new(0),
-            backoff_epoch: AtomicU64::new(0),
             binding: Mutex::new(None),
             closing: AtomicBool::new(false),
-            conn: AtomicU8::new(UNCONNECTED),
-            bound: AtomicBool::new(false),
-            input_shutdown: AtomicBool::new(false),
-            output_shutdown: AtomicBool::new(false),
-            reset: AtomicBool::new(false),
             read_lock: Mutex::new(()),
             write_lock: Mutex::new(()),
             family,
@@ -262,98 +274,6 @@ impl ChannelCore {
         }
     }
 
-    /// A non-blocking read attempt on the stream socket `fd` that keeps the readiness cache
-    /// honest. A reset, once seen, is reported by every later read.
-    #[inline]
-    pub(crate) fn try_read(
-        &self,
-        fd: std::os::fd::RawFd,
-        io: impl FnOnce() -> Result<Io>,
-        wanted: usize,
-    ) -> Result<Option<usize>> {
-        if self.reset.load(Ordering::Acquire) {
-            return Err(crate::Error::Os(libc::ECONNRESET));
-        }
-        let snap = self.readiness.snapshot();
-        let done = io().inspect_err(|e| self.note_reset(e))?;
-        match done {
-            Io::Done(n) => {
-                // A short read on a stream socket drained the receive queue. A read that
-                // filled the buffer exactly may have too: then, for a channel a selector
-                // watches, it is worth a system call to ask, so that a level-triggered key is
-                // not reported once more for nothing.
-                if n < wanted || (n > 0 && self.drained(fd)) {
-                    self.readiness.clear(snap, crate::sys::backend::READABLE);
-                }
-                Ok(Some(n))
-            }
-            Io::WouldBlock => {
-                self.readiness.clear(snap, crate::sys::backend::READABLE);
-                Ok(None)
-            }
-        }
-    }
-
-    /// Whether a registered channel's receive queue is empty now (`FIONREAD`); `false` for a
-    /// channel no selector watches (its readiness cache is not used: no system call then).
-    fn drained(&self, fd: std::os::fd::RawFd) -> bool {
-        !self.is_blocking()
-            && lock(&self.registration).is_some()
-            && socket::bytes_available(fd).is_ok_and(|left| left == 0)
-    }
-
-    /// Remembers a reset seen by a read or a write, for the reads after it.
-    fn note_reset(&self, error: &crate::Error) {
-        if error.is_os(libc::ECONNRESET) {
-            self.reset.store(true, Ordering::Release);
-        }
-    }
-
-    /// A non-blocking write attempt that keeps the readiness cache honest.
-    #[inline]
-    pub(crate) fn try_write(&self, io: impl FnOnce() -> Result<Io>) -> Result<Option<usize>> {
-        let snap = self.readiness.snapshot();
-        match io().inspect_err(|e| self.note_reset(e))? {
-            Io::Done(n) => Ok(Some(n)),
-            Io::WouldBlock => {
-                self.readiness.clear(snap, crate::sys::backend::WRITABLE);
-                Ok(None)
-            }
-        }
-    }
-
-    /// Holds accept readiness back after a descriptor shortage.
-    pub(crate) fn start_accept_backoff(&self) {
-        self.backoff_epoch
-            .store(CLOSE_EPOCH.load(Ordering::Acquire), Ordering::Relaxed);
-        self.backoff_until.store(
-            monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64,
-            Ordering::Release,
-        );
-        // The connection that could not be accepted is still waiting, and epoll will not say
-        // so again: the key is looked at again once the back-off ends (also an
-        // edge-triggered one, which has used its edge up).
-        if let Some(key) = lock(&self.registration).as_ref() {
-            key.look_again();
-        }
-    }
-
-    /// While accept readiness is held back: how long it still is.
-    pub(crate) fn accept_backoff_left(&self) -> Option<Duration> {
-        let until = self.backoff_until.load(Ordering::Acquire);
-        if until == 0 {
-            return None;
-        }
-        let now = monotonic_ns();
-        if now >= until
-            || CLOSE_EPOCH.load(Ordering::Acquire) != self.backoff_epoch.load(Ordering::Relaxed)
-        {
-            self.backoff_until.store(0, Ordering::Release);
-            return None;
-        }
-        Some(Duration::from_nanos(until - now))
-    }
-
     pub(crate) fn set_option(
         &self,
         supported: &[SocketOption],
@@ -386,51 +306,6 @@ impl Drop for ChannelCore {
 #[inline]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A descriptor the user owns, watched for readiness like libuv's `uv_poll_t`: nioxide never
-/// reads, writes or closes it, so it cannot see readiness being consumed; its key is re-armed
-/// (`EPOLL_CTL_MOD`) after each report instead, which keeps it level-triggered. Closing the
-/// `FdChannel` only stops nioxide from using the descriptor.
-#[derive(Clone, Debug)]
-pub struct FdChannel {
-    pub(crate) core: Arc<ChannelCore>,
-}
-
-impl FdChannel {
-    /// The ops a raw descriptor can be watched for: read and write.
-    pub const VALID_OPS: u32 = crate::selector::OP_READ | crate::selector::OP_WRITE;
-
-    /// Wraps `fd` (borrowed: the caller keeps it open while it is watched and closes it
-    /// after closing this channel). The channel starts in non-blocking mode.
-    ///
-    /// # Errors
-    /// `InvalidArgument` for a negative descriptor.
-    pub fn new(fd: std::os::fd::RawFd) -> Result<FdChannel> {
-        if fd < 0 {
-            return Err(ErrorKind::InvalidArgument.into());
-        }
-        let core = ChannelCore::new_borrowed(fd);
-        core.blocking.store(false, Ordering::Release);
-        Ok(FdChannel {
-            core: Arc::new(core),
-        })
-    }
-
-    /// The descriptor.
-    pub fn fd(&self) -> std::os::fd::RawFd {
-        self.core.fd.raw()
-    }
-
-    /// Stops watching: cancels the key; the descriptor stays open (the user owns it).
-    pub fn close(&self) {
-        self.core.close();
-    }
-
-    /// Whether the channel is open.
-    pub fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
 }
 
 /// A channel a selector can watch, as stored in a selection key.

@@ -26,13 +26,156 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use super::{CONNECTED, ChannelCore, Family, Kind, PENDING, SocketOption, UNCONNECTED, lock};
+use super::{ChannelCore, Family, KindState, SocketOption, lock};
 use crate::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE};
-use crate::sys::socket::{self, Shutdown};
+use crate::sys::backend::{self, ERROR, READ_CLOSED, READABLE, WRITABLE};
+use crate::sys::fd::CLOSE_EPOCH;
+use crate::sys::socket::{self, Io, Shutdown};
 use crate::sys::wait;
 use crate::{Error, ErrorKind, Result};
+
+/// Socket state: not connected.
+pub(crate) const UNCONNECTED: u8 = 0;
+/// Socket state: a non-blocking connect is in progress.
+pub(crate) const PENDING: u8 = 1;
+/// Socket state: connected.
+pub(crate) const CONNECTED: u8 = 2;
+
+/// What only a socket channel has: its connection state, its half-closes, and whether the
+/// peer reset the connection.
+#[derive(Debug)]
+pub(crate) struct SocketState {
+    /// `UNCONNECTED`, `PENDING` or `CONNECTED`.
+    conn: AtomicU8,
+    input_shutdown: AtomicBool,
+    output_shutdown: AtomicBool,
+    /// Whether the peer reset the connection: every later read reports it (`ECONNRESET`),
+    /// as Java does, rather than the end of stream the kernel says after reporting it once.
+    reset: AtomicBool,
+}
+
+impl SocketState {
+    fn new(conn: u8) -> SocketState {
+        SocketState {
+            conn: AtomicU8::new(conn),
+            input_shutdown: AtomicBool::new(false),
+            output_shutdown: AtomicBool::new(false),
+            reset: AtomicBool::new(false),
+        }
+    }
+
+    fn conn(&self) -> u8 {
+        self.conn.load(Ordering::Acquire)
+    }
+
+    /// The bits of an edge worth keeping: a socket that is neither connected nor connecting
+    /// reports a hang-up (`EPOLLHUP`) that only says so; kept, it would stick as an error and
+    /// report every interest op forever, also after the connect.
+    pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
+        if self.conn() == UNCONNECTED {
+            bits & !(ERROR | READ_CLOSED | READABLE)
+        } else {
+            bits
+        }
+    }
+
+    /// The ops readiness makes ready: read (also at the peer's close); write readiness is
+    /// `OP_CONNECT` while a connect is pending and `OP_WRITE` once connected.
+    pub(crate) fn ready_ops(&self, flags: u32) -> u32 {
+        let mut ops = 0;
+        if flags & (READABLE | READ_CLOSED) != 0 {
+            ops |= OP_READ;
+        }
+        if flags & WRITABLE != 0 {
+            match self.conn() {
+                PENDING => ops |= OP_CONNECT,
+                CONNECTED => ops |= OP_WRITE,
+                _ => {}
+            }
+        }
+        ops
+    }
+}
+
+/// How long accept readiness is held back after `EMFILE`/`ENFILE` unless a descriptor closes.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What only a server channel has: whether it listens, and the accept back-off.
+#[derive(Debug)]
+pub(crate) struct ServerState {
+    bound: AtomicBool,
+    /// Accept back-off: deadline in ns since the process's first look at the clock (0 =
+    /// none), and the close epoch it started in.
+    backoff_until: AtomicU64,
+    backoff_epoch: AtomicU64,
+}
+
+fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
+}
+
+impl ServerState {
+    fn new(bound: bool) -> ServerState {
+        ServerState {
+            bound: AtomicBool::new(bound),
+            backoff_until: AtomicU64::new(0),
+            backoff_epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn is_bound(&self) -> bool {
+        self.bound.load(Ordering::Acquire)
+    }
+
+    /// The bits of an edge worth keeping: a server that does not listen yet reports a
+    /// hang-up that only says so (kept, it would report every interest op forever).
+    pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
+        if self.is_bound() {
+            bits
+        } else {
+            bits & !(ERROR | READ_CLOSED | READABLE)
+        }
+    }
+
+    /// The ops readiness makes ready: read readiness is `OP_ACCEPT`.
+    pub(crate) fn ready_ops(flags: u32) -> u32 {
+        if flags & backend::READABLE != 0 {
+            OP_ACCEPT
+        } else {
+            0
+        }
+    }
+
+    /// Holds accept readiness back for [`ACCEPT_BACKOFF`] or until a descriptor closes.
+    fn start_backoff(&self) {
+        self.backoff_epoch
+            .store(CLOSE_EPOCH.load(Ordering::Acquire), Ordering::Relaxed);
+        self.backoff_until.store(
+            monotonic_ns() + ACCEPT_BACKOFF.as_nanos() as u64,
+            Ordering::Release,
+        );
+    }
+
+    /// While accept readiness is held back: how long it still is.
+    pub(crate) fn backoff_left(&self) -> Option<Duration> {
+        let until = self.backoff_until.load(Ordering::Acquire);
+        if until == 0 {
+            return None;
+        }
+        let now = monotonic_ns();
+        if now >= until
+            || CLOSE_EPOCH.load(Ordering::Acquire) != self.backoff_epoch.load(Ordering::Relaxed)
+        {
+            self.backoff_until.store(0, Ordering::Release);
+            return None;
+        }
+        Some(Duration::from_nanos(until - now))
+    }
+}
 
 fn open_socket(family: Option<Family>) -> Result<(RawFd, Family)> {
     match family {
@@ -202,7 +345,11 @@ impl SocketChannel {
     fn open_socket(family: Option<Family>) -> Result<SocketChannel> {
         let (fd, family) = open_socket(family)?;
         Ok(SocketChannel {
-            core: Arc::new(ChannelCore::new(fd, Kind::Socket, family)),
+            core: Arc::new(ChannelCore::new(
+                fd,
+                KindState::Socket(SocketState::new(UNCONNECTED)),
+                family,
+            )),
         })
     }
 
@@ -226,7 +373,6 @@ impl SocketChannel {
             return Err(ErrorKind::InvalidArgument.into());
         }
         socket::adopt_flags(fd)?;
-        let core = ChannelCore::new(fd, Kind::Socket, state.family);
         let conn = if state.connected {
             CONNECTED
         } else if state.connecting {
@@ -234,15 +380,14 @@ impl SocketChannel {
         } else {
             UNCONNECTED
         };
-        core.conn.store(conn, Ordering::Release);
+        let core = ChannelCore::new(fd, KindState::Socket(SocketState::new(conn)), state.family);
         Ok(SocketChannel {
             core: Arc::new(core),
         })
     }
 
     fn accepted(fd: RawFd, family: Family) -> SocketChannel {
-        let core = ChannelCore::new(fd, Kind::Socket, family);
-        core.conn.store(CONNECTED, Ordering::Release);
+        let core = ChannelCore::new(fd, KindState::Socket(SocketState::new(CONNECTED)), family);
         SocketChannel {
             core: Arc::new(core),
         }
@@ -256,7 +401,7 @@ impl SocketChannel {
     pub fn bind(&self, addr: SocketAddr) -> Result<()> {
         let call = self.core.enter()?;
         check_family(self.core.family, &addr)?;
-        match self.core.conn.load(Ordering::Acquire) {
+        match self.core.socket().conn() {
             PENDING => return Err(ErrorKind::ConnectionPending.into()),
             CONNECTED => return Err(ErrorKind::AlreadyBound.into()),
             _ => {}
@@ -279,7 +424,7 @@ impl SocketChannel {
     pub fn connect(&self, addr: SocketAddr) -> Result<bool> {
         let call = self.core.enter()?;
         check_family(self.core.family, &addr)?;
-        match self.core.conn.load(Ordering::Acquire) {
+        match self.core.socket().conn() {
             CONNECTED => return Err(ErrorKind::AlreadyConnected.into()),
             PENDING => return Err(ErrorKind::ConnectionPending.into()),
             _ => {}
@@ -290,11 +435,11 @@ impl SocketChannel {
         self.core.readiness.forget();
         match socket::connect(call.fd(), &target) {
             Ok(true) => {
-                self.core.conn.store(CONNECTED, Ordering::Release);
+                self.core.socket().conn.store(CONNECTED, Ordering::Release);
                 Ok(true)
             }
             Ok(false) => {
-                self.core.conn.store(PENDING, Ordering::Release);
+                self.core.socket().conn.store(PENDING, Ordering::Release);
                 if !self.core.is_blocking() {
                     return Ok(false);
                 }
@@ -314,7 +459,7 @@ impl SocketChannel {
     /// closes the channel and returns its error (e.g. `ECONNREFUSED`).
     pub fn finish_connect(&self) -> Result<bool> {
         let call = self.core.enter()?;
-        match self.core.conn.load(Ordering::Acquire) {
+        match self.core.socket().conn() {
             CONNECTED => return Ok(true),
             UNCONNECTED => return Err(ErrorKind::NoConnectionPending.into()),
             _ => {}
@@ -340,7 +485,7 @@ impl SocketChannel {
         });
         match outcome {
             Ok(Some(())) => {
-                self.core.conn.store(CONNECTED, Ordering::Release);
+                self.core.socket().conn.store(CONNECTED, Ordering::Release);
                 Ok(true)
             }
             Ok(None) => Ok(false),
@@ -356,28 +501,89 @@ impl SocketChannel {
 
     /// Whether a non-blocking connect is in progress.
     pub fn is_connection_pending(&self) -> bool {
-        self.core.is_open() && self.core.conn.load(Ordering::Acquire) == PENDING
+        self.core.is_open() && self.core.socket().conn() == PENDING
     }
 
     /// Whether the channel is connected (and open).
     pub fn is_connected(&self) -> bool {
-        self.core.is_open() && self.core.conn.load(Ordering::Acquire) == CONNECTED
+        self.core.is_open() && self.core.socket().conn() == CONNECTED
     }
 
     /// Whether the input side is shut down (by [`shutdown_input`](Self::shutdown_input);
     /// false once the channel is closed).
     pub fn is_input_shutdown(&self) -> bool {
-        self.core.is_open() && self.core.input_shutdown.load(Ordering::Acquire)
+        self.core.is_open() && self.core.socket().input_shutdown.load(Ordering::Acquire)
     }
 
     /// Whether the output side is shut down (by [`shutdown_output`](Self::shutdown_output);
     /// false once the channel is closed).
     pub fn is_output_shutdown(&self) -> bool {
-        self.core.is_open() && self.core.output_shutdown.load(Ordering::Acquire)
+        self.core.is_open() && self.core.socket().output_shutdown.load(Ordering::Acquire)
+    }
+
+    /// A non-blocking read attempt on `fd` that keeps the readiness cache honest. A reset,
+    /// once seen, is reported by every later read.
+    #[inline]
+    fn read_once(
+        &self,
+        fd: RawFd,
+        io: impl FnOnce() -> Result<Io>,
+        wanted: usize,
+    ) -> Result<Option<usize>> {
+        let state = self.core.socket();
+        if state.reset.load(Ordering::Acquire) {
+            return Err(Error::Os(libc::ECONNRESET));
+        }
+        let readiness = &self.core.readiness;
+        let snap = readiness.snapshot();
+        match io().inspect_err(|e| self.note_reset(e))? {
+            Io::Done(n) => {
+                // A short read on a stream socket drained the receive queue. A read that
+                // filled the buffer exactly may have too: then, for a channel a selector
+                // watches, it is worth a system call to ask, so that a level-triggered key is
+                // not reported once more for nothing.
+                if n < wanted || (n > 0 && self.drained(fd)) {
+                    readiness.clear(snap, READABLE);
+                }
+                Ok(Some(n))
+            }
+            Io::WouldBlock => {
+                readiness.clear(snap, READABLE);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether a registered channel's receive queue is empty now (`FIONREAD`); `false` for a
+    /// channel no selector watches (its readiness cache is not used: no system call then).
+    fn drained(&self, fd: RawFd) -> bool {
+        !self.core.is_blocking()
+            && lock(&self.core.registration).is_some()
+            && socket::bytes_available(fd).is_ok_and(|left| left == 0)
+    }
+
+    /// Remembers a reset seen by a read or a write, for the reads after it.
+    fn note_reset(&self, error: &Error) {
+        if error.is_os(libc::ECONNRESET) {
+            self.core.socket().reset.store(true, Ordering::Release);
+        }
+    }
+
+    /// A non-blocking write attempt that keeps the readiness cache honest.
+    #[inline]
+    fn write_once(&self, io: impl FnOnce() -> Result<Io>) -> Result<Option<usize>> {
+        let snap = self.core.readiness.snapshot();
+        match io().inspect_err(|e| self.note_reset(e))? {
+            Io::Done(n) => Ok(Some(n)),
+            Io::WouldBlock => {
+                self.core.readiness.clear(snap, WRITABLE);
+                Ok(None)
+            }
+        }
     }
 
     fn check_readable(&self) -> Result<()> {
-        if self.core.conn.load(Ordering::Acquire) != CONNECTED {
+        if self.core.socket().conn() != CONNECTED {
             return Err(ErrorKind::NotYetConnected.into());
         }
         Ok(())
@@ -385,7 +591,7 @@ impl SocketChannel {
 
     fn check_writable(&self) -> Result<()> {
         self.check_readable()?;
-        if self.core.output_shutdown.load(Ordering::Acquire) {
+        if self.core.socket().output_shutdown.load(Ordering::Acquire) {
             return Err(ErrorKind::Shutdown.into());
         }
         Ok(())
@@ -403,14 +609,14 @@ impl SocketChannel {
         }
         let call = self.core.enter()?;
         self.check_readable()?;
-        if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+        if self.core.socket().input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
             return Ok(Some(0));
         }
         let fd = call.fd();
         let len = buf.len();
         let _serial = lock(&self.core.read_lock);
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.core.try_read(fd, || socket::read(fd, buf), len)
+            self.read_once(fd, || socket::read(fd, buf), len)
         })
     }
 
@@ -421,12 +627,12 @@ impl SocketChannel {
     pub fn try_read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
         let call = self.core.enter()?;
         self.check_readable()?;
-        if self.core.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+        if self.core.socket().input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
             return Ok(Some(0));
         }
         let fd = call.fd();
         let len = buf.len();
-        self.core.try_read(fd, || socket::read(fd, buf), len)
+        self.read_once(fd, || socket::read(fd, buf), len)
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
@@ -434,14 +640,13 @@ impl SocketChannel {
         let call = self.core.enter()?;
         self.check_readable()?;
         let len: usize = bufs.iter().map(|b| b.len()).sum();
-        if self.core.input_shutdown.load(Ordering::Acquire) || len == 0 {
+        if self.core.socket().input_shutdown.load(Ordering::Acquire) || len == 0 {
             return Ok(Some(0));
         }
         let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.core
-                .try_read(fd, || socket::read_vectored(fd, bufs), len)
+            self.read_once(fd, || socket::read_vectored(fd, bufs), len)
         })
     }
 
@@ -468,7 +673,7 @@ impl SocketChannel {
             return Ok(0);
         }
         let fd = call.fd();
-        Ok(self.core.try_write(|| socket::write(fd, buf))?.unwrap_or(0))
+        Ok(self.write_once(|| socket::write(fd, buf))?.unwrap_or(0))
     }
 
     /// Gathering write from `bufs`, in order (`sendmsg` with `MSG_NOSIGNAL`); results as
@@ -482,7 +687,7 @@ impl SocketChannel {
         }
         let fd = call.fd();
         let write_once = |slices: &[IoSlice<'_>]| {
-            self.core.try_write(|| {
+            self.write_once(|| {
                 if slices.len() == 1 {
                     socket::write(fd, &slices[0])
                 } else {
@@ -516,7 +721,12 @@ impl SocketChannel {
     pub fn shutdown_input(&self) -> Result<()> {
         let call = self.core.enter()?;
         self.check_readable()?;
-        if !self.core.input_shutdown.swap(true, Ordering::AcqRel) {
+        if !self
+            .core
+            .socket()
+            .input_shutdown
+            .swap(true, Ordering::AcqRel)
+        {
             socket::shutdown(call.fd(), Shutdown::Read)?;
         }
         Ok(())
@@ -527,7 +737,12 @@ impl SocketChannel {
     pub fn shutdown_output(&self) -> Result<()> {
         let call = self.core.enter()?;
         self.check_readable()?;
-        if !self.core.output_shutdown.swap(true, Ordering::AcqRel) {
+        if !self
+            .core
+            .socket()
+            .output_shutdown
+            .swap(true, Ordering::AcqRel)
+        {
             socket::shutdown(call.fd(), Shutdown::Write)?;
         }
         Ok(())
@@ -543,7 +758,7 @@ impl SocketChannel {
     /// The peer's address, or `None` while not connected.
     pub fn remote_address(&self) -> Result<Option<SocketAddr>> {
         let call = self.core.enter()?;
-        if self.core.conn.load(Ordering::Acquire) != CONNECTED {
+        if self.core.socket().conn() != CONNECTED {
             return Ok(None);
         }
         socket::peer_addr(call.fd()).map(Some)
@@ -585,7 +800,7 @@ impl ServerSocketChannel {
 
     fn open_socket(family: Option<Family>) -> Result<ServerSocketChannel> {
         let (fd, family) = open_socket(family)?;
-        let core = ChannelCore::new(fd, Kind::Server, family);
+        let core = ChannelCore::new(fd, KindState::Server(ServerState::new(false)), family);
         socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
         Ok(ServerSocketChannel {
             core: Arc::new(core),
@@ -607,8 +822,11 @@ impl ServerSocketChannel {
             return Err(ErrorKind::InvalidArgument.into());
         }
         socket::adopt_flags(fd)?;
-        let core = ChannelCore::new(fd, Kind::Server, state.family);
-        core.bound.store(state.listening, Ordering::Release);
+        let core = ChannelCore::new(
+            fd,
+            KindState::Server(ServerState::new(state.listening)),
+            state.family,
+        );
         Ok(ServerSocketChannel {
             core: Arc::new(core),
         })
@@ -622,7 +840,7 @@ impl ServerSocketChannel {
     pub fn bind(&self, addr: SocketAddr, backlog: i32) -> Result<()> {
         let call = self.core.enter()?;
         check_family(self.core.family, &addr)?;
-        if self.core.bound.load(Ordering::Acquire) {
+        if self.core.server().is_bound() {
             return Err(ErrorKind::AlreadyBound.into());
         }
         // What epoll said of the socket before it listened (a hang-up) is stale.
@@ -632,7 +850,7 @@ impl ServerSocketChannel {
             &socket::addr_for(self.core.family, addr),
             backlog,
         )?;
-        self.core.bound.store(true, Ordering::Release);
+        self.core.server().bound.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -656,9 +874,19 @@ impl ServerSocketChannel {
         self.accept_with(false)
     }
 
+    /// Holds accept readiness back after a descriptor shortage. The connection that could
+    /// not be accepted is still waiting and epoll will not say so again: the key is looked
+    /// at again once the back-off ends (also an edge-triggered one, which used its edge up).
+    fn start_accept_backoff(&self) {
+        self.core.server().start_backoff();
+        if let Some(key) = lock(&self.core.registration).as_ref() {
+            key.look_again();
+        }
+    }
+
     fn accept_with(&self, wait: bool) -> Result<Option<SocketChannel>> {
         let call = self.core.enter()?;
-        if !self.core.bound.load(Ordering::Acquire) {
+        if !self.core.server().is_bound() {
             return Err(ErrorKind::NotYetBound.into());
         }
         let fd = call.fd();
@@ -683,7 +911,7 @@ impl ServerSocketChannel {
         };
         if let Err(e) = res {
             if e.is_os(libc::EMFILE) || e.is_os(libc::ENFILE) {
-                self.core.start_accept_backoff();
+                self.start_accept_backoff();
             }
         }
         res
@@ -692,7 +920,7 @@ impl ServerSocketChannel {
     /// The bound address (with the chosen port), or `None` before bind.
     pub fn local_address(&self) -> Result<Option<SocketAddr>> {
         let call = self.core.enter()?;
-        if !self.core.bound.load(Ordering::Acquire) {
+        if !self.core.server().is_bound() {
             return Ok(None);
         }
         socket::local_addr(call.fd()).map(Some)
