@@ -301,6 +301,12 @@ static inline int t_child_passed(pid_t pid) {
   return WEXITSTATUS(status);
 }
 
+/* Whether the test runs under valgrind (its preloaded library is in LD_PRELOAD). */
+static inline int t_under_valgrind(void) {
+  const char *preload = getenv("LD_PRELOAD");
+  return preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
 /* Forks; the child runs `body` and exits with its result (a failed assertion exits 1).
  * Returns 0, or TEST_SKIP if the child skipped. */
 static inline int t_in_child(int (*body)(void)) {
