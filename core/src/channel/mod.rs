@@ -6,7 +6,7 @@
 //! selector's edges and emptied by the channel's own I/O, and at most one selector
 //! registration. What only one kind of channel has (a socket's connection state, a server's
 //! accept back-off) and how its readiness maps to ready ops live in that kind's file
-//! ([`KindState`]); the selector asks the core and never looks at the kind.
+//! (`KindState`); the selector asks the core and never looks at the kind.
 
 pub mod fd;
 pub mod tcp;

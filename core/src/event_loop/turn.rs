@@ -1,0 +1,237 @@
+//! Running a loop: the run modes, what keeps a run going, and one turn (libuv's order: due
+//! timers and queued tasks, the wait for I/O, the I/O handles' events, due timers and queued
+//! tasks again).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::task::NO_MARK;
+use super::{EventLoop, io, thread_no};
+use crate::channel::lock;
+use crate::{ErrorKind, Result};
+
+/// How [`EventLoop::run`] runs (libuv's `uv_run_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// Until [`EventLoop::stop`], shutdown, or nothing referenced is left (no queued task, no
+    /// ref'd timer or watch).
+    Default,
+    /// One turn; blocks for I/O or the next timer if nothing is pending. Returns at once,
+    /// without a turn, when nothing referenced is left (see [`EventLoop::is_alive`]).
+    Once,
+    /// One turn without blocking.
+    NoWait,
+}
+
+impl EventLoop {
+    /// The backend's epoll descriptor: readable when the loop has I/O or a wake-up for a
+    /// turn. A host loop polls it and then runs a [`RunMode::NoWait`] turn.
+    pub fn backend_fd(&self) -> std::os::fd::RawFd {
+        self.inner.selector.fd()
+    }
+
+    /// How long a host loop may wait before the next turn: `Some(0)` while tasks, cached
+    /// readiness (or a raw descriptor to re-arm) or a stop are pending, else the time to the
+    /// next timer, bounded by an accept back-off and, while shutting down, by the rest of the
+    /// quiet period (at most 100 ms); `None` = nothing to wait for but the backend descriptor.
+    pub fn backend_timeout(&self) -> Option<Duration> {
+        if self.inner.stop.load(Ordering::Acquire) || !lock(&self.inner.tasks).is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next_timer = lock(&self.inner.timers)
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        // Readiness cached or to be re-armed, an accept back-off, the shutdown's quiet period:
+        // what the descriptor alone would not show.
+        [self.inner.selector.wait_bound(), self.shutdown_wait()]
+            .into_iter()
+            .flatten()
+            .fold(next_timer, |t, bound| {
+                Some(t.map_or(bound, |t| t.min(bound)))
+            })
+    }
+
+    /// Asks a running loop to return after its current turn, from any thread; a stop before
+    /// a run makes that run return after at most one turn. No effect on a loop a library
+    /// thread drives (its thread runs until the loop is shut down).
+    pub fn stop(&self) {
+        if self.inner.library_driven {
+            return;
+        }
+        self.inner.stop.store(true, Ordering::Release);
+        if !self.in_event_loop() {
+            self.wake();
+        }
+    }
+
+    pub(super) fn alive(&self) -> bool {
+        self.inner.refs.load(Ordering::Acquire) > 0
+            || !lock(&self.inner.tasks).is_empty()
+            || lock(&self.inner.timers).handles.refd > 0
+    }
+
+    /// Whether the loop has referenced work left (libuv's `uv_loop_alive`): a queued task, a
+    /// ref'd timer or watch, or a shutdown still under way. A [`RunMode::Default`] or
+    /// [`RunMode::Once`] run of a caller-driven loop returns at once when it has none.
+    /// Thread-safe; what it says may change at once if other threads queue work.
+    pub fn is_alive(&self) -> bool {
+        self.alive() || (self.is_shutting_down() && !self.is_terminated())
+    }
+
+    /// Runs the loop on the calling thread (which becomes its owner) as `mode` says. Returns
+    /// whether referenced work is left (libuv's `uv_run` result).
+    ///
+    /// # Errors
+    /// `Busy` (a re-entrant run, a run while another thread runs it, or a loop a library
+    /// thread drives), `Closed` (terminated), `Forked`, the thread's interrupt hook's error
+    /// (the Python module: Ctrl-C).
+    pub fn run(&self, mode: RunMode) -> Result<bool> {
+        self.check()?;
+        if self.inner.library_driven {
+            return Err(ErrorKind::Busy.into());
+        }
+        if self.is_terminated() {
+            return Err(ErrorKind::Closed.into());
+        }
+        self.run_loop(mode)
+    }
+
+    pub(super) fn run_loop(&self, mode: RunMode) -> Result<bool> {
+        if self.inner.running.swap(true, Ordering::AcqRel) {
+            return Err(ErrorKind::Busy.into());
+        }
+        /// On every way out of a run: not running, and idle, so work queued from now on wakes
+        /// the backend descriptor a host loop polls. (Work already queued needs no wake-up:
+        /// `backend_timeout` is 0 while tasks are pending, as libuv's is.)
+        struct NotRunning<'a>(&'a EventLoop);
+        impl Drop for NotRunning<'_> {
+            fn drop(&mut self) {
+                let inner = &self.0.inner;
+                inner.running.store(false, Ordering::Release);
+                inner.idle.store(true, Ordering::SeqCst);
+            }
+        }
+        self.inner.idle.store(false, Ordering::SeqCst);
+        self.inner.streaming.store(false, Ordering::Relaxed);
+        let _running = NotRunning(self);
+        self.inner.owner.store(thread_no(), Ordering::Release);
+        loop {
+            // Nothing referenced: a Default or Once run has nothing to wait for (libuv's
+            // `uv_run` returns at once then); a NoWait turn still looks once.
+            if mode != RunMode::NoWait
+                && !self.inner.library_driven
+                && !self.alive()
+                && !self.is_shutting_down()
+            {
+                // As every return of a run: a stop asked for is used up.
+                self.inner.stop.store(false, Ordering::Release);
+                return Ok(false);
+            }
+            self.turn(mode)?;
+            if self.is_shutting_down() && self.finish_shutdown_scoped() {
+                return Ok(false);
+            }
+            if self.inner.stop.swap(false, Ordering::AcqRel) || mode != RunMode::Default {
+                return Ok(self.alive());
+            }
+        }
+    }
+
+    /// One loop turn: due timers, queued tasks, a wait for I/O (bounded by the next timer,
+    /// zero if work is pending), I/O callbacks, due timers, queued tasks.
+    pub(super) fn turn(&self, mode: RunMode) -> Result<()> {
+        let inner = &*self.inner;
+        inner.counters.turns.fetch_add(1, Ordering::Relaxed);
+        // What the loop's thread queued in the last turn (or between runs) runs in this one.
+        if inner.own_mark.load(Ordering::Relaxed) != NO_MARK {
+            inner.own_mark.store(NO_MARK, Ordering::Relaxed);
+        }
+        if self.work_due() {
+            self.scoped(&mut || {
+                self.run_timers();
+                self.run_tasks();
+            });
+        }
+        // A loop fed a stream of tasks from other threads looks for the next one briefly
+        // before it blocks, which spares the producers a wake-up system call each.
+        // (Not when a Default run is about to return: nothing would be left to wait for.)
+        let caught = mode != RunMode::NoWait
+            && inner.streaming.load(Ordering::Relaxed)
+            && (mode != RunMode::Default || inner.library_driven || self.alive())
+            && self.spin_for_tasks();
+        // A task it caught is queued: this turn's wait does not block.
+        let may_block = mode != RunMode::NoWait && !caught;
+        // About to wait: from now on producers wake the backend. Setting the flag before the
+        // last look at the queue and the timers means no work queued meanwhile is missed.
+        if may_block {
+            inner.idle.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+        }
+        let timeout = if !may_block
+            || inner.stop.load(Ordering::Acquire)
+            || !lock(&inner.tasks).is_empty()
+            || (!inner.library_driven && !self.alive())
+        {
+            Some(Duration::ZERO)
+        } else {
+            let next = lock(&inner.timers)
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            match self.shutdown_wait() {
+                Some(w) => Some(next.map_or(w, |n| n.min(w))),
+                None => next,
+            }
+        };
+        let blocks = may_block && timeout != Some(Duration::ZERO);
+        if may_block && !blocks {
+            // Work is pending after all: not going to sleep, producers need not wake us.
+            inner.idle.store(false, Ordering::SeqCst);
+        }
+        let started = Instant::now();
+        let selected = inner.selector.select(timeout);
+        // Whether another thread woke the wait (it swapped `idle` off to write the eventfd).
+        let woken = blocks && !inner.idle.swap(false, Ordering::SeqCst);
+        let n = selected?;
+        inner
+            .counters
+            .wait_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let mut keys = Vec::new();
+        if n > 0 {
+            keys = std::mem::take(&mut *lock(&inner.scratch));
+            inner.selector.selected_into(&mut keys);
+        }
+        let mut ran_after_wait = 0;
+        if !keys.is_empty() || self.work_due() {
+            self.scoped(&mut || {
+                for key in keys.drain(..) {
+                    inner.counters.events.fetch_add(1, Ordering::Relaxed);
+                    self.guard(|| io::dispatch(self, &key));
+                }
+                self.run_timers();
+                ran_after_wait = self.run_tasks();
+            });
+        }
+        if n > 0 {
+            *lock(&inner.scratch) = keys;
+        }
+        // A stream from other threads: a wake-up that found two or more tasks, or a task the
+        // spin caught. Tasks the loop queues for itself (say, from a timer) do not count.
+        let streaming = caught || (woken && ran_after_wait >= 2);
+        if streaming != inner.streaming.load(Ordering::Relaxed) {
+            inner.streaming.store(streaming, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Whether a callback phase would find work: a queued task or a due timer.
+    pub(super) fn work_due(&self) -> bool {
+        // The hint, not the queue's lock, which producers are taking: a task pushed this
+        // instant is found by the next look (the wait's timeout is computed under the lock).
+        (self.inner.queued.load(Ordering::Acquire)
+            && self.inner.own_mark.load(Ordering::Relaxed) != 0)
+            || lock(&self.inner.timers)
+                .next_deadline()
+                .is_some_and(|d| d <= Instant::now())
+    }
+}
