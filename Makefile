@@ -185,11 +185,14 @@ c-test-valgrind: venv system-tools | $(BUILD)
 # The Python package: a real wheel build installed into .venv, then pytest and stubtest.
 # Does nothing until python/pyproject.toml exists.
 .PHONY: python-test
-python-test: venv | $(BUILD)
+python-test: venv system-tools | $(BUILD)
 	@if [ -f python/pyproject.toml ]; then \
 	  echo; echo "==> Python: pip install ./python, pytest, stubtest"; \
 	  export PATH="$(VENV)/bin:$$PATH"; \
 	  $(VENV)/bin/pip install --disable-pip-version-check -q --no-build-isolation ./python && \
+	  ext=$$($(VENV)/bin/python -c 'import nioxide._nioxide as m; print(m.__file__)') && \
+	  if readelf -S -W "$$ext" | grep '\] \.debug_' >/dev/null; then \
+	    echo "$$ext carries debug information"; exit 1; fi && \
 	  $(VENV)/bin/pytest -q tests/python && \
 	  $(VENV)/bin/python -m mypy.stubtest nioxide._nioxide --allowlist python/stubtest-allowlist; \
 	fi
@@ -205,6 +208,16 @@ install-check: build system-tools
 	  { echo "libnioxide.so.$(VERSION) has no SONAME $(SONAME)"; exit 1; }
 	test "$$(readlink $(PREFIX)/lib/$(SONAME))" = libnioxide.so.$(VERSION)
 	test "$$(readlink $(PREFIX)/lib/libnioxide.so)" = $(SONAME)
+	@echo "-- no debug information in the installed libraries; the shared library's in lib/.debug/"
+	for lib in libnioxide.so.$(VERSION) libnioxide.a; do \
+	  if readelf -S -W $(PREFIX)/lib/$$lib | grep '\] \.debug_' >/dev/null; then \
+	    echo "the installed $$lib carries debug information"; exit 1; fi; \
+	done
+	readelf -S -W $(PREFIX)/lib/.debug/libnioxide.so.$(VERSION).debug | grep '\] \.debug_info' >/dev/null || \
+	  { echo "lib/.debug/libnioxide.so.$(VERSION).debug has no .debug_info"; exit 1; }
+	readelf -p .gnu_debuglink $(PREFIX)/lib/libnioxide.so.$(VERSION) | \
+	  grep -q '\] *libnioxide.so.$(VERSION).debug$$' || \
+	  { echo "libnioxide.so.$(VERSION) does not name its debug file (.gnu_debuglink)"; exit 1; }
 	@echo "-- CMake consumer: find_package(nioxide CONFIG REQUIRED)"
 	$(CMAKE) -S tests/consumer -B $(BUILD)/consumer -DCMAKE_PREFIX_PATH=$(PREFIX) >/dev/null
 	$(CMAKE) --build $(BUILD)/consumer

@@ -2,10 +2,12 @@
 //!
 //! The single source of nioxide's own errors is the table in `nioxide_core::error`
 //! ([`ErrorKind`]: name, code, message). The `NX_E*` constants below are its C spelling, written
-//! as literals because cbindgen copies literals into `nioxide.h`; a compile-time assertion beside
-//! each constant, a unit test (every kind has exactly one constant) and `tests/header.rs` (every
-//! `#define NX_E*` in the header matches the table) keep them in step. A new kind in core needs
-//! one constant here, with its assertion, and one line in the tests' `C_NAMES`.
+//! as literals because cbindgen copies literals into `nioxide.h` (it does not expand macros); a
+//! compile-time assertion beside each constant, a unit test (every kind has exactly one
+//! constant) and `tests/header.rs` (every `#define NX_E*` in the header matches the table, and
+//! its documentation starts with the kind's message, capitalised, as a sentence) keep them in
+//! step. A new kind in core needs one constant here, with its assertion and a doc comment that
+//! starts with its message, and one line in the tests' `C_NAMES`.
 //!
 //! [`nx_strerror`] and [`nx_err_name`] read tables built once, on first use, from that table and
 //! from the operating system's `strerror` text, so they are thread safe and return static
@@ -33,122 +35,123 @@ use crate::panic::boundary_or;
 /// `nx_err_name()` describe any code.
 pub const NX_OK: c_int = 0;
 
-/// End of stream: the peer closed its side of the connection (reads only).
+/// End of stream. The peer closed its side of the connection (reads only).
 pub const NX_EOF: c_int = -3000;
 const _: () = assert!(NX_EOF == ErrorKind::Eof.code());
 
-/// Invalid argument: a NULL pointer, a handle of the wrong type, an out-of-range enum or value.
+/// Invalid argument. A NULL pointer, a handle of the wrong type, an out-of-range enum or value.
 pub const NX_EINVAL: c_int = -3001;
 const _: () = assert!(NX_EINVAL == ErrorKind::InvalidArgument.code());
 
-/// The object is closed: only its close and free functions are still allowed.
+/// Object is closed. Only its close and free functions are still allowed.
 pub const NX_ECLOSED: c_int = -3002;
 const _: () = assert!(NX_ECLOSED == ErrorKind::Closed.code());
 
-/// The object was closed by another thread while this call waited on it (Java's
-/// `AsynchronousCloseException`); also the status of operations pending at close.
+/// Closed while the call or operation was pending. Another thread closed the object while this
+/// call waited on it (Java's `AsynchronousCloseException`), or the object was closed while the
+/// operation was pending.
 pub const NX_EASYNCCLOSE: c_int = -3003;
 const _: () = assert!(NX_EASYNCCLOSE == ErrorKind::AsyncClose.code());
 
-/// The handle was freed, or never was a handle.
+/// Handle was freed or is not a handle.
 pub const NX_EBADHANDLE: c_int = -3004;
 const _: () = assert!(NX_EBADHANDLE == ErrorKind::BadHandle.code());
 
-/// A Rust panic was caught at the API boundary; the call did not complete.
+/// Internal panic caught at the API boundary. The call did not complete.
 pub const NX_EPANIC: c_int = -3005;
 const _: () = assert!(NX_EPANIC == ErrorKind::Panic.code());
 
-/// The object was created before `fork()` and cannot be used in the child; create new
-/// objects after the fork.
+/// Object was created before fork() and cannot be used in the child. Create new objects after
+/// the fork.
 pub const NX_EFORKED: c_int = -3006;
 const _: () = assert!(NX_EFORKED == ErrorKind::Forked.code());
 
-/// A wait timed out.
+/// Timed out. A wait ended before what it waited for happened.
 pub const NX_ETIMEDOUT: c_int = -3007;
 const _: () = assert!(NX_ETIMEDOUT == ErrorKind::TimedOut.code());
 
-/// The selection key is cancelled.
+/// Selection key is cancelled.
 pub const NX_ECANCELLEDKEY: c_int = -3008;
 const _: () = assert!(NX_ECANCELLEDKEY == ErrorKind::CancelledKey.code());
 
-/// The channel's blocking mode does not allow this operation (for example registering a
-/// channel in blocking mode with a selector).
+/// Illegal blocking mode for this operation. For example registering a channel in blocking mode
+/// with a selector, or switching a registered channel to blocking mode.
 pub const NX_EBLOCKINGMODE: c_int = -3009;
 const _: () = assert!(NX_EBLOCKINGMODE == ErrorKind::IllegalBlockingMode.code());
 
-/// The channel does not support these interest ops (for example `NX_OP_ACCEPT` on a socket
-/// channel).
+/// Interest ops not supported by this channel. For example `NX_OP_ACCEPT` on a socket channel.
 pub const NX_EOPS: c_int = -3010;
 const _: () = assert!(NX_EOPS == ErrorKind::UnsupportedOps.code());
 
-/// The channel does not support this socket option.
+/// Socket option not supported by this channel.
 pub const NX_ENOOPT: c_int = -3011;
 const _: () = assert!(NX_ENOOPT == ErrorKind::UnsupportedOption.code());
 
-/// The channel is registered with a selector: another one (register), or any one (detach,
-/// which needs the channel free of keys and watches).
+/// Channel is registered with a selector. Another one (register), or any one (detach, which
+/// needs the channel free of keys and watches).
 pub const NX_EREGISTERED: c_int = -3012;
 const _: () = assert!(NX_EREGISTERED == ErrorKind::RegisteredElsewhere.code());
 
-/// The channel is not connected.
+/// Channel is not connected.
 pub const NX_ENOTCONNECTED: c_int = -3013;
 const _: () = assert!(NX_ENOTCONNECTED == ErrorKind::NotYetConnected.code());
 
-/// The channel is already connected.
+/// Channel is already connected.
 pub const NX_EISCONNECTED: c_int = -3014;
 const _: () = assert!(NX_EISCONNECTED == ErrorKind::AlreadyConnected.code());
 
-/// A non-blocking connect is already in progress.
+/// A connection is already pending. A non-blocking connect is in progress.
 pub const NX_ECONNPENDING: c_int = -3015;
 const _: () = assert!(NX_ECONNPENDING == ErrorKind::ConnectionPending.code());
 
-/// Finishing a connect was asked for with no connect in progress.
+/// No connection is pending. Finishing a connect was asked for with no connect in progress.
 pub const NX_ENOCONNPENDING: c_int = -3016;
 const _: () = assert!(NX_ENOCONNPENDING == ErrorKind::NoConnectionPending.code());
 
-/// The server channel is not bound.
+/// Channel is not bound.
 pub const NX_ENOTBOUND: c_int = -3017;
 const _: () = assert!(NX_ENOTBOUND == ErrorKind::NotYetBound.code());
 
-/// The channel is already bound.
+/// Channel is already bound.
 pub const NX_EALREADYBOUND: c_int = -3018;
 const _: () = assert!(NX_EALREADYBOUND == ErrorKind::AlreadyBound.code());
 
-/// A signal handler asked the waiting call to stop.
+/// Interrupted by a signal handler. The handler asked the waiting call to stop.
 pub const NX_EINTERRUPTED: c_int = -3019;
 const _: () = assert!(NX_EINTERRUPTED == ErrorKind::Interrupted.code());
 
-/// A read is already pending on the channel.
+/// A read is already pending. The channel allows one pending read at a time.
 pub const NX_EREADPENDING: c_int = -3020;
 const _: () = assert!(NX_EREADPENDING == ErrorKind::ReadPending.code());
 
-/// A write is already pending on the channel.
+/// A write is already pending. The channel allows one pending write at a time.
 pub const NX_EWRITEPENDING: c_int = -3021;
 const _: () = assert!(NX_EWRITEPENDING == ErrorKind::WritePending.code());
 
-/// The channel is shut down for this direction (writing after `shutdown_output`).
+/// Channel output is shut down. Writes after `shutdown_output` are refused.
 pub const NX_ESHUTDOWN: c_int = -3022;
 const _: () = assert!(NX_ESHUTDOWN == ErrorKind::Shutdown.code());
 
-/// The operation or future was cancelled.
+/// Cancelled. The operation or future was cancelled.
 pub const NX_ECANCELLED: c_int = -3023;
 const _: () = assert!(NX_ECANCELLED == ErrorKind::Cancelled.code());
 
-/// The event loop is shutting down (work from other threads) or terminated, and refuses new
-/// work; the caller keeps what it passed.
+/// Event loop is shutting down or has terminated; work rejected. A loop that is shutting down
+/// refuses work from other threads, a terminated one all work; the caller keeps what it passed.
 pub const NX_EREJECTED: c_int = -3024;
 const _: () = assert!(NX_EREJECTED == ErrorKind::Rejected.code());
 
-/// The call would wait for the calling thread's own event loop, which would deadlock.
+/// Waiting here would deadlock the event loop. The call would wait for the calling thread's own
+/// event loop.
 pub const NX_EDEADLK: c_int = -3025;
 const _: () = assert!(NX_EDEADLK == ErrorKind::WouldDeadlock.code());
 
-/// The event loop is already running (a re-entrant run, or another thread runs it), or a
-/// library thread drives it.
+/// Event loop is already running or driven by a library thread. A re-entrant run, a run while
+/// another thread runs the loop, or a run of a loop a library thread drives.
 pub const NX_EBUSY: c_int = -3026;
 const _: () = assert!(NX_EBUSY == ErrorKind::Busy.code());
 
-/// The promise was already completed.
+/// Promise already completed.
 pub const NX_EALREADYDONE: c_int = -3027;
 const _: () = assert!(NX_EALREADYDONE == ErrorKind::AlreadyCompleted.code());
 

@@ -12,6 +12,13 @@ install(FILES "${NIOXIDE_STAGE_DIR}/${NIOXIDE_SHARED_FILE}"
 install(FILES "${NIOXIDE_STAGE_DIR}/${NIOXIDE_SONAME}" "${NIOXIDE_STAGE_DIR}/libnioxide.so"
               "${NIOXIDE_STAGE_DIR}/libnioxide.a"
         DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+# The shared library's debug information, where gdb looks for the file its .gnu_debuglink
+# names; in a component of its own (`cmake --install ... --component debug`) for packagers.
+if(NIOXIDE_SPLIT_DEBUG)
+  install(FILES "${NIOXIDE_STAGE_DIR}/.debug/${NIOXIDE_DEBUG_FILE}"
+          DESTINATION "${CMAKE_INSTALL_LIBDIR}/.debug"
+          COMPONENT debug)
+endif()
 
 set(NIOXIDE_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/nioxide")
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/nioxideConfig.cmake.in"

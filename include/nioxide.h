@@ -91,149 +91,150 @@
 #define NX_OK 0
 
 /**
- * End of stream: the peer closed its side of the connection (reads only).
+ * End of stream. The peer closed its side of the connection (reads only).
  */
 #define NX_EOF -3000
 
 /**
- * Invalid argument: a NULL pointer, a handle of the wrong type, an out-of-range enum or value.
+ * Invalid argument. A NULL pointer, a handle of the wrong type, an out-of-range enum or value.
  */
 #define NX_EINVAL -3001
 
 /**
- * The object is closed: only its close and free functions are still allowed.
+ * Object is closed. Only its close and free functions are still allowed.
  */
 #define NX_ECLOSED -3002
 
 /**
- * The object was closed by another thread while this call waited on it (Java's
- * `AsynchronousCloseException`); also the status of operations pending at close.
+ * Closed while the call or operation was pending. Another thread closed the object while this
+ * call waited on it (Java's `AsynchronousCloseException`), or the object was closed while the
+ * operation was pending.
  */
 #define NX_EASYNCCLOSE -3003
 
 /**
- * The handle was freed, or never was a handle.
+ * Handle was freed or is not a handle.
  */
 #define NX_EBADHANDLE -3004
 
 /**
- * A Rust panic was caught at the API boundary; the call did not complete.
+ * Internal panic caught at the API boundary. The call did not complete.
  */
 #define NX_EPANIC -3005
 
 /**
- * The object was created before `fork()` and cannot be used in the child; create new
- * objects after the fork.
+ * Object was created before fork() and cannot be used in the child. Create new objects after
+ * the fork.
  */
 #define NX_EFORKED -3006
 
 /**
- * A wait timed out.
+ * Timed out. A wait ended before what it waited for happened.
  */
 #define NX_ETIMEDOUT -3007
 
 /**
- * The selection key is cancelled.
+ * Selection key is cancelled.
  */
 #define NX_ECANCELLEDKEY -3008
 
 /**
- * The channel's blocking mode does not allow this operation (for example registering a
- * channel in blocking mode with a selector).
+ * Illegal blocking mode for this operation. For example registering a channel in blocking mode
+ * with a selector, or switching a registered channel to blocking mode.
  */
 #define NX_EBLOCKINGMODE -3009
 
 /**
- * The channel does not support these interest ops (for example `NX_OP_ACCEPT` on a socket
- * channel).
+ * Interest ops not supported by this channel. For example `NX_OP_ACCEPT` on a socket channel.
  */
 #define NX_EOPS -3010
 
 /**
- * The channel does not support this socket option.
+ * Socket option not supported by this channel.
  */
 #define NX_ENOOPT -3011
 
 /**
- * The channel is registered with a selector: another one (register), or any one (detach,
- * which needs the channel free of keys and watches).
+ * Channel is registered with a selector. Another one (register), or any one (detach, which
+ * needs the channel free of keys and watches).
  */
 #define NX_EREGISTERED -3012
 
 /**
- * The channel is not connected.
+ * Channel is not connected.
  */
 #define NX_ENOTCONNECTED -3013
 
 /**
- * The channel is already connected.
+ * Channel is already connected.
  */
 #define NX_EISCONNECTED -3014
 
 /**
- * A non-blocking connect is already in progress.
+ * A connection is already pending. A non-blocking connect is in progress.
  */
 #define NX_ECONNPENDING -3015
 
 /**
- * Finishing a connect was asked for with no connect in progress.
+ * No connection is pending. Finishing a connect was asked for with no connect in progress.
  */
 #define NX_ENOCONNPENDING -3016
 
 /**
- * The server channel is not bound.
+ * Channel is not bound.
  */
 #define NX_ENOTBOUND -3017
 
 /**
- * The channel is already bound.
+ * Channel is already bound.
  */
 #define NX_EALREADYBOUND -3018
 
 /**
- * A signal handler asked the waiting call to stop.
+ * Interrupted by a signal handler. The handler asked the waiting call to stop.
  */
 #define NX_EINTERRUPTED -3019
 
 /**
- * A read is already pending on the channel.
+ * A read is already pending. The channel allows one pending read at a time.
  */
 #define NX_EREADPENDING -3020
 
 /**
- * A write is already pending on the channel.
+ * A write is already pending. The channel allows one pending write at a time.
  */
 #define NX_EWRITEPENDING -3021
 
 /**
- * The channel is shut down for this direction (writing after `shutdown_output`).
+ * Channel output is shut down. Writes after `shutdown_output` are refused.
  */
 #define NX_ESHUTDOWN -3022
 
 /**
- * The operation or future was cancelled.
+ * Cancelled. The operation or future was cancelled.
  */
 #define NX_ECANCELLED -3023
 
 /**
- * The event loop is shutting down (work from other threads) or terminated, and refuses new
- * work; the caller keeps what it passed.
+ * Event loop is shutting down or has terminated; work rejected. A loop that is shutting down
+ * refuses work from other threads, a terminated one all work; the caller keeps what it passed.
  */
 #define NX_EREJECTED -3024
 
 /**
- * The call would wait for the calling thread's own event loop, which would deadlock.
+ * Waiting here would deadlock the event loop. The call would wait for the calling thread's own
+ * event loop.
  */
 #define NX_EDEADLK -3025
 
 /**
- * The event loop is already running (a re-entrant run, or another thread runs it), or a
- * library thread drives it.
+ * Event loop is already running or driven by a library thread. A re-entrant run, a run while
+ * another thread runs the loop, or a run of a loop a library thread drives.
  */
 #define NX_EBUSY -3026
 
 /**
- * The promise was already completed.
+ * Promise already completed.
  */
 #define NX_EALREADYDONE -3027
 

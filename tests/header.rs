@@ -1,8 +1,10 @@
 //! Checks the committed `include/nioxide.h`: fresh (equal to what build.rs just generated),
 //! version macros equal to Cargo.toml's version, and every `NX_E*` code equal to the core
-//! error table.
+//! error table, each constant's documentation starting with the table's message, and
+//! `nx_err_name` / `nx_strerror` giving the table's name and message.
 
 use std::collections::BTreeMap;
+use std::ffi::CStr;
 use std::path::Path;
 
 use nioxide_core::ErrorKind;
@@ -174,6 +176,110 @@ fn error_macros_match_the_core_table() {
             "{name} is defined in the header but is not in nioxide_core::ErrorKind"
         );
     }
+}
+
+/// The text of the doc comment right above `#define NAME` (cbindgen's `/** ... */` with one
+/// ` * ` per line), its lines joined with single spaces.
+fn doc_of(header: &str, name: &str) -> Option<String> {
+    let lines: Vec<&str> = header.lines().collect();
+    let define = lines.iter().position(|line| {
+        line.strip_prefix("#define ")
+            .and_then(|rest| rest.split_whitespace().next())
+            == Some(name)
+    })?;
+    let end = define.checked_sub(1).filter(|&at| lines[at] == " */")?;
+    let start = lines[..end].iter().rposition(|line| *line == "/**")?;
+    let words: Vec<&str> = lines[start + 1..end]
+        .iter()
+        .map(|line| line.strip_prefix(" *").unwrap_or(line).trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    Some(words.join(" "))
+}
+
+/// The sentence a constant's documentation starts with: its message, capitalised, with a full
+/// stop ("end of stream" documents `NX_EOF` as "End of stream. ...").
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let first = chars.next().expect("empty message").to_uppercase();
+    format!("{first}{}.", chars.as_str())
+}
+
+/// Whether `doc` starts with the sentence `first` (and does not just share its beginning).
+fn starts_with_sentence(doc: &str, first: &str) -> bool {
+    doc.strip_prefix(first)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+fn c_str(text: *const std::ffi::c_char) -> String {
+    assert!(!text.is_null());
+    // SAFETY: nx_err_name and nx_strerror return static NUL-terminated strings.
+    unsafe { CStr::from_ptr(text) }
+        .to_str()
+        .expect("not UTF-8")
+        .to_owned()
+}
+
+#[test]
+fn error_docs_start_with_the_core_message() {
+    let header = committed();
+    let mut wrong = Vec::new();
+    let documented = ErrorKind::ALL
+        .iter()
+        .map(|kind| (kind.name(), kind.message()))
+        .chain([("NX_OK", "success")]);
+    for (name, message) in documented {
+        let expected = sentence(message);
+        match doc_of(&header, name) {
+            Some(doc) if starts_with_sentence(&doc, &expected) => {}
+            Some(doc) => wrong.push(format!(
+                "{name}: \"{doc}\" should start with \"{expected}\""
+            )),
+            None => wrong.push(format!("{name}: no doc comment above its #define")),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the NX_E* docs in capi/error.rs disagree with core/src/error.rs's messages:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn err_name_and_strerror_give_the_core_table() {
+    use nioxide::error::{nx_err_name, nx_strerror};
+    assert_eq!(c_str(nx_err_name(0)), "NX_OK");
+    assert_eq!(c_str(nx_strerror(0)), "success");
+    for code in -3099..=-3000 {
+        let kind = ErrorKind::from_code(code);
+        let name = kind.map_or("UNKNOWN", ErrorKind::name);
+        let message = kind.map_or("unknown error", ErrorKind::message);
+        assert_eq!(c_str(nx_err_name(code)), name, "nx_err_name({code})");
+        assert_eq!(c_str(nx_strerror(code)), message, "nx_strerror({code})");
+    }
+    for kind in ErrorKind::ALL {
+        assert_eq!(
+            ErrorKind::from_code(kind.code()),
+            Some(*kind),
+            "{}",
+            kind.name()
+        );
+    }
+}
+
+#[test]
+fn doc_sentences_are_compared_whole() {
+    let header = "/**\n * End of stream. The peer\n *\n * closed it.\n */\n#define NX_EOF -3000\n";
+    let doc = doc_of(header, "NX_EOF").unwrap();
+    assert_eq!(doc, "End of stream. The peer closed it.");
+    assert!(starts_with_sentence(&doc, &sentence("end of stream")));
+    assert!(!starts_with_sentence(&doc, &sentence("end of")));
+    assert!(!starts_with_sentence(
+        &doc,
+        &sentence("end of stream reached")
+    ));
+    assert_eq!(doc_of(header, "NX_EO"), None);
+    assert_eq!(doc_of("#define NX_EOF -3000\n", "NX_EOF"), None);
 }
 
 #[test]

@@ -8,7 +8,9 @@
 use std::fmt;
 use std::io;
 
-/// Declares [`ErrorKind`] and its table from one list: variant, C name, code, message.
+/// Declares [`ErrorKind`] and its table from one list: variant, C name, code, message. Each
+/// variant's documentation starts with its C name, code and message; the C constants'
+/// documentation in `capi/error.rs` starts with the message (`tests/header.rs` checks it).
 ///
 /// Codes live in nioxide's reserved block (-3000 to -3099) so they never collide with
 /// `-errno`. Retired codes stay reserved: never reuse a number.
@@ -18,7 +20,12 @@ macro_rules! error_kinds {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum ErrorKind {
-            $($(#[$doc])* $variant,)*
+            $(
+                #[doc = concat!("`", $name, "` (", stringify!($code), "): ", $msg, ".")]
+                #[doc = ""]
+                $(#[$doc])*
+                $variant,
+            )*
         }
 
         impl ErrorKind {
@@ -55,8 +62,9 @@ error_kinds! {
     InvalidArgument = ("NX_EINVAL", -3001, "invalid argument"),
     /// The object was closed; only close and free are still allowed.
     Closed = ("NX_ECLOSED", -3002, "object is closed"),
-    /// The object was closed by another thread while this call waited on it.
-    AsyncClose = ("NX_EASYNCCLOSE", -3003, "closed by another thread during the call"),
+    /// The object was closed by another thread while this call waited on it, or while the
+    /// operation was pending.
+    AsyncClose = ("NX_EASYNCCLOSE", -3003, "closed while the call or operation was pending"),
     /// The handle was freed (or never was a handle).
     BadHandle = ("NX_EBADHANDLE", -3004, "handle was freed or is not a handle"),
     /// A Rust panic was caught at the API boundary.
