@@ -273,8 +273,11 @@ pub(crate) trait ChannelObject: Clone + Send + Sync + 'static + Into<Channel> {
     fn supported(&self) -> &'static [SocketOption];
     /// Opens a channel (`None`: IPv6 dual-stack, or IPv4 where IPv6 is missing).
     fn open_channel(family: Option<Family>) -> CoreResult<Self>;
-    /// Adopts a descriptor made elsewhere.
-    fn adopt(fd: RawFd) -> CoreResult<Self>;
+    /// Adopts a descriptor made elsewhere, undoing it if `commit` fails (see `from_fd_then`).
+    fn adopt_then(
+        fd: RawFd,
+        commit: impl FnOnce(&Self) -> Result<(), c_int>,
+    ) -> CoreResult<Result<Self, c_int>>;
     /// Closes the channel without closing its descriptor, and returns the descriptor.
     fn detach_fd(&self) -> CoreResult<RawFd>;
     /// `Forked` in a forked child, `Closed` once closed.
@@ -305,8 +308,11 @@ macro_rules! channel_object {
             fn open_channel(family: Option<Family>) -> CoreResult<Self> {
                 family.map_or_else(<$type>::open, <$type>::open_family)
             }
-            fn adopt(fd: RawFd) -> CoreResult<Self> {
-                <$type>::from_fd(fd)
+            fn adopt_then(
+                fd: RawFd,
+                commit: impl FnOnce(&Self) -> Result<(), c_int>,
+            ) -> CoreResult<Result<Self, c_int>> {
+                <$type>::from_fd_then(fd, commit)
             }
             fn detach_fd(&self) -> CoreResult<RawFd> {
                 self.detach()
@@ -384,18 +390,17 @@ where
     H::Object: ChannelObject,
 {
     let out = Out::new(channel_out)?;
-    let channel = H::Object::adopt(fd).map_err(code)?;
-    match new_handle::<H>(channel.clone()) {
-        Ok(handle) => {
-            out.set(handle);
-            Ok(())
-        }
-        Err(e) => {
-            // Give the descriptor back rather than close it with the channel.
-            let _ = channel.detach_fd();
-            Err(e)
-        }
+    let mut handle = None;
+    // Without a handle the adoption is undone: the descriptor is the caller's, as it was.
+    H::Object::adopt_then(fd, |channel| {
+        handle = Some(new_handle::<H>(channel.clone())?);
+        Ok(())
+    })
+    .map_err(code)??;
+    if let Some(handle) = handle {
+        out.set(handle);
     }
+    Ok(())
 }
 
 /// Body of `nx_*_channel_detach`.

@@ -88,15 +88,16 @@ pub extern "C" fn nx_server_socket_channel_open_family(
 
 /// Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager by
 /// socket activation, or made by another library), as a server channel in blocking mode, like
-/// libuv's `uv_tcp_open`. A listening socket is bound: accept at once. Any other unconnected
-/// socket is not: `nx_server_socket_channel_bind` binds and listens. The descriptor is made
+/// libuv's `uv_tcp_open`. A listening socket is bound: accept at once. An unbound socket is
+/// not: `nx_server_socket_channel_bind` binds and listens. A bound socket that does not listen
+/// is refused (`NX_EINVAL`: the bind could not bind it again; listen on it first). The descriptor is made
 /// non-blocking (on its open file description, which duplicates share) and close-on-exec.
 ///
 /// On success the channel owns `fd` (closing the channel closes it; see
 /// `nx_server_socket_channel_detach` to get it back) and `*channel_out` is a new channel that
 /// the caller owns and must release with `nx_server_socket_channel_free`. On error the caller
-/// still owns `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is
-/// left (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+/// still owns `fd`, which stays open with its flags as they were (also when no handle is left,
+/// `-ENOMEM`), and `*channel_out` is unchanged.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -422,8 +423,8 @@ pub extern "C" fn nx_socket_channel_open_family(
 /// On success the channel owns `fd` (closing the channel closes it; see
 /// `nx_socket_channel_detach` to get it back) and `*channel_out` is a new channel that the
 /// caller owns and must release with `nx_socket_channel_free`. On error the caller still owns
-/// `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is left
-/// (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+/// `fd`, which stays open with its flags as they were (also when no handle is left,
+/// `-ENOMEM`), and `*channel_out` is unchanged.
 ///
 /// Thread safety: safe from any thread.
 ///

@@ -2188,15 +2188,16 @@ int nx_server_socket_channel_open_family(int family,
 /**
  * Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager by
  * socket activation, or made by another library), as a server channel in blocking mode, like
- * libuv's `uv_tcp_open`. A listening socket is bound: accept at once. Any other unconnected
- * socket is not: `nx_server_socket_channel_bind` binds and listens. The descriptor is made
+ * libuv's `uv_tcp_open`. A listening socket is bound: accept at once. An unbound socket is
+ * not: `nx_server_socket_channel_bind` binds and listens. A bound socket that does not listen
+ * is refused (`NX_EINVAL`: the bind could not bind it again; listen on it first). The descriptor is made
  * non-blocking (on its open file description, which duplicates share) and close-on-exec.
  *
  * On success the channel owns `fd` (closing the channel closes it; see
  * `nx_server_socket_channel_detach` to get it back) and `*channel_out` is a new channel that
  * the caller owns and must release with `nx_server_socket_channel_free`. On error the caller
- * still owns `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is
- * left (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+ * still owns `fd`, which stays open with its flags as they were (also when no handle is left,
+ * `-ENOMEM`), and `*channel_out` is unchanged.
  *
  * Thread safety: safe from any thread.
  *
@@ -2204,7 +2205,8 @@ int nx_server_socket_channel_open_family(int family,
  * socket of `AF_INET` or `AF_INET6`: UDP, Unix), `-ENOTSOCK`, `-EBADF` (not open),
  * `-ENOMEM`, other `-errno`.
  */
-int nx_server_socket_channel_open_fd(int fd, struct nx_server_socket_channel_t **channel_out);
+int nx_server_socket_channel_open_fd(int fd,
+                                     struct nx_server_socket_channel_t **channel_out);
 
 /**
  * Binds the channel to `addr` and listens with `backlog` (0 or less: the system default).
@@ -2450,8 +2452,8 @@ int nx_socket_channel_open_family(int family, struct nx_socket_channel_t **chann
  * On success the channel owns `fd` (closing the channel closes it; see
  * `nx_socket_channel_detach` to get it back) and `*channel_out` is a new channel that the
  * caller owns and must release with `nx_socket_channel_free`. On error the caller still owns
- * `fd`, which stays open, and `*channel_out` is unchanged; only when no handle is left
- * (`-ENOMEM`) has the descriptor been made close-on-exec and blocking.
+ * `fd`, which stays open with its flags as they were (also when no handle is left,
+ * `-ENOMEM`), and `*channel_out` is unchanged.
  *
  * Thread safety: safe from any thread.
  *

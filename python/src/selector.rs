@@ -280,15 +280,19 @@ impl SelectionKey {
             .map_err(to_pyerr)
     }
 
-    fn interest_ops_or(&self, ops: u32) -> PyResult<u32> {
+    fn interest_ops_or(&self, #[pyo3(from_py_with = interest_ops)] ops: u32) -> PyResult<u32> {
         self.key.interest_ops_or(ops).map_err(to_pyerr)
     }
 
-    fn interest_ops_and(&self, ops: i64) -> PyResult<u32> {
+    fn interest_ops_and(&self, ops: &Bound<'_, PyAny>) -> PyResult<u32> {
         // `~OP_WRITE` is negative in Python: a mask is taken as 32 bits, two's complement.
-        if !(i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&ops) {
-            return Err(invalid(format!("ops must fit in 32 bits, not {ops}")));
-        }
+        let bad = || invalid(format!("interest ops must be a 32-bit mask, not {ops}"));
+        let ops = match ops.extract::<i64>() {
+            Ok(v) if (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&v) => v,
+            Ok(_) => return Err(bad()),
+            Err(e) if e.is_instance_of::<PyOverflowError>(ops.py()) => return Err(bad()),
+            Err(e) => return Err(e),
+        };
         self.key.interest_ops_and(ops as u32).map_err(to_pyerr)
     }
 

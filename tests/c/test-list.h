@@ -95,6 +95,8 @@ TEST_ENTRY(tcp_adopt_without_a_handle_left)
 TEST_ENTRY(tcp_detach)
 TEST_ENTRY(tcp_detach_registered)
 TEST_ENTRY(tcp_detach_wakes_blocked_read)
+TEST_ENTRY(tcp_detach_after_close_still_closes)
+TEST_ENTRY(tcp_adopt_bound_not_listening)
 
 /* test-tcp-address.c */
 TEST_ENTRY(tcp_ipv6_loopback)

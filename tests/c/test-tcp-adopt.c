@@ -280,3 +280,43 @@ TEST_IMPL(tcp_detach_wakes_blocked_read) {
   ASSERT_OK(nx_socket_channel_free(client));
   return 0;
 }
+
+/* A close with a read blocked on another thread, then a detach (refused, NX_ECLOSED): the
+ * close still closes the descriptor when the read leaves. */
+TEST_IMPL(tcp_detach_after_close_still_closes) {
+  struct blocked_read b;
+  nx_socket_channel_t *client;
+  pthread_t thread;
+  int fd = -1;
+  int got = -1;
+  memset(&b, 0, sizeof(b));
+  t_pair(&client, &b.channel);
+  ASSERT_OK(nx_socket_channel_configure_blocking(b.channel, 1));
+  ASSERT_OK(nx_socket_channel_fd(b.channel, &fd));
+  ASSERT_OK(pthread_create(&thread, NULL, blocking_read, &b));
+  t_wait_blocked(&b.tid, &b.returned);
+  ASSERT_OK(nx_socket_channel_close(b.channel));
+  ASSERT_EQ(nx_socket_channel_detach(b.channel, &got), NX_ECLOSED);
+  ASSERT_EQ(got, -1);
+  t_join_soon(&b.returned, thread);
+  ASSERT_EQ(b.rc, NX_EASYNCCLOSE);
+  ASSERT_OK(nx_socket_channel_free(b.channel));
+  ASSERT_OK(nx_socket_channel_free(client));
+  ASSERT(!is_open_fd(fd));
+  return 0;
+}
+
+/* A bound socket that does not listen cannot be a server channel (its bind could not bind it
+ * again); it stays the caller's, untouched. */
+TEST_IMPL(tcp_adopt_bound_not_listening) {
+  nx_server_socket_channel_t *server = NULL;
+  struct sockaddr_storage addr;
+  socklen_t len = t_loopback(AF_INET, 0, &addr);
+  int fd = raw_socket(AF_INET, SOCK_STREAM);
+  ASSERT_OK(bind(fd, (struct sockaddr *)&addr, len));
+  ASSERT_EQ(nx_server_socket_channel_open_fd(fd, &server), NX_EINVAL);
+  ASSERT_NULL(server);
+  ASSERT(is_open_fd(fd) && !is_nonblocking(fd) && !is_cloexec(fd));
+  ASSERT_OK(close(fd));
+  return 0;
+}

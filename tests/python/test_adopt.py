@@ -149,3 +149,45 @@ def test_detach_wakes_a_blocked_read(pair: Pair) -> None:
     with socket.socket(fileno=fd) as sock:
         client.write(b"late")
         assert sock.recv(4) == b"late"
+
+
+def test_a_detach_refused_after_a_close_leaves_the_close_to_the_last_call(pair: Pair) -> None:
+    client, accepted = pair
+    fd = accepted.fileno()
+    before = os.fstat(fd)
+    reader = background(lambda: accepted.read_into(bytearray(8)))
+    assert blocked_in(reader)
+    accepted.close()
+    with pytest.raises(nioxide.ClosedChannelError):
+        accepted.detach()
+    with pytest.raises(nioxide.AsynchronousCloseError):
+        reader.done()
+    try:
+        after = os.fstat(fd)
+    except OSError:
+        return  # closed, as it should be
+    assert (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino), "leaked"
+
+
+def test_a_bound_socket_that_does_not_listen_is_no_server() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        with pytest.raises(nioxide.InvalidArgumentError):
+            nioxide.ServerSocketChannel.from_socket(sock)
+        assert sock.fileno() != -1 and sock.getblocking()
+
+
+def test_a_socket_that_refuses_to_detach_keeps_its_flags(server: nioxide.ServerSocketChannel, closing: Callable[[Any], Any]) -> None:
+    class Stubborn(socket.socket):
+        def detach(self) -> int:
+            raise RuntimeError("no")
+
+    with Stubborn(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)  # non-blocking underneath
+        sock.connect(server.local_address[:2])
+        closing(server.accept())
+        before = (os.get_blocking(sock.fileno()), os.get_inheritable(sock.fileno()))
+        with pytest.raises(RuntimeError):
+            nioxide.SocketChannel.from_socket(sock)
+        assert (os.get_blocking(sock.fileno()), os.get_inheritable(sock.fileno())) == before
+        assert sock.fileno() != -1

@@ -713,3 +713,15 @@ def test_a_forked_child_closes_a_selector_a_parent_thread_selects_on() -> None:
     selector.close()
     waiting.join(WAIT)
     assert os.waitstatus_to_exitcode(status) == 0, "the child hung in close"
+
+
+@pytest.mark.parametrize("name, mask", [("interest_ops_or", -1), ("interest_ops_or", 1 << 40), ("interest_ops_and", 1 << 70), ("interest_ops_and", -(1 << 40))])
+def test_interest_ops_or_and_refuse_what_is_no_mask(selector: nioxide.Selector, pair: Pair, name: str, mask: int) -> None:
+    _, peer = pair
+    peer.configure_blocking(False)
+    key = peer.register(selector, OP_READ)
+    with pytest.raises(nioxide.InvalidArgumentError):
+        getattr(key, name)(mask)
+    with pytest.raises(TypeError):
+        getattr(key, name)("OP_READ")
+    assert key.interest_ops == OP_READ

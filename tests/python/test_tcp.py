@@ -738,3 +738,29 @@ def test_bind_twice_or_after_connect_is_already_bound(
         client.bind(("127.0.0.1", 0))
     with pytest.raises(nioxide.AlreadyBoundError):
         server.bind(("127.0.0.1", 0))
+
+
+def test_a_blocking_call_in_a_signal_handler_during_a_blocking_read(
+    server: nioxide.ServerSocketChannel, pair: Pair, closing: Callable[[Any], Any]
+) -> None:
+    """A signal handler runs inside the wait of a blocking read; a blocking call it makes
+    (here detach, which waits with the GIL released) works, and the read goes on waiting."""
+    client, accepted = pair
+    other = nioxide.SocketChannel.from_socket(socket.create_connection(server.local_address[:2]))
+    closing(server.accept())
+    handed: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        handed.append(other.detach())
+        client.write(b"x")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        assert accepted.read(1) == b"x"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        for fd in handed:
+            os.close(fd)
+    assert len(handed) == 1

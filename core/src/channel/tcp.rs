@@ -276,7 +276,9 @@ macro_rules! shared_channel_methods {
         /// returns it; the caller owns it from then on (closes it, or gives it to another
         /// library). It comes back in the channel's blocking mode (`O_NONBLOCK` set only if
         /// the channel was non-blocking) and close-on-exec. Blocked calls on other threads
-        /// wake with `AsyncClose`; the call returns once no call uses the descriptor.
+        /// wake with `AsyncClose`; the call returns once no call uses the descriptor (so it
+        /// must not be made from inside a call on the same channel on this thread, such as
+        /// a signal handler that interrupts its blocking read: it would wait for itself).
         ///
         /// Refused while the channel is registered with a selector or watched by a loop:
         /// cancel the key (or close the watch) first. A cancelled key the selector has not
@@ -287,6 +289,36 @@ macro_rules! shared_channel_methods {
         /// `Forked`.
         pub fn detach(&self) -> Result<RawFd> {
             self.core.detach()
+        }
+
+        #[doc = concat!("[`", stringify!($type), "::from_fd`]")]
+        /// for a caller that must finish its own side of the hand-over before the channel
+        /// keeps the descriptor (a binding detaching its socket object, or making a handle):
+        /// `commit` runs with the new channel, and if it fails the adoption is undone (the
+        /// channel lets go of the descriptor without closing it, and the descriptor's flags
+        /// are put back as they were), so the caller still owns the descriptor as before.
+        ///
+        /// # Errors
+        /// The outer error as `from_fd`'s (nothing changed); the inner one is `commit`'s.
+        pub fn from_fd_then<E>(
+            fd: RawFd,
+            commit: impl FnOnce(&$type) -> std::result::Result<(), E>,
+        ) -> Result<std::result::Result<$type, E>> {
+            if fd < 0 {
+                return Err(ErrorKind::InvalidArgument.into());
+            }
+            let flags = socket::file_flags(fd)?;
+            let channel = <$type>::from_fd(fd)?;
+            match commit(&channel) {
+                Ok(()) => Ok(Ok(channel)),
+                Err(e) => {
+                    // A new channel: no call is in flight, no key; the descriptor is handed
+                    // back at once and its flags restored.
+                    let _ = channel.core.detach();
+                    let _ = socket::restore_file_flags(fd, flags);
+                    Ok(Err(e))
+                }
+            }
         }
 
         /// Closes the channel (idempotent): cancels its key, wakes blocked callers with
@@ -810,15 +842,18 @@ impl ServerSocketChannel {
     /// Adopts `fd`, a TCP socket made elsewhere (a listener inherited from a service manager
     /// through socket activation, or made by another library), as
     /// [`SocketChannel::from_fd`] does: on error nothing changes and the caller still owns
-    /// it. A listening socket is bound (accept at once); any other unconnected one is not
-    /// (call [`bind`](Self::bind), which binds and listens).
+    /// it. A listening socket is bound (accept at once); an unbound one is not (call
+    /// [`bind`](Self::bind), which binds and listens). A socket that is bound but does not
+    /// listen is refused: `bind` could not bind it again (listen on it first, or pass it
+    /// unbound).
     ///
     /// # Errors
-    /// `InvalidArgument` (negative, a connected socket, or not a TCP socket of `AF_INET` or
-    /// `AF_INET6`), `ENOTSOCK`, `EBADF`, other OS errors.
+    /// `InvalidArgument` (negative, a connected socket, a bound socket that does not listen,
+    /// or not a TCP socket of `AF_INET` or `AF_INET6`), `ENOTSOCK`, `EBADF`, other OS
+    /// errors.
     pub fn from_fd(fd: RawFd) -> Result<ServerSocketChannel> {
         let state = socket::inspect_tcp(fd)?;
-        if state.connected || state.connecting {
+        if state.connected || state.connecting || (state.bound && !state.listening) {
             return Err(ErrorKind::InvalidArgument.into());
         }
         socket::adopt_flags(fd)?;

@@ -104,11 +104,14 @@ impl GuardedFd {
     /// it was closed (or detached) already. The calls in flight may still use it: wait for
     /// them (see [`is_busy`](Self::is_busy)) before handing it on.
     pub fn detach(&self) -> Option<RawFd> {
-        let prev = self.state.fetch_or(CLOSED | DETACHED, Ordering::AcqRel);
-        if prev & CLOSED != 0 {
-            return None;
-        }
-        Some(self.fd)
+        // Only an open descriptor is detached: one a close came to first stays that close's
+        // (its `close(2)` still runs when the last call leaves).
+        self.state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                (state & CLOSED == 0).then_some(state | CLOSED | DETACHED)
+            })
+            .ok()
+            .map(|_| self.fd)
     }
 
     /// Whether a call is in flight.
@@ -160,6 +163,19 @@ mod tests {
     fn identity(fd: RawFd) -> Option<(u64, u64)> {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+    }
+
+    #[test]
+    fn a_detach_refused_after_a_close_leaves_the_close_to_the_last_call() {
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let before = identity(fd);
+        let g = GuardedFd::new(fd);
+        let call = g.enter().unwrap();
+        assert!(g.close());
+        assert_eq!(g.detach(), None, "closed already: nothing to detach");
+        assert_eq!(identity(fd), before);
+        drop(call);
+        assert_ne!(identity(fd), before, "the last call closed it");
     }
 
     #[test]

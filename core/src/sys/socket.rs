@@ -123,6 +123,8 @@ pub struct TcpState {
     pub family: Family,
     /// Whether it listens (`SO_ACCEPTCONN`).
     pub listening: bool,
+    /// Whether it has a local address with a port (bound, or implicitly by a connect).
+    pub bound: bool,
     /// Whether it has a peer (`getpeername`).
     pub connected: bool,
     /// Whether a connect is still in progress (`TCP_INFO` says `SYN_SENT`).
@@ -160,9 +162,14 @@ pub fn inspect_tcp(fd: RawFd) -> Result<TcpState> {
             Err(e) => return Err(e.into()),
         };
         let connecting = !listening && !connected && tcp_state(fd)? == TCP_SYN_SENT;
+        let bound = s
+            .local_addr()?
+            .as_socket()
+            .is_some_and(|addr| addr.port() != 0);
         Ok(TcpState {
             family,
             listening,
+            bound,
             connected,
             connecting,
         })
@@ -194,6 +201,29 @@ pub fn adopt_flags(fd: RawFd) -> Result<()> {
         s.set_nonblocking(true)?;
         s.set_cloexec(true)
     })?;
+    Ok(())
+}
+
+/// A descriptor's file status flags (`F_GETFL`) and descriptor flags (`F_GETFD`), to put back
+/// with [`restore_file_flags`] what [`adopt_flags`] changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileFlags {
+    status: libc::c_int,
+    descriptor: libc::c_int,
+}
+
+/// The flags of `fd` now.
+pub fn file_flags(fd: RawFd) -> Result<FileFlags> {
+    Ok(FileFlags {
+        status: syscall!(fcntl(fd, libc::F_GETFL))?,
+        descriptor: syscall!(fcntl(fd, libc::F_GETFD))?,
+    })
+}
+
+/// Puts back flags [`file_flags`] read.
+pub fn restore_file_flags(fd: RawFd, flags: FileFlags) -> Result<()> {
+    syscall!(fcntl(fd, libc::F_SETFL, flags.status))?;
+    syscall!(fcntl(fd, libc::F_SETFD, flags.descriptor))?;
     Ok(())
 }
 

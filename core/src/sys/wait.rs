@@ -50,12 +50,29 @@ pub fn with_interrupt<R>(interrupt: Interrupt, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs this thread's interrupt hook, if one is installed.
+/// Runs this thread's interrupt hook, if one is installed. The hook is taken out while it
+/// runs, so code it runs (a Python signal handler) may make waiting calls of its own, which
+/// install their own hook; it is put back afterwards.
 pub fn check_interrupt() -> Result<()> {
-    INTERRUPT.with(|i| match i.borrow_mut().as_mut() {
-        Some(i) => (i.hook)(),
-        None => Ok(()),
-    })
+    let Some(interrupt) = INTERRUPT.with(|i| i.borrow_mut().take()) else {
+        return Ok(());
+    };
+    /// Puts the hook back, also when it panics.
+    struct PutBack(Option<Interrupt>);
+    impl Drop for PutBack {
+        fn drop(&mut self) {
+            let interrupt = self.0.take();
+            let _ = INTERRUPT.try_with(|i| {
+                let mut slot = i.borrow_mut();
+                if slot.is_none() {
+                    *slot = interrupt;
+                }
+            });
+        }
+    }
+    let mut taken = PutBack(Some(interrupt));
+    let hook = &mut taken.0.as_mut().expect("taken above").hook;
+    hook()
 }
 
 /// The longest wait allowed before the interrupt hook must run again.

@@ -277,12 +277,13 @@ class ServerSocketChannel:
         """Takes over ``sock``'s descriptor (a listener inherited through socket activation,
         or made by another library): the channel owns it and ``sock`` is detached
         (``sock.detach()``: it is closed without closing the descriptor, ``fileno()`` -1). No
-        duplicate is made. A listening socket is bound (accept at once); any other unconnected
-        one is not (:meth:`bind` binds and listens). The channel starts in blocking mode; the
+        duplicate is made. A listening socket is bound (accept at once); an unbound one is not
+        (:meth:`bind` binds and listens); a bound one that does not listen is refused (it could
+        not be bound again: listen on it first). The channel starts in blocking mode; the
         descriptor is made non-blocking underneath and close-on-exec. On error ``sock`` is
         untouched and still owns it. Raises ``TypeError`` (not a ``socket.socket``, or an
-        ``ssl.SSLSocket``), :class:`InvalidArgumentError` (closed, connected, or not a TCP
-        socket of ``AF_INET``/``AF_INET6``), :class:`NioxideOSError`."""
+        ``ssl.SSLSocket``), :class:`InvalidArgumentError` (closed, connected, bound without
+        listening, or not a TCP socket of ``AF_INET``/``AF_INET6``), :class:`NioxideOSError`."""
 
     def bind(self, address: _Address, backlog: int = 0) -> None:
         """Binds to ``address`` (port 0 picks a free port: see :attr:`local_address`) and

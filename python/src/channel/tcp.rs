@@ -142,13 +142,10 @@ macro_rules! channel_methods {
             #[staticmethod]
             fn from_socket(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
                 let fd = super::socket_fd(sock)?;
-                // Adopted first: on error the Python socket still owns its descriptor.
-                let inner = <$core>::from_fd(fd).map_err(to_pyerr)?;
-                if let Err(err) = sock.call_method0("detach") {
-                    // Give it back rather than close it under the socket object.
-                    let _ = inner.detach();
-                    return Err(err);
-                }
+                // The socket object lets go of its descriptor only once the channel has it;
+                // if it refuses, the adoption is undone and the socket is as it was.
+                let inner = <$core>::from_fd_then(fd, |_| sock.call_method0("detach").map(drop))
+                    .map_err(to_pyerr)??;
                 Ok(Self::from(inner))
             }
 
