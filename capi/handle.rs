@@ -104,8 +104,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
@@ -734,11 +735,6 @@ fn downcast<T: Send + Sync + 'static>(
         .ok_or(NX_EBADHANDLE)?
         .downcast::<T>()
         .map_err(|_| NX_EINVAL)
-}
-
-/// Locks `mutex`, ignoring poisoning: the table's state is valid after any panic.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Frees a weak handle's slot when dropped, so an object can free its own C handle when it

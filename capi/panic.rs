@@ -161,9 +161,7 @@ mod tests {
     /// the hook is process-wide).
     fn quietly<R>(f: impl FnOnce() -> R) -> R {
         static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _serial = HOOK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = nioxide_core::sync::lock(&HOOK);
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let result = f();

@@ -15,7 +15,7 @@
 
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::ErrorKind;
@@ -23,6 +23,7 @@ use nioxide_core::channel::Channel;
 use nioxide_core::selector::{
     Attachment, OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector, WeakSelectionKey,
 };
+use nioxide_core::sync::lock;
 
 use crate::args::{OptOut, Out, bound_raw, code, live_handle, predicate, status};
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
@@ -187,7 +188,7 @@ fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
     }
     // Two threads registering one channel at once must not both make a handle.
     static MAKING: Mutex<()> = Mutex::new(());
-    let _serial = MAKING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = lock(&MAKING);
     if let Some(ptr) = bound(key) {
         return Ok(ptr);
     }

@@ -302,11 +302,8 @@ impl Drop for ChannelCore {
     }
 }
 
-/// Locks `m`, ignoring poisoning (nioxide's state stays consistent across a panic).
-#[inline]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// [`crate::sync::lock`], under the path the event loop's modules import it from.
+pub(crate) use crate::sync::lock;
 
 /// A channel a selector can watch, as stored in a selection key.
 #[derive(Clone, Debug)]
