@@ -183,6 +183,9 @@ pub struct LoopCounters {
     pub wait_ns: u64,
     /// Panics caught in tasks and callbacks.
     pub panics: u64,
+    /// Tasks that failed with no future to take the failure (counted by the binding that runs
+    /// them, through [`EventLoop::count_task_failure`]).
+    pub task_failures: u64,
 }
 
 #[derive(Default)]
@@ -193,6 +196,7 @@ struct Counters {
     timers_fired: AtomicU64,
     wait_ns: AtomicU64,
     panics: AtomicU64,
+    task_failures: AtomicU64,
 }
 
 struct Shutdown {
@@ -506,7 +510,19 @@ impl EventLoop {
             timers_fired: c.timers_fired.load(Ordering::Relaxed),
             wait_ns: c.wait_ns.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
+            task_failures: c.task_failures.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a task that failed with no future to take the failure (a C task of
+    /// `nx_loop_execute` that returned a negative status): [`LoopCounters::task_failures`].
+    /// The task's binding calls it from the task's body; reporting the failure is the
+    /// binding's part.
+    pub fn count_task_failure(&self) {
+        self.inner
+            .counters
+            .task_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The backend's system-call counters (see [`Selector::counters`]).
