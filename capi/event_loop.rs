@@ -25,7 +25,6 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nioxide_core::event_loop::{
@@ -35,7 +34,7 @@ use nioxide_core::sys::fork;
 
 use crate::args::{COwned, Out, code, error_from_code, give_back, predicate, status, wait_millis};
 use crate::error::{NX_ECLOSED, NX_EDEADLK, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT, err_name};
-use crate::handle::{self, HANDLES, HandleKind, HandleType, RawHandle};
+use crate::handle::{self, HandleKind, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::promise::{self, CValue, PromiseObject, nx_promise_t};
 
@@ -120,8 +119,6 @@ pub struct LoopObject {
     generation: u64,
     /// Whether a group owns the handle (`nx_loop_free` refuses it).
     group_owned: bool,
-    /// `NX_LOOP_COUNTER_TASK_ERRORS`.
-    task_errors: AtomicU64,
 }
 
 impl LoopObject {
@@ -131,7 +128,6 @@ impl LoopObject {
             event_loop,
             generation: fork::generation(),
             group_owned,
-            task_errors: AtomicU64::new(0),
         }
     }
 
@@ -224,12 +220,12 @@ impl CTask {
 ///
 /// # Safety
 /// `data` comes from [`CTask::into_raw`] (core calls this or [`discard_raw`] once).
-unsafe fn run_raw(_: &EventLoop, data: [usize; 4]) {
+unsafe fn run_raw(event_loop: &EventLoop, data: [usize; 4]) {
     // SAFETY: forwarded contract.
     let task = unsafe { CTask::from_raw(data) };
     let status = task.run();
     if status < 0 {
-        report_task_error(task.event_loop, status);
+        report_task_error(event_loop, status);
     }
 }
 
@@ -280,11 +276,10 @@ impl CCallable {
     }
 }
 
-/// Reports a negative status of an `nx_loop_execute` task, which has no future to carry it.
-fn report_task_error(event_loop: RawHandle, status: c_int) {
-    if let Ok(object) = HANDLES.get::<LoopObject>(event_loop, HandleKind::Loop) {
-        object.task_errors.fetch_add(1, Ordering::Relaxed);
-    }
+/// Counts and reports a negative status of an `nx_loop_execute` task, which has no future to
+/// carry it.
+fn report_task_error(event_loop: &EventLoop, status: c_int) {
+    event_loop.count_task_failure();
     nioxide_core::sys::stderr::report(&format!(
         "nioxide: a task returned {status} ({}); the loop goes on",
         err_name(status).to_string_lossy()
@@ -687,8 +682,7 @@ pub extern "C" fn nx_loop_counter(
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(value_out)?;
-            let object = loop_of(r#loop)?;
-            let counters = object.event_loop.counters();
+            let counters = loop_of(r#loop)?.event_loop.counters();
             out.set(match which {
                 NX_LOOP_COUNTER_TURNS => counters.turns,
                 NX_LOOP_COUNTER_EVENTS => counters.events,
@@ -696,7 +690,7 @@ pub extern "C" fn nx_loop_counter(
                 NX_LOOP_COUNTER_TIMERS_FIRED => counters.timers_fired,
                 NX_LOOP_COUNTER_WAIT_NS => counters.wait_ns,
                 NX_LOOP_COUNTER_PANICS => counters.panics,
-                NX_LOOP_COUNTER_TASK_ERRORS => object.task_errors.load(Ordering::Relaxed),
+                NX_LOOP_COUNTER_TASK_ERRORS => counters.task_failures,
                 _ => return Err(NX_EINVAL),
             });
             Ok(())
