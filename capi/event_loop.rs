@@ -7,7 +7,7 @@
 //! the same handle for a loop every time, and the group frees them).
 //!
 //! Tasks, timers, listeners and watch callbacks are the user's function plus `void
-//! *attachment` and an optional `attachment_free`, kept in core as a [`COwned`] inside the
+//! *attachment` and an optional `attachment_free`, kept in core as a [`CAttachment`] inside the
 //! closure core runs, so the attachment is freed exactly when core drops the closure: on the
 //! loop's thread after the last run, or, for work that never ran, on the thread that shuts the
 //! loop down or waits for its termination. A call that fails hands the closure back
@@ -28,15 +28,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nioxide_core::event_loop::{
-    EventLoop, Failure, Promise, RawTask, Repeat, RunMode, Task, TimerTask,
+    EventLoop, Failure, Promise, RawTask, Repeat, RunMode, Task, TimerTask, Value,
 };
 use nioxide_core::sys::fork;
 
-use crate::args::{COwned, Out, code, error_from_code, give_back, predicate, status, wait_millis};
+use crate::args::{Out, code, error_from_code, predicate, status, wait_millis};
+use crate::attachment::{CAttachment, give_back};
 use crate::error::{NX_ECLOSED, NX_EDEADLK, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT, err_name};
 use crate::handle::{self, HandleKind, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::promise::{self, CValue, PromiseObject, nx_promise_t};
+use crate::promise::{self, PromiseObject, nx_promise_t};
 
 /// `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no
 /// queued task, no ref'd timer or watch); libuv's `UV_RUN_DEFAULT`.
@@ -166,7 +167,7 @@ fn checked_mode(mode: c_int) -> Result<RunMode, c_int> {
 /// handle of the loop it runs on, passed to the function.
 struct CTask {
     task: unsafe extern "C" fn(*mut nx_loop_t, *mut c_void) -> c_int,
-    attachment: COwned,
+    attachment: CAttachment,
     event_loop: RawHandle,
 }
 
@@ -204,7 +205,7 @@ impl CTask {
                     usize,
                     unsafe extern "C" fn(*mut nx_loop_t, *mut c_void) -> c_int,
                 >(data[0]),
-                attachment: COwned::new(
+                attachment: CAttachment::new(
                     data[1] as *mut c_void,
                     std::mem::transmute::<usize, Option<unsafe extern "C" fn(*mut c_void)>>(
                         data[2],
@@ -246,14 +247,14 @@ struct CCallable {
         *mut nx_free_cb,
         *mut c_void,
     ) -> c_int,
-    attachment: COwned,
+    attachment: CAttachment,
     event_loop: RawHandle,
 }
 
 impl CCallable {
-    /// Runs the callable: its value (none when it stored neither a value nor a free
-    /// function), or its negative status.
-    fn call(&self) -> Result<Option<CValue>, c_int> {
+    /// Runs the callable: its value as core's promise keeps it (none when it stored neither a
+    /// value nor a free function), or its negative status.
+    fn call(&self) -> Result<Option<Value>, c_int> {
         let mut value: *mut c_void = ptr::null_mut();
         let mut value_free: nx_free_cb = None;
         // SAFETY: the user gave us this function to call with this attachment on the loop;
@@ -269,10 +270,7 @@ impl CCallable {
         if status < 0 {
             return Err(status);
         }
-        if value.is_null() && value_free.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(CValue::owned(value, value_free)))
+        Ok(CAttachment::boxed(value, value_free))
     }
 }
 
@@ -297,7 +295,7 @@ pub(crate) fn execute(
 ) -> Result<(), c_int> {
     let task = CTask {
         task: task.ok_or(NX_EINVAL)?,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut queued = Some(task.into_raw());
@@ -343,7 +341,7 @@ pub(crate) fn submit(
     };
     let callable = CCallable {
         callable,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut unrun = CancelUnrun(Some(future));
@@ -353,7 +351,7 @@ pub(crate) fn submit(
         };
         if promise.set_uncancellable() {
             match callable.call() {
-                Ok(value) => promise.try_success(value.map(CValue::boxed)),
+                Ok(value) => promise.try_success(value),
                 Err(status) => promise.try_failure(Failure::new(error_from_code(status))),
             };
         }
@@ -399,7 +397,7 @@ pub(crate) fn schedule(
     };
     let task = CTask {
         task,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut timer: Option<TimerTask> = Some(Box::new(move |_: &EventLoop| {

@@ -11,6 +11,10 @@
 //!   `NX_EPANIC` instead of aborting the host;
 //! - [`version`]: `NX_VERSION_*`, `nx_version()` and `nx_version_string()`.
 //!
+//! Crate-private, beside them: `args` (out-parameters, codes, times) and `attachment` (the
+//! one owner of a user's `void *` and its free function, and the rule that a failed call
+//! gives it back unfreed).
+//!
 //! # Adding a module
 //!
 //! Add `pub mod <name>;` below in data-flow order (version, errors, selector, loop, channels,
@@ -32,6 +36,8 @@ pub mod panic;
 pub mod handle;
 
 mod args;
+
+mod attachment;
 
 pub mod selector;
 

@@ -3,8 +3,8 @@
 //!
 //! One handle type serves promises the user completes (`nx_promise_new`) and the futures of
 //! tasks (`nx_loop_submit`) and timers (`nx_loop_schedule*`), which only nioxide completes. A
-//! value is the user's `void *` with an optional free function, kept in core as a [`CValue`];
-//! a failure is a negative error code. Listeners get the promise handle they were added
+//! value is the user's `void *` with an optional free function, kept in core as a
+//! [`CAttachment`]; a failure is a negative error code. Listeners get the promise handle they were added
 //! with, and their attachment, on the promise's loop.
 
 // These are C functions: the pointers come from C and their validity is the documented
@@ -14,10 +14,11 @@
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
 
-use nioxide_core::event_loop::{Failure, Outcome, Promise, ScheduledFuture, Value};
+use nioxide_core::event_loop::{Failure, Outcome, Promise, ScheduledFuture};
 use nioxide_core::sys::fork;
 
-use crate::args::{COwned, Out, code, error_from_code, predicate, status, wait_millis};
+use crate::args::{Out, code, error_from_code, predicate, status, wait_millis};
+use crate::attachment::CAttachment;
 use crate::error::{NX_EALREADYDONE, NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT};
 use crate::event_loop::{loop_of, nx_loop_t};
 use crate::handle::{self, HandleKind, HandleType, RawHandle};
@@ -127,67 +128,8 @@ fn promise_of(promise: *mut nx_promise_t) -> Result<Arc<PromiseObject>, c_int> {
     Ok(object)
 }
 
-/// A promise's value as core keeps it: the user's pointer and the function that frees it,
-/// called exactly once, when the promise's last reference drops.
-///
-/// The free function is set once the value is in the promise: a value offered to a promise
-/// that was already complete goes back to the caller unfreed.
-pub(crate) struct CValue {
-    ptr: *mut c_void,
-    free: OnceLock<unsafe extern "C" fn(*mut c_void)>,
-}
-
-// SAFETY: nioxide never dereferences the pointer; the promise's last reference may drop on any
-// thread, and the API documents that `value_free` runs there.
-unsafe impl Send for CValue {}
-// SAFETY: as above; shared access only reads the pointer value.
-unsafe impl Sync for CValue {}
-
-impl CValue {
-    /// A value whose free function is already armed (a callable's result).
-    pub(crate) fn owned(
-        ptr: *mut c_void,
-        free: Option<unsafe extern "C" fn(*mut c_void)>,
-    ) -> CValue {
-        let value = CValue::unarmed(ptr);
-        if let Some(free) = free {
-            let _ = value.free.set(free);
-        }
-        value
-    }
-
-    /// A value that frees nothing until [`arm`](Self::arm)ed.
-    fn unarmed(ptr: *mut c_void) -> CValue {
-        CValue {
-            ptr,
-            free: OnceLock::new(),
-        }
-    }
-
-    /// The value as core stores it.
-    pub(crate) fn boxed(self) -> Value {
-        Box::new(self)
-    }
-
-    /// The user's pointer in a promise's success value (NULL for none).
-    fn pointer(value: Option<&Value>) -> *mut c_void {
-        value
-            .and_then(|v| v.downcast_ref::<CValue>())
-            .map_or(std::ptr::null_mut(), |v| v.ptr)
-    }
-}
-
-impl Drop for CValue {
-    fn drop(&mut self) {
-        if let Some(free) = self.free.get() {
-            // SAFETY: the user gave us this function for this pointer, to be called once.
-            unsafe { free(self.ptr) }
-        }
-    }
-}
-
 /// Offers `value` to the promise: whether it won. A lost value is not freed (the caller keeps
-/// it).
+/// it): it goes in without its free function, which is armed once the promise holds it.
 fn try_success(
     promise: &Promise,
     value: *mut c_void,
@@ -196,15 +138,15 @@ fn try_success(
     if value.is_null() && value_free.is_none() {
         return promise.try_success(None);
     }
-    if !promise.try_success(Some(CValue::unarmed(value).boxed())) {
+    if !promise.try_success(Some(Box::new(CAttachment::new(value, None)))) {
         return false;
     }
     if let Some(free) = value_free {
         // The value is in the promise for good: from now on its last reference frees it.
         promise.with_outcome(|outcome| {
             if let Some(Outcome::Success(Some(v))) = outcome {
-                if let Some(v) = v.downcast_ref::<CValue>() {
-                    let _ = v.free.set(free);
+                if let Some(v) = v.downcast_ref::<CAttachment>() {
+                    v.arm(free);
                 }
             }
         });
@@ -462,7 +404,7 @@ pub extern "C" fn nx_promise_value(
             let value = object.promise()?.with_outcome(|outcome| match outcome {
                 None => Err(NX_ETIMEDOUT),
                 Some(Outcome::Failure(f)) => Err(f.error.code()),
-                Some(Outcome::Success(value)) => Ok(CValue::pointer(value.as_ref())),
+                Some(Outcome::Success(value)) => Ok(CAttachment::pointer(value.as_ref())),
             })?;
             out.set(value);
             Ok(())
@@ -500,7 +442,7 @@ pub extern "C" fn nx_promise_add_listener(
             let listener = listener.ok_or(NX_EINVAL)?;
             let object = promise_of(promise)?;
             let raw = RawHandle::from_ptr(promise);
-            let attachment = COwned::new(attachment, attachment_free);
+            let attachment = CAttachment::new(attachment, attachment_free);
             object.promise()?.add_listener(Box::new(move |_: &Promise| {
                 // SAFETY: the user gave us this function to call with this attachment.
                 unsafe { listener(raw.as_ptr(), attachment.ptr()) };

@@ -10,8 +10,10 @@
 //! return `NX_ECANCELLEDKEY`, except `nx_selection_key_is_valid`, `nx_selection_key_cancel`
 //! and the accessors of its channel and selector, which work.
 //!
-//! Attachments are the user's `void *` with an optional `attachment_free`, kept in core as a
-//! [`CAttachment`] whose `Drop` calls the free function exactly once.
+//! Attachments are the user's `void *` with an optional `attachment_free`, kept in core's key
+//! as a [`CAttachment`], which calls the free function exactly once, on the thread that drops
+//! it (the call that replaces the attachment by a register, cancels the key, or closes its
+//! channel or selector).
 
 use std::ffi::{c_int, c_void};
 use std::ptr;
@@ -21,11 +23,12 @@ use std::time::Duration;
 use nioxide_core::ErrorKind;
 use nioxide_core::channel::Channel;
 use nioxide_core::selector::{
-    Attachment, OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector, WeakSelectionKey,
+    OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector, WeakSelectionKey,
 };
 use nioxide_core::sync::lock;
 
 use crate::args::{OptOut, Out, bound_raw, code, live_handle, predicate, status};
+use crate::attachment::CAttachment;
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
 use crate::handle::{self, HandleGuard, HandleKind, HandleType};
 use crate::nx_ffi_boundary;
@@ -102,60 +105,6 @@ impl std::fmt::Debug for KeyHandle {
         f.debug_struct("KeyHandle")
             .field("guard", &self.guard)
             .finish_non_exhaustive()
-    }
-}
-
-/// A C attachment: the user's pointer and the function that frees it, called exactly once when
-/// core drops the attachment (replaced by a register, or the key cancelled, its channel closed
-/// or its selector closed), on the thread that makes that call.
-pub(crate) struct CAttachment {
-    attachment: *mut c_void,
-    free: Option<unsafe extern "C" fn(*mut c_void)>,
-}
-
-// SAFETY: nioxide never dereferences the pointer; handing it to another thread and calling
-// `free` there is what the API documents (attachments follow the thread that drops them).
-unsafe impl Send for CAttachment {}
-// SAFETY: as above; shared access only reads the pointer value.
-unsafe impl Sync for CAttachment {}
-
-impl CAttachment {
-    /// The core attachment for a C pair; none when both are NULL.
-    fn boxed(
-        attachment: *mut c_void,
-        free: Option<unsafe extern "C" fn(*mut c_void)>,
-    ) -> Option<Attachment> {
-        if attachment.is_null() && free.is_none() {
-            return None;
-        }
-        Some(Box::new(CAttachment { attachment, free }))
-    }
-
-    /// Gives a core attachment back to the caller: its free function will not be called.
-    fn disarm(attachment: Option<Attachment>) -> *mut c_void {
-        match attachment.map(|a| a.downcast::<CAttachment>()) {
-            Some(Ok(mut c)) => {
-                c.free = None;
-                c.attachment
-            }
-            _ => ptr::null_mut(),
-        }
-    }
-
-    /// The user's pointer in a core attachment (NULL for none).
-    fn pointer(attachment: Option<&Attachment>) -> *mut c_void {
-        attachment
-            .and_then(|a| a.downcast_ref::<CAttachment>())
-            .map_or(ptr::null_mut(), |c| c.attachment)
-    }
-}
-
-impl Drop for CAttachment {
-    fn drop(&mut self) {
-        if let Some(free) = self.free.take() {
-            // SAFETY: the user gave us this function for this pointer, to be called once.
-            unsafe { free(self.attachment) }
-        }
     }
 }
 
@@ -248,7 +197,7 @@ pub(crate) fn register(
     let key = match selector.register(channel, ops, &mut attachment) {
         Ok(key) => key,
         Err(e) => {
-            CAttachment::disarm(attachment);
+            CAttachment::give_back_boxed(attachment);
             return Err(code(e));
         }
     };
@@ -257,7 +206,7 @@ pub(crate) fn register(
         Err(e) => {
             // Only a brand-new key can lack a handle: take the attachment back, and undo the
             // registration now (a cancel alone would leave it until the next select).
-            CAttachment::disarm(key.attach(None).ok().flatten());
+            CAttachment::give_back_boxed(key.attach(None).ok().flatten());
             key.cancel_now();
             return Err(e);
         }
@@ -814,11 +763,11 @@ pub extern "C" fn nx_selection_key_attach(
             let mut new = CAttachment::boxed(attachment, attachment_free);
             match key.replace_attachment(&mut new) {
                 Ok(previous) => {
-                    OptOut::new(previous_out).set(CAttachment::disarm(previous));
+                    OptOut::new(previous_out).set(CAttachment::give_back_boxed(previous));
                     Ok(())
                 }
                 Err(e) => {
-                    CAttachment::disarm(new);
+                    CAttachment::give_back_boxed(new);
                     Err(code(e))
                 }
             }

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use nioxide_core::event_loop::{EventLoop, LoopTimer};
 
-use crate::args::{COwned, Out, code, new_late, predicate, status};
+use crate::args::{Out, code, predicate, status};
+use crate::attachment::{CAttachment, new_late};
 use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::{loop_of, nx_loop_t};
 use crate::handle::{self, HandleKind, HandleType, Late, RawHandle};
@@ -105,8 +106,8 @@ pub extern "C" fn nx_timer_new(
             let out: Out<*mut nx_timer_t> = Out::new(timer_out)?;
             let callback = callback.ok_or(NX_EINVAL)?;
             let event_loop = loop_of(r#loop)?;
-            let attachment = COwned::new(attachment, attachment_free);
-            new_late(out, attachment, |raw: RawHandle, attachment: Arc<COwned>| {
+            let attachment = CAttachment::new(attachment, attachment_free);
+            new_late(out, attachment, |raw: RawHandle, attachment: Arc<CAttachment>| {
                 event_loop.event_loop().timer(move |_: &EventLoop, _: &LoopTimer| {
                     // SAFETY: the user gave us this function to call with this attachment on
                     // the loop.

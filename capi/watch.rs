@@ -18,7 +18,8 @@ use nioxide_core::Result as CoreResult;
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{EventLoop, Watch, WatchCallback};
 
-use crate::args::{COwned, Out, code, new_late, predicate, status};
+use crate::args::{Out, code, predicate, status};
+use crate::attachment::{CAttachment, new_late};
 use crate::channel::channel_of;
 use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::{loop_of, nx_loop_t};
@@ -89,7 +90,7 @@ fn watch(
     let callback = callback.ok_or(NX_EINVAL)?;
     let ops = checked_ops(ops)?;
     let event_loop = loop_of(event_loop)?;
-    let attachment = COwned::new(attachment, attachment_free);
+    let attachment = CAttachment::new(attachment, attachment_free);
     // A loop thread may see the descriptor ready before the handle names the watch: until
     // then the callback lets the event pass (level-triggered, it comes again next turn), so
     // the user's callback never gets a handle that does not work yet.
@@ -98,7 +99,7 @@ fn watch(
     new_late(
         out,
         attachment,
-        |raw: RawHandle, attachment: Arc<COwned>| {
+        |raw: RawHandle, attachment: Arc<CAttachment>| {
             let core_callback: WatchCallback =
                 Box::new(move |_: &EventLoop, _: &Watch, ready: u32| {
                     if !armed.load(Ordering::Acquire) {
