@@ -6,12 +6,10 @@
 //! [`Out::set`] the second. Bodies are written as closures returning `Result<(), c_int>` and
 //! turned into the function's code by [`status`].
 
-use std::any::Any;
 use std::ffi::c_int;
 use std::time::Duration;
 
-use crate::error::{NX_EBADHANDLE, NX_EINVAL};
-use crate::handle::{HANDLES, HandleType, RawHandle};
+use crate::error::NX_EINVAL;
 
 /// A checked, non-NULL out-parameter `*mut T`, written at most once.
 pub(crate) struct Out<T>(*mut T);
@@ -82,21 +80,6 @@ pub(crate) fn predicate(body: impl FnOnce() -> Result<bool, c_int>) -> c_int {
         Ok(value) => c_int::from(value),
         Err(code) => code,
     }
-}
-
-/// The C handle recorded in a core object's binding slot, if it still names a live object of
-/// type `H`: how a key gives back the very handle the user registered.
-///
-/// Errors: `NX_EBADHANDLE` when there is none, or the user has freed it.
-pub(crate) fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut H, c_int> {
-    let raw = raw.ok_or(NX_EBADHANDLE)?;
-    HANDLES.get::<H::Object>(raw, H::KIND)?;
-    Ok(raw.as_ptr())
-}
-
-/// The [`RawHandle`] a binding slot holds, if any.
-pub(crate) fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
-    binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
 }
 
 /// The core error for a C error code returned by a user's callback (or passed to

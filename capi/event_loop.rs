@@ -35,9 +35,9 @@ use nioxide_core::sys::fork;
 use crate::args::{Out, code, error_from_code, predicate, status, wait_millis};
 use crate::attachment::{CAttachment, give_back};
 use crate::error::{NX_ECLOSED, NX_EDEADLK, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT, err_name};
-use crate::handle::{self, HandleKind, HandleType, RawHandle};
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::promise::{self, PromiseObject, nx_promise_t};
+use crate::types::{LoopObject, PromiseObject, nx_loop_t, nx_promise_t};
 
 /// `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no
 /// queued task, no ref'd timer or watch); libuv's `UV_RUN_DEFAULT`.
@@ -97,46 +97,6 @@ pub type nx_callable_cb = Option<
         attachment: *mut c_void,
     ) -> c_int,
 >;
-
-/// An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
-/// caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
-/// `nx_loop_group_next`).
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_loop_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_loop_t {
-    type Object = LoopObject;
-    const KIND: HandleKind = HandleKind::Loop;
-}
-
-/// What a loop handle names.
-#[derive(Debug)]
-pub struct LoopObject {
-    event_loop: EventLoop,
-    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
-    generation: u64,
-    /// Whether a group owns the handle (`nx_loop_free` refuses it).
-    group_owned: bool,
-}
-
-impl LoopObject {
-    /// The object of a loop handle; `group_owned` for the loops of a group.
-    pub(crate) fn new(event_loop: EventLoop, group_owned: bool) -> LoopObject {
-        LoopObject {
-            event_loop,
-            generation: fork::generation(),
-            group_owned,
-        }
-    }
-
-    /// The core loop.
-    pub(crate) fn event_loop(&self) -> &EventLoop {
-        &self.event_loop
-    }
-}
 
 /// The loop behind a C handle (alive for the caller's whole call); `NX_EFORKED` in a forked
 /// child.
@@ -337,7 +297,9 @@ pub(crate) fn submit(
     let handle = if future_out.is_null() {
         None
     } else {
-        Some(promise::new_handle(PromiseObject::task(future.clone()))?)
+        Some(handle::insert::<nx_promise_t>(Arc::new(
+            PromiseObject::task(future.clone()),
+        ))?)
     };
     let callable = CCallable {
         callable,
@@ -393,7 +355,7 @@ pub(crate) fn schedule(
         None
     } else {
         let object = Arc::new(PromiseObject::scheduled());
-        Some((promise::insert(object.clone())?, object))
+        Some((handle::insert::<nx_promise_t>(object.clone())?, object))
     };
     let task = CTask {
         task,

@@ -39,8 +39,10 @@
 //!
 //! Add a [`HandleKind`] variant (at the end), declare the opaque C type (not `#[repr(C)]`, so
 //! cbindgen emits only `typedef struct nx_demo_t nx_demo_t;`) and link the two with
-//! [`HandleType`]. (An object whose callback gets its own handle, such as a watch or a timer,
-//! is named through a [`Late`], set once the handle exists.)
+//! [`HandleType`], in `capi/types.rs` beside the other handle types (with the object it names,
+//! if the C layer defines it), so every module imports its handle types from one place. (An
+//! object whose callback gets its own handle, such as a watch or a timer, is named through a
+//! [`Late`], set once the handle exists.)
 //!
 //! ```
 //! use std::ffi::c_int;

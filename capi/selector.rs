@@ -15,6 +15,7 @@
 //! it (the call that replaces the attachment by a register, cancels the key, or closes its
 //! channel or selector).
 
+use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -22,17 +23,17 @@ use std::time::Duration;
 
 use nioxide_core::ErrorKind;
 use nioxide_core::channel::Channel;
-use nioxide_core::selector::{
-    OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector, WeakSelectionKey,
-};
+use nioxide_core::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector};
 use nioxide_core::sync::lock;
 
-use crate::args::{OptOut, Out, bound_raw, code, live_handle, predicate, status};
+use crate::args::{OptOut, Out, code, predicate, status};
 use crate::attachment::CAttachment;
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
-use crate::handle::{self, HandleGuard, HandleKind, HandleType};
+use crate::handle::{self, HANDLES, HandleGuard, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::tcp::{nx_server_socket_channel_t, nx_socket_channel_t};
+use crate::types::{
+    KeyHandle, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+};
 
 /// Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
 pub const NX_OP_READ: u32 = 1;
@@ -64,49 +65,6 @@ pub const NX_COUNTER_EVENTS: c_int = 3;
 /// `nx_selector_counter`: `epoll_wait` calls that returned no event; a spinning loop shows
 /// here.
 pub const NX_COUNTER_EMPTY_WAITS: c_int = 4;
-
-/// A selector (Java's `Selector`): an opaque handle, owned by the caller from
-/// `nx_selector_open` until `nx_selector_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_selector_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_selector_t {
-    type Object = Selector;
-    const KIND: HandleKind = HandleKind::Selector;
-}
-
-/// A channel's registration with a selector (Java's `SelectionKey`): an opaque handle owned by
-/// the selector. Never free it; it becomes invalid (`NX_EBADHANDLE`) at the select after its
-/// cancellation, or when its selector is closed or freed.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_selection_key_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_selection_key_t {
-    type Object = KeyHandle;
-    const KIND: HandleKind = HandleKind::SelectionKey;
-}
-
-/// What a key handle names: the core key, weakly, and the guard that frees the handle. It
-/// lives in the core key's binding slot, so it dies with the key.
-pub struct KeyHandle {
-    key: WeakSelectionKey,
-    /// `None` only if the handle table was full when the key was made.
-    guard: Option<HandleGuard<nx_selection_key_t>>,
-}
-
-impl std::fmt::Debug for KeyHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyHandle")
-            .field("guard", &self.guard)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The selector behind a C handle (alive for the caller's whole call).
 fn selector_of(selector: *mut nx_selector_t) -> Result<Arc<Selector>, c_int> {
@@ -155,6 +113,21 @@ fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
         .map_or(ptr::null_mut(), HandleGuard::as_ptr);
     key.set_binding(Box::new(made));
     Ok(ptr)
+}
+
+/// The C handle recorded in a core object's binding slot, if it still names a live object of
+/// type `H`: how a key gives back the very handle the user registered.
+///
+/// Errors: `NX_EBADHANDLE` when there is none, or the user has freed it.
+fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut H, c_int> {
+    let raw = raw.ok_or(NX_EBADHANDLE)?;
+    HANDLES.get::<H::Object>(raw, H::KIND)?;
+    Ok(raw.as_ptr())
+}
+
+/// The [`RawHandle`] a binding slot holds, if any.
+fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
+    binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
 }
 
 /// The user's handle of the key's channel, stored in `*channel_out`: the body of
