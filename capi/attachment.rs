@@ -2,10 +2,11 @@
 //! `void *` and its optional free function.
 //!
 //! Every `void *attachment` nioxide keeps (of a selection key, a watch, a timer, a task, a
-//! listener) and every value a promise holds is a `CAttachment`: core keeps it inside the key,
-//! closure or promise it owns, so the free function runs exactly when core drops that (after
-//! a task's run, or for work that never ran on the thread that shuts the loop down or waits
-//! for its termination; for a key on the thread that cancels it), and exactly once.
+//! listener) and every value a promise holds is a `CAttachment`. Core keeps it inside the key,
+//! closure or promise it owns, so the free function runs exactly once, on the thread where
+//! core drops that: which thread that is (the loop's after a task's run; for work that never
+//! ran, the thread that shuts the loop down or waits for its termination; for a key, the
+//! thread that cancels it) is each function's documented rule, and core keeps it.
 //!
 //! The rule of DESIGN.md ("C API conventions"): if a call that takes an attachment fails,
 //! nioxide keeps nothing and frees nothing. A `CAttachment` goes back to the caller unfreed in
