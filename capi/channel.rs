@@ -19,7 +19,8 @@ use nioxide_core::{ErrorKind, Result as CoreResult};
 use crate::args::{Out, code};
 use crate::error::{NX_EINVAL, NX_ENOTBOUND};
 use crate::handle::{self, HandleType, RawHandle};
-use crate::selector::{self, nx_selection_key_t, nx_selector_t};
+use crate::selector;
+use crate::types::{nx_selection_key_t, nx_selector_t};
 
 /// Socket option `SO_REUSEADDR` (0 or 1).
 pub const NX_SO_REUSEADDR: c_int = 1;

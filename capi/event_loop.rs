@@ -7,7 +7,7 @@
 //! the same handle for a loop every time, and the group frees them).
 //!
 //! Tasks, timers, listeners and watch callbacks are the user's function plus `void
-//! *attachment` and an optional `attachment_free`, kept in core as a [`COwned`] inside the
+//! *attachment` and an optional `attachment_free`, kept in core as a [`CAttachment`] inside the
 //! closure core runs, so the attachment is freed exactly when core drops the closure: on the
 //! loop's thread after the last run, or, for work that never ran, on the thread that shuts the
 //! loop down or waits for its termination. A call that fails hands the closure back
@@ -25,19 +25,19 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nioxide_core::event_loop::{
-    EventLoop, Failure, Promise, RawTask, Repeat, RunMode, Task, TimerTask,
+    EventLoop, Failure, Promise, RawTask, Repeat, RunMode, Task, TimerTask, Value,
 };
 use nioxide_core::sys::fork;
 
-use crate::args::{COwned, Out, code, error_from_code, give_back, predicate, status, wait_millis};
+use crate::args::{Out, code, error_from_code, predicate, status, wait_millis};
+use crate::attachment::{CAttachment, give_back};
 use crate::error::{NX_ECLOSED, NX_EDEADLK, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT, err_name};
-use crate::handle::{self, HANDLES, HandleKind, HandleType, RawHandle};
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::promise::{self, CValue, PromiseObject, nx_promise_t};
+use crate::types::{LoopObject, PromiseObject, nx_loop_t, nx_promise_t};
 
 /// `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no
 /// queued task, no ref'd timer or watch); libuv's `UV_RUN_DEFAULT`.
@@ -98,49 +98,6 @@ pub type nx_callable_cb = Option<
     ) -> c_int,
 >;
 
-/// An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
-/// caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
-/// `nx_loop_group_next`).
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_loop_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_loop_t {
-    type Object = LoopObject;
-    const KIND: HandleKind = HandleKind::Loop;
-}
-
-/// What a loop handle names.
-#[derive(Debug)]
-pub struct LoopObject {
-    event_loop: EventLoop,
-    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
-    generation: u64,
-    /// Whether a group owns the handle (`nx_loop_free` refuses it).
-    group_owned: bool,
-    /// `NX_LOOP_COUNTER_TASK_ERRORS`.
-    task_errors: AtomicU64,
-}
-
-impl LoopObject {
-    /// The object of a loop handle; `group_owned` for the loops of a group.
-    pub(crate) fn new(event_loop: EventLoop, group_owned: bool) -> LoopObject {
-        LoopObject {
-            event_loop,
-            generation: fork::generation(),
-            group_owned,
-            task_errors: AtomicU64::new(0),
-        }
-    }
-
-    /// The core loop.
-    pub(crate) fn event_loop(&self) -> &EventLoop {
-        &self.event_loop
-    }
-}
-
 /// The loop behind a C handle (alive for the caller's whole call); `NX_EFORKED` in a forked
 /// child.
 pub(crate) fn loop_of(event_loop: *mut nx_loop_t) -> Result<Arc<LoopObject>, c_int> {
@@ -170,7 +127,7 @@ fn checked_mode(mode: c_int) -> Result<RunMode, c_int> {
 /// handle of the loop it runs on, passed to the function.
 struct CTask {
     task: unsafe extern "C" fn(*mut nx_loop_t, *mut c_void) -> c_int,
-    attachment: COwned,
+    attachment: CAttachment,
     event_loop: RawHandle,
 }
 
@@ -208,7 +165,7 @@ impl CTask {
                     usize,
                     unsafe extern "C" fn(*mut nx_loop_t, *mut c_void) -> c_int,
                 >(data[0]),
-                attachment: COwned::new(
+                attachment: CAttachment::new(
                     data[1] as *mut c_void,
                     std::mem::transmute::<usize, Option<unsafe extern "C" fn(*mut c_void)>>(
                         data[2],
@@ -224,12 +181,12 @@ impl CTask {
 ///
 /// # Safety
 /// `data` comes from [`CTask::into_raw`] (core calls this or [`discard_raw`] once).
-unsafe fn run_raw(_: &EventLoop, data: [usize; 4]) {
+unsafe fn run_raw(event_loop: &EventLoop, data: [usize; 4]) {
     // SAFETY: forwarded contract.
     let task = unsafe { CTask::from_raw(data) };
     let status = task.run();
     if status < 0 {
-        report_task_error(task.event_loop, status);
+        report_task_error(event_loop, status);
     }
 }
 
@@ -250,14 +207,14 @@ struct CCallable {
         *mut nx_free_cb,
         *mut c_void,
     ) -> c_int,
-    attachment: COwned,
+    attachment: CAttachment,
     event_loop: RawHandle,
 }
 
 impl CCallable {
-    /// Runs the callable: its value (none when it stored neither a value nor a free
-    /// function), or its negative status.
-    fn call(&self) -> Result<Option<CValue>, c_int> {
+    /// Runs the callable: its value as core's promise keeps it (none when it stored neither a
+    /// value nor a free function), or its negative status.
+    fn call(&self) -> Result<Option<Value>, c_int> {
         let mut value: *mut c_void = ptr::null_mut();
         let mut value_free: nx_free_cb = None;
         // SAFETY: the user gave us this function to call with this attachment on the loop;
@@ -273,18 +230,14 @@ impl CCallable {
         if status < 0 {
             return Err(status);
         }
-        if value.is_null() && value_free.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(CValue::owned(value, value_free)))
+        Ok(CAttachment::boxed(value, value_free))
     }
 }
 
-/// Reports a negative status of an `nx_loop_execute` task, which has no future to carry it.
-fn report_task_error(event_loop: RawHandle, status: c_int) {
-    if let Ok(object) = HANDLES.get::<LoopObject>(event_loop, HandleKind::Loop) {
-        object.task_errors.fetch_add(1, Ordering::Relaxed);
-    }
+/// Counts and reports a negative status of an `nx_loop_execute` task, which has no future to
+/// carry it.
+fn report_task_error(event_loop: &EventLoop, status: c_int) {
+    event_loop.count_task_failure();
     nioxide_core::sys::stderr::report(&format!(
         "nioxide: a task returned {status} ({}); the loop goes on",
         err_name(status).to_string_lossy()
@@ -302,7 +255,7 @@ pub(crate) fn execute(
 ) -> Result<(), c_int> {
     let task = CTask {
         task: task.ok_or(NX_EINVAL)?,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut queued = Some(task.into_raw());
@@ -344,11 +297,13 @@ pub(crate) fn submit(
     let handle = if future_out.is_null() {
         None
     } else {
-        Some(promise::new_handle(PromiseObject::task(future.clone()))?)
+        Some(handle::insert::<nx_promise_t>(Arc::new(
+            PromiseObject::task(future.clone()),
+        ))?)
     };
     let callable = CCallable {
         callable,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut unrun = CancelUnrun(Some(future));
@@ -358,7 +313,7 @@ pub(crate) fn submit(
         };
         if promise.set_uncancellable() {
             match callable.call() {
-                Ok(value) => promise.try_success(value.map(CValue::boxed)),
+                Ok(value) => promise.try_success(value),
                 Err(status) => promise.try_failure(Failure::new(error_from_code(status))),
             };
         }
@@ -400,11 +355,11 @@ pub(crate) fn schedule(
         None
     } else {
         let object = Arc::new(PromiseObject::scheduled());
-        Some((promise::insert(object.clone())?, object))
+        Some((handle::insert::<nx_promise_t>(object.clone())?, object))
     };
     let task = CTask {
         task,
-        attachment: COwned::new(attachment, attachment_free),
+        attachment: CAttachment::new(attachment, attachment_free),
         event_loop: raw,
     };
     let mut timer: Option<TimerTask> = Some(Box::new(move |_: &EventLoop| {
@@ -687,8 +642,7 @@ pub extern "C" fn nx_loop_counter(
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(value_out)?;
-            let object = loop_of(r#loop)?;
-            let counters = object.event_loop.counters();
+            let counters = loop_of(r#loop)?.event_loop.counters();
             out.set(match which {
                 NX_LOOP_COUNTER_TURNS => counters.turns,
                 NX_LOOP_COUNTER_EVENTS => counters.events,
@@ -696,7 +650,7 @@ pub extern "C" fn nx_loop_counter(
                 NX_LOOP_COUNTER_TIMERS_FIRED => counters.timers_fired,
                 NX_LOOP_COUNTER_WAIT_NS => counters.wait_ns,
                 NX_LOOP_COUNTER_PANICS => counters.panics,
-                NX_LOOP_COUNTER_TASK_ERRORS => object.task_errors.load(Ordering::Relaxed),
+                NX_LOOP_COUNTER_TASK_ERRORS => counters.task_failures,
                 _ => return Err(NX_EINVAL),
             });
             Ok(())

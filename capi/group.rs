@@ -17,48 +17,10 @@ use nioxide_core::sys::fork;
 
 use crate::args::{Out, code, predicate, status, wait_millis};
 use crate::error::{NX_EDEADLK, NX_EFORKED, NX_ETIMEDOUT};
-use crate::event_loop::{
-    self, LoopObject, nx_callable_cb, nx_loop_t, nx_task_cb, period, shutdown_times,
-};
-use crate::handle::{self, HANDLES, HandleKind, HandleType, RawHandle};
+use crate::event_loop::{self, nx_callable_cb, nx_task_cb, period, shutdown_times};
+use crate::handle::{self, HANDLES, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::promise::nx_promise_t;
-
-/// A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an
-/// opaque handle owned by the caller from `nx_loop_group_new` until `nx_loop_group_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_loop_group_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_loop_group_t {
-    type Object = GroupObject;
-    const KIND: HandleKind = HandleKind::LoopGroup;
-}
-
-/// What a group handle names: the group and the handles of its loops, in order.
-#[derive(Debug)]
-pub struct GroupObject {
-    group: EventLoopGroup,
-    loops: Vec<RawHandle>,
-    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
-    generation: u64,
-}
-
-impl GroupObject {
-    /// The next loop, round-robin, and its handle.
-    fn next(&self) -> (&EventLoop, RawHandle) {
-        let next = self.group.next();
-        let index = self
-            .group
-            .loops()
-            .iter()
-            .position(|lp| lp.same(next))
-            .unwrap_or(0);
-        (next, self.loops[index])
-    }
-}
+use crate::types::{GroupObject, LoopObject, nx_loop_group_t, nx_loop_t, nx_promise_t};
 
 /// The group behind a C handle (alive for the caller's whole call); `NX_EFORKED` in a forked
 /// child.

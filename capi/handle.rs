@@ -39,8 +39,10 @@
 //!
 //! Add a [`HandleKind`] variant (at the end), declare the opaque C type (not `#[repr(C)]`, so
 //! cbindgen emits only `typedef struct nx_demo_t nx_demo_t;`) and link the two with
-//! [`HandleType`]. (An object whose callback gets its own handle, such as a watch or a timer,
-//! is named through a [`Late`], set once the handle exists.)
+//! [`HandleType`], in `capi/types.rs` beside the other handle types (with the object it names,
+//! if the C layer defines it), so every module imports its handle types from one place. (An
+//! object whose callback gets its own handle, such as a watch or a timer, is named through a
+//! [`Late`], set once the handle exists.)
 //!
 //! ```
 //! use std::ffi::c_int;
@@ -104,8 +106,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
@@ -734,11 +737,6 @@ fn downcast<T: Send + Sync + 'static>(
         .ok_or(NX_EBADHANDLE)?
         .downcast::<T>()
         .map_err(|_| NX_EINVAL)
-}
-
-/// Locks `mutex`, ignoring poisoning: the table's state is valid after any panic.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Frees a weak handle's slot when dropped, so an object can free its own C handle when it

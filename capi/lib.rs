@@ -9,18 +9,27 @@
 //!   never undefined behaviour;
 //! - [`mod@panic`]: the `nx_ffi_boundary!` every function body runs in, so a panic returns
 //!   `NX_EPANIC` instead of aborting the host;
+//! - [`types`]: every opaque handle type (`nx_*_t`) with its [`handle::HandleType`], and the
+//!   objects the C layer defines for them;
 //! - [`version`]: `NX_VERSION_*`, `nx_version()` and `nx_version_string()`.
+//!
+//! Crate-private, beside them: `args` (out-parameters, codes, times) and `attachment` (the
+//! one owner of a user's `void *` and its free function, and the rule that a failed call
+//! gives it back unfreed).
 //!
 //! # Adding a module
 //!
 //! Add `pub mod <name>;` below in data-flow order (version, errors, selector, loop, channels,
-//! pipeline, aio): cbindgen follows this list, so the header's constants, types and functions
-//! come out in the same order. Name every exported item with the `nx_`/`NX_` prefix (cbindgen
-//! does not understand Rust's module system; two items with one name give unspecified
-//! output), and keep Rust-only constants `pub(crate)` or private: cbindgen copies every `pub
-//! const` into the header. Take integers, never Rust enums, from C, and convert them with a
-//! checked `TryFrom` that returns `NX_EINVAL`. Write each `extern "C" fn` in the house style
-//! shown in [`mod@panic`], with the doc sections of STYLE.md example 6.
+//! pipeline, aio), and its handle types to [`types`]: modules take each other's handle types
+//! from there, so the modules form no cycle (the foundation, then each module over those
+//! before it). cbindgen follows this list, so the header's constants, types and functions
+//! come out in the same order (the opaque handle types first, by name). Name every exported
+//! item with the `nx_`/`NX_` prefix (cbindgen does not understand Rust's module system; two
+//! items with one name give unspecified output), and keep Rust-only constants `pub(crate)` or
+//! private: cbindgen copies every `pub const` into the header. Take integers, never Rust
+//! enums, from C, and convert them with a checked `TryFrom` that returns `NX_EINVAL`. Write
+//! each `extern "C" fn` in the house style shown in [`mod@panic`], with the doc sections of
+//! STYLE.md example 6.
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod version;
@@ -31,7 +40,11 @@ pub mod panic;
 
 pub mod handle;
 
+pub mod types;
+
 mod args;
+
+mod attachment;
 
 pub mod selector;
 

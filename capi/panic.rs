@@ -51,7 +51,7 @@
 use std::ffi::{c_int, c_uint};
 use std::panic::{UnwindSafe, catch_unwind};
 
-use crate::error::NX_EPANIC;
+use nioxide_core::ErrorKind;
 
 /// The value an `nx_*` function returns when its body panicked.
 pub trait OnPanic {
@@ -59,10 +59,10 @@ pub trait OnPanic {
     fn on_panic() -> Self;
 }
 
-/// `int` results are error codes: a panic is `NX_EPANIC`.
+/// `int` results are error codes: a panic is `NX_EPANIC` (core's code for it).
 impl OnPanic for c_int {
     fn on_panic() -> c_int {
-        NX_EPANIC
+        ErrorKind::Panic.code()
     }
 }
 
@@ -155,15 +155,14 @@ pub extern "C" fn nx_debug_panic() -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::NX_EPANIC;
     use std::ptr;
 
     /// Silences the default hook's message for the duration of `f` (one test at a time, as
     /// the hook is process-wide).
     fn quietly<R>(f: impl FnOnce() -> R) -> R {
         static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _serial = HOOK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = nioxide_core::sync::lock(&HOOK);
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let result = f();

@@ -3,25 +3,27 @@
 //!
 //! One handle type serves promises the user completes (`nx_promise_new`) and the futures of
 //! tasks (`nx_loop_submit`) and timers (`nx_loop_schedule*`), which only nioxide completes. A
-//! value is the user's `void *` with an optional free function, kept in core as a [`CValue`];
-//! a failure is a negative error code. Listeners get the promise handle they were added
-//! with, and their attachment, on the promise's loop.
+//! value is the user's `void *` with an optional free function, kept in core as a
+//! [`CAttachment`]; a failure is a negative error code. Listeners get the promise handle they
+//! were added with, and their attachment, on the promise's loop.
 
 // These are C functions: the pointers come from C and their validity is the documented
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_int, c_void};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use nioxide_core::event_loop::{Failure, Outcome, Promise, ScheduledFuture, Value};
+use nioxide_core::event_loop::{Failure, Outcome, Promise};
 use nioxide_core::sys::fork;
 
-use crate::args::{COwned, Out, code, error_from_code, predicate, status, wait_millis};
-use crate::error::{NX_EALREADYDONE, NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT};
-use crate::event_loop::{loop_of, nx_loop_t};
-use crate::handle::{self, HandleKind, HandleType, RawHandle};
+use crate::args::{Out, code, error_from_code, predicate, status, wait_millis};
+use crate::attachment::CAttachment;
+use crate::error::{NX_EALREADYDONE, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT};
+use crate::event_loop::loop_of;
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
+use crate::types::{PromiseObject, nx_loop_t, nx_promise_t};
 
 /// A promise listener: runs once the promise completes, on the promise's loop, on a later
 /// turn, after the listeners added before it. `promise` is the handle the listener was added
@@ -30,92 +32,6 @@ use crate::nx_ffi_boundary;
 #[allow(non_camel_case_types)]
 pub type nx_promise_listener_cb =
     Option<unsafe extern "C" fn(promise: *mut nx_promise_t, attachment: *mut c_void)>;
-
-/// A promise or future (Netty's `Promise`): an opaque handle owned by the caller from
-/// `nx_promise_new`, `nx_loop_submit` or `nx_loop_schedule*` until `nx_promise_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_promise_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_promise_t {
-    type Object = PromiseObject;
-    const KIND: HandleKind = HandleKind::Promise;
-}
-
-/// What a promise handle names.
-#[derive(Debug)]
-pub struct PromiseObject {
-    /// Set when the object is made, or (a timer's future) right after its handle was reserved
-    /// and before the handle is handed out.
-    promise: OnceLock<Promise>,
-    /// The timer behind a scheduled task's future (for `nx_promise_set_ref`).
-    scheduled: OnceLock<ScheduledFuture>,
-    /// Whether the user completes it (`nx_promise_new`), rather than nioxide.
-    settable: bool,
-    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
-    generation: u64,
-}
-
-impl PromiseObject {
-    fn new(promise: OnceLock<Promise>, settable: bool) -> PromiseObject {
-        PromiseObject {
-            promise,
-            scheduled: OnceLock::new(),
-            settable,
-            generation: fork::generation(),
-        }
-    }
-
-    /// A promise the user completes.
-    fn user(promise: Promise) -> PromiseObject {
-        PromiseObject::new(OnceLock::from(promise), true)
-    }
-
-    /// The future of a submitted task.
-    pub(crate) fn task(future: Promise) -> PromiseObject {
-        PromiseObject::new(OnceLock::from(future), false)
-    }
-
-    /// The future of a timer not yet set: fill it in with [`set_scheduled`](Self::set_scheduled)
-    /// before handing out its handle.
-    pub(crate) fn scheduled() -> PromiseObject {
-        PromiseObject::new(OnceLock::new(), false)
-    }
-
-    /// Fills in a [`scheduled`](Self::scheduled) object.
-    pub(crate) fn set_scheduled(&self, scheduled: ScheduledFuture) {
-        let _ = self.promise.set(scheduled.future().clone());
-        let _ = self.scheduled.set(scheduled);
-    }
-
-    fn promise(&self) -> Result<&Promise, c_int> {
-        self.promise.get().ok_or(NX_EBADHANDLE)
-    }
-
-    /// The promise, if the user may complete it.
-    fn settable(&self) -> Result<&Promise, c_int> {
-        if !self.settable {
-            return Err(NX_EINVAL);
-        }
-        self.promise()
-    }
-}
-
-/// Stores a promise object under a new handle.
-///
-/// Errors: `-ENOMEM` when no handle is left.
-pub(crate) fn insert(object: Arc<PromiseObject>) -> Result<*mut nx_promise_t, c_int> {
-    handle::insert(object)
-}
-
-/// Makes the handle of a new promise object.
-///
-/// Errors: `-ENOMEM` when no handle is left.
-pub(crate) fn new_handle(object: PromiseObject) -> Result<*mut nx_promise_t, c_int> {
-    insert(Arc::new(object))
-}
 
 /// The promise object behind a C handle (alive for the caller's whole call); `NX_EFORKED` in
 /// a forked child.
@@ -127,67 +43,8 @@ fn promise_of(promise: *mut nx_promise_t) -> Result<Arc<PromiseObject>, c_int> {
     Ok(object)
 }
 
-/// A promise's value as core keeps it: the user's pointer and the function that frees it,
-/// called exactly once, when the promise's last reference drops.
-///
-/// The free function is set once the value is in the promise: a value offered to a promise
-/// that was already complete goes back to the caller unfreed.
-pub(crate) struct CValue {
-    ptr: *mut c_void,
-    free: OnceLock<unsafe extern "C" fn(*mut c_void)>,
-}
-
-// SAFETY: nioxide never dereferences the pointer; the promise's last reference may drop on any
-// thread, and the API documents that `value_free` runs there.
-unsafe impl Send for CValue {}
-// SAFETY: as above; shared access only reads the pointer value.
-unsafe impl Sync for CValue {}
-
-impl CValue {
-    /// A value whose free function is already armed (a callable's result).
-    pub(crate) fn owned(
-        ptr: *mut c_void,
-        free: Option<unsafe extern "C" fn(*mut c_void)>,
-    ) -> CValue {
-        let value = CValue::unarmed(ptr);
-        if let Some(free) = free {
-            let _ = value.free.set(free);
-        }
-        value
-    }
-
-    /// A value that frees nothing until [`arm`](Self::arm)ed.
-    fn unarmed(ptr: *mut c_void) -> CValue {
-        CValue {
-            ptr,
-            free: OnceLock::new(),
-        }
-    }
-
-    /// The value as core stores it.
-    pub(crate) fn boxed(self) -> Value {
-        Box::new(self)
-    }
-
-    /// The user's pointer in a promise's success value (NULL for none).
-    fn pointer(value: Option<&Value>) -> *mut c_void {
-        value
-            .and_then(|v| v.downcast_ref::<CValue>())
-            .map_or(std::ptr::null_mut(), |v| v.ptr)
-    }
-}
-
-impl Drop for CValue {
-    fn drop(&mut self) {
-        if let Some(free) = self.free.get() {
-            // SAFETY: the user gave us this function for this pointer, to be called once.
-            unsafe { free(self.ptr) }
-        }
-    }
-}
-
 /// Offers `value` to the promise: whether it won. A lost value is not freed (the caller keeps
-/// it).
+/// it): it goes in without its free function, which is armed once the promise holds it.
 fn try_success(
     promise: &Promise,
     value: *mut c_void,
@@ -196,15 +53,15 @@ fn try_success(
     if value.is_null() && value_free.is_none() {
         return promise.try_success(None);
     }
-    if !promise.try_success(Some(CValue::unarmed(value).boxed())) {
+    if !promise.try_success(Some(Box::new(CAttachment::new(value, None)))) {
         return false;
     }
     if let Some(free) = value_free {
         // The value is in the promise for good: from now on its last reference frees it.
         promise.with_outcome(|outcome| {
             if let Some(Outcome::Success(Some(v))) = outcome {
-                if let Some(v) = v.downcast_ref::<CValue>() {
-                    let _ = v.free.set(free);
+                if let Some(v) = v.downcast_ref::<CAttachment>() {
+                    v.arm(free);
                 }
             }
         });
@@ -245,9 +102,9 @@ pub extern "C" fn nx_promise_new(
             let promise = if executor.is_null() {
                 Promise::new(None)
             } else {
-                Promise::new(Some(loop_of(executor)?.event_loop()))
+                Promise::new(Some(&loop_of(executor)?.event_loop))
             };
-            out.set(new_handle(PromiseObject::user(promise))?);
+            out.set(handle::insert::<nx_promise_t>(Arc::new(PromiseObject::user(promise)))?);
             Ok(())
         })
     }
@@ -462,7 +319,7 @@ pub extern "C" fn nx_promise_value(
             let value = object.promise()?.with_outcome(|outcome| match outcome {
                 None => Err(NX_ETIMEDOUT),
                 Some(Outcome::Failure(f)) => Err(f.error.code()),
-                Some(Outcome::Success(value)) => Ok(CValue::pointer(value.as_ref())),
+                Some(Outcome::Success(value)) => Ok(CAttachment::pointer(value.as_ref())),
             })?;
             out.set(value);
             Ok(())
@@ -500,7 +357,7 @@ pub extern "C" fn nx_promise_add_listener(
             let listener = listener.ok_or(NX_EINVAL)?;
             let object = promise_of(promise)?;
             let raw = RawHandle::from_ptr(promise);
-            let attachment = COwned::new(attachment, attachment_free);
+            let attachment = CAttachment::new(attachment, attachment_free);
             object.promise()?.add_listener(Box::new(move |_: &Promise| {
                 // SAFETY: the user gave us this function to call with this attachment.
                 unsafe { listener(raw.as_ptr(), attachment.ptr()) };

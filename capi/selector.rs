@@ -10,25 +10,30 @@
 //! return `NX_ECANCELLEDKEY`, except `nx_selection_key_is_valid`, `nx_selection_key_cancel`
 //! and the accessors of its channel and selector, which work.
 //!
-//! Attachments are the user's `void *` with an optional `attachment_free`, kept in core as a
-//! [`CAttachment`] whose `Drop` calls the free function exactly once.
+//! Attachments are the user's `void *` with an optional `attachment_free`, kept in core's key
+//! as a [`CAttachment`], which calls the free function exactly once, on the thread that drops
+//! it (the call that replaces the attachment by a register, cancels the key, or closes its
+//! channel or selector).
 
+use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::ErrorKind;
 use nioxide_core::channel::Channel;
-use nioxide_core::selector::{
-    Attachment, OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector, WeakSelectionKey,
-};
+use nioxide_core::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, SelectionKey, Selector};
+use nioxide_core::sync::lock;
 
-use crate::args::{OptOut, Out, bound_raw, code, live_handle, predicate, status};
+use crate::args::{OptOut, Out, code, predicate, status};
+use crate::attachment::CAttachment;
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
-use crate::handle::{self, HandleGuard, HandleKind, HandleType};
+use crate::handle::{self, HANDLES, HandleGuard, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::tcp::{nx_server_socket_channel_t, nx_socket_channel_t};
+use crate::types::{
+    KeyHandle, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+};
 
 /// Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
 pub const NX_OP_READ: u32 = 1;
@@ -61,103 +66,6 @@ pub const NX_COUNTER_EVENTS: c_int = 3;
 /// here.
 pub const NX_COUNTER_EMPTY_WAITS: c_int = 4;
 
-/// A selector (Java's `Selector`): an opaque handle, owned by the caller from
-/// `nx_selector_open` until `nx_selector_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_selector_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_selector_t {
-    type Object = Selector;
-    const KIND: HandleKind = HandleKind::Selector;
-}
-
-/// A channel's registration with a selector (Java's `SelectionKey`): an opaque handle owned by
-/// the selector. Never free it; it becomes invalid (`NX_EBADHANDLE`) at the select after its
-/// cancellation, or when its selector is closed or freed.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_selection_key_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_selection_key_t {
-    type Object = KeyHandle;
-    const KIND: HandleKind = HandleKind::SelectionKey;
-}
-
-/// What a key handle names: the core key, weakly, and the guard that frees the handle. It
-/// lives in the core key's binding slot, so it dies with the key.
-pub struct KeyHandle {
-    key: WeakSelectionKey,
-    /// `None` only if the handle table was full when the key was made.
-    guard: Option<HandleGuard<nx_selection_key_t>>,
-}
-
-impl std::fmt::Debug for KeyHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyHandle")
-            .field("guard", &self.guard)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A C attachment: the user's pointer and the function that frees it, called exactly once when
-/// core drops the attachment (replaced by a register, or the key cancelled, its channel closed
-/// or its selector closed), on the thread that makes that call.
-pub(crate) struct CAttachment {
-    attachment: *mut c_void,
-    free: Option<unsafe extern "C" fn(*mut c_void)>,
-}
-
-// SAFETY: nioxide never dereferences the pointer; handing it to another thread and calling
-// `free` there is what the API documents (attachments follow the thread that drops them).
-unsafe impl Send for CAttachment {}
-// SAFETY: as above; shared access only reads the pointer value.
-unsafe impl Sync for CAttachment {}
-
-impl CAttachment {
-    /// The core attachment for a C pair; none when both are NULL.
-    fn boxed(
-        attachment: *mut c_void,
-        free: Option<unsafe extern "C" fn(*mut c_void)>,
-    ) -> Option<Attachment> {
-        if attachment.is_null() && free.is_none() {
-            return None;
-        }
-        Some(Box::new(CAttachment { attachment, free }))
-    }
-
-    /// Gives a core attachment back to the caller: its free function will not be called.
-    fn disarm(attachment: Option<Attachment>) -> *mut c_void {
-        match attachment.map(|a| a.downcast::<CAttachment>()) {
-            Some(Ok(mut c)) => {
-                c.free = None;
-                c.attachment
-            }
-            _ => ptr::null_mut(),
-        }
-    }
-
-    /// The user's pointer in a core attachment (NULL for none).
-    fn pointer(attachment: Option<&Attachment>) -> *mut c_void {
-        attachment
-            .and_then(|a| a.downcast_ref::<CAttachment>())
-            .map_or(ptr::null_mut(), |c| c.attachment)
-    }
-}
-
-impl Drop for CAttachment {
-    fn drop(&mut self) {
-        if let Some(free) = self.free.take() {
-            // SAFETY: the user gave us this function for this pointer, to be called once.
-            unsafe { free(self.attachment) }
-        }
-    }
-}
-
 /// The selector behind a C handle (alive for the caller's whole call).
 fn selector_of(selector: *mut nx_selector_t) -> Result<Arc<Selector>, c_int> {
     handle::get(selector)
@@ -187,7 +95,7 @@ fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
     }
     // Two threads registering one channel at once must not both make a handle.
     static MAKING: Mutex<()> = Mutex::new(());
-    let _serial = MAKING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = lock(&MAKING);
     if let Some(ptr) = bound(key) {
         return Ok(ptr);
     }
@@ -205,6 +113,21 @@ fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
         .map_or(ptr::null_mut(), HandleGuard::as_ptr);
     key.set_binding(Box::new(made));
     Ok(ptr)
+}
+
+/// The C handle recorded in a core object's binding slot, if it still names a live object of
+/// type `H`: how a key gives back the very handle the user registered.
+///
+/// Errors: `NX_EBADHANDLE` when there is none, or the user has freed it.
+fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut H, c_int> {
+    let raw = raw.ok_or(NX_EBADHANDLE)?;
+    HANDLES.get::<H::Object>(raw, H::KIND)?;
+    Ok(raw.as_ptr())
+}
+
+/// The [`RawHandle`] a binding slot holds, if any.
+fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
+    binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
 }
 
 /// The user's handle of the key's channel, stored in `*channel_out`: the body of
@@ -247,7 +170,7 @@ pub(crate) fn register(
     let key = match selector.register(channel, ops, &mut attachment) {
         Ok(key) => key,
         Err(e) => {
-            CAttachment::disarm(attachment);
+            CAttachment::give_back_boxed(attachment);
             return Err(code(e));
         }
     };
@@ -256,7 +179,7 @@ pub(crate) fn register(
         Err(e) => {
             // Only a brand-new key can lack a handle: take the attachment back, and undo the
             // registration now (a cancel alone would leave it until the next select).
-            CAttachment::disarm(key.attach(None).ok().flatten());
+            CAttachment::give_back_boxed(key.attach(None).ok().flatten());
             key.cancel_now();
             return Err(e);
         }
@@ -813,11 +736,11 @@ pub extern "C" fn nx_selection_key_attach(
             let mut new = CAttachment::boxed(attachment, attachment_free);
             match key.replace_attachment(&mut new) {
                 Ok(previous) => {
-                    OptOut::new(previous_out).set(CAttachment::disarm(previous));
+                    OptOut::new(previous_out).set(CAttachment::give_back_boxed(previous));
                     Ok(())
                 }
                 Err(e) => {
-                    CAttachment::disarm(new);
+                    CAttachment::give_back_boxed(new);
                     Err(code(e))
                 }
             }

@@ -16,7 +16,6 @@
 use std::ffi::{c_int, c_void};
 
 use libc::{iovec, sockaddr, sockaddr_storage, socklen_t};
-use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
 
 use crate::args::{Out, code, predicate, status};
 use crate::channel::{
@@ -24,36 +23,10 @@ use crate::channel::{
     with_write_iovecs, write_buffer,
 };
 use crate::error::{NX_ENOTCONNECTED, NX_EOF};
-use crate::handle::{HandleKind, HandleType};
 use crate::nx_ffi_boundary;
-use crate::selector::{nx_selection_key_t, nx_selector_t};
-
-/// A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the
-/// caller from `nx_server_socket_channel_open` until `nx_server_socket_channel_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_server_socket_channel_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_server_socket_channel_t {
-    type Object = ServerSocketChannel;
-    const KIND: HandleKind = HandleKind::ServerSocketChannel;
-}
-
-/// A TCP connection (Java's `SocketChannel`): an opaque handle owned by the caller from
-/// `nx_socket_channel_open` (or `nx_server_socket_channel_accept`) until
-/// `nx_socket_channel_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_socket_channel_t {
-    _private: [u8; 0],
-}
-
-impl HandleType for nx_socket_channel_t {
-    type Object = SocketChannel;
-    const KIND: HandleKind = HandleKind::SocketChannel;
-}
+use crate::types::{
+    nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+};
 
 /// Opens an unbound server channel in blocking mode: an IPv6 dual-stack socket (it accepts
 /// IPv4 and IPv6 connections), or IPv4 where IPv6 is unavailable, with `SO_REUSEADDR` on.

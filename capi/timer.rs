@@ -17,11 +17,13 @@ use std::time::Duration;
 
 use nioxide_core::event_loop::{EventLoop, LoopTimer};
 
-use crate::args::{COwned, Out, code, new_late, predicate, status};
+use crate::args::{Out, code, predicate, status};
+use crate::attachment::{CAttachment, new_late};
 use crate::error::{NX_ECLOSED, NX_EINVAL};
-use crate::event_loop::{loop_of, nx_loop_t};
-use crate::handle::{self, HandleKind, HandleType, Late, RawHandle};
+use crate::event_loop::loop_of;
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
+use crate::types::{nx_loop_t, nx_timer_t};
 
 /// A timer callback: runs on the loop's thread each time the timer fires. `timer` is the
 /// handle `nx_timer_new` returned, `attachment` the pointer given with it, unchanged. A
@@ -31,20 +33,6 @@ use crate::nx_ffi_boundary;
 #[allow(non_camel_case_types)]
 pub type nx_timer_cb =
     Option<unsafe extern "C" fn(timer: *mut nx_timer_t, attachment: *mut c_void)>;
-
-/// A reusable timer on an event loop (libuv's `uv_timer_t`): an opaque handle owned by the
-/// caller from `nx_timer_new` until `nx_timer_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_timer_t {
-    _private: [u8; 0],
-}
-
-/// A timer handle names the timer, set once the handle exists (the callback needs it first).
-impl HandleType for nx_timer_t {
-    type Object = Late<LoopTimer>;
-    const KIND: HandleKind = HandleKind::Timer;
-}
 
 /// Runs `f` with the timer behind a C handle, borrowed for the call (`handle::with`: no
 /// reference-count traffic on the start/stop path); `NX_EFORKED` in a forked child.
@@ -105,9 +93,9 @@ pub extern "C" fn nx_timer_new(
             let out: Out<*mut nx_timer_t> = Out::new(timer_out)?;
             let callback = callback.ok_or(NX_EINVAL)?;
             let event_loop = loop_of(r#loop)?;
-            let attachment = COwned::new(attachment, attachment_free);
-            new_late(out, attachment, |raw: RawHandle, attachment: Arc<COwned>| {
-                event_loop.event_loop().timer(move |_: &EventLoop, _: &LoopTimer| {
+            let attachment = CAttachment::new(attachment, attachment_free);
+            new_late(out, attachment, |raw: RawHandle, attachment: Arc<CAttachment>| {
+                event_loop.event_loop.timer(move |_: &EventLoop, _: &LoopTimer| {
                     // SAFETY: the user gave us this function to call with this attachment on
                     // the loop.
                     unsafe { callback(raw.as_ptr(), attachment.ptr()) }

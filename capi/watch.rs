@@ -18,14 +18,15 @@ use nioxide_core::Result as CoreResult;
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{EventLoop, Watch, WatchCallback};
 
-use crate::args::{COwned, Out, code, new_late, predicate, status};
+use crate::args::{Out, code, predicate, status};
+use crate::attachment::{CAttachment, new_late};
 use crate::channel::channel_of;
 use crate::error::{NX_ECLOSED, NX_EINVAL};
-use crate::event_loop::{loop_of, nx_loop_t};
-use crate::handle::{self, HandleKind, HandleType, Late, RawHandle};
+use crate::event_loop::loop_of;
+use crate::handle::{self, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::selector::{NX_OP_ACCEPT, NX_OP_CONNECT, NX_OP_READ, NX_OP_WRITE};
-use crate::tcp::{nx_server_socket_channel_t, nx_socket_channel_t};
+use crate::types::{nx_loop_t, nx_server_socket_channel_t, nx_socket_channel_t, nx_watch_t};
 
 /// A watch callback: runs on the loop's thread with the ops the channel is ready for
 /// (`NX_OP_*` bits; error and hang-up readiness report every interest op). `watch` is the
@@ -35,20 +36,6 @@ use crate::tcp::{nx_server_socket_channel_t, nx_socket_channel_t};
 #[allow(non_camel_case_types)]
 pub type nx_watch_cb =
     Option<unsafe extern "C" fn(watch: *mut nx_watch_t, ready_ops: u32, attachment: *mut c_void)>;
-
-/// A readiness watch on an event loop (libuv's `uv_poll_t`): an opaque handle owned by the
-/// caller from `nx_loop_watch_*` until `nx_watch_free`.
-#[allow(non_camel_case_types)]
-#[derive(Debug)]
-pub struct nx_watch_t {
-    _private: [u8; 0],
-}
-
-/// A watch handle names the watch, set once the handle exists (the callback needs it first).
-impl HandleType for nx_watch_t {
-    type Object = Late<Watch>;
-    const KIND: HandleKind = HandleKind::Watch;
-}
 
 /// The watch behind a C handle; `NX_EFORKED` in a forked child.
 fn watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
@@ -89,7 +76,7 @@ fn watch(
     let callback = callback.ok_or(NX_EINVAL)?;
     let ops = checked_ops(ops)?;
     let event_loop = loop_of(event_loop)?;
-    let attachment = COwned::new(attachment, attachment_free);
+    let attachment = CAttachment::new(attachment, attachment_free);
     // A loop thread may see the descriptor ready before the handle names the watch: until
     // then the callback lets the event pass (level-triggered, it comes again next turn), so
     // the user's callback never gets a handle that does not work yet.
@@ -98,7 +85,7 @@ fn watch(
     new_late(
         out,
         attachment,
-        |raw: RawHandle, attachment: Arc<COwned>| {
+        |raw: RawHandle, attachment: Arc<CAttachment>| {
             let core_callback: WatchCallback =
                 Box::new(move |_: &EventLoop, _: &Watch, ready: u32| {
                     if !armed.load(Ordering::Acquire) {
@@ -108,7 +95,7 @@ fn watch(
                     // loop.
                     unsafe { callback(raw.as_ptr(), ready, attachment.ptr()) }
                 });
-            make(event_loop.event_loop(), ops, core_callback)
+            make(&event_loop.event_loop, ops, core_callback)
         },
         |_| started.store(true, Ordering::Release),
     )

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nioxide::error::{NX_EBADHANDLE, NX_ECANCELLEDKEY, NX_EINVAL};
 use nioxide::selector::*;
 use nioxide::tcp::*;
+use nioxide::types::*;
 
 unsafe extern "C" fn count_free(counter: *mut c_void) {
     // SAFETY: the tests pass a live AtomicUsize.

@@ -54,8 +54,9 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
-use crate::channel::{Channel, ChannelCore, lock};
+use crate::channel::{Channel, ChannelCore};
 use crate::event_loop::IoHandle;
+use crate::sync::lock;
 use crate::sys::backend::{self, Backend, Counters, Readiness, WAKER_TOKEN};
 use crate::sys::{fork, wait};
 use crate::{ErrorKind, Result};

@@ -394,6 +394,17 @@ fn a_panicking_task_is_reported_and_the_loop_goes_on() {
 }
 
 #[test]
+fn a_task_counts_its_failure_in_the_loop_counters() {
+    let lp = EventLoop::new().unwrap();
+    lp.execute(|lp| lp.count_task_failure()).unwrap();
+    lp.execute(|lp| lp.count_task_failure()).unwrap();
+    assert_eq!(lp.counters().task_failures, 0);
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(lp.counters().task_failures, 2);
+    assert_eq!(lp.counters().panics, 0);
+}
+
+#[test]
 fn a_task_can_close_its_own_loop() {
     let lp = EventLoop::new().unwrap();
     lp.execute(|lp| lp.shutdown_gracefully(Duration::ZERO, LIMIT))

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::selector::KeyInner;
+use crate::sync::lock;
 use crate::sys::backend::{self, Readiness};
 use crate::sys::fd::{FdGuard, GuardedFd};
 use crate::sys::fork;
@@ -300,12 +301,6 @@ impl Drop for ChannelCore {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Locks `m`, ignoring poisoning (nioxide's state stays consistent across a panic).
-#[inline]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A channel a selector can watch, as stored in a selection key.

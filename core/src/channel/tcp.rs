@@ -29,8 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{ChannelCore, Family, KindState, SocketOption, lock};
+use super::{ChannelCore, Family, KindState, SocketOption};
 use crate::selector::{OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE};
+use crate::sync::lock;
 use crate::sys::backend::{self, ERROR, READ_CLOSED, READABLE, WRITABLE};
 use crate::sys::fd::CLOSE_EPOCH;
 use crate::sys::socket::{self, Io, Shutdown};

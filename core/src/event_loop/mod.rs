@@ -74,8 +74,8 @@ pub use turn::RunMode;
 pub use watch::{Watch, WatchCallback};
 
 use crate::Result;
-use crate::channel::lock;
 use crate::selector::{SelectionKey, Selector};
+use crate::sync::lock;
 use crate::sys::fork;
 use shutdown::Shutdown;
 use task::{NO_MARK, Queued};
@@ -103,6 +103,9 @@ pub struct LoopCounters {
     pub wait_ns: u64,
     /// Panics caught in tasks and callbacks.
     pub panics: u64,
+    /// Tasks that failed with no future to take the failure (counted by the binding that runs
+    /// them, through [`EventLoop::count_task_failure`]).
+    pub task_failures: u64,
 }
 
 #[derive(Default)]
@@ -113,6 +116,7 @@ struct Counters {
     timers_fired: AtomicU64,
     wait_ns: AtomicU64,
     panics: AtomicU64,
+    task_failures: AtomicU64,
 }
 
 /// A value alone on its cache line (128 bytes: two lines, as adjacent-line prefetchers pair
@@ -338,7 +342,19 @@ impl EventLoop {
             timers_fired: c.timers_fired.load(Ordering::Relaxed),
             wait_ns: c.wait_ns.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
+            task_failures: c.task_failures.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a task that failed with no future to take the failure (a C task of
+    /// `nx_loop_execute` that returned a negative status): [`LoopCounters::task_failures`].
+    /// The task's binding calls it from the task's body; reporting the failure is the
+    /// binding's part.
+    pub fn count_task_failure(&self) {
+        self.inner
+            .counters
+            .task_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The backend's system-call counters (see [`Selector::counters`]).

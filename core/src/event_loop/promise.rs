@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{EventLoop, WeakEventLoop};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::sys::wait;
 use crate::{Error, ErrorKind, Result};
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::promise::{Failure, Promise, Value};
 use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, WeakEventLoop, deadlines};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
 /// What a scheduled task runs: `Ok` to go on (periodic tasks are rescheduled), `Err` to fail

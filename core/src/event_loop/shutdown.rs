@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::task::{NO_MARK, Queued};
 use super::{EventLoop, Future, OPEN, SHUTTING_DOWN, TERMINATED, io};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
 pub(super) struct Shutdown {

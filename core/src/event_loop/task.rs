@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{EventLoop, Failure, Future, OPEN, Promise, SHUTTING_DOWN, TERMINATED, Value};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
 /// A task for [`EventLoop::execute`]: runs once on the loop's thread.

@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use super::{EventLoop, LoopInner, OPEN, TERMINATED};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::sys::fork;
 use crate::{ErrorKind, Result};
 

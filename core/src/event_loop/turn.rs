@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::task::NO_MARK;
 use super::{EventLoop, io, thread_no};
-use crate::channel::lock;
+use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
 /// How [`EventLoop::run`] runs (libuv's `uv_run_mode`).

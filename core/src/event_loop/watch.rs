@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use super::io::{self, IoEvent, IoHandle};
 use super::{EventLoop, WeakEventLoop};
-use crate::channel::{Channel, FdChannel, lock};
+use crate::channel::{Channel, FdChannel};
 use crate::selector::SelectionKey;
+use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
 /// A watch callback: the loop, the watch, and the ready ops (`OP_*`).

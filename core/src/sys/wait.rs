@@ -11,6 +11,7 @@ use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
 use crate::{Error, ErrorKind, Result};
 
 /// How waiting calls on this thread react to signals: `hook` runs after every `EINTR` and,
@@ -89,7 +90,7 @@ pub struct Waiters {
 impl Waiters {
     /// Wakes every thread blocked on this object.
     pub fn wake_all(&self) {
-        let fds = self.fds.lock().unwrap_or_else(|e| e.into_inner());
+        let fds = lock(&self.fds);
         for &fd in fds.iter() {
             let one: u64 = 1;
             // SAFETY: `fd` is a live eventfd owned by a thread that is still waiting (it
@@ -99,11 +100,11 @@ impl Waiters {
     }
 
     fn add(&self, fd: RawFd) {
-        self.fds.lock().unwrap_or_else(|e| e.into_inner()).push(fd);
+        lock(&self.fds).push(fd);
     }
 
     fn remove(&self, fd: RawFd) {
-        let mut fds = self.fds.lock().unwrap_or_else(|e| e.into_inner());
+        let mut fds = lock(&self.fds);
         if let Some(at) = fds.iter().position(|&f| f == fd) {
             fds.swap_remove(at);
         }

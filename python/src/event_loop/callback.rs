@@ -23,10 +23,11 @@
 //! little longer, a blocked collector would deadlock.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use nioxide_core::ErrorKind;
 use nioxide_core::event_loop::{self as nx, CallbackScope, Failure, Value};
+use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::gc::PyVisit;
@@ -36,11 +37,6 @@ use pyo3::types::{PyDict, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, ffi, intern};
 
 use crate::gil;
-
-/// Locks `mutex`, ignoring poisoning (a panic is caught by core's loop and reported there).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A Python callable with its arguments and the context it was registered in.
 #[derive(Debug)]

@@ -44,12 +44,13 @@ use std::time::Duration;
 
 use nioxide_core::channel::Channel;
 use nioxide_core::event_loop::{self as nx, Repeat, RunMode};
+use nioxide_core::sync::lock;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTraverseError, intern};
 
-use self::callback::{Call, LoopState, lock};
+use self::callback::{Call, LoopState};
 use self::promise::{Future, ScheduledFuture};
 use self::timer::Timer;
 use self::watch::Watch;

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::event_loop::{self as nx, Failure, Outcome};
+use nioxide_core::sync::lock;
 use nioxide_core::{Error, ErrorKind};
 use pyo3::PyTraverseError;
 use pyo3::exceptions::{PyBaseException, PyRuntimeError, PyTypeError};
@@ -79,7 +80,7 @@ struct Seed(Mutex<Option<(Future, Option<ScheduledFuture>)>>);
 
 impl Seed {
     fn take(&self) -> PyResult<(Future, Option<ScheduledFuture>)> {
-        callback::lock(&self.0)
+        lock(&self.0)
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("a future's seed is used once"))
     }
@@ -326,7 +327,7 @@ impl Future {
             .state
             .register(Call::new(r#fn, [slf.clone().into_any()])?);
         if this.user && this.state.is_library_driven() && !this.core.is_done() {
-            callback::lock(&this.callbacks).push(pending.id());
+            lock(&this.callbacks).push(pending.id());
         }
         this.core.add_listener(callback::listener(pending));
         Ok(())
@@ -430,7 +431,7 @@ impl Future {
         if self.state.forked() || self.core.is_done() {
             return; // see `__traverse__`
         }
-        let ids = std::mem::take(&mut *callback::lock(&self.callbacks));
+        let ids = std::mem::take(&mut *lock(&self.callbacks));
         for id in ids {
             self.state.forget(id);
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::event_loop as nx;
+use nioxide_core::sync::lock;
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
@@ -76,7 +77,7 @@ impl Timer {
         let lookup = {
             let (object_ref, state) = (object_ref.clone(), state.clone());
             move |py: Python<'_>, core: &nx::LoopTimer| -> PyResult<Py<PyAny>> {
-                let mut slot = callback::lock(&object_ref);
+                let mut slot = lock(&object_ref);
                 if let Some(object) = slot.as_ref().and_then(|r| r.bind(py).upgrade()) {
                     return Ok(object.unbind());
                 }
@@ -95,7 +96,7 @@ impl Timer {
             .and_then(|weak| Ok((weak, Call::new(callable, args.iter())?)));
         match registered {
             Ok((weak, call)) => {
-                *callback::lock(&object_ref) = Some(weak.unbind());
+                *lock(&object_ref) = Some(weak.unbind());
                 state.fill(id, call);
             }
             Err(err) => {

@@ -1,0 +1,264 @@
+//! The opaque handle types of the C API (`nx_*_t`), each with its [`HandleType`] (what the
+//! handle names in the table, and its tag), in one place: every module that takes or returns
+//! a handle imports it from here, so no module needs another for its types.
+//!
+//! A handle names either a core object (a selector, a channel) or one of the objects below,
+//! which add what only the C layer keeps (a loop's owner, a group's loop handles, who may
+//! complete a promise). What the handles are for, and the functions over them, are in the
+//! module of each type (`selector`, `event_loop`, ...).
+
+use std::ffi::c_int;
+use std::sync::OnceLock;
+
+use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
+use nioxide_core::event_loop::{
+    EventLoop, EventLoopGroup, LoopTimer, Promise, ScheduledFuture, Watch,
+};
+use nioxide_core::selector::{Selector, WeakSelectionKey};
+use nioxide_core::sys::fork;
+
+use crate::error::{NX_EBADHANDLE, NX_EINVAL};
+use crate::handle::{HandleGuard, HandleKind, HandleType, Late, RawHandle};
+
+/// A selector (Java's `Selector`): an opaque handle, owned by the caller from
+/// `nx_selector_open` until `nx_selector_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_selector_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_selector_t {
+    type Object = Selector;
+    const KIND: HandleKind = HandleKind::Selector;
+}
+
+/// A channel's registration with a selector (Java's `SelectionKey`): an opaque handle owned by
+/// the selector. Never free it; it becomes invalid (`NX_EBADHANDLE`) at the select after its
+/// cancellation, or when its selector is closed or freed.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_selection_key_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_selection_key_t {
+    type Object = KeyHandle;
+    const KIND: HandleKind = HandleKind::SelectionKey;
+}
+
+/// What a key handle names: the core key, weakly, and the guard that frees the handle. It
+/// lives in the core key's binding slot, so it dies with the key.
+pub struct KeyHandle {
+    pub(crate) key: WeakSelectionKey,
+    /// `None` only if the handle table was full when the key was made.
+    pub(crate) guard: Option<HandleGuard<nx_selection_key_t>>,
+}
+
+impl std::fmt::Debug for KeyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyHandle")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
+/// caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
+/// `nx_loop_group_next`).
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_loop_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_loop_t {
+    type Object = LoopObject;
+    const KIND: HandleKind = HandleKind::Loop;
+}
+
+/// What a loop handle names.
+#[derive(Debug)]
+pub struct LoopObject {
+    pub(crate) event_loop: EventLoop,
+    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
+    pub(crate) generation: u64,
+    /// Whether a group owns the handle (`nx_loop_free` refuses it).
+    pub(crate) group_owned: bool,
+}
+
+impl LoopObject {
+    /// The object of a loop handle; `group_owned` for the loops of a group.
+    pub(crate) fn new(event_loop: EventLoop, group_owned: bool) -> LoopObject {
+        LoopObject {
+            event_loop,
+            generation: fork::generation(),
+            group_owned,
+        }
+    }
+}
+
+/// A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an
+/// opaque handle owned by the caller from `nx_loop_group_new` until `nx_loop_group_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_loop_group_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_loop_group_t {
+    type Object = GroupObject;
+    const KIND: HandleKind = HandleKind::LoopGroup;
+}
+
+/// What a group handle names: the group and the handles of its loops, in order.
+#[derive(Debug)]
+pub struct GroupObject {
+    pub(crate) group: EventLoopGroup,
+    pub(crate) loops: Vec<RawHandle>,
+    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
+    pub(crate) generation: u64,
+}
+
+impl GroupObject {
+    /// The next loop, round-robin, and its handle.
+    pub(crate) fn next(&self) -> (&EventLoop, RawHandle) {
+        let next = self.group.next();
+        let index = self
+            .group
+            .loops()
+            .iter()
+            .position(|lp| lp.same(next))
+            .unwrap_or(0);
+        (next, self.loops[index])
+    }
+}
+
+/// A promise or future (Netty's `Promise`): an opaque handle owned by the caller from
+/// `nx_promise_new`, `nx_loop_submit` or `nx_loop_schedule*` until `nx_promise_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_promise_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_promise_t {
+    type Object = PromiseObject;
+    const KIND: HandleKind = HandleKind::Promise;
+}
+
+/// What a promise handle names.
+#[derive(Debug)]
+pub struct PromiseObject {
+    /// Set when the object is made, or (a timer's future) right after its handle was reserved
+    /// and before the handle is handed out.
+    promise: OnceLock<Promise>,
+    /// The timer behind a scheduled task's future (for `nx_promise_set_ref`).
+    pub(crate) scheduled: OnceLock<ScheduledFuture>,
+    /// Whether the user completes it (`nx_promise_new`), rather than nioxide.
+    settable: bool,
+    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
+    pub(crate) generation: u64,
+}
+
+impl PromiseObject {
+    fn new(promise: OnceLock<Promise>, settable: bool) -> PromiseObject {
+        PromiseObject {
+            promise,
+            scheduled: OnceLock::new(),
+            settable,
+            generation: fork::generation(),
+        }
+    }
+
+    /// A promise the user completes.
+    pub(crate) fn user(promise: Promise) -> PromiseObject {
+        PromiseObject::new(OnceLock::from(promise), true)
+    }
+
+    /// The future of a submitted task.
+    pub(crate) fn task(future: Promise) -> PromiseObject {
+        PromiseObject::new(OnceLock::from(future), false)
+    }
+
+    /// The future of a timer not yet set: fill it in with [`set_scheduled`](Self::set_scheduled)
+    /// before handing out its handle.
+    pub(crate) fn scheduled() -> PromiseObject {
+        PromiseObject::new(OnceLock::new(), false)
+    }
+
+    /// Fills in a [`scheduled`](Self::scheduled) object.
+    pub(crate) fn set_scheduled(&self, scheduled: ScheduledFuture) {
+        let _ = self.promise.set(scheduled.future().clone());
+        let _ = self.scheduled.set(scheduled);
+    }
+
+    /// The promise; `NX_EBADHANDLE` while a timer's future is not filled in (before its
+    /// handle is handed out).
+    pub(crate) fn promise(&self) -> Result<&Promise, c_int> {
+        self.promise.get().ok_or(NX_EBADHANDLE)
+    }
+
+    /// The promise, if the user may complete it.
+    pub(crate) fn settable(&self) -> Result<&Promise, c_int> {
+        if !self.settable {
+            return Err(NX_EINVAL);
+        }
+        self.promise()
+    }
+}
+
+/// A readiness watch on an event loop (libuv's `uv_poll_t`): an opaque handle owned by the
+/// caller from `nx_loop_watch_*` until `nx_watch_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_watch_t {
+    _private: [u8; 0],
+}
+
+/// A watch handle names the watch, set once the handle exists (the callback needs it first).
+impl HandleType for nx_watch_t {
+    type Object = Late<Watch>;
+    const KIND: HandleKind = HandleKind::Watch;
+}
+
+/// A reusable timer on an event loop (libuv's `uv_timer_t`): an opaque handle owned by the
+/// caller from `nx_timer_new` until `nx_timer_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_timer_t {
+    _private: [u8; 0],
+}
+
+/// A timer handle names the timer, set once the handle exists (the callback needs it first).
+impl HandleType for nx_timer_t {
+    type Object = Late<LoopTimer>;
+    const KIND: HandleKind = HandleKind::Timer;
+}
+
+/// A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the
+/// caller from `nx_server_socket_channel_open` until `nx_server_socket_channel_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_server_socket_channel_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_server_socket_channel_t {
+    type Object = ServerSocketChannel;
+    const KIND: HandleKind = HandleKind::ServerSocketChannel;
+}
+
+/// A TCP connection (Java's `SocketChannel`): an opaque handle owned by the caller from
+/// `nx_socket_channel_open` (or `nx_server_socket_channel_accept`) until
+/// `nx_socket_channel_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_socket_channel_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_socket_channel_t {
+    type Object = SocketChannel;
+    const KIND: HandleKind = HandleKind::SocketChannel;
+}
