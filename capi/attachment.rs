@@ -164,11 +164,13 @@ where
     let kept = attachment.clone();
     match make(RawHandle::from_ptr(ptr), attachment) {
         Ok(value) => {
+            // The callback holds the attachment now: let go of this copy at once, so that
+            // whoever ends the object frees it on the thread the docs name.
+            drop(kept);
             object.set(value);
             if let Some(value) = object.unforked() {
                 start(value);
             }
-            drop(kept); // the callback holds the attachment now
             out.set(ptr);
             Ok(())
         }

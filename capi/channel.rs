@@ -20,7 +20,7 @@ use crate::args::{Out, code};
 use crate::error::{NX_EINVAL, NX_ENOTBOUND};
 use crate::handle::{self, HandleType, RawHandle};
 use crate::selector;
-use crate::types::{nx_selection_key_t, nx_selector_t};
+use crate::types::{nx_free_cb, nx_selection_key_t, nx_selector_t};
 
 /// Socket option `SO_REUSEADDR` (0 or 1).
 pub const NX_SO_REUSEADDR: c_int = 1;
@@ -421,7 +421,7 @@ pub(crate) fn register<H>(
     selector: *mut nx_selector_t,
     ops: u32,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     key_out: *mut *mut nx_selection_key_t,
 ) -> Result<(), c_int>
 where

@@ -37,7 +37,7 @@ use crate::attachment::{CAttachment, give_back};
 use crate::error::{NX_ECLOSED, NX_EDEADLK, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT, err_name};
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{LoopObject, PromiseObject, nx_loop_t, nx_promise_t};
+use crate::types::{LoopObject, PromiseObject, nx_free_cb, nx_loop_t, nx_promise_t};
 
 /// `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no
 /// queued task, no ref'd timer or watch); libuv's `UV_RUN_DEFAULT`.
@@ -63,10 +63,6 @@ pub const NX_LOOP_COUNTER_PANICS: c_int = 6;
 /// `nx_loop_counter`: tasks of `nx_loop_execute` that returned a negative status (reported on
 /// standard error; the loop went on).
 pub const NX_LOOP_COUNTER_TASK_ERRORS: c_int = 7;
-
-/// A function that frees a user's pointer (an attachment or a value).
-#[allow(non_camel_case_types)]
-pub type nx_free_cb = Option<unsafe extern "C" fn(ptr: *mut c_void)>;
 
 /// A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
 /// is the pointer given with the task, unchanged.
@@ -167,9 +163,7 @@ impl CTask {
                 >(data[0]),
                 attachment: CAttachment::new(
                     data[1] as *mut c_void,
-                    std::mem::transmute::<usize, Option<unsafe extern "C" fn(*mut c_void)>>(
-                        data[2],
-                    ),
+                    std::mem::transmute::<usize, nx_free_cb>(data[2]),
                 ),
                 event_loop: RawHandle::from_ptr(data[3] as *const c_void),
             }
@@ -251,7 +245,7 @@ pub(crate) fn execute(
     raw: RawHandle,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
 ) -> Result<(), c_int> {
     let task = CTask {
         task: task.ok_or(NX_EINVAL)?,
@@ -287,7 +281,7 @@ pub(crate) fn submit(
     raw: RawHandle,
     callable: nx_callable_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> Result<(), c_int> {
     let callable = callable.ok_or(NX_EINVAL)?;
@@ -344,7 +338,7 @@ pub(crate) fn schedule(
     repeat: Repeat,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> Result<(), c_int> {
     let task = task.ok_or(NX_EINVAL)?;
@@ -681,7 +675,7 @@ pub extern "C" fn nx_loop_execute(
     r#loop: *mut nx_loop_t,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
@@ -719,7 +713,7 @@ pub extern "C" fn nx_loop_submit(
     r#loop: *mut nx_loop_t,
     callable: nx_callable_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -755,7 +749,7 @@ pub extern "C" fn nx_loop_schedule(
     delay_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -787,7 +781,7 @@ pub extern "C" fn nx_loop_schedule_at_fixed_rate(
     period_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -817,7 +811,7 @@ pub extern "C" fn nx_loop_schedule_with_fixed_delay(
     delay_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {

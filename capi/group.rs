@@ -20,7 +20,7 @@ use crate::error::{NX_EDEADLK, NX_EFORKED, NX_ETIMEDOUT};
 use crate::event_loop::{self, nx_callable_cb, nx_task_cb, period, shutdown_times};
 use crate::handle::{self, HANDLES, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{GroupObject, LoopObject, nx_loop_group_t, nx_loop_t, nx_promise_t};
+use crate::types::{GroupObject, LoopObject, nx_free_cb, nx_loop_group_t, nx_loop_t, nx_promise_t};
 
 /// The group behind a C handle (alive for the caller's whole call); `NX_EFORKED` in a forked
 /// child.
@@ -132,7 +132,7 @@ pub extern "C" fn nx_loop_group_execute(
     group: *mut nx_loop_group_t,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
@@ -153,7 +153,7 @@ pub extern "C" fn nx_loop_group_submit(
     group: *mut nx_loop_group_t,
     callable: nx_callable_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -176,7 +176,7 @@ pub extern "C" fn nx_loop_group_schedule(
     delay_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -202,7 +202,7 @@ pub extern "C" fn nx_loop_group_schedule_at_fixed_rate(
     period_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -229,7 +229,7 @@ pub extern "C" fn nx_loop_group_schedule_with_fixed_delay(
     delay_ms: i64,
     task: nx_task_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     future_out: *mut *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {

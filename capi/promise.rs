@@ -23,7 +23,7 @@ use crate::error::{NX_EALREADYDONE, NX_EFORKED, NX_EINVAL, NX_ETIMEDOUT};
 use crate::event_loop::loop_of;
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{PromiseObject, nx_loop_t, nx_promise_t};
+use crate::types::{PromiseObject, nx_free_cb, nx_loop_t, nx_promise_t};
 
 /// A promise listener: runs once the promise completes, on the promise's loop, on a later
 /// turn, after the listeners added before it. `promise` is the handle the listener was added
@@ -45,11 +45,7 @@ fn promise_of(promise: *mut nx_promise_t) -> Result<Arc<PromiseObject>, c_int> {
 
 /// Offers `value` to the promise: whether it won. A lost value is not freed (the caller keeps
 /// it): it goes in without its free function, which is armed once the promise holds it.
-fn try_success(
-    promise: &Promise,
-    value: *mut c_void,
-    value_free: Option<unsafe extern "C" fn(*mut c_void)>,
-) -> bool {
+fn try_success(promise: &Promise, value: *mut c_void, value_free: nx_free_cb) -> bool {
     if value.is_null() && value_free.is_none() {
         return promise.try_success(None);
     }
@@ -128,7 +124,7 @@ pub extern "C" fn nx_promise_new(
 pub extern "C" fn nx_promise_try_success(
     promise: *mut nx_promise_t,
     value: *mut c_void,
-    value_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    value_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
         predicate(|| Ok(try_success(promise_of(promise)?.settable()?, value, value_free)))
@@ -163,7 +159,7 @@ pub extern "C" fn nx_promise_try_failure(promise: *mut nx_promise_t, error: c_in
 pub extern "C" fn nx_promise_set_success(
     promise: *mut nx_promise_t,
     value: *mut c_void,
-    value_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    value_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
@@ -350,7 +346,7 @@ pub extern "C" fn nx_promise_add_listener(
     promise: *mut nx_promise_t,
     listener: nx_promise_listener_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {

@@ -32,7 +32,8 @@ use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
 use crate::handle::{self, HANDLES, HandleGuard, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::types::{
-    KeyHandle, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+    KeyHandle, nx_free_cb, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t,
+    nx_socket_channel_t,
 };
 
 /// Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
@@ -161,7 +162,7 @@ pub(crate) fn register(
     selector: *mut nx_selector_t,
     ops: u32,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     key_out: *mut *mut nx_selection_key_t,
 ) -> Result<(), c_int> {
     let ops = checked_ops(ops)?;
@@ -727,7 +728,7 @@ pub extern "C" fn nx_selection_key_attachment(
 pub extern "C" fn nx_selection_key_attach(
     key: *mut nx_selection_key_t,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     previous_out: *mut *mut c_void,
 ) -> c_int {
     nx_ffi_boundary! {

@@ -25,7 +25,7 @@ use crate::channel::{
 use crate::error::{NX_ENOTCONNECTED, NX_EOF};
 use crate::nx_ffi_boundary;
 use crate::types::{
-    nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+    nx_free_cb, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
 };
 
 /// Opens an unbound server channel in blocking mode: an IPv6 dual-stack socket (it accepts
@@ -317,7 +317,7 @@ pub extern "C" fn nx_server_socket_channel_register(
     selector: *mut nx_selector_t,
     ops: u32,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     key_out: *mut *mut nx_selection_key_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -884,7 +884,7 @@ pub extern "C" fn nx_socket_channel_register(
     selector: *mut nx_selector_t,
     ops: u32,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     key_out: *mut *mut nx_selection_key_t,
 ) -> c_int {
     nx_ffi_boundary! {

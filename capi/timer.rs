@@ -23,7 +23,7 @@ use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::loop_of;
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{nx_loop_t, nx_timer_t};
+use crate::types::{nx_free_cb, nx_loop_t, nx_timer_t};
 
 /// A timer callback: runs on the loop's thread each time the timer fires. `timer` is the
 /// handle `nx_timer_new` returned, `attachment` the pointer given with it, unchanged. A
@@ -85,7 +85,7 @@ pub extern "C" fn nx_timer_new(
     r#loop: *mut nx_loop_t,
     callback: nx_timer_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     timer_out: *mut *mut nx_timer_t,
 ) -> c_int {
     nx_ffi_boundary! {

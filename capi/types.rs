@@ -7,7 +7,7 @@
 //! complete a promise). What the handles are for, and the functions over them, are in the
 //! module of each type (`selector`, `event_loop`, ...).
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
 use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
@@ -19,6 +19,12 @@ use nioxide_core::sys::fork;
 
 use crate::error::{NX_EBADHANDLE, NX_EINVAL};
 use crate::handle::{HandleGuard, HandleKind, HandleType, Late, RawHandle};
+
+/// A function that frees a user's pointer (an attachment or a value): every function that
+/// keeps a pointer of the caller's past the call takes one (NULL: nothing to free), and calls
+/// it exactly once, as the function's docs say.
+#[allow(non_camel_case_types)]
+pub type nx_free_cb = Option<unsafe extern "C" fn(ptr: *mut c_void)>;
 
 /// A selector (Java's `Selector`): an opaque handle, owned by the caller from
 /// `nx_selector_open` until `nx_selector_free`.

@@ -26,7 +26,9 @@ use crate::event_loop::loop_of;
 use crate::handle::{self, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::selector::{NX_OP_ACCEPT, NX_OP_CONNECT, NX_OP_READ, NX_OP_WRITE};
-use crate::types::{nx_loop_t, nx_server_socket_channel_t, nx_socket_channel_t, nx_watch_t};
+use crate::types::{
+    nx_free_cb, nx_loop_t, nx_server_socket_channel_t, nx_socket_channel_t, nx_watch_t,
+};
 
 /// A watch callback: runs on the loop's thread with the ops the channel is ready for
 /// (`NX_OP_*` bits; error and hang-up readiness report every interest op). `watch` is the
@@ -68,7 +70,7 @@ fn watch(
     ops: u32,
     callback: nx_watch_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     watch_out: *mut *mut nx_watch_t,
     make: impl FnOnce(&EventLoop, u32, WatchCallback) -> CoreResult<Watch>,
 ) -> Result<(), c_int> {
@@ -109,7 +111,7 @@ fn watch_channel<H>(
     ops: u32,
     callback: nx_watch_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     watch_out: *mut *mut nx_watch_t,
 ) -> Result<(), c_int>
 where
@@ -156,7 +158,7 @@ pub extern "C" fn nx_loop_watch_fd(
     ops: u32,
     callback: nx_watch_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     watch_out: *mut *mut nx_watch_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -187,7 +189,7 @@ pub extern "C" fn nx_loop_watch_socket_channel(
     ops: u32,
     callback: nx_watch_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     watch_out: *mut *mut nx_watch_t,
 ) -> c_int {
     nx_ffi_boundary! {
@@ -212,7 +214,7 @@ pub extern "C" fn nx_loop_watch_server_socket_channel(
     ops: u32,
     callback: nx_watch_cb,
     attachment: *mut c_void,
-    attachment_free: Option<unsafe extern "C" fn(*mut c_void)>,
+    attachment_free: nx_free_cb,
     watch_out: *mut *mut nx_watch_t,
 ) -> c_int {
     nx_ffi_boundary! {

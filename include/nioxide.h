@@ -503,6 +503,13 @@ typedef struct nx_timer_t nx_timer_t;
 typedef struct nx_watch_t nx_watch_t;
 
 /**
+ * A function that frees a user's pointer (an attachment or a value): every function that
+ * keeps a pointer of the caller's past the call takes one (NULL: nothing to free), and calls
+ * it exactly once, as the function's docs say.
+ */
+typedef void (*nx_free_cb)(void *ptr);
+
+/**
  * A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
  * is the pointer given with the task, unchanged.
  *
@@ -513,11 +520,6 @@ typedef struct nx_watch_t nx_watch_t;
  * throw through nioxide.
  */
 typedef int (*nx_task_cb)(struct nx_loop_t *loop, void *attachment);
-
-/**
- * A function that frees a user's pointer (an attachment or a value).
- */
-typedef void (*nx_free_cb)(void *ptr);
 
 /**
  * A task that produces a value, for `nx_loop_submit`: runs once on the loop's thread.
@@ -1022,7 +1024,7 @@ int nx_selection_key_attachment(struct nx_selection_key_t *key, void **attachmen
  */
 int nx_selection_key_attach(struct nx_selection_key_t *key,
                             void *attachment,
-                            void (*attachment_free)(void*),
+                            nx_free_cb attachment_free,
                             void **previous_out);
 
 /**
@@ -1238,7 +1240,7 @@ int nx_loop_counter(struct nx_loop_t *loop, int which, uint64_t *value_out);
 int nx_loop_execute(struct nx_loop_t *loop,
                     nx_task_cb task,
                     void *attachment,
-                    void (*attachment_free)(void*));
+                    nx_free_cb attachment_free);
 
 /**
  * Queues `callable` like `nx_loop_execute` and returns its future: it succeeds with the value
@@ -1262,7 +1264,7 @@ int nx_loop_execute(struct nx_loop_t *loop,
 int nx_loop_submit(struct nx_loop_t *loop,
                    nx_callable_cb callable,
                    void *attachment,
-                   void (*attachment_free)(void*),
+                   nx_free_cb attachment_free,
                    struct nx_promise_t **future_out);
 
 /**
@@ -1290,7 +1292,7 @@ int nx_loop_schedule(struct nx_loop_t *loop,
                      int64_t delay_ms,
                      nx_task_cb task,
                      void *attachment,
-                     void (*attachment_free)(void*),
+                     nx_free_cb attachment_free,
                      struct nx_promise_t **future_out);
 
 /**
@@ -1311,7 +1313,7 @@ int nx_loop_schedule_at_fixed_rate(struct nx_loop_t *loop,
                                    int64_t period_ms,
                                    nx_task_cb task,
                                    void *attachment,
-                                   void (*attachment_free)(void*),
+                                   nx_free_cb attachment_free,
                                    struct nx_promise_t **future_out);
 
 /**
@@ -1329,7 +1331,7 @@ int nx_loop_schedule_with_fixed_delay(struct nx_loop_t *loop,
                                       int64_t delay_ms,
                                       nx_task_cb task,
                                       void *attachment,
-                                      void (*attachment_free)(void*),
+                                      nx_free_cb attachment_free,
                                       struct nx_promise_t **future_out);
 
 /**
@@ -1508,7 +1510,7 @@ int nx_loop_group_size(struct nx_loop_group_t *group, size_t *count_out);
 int nx_loop_group_execute(struct nx_loop_group_t *group,
                           nx_task_cb task,
                           void *attachment,
-                          void (*attachment_free)(void*));
+                          nx_free_cb attachment_free);
 
 /**
  * `nx_loop_submit` on the group's next loop; its rules apply.
@@ -1520,7 +1522,7 @@ int nx_loop_group_execute(struct nx_loop_group_t *group,
 int nx_loop_group_submit(struct nx_loop_group_t *group,
                          nx_callable_cb callable,
                          void *attachment,
-                         void (*attachment_free)(void*),
+                         nx_free_cb attachment_free,
                          struct nx_promise_t **future_out);
 
 /**
@@ -1534,7 +1536,7 @@ int nx_loop_group_schedule(struct nx_loop_group_t *group,
                            int64_t delay_ms,
                            nx_task_cb task,
                            void *attachment,
-                           void (*attachment_free)(void*),
+                           nx_free_cb attachment_free,
                            struct nx_promise_t **future_out);
 
 /**
@@ -1549,7 +1551,7 @@ int nx_loop_group_schedule_at_fixed_rate(struct nx_loop_group_t *group,
                                          int64_t period_ms,
                                          nx_task_cb task,
                                          void *attachment,
-                                         void (*attachment_free)(void*),
+                                         nx_free_cb attachment_free,
                                          struct nx_promise_t **future_out);
 
 /**
@@ -1564,7 +1566,7 @@ int nx_loop_group_schedule_with_fixed_delay(struct nx_loop_group_t *group,
                                             int64_t delay_ms,
                                             nx_task_cb task,
                                             void *attachment,
-                                            void (*attachment_free)(void*),
+                                            nx_free_cb attachment_free,
                                             struct nx_promise_t **future_out);
 
 /**
@@ -1661,7 +1663,7 @@ int nx_promise_new(struct nx_loop_t *executor, struct nx_promise_t **promise_out
  * Errors: `NX_EINVAL` (NULL, not a promise, or the future of a task or timer, which only
  * nioxide completes), `NX_EBADHANDLE`, `NX_EFORKED`.
  */
-int nx_promise_try_success(struct nx_promise_t *promise, void *value, void (*value_free)(void*));
+int nx_promise_try_success(struct nx_promise_t *promise, void *value, nx_free_cb value_free);
 
 /**
  * Completes the promise with the failure `error` (a negative code: `-errno` or `NX_E*`;
@@ -1683,7 +1685,7 @@ int nx_promise_try_failure(struct nx_promise_t *promise, int error);
  *
  * Errors: `NX_EALREADYDONE`, and those of `nx_promise_try_success`.
  */
-int nx_promise_set_success(struct nx_promise_t *promise, void *value, void (*value_free)(void*));
+int nx_promise_set_success(struct nx_promise_t *promise, void *value, nx_free_cb value_free);
 
 /**
  * `nx_promise_try_failure` that treats an already complete promise as an error
@@ -1809,7 +1811,7 @@ int nx_promise_value(struct nx_promise_t *promise, void **value_out);
 int nx_promise_add_listener(struct nx_promise_t *promise,
                             nx_promise_listener_cb listener,
                             void *attachment,
-                            void (*attachment_free)(void*));
+                            nx_free_cb attachment_free);
 
 /**
  * Waits until the promise completes, or `timeout_ms` milliseconds pass (negative: forever; 0:
@@ -1886,7 +1888,7 @@ int nx_loop_watch_fd(struct nx_loop_t *loop,
                      uint32_t ops,
                      nx_watch_cb callback,
                      void *attachment,
-                     void (*attachment_free)(void*),
+                     nx_free_cb attachment_free,
                      struct nx_watch_t **watch_out);
 
 /**
@@ -1908,7 +1910,7 @@ int nx_loop_watch_socket_channel(struct nx_loop_t *loop,
                                  uint32_t ops,
                                  nx_watch_cb callback,
                                  void *attachment,
-                                 void (*attachment_free)(void*),
+                                 nx_free_cb attachment_free,
                                  struct nx_watch_t **watch_out);
 
 /**
@@ -1926,7 +1928,7 @@ int nx_loop_watch_server_socket_channel(struct nx_loop_t *loop,
                                         uint32_t ops,
                                         nx_watch_cb callback,
                                         void *attachment,
-                                        void (*attachment_free)(void*),
+                                        nx_free_cb attachment_free,
                                         struct nx_watch_t **watch_out);
 
 /**
@@ -2025,7 +2027,7 @@ int nx_watch_free(struct nx_watch_t *watch);
 int nx_timer_new(struct nx_loop_t *loop,
                  nx_timer_cb callback,
                  void *attachment,
-                 void (*attachment_free)(void*),
+                 nx_free_cb attachment_free,
                  struct nx_timer_t **timer_out);
 
 /**
@@ -2388,7 +2390,7 @@ int nx_server_socket_channel_register(struct nx_server_socket_channel_t *channel
                                       struct nx_selector_t *selector,
                                       uint32_t ops,
                                       void *attachment,
-                                      void (*attachment_free)(void*),
+                                      nx_free_cb attachment_free,
                                       struct nx_selection_key_t **key_out);
 
 /**
@@ -2775,7 +2777,7 @@ int nx_socket_channel_register(struct nx_socket_channel_t *channel,
                                struct nx_selector_t *selector,
                                uint32_t ops,
                                void *attachment,
-                               void (*attachment_free)(void*),
+                               nx_free_cb attachment_free,
                                struct nx_selection_key_t **key_out);
 
 /**
