@@ -146,7 +146,8 @@ clippy: | $(BUILD)
 	$(CARGO) clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 	$(call step_done,cargo clippy)
 
-# The committed include/nioxide.h against a fresh cbindgen run (tests/header.rs).
+# The committed headers (include/nioxide.h and include/nioxide/) against a fresh cbindgen run
+# (tests/header.rs).
 .PHONY: header-check
 header-check: | $(BUILD)
 	$(call step,header freshness)

@@ -2,12 +2,15 @@
 //!
 //! 1. Gives the shared library its soname, `libnioxide.so.<major>`: Cargo never sets one
 //!    (rust-lang/cargo#5045), and without it programs record the unversioned name.
-//! 2. Runs cbindgen over `capi/` and writes the header to `$OUT_DIR/nioxide.h`. It never touches
-//!    the committed `include/nioxide.h` unless `NIOXIDE_UPDATE_HEADER=1` is set; the test
-//!    `tests/header.rs` fails while the committed copy differs from the fresh one.
+//! 2. Runs cbindgen over `capi/`, once per header, and writes the headers to
+//!    `$OUT_DIR/include/`: `nioxide/common.h` (version, errors, the handle types shared by
+//!    every model), one `nioxide/<module>.h` per capi module, and the umbrella `nioxide.h`
+//!    that includes them all. It never touches the committed `include/` unless
+//!    `NIOXIDE_UPDATE_HEADER=1` is set; the test `tests/header.rs` fails while a committed file
+//!    differs from the fresh one.
 //!
-//! cbindgen parses `capi/lib.rs` and the modules it declares directly (`with_src`), so it never
-//! runs `cargo metadata`: the build works offline and never modifies `Cargo.lock`.
+//! cbindgen parses the capi sources directly (`with_src`), so it never runs `cargo
+//! metadata`: the build works offline and never modifies `Cargo.lock`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -25,29 +28,205 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libnioxide.so.{major}");
     }
 
-    let header = generate_header(&root);
-    write_if_changed(&out_dir.join("nioxide.h"), &header);
+    let headers = generate_headers(&root);
+    for (name, contents) in &headers {
+        write_if_changed(&out_dir.join("include").join(name), contents);
+    }
 
     if env::var("NIOXIDE_UPDATE_HEADER").as_deref() == Ok("1") {
-        let committed = root.join("include").join("nioxide.h");
-        if write_if_changed(&committed, &header) {
-            println!("cargo:warning=include/nioxide.h regenerated (NIOXIDE_UPDATE_HEADER=1)");
+        for (name, contents) in &headers {
+            if write_if_changed(&root.join("include").join(name), contents) {
+                println!("cargo:warning=include/{name} regenerated (NIOXIDE_UPDATE_HEADER=1)");
+            }
         }
     }
 }
 
-/// Runs cbindgen over `capi/lib.rs` with `capi/cbindgen.toml`.
-fn generate_header(root: &Path) -> Vec<u8> {
-    let config = cbindgen::Config::from_file(root.join("capi").join("cbindgen.toml"))
+/// One header of the C API: its name under `include/nioxide/`, the capi sources it is made
+/// of, the headers of other modules whose types it uses, and what it opens with.
+struct Header {
+    name: &'static str,
+    sources: &'static [&'static str],
+    includes: &'static [&'static str],
+    overview: &'static str,
+}
+
+/// The module headers, in the order the umbrella includes them (data-flow order).
+const HEADERS: &[Header] = &[
+    Header {
+        name: "common",
+        sources: &[
+            "version.rs",
+            "error.rs",
+            "panic.rs",
+            "handle.rs",
+            "types.rs",
+        ],
+        includes: &[],
+        overview: "What every part of the C API shares: the version (NX_VERSION_*), the error codes \
+            (NX_OK, NX_E*, nx_strerror, nx_err_name), the leak audit (nx_live_handles), the opaque \
+            handle types (nx_*_t) and nx_free_cb, the function every call that keeps a pointer of \
+            yours past the call takes to free it.",
+    },
+    Header {
+        name: "selector",
+        sources: &["selector.rs"],
+        includes: &[],
+        overview: "Java NIO's Selector: register non-blocking channels with interest ops (NX_OP_*) and \
+            an attachment, select, walk the selected keys, do the I/O yourself. A selector is yours \
+            from nx_selector_open until nx_selector_free; a selection key belongs to its selector \
+            (never free it): it turns invalid at the select after its cancellation.",
+    },
+    Header {
+        name: "event_loop",
+        sources: &["event_loop.rs"],
+        includes: &[],
+        overview: "Event loops (libuv's uv_loop_t, Netty's EventLoop): driven by you with nx_loop_run, \
+            or by a thread nioxide starts (nx_loop_start); tasks, scheduled tasks with their \
+            futures, shutdown in phases. A loop is yours until nx_loop_free. Callbacks run on the \
+            loop's thread, never inside the call that queued them.",
+    },
+    Header {
+        name: "group",
+        sources: &["group.rs"],
+        includes: &["event_loop"],
+        overview: "Event loop groups (Netty's EventLoopGroup): N loops on N threads, next() round-robin, \
+            shutdown and termination across them. The group owns its loops' handles.",
+    },
+    Header {
+        name: "promise",
+        sources: &["promise.rs"],
+        includes: &[],
+        overview: "Promises and futures (Netty's Promise): completed once, with a value, a failure or a \
+            cancel; listeners run on the promise's loop on a later turn. A promise handle is yours \
+            until nx_promise_free.",
+    },
+    Header {
+        name: "watch",
+        sources: &["watch.rs"],
+        includes: &[],
+        overview: "Readiness watches (libuv's uv_poll_t): a channel of the Selector model, or a \
+            descriptor you own, served by a loop; the callback runs on the loop's thread while it is \
+            ready (level-triggered). A watch is yours until nx_watch_free; it ends when closed, when \
+            its channel closes, or at the loop's shutdown.",
+    },
+    Header {
+        name: "timer",
+        sources: &["timer.rs"],
+        includes: &[],
+        overview: "Reusable timers (libuv's uv_timer_t): made once on a loop, then started and stopped \
+            as often as needed, never firing early. A timer is yours until nx_timer_free.",
+    },
+    Header {
+        name: "channel",
+        sources: &["channel.rs"],
+        includes: &[],
+        overview: "What every channel shares: the socket option numbers.",
+    },
+    Header {
+        name: "tcp",
+        sources: &["tcp.rs"],
+        includes: &["channel"],
+        overview: "TCP channels (Java's SocketChannel and ServerSocketChannel): blocking or non-blocking, \
+            for the Selector model and for watches; adopted from a descriptor made elsewhere or \
+            handed over. A channel is yours until nx_*_channel_free; closing it also cancels its \
+            key.",
+    },
+];
+
+/// Generates every header: `(path under include/, contents)`, the umbrella last.
+fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let capi = root.join("capi");
+    let base = cbindgen::Config::from_file(capi.join("cbindgen.toml"))
         .unwrap_or_else(|err| panic!("capi/cbindgen.toml: {err}"));
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(root.join("capi").join("lib.rs"))
-        .generate()
-        .unwrap_or_else(|err| panic!("cbindgen could not generate nioxide.h: {err}"));
-    let mut header = Vec::new();
-    bindings.write(&mut header);
-    header
+    let mut headers = Vec::new();
+    for header in HEADERS {
+        let mut config = base.clone();
+        let upper = header.name.to_uppercase();
+        config.include_guard = Some(format!("NIOXIDE_{upper}_H"));
+        config.header = Some(format!(
+            "/*\n * nioxide/{}.h, a part of nioxide.h\n *\n * {}\n *\n * Include <nioxide.h>: it \
+             includes every part of the API, in order.\n */",
+            header.name,
+            wrap(header.overview, 94).join("\n * ")
+        ));
+        if header.name == "common" {
+            // Its types are used by the other parts, not by its own functions: named here, or
+            // cbindgen would leave them out.
+            config.export.include = exported_types(&capi.join("types.rs"));
+        } else {
+            config.sys_includes = Vec::new();
+            config.includes = std::iter::once("common")
+                .chain(header.includes.iter().copied())
+                .map(|name| format!("nioxide/{name}.h"))
+                .collect();
+        }
+        let mut builder = cbindgen::Builder::new().with_config(config);
+        for source in header.sources {
+            builder = builder.with_src(capi.join(source));
+        }
+        let bindings = builder.generate().unwrap_or_else(|err| {
+            panic!(
+                "cbindgen could not generate nioxide/{}.h: {err}",
+                header.name
+            )
+        });
+        let mut contents = Vec::new();
+        bindings.write(&mut contents);
+        headers.push((format!("nioxide/{}.h", header.name), contents));
+    }
+    headers.push(("nioxide.h".to_owned(), umbrella(&base)));
+    headers
+}
+
+/// The C types `source` declares (`pub struct nx_*` and `pub type nx_*`).
+fn exported_types(source: &Path) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(source).unwrap_or_else(|err| panic!("{}: {err}", source.display()));
+    text.lines()
+        .filter_map(|line| {
+            let rest = line
+                .strip_prefix("pub struct ")
+                .or_else(|| line.strip_prefix("pub type "))?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            name.starts_with("nx_").then_some(name)
+        })
+        .collect()
+}
+
+/// The umbrella header: the conventions (`header` in capi/cbindgen.toml) and an include of
+/// every module header.
+fn umbrella(base: &cbindgen::Config) -> Vec<u8> {
+    let mut text = String::new();
+    text.push_str(base.header.as_deref().unwrap_or_default());
+    text.push_str("\n\n");
+    text.push_str(base.autogen_warning.as_deref().unwrap_or_default());
+    text.push_str("\n\n#ifndef NIOXIDE_H\n#define NIOXIDE_H\n\n");
+    for header in HEADERS {
+        text.push_str(&format!("#include \"nioxide/{}.h\"\n", header.name));
+    }
+    text.push_str("\n#endif /* NIOXIDE_H */\n");
+    text.into_bytes()
+}
+
+/// `text` (its words) in lines of at most `width` characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 /// Writes `contents` to `path` unless it already holds them; returns whether it wrote.

@@ -7,11 +7,11 @@
 //! the same handle for a loop every time, and the group frees them).
 //!
 //! Tasks, timers, listeners and watch callbacks are the user's function plus `void
-//! *attachment` and an optional `attachment_free`, kept in core as a [`CAttachment`] inside the
+//! *attachment` and an optional `attachment_free`, kept in core as a `CAttachment` inside the
 //! closure core runs, so the attachment is freed exactly when core drops the closure: on the
 //! loop's thread after the last run, or, for work that never ran, on the thread that shuts the
 //! loop down or waits for its termination. A call that fails hands the closure back
-//! ([`give_back`]): the caller keeps its attachment and nothing is freed.
+//! (`give_back`): the caller keeps its attachment and nothing is freed.
 //!
 //! The `int` a task returns is its status: negative fails the task's future with that code
 //! (`nx_loop_submit`, the `nx_loop_schedule*` family), or, for `nx_loop_execute`, which has no

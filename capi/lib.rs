@@ -1,7 +1,9 @@
 //! The C API of nioxide (`nx_*`), a thin layer over `nioxide-core`.
 //!
 //! Each module mirrors a core module and holds its `extern "C"` functions; `build.rs` runs
-//! cbindgen over this crate to produce `include/nioxide.h`. The foundation every module uses:
+//! cbindgen over it to produce the headers: `include/nioxide/<module>.h` for each module with
+//! functions, `include/nioxide/common.h` for the foundation, and the umbrella
+//! `include/nioxide.h` that includes them. The foundation every module uses:
 //!
 //! - [`error`]: `NX_OK`, the `NX_E*` codes (the C spelling of `nioxide_core::ErrorKind`),
 //!   `nx_strerror()` and `nx_err_name()`;
@@ -22,14 +24,16 @@
 //! Add `pub mod <name>;` below in data-flow order (version, errors, selector, loop, channels,
 //! pipeline, aio), and its handle types to [`types`]: modules take each other's handle types
 //! from there, so the modules form no cycle (the foundation, then each module over those
-//! before it). cbindgen follows this list, so the header's constants, types and functions
-//! come out in the same order (the opaque handle types first, by name). Name every exported
+//! before it). Add it to `HEADERS` in build.rs too, with the headers whose types it uses and
+//! a short overview for C users: that makes its header, which the umbrella includes in that
+//! list's order. Name every exported
 //! item with the `nx_`/`NX_` prefix (cbindgen does not understand Rust's module system; two
 //! items with one name give unspecified output), and keep Rust-only constants `pub(crate)` or
 //! private: cbindgen copies every `pub const` into the header. Take integers, never Rust
 //! enums, from C, and convert them with a checked `TryFrom` that returns `NX_EINVAL`. Write
 //! each `extern "C" fn` in the house style shown in [`mod@panic`], with the doc sections of
-//! STYLE.md example 6.
+//! rustls-ffi's `rustls_client_connection_new` (what, ownership, unchanged on error, borrowed
+//! inputs, thread safety, callbacks, errors).
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod version;

@@ -4,7 +4,7 @@
 //! One handle type serves promises the user completes (`nx_promise_new`) and the futures of
 //! tasks (`nx_loop_submit`) and timers (`nx_loop_schedule*`), which only nioxide completes. A
 //! value is the user's `void *` with an optional free function, kept in core as a
-//! [`CAttachment`]; a failure is a negative error code. Listeners get the promise handle they
+//! `CAttachment`; a failure is a negative error code. Listeners get the promise handle they
 //! were added with, and their attachment, on the promise's loop.
 
 // These are C functions: the pointers come from C and their validity is the documented

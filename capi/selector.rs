@@ -11,7 +11,7 @@
 //! and the accessors of its channel and selector, which work.
 //!
 //! Attachments are the user's `void *` with an optional `attachment_free`, kept in core's key
-//! as a [`CAttachment`], which calls the free function exactly once, on the thread that drops
+//! as a `CAttachment`, which calls the free function exactly once, on the thread that drops
 //! it (the call that replaces the attachment by a register, cancels the key, or closes its
 //! channel or selector).
 

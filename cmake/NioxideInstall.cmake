@@ -1,9 +1,13 @@
-# Installs the header, the libraries, the CMake package and the pkg-config files. The package
+# Installs the headers, the libraries, the CMake package and the pkg-config files. The package
 # files locate everything relative to themselves, so `cmake --install --prefix DIR` works.
 include(CMakePackageConfigHelpers)
 
 install(FILES "${PROJECT_SOURCE_DIR}/include/nioxide.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+# Its parts, one per module, which nioxide.h includes.
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/nioxide"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+        FILES_MATCHING PATTERN "*.h")
 install(FILES "${NIOXIDE_STAGE_DIR}/${NIOXIDE_SHARED_FILE}"
         DESTINATION "${CMAKE_INSTALL_LIBDIR}"
         PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE

@@ -1,7 +1,8 @@
-//! Checks the committed `include/nioxide.h`: fresh (equal to what build.rs just generated),
-//! version macros equal to Cargo.toml's version, and every `NX_E*` code equal to the core
-//! error table, each constant's documentation starting with the table's message, and
-//! `nx_err_name` / `nx_strerror` giving the table's name and message.
+//! Checks the committed headers (`include/nioxide.h` and the parts under `include/nioxide/`):
+//! each fresh (equal to what build.rs just generated) and none missing or left over, version
+//! macros equal to Cargo.toml's version, and every `NX_E*` code equal to the core error table,
+//! each constant's documentation starting with the table's message, and `nx_err_name` /
+//! `nx_strerror` giving the table's name and message.
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
@@ -9,13 +10,40 @@ use std::path::Path;
 
 use nioxide_core::ErrorKind;
 
-/// The header build.rs generated from the current `capi/` sources.
-const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/nioxide.h"));
+/// The headers under `dir` (`nioxide.h` and `nioxide/*.h`), by their path under it.
+fn headers(dir: &Path) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    };
+    found.insert("nioxide.h".to_owned(), read(&dir.join("nioxide.h")));
+    let parts = dir.join("nioxide");
+    for entry in std::fs::read_dir(&parts).unwrap_or_else(|e| panic!("{}: {e}", parts.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "h") {
+            let name = path.file_name().unwrap().to_string_lossy();
+            found.insert(format!("nioxide/{name}"), read(&path));
+        }
+    }
+    found
+}
 
-/// The committed header, read at run time so the test sees the file as it is now.
+/// The headers build.rs generated from the current `capi/` sources.
+fn fresh() -> BTreeMap<String, String> {
+    headers(&Path::new(env!("OUT_DIR")).join("include"))
+}
+
+/// The committed headers, read at run time so the test sees the files as they are now.
+fn committed_headers() -> BTreeMap<String, String> {
+    headers(&Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+}
+
+/// Every committed header, one after the other (for the checks that look at all of them).
 fn committed() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/nioxide.h");
-    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    committed_headers()
+        .into_values()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The object-like macros of a header: `#define NAME VALUE`.
@@ -125,19 +153,29 @@ impl Parser<'_> {
 }
 
 #[test]
-fn committed_header_is_fresh() {
-    let committed = committed();
-    if committed != FRESH {
-        let line = committed
-            .lines()
-            .zip(FRESH.lines())
-            .position(|(old, new)| old != new)
-            .unwrap_or_else(|| committed.lines().count().min(FRESH.lines().count()));
-        panic!(
-            "include/nioxide.h is stale (first difference at line {}): regenerate it with \
-             `NIOXIDE_UPDATE_HEADER=1 cargo build` and commit it",
-            line + 1
-        );
+fn committed_headers_are_fresh() {
+    let (fresh, committed) = (fresh(), committed_headers());
+    let names = |headers: &BTreeMap<String, String>| headers.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&committed),
+        names(&fresh),
+        "include/ holds other headers than build.rs makes: regenerate them with \
+         `NIOXIDE_UPDATE_HEADER=1 cargo build` and commit them (removing stale ones)"
+    );
+    for (name, text) in &fresh {
+        let old = &committed[name];
+        if old != text {
+            let line = old
+                .lines()
+                .zip(text.lines())
+                .position(|(old, new)| old != new)
+                .unwrap_or_else(|| old.lines().count().min(text.lines().count()));
+            panic!(
+                "include/{name} is stale (first difference at line {}): regenerate it with \
+                 `NIOXIDE_UPDATE_HEADER=1 cargo build` and commit it",
+                line + 1
+            );
+        }
     }
 }
 
