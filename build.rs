@@ -75,7 +75,8 @@ const HEADERS: &[Header] = &[
         overview: "Java NIO's Selector: register non-blocking channels with interest ops (NX_OP_*) and \
             an attachment, select, walk the selected keys, do the I/O yourself. A selector is yours \
             from nx_selector_open until nx_selector_free; a selection key belongs to its selector \
-            (never free it): it turns invalid at the select after its cancellation.",
+            (never free it): cancelled, it is invalid at once, and its handle is gone \
+            (NX_EBADHANDLE) from the next select on.",
     },
     Header {
         name: "event_loop",
@@ -158,7 +159,7 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
             config.sys_includes = Vec::new();
             config.includes = std::iter::once("common")
                 .chain(header.includes.iter().copied())
-                .map(|name| format!("nioxide/{name}.h"))
+                .map(|name| format!("{name}.h"))
                 .collect();
         }
         let mut builder = cbindgen::Builder::new().with_config(config);

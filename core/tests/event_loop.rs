@@ -8,8 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nioxide_core::ErrorKind;
+use nioxide_core::channel::ServerSocketChannel;
 use nioxide_core::event_loop::{EventLoop, EventLoopGroup, Failure, Promise, Repeat, RunMode};
-use nioxide_core::selector::{OP_READ, OP_WRITE};
+use nioxide_core::selector::{OP_ACCEPT, OP_READ, OP_WRITE};
 use util::{close_pipe, pair, pipe};
 
 const LIMIT: Duration = Duration::from_secs(5);
@@ -1399,4 +1400,46 @@ fn a_future_is_running_while_its_task_runs_and_then_cannot_be_cancelled() {
     assert!(!promise.is_running());
     *slot.lock().unwrap() = None;
     lp.close();
+}
+
+#[test]
+fn a_failed_watch_never_leaves_a_default_run_waiting() {
+    // A watch that fails takes the loop's ref for a moment: a Default run that saw it must be
+    // woken when it is given back.
+    let closed = ServerSocketChannel::open().unwrap();
+    closed.configure_blocking(false).unwrap();
+    closed.close();
+    for _ in 0..100 {
+        let lp = EventLoop::new().unwrap();
+        let server = util::listener();
+        server.configure_blocking(false).unwrap();
+        let watch = lp
+            .watch(server.clone(), OP_ACCEPT, Box::new(|_, _, _| {}))
+            .unwrap();
+        let runner = lp.clone();
+        let run = thread::spawn(move || runner.run(RunMode::Default));
+        let failing = lp.clone();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let closed = closed.clone();
+        let fails = thread::spawn(move || {
+            while stop_rx.try_recv().is_err() {
+                assert!(
+                    failing
+                        .watch(closed.clone(), OP_ACCEPT, Box::new(|_, _, _| {}))
+                        .is_err()
+                );
+            }
+        });
+        thread::sleep(Duration::from_millis(1));
+        watch.close();
+        let start = Instant::now();
+        while !run.is_finished() {
+            assert!(start.elapsed() < LIMIT, "the Default run is left waiting");
+            thread::sleep(Duration::from_millis(1));
+        }
+        stop_tx.send(()).unwrap();
+        fails.join().unwrap();
+        assert!(!run.join().unwrap().unwrap());
+        server.close();
+    }
 }

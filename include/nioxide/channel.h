@@ -14,7 +14,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * Socket option `SO_REUSEADDR` (0 or 1).

@@ -17,7 +17,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * `nx_loop_run` mode: run until `nx_loop_stop`, shutdown, or nothing referenced is left (no

@@ -15,8 +15,8 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
-#include "nioxide/event_loop.h"
+#include "common.h"
+#include "event_loop.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -16,7 +16,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * A promise listener: runs once the promise completes, on the promise's loop, on a later

@@ -4,7 +4,8 @@
  * Java NIO's Selector: register non-blocking channels with interest ops (NX_OP_*) and an
  * attachment, select, walk the selected keys, do the I/O yourself. A selector is yours from
  * nx_selector_open until nx_selector_free; a selection key belongs to its selector (never free
- * it): it turns invalid at the select after its cancellation.
+ * it): cancelled, it is invalid at once, and its handle is gone (NX_EBADHANDLE) from the next
+ * select on.
  *
  * Include <nioxide.h>: it includes every part of the API, in order.
  */
@@ -17,7 +18,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.

@@ -16,8 +16,8 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
-#include "nioxide/channel.h"
+#include "common.h"
+#include "channel.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -15,7 +15,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * A timer callback: runs on the loop's thread each time the timer fires. `timer` is the

@@ -17,7 +17,7 @@
  * Regenerate with `NIOXIDE_UPDATE_HEADER=1 cargo build`; `cargo test` fails while it is stale.
  */
 
-#include "nioxide/common.h"
+#include "common.h"
 
 /**
  * A watch callback: runs on the loop's thread with the ops the channel is ready for

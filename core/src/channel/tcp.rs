@@ -559,11 +559,11 @@ impl SocketChannel {
     #[inline]
     fn read_once(
         &self,
+        state: &SocketState,
         fd: RawFd,
         io: impl FnOnce() -> Result<Io>,
         wanted: usize,
     ) -> Result<Option<usize>> {
-        let state = self.core.socket();
         if state.reset.load(Ordering::Acquire) {
             return Err(Error::Os(libc::ECONNRESET));
         }
@@ -615,19 +615,22 @@ impl SocketChannel {
         }
     }
 
-    fn check_readable(&self) -> Result<()> {
-        if self.core.socket().conn() != CONNECTED {
+    /// The socket's state, once it is connected (reads and writes need that).
+    fn check_readable(&self) -> Result<&SocketState> {
+        let state = self.core.socket();
+        if state.conn() != CONNECTED {
             return Err(ErrorKind::NotYetConnected.into());
         }
-        Ok(())
+        Ok(state)
     }
 
-    fn check_writable(&self) -> Result<()> {
-        self.check_readable()?;
-        if self.core.socket().output_shutdown.load(Ordering::Acquire) {
+    /// The socket's state, once it is connected and its output not shut down.
+    fn check_writable(&self) -> Result<&SocketState> {
+        let state = self.check_readable()?;
+        if state.output_shutdown.load(Ordering::Acquire) {
             return Err(ErrorKind::Shutdown.into());
         }
-        Ok(())
+        Ok(state)
     }
 
     /// Reads into `buf`: `Some(n)` bytes read, `Some(0)` at end of stream (or for an empty
@@ -641,15 +644,15 @@ impl SocketChannel {
             return self.try_read(buf);
         }
         let call = self.core.enter()?;
-        self.check_readable()?;
-        if self.core.socket().input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+        let state = self.check_readable()?;
+        if state.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
             return Ok(Some(0));
         }
         let fd = call.fd();
         let len = buf.len();
         let _serial = lock(&self.core.read_lock);
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.read_once(fd, || socket::read(fd, buf), len)
+            self.read_once(state, fd, || socket::read(fd, buf), len)
         })
     }
 
@@ -659,27 +662,27 @@ impl SocketChannel {
     /// runtime lock (Python's GIL) call it directly.
     pub fn try_read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
         let call = self.core.enter()?;
-        self.check_readable()?;
-        if self.core.socket().input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+        let state = self.check_readable()?;
+        if state.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
             return Ok(Some(0));
         }
         let fd = call.fd();
         let len = buf.len();
-        self.read_once(fd, || socket::read(fd, buf), len)
+        self.read_once(state, fd, || socket::read(fd, buf), len)
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
     pub fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> Result<Option<usize>> {
         let call = self.core.enter()?;
-        self.check_readable()?;
+        let state = self.check_readable()?;
         let len: usize = bufs.iter().map(|b| b.len()).sum();
-        if self.core.socket().input_shutdown.load(Ordering::Acquire) || len == 0 {
+        if state.input_shutdown.load(Ordering::Acquire) || len == 0 {
             return Ok(Some(0));
         }
         let _serial = lock(&self.core.read_lock);
         let fd = call.fd();
         self.core.blocking_loop(&call, libc::POLLIN, None, || {
-            self.read_once(fd, || socket::read_vectored(fd, bufs), len)
+            self.read_once(state, fd, || socket::read_vectored(fd, bufs), len)
         })
     }
 

@@ -92,6 +92,8 @@ impl EventLoop {
             Ok(inner) => Ok(Watch { inner }),
             Err(e) => {
                 self.add_ref(-1);
+                // A Default run that saw the ref meanwhile must notice it may return.
+                self.wake_if_idle();
                 // The channel closed between its registration and the watch's start.
                 Err(if e.kind() == Some(ErrorKind::CancelledKey) {
                     ErrorKind::Closed.into()
