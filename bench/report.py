@@ -151,7 +151,7 @@ def main() -> None:
               f"| {busy(r)} | {fmt(r['ir'])} | {ratio(r['ir'], base.get('ir'))} |")
     w("")
 
-    # Targets (issue 3, section 9).
+    # Targets.
     w("## Targets")
     w("")
 

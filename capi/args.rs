@@ -2,7 +2,7 @@
 //!
 //! Every `nx_*` function checks its pointers before it does anything, and writes its
 //! out-parameters only once it has succeeded, so they are left unchanged on error
-//! (DESIGN.md, "C API conventions"). [`Out::new`] does the first half (NULL is `NX_EINVAL`),
+//! (the C API's convention). [`Out::new`] does the first half (NULL is `NX_EINVAL`),
 //! [`Out::set`] the second. Bodies are written as closures returning `Result<(), c_int>` and
 //! turned into the function's code by [`status`].
 

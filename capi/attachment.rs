@@ -8,7 +8,7 @@
 //! ran, the thread that shuts the loop down or waits for its termination; for a key, the
 //! thread that cancels it) is each function's documented rule, and core keeps it.
 //!
-//! The rule of DESIGN.md ("C API conventions"): if a call that takes an attachment fails,
+//! The C API's rule: if a call that takes an attachment fails,
 //! nioxide keeps nothing and frees nothing. A `CAttachment` goes back to the caller unfreed in
 //! one of three ways, by where it is when the call fails:
 //!

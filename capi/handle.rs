@@ -2,8 +2,7 @@
 //!
 //! A handle such as `nx_selector_t *` is an encoded number: a slot index in a process-wide
 //! table, the slot's generation and a type tag. nioxide never dereferences it, so every misuse
-//! is detected and reported instead of being undefined behaviour (DESIGN.md, "Handles are
-//! checked"):
+//! is detected and reported instead of being undefined behaviour:
 //!
 //! | misuse | result |
 //! | --- | --- |
@@ -63,7 +62,7 @@
 //!     const KIND: HandleKind = HandleKind::Selector; // a real type has a kind of its own
 //! }
 //!
-//! /// Stores the demo's value in `*value_out`. (Docs as in STYLE.md example 6.)
+//! /// Stores the demo's value in `*value_out` (unchanged on error).
 //! #[unsafe(no_mangle)]
 //! #[deny(improper_ctypes_definitions)]
 //! pub extern "C" fn nx_demo_value(demo: *const nx_demo_t, value_out: *mut c_int) -> c_int {

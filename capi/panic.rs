@@ -15,7 +15,8 @@
 //! with locks whose poisoning is ignored, and a later call on them either works or reports an
 //! error; it is never undefined behaviour.
 //!
-//! The house style of an `nx_*` function (the doc comment follows STYLE.md, example 6):
+//! The house style of an `nx_*` function (the doc comment says what it does, ownership, what
+//! is unchanged on error, thread safety and its errors):
 //!
 //! ```
 //! use std::ffi::c_int;
@@ -46,7 +47,7 @@
 //! ```
 //!
 //! Write the boundary inside a plain `pub extern "C" fn`, never a macro that generates whole
-//! functions: cbindgen cannot see those (STYLE.md, example 8).
+//! functions: cbindgen cannot see those (it does not expand macros).
 
 use std::ffi::{c_int, c_uint};
 use std::panic::{UnwindSafe, catch_unwind};

@@ -188,7 +188,7 @@ def floor_section(figures: dict[str, dict[str, list[float]]],
         f"{floor:.1f} |",
         "",
         "`nx_timer_start` and `nx_timer_stop` are safe from any thread and hold the timer alive "
-        "for the call (DESIGN.md: \"Handles are checked\", \"Thread safety\"): each call enters "
+        "for the call (the C API's checked handles, safe from any thread): each call enters "
         "the handle's slot as a reader and leaves it, two atomic read-modify-writes, so a start "
         "+ stop makes at least four; and a start reads the monotonic clock, because a timer "
         "never fires early measured from the call that started it (libuv takes the deadline "

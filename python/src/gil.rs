@@ -8,7 +8,8 @@
 //! attaches, runs `PyErr_CheckSignals`, and if a handler raised (`KeyboardInterrupt` for
 //! Ctrl-C) stashes the exception and stops the wait; [`blocking`] re-raises it.
 //!
-//! Rule (STYLE.md pitfall 12): no Rust lock is held while attaching except the per-call locks
+//! Rule (or a loop thread waiting for the GIL and a thread holding it while it waits for a
+//! Rust lock deadlock each other): no Rust lock is held while attaching except the per-call locks
 //! core holds around a wait (the select lock, a channel's read or write lock). Every call that
 //! may take one of those therefore detaches first, through this helper. The exceptions are
 //! core's `try_` calls (`SocketChannel::try_read`, `try_write`, `ServerSocketChannel::try_accept`),

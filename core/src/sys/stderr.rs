@@ -2,8 +2,8 @@
 //!
 //! nioxide reports what it cannot return (a task's failure, a callback's panic) on standard
 //! error. Written with `eprintln!`, a report to a pipe nobody reads would raise `SIGPIPE` in
-//! the calling thread, which kills a C program that keeps the default action (DESIGN.md: no
-//! `SIGPIPE`, ever), and would then panic on the error. Here `SIGPIPE` is blocked around the
+//! the calling thread, which kills a C program that keeps the default action (nioxide never
+//! raises `SIGPIPE`), and would then panic on the error. Here `SIGPIPE` is blocked around the
 //! write, and one it raised is taken back before the signal mask is restored (the technique
 //! libraries that write to pipes on the application's behalf use).
 

@@ -10,7 +10,7 @@
 //!
 //! Callbacks run attached through [`gil::attach_loop`]; on the thread that drives a loop the
 //! turn's [`scope`] already holds the GIL for a whole callback phase, so a turn takes it once,
-//! not once per callback (DESIGN.md's performance rule). Exceptions go where DESIGN.md says:
+//! not once per callback. Exceptions go to one of two places:
 //! an `Exception` to the callback's future ([`LoopState::failure`]) or to the loop's exception
 //! handler ([`LoopState::report`]; `logging.getLogger("nioxide")` by default), and the loop
 //! goes on; a `BaseException` (`KeyboardInterrupt`, `SystemExit`) raised on a caller-driven
