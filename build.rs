@@ -80,7 +80,7 @@ const HEADERS: &[Header] = &[
     },
     Header {
         name: "event_loop",
-        sources: &["event_loop.rs"],
+        sources: &["event_loop/mod.rs"],
         includes: &[],
         overview: "Event loops (libuv's uv_loop_t, Netty's EventLoop): driven by you with nx_loop_run, \
             or by a thread nioxide starts (nx_loop_start); tasks, scheduled tasks with their \
@@ -89,14 +89,14 @@ const HEADERS: &[Header] = &[
     },
     Header {
         name: "group",
-        sources: &["group.rs"],
+        sources: &["event_loop/group.rs"],
         includes: &["event_loop"],
         overview: "Event loop groups (Netty's EventLoopGroup): N loops on N threads, next() round-robin, \
             shutdown and termination across them. The group owns its loops' handles.",
     },
     Header {
         name: "promise",
-        sources: &["promise.rs"],
+        sources: &["event_loop/promise.rs"],
         includes: &[],
         overview: "Promises and futures (Netty's Promise): completed once, with a value, a failure or a \
             cancel; listeners run on the promise's loop on a later turn. A promise handle is yours \
@@ -104,7 +104,7 @@ const HEADERS: &[Header] = &[
     },
     Header {
         name: "watch",
-        sources: &["watch.rs"],
+        sources: &["event_loop/watch.rs"],
         includes: &[],
         overview: "Readiness watches (libuv's uv_poll_t): a channel of the Selector model, or a \
             descriptor you own, served by a loop; the callback runs on the loop's thread while it is \
@@ -113,20 +113,20 @@ const HEADERS: &[Header] = &[
     },
     Header {
         name: "timer",
-        sources: &["timer.rs"],
+        sources: &["event_loop/timer.rs"],
         includes: &[],
         overview: "Reusable timers (libuv's uv_timer_t): made once on a loop, then started and stopped \
             as often as needed, never firing early. A timer is yours until nx_timer_free.",
     },
     Header {
         name: "channel",
-        sources: &["channel.rs"],
+        sources: &["channel/mod.rs"],
         includes: &[],
         overview: "What every channel shares: the socket option numbers.",
     },
     Header {
         name: "tcp",
-        sources: &["tcp.rs"],
+        sources: &["channel/tcp.rs"],
         includes: &["channel"],
         overview: "TCP channels (Java's SocketChannel and ServerSocketChannel): blocking or non-blocking, \
             for the Selector model and for watches; adopted from a descriptor made elsewhere or \
@@ -140,9 +140,27 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
     let capi = root.join("capi");
     let base = cbindgen::Config::from_file(capi.join("cbindgen.toml"))
         .unwrap_or_else(|err| panic!("capi/cbindgen.toml: {err}"));
+    // cbindgen also reads the modules a source declares (event_loop/mod.rs declares group.rs,
+    // ...): each header leaves out what another header's sources declare.
+    let declared: Vec<Vec<String>> = HEADERS
+        .iter()
+        .map(|header| {
+            header
+                .sources
+                .iter()
+                .flat_map(|source| exported_items(&capi.join(source)))
+                .collect()
+        })
+        .collect();
     let mut headers = Vec::new();
-    for header in HEADERS {
+    for (index, header) in HEADERS.iter().enumerate() {
         let mut config = base.clone();
+        config.export.exclude = declared
+            .iter()
+            .enumerate()
+            .filter(|(other, _)| *other != index)
+            .flat_map(|(_, items)| items.iter().cloned())
+            .collect();
         let upper = header.name.to_uppercase();
         config.include_guard = Some(format!("NIOXIDE_{upper}_H"));
         config.header = Some(format!(
@@ -178,6 +196,29 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
     }
     headers.push(("nioxide.h".to_owned(), umbrella(&base)));
     headers
+}
+
+/// What `source` exports to C: its `nx_*` functions, types and `NX_*` constants.
+fn exported_items(source: &Path) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(source).unwrap_or_else(|err| panic!("{}: {err}", source.display()));
+    text.lines()
+        .filter_map(|line| {
+            let rest = [
+                "pub extern \"C\" fn ",
+                "pub const ",
+                "pub type ",
+                "pub struct ",
+            ]
+            .iter()
+            .find_map(|prefix| line.strip_prefix(prefix))?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (name.starts_with("nx_") || name.starts_with("NX_")).then_some(name)
+        })
+        .collect()
 }
 
 /// The C types `source` declares (`pub struct nx_*` and `pub type nx_*`).

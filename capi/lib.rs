@@ -54,14 +54,4 @@ pub mod selector;
 
 pub mod event_loop;
 
-pub mod group;
-
-pub mod promise;
-
-pub mod watch;
-
-pub mod timer;
-
 pub mod channel;
-
-pub mod tcp;

@@ -5,9 +5,9 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use nioxide::channel::tcp::*;
 use nioxide::error::{NX_EBADHANDLE, NX_ECANCELLEDKEY, NX_EINVAL};
 use nioxide::selector::*;
-use nioxide::tcp::*;
 use nioxide::types::*;
 
 unsafe extern "C" fn count_free(counter: *mut c_void) {

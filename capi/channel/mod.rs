@@ -2,7 +2,9 @@
 //! out, scatter/gather buffers, and the bodies of the functions both TCP channel types have
 //! (mirrors `nioxide_core::channel`; the `extern "C"` functions themselves are in [`tcp`]).
 //!
-//! [`tcp`]: crate::tcp
+//! [`tcp`]: crate::channel::tcp
+
+pub mod tcp;
 
 use std::ffi::{c_int, c_void};
 use std::io::{IoSlice, IoSliceMut};

@@ -22,6 +22,11 @@
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod group;
+pub mod promise;
+pub mod timer;
+pub mod watch;
+
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::Arc;
