@@ -2,9 +2,9 @@
 //!
 //! 1. Gives the shared library its soname, `libnioxide.so.<major>`: Cargo never sets one
 //!    (rust-lang/cargo#5045), and without it programs record the unversioned name.
-//! 2. Runs cbindgen over `capi/`, once per header, and writes the headers to
-//!    `$OUT_DIR/include/`: `nioxide/common.h` (version, errors, the handle types shared by
-//!    every model), one `nioxide/<module>.h` per capi module, and the umbrella `nioxide.h`
+//! 2. Runs cbindgen over `capi/`, once per header, and writes the headers to `$OUT_DIR`,
+//!    laid out as `include/` is: `nioxide/common.h` (version, errors, the handle types shared
+//!    by every model), one `nioxide/<module>.h` per capi module, and the umbrella `nioxide.h`
 //!    that includes them all. It never touches the committed `include/` unless
 //!    `NIOXIDE_UPDATE_HEADER=1` is set; the test `tests/header.rs` fails while a committed file
 //!    differs from the fresh one.
@@ -30,7 +30,7 @@ fn main() {
 
     let headers = generate_headers(&root);
     for (name, contents) in &headers {
-        write_if_changed(&out_dir.join("include").join(name), contents);
+        write_if_changed(&out_dir.join(name), contents);
     }
 
     if env::var("NIOXIDE_UPDATE_HEADER").as_deref() == Ok("1") {
