@@ -38,6 +38,13 @@ use crate::sys::socket::{self, Io, Shutdown};
 use crate::sys::wait;
 use crate::{Error, ErrorKind, Result};
 
+/// The bits of an edge worth keeping from a socket that neither connects nor listens: its
+/// hang-up (`EPOLLHUP`) only says so; kept, it would stick as an error and report every
+/// interest op forever, also after the connect or the listen.
+fn idle_edge_bits(bits: u32) -> u32 {
+    bits & !(ERROR | READ_CLOSED | READABLE)
+}
+
 /// Socket state: not connected.
 pub(crate) const UNCONNECTED: u8 = 0;
 /// Socket state: a non-blocking connect is in progress.
@@ -72,12 +79,11 @@ impl SocketState {
         self.conn.load(Ordering::Acquire)
     }
 
-    /// The bits of an edge worth keeping: a socket that is neither connected nor connecting
-    /// reports a hang-up (`EPOLLHUP`) that only says so; kept, it would stick as an error and
-    /// report every interest op forever, also after the connect.
+    /// The bits of an edge worth keeping (see [`idle_edge_bits`]: neither connected nor
+    /// connecting).
     pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
         if self.conn() == UNCONNECTED {
-            bits & !(ERROR | READ_CLOSED | READABLE)
+            idle_edge_bits(bits)
         } else {
             bits
         }
@@ -132,13 +138,12 @@ impl ServerState {
         self.bound.load(Ordering::Acquire)
     }
 
-    /// The bits of an edge worth keeping: a server that does not listen yet reports a
-    /// hang-up that only says so (kept, it would report every interest op forever).
+    /// The bits of an edge worth keeping (see [`idle_edge_bits`]: not listening yet).
     pub(crate) fn edge_bits(&self, bits: u32) -> u32 {
         if self.is_bound() {
             bits
         } else {
-            bits & !(ERROR | READ_CLOSED | READABLE)
+            idle_edge_bits(bits)
         }
     }
 
