@@ -336,3 +336,55 @@ fn a_detached_descriptor_is_never_closed() {
     assert!(is_open(fd), "neither the last call nor the drop closed it");
     close_raw(fd);
 }
+
+#[test]
+fn a_bound_socket_that_does_not_listen_is_no_server() {
+    let fd = raw_socket(libc::AF_INET, libc::SOCK_STREAM);
+    let addr = sockaddr_v4(0);
+    // SAFETY: `addr` is a valid sockaddr_in for the call.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    assert_eq!(
+        ServerSocketChannel::from_fd(fd).err(),
+        Some(ErrorKind::InvalidArgument.into())
+    );
+    assert!(
+        is_open(fd) && !is_nonblocking(fd) && !is_cloexec(fd),
+        "untouched"
+    );
+    close_raw(fd);
+}
+
+#[test]
+fn an_adoption_whose_commit_fails_is_undone() {
+    let server = listener();
+    let port = server.local_address().unwrap().unwrap().port();
+    let fd = raw_socket(libc::AF_INET, libc::SOCK_STREAM);
+    connect_raw(fd, port);
+    let before = fl(fd);
+    let refused = SocketChannel::from_fd_then(fd, |channel| {
+        assert!(channel.is_connected() && is_nonblocking(fd));
+        Err("the caller's own step failed")
+    });
+    assert_eq!(refused.unwrap().err(), Some("the caller's own step failed"));
+    assert_eq!(fl(fd), before, "its flags are as they were");
+    assert!(!is_cloexec(fd));
+    let adopted = SocketChannel::from_fd_then(fd, |_| Ok::<(), ()>(()))
+        .unwrap()
+        .unwrap();
+    assert!(
+        adopted.is_connected(),
+        "still adoptable: it was never closed"
+    );
+    adopted.close();
+    assert_eq!(
+        SocketChannel::from_fd_then(-1, |_| Ok::<(), ()>(())).err(),
+        Some(ErrorKind::InvalidArgument.into())
+    );
+}

@@ -231,3 +231,41 @@ pub fn wait_fd(
         }
     }
 }
+
+#[cfg(test)]
+mod interrupt_tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    #[test]
+    fn a_hook_may_make_waiting_calls_of_its_own_and_is_kept() {
+        let nested = Rc::new(Cell::new(0));
+        let n = nested.clone();
+        let outer = Interrupt {
+            hook: Box::new(move || {
+                // What a Python signal handler making a blocking call does.
+                let inner = Interrupt {
+                    hook: Box::new(|| Ok(())),
+                    slice: None,
+                };
+                with_interrupt(inner, check_interrupt)?;
+                n.set(n.get() + 1);
+                Ok(())
+            }),
+            slice: Some(Duration::from_millis(7)),
+        };
+        with_interrupt(outer, || {
+            check_interrupt().unwrap();
+            check_interrupt().unwrap();
+            assert_eq!(
+                interrupt_slice(),
+                Some(Duration::from_millis(7)),
+                "put back"
+            );
+        });
+        assert_eq!(nested.get(), 2);
+        assert_eq!(interrupt_slice(), None);
+    }
+}
