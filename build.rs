@@ -142,20 +142,20 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|err| panic!("capi/cbindgen.toml: {err}"));
     // cbindgen also reads the modules a source declares (event_loop/mod.rs declares group.rs,
     // ...): each header leaves out what another header's sources declare.
-    let declared: Vec<Vec<String>> = HEADERS
+    let owned: Vec<Vec<String>> = HEADERS
         .iter()
         .map(|header| {
             header
                 .sources
                 .iter()
-                .flat_map(|source| exported_items(&capi.join(source)))
+                .flat_map(|source| declared(&capi.join(source), ALL_ITEMS))
                 .collect()
         })
         .collect();
     let mut headers = Vec::new();
     for (index, header) in HEADERS.iter().enumerate() {
         let mut config = base.clone();
-        config.export.exclude = declared
+        config.export.exclude = owned
             .iter()
             .enumerate()
             .filter(|(other, _)| *other != index)
@@ -172,7 +172,7 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
         if header.name == "common" {
             // Its types are used by the other parts, not by its own functions: named here, or
             // cbindgen would leave them out.
-            config.export.include = exported_types(&capi.join("types.rs"));
+            config.export.include = declared(&capi.join("types.rs"), TYPES);
         } else {
             config.sys_includes = Vec::new();
             config.includes = std::iter::once("common")
@@ -198,43 +198,29 @@ fn generate_headers(root: &Path) -> Vec<(String, Vec<u8>)> {
     headers
 }
 
-/// What `source` exports to C: its `nx_*` functions, types and `NX_*` constants.
-fn exported_items(source: &Path) -> Vec<String> {
+/// The declarations that export a function, a type or a constant to C.
+const ALL_ITEMS: &[&str] = &[
+    "pub extern \"C\" fn ",
+    "pub const ",
+    "pub type ",
+    "pub struct ",
+];
+/// The C types.
+const TYPES: &[&str] = &["pub type ", "pub struct "];
+
+/// The names of what `source` exports to C (`nx_*` or `NX_*`) with one of the `kinds` of
+/// declaration ([`ALL_ITEMS`], [`TYPES`]).
+fn declared(source: &Path, kinds: &[&str]) -> Vec<String> {
     let text =
         std::fs::read_to_string(source).unwrap_or_else(|err| panic!("{}: {err}", source.display()));
     text.lines()
         .filter_map(|line| {
-            let rest = [
-                "pub extern \"C\" fn ",
-                "pub const ",
-                "pub type ",
-                "pub struct ",
-            ]
-            .iter()
-            .find_map(|prefix| line.strip_prefix(prefix))?;
+            let rest = kinds.iter().find_map(|kind| line.strip_prefix(kind))?;
             let name: String = rest
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             (name.starts_with("nx_") || name.starts_with("NX_")).then_some(name)
-        })
-        .collect()
-}
-
-/// The C types `source` declares (`pub struct nx_*` and `pub type nx_*`).
-fn exported_types(source: &Path) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(source).unwrap_or_else(|err| panic!("{}: {err}", source.display()));
-    text.lines()
-        .filter_map(|line| {
-            let rest = line
-                .strip_prefix("pub struct ")
-                .or_else(|| line.strip_prefix("pub type "))?;
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            name.starts_with("nx_").then_some(name)
         })
         .collect()
 }
