@@ -911,19 +911,12 @@ impl SelectionKey {
     ) -> Result<Option<Attachment>> {
         let mut slot = lock(&self.inner.held);
         self.check_valid()?;
-        match slot.take() {
-            Some(Held::Io(handle)) => {
-                *slot = Some(Held::Io(handle));
-                Err(ErrorKind::InvalidArgument.into())
-            }
-            Some(Held::Attachment(old)) => {
-                *slot = attachment.take().map(Held::Attachment);
-                Ok(Some(old))
-            }
-            None => {
-                *slot = attachment.take().map(Held::Attachment);
-                Ok(None)
-            }
+        if matches!(*slot, Some(Held::Io(_))) {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        match std::mem::replace(&mut *slot, attachment.take().map(Held::Attachment)) {
+            Some(Held::Attachment(old)) => Ok(Some(old)),
+            _ => Ok(None),
         }
     }
 
