@@ -301,6 +301,26 @@ static inline int t_child_passed(pid_t pid) {
   return WEXITSTATUS(status);
 }
 
+/* A read blocked on another thread: the channel it reads, its thread id once it started,
+ * whether it returned, and what it returned. */
+struct t_blocked_read {
+  nx_socket_channel_t *channel;
+  int tid;
+  int returned;
+  int rc;
+};
+
+/* The thread body of a blocking read (pthread_create with a struct t_blocked_read). */
+static inline void *t_blocking_read(void *arg) {
+  struct t_blocked_read *b = arg;
+  char buf[16];
+  size_t n;
+  t_store(&b->tid, (int)t_gettid());
+  b->rc = nx_socket_channel_read(b->channel, buf, sizeof(buf), &n);
+  t_store(&b->returned, 1);
+  return NULL;
+}
+
 /* Whether the test runs under valgrind (its preloaded library is in LD_PRELOAD). */
 static inline int t_under_valgrind(void) {
   const char *preload = getenv("LD_PRELOAD");

@@ -240,27 +240,10 @@ TEST_IMPL(tcp_detach_registered) {
   return 0;
 }
 
-struct blocked_read {
-  nx_socket_channel_t *channel;
-  int tid;
-  int returned;
-  int rc;
-};
-
-static void *blocking_read(void *arg) {
-  struct blocked_read *b = arg;
-  char buf[16];
-  size_t n;
-  t_store(&b->tid, (int)t_gettid());
-  b->rc = nx_socket_channel_read(b->channel, buf, sizeof(buf), &n);
-  t_store(&b->returned, 1);
-  return NULL;
-}
-
 /* A read blocked on another thread wakes with NX_EASYNCCLOSE, and the descriptor comes back
  * only once it has left. */
 TEST_IMPL(tcp_detach_wakes_blocked_read) {
-  struct blocked_read b;
+  struct t_blocked_read b;
   nx_socket_channel_t *client;
   pthread_t thread;
   char buf[4];
@@ -268,7 +251,7 @@ TEST_IMPL(tcp_detach_wakes_blocked_read) {
   memset(&b, 0, sizeof(b));
   t_pair(&client, &b.channel);
   ASSERT_OK(nx_socket_channel_configure_blocking(b.channel, 1));
-  ASSERT_OK(pthread_create(&thread, NULL, blocking_read, &b));
+  ASSERT_OK(pthread_create(&thread, NULL, t_blocking_read, &b));
   t_wait_blocked(&b.tid, &b.returned);
   ASSERT_OK(nx_socket_channel_detach(b.channel, &fd));
   t_join_soon(&b.returned, thread);
@@ -284,7 +267,7 @@ TEST_IMPL(tcp_detach_wakes_blocked_read) {
 /* A close with a read blocked on another thread, then a detach (refused, NX_ECLOSED): the
  * close still closes the descriptor when the read leaves. */
 TEST_IMPL(tcp_detach_after_close_still_closes) {
-  struct blocked_read b;
+  struct t_blocked_read b;
   nx_socket_channel_t *client;
   pthread_t thread;
   int fd = -1;
@@ -293,7 +276,7 @@ TEST_IMPL(tcp_detach_after_close_still_closes) {
   t_pair(&client, &b.channel);
   ASSERT_OK(nx_socket_channel_configure_blocking(b.channel, 1));
   ASSERT_OK(nx_socket_channel_fd(b.channel, &fd));
-  ASSERT_OK(pthread_create(&thread, NULL, blocking_read, &b));
+  ASSERT_OK(pthread_create(&thread, NULL, t_blocking_read, &b));
   t_wait_blocked(&b.tid, &b.returned);
   ASSERT_OK(nx_socket_channel_close(b.channel));
   ASSERT_EQ(nx_socket_channel_detach(b.channel, &got), NX_ECLOSED);

@@ -2,16 +2,15 @@
  * blocked first, then close (or free) wakes it with NX_EASYNCCLOSE. */
 #include "net-helpers.h"
 
-struct blocked_call {
+struct blocked_accept {
   nx_server_socket_channel_t *server;
-  nx_socket_channel_t *channel;
   int tid;
   int returned;
   int rc;
 };
 
 static void *blocking_accept(void *arg) {
-  struct blocked_call *b = arg;
+  struct blocked_accept *b = arg;
   nx_socket_channel_t *peer = NULL;
   t_store(&b->tid, (int)t_gettid());
   b->rc = nx_server_socket_channel_accept(b->server, &peer);
@@ -21,18 +20,8 @@ static void *blocking_accept(void *arg) {
   return NULL;
 }
 
-static void *blocking_read(void *arg) {
-  struct blocked_call *b = arg;
-  char buf[16];
-  size_t n;
-  t_store(&b->tid, (int)t_gettid());
-  b->rc = nx_socket_channel_read(b->channel, buf, sizeof(buf), &n);
-  t_store(&b->returned, 1);
-  return NULL;
-}
-
 TEST_IMPL(tcp_blocking_accept_closed) {
-  struct blocked_call b;
+  struct blocked_accept b;
   struct sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   pthread_t thread;
@@ -50,13 +39,13 @@ TEST_IMPL(tcp_blocking_accept_closed) {
 
 /* A read blocked in another thread, then `stop` (close or free) from this one. */
 static void blocked_read_stopped_by(int (*stop)(nx_socket_channel_t *)) {
-  struct blocked_call b;
+  struct t_blocked_read b;
   nx_socket_channel_t *client;
   pthread_t thread;
   memset(&b, 0, sizeof(b));
   t_pair(&client, &b.channel);
   ASSERT_OK(nx_socket_channel_configure_blocking(b.channel, 1));
-  ASSERT_OK(pthread_create(&thread, NULL, blocking_read, &b));
+  ASSERT_OK(pthread_create(&thread, NULL, t_blocking_read, &b));
   t_wait_blocked(&b.tid, &b.returned);
   ASSERT_OK(stop(b.channel));
   t_join_soon(&b.returned, thread);
@@ -80,13 +69,13 @@ TEST_IMPL(tcp_blocking_read_freed) {
 }
 
 TEST_IMPL(tcp_blocking_read_data) {
-  struct blocked_call b;
+  struct t_blocked_read b;
   nx_socket_channel_t *client;
   pthread_t thread;
   memset(&b, 0, sizeof(b));
   t_pair(&client, &b.channel);
   ASSERT_OK(nx_socket_channel_configure_blocking(b.channel, 1));
-  ASSERT_OK(pthread_create(&thread, NULL, blocking_read, &b));
+  ASSERT_OK(pthread_create(&thread, NULL, t_blocking_read, &b));
   t_wait_blocked(&b.tid, &b.returned);
   t_write_all(client, "wake", 4);
   t_join_soon(&b.returned, thread);
