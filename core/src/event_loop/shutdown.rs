@@ -196,6 +196,7 @@ impl EventLoop {
         }
         self.shutdown_now();
         if !self.inner.library_driven && !self.inner.running.swap(true, Ordering::AcqRel) {
+            let _run_right = self.inner.run_right.hold();
             self.finish_shutdown_scoped();
             self.inner.running.store(false, Ordering::Release);
         }

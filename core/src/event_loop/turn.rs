@@ -114,6 +114,7 @@ impl EventLoop {
         self.inner.idle.store(false, Ordering::SeqCst);
         self.inner.streaming.store(false, Ordering::Relaxed);
         let _running = NotRunning(self);
+        let _run_right = self.inner.run_right.hold();
         self.inner.owner.store(thread_no(), Ordering::Release);
         loop {
             // Nothing referenced: a Default or Once run has nothing to wait for (libuv's
