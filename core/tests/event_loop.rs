@@ -1530,3 +1530,79 @@ fn a_forked_child_holds_no_run_right_even_forked_inside_a_callback() {
     );
     lp.close();
 }
+
+#[test]
+fn a_reclaim_runs_once_at_the_end_of_a_turn_at_termination_or_on_the_caller() {
+    let lp = EventLoop::new().unwrap();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    // From a callback: at the end of that turn, on the running thread, after the callback.
+    let r = runs.clone();
+    lp.execute(move |lp| {
+        let inner = r.clone();
+        lp.reclaim_later(move || inner.lock().unwrap().push(("turn", thread::current().id())));
+        r.lock().unwrap().push(("callback", thread::current().id()));
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let here = thread::current().id();
+    assert_eq!(*runs.lock().unwrap(), [("callback", here), ("turn", here)]);
+    // From another thread between runs: the next turn runs it.
+    runs.lock().unwrap().clear();
+    let (r, l) = (runs.clone(), lp.clone());
+    thread::spawn(move || {
+        l.reclaim_later(move || r.lock().unwrap().push(("next", thread::current().id())))
+    })
+    .join()
+    .unwrap();
+    assert!(runs.lock().unwrap().is_empty(), "not on the freeing thread");
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(*runs.lock().unwrap(), [("next", here)]);
+    // Pending at termination: the termination runs it; after it, the caller does.
+    runs.lock().unwrap().clear();
+    let r = runs.clone();
+    lp.reclaim_later(move || {
+        r.lock()
+            .unwrap()
+            .push(("termination", thread::current().id()))
+    });
+    lp.close();
+    let r = runs.clone();
+    let l = lp.clone();
+    thread::spawn(move || {
+        l.reclaim_later(move || r.lock().unwrap().push(("caller", thread::current().id())))
+    })
+    .join()
+    .unwrap();
+    let seen = runs.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], ("termination", here));
+    assert_eq!(seen[1].0, "caller");
+    assert_ne!(seen[1].1, here);
+}
+
+#[test]
+fn reclaims_racing_the_termination_each_run_exactly_once() {
+    for _ in 0..20 {
+        let lp = EventLoop::spawn().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (l, c) = (lp.clone(), count.clone());
+                thread::spawn(move || {
+                    for _ in 0..200 {
+                        let c = c.clone();
+                        l.reclaim_later(move || {
+                            c.fetch_add(1, Ordering::SeqCst);
+                        });
+                    }
+                })
+            })
+            .collect();
+        lp.shutdown_now();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(lp.await_termination(Some(LIMIT)).unwrap());
+        assert_eq!(count.load(Ordering::SeqCst), 800);
+    }
+}

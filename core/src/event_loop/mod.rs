@@ -50,6 +50,7 @@ mod deadlines;
 mod group;
 mod io;
 mod promise;
+mod reclaim;
 pub mod run_right;
 mod schedule;
 mod shutdown;
@@ -189,6 +190,11 @@ pub(crate) struct LoopInner {
     leftovers: Mutex<Vec<Queued>>,
     scratch: Mutex<Vec<SelectionKey>>,
     scope: Mutex<Option<CallbackScope>>,
+    /// Reclaims handed to the loop ([`EventLoop::reclaim_later`]); `None` once the
+    /// termination has run the last ones.
+    reclaims: Mutex<Option<Vec<reclaim::Reclaim>>>,
+    /// Whether `reclaims` may hold some: read without its lock at the end of every turn.
+    reclaims_pending: AtomicBool,
 }
 
 impl Drop for LoopInner {
@@ -266,6 +272,8 @@ impl EventLoop {
                 in_tasks: AtomicBool::new(false),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
+                reclaims: Mutex::new(Some(Vec::new())),
+                reclaims_pending: AtomicBool::new(false),
             }),
         })
     }

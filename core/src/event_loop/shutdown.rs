@@ -157,6 +157,7 @@ impl EventLoop {
             timer.close();
         }
         self.inner.selector.close();
+        self.run_reclaims(true);
         self.inner.refs.store(0, Ordering::Release);
         if !self.inner.library_driven {
             self.complete_termination();

@@ -216,6 +216,7 @@ impl EventLoop {
         if n > 0 {
             *lock(&inner.scratch) = keys;
         }
+        self.run_reclaims(false);
         // A stream from other threads: a wake-up that found two or more tasks, or a task the
         // spin caught. Tasks the loop queues for itself (say, from a timer) do not count.
         let streaming = caught || (woken && ran_after_wait >= 2);
