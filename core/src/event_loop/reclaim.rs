@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 
 use super::EventLoop;
 use crate::sync::lock;
+use crate::sys::fork;
 
 /// A reclaim handed to a loop.
 pub(super) type Reclaim = Box<dyn FnOnce() + Send>;
@@ -21,9 +22,14 @@ impl EventLoop {
     /// Hands `reclaim` to the loop (see the module docs): it runs on the loop's running thread
     /// at the end of the current turn (from a callback) or of the next one (from another thread,
     /// which wakes a waiting loop), during the termination, or on this thread now if the loop
-    /// has terminated. Never fails; `reclaim` runs exactly once. A panic in it is caught and
+    /// has terminated or this is a forked child. Never fails; `reclaim` runs exactly once. A panic in it is caught and
     /// counted as a loop callback's.
     pub fn reclaim_later(&self, reclaim: impl FnOnce() + Send + 'static) {
+        if fork::is_forked(self.inner.generation) {
+            // A forked child runs none of its parent's loops (and must not lock or wake them).
+            reclaim();
+            return;
+        }
         let wake = {
             let mut reclaims = lock(&self.inner.reclaims);
             match reclaims.as_mut() {

@@ -157,13 +157,15 @@ impl EventLoop {
             timer.close();
         }
         self.inner.selector.close();
-        self.run_reclaims(true);
         self.inner.refs.store(0, Ordering::Release);
         if !self.inner.library_driven {
             self.complete_termination();
         } else {
             self.inner.terminated.try_success(None);
         }
+        // Last, while this thread still runs the loop: user code (attachment frees, the
+        // termination's listeners) may have used loop-owned objects above.
+        self.run_reclaims(true);
     }
 
     /// Deals with queued work that will not run as tasks any more (a shutdown drops it): a
