@@ -558,16 +558,33 @@ impl Handles {
     /// must not wait for another thread that may be freeing handles, and must not free this
     /// handle itself (or drop the last reference to an object that would).
     ///
+    /// On the running thread of the loop that owns the object, no reader is registered (see
+    /// "Loop-owned objects" in the module docs), and `f` may do anything but reclaim.
+    ///
     /// Errors: as [`Handles::get`].
+    #[inline(always)]
     pub fn with<T: Send + Sync + 'static, R>(
         &self,
         raw: RawHandle,
         kind: HandleKind,
         f: impl FnOnce(&T) -> R,
     ) -> Result<R, c_int> {
-        if let Some(object) = self.owned_by_caller::<T>(raw, kind) {
-            return Ok(f(object));
+        match self.owned_by_caller::<T>(raw, kind) {
+            Some(object) => Ok(f(object)),
+            None => self.with_checked(raw, kind, f),
         }
+    }
+
+    /// [`Handles::with`] for every caller but a loop-owned object's running thread: out of
+    /// line, so the fast path stays small where it is inlined.
+    #[cold]
+    #[inline(never)]
+    fn with_checked<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
         let (reader, entry) = self.read::<T>(raw, kind)?;
         match entry {
             Entry::Strong(object) | Entry::Owned(object, _) => {
@@ -688,7 +705,7 @@ impl Handles {
     /// and only at the end of a turn, never inside a call; a retirement meanwhile leaves the
     /// entry in place. The generation, tag and `LIVE` are read before and after the owner,
     /// so a slot reclaimed and reused for another loop's object in between is noticed.
-    #[inline]
+    #[inline(always)]
     fn owned_by_caller<T: 'static>(&self, raw: RawHandle, kind: HandleKind) -> Option<&T> {
         if raw.0 == 0 || raw.tag() != kind.tag() {
             return None;
@@ -858,6 +875,7 @@ impl Handles {
     }
 
     /// The slot at `index`, if its chunk exists.
+    #[inline(always)]
     fn slot(&self, index: usize) -> Option<&Slot> {
         if index >= MAX_HANDLES {
             return None;
@@ -914,6 +932,7 @@ impl fmt::Debug for Handles {
 }
 
 /// The chunk that holds slot `index`, and the slot's offset in it.
+#[inline(always)]
 fn chunk_of(index: usize) -> (usize, usize) {
     let n = index / FIRST_CHUNK + 1;
     let chunk = n.ilog2() as usize;
@@ -1055,6 +1074,7 @@ pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
 /// [`Handles::with`]: `f` must be short and must not free the handle).
 ///
 /// Errors: as [`get`].
+#[inline(always)]
 pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) -> Result<R, c_int> {
     HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
 }
