@@ -831,6 +831,12 @@ impl Handles {
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
         let writer = lock(&slot.writer);
+        if !slot.owner.load(Ordering::Relaxed).is_null() {
+            // A loop-owned entry is only ever retired and reclaimed (`remove`): its loop's
+            // thread may be using it without a reader count.
+            debug_assert!(false, "release of a loop-owned handle");
+            return Err(NX_EINVAL);
+        }
         if let Some(type_id) = type_id {
             let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
             if slot.entry(&reader).0 != type_id {
