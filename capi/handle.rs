@@ -353,6 +353,11 @@ struct Slot {
     entry: UnsafeCell<(TypeId, Entry)>,
 }
 
+/// The bytes one handle slot takes (what a live handle costs the table).
+pub fn slot_bytes() -> usize {
+    size_of::<Slot>()
+}
+
 // SAFETY: `entry` is shared only as described on `Slot` (readers see it while it cannot
 // change; a writer has it alone), and its contents are `Send + Sync`.
 unsafe impl Sync for Slot {}
