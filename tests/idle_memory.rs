@@ -165,8 +165,13 @@ fn hold(
             let mut key = ptr::null_mut();
             let mut ready = 0;
             let mut attachment = ptr::null_mut();
-            while nx_selector_next_ready(selector, &mut cursor, &mut key, &mut ready, &mut attachment)
-                == 0
+            while nx_selector_next_ready(
+                selector,
+                &mut cursor,
+                &mut key,
+                &mut ready,
+                &mut attachment,
+            ) == 0
             {
                 if ready & NX_OP_ACCEPT != 0 {
                     got += accept_all(server, selector, channels);
@@ -191,7 +196,10 @@ fn idle_connection_heap_bytes() {
         libc::setrlimit(libc::RLIMIT_NOFILE, &now);
         now.rlim_cur
     };
-    let (warm, conns) = (200usize, ((enough as usize).saturating_sub(600) / 2).min(2000));
+    let (warm, conns) = (
+        200usize,
+        ((enough as usize).saturating_sub(600) / 2).min(2000),
+    );
     if conns < 500 {
         eprintln!("idle_memory: descriptor limit {enough} too low, skipped");
         return;
@@ -223,7 +231,8 @@ fn idle_connection_heap_bytes() {
         0
     );
     // SAFETY: an AF_INET address was stored.
-    let port = u16::from_be(unsafe { (*ptr::from_ref(&bound).cast::<libc::sockaddr_in>()).sin_port });
+    let port =
+        u16::from_be(unsafe { (*ptr::from_ref(&bound).cast::<libc::sockaddr_in>()).sin_port });
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     assert_eq!(nx_server_socket_channel_configure_blocking(server, 0), 0);
     let rc = nx_server_socket_channel_register(
@@ -271,12 +280,18 @@ fn idle_connection_heap_bytes() {
     }
     let large = large_after - large_before;
     for (i, &(size, live)) in sizes_after.iter().enumerate() {
-        let was = sizes_before.get(i).filter(|(s, _)| *s == size).map_or(0, |(_, n)| *n);
+        let was = sizes_before
+            .get(i)
+            .filter(|(s, _)| *s == size)
+            .map_or(0, |(_, n)| *n);
         if size != 0 && live != was {
             println!("  large {size} B: {:+}", live - was);
         }
     }
-    println!("  larger ones (vectors grown amortized): {:7.1} B", per(large));
+    println!(
+        "  larger ones (vectors grown amortized): {:7.1} B",
+        per(large)
+    );
     let slots = handles_after - handles_before;
     let slot_bytes = nioxide::handle::slot_bytes() as i64 * slots as i64;
     println!(
