@@ -291,6 +291,17 @@ impl RawHandle {
         ptr::without_provenance_mut(self.0)
     }
 
+    /// The handle's value as a number (to keep where a pointer is not wanted, such as a core
+    /// object's binding slot).
+    pub fn to_bits(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// The handle whose value is `bits` (from [`RawHandle::to_bits`]).
+    pub fn from_bits(bits: u64) -> RawHandle {
+        RawHandle(bits as usize)
+    }
+
     fn tag(self) -> u8 {
         self.0 as u8
     }

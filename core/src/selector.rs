@@ -97,7 +97,18 @@ pub struct WeakSelectionKey {
     inner: Weak<KeyInner>,
 }
 
+impl From<Arc<KeyInner>> for SelectionKey {
+    fn from(inner: Arc<KeyInner>) -> SelectionKey {
+        SelectionKey { inner }
+    }
+}
+
 impl WeakSelectionKey {
+    /// The weak reference to the key's allocation.
+    pub fn as_weak(&self) -> &Weak<KeyInner> {
+        &self.inner
+    }
+
     /// The key, unless the selector has forgotten it (the select after its cancellation,
     /// or selector close) and every other handle to it is gone.
     pub fn upgrade(&self) -> Option<SelectionKey> {
@@ -136,7 +147,10 @@ struct State {
     rearm: Vec<Arc<KeyInner>>,
 }
 
-pub(crate) struct KeyInner {
+/// What a [`SelectionKey`] shares with its clones: the key's own allocation. Opaque; a binding
+/// layer that names keys by their allocation keeps a `Weak<KeyInner>`
+/// ([`WeakSelectionKey::as_weak`]) and turns an upgraded one back into a key with `From`.
+pub struct KeyInner {
     selector: Weak<SelectorInner>,
     channel: Channel,
     token: usize,
@@ -220,7 +234,7 @@ impl Selector {
                 wakeup_pending: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 generation,
-                binding: Mutex::new(None),
+                binding: Default::default(),
             }),
         })
     }
@@ -330,7 +344,7 @@ impl Selector {
             queued: AtomicBool::new(false),
             deregistered: AtomicBool::new(false),
             held: Mutex::new(attachment.take().map(Held::Attachment)),
-            binding: Mutex::new(None),
+            binding: Default::default(),
         });
         if token == state.keys.len() {
             state.keys.push(Some(key.clone()));
@@ -675,12 +689,23 @@ impl Selector {
 
     /// Runs `f` with the binding layer's object for this selector.
     pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
-        f(lock(&self.inner.binding).as_deref())
+        self.inner.binding.with(f)
     }
 
     /// Stores the binding layer's object for this selector; dropped with it.
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
-        *lock(&self.inner.binding) = Some(value);
+        self.inner.binding.set(value);
+    }
+
+    /// The binding layer's handle number for this selector (see `set_bound_handle`).
+    pub fn bound_handle(&self) -> Option<u64> {
+        self.inner.binding.handle()
+    }
+
+    /// Stores the binding layer's handle number for this selector in place of an object;
+    /// `release` runs with it when the selector dies.
+    pub fn set_bound_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.inner.binding.set_handle(raw, release);
     }
 }
 
@@ -1028,12 +1053,24 @@ impl SelectionKey {
 
     /// Runs `f` with the binding layer's object for this key.
     pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
-        f(lock(&self.inner.binding).as_deref())
+        self.inner.binding.with(f)
     }
 
     /// Stores the binding layer's object for this key; dropped when the key's last handle
     /// goes away (the selector forgets a key at the select after its cancellation).
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
-        *lock(&self.inner.binding) = Some(value);
+        self.inner.binding.set(value);
+    }
+
+    /// The binding layer's handle number for this key (see `set_bound_handle`).
+    pub fn bound_handle(&self) -> Option<u64> {
+        self.inner.binding.handle()
+    }
+
+    /// Stores the binding layer's handle number for this key in place of an object, allocating
+    /// nothing; `release` runs with it when the key dies (the C layer frees the handle then,
+    /// as a weak handle of [`KeyInner`] names the key only while it lives).
+    pub fn set_bound_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.inner.binding.set_handle(raw, release);
     }
 }
