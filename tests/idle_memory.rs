@@ -263,6 +263,12 @@ fn idle_connection_heap_bytes() {
     let mut requested = 0i64;
     let mut spent = 0i64;
     println!("idle connections: {conns} after {warm}");
+    println!(
+        "a channel's allocation holds a ChannelCore of {} B, a key's a KeyInner of {} B \
+         (each after Arc's two counts, 16 B)",
+        size_of::<nioxide_core::channel::ChannelCore>(),
+        size_of::<nioxide_core::selector::KeyInner>()
+    );
     println!("live allocations added, by requested size (per connection):");
     for size in 0..SIZES {
         let added = after[size] - before[size];

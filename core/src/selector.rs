@@ -152,8 +152,11 @@ struct State {
 /// ([`WeakSelectionKey::as_weak`]) and turns an upgraded one back into a key with `From`.
 pub struct KeyInner {
     selector: Weak<SelectorInner>,
-    channel: Channel,
-    token: usize,
+    /// The channel's allocation (its kind says which channel it is: `Channel::of_core`).
+    channel: Arc<ChannelCore>,
+    /// The key's index in `State::keys` and its epoll token. A key holds a descriptor, so
+    /// there are fewer keys than descriptor numbers (an `int`).
+    token: u32,
     interest: AtomicU32,
     ready: AtomicU32,
     valid: AtomicBool,
@@ -333,8 +336,8 @@ impl Selector {
         }
         let key = Arc::new(KeyInner {
             selector: Arc::downgrade(&self.inner),
-            channel,
-            token,
+            channel: Arc::clone(&core),
+            token: token as u32,
             interest: AtomicU32::new(ops),
             ready: AtomicU32::new(0),
             valid: AtomicBool::new(true),
@@ -422,9 +425,8 @@ impl Selector {
             if !key.valid.load(Ordering::Acquire) {
                 continue;
             }
-            let core = key.channel.core();
-            if let Ok(call) = core.enter() {
-                let _ = self.inner.backend.reregister(call.fd(), key.token);
+            if let Ok(call) = key.channel.enter() {
+                let _ = self.inner.backend.reregister(call.fd(), key.token as usize);
             }
         }
     }
@@ -462,8 +464,8 @@ impl Selector {
                 continue;
             };
             let key = key.clone();
-            let bits = key.channel.core().edge_bits(backend::event_bits(event));
-            key.channel.core().readiness.set(bits);
+            let bits = key.channel.edge_bits(backend::event_bits(event));
+            key.channel.readiness.set(bits);
             if key.edge.load(Ordering::Relaxed) {
                 key.edge_bits.fetch_or(bits, Ordering::AcqRel);
             }
@@ -475,7 +477,7 @@ impl Selector {
     /// The ops `key` would be selected for now. With `consume`, an edge-triggered key's
     /// pending edges are used up.
     fn key_ready(key: &KeyInner, consume: bool) -> u32 {
-        let core = key.channel.core();
+        let core = &key.channel;
         let interest = key.interest.load(Ordering::Acquire);
         let flags = Readiness::flags(core.readiness.snapshot());
         if !key.edge.load(Ordering::Acquire) {
@@ -510,7 +512,7 @@ impl Selector {
             }
             let mut ready = Self::key_ready(key, false);
             if ready & OP_ACCEPT != 0 {
-                if let Some(left) = key.channel.core().accept_backoff_left() {
+                if let Some(left) = key.channel.accept_backoff_left() {
                     ready &= !OP_ACCEPT;
                     backoff = Some(backoff.map_or(left, |b| b.min(left)));
                 }
@@ -529,10 +531,10 @@ impl Selector {
             std::mem::swap(&mut scratch.candidates, &mut state.candidates);
             let cancelled = std::mem::take(&mut state.cancelled);
             for key in &cancelled {
-                if let Some(slot) = state.keys.get_mut(key.token) {
+                if let Some(slot) = state.keys.get_mut(key.token as usize) {
                     if slot.as_ref().is_some_and(|k| Arc::ptr_eq(k, key)) {
                         *slot = None;
-                        state.free.push(key.token);
+                        state.free.push(key.token as usize);
                     }
                 }
             }
@@ -549,7 +551,7 @@ impl Selector {
                 continue;
             }
             let mut ready = Self::key_ready(&key, true);
-            if ready & OP_ACCEPT != 0 && key.channel.core().accept_backoff_left().is_some() {
+            if ready & OP_ACCEPT != 0 && key.channel.accept_backoff_left().is_some() {
                 ready &= !OP_ACCEPT;
                 // An edge-triggered key has used its edge up: it looks at the cached
                 // readiness again once the back-off ends, so the pending connections are
@@ -559,7 +561,7 @@ impl Selector {
             }
             if ready != 0 {
                 key.ready.store(ready, Ordering::Release);
-                let core = key.channel.core();
+                let core = &key.channel;
                 if core.is_raw() {
                     // nioxide cannot see a raw descriptor being drained: forget the readiness
                     // and re-arm before the next wait, so epoll reports it again if it lasts.
@@ -764,7 +766,7 @@ impl KeyInner {
 
     /// Takes the channel out of the epoll set once, unless a forked child or already done.
     pub(crate) fn deregister(&self) {
-        let core = self.channel.core();
+        let core = &self.channel;
         // Under the channel's registration lock, which `ChannelCore::close` takes before it
         // closes the descriptor: the DEL below never races the close (a raw fd would stay in
         // the epoll set if the close won and nobody removed it).
@@ -819,7 +821,7 @@ impl SelectionKey {
     /// Fails with `Forked` in a forked child (for a channel created before the fork), else
     /// with `CancelledKey` once the key is cancelled.
     pub fn check(&self) -> Result<()> {
-        if self.inner.channel.core().is_forked() {
+        if self.inner.channel.is_forked() {
             return Err(ErrorKind::Forked.into());
         }
         self.check_valid()
@@ -1003,7 +1005,7 @@ impl SelectionKey {
 
     /// The channel this key registers.
     pub fn channel(&self) -> Channel {
-        self.inner.channel.clone()
+        Channel::of_core(self.inner.channel.clone())
     }
 
     /// The selector this key belongs to (`None` once it is gone).

@@ -34,8 +34,9 @@ pub use tcp::{ServerSocketChannel, SocketChannel};
 pub(crate) enum KindState {
     /// A TCP connection ([`tcp::SocketState`]).
     Socket(tcp::SocketState),
-    /// A TCP listener ([`tcp::ServerState`]).
-    Server(tcp::ServerState),
+    /// A TCP listener ([`tcp::ServerState`]), boxed: servers are few, and a connection's
+    /// channel stays the smaller for it.
+    Server(Box<tcp::ServerState>),
     /// A descriptor the user owns and does the I/O on ([`FdChannel`]).
     Fd,
 }
@@ -169,6 +170,15 @@ impl ChannelCore {
     /// owns), so its readiness cannot be seen consumed and its key is re-armed instead.
     pub(crate) fn is_raw(&self) -> bool {
         matches!(self.kind, KindState::Fd)
+    }
+
+    /// The interest ops the kind supports (Java's `validOps`).
+    pub(crate) fn valid_ops(&self) -> u32 {
+        match self.kind {
+            KindState::Socket(_) => SocketChannel::VALID_OPS,
+            KindState::Server(_) => ServerSocketChannel::VALID_OPS,
+            KindState::Fd => FdChannel::VALID_OPS,
+        }
     }
 
     fn kind_name(&self) -> &'static str {
@@ -390,10 +400,15 @@ impl Channel {
 
     /// The interest ops this channel supports (Java's `validOps`).
     pub fn valid_ops(&self) -> u32 {
-        match self {
-            Channel::Socket(_) => SocketChannel::VALID_OPS,
-            Channel::Server(_) => ServerSocketChannel::VALID_OPS,
-            Channel::Fd(_) => FdChannel::VALID_OPS,
+        self.core().valid_ops()
+    }
+
+    /// The channel whose allocation `core` is, as its kind says.
+    pub(crate) fn of_core(core: Arc<ChannelCore>) -> Channel {
+        match core.kind {
+            KindState::Socket(_) => Channel::Socket(SocketChannel { core }),
+            KindState::Server(_) => Channel::Server(ServerSocketChannel { core }),
+            KindState::Fd => Channel::Fd(FdChannel { core }),
         }
     }
 

@@ -854,7 +854,11 @@ impl ServerSocketChannel {
 
     fn open_socket(family: Option<Family>) -> Result<ServerSocketChannel> {
         let (fd, family) = open_socket(family)?;
-        let core = ChannelCore::new(fd, KindState::Server(ServerState::new(false)), family);
+        let core = ChannelCore::new(
+            fd,
+            KindState::Server(Box::new(ServerState::new(false))),
+            family,
+        );
         socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
         Ok(ServerSocketChannel {
             core: Arc::new(core),
@@ -881,7 +885,7 @@ impl ServerSocketChannel {
         socket::adopt_flags(fd)?;
         let core = ChannelCore::new(
             fd,
-            KindState::Server(ServerState::new(state.listening)),
+            KindState::Server(Box::new(ServerState::new(state.listening))),
             state.family,
         );
         Ok(ServerSocketChannel {

@@ -81,17 +81,20 @@ pub fn interrupt_slice() -> Option<Duration> {
     INTERRUPT.with(|i| i.borrow().as_ref().and_then(|i| i.slice))
 }
 
-/// The wake-up descriptors of the threads blocked on one object.
+/// The wake-up descriptors of the threads blocked on one object: a vector allocated only
+/// while a thread waits, so an object nobody blocks on pays one word for it.
 #[derive(Debug, Default)]
 pub struct Waiters {
-    fds: Mutex<Vec<RawFd>>,
+    // Boxed: one word while nobody waits, where a `Vec` would be three.
+    #[allow(clippy::box_collection)]
+    fds: Mutex<Option<Box<Vec<RawFd>>>>,
 }
 
 impl Waiters {
     /// Wakes every thread blocked on this object.
     pub fn wake_all(&self) {
         let fds = lock(&self.fds);
-        for &fd in fds.iter() {
+        for &fd in fds.iter().flat_map(|fds| fds.iter()) {
             let one: u64 = 1;
             // SAFETY: `fd` is a live eventfd owned by a thread that is still waiting (it
             // removes itself under this lock before its thread-local closes it).
@@ -100,13 +103,19 @@ impl Waiters {
     }
 
     fn add(&self, fd: RawFd) {
-        lock(&self.fds).push(fd);
+        lock(&self.fds).get_or_insert_default().push(fd);
     }
 
     fn remove(&self, fd: RawFd) {
-        let mut fds = lock(&self.fds);
+        let mut slot = lock(&self.fds);
+        let Some(fds) = slot.as_mut() else {
+            return;
+        };
         if let Some(at) = fds.iter().position(|&f| f == fd) {
             fds.swap_remove(at);
+        }
+        if fds.is_empty() {
+            *slot = None;
         }
     }
 }
