@@ -75,6 +75,22 @@ pub(super) fn register<H: IoHandle + 'static>(
     Ok(handle)
 }
 
+impl EventLoop {
+    /// [`register`] for the loop-served objects of other modules (the pipeline's channels):
+    /// registers `channel` for `ops`, served by the handle `make` builds from the registration.
+    ///
+    /// # Errors
+    /// As [`Selector::register`](crate::selector::Selector::register).
+    pub(crate) fn register_io<H: IoHandle + 'static>(
+        &self,
+        channel: crate::channel::Channel,
+        ops: u32,
+        make: impl FnOnce(SelectionKey) -> Arc<H>,
+    ) -> crate::Result<Arc<H>> {
+        register(self, channel, ops, make)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

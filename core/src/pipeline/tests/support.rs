@@ -1,0 +1,141 @@
+//! What the pipeline tests share: a handler that records what reaches it, and the
+//! live-buffer check.
+
+use std::sync::{Arc, Mutex};
+
+use crate::event_loop::Failure;
+use crate::event_loop::Promise;
+use crate::pipeline::{ChannelAddress, ChannelHandler, Context, HandlerResult, Message, UserEvent};
+
+/// A log of events, shared between handlers and the test.
+pub(crate) type Log = Arc<Mutex<Vec<String>>>;
+
+pub(crate) fn log() -> Log {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+pub(crate) fn entries(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+/// Records every event and operation under its name, passing each on.
+pub(crate) struct Recorder {
+    pub(crate) name: &'static str,
+    pub(crate) log: Log,
+}
+
+impl Recorder {
+    fn note(&self, what: &str) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:{what}", self.name));
+    }
+}
+
+impl ChannelHandler for Recorder {
+    fn handler_added(&self, _: &Context) -> HandlerResult {
+        self.note("added");
+        Ok(())
+    }
+    fn handler_removed(&self, _: &Context) -> HandlerResult {
+        self.note("removed");
+        Ok(())
+    }
+    fn channel_registered(&self, ctx: &Context) -> HandlerResult {
+        self.note("registered");
+        ctx.fire_channel_registered();
+        Ok(())
+    }
+    fn channel_unregistered(&self, ctx: &Context) -> HandlerResult {
+        self.note("unregistered");
+        ctx.fire_channel_unregistered();
+        Ok(())
+    }
+    fn channel_active(&self, ctx: &Context) -> HandlerResult {
+        self.note("active");
+        ctx.fire_channel_active();
+        Ok(())
+    }
+    fn channel_inactive(&self, ctx: &Context) -> HandlerResult {
+        self.note("inactive");
+        ctx.fire_channel_inactive();
+        Ok(())
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        self.note("read");
+        ctx.fire_channel_read(msg);
+        Ok(())
+    }
+    fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
+        self.note("read_complete");
+        ctx.fire_channel_read_complete();
+        Ok(())
+    }
+    fn user_event_triggered(&self, ctx: &Context, event: UserEvent) -> HandlerResult {
+        self.note(&format!("event:{event:?}"));
+        ctx.fire_user_event_triggered(event);
+        Ok(())
+    }
+    fn channel_writability_changed(&self, ctx: &Context) -> HandlerResult {
+        self.note(&format!("writable:{}", ctx.channel().is_writable()));
+        ctx.fire_channel_writability_changed();
+        Ok(())
+    }
+    fn exception_caught(&self, ctx: &Context, failure: Failure) -> HandlerResult {
+        self.note(&format!("exception:{}", failure.error));
+        ctx.fire_exception_caught(failure);
+        Ok(())
+    }
+    fn bind(&self, ctx: &Context, local: ChannelAddress, p: Option<Promise>) -> HandlerResult {
+        self.note("bind");
+        ctx.bind(local, p);
+        Ok(())
+    }
+    fn close(&self, ctx: &Context, p: Option<Promise>) -> HandlerResult {
+        self.note("close");
+        ctx.close(p);
+        Ok(())
+    }
+    fn write(&self, ctx: &Context, msg: Message, p: Option<Promise>) -> HandlerResult {
+        self.note("write");
+        ctx.write(msg, p);
+        Ok(())
+    }
+    fn flush(&self, ctx: &Context) -> HandlerResult {
+        self.note("flush");
+        ctx.flush();
+        Ok(())
+    }
+}
+
+/// Serialises the tests that count live buffers (the count is process-wide) and checks at
+/// the end that the test's buffers are all gone.
+pub(crate) struct BufferCheck {
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+static BUFFER_TESTS: Mutex<()> = Mutex::new(());
+
+impl BufferCheck {
+    pub(crate) fn start() -> BufferCheck {
+        let guard = BUFFER_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(
+            crate::pipeline::live_buffers(),
+            0,
+            "buffers alive before the test"
+        );
+        BufferCheck { _guard: guard }
+    }
+
+    /// Waits (bounded) until every buffer is released, then asserts it.
+    pub(crate) fn finish(self) {
+        for _ in 0..200 {
+            if crate::pipeline::live_buffers() == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(crate::pipeline::live_buffers(), 0, "buffers leaked");
+    }
+}
