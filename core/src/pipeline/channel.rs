@@ -18,9 +18,9 @@ use super::cell::LoopCell;
 use super::config::{ChannelConfig, ChannelOption};
 use super::context::{Context, Inbound, Links, Outbound};
 use super::handler::{ChannelHandler, HandlerResult, Mask};
+use super::list::Pipeline;
 use super::message::{ChannelAddress, Message, UserEvent};
 use super::outbound_buffer::{Crossing, ENTRY_OVERHEAD, Entry, OutboundBuffer, WriteBudget};
-use super::pipeline::Pipeline;
 use crate::channel::SocketOption;
 use crate::event_loop::{EventLoop, Failure, Future, Promise, Repeat};
 use crate::sync::lock;
@@ -604,38 +604,36 @@ impl Channel {
     }
 
     /// Shuts the output down (TCP: a half-close, the peer reads end of stream); fires
-    /// [`UserEvent::OutputShutdown`]. Queued writes fail.
+    /// [`UserEvent::OutputShutdown`]. Queued writes fail with `Shutdown`.
     pub fn shutdown_output(&self) -> Future {
-        let promise = self.new_promise();
-        let ch = self.clone();
-        let p = promise.clone();
-        self.on_loop_or_fail(&promise, move || {
-            match ch.inner.transport.shutdown_output(&ch) {
-                Ok(()) => {
-                    ch.fail_outbound(ErrorKind::Shutdown.into(), false);
-                    p.try_success(None);
-                    ch.pipeline()
-                        .fire_user_event_triggered(UserEvent::OutputShutdown);
-                }
-                Err(e) => {
-                    p.try_failure(Failure::new(e));
-                }
-            }
-        });
-        promise
+        self.shutdown_side(UserEvent::OutputShutdown)
     }
 
     /// Shuts the input down: reading stops; fires [`UserEvent::InputShutdown`].
     pub fn shutdown_input(&self) -> Future {
+        self.shutdown_side(UserEvent::InputShutdown)
+    }
+
+    /// Shuts one side down (which one `event` says), on the loop; fires `event` on success.
+    fn shutdown_side(&self, event: UserEvent) -> Future {
         let promise = self.new_promise();
         let ch = self.clone();
         let p = promise.clone();
         self.on_loop_or_fail(&promise, move || {
-            match ch.inner.transport.shutdown_input(&ch) {
+            let output = matches!(event, UserEvent::OutputShutdown);
+            let transport = &ch.inner.transport;
+            let result = if output {
+                transport.shutdown_output(&ch)
+            } else {
+                transport.shutdown_input(&ch)
+            };
+            match result {
                 Ok(()) => {
+                    if output {
+                        ch.fail_outbound(ErrorKind::Shutdown.into(), false);
+                    }
                     p.try_success(None);
-                    ch.pipeline()
-                        .fire_user_event_triggered(UserEvent::InputShutdown);
+                    ch.pipeline().fire_user_event_triggered(event);
                 }
                 Err(e) => {
                     p.try_failure(Failure::new(e));
@@ -900,12 +898,15 @@ impl Channel {
         let was_active = self.inner.transport.is_active();
         match self.inner.transport.bind(self, local) {
             Ok(()) => {
-                if let Some(p) = promise {
-                    p.try_success(None);
-                }
                 if !was_active && self.inner.transport.is_active() {
+                    // Active at once (as `is_active` asks the transport in Netty); the event
+                    // follows on a later turn.
+                    self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
                     let ch = self.clone();
                     self.run_later(move || ch.become_active());
+                }
+                if let Some(p) = promise {
+                    p.try_success(None);
                 }
             }
             Err(e) => self.fail_op(promise, e),

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use super::channel::{Channel, ChannelKind, ChannelTask, Transport};
 use super::handler::ChannelHandler;
+use super::list::Pipeline;
 use super::message::{ChannelAddress, Message};
-use super::pipeline::Pipeline;
 use crate::event_loop::{EventLoop, Failure, Future, Promise, RunMode};
 use crate::sync::lock;
 use crate::{ErrorKind, Result};

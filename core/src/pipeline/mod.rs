@@ -31,6 +31,7 @@
 //!   per failure (a reset with many such writes queued fires it once); the ones a close
 //!   fails fire nothing.
 
+mod bootstrap;
 mod cell;
 mod channel;
 mod config;
@@ -38,10 +39,14 @@ mod context;
 mod embedded;
 mod handler;
 mod initializer;
+mod list;
+mod local;
 mod message;
 mod outbound_buffer;
-mod pipeline;
+mod recv_allocator;
+mod tcp;
 
+pub use bootstrap::{Bootstrap, ChannelFuture, ServerBootstrap};
 pub use channel::{
     Channel, ChannelKind, ChannelTask, CloseWhen, UnhandledExceptionHook,
     set_unhandled_exception_hook, unhandled_exceptions,
@@ -54,11 +59,13 @@ pub use context::Context;
 pub use embedded::EmbeddedChannel;
 pub use handler::{ChannelHandler, HandlerResult, Mask};
 pub use initializer::{ChannelInitializer, InitFn};
+pub use list::{Pipeline, Position};
+pub use local::{LOCAL_PEER_QUEUE, LocalChannel, LocalServerChannel};
 #[cfg(any(test, feature = "testing"))]
 pub use message::live_buffers;
 pub use message::{Buffer, ChannelAddress, Message, UserEvent, UserMessage};
 pub use outbound_buffer::ENTRY_OVERHEAD;
-pub use pipeline::{Pipeline, Position};
+pub use tcp::{TcpChannel, TcpServerChannel};
 
 #[cfg(test)]
 mod tests;

@@ -2,4 +2,6 @@
 //! their own files. Each test checks at its end that no buffer it made is still alive.
 
 mod embedded;
+mod local;
 mod support;
+mod tcp;

@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::event_loop::Failure;
 use crate::event_loop::Promise;
-use crate::pipeline::{ChannelAddress, ChannelHandler, Context, HandlerResult, Message, UserEvent};
+use crate::pipeline::{
+    Channel, ChannelAddress, ChannelFuture, ChannelHandler, Context, HandlerResult, Message,
+    UserEvent,
+};
 
 /// A log of events, shared between handlers and the test.
 pub(crate) type Log = Arc<Mutex<Vec<String>>>;
@@ -138,4 +141,120 @@ impl BufferCheck {
         }
         assert_eq!(crate::pipeline::live_buffers(), 0, "buffers leaked");
     }
+}
+
+/// Polls `done` every few milliseconds until it holds or `limit` passes; whether it held.
+pub(crate) fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Shuts a group down and waits (bounded) for its threads to end.
+pub(crate) fn shut_down(group: &crate::event_loop::EventLoopGroup) {
+    group.shutdown_gracefully(std::time::Duration::ZERO, std::time::Duration::from_secs(5));
+    assert!(
+        group
+            .await_termination(Some(std::time::Duration::from_secs(20)))
+            .unwrap()
+    );
+}
+
+/// Random bytes from a small xorshift generator (no dependency, reproducible per seed).
+pub(crate) fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// Echoes what it reads (Netty's `EchoServerHandler`): writes without a promise in read,
+/// flushes in read complete; with auto-read off it asks for each batch itself.
+pub(crate) struct EchoServer {
+    pub(crate) manual_read: bool,
+}
+
+impl ChannelHandler for EchoServer {
+    fn channel_active(&self, ctx: &Context) -> HandlerResult {
+        if self.manual_read {
+            ctx.read();
+        }
+        ctx.fire_channel_active();
+        Ok(())
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        ctx.write(msg, None);
+        Ok(())
+    }
+    fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
+        ctx.flush();
+        if self.manual_read {
+            ctx.read();
+        }
+        Ok(())
+    }
+}
+
+/// Collects the bytes it reads; with auto-read off it asks for each batch itself.
+pub(crate) struct Collector {
+    pub(crate) data: Arc<Mutex<Vec<u8>>>,
+    pub(crate) manual_read: bool,
+}
+
+impl ChannelHandler for Collector {
+    fn channel_active(&self, ctx: &Context) -> HandlerResult {
+        if self.manual_read {
+            ctx.read();
+        }
+        ctx.fire_channel_active();
+        Ok(())
+    }
+    fn channel_read(&self, _: &Context, msg: Message) -> HandlerResult {
+        self.data
+            .lock()
+            .unwrap()
+            .extend_from_slice(msg.as_buffer().expect("bytes"));
+        Ok(())
+    }
+    fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
+        if self.manual_read {
+            ctx.read();
+        }
+        Ok(())
+    }
+}
+
+/// An initializer that adds the handler `make` builds, under `name`.
+pub(crate) fn adding(
+    name: &'static str,
+    make: impl Fn() -> Box<dyn ChannelHandler> + Send + Sync + 'static,
+) -> impl Fn(&Channel) -> HandlerResult + Send + Sync + 'static {
+    move |ch: &Channel| {
+        ch.pipeline()
+            .add_last(name, make())
+            .map(|_| ())
+            .map_err(Into::into)
+    }
+}
+
+/// Waits (bounded) for a bind or connect and asserts it succeeded.
+pub(crate) fn connected(started: &ChannelFuture) {
+    assert!(
+        started
+            .future
+            .wait(Some(std::time::Duration::from_secs(20)))
+            .unwrap()
+    );
+    assert!(started.future.is_success(), "{:?}", started.future.cause());
 }
