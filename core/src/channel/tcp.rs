@@ -777,6 +777,21 @@ impl SocketChannel {
         Ok(written)
     }
 
+    /// Waits until the socket takes more bytes, `deadline` passes (`Ok(false)`) or another
+    /// thread closes the channel (`AsyncClose`), whatever the blocking mode: what a pipeline
+    /// channel that flushes its last writes at a loop's shutdown waits for.
+    pub(crate) fn wait_writable(&self, deadline: Instant) -> Result<bool> {
+        let call = self.core.enter()?;
+        let closed = || self.core.fd.is_closed();
+        wait::wait_fd(
+            call.fd(),
+            libc::POLLOUT,
+            &self.core.waiters,
+            &closed,
+            Some(deadline),
+        )
+    }
+
     /// Shuts down the input side: later reads return end of stream. Idempotent.
     pub fn shutdown_input(&self) -> Result<()> {
         let call = self.core.enter()?;

@@ -89,6 +89,15 @@ impl EventLoop {
     ) -> crate::Result<Arc<H>> {
         register(self, channel, ops, make)
     }
+
+    /// The deadline of the shutdown under way, if it has one (a graceful shutdown's timeout;
+    /// now, for `shutdown_now`): how long an I/O handle that the shutdown closes may still
+    /// finish its work (a pipeline channel flushing its queued writes).
+    pub(crate) fn shutdown_deadline(&self) -> Option<std::time::Instant> {
+        crate::sync::lock(&self.inner.shutdown)
+            .as_ref()
+            .and_then(|s| s.deadline)
+    }
 }
 
 #[cfg(test)]

@@ -540,10 +540,24 @@ impl Transport for TcpTransport {
         }
     }
 
-    /// The loop shuts down: what the socket takes now is written, then the channel closes.
+    /// The loop shuts down: the flushed writes go out as the socket takes them until the
+    /// shutdown's deadline, then the channel closes (what is left fails as closed). Channels
+    /// of one loop are closed one after the other, so a stalled one uses the deadline up.
     fn loop_closing(&self, channel: &Channel) {
-        if channel.is_open() {
+        let deadline = channel.event_loop().shutdown_deadline();
+        while channel.is_open() {
             self.write_out(channel);
+            if !channel.inner.outbound.with(|b| b.flushed > 0) {
+                break;
+            }
+            match deadline {
+                Some(d) if std::time::Instant::now() < d => {
+                    if !matches!(self.socket.wait_writable(d), Ok(true)) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
         }
         channel.close_now(None);
     }

@@ -159,7 +159,16 @@ pub(crate) fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> b
 
 /// Shuts a group down and waits (bounded) for its threads to end.
 pub(crate) fn shut_down(group: &crate::event_loop::EventLoopGroup) {
-    group.shutdown_gracefully(std::time::Duration::ZERO, std::time::Duration::from_secs(5));
+    shut_down_within(group, std::time::Duration::from_secs(5));
+}
+
+/// Shuts a group down gracefully with `timeout` as its deadline and waits (bounded) for its
+/// threads to end.
+pub(crate) fn shut_down_within(
+    group: &crate::event_loop::EventLoopGroup,
+    timeout: std::time::Duration,
+) {
+    group.shutdown_gracefully(std::time::Duration::ZERO, timeout);
     assert!(
         group
             .await_termination(Some(std::time::Duration::from_secs(20)))

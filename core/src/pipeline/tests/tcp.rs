@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::support::{
     BufferCheck, Collector, EchoServer, Recorder, adding, connected, entries, log, random_bytes,
-    shut_down, wait_until,
+    shut_down, shut_down_within, wait_until,
 };
 use crate::channel::{ServerSocketChannel, SocketChannel, SocketOption};
 use crate::event_loop::{EventLoopGroup, Promise};
@@ -503,16 +503,16 @@ fn writes_from_another_thread_keep_their_order() {
     check.finish();
 }
 
-#[test]
-fn a_group_shutdown_closes_live_channels_once_and_settles_queued_writes() {
-    let check = BufferCheck::start();
+/// A client on a fresh group connected to a raw listener with small buffers on both
+/// sides, with a recorder; the accepted raw socket.
+fn client_to_raw_peer(
+    group: &EventLoopGroup,
+    log: &super::support::Log,
+) -> (Channel, SocketChannel) {
     let listener = ServerSocketChannel::open().unwrap();
     listener.set_option(SocketOption::RcvBuf, 4096).unwrap();
     listener.bind("127.0.0.1:0".parse().unwrap(), 4).unwrap();
     let addr = listener.local_address().unwrap().unwrap();
-    let group = EventLoopGroup::new(1).unwrap();
-    let server = echo_server(&group, false);
-    let log = log();
     let l = log.clone();
     let client = Bootstrap::new()
         .group(group.clone())
@@ -526,26 +526,81 @@ fn a_group_shutdown_closes_live_channels_once_and_settles_queued_writes() {
         .connect(addr.into())
         .unwrap();
     connected(&client);
-    let _peer = listener.accept().unwrap().unwrap(); // never reads
-    let mut promises = Vec::new();
-    for _ in 0..32 {
-        let p = client.channel.new_promise();
-        client
-            .channel
-            .write_and_flush(Message::copy_from_slice(&[7u8; 64 * 1024]), Some(p.clone()));
-        promises.push(p);
+    let peer = listener.accept().unwrap().unwrap();
+    (client.channel, peer)
+}
+
+/// Queues `count` flushed writes of 64 KiB; their promises.
+fn queue_writes(channel: &Channel, count: usize) -> Vec<Promise> {
+    (0..count)
+        .map(|_| {
+            let p = channel.new_promise();
+            channel.write_and_flush(Message::copy_from_slice(&[7u8; 64 * 1024]), Some(p.clone()));
+            p
+        })
+        .collect()
+}
+
+fn assert_closed_once(log: &super::support::Log) {
+    let seen = entries(log);
+    for event in ["r:inactive", "r:unregistered", "r:removed"] {
+        assert_eq!(seen.iter().filter(|s| *s == event).count(), 1, "{seen:?}");
     }
-    assert!(wait_until(WAIT, || client.channel.queued_bytes() > 0));
-    shut_down(&group);
-    assert!(!client.channel.is_open() && !server.is_open());
-    assert!(client.channel.close_future().is_done());
+}
+
+#[test]
+fn a_group_shutdown_closes_live_channels_once_and_fails_what_its_deadline_left() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let server = echo_server(&group, false);
+    let log = log();
+    let (client, _peer) = client_to_raw_peer(&group, &log); // the peer never reads
+    let promises = queue_writes(&client, 32);
+    assert!(wait_until(WAIT, || client.queued_bytes() > 0));
+    shut_down_within(&group, Duration::from_millis(300));
+    assert!(!client.is_open() && !server.is_open());
+    assert!(client.close_future().is_done());
     assert!(
         promises.iter().all(Promise::is_done),
         "no write left pending"
     );
-    let seen = entries(&log);
-    for event in ["r:inactive", "r:unregistered", "r:removed"] {
-        assert_eq!(seen.iter().filter(|s| *s == event).count(), 1, "{seen:?}");
-    }
+    assert!(
+        promises
+            .iter()
+            .any(|p| p.cause() == Some(crate::ErrorKind::Closed.into()))
+    );
+    assert_closed_once(&log);
+    check.finish();
+}
+
+#[test]
+fn a_group_shutdown_flushes_queued_writes_until_its_deadline() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let log = log();
+    let (client, peer) = client_to_raw_peer(&group, &log);
+    let promises = queue_writes(&client, 32);
+    let taken = client.event_loop().submit(|_| Ok(None)).unwrap();
+    assert!(taken.wait(Some(WAIT)).unwrap());
+    // The peer reads everything, slowly at first, until the close.
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(Some(n)) = peer.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    });
+    shut_down_within(&group, Duration::from_secs(10));
+    assert!(
+        promises.iter().all(Promise::is_success),
+        "all written before the close"
+    );
+    assert_eq!(reader.join().unwrap(), 32 * 64 * 1024);
+    assert_closed_once(&log);
     check.finish();
 }
