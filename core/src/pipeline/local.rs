@@ -8,17 +8,23 @@
 //! that, writes wait in the writer's outbound buffer (counting towards its water marks)
 //! until the peer's reads drain its queue. A write's promise completes when the message
 //! enters the peer's queue. Closing one side closes the other once it has read what was
-//! queued for it.
+//! queued for it. A loop's shutdown closes the local channels registered on it (each loop
+//! with local channels keeps one descriptor for that, registered with its backend).
 
 use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::cell::LoopCell;
-use super::channel::{Channel, ChannelKind, Transport};
+use super::channel::{Channel, ChannelInner, ChannelKind, Transport};
 use super::message::{ChannelAddress, Message};
 use super::outbound_buffer::ENTRY_OVERHEAD;
-use crate::event_loop::{EventLoop, EventLoopGroup, Failure, Promise};
+use crate::channel::FdChannel;
+use crate::event_loop::{
+    EventLoop, EventLoopGroup, Failure, IoEvent, IoHandle, Promise, WeakEventLoop,
+};
+use crate::selector::SelectionKey;
 use crate::sync::lock;
 use crate::{Error, ErrorKind, Result};
 
@@ -32,6 +38,80 @@ const MAX_READS_PER_BATCH: usize = 16;
 static REGISTRY: Mutex<Option<HashMap<Arc<str>, Channel>>> = Mutex::new(None);
 
 static EPHEMERAL: AtomicUsize = AtomicUsize::new(1);
+
+/// What a loop's shutdown closes of the local channels: the ones registered on that loop.
+/// One per loop that has had local channels, registered with the loop's backend over a
+/// descriptor that is never ready, so that the shutdown's close reaches it (local channels
+/// have no descriptor of their own).
+struct LocalAnchor {
+    event_loop: WeakEventLoop,
+    channels: Mutex<Vec<Weak<ChannelInner>>>,
+    key: OnceLock<SelectionKey>,
+    _fd: OwnedFd,
+}
+
+/// The anchors of the loops that have local channels.
+static ANCHORS: Mutex<Vec<Arc<LocalAnchor>>> = Mutex::new(Vec::new());
+
+impl LocalAnchor {
+    /// Tracks `channel` (registering on its loop) so that the loop's shutdown closes it.
+    fn track(channel: &Channel) -> Result<()> {
+        let event_loop = channel.event_loop();
+        let mut anchors = lock(&ANCHORS);
+        anchors.retain(|a| a.event_loop.upgrade().is_some_and(|l| !l.is_terminated()));
+        let found = anchors
+            .iter()
+            .find(|a| a.event_loop.upgrade().is_some_and(|l| l.same(event_loop)))
+            .cloned();
+        let anchor = match found {
+            Some(anchor) => anchor,
+            None => {
+                let fd = crate::sys::fd::never_ready()?;
+                let raw = FdChannel::new(fd.as_raw_fd())?;
+                let anchor = event_loop.register_io(raw.into(), 0, |key| {
+                    let anchor = Arc::new(LocalAnchor {
+                        event_loop: event_loop.downgrade(),
+                        channels: Mutex::new(Vec::new()),
+                        key: OnceLock::new(),
+                        _fd: fd,
+                    });
+                    let _ = anchor.key.set(key);
+                    anchor
+                })?;
+                anchors.push(anchor.clone());
+                anchor
+            }
+        };
+        let mut channels = lock(&anchor.channels);
+        channels.retain(|c| c.upgrade().is_some_and(|c| Channel { inner: c }.is_open()));
+        channels.push(Arc::downgrade(&channel.inner));
+        Ok(())
+    }
+
+    fn forget(self: &Arc<Self>) {
+        lock(&ANCHORS).retain(|a| !Arc::ptr_eq(a, self));
+        if let Some(key) = self.key.get() {
+            key.cancel_now();
+        }
+    }
+}
+
+impl IoHandle for LocalAnchor {
+    fn handle(self: Arc<Self>, _: &EventLoop, _: &SelectionKey, _: IoEvent) {}
+
+    /// The loop shuts down: its local channels close.
+    fn close(self: Arc<Self>, _: &EventLoop) {
+        let channels = std::mem::take(&mut *lock(&self.channels));
+        for channel in channels.iter().filter_map(Weak::upgrade) {
+            Channel { inner: channel }.close_now(None);
+        }
+        self.forget();
+    }
+
+    fn deregistered(self: Arc<Self>) {
+        self.forget();
+    }
+}
 
 /// The local transport of `channel`.
 fn local_of(channel: &Channel) -> Option<&LocalTransport> {
@@ -203,6 +283,10 @@ impl Transport for LocalTransport {
         ChannelKind::Local
     }
 
+    fn register(&self, channel: &Channel) -> Result<()> {
+        LocalAnchor::track(channel)
+    }
+
     fn is_active(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
@@ -356,6 +440,10 @@ struct LocalServerTransport {
 impl Transport for LocalServerTransport {
     fn kind(&self) -> ChannelKind {
         ChannelKind::LocalServer
+    }
+
+    fn register(&self, channel: &Channel) -> Result<()> {
+        LocalAnchor::track(channel)
     }
 
     fn is_active(&self) -> bool {

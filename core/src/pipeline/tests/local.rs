@@ -139,3 +139,62 @@ fn a_local_peer_that_does_not_read_holds_back_the_writer() {
     shut_down(&group);
     check.finish();
 }
+
+#[test]
+fn a_group_shutdown_closes_live_local_channels_once() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(2).unwrap();
+    let log = super::support::log();
+    let l = log.clone();
+    let server = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .channel(ChannelKind::LocalServer)
+        .child_handler(adding("r", move || {
+            Box::new(super::support::Recorder {
+                name: "child",
+                log: l.clone(),
+            })
+        }))
+        .bind(ChannelAddress::local("shut-down"))
+        .unwrap();
+    connected(&server);
+    let l = log.clone();
+    let client = Bootstrap::new()
+        .group(group.clone())
+        .channel(ChannelKind::Local)
+        .handler(adding("r", move || {
+            Box::new(super::support::Recorder {
+                name: "client",
+                log: l.clone(),
+            })
+        }))
+        .connect(ChannelAddress::local("shut-down"))
+        .unwrap();
+    connected(&client);
+    client
+        .channel
+        .write_and_flush(Message::copy_from_slice(b"queued"), None);
+    assert!(wait_until(WAIT, || super::support::entries(&log)
+        .contains(&"child:active".to_string())));
+    shut_down(&group);
+    assert!(!client.channel.is_open() && !server.channel.is_open());
+    assert!(client.channel.close_future().is_done());
+    assert!(server.channel.close_future().is_done());
+    let seen = super::support::entries(&log);
+    for who in ["client", "child"] {
+        for event in ["inactive", "unregistered", "removed"] {
+            let name = format!("{who}:{event}");
+            assert_eq!(seen.iter().filter(|s| **s == name).count(), 1, "{seen:?}");
+        }
+    }
+    // The name is free again.
+    let again = EventLoopGroup::new(1).unwrap();
+    let rebound = ServerBootstrap::new()
+        .group(again.clone(), again.clone())
+        .channel(ChannelKind::LocalServer)
+        .bind(ChannelAddress::local("shut-down"))
+        .unwrap();
+    connected(&rebound);
+    shut_down(&again);
+    check.finish();
+}
