@@ -882,11 +882,15 @@ impl Channel {
         };
         let list: Vec<Context> = lock(&self.inner.handlers).clone();
         let mut prev = head;
+        // The links replaced are dropped outside the cells: dropping a removed context's
+        // last handle drops its handler, whose `Drop` may use the pipeline.
+        let mut replaced = Vec::new();
         for ctx in list.into_iter().chain(std::iter::once(tail)) {
-            prev.links().with(|l| l.next = Some(ctx.clone()));
-            ctx.links().with(|l| l.prev = Some(prev.clone()));
+            replaced.push(prev.links().with(|l| l.next.replace(ctx.clone())));
+            replaced.push(ctx.links().with(|l| l.prev.replace(prev.clone())));
             prev = ctx;
         }
+        drop(replaced);
     }
 
     // ---- the head's work ----

@@ -218,7 +218,9 @@ impl LocalTransport {
 
     fn read_batch(&self, channel: &Channel) {
         self.read_scheduled.store(false, Ordering::Release);
-        if !channel.is_open() {
+        // An accepted channel reads once it is registered and active (its activation asks
+        // for the first read); what arrives before waits in the queue.
+        if !channel.is_open() || !channel.is_active() {
             return;
         }
         let auto_read = channel.is_auto_read();

@@ -604,3 +604,66 @@ fn a_group_shutdown_flushes_queued_writes_until_its_deadline() {
     assert_closed_once(&log);
     check.finish();
 }
+
+#[test]
+fn a_host_name_is_resolved_off_the_loop_and_ipv6_loopback_works() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let server = echo_server(&group, false);
+    let port = bound_port(&server).port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let collected = received.clone();
+    let client = Bootstrap::new()
+        .group(group.clone())
+        .handler(adding("collect", move || {
+            Box::new(Collector {
+                data: collected.clone(),
+                manual_read: false,
+            })
+        }))
+        .connect_host("localhost", port)
+        .unwrap();
+    assert!(client.future.wait(Some(WAIT)).unwrap());
+    if client.future.is_success() {
+        client
+            .channel
+            .write_and_flush(Message::copy_from_slice(b"by name"), None);
+        assert!(wait_until(WAIT, || received.lock().unwrap().len() == 7));
+        client.channel.close().wait(Some(WAIT)).unwrap();
+    } else {
+        // "localhost" may name ::1 first while the server listens on 127.0.0.1 only.
+        assert!(client.future.cause().unwrap().is_os(libc::ECONNREFUSED));
+    }
+    let unknown = Bootstrap::new()
+        .group(group.clone())
+        .connect_host("no-such-host.invalid", port)
+        .unwrap();
+    assert!(unknown.future.wait(Some(WAIT)).unwrap());
+    assert!(unknown.future.cause().is_some());
+    assert!(unknown.channel.close_future().wait(Some(WAIT)).unwrap());
+    // IPv6 loopback, where the machine has it.
+    if let Ok(bound) = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .child_handler(adding("echo", || {
+            Box::new(EchoServer { manual_read: false })
+        }))
+        .bind(ChannelAddress::Inet("[::1]:0".parse().unwrap()))
+    {
+        assert!(bound.future.wait(Some(WAIT)).unwrap());
+        if bound.future.is_success() {
+            let six = Bootstrap::new()
+                .group(group.clone())
+                .connect(bound_port(&bound.channel).into())
+                .unwrap();
+            connected(&six);
+            assert!(
+                matches!(six.channel.remote_address(), Some(ChannelAddress::Inet(a)) if a.is_ipv6())
+            );
+            six.channel.close().wait(Some(WAIT)).unwrap();
+            bound.channel.close().wait(Some(WAIT)).unwrap();
+        }
+    }
+    server.close().wait(Some(WAIT)).unwrap();
+    shut_down(&group);
+    check.finish();
+}
