@@ -176,6 +176,8 @@ const OPEN: u32 = 1 << 0;
 const ACTIVE: u32 = 1 << 1;
 const REGISTERED: u32 = 1 << 2;
 const TORN_DOWN: u32 = 1 << 3;
+/// `shutdown_output` succeeded: writes fail with `Shutdown`, the channel stays open.
+const OUTPUT_SHUTDOWN: u32 = 1 << 4;
 
 /// What the loop thread alone tracks of the life cycle.
 #[derive(Default)]
@@ -630,6 +632,7 @@ impl Channel {
             match result {
                 Ok(()) => {
                     if output {
+                        ch.inner.state.fetch_or(OUTPUT_SHUTDOWN, Ordering::AcqRel);
                         ch.fail_outbound(ErrorKind::Shutdown.into(), false);
                     }
                     p.try_success(None);
@@ -981,6 +984,10 @@ impl Channel {
             drop(msg);
             return self.fail_op(promise, ErrorKind::Closed.into());
         }
+        if self.inner.state.load(Ordering::Acquire) & OUTPUT_SHUTDOWN != 0 {
+            drop(msg);
+            return self.fail_op(promise, ErrorKind::Shutdown.into());
+        }
         if let Err(e) = self.inner.transport.check_message(&msg) {
             drop(msg);
             return self.fail_op(promise, e);
@@ -1013,15 +1020,28 @@ impl Channel {
             b.add_flush();
             b.flushed > 0
         });
-        if any {
-            self.inner.transport.flush(self);
+        if !any {
+            return; // nothing queued: no system call
         }
+        if !self.inner.transport.is_active() {
+            // As Netty's flush: the flushed writes of a channel that is not connected (yet)
+            // fail; the channel stays open.
+            let entries = self.inner.outbound.with(|b| b.take_flushed());
+            return self.fail_entries(entries, ErrorKind::NotYetConnected.into(), true);
+        }
+        self.inner.transport.flush(self);
     }
 
     /// Fails every queued write with `error`. Writes without a promise fire one exception
     /// event between them, if `fire` says so.
     pub(crate) fn fail_outbound(&self, error: Error, fire: bool) {
         let entries = self.inner.outbound.with(|b| b.take_all());
+        self.fail_entries(entries, error, fire);
+    }
+
+    /// Fails `entries` (taken out of the outbound buffer) with `error`; see
+    /// [`fail_outbound`](Self::fail_outbound).
+    fn fail_entries(&self, entries: std::collections::VecDeque<Entry>, error: Error, fire: bool) {
         let mut void_failed = false;
         for entry in entries {
             self.uncount_bytes(entry.counted);

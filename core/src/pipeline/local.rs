@@ -374,7 +374,7 @@ impl Transport for LocalTransport {
 
     fn flush(&self, channel: &Channel) {
         let Some(peer) = lock(&self.peer).clone() else {
-            return; // not connected yet: flushed writes wait for the connection
+            return; // closed: its close failed what was queued
         };
         let Some(target) = local_of(&peer) else {
             return;

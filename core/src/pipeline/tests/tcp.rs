@@ -667,3 +667,41 @@ fn a_host_name_is_resolved_off_the_loop_and_ipv6_loopback_works() {
     shut_down(&group);
     check.finish();
 }
+
+#[test]
+fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_closing() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let server = echo_server(&group, false);
+    let channel = crate::pipeline::TcpChannel::open(group.next()).unwrap();
+    assert!(channel.register().wait(Some(WAIT)).unwrap());
+    let early = channel.new_promise();
+    channel.write_and_flush(Message::copy_from_slice(b"early"), Some(early.clone()));
+    assert!(early.wait(Some(WAIT)).unwrap());
+    assert_eq!(
+        early.cause(),
+        Some(crate::ErrorKind::NotYetConnected.into())
+    );
+    assert!(channel.is_open());
+    let connecting = channel.connect(bound_port(&server).into());
+    assert!(connecting.wait(Some(WAIT)).unwrap() && connecting.is_success());
+    let log = log();
+    let l = log.clone();
+    channel
+        .pipeline()
+        .add_last("r", Box::new(Recorder { name: "r", log: l }))
+        .unwrap();
+    let shut = channel.shutdown_output();
+    assert!(shut.wait(Some(WAIT)).unwrap() && shut.is_success());
+    let late = channel.new_promise();
+    channel.write_and_flush(Message::copy_from_slice(b"late"), Some(late.clone()));
+    assert!(late.wait(Some(WAIT)).unwrap());
+    assert_eq!(late.cause(), Some(crate::ErrorKind::Shutdown.into()));
+    assert!(wait_until(WAIT, || entries(&log)
+        .contains(&"r:event:OutputShutdown".to_string())));
+    // The echo server read end of stream and closed: so does this channel.
+    assert!(channel.close_future().wait(Some(WAIT)).unwrap());
+    server.close().wait(Some(WAIT)).unwrap();
+    shut_down(&group);
+    check.finish();
+}
