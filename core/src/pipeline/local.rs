@@ -352,15 +352,32 @@ impl Transport for LocalTransport {
         *lock(&self.peer) = Some(child.clone());
         self.connected.store(true, Ordering::Release);
         let srv = server.clone();
-        server.on_loop(move || {
+        let accepted = child.clone();
+        let deliver = move || {
             if srv.is_open() {
                 let pipeline = srv.pipeline();
-                pipeline.fire_channel_read(Message::User(Arc::new(child)));
+                pipeline.fire_channel_read(Message::User(Arc::new(accepted)));
                 pipeline.fire_channel_read_complete();
             } else {
-                child.close();
+                accepted.close();
             }
-        });
+        };
+        let delivered = if server.in_loop() {
+            deliver();
+            true
+        } else {
+            server.event_loop().execute(move |_| deliver()).is_ok()
+        };
+        if !delivered {
+            // The server's loop is shutting down: refused. Nobody else has the new channel
+            // yet, so it is closed here.
+            *lock(&self.peer) = None;
+            self.connected.store(false, Ordering::Release);
+            child.close_now(None);
+            promise.try_failure(Failure::new(Error::Os(libc::ECONNREFUSED)));
+            channel.close_now(None);
+            return;
+        }
         promise.try_success(None);
         channel.become_active();
     }
