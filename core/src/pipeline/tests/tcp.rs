@@ -404,6 +404,7 @@ impl ChannelHandler for HalfClose {
 }
 
 fn half_closure(allowed: bool) {
+    let check = BufferCheck::start();
     let listener = ServerSocketChannel::open().unwrap();
     listener.bind("127.0.0.1:0".parse().unwrap(), 4).unwrap();
     let addr = listener.local_address().unwrap().unwrap();
@@ -440,6 +441,7 @@ fn half_closure(allowed: bool) {
         assert_eq!(entries(&log), ["inactive"]);
     }
     shut_down(&group);
+    check.finish();
 }
 
 #[test]
