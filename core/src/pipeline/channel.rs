@@ -215,6 +215,8 @@ pub(crate) struct ChannelInner {
     pub(crate) config: ChannelConfig,
     close_future: Promise,
     attachment: Mutex<Option<Box<dyn Any + Send + Sync>>>,
+    /// The binding layer's own object for the channel (a C handle, a Python weak reference).
+    binding: Mutex<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -349,6 +351,7 @@ impl Channel {
                 budget: WriteBudget::default(),
                 config: ChannelConfig::default(),
                 attachment: Mutex::new(None),
+                binding: Mutex::new(None),
             }),
         };
         let head = Context::new("head", Box::new(Head), channel.clone());
@@ -534,6 +537,18 @@ impl Channel {
     /// Runs `f` with the attachment.
     pub fn with_attachment<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
         f(lock(&self.inner.attachment).as_deref())
+    }
+
+    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
+    pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
+        f(lock(&self.inner.binding).as_deref())
+    }
+
+    /// Stores the binding layer's object for this channel (a C handle, a Python weak
+    /// reference), apart from the user's attachment; it is dropped with the channel.
+    pub fn set_binding(&self, value: Option<Box<dyn Any + Send + Sync>>) {
+        let old = std::mem::replace(&mut *lock(&self.inner.binding), value);
+        drop(old);
     }
 
     /// Runs `task` with the channel after `delay`, on the channel's loop (an embedded

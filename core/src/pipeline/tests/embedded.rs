@@ -32,6 +32,25 @@ fn events_come_in_order_each_once() {
         }),
     ])
     .unwrap();
+    // The binding slots and the attachment are apart from each other.
+    ch.channel().set_binding(Some(Box::new(1u8)));
+    ch.channel().set_attachment(Some(Box::new("user")));
+    let ctx = ch.pipeline().get("handler-0").unwrap();
+    ctx.set_binding(Some(Box::new(2u8)));
+    assert_eq!(
+        ch.channel()
+            .with_binding(|b| b.and_then(|b| b.downcast_ref::<u8>().copied())),
+        Some(1)
+    );
+    assert_eq!(
+        ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<u8>().copied())),
+        Some(2)
+    );
+    assert_eq!(
+        ch.channel()
+            .with_attachment(|a| a.and_then(|a| a.downcast_ref::<&str>().copied())),
+        Some("user")
+    );
     assert!(ch.write_inbound([Message::copy_from_slice(b"hi")]).unwrap());
     assert_eq!(text(&ch.read_inbound().unwrap()), "hi");
     let closed = ch.channel().close_future();
