@@ -989,6 +989,11 @@ impl Channel {
         }
     }
 
+    /// Queues the writability event of a crossing: one per crossing, in order, on a later
+    /// turn (Netty's). The handler reads [`is_writable`](Self::is_writable) then, which may
+    /// have moved on: a crossing undone before its event runs gives two events that both
+    /// see the state of the moment, so a handler that stopped writing always gets an event
+    /// to start again.
     fn writability_changed_later(&self) {
         let ch = self.clone();
         self.run_later(move || ch.pipeline().fire_channel_writability_changed());
