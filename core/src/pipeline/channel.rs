@@ -587,7 +587,10 @@ impl Channel {
     /// Connects (through the pipeline, from the tail).
     pub fn connect(&self, remote: ChannelAddress) -> Future {
         let promise = self.new_promise();
-        self.outbound_from_tail(Outbound::Connect(remote, None, Some(promise.clone())));
+        self.outbound_from_tail(Outbound::Connect(
+            Box::new((remote, None)),
+            Some(promise.clone()),
+        ));
         promise
     }
 

@@ -304,7 +304,7 @@ impl Pipeline {
         promise: Option<Promise>,
     ) {
         self.channel
-            .outbound_from_tail(Outbound::Connect(remote, local, promise));
+            .outbound_from_tail(Outbound::Connect(Box::new((remote, local)), promise));
     }
 
     /// Disconnects, from the tail.
