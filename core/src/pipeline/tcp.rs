@@ -89,7 +89,8 @@ pub struct TcpChannel;
 impl TcpChannel {
     /// A new, unregistered, unconnected TCP channel on `event_loop` (an IPv6 dual-stack
     /// socket, or IPv4 where IPv6 is unavailable) with `TCP_NODELAY` on. Register it, then
-    /// connect.
+    /// connect. A channel that is never registered must be closed: its pipeline holds it
+    /// (and its socket) until then.
     ///
     /// # Errors
     /// OS errors such as `EMFILE`.
@@ -593,7 +594,8 @@ pub struct TcpServerChannel;
 
 impl TcpServerChannel {
     /// A new, unregistered, unbound TCP server channel on `event_loop`; accepted channels go
-    /// to `child_group`'s loops (round-robin), or to `event_loop` without one.
+    /// to `child_group`'s loops (round-robin), or to `event_loop` without one. Register it,
+    /// then bind; one never registered must be closed.
     ///
     /// # Errors
     /// OS errors such as `EMFILE`.
