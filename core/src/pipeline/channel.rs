@@ -798,6 +798,15 @@ impl Channel {
         }
     }
 
+    /// Marks the channel active at once (before a connect's promise completes, so whoever
+    /// it wakes sees the channel active, as Netty's `isActive` asks the socket); the event
+    /// follows with [`become_active`](Self::become_active).
+    pub(crate) fn mark_active(&self) {
+        if self.is_open() {
+            self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
+        }
+    }
+
     /// The transport became active (connected, bound, accepted): fires `channel_active`
     /// once, then asks for a read if auto-read is on.
     pub(crate) fn become_active(&self) {
@@ -924,9 +933,8 @@ impl Channel {
         match self.inner.transport.bind(self, local) {
             Ok(()) => {
                 if !was_active && self.inner.transport.is_active() {
-                    // Active at once (as `is_active` asks the transport in Netty); the event
-                    // follows on a later turn.
-                    self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
+                    // Active at once; the event follows on a later turn.
+                    self.mark_active();
                     let ch = self.clone();
                     self.run_later(move || ch.become_active());
                 }

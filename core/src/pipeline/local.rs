@@ -378,6 +378,7 @@ impl Transport for LocalTransport {
             channel.close_now(None);
             return;
         }
+        channel.mark_active();
         promise.try_success(None);
         channel.become_active();
     }

@@ -187,6 +187,7 @@ impl TcpTransport {
                 if read_pending {
                     self.set_interest(|i| i | OP_READ);
                 }
+                channel.mark_active();
                 if let Some(p) = promise {
                     p.try_success(None);
                 }
@@ -420,6 +421,7 @@ impl Transport for TcpTransport {
         }
         match self.socket.connect(addr) {
             Ok(true) => {
+                channel.mark_active();
                 promise.try_success(None);
                 channel.become_active();
             }
