@@ -359,8 +359,14 @@ fn writability_flips_at_the_call_and_the_event_follows_later_once_per_crossing()
     let channel = ch.channel();
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     assert!(channel.is_writable());
+    let entry = 100 + crate::pipeline::ENTRY_OVERHEAD;
+    assert_eq!(channel.queued_bytes(), entry);
+    assert_eq!(channel.bytes_before_unwritable(), 201 - entry);
+    assert_eq!(channel.bytes_before_writable(), 0);
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     assert!(!channel.is_writable(), "flipped inside the write");
+    assert_eq!(channel.bytes_before_unwritable(), 0);
+    assert_eq!(channel.bytes_before_writable(), 2 * entry + 1 - 100);
     assert!(entries(&log).is_empty(), "the event comes later");
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     ch.run_pending_tasks();
