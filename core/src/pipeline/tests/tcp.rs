@@ -721,3 +721,50 @@ fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_clos
     shut_down(&group);
     check.finish();
 }
+
+#[test]
+fn a_server_with_auto_read_off_accepts_one_batch_per_read() {
+    let group = EventLoopGroup::new(1).unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .option(ChannelOption::AutoRead(false))
+        .child_handler(move |_: &Channel| {
+            count.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .bind(localhost())
+        .unwrap();
+    connected(&server);
+    let addr = bound_port(&server.channel);
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let c = SocketChannel::open().unwrap();
+            c.connect(addr).unwrap(); // the kernel completes the handshake
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "nothing accepted without a read"
+    );
+    server.channel.read();
+    assert!(wait_until(WAIT, || accepted.load(Ordering::SeqCst) == 3));
+    // Turning auto-read on asks for reads by itself.
+    let late = SocketChannel::open().unwrap();
+    late.connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    server
+        .channel
+        .set_option(ChannelOption::AutoRead(true))
+        .unwrap();
+    assert!(wait_until(WAIT, || accepted.load(Ordering::SeqCst) == 4));
+    drop(clients);
+    drop(late);
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    shut_down(&group);
+}
