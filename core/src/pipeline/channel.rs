@@ -121,7 +121,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn loop_closing(&self, channel: &Channel) {
         channel.close_now(None);
     }
-    /// Lets the transport see itself as `Any` (the embedded channel finds its queues).
+    /// Lets the transport be found as its own type (a local channel finds its peer's
+    /// transport; a TCP channel's connect timeout its own).
     fn as_any(&self) -> &dyn Any;
 }
 
