@@ -737,3 +737,75 @@ fn a_server_with_auto_read_off_accepts_one_batch_per_read() {
     server.channel.close().wait(Some(WAIT)).unwrap();
     shut_down(&group);
 }
+
+#[test]
+fn options_and_child_options_reach_the_sockets() {
+    let group = EventLoopGroup::new(1).unwrap();
+    let children: Arc<Mutex<Vec<Channel>>> = Arc::new(Mutex::new(Vec::new()));
+    let seen = children.clone();
+    let bootstrap = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .option(ChannelOption::SoReusePort(true))
+        .option(ChannelOption::SoBacklog(8))
+        .child_option(ChannelOption::SoKeepAlive(true))
+        .child_option(ChannelOption::TcpNoDelay(false))
+        .child_option(ChannelOption::WriteBufferWaterMark { low: 10, high: 20 })
+        .child_handler(move |ch: &Channel| {
+            seen.lock().unwrap().push(ch.clone());
+            Ok(())
+        });
+    let first = bootstrap.bind(localhost()).unwrap();
+    connected(&first);
+    // SO_REUSEPORT was set before the bind: a second server binds the same port.
+    let port = bound_port(&first.channel);
+    let second = bootstrap.bind(ChannelAddress::Inet(port)).unwrap();
+    connected(&second);
+    assert_eq!(
+        first
+            .channel
+            .socket_option(SocketOption::ReusePort)
+            .unwrap(),
+        1
+    );
+    let client = Bootstrap::new()
+        .group(group.clone())
+        .option(ChannelOption::SoKeepAlive(true))
+        .connect(port.into())
+        .unwrap();
+    connected(&client);
+    assert_eq!(
+        client
+            .channel
+            .socket_option(SocketOption::KeepAlive)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        client
+            .channel
+            .socket_option(SocketOption::TcpNoDelay)
+            .unwrap(),
+        1
+    );
+    assert!(wait_until(WAIT, || !children.lock().unwrap().is_empty()));
+    let child = children.lock().unwrap()[0].clone();
+    assert_eq!(child.socket_option(SocketOption::KeepAlive).unwrap(), 1);
+    assert_eq!(child.socket_option(SocketOption::TcpNoDelay).unwrap(), 0);
+    assert_eq!(child.water_marks(), (10, 20));
+    assert!(
+        child
+            .parent()
+            .is_some_and(|p| p.same(&first.channel) || p.same(&second.channel))
+    );
+    // Bad water marks are refused.
+    assert_eq!(
+        child.set_option(ChannelOption::WriteBufferWaterMark { low: 30, high: 20 }),
+        Err(crate::ErrorKind::InvalidArgument.into())
+    );
+    client.channel.close().wait(Some(WAIT)).unwrap();
+    first.channel.close().wait(Some(WAIT)).unwrap();
+    second.channel.close().wait(Some(WAIT)).unwrap();
+    drop(child);
+    children.lock().unwrap().clear();
+    shut_down(&group);
+}
