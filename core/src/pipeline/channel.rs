@@ -686,6 +686,16 @@ impl Channel {
         }
     }
 
+    /// [`on_loop`](Self::on_loop), saying whether the loop took the work (`Rejected` when it
+    /// refuses it: shutting down, from another thread; terminated).
+    pub(crate) fn on_loop_checked(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        if self.in_loop() {
+            f();
+            return Ok(());
+        }
+        self.inner.event_loop.execute(move |_| f())
+    }
+
     /// [`on_loop`](Self::on_loop), failing `promise` with `Rejected` if the loop refuses.
     pub(crate) fn on_loop_or_fail(&self, promise: &Promise, f: impl FnOnce() + Send + 'static) {
         if self.in_loop() {

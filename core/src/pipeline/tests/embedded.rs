@@ -534,3 +534,39 @@ fn a_handler_added_from_another_thread_gets_handler_added_before_any_event() {
     drop(ch);
     check.finish();
 }
+
+#[test]
+fn a_change_the_loop_refuses_leaves_the_pipeline_as_it_was() {
+    let log = log();
+    let ch = EmbeddedChannel::new(vec![Box::new(Recorder {
+        name: "r",
+        log: log.clone(),
+    })])
+    .unwrap();
+    // A loop that shuts down refuses work from other threads.
+    ch.channel()
+        .event_loop()
+        .shutdown_gracefully(Duration::from_secs(10), Duration::from_secs(10));
+    let pipeline = ch.pipeline();
+    let refused = std::thread::spawn(move || {
+        let removed = pipeline.remove("handler-0").map(|_| ());
+        let replaced = pipeline
+            .replace("handler-0", "other", Box::new(Echo))
+            .map(|_| ());
+        let added = pipeline.add_last("more", Box::new(Echo)).map(|_| ());
+        (removed, replaced, added)
+    })
+    .join()
+    .unwrap();
+    let rejected = Err(ErrorKind::Rejected.into());
+    assert_eq!(refused, (rejected, rejected, rejected));
+    assert_eq!(ch.pipeline().names(), ["handler-0"]);
+    // The handler is still there, and its removal comes with the channel's close.
+    drop(ch);
+    let seen = entries(&log);
+    assert_eq!(
+        seen.iter().filter(|s| *s == "r:removed").count(),
+        1,
+        "{seen:?}"
+    );
+}
