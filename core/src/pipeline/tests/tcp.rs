@@ -809,3 +809,29 @@ fn options_and_child_options_reach_the_sockets() {
     children.lock().unwrap().clear();
     shut_down(&group);
 }
+
+#[test]
+fn a_close_after_the_loop_terminated_still_closes_an_unregistered_channel() {
+    let group = EventLoopGroup::new(1).unwrap();
+    let channel = crate::pipeline::TcpChannel::open(group.next()).unwrap();
+    let log = log();
+    let l = log.clone();
+    std::thread::spawn({
+        let channel = channel.clone();
+        move || {
+            channel
+                .pipeline()
+                .add_last("r", Box::new(Recorder { name: "r", log: l }))
+                .unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    shut_down(&group);
+    // Nobody runs the channel any more: the close happens on this thread.
+    let closed = channel.close();
+    assert!(closed.wait(Some(WAIT)).unwrap() && closed.is_success());
+    assert!(!channel.is_open());
+    assert!(channel.close_future().is_success());
+    assert_eq!(entries(&log), ["r:added", "r:removed"]);
+}
