@@ -686,7 +686,17 @@ fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_clos
     assert!(wait_until(WAIT, || entries(&log)
         .contains(&"r:event:OutputShutdown".to_string())));
     assert!(channel.is_open() && channel.is_active());
-    channel.close().wait(Some(WAIT)).unwrap();
+    // The input side too: its event, and the channel stays open.
+    let shut = channel.shutdown_input();
+    assert!(shut.wait(Some(WAIT)).unwrap() && shut.is_success());
+    assert!(wait_until(WAIT, || entries(&log)
+        .contains(&"r:event:InputShutdown".to_string())));
+    assert!(channel.is_open());
+    // A disconnect closes a TCP channel.
+    let gone = channel.new_promise();
+    channel.pipeline().disconnect(Some(gone.clone()));
+    assert!(gone.wait(Some(WAIT)).unwrap() && gone.is_success());
+    assert!(!channel.is_open());
     shut_down(&group);
     check.finish();
 }
