@@ -40,6 +40,20 @@ fn echo_server(group: &EventLoopGroup, manual_read: bool) -> Channel {
     bound.channel
 }
 
+/// Records the largest buffer it reads, and passes every message on.
+struct LargestRead(Arc<AtomicUsize>);
+
+impl ChannelHandler for LargestRead {
+    fn mask(&self) -> Mask {
+        Mask::READ
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        self.0.fetch_max(msg.byte_size(), Ordering::SeqCst);
+        ctx.fire_channel_read(msg);
+        Ok(())
+    }
+}
+
 fn echo_one_mebibyte(manual_read: bool) {
     let check = BufferCheck::start();
     let group = EventLoopGroup::new(2).unwrap();
@@ -47,15 +61,23 @@ fn echo_one_mebibyte(manual_read: bool) {
     let data = random_bytes(1 << 20, 7 + manual_read as u64);
     let received = Arc::new(Mutex::new(Vec::new()));
     let collected = received.clone();
+    let largest = Arc::new(AtomicUsize::new(0));
+    let largest_seen = largest.clone();
     let client = Bootstrap::new()
         .group(group.clone())
         .option(ChannelOption::AutoRead(!manual_read))
-        .handler(adding("collect", move || {
-            Box::new(Collector {
-                data: collected.clone(),
-                manual_read,
-            })
-        }))
+        .handler(move |ch: &Channel| {
+            let pipeline = ch.pipeline();
+            pipeline.add_last("largest", Box::new(LargestRead(largest_seen.clone())))?;
+            pipeline.add_last(
+                "collect",
+                Box::new(Collector {
+                    data: collected.clone(),
+                    manual_read,
+                }),
+            )?;
+            Ok(())
+        })
         .connect(bound_port(&server).into())
         .unwrap();
     connected(&client);
@@ -66,6 +88,12 @@ fn echo_one_mebibyte(manual_read: bool) {
     client.channel.flush();
     assert!(wait_until(WAIT, || received.lock().unwrap().len() >= data.len()));
     assert!(*received.lock().unwrap() == data, "echoed byte-exact");
+    // Under a stream the read size grows: some reads took 32 KiB or more at once.
+    assert!(
+        largest.load(Ordering::SeqCst) >= 32 * 1024,
+        "{}",
+        largest.load(Ordering::SeqCst)
+    );
     client.channel.close().wait(Some(WAIT)).unwrap();
     server.close().wait(Some(WAIT)).unwrap();
     shut_down(&group);
