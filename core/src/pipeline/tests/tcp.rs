@@ -694,6 +694,14 @@ fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_clos
     let connecting = channel.connect(addr.into());
     assert!(connecting.wait(Some(WAIT)).unwrap() && connecting.is_success());
     let peer = listener.accept().unwrap().unwrap();
+    // A second connect fails and leaves the connection alone.
+    let again = channel.connect(addr.into());
+    assert!(again.wait(Some(WAIT)).unwrap());
+    assert_eq!(
+        again.cause(),
+        Some(crate::ErrorKind::AlreadyConnected.into())
+    );
+    assert!(channel.is_open() && channel.is_active());
     let log = log();
     let l = log.clone();
     channel
