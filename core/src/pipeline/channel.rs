@@ -358,8 +358,11 @@ impl Channel {
                 orphan_close: Mutex::new(()),
             }),
         };
-        let head = Context::new("head", Box::new(Head), channel.clone());
-        let tail = Context::new("tail", Box::new(Tail), channel.clone());
+        // One shared name each: a channel's head and tail cost no allocation for them.
+        static HEAD: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("head"));
+        static TAIL: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("tail"));
+        let head = Context::new(HEAD.clone(), Box::new(Head), channel.clone());
+        let tail = Context::new(TAIL.clone(), Box::new(Tail), channel.clone());
         head.mark_added();
         tail.mark_added();
         // Nobody else has the channel yet: this thread may set what the loop owns.
