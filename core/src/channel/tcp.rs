@@ -679,14 +679,33 @@ impl SocketChannel {
     /// non-blocking [`read`](Self::read) does; bindings that must not wait while holding a
     /// runtime lock (Python's GIL) call it directly.
     pub fn try_read(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let len = buf.len();
+        self.try_read_with(len, |fd| socket::read(fd, buf))
+    }
+
+    /// [`try_read`](Self::try_read) into memory that need not be initialised (a buffer's
+    /// spare capacity, which the pipeline's reads fill).
+    pub(crate) fn try_read_uninit(
+        &self,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Result<Option<usize>> {
+        let len = buf.len();
+        self.try_read_with(len, |fd| socket::read_uninit(fd, buf))
+    }
+
+    /// One non-blocking read of at most `len` bytes made by `io` on the descriptor.
+    fn try_read_with(
+        &self,
+        len: usize,
+        io: impl FnOnce(RawFd) -> Result<Io>,
+    ) -> Result<Option<usize>> {
         let call = self.core.enter()?;
         let state = self.check_readable()?;
-        if state.input_shutdown.load(Ordering::Acquire) || buf.is_empty() {
+        if state.input_shutdown.load(Ordering::Acquire) || len == 0 {
             return Ok(Some(0));
         }
         let fd = call.fd();
-        let len = buf.len();
-        self.read_once(state, fd, || socket::read(fd, buf), len)
+        self.read_once(state, fd, || io(fd), len)
     }
 
     /// Scattering read into `bufs`, in order; results as [`read`](Self::read).
@@ -769,6 +788,21 @@ impl SocketChannel {
             }
         }
         Ok(written)
+    }
+
+    /// Waits until the socket takes more bytes, `deadline` passes (`Ok(false)`) or another
+    /// thread closes the channel (`AsyncClose`), whatever the blocking mode: what a pipeline
+    /// channel that flushes its last writes at a loop's shutdown waits for.
+    pub(crate) fn wait_writable(&self, deadline: Instant) -> Result<bool> {
+        let call = self.core.enter()?;
+        let closed = || self.core.fd.is_closed();
+        wait::wait_fd(
+            call.fd(),
+            libc::POLLOUT,
+            &self.core.waiters,
+            &closed,
+            Some(deadline),
+        )
     }
 
     /// Shuts down the input side: later reads return end of stream. Idempotent.

@@ -75,6 +75,31 @@ pub(super) fn register<H: IoHandle + 'static>(
     Ok(handle)
 }
 
+impl EventLoop {
+    /// [`register`] for the loop-served objects of other modules (the pipeline's channels):
+    /// registers `channel` for `ops`, served by the handle `make` builds from the registration.
+    ///
+    /// # Errors
+    /// As [`Selector::register`](crate::selector::Selector::register).
+    pub(crate) fn register_io<H: IoHandle + 'static>(
+        &self,
+        channel: crate::channel::Channel,
+        ops: u32,
+        make: impl FnOnce(SelectionKey) -> Arc<H>,
+    ) -> crate::Result<Arc<H>> {
+        register(self, channel, ops, make)
+    }
+
+    /// The deadline of the shutdown under way, if it has one (a graceful shutdown's timeout;
+    /// now, for `shutdown_now`): how long an I/O handle that the shutdown closes may still
+    /// finish its work (a pipeline channel flushing its queued writes).
+    pub(crate) fn shutdown_deadline(&self) -> Option<std::time::Instant> {
+        crate::sync::lock(&self.inner.shutdown)
+            .as_ref()
+            .and_then(|s| s.deadline)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

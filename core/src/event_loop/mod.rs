@@ -67,7 +67,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use group::{EventLoopGroup, MAX_GROUP_LOOPS};
-pub(crate) use io::IoHandle;
+pub(crate) use io::{IoEvent, IoHandle};
 pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
 pub use run_right::RunRight;
 pub use schedule::{Repeat, ScheduledFuture, TimerTask};

@@ -150,6 +150,22 @@ impl Drop for FdGuard<'_> {
     }
 }
 
+/// A descriptor that never becomes ready: an empty epoll instance (close-on-exec). What an
+/// object a loop serves without a descriptor of its own (the pipeline's local channels)
+/// registers, so that the loop's shutdown reaches it.
+///
+/// # Errors
+/// OS errors such as `EMFILE`.
+pub fn never_ready() -> crate::Result<std::os::fd::OwnedFd> {
+    // SAFETY: a plain system call with a flag argument.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(crate::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

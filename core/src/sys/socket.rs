@@ -318,6 +318,13 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<Io> {
     io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
+/// `read(2)` into memory that need not be initialised (a buffer's spare capacity): the
+/// kernel only writes it.
+pub fn read_uninit(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> Result<Io> {
+    // SAFETY: `buf` is valid for writes of its length; `read(2)` never reads it.
+    io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
 /// How many bytes the socket's receive queue holds now (`FIONREAD`; 0 also at end of
 /// stream).
 pub fn bytes_available(fd: RawFd) -> Result<usize> {
