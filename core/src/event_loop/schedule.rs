@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use super::promise::{Failure, Promise, Value};
-use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, WeakEventLoop, deadlines};
+use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, Task, WeakEventLoop, deadlines};
 use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
@@ -174,27 +174,52 @@ impl EventLoop {
         future.on_cancel(Box::new(move || {
             if let (Some(lp), Some(timer)) = (weak_loop.upgrade(), weak_timer.upgrade()) {
                 lp.release_timer_ref(&timer);
-                lock(&lp.inner.timers).cancelled += 1;
+                // Its heap entry is removed lazily (the future's state is the truth).
+                lp.count_cancelled();
                 if !lp.in_event_loop() {
                     lp.wake();
                 }
             }
         }));
-        let earliest = {
-            let mut timers = lock(&self.inner.timers);
-            // Checked again under the heap's lock: a loop that terminated since the check
-            // above has drained its heap already and would never run or cancel this timer.
-            let state = self.inner.state.load(Ordering::Acquire);
-            if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
-                drop(timers);
-                self.release_timer_ref(&timer);
-                *task = timer.take_task();
-                return Err(ErrorKind::Rejected.into());
+        // The loop's running thread pushes it at once; another thread while nobody runs the
+        // loop borrows the heap; while the loop runs, the push is queued to it as an internal
+        // task (Netty's `schedule` from outside the loop), which runs before any later task.
+        let pushed = if self.in_run() {
+            self.deadlines(|heap| heap.push(deadline, timer.clone()));
+            Ok(())
+        } else {
+            let borrowed = self.borrow_deadlines(|heap| {
+                // Checked again with the heap: a loop that terminated since the check above
+                // has drained its heap already and would never run or cancel this timer.
+                let state = self.inner.state.load(Ordering::Acquire);
+                if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
+                    return None;
+                }
+                Some(heap.push(deadline, timer.clone()))
+            });
+            match borrowed {
+                Some(Some(earliest)) => {
+                    if earliest {
+                        self.wake_if_idle();
+                    }
+                    Ok(())
+                }
+                Some(None) => Err(ErrorKind::Rejected.into()),
+                None => {
+                    let queued = timer.clone();
+                    let mut push: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
+                        lp.deadlines(|heap| heap.push(deadline, queued));
+                    }));
+                    let result = self.execute_internal(&mut push);
+                    drop(push);
+                    result
+                }
             }
-            timers.push(deadline, timer.clone())
         };
-        if earliest {
-            self.wake_if_idle();
+        if let Err(e) = pushed {
+            self.release_timer_ref(&timer);
+            *task = timer.take_task();
+            return Err(e);
         }
         Ok(ScheduledFuture {
             future,
@@ -219,26 +244,33 @@ impl EventLoop {
         }
     }
 
+    /// The timer phase of a turn, on the loop's running thread: fires the due scheduled tasks
+    /// and reusable timers in deadline order.
     pub(super) fn run_timers(&self) {
         let now = Instant::now();
+        let epoch = self.inner.start;
         let mut armed_by = None;
         loop {
-            let (due, purged) = {
-                let mut timers = lock(&self.inner.timers);
-                // Timers and tasks (re)armed from here on wait for the next call.
-                let armed_by = *armed_by.get_or_insert(timers.last_seq());
-                let purged = timers.purge();
-                (timers.pop_due(now, armed_by), purged)
-            };
             // Cancelled tasks (and what they own) are released on the loop's thread, outside
-            // the heap's lock, even while a `ScheduledFuture` still names their timer.
-            for gone in purged {
-                drop(gone.timer.take_task());
+            // the heap, even while a `ScheduledFuture` still names their timer.
+            if let Some(purged) = self.purge_cancelled() {
+                for gone in purged {
+                    drop(gone.timer.take_task());
+                }
             }
+            let due = self.deadlines(|heap| {
+                // Timers and tasks (re)armed from here on wait for the next call.
+                let armed_by = *armed_by.get_or_insert(heap.last_seq());
+                heap.pop_due(epoch, now, armed_by)
+            });
             let entry = match due {
                 None => break,
                 Some(deadlines::Due::Timer(timer)) => {
                     super::timer::fire(self, timer);
+                    continue;
+                }
+                Some(deadlines::Due::Stale(timer)) => {
+                    drop(timer);
                     continue;
                 }
                 Some(deadlines::Due::Task(entry)) => entry,
@@ -280,7 +312,7 @@ impl EventLoop {
                         Repeat::FixedDelay(d) => Instant::now() + d,
                         Repeat::Once => unreachable!(),
                     };
-                    lock(&self.inner.timers).push(next, timer);
+                    self.deadlines(|heap| heap.push(next, timer));
                 }
             }
         }
