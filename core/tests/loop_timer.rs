@@ -542,3 +542,292 @@ fn the_indexed_heap_keeps_deadline_order_under_churn() {
     assert!(!lp.run(RunMode::Default).unwrap());
     assert_eq!(*fired.lock().unwrap(), expected);
 }
+
+/// Holds a library-driven loop inside a task until the returned barrier is passed a second
+/// time, so that what other threads do meanwhile is queued and the loop sees it only later.
+fn hold_loop(lp: &EventLoop) -> Arc<std::sync::Barrier> {
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let b = barrier.clone();
+    lp.execute(move |_| {
+        b.wait();
+        b.wait();
+    })
+    .unwrap();
+    barrier.wait();
+    barrier
+}
+
+/// Waits until the loop has run everything queued before this call.
+fn sync_with(lp: &EventLoop) {
+    assert!(lp.submit(|_| Ok(None)).unwrap().wait(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn operations_from_another_thread_are_queued_in_order() {
+    let lp = EventLoop::spawn().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let timer = lp.timer(counting(&hits)).unwrap();
+    let held = hold_loop(&lp);
+    let tasks_before = lp.counters().tasks_run;
+    // Each start is overtaken by the stop after it before the loop sees either.
+    for _ in 0..100 {
+        timer.start(Duration::ZERO, Duration::ZERO).unwrap();
+        assert!(timer.is_active(), "the caller sees its start at once");
+        timer.stop().unwrap();
+        assert!(!timer.is_active(), "and its stop");
+    }
+    // The last word is a start: the loop arms it once it runs the queue.
+    timer.start(ms(10), Duration::ZERO).unwrap();
+    let asked = Instant::now();
+    held.wait();
+    sync_with(&lp);
+    let start = Instant::now();
+    while hits.load(Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < LIMIT);
+        thread::sleep(ms(1));
+    }
+    assert!(asked.elapsed() >= ms(10), "never early");
+    thread::sleep(ms(30));
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "only the last start fired");
+    assert!(
+        lp.counters().tasks_run > tasks_before + 200,
+        "they were queued"
+    );
+    assert!(!timer.is_active());
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn a_stop_from_another_thread_prevents_the_next_expiry_before_the_loop_sees_it() {
+    let lp = EventLoop::spawn().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let timer = lp.timer(counting(&hits)).unwrap();
+    // Started on the loop's thread, repeating every millisecond.
+    let t = timer.clone();
+    lp.submit(move |_| {
+        t.start(ms(1), ms(1)).unwrap();
+        Ok(None)
+    })
+    .unwrap()
+    .wait(Some(LIMIT))
+    .unwrap();
+    let start = Instant::now();
+    while hits.load(Ordering::SeqCst) < 3 {
+        assert!(start.elapsed() < LIMIT);
+        thread::sleep(ms(1));
+    }
+    // The loop is held while the timer comes due; the stop is queued behind the hold, so the
+    // loop's next timer phase comes before it.
+    let held = hold_loop(&lp);
+    thread::sleep(ms(5));
+    timer.stop().unwrap();
+    let at_stop = hits.load(Ordering::SeqCst);
+    held.wait();
+    thread::sleep(ms(30));
+    sync_with(&lp);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        at_stop,
+        "no expiry after the stop"
+    );
+    assert!(!timer.is_active());
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn a_start_on_the_loops_thread_after_a_queued_stop_stands() {
+    let lp = EventLoop::spawn().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let timer = lp.timer(counting(&hits)).unwrap();
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO)
+        .unwrap();
+    // The loop is held in a task that, once let go, restarts the timer on the loop's thread:
+    // after the stop below was made, before the loop runs it.
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (b, t) = (barrier.clone(), timer.clone());
+    lp.execute(move |_| {
+        b.wait();
+        b.wait();
+        t.start(ms(5), Duration::ZERO).unwrap();
+    })
+    .unwrap();
+    barrier.wait();
+    timer.stop().unwrap();
+    assert!(!timer.is_active());
+    barrier.wait();
+    sync_with(&lp);
+    let start = Instant::now();
+    while hits.load(Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < LIMIT, "the later start was dropped");
+        thread::sleep(ms(1));
+    }
+    // And a stop on the loop's thread after a queued start: the start is dropped.
+    let (b, t) = (barrier.clone(), timer.clone());
+    lp.execute(move |_| {
+        b.wait();
+        b.wait();
+        t.stop().unwrap();
+    })
+    .unwrap();
+    barrier.wait();
+    timer.start(Duration::ZERO, Duration::ZERO).unwrap();
+    barrier.wait();
+    sync_with(&lp);
+    thread::sleep(ms(20));
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the later stop stands");
+    assert!(!timer.is_active());
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn is_active_and_due_in_across_threads() {
+    let lp = EventLoop::spawn().unwrap();
+    let timer = lp.timer(|_, _| {}).unwrap();
+    // From another thread while the loop runs: what was asked for, at once.
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO)
+        .unwrap();
+    assert!(timer.is_active());
+    let due = timer.due_in().unwrap();
+    assert!(due > Duration::from_secs(59) && due <= Duration::from_secs(60));
+    sync_with(&lp);
+    // On the loop's thread: the same, from its own heap's arming.
+    let t = timer.clone();
+    let seen = lp
+        .submit(move |_| {
+            let due = t.due_in().unwrap();
+            assert!(t.is_active() && due > Duration::from_secs(59));
+            t.stop().unwrap();
+            assert!(!t.is_active() && t.due_in().is_none());
+            Ok(None)
+        })
+        .unwrap();
+    assert!(seen.wait(Some(LIMIT)).unwrap());
+    assert!(seen.is_success());
+    assert!(!timer.is_active(), "the loop's stop is seen here");
+    timer.start(ms(1), Duration::ZERO).unwrap();
+    let start = Instant::now();
+    while timer.is_active() {
+        assert!(start.elapsed() < LIMIT);
+        thread::sleep(ms(1));
+    }
+    assert_eq!(timer.due_in(), None, "its expiry is seen here");
+    timer.stop().unwrap();
+    assert!(!timer.is_active());
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
+#[test]
+fn a_host_sees_a_timer_started_between_runs() {
+    let lp = EventLoop::new().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let timer = lp.timer(counting(&hits)).unwrap();
+    assert_eq!(lp.backend_timeout(), None);
+    // Another thread starts it while the host waits on the backend descriptor with no
+    // timeout: the start wakes the descriptor, and the timeout shows the timer.
+    let t = timer.clone();
+    let asked = Arc::new(Mutex::new(None));
+    let a = asked.clone();
+    let starter = thread::spawn(move || {
+        thread::sleep(ms(20));
+        *a.lock().unwrap() = Some(Instant::now());
+        t.start(ms(40), Duration::ZERO).unwrap();
+    });
+    let mut fd = libc::pollfd {
+        fd: lp.backend_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut fd, 1, LIMIT.as_millis() as i32) };
+    assert_eq!(ready, 1, "the start woke the host");
+    starter.join().unwrap();
+    let asked = asked.lock().unwrap().unwrap();
+    assert!(timer.is_active());
+    let timeout = lp.backend_timeout().unwrap();
+    assert!(timeout <= ms(40) && timeout > ms(20), "{timeout:?}");
+    while hits.load(Ordering::SeqCst) == 0 {
+        assert!(asked.elapsed() < LIMIT);
+        let timeout = lp
+            .backend_timeout()
+            .map_or(-1, |t| t.as_millis() as i32 + 1);
+        // SAFETY: as above.
+        unsafe { libc::poll(&mut fd, 1, timeout) };
+        lp.run(RunMode::NoWait).unwrap();
+    }
+    assert!(asked.elapsed() >= ms(40), "never early");
+    assert_eq!(lp.backend_timeout(), None);
+    // The owner between runs: the start is in the heap when it returns.
+    timer.start(ms(50), Duration::ZERO).unwrap();
+    let timeout = lp.backend_timeout().unwrap();
+    assert!(timeout <= ms(50) && timeout > ms(30), "{timeout:?}");
+    assert!(lp.is_alive());
+    timer.set_ref(false);
+    assert!(!lp.is_alive(), "an unref'd timer keeps nothing alive");
+    timer.close();
+    assert_eq!(lp.backend_timeout(), None);
+    lp.close();
+}
+
+#[test]
+fn work_from_another_thread_during_shutdown_is_rejected() {
+    let lp = EventLoop::spawn().unwrap();
+    let timer = lp.timer(|_, _| {}).unwrap();
+    let held = hold_loop(&lp);
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    let rejected = |kind: Option<ErrorKind>| kind == Some(ErrorKind::Rejected);
+    assert!(rejected(
+        timer.start(ms(1), Duration::ZERO).unwrap_err().kind()
+    ));
+    timer.set_repeat(ms(1)).unwrap();
+    assert!(rejected(timer.again().unwrap_err().kind()));
+    let mut task: Option<nioxide_core::event_loop::TimerTask> = Some(Box::new(|_| Ok(None)));
+    let err = lp.try_schedule(&mut task, ms(1), Repeat::Once).unwrap_err();
+    assert!(rejected(err.kind()));
+    assert!(task.is_some(), "the caller keeps its task");
+    // A stop is not refused.
+    timer.stop().unwrap();
+    assert!(!timer.is_active());
+    held.wait();
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert!(timer.is_closed());
+}
+
+#[test]
+fn scheduled_tasks_from_another_thread_run_never_early_and_cancel() {
+    let lp = EventLoop::spawn().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let held = hold_loop(&lp);
+    // Queued while the loop runs; cancelled before the loop saw it.
+    let r = ran.clone();
+    let cancelled = lp
+        .schedule(Duration::ZERO, Repeat::Once, move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+        .unwrap();
+    assert!(cancelled.cancel());
+    let asked = Instant::now();
+    let r = ran.clone();
+    let fired = lp
+        .schedule(ms(20), Repeat::Once, move |_| {
+            r.fetch_add(10, Ordering::SeqCst);
+            Ok(Some(Box::new(Instant::now())))
+        })
+        .unwrap();
+    held.wait();
+    assert!(fired.wait(Some(LIMIT)).unwrap());
+    assert!(asked.elapsed() >= ms(20), "never early");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        10,
+        "the cancelled task never ran"
+    );
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}

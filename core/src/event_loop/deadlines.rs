@@ -327,6 +327,16 @@ impl Heap {
         }
     }
 
+    /// Publishes reusable timer `timer`'s deadline in it as the heap has it (or that it is not
+    /// armed).
+    pub(super) fn publish_due(&self, epoch: Instant, timer: &TimerInner) {
+        let due = match timer.pos.load(Ordering::Relaxed) {
+            INACTIVE => INACTIVE_DUE,
+            pos => encode_since(epoch, self.handles.slots[pos].deadline),
+        };
+        timer.due.store(due, Ordering::Relaxed);
+    }
+
     /// Applies reusable timer `timer`'s wanted ref to its arming, if it is armed. Returns
     /// whether that left no ref'd timer armed.
     pub(super) fn apply_ref(&mut self, timer: &TimerInner) -> bool {

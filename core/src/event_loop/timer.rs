@@ -299,31 +299,37 @@ impl TimerInner {
     }
 }
 
-/// Does `op` (numbered `ticket`) on the heap, as its owner.
+/// Does `op` (numbered `ticket`) on the heap, as its owner. The last operation from another
+/// thread publishes the timer's state as the heap has it once done, so `is_active` and
+/// `due_in` settle on the truth whatever the order in which callers stored their wishes.
 fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticket: u64) -> Done {
-    match op {
+    let done = match op {
         Op::Close => match heap.disarm(timer, |_| false) {
             Some((removed, unrefd)) => (Ok(()), Some(removed), unrefd),
             None => (Ok(()), None, false),
         },
-        Op::Ref => (Ok(()), None, heap.apply_ref(timer)),
+        Op::Ref => return (Ok(()), None, heap.apply_ref(timer)),
         _ if timer.overtaken(ticket) => (Ok(()), None, false),
         Op::Start(deadline) => {
             if timer.closed.load(Ordering::Acquire) {
-                return (Err(ErrorKind::Closed.into()), None, false);
+                (Err(ErrorKind::Closed.into()), None, false)
+            } else if lp.is_terminated() {
+                (Err(ErrorKind::Rejected.into()), None, false)
+            } else {
+                heap.arm(lp.inner.start, timer, deadline, ticket);
+                let earliest = heap.next_deadline() == Some(deadline);
+                (Ok(()), None, earliest)
             }
-            if lp.is_terminated() {
-                return (Err(ErrorKind::Rejected.into()), None, false);
-            }
-            heap.arm(lp.inner.start, timer, deadline, ticket);
-            let earliest = heap.next_deadline() == Some(deadline);
-            (Ok(()), None, earliest)
         }
         Op::Stop => match heap.disarm(timer, |armed| armed >= ticket) {
             Some((removed, unrefd)) => (Ok(()), Some(removed), unrefd),
             None => (Ok(()), None, false),
         },
+    };
+    if timer.ops.load(Ordering::Acquire) == ticket {
+        heap.publish_due(lp.inner.start, timer);
     }
+    done
 }
 
 impl LoopTimer {
@@ -340,11 +346,20 @@ impl LoopTimer {
     /// number in the timer's operation count first.
     fn elsewhere(&self, op: Op) -> Result<()> {
         let lp = &self.event_loop;
+        let timer = &self.inner;
+        // What the caller sees until the loop has done it; stored before the operation takes
+        // its number, so a loop that sees the number sees this too (and overwrites it).
+        match op {
+            Op::Start(deadline) => timer
+                .due
+                .store(encode_since(lp.inner.start, deadline), Ordering::Relaxed),
+            Op::Stop | Op::Close => timer.due.store(INACTIVE_DUE, Ordering::Relaxed),
+            Op::Ref => {}
+        }
         let ticket = match op {
             Op::Ref => 0,
-            _ => self.inner.ops.fetch_add(1, Ordering::AcqRel) + 1,
+            _ => timer.ops.fetch_add(1, Ordering::AcqRel) + 1,
         };
-        let timer = &self.inner;
         if let Some((result, removed, wake)) =
             lp.borrow_deadlines(|heap| apply(lp, heap, timer, op, ticket))
         {
@@ -353,14 +368,6 @@ impl LoopTimer {
                 wake_if_waiting(lp);
             }
             return result;
-        }
-        // What the caller sees until the loop has done it.
-        match op {
-            Op::Start(deadline) => timer
-                .due
-                .store(encode_since(lp.inner.start, deadline), Ordering::Relaxed),
-            Op::Stop | Op::Close => timer.due.store(INACTIVE_DUE, Ordering::Relaxed),
-            Op::Ref => {}
         }
         let timer = timer.clone();
         let mut task: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
@@ -424,6 +431,8 @@ impl LoopTimer {
         let lp = &self.event_loop;
         if lp.in_run() {
             self.inner.local_op();
+            // Also when it is not armed: a start queued by another thread may have said so.
+            self.inner.due.store(INACTIVE_DUE, Ordering::Relaxed);
             if self.inner.pos.load(Ordering::Relaxed) != INACTIVE {
                 let removed = lp.deadlines(|heap| heap.disarm(&self.inner, |_| false));
                 drop(removed);
