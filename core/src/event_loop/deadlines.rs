@@ -15,6 +15,14 @@
 //! change to the loop as an internal task. Every read or change of the heaps is in this
 //! module's methods, called inside one of those two.
 //!
+//! # Time
+//!
+//! Deadlines are nanoseconds of the monotonic clock (the one `Instant` reads), read with
+//! [`clock_ns`]: a deadline is then one 64-bit word, compared and added without the
+//! normalising arithmetic of `Instant`. One beyond 2^64 ns of the clock (584 years of uptime)
+//! is kept as `u64::MAX`, which never comes due; what `due_in` reports keeps the exact value
+//! ([`encode`]).
+//!
 //! What other threads read without the run right is published in atomics by the owner: the
 //! next deadline and whether an armed reusable timer is ref'd (for `backend_timeout` and
 //! `is_alive`), written at the end of every turn, of every borrow and of the shutdown's
@@ -28,10 +36,10 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::schedule::Timer;
-use super::timer::{INACTIVE, TimerInner, deadline_after};
+use super::timer::{INACTIVE, TimerInner};
 use super::{BORROWED, EventLoop, IDLE, RUNNING};
 
 /// A value owned by the thread that holds its loop's run right (see the module docs): no lock,
@@ -85,15 +93,15 @@ impl<T> LoopCell<T> {
     }
 }
 
-/// The value of [`Deadlines::next`] when no deadline is armed.
-const NO_DEADLINE: u64 = u64::MAX;
+/// The value of [`Deadlines::next`] when no deadline is armed (the clock is past 0).
+const NO_DEADLINE: u64 = 0;
 
 /// A loop's deadline heaps and what it publishes of them for other threads.
 #[derive(Default)]
 pub(super) struct Deadlines {
     heap: LoopCell<Heap>,
-    /// The earliest deadline as [`encode_since`] of the loop's epoch, or [`NO_DEADLINE`];
-    /// published by the owner (see the module docs).
+    /// The earliest deadline, or [`NO_DEADLINE`]; published by the owner (see the module
+    /// docs).
     next: AtomicU64,
     /// Whether an armed reusable timer is ref'd; published with `next`.
     refd: AtomicBool,
@@ -103,47 +111,74 @@ pub(super) struct Deadlines {
     cancelled: AtomicUsize,
 }
 
-impl Deadlines {
-    pub(super) fn new() -> Deadlines {
-        Deadlines {
-            next: AtomicU64::new(NO_DEADLINE),
-            ..Deadlines::default()
-        }
-    }
+/// The monotonic clock in nanoseconds: the loop's time, for deadlines.
+#[inline]
+pub(super) fn clock_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out pointer; CLOCK_MONOTONIC cannot fail on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
-/// `at` as a 64-bit count since `epoch` that keeps any deadline a timer can have (a timeout
-/// is exact up to `i64::MAX` milliseconds): nanoseconds up to 2^62 of them (146 years), then
-/// milliseconds, then seconds, rounded down, in the two top bits' unit. Readers on other
-/// threads need it in one atomic word; what they read is a report (`due_in`, a host's wait),
-/// the heap that fires keeps the exact deadline.
+/// Nanoseconds in `d`, as a deadline's offset: `u64::MAX` beyond.
 #[inline]
-pub(super) fn encode_since(epoch: Instant, at: Instant) -> u64 {
-    const PAYLOAD: u128 = (1 << 62) - 1;
-    let ns = at.saturating_duration_since(epoch).as_nanos();
-    if ns <= PAYLOAD {
+pub(super) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `timeout` after `now`, as a heap key (`u64::MAX`: never) and as [`encode`]d for reports.
+#[inline]
+pub(super) fn deadline_after(now: u64, timeout: Duration) -> (u64, u64) {
+    let exact = u128::from(now) + timeout.as_nanos();
+    if exact < PAYLOAD {
+        return (exact as u64, exact as u64);
+    }
+    (u64::try_from(exact).unwrap_or(u64::MAX), encode(exact))
+}
+
+/// The largest payload of [`encode`] plus one.
+const PAYLOAD: u128 = 1 << 62;
+
+/// A deadline in nanoseconds of the clock, in one 64-bit word that keeps any deadline a timer
+/// can have (a timeout is exact up to `i64::MAX` milliseconds): nanoseconds below 2^62 (146
+/// years of uptime), then milliseconds, then seconds, rounded down, in the two top bits'
+/// unit. Readers on other threads need it in one atomic word; what they read is a report
+/// (`due_in`, a host's wait); the heap that fires keeps its own key.
+pub(super) fn encode(ns: u128) -> u64 {
+    if ns < PAYLOAD {
         return ns as u64;
     }
     let ms = ns / 1_000_000;
-    if ms <= PAYLOAD {
+    if ms < PAYLOAD {
         return (1 << 62) | ms as u64;
     }
-    (2 << 62) | ((ns / 1_000_000_000).min(PAYLOAD) as u64)
+    (2 << 62) | ((ns / 1_000_000_000).min(PAYLOAD - 1) as u64)
 }
 
-/// The instant [`encode_since`] encoded.
-pub(super) fn decode_since(epoch: Instant, code: u64) -> Instant {
-    let payload = code & ((1 << 62) - 1);
-    let since = match code >> 62 {
-        0 => Duration::from_nanos(payload),
-        1 => Duration::from_millis(payload),
-        _ => Duration::from_secs(payload),
-    };
-    deadline_after(epoch, since)
+/// The nanoseconds [`encode`] encoded.
+pub(super) fn decode(code: u64) -> u128 {
+    let payload = u128::from(code & ((1 << 62) - 1));
+    match code >> 62 {
+        0 => payload,
+        1 => payload * 1_000_000,
+        _ => payload * 1_000_000_000,
+    }
+}
+
+/// The time from `now` to a deadline [`encode`]d as `code` (zero if it has passed).
+pub(super) fn until(now: u64, code: u64) -> Duration {
+    let ns = decode(code).saturating_sub(u128::from(now));
+    Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
 }
 
 pub(crate) struct Entry {
-    pub(crate) deadline: Instant,
+    /// On the clock of [`clock_ns`].
+    pub(crate) deadline: u64,
     seq: u64,
     pub(crate) timer: Arc<Timer>,
 }
@@ -204,7 +239,7 @@ impl Heap {
     }
 
     /// Adds `timer` at `deadline`; returns whether it is now the earliest.
-    pub(super) fn push(&mut self, deadline: Instant, timer: Arc<Timer>) -> bool {
+    pub(super) fn push(&mut self, deadline: u64, timer: Arc<Timer>) -> bool {
         let earliest = self.next_deadline().is_none_or(|next| deadline < next);
         let seq = self.next_seq();
         self.heap.push(Entry {
@@ -216,7 +251,7 @@ impl Heap {
     }
 
     /// The earliest deadline, if any.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    pub(super) fn next_deadline(&self) -> Option<u64> {
         let task = self.heap.peek().map(|e| e.deadline);
         let timer = self.handles.peek().map(|(deadline, _)| deadline);
         match (task, timer) {
@@ -236,7 +271,7 @@ impl Heap {
     /// (whose runs, if each takes longer than its period, would otherwise pile up in one call)
     /// fire on a later turn, so no turn runs forever. A due reusable timer is taken out, or
     /// re-armed for its repeat with the next sequence number.
-    pub(super) fn pop_due(&mut self, epoch: Instant, now: Instant, armed_by: u64) -> Option<Due> {
+    pub(super) fn pop_due(&mut self, now: u64, armed_by: u64) -> Option<Due> {
         let task = self
             .heap
             .peek()
@@ -253,7 +288,7 @@ impl Heap {
                     return Some(Due::Stale(self.handles.remove_at(0)));
                 }
                 let seq = self.next_seq();
-                Some(Due::Timer(self.handles.fire_first(epoch, now, seq)))
+                Some(Due::Timer(self.handles.fire_first(now, seq)))
             }
             (Some(_), None) => self.heap.pop().map(Due::Task),
             (None, None) => None,
@@ -284,22 +319,14 @@ impl Heap {
         self.handles.drain()
     }
 
-    /// Arms reusable timer `timer` at `deadline` (moves it if it is armed already) for an
-    /// operation with `ticket` (see [`TimerInner`]'s `ops`), and publishes its deadline in
-    /// it. `epoch` is the loop's.
+    /// Arms reusable timer `timer` at `deadline` (a key and its report, as
+    /// [`deadline_after`] makes them; moves it if it is armed already) for an operation with
+    /// `ticket` (see [`TimerInner`]'s `ops`), and publishes its deadline in it.
     #[inline]
-    pub(super) fn arm(
-        &mut self,
-        epoch: Instant,
-        timer: &Arc<TimerInner>,
-        deadline: Instant,
-        ticket: u64,
-    ) {
+    pub(super) fn arm(&mut self, timer: &Arc<TimerInner>, deadline: (u64, u64), ticket: u64) {
         let seq = self.next_seq();
         self.handles.arm(timer, deadline, seq, ticket);
-        timer
-            .due
-            .store(encode_since(epoch, deadline), Ordering::Relaxed);
+        timer.due.store(deadline.1, Ordering::Relaxed);
     }
 
     /// Takes reusable timer `timer` out if it is armed and `keep` does not keep its arming
@@ -329,10 +356,10 @@ impl Heap {
 
     /// Publishes reusable timer `timer`'s deadline in it as the heap has it (or that it is not
     /// armed).
-    pub(super) fn publish_due(&self, epoch: Instant, timer: &TimerInner) {
+    pub(super) fn publish_due(&self, timer: &TimerInner) {
         let due = match timer.pos.load(Ordering::Relaxed) {
             INACTIVE => INACTIVE_DUE,
-            pos => encode_since(epoch, self.handles.slots[pos].deadline),
+            pos => self.handles.slots[pos].due,
         };
         timer.due.store(due, Ordering::Relaxed);
     }
@@ -366,7 +393,10 @@ pub(super) const INACTIVE_DUE: u64 = u64::MAX;
 
 /// One armed timer in the heap.
 struct Armed {
-    deadline: Instant,
+    /// The heap's key: on the clock of [`clock_ns`], `u64::MAX` for never.
+    deadline: u64,
+    /// The deadline as [`encode`]d, for reports.
+    due: u64,
     /// Ties go in the order timers were armed (one sequence with the scheduled tasks).
     seq: u64,
     /// The timer's operation count when this arming was made: if other threads' operations
@@ -378,7 +408,7 @@ struct Armed {
 }
 
 impl Armed {
-    fn key(&self) -> (Instant, u64) {
+    fn key(&self) -> (u64, u64) {
         (self.deadline, self.seq)
     }
 }
@@ -395,7 +425,7 @@ struct TimerHeap {
 
 impl TimerHeap {
     /// The earliest armed timer's deadline and sequence number.
-    fn peek(&self) -> Option<(Instant, u64)> {
+    fn peek(&self) -> Option<(u64, u64)> {
         self.slots.first().map(Armed::key)
     }
 
@@ -450,13 +480,14 @@ impl TimerHeap {
 
     /// Arms `timer` at `deadline`: inserts it, or moves it if it is armed already.
     #[inline]
-    fn arm(&mut self, timer: &Arc<TimerInner>, deadline: Instant, seq: u64, ticket: u64) {
+    fn arm(&mut self, timer: &Arc<TimerInner>, (deadline, due): (u64, u64), seq: u64, ticket: u64) {
         match timer.pos.load(Ordering::Relaxed) {
             INACTIVE => {
                 let refd = timer.refd.load(Ordering::Relaxed);
                 self.refd += usize::from(refd);
                 self.slots.push(Armed {
                     deadline,
+                    due,
                     seq,
                     ticket,
                     refd,
@@ -467,6 +498,7 @@ impl TimerHeap {
             pos => {
                 let slot = &mut self.slots[pos];
                 slot.deadline = deadline;
+                slot.due = due;
                 slot.seq = seq;
                 slot.ticket = ticket;
                 self.settle(pos);
@@ -494,7 +526,7 @@ impl TimerHeap {
     /// Fires the earliest timer: takes it out, or, if it repeats, re-arms it `repeat` after
     /// `now` with sequence number `seq` (libuv re-arms before the callback runs). Returns it,
     /// for its callback.
-    fn fire_first(&mut self, epoch: Instant, now: Instant, seq: u64) -> Arc<TimerInner> {
+    fn fire_first(&mut self, now: u64, seq: u64) -> Arc<TimerInner> {
         let repeat = self.slots[0].timer.repeat();
         if repeat.is_zero() {
             let timer = self.remove_at(0);
@@ -502,12 +534,9 @@ impl TimerHeap {
             return timer;
         }
         let first = &mut self.slots[0];
-        first.deadline = deadline_after(now, repeat);
+        (first.deadline, first.due) = deadline_after(now, repeat);
         first.seq = seq;
-        first
-            .timer
-            .due
-            .store(encode_since(epoch, first.deadline), Ordering::Relaxed);
+        first.timer.due.store(first.due, Ordering::Relaxed);
         let timer = first.timer.clone();
         self.sift_down(0);
         timer
@@ -577,20 +606,26 @@ impl EventLoop {
     pub(super) fn publish_deadlines(&self) {
         let (next, refd) = self.deadlines(|heap| (heap.next_deadline(), heap.has_refd_timer()));
         let d = &self.inner.deadlines;
-        let code = next.map_or(NO_DEADLINE, |at| encode_since(self.inner.start, at));
-        d.next.store(code, Ordering::Release);
+        d.next.store(next.unwrap_or(NO_DEADLINE), Ordering::Release);
         d.refd.store(refd, Ordering::Release);
     }
 
-    /// The earliest deadline: from the heaps on the run-right holder, else as last published.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    /// The earliest deadline (on the clock of [`clock_ns`]): from the heaps on the run-right
+    /// holder, else as last published.
+    pub(super) fn next_deadline(&self) -> Option<u64> {
         if self.in_run() {
             return self.deadlines(|heap| heap.next_deadline());
         }
         match self.inner.deadlines.next.load(Ordering::Acquire) {
             NO_DEADLINE => None,
-            code => Some(decode_since(self.inner.start, code)),
+            next => Some(next),
         }
+    }
+
+    /// How long until the earliest deadline (zero if it has passed), if there is one.
+    pub(super) fn until_next_deadline(&self) -> Option<Duration> {
+        let next = self.next_deadline()?;
+        Some(Duration::from_nanos(next.saturating_sub(clock_ns())))
     }
 
     /// Whether an armed reusable timer is ref'd: from the heaps on the run-right holder, else
@@ -639,20 +674,18 @@ mod tests {
 
     #[test]
     fn a_deadline_survives_encoding_rounded_down_to_its_unit() {
-        let epoch = Instant::now();
+        let now = u128::from(clock_ns());
         for since in [
-            Duration::ZERO,
-            Duration::from_nanos(1),
-            Duration::from_secs(60),
-            Duration::from_secs(146 * 365 * 24 * 3600),
-            Duration::from_millis(i64::MAX as u64),
+            0,
+            1,
+            60_000_000_000,
+            146 * 365 * 24 * 3600 * 1_000_000_000,
+            u128::from(i64::MAX as u64) * 1_000_000,
         ] {
-            let Some(at) = epoch.checked_add(since) else {
-                continue;
-            };
-            let back = decode_since(epoch, encode_since(epoch, at));
-            assert!(back <= at, "never later: {since:?}");
-            assert!(at - back < Duration::from_secs(1), "{since:?}");
+            let at = now + since;
+            let back = decode(encode(at));
+            assert!(back <= at, "never later: {since}");
+            assert!(at - back < 1_000_000_000, "{since}");
         }
     }
 }

@@ -253,7 +253,7 @@ impl EventLoop {
             inner: Arc::new(LoopInner {
                 selector: Selector::open()?,
                 tasks: CacheLine(Mutex::new(VecDeque::new())),
-                deadlines: deadlines::Deadlines::new(),
+                deadlines: deadlines::Deadlines::default(),
                 loop_timers: Mutex::new(timer::Registry::default()),
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
                 run_right: RunRight::claim(),

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::deadlines::{clock_ns, nanos};
 use super::promise::{Failure, Promise, Value};
 use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, Task, WeakEventLoop, deadlines};
 use crate::sync::lock;
@@ -165,7 +166,7 @@ impl EventLoop {
         let Some(body) = task.take() else {
             return Err(ErrorKind::InvalidArgument.into());
         };
-        let deadline = Instant::now() + delay;
+        let deadline = clock_ns().saturating_add(nanos(delay));
         let future = Promise::new(Some(self));
         let timer = Arc::new(Timer::new(future.clone(), body, repeat));
         self.inner.refs.fetch_add(1, Ordering::AcqRel);
@@ -247,8 +248,7 @@ impl EventLoop {
     /// The timer phase of a turn, on the loop's running thread: fires the due scheduled tasks
     /// and reusable timers in deadline order.
     pub(super) fn run_timers(&self) {
-        let now = Instant::now();
-        let epoch = self.inner.start;
+        let now = clock_ns();
         let mut armed_by = None;
         loop {
             // Cancelled tasks (and what they own) are released on the loop's thread, outside
@@ -261,7 +261,7 @@ impl EventLoop {
             let due = self.deadlines(|heap| {
                 // Timers and tasks (re)armed from here on wait for the next call.
                 let armed_by = *armed_by.get_or_insert(heap.last_seq());
-                heap.pop_due(epoch, now, armed_by)
+                heap.pop_due(now, armed_by)
             });
             let entry = match due {
                 None => break,
@@ -308,8 +308,8 @@ impl EventLoop {
                     }
                     *lock(&timer.task) = Some(task);
                     let next = match repeat {
-                        Repeat::FixedRate(p) => entry.deadline + p,
-                        Repeat::FixedDelay(d) => Instant::now() + d,
+                        Repeat::FixedRate(p) => entry.deadline.saturating_add(nanos(p)),
+                        Repeat::FixedDelay(d) => clock_ns().saturating_add(nanos(d)),
                         Repeat::Once => unreachable!(),
                     };
                     self.deadlines(|heap| heap.push(next, timer));

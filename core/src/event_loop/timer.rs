@@ -64,9 +64,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::deadlines::{Heap, INACTIVE_DUE, decode_since, encode_since};
+use super::deadlines::{Heap, INACTIVE_DUE, clock_ns, deadline_after, until};
 use super::{EventLoop, LoopInner, OPEN, TERMINATED, Task};
 use crate::sync::lock;
 use crate::sys::fork;
@@ -81,15 +81,6 @@ pub(super) const INACTIVE: usize = usize::MAX;
 /// The longest repeat (a century): a longer one is as good as never, and a repeat is kept in
 /// 64 bits of nanoseconds.
 const MAX_REPEAT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A deadline no timer reaches: what a timeout beyond the monotonic clock's range (about 292
-/// billion years) becomes. Added to any `Instant` of a running system, it cannot overflow.
-const NEVER: Duration = Duration::from_secs(i64::MAX as u64 / 4);
-
-/// `timeout` after `now`, exact as far as the clock goes; beyond it, [`NEVER`] after `now`.
-pub(super) fn deadline_after(now: Instant, timeout: Duration) -> Instant {
-    now.checked_add(timeout).unwrap_or(now + NEVER)
-}
 
 /// A reusable timer on an event loop (libuv's `uv_timer_t`); see the module docs. Thread-safe.
 #[derive(Clone)]
@@ -272,7 +263,8 @@ fn accepts(lp: &Arc<LoopInner>) -> bool {
 /// by its owner (see the module docs on threads).
 #[derive(Clone, Copy)]
 enum Op {
-    Start(Instant),
+    /// The deadline, as `deadline_after` makes it.
+    Start((u64, u64)),
     Stop,
     /// Applies the ref asked for last.
     Ref,
@@ -316,8 +308,8 @@ fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticke
             } else if lp.is_terminated() {
                 (Err(ErrorKind::Rejected.into()), None, false)
             } else {
-                heap.arm(lp.inner.start, timer, deadline, ticket);
-                let earliest = heap.next_deadline() == Some(deadline);
+                heap.arm(timer, deadline, ticket);
+                let earliest = heap.next_deadline() == Some(deadline.0);
                 (Ok(()), None, earliest)
             }
         }
@@ -327,7 +319,7 @@ fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticke
         },
     };
     if timer.ops.load(Ordering::Acquire) == ticket {
-        heap.publish_due(lp.inner.start, timer);
+        heap.publish_due(timer);
     }
     done
 }
@@ -350,9 +342,7 @@ impl LoopTimer {
         // What the caller sees until the loop has done it; stored before the operation takes
         // its number, so a loop that sees the number sees this too (and overwrites it).
         match op {
-            Op::Start(deadline) => timer
-                .due
-                .store(encode_since(lp.inner.start, deadline), Ordering::Relaxed),
+            Op::Start((_, due)) => timer.due.store(due, Ordering::Relaxed),
             Op::Stop | Op::Close => timer.due.store(INACTIVE_DUE, Ordering::Relaxed),
             Op::Ref => {}
         }
@@ -400,7 +390,7 @@ impl LoopTimer {
     pub fn start(&self, timeout: Duration, repeat: Duration) -> Result<()> {
         fork::check(self.inner.generation)?;
         let lp = &self.event_loop;
-        let deadline = deadline_after(Instant::now(), timeout);
+        let deadline = deadline_after(clock_ns(), timeout);
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(ErrorKind::Closed.into());
         }
@@ -411,7 +401,7 @@ impl LoopTimer {
         self.inner.repeat.store(repeat, Ordering::Relaxed);
         if lp.in_run() {
             let ticket = self.inner.local_op();
-            lp.deadlines(|heap| heap.arm(lp.inner.start, &self.inner, deadline, ticket));
+            lp.deadlines(|heap| heap.arm(&self.inner, deadline, ticket));
             return Ok(());
         }
         self.elsewhere(Op::Start(deadline))
@@ -484,10 +474,7 @@ impl LoopTimer {
         }
         match self.inner.due.load(Ordering::Relaxed) {
             INACTIVE_DUE => None,
-            code => {
-                let deadline = decode_since(self.event_loop.inner.start, code);
-                Some(deadline.saturating_duration_since(Instant::now()))
-            }
+            code => Some(until(clock_ns(), code)),
         }
     }
 

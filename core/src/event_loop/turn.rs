@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::deadlines::clock_ns;
 use super::task::NO_MARK;
 use super::{EventLoop, IDLE, RUNNING, io, thread_no};
 use crate::sync::lock;
@@ -41,9 +42,7 @@ impl EventLoop {
             return Some(Duration::ZERO);
         }
         // Off the loop's thread: the deadline published at the end of the last turn or borrow.
-        let next_timer = self
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        let next_timer = self.until_next_deadline();
         // Readiness cached or to be re-armed, an accept back-off, the shutdown's quiet period:
         // what the descriptor alone would not show.
         [self.inner.selector.wait_bound(), self.shutdown_wait()]
@@ -180,9 +179,7 @@ impl EventLoop {
         {
             Some(Duration::ZERO)
         } else {
-            let next = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let next = self.until_next_deadline();
             match self.shutdown_wait() {
                 Some(w) => Some(next.map_or(w, |n| n.min(w))),
                 None => next,
@@ -238,6 +235,6 @@ impl EventLoop {
         // instant is found by the next look (the wait's timeout is computed under the lock).
         (self.inner.queued.load(Ordering::Acquire)
             && self.inner.own_mark.load(Ordering::Relaxed) != 0)
-            || self.next_deadline().is_some_and(|d| d <= Instant::now())
+            || self.next_deadline().is_some_and(|d| d <= clock_ns())
     }
 }
