@@ -543,6 +543,33 @@ fn the_indexed_heap_keeps_deadline_order_under_churn() {
     assert_eq!(*fired.lock().unwrap(), expected);
 }
 
+/// Waits (bounded) until `done()`.
+fn wait_until(done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < LIMIT, "timed out");
+        thread::sleep(ms(1));
+    }
+}
+
+/// Runs `f` on a library-driven loop's thread and waits until it ran (and did not panic).
+fn on_loop_thread(lp: &EventLoop, f: impl FnOnce() + Send + 'static) {
+    let ran = lp
+        .submit(move |_| {
+            f();
+            Ok(None)
+        })
+        .unwrap();
+    assert!(ran.wait(Some(LIMIT)).unwrap());
+    assert!(ran.is_success());
+}
+
+/// Shuts a library-driven loop down and waits for its termination.
+fn shut_down(lp: &EventLoop) {
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+}
+
 /// Holds a library-driven loop inside a task until the returned barrier is passed a second
 /// time, so that what other threads do meanwhile is queued and the loop sees it only later.
 fn hold_loop(lp: &EventLoop) -> Arc<std::sync::Barrier> {
@@ -559,7 +586,7 @@ fn hold_loop(lp: &EventLoop) -> Arc<std::sync::Barrier> {
 
 /// Waits until the loop has run everything queued before this call.
 fn sync_with(lp: &EventLoop) {
-    assert!(lp.submit(|_| Ok(None)).unwrap().wait(Some(LIMIT)).unwrap());
+    on_loop_thread(lp, || {});
 }
 
 #[test]
@@ -581,11 +608,7 @@ fn operations_from_another_thread_are_queued_in_order() {
     let asked = Instant::now();
     held.wait();
     sync_with(&lp);
-    let start = Instant::now();
-    while hits.load(Ordering::SeqCst) == 0 {
-        assert!(start.elapsed() < LIMIT);
-        thread::sleep(ms(1));
-    }
+    wait_until(|| hits.load(Ordering::SeqCst) > 0);
     assert!(asked.elapsed() >= ms(10), "never early");
     thread::sleep(ms(30));
     assert_eq!(hits.load(Ordering::SeqCst), 1, "only the last start fired");
@@ -594,8 +617,7 @@ fn operations_from_another_thread_are_queued_in_order() {
         "they were queued"
     );
     assert!(!timer.is_active());
-    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
-    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    shut_down(&lp);
 }
 
 #[test]
@@ -605,18 +627,10 @@ fn a_stop_from_another_thread_prevents_the_next_expiry_before_the_loop_sees_it()
     let timer = lp.timer(counting(&hits)).unwrap();
     // Started on the loop's thread, repeating every millisecond.
     let t = timer.clone();
-    lp.submit(move |_| {
+    on_loop_thread(&lp, move || {
         t.start(ms(1), ms(1)).unwrap();
-        Ok(None)
-    })
-    .unwrap()
-    .wait(Some(LIMIT))
-    .unwrap();
-    let start = Instant::now();
-    while hits.load(Ordering::SeqCst) < 3 {
-        assert!(start.elapsed() < LIMIT);
-        thread::sleep(ms(1));
-    }
+    });
+    wait_until(|| hits.load(Ordering::SeqCst) >= 3);
     // The loop is held while the timer comes due; the stop is queued behind the hold, so the
     // loop's next timer phase comes before it.
     let held = hold_loop(&lp);
@@ -632,8 +646,7 @@ fn a_stop_from_another_thread_prevents_the_next_expiry_before_the_loop_sees_it()
         "no expiry after the stop"
     );
     assert!(!timer.is_active());
-    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
-    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    shut_down(&lp);
 }
 
 #[test]
@@ -659,11 +672,7 @@ fn a_start_on_the_loops_thread_after_a_queued_stop_stands() {
     assert!(!timer.is_active());
     barrier.wait();
     sync_with(&lp);
-    let start = Instant::now();
-    while hits.load(Ordering::SeqCst) == 0 {
-        assert!(start.elapsed() < LIMIT, "the later start was dropped");
-        thread::sleep(ms(1));
-    }
+    wait_until(|| hits.load(Ordering::SeqCst) > 0);
     // And a stop on the loop's thread after a queued start: the start is dropped.
     let (b, t) = (barrier.clone(), timer.clone());
     lp.execute(move |_| {
@@ -679,8 +688,7 @@ fn a_start_on_the_loops_thread_after_a_queued_stop_stands() {
     thread::sleep(ms(20));
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the later stop stands");
     assert!(!timer.is_active());
-    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
-    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    shut_down(&lp);
 }
 
 #[test]
@@ -697,29 +705,19 @@ fn is_active_and_due_in_across_threads() {
     sync_with(&lp);
     // On the loop's thread: the same, from its own heap's arming.
     let t = timer.clone();
-    let seen = lp
-        .submit(move |_| {
-            let due = t.due_in().unwrap();
-            assert!(t.is_active() && due > Duration::from_secs(59));
-            t.stop().unwrap();
-            assert!(!t.is_active() && t.due_in().is_none());
-            Ok(None)
-        })
-        .unwrap();
-    assert!(seen.wait(Some(LIMIT)).unwrap());
-    assert!(seen.is_success());
+    on_loop_thread(&lp, move || {
+        let due = t.due_in().unwrap();
+        assert!(t.is_active() && due > Duration::from_secs(59));
+        t.stop().unwrap();
+        assert!(!t.is_active() && t.due_in().is_none());
+    });
     assert!(!timer.is_active(), "the loop's stop is seen here");
     timer.start(ms(1), Duration::ZERO).unwrap();
-    let start = Instant::now();
-    while timer.is_active() {
-        assert!(start.elapsed() < LIMIT);
-        thread::sleep(ms(1));
-    }
+    wait_until(|| !timer.is_active());
     assert_eq!(timer.due_in(), None, "its expiry is seen here");
     timer.stop().unwrap();
     assert!(!timer.is_active());
-    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
-    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    shut_down(&lp);
 }
 
 #[test]
@@ -828,6 +826,52 @@ fn scheduled_tasks_from_another_thread_run_never_early_and_cancel() {
         10,
         "the cancelled task never ran"
     );
-    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
-    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    shut_down(&lp);
+}
+
+#[test]
+fn a_stopped_timer_goes_with_its_last_handle_on_any_thread() {
+    // Between runs: at once.
+    let lp = EventLoop::new().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let timer = dropping_timer(&lp, &drops);
+    timer
+        .start(Duration::from_secs(60), Duration::ZERO)
+        .unwrap();
+    timer.stop().unwrap();
+    let other = timer.clone();
+    drop(timer);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "a handle is left");
+    drop(other);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+    // On the loop's thread: at once.
+    let d = drops.clone();
+    lp.execute(move |lp| {
+        let timer = dropping_timer(lp, &d);
+        timer
+            .start(Duration::from_secs(60), Duration::ZERO)
+            .unwrap();
+        timer.stop().unwrap();
+        drop(timer);
+        assert_eq!(d.load(Ordering::SeqCst), 2);
+    })
+    .unwrap();
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    lp.close();
+
+    // From another thread while the loop runs: the loop gives its reference back.
+    let lp = EventLoop::spawn().unwrap();
+    let timer = dropping_timer(&lp, &drops);
+    let t = timer.clone();
+    sync_with(&lp);
+    on_loop_thread(&lp, move || {
+        t.start(Duration::from_secs(60), Duration::ZERO).unwrap();
+        t.stop().unwrap();
+    });
+    drop(timer);
+    sync_with(&lp);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    shut_down(&lp);
 }

@@ -73,13 +73,22 @@ impl<T: Default> Default for LoopCell<T> {
 }
 
 impl<T> LoopCell<T> {
+    /// A cell holding `value`.
+    pub(super) fn new(value: T) -> Self {
+        LoopCell {
+            value: UnsafeCell::new(value),
+            #[cfg(debug_assertions)]
+            borrowed: AtomicBool::new(false),
+        }
+    }
+
     /// Runs `f` on the value.
     ///
     /// # Safety
-    /// The calling thread holds the loop's run right, and `f` does not call `with` on this
-    /// cell again.
+    /// The calling thread holds the loop's run right (or has the loop to itself: it is being
+    /// dropped), and `f` does not call `with` on this cell again.
     #[inline]
-    unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub(super) unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         #[cfg(debug_assertions)]
         assert!(
             !self.borrowed.swap(true, Ordering::Relaxed),
@@ -222,8 +231,9 @@ pub(super) enum Due {
     /// A reusable timer to fire, already taken out or re-armed for its repeat.
     Timer(Arc<TimerInner>),
     /// A reusable timer taken out without firing: another thread started or stopped it since
-    /// it was armed (its operation, queued or done, decides what comes next).
-    Stale(Arc<TimerInner>),
+    /// it was armed (its operation, queued or done, decides what comes next). Holds the
+    /// heap's reference when no handle is left, for the caller to drop.
+    Stale(Option<Arc<TimerInner>>),
 }
 
 impl Heap {
@@ -285,7 +295,7 @@ impl Heap {
             (Some(task), Some(timer)) if task < timer => self.heap.pop().map(Due::Task),
             (_, Some(_)) => {
                 if self.handles.first_is_stale() {
-                    return Some(Due::Stale(self.handles.remove_at(0)));
+                    return Some(Due::Stale(park(self.handles.remove_at(0))));
                 }
                 let seq = self.next_seq();
                 Some(Due::Timer(self.handles.fire_first(now, seq)))
@@ -314,9 +324,19 @@ impl Heap {
         std::mem::take(&mut self.heap).into_vec()
     }
 
-    /// Takes every reusable timer out (shutdown); the caller drops them afterwards.
+    /// Takes every reusable timer out (shutdown); the caller drops what it returns afterwards.
     pub(super) fn drain_timers(&mut self) -> Vec<Arc<TimerInner>> {
         self.handles.drain()
+    }
+
+    /// Gives back the heap's reference that reusable timer `timer` keeps while not armed (see
+    /// [`park`]), for the caller to drop afterwards: its last handle is gone, or it is closed.
+    pub(super) fn release(&mut self, timer: &TimerInner) -> Option<Arc<TimerInner>> {
+        if timer.pos.load(Ordering::Relaxed) != INACTIVE {
+            return None; // an armed timer is held by its loop until it is taken out
+        }
+        // SAFETY: heap methods run on the run-right holder (`EventLoop::deadlines`).
+        unsafe { timer.keep.with(Option::take) }
     }
 
     /// Arms reusable timer `timer` at `deadline` (a key and its report, as
@@ -330,15 +350,15 @@ impl Heap {
     }
 
     /// Takes reusable timer `timer` out if it is armed and `keep` does not keep its arming
-    /// (`keep(ticket)` gets the ticket it was armed with). Returns the heap's reference, for
-    /// the caller to drop afterwards, and whether that left no ref'd timer armed while this
-    /// one was ref'd.
+    /// (`keep(ticket)` gets the ticket it was armed with). Returns the heap's reference if no
+    /// handle is left (else it is parked in the timer, see [`park`]), for the caller to drop
+    /// afterwards, and whether that left no ref'd timer armed while this one was ref'd.
     #[inline]
     pub(super) fn disarm(
         &mut self,
         timer: &TimerInner,
         keep: impl FnOnce(u64) -> bool,
-    ) -> Option<(Arc<TimerInner>, bool)> {
+    ) -> Option<(Option<Arc<TimerInner>>, bool)> {
         match timer.pos.load(Ordering::Relaxed) {
             INACTIVE => None,
             pos => {
@@ -347,7 +367,7 @@ impl Heap {
                     return None;
                 }
                 let was_refd = slot.refd;
-                let removed = self.handles.remove_at(pos);
+                let removed = park(self.handles.remove_at(pos));
                 timer.due.store(INACTIVE_DUE, Ordering::Relaxed);
                 Some((removed, was_refd && self.handles.refd == 0))
             }
@@ -386,6 +406,40 @@ impl Heap {
             }
         }
     }
+}
+
+/// Keeps the heap's reference to a reusable timer just taken out in the timer itself while it
+/// has handles, so that its next arming takes it back ([`unpark`]) instead of cloning it: a
+/// start and a stop on the loop's thread then make no atomic read-modify-write. Returns the
+/// reference instead when no handle is left, for the caller to drop outside the heap. The
+/// parked reference is given back when the last handle goes ([`Heap::release`]), when the
+/// timer is closed, or when its loop is dropped.
+fn park(timer: Arc<TimerInner>) -> Option<Arc<TimerInner>> {
+    if timer.handles.load(Ordering::Acquire) == 0 {
+        return Some(timer);
+    }
+    let cell: *const LoopCell<Option<Arc<TimerInner>>> = &timer.keep;
+    // SAFETY: heap methods run on the run-right holder (`EventLoop::deadlines`); `cell` is
+    // the timer's, which the reference moved into it keeps alive. An armed timer has nothing
+    // parked, so nothing is dropped in there.
+    unsafe { (*cell).with(move |kept| *kept = Some(timer)) };
+    None
+}
+
+/// The heap's reference to `timer` for a new arming: the parked one, else a new one.
+#[inline]
+fn unpark(timer: &Arc<TimerInner>) -> Arc<TimerInner> {
+    // SAFETY: as in `park`.
+    unsafe { timer.keep.with(Option::take) }.unwrap_or_else(|| timer.clone())
+}
+
+/// Gives back the reference parked in `timer` (see [`park`]) when its loop is dropped.
+///
+/// # Safety
+/// The caller has the loop to itself (it is being dropped: no handle of it is left).
+pub(super) unsafe fn take_parked(timer: &TimerInner) -> Option<Arc<TimerInner>> {
+    // SAFETY: the caller's contract.
+    unsafe { timer.keep.with(Option::take) }
 }
 
 /// A reusable timer's published deadline while it is not active.
@@ -491,7 +545,7 @@ impl TimerHeap {
                     seq,
                     ticket,
                     refd,
-                    timer: timer.clone(),
+                    timer: unpark(timer),
                 });
                 self.sift_up(self.slots.len() - 1);
             }
@@ -531,7 +585,13 @@ impl TimerHeap {
         if repeat.is_zero() {
             let timer = self.remove_at(0);
             timer.due.store(INACTIVE_DUE, Ordering::Relaxed);
-            return timer;
+            if timer.handles.load(Ordering::Acquire) == 0 {
+                return timer;
+            }
+            let for_callback = timer.clone();
+            // Not the last reference (`for_callback` is one) if its last handle just went.
+            drop(park(timer));
+            return for_callback;
         }
         let first = &mut self.slots[0];
         (first.deadline, first.due) = deadline_after(now, repeat);
@@ -542,17 +602,20 @@ impl TimerHeap {
         timer
     }
 
-    /// Takes every timer out (shutdown).
+    /// Takes every timer out (shutdown), parking the references of those with handles;
+    /// returns the others.
     fn drain(&mut self) -> Vec<Arc<TimerInner>> {
         self.refd = 0;
-        self.slots
+        let armed: Vec<Arc<TimerInner>> = self
+            .slots
             .drain(..)
             .map(|armed| {
                 armed.timer.pos.store(INACTIVE, Ordering::Relaxed);
                 armed.timer.due.store(INACTIVE_DUE, Ordering::Relaxed);
                 armed.timer
             })
-            .collect()
+            .collect();
+        armed.into_iter().filter_map(park).collect()
     }
 }
 

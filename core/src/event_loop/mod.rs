@@ -204,6 +204,13 @@ pub(crate) struct LoopInner {
 
 impl Drop for LoopInner {
     fn drop(&mut self) {
+        // Timers stopped with handles left keep a reference to themselves for the loop; with
+        // the loop gone (and so every handle, each of which holds it), it is given back.
+        let parked = match self.loop_timers.get_mut() {
+            Ok(registry) => registry.release_parked(),
+            Err(poisoned) => poisoned.into_inner().release_parked(),
+        };
+        drop(parked);
         self.run_right.release();
     }
 }

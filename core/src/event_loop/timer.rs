@@ -31,7 +31,10 @@
 //! Cloning a [`LoopTimer`] gives another handle to the same timer; a handle keeps the loop's
 //! memory alive (not the loop running: its shutdown closes the timer). An active timer is held
 //! by its loop: it fires even if every handle was dropped (its callback gets one). A stopped
-//! timer whose last handle is dropped is gone, and its callback with it.
+//! timer whose last handle is dropped is gone, and its callback with it: at once on the
+//! loop's thread or while no thread runs the loop; from another thread while the loop runs,
+//! when the loop has given back the reference it keeps to a timer it armed before (so that a
+//! restart takes no reference count), on the loop's thread.
 //!
 //! # Threads
 //!
@@ -66,7 +69,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::deadlines::{Heap, INACTIVE_DUE, clock_ns, deadline_after, until};
+use super::deadlines::{
+    Heap, INACTIVE_DUE, LoopCell, clock_ns, deadline_after, take_parked, until,
+};
 use super::{EventLoop, LoopInner, OPEN, TERMINATED, Task};
 use crate::sync::lock;
 use crate::sys::fork;
@@ -83,7 +88,6 @@ pub(super) const INACTIVE: usize = usize::MAX;
 const MAX_REPEAT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A reusable timer on an event loop (libuv's `uv_timer_t`); see the module docs. Thread-safe.
-#[derive(Clone)]
 pub struct LoopTimer {
     inner: Arc<TimerInner>,
     /// The timer's loop. Held here, not in [`TimerInner`], so an armed timer in the loop's heap
@@ -116,6 +120,40 @@ pub(super) struct TimerInner {
     /// Set under the callback's lock.
     closed: AtomicBool,
     callback: Mutex<Option<TimerCallback>>,
+    /// How many [`LoopTimer`] values name the timer. When the last goes, the loop gives back
+    /// the reference it keeps in `keep`.
+    pub(super) handles: AtomicUsize,
+    /// The loop's reference to the timer while it is not armed, if it was armed before and
+    /// still has handles: moved into the heap at the next arming and back at the next stop,
+    /// so neither touches the reference count (see `deadlines::park`). Only the run-right
+    /// holder touches it.
+    pub(super) keep: LoopCell<Option<Arc<TimerInner>>>,
+}
+
+impl Clone for LoopTimer {
+    fn clone(&self) -> Self {
+        LoopTimer::handle(self.inner.clone(), self.event_loop.clone())
+    }
+}
+
+impl Drop for LoopTimer {
+    /// The last handle of a stopped timer gives back the loop's reference to it (on the
+    /// loop's thread at once; from elsewhere as a timer operation), so the timer and its
+    /// callback go; an armed timer is held by its loop until it is taken out.
+    fn drop(&mut self) {
+        if self.inner.handles.fetch_sub(1, Ordering::AcqRel) != 1
+            || fork::is_forked(self.inner.generation)
+        {
+            return;
+        }
+        let lp = &self.event_loop;
+        if lp.in_run() {
+            let kept = lp.deadlines(|heap| heap.release(&self.inner));
+            drop(kept);
+        } else {
+            let _ = self.elsewhere(Op::Release);
+        }
+    }
 }
 
 impl std::fmt::Debug for LoopTimer {
@@ -169,10 +207,19 @@ impl Registry {
         std::mem::take(&mut self.timers)
             .iter()
             .filter_map(Weak::upgrade)
-            .map(|inner| LoopTimer {
-                inner,
-                event_loop: event_loop.clone(),
-            })
+            .map(|inner| LoopTimer::handle(inner, event_loop.clone()))
+            .collect()
+    }
+
+    /// Gives back the references parked in the timers when their loop is dropped (see
+    /// `deadlines::park`), for the caller to drop.
+    pub(super) fn release_parked(&mut self) -> Vec<Arc<TimerInner>> {
+        self.timers
+            .iter()
+            .filter_map(Weak::upgrade)
+            // SAFETY: called from the loop's drop: no handle of the loop, nor of its timers
+            // (each holds the loop), is left, so nothing else touches the cells.
+            .filter_map(|timer| unsafe { take_parked(&timer) })
             .collect()
     }
 }
@@ -187,10 +234,7 @@ pub(super) fn fire(event_loop: &EventLoop, timer: Arc<TimerInner>) {
         .counters
         .timers_fired
         .fetch_add(1, Ordering::Relaxed);
-    let timer = LoopTimer {
-        inner: timer,
-        event_loop: event_loop.clone(),
-    };
+    let timer = LoopTimer::handle(timer, event_loop.clone());
     event_loop.guard(|| callback(event_loop, &timer));
     let mut slot = lock(&timer.inner.callback);
     if !timer.inner.closed.load(Ordering::Acquire) && slot.is_none() {
@@ -213,30 +257,31 @@ impl EventLoop {
         callback: impl FnMut(&EventLoop, &LoopTimer) + Send + 'static,
     ) -> Result<LoopTimer> {
         self.check()?;
-        let timer = LoopTimer {
-            event_loop: self.clone(),
-            inner: Arc::new(TimerInner {
-                generation: self.inner.generation,
-                pos: AtomicUsize::new(INACTIVE),
-                due: AtomicU64::new(INACTIVE_DUE),
-                ops: AtomicU64::new(0),
-                local: AtomicU64::new(0),
-                repeat: AtomicU64::new(0),
-                refd: AtomicBool::new(true),
-                closed: AtomicBool::new(false),
-                callback: Mutex::new(Some(Box::new(callback))),
-            }),
-        };
+        let inner = Arc::new(TimerInner {
+            generation: self.inner.generation,
+            pos: AtomicUsize::new(INACTIVE),
+            due: AtomicU64::new(INACTIVE_DUE),
+            ops: AtomicU64::new(0),
+            local: AtomicU64::new(0),
+            repeat: AtomicU64::new(0),
+            refd: AtomicBool::new(true),
+            closed: AtomicBool::new(false),
+            callback: Mutex::new(Some(Box::new(callback))),
+            handles: AtomicUsize::new(0),
+            keep: LoopCell::new(None),
+        });
         let swept = {
             // Under the registry's lock, so a termination either sees the timer or is seen.
             let mut registry = lock(&self.inner.loop_timers);
             if !accepts(&self.inner) {
+                drop(registry);
+                drop(inner); // and the callback, here
                 return Err(ErrorKind::Rejected.into());
             }
-            registry.add(&timer.inner)
+            registry.add(&inner)
         };
         drop(swept);
-        Ok(timer)
+        Ok(LoopTimer::handle(inner, self.clone()))
     }
 }
 
@@ -269,6 +314,8 @@ enum Op {
     /// Applies the ref asked for last.
     Ref,
     Close,
+    /// The last handle went: gives back the loop's parked reference.
+    Release,
 }
 
 /// What an [`Op`] did: its result, the heap's reference to drop after, and whether a host
@@ -296,11 +343,16 @@ impl TimerInner {
 /// `due_in` settle on the truth whatever the order in which callers stored their wishes.
 fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticket: u64) -> Done {
     let done = match op {
-        Op::Close => match heap.disarm(timer, |_| false) {
-            Some((removed, unrefd)) => (Ok(()), Some(removed), unrefd),
-            None => (Ok(()), None, false),
-        },
+        Op::Close => {
+            let (removed, unrefd) = heap.disarm(timer, |_| false).unwrap_or((None, false));
+            drop(removed); // not the last reference: the caller holds one
+            (Ok(()), heap.release(timer), unrefd)
+        }
         Op::Ref => return (Ok(()), None, heap.apply_ref(timer)),
+        Op::Release if timer.handles.load(Ordering::Acquire) == 0 => {
+            return (Ok(()), heap.release(timer), false);
+        }
+        Op::Release => return (Ok(()), None, false),
         _ if timer.overtaken(ticket) => (Ok(()), None, false),
         Op::Start(deadline) => {
             if timer.closed.load(Ordering::Acquire) {
@@ -314,7 +366,7 @@ fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticke
             }
         }
         Op::Stop => match heap.disarm(timer, |armed| armed >= ticket) {
-            Some((removed, unrefd)) => (Ok(()), Some(removed), unrefd),
+            Some((removed, unrefd)) => (Ok(()), removed, unrefd),
             None => (Ok(()), None, false),
         },
     };
@@ -325,6 +377,12 @@ fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticke
 }
 
 impl LoopTimer {
+    /// A new handle to `inner` on `event_loop`.
+    fn handle(inner: Arc<TimerInner>, event_loop: EventLoop) -> LoopTimer {
+        inner.handles.fetch_add(1, Ordering::Relaxed);
+        LoopTimer { inner, event_loop }
+    }
+
     fn check(&self) -> Result<()> {
         fork::check(self.inner.generation)?;
         if self.inner.closed.load(Ordering::Acquire) {
@@ -344,10 +402,10 @@ impl LoopTimer {
         match op {
             Op::Start((_, due)) => timer.due.store(due, Ordering::Relaxed),
             Op::Stop | Op::Close => timer.due.store(INACTIVE_DUE, Ordering::Relaxed),
-            Op::Ref => {}
+            Op::Ref | Op::Release => {}
         }
         let ticket = match op {
-            Op::Ref => 0,
+            Op::Ref | Op::Release => 0,
             _ => timer.ops.fetch_add(1, Ordering::AcqRel) + 1,
         };
         if let Some((result, removed, wake)) =
@@ -530,7 +588,10 @@ impl LoopTimer {
         if fork::is_forked(self.inner.generation) {
             // The parent's loop: its heap is left alone.
         } else if lp.in_run() {
-            let removed = lp.deadlines(|heap| heap.disarm(&self.inner, |_| false));
+            let removed = lp.deadlines(|heap| {
+                let removed = heap.disarm(&self.inner, |_| false);
+                (removed, heap.release(&self.inner))
+            });
             drop(removed);
         } else {
             let _ = self.elsewhere(Op::Close);
