@@ -4,9 +4,10 @@
 //! another thread while the loop runs (each operation queued to the loop).
 //!
 //! Usage: `cargo run --release -p nioxide-core --example timer_ops -- [N] [WHICH]`, WHICH a
-//! comma-separated subset of `timer,clock,schedule,remote` (all by default). Prints one
-//! `name ns_per_op` line per measure. Under `valgrind --tool=callgrind`, two runs of different
-//! N, differenced, give the instructions per operation (`bench/runtime/run.sh` does that).
+//! comma-separated subset of `timer,clock,schedule,remote` (all by default). Prints
+//! `core_ops_total N` and one `core_NAME_ns NS_PER_OP` line per measure. Under `valgrind
+//! --tool=callgrind`, two runs of different N, differenced, give the instructions per
+//! operation (`bench/runtime/run.sh` does both, beside the C API's figures).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ fn main() {
     let which = args
         .next()
         .unwrap_or_else(|| "timer,clock,schedule,remote".into());
+    println!("core_ops_total {n}");
     let lp = EventLoop::new().expect("a loop");
     let timer = lp
         .timer(|_, _| panic!("a stopped timer fired"))
@@ -32,7 +34,7 @@ fn main() {
                 t.stop().expect("stop");
             }
         });
-        println!("timer_start_stop_ns {:.2}", ns / f64::from(n));
+        println!("core_timer_ns {:.2}", ns / f64::from(n));
     }
     if which.contains("clock") {
         let ns = on_loop(&lp, move || {
@@ -40,7 +42,7 @@ fn main() {
                 black_box(Instant::now());
             }
         });
-        println!("clock_read_ns {:.2}", ns / f64::from(n));
+        println!("core_clock_ns {:.2}", ns / f64::from(n));
     }
     if which.contains("schedule") {
         let inner = lp.clone();
@@ -54,7 +56,7 @@ fn main() {
                 assert!(f.cancel());
             }
         });
-        println!("schedule_cancel_ns {:.2}", ns / f64::from(n));
+        println!("core_schedule_ns {:.2}", ns / f64::from(n));
     }
     lp.close();
     if which.contains("remote") {
@@ -75,7 +77,7 @@ fn main() {
             .wait(None)
             .expect("wait");
         let ns = start.elapsed().as_nanos() as f64;
-        println!("remote_timer_start_stop_ns {:.2}", ns / f64::from(n));
+        println!("core_remote_ns {:.2}", ns / f64::from(n));
         lp.shutdown_gracefully(Duration::ZERO, Duration::from_secs(5));
         lp.await_termination(None).expect("terminated");
     }
