@@ -875,3 +875,30 @@ fn a_stopped_timer_goes_with_its_last_handle_on_any_thread() {
     assert_eq!(drops.load(Ordering::SeqCst), 3);
     shut_down(&lp);
 }
+
+#[test]
+fn operations_on_the_loops_thread_are_not_queued() {
+    let lp = EventLoop::new().unwrap();
+    let timer = lp.timer(|_, _| {}).unwrap();
+    let before = lp.counters().tasks_run;
+    let t = timer.clone();
+    lp.execute(move |lp| {
+        assert!(lp.in_run());
+        for _ in 0..1000 {
+            t.start(Duration::from_secs(60), Duration::ZERO).unwrap();
+            assert!(t.is_active());
+            t.stop().unwrap();
+        }
+        t.start(Duration::from_secs(60), Duration::ZERO).unwrap();
+    })
+    .unwrap();
+    lp.run(RunMode::NoWait).unwrap();
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(
+        lp.counters().tasks_run,
+        before + 1,
+        "only the task itself ran"
+    );
+    assert!(timer.is_active());
+    timer.close();
+}

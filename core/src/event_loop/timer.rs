@@ -7,8 +7,8 @@
 //! heap of reusable timers is indexed (each armed timer knows its place), so a stop takes the
 //! timer out at once and a restart moves it. The heaps belong to the thread running the loop
 //! (see `deadlines`): there, start and stop are a clock read and O(log n) moves, with no lock,
-//! no allocation, no wake-up and no atomic read-modify-write but the heap's reference count on
-//! the timer when it goes in and out.
+//! no allocation, no wake-up and no atomic read-modify-write (a stopped timer keeps the
+//! heap's reference to itself for its next start).
 //!
 //! # Semantics (libuv's)
 //!
