@@ -902,3 +902,38 @@ fn operations_on_the_loops_thread_are_not_queued() {
     assert!(timer.is_active());
     timer.close();
 }
+
+#[test]
+fn work_queued_from_another_thread_before_a_shutdown_is_stopped_by_it() {
+    let lp = EventLoop::spawn().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let timer = lp.timer(counting(&hits)).unwrap();
+    // Held twice in a row: the work below, queued while the second hold runs, usually reaches
+    // the loop only after the shutdown's first phase has stopped and cancelled its timers
+    // (whether it does depends on the phases the holds run in; the outcome must not).
+    let first = hold_loop(&lp);
+    let second = Arc::new(std::sync::Barrier::new(2));
+    let b = second.clone();
+    lp.execute(move |_| {
+        b.wait();
+        b.wait();
+    })
+    .unwrap();
+    first.wait();
+    second.wait();
+    // Accepted (the loop is open), queued (the loop is held), run once the shutdown began.
+    timer.start(Duration::ZERO, Duration::ZERO).unwrap();
+    let h = hits.clone();
+    let task = lp
+        .schedule(Duration::ZERO, Repeat::Once, move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+        .unwrap();
+    lp.shutdown_gracefully(Duration::ZERO, LIMIT);
+    second.wait();
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "neither ran");
+    assert!(task.is_cancelled());
+    assert!(!timer.is_active() && timer.is_closed());
+}

@@ -209,6 +209,14 @@ impl EventLoop {
                 None => {
                     let queued = timer.clone();
                     let mut push: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
+                        if lp.is_shutting_down() {
+                            // Accepted before the shutdown began, run after: cancelled, as the
+                            // shutdown's first phase cancels the timers it finds.
+                            lp.release_timer_ref(&queued);
+                            queued.future.cancel();
+                            drop(queued.take_task());
+                            return;
+                        }
                         lp.deadlines(|heap| heap.push(deadline, queued));
                     }));
                     let result = self.execute_internal(&mut push);

@@ -338,10 +338,17 @@ impl TimerInner {
     }
 }
 
-/// Does `op` (numbered `ticket`) on the heap, as its owner. The last operation from another
-/// thread publishes the timer's state as the heap has it once done, so `is_active` and
-/// `due_in` settle on the truth whatever the order in which callers stored their wishes.
-fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticket: u64) -> Done {
+/// Does `op` (numbered `ticket`) on the heap, as its owner; `queued` if it was queued to the
+/// loop. The last operation from another thread publishes the timer's state as the heap has it
+/// once done, so `is_active` and `due_in` settle on the truth whatever the order in which
+/// callers stored their wishes.
+fn apply(
+    lp: &EventLoop,
+    heap: &mut Heap,
+    timer: &Arc<TimerInner>,
+    (op, ticket): (Op, u64),
+    queued: bool,
+) -> Done {
     let done = match op {
         Op::Close => {
             let (removed, unrefd) = heap.disarm(timer, |_| false).unwrap_or((None, false));
@@ -359,6 +366,10 @@ fn apply(lp: &EventLoop, heap: &mut Heap, timer: &Arc<TimerInner>, op: Op, ticke
                 (Err(ErrorKind::Closed.into()), None, false)
             } else if lp.is_terminated() {
                 (Err(ErrorKind::Rejected.into()), None, false)
+            } else if queued && lp.is_shutting_down() {
+                // Accepted before the shutdown began, run after: as a timer armed then, it is
+                // stopped by the shutdown's first phase.
+                (Ok(()), None, false)
             } else {
                 heap.arm(timer, deadline, ticket);
                 let earliest = heap.next_deadline() == Some(deadline.0);
@@ -409,7 +420,7 @@ impl LoopTimer {
             _ => timer.ops.fetch_add(1, Ordering::AcqRel) + 1,
         };
         if let Some((result, removed, wake)) =
-            lp.borrow_deadlines(|heap| apply(lp, heap, timer, op, ticket))
+            lp.borrow_deadlines(|heap| apply(lp, heap, timer, (op, ticket), false))
         {
             drop(removed);
             if wake {
@@ -419,7 +430,7 @@ impl LoopTimer {
         }
         let timer = timer.clone();
         let mut task: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
-            let (_, removed, _) = lp.deadlines(|heap| apply(lp, heap, &timer, op, ticket));
+            let (_, removed, _) = lp.deadlines(|heap| apply(lp, heap, &timer, (op, ticket), true));
             drop(removed);
         }));
         match lp.execute_internal(&mut task) {
