@@ -5,7 +5,10 @@
 //!
 //! Usage: `cargo run --release -p nioxide-core --example timer_ops -- [N] [WHICH]`, WHICH a
 //! comma-separated subset of `timer,clock,schedule,remote` (all by default). Prints
-//! `core_ops_total N` and one `core_NAME_ns NS_PER_OP` line per measure. Under `valgrind
+//! `core_ops_total N` and one `core_NAME_ns NS_PER_OP` line per measure; timer and clock are
+//! the medians of 5 repetitions of N, run back to back, and `core_timer_net_ns` the median of
+//! their differences. `core_ops_total` counts the operations of one of those loops (N times
+//! the repetitions). Under `valgrind
 //! --tool=callgrind`, two runs of different N, differenced, give the instructions per
 //! operation (`bench/runtime/run.sh` does both, beside the C API's figures).
 
@@ -20,33 +23,52 @@ fn main() {
     let which = args
         .next()
         .unwrap_or_else(|| "timer,clock,schedule,remote".into());
-    println!("core_ops_total {n}");
+    // What a callgrind run of timer or clock does, for the instructions per operation.
+    println!("core_ops_total {}", u64::from(n) * REPS as u64);
     let lp = EventLoop::new().expect("a loop");
     let timer = lp
         .timer(|_, _| panic!("a stopped timer fired"))
         .expect("a timer");
-    if which.contains("timer") {
+    let (timing, clocking) = (which.contains("timer"), which.contains("clock"));
+    if timing || clocking {
+        // Repetitions of both loops back to back, so that their difference is taken within
+        // one stretch of whatever else the machine runs.
         let t = timer.clone();
-        let ns = on_loop(&lp, move || {
-            for _ in 0..n {
-                t.start(Duration::from_secs(1), Duration::ZERO)
-                    .expect("start");
-                t.stop().expect("stop");
+        let (timer_ns, clock_ns, net_ns) = on_loop(&lp, move || {
+            let (mut timer_ns, mut clock_ns, mut net_ns) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..REPS {
+                let start = Instant::now();
+                for _ in 0..if timing { n } else { 0 } {
+                    t.start(Duration::from_secs(1), Duration::ZERO)
+                        .expect("start");
+                    t.stop().expect("stop");
+                }
+                let timer = per_op(start, n);
+                let start = Instant::now();
+                for _ in 0..if clocking { n } else { 0 } {
+                    black_box(Instant::now());
+                }
+                let clock = per_op(start, n);
+                timer_ns.push(timer);
+                clock_ns.push(clock);
+                net_ns.push(timer - clock);
             }
+            (median(timer_ns), median(clock_ns), median(net_ns))
         });
-        println!("core_timer_ns {:.2}", ns / f64::from(n));
-    }
-    if which.contains("clock") {
-        let ns = on_loop(&lp, move || {
-            for _ in 0..n {
-                black_box(Instant::now());
-            }
-        });
-        println!("core_clock_ns {:.2}", ns / f64::from(n));
+        if timing {
+            println!("core_timer_ns {timer_ns:.2}");
+        }
+        if clocking {
+            println!("core_clock_ns {clock_ns:.2}");
+        }
+        if timing && clocking {
+            println!("core_timer_net_ns {net_ns:.2}");
+        }
     }
     if which.contains("schedule") {
         let inner = lp.clone();
         let ns = on_loop(&lp, move || {
+            let start = Instant::now();
             for _ in 0..n {
                 let f = inner
                     .schedule(Duration::from_secs(1), Repeat::Once, |_| {
@@ -55,8 +77,9 @@ fn main() {
                     .expect("schedule");
                 assert!(f.cancel());
             }
+            per_op(start, n)
         });
-        println!("core_schedule_ns {:.2}", ns / f64::from(n));
+        println!("core_schedule_ns {ns:.2}");
     }
     lp.close();
     if which.contains("remote") {
@@ -83,18 +106,31 @@ fn main() {
     }
 }
 
-/// Runs `f` once as a task on `lp`'s thread (so it holds the run right) and returns how long
-/// it took, in nanoseconds.
-fn on_loop(lp: &EventLoop, f: impl FnOnce() + Send + 'static) -> f64 {
-    let took = std::sync::Arc::new(std::sync::Mutex::new(0.0));
-    let t = took.clone();
+/// Repetitions of the on-loop measures (the median is printed).
+const REPS: usize = 5;
+
+/// Nanoseconds per operation of `n` operations since `start`.
+fn per_op(start: Instant, n: u32) -> f64 {
+    start.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// The median of `values`.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs `f` once as a task on `lp`'s thread (so it holds the run right) and returns what it
+/// returned.
+fn on_loop<R: Send + 'static>(lp: &EventLoop, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let result = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let r = result.clone();
     lp.execute(move |lp| {
         assert!(lp.in_run());
-        let start = Instant::now();
-        f();
-        *t.lock().unwrap() = start.elapsed().as_nanos() as f64;
+        *r.lock().unwrap() = Some(f());
     })
     .expect("execute");
     lp.run(RunMode::NoWait).expect("run");
-    *took.lock().unwrap()
+    let value = result.lock().unwrap().take();
+    value.expect("the task ran")
 }
