@@ -13,7 +13,9 @@
 //! thread runs the loop ([`EventLoop::borrow_deadlines`]: a caller-driven loop between runs,
 //! from its owner or any other thread), or, while another thread runs the loop, hands its
 //! change to the loop as an internal task. Every read or change of the heaps is in this
-//! module's methods, called inside one of those two.
+//! module's methods, called inside one of those two. The heap's reference to a reusable timer
+//! it took out stays parked in the timer ([`park`]) for its next arming, so neither a start
+//! nor a stop on the loop's thread touches a reference count.
 //!
 //! # Time
 //!
@@ -22,6 +24,8 @@
 //! normalising arithmetic of `Instant`. One beyond 2^64 ns of the clock (584 years of uptime)
 //! is kept as `u64::MAX`, which never comes due; what `due_in` reports keeps the exact value
 //! ([`encode`]).
+//!
+//! # What other threads read
 //!
 //! What other threads read without the run right is published in atomics by the owner: the
 //! next deadline and whether an armed reusable timer is ref'd (for `backend_timeout` and

@@ -101,7 +101,7 @@ pub(super) struct TimerInner {
     /// The timer's index in the loop's heap of reusable timers, or [`INACTIVE`]. Written and
     /// read only by the run-right holder (relaxed: plain moves).
     pub(super) pos: AtomicUsize,
-    /// The deadline of the last start, as `deadlines::encode_since` the loop's epoch, or
+    /// The deadline of the last start, as `deadlines::encode` makes it, or
     /// `deadlines::INACTIVE_DUE`: what `is_active` and `due_in` read. Written by the loop when
     /// it arms, fires or disarms the timer, and by a thread queuing a start or stop.
     pub(super) due: AtomicU64,
