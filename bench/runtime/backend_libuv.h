@@ -10,6 +10,10 @@
  *              order and frees the nodes. Tasks queued while it runs wait for the next turn.
  *   timer op   uv_timer_start(1000 ms) + uv_timer_stop on one uv_timer_t, on the loop
  *   schedule   the same: libuv has no timer with a future of its own
+ *   never-early uv_update_time + uv_timer_start(1000 ms) + uv_timer_stop: the deadline taken
+ *              from the clock at the call, as nioxide's (libuv's own start uses the loop time
+ *              cached at the start of the turn)
+ *   remote     none: libuv's timers are for the loop's thread only
  *   turns      async callbacks (each is one loop turn that found tasks)
  */
 #ifndef RT_BACKEND_LIBUV_H
@@ -136,6 +140,18 @@ static void rt_timer_op(rt_loop_t *loop)
     rt_check(uv_timer_start(&rt_uv.timer, rt_never_runs, 1000, 0), "uv_timer_start");
     rt_check(uv_timer_stop(&rt_uv.timer), "uv_timer_stop");
 }
+
+/* On the loop's thread: the timer op with the loop's clock read first, so the timer does not
+ * fire early when the callback that starts it ran late in the turn. */
+static void rt_timer_ne_op(rt_loop_t *loop)
+{
+    uv_update_time(loop);
+    rt_timer_op(loop);
+}
+
+/* libuv's timers may not be used from other threads. */
+#define RT_REMOTE_TIMERS 0
+static void rt_remote_timer_op(void) {}
 
 /* libuv's nearest to a scheduled task with a future: the timer op again. */
 static void rt_schedule_op(rt_loop_t *loop)

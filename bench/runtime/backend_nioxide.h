@@ -8,6 +8,8 @@
  *              loop (the shape of libuv's uv_timer_start + uv_timer_stop)
  *   schedule   nx_loop_schedule(1000 ms) + nx_promise_cancel + nx_promise_free, on the loop: a
  *              scheduled task with its own future per operation
+ *   never-early the timer op (nx_timer_start takes its deadline from the clock at the call)
+ *   remote     the timer op from another thread while the loop runs (queued to the loop)
  *   turns      NX_LOOP_COUNTER_TURNS
  */
 #ifndef RT_BACKEND_NIOXIDE_H
@@ -79,6 +81,20 @@ static int rt_never_runs(nx_loop_t *loop, void *arg)
 static void rt_timer_op(rt_loop_t *loop)
 {
     (void)loop;
+    rt_check(nx_timer_start(rt_the_timer, 1000, 0), "nx_timer_start");
+    rt_check(nx_timer_stop(rt_the_timer), "nx_timer_stop");
+}
+
+/* On the loop's thread: the timer op, which never fires early already. */
+static void rt_timer_ne_op(rt_loop_t *loop)
+{
+    rt_timer_op(loop);
+}
+
+/* From a thread that is not the loop's: the timer op, queued to the loop. */
+#define RT_REMOTE_TIMERS 1
+static void rt_remote_timer_op(void)
+{
     rt_check(nx_timer_start(rt_the_timer, 1000, 0), "nx_timer_start");
     rt_check(nx_timer_stop(rt_the_timer), "nx_timer_stop");
 }

@@ -7,6 +7,9 @@
 #   2. timer start + stop throughput (operations/s) on one reusable timer, on the loop's thread
 #      (nx_timer_start/stop, uv_timer_start/stop); and, as an extra row, nioxide's scheduled
 #      task with its own future (nx_loop_schedule + cancel) against the same libuv operation;
+#      the same start + stop with libuv made never early (uv_update_time before each start);
+#      nioxide's start + stop from another thread (queued to the loop); and the core's own
+#      figures without the C layer (core/examples/timer_ops, pinned to the loop's CPU);
 #   3. wake-up latency of an idle loop (p50, p99): execute from another thread until it runs;
 # plus the instructions per task and per timer operation under valgrind's callgrind (two runs
 # of different sizes, differenced), and where nioxide's instructions go.
@@ -88,6 +91,9 @@ CFLAGS=(-O2 -g -Wall -Wextra -Wpedantic -Werror -pthread)
     $(pkg-config --cflags --libs libuv)
 "$CC" "${CFLAGS[@]}" -DRT_NIOXIDE -I"$INCLUDE_DIR" -o "$OUT/runtime_bench_nioxide" \
     "$HERE/runtime_bench.c" -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
+log "building the core's timer figures (cargo build --release --example timer_ops)"
+cargo build --release -q -p nioxide-core --example timer_ops --manifest-path "$ROOT/Cargo.toml"
+CORE_OPS=$CARGO_TARGET_DIR/release/examples/timer_ops
 
 # --- Timings ------------------------------------------------------------------------------------
 first_p=${PRODUCERS%% *}
@@ -101,6 +107,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
         "$OUT/runtime_bench_$side" "${common[@]}" -n "$TASKS" -P "$first_p" -t "$TIMER_OPS" \
             -b "$BATCH" -s "$SAMPLES" -w "$PAUSE_US" >"$OUT/round-$r-$side.txt" ||
             die "runtime_bench_$side failed (round $r)"
+        if [[ $side == nioxide ]]; then
+            taskset -c "$LOOP_CPU" "$CORE_OPS" "$TIMER_OPS" timer,clock,schedule \
+                >"$OUT/core-$r.txt" || die "timer_ops failed (round $r)"
+        fi
         for p in $PRODUCERS; do
             [[ $p == "$first_p" ]] && continue
             "$OUT/runtime_bench_$side" "${common[@]}" -x execute -n "$TASKS" -P "$p" \
@@ -120,6 +130,13 @@ if ((CALLGRIND)); then
                 "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x execute \
                 -n "$n" -P "$first_p" >"$base.txt" 2>"$base.err" ||
                 die "callgrind run failed ($side)"
+            for op in timer clock; do
+                base=$OUT/callgrind/core-$op-$size
+                if [[ $side == nioxide ]]; then
+                    valgrind --tool=callgrind --callgrind-out-file="$base.out" "$CORE_OPS" "$n" \
+                        "$op" >"$base.txt" 2>"$base.err" || die "callgrind run failed (core)"
+                fi
+            done
             for op in timer schedule; do
                 base=$OUT/callgrind/$side-$op-$size
                 valgrind --tool=callgrind --callgrind-out-file="$base.out" \

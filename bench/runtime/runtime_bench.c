@@ -2,14 +2,16 @@
  * runtime_bench: the runtime benchmark's measurements, one source for both sides. Built twice:
  * -DRT_NIOXIDE (backend_nioxide.h: nx_loop_* from libnioxide) and -DRT_LIBUV (backend_libuv.h:
  * libuv with a mutex-protected queue and uv_async_send). Every measurement below is written
- * once, against the backend's six functions (rt_start, rt_execute, rt_timer_op,
- * rt_schedule_op, rt_turns, rt_finish), so both sides run the same code around their loop.
+ * once, against the backend's functions (rt_start, rt_execute, rt_timer_op, rt_timer_ne_op,
+ * rt_remote_timer_op, rt_schedule_op, rt_turns, rt_finish), so both sides run the same code
+ * around their loop.
  *
  *   runtime_bench [-x WHICH] [-n TASKS] [-r REPS] [-P PRODUCERS] [-t TIMER_OPS] [-b BATCH]
  *                 [-s SAMPLES] [-w PAUSE_US] [-L LOOP_CPU] [-C CLIENT_CPU]
  *
- * WHICH: a comma-separated subset of execute,timer,schedule,wakeup,floor (default: all five,
- * in that order).
+ * WHICH: a comma-separated subset of execute,timer,schedule,wakeup,floor,neverearly,remote
+ * (default: all; they run in the order execute, timer, schedule, neverearly, remote, wakeup,
+ * floor).
  *
  * 1. execute: PRODUCERS threads (pinned to CLIENT_CPU) queue TASKS tiny tasks in all to one
  *    loop thread (pinned to LOOP_CPU) as fast as they can; the time runs from the producers'
@@ -24,7 +26,11 @@
  *    from the first batch to the end of the last. REPS times; prints the median operations/s.
  *    schedule: the same with rt_schedule_op, a timer with its own future per operation where
  *    the backend has one (nioxide's nx_loop_schedule + cancel; libuv has no such thing and
- *    runs its rt_timer_op again).
+ *    runs its rt_timer_op again). neverearly: the same with rt_timer_ne_op, a start whose
+ *    deadline comes from the clock at the call on both sides (libuv: uv_update_time first).
+ *    remote: from the client thread while the loop runs, TIMER_OPS rt_remote_timer_op (where
+ *    the backend's timers may be used from other threads: nioxide queues them to the loop),
+ *    timed until the loop has run them all; REPS times, the median operations/s.
  * 3. wake-up: SAMPLES times, from the client thread (pinned to CLIENT_CPU): take
  *    CLOCK_MONOTONIC, queue a task to the idle loop, which takes CLOCK_MONOTONIC when it runs;
  *    the client spins until it has run, then sleeps PAUSE_US so the loop is idle again.
@@ -62,7 +68,8 @@ static struct {
     uint64_t tasks, timer_ops, batch, samples, pause_us;
     int reps, producers, loop_cpu, client_cpu;
     const char *which;
-} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1, "execute,timer,schedule,wakeup,floor"};
+} opt = {1000000, 1000000, 1000, 5000, 1000, 5, 1, 0, 1,
+         "execute,timer,schedule,wakeup,floor,neverearly,remote"};
 
 static uint64_t now_ns(void)
 {
@@ -302,6 +309,43 @@ static void bench_timer(const char *name, void (*op)(rt_loop_t *))
            (unsigned long long)(warm + opt.timer_ops * (uint64_t)opt.reps));
 }
 
+/* From the client's thread while the loop runs: `opt.timer_ops` timer ops (each queued to the
+ * loop where the backend allows it), until the loop has run them all; prints
+ * remote_ops_per_s. */
+static _Atomic int remote_drained;
+
+static int remote_drain_task(rt_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    atomic_store_explicit(&remote_drained, 1, memory_order_release);
+    return 0;
+}
+
+static double remote_once(uint64_t ops)
+{
+    uint64_t i, t0 = now_ns();
+    for (i = 0; i < ops; i++)
+        rt_remote_timer_op();
+    atomic_store(&remote_drained, 0);
+    rt_execute(remote_drain_task, NULL);
+    wait_flag(&remote_drained);
+    return (double)ops * 1e9 / (double)(now_ns() - t0);
+}
+
+static void bench_remote(void)
+{
+    double runs[64];
+    int r;
+    if (!RT_REMOTE_TIMERS)
+        return;
+    pin_self(opt.client_cpu);
+    remote_once(opt.timer_ops / 10 + 1);
+    for (r = 0; r < opt.reps; r++)
+        runs[r] = remote_once(opt.timer_ops);
+    printf("remote_ops_per_s %.0f\n", median(runs, opt.reps));
+}
+
 /* --- 3. wake-up latency ---------------------------------------------------------------------- */
 
 static struct {
@@ -404,7 +448,8 @@ int main(int argc, char **argv)
         case 'C': opt.client_cpu = (int)num(optarg); break;
         default:
             fprintf(stderr,
-                    "usage: %s [-x execute,timer,schedule,wakeup,floor] [-n tasks] [-r reps]\n"
+                    "usage: %s [-x execute,timer,schedule,wakeup,floor,neverearly,remote]\n"
+                    "       [-n tasks] [-r reps]"
                     "       [-P producers]"
                     " [-t timer_ops] [-b batch] [-s samples] [-w pause_us]\n"
                     "       [-L loop_cpu] [-C client_cpu]\n",
@@ -425,6 +470,10 @@ int main(int argc, char **argv)
         bench_timer("timer", rt_timer_op);
     if (strstr(opt.which, "schedule") != NULL)
         bench_timer("schedule", rt_schedule_op);
+    if (strstr(opt.which, "neverearly") != NULL)
+        bench_timer("timer_ne", rt_timer_ne_op);
+    if (strstr(opt.which, "remote") != NULL)
+        bench_remote();
     if (strstr(opt.which, "wakeup") != NULL)
         bench_wakeup();
     if (strstr(opt.which, "floor") != NULL)

@@ -2,8 +2,9 @@
 //! `uv_timer_t`).
 //!
 //! A timer is made once on a loop, with its callback and attachment, then started, stopped
-//! and restarted as often as needed: a start or a stop allocates nothing and makes no
-//! handle, no promise and, on the loop's own thread, no system call. The timer is a checked
+//! and restarted as often as needed: a start or a stop makes no handle and no promise; on the
+//! loop's own thread (and while no thread runs the loop) it allocates nothing and takes no
+//! lock of the loop; from another thread while the loop runs, it is queued to the loop. The timer is a checked
 //! handle the caller owns until `nx_timer_free`; the callback gets that same handle.
 //! (`nx_loop_schedule*` is the other kind of timer: one scheduled task with its future.)
 
@@ -114,8 +115,13 @@ pub extern "C" fn nx_timer_new(
 /// left); a repeat longer than a century is a century (as `nx_timer_set_repeat` says).
 /// An active timer keeps an `NX_RUN_DEFAULT` run going unless unref'd (`nx_timer_set_ref`).
 ///
-/// Allocates nothing, and from the loop's callbacks makes no system call; otherwise it wakes
-/// the loop if the new deadline is the earliest and the loop is waiting.
+/// On the loop's thread (its callbacks) it takes effect at once, allocates nothing and makes
+/// no system call; from another thread while no thread runs the loop, it takes effect at once
+/// and wakes a host polling `nx_loop_backend_fd` if the new deadline is the earliest. From
+/// another thread while the loop runs, it is queued to the loop (one allocation; a waiting
+/// loop is woken) and takes effect when the loop runs it, in the order of the calls made from
+/// other threads: `nx_timer_is_active` and `nx_timer_due_in` say at once what was asked for,
+/// and an expiry armed before does not fire any more.
 ///
 /// Thread safety: safe from any thread, also from the timer's own callback.
 ///
@@ -134,8 +140,10 @@ pub extern "C" fn nx_timer_start(timer: *mut nx_timer_t, timeout_ms: i64, repeat
 }
 
 /// Stops the timer (libuv's `uv_timer_stop`): it does not fire until started again. Stopping
-/// a stopped timer does nothing. Called from another thread while the loop is already running
-/// this expiry's callback, the callback still finishes; no later expiry starts.
+/// a stopped timer does nothing. From another thread while the loop runs, the stop is queued
+/// to the loop (as `nx_timer_start` says), yet no expiry starts once it returned: one whose
+/// callback the loop is already running still finishes, and `nx_timer_is_active` says 0 at
+/// once.
 ///
 /// Thread safety: safe from any thread, also from the timer's own callback.
 ///

@@ -68,8 +68,13 @@ int nx_timer_new(nx_loop_t *loop,
  * left); a repeat longer than a century is a century (as `nx_timer_set_repeat` says).
  * An active timer keeps an `NX_RUN_DEFAULT` run going unless unref'd (`nx_timer_set_ref`).
  *
- * Allocates nothing, and from the loop's callbacks makes no system call; otherwise it wakes
- * the loop if the new deadline is the earliest and the loop is waiting.
+ * On the loop's thread (its callbacks) it takes effect at once, allocates nothing and makes
+ * no system call; from another thread while no thread runs the loop, it takes effect at once
+ * and wakes a host polling `nx_loop_backend_fd` if the new deadline is the earliest. From
+ * another thread while the loop runs, it is queued to the loop (one allocation; a waiting
+ * loop is woken) and takes effect when the loop runs it, in the order of the calls made from
+ * other threads: `nx_timer_is_active` and `nx_timer_due_in` say at once what was asked for,
+ * and an expiry armed before does not fire any more.
  *
  * Thread safety: safe from any thread, also from the timer's own callback.
  *
@@ -81,8 +86,10 @@ int nx_timer_start(nx_timer_t *timer, int64_t timeout_ms, int64_t repeat_ms);
 
 /**
  * Stops the timer (libuv's `uv_timer_stop`): it does not fire until started again. Stopping
- * a stopped timer does nothing. Called from another thread while the loop is already running
- * this expiry's callback, the callback still finishes; no later expiry starts.
+ * a stopped timer does nothing. From another thread while the loop runs, the stop is queued
+ * to the loop (as `nx_timer_start` says), yet no expiry starts once it returned: one whose
+ * callback the loop is already running still finishes, and `nx_timer_is_active` says 0 at
+ * once.
  *
  * Thread safety: safe from any thread, also from the timer's own callback.
  *

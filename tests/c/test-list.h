@@ -237,6 +237,7 @@ TEST_ENTRY(timer_close_or_free_from_its_callback)
 TEST_ENTRY(timer_attachment_freed_once)
 TEST_ENTRY(timer_handle_misuse)
 TEST_ENTRY(timer_other_threads_and_shutdown)
+TEST_ENTRY(timer_stop_from_another_thread_prevents_the_next_expiry)
 TEST_ENTRY(timer_fork_child)
 
 /* test-promise-complete.c */

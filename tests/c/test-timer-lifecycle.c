@@ -285,6 +285,51 @@ TEST_IMPL(timer_other_threads_and_shutdown) {
   return 0;
 }
 
+/* Blocks the loop's thread until the struct's release is set (bounded), saying when it holds. */
+struct hold {
+  int holding;
+  int release;
+};
+
+static int hold_and_say(nx_loop_t *loop, void *arg) {
+  struct hold *h = arg;
+  t_store(&h->holding, 1);
+  return hold_task(loop, &h->release);
+}
+
+/* A stop from another thread while the loop runs is queued to the loop, yet once it returned
+ * no later expiry starts: here the timer is overdue while the loop is held, and the loop's
+ * next timer phase comes before the queued stop. */
+TEST_IMPL(timer_stop_from_another_thread_prevents_the_next_expiry) {
+  struct owned o;
+  struct hold h = {0, 0};
+  nx_loop_t *loop;
+  nx_timer_t *timer;
+  int ran = 0;
+  int runs;
+  ASSERT_OK(nx_loop_start(&loop));
+  timer = owned_timer(loop, &o);
+  ASSERT_OK(nx_timer_start(timer, 1, 1));
+  t_wait_for(&o.runs, 2);
+  ASSERT_OK(nx_loop_execute(loop, hold_and_say, &h, NULL));
+  t_wait_for(&h.holding, 1);
+  t_sleep_ms(5);
+  ASSERT_OK(nx_timer_stop(timer));
+  runs = t_load(&o.runs);
+  ASSERT_EQ(nx_timer_is_active(timer), 0); /* at once */
+  t_store(&h.release, 1);
+  t_sleep_ms(30);
+  ASSERT_OK(nx_loop_execute(loop, t_count_task, &ran, NULL));
+  t_wait_for(&ran, 1);
+  ASSERT_EQ(t_load(&o.runs), runs);
+  ASSERT_EQ(nx_timer_is_active(timer), 0);
+  ASSERT_OK(nx_timer_free(timer));
+  ASSERT_OK(nx_loop_shutdown_gracefully(loop, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_await_termination(loop, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_free(loop));
+  return 0;
+}
+
 static nx_loop_t *g_loop;
 static nx_timer_t *g_timer;
 static struct owned g_owned;

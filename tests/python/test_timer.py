@@ -310,6 +310,35 @@ def test_other_threads_start_and_stop_a_library_driven_loops_timer(threaded: nio
     timer.close()
 
 
+def test_a_stop_from_another_thread_prevents_the_next_expiry(threaded: nioxide.EventLoop) -> None:
+    fired: list[float] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        release.wait(WAIT)
+
+    timer = threaded.timer(lambda t: fired.append(time.monotonic()))
+    timer.start(0.001, repeat=0.001)
+    deadline = time.monotonic() + WAIT
+    while len(fired) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    # The loop is held while the timer comes due: the stop is queued behind the hold, and the
+    # loop's next timer phase comes before it.
+    threaded.execute(hold)
+    assert holding.wait(WAIT)
+    time.sleep(0.005)
+    timer.stop()
+    assert not timer.is_active(), "at once"
+    runs = len(fired)
+    release.set()
+    time.sleep(0.03)
+    assert threaded.submit(lambda: None).result(WAIT) is None
+    assert len(fired) == runs, "no expiry after the stop returned"
+    timer.close()
+
+
 def test_a_timer_with_no_reference_left_still_fires(loop: nioxide.EventLoop) -> None:
     fired: list[str] = []
     loop.timer(lambda t, s: fired.append(s), "kept by its loop").start(0.01)

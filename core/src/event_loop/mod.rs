@@ -91,6 +91,14 @@ const OPEN: u8 = 0;
 const SHUTTING_DOWN: u8 = 1;
 const TERMINATED: u8 = 2;
 
+/// `LoopInner::running`: no thread runs the loop.
+const IDLE: u8 = 0;
+/// `LoopInner::running`: a thread runs the loop (or closes it), holding its run right.
+const RUNNING: u8 = 1;
+/// `LoopInner::running`: a thread that does not run the loop borrows its run right for one
+/// short call (`EventLoop::borrow_deadlines`).
+const BORROWED: u8 = 2;
+
 /// A snapshot of a loop's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopCounters {
@@ -151,14 +159,17 @@ pub(crate) struct LoopInner {
     /// Whether the loop's thread is running a batch of tasks (`run_tasks`). Written and read
     /// only by the loop's thread.
     in_tasks: AtomicBool,
-    timers: Mutex<deadlines::Heap>,
+    /// The deadline heaps, owned by the thread running the loop (see `deadlines`).
+    deadlines: deadlines::Deadlines,
     /// Every reusable timer made on the loop, for its termination to close them.
     loop_timers: Mutex<timer::Registry>,
     owner: AtomicU64,
     /// Which thread runs the loop now (see [`RunRight`]).
     run_right: &'static RunRight,
     library_driven: bool,
-    running: AtomicBool,
+    /// [`IDLE`], [`RUNNING`] (a run, or a close of a loop nobody runs) or [`BORROWED`] (a
+    /// thread borrows the run right for one call on what the loop owns): one at a time.
+    running: AtomicU8,
     /// Whether the loop is not running callbacks (blocked in its wait, or not running at all),
     /// so work queued now must wake the backend. A producer that finds it set clears it and
     /// wakes; the loop sets it again just before it blocks (Netty's "awake" flag), so a busy
@@ -199,6 +210,13 @@ pub(crate) struct LoopInner {
 
 impl Drop for LoopInner {
     fn drop(&mut self) {
+        // Timers stopped with handles left keep a reference to themselves for the loop; with
+        // the loop gone (and so every handle, each of which holds it), it is given back.
+        let parked = match self.loop_timers.get_mut() {
+            Ok(registry) => registry.release_parked(),
+            Err(poisoned) => poisoned.into_inner().release_parked(),
+        };
+        drop(parked);
         self.run_right.release();
     }
 }
@@ -248,12 +266,12 @@ impl EventLoop {
             inner: Arc::new(LoopInner {
                 selector: Selector::open()?,
                 tasks: CacheLine(Mutex::new(VecDeque::new())),
-                timers: Mutex::new(deadlines::Heap::default()),
+                deadlines: deadlines::Deadlines::default(),
                 loop_timers: Mutex::new(timer::Registry::default()),
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
                 run_right: RunRight::claim(),
                 library_driven,
-                running: AtomicBool::new(false),
+                running: AtomicU8::new(IDLE),
                 idle: AtomicBool::new(true),
                 queued: CacheLine(AtomicBool::new(false)),
                 streaming: AtomicBool::new(false),

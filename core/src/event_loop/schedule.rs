@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::deadlines::{clock_ns, nanos};
 use super::promise::{Failure, Promise, Value};
-use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, WeakEventLoop, deadlines};
+use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, Task, WeakEventLoop, deadlines};
 use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
@@ -165,7 +166,7 @@ impl EventLoop {
         let Some(body) = task.take() else {
             return Err(ErrorKind::InvalidArgument.into());
         };
-        let deadline = Instant::now() + delay;
+        let deadline = clock_ns().saturating_add(nanos(delay));
         let future = Promise::new(Some(self));
         let timer = Arc::new(Timer::new(future.clone(), body, repeat));
         self.inner.refs.fetch_add(1, Ordering::AcqRel);
@@ -174,27 +175,60 @@ impl EventLoop {
         future.on_cancel(Box::new(move || {
             if let (Some(lp), Some(timer)) = (weak_loop.upgrade(), weak_timer.upgrade()) {
                 lp.release_timer_ref(&timer);
-                lock(&lp.inner.timers).cancelled += 1;
+                // Its heap entry is removed lazily (the future's state is the truth).
+                lp.count_cancelled();
                 if !lp.in_event_loop() {
                     lp.wake();
                 }
             }
         }));
-        let earliest = {
-            let mut timers = lock(&self.inner.timers);
-            // Checked again under the heap's lock: a loop that terminated since the check
-            // above has drained its heap already and would never run or cancel this timer.
-            let state = self.inner.state.load(Ordering::Acquire);
-            if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
-                drop(timers);
-                self.release_timer_ref(&timer);
-                *task = timer.take_task();
-                return Err(ErrorKind::Rejected.into());
+        // The loop's running thread pushes it at once; another thread while nobody runs the
+        // loop borrows the heap; while the loop runs, the push is queued to it as an internal
+        // task (Netty's `schedule` from outside the loop), which runs before any later task.
+        let pushed = if self.in_run() {
+            self.deadlines(|heap| heap.push(deadline, timer.clone()));
+            Ok(())
+        } else {
+            let borrowed = self.borrow_deadlines(|heap| {
+                // Checked again with the heap: a loop that terminated since the check above
+                // has drained its heap already and would never run or cancel this timer.
+                let state = self.inner.state.load(Ordering::Acquire);
+                if state == TERMINATED || (state == SHUTTING_DOWN && !in_loop) {
+                    return None;
+                }
+                Some(heap.push(deadline, timer.clone()))
+            });
+            match borrowed {
+                Some(Some(earliest)) => {
+                    if earliest {
+                        self.wake_if_idle();
+                    }
+                    Ok(())
+                }
+                Some(None) => Err(ErrorKind::Rejected.into()),
+                None => {
+                    let queued = timer.clone();
+                    let mut push: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
+                        if lp.is_shutting_down() {
+                            // Accepted before the shutdown began, run after: cancelled, as the
+                            // shutdown's first phase cancels the timers it finds.
+                            lp.release_timer_ref(&queued);
+                            queued.future.cancel();
+                            drop(queued.take_task());
+                            return;
+                        }
+                        lp.deadlines(|heap| heap.push(deadline, queued));
+                    }));
+                    let result = self.execute_internal(&mut push);
+                    drop(push);
+                    result
+                }
             }
-            timers.push(deadline, timer.clone())
         };
-        if earliest {
-            self.wake_if_idle();
+        if let Err(e) = pushed {
+            self.release_timer_ref(&timer);
+            *task = timer.take_task();
+            return Err(e);
         }
         Ok(ScheduledFuture {
             future,
@@ -219,26 +253,32 @@ impl EventLoop {
         }
     }
 
+    /// The timer phase of a turn, on the loop's running thread: fires the due scheduled tasks
+    /// and reusable timers in deadline order.
     pub(super) fn run_timers(&self) {
-        let now = Instant::now();
+        let now = clock_ns();
         let mut armed_by = None;
         loop {
-            let (due, purged) = {
-                let mut timers = lock(&self.inner.timers);
-                // Timers and tasks (re)armed from here on wait for the next call.
-                let armed_by = *armed_by.get_or_insert(timers.last_seq());
-                let purged = timers.purge();
-                (timers.pop_due(now, armed_by), purged)
-            };
             // Cancelled tasks (and what they own) are released on the loop's thread, outside
-            // the heap's lock, even while a `ScheduledFuture` still names their timer.
-            for gone in purged {
-                drop(gone.timer.take_task());
+            // the heap, even while a `ScheduledFuture` still names their timer.
+            if let Some(purged) = self.purge_cancelled() {
+                for gone in purged {
+                    drop(gone.timer.take_task());
+                }
             }
+            let due = self.deadlines(|heap| {
+                // Timers and tasks (re)armed from here on wait for the next call.
+                let armed_by = *armed_by.get_or_insert(heap.last_seq());
+                heap.pop_due(now, armed_by)
+            });
             let entry = match due {
                 None => break,
                 Some(deadlines::Due::Timer(timer)) => {
                     super::timer::fire(self, timer);
+                    continue;
+                }
+                Some(deadlines::Due::Stale(timer)) => {
+                    drop(timer);
                     continue;
                 }
                 Some(deadlines::Due::Task(entry)) => entry,
@@ -276,11 +316,11 @@ impl EventLoop {
                     }
                     *lock(&timer.task) = Some(task);
                     let next = match repeat {
-                        Repeat::FixedRate(p) => entry.deadline + p,
-                        Repeat::FixedDelay(d) => Instant::now() + d,
+                        Repeat::FixedRate(p) => entry.deadline.saturating_add(nanos(p)),
+                        Repeat::FixedDelay(d) => clock_ns().saturating_add(nanos(d)),
                         Repeat::Once => unreachable!(),
                     };
-                    lock(&self.inner.timers).push(next, timer);
+                    self.deadlines(|heap| heap.push(next, timer));
                 }
             }
         }

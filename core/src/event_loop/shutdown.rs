@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::task::{NO_MARK, Queued};
-use super::{EventLoop, Future, OPEN, SHUTTING_DOWN, TERMINATED, io};
+use super::{EventLoop, Future, IDLE, OPEN, RUNNING, SHUTTING_DOWN, TERMINATED, io};
 use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
@@ -94,10 +94,7 @@ impl EventLoop {
             (first, s.now)
         };
         if cancel_timers {
-            let (entries, stopped) = {
-                let mut timers = lock(&self.inner.timers);
-                (timers.drain(), timers.handles.drain())
-            };
+            let (entries, stopped) = self.drain_deadlines();
             drop(stopped); // reusable timers are stopped, and closed at termination
             for entry in entries {
                 self.release_timer_ref(&entry.timer);
@@ -145,7 +142,7 @@ impl EventLoop {
             tasks.drain(..).collect()
         };
         self.set_aside(rest);
-        let entries = lock(&self.inner.timers).drain();
+        let entries = self.deadlines(|heap| heap.drain_tasks());
         for entry in entries {
             entry.timer.future.cancel();
             drop(entry.timer.take_task());
@@ -156,6 +153,7 @@ impl EventLoop {
         for timer in timers {
             timer.close();
         }
+        self.publish_deadlines();
         self.inner.selector.close();
         self.inner.refs.store(0, Ordering::Release);
         if !self.inner.library_driven {
@@ -198,10 +196,11 @@ impl EventLoop {
             return;
         }
         self.shutdown_now();
-        if !self.inner.library_driven && !self.inner.running.swap(true, Ordering::AcqRel) {
-            let _run_right = self.inner.run_right.hold();
+        if !self.inner.library_driven && self.enter(RUNNING) {
+            let run_right = self.inner.run_right.hold();
             self.finish_shutdown_scoped();
-            self.inner.running.store(false, Ordering::Release);
+            drop(run_right);
+            self.inner.running.store(IDLE, Ordering::Release);
         }
     }
 
@@ -213,7 +212,8 @@ impl EventLoop {
     /// `WouldDeadlock` on the loop's own thread: a library-driven loop's thread, or the thread
     /// running a caller-driven loop (from one of its callbacks); the interrupt hook's error.
     pub fn await_termination(&self, timeout: Option<Duration>) -> Result<bool> {
-        let running_here = self.inner.running.load(Ordering::Acquire) && !self.is_terminated();
+        let running_here =
+            self.inner.running.load(Ordering::Acquire) == RUNNING && !self.is_terminated();
         if self.in_event_loop() && (self.inner.library_driven || running_here) {
             return Err(ErrorKind::WouldDeadlock.into());
         }

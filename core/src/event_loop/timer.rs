@@ -5,9 +5,10 @@
 //! ([`EventLoop::schedule`]): both fire in one deadline order (ties in the order they were
 //! armed) and never early, measured on the monotonic clock when the timer was started. The
 //! heap of reusable timers is indexed (each armed timer knows its place), so a stop takes the
-//! timer out at once and a restart moves it: start and stop are one lock of the loop's timer
-//! heap, a clock read and O(log n) moves, with no allocation, no promise and no wake-up on the
-//! loop's own thread.
+//! timer out at once and a restart moves it. The heaps belong to the thread running the loop
+//! (see `deadlines`): there, start and stop are a clock read and O(log n) moves, with no lock,
+//! no allocation, no wake-up and no atomic read-modify-write (a stopped timer keeps the
+//! heap's reference to itself for its next start).
 //!
 //! # Semantics (libuv's)
 //!
@@ -30,23 +31,48 @@
 //! Cloning a [`LoopTimer`] gives another handle to the same timer; a handle keeps the loop's
 //! memory alive (not the loop running: its shutdown closes the timer). An active timer is held
 //! by its loop: it fires even if every handle was dropped (its callback gets one). A stopped
-//! timer whose last handle is dropped is gone, and its callback with it.
+//! timer whose last handle is dropped is gone, and its callback with it: at once on the
+//! loop's thread or while no thread runs the loop; from another thread while the loop runs,
+//! when the loop has given back the reference it keeps to a timer it armed before (so that a
+//! restart takes no reference count), on the loop's thread.
 //!
 //! # Threads
 //!
-//! Every method may be called from any thread. A start wakes the loop when the new deadline
-//! is the earliest and the loop is waiting; from the loop's callbacks it makes no system call.
-//! A stop from another thread may find the timer already fired for this expiry (the callback
-//! then still runs once); once a stop returns, no later expiry starts.
+//! Every method may be called from any thread. Who does the work:
+//!
+//! - The thread running the loop (its callbacks, a library loop's thread; see
+//!   [`EventLoop::in_run`]) changes the heap directly.
+//! - Another thread, while no thread runs the loop (a caller-driven loop between runs, from
+//!   its owner or not), borrows the loop's run right for the call and changes the heap
+//!   directly too (waking a host that polls the backend descriptor when the new deadline is
+//!   the earliest). Its call has taken effect when it returns.
+//! - Another thread, while a thread runs the loop, queues start, stop, again, set_ref and
+//!   close to the loop as internal tasks (one allocation each; the queue wakes a waiting
+//!   loop). They take effect in the order they were made when the loop runs them; each bumps
+//!   the timer's operation count first, so an arming made before it does not fire any more
+//!   (the loop compares the count recorded at arming when the timer comes due), and a queued
+//!   operation is dropped when a later one from another thread, or an operation on the loop's
+//!   thread made after it, decides the timer's state instead. So once a stop from another
+//!   thread returns, no later expiry starts (an expiry whose callback the loop had already
+//!   begun to run still finishes).
+//!
+//! [`is_active`](LoopTimer::is_active) and [`due_in`](LoopTimer::due_in) read what the last
+//! operation published: the thread that queued a start or stop sees its own operation at
+//! once, and the loop's firings and operations as soon as it makes them; while another
+//! thread's operation is queued they may say what that thread asked for before the loop has
+//! done it, or what the loop did just before.
 //!
 //! [`EventLoop::schedule`]: super::EventLoop::schedule
 //! [`RunMode::Default`]: super::RunMode::Default
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{EventLoop, LoopInner, OPEN, TERMINATED};
+use super::deadlines::{
+    Heap, INACTIVE_DUE, LoopCell, clock_ns, deadline_after, take_parked, until,
+};
+use super::{EventLoop, LoopInner, OPEN, TERMINATED, Task};
 use crate::sync::lock;
 use crate::sys::fork;
 use crate::{ErrorKind, Result};
@@ -55,23 +81,13 @@ use crate::{ErrorKind, Result};
 pub type TimerCallback = Box<dyn FnMut(&EventLoop, &LoopTimer) + Send>;
 
 /// The place of a timer that is not armed.
-const INACTIVE: usize = usize::MAX;
+pub(super) const INACTIVE: usize = usize::MAX;
 
 /// The longest repeat (a century): a longer one is as good as never, and a repeat is kept in
 /// 64 bits of nanoseconds.
 const MAX_REPEAT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// A deadline no timer reaches: what a timeout beyond the monotonic clock's range (about 292
-/// billion years) becomes. Added to any `Instant` of a running system, it cannot overflow.
-const NEVER: Duration = Duration::from_secs(i64::MAX as u64 / 4);
-
-/// `timeout` after `now`, exact as far as the clock goes; beyond it, [`NEVER`] after `now`.
-fn deadline_after(now: Instant, timeout: Duration) -> Instant {
-    now.checked_add(timeout).unwrap_or(now + NEVER)
-}
-
 /// A reusable timer on an event loop (libuv's `uv_timer_t`); see the module docs. Thread-safe.
-#[derive(Clone)]
 pub struct LoopTimer {
     inner: Arc<TimerInner>,
     /// The timer's loop. Held here, not in [`TimerInner`], so an armed timer in the loop's heap
@@ -82,16 +98,62 @@ pub struct LoopTimer {
 pub(super) struct TimerInner {
     /// The fork generation at creation.
     generation: u64,
-    /// The timer's index in the loop's [`TimerHeap`], or [`INACTIVE`]. Written only under the
-    /// heap's lock; read without it as a hint (`is_active`, the stop of a stopped timer).
-    pos: AtomicUsize,
-    /// The repeat in nanoseconds (0: none).
+    /// The timer's index in the loop's heap of reusable timers, or [`INACTIVE`]. Written and
+    /// read only by the run-right holder (relaxed: plain moves).
+    pub(super) pos: AtomicUsize,
+    /// The deadline of the last start, as `deadlines::encode` makes it, or
+    /// `deadlines::INACTIVE_DUE`: what `is_active` and `due_in` read. Written by the loop when
+    /// it arms, fires or disarms the timer, and by a thread queuing a start or stop.
+    pub(super) due: AtomicU64,
+    /// How many start, stop and close calls threads without the run right have made: an
+    /// arming records it, and fires only if no such call came since; a queued operation
+    /// carries its own number and is dropped if it is not the last.
+    pub(super) ops: AtomicU64,
+    /// `ops` as the loop's thread saw it at its last start or stop: a queued operation with
+    /// a number not above it was overtaken by that call. Only the run-right holder uses it.
+    local: AtomicU64,
+    /// The repeat in nanoseconds (0: none). Any thread writes it; the loop reads it at expiry.
     repeat: AtomicU64,
-    /// Whether an active timer keeps the loop alive. Written under the heap's lock.
-    refd: AtomicBool,
+    /// Whether the timer keeps the loop alive while active: what `set_ref` asked for last.
+    /// The heap applies it to the arming (the run-right holder at once, others through it).
+    pub(super) refd: AtomicBool,
     /// Set under the callback's lock.
     closed: AtomicBool,
     callback: Mutex<Option<TimerCallback>>,
+    /// How many [`LoopTimer`] values name the timer. When the last goes, the loop gives back
+    /// the reference it keeps in `keep`.
+    pub(super) handles: AtomicUsize,
+    /// The loop's reference to the timer while it is not armed, if it was armed before and
+    /// still has handles: moved into the heap at the next arming and back at the next stop,
+    /// so neither touches the reference count (see `deadlines::park`). Only the run-right
+    /// holder touches it.
+    pub(super) keep: LoopCell<Option<Arc<TimerInner>>>,
+}
+
+impl Clone for LoopTimer {
+    fn clone(&self) -> Self {
+        LoopTimer::handle(self.inner.clone(), self.event_loop.clone())
+    }
+}
+
+impl Drop for LoopTimer {
+    /// The last handle of a stopped timer gives back the loop's reference to it (on the
+    /// loop's thread at once; from elsewhere as a timer operation), so the timer and its
+    /// callback go; an armed timer is held by its loop until it is taken out.
+    fn drop(&mut self) {
+        if self.inner.handles.fetch_sub(1, Ordering::AcqRel) != 1
+            || fork::is_forked(self.inner.generation)
+        {
+            return;
+        }
+        let lp = &self.event_loop;
+        if lp.in_run() {
+            let kept = lp.deadlines(|heap| heap.release(&self.inner));
+            drop(kept);
+        } else {
+            let _ = self.elsewhere(Op::Release);
+        }
+    }
 }
 
 impl std::fmt::Debug for LoopTimer {
@@ -105,160 +167,8 @@ impl std::fmt::Debug for LoopTimer {
 }
 
 impl TimerInner {
-    fn repeat(&self) -> Duration {
+    pub(super) fn repeat(&self) -> Duration {
         Duration::from_nanos(self.repeat.load(Ordering::Relaxed))
-    }
-}
-
-/// One armed timer in the heap.
-struct Armed {
-    deadline: Instant,
-    /// Ties go in the order timers were armed (one sequence with the scheduled tasks).
-    seq: u64,
-    timer: Arc<TimerInner>,
-}
-
-impl Armed {
-    fn key(&self) -> (Instant, u64) {
-        (self.deadline, self.seq)
-    }
-}
-
-/// The armed reusable timers of one loop: a binary min-heap on (deadline, sequence) whose
-/// entries record their index in their timer, so any timer can be moved or taken out in
-/// O(log n). Lives inside the loop's timer lock (`timer::Heap`).
-#[derive(Default)]
-pub(super) struct TimerHeap {
-    slots: Vec<Armed>,
-    /// Armed timers that are ref'd: they keep a `Default` run going.
-    pub(super) refd: usize,
-}
-
-impl TimerHeap {
-    /// The earliest armed timer's deadline and sequence number.
-    pub(super) fn peek(&self) -> Option<(Instant, u64)> {
-        self.slots.first().map(Armed::key)
-    }
-
-    fn place(&self, i: usize) {
-        self.slots[i].timer.pos.store(i, Ordering::Relaxed);
-    }
-
-    fn sift_up(&mut self, mut i: usize) {
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if self.slots[i].key() >= self.slots[parent].key() {
-                break;
-            }
-            self.slots.swap(i, parent);
-            self.place(i);
-            i = parent;
-        }
-        self.place(i);
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let len = self.slots.len();
-        loop {
-            let left = 2 * i + 1;
-            if left >= len {
-                break;
-            }
-            let right = left + 1;
-            let child = if right < len && self.slots[right].key() < self.slots[left].key() {
-                right
-            } else {
-                left
-            };
-            if self.slots[child].key() >= self.slots[i].key() {
-                break;
-            }
-            self.slots.swap(i, child);
-            self.place(i);
-            i = child;
-        }
-        self.place(i);
-    }
-
-    /// Moves the entry at `i` to its place after its key changed.
-    fn settle(&mut self, i: usize) {
-        if i > 0 && self.slots[i].key() < self.slots[(i - 1) / 2].key() {
-            self.sift_up(i);
-        } else {
-            self.sift_down(i);
-        }
-    }
-
-    /// Arms `timer` at `deadline`: inserts it, or moves it if it is armed already.
-    fn arm(&mut self, timer: &Arc<TimerInner>, deadline: Instant, seq: u64) {
-        match timer.pos.load(Ordering::Relaxed) {
-            INACTIVE => {
-                if timer.refd.load(Ordering::Relaxed) {
-                    self.refd += 1;
-                }
-                self.slots.push(Armed {
-                    deadline,
-                    seq,
-                    timer: timer.clone(),
-                });
-                self.sift_up(self.slots.len() - 1);
-            }
-            pos => {
-                let slot = &mut self.slots[pos];
-                slot.deadline = deadline;
-                slot.seq = seq;
-                self.settle(pos);
-            }
-        }
-    }
-
-    /// Takes the entry at `pos` out; the timer is inactive.
-    fn remove_at(&mut self, pos: usize) -> Arc<TimerInner> {
-        let removed = self.slots.swap_remove(pos);
-        removed.timer.pos.store(INACTIVE, Ordering::Relaxed);
-        if removed.timer.refd.load(Ordering::Relaxed) {
-            self.refd -= 1;
-        }
-        if pos < self.slots.len() {
-            self.settle(pos);
-        }
-        removed.timer
-    }
-
-    /// Takes `timer` out if it is armed. The caller drops what it returns after the lock.
-    fn disarm(&mut self, timer: &TimerInner) -> Option<Arc<TimerInner>> {
-        match timer.pos.load(Ordering::Relaxed) {
-            INACTIVE => None,
-            pos => Some(self.remove_at(pos)),
-        }
-    }
-
-    /// Fires the earliest timer: takes it out, or, if it repeats, re-arms it `repeat` after
-    /// `now` with sequence number `seq` (libuv re-arms before the callback runs). Returns it,
-    /// for its callback.
-    pub(super) fn fire_first(&mut self, now: Instant, seq: u64) -> Arc<TimerInner> {
-        let repeat = self.slots[0].timer.repeat();
-        if repeat.is_zero() {
-            return self.remove_at(0);
-        }
-        let first = &mut self.slots[0];
-        first.deadline = deadline_after(now, repeat);
-        first.seq = seq;
-        let timer = first.timer.clone();
-        self.sift_down(0);
-        timer
-    }
-
-    /// Takes every timer out (shutdown). The caller drops them after the lock.
-    pub(super) fn drain(&mut self) -> Vec<Arc<TimerInner>> {
-        self.refd = 0;
-        self.slots
-            .drain(..)
-            .map(|armed| {
-                armed.timer.pos.store(INACTIVE, Ordering::Relaxed);
-                armed.timer
-            })
-            .collect()
     }
 }
 
@@ -297,15 +207,24 @@ impl Registry {
         std::mem::take(&mut self.timers)
             .iter()
             .filter_map(Weak::upgrade)
-            .map(|inner| LoopTimer {
-                inner,
-                event_loop: event_loop.clone(),
-            })
+            .map(|inner| LoopTimer::handle(inner, event_loop.clone()))
+            .collect()
+    }
+
+    /// Gives back the references parked in the timers when their loop is dropped (see
+    /// `deadlines::park`), for the caller to drop.
+    pub(super) fn release_parked(&mut self) -> Vec<Arc<TimerInner>> {
+        self.timers
+            .iter()
+            .filter_map(Weak::upgrade)
+            // SAFETY: called from the loop's drop: no handle of the loop, nor of its timers
+            // (each holds the loop), is left, so nothing else touches the cells.
+            .filter_map(|timer| unsafe { take_parked(&timer) })
             .collect()
     }
 }
 
-/// Runs the callback of a timer [`TimerHeap::fire_first`] returned, on the loop's thread.
+/// Runs the callback of a timer the heap found due, on the loop's thread.
 pub(super) fn fire(event_loop: &EventLoop, timer: Arc<TimerInner>) {
     let Some(mut callback) = lock(&timer.callback).take() else {
         return; // closed
@@ -315,10 +234,7 @@ pub(super) fn fire(event_loop: &EventLoop, timer: Arc<TimerInner>) {
         .counters
         .timers_fired
         .fetch_add(1, Ordering::Relaxed);
-    let timer = LoopTimer {
-        inner: timer,
-        event_loop: event_loop.clone(),
-    };
+    let timer = LoopTimer::handle(timer, event_loop.clone());
     event_loop.guard(|| callback(event_loop, &timer));
     let mut slot = lock(&timer.inner.callback);
     if !timer.inner.closed.load(Ordering::Acquire) && slot.is_none() {
@@ -341,36 +257,37 @@ impl EventLoop {
         callback: impl FnMut(&EventLoop, &LoopTimer) + Send + 'static,
     ) -> Result<LoopTimer> {
         self.check()?;
-        let timer = LoopTimer {
-            event_loop: self.clone(),
-            inner: Arc::new(TimerInner {
-                generation: self.inner.generation,
-                pos: AtomicUsize::new(INACTIVE),
-                repeat: AtomicU64::new(0),
-                refd: AtomicBool::new(true),
-                closed: AtomicBool::new(false),
-                callback: Mutex::new(Some(Box::new(callback))),
-            }),
-        };
+        let inner = Arc::new(TimerInner {
+            generation: self.inner.generation,
+            pos: AtomicUsize::new(INACTIVE),
+            due: AtomicU64::new(INACTIVE_DUE),
+            ops: AtomicU64::new(0),
+            local: AtomicU64::new(0),
+            repeat: AtomicU64::new(0),
+            refd: AtomicBool::new(true),
+            closed: AtomicBool::new(false),
+            callback: Mutex::new(Some(Box::new(callback))),
+            handles: AtomicUsize::new(0),
+            keep: LoopCell::new(None),
+        });
         let swept = {
             // Under the registry's lock, so a termination either sees the timer or is seen.
             let mut registry = lock(&self.inner.loop_timers);
             if !accepts(&self.inner) {
+                drop(registry);
+                drop(inner); // and the callback, here
                 return Err(ErrorKind::Rejected.into());
             }
-            registry.add(&timer.inner)
+            registry.add(&inner)
         };
         drop(swept);
-        Ok(timer)
+        Ok(LoopTimer::handle(inner, self.clone()))
     }
 }
 
-/// Wakes `lp` if it may be waiting with a deadline or a ref that the caller has just changed in
-/// the timer heap. The loop sets its `idle` flag before it reads the heap, under the heap's
-/// lock, to decide how long to wait (and whether anything keeps it alive); the caller changed
-/// the heap under that lock. So either the loop's read comes later and sees the change, or the
-/// caller sees `idle` set: a plain load is enough, and a start from the loop's callbacks (idle
-/// clear) costs no locked instruction.
+/// Wakes `lp` if it may be waiting with a deadline or a ref that the caller has just changed
+/// while borrowing its heap: a host polling the backend descriptor between runs computed its
+/// timeout before.
 fn wake_if_waiting(lp: &EventLoop) {
     if lp.inner.idle.load(Ordering::Relaxed) {
         lp.wake_if_idle();
@@ -387,7 +304,96 @@ fn accepts(lp: &Arc<LoopInner>) -> bool {
     }
 }
 
+/// A timer operation from a thread that does not hold the loop's run right, done on the heap
+/// by its owner (see the module docs on threads).
+#[derive(Clone, Copy)]
+enum Op {
+    /// The deadline, as `deadline_after` makes it.
+    Start((u64, u64)),
+    Stop,
+    /// Applies the ref asked for last.
+    Ref,
+    Close,
+    /// The last handle went: gives back the loop's parked reference.
+    Release,
+}
+
+/// What an [`Op`] did: its result, the heap's reference to drop after, and whether a host
+/// waiting on the backend descriptor should look again.
+type Done = (Result<()>, Option<Arc<TimerInner>>, bool);
+
+impl TimerInner {
+    /// Whether the operation numbered `ticket` no longer decides the timer's state: another
+    /// thread's later operation does, or one the loop's thread made after it.
+    fn overtaken(&self, ticket: u64) -> bool {
+        self.ops.load(Ordering::Acquire) != ticket || self.local.load(Ordering::Relaxed) >= ticket
+    }
+
+    /// Records an operation of the loop's own thread; returns the ticket an arming takes.
+    #[inline]
+    fn local_op(&self) -> u64 {
+        let ticket = self.ops.load(Ordering::Acquire);
+        self.local.store(ticket, Ordering::Relaxed);
+        ticket
+    }
+}
+
+/// Does `op` (numbered `ticket`) on the heap, as its owner; `queued` if it was queued to the
+/// loop. The last operation from another thread publishes the timer's state as the heap has it
+/// once done, so `is_active` and `due_in` settle on the truth whatever the order in which
+/// callers stored their wishes.
+fn apply(
+    lp: &EventLoop,
+    heap: &mut Heap,
+    timer: &Arc<TimerInner>,
+    (op, ticket): (Op, u64),
+    queued: bool,
+) -> Done {
+    let done = match op {
+        Op::Close => {
+            let (removed, unrefd) = heap.disarm(timer, |_| false).unwrap_or((None, false));
+            drop(removed); // not the last reference: the caller holds one
+            (Ok(()), heap.release(timer), unrefd)
+        }
+        Op::Ref => return (Ok(()), None, heap.apply_ref(timer)),
+        Op::Release if timer.handles.load(Ordering::Acquire) == 0 => {
+            return (Ok(()), heap.release(timer), false);
+        }
+        Op::Release => return (Ok(()), None, false),
+        _ if timer.overtaken(ticket) => (Ok(()), None, false),
+        Op::Start(deadline) => {
+            if timer.closed.load(Ordering::Acquire) {
+                (Err(ErrorKind::Closed.into()), None, false)
+            } else if lp.is_terminated() {
+                (Err(ErrorKind::Rejected.into()), None, false)
+            } else if queued && lp.is_shutting_down() {
+                // Accepted before the shutdown began, run after: as a timer armed then, it is
+                // stopped by the shutdown's first phase.
+                (Ok(()), None, false)
+            } else {
+                heap.arm(timer, deadline, ticket);
+                let earliest = heap.next_deadline() == Some(deadline.0);
+                (Ok(()), None, earliest)
+            }
+        }
+        Op::Stop => match heap.disarm(timer, |armed| armed >= ticket) {
+            Some((removed, unrefd)) => (Ok(()), removed, unrefd),
+            None => (Ok(()), None, false),
+        },
+    };
+    if timer.ops.load(Ordering::Acquire) == ticket {
+        heap.publish_due(timer);
+    }
+    done
+}
+
 impl LoopTimer {
+    /// A new handle to `inner` on `event_loop`.
+    fn handle(inner: Arc<TimerInner>, event_loop: EventLoop) -> LoopTimer {
+        inner.handles.fetch_add(1, Ordering::Relaxed);
+        LoopTimer { inner, event_loop }
+    }
+
     fn check(&self) -> Result<()> {
         fork::check(self.inner.generation)?;
         if self.inner.closed.load(Ordering::Acquire) {
@@ -396,11 +402,56 @@ impl LoopTimer {
         Ok(())
     }
 
+    /// Does `op` from a thread without the run right: at once if no thread runs the loop,
+    /// else queued to it (see the module docs on threads). Start, stop and close take a new
+    /// number in the timer's operation count first.
+    fn elsewhere(&self, op: Op) -> Result<()> {
+        let lp = &self.event_loop;
+        let timer = &self.inner;
+        // What the caller sees until the loop has done it; stored before the operation takes
+        // its number, so a loop that sees the number sees this too (and overwrites it).
+        match op {
+            Op::Start((_, due)) => timer.due.store(due, Ordering::Relaxed),
+            Op::Stop | Op::Close => timer.due.store(INACTIVE_DUE, Ordering::Relaxed),
+            Op::Ref | Op::Release => {}
+        }
+        let ticket = match op {
+            Op::Ref | Op::Release => 0,
+            _ => timer.ops.fetch_add(1, Ordering::AcqRel) + 1,
+        };
+        if let Some((result, removed, wake)) =
+            lp.borrow_deadlines(|heap| apply(lp, heap, timer, (op, ticket), false))
+        {
+            drop(removed);
+            if wake {
+                wake_if_waiting(lp);
+            }
+            return result;
+        }
+        let timer = timer.clone();
+        let mut task: Option<Task> = Some(Box::new(move |lp: &EventLoop| {
+            let (_, removed, _) = lp.deadlines(|heap| apply(lp, heap, &timer, (op, ticket), true));
+            drop(removed);
+        }));
+        match lp.execute_internal(&mut task) {
+            Ok(()) => Ok(()),
+            // Terminated meanwhile: its timers are closed, none can start.
+            Err(e) if matches!(op, Op::Start(_)) => Err(e),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Arms the timer to fire `timeout` from now (zero: on the next turn), never earlier;
     /// then every `repeat` after each expiry unless `repeat` is zero (libuv's
     /// `uv_timer_start`). Starting an active timer re-arms it with the new values. The
     /// timeout is kept exact however long (one beyond the monotonic clock's range, about 292
     /// billion years, never fires); a repeat longer than a century is a century.
+    ///
+    /// The deadline is computed from the clock at the call. On the loop's running thread it
+    /// takes effect at once, with no lock; from another thread while the loop runs, it is
+    /// queued (see the module docs on threads): [`is_active`](Self::is_active) and
+    /// [`due_in`](Self::due_in) say at once what was asked for, an arming made before stops
+    /// firing, and the loop is woken if it waits.
     ///
     /// # Errors
     /// `Closed` (the timer is closed), `Rejected` (the loop is shutting
@@ -408,62 +459,50 @@ impl LoopTimer {
     pub fn start(&self, timeout: Duration, repeat: Duration) -> Result<()> {
         fork::check(self.inner.generation)?;
         let lp = &self.event_loop;
-        let deadline = deadline_after(Instant::now(), timeout);
-        let earliest = {
-            let mut timers = lock(&lp.inner.timers);
-            // Checked under the lock that `close` and the shutdown take to disarm.
-            if self.inner.closed.load(Ordering::Acquire) {
-                return Err(ErrorKind::Closed.into());
-            }
-            if !accepts(&lp.inner) {
-                return Err(ErrorKind::Rejected.into());
-            }
-            let repeat = repeat.min(MAX_REPEAT).as_nanos() as u64;
-            self.inner.repeat.store(repeat, Ordering::Relaxed);
-            let seq = timers.next_seq();
-            timers.handles.arm(&self.inner, deadline, seq);
-            timers.next_deadline() == Some(deadline)
-        };
-        if earliest {
-            wake_if_waiting(lp);
+        let deadline = deadline_after(clock_ns(), timeout);
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(ErrorKind::Closed.into());
         }
-        Ok(())
+        if !accepts(&lp.inner) {
+            return Err(ErrorKind::Rejected.into());
+        }
+        let repeat = repeat.min(MAX_REPEAT).as_nanos() as u64;
+        self.inner.repeat.store(repeat, Ordering::Relaxed);
+        if lp.in_run() {
+            let ticket = self.inner.local_op();
+            lp.deadlines(|heap| heap.arm(&self.inner, deadline, ticket));
+            return Ok(());
+        }
+        self.elsewhere(Op::Start(deadline))
     }
 
     /// Disarms the timer (libuv's `uv_timer_stop`); stopping a stopped timer does nothing.
+    ///
+    /// On the loop's running thread it takes effect at once, with no lock. From another
+    /// thread while the loop runs it is queued, and once it returns no later expiry starts
+    /// (one whose callback the loop had begun still finishes); [`is_active`](Self::is_active)
+    /// says `false` at once.
     ///
     /// # Errors
     /// `Closed`, `Forked`.
     pub fn stop(&self) -> Result<()> {
         self.check()?;
-        if self.inner.pos.load(Ordering::Relaxed) == INACTIVE {
+        let lp = &self.event_loop;
+        if lp.in_run() {
+            self.inner.local_op();
+            // Also when it is not armed: a start queued by another thread may have said so.
+            self.inner.due.store(INACTIVE_DUE, Ordering::Relaxed);
+            if self.inner.pos.load(Ordering::Relaxed) != INACTIVE {
+                let removed = lp.deadlines(|heap| heap.disarm(&self.inner, |_| false));
+                drop(removed);
+            }
             return Ok(());
         }
-        self.disarm();
-        Ok(())
-    }
-
-    /// Takes the timer out of `lp`'s heap; wakes the loop if that left it with no ref'd timer
-    /// and it is waiting (a `Default` run may be waiting for that timer only; a loop running
-    /// callbacks checks what keeps it alive before it waits again).
-    fn disarm(&self) {
-        let lp = &self.event_loop;
-        let (removed, unrefd) = {
-            let mut timers = lock(&lp.inner.timers);
-            let removed = timers.handles.disarm(&self.inner);
-            let unrefd = removed.is_some()
-                && self.inner.refd.load(Ordering::Relaxed)
-                && timers.handles.refd == 0;
-            (removed, unrefd)
-        };
-        drop(removed);
-        if unrefd {
-            wake_if_waiting(lp);
-        }
+        self.elsewhere(Op::Stop)
     }
 
     /// Restarts a repeating timer with its repeat as the timeout (libuv's `uv_timer_again`);
-    /// does nothing to a timer whose repeat is zero.
+    /// does nothing to a timer whose repeat is zero. Threads: as [`start`](Self::start).
     ///
     /// # Errors
     /// As [`start`](Self::start).
@@ -478,7 +517,8 @@ impl LoopTimer {
 
     /// Sets the repeat (zero: none) used from the next expiry on, or by
     /// [`again`](Self::again) (libuv's `uv_timer_set_repeat`). A repeat longer than a century
-    /// is a century (as good as never; [`repeat`](Self::repeat) then says so).
+    /// is a century (as good as never; [`repeat`](Self::repeat) then says so). From any
+    /// thread it is one store, seen by the loop at the timer's next expiry.
     ///
     /// # Errors
     /// `Closed`, `Forked`.
@@ -495,49 +535,44 @@ impl LoopTimer {
     }
 
     /// How long until the timer fires (zero if it is due), or `None` if it is not active.
+    /// From another thread while the loop runs: as the last operation published it (see the
+    /// module docs on threads).
     pub fn due_in(&self) -> Option<Duration> {
         if fork::is_forked(self.inner.generation) {
-            return None; // the parent's loop: its lock is left alone
+            return None;
         }
-        let lp = &self.event_loop;
-        let deadline = {
-            let timers = lock(&lp.inner.timers);
-            match self.inner.pos.load(Ordering::Relaxed) {
-                INACTIVE => return None,
-                pos => timers.handles.slots[pos].deadline,
-            }
-        };
-        Some(deadline.saturating_duration_since(Instant::now()))
+        match self.inner.due.load(Ordering::Relaxed) {
+            INACTIVE_DUE => None,
+            code => Some(until(clock_ns(), code)),
+        }
     }
 
     /// Whether the timer is armed (started and not yet stopped or expired without repeat).
+    /// From another thread while the loop runs: as the last operation published it (see the
+    /// module docs on threads).
     pub fn is_active(&self) -> bool {
-        self.inner.pos.load(Ordering::Relaxed) != INACTIVE
+        self.inner.due.load(Ordering::Relaxed) != INACTIVE_DUE
     }
 
     /// Makes the timer stop (`false`) or start again (`true`, the default) keeping a
     /// [`RunMode::Default`](super::RunMode::Default) run going while it is active (libuv's
-    /// `uv_unref`/`uv_ref`).
+    /// `uv_unref`/`uv_ref`). [`has_ref`](Self::has_ref) says the new value at once; from
+    /// another thread while the loop runs, the loop applies it when it runs the queued change
+    /// (until then its `is_alive` may still count the timer).
     pub fn set_ref(&self, refd: bool) {
         if fork::is_forked(self.inner.generation) {
-            return; // the parent's loop: its lock is left alone
+            return;
         }
+        if self.inner.refd.load(Ordering::Relaxed) == refd {
+            return;
+        }
+        self.inner.refd.store(refd, Ordering::Relaxed);
         let lp = &self.event_loop;
-        let unrefd = {
-            let mut timers = lock(&lp.inner.timers);
-            let changed = self.inner.refd.swap(refd, Ordering::Relaxed) != refd;
-            if changed && self.inner.pos.load(Ordering::Relaxed) != INACTIVE {
-                if refd {
-                    timers.handles.refd += 1;
-                } else {
-                    timers.handles.refd -= 1;
-                }
-            }
-            changed && !refd && timers.handles.refd == 0
-        };
-        if unrefd {
-            wake_if_waiting(lp);
+        if lp.in_run() {
+            lp.deadlines(|heap| heap.apply_ref(&self.inner));
+            return;
         }
+        let _ = self.elsewhere(Op::Ref);
     }
 
     /// Whether the timer keeps a `Default` run going while active (see
@@ -548,7 +583,9 @@ impl LoopTimer {
 
     /// Stops the timer for good and drops its callback on this thread, or, if the callback is
     /// running now, on the loop's thread once it returns. Idempotent. Every later call but
-    /// the queries fails with `Closed`.
+    /// the queries fails with `Closed`. From another thread while the loop runs, the loop
+    /// takes the timer out of its heap when it runs the queued close; it never fires again
+    /// once this returns (one whose callback the loop had begun still finishes).
     pub fn close(&self) {
         let callback = {
             let mut slot = lock(&self.inner.callback);
@@ -557,7 +594,19 @@ impl LoopTimer {
             }
             slot.take()
         };
-        self.disarm();
+        self.inner.due.store(INACTIVE_DUE, Ordering::Relaxed);
+        let lp = &self.event_loop;
+        if fork::is_forked(self.inner.generation) {
+            // The parent's loop: its heap is left alone.
+        } else if lp.in_run() {
+            let removed = lp.deadlines(|heap| {
+                let removed = heap.disarm(&self.inner, |_| false);
+                (removed, heap.release(&self.inner))
+            });
+            drop(removed);
+        } else {
+            let _ = self.elsewhere(Op::Close);
+        }
         drop(callback);
     }
 

@@ -5,8 +5,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::deadlines::clock_ns;
 use super::task::NO_MARK;
-use super::{EventLoop, io, thread_no};
+use super::{EventLoop, IDLE, RUNNING, io, thread_no};
 use crate::sync::lock;
 use crate::{ErrorKind, Result};
 
@@ -34,13 +35,14 @@ impl EventLoop {
     /// readiness (or a raw descriptor to re-arm) or a stop are pending, else the time to the
     /// next timer, bounded by an accept back-off and, while shutting down, by the rest of the
     /// quiet period (at most 100 ms); `None` = nothing to wait for but the backend descriptor.
+    /// Between runs (where a host calls it) the next timer is exact; from another thread while
+    /// the loop runs it is as the loop published it at the end of its last turn.
     pub fn backend_timeout(&self) -> Option<Duration> {
         if self.inner.stop.load(Ordering::Acquire) || !lock(&self.inner.tasks).is_empty() {
             return Some(Duration::ZERO);
         }
-        let next_timer = lock(&self.inner.timers)
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        // Off the loop's thread: the deadline published at the end of the last turn or borrow.
+        let next_timer = self.until_next_deadline();
         // Readiness cached or to be re-armed, an accept back-off, the shutdown's quiet period:
         // what the descriptor alone would not show.
         [self.inner.selector.wait_bound(), self.shutdown_wait()]
@@ -67,13 +69,15 @@ impl EventLoop {
     pub(super) fn alive(&self) -> bool {
         self.inner.refs.load(Ordering::Acquire) > 0
             || !lock(&self.inner.tasks).is_empty()
-            || lock(&self.inner.timers).handles.refd > 0
+            || self.has_refd_timer()
     }
 
     /// Whether the loop has referenced work left (libuv's `uv_loop_alive`): a queued task, a
     /// ref'd timer or watch, or a shutdown still under way. A [`RunMode::Default`] or
     /// [`RunMode::Once`] run of a caller-driven loop returns at once when it has none.
-    /// Thread-safe; what it says may change at once if other threads queue work.
+    /// Thread-safe; what it says may change at once if other threads queue work, and from
+    /// another thread while the loop runs, its timers are counted as at the end of its last
+    /// turn.
     pub fn is_alive(&self) -> bool {
         self.alive() || (self.is_shutting_down() && !self.is_terminated())
     }
@@ -97,7 +101,7 @@ impl EventLoop {
     }
 
     pub(super) fn run_loop(&self, mode: RunMode) -> Result<bool> {
-        if self.inner.running.swap(true, Ordering::AcqRel) {
+        if !self.enter(RUNNING) {
             return Err(ErrorKind::Busy.into());
         }
         /// On every way out of a run: not running, and idle, so work queued from now on wakes
@@ -107,7 +111,7 @@ impl EventLoop {
         impl Drop for NotRunning<'_> {
             fn drop(&mut self) {
                 let inner = &self.0.inner;
-                inner.running.store(false, Ordering::Release);
+                inner.running.store(IDLE, Ordering::Release);
                 inner.idle.store(true, Ordering::SeqCst);
             }
         }
@@ -175,9 +179,7 @@ impl EventLoop {
         {
             Some(Duration::ZERO)
         } else {
-            let next = lock(&inner.timers)
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let next = self.until_next_deadline();
             match self.shutdown_wait() {
                 Some(w) => Some(next.map_or(w, |n| n.min(w))),
                 None => next,
@@ -223,6 +225,8 @@ impl EventLoop {
         if streaming != inner.streaming.load(Ordering::Relaxed) {
             inner.streaming.store(streaming, Ordering::Relaxed);
         }
+        // For other threads' `backend_timeout` and `is_alive`.
+        self.publish_deadlines();
         Ok(())
     }
 
@@ -232,8 +236,6 @@ impl EventLoop {
         // instant is found by the next look (the wait's timeout is computed under the lock).
         (self.inner.queued.load(Ordering::Acquire)
             && self.inner.own_mark.load(Ordering::Relaxed) != 0)
-            || lock(&self.inner.timers)
-                .next_deadline()
-                .is_some_and(|d| d <= Instant::now())
+            || self.next_deadline().is_some_and(|d| d <= clock_ns())
     }
 }

@@ -1013,9 +1013,12 @@ class Timer:
     An active timer keeps a ``RUN_DEFAULT`` run alive unless :meth:`unref` is called, and its
     loop keeps it (and its callback) alive even when nothing else refers to it. :meth:`close`
     (or leaving a ``with`` block) ends it for good and drops the callback; the loop's shutdown
-    stops its timers and closes them when it terminates. Every method is safe from any thread;
-    a start from another thread wakes the loop if needed. After ``os.fork()`` a timer from the
-    parent raises :class:`ForkedError` in the child.
+    stops its timers and closes them when it terminates. Every method is safe from any thread.
+    On the loop's thread, and from any thread while no thread runs the loop, a start or a stop
+    takes effect at once; from another thread while the loop runs, it is queued to the loop
+    (which it wakes if needed) and takes effect when the loop runs it, in the order such calls
+    were made, while :meth:`is_active` and :attr:`due_in` say at once what was asked for. After
+    ``os.fork()`` a timer from the parent raises :class:`ForkedError` in the child.
 
     >>> import nioxide
     >>> with nioxide.EventLoop() as loop:
@@ -1044,8 +1047,9 @@ class Timer:
 
     def stop(self) -> None:
         """Disarms the timer (libuv's ``uv_timer_stop``); stopping a stopped timer does nothing.
-        From another thread, a callback already running for this expiry still finishes. Raises
-        :class:`InvalidStateError` (closed), :class:`ForkedError`."""
+        From another thread while the loop runs, the stop is queued to the loop, yet no expiry
+        starts once it returned (a callback already running for this expiry still finishes).
+        Raises :class:`InvalidStateError` (closed), :class:`ForkedError`."""
 
     def again(self) -> None:
         """Restarts a repeating timer with :attr:`repeat` as the timeout (libuv's
