@@ -110,6 +110,7 @@ impl<T> OnPanic for *mut T {
 /// Runs `f`, returning its result, or [`OnPanic::on_panic`] if it panicked.
 ///
 /// Use it through [`nx_ffi_boundary!`], which wraps the body in `AssertUnwindSafe`.
+#[inline(always)]
 pub fn boundary<R: OnPanic>(f: impl FnOnce() -> R + UnwindSafe) -> R {
     boundary_or(R::on_panic(), f)
 }
@@ -118,6 +119,7 @@ pub fn boundary<R: OnPanic>(f: impl FnOnce() -> R + UnwindSafe) -> R {
 ///
 /// For functions whose contract rules out [`OnPanic`]'s value, for example `nx_strerror`,
 /// which never returns NULL.
+#[inline(always)]
 pub fn boundary_or<R>(on_panic: R, f: impl FnOnce() -> R + UnwindSafe) -> R {
     // The payload is dropped here; the default hook has already printed the message.
     catch_unwind(f).unwrap_or(on_panic)
