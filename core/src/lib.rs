@@ -5,6 +5,7 @@
 //! layer uses.
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod aio;
 pub mod channel;
 pub mod error;
 pub mod event_loop;

@@ -1,8 +1,11 @@
 //! Shared helpers for the core tests.
 #![allow(dead_code)]
 
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
+use nioxide_core::Result;
+use nioxide_core::aio::Handler;
 use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
 
 /// Five seconds: every wait in the tests is bounded by this.
@@ -42,4 +45,18 @@ pub fn close_pipe(fds: [std::os::fd::RawFd; 2]) {
         // SAFETY: the test owns the descriptor and closes it once.
         unsafe { libc::close(fd) };
     }
+}
+
+/// A completion handler that sends its result to `tx`.
+pub fn to<V: Send + 'static>(tx: &Sender<Result<V>>) -> Handler<V> {
+    let tx = tx.clone();
+    Box::new(move |r| {
+        let _ = tx.send(r);
+    })
+}
+
+/// The next result a handler of [`to`] sent, waiting at most five seconds.
+pub fn recv<V>(rx: &Receiver<Result<V>>) -> Result<V> {
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("a handler ran in time")
 }

@@ -164,6 +164,8 @@ struct State {
     /// list (after them) instead of going straight to the loop (before them).
     dispatching: bool,
     on_cancel: Option<Box<dyn FnOnce() + Send>>,
+    /// A cancel has won and is running its hook; the outcome follows.
+    cancelling: bool,
     /// Threads blocked in `wait` (completion signals the condition variable only for them:
     /// a notify costs a system call even when nobody waits).
     waiters: usize,
@@ -200,27 +202,35 @@ impl Promise {
     }
 
     fn complete(&self, outcome: Outcome, cancelling: bool) -> bool {
-        let (listeners, on_cancel, waiters) = {
+        if cancelling {
+            // The cancel hook runs before the outcome can be seen: once a waiter or a
+            // listener learns of the cancel, what the hook stops (an operation writing into
+            // memory its caller lent it) has stopped. Meanwhile the promise is decided:
+            // other completions and `set_uncancellable` fail.
+            let hook = {
+                let mut state = lock(&self.inner.state);
+                if state.outcome.is_some() || state.uncancellable || state.cancelling {
+                    return false;
+                }
+                state.cancelling = true;
+                state.on_cancel.take()
+            };
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
+        let (listeners, waiters) = {
             let mut state = lock(&self.inner.state);
-            if state.outcome.is_some() || (cancelling && state.uncancellable) {
+            if state.outcome.is_some() || (state.cancelling && !cancelling) {
                 return false;
             }
             state.outcome = Some(outcome);
-            let on_cancel = state.on_cancel.take();
+            state.on_cancel = None;
             state.dispatching = true;
-            (
-                std::mem::take(&mut state.listeners),
-                on_cancel,
-                state.waiters,
-            )
+            (std::mem::take(&mut state.listeners), state.waiters)
         };
         if waiters > 0 {
             self.inner.done.notify_all();
-        }
-        if cancelling {
-            if let Some(hook) = on_cancel {
-                hook();
-            }
         }
         let mut listeners = listeners;
         loop {
@@ -300,6 +310,9 @@ impl Promise {
     /// cancelled already.
     pub fn set_uncancellable(&self) -> bool {
         let mut state = lock(&self.inner.state);
+        if state.cancelling {
+            return false;
+        }
         match &state.outcome {
             None => {
                 state.uncancellable = true;
@@ -310,7 +323,8 @@ impl Promise {
         }
     }
 
-    /// Runs `hook` once if the promise gets cancelled (used by scheduled tasks).
+    /// Runs `hook` once if the promise gets cancelled, before the cancel is visible (used by
+    /// scheduled tasks and asynchronous operations).
     pub(crate) fn on_cancel(&self, hook: Box<dyn FnOnce() + Send>) {
         lock(&self.inner.state).on_cancel = Some(hook);
     }

@@ -1,0 +1,234 @@
+//! Completion-handler asynchronous I/O (Java NIO.2's "AIO"): start an operation with the
+//! memory it borrows and a handler; the runtime does the I/O and calls the handler once.
+//!
+//! - [`AsynchronousChannelGroup`] (`group.rs`): the loops that run the handlers.
+//! - [`AsynchronousServerSocketChannel`] (`server.rs`): bind, accept.
+//! - [`AsynchronousSocketChannel`] (`socket.rs`): connect, read, write (scattering and
+//!   gathering), with timeouts; and `write_all`, the write queue Java never gave its users
+//!   (`write_queue.rs`).
+//! - [`AsynchronousFileChannel`] (`file.rs`): positional reads and writes, size, truncate,
+//!   force, locks, on a small pool of blocking threads.
+//! - [`IoBufs`] and [`SharedBuf`] (`buffer.rs`): the memory an operation borrows.
+//!
+//! # The rules every operation keeps
+//!
+//! - **A handler is a boxed closure** ([`Handler`]) that receives the operation's result;
+//!   what Java passes as the attachment is whatever the closure captures. Each operation has
+//!   a `_future` variant that returns a [`Future`](crate::event_loop::Future) instead; its
+//!   value is the result (`usize`, [`ReadOutcome`], `()`, or the accepted channel), boxed.
+//! - **Exactly once.** Every operation that was started (its call returned `Ok`) reports once,
+//!   completed or failed, on every path: I/O, close ([`ErrorKind::AsyncClose`]), timeout
+//!   ([`ErrorKind::TimedOut`]), cancel of its future ([`ErrorKind::Cancelled`]), the group's
+//!   `shutdown_now`. A call that fails reports nothing and keeps nothing: its handler is
+//!   dropped unrun and its memory given back at once.
+//! - **Never inside the call.** Handlers run on the channel's loop thread (file handlers too),
+//!   never inside the call that started the operation. On the loop's thread, a socket call
+//!   tries the I/O at once only when the channel's readiness cache says it is ready, and a
+//!   result known then is delivered by a task the call queues on the loop (the task queue's
+//!   rule: a task queued by an I/O or timer callback runs in the same turn's last phase, one
+//!   queued by a task in the next turn). Results found by the loop's own I/O events run their
+//!   handlers directly from the event.
+//! - **Borrowed memory** ([`IoBufs`]) is used only until the operation's outcome is decided:
+//!   its keep-alive owner is dropped right before the handler starts (or the future
+//!   completes). A cancel waits for an I/O attempt in progress and takes effect before the
+//!   future says it is cancelled.
+//! - **One pending read, one pending write** (and one connect, one accept) per channel: a
+//!   second fails at the call ([`ErrorKind::ReadPending`], [`ErrorKind::WritePending`],
+//!   [`ErrorKind::ConnectionPending`], [`ErrorKind::AcceptPending`]) and leaves the first
+//!   untouched. A read or write that timed out or was cancelled moved no bytes (a reactor only
+//!   moves bytes when it completes); that direction then refuses further operations
+//!   ([`ErrorKind::DirectionDisabled`], Java's `IllegalStateException`).
+//! - **Panics** in a handler are caught; the loop reports them and goes on, and the other
+//!   handlers of the same event still run.
+
+mod buffer;
+mod file;
+mod group;
+mod server;
+mod socket;
+mod write_queue;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub use buffer::{IoBuf, IoBufs, SharedBuf};
+pub use file::{AsynchronousFileChannel, DEFAULT_FILE_THREADS, FileLock, OpenOptions};
+pub use group::AsynchronousChannelGroup;
+pub use server::AsynchronousServerSocketChannel;
+pub use socket::AsynchronousSocketChannel;
+pub use write_queue::QueueFullPolicy;
+
+use std::sync::{Arc, OnceLock};
+
+use crate::channel::Channel;
+use crate::event_loop::io::{self, IoHandle};
+use crate::event_loop::{EventLoop, Failure, Promise, ScheduledFuture};
+use crate::selector::SelectionKey;
+use crate::{Error, ErrorKind, Result};
+use group::Member;
+
+/// A completion handler: called once with the operation's result, on the channel's loop
+/// thread. What it captures is the operation's attachment; it is dropped after the call.
+pub type Handler<V> = Box<dyn FnOnce(Result<V>) + Send>;
+
+/// What a read completed with: bytes read, or the end of the stream (Java's `-1`, C's
+/// `NX_EOF`). A read into an empty buffer completes with `Bytes(0)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// This many bytes were read (at least one, unless the buffers were empty).
+    Bytes(usize),
+    /// The peer closed its side (or the input was shut down): no more bytes will come.
+    EndOfStream,
+}
+
+/// One started operation: its handler, the memory it borrows, and its timeout's timer.
+/// Finished exactly once: by [`finish`](Op::finish), or, if it is dropped unfinished (a
+/// shutdown dropped the task that carried it), with `AsyncClose` on the dropping thread.
+pub(crate) struct Op<V> {
+    /// Which operation of its direction this is (timeouts and cancels name it).
+    pub(crate) seq: u64,
+    pub(crate) bufs: Option<IoBufs>,
+    handler: Option<Handler<V>>,
+    pub(crate) timer: Option<ScheduledFuture>,
+}
+
+impl<V> Op<V> {
+    pub(crate) fn new(seq: u64, bufs: Option<IoBufs>, handler: Handler<V>) -> Op<V> {
+        Op {
+            seq,
+            bufs,
+            handler: Some(handler),
+            timer: None,
+        }
+    }
+
+    /// Reports `result`: stops the timeout, lets go of the memory, then runs the handler.
+    pub(crate) fn finish(mut self, result: Result<V>) {
+        if let Some(timer) = self.timer.take() {
+            timer.cancel();
+        }
+        if let Some(bufs) = self.bufs.take() {
+            bufs.release();
+        }
+        if let Some(handler) = self.handler.take() {
+            handler(result);
+        }
+    }
+
+    /// Gives back what the operation holds without running its handler (a call that fails
+    /// before the operation started).
+    pub(crate) fn abandon(mut self) {
+        self.handler = None;
+        if let Some(bufs) = self.bufs.take() {
+            bufs.release();
+        }
+    }
+}
+
+impl<V> Drop for Op<V> {
+    fn drop(&mut self) {
+        if self.handler.is_some() {
+            let handler = self.handler.take();
+            if let Some(bufs) = self.bufs.take() {
+                bufs.release();
+            }
+            if let Some(handler) = handler {
+                handler(Err(ErrorKind::AsyncClose.into()));
+            }
+        }
+    }
+}
+
+/// A channel served by its loop through a registration and counted in its group.
+pub(crate) trait LoopChannel: IoHandle + Member + 'static {
+    /// Its registration with the loop's selector.
+    fn key(&self) -> &SelectionKey;
+    /// Its id in its group, once it joined.
+    fn member(&self) -> &OnceLock<u64>;
+    /// Closes a channel that never joined its group (nothing pending, nothing to leave).
+    fn close_unjoined(&self);
+}
+
+/// Registers a new channel (non-blocking, no registration yet) with `event_loop` for `ops`,
+/// edge-triggered, served by the handle `make` builds, and adds it to `group`. On error the
+/// channel is closed.
+pub(crate) fn register<H: LoopChannel>(
+    group: &AsynchronousChannelGroup,
+    event_loop: &EventLoop,
+    channel: Channel,
+    ops: u32,
+    make: impl FnOnce(SelectionKey) -> Arc<H>,
+) -> Result<Arc<H>> {
+    let inner = match io::register(event_loop, channel.clone(), ops, make) {
+        Ok(inner) => inner,
+        Err(e) => {
+            channel.close();
+            return Err(e);
+        }
+    };
+    // Edges only: readiness nobody consumes must not select the key again and again.
+    let joined = inner
+        .key()
+        .set_edge_triggered(true)
+        .and_then(|()| group.join(inner.clone()));
+    match joined {
+        Ok(id) => {
+            let _ = inner.member().set(id);
+            Ok(inner)
+        }
+        Err(e) => {
+            inner.close_unjoined();
+            Err(e)
+        }
+    }
+}
+
+/// Runs `f` after the current callback of `event_loop`'s thread (a task the loop runs even
+/// while it shuts down); on a loop that has terminated, runs it here.
+pub(crate) fn deliver_later(event_loop: &EventLoop, f: impl FnOnce() + Send + 'static) {
+    let mut task: Option<crate::event_loop::Task> = Some(Box::new(move |_: &EventLoop| f()));
+    if event_loop.execute_internal(&mut task).is_err() {
+        if let Some(task) = task {
+            task(event_loop);
+        }
+    }
+}
+
+/// Runs `f`, catching a panic into `first` (the first one is passed on by [`resume`] once
+/// every handler of an event has run).
+pub(crate) fn run_caught(first: &mut Option<Box<dyn std::any::Any + Send>>, f: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        if first.is_none() {
+            *first = Some(panic);
+        }
+    }
+}
+
+/// Passes a caught handler panic on to the loop, which reports it.
+pub(crate) fn resume(first: Option<Box<dyn std::any::Any + Send>>) {
+    if let Some(panic) = first {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A handler that completes `promise` with the result (boxed as its value).
+pub(crate) fn promise_handler<V: Send + Sync + 'static>(promise: &Promise) -> Handler<V> {
+    let promise = promise.clone();
+    Box::new(move |result| match result {
+        Ok(value) => {
+            promise.try_success(Some(Box::new(value)));
+        }
+        Err(error) => {
+            promise.try_failure(Failure::new(error));
+        }
+    })
+}
+
+/// The timeout of an operation: `None` for none (zero counts as none, as Java's `timeout ≤ 0`).
+pub(crate) fn timeout_of(timeout: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    timeout.filter(|t| !t.is_zero())
+}
+
+/// The error a direction disabled by a timeout or cancel reports.
+pub(crate) fn disabled() -> Error {
+    ErrorKind::DirectionDisabled.into()
+}

@@ -1,0 +1,1022 @@
+//! Asynchronous socket channels (Java's `AsynchronousSocketChannel`): connect, read and
+//! write with completion handlers or futures, on a TCP connection served by its loop.
+//!
+//! The channel is an [`IoHandle`] registered once with its loop's selector for read, write
+//! and connect readiness, edge-triggered: an edge that arrives while no operation waits stays
+//! in the channel's readiness cache, where the next operation finds it. So an operation never
+//! changes the registration (no `epoll_ctl`), and on the loop's thread a call tries the I/O
+//! only when the cache says it can succeed (no `EAGAIN` in a steady exchange).
+//!
+//! Each direction's state (its pending operation, whether a timeout or cancel disabled it)
+//! sits under its own lock, which an I/O attempt holds: a cancel from another thread waits
+//! for the attempt in progress, so memory the operation borrowed is never touched after its
+//! outcome is decided.
+
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::group::{AsynchronousChannelGroup, Member};
+use super::write_queue::{QueueFullPolicy, WriteQueue};
+use super::{Handler, IoBufs, Op, ReadOutcome, deliver_later, disabled, resume, run_caught};
+use crate::channel::{Family, SocketChannel, SocketOption};
+use crate::event_loop::io::{IoEvent, IoHandle};
+use crate::event_loop::{EventLoop, Future, Promise, Repeat};
+use crate::selector::{OP_CONNECT, OP_READ, OP_WRITE, SelectionKey};
+use crate::sync::lock;
+use crate::sys::backend::{ERROR, READ_CLOSED, READABLE, Readiness, WRITABLE};
+use crate::{Error, ErrorKind, Result};
+
+/// A TCP connection whose operations complete through handlers or futures. Cloning gives
+/// another handle to the same channel. Thread-safe: every method may be called from any
+/// thread; handlers run on the channel's loop thread ([`event_loop`](Self::event_loop)).
+///
+/// The channel stays open until [`close`](Self::close) (or its group's `shutdown_now`, or
+/// its loop's shutdown): dropping every handle does not close it, since its group and its
+/// loop hold it (as Java's channel group does).
+#[derive(Clone)]
+pub struct AsynchronousSocketChannel {
+    inner: Arc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    channel: SocketChannel,
+    event_loop: EventLoop,
+    group: AsynchronousChannelGroup,
+    /// The registration with the loop's selector (kept for its lifetime; the selector
+    /// drops its own reference when the channel closes).
+    key: SelectionKey,
+    member: OnceLock<u64>,
+    closed: AtomicBool,
+    /// Set once the pending operations' failure has been arranged (exactly once).
+    failing: AtomicBool,
+    read: Mutex<ReadSide>,
+    write: Mutex<WriteSide>,
+    connect: Mutex<ConnectSide>,
+}
+
+#[derive(Default)]
+struct ReadSide {
+    pending: Option<Op<ReadOutcome>>,
+    disabled: bool,
+    seq: u64,
+}
+
+struct WriteSide {
+    /// A pending raw write (`write`).
+    raw: Option<Op<usize>>,
+    /// Writes of `write_all`, in order.
+    queue: WriteQueue,
+    disabled: bool,
+    /// A send error: every later write fails with it at the call.
+    failed: Option<Error>,
+    /// `shutdown_output` was asked for: it takes effect once the queue is drained.
+    shutdown_requested: bool,
+    seq: u64,
+    /// The slices of one `sendmsg`, kept to reuse the allocation (empty between sends).
+    scratch: Vec<IoSlice<'static>>,
+}
+
+// SAFETY: `scratch` holds no slices between sends (it is cleared before the lock is given
+// up); its slices point into memory the queued operations borrow, which may be used from
+// any thread (`IoBufs::from_raw`'s contract).
+unsafe impl Send for WriteSide {}
+
+#[derive(Default)]
+struct ConnectSide {
+    pending: Option<Op<()>>,
+    seq: u64,
+}
+
+/// The readiness bits that let a read make progress (data, end of stream, an error).
+const READ_READY: u32 = READABLE | READ_CLOSED | ERROR;
+/// The readiness bits that let a write make progress.
+const WRITE_READY: u32 = WRITABLE | ERROR;
+
+/// Finished operations, with their results, to report in order.
+type Done<V> = Vec<(Op<V>, Result<V>)>;
+
+impl std::fmt::Debug for AsynchronousSocketChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsynchronousSocketChannel")
+            .field("channel", &self.inner.channel)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A channel closed under a call reports the asynchronous-close error.
+fn closed_as_async(error: Error) -> Error {
+    if error == ErrorKind::Closed.into() {
+        ErrorKind::AsyncClose.into()
+    } else {
+        error
+    }
+}
+
+impl AsynchronousSocketChannel {
+    /// Opens an unconnected channel in `group` (an IPv6 dual-stack socket, or IPv4 where
+    /// IPv6 is unavailable), on the group's next loop.
+    ///
+    /// # Errors
+    /// `GroupShutdown`; OS errors such as `EMFILE`.
+    pub fn open(group: &AsynchronousChannelGroup) -> Result<AsynchronousSocketChannel> {
+        group.check_open()?;
+        Self::adopt(group, SocketChannel::open()?, group.next_loop())
+    }
+
+    /// Opens an unconnected channel of the given family in `group`.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_family(
+        group: &AsynchronousChannelGroup,
+        family: Family,
+    ) -> Result<AsynchronousSocketChannel> {
+        group.check_open()?;
+        Self::adopt(
+            group,
+            SocketChannel::open_family(family)?,
+            group.next_loop(),
+        )
+    }
+
+    /// Makes `channel` (new, or just accepted) an asynchronous channel on `event_loop`. On
+    /// error the channel is closed.
+    pub(crate) fn adopt(
+        group: &AsynchronousChannelGroup,
+        channel: SocketChannel,
+        event_loop: EventLoop,
+    ) -> Result<AsynchronousSocketChannel> {
+        if let Err(e) = channel.configure_blocking(false) {
+            channel.close();
+            return Err(e);
+        }
+        let inner = super::register(
+            group,
+            &event_loop,
+            channel.clone().into(),
+            OP_READ | OP_WRITE | OP_CONNECT,
+            |key| {
+                Arc::new(SocketInner {
+                    channel: channel.clone(),
+                    event_loop: event_loop.clone(),
+                    group: group.clone(),
+                    key,
+                    member: OnceLock::new(),
+                    closed: AtomicBool::new(false),
+                    failing: AtomicBool::new(false),
+                    read: Mutex::new(ReadSide::default()),
+                    write: Mutex::new(WriteSide {
+                        raw: None,
+                        queue: WriteQueue::new(),
+                        disabled: false,
+                        failed: None,
+                        shutdown_requested: false,
+                        seq: 0,
+                        scratch: Vec::new(),
+                    }),
+                    connect: Mutex::new(ConnectSide::default()),
+                })
+            },
+        )?;
+        Ok(AsynchronousSocketChannel { inner })
+    }
+
+    /// The loop whose thread runs this channel's handlers.
+    pub fn event_loop(&self) -> &EventLoop {
+        &self.inner.event_loop
+    }
+
+    /// The group the channel was opened in.
+    pub fn group(&self) -> &AsynchronousChannelGroup {
+        &self.inner.group
+    }
+
+    /// Binds the local side before connecting.
+    ///
+    /// # Errors
+    /// As [`SocketChannel::bind`].
+    pub fn bind(&self, addr: SocketAddr) -> Result<()> {
+        self.inner.channel.bind(addr)
+    }
+
+    /// Sets a socket option ([`SocketChannel::OPTIONS`]).
+    ///
+    /// # Errors
+    /// As [`SocketChannel::set_option`].
+    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
+        self.inner.channel.set_option(opt, value)
+    }
+
+    /// Reads a socket option.
+    ///
+    /// # Errors
+    /// As [`SocketChannel::get_option`].
+    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
+        self.inner.channel.get_option(opt)
+    }
+
+    /// The options this channel supports.
+    pub fn supported_options(&self) -> &'static [SocketOption] {
+        self.inner.channel.supported_options()
+    }
+
+    /// The local address, or `None` before bind or connect.
+    ///
+    /// # Errors
+    /// `Closed`, OS errors.
+    pub fn local_address(&self) -> Result<Option<SocketAddr>> {
+        self.inner.channel.local_address()
+    }
+
+    /// The peer's address, or `None` while not connected.
+    ///
+    /// # Errors
+    /// `Closed`, OS errors.
+    pub fn remote_address(&self) -> Result<Option<SocketAddr>> {
+        self.inner.channel.remote_address()
+    }
+
+    /// Whether the channel is open.
+    pub fn is_open(&self) -> bool {
+        !self.inner.closed.load(Ordering::Acquire) && self.inner.channel.is_open()
+    }
+
+    /// Whether both values are the same channel.
+    pub fn same(&self, other: &AsynchronousSocketChannel) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The underlying channel (for its descriptor and state queries; doing I/O on it while
+    /// operations are pending breaks their ordering).
+    pub fn channel(&self) -> &SocketChannel {
+        &self.inner.channel
+    }
+
+    /// Closes the channel (idempotent; returns at once): the descriptor leaves the loop's
+    /// epoll set and closes once no call uses it, and every pending operation fails with
+    /// `AsyncClose`, once, on the loop's thread (in a task queued now). The channel then
+    /// leaves its group.
+    pub fn close(&self) {
+        SocketInner::close(&self.inner);
+    }
+
+    /// Shuts down the input side: a pending read and later reads complete with end of
+    /// stream.
+    ///
+    /// # Errors
+    /// As [`SocketChannel::shutdown_input`].
+    pub fn shutdown_input(&self) -> Result<()> {
+        self.inner.channel.shutdown_input()
+    }
+
+    /// Shuts down the output side (the peer reads end of stream) once the pending raw write
+    /// and the queued writes have left; later writes fail at the call with `Shutdown`.
+    ///
+    /// # Errors
+    /// `NotYetConnected`, `Closed`, OS errors.
+    pub fn shutdown_output(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_connected()?;
+        let mut side = lock(&inner.write);
+        if side.raw.is_some() || !side.queue.is_empty() {
+            side.shutdown_requested = true;
+            return Ok(());
+        }
+        side.shutdown_requested = true;
+        drop(side);
+        inner.channel.shutdown_output()
+    }
+
+    /// Connects to `addr`; `handler` gets `Ok(())` once connected, or the error (a failed
+    /// connect closes the channel, as in Java). With a `timeout` (zero = none), a connect
+    /// still pending then fails with `TimedOut` and closes the channel.
+    ///
+    /// # Errors
+    /// At the call (the handler is dropped unrun): `AlreadyConnected`, `ConnectionPending`,
+    /// `Closed`, `Forked`, `Rejected` (the loop refuses a timeout's timer).
+    pub fn connect(
+        &self,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+        handler: Handler<()>,
+    ) -> Result<()> {
+        self.inner.start_connect(addr, timeout, handler).map(drop)
+    }
+
+    /// [`connect`](Self::connect) with a future (value `()`); cancelling it fails the connect
+    /// with `Cancelled` and closes the channel.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_future(&self, addr: SocketAddr, timeout: Option<Duration>) -> Result<Future> {
+        self.inner.future_for(
+            |inner, handler| inner.start_connect(addr, timeout, handler),
+            SocketInner::expire_connect,
+        )
+    }
+
+    /// Reads into `bufs` (one region, or several for a scattering read, filled in order);
+    /// `handler` gets the bytes read, [`ReadOutcome::EndOfStream`], or the error. With a
+    /// `timeout` (zero = none), a read still pending then fails with `TimedOut`, having read
+    /// nothing, and reads are disabled from then on.
+    ///
+    /// # Errors
+    /// At the call (the handler is dropped unrun, `bufs` given back): `ReadPending`,
+    /// `DirectionDisabled`, `NotYetConnected`, `Closed`, `Forked`, `Rejected`.
+    pub fn read(
+        &self,
+        bufs: IoBufs,
+        timeout: Option<Duration>,
+        handler: Handler<ReadOutcome>,
+    ) -> Result<()> {
+        self.inner.start_read(bufs, timeout, handler).map(drop)
+    }
+
+    /// [`read`](Self::read) with a future (value [`ReadOutcome`]); cancelling it fails the
+    /// read with `Cancelled` (it read nothing) and disables reads.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_future(&self, bufs: IoBufs, timeout: Option<Duration>) -> Result<Future> {
+        self.inner.future_for(
+            |inner, handler| inner.start_read(bufs, timeout, handler),
+            SocketInner::expire_read,
+        )
+    }
+
+    /// Writes from `bufs` (one region, or several for a gathering write, sent in order) what
+    /// the socket takes now: `handler` gets the count, which may be short of the whole. With a
+    /// `timeout` (zero = none), a write still pending then fails with `TimedOut`, having
+    /// written nothing, and writes are disabled from then on. Never raises `SIGPIPE`.
+    ///
+    /// # Errors
+    /// At the call: `WritePending` (a raw write is pending or writes are queued),
+    /// `DirectionDisabled`, `Shutdown`, the send error that failed an earlier write,
+    /// `NotYetConnected`, `Closed`, `Forked`, `Rejected`.
+    pub fn write(
+        &self,
+        bufs: IoBufs,
+        timeout: Option<Duration>,
+        handler: Handler<usize>,
+    ) -> Result<()> {
+        self.inner
+            .start_write(bufs, timeout, handler, true)
+            .map(drop)
+    }
+
+    /// [`write`](Self::write) with a future (value `usize`); cancelling it fails the write
+    /// with `Cancelled` (it wrote nothing) and disables writes.
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn write_future(&self, bufs: IoBufs, timeout: Option<Duration>) -> Result<Future> {
+        self.inner.future_for(
+            |inner, handler| inner.start_write(bufs, timeout, handler, true),
+            SocketInner::expire_write,
+        )
+    }
+
+    /// Queues `bufs` to be written in full, after every write queued before (and after a
+    /// pending raw write); `handler` gets the whole length once the last byte has left, or
+    /// the error. Queued writes leave batched, several per `sendmsg`. A send error fails the
+    /// write being sent and every queued one, once each, in order; later writes fail at the
+    /// call. Reads are not affected.
+    ///
+    /// # Errors
+    /// At the call: `QueueFull` (policy [`QueueFullPolicy::FailNewCall`]: queued bytes would
+    /// pass the cap), `Closed` (policy [`QueueFullPolicy::Close`]: the channel was closed),
+    /// `DirectionDisabled`, `Shutdown`, an earlier send error, `NotYetConnected`, `Forked`.
+    pub fn write_all(&self, bufs: IoBufs, handler: Handler<usize>) -> Result<()> {
+        self.inner.start_write(bufs, None, handler, false).map(drop)
+    }
+
+    /// [`write_all`](Self::write_all) with a future (value `usize`). A queued write cannot be
+    /// cancelled: its bytes may be on their way already (cancel returns `false`).
+    ///
+    /// # Errors
+    /// As [`write_all`](Self::write_all).
+    pub fn write_all_future(&self, bufs: IoBufs) -> Result<Future> {
+        let promise = Promise::new(Some(&self.inner.event_loop));
+        promise.set_uncancellable();
+        self.inner
+            .start_write(bufs, None, super::promise_handler(&promise), false)?;
+        Ok(promise)
+    }
+
+    /// Sets the write queue's cap (bytes queued by `write_all` and not yet sent) and what a
+    /// write that would pass it does. The default is 64 MiB and
+    /// [`QueueFullPolicy::FailNewCall`]. A write larger than the cap is taken into an empty
+    /// queue.
+    pub fn set_write_queue_cap(&self, cap: usize, policy: QueueFullPolicy) {
+        let mut side = lock(&self.inner.write);
+        side.queue.cap = cap;
+        side.queue.policy = policy;
+    }
+
+    /// Bytes queued by `write_all` and not yet sent.
+    pub fn queued_bytes(&self) -> usize {
+        lock(&self.inner.write).queue.bytes()
+    }
+}
+
+impl SocketInner {
+    /// Starts an operation whose handler completes a new future; cancelling the future
+    /// fails the operation with `Cancelled` through `expire`.
+    fn future_for<V: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        start: impl FnOnce(&Arc<Self>, Handler<V>) -> Result<u64>,
+        expire: fn(&SocketInner, u64, Error),
+    ) -> Result<Future> {
+        let promise = Promise::new(Some(&self.event_loop));
+        let seq = start(self, super::promise_handler(&promise))?;
+        let weak = Arc::downgrade(self);
+        promise.on_cancel(Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                expire(&inner, seq, ErrorKind::Cancelled.into());
+            }
+        }));
+        Ok(promise)
+    }
+
+    fn on_loop(&self) -> bool {
+        self.event_loop.in_event_loop()
+    }
+
+    /// Whether the readiness cache has one of `bits`.
+    fn ready(&self, bits: u32) -> bool {
+        Readiness::flags(self.channel.core.readiness.snapshot()) & bits != 0
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ErrorKind::Closed.into());
+        }
+        self.channel.check()
+    }
+
+    fn check_connected(&self) -> Result<()> {
+        self.check_open()?;
+        if !self.channel.is_connected() {
+            return Err(ErrorKind::NotYetConnected.into());
+        }
+        Ok(())
+    }
+
+    /// Arms a timeout for operation `seq` of a direction: `expire` runs on the loop's thread.
+    fn arm_timeout(
+        self: &Arc<Self>,
+        timeout: Duration,
+        seq: u64,
+        expire: fn(&SocketInner, u64, Error),
+    ) -> Result<crate::event_loop::ScheduledFuture> {
+        let weak = Arc::downgrade(self);
+        self.event_loop.schedule(timeout, Repeat::Once, move |_| {
+            if let Some(inner) = weak.upgrade() {
+                expire(&inner, seq, ErrorKind::TimedOut.into());
+            }
+            Ok(None)
+        })
+    }
+
+    /// A call that stored an operation after a close began: fails it unless the close's
+    /// failure pass took it already.
+    fn recheck_closed<V: Send + 'static>(
+        self: &Arc<Self>,
+        take: impl FnOnce(&SocketInner) -> Option<Op<V>>,
+    ) {
+        if self.closed.load(Ordering::Acquire) {
+            if let Some(op) = take(self) {
+                deliver_later(&self.event_loop, move || {
+                    op.finish(Err(ErrorKind::AsyncClose.into()))
+                });
+            }
+        }
+    }
+
+    fn start_connect(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+        handler: Handler<()>,
+    ) -> Result<u64> {
+        self.check_open()?;
+        if self.channel.is_connected() {
+            return Err(ErrorKind::AlreadyConnected.into());
+        }
+        let mut side = lock(&self.connect);
+        if side.pending.is_some() || self.channel.is_connection_pending() {
+            return Err(ErrorKind::ConnectionPending.into());
+        }
+        side.seq += 1;
+        let seq = side.seq;
+        let mut op = Op::new(seq, None, handler);
+        // Under the connect lock: the loop's connect event waits for the operation to be
+        // stored. A failed connect closes the channel; its failure pass takes nothing.
+        match self.channel.connect(addr) {
+            Ok(true) => {
+                drop(side);
+                deliver_later(&self.event_loop, move || op.finish(Ok(())));
+            }
+            Ok(false) => {
+                if let Some(timeout) = super::timeout_of(timeout) {
+                    match self.arm_timeout(timeout, seq, SocketInner::expire_connect) {
+                        Ok(timer) => op.timer = Some(timer),
+                        Err(e) => {
+                            drop(side);
+                            op.abandon();
+                            self.close();
+                            return Err(e);
+                        }
+                    }
+                }
+                side.pending = Some(op);
+                drop(side);
+                // The connection may be made already: an edge the loop saw before the socket
+                // counted as connecting selected nothing, but it is in the readiness cache,
+                // which the loop looks at now.
+                let inner = self.clone();
+                deliver_later(&self.event_loop, move || {
+                    if let Some((op, result)) = inner.poll_connect() {
+                        op.finish(result);
+                    }
+                });
+                self.recheck_closed(|inner| lock(&inner.connect).pending.take());
+            }
+            Err(e) if matches!(e, Error::Os(_)) => {
+                drop(side);
+                deliver_later(&self.event_loop, move || op.finish(Err(e)));
+            }
+            Err(e) => {
+                op.abandon();
+                return Err(e);
+            }
+        }
+        Ok(seq)
+    }
+
+    fn start_read(
+        self: &Arc<Self>,
+        bufs: IoBufs,
+        timeout: Option<Duration>,
+        handler: Handler<ReadOutcome>,
+    ) -> Result<u64> {
+        let refuse = |bufs: IoBufs, e: Error| {
+            bufs.release();
+            Err(e)
+        };
+        if let Err(e) = self.check_connected() {
+            return refuse(bufs, e);
+        }
+        let mut side = lock(&self.read);
+        if side.disabled {
+            return refuse(bufs, disabled());
+        }
+        if side.pending.is_some() {
+            return refuse(bufs, ErrorKind::ReadPending.into());
+        }
+        side.seq += 1;
+        let seq = side.seq;
+        let empty = bufs.total_len() == 0;
+        let mut op = Op::new(seq, Some(bufs), handler);
+        if empty {
+            drop(side);
+            deliver_later(&self.event_loop, move || {
+                op.finish(Ok(ReadOutcome::Bytes(0)))
+            });
+            return Ok(seq);
+        }
+        let on_loop = self.on_loop();
+        if on_loop && self.ready(READ_READY) {
+            if let Some(result) = self.attempt_read(&mut op) {
+                drop(side);
+                deliver_later(&self.event_loop, move || op.finish(result));
+                return Ok(seq);
+            }
+        }
+        if let Some(timeout) = super::timeout_of(timeout) {
+            match self.arm_timeout(timeout, seq, SocketInner::expire_read) {
+                Ok(timer) => op.timer = Some(timer),
+                Err(e) => {
+                    op.abandon();
+                    return Err(e);
+                }
+            }
+        }
+        side.pending = Some(op);
+        drop(side);
+        if !on_loop {
+            // What the cache holds is looked at on the loop's thread.
+            let inner = self.clone();
+            deliver_later(&self.event_loop, move || {
+                if let Some((op, result)) = inner.poll_read() {
+                    op.finish(result);
+                }
+            });
+        }
+        self.recheck_closed(|inner| lock(&inner.read).pending.take());
+        Ok(seq)
+    }
+
+    /// One read attempt into the operation's memory: `None` if it would block.
+    fn attempt_read(&self, op: &mut Op<ReadOutcome>) -> Option<Result<ReadOutcome>> {
+        let bufs = op.bufs.as_mut()?;
+        let outcome = match bufs.read_slice() {
+            Some(slice) => self.channel.try_read(slice),
+            None => {
+                let mut slices = bufs.read_slices();
+                self.channel.read_vectored(&mut slices)
+            }
+        };
+        match outcome {
+            Ok(None) => None,
+            Ok(Some(0)) => Some(Ok(ReadOutcome::EndOfStream)),
+            Ok(Some(n)) => Some(Ok(ReadOutcome::Bytes(n))),
+            Err(e) => Some(Err(closed_as_async(e))),
+        }
+    }
+
+    /// On the loop's thread: the pending read, if the cache says it can progress and it did.
+    fn poll_read(&self) -> Option<(Op<ReadOutcome>, Result<ReadOutcome>)> {
+        let mut side = lock(&self.read);
+        if side.pending.is_none() || !self.ready(READ_READY) {
+            return None;
+        }
+        let result = self.attempt_read(side.pending.as_mut()?)?;
+        Some((side.pending.take()?, result))
+    }
+
+    /// Fails read `seq` with `error` (a timeout, or its future's cancel) if it is still
+    /// pending, and disables reads.
+    fn expire_read(&self, seq: u64, error: Error) {
+        let op = {
+            let mut side = lock(&self.read);
+            if side.pending.as_ref().is_none_or(|op| op.seq != seq) {
+                return;
+            }
+            side.disabled = true;
+            side.pending.take()
+        };
+        if let Some(op) = op {
+            op.finish(Err(error));
+        }
+    }
+
+    fn start_write(
+        self: &Arc<Self>,
+        bufs: IoBufs,
+        timeout: Option<Duration>,
+        handler: Handler<usize>,
+        raw: bool,
+    ) -> Result<u64> {
+        let refuse = |bufs: IoBufs, e: Error| {
+            bufs.release();
+            Err(e)
+        };
+        if let Err(e) = self.check_connected() {
+            return refuse(bufs, e);
+        }
+        let total = bufs.total_len();
+        let mut side = lock(&self.write);
+        if let Some(e) = side.failed {
+            return refuse(bufs, e);
+        }
+        if side.shutdown_requested || self.channel.is_output_shutdown() {
+            return refuse(bufs, ErrorKind::Shutdown.into());
+        }
+        if side.disabled {
+            return refuse(bufs, disabled());
+        }
+        if raw && (side.raw.is_some() || !side.queue.is_empty()) {
+            return refuse(bufs, ErrorKind::WritePending.into());
+        }
+        if !raw && !side.queue.fits(total) {
+            if side.queue.policy == QueueFullPolicy::Close {
+                drop(side);
+                self.close();
+                return refuse(bufs, ErrorKind::Closed.into());
+            }
+            return refuse(bufs, ErrorKind::QueueFull.into());
+        }
+        side.seq += 1;
+        let seq = side.seq;
+        let mut op = Op::new(seq, Some(bufs), handler);
+        let on_loop = self.on_loop();
+        if raw {
+            if total == 0 {
+                drop(side);
+                deliver_later(&self.event_loop, move || op.finish(Ok(0)));
+                return Ok(seq);
+            }
+            if on_loop && self.ready(WRITE_READY) {
+                if let Some(result) = self.attempt_write(&mut side, &mut op) {
+                    drop(side);
+                    deliver_later(&self.event_loop, move || op.finish(result));
+                    return Ok(seq);
+                }
+            }
+            if let Some(timeout) = super::timeout_of(timeout) {
+                match self.arm_timeout(timeout, seq, SocketInner::expire_write) {
+                    Ok(timer) => op.timer = Some(timer),
+                    Err(e) => {
+                        op.abandon();
+                        return Err(e);
+                    }
+                }
+            }
+            side.raw = Some(op);
+        } else {
+            side.queue.push(op, total);
+            if on_loop && side.raw.is_none() && self.ready(WRITE_READY) {
+                let mut done = Vec::new();
+                self.flush_queue(&mut side, &mut done);
+                drop(side);
+                if !done.is_empty() {
+                    deliver_later(&self.event_loop, move || finish_all(done));
+                }
+                return Ok(seq);
+            }
+        }
+        drop(side);
+        if !on_loop {
+            let inner = self.clone();
+            deliver_later(&self.event_loop, move || finish_all(inner.poll_write()));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            let inner = self.clone();
+            deliver_later(&self.event_loop, move || inner.fail_writes());
+        }
+        Ok(seq)
+    }
+
+    /// One send of a raw write: `None` if it would block. A send error is remembered: later
+    /// writes fail with it at the call.
+    fn attempt_write(&self, side: &mut WriteSide, op: &mut Op<usize>) -> Option<Result<usize>> {
+        let bufs = op.bufs.as_ref()?;
+        bufs.write_slices_from(0, usize::MAX, &mut side.scratch);
+        let sent = self.channel.write_vectored(&side.scratch);
+        side.scratch.clear();
+        match sent {
+            Ok(0) => None,
+            Ok(n) => Some(Ok(n)),
+            Err(e) => {
+                let e = closed_as_async(e);
+                if matches!(e, Error::Os(_)) {
+                    side.failed = Some(e);
+                }
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Sends queued writes while the socket takes them (one `sendmsg` per batch); finished
+    /// ones go to `done`, in order. A send error fails every queued write. Once the queue is
+    /// empty, a requested output shutdown takes effect.
+    fn flush_queue(&self, side: &mut WriteSide, done: &mut Done<usize>) {
+        let mut sent_in_full = Vec::new();
+        while !side.queue.is_empty() {
+            let mut scratch = std::mem::take(&mut side.scratch);
+            side.queue.gather(&mut scratch);
+            let batch: usize = scratch.iter().map(|s| s.len()).sum();
+            let sent = if batch == 0 {
+                Ok(0)
+            } else {
+                self.channel.write_vectored(&scratch)
+            };
+            scratch.clear();
+            side.scratch = scratch;
+            match sent {
+                Ok(n) => {
+                    side.queue.advance(n, &mut sent_in_full);
+                    done.extend(sent_in_full.drain(..).map(|(op, len)| (op, Ok(len))));
+                    if n < batch {
+                        // The socket's send buffer is full: the next edge goes on.
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let e = closed_as_async(e);
+                    if matches!(e, Error::Os(_)) {
+                        side.failed = Some(e);
+                    }
+                    done.extend(side.queue.take_all().into_iter().map(|op| (op, Err(e))));
+                }
+            }
+        }
+        if side.queue.is_empty() && side.raw.is_none() && side.shutdown_requested {
+            let _ = self.channel.shutdown_output();
+        }
+    }
+
+    /// On the loop's thread: the raw write and the queue, as far as the socket takes them.
+    fn poll_write(&self) -> Done<usize> {
+        let mut done = Vec::new();
+        let mut side = lock(&self.write);
+        if !self.ready(WRITE_READY) {
+            return done;
+        }
+        if let Some(mut op) = side.raw.take() {
+            match self.attempt_write(&mut side, &mut op) {
+                Some(result) => {
+                    let failed = result.is_err();
+                    done.push((op, result));
+                    if failed {
+                        let e = side.failed.unwrap_or(ErrorKind::AsyncClose.into());
+                        done.extend(side.queue.take_all().into_iter().map(|op| (op, Err(e))));
+                        return done;
+                    }
+                }
+                None => {
+                    side.raw = Some(op);
+                    return done;
+                }
+            }
+        }
+        self.flush_queue(&mut side, &mut done);
+        done
+    }
+
+    /// Fails write `seq` with `error` if it is still pending, and disables writes.
+    fn expire_write(&self, seq: u64, error: Error) {
+        let op = {
+            let mut side = lock(&self.write);
+            if side.raw.as_ref().is_none_or(|op| op.seq != seq) {
+                return;
+            }
+            side.disabled = true;
+            side.raw.take()
+        };
+        if let Some(op) = op {
+            op.finish(Err(error));
+        }
+    }
+
+    /// On the loop's thread: the pending connect, if it finished.
+    fn poll_connect(&self) -> Option<(Op<()>, Result<()>)> {
+        let mut side = lock(&self.connect);
+        if side.pending.is_none() || !self.ready(WRITE_READY | READ_CLOSED) {
+            return None;
+        }
+        match self.channel.finish_connect() {
+            Ok(false) => None,
+            Ok(true) => Some((side.pending.take()?, Ok(()))),
+            Err(e) => Some((side.pending.take()?, Err(closed_as_async(e)))),
+        }
+    }
+
+    /// Fails connect `seq` with `error` (its timeout, or its future's cancel) if it is still
+    /// pending, and closes the channel (a half-made connection is of no further use).
+    fn expire_connect(&self, seq: u64, error: Error) {
+        let op = {
+            let mut side = lock(&self.connect);
+            if side.pending.as_ref().is_none_or(|op| op.seq != seq) {
+                return;
+            }
+            side.pending.take()
+        };
+        self.closed.store(true, Ordering::Release);
+        self.channel.close();
+        if let Some(op) = op {
+            op.finish(Err(error));
+        }
+    }
+
+    fn close(self: &Arc<Self>) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The key's cancel tells the handle (`deregistered`), which arranges the failures.
+        self.channel.close();
+        self.fail_later();
+    }
+
+    /// Arranges, once, that the pending operations fail with `AsyncClose` on the loop's
+    /// thread, after which the channel leaves its group.
+    fn fail_later(self: &Arc<Self>) {
+        if self.failing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = self.clone();
+        deliver_later(&self.event_loop, move || inner.fail_pending());
+    }
+
+    /// Fails every pending operation with `AsyncClose` (connect, read, then the writes in
+    /// order), then leaves the group. A panicking handler does not keep the others from
+    /// running.
+    fn fail_pending(&self) {
+        self.closed.store(true, Ordering::Release);
+        let connect = lock(&self.connect).pending.take();
+        let read = lock(&self.read).pending.take();
+        let mut panic = None;
+        if let Some(op) = connect {
+            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
+        }
+        if let Some(op) = read {
+            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
+        }
+        run_caught(&mut panic, || self.fail_writes());
+        if let Some(id) = self.member.get() {
+            self.group.leave(*id);
+        }
+        resume(panic);
+    }
+
+    /// Fails the pending raw write and every queued write with `AsyncClose`, in order.
+    fn fail_writes(&self) {
+        let ops: Vec<Op<usize>> = {
+            let mut side = lock(&self.write);
+            let mut ops: Vec<Op<usize>> = side.raw.take().into_iter().collect();
+            ops.extend(side.queue.take_all());
+            ops
+        };
+        finish_all(
+            ops.into_iter()
+                .map(|op| (op, Err(ErrorKind::AsyncClose.into())))
+                .collect(),
+        );
+    }
+}
+
+/// Reports finished operations in order; a panicking handler does not keep the later ones
+/// from running (the first panic is passed on afterwards).
+fn finish_all<V>(done: Done<V>) {
+    let mut panic = None;
+    for (op, result) in done {
+        run_caught(&mut panic, || op.finish(result));
+    }
+    resume(panic);
+}
+
+impl super::LoopChannel for SocketInner {
+    fn key(&self) -> &SelectionKey {
+        &self.key
+    }
+
+    fn member(&self) -> &OnceLock<u64> {
+        &self.member
+    }
+
+    fn close_unjoined(&self) {
+        self.failing.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::Release);
+        self.channel.close();
+    }
+}
+
+impl Member for SocketInner {
+    fn close_member(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.channel.close();
+        // The registration's end arranged the failures; a channel that never had one left
+        // nothing pending.
+    }
+}
+
+impl IoHandle for SocketInner {
+    /// Serves the edges: a finished connect, the pending read, the pending and queued
+    /// writes; their handlers run here, in that order.
+    fn handle(self: Arc<Self>, _: &EventLoop, _: &SelectionKey, event: IoEvent) {
+        let IoEvent::Ready(ready) = event;
+        let mut panic = None;
+        if ready & OP_CONNECT != 0 {
+            if let Some((op, result)) = self.poll_connect() {
+                run_caught(&mut panic, || op.finish(result));
+            }
+        }
+        if ready & OP_READ != 0 {
+            if let Some((op, result)) = self.poll_read() {
+                run_caught(&mut panic, || op.finish(result));
+            }
+        }
+        if ready & OP_WRITE != 0 {
+            let done = self.poll_write();
+            if !done.is_empty() {
+                run_caught(&mut panic, || finish_all(done));
+            }
+        }
+        resume(panic);
+    }
+
+    /// The loop is shutting down: the channel closes and its pending operations fail here,
+    /// on the loop's thread.
+    fn close(self: Arc<Self>, _: &EventLoop) {
+        let first = !self.failing.swap(true, Ordering::AcqRel);
+        self.closed.store(true, Ordering::Release);
+        self.channel.close();
+        if first {
+            self.fail_pending();
+        }
+    }
+
+    /// The registration ended (closed by `close`, a failed connect, the group's
+    /// `shutdown_now`): the pending operations fail on the loop's thread.
+    fn deregistered(self: Arc<Self>) {
+        self.closed.store(true, Ordering::Release);
+        self.fail_later();
+    }
+}

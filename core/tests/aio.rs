@@ -1,0 +1,720 @@
+//! Completion-handler AIO on sockets: handlers and futures, pending errors, close, timeouts,
+//! cancel, a 1 MiB echo, the write queue, the group's shutdown, panicking handlers and the
+//! system-call budget of a steady echo.
+
+mod util;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nioxide_core::aio::{
+    AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel,
+    QueueFullPolicy, ReadOutcome, SharedBuf,
+};
+use nioxide_core::channel::SocketChannel;
+use nioxide_core::event_loop::Future;
+use nioxide_core::{Error, ErrorKind, Result};
+use util::{recv, to};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The value of a completed future.
+fn value<V: Clone + 'static>(future: &Future) -> Result<V> {
+    assert!(future.wait(Some(WAIT)).unwrap(), "future completed in time");
+    if let Some(e) = future.cause() {
+        return Err(e);
+    }
+    future.with_outcome(|o| match o {
+        Some(nioxide_core::event_loop::Outcome::Success(Some(v))) => {
+            Ok(v.downcast_ref::<V>().expect("value type").clone())
+        }
+        other => panic!("unexpected outcome {other:?}"),
+    })
+}
+
+fn server(group: &AsynchronousChannelGroup) -> (AsynchronousServerSocketChannel, SocketAddr) {
+    let server = AsynchronousServerSocketChannel::open(group).unwrap();
+    server.bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    let addr = server.local_address().unwrap().unwrap();
+    (server, addr)
+}
+
+/// A connected pair of asynchronous channels (client, accepted).
+fn pair(
+    group: &AsynchronousChannelGroup,
+) -> (AsynchronousSocketChannel, AsynchronousSocketChannel) {
+    let (server, addr) = server(group);
+    let accepted = server.accept_future().unwrap();
+    let client = AsynchronousSocketChannel::open(group).unwrap();
+    value::<()>(&client.connect_future(addr, None).unwrap()).unwrap();
+    let peer = value::<AsynchronousSocketChannel>(&accepted).unwrap();
+    server.close();
+    (client, peer)
+}
+
+fn finish(group: AsynchronousChannelGroup) {
+    group.shutdown_now();
+    assert!(group.await_termination(Some(WAIT)).unwrap());
+    assert!(group.is_terminated());
+}
+
+#[test]
+fn accept_connect_read_write_with_handlers_and_futures() {
+    let group = AsynchronousChannelGroup::new(2).unwrap();
+    let (server, addr) = server(&group);
+    let (tx, rx) = channel();
+    server.accept(to(&tx)).unwrap();
+    assert_eq!(
+        server.accept(to(&tx)).unwrap_err(),
+        ErrorKind::AcceptPending.into()
+    );
+    let client = AsynchronousSocketChannel::open(&group).unwrap();
+    let (ctx, crx) = channel();
+    client.connect(addr, None, to(&ctx)).unwrap();
+    recv(&crx).unwrap();
+    let peer = recv(&rx).unwrap();
+    assert_eq!(
+        peer.remote_address().unwrap(),
+        client.local_address().unwrap()
+    );
+
+    let out = SharedBuf::from_vec(b"hello".to_vec());
+    let (wtx, wrx) = channel();
+    client
+        .write(out.lend(0..5).unwrap(), None, to(&wtx))
+        .unwrap();
+    assert_eq!(recv(&wrx).unwrap(), 5);
+    assert!(!out.is_lent(), "the loan ends before the handler runs");
+
+    let inbuf = SharedBuf::new(16);
+    let read = peer.read_future(inbuf.lend(0..16).unwrap(), None).unwrap();
+    assert_eq!(value::<ReadOutcome>(&read).unwrap(), ReadOutcome::Bytes(5));
+    assert_eq!(inbuf.to_vec(0..5).unwrap(), b"hello");
+
+    // A zero-length read completes with 0; end of stream once the peer shuts down.
+    let (rtx, rrx) = channel();
+    peer.read(inbuf.lend(0..0).unwrap(), None, to(&rtx))
+        .unwrap();
+    assert_eq!(recv(&rrx).unwrap(), ReadOutcome::Bytes(0));
+    client.shutdown_output().unwrap();
+    peer.read(inbuf.lend(0..16).unwrap(), None, to(&rtx))
+        .unwrap();
+    assert_eq!(recv(&rrx).unwrap(), ReadOutcome::EndOfStream);
+    client.close();
+    peer.close();
+    server.close();
+    finish(group);
+}
+
+#[test]
+fn a_refused_connect_fails_and_closes_the_channel() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let listener = util::listener();
+    let addr = listener.local_address().unwrap().unwrap();
+    listener.close();
+    let client = AsynchronousSocketChannel::open(&group).unwrap();
+    let result = value::<()>(&client.connect_future(addr, None).unwrap());
+    assert_eq!(result.unwrap_err(), Error::Os(libc::ECONNREFUSED));
+    assert!(!client.is_open());
+    finish(group);
+}
+
+#[test]
+fn a_connect_to_a_full_backlog_times_out_once() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    // A listener with backlog 1 that never accepts: after two connections the kernel drops
+    // further SYNs, so a connect stays pending.
+    let listener = nioxide_core::channel::ServerSocketChannel::open().unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let addr = listener.local_address().unwrap().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let c = SocketChannel::open().unwrap();
+        c.configure_blocking(false).unwrap();
+        let _ = c.connect(addr);
+        fillers.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let client = AsynchronousSocketChannel::open(&group).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel();
+    let counted = calls.clone();
+    client
+        .connect(
+            addr,
+            Some(Duration::from_millis(100)),
+            Box::new(move |r| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = tx.send(r);
+            }),
+        )
+        .unwrap();
+    assert_eq!(recv(&rx).unwrap_err(), ErrorKind::TimedOut.into());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(!client.is_open());
+    for c in fillers {
+        c.close();
+    }
+    listener.close();
+    finish(group);
+}
+
+#[test]
+fn a_second_read_or_write_fails_at_the_call_and_leaves_the_first() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let buf = SharedBuf::new(8);
+    let other = SharedBuf::new(8);
+    let (tx, rx) = channel();
+    peer.read(buf.lend(0..8).unwrap(), None, to(&tx)).unwrap();
+    let (tx2, rx2) = channel::<Result<ReadOutcome>>();
+    assert_eq!(
+        peer.read(other.lend(0..8).unwrap(), None, to(&tx2))
+            .unwrap_err(),
+        ErrorKind::ReadPending.into()
+    );
+    assert!(!other.is_lent(), "a refused call gives the memory back");
+    // A raw write while a queued write waits fails with write-pending.
+    client
+        .set_option(nioxide_core::channel::SocketOption::SndBuf, 4096)
+        .unwrap();
+    let big = SharedBuf::new(8 << 20);
+    let (qtx, qrx) = channel();
+    client
+        .write_all(big.lend(0..8 << 20).unwrap(), to(&qtx))
+        .unwrap();
+    let small = SharedBuf::new(1);
+    let (wtx, _wrx) = channel::<Result<usize>>();
+    assert_eq!(
+        client
+            .write(small.lend(0..1).unwrap(), None, to(&wtx))
+            .unwrap_err(),
+        ErrorKind::WritePending.into()
+    );
+    client.close();
+    assert_eq!(recv(&qrx).unwrap_err(), ErrorKind::AsyncClose.into());
+    // The first read still completes (the peer sees some bytes, or the end of stream).
+    assert!(recv(&rx).is_ok());
+    assert!(
+        rx2.try_recv().is_err(),
+        "the refused read's handler never runs"
+    );
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn close_fails_each_pending_operation_once_with_async_close() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let (server, _) = server(&group);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel::<Error>();
+    let failed = |calls: &Arc<AtomicUsize>, tx: &Sender<Error>| {
+        let calls = calls.clone();
+        let tx = tx.clone();
+        move |r: Result<()>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let _ = tx.send(r.unwrap_err());
+        }
+    };
+    let buf = SharedBuf::new(8);
+    let f = failed(&calls, &tx);
+    peer.read(
+        buf.lend(0..8).unwrap(),
+        None,
+        Box::new(move |r: Result<ReadOutcome>| f(r.map(drop))),
+    )
+    .unwrap();
+    let f = failed(&calls, &tx);
+    server
+        .accept(Box::new(move |r: Result<AsynchronousSocketChannel>| {
+            f(r.map(drop))
+        }))
+        .unwrap();
+    peer.close();
+    peer.close();
+    server.close();
+    for _ in 0..2 {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), ErrorKind::AsyncClose.into());
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(!buf.is_lent());
+    // Calls on a closed channel fail at the call.
+    assert_eq!(
+        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::Closed.into()
+    );
+    client.close();
+    finish(group);
+}
+
+#[test]
+fn a_read_timeout_fails_once_never_completes_later_and_disables_reads() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let buf = SharedBuf::new(8);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = channel();
+    let counted = calls.clone();
+    peer.read(
+        buf.lend(0..8).unwrap(),
+        Some(Duration::from_millis(50)),
+        Box::new(move |r| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = tx.send(r);
+        }),
+    )
+    .unwrap();
+    assert_eq!(recv(&rx).unwrap_err(), ErrorKind::TimedOut.into());
+    assert!(!buf.is_lent());
+    let data = SharedBuf::from_vec(b"late".to_vec());
+    value::<usize>(&client.write_future(data.lend(0..4).unwrap(), None).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(buf.to_vec(0..8).unwrap(), vec![0; 8], "nothing was read");
+    assert_eq!(
+        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::DirectionDisabled.into()
+    );
+    client.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn a_write_timeout_fails_once_and_disables_writes() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    client
+        .set_option(nioxide_core::channel::SocketOption::SndBuf, 4096)
+        .unwrap();
+    // Fill the socket: raw writes until one stays pending and times out.
+    let big = SharedBuf::new(1 << 20);
+    let mut timed_out = false;
+    for _ in 0..64 {
+        let f = client
+            .write_future(
+                big.lend(0..1 << 20).unwrap(),
+                Some(Duration::from_millis(50)),
+            )
+            .unwrap();
+        match value::<usize>(&f) {
+            Ok(_) => continue,
+            Err(e) => {
+                assert_eq!(e, ErrorKind::TimedOut.into());
+                timed_out = true;
+                break;
+            }
+        }
+    }
+    assert!(timed_out);
+    assert_eq!(
+        client
+            .write(big.lend(0..1).unwrap(), None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::DirectionDisabled.into()
+    );
+    client.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn cancelling_a_read_future_fails_it_and_disables_reads() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let buf = SharedBuf::new(8);
+    let f = peer.read_future(buf.lend(0..8).unwrap(), None).unwrap();
+    assert!(f.cancel());
+    assert!(f.is_cancelled());
+    assert!(
+        !buf.is_lent(),
+        "the memory is given back before the cancel is visible"
+    );
+    assert_eq!(
+        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::DirectionDisabled.into()
+    );
+    client.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn one_mib_of_random_bytes_echo_exactly_with_scattering_and_gathering_buffers() {
+    let group = AsynchronousChannelGroup::new(2).unwrap();
+    let (client, peer) = pair(&group);
+    const TOTAL: usize = 1 << 20;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let data: Vec<u8> = (0..TOTAL)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    // The echo side: scattering reads into two buffers, each chunk written back with
+    // write_all from a gathering pair of fresh buffers.
+    fn echo(peer: AsynchronousSocketChannel) {
+        let a = SharedBuf::new(1000);
+        let b = SharedBuf::new(3000);
+        let bufs = SharedBuf::lend_vectored(&[(&a, 0..1000), (&b, 0..3000)]).unwrap();
+        let next = peer.clone();
+        peer.read(
+            bufs,
+            None,
+            Box::new(move |r| match r {
+                Ok(ReadOutcome::Bytes(n)) => {
+                    let first = n.min(1000);
+                    let x = SharedBuf::from_vec(a.to_vec(0..first).unwrap());
+                    let y = SharedBuf::from_vec(b.to_vec(0..n - first).unwrap());
+                    let out =
+                        SharedBuf::lend_vectored(&[(&x, 0..first), (&y, 0..n - first)]).unwrap();
+                    next.write_all(out, Box::new(|r| assert!(r.is_ok())))
+                        .unwrap();
+                    echo(next);
+                }
+                _ => next.close(),
+            }),
+        )
+        .unwrap();
+    }
+    echo(peer);
+    let sent = SharedBuf::from_vec(data.clone());
+    let chunks: Vec<_> = (0..4).map(|i| i * TOTAL / 4..(i + 1) * TOTAL / 4).collect();
+    let parts: Vec<SharedBuf> = chunks
+        .iter()
+        .map(|r| SharedBuf::from_vec(data[r.clone()].to_vec()))
+        .collect();
+    let gathered =
+        SharedBuf::lend_vectored(&parts.iter().map(|p| (p, 0..p.len())).collect::<Vec<_>>())
+            .unwrap();
+    drop(sent);
+    let written = client.write_all_future(gathered).unwrap();
+    let received = Arc::new(Mutex::new(Vec::with_capacity(TOTAL)));
+    let inbuf = SharedBuf::new(64 << 10);
+    while received.lock().unwrap().len() < TOTAL {
+        let f = client
+            .read_future(inbuf.lend(0..64 << 10).unwrap(), None)
+            .unwrap();
+        match value::<ReadOutcome>(&f).unwrap() {
+            ReadOutcome::Bytes(n) => received
+                .lock()
+                .unwrap()
+                .extend_from_slice(&inbuf.to_vec(0..n).unwrap()),
+            ReadOutcome::EndOfStream => panic!("early end of stream"),
+        }
+    }
+    assert_eq!(value::<usize>(&written).unwrap(), TOTAL);
+    assert!(*received.lock().unwrap() == data, "byte-exact echo");
+    client.close();
+    finish(group);
+}
+
+#[test]
+fn a_peer_reset_fails_each_queued_write_once_in_order() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    client
+        .set_option(nioxide_core::channel::SocketOption::SndBuf, 4096)
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = channel();
+    let bufs: Vec<SharedBuf> = (0..4).map(|_| SharedBuf::new(4 << 20)).collect();
+    for (i, b) in bufs.iter().enumerate() {
+        let order = order.clone();
+        let tx = tx.clone();
+        client
+            .write_all(
+                b.lend(0..b.len()).unwrap(),
+                Box::new(move |r| {
+                    order.lock().unwrap().push(i);
+                    let _ = tx.send(r);
+                }),
+            )
+            .unwrap();
+    }
+    peer.set_option(nioxide_core::channel::SocketOption::Linger, 0)
+        .unwrap();
+    peer.close();
+    let mut errors = Vec::new();
+    for _ in 0..4 {
+        errors.push(recv(&rx).unwrap_err());
+    }
+    for e in &errors {
+        assert!(
+            *e == Error::Os(libc::ECONNRESET) || *e == Error::Os(libc::EPIPE),
+            "{e:?}"
+        );
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    // Later writes fail at the call with the send error; reads are untouched.
+    assert!(
+        client
+            .write_all(bufs[0].lend(0..1).unwrap(), Box::new(|_| {}))
+            .is_err()
+    );
+    client.close();
+    finish(group);
+}
+
+#[test]
+fn the_write_queue_under_a_peer_that_never_reads_is_bounded_by_its_cap() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    client.set_write_queue_cap(1 << 20, QueueFullPolicy::FailNewCall);
+    let chunk = 64 << 10;
+    let mut refused = false;
+    let mut bufs = Vec::new();
+    for _ in 0..200 {
+        let b = SharedBuf::new(chunk);
+        match client.write_all(b.lend(0..chunk).unwrap(), Box::new(|_| {})) {
+            Ok(()) => bufs.push(b),
+            Err(e) => {
+                assert_eq!(e, ErrorKind::QueueFull.into());
+                assert!(!b.is_lent());
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused);
+    assert!(client.queued_bytes() <= 1 << 20);
+    // The other policy closes the channel.
+    client.set_write_queue_cap(1, QueueFullPolicy::Close);
+    let b = SharedBuf::new(chunk);
+    assert_eq!(
+        client
+            .write_all(b.lend(0..chunk).unwrap(), Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::Closed.into()
+    );
+    assert!(!client.is_open());
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn closing_and_shutting_down_from_a_handler_in_a_one_thread_group() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let buf = SharedBuf::new(8);
+    let (tx, rx) = channel();
+    let g = group.clone();
+    let c = client.clone();
+    let p = peer.clone();
+    peer.read(
+        buf.lend(0..8).unwrap(),
+        None,
+        Box::new(move |r| {
+            p.close();
+            c.close();
+            g.shutdown_now();
+            let waited = g.await_termination(Some(Duration::from_millis(10)));
+            let _ = tx.send((r.is_ok(), waited));
+        }),
+    )
+    .unwrap();
+    let data = SharedBuf::from_vec(b"x".to_vec());
+    client
+        .write(data.lend(0..1).unwrap(), None, Box::new(|_| {}))
+        .unwrap();
+    let (ok, waited) = rx.recv_timeout(WAIT).unwrap();
+    assert!(ok);
+    assert_eq!(waited.unwrap_err(), ErrorKind::WouldDeadlock.into());
+    assert!(group.await_termination(Some(WAIT)).unwrap());
+    assert_eq!(
+        AsynchronousSocketChannel::open(&group).unwrap_err(),
+        ErrorKind::GroupShutdown.into()
+    );
+}
+
+#[test]
+fn three_hundred_panicking_handlers_leave_the_group_running() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let buf = SharedBuf::new(1);
+    let byte = SharedBuf::from_vec(vec![7]);
+    for _ in 0..300 {
+        peer.read(
+            buf.lend(0..1).unwrap(),
+            None,
+            Box::new(|_| panic!("handler")),
+        )
+        .unwrap();
+        value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while buf.is_lent() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The read's handler has started; give it time to finish its panic.
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    std::panic::set_hook(hook);
+    let f = peer.read_future(buf.lend(0..1).unwrap(), None);
+    let f = match f {
+        Ok(f) => f,
+        Err(e) if e == ErrorKind::ReadPending.into() => {
+            std::thread::sleep(Duration::from_millis(50));
+            peer.read_future(buf.lend(0..1).unwrap(), None).unwrap()
+        }
+        Err(e) => panic!("{e:?}"),
+    };
+    value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
+    assert_eq!(value::<ReadOutcome>(&f).unwrap(), ReadOutcome::Bytes(1));
+    assert!(group.event_loop_group().loops()[0].counters().panics >= 300);
+    client.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn shutdown_now_fails_pending_operations_on_the_group_threads() {
+    let group = AsynchronousChannelGroup::new(2).unwrap();
+    // The client is outside the group, so no end of stream can complete the read first.
+    let (server, addr) = server(&group);
+    let accepted = server.accept_future().unwrap();
+    let client = SocketChannel::open().unwrap();
+    client.connect(addr).unwrap();
+    let peer = value::<AsynchronousSocketChannel>(&accepted).unwrap();
+    let (tx, rx) = channel();
+    let buf = SharedBuf::new(8);
+    let names = |tx: &Sender<(Error, String)>| {
+        let tx = tx.clone();
+        move |e: Error| {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            let _ = tx.send((e, name));
+        }
+    };
+    let n = names(&tx);
+    peer.read(
+        buf.lend(0..8).unwrap(),
+        None,
+        Box::new(move |r| n(r.unwrap_err())),
+    )
+    .unwrap();
+    let n = names(&tx);
+    server
+        .accept(Box::new(move |r| n(r.map(drop).unwrap_err())))
+        .unwrap();
+    group.shutdown_now();
+    for _ in 0..2 {
+        let (e, thread) = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(e, ErrorKind::AsyncClose.into());
+        assert!(thread.starts_with("nioxide-loop"), "{thread}");
+    }
+    assert!(group.await_termination(Some(WAIT)).unwrap());
+    assert!(!peer.is_open() && !server.is_open());
+    client.close();
+}
+
+#[test]
+fn a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    // The server: read → write → read, with its state in the closure.
+    fn serve(peer: AsynchronousSocketChannel, buf: SharedBuf) {
+        let next = peer.clone();
+        peer.read(
+            buf.lend(0..256).unwrap(),
+            None,
+            Box::new(move |r| {
+                let Ok(ReadOutcome::Bytes(n)) = r else {
+                    next.close();
+                    return;
+                };
+                let again = next.clone();
+                let b = buf.clone();
+                // Refused only once the test closes the channel.
+                let _ = next.write(
+                    buf.lend(0..n).unwrap(),
+                    None,
+                    Box::new(move |w| {
+                        if w.is_ok() {
+                            serve(again, b);
+                        }
+                    }),
+                );
+            }),
+        )
+        .unwrap();
+    }
+    serve(peer.clone(), SharedBuf::new(256));
+    // The client is a blocking socket on this thread, so the loop serves only the server.
+    client.close();
+    let addr = {
+        let (s, a) = server(&group);
+        let accepted = s.accept_future().unwrap();
+        let c = SocketChannel::open().unwrap();
+        c.connect(a).unwrap();
+        let p = value::<AsynchronousSocketChannel>(&accepted).unwrap();
+        serve(p, SharedBuf::new(256));
+        s.close();
+        c
+    };
+    let lp = &group.event_loop_group().loops()[0];
+    let mut buf = [0u8; 64];
+    // Warm up, then measure.
+    for _ in 0..20 {
+        addr.write(&buf).unwrap();
+        let mut got = 0;
+        while got < 64 {
+            got += addr.read(&mut buf[got..]).unwrap().unwrap();
+        }
+    }
+    let before = lp.backend_counters();
+    const N: u64 = 500;
+    for _ in 0..N {
+        addr.write(&buf).unwrap();
+        let mut got = 0;
+        while got < 64 {
+            got += addr.read(&mut buf[got..]).unwrap().unwrap();
+        }
+    }
+    let after = lp.backend_counters();
+    assert_eq!(after.ctl, before.ctl, "no epoll_ctl per request");
+    let waits = after.waits - before.waits;
+    assert!(waits <= N + N / 10, "{waits} epoll_waits for {N} requests");
+    assert!(
+        after.empty_waits - before.empty_waits <= N / 10,
+        "the loop does not spin"
+    );
+    addr.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn connects_and_accepts_started_from_another_thread_are_never_missed() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    for i in 0..100 {
+        let (server, addr) = server(&group);
+        let accepted = server.accept_future().unwrap();
+        let client = AsynchronousSocketChannel::open(&group).unwrap();
+        let connected = client.connect_future(addr, None).unwrap();
+        if !connected.wait(Some(Duration::from_secs(1))).unwrap() {
+            panic!("iteration {i}: connect missed; {:?}", client);
+        }
+        if !accepted.wait(Some(Duration::from_secs(1))).unwrap() {
+            panic!("iteration {i}: accept missed; {:?}", server);
+        }
+        client.close();
+        server.close();
+        value::<AsynchronousSocketChannel>(&accepted)
+            .unwrap()
+            .close();
+    }
+    finish(group);
+}
