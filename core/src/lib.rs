@@ -1,8 +1,8 @@
 //! nioxide-core: the pure-Rust runtime behind nioxide's C API and Python module.
 //!
 //! Modules follow the data flow: [`sys`] is the only place that calls libc, [`selector`] is
-//! Java NIO's `Selector`, [`channel`] holds the transports; [`sync`] has the lock helper every
-//! layer uses.
+//! Java NIO's `Selector`, [`channel`] holds the transports, [`event_loop`] the runtime, [`aio`]
+//! Java NIO.2's completion handlers; [`sync`] has the lock helper every layer uses.
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod aio;

@@ -691,6 +691,9 @@ fn a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request() {
         after.empty_waits - before.empty_waits <= N / 10,
         "the loop does not spin"
     );
+    // One readiness event per request: no wake-up through the eventfd besides.
+    let events = after.events - before.events;
+    assert!(events <= N + N / 10, "{events} events for {N} requests");
     addr.close();
     peer.close();
     finish(group);

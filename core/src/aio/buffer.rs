@@ -136,6 +136,16 @@ impl IoBufs {
         }
     }
 
+    /// The only region as a slice to send (`None` for several).
+    pub(crate) fn write_slice(&self) -> Option<&[u8]> {
+        match &self.regions {
+            Regions::One(r) if r.len == 0 => Some(&[]),
+            // SAFETY: as in `read_slices`; for a write nobody else writes the memory.
+            Regions::One(r) => Some(unsafe { std::slice::from_raw_parts(r.ptr, r.len) }),
+            Regions::Many(_) => None,
+        }
+    }
+
     /// The bytes from `offset` on as slices to send, for at most `max` regions.
     pub(crate) fn write_slices_from(
         &self,

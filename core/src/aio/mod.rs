@@ -57,6 +57,7 @@ pub use server::AsynchronousServerSocketChannel;
 pub use socket::AsynchronousSocketChannel;
 pub use write_queue::QueueFullPolicy;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::channel::Channel;
@@ -138,14 +139,101 @@ impl<V> Drop for Op<V> {
     }
 }
 
-/// A channel served by its loop through a registration and counted in its group.
-pub(crate) trait LoopChannel: IoHandle + Member + 'static {
-    /// Its registration with the loop's selector.
-    fn key(&self) -> &SelectionKey;
-    /// Its id in its group, once it joined.
-    fn member(&self) -> &OnceLock<u64>;
+/// What every loop-served channel of a group keeps about its life: its loop (whose thread
+/// runs its handlers), its group and membership, its registration, and whether it is closed
+/// and its pending operations' failure arranged.
+pub(crate) struct Life {
+    pub(crate) event_loop: EventLoop,
+    pub(crate) group: AsynchronousChannelGroup,
+    /// The registration with the loop's selector (the selector drops its own reference when
+    /// the channel closes).
+    pub(crate) key: SelectionKey,
+    pub(crate) member: OnceLock<u64>,
+    pub(crate) closed: AtomicBool,
+    /// Set once the pending operations' failure has been arranged (exactly once).
+    pub(crate) failing: AtomicBool,
+}
+
+impl Life {
+    pub(crate) fn new(
+        event_loop: &EventLoop,
+        group: &AsynchronousChannelGroup,
+        key: SelectionKey,
+    ) -> Life {
+        Life {
+            event_loop: event_loop.clone(),
+            group: group.clone(),
+            key,
+            member: OnceLock::new(),
+            closed: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Leaves the group (once the pending operations have reported).
+    pub(crate) fn leave(&self) {
+        if let Some(id) = self.member.get() {
+            self.group.leave(*id);
+        }
+    }
+}
+
+/// A channel served by its loop through a registration and counted in its group: the close
+/// paths every such channel shares.
+pub(crate) trait LoopChannel: IoHandle + Member + Sized + 'static {
+    fn life(&self) -> &Life;
+
+    /// The channel itself, to close.
+    fn close_channel(&self);
+
+    /// On the loop's thread: fails every pending operation with `AsyncClose`, then leaves the
+    /// group.
+    fn fail_pending(&self);
+
     /// Closes a channel that never joined its group (nothing pending, nothing to leave).
-    fn close_unjoined(&self);
+    fn close_unjoined(&self) {
+        self.life().failing.store(true, Ordering::Release);
+        self.life().closed.store(true, Ordering::Release);
+        self.close_channel();
+    }
+
+    /// Closes the channel (idempotent): the registration's end arranges the failures.
+    fn close_now(&self) {
+        if !self.life().closed.swap(true, Ordering::AcqRel) {
+            self.close_channel();
+        }
+    }
+
+    /// Arranges, once, that the pending operations fail on the loop's thread.
+    fn fail_later(self: &Arc<Self>) {
+        if self.life().failing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = self.clone();
+        deliver_later(&self.life().event_loop, move || inner.fail_pending());
+    }
+
+    /// The loop is shutting down: the channel closes and its pending operations fail here,
+    /// on the loop's thread.
+    fn close_at_shutdown(&self) {
+        let first = !self.life().failing.swap(true, Ordering::AcqRel);
+        self.life().closed.store(true, Ordering::Release);
+        self.close_channel();
+        if first {
+            self.fail_pending();
+        }
+    }
+
+    /// The registration ended (a close, a failed connect, the group's `shutdown_now`): the
+    /// pending operations fail on the loop's thread.
+    fn registration_ended(self: &Arc<Self>) {
+        self.life().closed.store(true, Ordering::Release);
+        self.fail_later();
+    }
 }
 
 /// Registers a new channel (non-blocking, no registration yet) with `event_loop` for `ops`,
@@ -167,12 +255,13 @@ pub(crate) fn register<H: LoopChannel>(
     };
     // Edges only: readiness nobody consumes must not select the key again and again.
     let joined = inner
-        .key()
+        .life()
+        .key
         .set_edge_triggered(true)
         .and_then(|()| group.join(inner.clone()));
     match joined {
         Ok(id) => {
-            let _ = inner.member().set(id);
+            let _ = inner.life().member.set(id);
             Ok(inner)
         }
         Err(e) => {

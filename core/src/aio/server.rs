@@ -7,11 +7,13 @@
 //! [`AsynchronousSocketChannel`] on the group's next loop.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use super::group::{AsynchronousChannelGroup, Member};
-use super::{AsynchronousSocketChannel, Handler, Op, deliver_later, resume, run_caught};
+use super::{
+    AsynchronousSocketChannel, Handler, Life, LoopChannel, Op, deliver_later, resume, run_caught,
+};
 use crate::channel::{Family, ServerSocketChannel, SocketOption};
 use crate::event_loop::io::{IoEvent, IoHandle};
 use crate::event_loop::{EventLoop, Failure, Future, Promise};
@@ -32,12 +34,7 @@ pub struct AsynchronousServerSocketChannel {
 
 struct ServerInner {
     channel: ServerSocketChannel,
-    event_loop: EventLoop,
-    group: AsynchronousChannelGroup,
-    key: SelectionKey,
-    member: OnceLock<u64>,
-    closed: AtomicBool,
-    failing: AtomicBool,
+    life: super::Life,
     accept: Mutex<AcceptSide>,
 }
 
@@ -54,7 +51,7 @@ impl std::fmt::Debug for AsynchronousServerSocketChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsynchronousServerSocketChannel")
             .field("channel", &self.inner.channel)
-            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .field("closed", &self.inner.life.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -99,12 +96,7 @@ impl AsynchronousServerSocketChannel {
             |key| {
                 Arc::new(ServerInner {
                     channel: channel.clone(),
-                    event_loop: event_loop.clone(),
-                    group: group.clone(),
-                    key,
-                    member: OnceLock::new(),
-                    closed: AtomicBool::new(false),
-                    failing: AtomicBool::new(false),
+                    life: super::Life::new(&event_loop, group, key),
                     accept: Mutex::new(AcceptSide::default()),
                 })
             },
@@ -152,12 +144,12 @@ impl AsynchronousServerSocketChannel {
 
     /// The loop whose thread runs this listener's handlers.
     pub fn event_loop(&self) -> &EventLoop {
-        &self.inner.event_loop
+        &self.inner.life.event_loop
     }
 
     /// Whether the listener is open.
     pub fn is_open(&self) -> bool {
-        !self.inner.closed.load(Ordering::Acquire) && self.inner.channel.is_open()
+        !self.inner.life.is_closed() && self.inner.channel.is_open()
     }
 
     /// Whether both values are the same channel.
@@ -182,7 +174,7 @@ impl AsynchronousServerSocketChannel {
     /// # Errors
     /// As [`accept`](Self::accept).
     pub fn accept_future(&self) -> Result<Future> {
-        let promise = Promise::new(Some(&self.inner.event_loop));
+        let promise = Promise::new(Some(&self.inner.life.event_loop));
         let completing = promise.clone();
         let seq = self
             .inner
@@ -208,11 +200,7 @@ impl AsynchronousServerSocketChannel {
     /// Closes the listener (idempotent; returns at once): a pending accept fails with
     /// `AsyncClose` on the loop's thread; connections not yet accepted are closed with it.
     pub fn close(&self) {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.inner.channel.close();
-        self.inner.fail_later();
+        self.inner.close_now();
     }
 }
 
@@ -222,7 +210,7 @@ impl ServerInner {
     }
 
     fn start_accept(self: &Arc<Self>, handler: Handler<AsynchronousSocketChannel>) -> Result<u64> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.life.is_closed() {
             return Err(ErrorKind::Closed.into());
         }
         self.channel.check()?;
@@ -236,11 +224,11 @@ impl ServerInner {
         side.seq += 1;
         let seq = side.seq;
         let op = Op::new(seq, None, handler);
-        let on_loop = self.event_loop.in_event_loop();
+        let on_loop = self.life.event_loop.in_event_loop();
         if on_loop && self.ready() {
             if let Some(result) = self.attempt_accept() {
                 drop(side);
-                deliver_later(&self.event_loop, move || op.finish(result));
+                deliver_later(&self.life.event_loop, move || op.finish(result));
                 return Ok(seq);
             }
         }
@@ -248,15 +236,15 @@ impl ServerInner {
         drop(side);
         if !on_loop {
             let inner = self.clone();
-            deliver_later(&self.event_loop, move || {
+            deliver_later(&self.life.event_loop, move || {
                 if let Some((op, result)) = inner.poll_accept() {
                     op.finish(result);
                 }
             });
         }
-        if self.closed.load(Ordering::Acquire) {
+        if self.life.is_closed() {
             if let Some(op) = lock(&self.accept).pending.take() {
-                deliver_later(&self.event_loop, move || {
+                deliver_later(&self.life.event_loop, move || {
                     op.finish(Err(ErrorKind::AsyncClose.into()))
                 });
             }
@@ -271,9 +259,9 @@ impl ServerInner {
         match self.channel.try_accept() {
             Ok(None) => None,
             Ok(Some(accepted)) => Some(AsynchronousSocketChannel::adopt(
-                &self.group,
+                &self.life.group,
                 accepted,
-                self.group.next_loop(),
+                self.life.group.next_loop(),
             )),
             Err(e) if e == ErrorKind::Closed.into() => Some(Err(ErrorKind::AsyncClose.into())),
             Err(e) => Some(Err(e)),
@@ -308,17 +296,20 @@ impl ServerInner {
             op.finish(Err(ErrorKind::Cancelled.into()));
         }
     }
+}
 
-    fn fail_later(self: &Arc<Self>) {
-        if self.failing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let inner = self.clone();
-        deliver_later(&self.event_loop, move || inner.fail_pending());
+impl LoopChannel for ServerInner {
+    fn life(&self) -> &Life {
+        &self.life
     }
 
+    fn close_channel(&self) {
+        self.channel.close();
+    }
+
+    /// Fails a pending accept with `AsyncClose`, then leaves the group.
     fn fail_pending(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.life.closed.store(true, Ordering::Release);
         let op = lock(&self.accept).pending.take();
         let mut panic = None;
         if let Some(op) = op {
@@ -326,35 +317,14 @@ impl ServerInner {
                 op.finish(Err(Error::from(ErrorKind::AsyncClose)))
             });
         }
-        if let Some(id) = self.member.get() {
-            self.group.leave(*id);
-        }
+        self.life.leave();
         resume(panic);
-    }
-}
-
-impl super::LoopChannel for ServerInner {
-    fn key(&self) -> &SelectionKey {
-        &self.key
-    }
-
-    fn member(&self) -> &OnceLock<u64> {
-        &self.member
-    }
-
-    fn close_unjoined(&self) {
-        self.failing.store(true, Ordering::Release);
-        self.closed.store(true, Ordering::Release);
-        self.channel.close();
     }
 }
 
 impl Member for ServerInner {
     fn close_member(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.channel.close();
+        self.close_now();
     }
 }
 
@@ -369,19 +339,11 @@ impl IoHandle for ServerInner {
         }
     }
 
-    /// The loop is shutting down: the listener closes and a pending accept fails here.
     fn close(self: Arc<Self>, _: &EventLoop) {
-        let first = !self.failing.swap(true, Ordering::AcqRel);
-        self.closed.store(true, Ordering::Release);
-        self.channel.close();
-        if first {
-            self.fail_pending();
-        }
+        self.close_at_shutdown();
     }
 
-    /// The registration ended: a pending accept fails on the loop's thread.
     fn deregistered(self: Arc<Self>) {
-        self.closed.store(true, Ordering::Release);
-        self.fail_later();
+        self.registration_ended();
     }
 }

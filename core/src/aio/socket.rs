@@ -14,13 +14,16 @@
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::group::{AsynchronousChannelGroup, Member};
 use super::write_queue::{QueueFullPolicy, WriteQueue};
-use super::{Handler, IoBufs, Op, ReadOutcome, deliver_later, disabled, resume, run_caught};
+use super::{
+    Handler, IoBufs, Life, LoopChannel, Op, ReadOutcome, deliver_later, disabled, resume,
+    run_caught,
+};
 use crate::channel::{Family, SocketChannel, SocketOption};
 use crate::event_loop::io::{IoEvent, IoHandle};
 use crate::event_loop::{EventLoop, Future, Promise, Repeat};
@@ -43,15 +46,7 @@ pub struct AsynchronousSocketChannel {
 
 pub(crate) struct SocketInner {
     channel: SocketChannel,
-    event_loop: EventLoop,
-    group: AsynchronousChannelGroup,
-    /// The registration with the loop's selector (kept for its lifetime; the selector
-    /// drops its own reference when the channel closes).
-    key: SelectionKey,
-    member: OnceLock<u64>,
-    closed: AtomicBool,
-    /// Set once the pending operations' failure has been arranged (exactly once).
-    failing: AtomicBool,
+    life: super::Life,
     read: Mutex<ReadSide>,
     write: Mutex<WriteSide>,
     connect: Mutex<ConnectSide>,
@@ -102,7 +97,7 @@ impl std::fmt::Debug for AsynchronousSocketChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsynchronousSocketChannel")
             .field("channel", &self.inner.channel)
-            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .field("closed", &self.inner.life.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -162,12 +157,7 @@ impl AsynchronousSocketChannel {
             |key| {
                 Arc::new(SocketInner {
                     channel: channel.clone(),
-                    event_loop: event_loop.clone(),
-                    group: group.clone(),
-                    key,
-                    member: OnceLock::new(),
-                    closed: AtomicBool::new(false),
-                    failing: AtomicBool::new(false),
+                    life: super::Life::new(&event_loop, group, key),
                     read: Mutex::new(ReadSide::default()),
                     write: Mutex::new(WriteSide {
                         raw: None,
@@ -187,12 +177,12 @@ impl AsynchronousSocketChannel {
 
     /// The loop whose thread runs this channel's handlers.
     pub fn event_loop(&self) -> &EventLoop {
-        &self.inner.event_loop
+        &self.inner.life.event_loop
     }
 
     /// The group the channel was opened in.
     pub fn group(&self) -> &AsynchronousChannelGroup {
-        &self.inner.group
+        &self.inner.life.group
     }
 
     /// Binds the local side before connecting.
@@ -242,7 +232,7 @@ impl AsynchronousSocketChannel {
 
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
-        !self.inner.closed.load(Ordering::Acquire) && self.inner.channel.is_open()
+        !self.inner.life.is_closed() && self.inner.channel.is_open()
     }
 
     /// Whether both values are the same channel.
@@ -261,7 +251,7 @@ impl AsynchronousSocketChannel {
     /// `AsyncClose`, once, on the loop's thread (in a task queued now). The channel then
     /// leaves its group.
     pub fn close(&self) {
-        SocketInner::close(&self.inner);
+        self.inner.close_now();
     }
 
     /// Shuts down the input side: a pending read and later reads complete with end of
@@ -400,7 +390,7 @@ impl AsynchronousSocketChannel {
     /// # Errors
     /// As [`write_all`](Self::write_all).
     pub fn write_all_future(&self, bufs: IoBufs) -> Result<Future> {
-        let promise = Promise::new(Some(&self.inner.event_loop));
+        let promise = Promise::new(Some(&self.inner.life.event_loop));
         promise.set_uncancellable();
         self.inner
             .start_write(bufs, None, super::promise_handler(&promise), false)?;
@@ -431,7 +421,7 @@ impl SocketInner {
         start: impl FnOnce(&Arc<Self>, Handler<V>) -> Result<u64>,
         expire: fn(&SocketInner, u64, Error),
     ) -> Result<Future> {
-        let promise = Promise::new(Some(&self.event_loop));
+        let promise = Promise::new(Some(&self.life.event_loop));
         let seq = start(self, super::promise_handler(&promise))?;
         let weak = Arc::downgrade(self);
         promise.on_cancel(Box::new(move || {
@@ -443,7 +433,7 @@ impl SocketInner {
     }
 
     fn on_loop(&self) -> bool {
-        self.event_loop.in_event_loop()
+        self.life.event_loop.in_event_loop()
     }
 
     /// Whether the readiness cache has one of `bits`.
@@ -452,7 +442,7 @@ impl SocketInner {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.life.is_closed() {
             return Err(ErrorKind::Closed.into());
         }
         self.channel.check()
@@ -474,12 +464,14 @@ impl SocketInner {
         expire: fn(&SocketInner, u64, Error),
     ) -> Result<crate::event_loop::ScheduledFuture> {
         let weak = Arc::downgrade(self);
-        self.event_loop.schedule(timeout, Repeat::Once, move |_| {
-            if let Some(inner) = weak.upgrade() {
-                expire(&inner, seq, ErrorKind::TimedOut.into());
-            }
-            Ok(None)
-        })
+        self.life
+            .event_loop
+            .schedule(timeout, Repeat::Once, move |_| {
+                if let Some(inner) = weak.upgrade() {
+                    expire(&inner, seq, ErrorKind::TimedOut.into());
+                }
+                Ok(None)
+            })
     }
 
     /// A call that stored an operation after a close began: fails it unless the close's
@@ -488,9 +480,9 @@ impl SocketInner {
         self: &Arc<Self>,
         take: impl FnOnce(&SocketInner) -> Option<Op<V>>,
     ) {
-        if self.closed.load(Ordering::Acquire) {
+        if self.life.is_closed() {
             if let Some(op) = take(self) {
-                deliver_later(&self.event_loop, move || {
+                deliver_later(&self.life.event_loop, move || {
                     op.finish(Err(ErrorKind::AsyncClose.into()))
                 });
             }
@@ -519,7 +511,7 @@ impl SocketInner {
         match self.channel.connect(addr) {
             Ok(true) => {
                 drop(side);
-                deliver_later(&self.event_loop, move || op.finish(Ok(())));
+                deliver_later(&self.life.event_loop, move || op.finish(Ok(())));
             }
             Ok(false) => {
                 if let Some(timeout) = super::timeout_of(timeout) {
@@ -528,7 +520,7 @@ impl SocketInner {
                         Err(e) => {
                             drop(side);
                             op.abandon();
-                            self.close();
+                            self.close_now();
                             return Err(e);
                         }
                     }
@@ -539,7 +531,7 @@ impl SocketInner {
                 // counted as connecting selected nothing, but it is in the readiness cache,
                 // which the loop looks at now.
                 let inner = self.clone();
-                deliver_later(&self.event_loop, move || {
+                deliver_later(&self.life.event_loop, move || {
                     if let Some((op, result)) = inner.poll_connect() {
                         op.finish(result);
                     }
@@ -548,7 +540,7 @@ impl SocketInner {
             }
             Err(e) if matches!(e, Error::Os(_)) => {
                 drop(side);
-                deliver_later(&self.event_loop, move || op.finish(Err(e)));
+                deliver_later(&self.life.event_loop, move || op.finish(Err(e)));
             }
             Err(e) => {
                 op.abandon();
@@ -584,7 +576,7 @@ impl SocketInner {
         let mut op = Op::new(seq, Some(bufs), handler);
         if empty {
             drop(side);
-            deliver_later(&self.event_loop, move || {
+            deliver_later(&self.life.event_loop, move || {
                 op.finish(Ok(ReadOutcome::Bytes(0)))
             });
             return Ok(seq);
@@ -593,7 +585,7 @@ impl SocketInner {
         if on_loop && self.ready(READ_READY) {
             if let Some(result) = self.attempt_read(&mut op) {
                 drop(side);
-                deliver_later(&self.event_loop, move || op.finish(result));
+                deliver_later(&self.life.event_loop, move || op.finish(result));
                 return Ok(seq);
             }
         }
@@ -611,7 +603,7 @@ impl SocketInner {
         if !on_loop {
             // What the cache holds is looked at on the loop's thread.
             let inner = self.clone();
-            deliver_later(&self.event_loop, move || {
+            deliver_later(&self.life.event_loop, move || {
                 if let Some((op, result)) = inner.poll_read() {
                     op.finish(result);
                 }
@@ -696,7 +688,7 @@ impl SocketInner {
         if !raw && !side.queue.fits(total) {
             if side.queue.policy == QueueFullPolicy::Close {
                 drop(side);
-                self.close();
+                self.close_now();
                 return refuse(bufs, ErrorKind::Closed.into());
             }
             return refuse(bufs, ErrorKind::QueueFull.into());
@@ -708,13 +700,13 @@ impl SocketInner {
         if raw {
             if total == 0 {
                 drop(side);
-                deliver_later(&self.event_loop, move || op.finish(Ok(0)));
+                deliver_later(&self.life.event_loop, move || op.finish(Ok(0)));
                 return Ok(seq);
             }
             if on_loop && self.ready(WRITE_READY) {
                 if let Some(result) = self.attempt_write(&mut side, &mut op) {
                     drop(side);
-                    deliver_later(&self.event_loop, move || op.finish(result));
+                    deliver_later(&self.life.event_loop, move || op.finish(result));
                     return Ok(seq);
                 }
             }
@@ -735,7 +727,7 @@ impl SocketInner {
                 self.flush_queue(&mut side, &mut done);
                 drop(side);
                 if !done.is_empty() {
-                    deliver_later(&self.event_loop, move || finish_all(done));
+                    deliver_later(&self.life.event_loop, move || finish_all(done));
                 }
                 return Ok(seq);
             }
@@ -743,11 +735,13 @@ impl SocketInner {
         drop(side);
         if !on_loop {
             let inner = self.clone();
-            deliver_later(&self.event_loop, move || finish_all(inner.poll_write()));
+            deliver_later(&self.life.event_loop, move || {
+                finish_all(inner.poll_write())
+            });
         }
-        if self.closed.load(Ordering::Acquire) {
+        if self.life.is_closed() {
             let inner = self.clone();
-            deliver_later(&self.event_loop, move || inner.fail_writes());
+            deliver_later(&self.life.event_loop, move || inner.fail_writes());
         }
         Ok(seq)
     }
@@ -756,9 +750,15 @@ impl SocketInner {
     /// writes fail with it at the call.
     fn attempt_write(&self, side: &mut WriteSide, op: &mut Op<usize>) -> Option<Result<usize>> {
         let bufs = op.bufs.as_ref()?;
-        bufs.write_slices_from(0, usize::MAX, &mut side.scratch);
-        let sent = self.channel.write_vectored(&side.scratch);
-        side.scratch.clear();
+        let sent = match bufs.write_slice() {
+            Some(bytes) => self.channel.try_write(bytes),
+            None => {
+                bufs.write_slices_from(0, usize::MAX, &mut side.scratch);
+                let sent = self.channel.write_vectored(&side.scratch);
+                side.scratch.clear();
+                sent
+            }
+        };
         match sent {
             Ok(0) => None,
             Ok(n) => Some(Ok(n)),
@@ -877,51 +877,11 @@ impl SocketInner {
             }
             side.pending.take()
         };
-        self.closed.store(true, Ordering::Release);
+        self.life.closed.store(true, Ordering::Release);
         self.channel.close();
         if let Some(op) = op {
             op.finish(Err(error));
         }
-    }
-
-    fn close(self: &Arc<Self>) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        // The key's cancel tells the handle (`deregistered`), which arranges the failures.
-        self.channel.close();
-        self.fail_later();
-    }
-
-    /// Arranges, once, that the pending operations fail with `AsyncClose` on the loop's
-    /// thread, after which the channel leaves its group.
-    fn fail_later(self: &Arc<Self>) {
-        if self.failing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let inner = self.clone();
-        deliver_later(&self.event_loop, move || inner.fail_pending());
-    }
-
-    /// Fails every pending operation with `AsyncClose` (connect, read, then the writes in
-    /// order), then leaves the group. A panicking handler does not keep the others from
-    /// running.
-    fn fail_pending(&self) {
-        self.closed.store(true, Ordering::Release);
-        let connect = lock(&self.connect).pending.take();
-        let read = lock(&self.read).pending.take();
-        let mut panic = None;
-        if let Some(op) = connect {
-            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
-        }
-        if let Some(op) = read {
-            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
-        }
-        run_caught(&mut panic, || self.fail_writes());
-        if let Some(id) = self.member.get() {
-            self.group.leave(*id);
-        }
-        resume(panic);
     }
 
     /// Fails the pending raw write and every queued write with `AsyncClose`, in order.
@@ -950,30 +910,38 @@ fn finish_all<V>(done: Done<V>) {
     resume(panic);
 }
 
-impl super::LoopChannel for SocketInner {
-    fn key(&self) -> &SelectionKey {
-        &self.key
+impl LoopChannel for SocketInner {
+    fn life(&self) -> &Life {
+        &self.life
     }
 
-    fn member(&self) -> &OnceLock<u64> {
-        &self.member
-    }
-
-    fn close_unjoined(&self) {
-        self.failing.store(true, Ordering::Release);
-        self.closed.store(true, Ordering::Release);
+    fn close_channel(&self) {
         self.channel.close();
+    }
+
+    /// Fails every pending operation with `AsyncClose` (connect, read, then the writes in
+    /// order), then leaves the group. A panicking handler does not keep the others from
+    /// running.
+    fn fail_pending(&self) {
+        self.life.closed.store(true, Ordering::Release);
+        let connect = lock(&self.connect).pending.take();
+        let read = lock(&self.read).pending.take();
+        let mut panic = None;
+        if let Some(op) = connect {
+            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
+        }
+        if let Some(op) = read {
+            run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
+        }
+        run_caught(&mut panic, || self.fail_writes());
+        self.life.leave();
+        resume(panic);
     }
 }
 
 impl Member for SocketInner {
     fn close_member(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.channel.close();
-        // The registration's end arranged the failures; a channel that never had one left
-        // nothing pending.
+        self.close_now();
     }
 }
 
@@ -1002,21 +970,11 @@ impl IoHandle for SocketInner {
         resume(panic);
     }
 
-    /// The loop is shutting down: the channel closes and its pending operations fail here,
-    /// on the loop's thread.
     fn close(self: Arc<Self>, _: &EventLoop) {
-        let first = !self.failing.swap(true, Ordering::AcqRel);
-        self.closed.store(true, Ordering::Release);
-        self.channel.close();
-        if first {
-            self.fail_pending();
-        }
+        self.close_at_shutdown();
     }
 
-    /// The registration ended (closed by `close`, a failed connect, the group's
-    /// `shutdown_now`): the pending operations fail on the loop's thread.
     fn deregistered(self: Arc<Self>) {
-        self.closed.store(true, Ordering::Release);
-        self.fail_later();
+        self.registration_ended();
     }
 }
