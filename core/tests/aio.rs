@@ -721,3 +721,160 @@ fn connects_and_accepts_started_from_another_thread_are_never_missed() {
     }
     finish(group);
 }
+
+/// A listener (backlog 1, never accepting) whose queue is full: a connect to it stays
+/// pending. The fillers and the listener are returned to be closed.
+fn full_listener() -> (
+    nioxide_core::channel::ServerSocketChannel,
+    Vec<SocketChannel>,
+    SocketAddr,
+) {
+    let listener = nioxide_core::channel::ServerSocketChannel::open().unwrap();
+    listener.bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let addr = listener.local_address().unwrap().unwrap();
+    let fillers = (0..8)
+        .map(|_| {
+            let c = SocketChannel::open().unwrap();
+            c.configure_blocking(false).unwrap();
+            let _ = c.connect(addr);
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    (listener, fillers, addr)
+}
+
+#[test]
+fn close_fails_a_pending_connect_and_a_pending_write_once() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (listener, fillers, addr) = full_listener();
+    let connecting = AsynchronousSocketChannel::open(&group).unwrap();
+    let (ctx, crx) = channel();
+    connecting.connect(addr, None, to(&ctx)).unwrap();
+    assert_eq!(
+        connecting
+            .connect(addr, None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::ConnectionPending.into()
+    );
+    connecting.close();
+    assert_eq!(recv(&crx).unwrap_err(), ErrorKind::AsyncClose.into());
+
+    let (client, peer) = pair(&group);
+    client
+        .set_option(nioxide_core::channel::SocketOption::SndBuf, 4096)
+        .unwrap();
+    let big = SharedBuf::new(8 << 20);
+    let (wtx, wrx) = channel();
+    // Raw writes until one stays pending (the peer does not read).
+    loop {
+        client
+            .write(big.lend(0..8 << 20).unwrap(), None, to(&wtx))
+            .unwrap();
+        match wrx.recv_timeout(Duration::from_millis(100)) {
+            Ok(r) => assert!(r.is_ok()),
+            Err(_) => break,
+        }
+    }
+    client.close();
+    assert_eq!(recv(&wrx).unwrap_err(), ErrorKind::AsyncClose.into());
+    assert!(wrx.recv_timeout(Duration::from_millis(50)).is_err(), "once");
+    assert!(!big.is_lent());
+    for c in fillers {
+        c.close();
+    }
+    listener.close();
+    peer.close();
+    finish(group);
+}
+
+#[test]
+fn cancelling_connect_write_and_accept_futures() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    // A connect: cancelled, it closes the channel.
+    let (listener, fillers, addr) = full_listener();
+    let connecting = AsynchronousSocketChannel::open(&group).unwrap();
+    let f = connecting.connect_future(addr, None).unwrap();
+    assert!(f.cancel());
+    assert!(f.is_cancelled());
+    assert!(!connecting.is_open());
+    // A write that waits: cancelled, writes are disabled.
+    let (client, peer) = pair(&group);
+    client
+        .set_option(nioxide_core::channel::SocketOption::SndBuf, 4096)
+        .unwrap();
+    let big = SharedBuf::new(8 << 20);
+    let pending = loop {
+        let f = client
+            .write_future(big.lend(0..8 << 20).unwrap(), None)
+            .unwrap();
+        if !f.wait(Some(Duration::from_millis(100))).unwrap() {
+            break f;
+        }
+    };
+    assert!(pending.cancel());
+    assert!(!big.is_lent());
+    assert_eq!(
+        client
+            .write(big.lend(0..1).unwrap(), None, Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::DirectionDisabled.into()
+    );
+    // An accept: cancelled, the next accept may start.
+    let (server, _) = server(&group);
+    let accepting = server.accept_future().unwrap();
+    assert!(accepting.cancel());
+    let again = server.accept_future().unwrap();
+    assert!(again.cancel());
+    for c in fillers {
+        c.close();
+    }
+    listener.close();
+    client.close();
+    peer.close();
+    server.close();
+    finish(group);
+}
+
+#[test]
+fn a_write_queue_drains_before_shutdown_output() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let parts: Vec<SharedBuf> = (0..10u8)
+        .map(|i| SharedBuf::from_vec(vec![i; 100_000]))
+        .collect();
+    let (tx, rx) = channel();
+    for p in &parts {
+        client
+            .write_all(p.lend(0..p.len()).unwrap(), to(&tx))
+            .unwrap();
+    }
+    client.shutdown_output().unwrap();
+    let late = SharedBuf::new(1);
+    assert_eq!(
+        client
+            .write_all(late.lend(0..1).unwrap(), Box::new(|_| {}))
+            .unwrap_err(),
+        ErrorKind::Shutdown.into()
+    );
+    // The peer reads everything, in order, then the end of stream.
+    let inbuf = SharedBuf::new(1 << 16);
+    let mut got = Vec::new();
+    loop {
+        let f = peer
+            .read_future(inbuf.lend(0..1 << 16).unwrap(), None)
+            .unwrap();
+        match value::<ReadOutcome>(&f).unwrap() {
+            ReadOutcome::Bytes(n) => got.extend_from_slice(&inbuf.to_vec(0..n).unwrap()),
+            ReadOutcome::EndOfStream => break,
+        }
+    }
+    let expected: Vec<u8> = (0..10u8).flat_map(|i| vec![i; 100_000]).collect();
+    assert!(got == expected);
+    for _ in 0..10 {
+        assert_eq!(recv(&rx).unwrap(), 100_000);
+    }
+    client.close();
+    peer.close();
+    finish(group);
+}
