@@ -80,6 +80,14 @@ fn accept_connect_read_write_with_handlers_and_futures() {
         peer.remote_address().unwrap(),
         client.local_address().unwrap()
     );
+    // A binding's object set on one handle is found through another.
+    peer.set_binding(Box::new(42u32));
+    let again = peer.clone();
+    assert_eq!(
+        again.with_binding(|b| b.and_then(|b| b.downcast_ref::<u32>()).copied()),
+        Some(42)
+    );
+    assert!(client.with_binding(|b| b.is_none()));
 
     let out = SharedBuf::from_vec(b"hello".to_vec());
     let (wtx, wrx) = channel();

@@ -232,6 +232,8 @@ struct FileInner {
     member: OnceLock<u64>,
     closed: AtomicBool,
     pending: Mutex<PendingOps>,
+    /// Where the C or Python layer keeps its own object for the channel.
+    binding: crate::channel::Binding,
 }
 
 #[derive(Default)]
@@ -286,6 +288,7 @@ impl AsynchronousFileChannel {
             member: OnceLock::new(),
             closed: AtomicBool::new(false),
             pending: Mutex::new(PendingOps::default()),
+            binding: Mutex::new(None),
         });
         match group.join(inner.clone()) {
             Ok(id) => {
@@ -308,6 +311,26 @@ impl AsynchronousFileChannel {
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
         !self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
+    pub fn with_binding<R>(
+        &self,
+        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
+    ) -> R {
+        f(lock(&self.inner.binding).as_deref())
+    }
+
+    /// Stores the binding layer's object for this channel; dropped with the channel, or when
+    /// replaced (on this thread).
+    pub fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
+        let old = lock(&self.inner.binding).replace(value);
+        drop(old);
+    }
+
+    /// Whether both values are the same channel.
+    pub fn same(&self, other: &AsynchronousFileChannel) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Reads into `bufs` (one region) from `position`: `handler` gets the count,

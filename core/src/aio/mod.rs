@@ -152,6 +152,8 @@ pub(crate) struct Life {
     pub(crate) closed: AtomicBool,
     /// Set once the pending operations' failure has been arranged (exactly once).
     pub(crate) failing: AtomicBool,
+    /// Where the C or Python layer keeps its own object for the channel.
+    pub(crate) binding: crate::channel::Binding,
 }
 
 impl Life {
@@ -167,11 +169,24 @@ impl Life {
             member: OnceLock::new(),
             closed: AtomicBool::new(false),
             failing: AtomicBool::new(false),
+            binding: std::sync::Mutex::new(None),
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn with_binding<R>(
+        &self,
+        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
+    ) -> R {
+        f(crate::sync::lock(&self.binding).as_deref())
+    }
+
+    pub(crate) fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
+        let old = crate::sync::lock(&self.binding).replace(value);
+        drop(old);
     }
 
     /// Leaves the group (once the pending operations have reported).

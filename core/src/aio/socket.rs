@@ -235,6 +235,21 @@ impl AsynchronousSocketChannel {
         !self.inner.life.is_closed() && self.inner.channel.is_open()
     }
 
+    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
+    pub fn with_binding<R>(
+        &self,
+        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
+    ) -> R {
+        self.inner.life.with_binding(f)
+    }
+
+    /// Stores the binding layer's object for this channel (a C handle, a Python weak
+    /// reference: a channel made by nioxide, such as an accepted one, then finds its
+    /// wrapper); dropped with the channel, or when replaced (on this thread).
+    pub fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
+        self.inner.life.set_binding(value);
+    }
+
     /// Whether both values are the same channel.
     pub fn same(&self, other: &AsynchronousSocketChannel) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
