@@ -212,3 +212,85 @@ fn close_reports_every_pending_operation_once() {
         ErrorKind::GroupShutdown.into()
     );
 }
+
+#[test]
+fn a_full_disk_reports_the_os_error() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let write_only = OpenOptions {
+        write: true,
+        ..OpenOptions::default()
+    };
+    let full = AsynchronousFileChannel::open(&group, std::path::Path::new("/dev/full"), write_only)
+        .unwrap();
+    let data = SharedBuf::from_vec(vec![1; 16]);
+    let (tx, rx) = channel();
+    full.write(data.lend(0..16).unwrap(), 0, to(&tx)).unwrap();
+    assert_eq!(recv(&rx).unwrap_err(), Error::Os(libc::ENOSPC));
+    full.close();
+    finish(group);
+}
+
+/// The environment variable that makes [`lock_holder_child`] hold a lock on its path.
+const HOLDER: &str = "NIOXIDE_AIO_LOCK_HOLDER";
+
+/// The child process of the test below (run with `--ignored` there): takes an exclusive lock
+/// on the file named by `HOLDER`, says so on standard output, and keeps it until its standard
+/// input closes.
+#[test]
+#[ignore = "the child process of a_lock_held_by_another_process_conflicts_until_it_exits"]
+fn lock_holder_child() {
+    let path = std::env::var(HOLDER).expect("run by the two-process lock test");
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let file =
+        AsynchronousFileChannel::open(&group, std::path::Path::new(&path), RW_CREATE).unwrap();
+    let lock = file
+        .try_lock(0, 0, false)
+        .unwrap()
+        .expect("the child's lock");
+    println!("locked");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    lock.release().unwrap();
+    file.close();
+    finish(group);
+}
+
+#[test]
+fn a_lock_held_by_another_process_conflicts_until_it_exits() {
+    use std::io::BufRead;
+    let path = TempFile::new("two-processes");
+    std::fs::write(&path.0, b"shared").unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lock_holder_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLDER, &path.0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("locked") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the child took its lock"
+        );
+    }
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let file = AsynchronousFileChannel::open(&group, &path.0, RW_CREATE).unwrap();
+    assert!(file.try_lock(0, 0, true).unwrap().is_none());
+    let (tx, rx) = channel::<Result<FileLock>>();
+    file.lock(0, 0, false, to(&tx)).unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err());
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert!(recv(&rx).unwrap().is_valid());
+    file.close();
+    finish(group);
+}

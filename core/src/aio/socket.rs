@@ -821,8 +821,12 @@ impl SocketInner {
                 }
             }
         }
-        if side.queue.is_empty() && side.raw.is_none() && side.shutdown_requested {
-            let _ = self.channel.shutdown_output();
+        if side.queue.is_empty() {
+            // An idle connection keeps no slice list of its own.
+            side.scratch = Vec::new();
+            if side.raw.is_none() && side.shutdown_requested {
+                let _ = self.channel.shutdown_output();
+            }
         }
     }
 
