@@ -886,3 +886,27 @@ fn a_write_queue_drains_before_shutdown_output() {
     peer.close();
     finish(group);
 }
+
+#[test]
+fn a_group_over_borrowed_loops_never_shuts_them_down() {
+    let loops = nioxide_core::event_loop::EventLoopGroup::new(1).unwrap();
+    let group = AsynchronousChannelGroup::with_event_loop_group(&loops);
+    let (client, peer) = pair(&group);
+    client.close();
+    peer.close();
+    group.shutdown();
+    assert!(group.await_termination(Some(WAIT)).unwrap());
+    assert!(group.is_terminated());
+    assert!(!loops.is_shutting_down(), "the loops are the caller's");
+    // A second group on the same loops: their shutdown closes its channels, whose pending
+    // operations fail once.
+    let other = AsynchronousChannelGroup::with_event_loop_group(&loops);
+    let (server, _) = server(&other);
+    let (tx, rx) = channel();
+    server.accept(to(&tx)).unwrap();
+    loops.shutdown_gracefully(Duration::ZERO, WAIT);
+    assert_eq!(recv(&rx).unwrap_err(), ErrorKind::AsyncClose.into());
+    assert!(loops.await_termination(Some(WAIT)).unwrap());
+    assert!(!server.is_open());
+    assert!(AsynchronousSocketChannel::open(&other).is_err());
+}

@@ -226,6 +226,8 @@ pub struct AsynchronousFileChannel {
 
 struct FileInner {
     fd: GuardedFd,
+    /// The fork generation the channel was opened in (a forked child may not use it).
+    generation: u64,
     event_loop: EventLoop,
     group: AsynchronousChannelGroup,
     jobs: Arc<PoolShared>,
@@ -282,6 +284,7 @@ impl AsynchronousFileChannel {
         let fd = sysfile::open(path, flags)?;
         let inner = Arc::new(FileInner {
             fd: GuardedFd::new(fd),
+            generation: crate::sys::fork::generation(),
             event_loop: group.next_loop(),
             group: group.clone(),
             jobs,
@@ -337,7 +340,7 @@ impl AsynchronousFileChannel {
     /// [`ReadOutcome::EndOfStream`] at or past the end of the file, or the error.
     ///
     /// # Errors
-    /// At the call: `InvalidArgument` (several regions), `Closed`, `GroupShutdown`.
+    /// At the call: `InvalidArgument` (several regions), `Closed`, `GroupShutdown`, `Forked`.
     pub fn read(&self, bufs: IoBufs, position: u64, handler: Handler<ReadOutcome>) -> Result<()> {
         self.inner.start_read(bufs, position, handler).map(drop)
     }
@@ -357,7 +360,7 @@ impl AsynchronousFileChannel {
     /// writing, `ENOSPC` on a full disk).
     ///
     /// # Errors
-    /// At the call: `InvalidArgument` (several regions), `Closed`, `GroupShutdown`.
+    /// At the call: `InvalidArgument` (several regions), `Closed`, `GroupShutdown`, `Forked`.
     pub fn write(&self, bufs: IoBufs, position: u64, handler: Handler<usize>) -> Result<()> {
         self.inner.start_write(bufs, position, handler).map(drop)
     }
@@ -461,6 +464,7 @@ impl AsynchronousFileChannel {
 
 impl FileInner {
     fn enter(&self) -> Result<crate::sys::fd::FdGuard<'_>> {
+        crate::sys::fork::check(self.generation)?;
         if self.closed.load(Ordering::Acquire) {
             return Err(ErrorKind::Closed.into());
         }
@@ -490,6 +494,10 @@ impl FileInner {
         op: Op<V>,
         work: impl FnOnce(libc::c_int, &mut Op<V>) -> Result<V> + Send + 'static,
     ) -> Result<u64> {
+        if let Err(e) = crate::sys::fork::check(self.generation) {
+            op.abandon();
+            return Err(e);
+        }
         let slot = Arc::new(Mutex::new(Some(op)));
         let Some(id) = self.record(&slot) else {
             if let Some(op) = lock(&slot).take() {

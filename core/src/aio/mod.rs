@@ -261,6 +261,12 @@ pub(crate) fn register<H: LoopChannel>(
     ops: u32,
     make: impl FnOnce(SelectionKey) -> Arc<H>,
 ) -> Result<Arc<H>> {
+    // A loop that shuts down may have closed what it serves already: it would never close
+    // this channel nor fail its operations.
+    if event_loop.is_shutting_down() {
+        channel.close();
+        return Err(ErrorKind::Rejected.into());
+    }
     let inner = match io::register(event_loop, channel.clone(), ops, make) {
         Ok(inner) => inner,
         Err(e) => {

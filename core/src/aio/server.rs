@@ -61,7 +61,8 @@ impl AsynchronousServerSocketChannel {
     /// unavailable; `SO_REUSEADDR` on), on the group's next loop.
     ///
     /// # Errors
-    /// `GroupShutdown`; OS errors such as `EMFILE`.
+    /// `GroupShutdown`; `Rejected` (a loop of a borrowed group is shutting down); OS errors
+    /// such as `EMFILE`.
     pub fn open(group: &AsynchronousChannelGroup) -> Result<AsynchronousServerSocketChannel> {
         group.check_open()?;
         Self::adopt(group, ServerSocketChannel::open()?)

@@ -116,7 +116,8 @@ impl AsynchronousSocketChannel {
     /// IPv6 is unavailable), on the group's next loop.
     ///
     /// # Errors
-    /// `GroupShutdown`; OS errors such as `EMFILE`.
+    /// `GroupShutdown`; `Rejected` (a loop of a borrowed group is shutting down); OS errors
+    /// such as `EMFILE`.
     pub fn open(group: &AsynchronousChannelGroup) -> Result<AsynchronousSocketChannel> {
         group.check_open()?;
         Self::adopt(group, SocketChannel::open()?, group.next_loop())
