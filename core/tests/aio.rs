@@ -910,3 +910,54 @@ fn a_group_over_borrowed_loops_never_shuts_them_down() {
     assert!(!server.is_open());
     assert!(AsynchronousSocketChannel::open(&other).is_err());
 }
+
+#[test]
+fn a_result_known_at_the_call_runs_its_handler_after_the_call_on_the_loop() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    // Two messages arrive before the second read starts: inside the first read's handler the
+    // readiness cache says data is there, so the second read reads at the call, but its
+    // handler still runs later.
+    let data = SharedBuf::from_vec(b"abcdef".to_vec());
+    value::<usize>(&client.write_future(data.lend(0..6).unwrap(), None).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let in_call = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let first = SharedBuf::new(3);
+    let second = SharedBuf::new(3);
+    let next = peer.clone();
+    let flag = in_call.clone();
+    let b = second.clone();
+    peer.read(
+        first.lend(0..3).unwrap(),
+        None,
+        Box::new(move |r| {
+            assert_eq!(r.unwrap(), ReadOutcome::Bytes(3));
+            let inner_flag = flag.clone();
+            let tx = tx.clone();
+            flag.store(true, Ordering::SeqCst);
+            next.read(
+                b.lend(0..3).unwrap(),
+                None,
+                Box::new(move |r| {
+                    let on_loop = std::thread::current()
+                        .name()
+                        .is_some_and(|n| n.starts_with("nioxide-loop"));
+                    let _ = tx.send((r, inner_flag.load(Ordering::SeqCst), on_loop));
+                }),
+            )
+            .unwrap();
+            flag.store(false, Ordering::SeqCst);
+        }),
+    )
+    .unwrap();
+    let (result, inside, on_loop) = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(result.unwrap(), ReadOutcome::Bytes(3));
+    assert!(!inside, "never inside the call that started it");
+    assert!(on_loop);
+    assert_eq!(first.to_vec(0..3).unwrap(), b"abc");
+    assert_eq!(second.to_vec(0..3).unwrap(), b"def");
+    client.close();
+    peer.close();
+    finish(group);
+}
