@@ -40,6 +40,64 @@
 //!   ([`ErrorKind::DirectionDisabled`], Java's `IllegalStateException`).
 //! - **Panics** in a handler are caught; the loop reports them and goes on, and the other
 //!   handlers of the same event still run.
+//!
+//! # Examples
+//!
+//! Seed 002's echo server, its state in what the handlers capture (read → write → read), and
+//! a client that waits on futures:
+//!
+//! ```
+//! use nioxide_core::aio::{
+//!     AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel,
+//!     ReadOutcome, SharedBuf,
+//! };
+//! use std::time::Duration;
+//!
+//! fn echo(channel: AsynchronousSocketChannel, buf: SharedBuf) {
+//!     let next = channel.clone();
+//!     let lent = buf.lend(0..buf.len()).unwrap();
+//!     channel
+//!         .read(lent, None, Box::new(move |result| match result {
+//!             Ok(ReadOutcome::Bytes(n)) => {
+//!                 let again = next.clone();
+//!                 let out = buf.lend(0..n).unwrap();
+//!                 // write_all: the whole chunk leaves, in order, before the handler runs.
+//!                 let _ = next.write_all(out, Box::new(move |written| {
+//!                     if written.is_ok() {
+//!                         echo(again, buf);
+//!                     }
+//!                 }));
+//!             }
+//!             _ => next.close(),
+//!         }))
+//!         .unwrap();
+//! }
+//!
+//! let group = AsynchronousChannelGroup::new(1)?;
+//! let server = AsynchronousServerSocketChannel::open(&group)?;
+//! server.bind("127.0.0.1:0".parse().unwrap(), 16)?;
+//! let addr = server.local_address()?.unwrap();
+//! server.accept(Box::new(|accepted| {
+//!     if let Ok(channel) = accepted {
+//!         echo(channel, SharedBuf::new(4096));
+//!     }
+//! }))?;
+//!
+//! let client = AsynchronousSocketChannel::open(&group)?;
+//! client.connect_future(addr, Some(Duration::from_secs(5)))?.wait(None)?;
+//! let message = SharedBuf::from_vec(b"hello".to_vec());
+//! client.write_all_future(message.lend(0..5)?)?.wait(None)?;
+//! let reply = SharedBuf::new(5);
+//! let read = client.read_future(reply.lend(0..5)?, Some(Duration::from_secs(5)))?;
+//! read.wait(None)?;
+//! assert!(read.is_success());
+//! assert_eq!(reply.to_vec(0..5).unwrap(), b"hello");
+//!
+//! client.close();
+//! group.shutdown_now();
+//! assert!(group.await_termination(Some(Duration::from_secs(5)))?);
+//! # Ok::<(), nioxide_core::Error>(())
+//! ```
 
 mod buffer;
 mod file;
