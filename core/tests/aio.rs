@@ -971,3 +971,48 @@ fn a_result_known_at_the_call_runs_its_handler_after_the_call_on_the_loop() {
     peer.close();
     finish(group);
 }
+
+#[test]
+fn a_timeout_belongs_to_its_own_operation_never_to_a_later_one() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let buf = SharedBuf::new(8);
+    let byte = SharedBuf::from_vec(vec![1]);
+    // A timed read that completes leaves its timer armed; the untimed read after it must
+    // not fail when that timer fires.
+    let first = peer
+        .read_future(buf.lend(0..8).unwrap(), Some(Duration::from_millis(50)))
+        .unwrap();
+    value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
+    assert_eq!(value::<ReadOutcome>(&first).unwrap(), ReadOutcome::Bytes(1));
+    let untimed = peer.read_future(buf.lend(0..8).unwrap(), None).unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    assert!(!untimed.is_done(), "the earlier timeout does not fail it");
+    value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
+    assert_eq!(
+        value::<ReadOutcome>(&untimed).unwrap(),
+        ReadOutcome::Bytes(1)
+    );
+    // A short timeout, then a longer one on the next read: the timer armed for the first
+    // fires early for the second, which must wait its own time.
+    let short = peer
+        .read_future(buf.lend(0..8).unwrap(), Some(Duration::from_millis(30)))
+        .unwrap();
+    value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
+    assert_eq!(value::<ReadOutcome>(&short).unwrap(), ReadOutcome::Bytes(1));
+    let started = std::time::Instant::now();
+    let long = peer
+        .read_future(buf.lend(0..8).unwrap(), Some(Duration::from_millis(250)))
+        .unwrap();
+    assert_eq!(
+        value::<ReadOutcome>(&long).unwrap_err(),
+        ErrorKind::TimedOut.into()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "never early"
+    );
+    client.close();
+    peer.close();
+    finish(group);
+}

@@ -120,7 +120,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::channel::Channel;
 use crate::event_loop::io::{self, IoHandle};
-use crate::event_loop::{EventLoop, Failure, Promise, ScheduledFuture};
+use crate::event_loop::{EventLoop, Failure, Promise};
 use crate::selector::SelectionKey;
 use crate::{Error, ErrorKind, Result};
 use group::Member;
@@ -139,7 +139,7 @@ pub enum ReadOutcome {
     EndOfStream,
 }
 
-/// One started operation: its handler, the memory it borrows, and its timeout's timer.
+/// One started operation: its handler, the memory it borrows, and its timeout's deadline.
 /// Finished exactly once: by [`finish`](Op::finish), or, if it is dropped unfinished (a
 /// shutdown dropped the task that carried it), with `AsyncClose` on the dropping thread.
 pub(crate) struct Op<V> {
@@ -147,7 +147,8 @@ pub(crate) struct Op<V> {
     pub(crate) seq: u64,
     pub(crate) bufs: Option<IoBufs>,
     handler: Option<Handler<V>>,
-    pub(crate) timer: Option<ScheduledFuture>,
+    /// When a timeout fails it (its direction's reusable timer looks at it then).
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl<V> Op<V> {
@@ -156,15 +157,12 @@ impl<V> Op<V> {
             seq,
             bufs,
             handler: Some(handler),
-            timer: None,
+            deadline: None,
         }
     }
 
-    /// Reports `result`: stops the timeout, lets go of the memory, then runs the handler.
+    /// Reports `result`: lets go of the memory, then runs the handler.
     pub(crate) fn finish(mut self, result: Result<V>) {
-        if let Some(timer) = self.timer.take() {
-            timer.cancel();
-        }
         if let Some(bufs) = self.bufs.take() {
             bufs.release();
         }

@@ -15,8 +15,8 @@
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::group::{AsynchronousChannelGroup, Member};
 use super::write_queue::{QueueFullPolicy, WriteQueue};
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::channel::{Family, SocketChannel, SocketOption};
 use crate::event_loop::io::{IoEvent, IoHandle};
-use crate::event_loop::{EventLoop, Future, Promise, Repeat};
+use crate::event_loop::{EventLoop, Future, LoopTimer, Promise};
 use crate::selector::{OP_CONNECT, OP_READ, OP_WRITE, SelectionKey};
 use crate::sync::lock;
 use crate::sys::backend::{ERROR, READ_CLOSED, READABLE, Readiness, WRITABLE};
@@ -50,7 +50,17 @@ pub(crate) struct SocketInner {
     read: Mutex<ReadSide>,
     write: Mutex<WriteSide>,
     connect: Mutex<ConnectSide>,
+    /// Each direction's reusable timeout timer ([`READ`], [`WRITE`], [`CONNECT`]), made on
+    /// its first timed operation. It is not stopped when an operation finishes: when it fires
+    /// it fails the pending operation whose deadline has passed, or re-arms for the pending
+    /// one's deadline, so a timed operation costs one re-arm and no allocation.
+    timers: [OnceLock<LoopTimer>; 3],
 }
+
+/// The directions, as indices of [`SocketInner::timers`].
+const READ: usize = 0;
+const WRITE: usize = 1;
+const CONNECT: usize = 2;
 
 #[derive(Default)]
 struct ReadSide {
@@ -170,6 +180,7 @@ impl AsynchronousSocketChannel {
                         scratch: Vec::new(),
                     }),
                     connect: Mutex::new(ConnectSide::default()),
+                    timers: Default::default(),
                 })
             },
         )?;
@@ -321,7 +332,7 @@ impl AsynchronousSocketChannel {
     pub fn connect_future(&self, addr: SocketAddr, timeout: Option<Duration>) -> Result<Future> {
         self.inner.future_for(
             |inner, handler| inner.start_connect(addr, timeout, handler),
-            SocketInner::expire_connect,
+            SocketInner::cancel_connect,
         )
     }
 
@@ -350,7 +361,7 @@ impl AsynchronousSocketChannel {
     pub fn read_future(&self, bufs: IoBufs, timeout: Option<Duration>) -> Result<Future> {
         self.inner.future_for(
             |inner, handler| inner.start_read(bufs, timeout, handler),
-            SocketInner::expire_read,
+            SocketInner::cancel_read,
         )
     }
 
@@ -382,7 +393,7 @@ impl AsynchronousSocketChannel {
     pub fn write_future(&self, bufs: IoBufs, timeout: Option<Duration>) -> Result<Future> {
         self.inner.future_for(
             |inner, handler| inner.start_write(bufs, timeout, handler, true),
-            SocketInner::expire_write,
+            SocketInner::cancel_write,
         )
     }
 
@@ -431,18 +442,18 @@ impl AsynchronousSocketChannel {
 
 impl SocketInner {
     /// Starts an operation whose handler completes a new future; cancelling the future
-    /// fails the operation with `Cancelled` through `expire`.
+    /// fails the operation through `cancel`.
     fn future_for<V: Send + Sync + 'static>(
         self: &Arc<Self>,
         start: impl FnOnce(&Arc<Self>, Handler<V>) -> Result<u64>,
-        expire: fn(&SocketInner, u64, Error),
+        cancel: fn(&SocketInner, u64),
     ) -> Result<Future> {
         let promise = Promise::new(Some(&self.life.event_loop));
         let seq = start(self, super::promise_handler(&promise))?;
         let weak = Arc::downgrade(self);
         promise.on_cancel(Box::new(move || {
             if let Some(inner) = weak.upgrade() {
-                expire(&inner, seq, ErrorKind::Cancelled.into());
+                cancel(&inner, seq);
             }
         }));
         Ok(promise)
@@ -472,22 +483,91 @@ impl SocketInner {
         Ok(())
     }
 
-    /// Arms a timeout for operation `seq` of a direction: `expire` runs on the loop's thread.
-    fn arm_timeout(
+    /// Gives `op` a deadline `timeout` from now and arms direction `dir`'s timer for it
+    /// (making the timer on the direction's first timed operation). Called under the
+    /// direction's lock, so nobody else makes that timer meanwhile.
+    ///
+    /// # Errors
+    /// `Rejected` (the loop is shutting down and this is not its thread), `Forked`.
+    fn arm_timeout<V>(
         self: &Arc<Self>,
+        dir: usize,
         timeout: Duration,
-        seq: u64,
-        expire: fn(&SocketInner, u64, Error),
-    ) -> Result<crate::event_loop::ScheduledFuture> {
-        let weak = Arc::downgrade(self);
-        self.life
-            .event_loop
-            .schedule(timeout, Repeat::Once, move |_| {
+        op: &mut Op<V>,
+    ) -> Result<()> {
+        if self.timers[dir].get().is_none() {
+            let weak = Arc::downgrade(self);
+            let made = self.life.event_loop.timer(move |_, _| {
                 if let Some(inner) = weak.upgrade() {
-                    expire(&inner, seq, ErrorKind::TimedOut.into());
+                    inner.timeout_fired(dir);
                 }
-                Ok(None)
-            })
+            })?;
+            let _ = self.timers[dir].set(made);
+        }
+        let timer = self.timers[dir].get().ok_or(ErrorKind::Closed)?;
+        op.deadline = Some(Instant::now() + timeout);
+        timer.start(timeout, Duration::ZERO)
+    }
+
+    /// Direction `dir`'s timer fired (on the loop's thread): the pending operation fails with
+    /// `TimedOut` if its deadline has passed (a read or write disables its direction; a
+    /// connect closes the channel); a later deadline (an operation started since) re-arms.
+    fn timeout_fired(&self, dir: usize) {
+        match dir {
+            READ => {
+                let op = {
+                    let mut side = lock(&self.read);
+                    let op = self.take_due(dir, &mut side.pending);
+                    side.disabled |= op.is_some();
+                    op
+                };
+                if let Some(op) = op {
+                    op.finish(Err(ErrorKind::TimedOut.into()));
+                }
+            }
+            WRITE => {
+                let op = {
+                    let mut side = lock(&self.write);
+                    let op = self.take_due(dir, &mut side.raw);
+                    side.disabled |= op.is_some();
+                    op
+                };
+                if let Some(op) = op {
+                    op.finish(Err(ErrorKind::TimedOut.into()));
+                }
+            }
+            _ => {
+                let op = self.take_due(dir, &mut lock(&self.connect).pending);
+                if let Some(op) = op {
+                    self.life.closed.store(true, Ordering::Release);
+                    self.channel.close();
+                    op.finish(Err(ErrorKind::TimedOut.into()));
+                }
+            }
+        }
+    }
+
+    /// The operation in `slot` if its deadline has passed; if its deadline is still ahead,
+    /// the timer is re-armed for it.
+    fn take_due<V>(&self, dir: usize, slot: &mut Option<Op<V>>) -> Option<Op<V>> {
+        let deadline = slot.as_ref()?.deadline?;
+        let now = Instant::now();
+        if deadline > now {
+            if let Some(timer) = self.timers[dir].get() {
+                let _ = timer.start(deadline - now, Duration::ZERO);
+            }
+            return None;
+        }
+        slot.take()
+    }
+
+    /// Closes the timeout timers (the channel is closed).
+    fn close_timers(&self) {
+        for timer in &self.timers {
+            if let Some(timer) = timer.get() {
+                timer.close();
+            }
+        }
     }
 
     /// A call that stored an operation after a close began: fails it unless the close's
@@ -531,14 +611,11 @@ impl SocketInner {
             }
             Ok(false) => {
                 if let Some(timeout) = super::timeout_of(timeout) {
-                    match self.arm_timeout(timeout, seq, SocketInner::expire_connect) {
-                        Ok(timer) => op.timer = Some(timer),
-                        Err(e) => {
-                            drop(side);
-                            op.abandon();
-                            self.close_now();
-                            return Err(e);
-                        }
+                    if let Err(e) = self.arm_timeout(CONNECT, timeout, &mut op) {
+                        drop(side);
+                        op.abandon();
+                        self.close_now();
+                        return Err(e);
                     }
                 }
                 side.pending = Some(op);
@@ -606,12 +683,9 @@ impl SocketInner {
             }
         }
         if let Some(timeout) = super::timeout_of(timeout) {
-            match self.arm_timeout(timeout, seq, SocketInner::expire_read) {
-                Ok(timer) => op.timer = Some(timer),
-                Err(e) => {
-                    op.abandon();
-                    return Err(e);
-                }
+            if let Err(e) = self.arm_timeout(READ, timeout, &mut op) {
+                op.abandon();
+                return Err(e);
             }
         }
         side.pending = Some(op);
@@ -657,9 +731,9 @@ impl SocketInner {
         Some((side.pending.take()?, result))
     }
 
-    /// Fails read `seq` with `error` (a timeout, or its future's cancel) if it is still
-    /// pending, and disables reads.
-    fn expire_read(&self, seq: u64, error: Error) {
+    /// Read `seq`'s future was cancelled: the read fails with `Cancelled` if it is still
+    /// pending, and reads are disabled.
+    fn cancel_read(&self, seq: u64) {
         let op = {
             let mut side = lock(&self.read);
             if side.pending.as_ref().is_none_or(|op| op.seq != seq) {
@@ -669,7 +743,7 @@ impl SocketInner {
             side.pending.take()
         };
         if let Some(op) = op {
-            op.finish(Err(error));
+            op.finish(Err(ErrorKind::Cancelled.into()));
         }
     }
 
@@ -727,12 +801,9 @@ impl SocketInner {
                 }
             }
             if let Some(timeout) = super::timeout_of(timeout) {
-                match self.arm_timeout(timeout, seq, SocketInner::expire_write) {
-                    Ok(timer) => op.timer = Some(timer),
-                    Err(e) => {
-                        op.abandon();
-                        return Err(e);
-                    }
+                if let Err(e) = self.arm_timeout(WRITE, timeout, &mut op) {
+                    op.abandon();
+                    return Err(e);
                 }
             }
             side.raw = Some(op);
@@ -859,8 +930,9 @@ impl SocketInner {
         done
     }
 
-    /// Fails write `seq` with `error` if it is still pending, and disables writes.
-    fn expire_write(&self, seq: u64, error: Error) {
+    /// Write `seq`'s future was cancelled: the write fails with `Cancelled` if it is still
+    /// pending, and writes are disabled.
+    fn cancel_write(&self, seq: u64) {
         let op = {
             let mut side = lock(&self.write);
             if side.raw.as_ref().is_none_or(|op| op.seq != seq) {
@@ -870,7 +942,7 @@ impl SocketInner {
             side.raw.take()
         };
         if let Some(op) = op {
-            op.finish(Err(error));
+            op.finish(Err(ErrorKind::Cancelled.into()));
         }
     }
 
@@ -887,9 +959,9 @@ impl SocketInner {
         }
     }
 
-    /// Fails connect `seq` with `error` (its timeout, or its future's cancel) if it is still
-    /// pending, and closes the channel (a half-made connection is of no further use).
-    fn expire_connect(&self, seq: u64, error: Error) {
+    /// Connect `seq`'s future was cancelled: the connect fails with `Cancelled` if it is
+    /// still pending, and the channel closes (a half-made connection is of no further use).
+    fn cancel_connect(&self, seq: u64) {
         let op = {
             let mut side = lock(&self.connect);
             if side.pending.as_ref().is_none_or(|op| op.seq != seq) {
@@ -900,7 +972,7 @@ impl SocketInner {
         self.life.closed.store(true, Ordering::Release);
         self.channel.close();
         if let Some(op) = op {
-            op.finish(Err(error));
+            op.finish(Err(ErrorKind::Cancelled.into()));
         }
     }
 
@@ -954,6 +1026,7 @@ impl LoopChannel for SocketInner {
             run_caught(&mut panic, || op.finish(Err(ErrorKind::AsyncClose.into())));
         }
         run_caught(&mut panic, || self.fail_writes());
+        self.close_timers();
         self.life.leave();
         resume(panic);
     }
