@@ -34,7 +34,7 @@ pub struct AsynchronousServerSocketChannel {
 
 struct ServerInner {
     channel: ServerSocketChannel,
-    life: super::Life,
+    life: Life,
     accept: Mutex<AcceptSide>,
 }
 

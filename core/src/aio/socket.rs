@@ -44,9 +44,9 @@ pub struct AsynchronousSocketChannel {
     inner: Arc<SocketInner>,
 }
 
-pub(crate) struct SocketInner {
+struct SocketInner {
     channel: SocketChannel,
-    life: super::Life,
+    life: Life,
     read: Mutex<ReadSide>,
     write: Mutex<WriteSide>,
     connect: Mutex<ConnectSide>,
@@ -80,7 +80,8 @@ struct WriteSide {
     /// `shutdown_output` was asked for: it takes effect once the queue is drained.
     shutdown_requested: bool,
     seq: u64,
-    /// The slices of one `sendmsg`, kept to reuse the allocation (empty between sends).
+    /// The slices of one `sendmsg`: empty between sends, its allocation kept while writes
+    /// are queued and let go once the queue is empty.
     scratch: Vec<IoSlice<'static>>,
 }
 
