@@ -278,7 +278,21 @@ impl SharedBuf {
     /// # Errors
     /// `InvalidArgument` if the range is out of bounds or the buffer is lent already.
     pub fn lend(&self, range: Range<usize>) -> Result<IoBufs> {
-        SharedBuf::lend_vectored(&[(self, range)])
+        if range.start > range.end || range.end > self.len() {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
+        let loan = self.take().ok_or(ErrorKind::InvalidArgument)?;
+        let region = self.region(range);
+        // SAFETY: the region lies in this buffer, whose loan the owner holds: valid, and
+        // touched by nobody else until the owner is dropped.
+        Ok(unsafe { IoBufs::from_raw(region, Some(Box::new(loan))) })
+    }
+
+    /// The region `range` of the bytes (checked by the caller), while a loan is held.
+    fn region(&self, range: Range<usize>) -> IoBuf {
+        // SAFETY: only the pointer is taken; the `Arc` in the loan keeps the box alive.
+        let base = unsafe { (&mut *self.inner.bytes.get()).as_mut_ptr() };
+        IoBuf::new(base.wrapping_add(range.start), range.end - range.start)
     }
 
     /// Lends ranges of several distinct buffers to one scattering or gathering operation, in
@@ -297,13 +311,7 @@ impl SharedBuf {
             let Some(loan) = buf.take() else {
                 return Err(ErrorKind::InvalidArgument.into());
             };
-            // SAFETY: the loan is held; the pointer stays valid while the `Arc` in the loan
-            // keeps the box alive.
-            let base = unsafe { (&mut *buf.inner.bytes.get()).as_mut_ptr() };
-            regions.push(IoBuf::new(
-                base.wrapping_add(range.start),
-                range.end - range.start,
-            ));
+            regions.push(buf.region(range.clone()));
             loans.push(loan);
         }
         // SAFETY: each region lies in a buffer whose loan the owner holds: valid, and touched
