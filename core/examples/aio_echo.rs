@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nioxide_core::aio::{
-    AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel,
+    AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel, Handler,
     ReadOutcome, SharedBuf,
 };
 use nioxide_core::channel::SocketChannel;
@@ -57,7 +57,7 @@ fn serve(channel: AsynchronousSocketChannel, buf: SharedBuf, meter: Arc<Meter>) 
     let read = channel.read(
         lent,
         None,
-        Box::new(move |result| {
+        Handler::new(move |result| {
             let Ok(ReadOutcome::Bytes(n)) = result else {
                 next.close();
                 return;
@@ -74,7 +74,7 @@ fn serve(channel: AsynchronousSocketChannel, buf: SharedBuf, meter: Arc<Meter>) 
             let written = next.write(
                 out,
                 None,
-                Box::new(move |result| {
+                Handler::new(move |result| {
                     if result.is_ok() {
                         serve(again, buf, meter);
                     }
@@ -109,7 +109,7 @@ fn main() {
         .store((warm_rounds + rounds) * conns, Ordering::Relaxed);
     fn accept(server: AsynchronousServerSocketChannel, meter: Arc<Meter>) {
         let next = server.clone();
-        let _ = server.accept(Box::new(move |accepted| {
+        let _ = server.accept(Handler::new(move |accepted| {
             if let Ok(channel) = accepted {
                 serve(channel, SharedBuf::new(4096), meter.clone());
                 accept(next, meter);

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nioxide_core::aio::{
-    AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel,
+    AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel, Handler,
     QueueFullPolicy, ReadOutcome, SharedBuf,
 };
 use nioxide_core::channel::SocketChannel;
@@ -154,7 +154,7 @@ fn a_connect_to_a_full_backlog_times_out_once() {
         .connect(
             addr,
             Some(Duration::from_millis(100)),
-            Box::new(move |r| {
+            Handler::new(move |r| {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _ = tx.send(r);
             }),
@@ -235,12 +235,12 @@ fn close_fails_each_pending_operation_once_with_async_close() {
     peer.read(
         buf.lend(0..8).unwrap(),
         None,
-        Box::new(move |r: Result<ReadOutcome>| f(r.map(drop))),
+        Handler::new(move |r: Result<ReadOutcome>| f(r.map(drop))),
     )
     .unwrap();
     let f = failed(&calls, &tx);
     server
-        .accept(Box::new(move |r: Result<AsynchronousSocketChannel>| {
+        .accept(Handler::new(move |r: Result<AsynchronousSocketChannel>| {
             f(r.map(drop))
         }))
         .unwrap();
@@ -255,7 +255,7 @@ fn close_fails_each_pending_operation_once_with_async_close() {
     assert!(!buf.is_lent());
     // Calls on a closed channel fail at the call.
     assert_eq!(
-        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+        peer.read(buf.lend(0..8).unwrap(), None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::Closed.into()
     );
@@ -274,7 +274,7 @@ fn a_read_timeout_fails_once_never_completes_later_and_disables_reads() {
     peer.read(
         buf.lend(0..8).unwrap(),
         Some(Duration::from_millis(50)),
-        Box::new(move |r| {
+        Handler::new(move |r| {
             counted.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(r);
         }),
@@ -288,7 +288,7 @@ fn a_read_timeout_fails_once_never_completes_later_and_disables_reads() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(buf.to_vec(0..8).unwrap(), vec![0; 8], "nothing was read");
     assert_eq!(
-        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+        peer.read(buf.lend(0..8).unwrap(), None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::DirectionDisabled.into()
     );
@@ -326,7 +326,7 @@ fn a_write_timeout_fails_once_and_disables_writes() {
     assert!(timed_out);
     assert_eq!(
         client
-            .write(big.lend(0..1).unwrap(), None, Box::new(|_| {}))
+            .write(big.lend(0..1).unwrap(), None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::DirectionDisabled.into()
     );
@@ -348,7 +348,7 @@ fn cancelling_a_read_future_fails_it_and_disables_reads() {
         "the memory is given back before the cancel is visible"
     );
     assert_eq!(
-        peer.read(buf.lend(0..8).unwrap(), None, Box::new(|_| {}))
+        peer.read(buf.lend(0..8).unwrap(), None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::DirectionDisabled.into()
     );
@@ -381,14 +381,14 @@ fn one_mib_of_random_bytes_echo_exactly_with_scattering_and_gathering_buffers() 
         peer.read(
             bufs,
             None,
-            Box::new(move |r| match r {
+            Handler::new(move |r| match r {
                 Ok(ReadOutcome::Bytes(n)) => {
                     let first = n.min(1000);
                     let x = SharedBuf::from_vec(a.to_vec(0..first).unwrap());
                     let y = SharedBuf::from_vec(b.to_vec(0..n - first).unwrap());
                     let out =
                         SharedBuf::lend_vectored(&[(&x, 0..first), (&y, 0..n - first)]).unwrap();
-                    next.write_all(out, Box::new(|r| assert!(r.is_ok())))
+                    next.write_all(out, Handler::new(|r| assert!(r.is_ok())))
                         .unwrap();
                     echo(next);
                 }
@@ -445,7 +445,7 @@ fn a_peer_reset_fails_each_queued_write_once_in_order() {
         client
             .write_all(
                 b.lend(0..b.len()).unwrap(),
-                Box::new(move |r| {
+                Handler::new(move |r| {
                     order.lock().unwrap().push(i);
                     let _ = tx.send(r);
                 }),
@@ -469,7 +469,7 @@ fn a_peer_reset_fails_each_queued_write_once_in_order() {
     // Later writes fail at the call with the send error; reads are untouched.
     assert!(
         client
-            .write_all(bufs[0].lend(0..1).unwrap(), Box::new(|_| {}))
+            .write_all(bufs[0].lend(0..1).unwrap(), Handler::new(|_| {}))
             .is_err()
     );
     client.close();
@@ -493,7 +493,7 @@ fn the_write_queue_under_a_peer_that_never_reads_is_bounded_by_its_cap() {
     let mut bufs = Vec::new();
     for _ in 0..200 {
         let b = SharedBuf::new(chunk);
-        match client.write_all(b.lend(0..chunk).unwrap(), Box::new(|_| {})) {
+        match client.write_all(b.lend(0..chunk).unwrap(), Handler::new(|_| {})) {
             Ok(()) => bufs.push(b),
             Err(e) => {
                 assert_eq!(e, ErrorKind::QueueFull.into());
@@ -510,7 +510,7 @@ fn the_write_queue_under_a_peer_that_never_reads_is_bounded_by_its_cap() {
     let b = SharedBuf::new(chunk);
     assert_eq!(
         client
-            .write_all(b.lend(0..chunk).unwrap(), Box::new(|_| {}))
+            .write_all(b.lend(0..chunk).unwrap(), Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::Closed.into()
     );
@@ -531,7 +531,7 @@ fn closing_and_shutting_down_from_a_handler_in_a_one_thread_group() {
     peer.read(
         buf.lend(0..8).unwrap(),
         None,
-        Box::new(move |r| {
+        Handler::new(move |r| {
             p.close();
             c.close();
             g.shutdown_now();
@@ -542,7 +542,7 @@ fn closing_and_shutting_down_from_a_handler_in_a_one_thread_group() {
     .unwrap();
     let data = SharedBuf::from_vec(b"x".to_vec());
     client
-        .write(data.lend(0..1).unwrap(), None, Box::new(|_| {}))
+        .write(data.lend(0..1).unwrap(), None, Handler::new(|_| {}))
         .unwrap();
     let (ok, waited) = rx.recv_timeout(WAIT).unwrap();
     assert!(ok);
@@ -566,7 +566,7 @@ fn three_hundred_panicking_handlers_leave_the_group_running() {
         peer.read(
             buf.lend(0..1).unwrap(),
             None,
-            Box::new(|_| panic!("handler")),
+            Handler::new(|_| panic!("handler")),
         )
         .unwrap();
         value::<usize>(&client.write_future(byte.lend(0..1).unwrap(), None).unwrap()).unwrap();
@@ -617,12 +617,12 @@ fn shutdown_now_fails_pending_operations_on_the_group_threads() {
     peer.read(
         buf.lend(0..8).unwrap(),
         None,
-        Box::new(move |r| n(r.unwrap_err())),
+        Handler::new(move |r| n(r.unwrap_err())),
     )
     .unwrap();
     let n = names(&tx);
     server
-        .accept(Box::new(move |r| n(r.map(drop).unwrap_err())))
+        .accept(Handler::new(move |r| n(r.map(drop).unwrap_err())))
         .unwrap();
     group.shutdown_now();
     for _ in 0..2 {
@@ -642,10 +642,11 @@ fn a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request() {
     // The server: read → write → read, with its state in the closure.
     fn serve(peer: AsynchronousSocketChannel, buf: SharedBuf) {
         let next = peer.clone();
-        peer.read(
+        // Refused only once the test closes the channel.
+        let _ = peer.read(
             buf.lend(0..256).unwrap(),
             None,
-            Box::new(move |r| {
+            Handler::new(move |r| {
                 let Ok(ReadOutcome::Bytes(n)) = r else {
                     next.close();
                     return;
@@ -656,15 +657,14 @@ fn a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request() {
                 let _ = next.write(
                     buf.lend(0..n).unwrap(),
                     None,
-                    Box::new(move |w| {
+                    Handler::new(move |w| {
                         if w.is_ok() {
                             serve(again, b);
                         }
                     }),
                 );
             }),
-        )
-        .unwrap();
+        );
     }
     serve(peer.clone(), SharedBuf::new(256));
     // The client is a blocking socket on this thread, so the loop serves only the server.
@@ -768,7 +768,7 @@ fn close_fails_a_pending_connect_and_a_pending_write_once() {
     connecting.connect(addr, None, to(&ctx)).unwrap();
     assert_eq!(
         connecting
-            .connect(addr, None, Box::new(|_| {}))
+            .connect(addr, None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::ConnectionPending.into()
     );
@@ -834,7 +834,7 @@ fn cancelling_connect_write_and_accept_futures() {
     assert!(!big.is_lent());
     assert_eq!(
         client
-            .write(big.lend(0..1).unwrap(), None, Box::new(|_| {}))
+            .write(big.lend(0..1).unwrap(), None, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::DirectionDisabled.into()
     );
@@ -871,7 +871,7 @@ fn a_write_queue_drains_before_shutdown_output() {
     let late = SharedBuf::new(1);
     assert_eq!(
         client
-            .write_all(late.lend(0..1).unwrap(), Box::new(|_| {}))
+            .write_all(late.lend(0..1).unwrap(), Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::Shutdown.into()
     );
@@ -941,7 +941,7 @@ fn a_result_known_at_the_call_runs_its_handler_after_the_call_on_the_loop() {
     peer.read(
         first.lend(0..3).unwrap(),
         None,
-        Box::new(move |r| {
+        Handler::new(move |r| {
             assert_eq!(r.unwrap(), ReadOutcome::Bytes(3));
             let inner_flag = flag.clone();
             let tx = tx.clone();
@@ -949,7 +949,7 @@ fn a_result_known_at_the_call_runs_its_handler_after_the_call_on_the_loop() {
             next.read(
                 b.lend(0..3).unwrap(),
                 None,
-                Box::new(move |r| {
+                Handler::new(move |r| {
                     let on_loop = std::thread::current()
                         .name()
                         .is_some_and(|n| n.starts_with("nioxide-loop"));
@@ -1014,5 +1014,77 @@ fn a_timeout_belongs_to_its_own_operation_never_to_a_later_one() {
     );
     client.close();
     peer.close();
+    finish(group);
+}
+
+/// A raw handler's data for the test below: a count of calls and the last result's code.
+struct RawSeen {
+    calls: AtomicUsize,
+    last: std::sync::atomic::AtomicI64,
+}
+
+/// The raw handler: counts the call and keeps the result as C would see it (the count, or
+/// the error's code), then lets go of the `Arc` the data holds.
+unsafe fn raw_completed(data: [usize; 3], result: Result<ReadOutcome>) {
+    // SAFETY: `data[0]` is an `Arc<RawSeen>` made by `Arc::into_raw` for this one call.
+    let seen = unsafe { Arc::from_raw(data[0] as *const RawSeen) };
+    let code = match result {
+        Ok(ReadOutcome::Bytes(n)) => n as i64,
+        Ok(ReadOutcome::EndOfStream) => i64::from(ErrorKind::Eof.code()),
+        Err(e) => i64::from(e.code()),
+    };
+    seen.last.store(code, Ordering::SeqCst);
+    seen.calls.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn raw_handlers_run_once_and_a_refused_call_runs_none() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let seen = Arc::new(RawSeen {
+        calls: AtomicUsize::new(0),
+        last: std::sync::atomic::AtomicI64::new(0),
+    });
+    let raw = |seen: &Arc<RawSeen>| {
+        let data = [Arc::into_raw(seen.clone()) as usize, 0, 0];
+        // SAFETY: `raw_completed` takes the `Arc` back once; an `Arc` may cross threads.
+        unsafe { Handler::raw(raw_completed, data) }
+    };
+    let buf = SharedBuf::new(8);
+    peer.read(buf.lend(0..8).unwrap(), None, raw(&seen))
+        .unwrap();
+    // A second read is refused: its raw handler is dropped uncalled (its Arc leaks, which
+    // the strong count below shows).
+    let other = SharedBuf::new(8);
+    assert!(
+        peer.read(other.lend(0..8).unwrap(), None, raw(&seen))
+            .is_err()
+    );
+    let data = SharedBuf::from_vec(b"abc".to_vec());
+    value::<usize>(&client.write_future(data.lend(0..3).unwrap(), None).unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while seen.calls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(seen.last.load(Ordering::SeqCst), 3);
+    // A pending read failed by close: its code is NX_EASYNCCLOSE's.
+    peer.read(buf.lend(0..8).unwrap(), None, raw(&seen))
+        .unwrap();
+    peer.close();
+    while seen.calls.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2, "once each");
+    assert_eq!(
+        seen.last.load(Ordering::SeqCst),
+        i64::from(ErrorKind::AsyncClose.code())
+    );
+    assert_eq!(
+        Arc::strong_count(&seen),
+        2,
+        "this one and the refused call's"
+    );
+    client.close();
     finish(group);
 }

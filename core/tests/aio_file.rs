@@ -10,7 +10,7 @@ use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use nioxide_core::aio::{
-    AsynchronousChannelGroup, AsynchronousFileChannel, FileLock, OpenOptions, ReadOutcome,
+    AsynchronousChannelGroup, AsynchronousFileChannel, FileLock, Handler, OpenOptions, ReadOutcome,
     SharedBuf,
 };
 use nioxide_core::{Error, ErrorKind, Result};
@@ -63,7 +63,7 @@ fn positional_writes_and_reads_beyond_the_end_size_truncate_force() {
     file.write(
         data.lend(0..6).unwrap(),
         10,
-        Box::new(move |r| {
+        Handler::new(move |r| {
             *seen.lock().unwrap() = std::thread::current().name().unwrap_or("").into();
             let _ = tx2.send(r);
         }),
@@ -103,7 +103,7 @@ fn positional_writes_and_reads_beyond_the_end_size_truncate_force() {
     file.close();
     assert_eq!(file.size().unwrap_err(), ErrorKind::Closed.into());
     assert_eq!(
-        file.read(buf.lend(0..1).unwrap(), 0, Box::new(|_| {}))
+        file.read(buf.lend(0..1).unwrap(), 0, Handler::new(|_| {}))
             .unwrap_err(),
         ErrorKind::Closed.into()
     );
@@ -188,7 +188,7 @@ fn close_reports_every_pending_operation_once() {
         file.read(
             b.lend(0..4096).unwrap(),
             0,
-            Box::new(move |r| {
+            Handler::new(move |r| {
                 if r == Err(ErrorKind::AsyncClose.into()) {
                     closed.fetch_add(1, Ordering::SeqCst);
                 }

@@ -50,7 +50,7 @@ pub fn close_pipe(fds: [std::os::fd::RawFd; 2]) {
 /// A completion handler that sends its result to `tx`.
 pub fn to<V: Send + 'static>(tx: &Sender<Result<V>>) -> Handler<V> {
     let tx = tx.clone();
-    Box::new(move |r| {
+    Handler::new(move |r| {
         let _ = tx.send(r);
     })
 }

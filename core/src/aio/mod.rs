@@ -12,8 +12,9 @@
 //!
 //! # The rules every operation keeps
 //!
-//! - **A handler is a boxed closure** ([`Handler`]) that receives the operation's result;
-//!   what Java passes as the attachment is whatever the closure captures. Each operation has
+//! - **A handler** ([`Handler`]) receives the operation's result: a closure (what Java
+//!   passes as the attachment is whatever it captures) or a binding's raw function and data
+//!   (no allocation). Each operation has
 //!   a `_future` variant that returns a [`Future`](crate::event_loop::Future) instead; its
 //!   value is the result (`usize`, [`ReadOutcome`], `()`, or the accepted channel), boxed.
 //! - **Exactly once.** Every operation that was started (its call returned `Ok`) reports once,
@@ -49,7 +50,7 @@
 //! ```
 //! use nioxide_core::aio::{
 //!     AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel,
-//!     ReadOutcome, SharedBuf,
+//!     Handler, ReadOutcome, SharedBuf,
 //! };
 //! use std::time::Duration;
 //!
@@ -57,12 +58,12 @@
 //!     let next = channel.clone();
 //!     let lent = buf.lend(0..buf.len()).unwrap();
 //!     channel
-//!         .read(lent, None, Box::new(move |result| match result {
+//!         .read(lent, None, Handler::new(move |result| match result {
 //!             Ok(ReadOutcome::Bytes(n)) => {
 //!                 let again = next.clone();
 //!                 let out = buf.lend(0..n).unwrap();
 //!                 // write_all: the whole chunk leaves, in order, before the handler runs.
-//!                 let _ = next.write_all(out, Box::new(move |written| {
+//!                 let _ = next.write_all(out, Handler::new(move |written| {
 //!                     if written.is_ok() {
 //!                         echo(again, buf);
 //!                     }
@@ -77,7 +78,7 @@
 //! let server = AsynchronousServerSocketChannel::open(&group)?;
 //! server.bind("127.0.0.1:0".parse().unwrap(), 16)?;
 //! let addr = server.local_address()?.unwrap();
-//! server.accept(Box::new(|accepted| {
+//! server.accept(Handler::new(|accepted| {
 //!     if let Ok(channel) = accepted {
 //!         echo(channel, SharedBuf::new(4096));
 //!     }
@@ -125,9 +126,61 @@ use crate::selector::SelectionKey;
 use crate::{Error, ErrorKind, Result};
 use group::Member;
 
-/// A completion handler: called once with the operation's result, on the channel's loop
-/// thread. What it captures is the operation's attachment; it is dropped after the call.
-pub type Handler<V> = Box<dyn FnOnce(Result<V>) + Send>;
+/// A completion handler (Java's `CompletionHandler` with its attachment): called once with
+/// the operation's result, on the channel's loop thread. Either a closure
+/// ([`Handler::new`]: what it captures is the attachment; one allocation) or, for a binding
+/// whose handlers are a function and a few words of its own (C's `completed`/`failed` pair
+/// and `void *attachment`), a raw handler ([`Handler::raw`]: no allocation). A handler that
+/// never runs (the call that would have started its operation failed) is dropped without a
+/// call; a raw one then does nothing.
+pub struct Handler<V>(HandlerRepr<V>);
+
+enum HandlerRepr<V> {
+    Boxed(Box<dyn FnOnce(Result<V>) + Send>),
+    Raw {
+        call: unsafe fn([usize; 3], Result<V>),
+        data: [usize; 3],
+    },
+}
+
+// SAFETY: a boxed handler is `Send`; a raw one's data may move to the loop's thread by
+// `Handler::raw`'s contract.
+unsafe impl<V> Send for Handler<V> {}
+
+impl<V> std::fmt::Debug for Handler<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            HandlerRepr::Boxed(_) => "Handler::Boxed",
+            HandlerRepr::Raw { .. } => "Handler::Raw",
+        })
+    }
+}
+
+impl<V> Handler<V> {
+    /// A handler that runs `f` with the result.
+    pub fn new(f: impl FnOnce(Result<V>) + Send + 'static) -> Handler<V> {
+        Handler(HandlerRepr::Boxed(Box::new(f)))
+    }
+
+    /// A handler that calls `call(data, result)` once, with no allocation.
+    ///
+    /// # Safety
+    /// `data` must be safe to send to another thread, and calling `call` with it once, on
+    /// the channel's loop thread (or, for an operation a shutdown dropped, on the thread that
+    /// drops it), must be sound.
+    pub unsafe fn raw(call: unsafe fn([usize; 3], Result<V>), data: [usize; 3]) -> Handler<V> {
+        Handler(HandlerRepr::Raw { call, data })
+    }
+
+    /// Runs the handler with `result`.
+    pub(crate) fn call(self, result: Result<V>) {
+        match self.0 {
+            HandlerRepr::Boxed(f) => f(result),
+            // SAFETY: `raw`'s contract; the handler is consumed, so this is its one call.
+            HandlerRepr::Raw { call, data } => unsafe { call(data, result) },
+        }
+    }
+}
 
 /// What a read completed with: bytes read, or the end of the stream (Java's `-1`, C's
 /// `NX_EOF`). A read into an empty buffer completes with `Bytes(0)`.
@@ -167,7 +220,7 @@ impl<V> Op<V> {
             bufs.release();
         }
         if let Some(handler) = self.handler.take() {
-            handler(result);
+            handler.call(result);
         }
     }
 
@@ -189,7 +242,7 @@ impl<V> Drop for Op<V> {
                 bufs.release();
             }
             if let Some(handler) = handler {
-                handler(Err(ErrorKind::AsyncClose.into()));
+                handler.call(Err(ErrorKind::AsyncClose.into()));
             }
         }
     }
@@ -379,7 +432,7 @@ pub(crate) fn resume(first: Option<Box<dyn std::any::Any + Send>>) {
 /// A handler that completes `promise` with the result (boxed as its value).
 pub(crate) fn promise_handler<V: Send + Sync + 'static>(promise: &Promise) -> Handler<V> {
     let promise = promise.clone();
-    Box::new(move |result| match result {
+    Handler::new(move |result| match result {
         Ok(value) => {
             promise.try_success(Some(Box::new(value)));
         }

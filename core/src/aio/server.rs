@@ -192,9 +192,8 @@ impl AsynchronousServerSocketChannel {
     pub fn accept_future(&self) -> Result<Future> {
         let promise = Promise::new(Some(&self.inner.life.event_loop));
         let completing = promise.clone();
-        let seq = self
-            .inner
-            .start_accept(Box::new(move |result| match result {
+        let seq = self.inner.start_accept(Handler::new(
+            move |result: Result<AsynchronousSocketChannel>| match result {
                 Ok(channel) => {
                     if !completing.try_success(Some(Box::new(channel.clone()))) {
                         channel.close();
@@ -203,7 +202,8 @@ impl AsynchronousServerSocketChannel {
                 Err(error) => {
                     completing.try_failure(Failure::new(error));
                 }
-            }))?;
+            },
+        ))?;
         let weak = Arc::downgrade(&self.inner);
         promise.on_cancel(Box::new(move || {
             if let Some(inner) = weak.upgrade() {
