@@ -4,8 +4,10 @@
 //! every connection, then reads every reply, so one `epoll_wait` may serve up to `C`
 //! requests), `N` requests after a warm-up.
 //!
-//! Usage: `cargo run --release -p nioxide-core --example aio_echo -- [N] [C]` (20,000
-//! requests on 1 connection by default).
+//! Usage: `cargo run --release -p nioxide-core --example aio_echo -- [N] [C] [raw]` (20,000
+//! requests on 1 connection by default). With `raw`, the server's handlers are raw handlers
+//! over memory it lends without a keep-alive owner, as the C binding's are: no allocation
+//! per request; otherwise closures over `SharedBuf` loans.
 //! Prints `aio_echo_requests N`, the loop thread's CPU time per request
 //! (`aio_echo_loop_cpu_ns`), and the loop's `epoll_wait`, `epoll_ctl` and event counts per
 //! request. Under `valgrind --tool=callgrind --separate-threads=yes`, the loop thread's
@@ -16,9 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use nioxide_core::Result;
 use nioxide_core::aio::{
     AsynchronousChannelGroup, AsynchronousServerSocketChannel, AsynchronousSocketChannel, Handler,
-    ReadOutcome, SharedBuf,
+    IoBuf, IoBufs, ReadOutcome, SharedBuf,
 };
 use nioxide_core::channel::SocketChannel;
 
@@ -50,6 +53,78 @@ struct Meter {
     last: AtomicU64,
 }
 
+/// A connection of the raw server: its channel, its buffer and the meter. It lives as long
+/// as the program (the example leaks it, as a C server would free it on close).
+struct RawConnection {
+    channel: AsynchronousSocketChannel,
+    buf: std::cell::UnsafeCell<[u8; 4096]>,
+    meter: Arc<Meter>,
+}
+
+// SAFETY: the buffer is touched by the one pending operation or by the handler that follows
+// it, one at a time, on the loop's thread.
+unsafe impl Sync for RawConnection {}
+
+/// Starts the raw server's read: the buffer lent without an owner, the handler a function and
+/// the connection's address.
+fn raw_read(conn: &'static RawConnection) {
+    let region = IoBuf::new(conn.buf.get().cast(), 4096);
+    // SAFETY: the connection (and its buffer) lives for the program; only this read uses it.
+    let bufs = unsafe { IoBufs::from_raw(region, None) };
+    // SAFETY: the data is a `&'static RawConnection`, which may be used on any thread.
+    let handler = unsafe { Handler::raw(raw_read_done, [conn as *const _ as usize, 0, 0]) };
+    if conn.channel.read(bufs, None, handler).is_err() {
+        conn.channel.close();
+    }
+}
+
+/// The raw server's read handler: writes back what was read.
+///
+/// # Safety
+/// `data[0]` is a `&'static RawConnection`.
+unsafe fn raw_read_done(data: [usize; 3], result: Result<ReadOutcome>) {
+    // SAFETY: the function's contract.
+    let conn: &'static RawConnection = unsafe { &*(data[0] as *const RawConnection) };
+    let Ok(ReadOutcome::Bytes(n)) = result else {
+        conn.channel.close();
+        return;
+    };
+    conn.meter.count();
+    let region = IoBuf::new(conn.buf.get().cast(), n);
+    // SAFETY: as in `raw_read`: the read let go of the buffer; only this write uses it.
+    let bufs = unsafe { IoBufs::from_raw(region, None) };
+    // SAFETY: as in `raw_read`.
+    let handler = unsafe { Handler::raw(raw_write_done, data) };
+    if conn.channel.write(bufs, None, handler).is_err() {
+        conn.channel.close();
+    }
+}
+
+/// The raw server's write handler: reads again.
+///
+/// # Safety
+/// As [`raw_read_done`].
+unsafe fn raw_write_done(data: [usize; 3], result: Result<usize>) {
+    // SAFETY: the function's contract.
+    let conn: &'static RawConnection = unsafe { &*(data[0] as *const RawConnection) };
+    if result.is_ok() {
+        raw_read(conn);
+    }
+}
+
+impl Meter {
+    /// Counts a request; takes the loop thread's CPU time at the first and last measured.
+    fn count(&self) {
+        let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        if served == self.first.load(Ordering::Relaxed) {
+            self.cpu_start.store(thread_cpu_ns(), Ordering::Relaxed);
+        }
+        if served == self.last.load(Ordering::Relaxed) {
+            self.cpu_end.store(thread_cpu_ns(), Ordering::Relaxed);
+        }
+    }
+}
+
 /// The echo chain: read, then write what was read, then read again.
 fn serve(channel: AsynchronousSocketChannel, buf: SharedBuf, meter: Arc<Meter>) {
     let next = channel.clone();
@@ -62,13 +137,7 @@ fn serve(channel: AsynchronousSocketChannel, buf: SharedBuf, meter: Arc<Meter>) 
                 next.close();
                 return;
             };
-            let served = meter.served.fetch_add(1, Ordering::Relaxed) + 1;
-            if served == meter.first.load(Ordering::Relaxed) {
-                meter.cpu_start.store(thread_cpu_ns(), Ordering::Relaxed);
-            }
-            if served == meter.last.load(Ordering::Relaxed) {
-                meter.cpu_end.store(thread_cpu_ns(), Ordering::Relaxed);
-            }
+            meter.count();
             let again = next.clone();
             let out = buf.lend(0..n).expect("the buffer is free");
             let written = next.write(
@@ -94,6 +163,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().map_or(20_000, |a| a.parse().expect("N"));
     let conns: u64 = args.next().map_or(1, |a| a.parse().expect("C"));
+    let raw = args.next().is_some_and(|a| a == "raw");
     let rounds = n.div_ceil(conns);
     let warm_rounds = WARM_UP.div_ceil(conns);
     let group = AsynchronousChannelGroup::new(1).expect("a group");
@@ -107,16 +177,25 @@ fn main() {
     meter
         .last
         .store((warm_rounds + rounds) * conns, Ordering::Relaxed);
-    fn accept(server: AsynchronousServerSocketChannel, meter: Arc<Meter>) {
+    fn accept(server: AsynchronousServerSocketChannel, meter: Arc<Meter>, raw: bool) {
         let next = server.clone();
         let _ = server.accept(Handler::new(move |accepted| {
             if let Ok(channel) = accepted {
-                serve(channel, SharedBuf::new(4096), meter.clone());
-                accept(next, meter);
+                if raw {
+                    let conn = Box::leak(Box::new(RawConnection {
+                        channel,
+                        buf: std::cell::UnsafeCell::new([0; 4096]),
+                        meter: meter.clone(),
+                    }));
+                    raw_read(conn);
+                } else {
+                    serve(channel, SharedBuf::new(4096), meter.clone());
+                }
+                accept(next, meter, raw);
             }
         }));
     }
-    accept(server.clone(), meter.clone());
+    accept(server.clone(), meter.clone(), raw);
     let clients: Vec<SocketChannel> = (0..conns)
         .map(|_| {
             let client = SocketChannel::open().expect("a client");
@@ -164,6 +243,7 @@ fn main() {
     let per = |x: u64| x as f64 / served as f64;
     println!("aio_echo_requests {served}");
     println!("aio_echo_connections {conns}");
+    println!("aio_echo_raw_handlers {raw}");
     println!("aio_echo_loop_cpu_ns {:.0}", per(cpu));
     println!(
         "aio_echo_epoll_waits {:.3}",

@@ -1088,3 +1088,54 @@ fn raw_handlers_run_once_and_a_refused_call_runs_none() {
     client.close();
     finish(group);
 }
+
+#[test]
+fn results_known_at_the_call_are_delivered_in_order() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (client, peer) = pair(&group);
+    let data = SharedBuf::from_vec(b"abcdef".to_vec());
+    value::<usize>(&client.write_future(data.lend(0..6).unwrap(), None).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let (tx, rx) = channel::<(usize, Vec<u8>)>();
+    let bufs: Vec<SharedBuf> = (0..3).map(|_| SharedBuf::new(2)).collect();
+    let next = peer.clone();
+    let later = bufs.clone();
+    let first_tx = tx.clone();
+    let first = bufs[0].clone();
+    peer.read(
+        bufs[0].lend(0..2).unwrap(),
+        None,
+        Handler::new(move |r| {
+            assert_eq!(r.unwrap(), ReadOutcome::Bytes(2));
+            let _ = first_tx.send((0, first.to_vec(0..2).unwrap()));
+            // Two more reads from inside the handler, each finishing at its call (the data
+            // is there): the first waits in the read slot, the second in a task of its own.
+            for i in 1..3 {
+                let tx = tx.clone();
+                let buf = later[i].clone();
+                next.read(
+                    later[i].lend(0..2).unwrap(),
+                    None,
+                    Handler::new(move |r| {
+                        assert_eq!(r.unwrap(), ReadOutcome::Bytes(2));
+                        let _ = tx.send((i, buf.to_vec(0..2).unwrap()));
+                    }),
+                )
+                .unwrap();
+            }
+        }),
+    )
+    .unwrap();
+    let got: Vec<(usize, Vec<u8>)> = (0..3).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, b"ab".to_vec()),
+            (1, b"cd".to_vec()),
+            (2, b"ef".to_vec())
+        ]
+    );
+    client.close();
+    peer.close();
+    finish(group);
+}

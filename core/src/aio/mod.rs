@@ -27,7 +27,8 @@
 //!   tries the I/O at once only when the channel's readiness cache says it is ready, and a
 //!   result known then is delivered by a task the call queues on the loop (the task queue's
 //!   rule: a task queued by an I/O or timer callback runs in the same turn's last phase, one
-//!   queued by a task in the next turn). Results found by the loop's own I/O events run their
+//!   queued by a task in the next turn): a socket's read or raw write waits in its
+//!   direction's slot for the channel's delivery task, with no allocation. Results found by the loop's own I/O events run their
 //!   handlers directly from the event.
 //! - **Borrowed memory** ([`IoBufs`]) is used only until the operation's outcome is decided:
 //!   its keep-alive owner is dropped right before the handler starts (or the future

@@ -14,7 +14,7 @@
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use super::{
 };
 use crate::channel::{Family, SocketChannel, SocketOption};
 use crate::event_loop::io::{IoEvent, IoHandle};
-use crate::event_loop::{EventLoop, Future, LoopTimer, Promise};
+use crate::event_loop::{EventLoop, Future, LoopTimer, Promise, RawTask};
 use crate::selector::{OP_CONNECT, OP_READ, OP_WRITE, SelectionKey};
 use crate::sync::lock;
 use crate::sys::backend::{ERROR, READ_CLOSED, READABLE, Readiness, WRITABLE};
@@ -55,6 +55,9 @@ struct SocketInner {
     /// it fails the pending operation whose deadline has passed, or re-arms for the pending
     /// one's deadline, so a timed operation costs one re-arm and no allocation.
     timers: [OnceLock<LoopTimer>; 3],
+    /// Whether the delivery task (which reports the operations parked in the directions'
+    /// slots) is queued on the loop.
+    delivery_queued: AtomicBool,
 }
 
 /// The directions, as indices of [`SocketInner::timers`].
@@ -67,6 +70,8 @@ struct ReadSide {
     pending: Option<Op<ReadOutcome>>,
     disabled: bool,
     seq: u64,
+    /// A read that finished inside its call, for the delivery task.
+    done: Option<Parked<ReadOutcome>>,
 }
 
 struct WriteSide {
@@ -83,6 +88,8 @@ struct WriteSide {
     /// The slices of one `sendmsg`: empty between sends, its allocation kept while writes
     /// are queued and let go once the queue is empty.
     scratch: Vec<IoSlice<'static>>,
+    /// A raw write that finished inside its call, for the delivery task.
+    done: Option<Parked<usize>>,
 }
 
 // SAFETY: `scratch` holds no slices between sends (it is cleared before the lock is given
@@ -103,6 +110,10 @@ const WRITE_READY: u32 = WRITABLE | ERROR;
 
 /// Finished operations, with their results, to report in order.
 type Done<V> = Vec<(Op<V>, Result<V>)>;
+
+/// An operation that finished inside the call that started it, with its result, waiting in
+/// its direction's slot for the channel's delivery task.
+type Parked<V> = (Op<V>, Result<V>);
 
 impl std::fmt::Debug for AsynchronousSocketChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -179,9 +190,11 @@ impl AsynchronousSocketChannel {
                         shutdown_requested: false,
                         seq: 0,
                         scratch: Vec::new(),
+                        done: None,
                     }),
                     connect: Mutex::new(ConnectSide::default()),
                     timers: Default::default(),
+                    delivery_queued: AtomicBool::new(false),
                 })
             },
         )?;
@@ -460,6 +473,45 @@ impl SocketInner {
         Ok(promise)
     }
 
+    /// After an operation was parked (`overflow` is `None`): makes sure the delivery task is
+    /// queued. A second result of the same direction before the task ran (`overflow`) is
+    /// delivered by a task of its own, queued after it.
+    fn deliver_parked_later<V: Send + 'static>(self: &Arc<Self>, overflow: Option<Parked<V>>) {
+        if let Some((op, result)) = overflow {
+            deliver_later(&self.life.event_loop, move || op.finish(result));
+            return;
+        }
+        if self.delivery_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let data = [Arc::into_raw(self.clone()) as usize, 0, 0, 0];
+        // SAFETY: the data is an `Arc<SocketInner>` (which may cross threads), taken back
+        // once by whichever of the two functions runs.
+        let mut task = Some(unsafe { RawTask::new(run_delivery, discard_delivery, data) });
+        if self.life.event_loop.try_execute_raw(&mut task).is_err() {
+            // The loop has terminated: the task, dropped here, delivers on this thread.
+            drop(task);
+        }
+    }
+
+    /// The delivery task: reports the parked read, then the parked write. A panicking
+    /// handler does not keep the other from running.
+    fn deliver_parked(&self) {
+        // Cleared before the slots are looked at: a result parked from now on queues a new
+        // task, or is taken here.
+        self.delivery_queued.store(false, Ordering::Release);
+        let read = lock(&self.read).done.take();
+        let write = lock(&self.write).done.take();
+        let mut panic = None;
+        if let Some((op, result)) = read {
+            run_caught(&mut panic, || op.finish(result));
+        }
+        if let Some((op, result)) = write {
+            run_caught(&mut panic, || op.finish(result));
+        }
+        resume(panic);
+    }
+
     fn on_loop(&self) -> bool {
         self.life.event_loop.in_event_loop()
     }
@@ -678,8 +730,9 @@ impl SocketInner {
         let on_loop = self.on_loop();
         if on_loop && self.ready(READ_READY) {
             if let Some(result) = self.attempt_read(&mut op) {
+                let overflow = park(&mut side.done, op, result);
                 drop(side);
-                deliver_later(&self.life.event_loop, move || op.finish(result));
+                self.deliver_parked_later(overflow);
                 return Ok(seq);
             }
         }
@@ -796,8 +849,9 @@ impl SocketInner {
             }
             if on_loop && self.ready(WRITE_READY) {
                 if let Some(result) = self.attempt_write(&mut side, &mut op) {
+                    let overflow = park(&mut side.done, op, result);
                     drop(side);
-                    deliver_later(&self.life.event_loop, move || op.finish(result));
+                    self.deliver_parked_later(overflow);
                     return Ok(seq);
                 }
             }
@@ -927,7 +981,9 @@ impl SocketInner {
                 }
             }
         }
-        self.flush_queue(&mut side, &mut done);
+        if !side.queue.is_empty() || side.shutdown_requested {
+            self.flush_queue(&mut side, &mut done);
+        }
         done
     }
 
@@ -991,6 +1047,37 @@ impl SocketInner {
                 .collect(),
         );
     }
+}
+
+/// Puts a result known inside its call into its direction's slot; gives it back if the slot
+/// is taken.
+fn park<V>(slot: &mut Option<Parked<V>>, op: Op<V>, result: Result<V>) -> Option<Parked<V>> {
+    if slot.is_some() {
+        return Some((op, result));
+    }
+    *slot = Some((op, result));
+    None
+}
+
+/// The delivery task's body on the loop.
+///
+/// # Safety
+/// `data[0]` is an `Arc<SocketInner>` from `Arc::into_raw`, taken back here once.
+unsafe fn run_delivery(_: &EventLoop, data: [usize; 4]) {
+    // SAFETY: the function's contract.
+    let inner = unsafe { Arc::from_raw(data[0] as *const SocketInner) };
+    inner.deliver_parked();
+}
+
+/// The delivery task dropped unrun (a shutdown dropped the loop's tasks): the results are
+/// known, so they are reported here, once.
+///
+/// # Safety
+/// As [`run_delivery`].
+unsafe fn discard_delivery(data: [usize; 4]) {
+    // SAFETY: the function's contract.
+    let inner = unsafe { Arc::from_raw(data[0] as *const SocketInner) };
+    inner.deliver_parked();
 }
 
 /// Reports finished operations in order; a panicking handler does not keep the later ones
