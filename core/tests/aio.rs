@@ -1110,11 +1110,12 @@ fn results_known_at_the_call_are_delivered_in_order() {
             let _ = first_tx.send((0, first.to_vec(0..2).unwrap()));
             // Two more reads from inside the handler, each finishing at its call (the data
             // is there): the first waits in the read slot, the second in a task of its own.
-            for i in 1..3 {
+            for (i, buf) in later.iter().enumerate().skip(1) {
                 let tx = tx.clone();
-                let buf = later[i].clone();
+                let lent = buf.lend(0..2).unwrap();
+                let buf = buf.clone();
                 next.read(
-                    later[i].lend(0..2).unwrap(),
+                    lent,
                     None,
                     Handler::new(move |r| {
                         assert_eq!(r.unwrap(), ReadOutcome::Bytes(2));
