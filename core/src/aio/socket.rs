@@ -865,11 +865,21 @@ impl SocketInner {
         } else {
             side.queue.push(op, total);
             if on_loop && side.raw.is_none() && self.ready(WRITE_READY) {
-                let mut done = Vec::new();
-                self.flush_queue(&mut side, &mut done);
+                // The first write finished here waits in the write slot (no allocation for
+                // the common case of one); any more go to a task of their own, after it.
+                let mut first = None;
+                let mut rest = Vec::new();
+                self.flush_queue(&mut side, &mut |op, result| match first {
+                    None => first = Some((op, result)),
+                    Some(_) => rest.push((op, result)),
+                });
+                let parked = first.map(|(op, result)| park(&mut side.done, op, result));
                 drop(side);
-                if !done.is_empty() {
-                    deliver_later(&self.life.event_loop, move || finish_all(done));
+                if let Some(overflow) = parked {
+                    self.deliver_parked_later(overflow);
+                }
+                if !rest.is_empty() {
+                    deliver_later(&self.life.event_loop, move || finish_all(rest));
                 }
                 return Ok(seq);
             }
@@ -917,23 +927,28 @@ impl SocketInner {
     /// Sends queued writes while the socket takes them (one `sendmsg` per batch); finished
     /// ones go to `done`, in order. A send error fails every queued write. Once the queue is
     /// empty, a requested output shutdown takes effect.
-    fn flush_queue(&self, side: &mut WriteSide, done: &mut Done<usize>) {
-        let mut sent_in_full = Vec::new();
+    fn flush_queue(&self, side: &mut WriteSide, done: &mut dyn FnMut(Op<usize>, Result<usize>)) {
         while !side.queue.is_empty() {
-            let mut scratch = std::mem::take(&mut side.scratch);
-            side.queue.gather(&mut scratch);
-            let batch: usize = scratch.iter().map(|s| s.len()).sum();
-            let sent = if batch == 0 {
-                Ok(0)
-            } else {
-                self.channel.write_vectored(&scratch)
+            // One queued write of one region goes with a plain send; several are gathered.
+            let (sent, batch) = match side.queue.single() {
+                Some(bytes) => (self.channel.try_write(bytes), bytes.len()),
+                None => {
+                    let mut scratch = std::mem::take(&mut side.scratch);
+                    side.queue.gather(&mut scratch);
+                    let batch: usize = scratch.iter().map(|s| s.len()).sum();
+                    let sent = if batch == 0 {
+                        Ok(0)
+                    } else {
+                        self.channel.write_vectored(&scratch)
+                    };
+                    scratch.clear();
+                    side.scratch = scratch;
+                    (sent, batch)
+                }
             };
-            scratch.clear();
-            side.scratch = scratch;
             match sent {
                 Ok(n) => {
-                    side.queue.advance(n, &mut sent_in_full);
-                    done.extend(sent_in_full.drain(..).map(|(op, len)| (op, Ok(len))));
+                    side.queue.advance(n, &mut |op, len| done(op, Ok(len)));
                     if n < batch {
                         // The socket's send buffer is full: the next edge goes on.
                         break;
@@ -944,7 +959,9 @@ impl SocketInner {
                     if matches!(e, Error::Os(_)) {
                         side.failed = Some(e);
                     }
-                    done.extend(side.queue.take_all().into_iter().map(|op| (op, Err(e))));
+                    for op in side.queue.take_all() {
+                        done(op, Err(e));
+                    }
                 }
             }
         }
@@ -982,7 +999,7 @@ impl SocketInner {
             }
         }
         if !side.queue.is_empty() || side.shutdown_requested {
-            self.flush_queue(&mut side, &mut done);
+            self.flush_queue(&mut side, &mut |op, result| done.push((op, result)));
         }
         done
     }

@@ -89,8 +89,20 @@ impl WriteQueue {
         }
     }
 
-    /// Accounts `n` sent bytes; the entries sent in full move to `done`, with their length.
-    pub(crate) fn advance(&mut self, mut n: usize, done: &mut Vec<(Op<usize>, usize)>) {
+    /// The unsent bytes when one entry of one region is queued: sent with a plain `send`,
+    /// with no slice list.
+    pub(crate) fn single(&self) -> Option<&[u8]> {
+        if self.entries.len() != 1 {
+            return None;
+        }
+        let entry = self.entries.front()?;
+        let bytes = entry.op.bufs.as_ref()?.write_slice()?;
+        bytes.get(entry.sent..)
+    }
+
+    /// Accounts `n` sent bytes; the entries sent in full go to `done`, with their length, in
+    /// order.
+    pub(crate) fn advance(&mut self, mut n: usize, done: &mut dyn FnMut(Op<usize>, usize)) {
         self.bytes -= n.min(self.bytes);
         while n > 0 || self.entries.front().is_some_and(|e| e.sent == e.total) {
             let Some(front) = self.entries.front_mut() else {
@@ -103,7 +115,7 @@ impl WriteQueue {
                 return;
             }
             if let Some(entry) = self.entries.pop_front() {
-                done.push((entry.op, entry.total));
+                done(entry.op, entry.total);
             }
         }
     }
