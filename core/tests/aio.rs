@@ -1140,3 +1140,26 @@ fn results_known_at_the_call_are_delivered_in_order() {
     peer.close();
     finish(group);
 }
+
+#[test]
+fn a_connection_no_channel_can_take_is_closed() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (server, addr) = server(&group);
+    let (tx, rx) = channel();
+    server.accept(to(&tx)).unwrap();
+    // A shut-down group takes no new channels: the accepted connection is closed and the
+    // accept fails.
+    group.shutdown();
+    let client = SocketChannel::open().unwrap();
+    client.connect(addr).unwrap();
+    assert_eq!(recv(&rx).unwrap_err(), ErrorKind::GroupShutdown.into());
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        client.read(&mut byte).unwrap(),
+        Some(0),
+        "closed by the server"
+    );
+    client.close();
+    server.close();
+    assert!(group.await_termination(Some(WAIT)).unwrap());
+}
