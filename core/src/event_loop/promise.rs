@@ -215,10 +215,22 @@ impl Promise {
                 state.cancelling = true;
                 state.on_cancel.take()
             };
-            if let Some(hook) = hook {
-                hook();
+            // A hook that panics still lets the cancel complete (nobody waits forever); the
+            // panic goes on once it has.
+            let panicked = hook.and_then(|hook| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)).err()
+            });
+            let completed = self.finish_completion(outcome, true);
+            if let Some(panic) = panicked {
+                std::panic::resume_unwind(panic);
             }
+            return completed;
         }
+        self.finish_completion(outcome, false)
+    }
+
+    /// Records `outcome` (unless the promise is decided otherwise) and hands the listeners on.
+    fn finish_completion(&self, outcome: Outcome, cancelling: bool) -> bool {
         let (listeners, waiters) = {
             let mut state = lock(&self.inner.state);
             if state.outcome.is_some() || (state.cancelling && !cancelling) {
@@ -432,5 +444,35 @@ impl Promise {
     /// Whether both values are the same promise.
     pub fn same(&self, other: &Promise) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_hook_runs_before_the_cancel_is_visible() {
+        let promise = Promise::new(None);
+        let seen = Arc::new(Mutex::new(None));
+        let (p, s) = (promise.clone(), seen.clone());
+        promise.on_cancel(Box::new(move || {
+            // Inside the hook: not done yet, and nothing else can complete or start it.
+            *s.lock().unwrap() = Some((p.is_done(), p.try_success(None), p.set_uncancellable()));
+        }));
+        assert!(promise.cancel());
+        assert_eq!(*seen.lock().unwrap(), Some((false, false, false)));
+        assert!(promise.is_cancelled());
+        assert!(!promise.cancel(), "once");
+    }
+
+    #[test]
+    fn a_panicking_cancel_hook_still_completes_the_cancel() {
+        let promise = Promise::new(None);
+        promise.on_cancel(Box::new(|| panic!("hook")));
+        let cancel = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| promise.cancel()));
+        assert!(cancel.is_err(), "the panic goes on");
+        assert!(promise.is_cancelled());
+        assert!(promise.wait(Some(Duration::ZERO)).unwrap());
     }
 }
