@@ -221,8 +221,12 @@ impl AsynchronousServerSocketChannel {
 }
 
 impl ServerInner {
+    /// Whether an accept can make progress: a connection is waiting, and no back-off after a
+    /// descriptor shortage (`EMFILE`) holds accepts back (the loop looks again when it ends),
+    /// so a handler that accepts again after such an error does not spin.
     fn ready(&self) -> bool {
         Readiness::flags(self.channel.core.readiness.snapshot()) & ACCEPT_READY != 0
+            && self.channel.core.accept_backoff_left().is_none()
     }
 
     fn start_accept(self: &Arc<Self>, handler: Handler<AsynchronousSocketChannel>) -> Result<u64> {
