@@ -56,9 +56,7 @@ fn pair(
 }
 
 fn finish(group: AsynchronousChannelGroup) {
-    group.shutdown_now();
-    assert!(group.await_termination(Some(WAIT)).unwrap());
-    assert!(group.is_terminated());
+    util::terminate(&group);
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! thread per request (its own test binary: the allocator below counts the loop thread's
 //! allocations).
 
+mod util;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,12 +161,7 @@ fn loop_allocations(queue: bool, requests: u32, warm_up: u32) -> u64 {
     client.close();
     channel.close();
     server.close();
-    group.shutdown_now();
-    assert!(
-        group
-            .await_termination(Some(Duration::from_secs(5)))
-            .unwrap()
-    );
+    util::terminate(&group);
     // SAFETY: the group has terminated: no operation or handler uses the connection now.
     drop(unsafe { Box::from_raw(conn as *const Connection as *mut Connection) });
     counted

@@ -77,10 +77,5 @@ fn an_accept_under_emfile_fails_then_waits_out_the_back_off() {
     accepted.close();
     client.close();
     server.close();
-    group.shutdown_now();
-    assert!(
-        group
-            .await_termination(Some(Duration::from_secs(5)))
-            .unwrap()
-    );
+    util::terminate(&group);
 }

@@ -5,7 +5,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use nioxide_core::Result;
-use nioxide_core::aio::Handler;
+use nioxide_core::aio::{AsynchronousChannelGroup, Handler};
 use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
 
 /// Five seconds: every wait in the tests is bounded by this.
@@ -59,4 +59,11 @@ pub fn to<V: Send + 'static>(tx: &Sender<Result<V>>) -> Handler<V> {
 pub fn recv<V>(rx: &Receiver<Result<V>>) -> Result<V> {
     rx.recv_timeout(Duration::from_secs(5))
         .expect("a handler ran in time")
+}
+
+/// Shuts `group` down now and waits (five seconds at most) until it has terminated.
+pub fn terminate(group: &AsynchronousChannelGroup) {
+    group.shutdown_now();
+    assert!(group.await_termination(LIMIT).unwrap());
+    assert!(group.is_terminated());
 }
