@@ -88,6 +88,14 @@ fn positional_writes_and_reads_beyond_the_end_size_truncate_force() {
     assert_eq!(recv(&rrx).unwrap(), ReadOutcome::EndOfStream);
     file.read(buf.lend(0..0).unwrap(), 0, to(&rtx)).unwrap();
     assert_eq!(recv(&rrx).unwrap(), ReadOutcome::Bytes(0));
+    // A file's reads and writes take one region: several are refused at the call.
+    let other = SharedBuf::new(4);
+    let two = SharedBuf::lend_vectored(&[(&buf, 0..4), (&other, 0..4)]).unwrap();
+    assert_eq!(
+        file.read(two, 0, to(&rtx)).unwrap_err(),
+        ErrorKind::InvalidArgument.into()
+    );
+    assert!(!buf.is_lent() && !other.is_lent());
     // Truncate shortens only; force flushes.
     file.truncate(100).unwrap();
     assert_eq!(file.size().unwrap(), 16);

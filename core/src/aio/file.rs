@@ -488,12 +488,17 @@ impl FileInner {
         drop(left);
     }
 
-    /// Runs `work` for `op` on the pool; its outcome is reported on the loop.
+    /// Runs `work` for `op` (which borrows one region: a file's reads and writes are not
+    /// scattering or gathering) on the pool; its outcome is reported on the loop.
     fn submit<V: Send + 'static>(
         self: &Arc<Self>,
         op: Op<V>,
         work: impl FnOnce(libc::c_int, &mut Op<V>) -> Result<V> + Send + 'static,
     ) -> Result<u64> {
+        if op.bufs.as_ref().is_some_and(|b| b.regions().len() != 1) {
+            op.abandon();
+            return Err(ErrorKind::InvalidArgument.into());
+        }
         if let Err(e) = crate::sys::fork::check(self.generation) {
             op.abandon();
             return Err(e);
@@ -539,10 +544,6 @@ impl FileInner {
         position: u64,
         handler: Handler<ReadOutcome>,
     ) -> Result<u64> {
-        if bufs.regions().len() != 1 {
-            bufs.release();
-            return Err(ErrorKind::InvalidArgument.into());
-        }
         let op = Op::new(0, Some(bufs), handler);
         self.submit(op, move |fd, op| {
             let Some(buf) = op.bufs.as_mut().and_then(IoBufs::read_slice) else {
@@ -564,10 +565,6 @@ impl FileInner {
         position: u64,
         handler: Handler<usize>,
     ) -> Result<u64> {
-        if bufs.regions().len() != 1 {
-            bufs.release();
-            return Err(ErrorKind::InvalidArgument.into());
-        }
         let op = Op::new(0, Some(bufs), handler);
         self.submit(op, move |fd, op| {
             let mut slices = Vec::with_capacity(1);

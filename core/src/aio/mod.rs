@@ -101,6 +101,78 @@
 //! # Ok::<(), nioxide_core::Error>(())
 //! ```
 
+/// The methods both loop-served channel types have alike (loop, group, options, local
+/// address, state, binding slot, identity), written once. `$channel` is the core channel type
+/// they delegate to.
+macro_rules! loop_channel_methods {
+    ($type:ident, $channel:ident) => {
+        /// The loop whose thread runs this channel's handlers.
+        pub fn event_loop(&self) -> &crate::event_loop::EventLoop {
+            &self.inner.life.event_loop
+        }
+
+        /// The group the channel was opened in.
+        pub fn group(&self) -> &crate::aio::AsynchronousChannelGroup {
+            &self.inner.life.group
+        }
+
+        #[doc = concat!("Sets a socket option ([`", stringify!($channel), "::OPTIONS`]).")]
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($channel), "::set_option`].")]
+        pub fn set_option(&self, opt: crate::channel::SocketOption, value: i64) -> Result<()> {
+            self.inner.channel.set_option(opt, value)
+        }
+
+        /// Reads a socket option.
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($channel), "::get_option`].")]
+        pub fn get_option(&self, opt: crate::channel::SocketOption) -> Result<i64> {
+            self.inner.channel.get_option(opt)
+        }
+
+        /// The options this channel supports.
+        pub fn supported_options(&self) -> &'static [crate::channel::SocketOption] {
+            self.inner.channel.supported_options()
+        }
+
+        /// The local address (with the port the system chose), or `None` before bind (or,
+        /// for a connection, connect).
+        ///
+        /// # Errors
+        /// `Closed`, OS errors.
+        pub fn local_address(&self) -> Result<Option<std::net::SocketAddr>> {
+            self.inner.channel.local_address()
+        }
+
+        /// Whether the channel is open.
+        pub fn is_open(&self) -> bool {
+            !self.inner.life.is_closed() && self.inner.channel.is_open()
+        }
+
+        /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
+        pub fn with_binding<R>(
+            &self,
+            f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
+        ) -> R {
+            self.inner.life.with_binding(f)
+        }
+
+        /// Stores the binding layer's object for this channel (a C handle, a Python weak
+        /// reference: a channel made by nioxide, such as an accepted one, then finds its
+        /// wrapper); dropped with the channel, or when replaced (on this thread).
+        pub fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
+            self.inner.life.set_binding(value);
+        }
+
+        /// Whether both values are the same channel.
+        pub fn same(&self, other: &$type) -> bool {
+            std::sync::Arc::ptr_eq(&self.inner, &other.inner)
+        }
+    };
+}
+
 mod buffer;
 mod file;
 mod group;

@@ -14,7 +14,7 @@ use super::group::{AsynchronousChannelGroup, Member};
 use super::{
     AsynchronousSocketChannel, Handler, Life, LoopChannel, Op, deliver_later, resume, run_caught,
 };
-use crate::channel::{Family, ServerSocketChannel, SocketOption};
+use crate::channel::{Family, ServerSocketChannel};
 use crate::event_loop::io::{IoEvent, IoHandle};
 use crate::event_loop::{EventLoop, Failure, Future, Promise};
 use crate::selector::{OP_ACCEPT, SelectionKey};
@@ -114,64 +114,7 @@ impl AsynchronousServerSocketChannel {
         self.inner.channel.bind(addr, backlog)
     }
 
-    /// The bound address (with the chosen port), or `None` before bind.
-    ///
-    /// # Errors
-    /// `Closed`, OS errors.
-    pub fn local_address(&self) -> Result<Option<SocketAddr>> {
-        self.inner.channel.local_address()
-    }
-
-    /// Sets a socket option ([`ServerSocketChannel::OPTIONS`]).
-    ///
-    /// # Errors
-    /// As [`ServerSocketChannel::set_option`].
-    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.inner.channel.set_option(opt, value)
-    }
-
-    /// Reads a socket option.
-    ///
-    /// # Errors
-    /// As [`ServerSocketChannel::get_option`].
-    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.inner.channel.get_option(opt)
-    }
-
-    /// The options this channel supports.
-    pub fn supported_options(&self) -> &'static [SocketOption] {
-        self.inner.channel.supported_options()
-    }
-
-    /// The loop whose thread runs this listener's handlers.
-    pub fn event_loop(&self) -> &EventLoop {
-        &self.inner.life.event_loop
-    }
-
-    /// Whether the listener is open.
-    pub fn is_open(&self) -> bool {
-        !self.inner.life.is_closed() && self.inner.channel.is_open()
-    }
-
-    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
-    pub fn with_binding<R>(
-        &self,
-        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
-    ) -> R {
-        self.inner.life.with_binding(f)
-    }
-
-    /// Stores the binding layer's object for this channel (a C handle, a Python weak
-    /// reference: a channel made by nioxide, such as an accepted one, then finds its
-    /// wrapper); dropped with the channel, or when replaced (on this thread).
-    pub fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
-        self.inner.life.set_binding(value);
-    }
-
-    /// Whether both values are the same channel.
-    pub fn same(&self, other: &AsynchronousServerSocketChannel) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
+    loop_channel_methods!(AsynchronousServerSocketChannel, ServerSocketChannel);
 
     /// Accepts a connection: `handler` gets the new channel (on the group's next loop), which
     /// it then owns, or the error.

@@ -24,7 +24,7 @@ use super::{
     Handler, IoBufs, Life, LoopChannel, Op, ReadOutcome, deliver_later, disabled, resume,
     run_caught,
 };
-use crate::channel::{Family, SocketChannel, SocketOption};
+use crate::channel::{Family, SocketChannel};
 use crate::event_loop::io::{IoEvent, IoHandle};
 use crate::event_loop::{EventLoop, Future, LoopTimer, Promise, RawTask};
 use crate::selector::{OP_CONNECT, OP_READ, OP_WRITE, SelectionKey};
@@ -201,51 +201,12 @@ impl AsynchronousSocketChannel {
         Ok(AsynchronousSocketChannel { inner })
     }
 
-    /// The loop whose thread runs this channel's handlers.
-    pub fn event_loop(&self) -> &EventLoop {
-        &self.inner.life.event_loop
-    }
-
-    /// The group the channel was opened in.
-    pub fn group(&self) -> &AsynchronousChannelGroup {
-        &self.inner.life.group
-    }
-
     /// Binds the local side before connecting.
     ///
     /// # Errors
     /// As [`SocketChannel::bind`].
     pub fn bind(&self, addr: SocketAddr) -> Result<()> {
         self.inner.channel.bind(addr)
-    }
-
-    /// Sets a socket option ([`SocketChannel::OPTIONS`]).
-    ///
-    /// # Errors
-    /// As [`SocketChannel::set_option`].
-    pub fn set_option(&self, opt: SocketOption, value: i64) -> Result<()> {
-        self.inner.channel.set_option(opt, value)
-    }
-
-    /// Reads a socket option.
-    ///
-    /// # Errors
-    /// As [`SocketChannel::get_option`].
-    pub fn get_option(&self, opt: SocketOption) -> Result<i64> {
-        self.inner.channel.get_option(opt)
-    }
-
-    /// The options this channel supports.
-    pub fn supported_options(&self) -> &'static [SocketOption] {
-        self.inner.channel.supported_options()
-    }
-
-    /// The local address, or `None` before bind or connect.
-    ///
-    /// # Errors
-    /// `Closed`, OS errors.
-    pub fn local_address(&self) -> Result<Option<SocketAddr>> {
-        self.inner.channel.local_address()
     }
 
     /// The peer's address, or `None` while not connected.
@@ -256,30 +217,7 @@ impl AsynchronousSocketChannel {
         self.inner.channel.remote_address()
     }
 
-    /// Whether the channel is open.
-    pub fn is_open(&self) -> bool {
-        !self.inner.life.is_closed() && self.inner.channel.is_open()
-    }
-
-    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
-    pub fn with_binding<R>(
-        &self,
-        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
-    ) -> R {
-        self.inner.life.with_binding(f)
-    }
-
-    /// Stores the binding layer's object for this channel (a C handle, a Python weak
-    /// reference: a channel made by nioxide, such as an accepted one, then finds its
-    /// wrapper); dropped with the channel, or when replaced (on this thread).
-    pub fn set_binding(&self, value: Box<dyn std::any::Any + Send + Sync>) {
-        self.inner.life.set_binding(value);
-    }
-
-    /// Whether both values are the same channel.
-    pub fn same(&self, other: &AsynchronousSocketChannel) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
+    loop_channel_methods!(AsynchronousSocketChannel, SocketChannel);
 
     /// The underlying channel (for its descriptor and state queries; doing I/O on it while
     /// operations are pending breaks their ordering).
