@@ -14,22 +14,23 @@
 //!
 //! - **A handler** ([`Handler`]) receives the operation's result: a closure (what Java
 //!   passes as the attachment is whatever it captures) or a binding's raw function and data
-//!   (no allocation). Each operation has
-//!   a `_future` variant that returns a [`Future`](crate::event_loop::Future) instead; its
-//!   value is the result (`usize`, [`ReadOutcome`], `()`, or the accepted channel), boxed.
+//!   (no allocation). Each operation has a `_future` variant that returns a
+//!   [`Future`](crate::event_loop::Future) instead; its value is the result (`usize`,
+//!   [`ReadOutcome`], `()`, a [`FileLock`], or the accepted channel), boxed.
 //! - **Exactly once.** Every operation that was started (its call returned `Ok`) reports once,
 //!   completed or failed, on every path: I/O, close ([`ErrorKind::AsyncClose`]), timeout
 //!   ([`ErrorKind::TimedOut`]), cancel of its future ([`ErrorKind::Cancelled`]), the group's
 //!   `shutdown_now`. A call that fails reports nothing and keeps nothing: its handler is
-//!   dropped unrun and its memory given back at once.
+//!   dropped unrun and its memory given back at once. (An operation whose loop shut down
+//!   without running it reports on the thread that drops it.)
 //! - **Never inside the call.** Handlers run on the channel's loop thread (file handlers too),
 //!   never inside the call that started the operation. On the loop's thread, a socket call
 //!   tries the I/O at once only when the channel's readiness cache says it is ready, and a
 //!   result known then is delivered by a task the call queues on the loop (the task queue's
 //!   rule: a task queued by an I/O or timer callback runs in the same turn's last phase, one
-//!   queued by a task in the next turn): a socket's read or raw write waits in its
-//!   direction's slot for the channel's delivery task, with no allocation. Results found by the loop's own I/O events run their
-//!   handlers directly from the event.
+//!   queued by a task in the next turn): a socket's read or write waits in its direction's
+//!   slot for the channel's delivery task, with no allocation. Results found by the loop's
+//!   own I/O events run their handlers directly from the event.
 //! - **Borrowed memory** ([`IoBufs`]) is used only until the operation's outcome is decided:
 //!   its keep-alive owner is dropped right before the handler starts (or the future
 //!   completes). A cancel waits for an I/O attempt in progress and takes effect before the
