@@ -15,25 +15,10 @@ use nioxide_core::aio::{
     QueueFullPolicy, ReadOutcome, SharedBuf,
 };
 use nioxide_core::channel::SocketChannel;
-use nioxide_core::event_loop::Future;
 use nioxide_core::{Error, ErrorKind, Result};
-use util::{recv, to};
+use util::{recv, to, value};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// The value of a completed future.
-fn value<V: Clone + 'static>(future: &Future) -> Result<V> {
-    assert!(future.wait(Some(WAIT)).unwrap(), "future completed in time");
-    if let Some(e) = future.cause() {
-        return Err(e);
-    }
-    future.with_outcome(|o| match o {
-        Some(nioxide_core::event_loop::Outcome::Success(Some(v))) => {
-            Ok(v.downcast_ref::<V>().expect("value type").clone())
-        }
-        other => panic!("unexpected outcome {other:?}"),
-    })
-}
 
 fn server(group: &AsynchronousChannelGroup) -> (AsynchronousServerSocketChannel, SocketAddr) {
     let server = AsynchronousServerSocketChannel::open(group).unwrap();
@@ -633,37 +618,6 @@ fn shutdown_now_fails_pending_operations_on_the_group_threads() {
     client.close();
 }
 
-/// The echo server of the budget test: read → write (raw, or `write_all`) → read, its state
-/// in the closures.
-fn serve_echo(peer: AsynchronousSocketChannel, buf: SharedBuf, queue: bool) {
-    let next = peer.clone();
-    // Refused only once the test closes the channel.
-    let _ = peer.read(
-        buf.lend(0..256).unwrap(),
-        None,
-        Handler::new(move |r| {
-            let Ok(ReadOutcome::Bytes(n)) = r else {
-                next.close();
-                return;
-            };
-            let again = next.clone();
-            let b = buf.clone();
-            let written = Handler::new(move |w: Result<usize>| {
-                if w.is_ok() {
-                    serve_echo(again, b, queue);
-                }
-            });
-            let out = buf.lend(0..n).unwrap();
-            // Refused only once the test closes the channel.
-            let _ = if queue {
-                next.write_all(out, written)
-            } else {
-                next.write(out, None, written)
-            };
-        }),
-    );
-}
-
 /// Serves 500 echo requests from a blocking client on this thread (after a warm-up) and
 /// checks what they cost the loop's backend.
 fn echo_budget(queue: bool) {
@@ -673,7 +627,7 @@ fn echo_budget(queue: bool) {
     let client = SocketChannel::open().unwrap();
     client.connect(a).unwrap();
     let peer = value::<AsynchronousSocketChannel>(&accepted).unwrap();
-    serve_echo(peer.clone(), SharedBuf::new(256), queue);
+    util::echo(peer.clone(), SharedBuf::new(256), queue);
     s.close();
     let lp = &group.event_loop_group().loops()[0];
     let mut buf = [0u8; 64];

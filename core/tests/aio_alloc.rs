@@ -114,14 +114,7 @@ fn loop_allocations(queue: bool, requests: u32, warm_up: u32) -> u64 {
     client
         .connect(server.local_address().unwrap().unwrap())
         .unwrap();
-    assert!(accepted.wait(Some(Duration::from_secs(5))).unwrap());
-    let channel = accepted.with_outcome(|o| match o {
-        Some(nioxide_core::event_loop::Outcome::Success(Some(v))) => v
-            .downcast_ref::<AsynchronousSocketChannel>()
-            .unwrap()
-            .clone(),
-        other => panic!("{other:?}"),
-    });
+    let channel = util::value::<AsynchronousSocketChannel>(&accepted).unwrap();
     let conn: &'static Connection = Box::leak(Box::new(Connection {
         channel: channel.clone(),
         buf: UnsafeCell::new([0; 256]),
