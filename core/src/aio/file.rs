@@ -311,6 +311,11 @@ impl AsynchronousFileChannel {
         &self.inner.event_loop
     }
 
+    /// The group the channel was opened in (its pool runs the channel's I/O).
+    pub fn group(&self) -> &AsynchronousChannelGroup {
+        &self.inner.group
+    }
+
     /// Whether the channel is open.
     pub fn is_open(&self) -> bool {
         !self.inner.closed.load(Ordering::Acquire)
