@@ -1117,3 +1117,53 @@ fn a_connection_no_channel_can_take_is_closed() {
     server.close();
     assert!(group.await_termination(Some(WAIT)).unwrap());
 }
+
+#[test]
+fn a_read_finished_at_its_call_reports_before_a_later_read_of_the_same_direction() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let (s, addr) = server(&group);
+    let accepted = s.accept_future().unwrap();
+    let client = SocketChannel::open().unwrap();
+    client.connect(addr).unwrap();
+    let peer = value::<AsynchronousSocketChannel>(&accepted).unwrap();
+    s.close();
+    client.write(b"abc").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let (tx, rx) = channel::<Vec<u8>>();
+    // Each read takes one byte and reports it. The first (started from this thread) starts
+    // the second, which finishes at its call ("b"): its handler runs from the delivery task,
+    // at the start of a turn. There it starts the third, which finishes at its call too
+    // ("c", waiting for the next delivery), and the fourth, which waits; then it sends the
+    // byte that finishes the fourth ("d") in this very turn, before the third's delivery.
+    fn read(
+        peer: &AsynchronousSocketChannel,
+        tx: &std::sync::mpsc::Sender<Vec<u8>>,
+        then: impl FnOnce() + Send + 'static,
+    ) {
+        let buf = SharedBuf::new(1);
+        let (tx, b) = (tx.clone(), buf.clone());
+        peer.read(
+            buf.lend(0..1).unwrap(),
+            None,
+            Handler::new(move |r| {
+                assert_eq!(r.unwrap(), ReadOutcome::Bytes(1));
+                let _ = tx.send(b.to_vec(0..1).unwrap());
+                then();
+            }),
+        )
+        .unwrap();
+    }
+    let (p, t) = (peer.clone(), tx.clone());
+    read(&peer, &tx, move || {
+        let (p2, t2) = (p.clone(), t.clone());
+        read(&p, &t, move || {
+            read(&p2, &t2, || {});
+            read(&p2, &t2, || {});
+            client.write(b"d").unwrap();
+        });
+    });
+    let got: Vec<Vec<u8>> = (0..4).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+    assert_eq!(got, [b"a", b"b", b"c", b"d"]);
+    peer.close();
+    finish(group);
+}

@@ -72,6 +72,9 @@ struct ReadSide {
     seq: u64,
     /// A read that finished inside its call, for the delivery task.
     done: Option<Parked<ReadOutcome>>,
+    /// Reads finished inside their calls and not yet reported: while there are any, the
+    /// loop's events finish no later read (it would report first).
+    undelivered: u32,
 }
 
 struct WriteSide {
@@ -88,8 +91,10 @@ struct WriteSide {
     /// The slices of one `sendmsg`: empty between sends, its allocation kept while writes
     /// are queued and let go once the queue is empty.
     scratch: Vec<IoSlice<'static>>,
-    /// A raw write that finished inside its call, for the delivery task.
+    /// A write that finished inside its call, for the delivery task.
     done: Option<Parked<usize>>,
+    /// Writes finished inside their calls and not yet reported (see `ReadSide`).
+    undelivered: u32,
 }
 
 // SAFETY: `scratch` holds no slices between sends (it is cleared before the lock is given
@@ -191,6 +196,7 @@ impl AsynchronousSocketChannel {
                         seq: 0,
                         scratch: Vec::new(),
                         done: None,
+                        undelivered: 0,
                     }),
                     connect: Mutex::new(ConnectSide::default()),
                     timers: Default::default(),
@@ -414,9 +420,19 @@ impl SocketInner {
     /// After an operation was parked (`overflow` is `None`): makes sure the delivery task is
     /// queued. A second result of the same direction before the task ran (`overflow`) is
     /// delivered by a task of its own, queued after it.
-    fn deliver_parked_later<V: Send + 'static>(self: &Arc<Self>, overflow: Option<Parked<V>>) {
+    fn deliver_parked_later<V: Send + 'static>(
+        self: &Arc<Self>,
+        dir: usize,
+        overflow: Option<Parked<V>>,
+    ) {
         if let Some((op, result)) = overflow {
-            deliver_later(&self.life.event_loop, move || op.finish(result));
+            let inner = self.clone();
+            deliver_later(&self.life.event_loop, move || {
+                let mut panic = None;
+                run_caught(&mut panic, || op.finish(result));
+                inner.after_delivery(dir, 1, &mut panic);
+                resume(panic);
+            });
             return;
         }
         if self.delivery_queued.swap(true, Ordering::AcqRel) {
@@ -443,11 +459,49 @@ impl SocketInner {
         let mut panic = None;
         if let Some((op, result)) = read {
             run_caught(&mut panic, || op.finish(result));
+            self.after_delivery(READ, 1, &mut panic);
         }
         if let Some((op, result)) = write {
             run_caught(&mut panic, || op.finish(result));
+            self.after_delivery(WRITE, 1, &mut panic);
         }
         resume(panic);
+    }
+
+    /// `n` results of direction `dir` that finished inside their calls have been reported:
+    /// once none is left, what the loop's events held back in that direction goes on (the
+    /// readiness cache still says whether it can). Panics of the handlers run here go to
+    /// `panic`.
+    fn after_delivery(
+        &self,
+        dir: usize,
+        n: u32,
+        panic: &mut Option<Box<dyn std::any::Any + Send>>,
+    ) {
+        if dir == READ {
+            let caught_up = {
+                let mut side = lock(&self.read);
+                side.undelivered -= n.min(side.undelivered);
+                side.undelivered == 0
+            };
+            if caught_up {
+                if let Some((op, result)) = self.poll_read() {
+                    run_caught(panic, || op.finish(result));
+                }
+            }
+        } else {
+            let caught_up = {
+                let mut side = lock(&self.write);
+                side.undelivered -= n.min(side.undelivered);
+                side.undelivered == 0
+            };
+            if caught_up {
+                let done = self.poll_write();
+                if !done.is_empty() {
+                    run_caught(panic, || finish_all(done));
+                }
+            }
+        }
     }
 
     fn on_loop(&self) -> bool {
@@ -668,9 +722,10 @@ impl SocketInner {
         let on_loop = self.on_loop();
         if on_loop && self.ready(READ_READY) {
             if let Some(result) = self.attempt_read(&mut op) {
-                let overflow = park(&mut side.done, op, result);
+                let slots = &mut *side;
+                let overflow = park(&mut slots.done, &mut slots.undelivered, op, result);
                 drop(side);
-                self.deliver_parked_later(overflow);
+                self.deliver_parked_later(READ, overflow);
                 return Ok(seq);
             }
         }
@@ -716,7 +771,7 @@ impl SocketInner {
     /// On the loop's thread: the pending read, if the cache says it can progress and it did.
     fn poll_read(&self) -> Option<(Op<ReadOutcome>, Result<ReadOutcome>)> {
         let mut side = lock(&self.read);
-        if side.pending.is_none() || !self.ready(READ_READY) {
+        if side.pending.is_none() || side.undelivered > 0 || !self.ready(READ_READY) {
             return None;
         }
         let result = self.attempt_read(side.pending.as_mut()?)?;
@@ -787,9 +842,10 @@ impl SocketInner {
             }
             if on_loop && self.ready(WRITE_READY) {
                 if let Some(result) = self.attempt_write(&mut side, &mut op) {
-                    let overflow = park(&mut side.done, op, result);
+                    let parked = &mut *side;
+                    let overflow = park(&mut parked.done, &mut parked.undelivered, op, result);
                     drop(side);
-                    self.deliver_parked_later(overflow);
+                    self.deliver_parked_later(WRITE, overflow);
                     return Ok(seq);
                 }
             }
@@ -811,13 +867,24 @@ impl SocketInner {
                     None => first = Some((op, result)),
                     Some(_) => rest.push((op, result)),
                 });
-                let parked = first.map(|(op, result)| park(&mut side.done, op, result));
+                let slots = &mut *side;
+                slots.undelivered += rest.len() as u32;
+                let parked = first
+                    .map(|(op, result)| park(&mut slots.done, &mut slots.undelivered, op, result));
                 drop(side);
                 if let Some(overflow) = parked {
-                    self.deliver_parked_later(overflow);
+                    self.deliver_parked_later(WRITE, overflow);
                 }
                 if !rest.is_empty() {
-                    deliver_later(&self.life.event_loop, move || finish_all(rest));
+                    let (inner, n) = (self.clone(), rest.len() as u32);
+                    deliver_later(&self.life.event_loop, move || {
+                        let mut panic = None;
+                        for (op, result) in rest {
+                            run_caught(&mut panic, || op.finish(result));
+                        }
+                        inner.after_delivery(WRITE, n, &mut panic);
+                        resume(panic);
+                    });
                 }
                 return Ok(seq);
             }
@@ -916,7 +983,7 @@ impl SocketInner {
     fn poll_write(&self) -> Done<usize> {
         let mut done = Vec::new();
         let mut side = lock(&self.write);
-        if !self.ready(WRITE_READY) {
+        if side.undelivered > 0 || !self.ready(WRITE_READY) {
             return done;
         }
         if let Some(mut op) = side.raw.take() {
@@ -1004,9 +1071,15 @@ impl SocketInner {
     }
 }
 
-/// Puts a result known inside its call into its direction's slot; gives it back if the slot
-/// is taken.
-fn park<V>(slot: &mut Option<Parked<V>>, op: Op<V>, result: Result<V>) -> Option<Parked<V>> {
+/// Puts a result known inside its call into its direction's slot (counting it as not yet
+/// reported); gives it back if the slot is taken.
+fn park<V>(
+    slot: &mut Option<Parked<V>>,
+    undelivered: &mut u32,
+    op: Op<V>,
+    result: Result<V>,
+) -> Option<Parked<V>> {
+    *undelivered += 1;
     if slot.is_some() {
         return Some((op, result));
     }
