@@ -42,6 +42,9 @@ struct ServerInner {
 struct AcceptSide {
     pending: Option<Op<AsynchronousSocketChannel>>,
     seq: u64,
+    /// Accepts finished inside their calls and not yet reported: while there are any, the
+    /// loop's events finish no later accept (it would report first).
+    undelivered: u32,
 }
 
 /// The readiness bits that let an accept make progress.
@@ -190,8 +193,25 @@ impl ServerInner {
         let on_loop = self.life.event_loop.in_event_loop();
         if on_loop && self.ready() {
             if let Some(result) = self.attempt_accept() {
+                side.undelivered += 1;
                 drop(side);
-                deliver_later(&self.life.event_loop, move || op.finish(result));
+                let inner = self.clone();
+                deliver_later(&self.life.event_loop, move || {
+                    let mut panic = None;
+                    run_caught(&mut panic, || op.finish(result));
+                    // Caught up: an accept the loop's events held back goes on.
+                    let caught_up = {
+                        let mut side = lock(&inner.accept);
+                        side.undelivered -= 1;
+                        side.undelivered == 0
+                    };
+                    if caught_up {
+                        if let Some((op, result)) = inner.poll_accept() {
+                            run_caught(&mut panic, || op.finish(result));
+                        }
+                    }
+                    resume(panic);
+                });
                 return Ok(seq);
             }
         }
@@ -238,7 +258,7 @@ impl ServerInner {
         Result<AsynchronousSocketChannel>,
     )> {
         let mut side = lock(&self.accept);
-        if side.pending.is_none() || !self.ready() {
+        if side.pending.is_none() || side.undelivered > 0 || !self.ready() {
             return None;
         }
         let result = self.attempt_accept()?;

@@ -426,13 +426,7 @@ impl SocketInner {
         overflow: Option<Parked<V>>,
     ) {
         if let Some((op, result)) = overflow {
-            let inner = self.clone();
-            deliver_later(&self.life.event_loop, move || {
-                let mut panic = None;
-                run_caught(&mut panic, || op.finish(result));
-                inner.after_delivery(dir, 1, &mut panic);
-                resume(panic);
-            });
+            self.report_later(dir, op, result);
             return;
         }
         if self.delivery_queued.swap(true, Ordering::AcqRel) {
@@ -446,6 +440,18 @@ impl SocketInner {
             // The loop has terminated: the task, dropped here, delivers on this thread.
             drop(task);
         }
+    }
+
+    /// Reports `op`'s result (known inside its call, and counted as not yet reported in
+    /// direction `dir`) from a task of its own on the loop; the direction then goes on.
+    fn report_later<V: Send + 'static>(self: &Arc<Self>, dir: usize, op: Op<V>, result: Result<V>) {
+        let inner = self.clone();
+        deliver_later(&self.life.event_loop, move || {
+            let mut panic = None;
+            run_caught(&mut panic, || op.finish(result));
+            inner.after_delivery(dir, 1, &mut panic);
+            resume(panic);
+        });
     }
 
     /// The delivery task: reports the parked read, then the parked write. A panicking
@@ -713,10 +719,9 @@ impl SocketInner {
         let empty = bufs.total_len() == 0;
         let mut op = Op::new(seq, Some(bufs), handler);
         if empty {
+            side.undelivered += 1;
             drop(side);
-            deliver_later(&self.life.event_loop, move || {
-                op.finish(Ok(ReadOutcome::Bytes(0)))
-            });
+            self.report_later(READ, op, Ok(ReadOutcome::Bytes(0)));
             return Ok(seq);
         }
         let on_loop = self.on_loop();
@@ -836,8 +841,9 @@ impl SocketInner {
         let on_loop = self.on_loop();
         if raw {
             if total == 0 {
+                side.undelivered += 1;
                 drop(side);
-                deliver_later(&self.life.event_loop, move || op.finish(Ok(0)));
+                self.report_later(WRITE, op, Ok(0));
                 return Ok(seq);
             }
             if on_loop && self.ready(WRITE_READY) {
