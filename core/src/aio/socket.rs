@@ -484,29 +484,21 @@ impl SocketInner {
         n: u32,
         panic: &mut Option<Box<dyn std::any::Any + Send>>,
     ) {
+        // Caught up: a held-back operation whose deadline passed meanwhile times out now (it
+        // never completes after its timeout); otherwise the readiness cache says whether it
+        // can go on.
         if dir == READ {
-            let caught_up = {
-                let mut side = lock(&self.read);
-                side.undelivered -= n.min(side.undelivered);
-                side.undelivered == 0
-            };
-            if caught_up {
-                if let Some((op, result)) = self.poll_read() {
-                    run_caught(panic, || op.finish(result));
-                }
-            }
+            let (caught_up, overdue) = count_reported(&self.read, n, |s| {
+                (&mut s.undelivered, &mut s.pending, &mut s.disabled)
+            });
+            go_on(panic, caught_up, overdue, || {
+                self.poll_read().into_iter().collect()
+            });
         } else {
-            let caught_up = {
-                let mut side = lock(&self.write);
-                side.undelivered -= n.min(side.undelivered);
-                side.undelivered == 0
-            };
-            if caught_up {
-                let done = self.poll_write();
-                if !done.is_empty() {
-                    run_caught(panic, || finish_all(done));
-                }
-            }
+            let (caught_up, overdue) = count_reported(&self.write, n, |s| {
+                (&mut s.undelivered, &mut s.raw, &mut s.disabled)
+            });
+            go_on(panic, caught_up, overdue, || self.poll_write());
         }
     }
 
@@ -568,6 +560,10 @@ impl SocketInner {
             READ => {
                 let op = {
                     let mut side = lock(&self.read);
+                    // Earlier results not yet reported: their delivery looks at the deadline.
+                    if side.undelivered > 0 {
+                        return;
+                    }
                     let op = self.take_due(dir, &mut side.pending);
                     side.disabled |= op.is_some();
                     op
@@ -579,6 +575,9 @@ impl SocketInner {
             WRITE => {
                 let op = {
                     let mut side = lock(&self.write);
+                    if side.undelivered > 0 {
+                        return;
+                    }
                     let op = self.take_due(dir, &mut side.raw);
                     side.disabled |= op.is_some();
                     op
@@ -1075,6 +1074,53 @@ impl SocketInner {
                 .collect(),
         );
     }
+}
+
+/// The parts of a direction's state that its reports count in.
+type Counted<'a, V> = (&'a mut u32, &'a mut Option<Op<V>>, &'a mut bool);
+
+/// Counts `n` reports of a direction (`parts` picks its counter, its pending operation and
+/// its disabled flag); once none is outstanding, takes the pending operation if its deadline
+/// passed (and disables the direction). Returns whether it caught up, and that operation.
+fn count_reported<S, V>(
+    side: &Mutex<S>,
+    n: u32,
+    parts: impl FnOnce(&mut S) -> Counted<'_, V>,
+) -> (bool, Option<Op<V>>) {
+    let mut guard = lock(side);
+    let (undelivered, pending, disabled) = parts(&mut guard);
+    *undelivered -= n.min(*undelivered);
+    let caught_up = *undelivered == 0;
+    let overdue = if caught_up { overdue(pending) } else { None };
+    *disabled |= overdue.is_some();
+    (caught_up, overdue)
+}
+
+/// After [`count_reported`]: an overdue operation times out; else, once caught up, what
+/// `poll` finishes is reported. Panics go to `panic`.
+fn go_on<V>(
+    panic: &mut Option<Box<dyn std::any::Any + Send>>,
+    caught_up: bool,
+    overdue: Option<Op<V>>,
+    poll: impl FnOnce() -> Done<V>,
+) {
+    if let Some(op) = overdue {
+        run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
+    } else if caught_up {
+        let done = poll();
+        if !done.is_empty() {
+            run_caught(panic, || finish_all(done));
+        }
+    }
+}
+
+/// The operation in `slot` if its deadline has passed.
+fn overdue<V>(slot: &mut Option<Op<V>>) -> Option<Op<V>> {
+    let deadline = slot.as_ref()?.deadline?;
+    if deadline > Instant::now() {
+        return None;
+    }
+    slot.take()
 }
 
 /// Puts a result known inside its call into its direction's slot (counting it as not yet
