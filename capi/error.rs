@@ -155,6 +155,26 @@ const _: () = assert!(NX_EBUSY == ErrorKind::Busy.code());
 pub const NX_EALREADYDONE: c_int = -3027;
 const _: () = assert!(NX_EALREADYDONE == ErrorKind::AlreadyCompleted.code());
 
+/// An accept is already pending. A second accept on an asynchronous server channel while one
+/// is pending; the pending one is untouched.
+pub const NX_EACCEPTPENDING: c_int = -3028;
+const _: () = assert!(NX_EACCEPTPENDING == ErrorKind::AcceptPending.code());
+
+/// The write queue is full. The channel's queued bytes would pass its cap; the write was
+/// refused and nothing was queued.
+pub const NX_EQUEUEFULL: c_int = -3029;
+const _: () = assert!(NX_EQUEUEFULL == ErrorKind::QueueFull.code());
+
+/// Reads or writes are disabled by an earlier timeout or cancellation. An asynchronous
+/// channel's read (or write) timed out or was cancelled, so that direction refuses further
+/// operations (Java's `IllegalStateException`).
+pub const NX_EDISABLED: c_int = -3030;
+const _: () = assert!(NX_EDISABLED == ErrorKind::DirectionDisabled.code());
+
+/// The channel group is shut down. It takes no new channels.
+pub const NX_EGROUPSHUTDOWN: c_int = -3031;
+const _: () = assert!(NX_EGROUPSHUTDOWN == ErrorKind::GroupShutdown.code());
+
 /// The C constants above, by name: the unit tests check them against [`ErrorKind::ALL`]
 /// (each kind has exactly one), `tests/header.rs` checks the header's `#define`s.
 #[cfg(test)]
@@ -187,6 +207,10 @@ const C_NAMES: &[(&str, c_int)] = &[
     ("NX_EDEADLK", NX_EDEADLK),
     ("NX_EBUSY", NX_EBUSY),
     ("NX_EALREADYDONE", NX_EALREADYDONE),
+    ("NX_EACCEPTPENDING", NX_EACCEPTPENDING),
+    ("NX_EQUEUEFULL", NX_EQUEUEFULL),
+    ("NX_EDISABLED", NX_EDISABLED),
+    ("NX_EGROUPSHUTDOWN", NX_EGROUPSHUTDOWN),
 ];
 
 /// The first (highest) code of nioxide's reserved block.

@@ -119,6 +119,20 @@ error_kinds! {
     Busy = ("NX_EBUSY", -3026, "event loop is already running or driven by a library thread"),
     /// The promise was already completed.
     AlreadyCompleted = ("NX_EALREADYDONE", -3027, "promise already completed"),
+    /// An accept is already pending on the asynchronous server channel.
+    AcceptPending = ("NX_EACCEPTPENDING", -3028, "an accept is already pending"),
+    /// The channel's write queue holds its cap of bytes; the new write was refused.
+    QueueFull = ("NX_EQUEUEFULL", -3029, "the write queue is full"),
+    /// An earlier read (or write) on the asynchronous channel timed out or was cancelled, so
+    /// the channel refuses further reads (or writes): what that operation moved is unknown to
+    /// the caller (Java's `IllegalStateException`).
+    DirectionDisabled = (
+        "NX_EDISABLED",
+        -3030,
+        "reads or writes are disabled by an earlier timeout or cancellation"
+    ),
+    /// The asynchronous channel group is shut down and takes no new channels.
+    GroupShutdown = ("NX_EGROUPSHUTDOWN", -3031, "the channel group is shut down"),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

@@ -2,10 +2,11 @@
 //!
 //! Modules follow the data flow: [`sys`] is the only place that calls libc, [`selector`] is
 //! Java NIO's `Selector`, [`channel`] holds the transports, [`event_loop`] the runtime,
-//! [`pipeline`] is Netty's channel pipeline on it; [`sync`] has the lock helper every layer
-//! uses.
+//! [`pipeline`] is Netty's channel pipeline on it, [`aio`] Java NIO.2's completion handlers;
+//! [`sync`] has the lock helper every layer uses.
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod aio;
 pub mod channel;
 pub mod error;
 pub mod event_loop;

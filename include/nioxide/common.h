@@ -217,6 +217,30 @@
 #define NX_EALREADYDONE -3027
 
 /**
+ * An accept is already pending. A second accept on an asynchronous server channel while one
+ * is pending; the pending one is untouched.
+ */
+#define NX_EACCEPTPENDING -3028
+
+/**
+ * The write queue is full. The channel's queued bytes would pass its cap; the write was
+ * refused and nothing was queued.
+ */
+#define NX_EQUEUEFULL -3029
+
+/**
+ * Reads or writes are disabled by an earlier timeout or cancellation. An asynchronous
+ * channel's read (or write) timed out or was cancelled, so that direction refuses further
+ * operations (Java's `IllegalStateException`).
+ */
+#define NX_EDISABLED -3030
+
+/**
+ * The channel group is shut down. It takes no new channels.
+ */
+#define NX_EGROUPSHUTDOWN -3031
+
+/**
  * `nx_live_handles`: every type of handle together.
  */
 #define NX_HANDLE_ALL 0

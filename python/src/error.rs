@@ -54,6 +54,10 @@ import_exceptions!(
     LoopBusyError,
     InvalidStateError,
     UnresolvedAddressError,
+    AcceptPendingError,
+    WriteQueueFullError,
+    DirectionDisabledError,
+    ShutdownChannelGroupError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
@@ -160,6 +164,10 @@ fn kind_error(kind: ErrorKind) -> PyErr {
         ErrorKind::WouldDeadlock => DeadlockError::new_err(msg),
         ErrorKind::Busy => LoopBusyError::new_err(msg),
         ErrorKind::AlreadyCompleted => InvalidStateError::new_err(msg),
+        ErrorKind::AcceptPending => AcceptPendingError::new_err(msg),
+        ErrorKind::QueueFull => WriteQueueFullError::new_err(msg),
+        ErrorKind::DirectionDisabled => DirectionDisabledError::new_err(msg),
+        ErrorKind::GroupShutdown => ShutdownChannelGroupError::new_err(msg),
         // Not raised from Python (end of stream is a return value, handles and panics are C
         // matters, an interrupt re-raises the signal handler's exception): the root class,
         // with the C name in the message.

@@ -58,7 +58,7 @@ pub(super) fn close(event_loop: &EventLoop, registration: &SelectionKey) {
 
 /// Registers `channel` with the loop's backend for `ops`, served by the handle `make` builds
 /// from the registration. The channel must have no registration yet.
-pub(super) fn register<H: IoHandle + 'static>(
+pub(crate) fn register<H: IoHandle + 'static>(
     event_loop: &EventLoop,
     channel: crate::channel::Channel,
     ops: u32,

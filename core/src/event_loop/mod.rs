@@ -48,7 +48,7 @@
 
 mod deadlines;
 mod group;
-mod io;
+pub(crate) mod io;
 mod promise;
 mod reclaim;
 pub mod run_right;

@@ -164,6 +164,8 @@ struct State {
     /// list (after them) instead of going straight to the loop (before them).
     dispatching: bool,
     on_cancel: Option<Box<dyn FnOnce() + Send>>,
+    /// A cancel has won and is running its hook; the outcome follows.
+    cancelling: bool,
     /// Threads blocked in `wait` (completion signals the condition variable only for them:
     /// a notify costs a system call even when nobody waits).
     waiters: usize,
@@ -200,27 +202,47 @@ impl Promise {
     }
 
     fn complete(&self, outcome: Outcome, cancelling: bool) -> bool {
-        let (listeners, on_cancel, waiters) = {
+        if cancelling {
+            // The cancel hook runs before the outcome can be seen: once a waiter or a
+            // listener learns of the cancel, what the hook stops (an operation writing into
+            // memory its caller lent it) has stopped. Meanwhile the promise is decided:
+            // other completions and `set_uncancellable` fail.
+            let hook = {
+                let mut state = lock(&self.inner.state);
+                if state.outcome.is_some() || state.uncancellable || state.cancelling {
+                    return false;
+                }
+                state.cancelling = true;
+                state.on_cancel.take()
+            };
+            // A hook that panics still lets the cancel complete (nobody waits forever); the
+            // panic goes on once it has.
+            let panicked = hook.and_then(|hook| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)).err()
+            });
+            let completed = self.finish_completion(outcome, true);
+            if let Some(panic) = panicked {
+                std::panic::resume_unwind(panic);
+            }
+            return completed;
+        }
+        self.finish_completion(outcome, false)
+    }
+
+    /// Records `outcome` (unless the promise is decided otherwise) and hands the listeners on.
+    fn finish_completion(&self, outcome: Outcome, cancelling: bool) -> bool {
+        let (listeners, waiters) = {
             let mut state = lock(&self.inner.state);
-            if state.outcome.is_some() || (cancelling && state.uncancellable) {
+            if state.outcome.is_some() || (state.cancelling && !cancelling) {
                 return false;
             }
             state.outcome = Some(outcome);
-            let on_cancel = state.on_cancel.take();
+            state.on_cancel = None;
             state.dispatching = true;
-            (
-                std::mem::take(&mut state.listeners),
-                on_cancel,
-                state.waiters,
-            )
+            (std::mem::take(&mut state.listeners), state.waiters)
         };
         if waiters > 0 {
             self.inner.done.notify_all();
-        }
-        if cancelling {
-            if let Some(hook) = on_cancel {
-                hook();
-            }
         }
         let mut listeners = listeners;
         loop {
@@ -300,6 +322,9 @@ impl Promise {
     /// cancelled already.
     pub fn set_uncancellable(&self) -> bool {
         let mut state = lock(&self.inner.state);
+        if state.cancelling {
+            return false;
+        }
         match &state.outcome {
             None => {
                 state.uncancellable = true;
@@ -310,7 +335,8 @@ impl Promise {
         }
     }
 
-    /// Runs `hook` once if the promise gets cancelled (used by scheduled tasks).
+    /// Runs `hook` once if the promise gets cancelled, before the cancel is visible (used by
+    /// scheduled tasks and asynchronous operations).
     pub(crate) fn on_cancel(&self, hook: Box<dyn FnOnce() + Send>) {
         lock(&self.inner.state).on_cancel = Some(hook);
     }
@@ -418,5 +444,35 @@ impl Promise {
     /// Whether both values are the same promise.
     pub fn same(&self, other: &Promise) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_hook_runs_before_the_cancel_is_visible() {
+        let promise = Promise::new(None);
+        let seen = Arc::new(Mutex::new(None));
+        let (p, s) = (promise.clone(), seen.clone());
+        promise.on_cancel(Box::new(move || {
+            // Inside the hook: not done yet, and nothing else can complete or start it.
+            *s.lock().unwrap() = Some((p.is_done(), p.try_success(None), p.set_uncancellable()));
+        }));
+        assert!(promise.cancel());
+        assert_eq!(*seen.lock().unwrap(), Some((false, false, false)));
+        assert!(promise.is_cancelled());
+        assert!(!promise.cancel(), "once");
+    }
+
+    #[test]
+    fn a_panicking_cancel_hook_still_completes_the_cancel() {
+        let promise = Promise::new(None);
+        promise.on_cancel(Box::new(|| panic!("hook")));
+        let cancel = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| promise.cancel()));
+        assert!(cancel.is_err(), "the panic goes on");
+        assert!(promise.is_cancelled());
+        assert!(promise.wait(Some(Duration::ZERO)).unwrap());
     }
 }

@@ -61,6 +61,7 @@ from nioxide._nioxide import (
 from nioxide._future import Future, ScheduledFuture
 from nioxide._runtime import AsyncioBridge, asyncio_bridge
 from nioxide.exceptions import (
+    AcceptPendingError,
     AlreadyBoundError,
     AlreadyConnectedError,
     AlreadyRegisteredError,
@@ -77,6 +78,7 @@ from nioxide.exceptions import (
     ConnectionRefusedError,
     ConnectionResetError,
     DeadlockError,
+    DirectionDisabledError,
     ForkedError,
     IllegalBlockingModeError,
     InvalidArgumentError,
@@ -89,11 +91,13 @@ from nioxide.exceptions import (
     NotYetConnectedError,
     ReadPendingError,
     RejectedExecutionError,
+    ShutdownChannelGroupError,
     TimeoutError,
     UnresolvedAddressError,
     UnsupportedOperationError,
     UnsupportedOptionError,
     WritePendingError,
+    WriteQueueFullError,
 )
 
 __all__ = [
@@ -135,6 +139,7 @@ __all__ = [
     # exceptions
     "NioxideError",
     "NioxideOSError",
+    "AcceptPendingError",
     "AlreadyBoundError",
     "AlreadyConnectedError",
     "AlreadyRegisteredError",
@@ -151,6 +156,7 @@ __all__ = [
     "ConnectionRefusedError",
     "ConnectionResetError",
     "DeadlockError",
+    "DirectionDisabledError",
     "ForkedError",
     "IllegalBlockingModeError",
     "InvalidArgumentError",
@@ -161,10 +167,12 @@ __all__ = [
     "NotYetConnectedError",
     "ReadPendingError",
     "RejectedExecutionError",
+    "ShutdownChannelGroupError",
     "TimeoutError",
     "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
     "WritePendingError",
+    "WriteQueueFullError",
     "__version__",
 ]

@@ -27,6 +27,7 @@ import socket
 from typing import ClassVar
 
 __all__ = [
+    "AcceptPendingError",
     "AlreadyBoundError",
     "AlreadyConnectedError",
     "AlreadyRegisteredError",
@@ -43,6 +44,7 @@ __all__ = [
     "ConnectionRefusedError",
     "ConnectionResetError",
     "DeadlockError",
+    "DirectionDisabledError",
     "ForkedError",
     "IllegalBlockingModeError",
     "InvalidArgumentError",
@@ -55,11 +57,13 @@ __all__ = [
     "NotYetConnectedError",
     "ReadPendingError",
     "RejectedExecutionError",
+    "ShutdownChannelGroupError",
     "TimeoutError",
     "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
     "WritePendingError",
+    "WriteQueueFullError",
 ]
 
 
@@ -182,6 +186,35 @@ class WritePendingError(NioxideError):
     """A write is already pending on the channel (``NX_EWRITEPENDING``)."""
 
     code = "NX_EWRITEPENDING"
+
+
+class AcceptPendingError(NioxideError):
+    """An accept is already pending on the asynchronous server channel
+    (``NX_EACCEPTPENDING``; Java's ``AcceptPendingException``)."""
+
+    code = "NX_EACCEPTPENDING"
+
+
+class WriteQueueFullError(NioxideError):
+    """The channel's write queue holds its cap of bytes; the write was refused
+    (``NX_EQUEUEFULL``)."""
+
+    code = "NX_EQUEUEFULL"
+
+
+class DirectionDisabledError(NioxideError, RuntimeError):
+    """An earlier read (or write) on the asynchronous channel timed out or was cancelled, so
+    that direction refuses further operations (``NX_EDISABLED``; Java's
+    ``IllegalStateException``)."""
+
+    code = "NX_EDISABLED"
+
+
+class ShutdownChannelGroupError(NioxideError, RuntimeError):
+    """The asynchronous channel group is shut down and takes no new channels
+    (``NX_EGROUPSHUTDOWN``; Java's ``ShutdownChannelGroupException``)."""
+
+    code = "NX_EGROUPSHUTDOWN"
 
 
 class InvalidArgumentError(NioxideError, ValueError):
