@@ -34,6 +34,24 @@
 //! object (build it with [`Arc::new_cyclic`]) and the object frees its own C handle when it
 //! dies.
 //!
+//! # Loop-owned objects
+//!
+//! An object that belongs to one event loop for its whole life (a timer, a watch) is stored
+//! with [`insert_owned`]; its slot records the loop's run-right cell and id before the handle
+//! is handed out, and they never change. A call on such a handle from the thread that runs
+//! that loop now (inside a turn, or the loop's library thread; not a caller-driven loop's
+//! owner between runs) checks it with loads alone: the slot's state (generation, tag,
+//! `LIVE`), then the owner, then the state again, so a slot reused meanwhile for another
+//! object is noticed. No reader count, no reference count, no fork check (a forked child runs
+//! no loop). Every other thread takes the checked path above.
+//!
+//! Freeing such a handle has two steps. [`remove`], on any thread, retires it: one
+//! compare-and-swap clears `LIVE` and bumps the generation, so every later call fails with
+//! `NX_EBADHANDLE` at once, and the caller gets the object to close. The entry itself stays in
+//! the slot, because the loop's thread may be inside a call on it, until the loop reclaims it
+//! (`EventLoop::reclaim_later`): at the end of the turn, during its termination, or on the
+//! freeing thread once the loop has terminated or is gone. Only then is the slot reused.
+//!
 //! # Adding a handle type
 //!
 //! Add a [`HandleKind`] variant (at the end), declare the opaque C type (not `#[repr(C)]`, so
@@ -104,9 +122,10 @@ use std::ffi::c_int;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use nioxide_core::event_loop::{EventLoop, RunRight, WeakEventLoop};
 use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
@@ -298,6 +317,9 @@ enum Entry {
     Strong(Arc<dyn Any + Send + Sync>),
     /// The object is owned elsewhere; the slot only names it.
     Weak(Weak<dyn Any + Send + Sync>),
+    /// The table owns a reference to an object that belongs to a loop (see "Loop-owned
+    /// objects" in the module docs); the loop takes the reclaim when the handle is freed.
+    Owned(Arc<dyn Any + Send + Sync>, WeakEventLoop),
 }
 
 /// Readers in a slot's state word (bits 0..23).
@@ -319,6 +341,11 @@ fn live_state(raw: RawHandle) -> u64 {
 struct Slot {
     /// `generation << 32 | tag << 24 | LIVE | readers`.
     state: AtomicU64,
+    /// For an object that belongs to a loop: the loop's run-right cell (else NULL). Set
+    /// before the entry is published and cleared only when the slot is reclaimed.
+    owner: AtomicPtr<RunRight>,
+    /// The id of the loop that owns the entry (with `owner`).
+    owner_id: AtomicU64,
     /// Serializes the writers of this slot.
     writer: Mutex<()>,
     /// The entry and the Rust type of its object. Written only by a writer while `LIVE` is
@@ -329,6 +356,22 @@ struct Slot {
 // SAFETY: `entry` is shared only as described on `Slot` (readers see it while it cannot
 // change; a writer has it alone), and its contents are `Send + Sync`.
 unsafe impl Sync for Slot {}
+
+#[cfg(feature = "testing")]
+thread_local! {
+    /// How many times this thread registered as a slot's reader (`nx_debug_reader_entries`):
+    /// a call on a loop-owned object from its loop's running thread must not.
+    static READER_ENTRIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times the calling thread has registered as a handle slot's reader: the checked
+/// path every call from a thread that does not run the object's loop takes. A testing build's
+/// check that calls on a loop's own objects from its running thread take the fast path.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_debug_reader_entries() -> u64 {
+    READER_ENTRIES.with(|n| n.get())
+}
 
 /// A registered reader of a slot; leaves on drop.
 struct Reader<'a>(&'a Slot);
@@ -343,6 +386,8 @@ impl Slot {
     fn new() -> Slot {
         Slot {
             state: AtomicU64::new(0),
+            owner: AtomicPtr::new(ptr::null_mut()),
+            owner_id: AtomicU64::new(0),
             writer: Mutex::new(()),
             entry: UnsafeCell::new((TypeId::of::<()>(), Entry::Free)),
         }
@@ -351,6 +396,8 @@ impl Slot {
     /// Registers a reader if `raw` names this slot's live entry.
     #[inline]
     fn enter(&self, raw: RawHandle) -> Option<Reader<'_>> {
+        #[cfg(feature = "testing")]
+        READER_ENTRIES.with(|n| n.set(n.get() + 1));
         let want = live_state(raw);
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -430,7 +477,23 @@ impl Handles {
         kind: HandleKind,
         object: Arc<T>,
     ) -> Result<RawHandle, c_int> {
-        self.insert_entry(kind, TypeId::of::<T>(), Entry::Strong(object))
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Strong(object), None)
+    }
+
+    /// Stores a strong reference to `object`, which belongs to `owner`, under a new handle of
+    /// `kind`: calls from `owner`'s running thread check the handle with loads alone, and a
+    /// free hands the reclaim of the entry to `owner` (see "Loop-owned objects" in the module
+    /// docs). The owner is fixed for the handle's life.
+    ///
+    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    pub fn insert_owned<T: Send + Sync + 'static>(
+        &self,
+        kind: HandleKind,
+        object: Arc<T>,
+        owner: &EventLoop,
+    ) -> Result<RawHandle, c_int> {
+        let entry = Entry::Owned(object, owner.downgrade());
+        self.insert_entry(kind, TypeId::of::<T>(), entry, Some(owner.run_right()))
     }
 
     /// Stores a weak reference to `object` under a new handle of `kind`.
@@ -445,7 +508,7 @@ impl Handles {
         object: &Weak<T>,
     ) -> Result<RawHandle, c_int> {
         let weak: Weak<dyn Any + Send + Sync> = object.clone();
-        self.insert_entry(kind, TypeId::of::<T>(), Entry::Weak(weak))
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Weak(weak), None)
     }
 
     /// The object named by `raw`, which must be a handle of `kind` for a `T`.
@@ -458,11 +521,19 @@ impl Handles {
         raw: RawHandle,
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
+        if let Some(object) = self.owned_by_caller::<T>(raw, kind) {
+            // SAFETY: the data pointer of the entry's `Arc<T>`, which the table keeps alive
+            // (see `owned_by_caller`).
+            unsafe {
+                Arc::increment_strong_count(object);
+                return Ok(Arc::from_raw(object));
+            }
+        }
         let (_reader, entry) = self.read::<T>(raw, kind)?;
         // Nothing is dropped while the reader is registered: a strong entry only gains a
         // reference, and a dead weak entry yields nothing.
         match entry {
-            Entry::Strong(object) => {
+            Entry::Strong(object) | Entry::Owned(object, _) => {
                 let ptr = Arc::as_ptr(object).cast::<T>();
                 // SAFETY: `ptr` is the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>`
                 // (the type id says it is a `T`), alive while the table holds it.
@@ -487,8 +558,28 @@ impl Handles {
     /// must not wait for another thread that may be freeing handles, and must not free this
     /// handle itself (or drop the last reference to an object that would).
     ///
+    /// On the running thread of the loop that owns the object, no reader is registered (see
+    /// "Loop-owned objects" in the module docs), and `f` may do anything but reclaim.
+    ///
     /// Errors: as [`Handles::get`].
+    #[inline(always)]
     pub fn with<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
+        match self.owned_by_caller::<T>(raw, kind) {
+            Some(object) => Ok(f(object)),
+            None => self.with_checked(raw, kind, f),
+        }
+    }
+
+    /// [`Handles::with`] for every caller but a loop-owned object's running thread: out of
+    /// line, so the fast path stays small where it is inlined.
+    #[cold]
+    #[inline(never)]
+    fn with_checked<T: Send + Sync + 'static, R>(
         &self,
         raw: RawHandle,
         kind: HandleKind,
@@ -496,7 +587,7 @@ impl Handles {
     ) -> Result<R, c_int> {
         let (reader, entry) = self.read::<T>(raw, kind)?;
         match entry {
-            Entry::Strong(object) => {
+            Entry::Strong(object) | Entry::Owned(object, _) => {
                 // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
                 // id says it is a `T`); the table's reference keeps it alive while `reader` is
                 // registered, which keeps the entry in the slot.
@@ -520,18 +611,130 @@ impl Handles {
     ///
     /// Errors: as [`Handles::get`].
     pub fn remove<T: Send + Sync + 'static>(
-        &self,
+        &'static self,
         raw: RawHandle,
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
         let slot = self.checked_slot(raw, kind)?;
+        if !slot.owner.load(Ordering::Acquire).is_null() {
+            return self.retire::<T>(slot, raw);
+        }
         let entry = self.take(slot, raw, Some(TypeId::of::<T>()))?;
         let object = match entry {
-            Entry::Strong(object) => Some(object),
+            Entry::Strong(object) | Entry::Owned(object, _) => Some(object),
             Entry::Weak(object) => object.upgrade(),
             Entry::Free => None,
         };
         downcast(object)
+    }
+
+    /// The first step of freeing a loop-owned handle, on any thread: one compare-and-swap
+    /// clears `LIVE` and bumps the generation, so every later call fails at once, and the
+    /// object's reference for the caller is taken. The entry stays in the slot (the loop's
+    /// running thread may be inside a call on it) until the loop reclaims it
+    /// ([`EventLoop::reclaim_later`]); a loop that is gone can run nothing, so the caller
+    /// reclaims it then.
+    fn retire<T: Send + Sync + 'static>(
+        &'static self,
+        slot: &'static Slot,
+        raw: RawHandle,
+    ) -> Result<Arc<T>, c_int> {
+        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+        let (type_id, entry) = slot.entry(&reader);
+        if *type_id != TypeId::of::<T>() {
+            return Err(NX_EINVAL);
+        }
+        let Entry::Owned(object, owner) = entry else {
+            return Err(NX_EBADHANDLE);
+        };
+        let (object, owner) = (object.clone(), owner.upgrade());
+        let want = live_state(raw);
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if state & !READERS != want {
+                return Err(NX_EBADHANDLE); // another thread freed it first
+            }
+            let retired = ((raw.generation().wrapping_add(1) as u64) << 32) | (state & READERS);
+            match slot.state.compare_exchange_weak(
+                state,
+                retired,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => state = seen,
+            }
+        }
+        drop(reader);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.live_by_tag[raw.tag() as usize].fetch_sub(1, Ordering::Relaxed);
+        match owner {
+            Some(event_loop) => event_loop.reclaim_later(move || self.reclaim(slot, raw)),
+            None => self.reclaim(slot, raw),
+        }
+        downcast(Some(object))
+    }
+
+    /// The second step: drops the entry of the retired handle `raw` and recycles its slot. Run
+    /// by the owning loop's running thread (or by anyone once that loop is gone).
+    fn reclaim(&self, slot: &Slot, raw: RawHandle) {
+        let writer = lock(&slot.writer);
+        // Readers of the checked path that got in before the retirement leave within a few
+        // instructions; none can get in after it.
+        while slot.state.load(Ordering::Acquire) & READERS != 0 {
+            std::hint::spin_loop();
+        }
+        // SAFETY: `LIVE` is clear, no reader is in, the running thread of the owning loop is
+        // this one or gone, and `writer` is ours.
+        let entry = std::mem::take(unsafe { &mut (*slot.entry.get()).1 });
+        slot.owner.store(ptr::null_mut(), Ordering::Relaxed);
+        slot.owner_id.store(0, Ordering::Relaxed);
+        drop(writer);
+        if raw.generation() != u32::MAX {
+            lock(&self.alloc).free.push(raw.index() as u32);
+        }
+        drop(entry);
+    }
+
+    /// The object of `raw` if it is live, of `kind`, a `T` that belongs to a loop, and the
+    /// calling thread runs that loop now: checked with loads alone (no reader count, no
+    /// reference count). `None` sends the caller down the checked path, which also reports
+    /// every error.
+    ///
+    /// Sound because only the thread that runs the owning loop reclaims a loop-owned entry,
+    /// and only at the end of a turn, never inside a call; a retirement meanwhile leaves the
+    /// entry in place. The generation, tag and `LIVE` are read before and after the owner,
+    /// so a slot reclaimed and reused for another loop's object in between is noticed.
+    #[inline(always)]
+    fn owned_by_caller<T: 'static>(&self, raw: RawHandle, kind: HandleKind) -> Option<&T> {
+        if raw.0 == 0 || raw.tag() != kind.tag() {
+            return None;
+        }
+        let slot = self.slot(raw.index())?;
+        let want = live_state(raw);
+        if slot.state.load(Ordering::Acquire) & !READERS != want {
+            return None;
+        }
+        // SAFETY: run-right cells are never freed.
+        let cell = unsafe { slot.owner.load(Ordering::Relaxed).as_ref() }?;
+        if !cell.held_for(slot.owner_id.load(Ordering::Relaxed)) {
+            return None;
+        }
+        fence(Ordering::Acquire);
+        if slot.state.load(Ordering::Relaxed) & !READERS != want {
+            return None;
+        }
+        // SAFETY: the slot holds `raw`'s entry, which only this thread may reclaim, and not
+        // during this call (see above).
+        let (type_id, entry) = unsafe { &*slot.entry.get() };
+        match entry {
+            Entry::Owned(object, _) if *type_id == TypeId::of::<T>() => {
+                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
+                // id says it is a `T`), kept alive by the entry.
+                Some(unsafe { &*Arc::as_ptr(object).cast::<T>() })
+            }
+            _ => None,
+        }
     }
 
     /// Frees the handle `raw`, whatever its kind, dropping the table's reference. Returns
@@ -561,6 +764,7 @@ impl Handles {
         kind: HandleKind,
         type_id: TypeId,
         entry: Entry,
+        owner: Option<(&'static RunRight, u64)>,
     ) -> Result<RawHandle, c_int> {
         let index = {
             let mut alloc = lock(&self.alloc);
@@ -585,6 +789,11 @@ impl Handles {
         let cell = unsafe { &mut *slot.entry.get() };
         debug_assert!(matches!(cell.1, Entry::Free));
         *cell = (type_id, entry);
+        if let Some((run_right, loop_id)) = owner {
+            slot.owner
+                .store(ptr::from_ref(run_right).cast_mut(), Ordering::Relaxed);
+            slot.owner_id.store(loop_id, Ordering::Relaxed);
+        }
         let raw = RawHandle::new(index, generation, kind);
         slot.state.store(live_state(raw), Ordering::Release);
         drop(writer);
@@ -622,6 +831,12 @@ impl Handles {
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
         let writer = lock(&slot.writer);
+        if !slot.owner.load(Ordering::Relaxed).is_null() {
+            // A loop-owned entry is only ever retired and reclaimed (`remove`): its loop's
+            // thread may be using it without a reader count.
+            debug_assert!(false, "release of a loop-owned handle");
+            return Err(NX_EINVAL);
+        }
         if let Some(type_id) = type_id {
             let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
             if slot.entry(&reader).0 != type_id {
@@ -666,6 +881,7 @@ impl Handles {
     }
 
     /// The slot at `index`, if its chunk exists.
+    #[inline(always)]
     fn slot(&self, index: usize) -> Option<&Slot> {
         if index >= MAX_HANDLES {
             return None;
@@ -722,6 +938,7 @@ impl fmt::Debug for Handles {
 }
 
 /// The chunk that holds slot `index`, and the slot's offset in it.
+#[inline(always)]
 fn chunk_of(index: usize) -> (usize, usize) {
     let n = index / FIRST_CHUNK + 1;
     let chunk = n.ilog2() as usize;
@@ -824,6 +1041,20 @@ pub fn insert<H: HandleType>(object: Arc<H::Object>) -> Result<*mut H, c_int> {
     HANDLES.insert(H::KIND, object).map(RawHandle::as_ptr)
 }
 
+/// Stores `object`, which belongs to `owner`, in [`HANDLES`] (see "Loop-owned objects" in the
+/// module docs) and returns the new handle for C, which owns it until `nx_<type>_free` calls
+/// [`remove`].
+///
+/// Errors: `-ENOMEM` when 2^24 handles are live.
+pub fn insert_owned<H: HandleType>(
+    object: Arc<H::Object>,
+    owner: &EventLoop,
+) -> Result<*mut H, c_int> {
+    HANDLES
+        .insert_owned(H::KIND, object, owner)
+        .map(RawHandle::as_ptr)
+}
+
 /// Stores a weak reference to `object` in [`HANDLES`]; the guard frees the handle when it
 /// drops. Use with [`Arc::new_cyclic`] to keep the guard inside the object.
 ///
@@ -849,6 +1080,7 @@ pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
 /// [`Handles::with`]: `f` must be short and must not free the handle).
 ///
 /// Errors: as [`get`].
+#[inline(always)]
 pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) -> Result<R, c_int> {
     HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
 }
@@ -1283,5 +1515,232 @@ mod tests {
         let held = get(thing).unwrap();
         drop(remove(thing).unwrap());
         assert_eq!(held.0, 9, "the caller's Arc outlives the free");
+    }
+
+    /// An object that counts its drops, for the owned-entry tests.
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs `f` on `lp`'s running thread, in one NoWait turn (the loop is caller-driven).
+    fn on_loop(lp: &EventLoop, f: impl FnOnce(&EventLoop) + Send + 'static) {
+        lp.execute(f).unwrap();
+        lp.run(nioxide_core::event_loop::RunMode::NoWait).unwrap();
+    }
+
+    #[cfg(feature = "testing")]
+    fn reader_entries() -> u64 {
+        nx_debug_reader_entries()
+    }
+
+    #[test]
+    fn an_owned_handle_is_checked_with_loads_on_its_loops_running_thread_only() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let raw = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(7, drops.clone())), &lp)
+            .unwrap();
+        // The owner between runs does not run the loop: the checked path.
+        assert!(
+            handles
+                .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                .is_none()
+        );
+        assert_eq!(
+            handles.with(raw, HandleKind::Timer, |c: &Counted| c.0),
+            Ok(7)
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&lp, move |_| {
+            #[cfg(feature = "testing")]
+            let before = reader_entries();
+            let fast = handles
+                .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                .map(|c| c.0);
+            let with = handles.with(raw, HandleKind::Timer, |c: &Counted| c.0);
+            let got = handles.get::<Counted>(raw, HandleKind::Timer).map(|c| c.0);
+            let wrong_type = handles
+                .owned_by_caller::<Thing>(raw, HandleKind::Timer)
+                .is_none();
+            #[cfg(feature = "testing")]
+            assert_eq!(reader_entries(), before, "no reader count on the fast path");
+            tx.send((fast, with, got, wrong_type)).unwrap();
+        });
+        assert_eq!(rx.try_recv().unwrap(), (Some(7), Ok(7), Ok(7), true));
+        // Another thread while the loop is idle: the checked path, same answers.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(
+                    handles
+                        .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                        .is_none()
+                );
+                assert_eq!(handles.get::<Counted>(raw, HandleKind::Timer).unwrap().0, 7);
+            });
+        });
+        drop(handles.remove::<Counted>(raw, HandleKind::Timer).unwrap());
+        assert_eq!(handles.live(), 0, "retired: no longer live");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "the loop has not reclaimed it yet"
+        );
+        assert_eq!(
+            handles.get::<Counted>(raw, HandleKind::Timer).err(),
+            Some(NX_EBADHANDLE)
+        );
+        assert_eq!(
+            handles.remove::<Counted>(raw, HandleKind::Timer).err(),
+            Some(NX_EBADHANDLE)
+        );
+        lp.run(nioxide_core::event_loop::RunMode::NoWait).unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "reclaimed at the end of a turn"
+        );
+        lp.close();
+    }
+
+    #[test]
+    fn a_free_from_another_thread_during_a_call_on_the_loop_waits_for_the_turn_to_end() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let raw = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(9, drops.clone())), &lp)
+            .unwrap();
+        let d = drops.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&lp, move |_| {
+            let seen = handles.with(raw, HandleKind::Timer, |c: &Counted| {
+                // Freed by another thread while this call is inside: the free returns at
+                // once (retired), and the object stays whole until the turn ends.
+                std::thread::scope(|s| {
+                    s.spawn(|| drop(handles.remove::<Counted>(raw, HandleKind::Timer).unwrap()));
+                });
+                (c.0, d.load(Ordering::SeqCst))
+            });
+            let after = handles.with(raw, HandleKind::Timer, |c: &Counted| c.0);
+            tx.send((seen, after, d.load(Ordering::SeqCst))).unwrap();
+        });
+        let (seen, after, drops_in_turn) = rx.try_recv().unwrap();
+        assert_eq!(seen, Ok((9, 0)));
+        assert_eq!(after, Err(NX_EBADHANDLE), "retired at once");
+        assert_eq!(drops_in_turn, 0);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "reclaimed when the turn ended"
+        );
+        lp.close();
+    }
+
+    #[test]
+    fn a_stale_handle_of_another_loop_fails_when_its_slot_was_reused_on_this_loop() {
+        let handles: &'static Handles = table();
+        let (a, b) = (EventLoop::new().unwrap(), EventLoop::new().unwrap());
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stale = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(1, drops.clone())), &b)
+            .unwrap();
+        drop(handles.remove::<Counted>(stale, HandleKind::Timer).unwrap());
+        b.run(nioxide_core::event_loop::RunMode::NoWait).unwrap(); // b reclaims the slot
+        let fresh = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(2, drops.clone())), &a)
+            .unwrap();
+        assert_eq!(stale.index(), fresh.index(), "the slot is reused");
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&a, move |_| {
+            let stale = handles.with(stale, HandleKind::Timer, |c: &Counted| c.0);
+            let fresh = handles
+                .owned_by_caller::<Counted>(fresh, HandleKind::Timer)
+                .map(|c| c.0);
+            tx.send((stale, fresh)).unwrap();
+        });
+        assert_eq!(rx.try_recv().unwrap(), (Err(NX_EBADHANDLE), Some(2)));
+        // Loop b's thread does not run loop a: the slow path for the fresh handle there.
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&b, move |_| {
+            tx.send(
+                handles
+                    .owned_by_caller::<Counted>(fresh, HandleKind::Timer)
+                    .is_none(),
+            )
+            .unwrap();
+        });
+        assert!(rx.try_recv().unwrap());
+        drop(handles.remove::<Counted>(fresh, HandleKind::Timer).unwrap());
+        a.close();
+        b.close();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_owned_handle_freed_after_its_loop_terminated_or_died_is_reclaimed_by_the_caller() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let first = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(1, drops.clone())), &lp)
+            .unwrap();
+        let second = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(2, drops.clone())), &lp)
+            .unwrap();
+        lp.close();
+        drop(handles.remove::<Counted>(first, HandleKind::Timer).unwrap());
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "terminated: reclaimed at once"
+        );
+        drop(lp);
+        drop(
+            handles
+                .remove::<Counted>(second, HandleKind::Timer)
+                .unwrap(),
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "the loop is gone: reclaimed at once"
+        );
+        assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn frees_racing_a_termination_reclaim_each_entry_once() {
+        let handles: &'static Handles = table();
+        for _ in 0..10 {
+            let lp = EventLoop::spawn().unwrap();
+            let drops = Arc::new(AtomicUsize::new(0));
+            let raws: Vec<RawHandle> = (0..64)
+                .map(|i| {
+                    handles
+                        .insert_owned(HandleKind::Timer, Arc::new(Counted(i, drops.clone())), &lp)
+                        .unwrap()
+                })
+                .collect();
+            std::thread::scope(|s| {
+                for chunk in raws.chunks(16) {
+                    s.spawn(move || {
+                        for raw in chunk {
+                            drop(handles.remove::<Counted>(*raw, HandleKind::Timer).unwrap());
+                        }
+                    });
+                }
+                lp.shutdown_now();
+            });
+            assert!(
+                lp.await_termination(Some(std::time::Duration::from_secs(5)))
+                    .unwrap()
+            );
+            assert_eq!(drops.load(Ordering::SeqCst), 64);
+            assert_eq!(handles.live(), 0);
+        }
     }
 }

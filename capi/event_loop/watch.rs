@@ -39,14 +39,17 @@ use crate::types::{
 pub type nx_watch_cb =
     Option<unsafe extern "C" fn(watch: *mut nx_watch_t, ready_ops: u32, attachment: *mut c_void)>;
 
-/// The watch behind a C handle; `NX_EFORKED` in a forked child.
-fn watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
-    handle::get(watch)?.get().cloned()
+/// Runs `f` with the watch behind a C handle, borrowed for the call (`handle::with`: checked
+/// with loads alone on the loop's running thread); `NX_EFORKED` in a forked child.
+fn with_watch<R>(
+    watch: *mut nx_watch_t,
+    f: impl FnOnce(&Watch) -> Result<R, c_int>,
+) -> Result<R, c_int> {
+    handle::with(watch, |late| f(late.get()?))?
 }
 
-/// The watch behind a C handle, if it is still active (else `NX_ECLOSED`).
-fn active_watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
-    let watch = watch_of(watch)?;
+/// The watch, if it is still active (else `NX_ECLOSED`).
+fn active(watch: &Watch) -> Result<&Watch, c_int> {
     if !watch.is_active() {
         return Err(NX_ECLOSED);
     }
@@ -86,6 +89,7 @@ fn watch(
     let armed = started.clone();
     new_late(
         out,
+        &event_loop.event_loop,
         attachment,
         |raw: RawHandle, attachment: Arc<CAttachment>| {
             let core_callback: WatchCallback =
@@ -237,7 +241,7 @@ pub extern "C" fn nx_watch_set_interest(watch: *mut nx_watch_t, ops: u32) -> c_i
     nx_ffi_boundary! {
         status(|| {
             let ops = checked_ops(ops)?;
-            active_watch_of(watch)?.set_interest(ops).map_err(code)
+            with_watch(watch, |w| active(w)?.set_interest(ops).map_err(code))
         })
     }
 }
@@ -252,7 +256,7 @@ pub extern "C" fn nx_watch_interest(watch: *mut nx_watch_t, ops_out: *mut u32) -
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(ops_out)?;
-            out.set(active_watch_of(watch)?.interest().map_err(code)?);
+            out.set(with_watch(watch, |w| active(w)?.interest().map_err(code))?);
             Ok(())
         })
     }
@@ -268,8 +272,10 @@ pub extern "C" fn nx_watch_interest(watch: *mut nx_watch_t, ops_out: *mut u32) -
 pub extern "C" fn nx_watch_set_ref(watch: *mut nx_watch_t, r#ref: c_int) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            watch_of(watch)?.set_ref(r#ref != 0);
-            Ok(())
+            with_watch(watch, |w| {
+                w.set_ref(r#ref != 0);
+                Ok(())
+            })
         })
     }
 }
@@ -282,7 +288,7 @@ pub extern "C" fn nx_watch_set_ref(watch: *mut nx_watch_t, r#ref: c_int) -> c_in
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_watch_has_ref(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(watch_of(watch)?.has_ref()))
+        predicate(|| with_watch(watch, |w| Ok(w.has_ref())))
     }
 }
 
@@ -295,7 +301,7 @@ pub extern "C" fn nx_watch_has_ref(watch: *mut nx_watch_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_watch_is_active(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(watch_of(watch)?.is_active()))
+        predicate(|| with_watch(watch, |w| Ok(w.is_active())))
     }
 }
 
