@@ -265,3 +265,13 @@ TEST_ENTRY(group_next_round_robin)
 TEST_ENTRY(group_execute_submit_schedule)
 TEST_ENTRY(group_shutdown_gracefully)
 TEST_ENTRY(group_free_from_own_thread)
+
+/* test-pipeline-embedded.c */
+TEST_ENTRY(pipeline_embedded_event_order)
+TEST_ENTRY(pipeline_embedded_echo)
+TEST_ENTRY(pipeline_embedded_exception_routing)
+TEST_ENTRY(pipeline_embedded_changes_during_events)
+TEST_ENTRY(pipeline_embedded_virtual_time)
+TEST_ENTRY(pipeline_embedded_messages)
+TEST_ENTRY(pipeline_embedded_user_events)
+TEST_ENTRY(pipeline_embedded_attachment_free)
