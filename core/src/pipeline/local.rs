@@ -359,8 +359,8 @@ impl Transport for LocalTransport {
                 child.close();
             }
         });
-        promise.try_success(None);
         channel.become_active();
+        promise.try_success(None);
     }
 
     fn begin_read(&self, channel: &Channel) {

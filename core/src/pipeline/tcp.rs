@@ -185,10 +185,12 @@ impl TcpTransport {
                 if read_pending {
                     self.set_interest(|i| i | OP_READ);
                 }
+                // Active before the promise completes, so a thread waiting on it sees
+                // is_active (as Netty's isActive reads the connected socket).
+                channel.become_active();
                 if let Some(p) = promise {
                     p.try_success(None);
                 }
-                channel.become_active();
             }
             Err(e) => {
                 if let Some(p) = promise {
@@ -408,8 +410,8 @@ impl Transport for TcpTransport {
         }
         match self.socket.connect(addr) {
             Ok(true) => {
-                promise.try_success(None);
                 channel.become_active();
+                promise.try_success(None);
             }
             Ok(false) => {
                 let timeout = channel.connect_timeout().and_then(|after| {
