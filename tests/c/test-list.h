@@ -275,3 +275,21 @@ TEST_ENTRY(pipeline_embedded_virtual_time)
 TEST_ENTRY(pipeline_embedded_messages)
 TEST_ENTRY(pipeline_embedded_user_events)
 TEST_ENTRY(pipeline_embedded_attachment_free)
+
+/* test-pipeline-echo.c */
+TEST_ENTRY(pipeline_echo_tcp)
+TEST_ENTRY(pipeline_echo_tcp_auto_read_off)
+TEST_ENTRY(pipeline_echo_local)
+TEST_ENTRY(pipeline_echo_local_auto_read_off)
+TEST_ENTRY(pipeline_writes_from_threads_keep_order)
+
+/* test-pipeline-errors.c */
+TEST_ENTRY(pipeline_connect_refused)
+TEST_ENTRY(pipeline_connect_timeout)
+TEST_ENTRY(pipeline_peer_reset_fails_each_write_once)
+TEST_ENTRY(pipeline_writability_per_crossing_and_hard_cap)
+TEST_ENTRY(pipeline_half_closure_allowed)
+TEST_ENTRY(pipeline_half_closure_not_allowed)
+TEST_ENTRY(pipeline_close_inside_every_event)
+TEST_ENTRY(pipeline_close_in_write_listener)
+TEST_ENTRY(pipeline_group_shutdown_with_live_channels)
