@@ -77,6 +77,7 @@ fn add_handler(
     let handler = CHandler::new(table, raw, &object, attachment, slot.clone());
     match add(Box::new(handler)) {
         Ok(ctx) => {
+            ctx.set_binding(Some(Box::new(raw)));
             let _ = object.ctx.set(ctx);
             OptOut::new(ctx_out).set(ptr);
             Ok(())
@@ -227,13 +228,8 @@ pub extern "C" fn nx_pipeline_get(
             let out = Out::new(ctx_out)?;
             let channel = channel_of(channel)?;
             let ctx = channel.pipeline().get(name(name_)?).ok_or(NX_EINVAL)?;
-            let found = binding(&channel).contexts().into_iter().find(|raw| {
-                handle::with(raw.as_ptr::<nx_context_t>(), |o: &ContextObject| {
-                    o.ctx.get().is_some_and(|c| c.same(&ctx))
-                })
-                .unwrap_or(false)
-            });
-            out.set(found.ok_or(NX_EINVAL)?.as_ptr());
+            let raw = ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<RawHandle>()).copied());
+            out.set(raw.ok_or(NX_EINVAL)?.as_ptr());
             Ok(())
         })
     }

@@ -14,7 +14,6 @@
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use nioxide_core::pipeline::{Buffer, Channel, Message};
 
 use super::{handle_of, message_of, owned_message};
@@ -137,7 +136,7 @@ pub(crate) fn owned_bytes(
         len,
         release: armed.clone(),
     };
-    let msg = Message::Buffer(Buffer::from_bytes(Bytes::from_owner(memory)));
+    let msg = Message::Buffer(Buffer::from_owner(memory));
     Ok((msg, move || {
         if let Some(release) = release {
             let _ = armed.set(release);

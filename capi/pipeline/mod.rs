@@ -5,7 +5,7 @@
 //!
 //! # Handles and who owns them
 //! - A channel has at most one C handle at a time, kept in its [`Binding`] (the channel's
-//!   attachment slot). The handle of a channel a bootstrap made (or `nx_embedded_channel_new`)
+//!   binding slot). The handle of a channel a bootstrap made (or `nx_embedded_channel_new`)
 //!   is the caller's until `nx_channel_free`; any other channel's (an accepted one, or one
 //!   whose user handle was freed) is made when C first needs it and belongs to nioxide,
 //!   which frees it when the channel is torn down, unless `nx_channel_retain` made it the
@@ -51,8 +51,8 @@ use crate::types::{
     nx_message_t, nx_promise_t,
 };
 
-/// What the C layer keeps with a core channel (in its attachment slot): its C handle, who
-/// owns that handle, the context handles to free at teardown, and the user's attachment.
+/// What the C layer keeps with a core channel (in its binding slot): its C handle, who owns
+/// that handle, the context handles to free at teardown, and the user's attachment.
 #[derive(Default)]
 pub(crate) struct Binding {
     state: Mutex<BindingState>,
@@ -79,7 +79,7 @@ static BINDING_MADE: Mutex<()> = Mutex::new(());
 /// first time it is asked for.
 pub(crate) fn binding(channel: &Channel) -> Arc<Binding> {
     let found = |ch: &Channel| {
-        ch.with_attachment(|a| a.and_then(|a| a.downcast_ref::<Arc<Binding>>()).cloned())
+        ch.with_binding(|a| a.and_then(|a| a.downcast_ref::<Arc<Binding>>()).cloned())
     };
     if let Some(binding) = found(channel) {
         return binding;
@@ -89,7 +89,7 @@ pub(crate) fn binding(channel: &Channel) -> Arc<Binding> {
         return binding;
     }
     let binding = Arc::new(Binding::default());
-    channel.set_attachment(Some(Box::new(binding.clone())));
+    channel.set_binding(Some(Box::new(binding.clone())));
     let torn = binding.clone();
     channel
         .close_future()
@@ -178,11 +178,6 @@ impl Binding {
     /// Forgets a context handle whose handler was never added (the add failed).
     pub(crate) fn forget_context(&self, raw: RawHandle) {
         lock(&self.state).contexts.retain(|c| *c != raw);
-    }
-
-    /// The context handles, in the order they were made.
-    pub(crate) fn contexts(&self) -> Vec<RawHandle> {
-        lock(&self.state).contexts.clone()
     }
 
     /// Replaces the user's attachment; the old one is returned to be dropped (freed) by the
