@@ -15,11 +15,17 @@
 //! # The table
 //!
 //! Slots are allocated in chunks that double in size and are never freed, so a slot's address
-//! is stable and a stale handle can always be looked up safely. Each slot has its own small
-//! lock; the table's free list has another. A slot's generation goes up each time it is freed,
+//! is stable and a stale handle can always be looked up safely. A chunk is allocated zeroed (a
+//! free slot is all zeros), so its pages cost memory only once a slot in them is used. Each
+//! slot has its own small writer lock, a bit of its state word; the table's free list has a
+//! lock of its own. A slot's generation goes up each time it is freed,
 //! so an old handle for a reused slot no longer matches; a slot whose 32-bit generation is used
 //! up is retired for good rather than wrapped, so a stale handle can never name a new object.
 //! There is room for 2^24 live handles.
+//!
+//! A table stores one Rust type per handle kind: the first insert of a kind records its type,
+//! an insert of another type under that kind fails with `NX_EINVAL`, and a lookup for another
+//! type fails the same way. So a slot needs no type of its own: its tag names it.
 //!
 //! [`get`] returns an `Arc` clone: the object stays alive for the caller's whole call even if
 //! another thread frees the handle meanwhile.
@@ -116,6 +122,7 @@
 //! while another thread is inside an `nx_*` call may leave one of them held in the child. The
 //! child must create new objects anyway (`NX_EFORKED`).
 
+use std::alloc::{self, Layout};
 use std::any::{Any, TypeId};
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
@@ -319,6 +326,17 @@ impl RawHandle {
         ptr::without_provenance_mut(self.0)
     }
 
+    /// The handle's value as a number (to keep where a pointer is not wanted, such as a core
+    /// object's binding slot).
+    pub fn to_bits(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// The handle whose value is `bits` (from [`RawHandle::to_bits`]).
+    pub fn from_bits(bits: u64) -> RawHandle {
+        RawHandle(bits as usize)
+    }
+
     fn tag(self) -> u8 {
         self.0 as u8
     }
@@ -342,12 +360,14 @@ impl fmt::Debug for RawHandle {
     }
 }
 
-/// What a slot holds.
+/// What a slot holds. `repr(u8)` with `Free` = 0: an all-zero entry is a free one, so a
+/// chunk of slots can be allocated zeroed.
 #[derive(Default)]
+#[repr(u8)]
 enum Entry {
     /// Nothing: the slot is on the free list (or retired).
     #[default]
-    Free,
+    Free = 0,
     /// The table owns a reference to the object.
     Strong(Arc<dyn Any + Send + Sync>),
     /// The object is owned elsewhere; the slot only names it.
@@ -357,8 +377,12 @@ enum Entry {
     Owned(Arc<dyn Any + Send + Sync>, WeakEventLoop),
 }
 
-/// Readers in a slot's state word (bits 0..23).
-const READERS: u64 = (1 << 23) - 1;
+/// A slot's state bit: a writer (insert, take, reclaim) holds the slot (bit 22).
+const WRITER: u64 = 1 << 22;
+/// Readers in a slot's state word (bits 0..21).
+const READERS: u64 = WRITER - 1;
+/// The bits of a slot's state word that a handle check ignores: the readers and the writer.
+const BUSY: u64 = READERS | WRITER;
 /// A slot's state bit: the slot holds a live entry (bit 23).
 const LIVE: u64 = 1 << 23;
 
@@ -367,25 +391,31 @@ fn live_state(raw: RawHandle) -> u64 {
     ((raw.generation() as u64) << 32) | ((raw.tag() as u64) << 24) | LIVE
 }
 
-/// One slot of the table; never freed once allocated.
+/// One slot of the table; never freed once allocated. All zeros is a free slot of generation 0,
+/// as `Slot::new` makes it.
 ///
 /// Lookups never lock: a reader registers in `state` (one compare-and-swap that also checks
 /// the generation, the tag and `LIVE`), reads the entry, and leaves (one subtraction). A writer
-/// (insert or take) holds `writer`, clears `LIVE` so no new reader gets in, waits the few
-/// instructions until the readers in flight have left, and only then touches the entry.
+/// (insert or take) sets `WRITER` (a spin lock: writers hold it for a few instructions),
+/// clears `LIVE` so no new reader gets in, waits the few instructions until the readers in
+/// flight have left, and only then touches the entry.
 struct Slot {
-    /// `generation << 32 | tag << 24 | LIVE | readers`.
+    /// `generation << 32 | tag << 24 | LIVE | WRITER | readers`.
     state: AtomicU64,
     /// For an object that belongs to a loop: the loop's run-right cell (else NULL). Set
     /// before the entry is published and cleared only when the slot is reclaimed.
     owner: AtomicPtr<RunRight>,
     /// The id of the loop that owns the entry (with `owner`).
     owner_id: AtomicU64,
-    /// Serializes the writers of this slot.
-    writer: Mutex<()>,
-    /// The entry and the Rust type of its object. Written only by a writer while `LIVE` is
-    /// clear and no reader is in; read only by registered readers while `LIVE` is set.
-    entry: UnsafeCell<(TypeId, Entry)>,
+    /// The entry (of the Rust type the table stores under the slot's tag). Written only by a
+    /// writer while `LIVE` is clear and no reader is in; read only by registered readers while
+    /// `LIVE` is set.
+    entry: UnsafeCell<Entry>,
+}
+
+/// The bytes one handle slot takes (what a live handle costs the table).
+pub fn slot_bytes() -> usize {
+    size_of::<Slot>()
 }
 
 // SAFETY: `entry` is shared only as described on `Slot` (readers see it while it cannot
@@ -408,6 +438,15 @@ pub extern "C" fn nx_debug_reader_entries() -> u64 {
     READER_ENTRIES.with(|n| n.get())
 }
 
+/// A slot's writer lock (`WRITER` in its state word); released on drop.
+struct Writer<'a>(&'a Slot);
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_and(!WRITER, Ordering::Release);
+    }
+}
+
 /// A registered reader of a slot; leaves on drop.
 struct Reader<'a>(&'a Slot);
 
@@ -418,14 +457,29 @@ impl Drop for Reader<'_> {
 }
 
 impl Slot {
+    #[cfg(test)]
     fn new() -> Slot {
         Slot {
             state: AtomicU64::new(0),
             owner: AtomicPtr::new(ptr::null_mut()),
             owner_id: AtomicU64::new(0),
-            writer: Mutex::new(()),
-            entry: UnsafeCell::new((TypeId::of::<()>(), Entry::Free)),
+            entry: UnsafeCell::new(Entry::Free),
         }
+    }
+
+    /// Takes the slot's writer lock, spinning while another writer holds it (for a few
+    /// instructions, or while it waits for the readers in flight to leave).
+    fn lock_writer(&self) -> Writer<'_> {
+        let mut spins = 0u32;
+        while self.state.fetch_or(WRITER, Ordering::Acquire) & WRITER != 0 {
+            if spins < 64 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Writer(self)
     }
 
     /// Registers a reader if `raw` names this slot's live entry.
@@ -436,7 +490,7 @@ impl Slot {
         let want = live_state(raw);
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & !READERS != want {
+            if state & !BUSY != want {
                 return None;
             }
             match self.state.compare_exchange_weak(
@@ -453,7 +507,7 @@ impl Slot {
 
     /// The entry, for a registered reader.
     #[inline]
-    fn entry<'a>(&'a self, _reader: &Reader<'a>) -> &'a (TypeId, Entry) {
+    fn entry<'a>(&'a self, _reader: &Reader<'a>) -> &'a Entry {
         // SAFETY: a registered reader keeps writers out (see `Slot`).
         unsafe { &*self.entry.get() }
     }
@@ -483,6 +537,8 @@ pub struct Handles {
     live: AtomicUsize,
     /// Live handles by type tag.
     live_by_tag: [AtomicUsize; TAGS],
+    /// The Rust type stored under each tag, set by the first insert of that kind.
+    types: [OnceLock<TypeId>; TAGS],
 }
 
 /// The process-wide handle table behind every `nx_*` handle.
@@ -499,6 +555,7 @@ impl Handles {
             }),
             live: AtomicUsize::new(0),
             live_by_tag: [const { AtomicUsize::new(0) }; TAGS],
+            types: [const { OnceLock::new() }; TAGS],
         }
     }
 
@@ -506,7 +563,8 @@ impl Handles {
     ///
     /// The table keeps `object` alive until [`Handles::remove`] or [`Handles::release`].
     ///
-    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    /// Errors: `-ENOMEM` when 2^24 handles are live; `NX_EINVAL` if the table stores another
+    /// Rust type under `kind`.
     pub fn insert<T: Send + Sync + 'static>(
         &self,
         kind: HandleKind,
@@ -520,7 +578,7 @@ impl Handles {
     /// free hands the reclaim of the entry to `owner` (see "Loop-owned objects" in the module
     /// docs). The owner is fixed for the handle's life.
     ///
-    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    /// Errors: as [`Handles::insert`].
     pub fn insert_owned<T: Send + Sync + 'static>(
         &self,
         kind: HandleKind,
@@ -536,7 +594,7 @@ impl Handles {
     /// Lookups fail with `NX_EBADHANDLE` once the object died; the slot stays taken until
     /// [`Handles::release`] or [`Handles::remove`] (usually through a [`HandleGuard`]).
     ///
-    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    /// Errors: as [`Handles::insert`].
     pub fn insert_weak<T: Send + Sync + 'static>(
         &self,
         kind: HandleKind,
@@ -675,21 +733,20 @@ impl Handles {
         raw: RawHandle,
     ) -> Result<Arc<T>, c_int> {
         let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-        let (type_id, entry) = slot.entry(&reader);
-        if *type_id != TypeId::of::<T>() {
+        if !self.stores::<T>(raw) {
             return Err(NX_EINVAL);
         }
-        let Entry::Owned(object, owner) = entry else {
+        let Entry::Owned(object, owner) = slot.entry(&reader) else {
             return Err(NX_EBADHANDLE);
         };
         let (object, owner) = (object.clone(), owner.upgrade());
         let want = live_state(raw);
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
-            if state & !READERS != want {
+            if state & !BUSY != want {
                 return Err(NX_EBADHANDLE); // another thread freed it first
             }
-            let retired = ((raw.generation().wrapping_add(1) as u64) << 32) | (state & READERS);
+            let retired = ((raw.generation().wrapping_add(1) as u64) << 32) | (state & BUSY);
             match slot.state.compare_exchange_weak(
                 state,
                 retired,
@@ -713,7 +770,7 @@ impl Handles {
     /// The second step: drops the entry of the retired handle `raw` and recycles its slot. Run
     /// by the owning loop's running thread (or by anyone once that loop is gone).
     fn reclaim(&self, slot: &Slot, raw: RawHandle) {
-        let writer = lock(&slot.writer);
+        let writer = slot.lock_writer();
         // Readers of the checked path that got in before the retirement leave within a few
         // instructions; none can get in after it.
         while slot.state.load(Ordering::Acquire) & READERS != 0 {
@@ -721,7 +778,7 @@ impl Handles {
         }
         // SAFETY: `LIVE` is clear, no reader is in, the running thread of the owning loop is
         // this one or gone, and `writer` is ours.
-        let entry = std::mem::take(unsafe { &mut (*slot.entry.get()).1 });
+        let entry = std::mem::take(unsafe { &mut *slot.entry.get() });
         slot.owner.store(ptr::null_mut(), Ordering::Relaxed);
         slot.owner_id.store(0, Ordering::Relaxed);
         drop(writer);
@@ -747,7 +804,7 @@ impl Handles {
         }
         let slot = self.slot(raw.index())?;
         let want = live_state(raw);
-        if slot.state.load(Ordering::Acquire) & !READERS != want {
+        if slot.state.load(Ordering::Acquire) & !BUSY != want {
             return None;
         }
         // SAFETY: run-right cells are never freed.
@@ -756,16 +813,15 @@ impl Handles {
             return None;
         }
         fence(Ordering::Acquire);
-        if slot.state.load(Ordering::Relaxed) & !READERS != want {
+        if slot.state.load(Ordering::Relaxed) & !BUSY != want {
             return None;
         }
         // SAFETY: the slot holds `raw`'s entry, which only this thread may reclaim, and not
         // during this call (see above).
-        let (type_id, entry) = unsafe { &*slot.entry.get() };
-        match entry {
-            Entry::Owned(object, _) if *type_id == TypeId::of::<T>() => {
-                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
-                // id says it is a `T`), kept alive by the entry.
+        match unsafe { &*slot.entry.get() } {
+            Entry::Owned(object, _) if self.stores::<T>(raw) => {
+                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the
+                // table stores `T`s under this tag), kept alive by the entry.
                 Some(unsafe { &*Arc::as_ptr(object).cast::<T>() })
             }
             _ => None,
@@ -801,6 +857,9 @@ impl Handles {
         entry: Entry,
         owner: Option<(&'static RunRight, u64)>,
     ) -> Result<RawHandle, c_int> {
+        if *self.types[kind.tag() as usize].get_or_init(|| type_id) != type_id {
+            return Err(NX_EINVAL);
+        }
         let index = {
             let mut alloc = lock(&self.alloc);
             if self.live.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
@@ -818,19 +877,21 @@ impl Handles {
             }
         };
         let slot = self.slot(index).expect("allocated slot has a chunk");
-        let writer = lock(&slot.writer);
+        let writer = slot.lock_writer();
         let generation = slot.generation();
         // SAFETY: a free slot has `LIVE` clear, so no reader is in, and `writer` is ours.
         let cell = unsafe { &mut *slot.entry.get() };
-        debug_assert!(matches!(cell.1, Entry::Free));
-        *cell = (type_id, entry);
+        debug_assert!(matches!(cell, Entry::Free));
+        *cell = entry;
         if let Some((run_right, loop_id)) = owner {
             slot.owner
                 .store(ptr::from_ref(run_right).cast_mut(), Ordering::Relaxed);
             slot.owner_id.store(loop_id, Ordering::Relaxed);
         }
         let raw = RawHandle::new(index, generation, kind);
-        slot.state.store(live_state(raw), Ordering::Release);
+        // The writer bit stays set until `writer` drops.
+        slot.state
+            .store(live_state(raw) | WRITER, Ordering::Release);
         drop(writer);
         self.live.fetch_add(1, Ordering::Relaxed);
         self.live_by_tag[kind.tag() as usize].fetch_add(1, Ordering::Relaxed);
@@ -847,11 +908,18 @@ impl Handles {
     ) -> Result<(Reader<'_>, &Entry), c_int> {
         let slot = self.checked_slot(raw, kind)?;
         let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-        let (type_id, entry) = slot.entry(&reader);
-        if *type_id != TypeId::of::<T>() {
+        if !self.stores::<T>(raw) {
             return Err(NX_EINVAL);
         }
+        let entry = slot.entry(&reader);
         Ok((reader, entry))
+    }
+
+    /// Whether this table stores `T`s under `raw`'s tag. For a registered reader of a live
+    /// entry of `raw`, whose insert recorded the tag's type before it published the entry.
+    #[inline(always)]
+    fn stores<T: 'static>(&self, raw: RawHandle) -> bool {
+        self.types[raw.tag() as usize].get() == Some(&TypeId::of::<T>())
     }
 
     /// Checks the parts of `raw` that need no lock: not null, and of `kind`.
@@ -865,7 +933,7 @@ impl Handles {
     /// Takes `raw`'s entry out of `slot`, bumps the generation and frees the slot. The
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
-        let writer = lock(&slot.writer);
+        let writer = slot.lock_writer();
         if !slot.owner.load(Ordering::Relaxed).is_null() {
             // A loop-owned entry is only ever retired and reclaimed (`remove`): its loop's
             // thread may be using it without a reader count.
@@ -873,8 +941,8 @@ impl Handles {
             return Err(NX_EINVAL);
         }
         if let Some(type_id) = type_id {
-            let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-            if slot.entry(&reader).0 != type_id {
+            let _reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+            if self.types[raw.tag() as usize].get() != Some(&type_id) {
                 return Err(NX_EINVAL);
             }
         }
@@ -882,7 +950,7 @@ impl Handles {
         let want = live_state(raw);
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
-            if state & !READERS != want {
+            if state & !BUSY != want {
                 return Err(NX_EBADHANDLE);
             }
             match slot.state.compare_exchange_weak(
@@ -899,13 +967,15 @@ impl Handles {
             std::hint::spin_loop();
         }
         // SAFETY: `LIVE` is clear and no reader is in; `writer` is ours.
-        let entry = std::mem::take(unsafe { &mut (*slot.entry.get()).1 });
+        let entry = std::mem::take(unsafe { &mut *slot.entry.get() });
         // A used-up generation retires the slot: it is never reused, so no stale handle can
-        // name a new object.
+        // name a new object. The writer bit stays set until `writer` drops.
         let generation = raw.generation();
         let reusable = generation != u32::MAX;
-        slot.state
-            .store((generation.wrapping_add(1) as u64) << 32, Ordering::Release);
+        slot.state.store(
+            ((generation.wrapping_add(1) as u64) << 32) | WRITER,
+            Ordering::Release,
+        );
         drop(writer);
         if reusable {
             lock(&self.alloc).free.push(raw.index() as u32);
@@ -926,7 +996,7 @@ impl Handles {
         if base.is_null() {
             return None;
         }
-        // SAFETY: `base` points to a leaked `[Slot; FIRST_CHUNK << chunk]` that lives as long
+        // SAFETY: `base` points to an allocated `[Slot; FIRST_CHUNK << chunk]` that lives as long
         // as the table (chunks are freed only by `Drop`, which has `&mut self`), and
         // `offset < FIRST_CHUNK << chunk` by `chunk_of`.
         Some(unsafe { &*base.add(offset) })
@@ -937,8 +1007,13 @@ impl Handles {
     fn ensure_chunk(&self, index: usize) {
         let (chunk, _) = chunk_of(index);
         if self.chunks[chunk].load(Ordering::Acquire).is_null() {
-            let slots: Box<[Slot]> = (0..FIRST_CHUNK << chunk).map(|_| Slot::new()).collect();
-            let base = Box::into_raw(slots).cast::<Slot>();
+            let layout = Layout::array::<Slot>(FIRST_CHUNK << chunk).expect("a chunk's size fits");
+            // SAFETY: the layout is not empty. All zeros is a free slot (`Slot::new`), so the
+            // chunk is initialized, and its pages are touched only as slots are used.
+            let base = unsafe { alloc::alloc_zeroed(layout) }.cast::<Slot>();
+            if base.is_null() {
+                alloc::handle_alloc_error(layout);
+            }
             self.chunks[chunk].store(base, Ordering::Release);
         }
     }
@@ -956,8 +1031,9 @@ impl Drop for Handles {
             let base = *base.get_mut();
             if !base.is_null() {
                 let slots = ptr::slice_from_raw_parts_mut(base, FIRST_CHUNK << chunk);
-                // SAFETY: made by `Box::into_raw` in `ensure_chunk` with this length; `&mut
-                // self` means no slot reference is alive.
+                // SAFETY: allocated in `ensure_chunk` as an array of this length (a boxed
+                // slice's layout), and initialized; `&mut self` means no slot reference is
+                // alive.
                 drop(unsafe { Box::from_raw(slots) });
             }
         }
@@ -1307,6 +1383,58 @@ mod tests {
             Some(NX_EINVAL)
         );
         assert!(handles.get::<Thing>(raw, HandleKind::Selector).is_ok());
+        assert_eq!(
+            handles.insert(HandleKind::Selector, Arc::new(Other)).err(),
+            Some(NX_EINVAL),
+            "one Rust type per kind"
+        );
+        assert_eq!(handles.live(), 1);
+    }
+
+    #[test]
+    fn an_all_zero_slot_is_a_free_one() {
+        let zeroed = std::mem::MaybeUninit::<Slot>::zeroed();
+        // SAFETY: what this test checks: all zeros is a valid slot, as `ensure_chunk` assumes.
+        let slot = unsafe { zeroed.assume_init() };
+        let new = Slot::new();
+        assert_eq!(
+            slot.state.load(Ordering::Relaxed),
+            new.state.load(Ordering::Relaxed)
+        );
+        assert!(slot.owner.load(Ordering::Relaxed).is_null());
+        assert_eq!(slot.owner_id.load(Ordering::Relaxed), 0);
+        assert!(matches!(unsafe { &*slot.entry.get() }, Entry::Free));
+        assert_eq!(slot_bytes(), 56);
+    }
+
+    #[test]
+    fn writers_of_one_slot_take_turns() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        let _ = handles.get::<Thing>(raw, HandleKind::Selector);
+                        let slot = handles.slot(raw.index()).unwrap();
+                        drop(slot.lock_writer());
+                    }
+                });
+            }
+        });
+        let slot = handles.slot(raw.index()).unwrap();
+        assert_eq!(
+            slot.state.load(Ordering::Relaxed),
+            live_state(raw),
+            "no bit left over"
+        );
+        assert!(handles.remove::<Thing>(raw, HandleKind::Selector).is_ok());
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).err(),
+            Some(NX_EBADHANDLE)
+        );
     }
 
     #[test]

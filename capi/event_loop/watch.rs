@@ -20,10 +20,10 @@ use nioxide_core::event_loop::{EventLoop, Watch, WatchCallback};
 
 use crate::args::{Out, code, predicate, status};
 use crate::attachment::{CAttachment, new_late};
-use crate::channel::channel_of;
+use crate::channel::{ChannelHandle, channel_of};
 use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::loop_of;
-use crate::handle::{self, HandleType, RawHandle};
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::selector::{NX_OP_ACCEPT, NX_OP_CONNECT, NX_OP_READ, NX_OP_WRITE};
 use crate::types::{
@@ -119,10 +119,9 @@ fn watch_channel<H>(
     watch_out: *mut *mut nx_watch_t,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: Clone + Into<Channel>,
+    H: ChannelHandle,
 {
-    let channel: Channel = (*channel_of(channel)?).clone().into();
+    let channel: Channel = channel_of(channel)?.into();
     watch(
         event_loop,
         ops,
