@@ -141,8 +141,8 @@ const HEADERS: &[Header] = &[
     },
     Header {
         name: "pipeline",
+        // Not pipeline/mod.rs: cbindgen would follow its `mod` lines and read every file twice.
         sources: &[
-            "pipeline/mod.rs",
             "pipeline/config.rs",
             "pipeline/message.rs",
             "pipeline/handler.rs",

@@ -27,7 +27,7 @@ use super::{address_in, binding, config, failure, handle_of};
 use crate::args::{Out, code, status};
 use crate::attachment::CAttachment;
 use crate::error::NX_EINVAL;
-use crate::handle;
+use crate::handle::{self, HandleType};
 use crate::nx_ffi_boundary;
 use crate::types::{
     BootstrapState, nx_bootstrap_t, nx_channel_t, nx_free_cb, nx_loop_group_t, nx_promise_t,
@@ -55,16 +55,55 @@ impl<B: Default> BootstrapState<B> {
         self.builder = f(std::mem::take(&mut self.builder));
     }
 
-    /// Core's option for a C option of the server channel (`child` false) or of accepted
-    /// channels, tracking the water marks.
-    fn option(&mut self, child: bool, number: c_int, value: i64) -> Result<ChannelOption, c_int> {
+    /// Adds a C option with `apply` (the builder's `option` or `child_option`; `child` says
+    /// which), tracking the water marks.
+    fn add_option(
+        &mut self,
+        child: bool,
+        number: c_int,
+        value: i64,
+        apply: fn(B, ChannelOption) -> B,
+    ) -> Result<(), c_int> {
         let marks = &mut self.marks[usize::from(child)];
         let option = config::option(number, value, *marks)?;
         if let ChannelOption::WriteBufferWaterMark { low, high } = option {
             *marks = (low, high);
         }
-        Ok(option)
+        self.step(|b| apply(b, option));
+        Ok(())
     }
+}
+
+/// Runs `f` with the state behind a bootstrap handle of either kind.
+fn configure<H, B>(
+    bootstrap: *mut H,
+    f: impl FnOnce(&mut BootstrapState<B>) -> Result<(), c_int>,
+) -> Result<(), c_int>
+where
+    H: HandleType<Object = Mutex<BootstrapState<B>>>,
+{
+    f(&mut lock(&*handle::get(bootstrap)?))
+}
+
+/// Makes a bootstrap handle of either kind, with nothing set.
+fn new_bootstrap<H, B>(out: *mut *mut H) -> c_int
+where
+    H: HandleType<Object = Mutex<BootstrapState<B>>>,
+    B: Default + Send + 'static,
+{
+    status(|| {
+        let out = Out::new(out)?;
+        out.set(handle::insert(Arc::new(BootstrapState::<B>::new()))?);
+        Ok(())
+    })
+}
+
+/// Frees a bootstrap handle of either kind.
+fn free_bootstrap<H: HandleType>(bootstrap: *mut H) -> c_int {
+    status(|| {
+        handle::remove(bootstrap)?;
+        Ok(())
+    })
 }
 
 /// The core initializer for a C one: the function with its attachment, which is freed when
@@ -122,13 +161,7 @@ fn group_of(
 /// Errors: `NX_EINVAL`, `-ENOMEM`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_server_bootstrap_new(bootstrap_out: *mut *mut nx_server_bootstrap_t) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(bootstrap_out)?;
-            out.set(handle::insert(Arc::new(BootstrapState::<ServerBootstrap>::new()))?);
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { new_bootstrap::<_, ServerBootstrap>(bootstrap_out) }
 }
 
 /// Sets the groups: `parent`'s loops accept, `child`'s serve the accepted channels (they may
@@ -147,9 +180,10 @@ pub extern "C" fn nx_server_bootstrap_group(
     nx_ffi_boundary! {
         status(|| {
             let (parent, child) = (group_of(parent)?, group_of(child)?);
-            let b = handle::get(bootstrap)?;
-            lock(&b).step(|b| b.group(parent, child));
-            Ok(())
+            configure(bootstrap, |s| {
+                s.step(|b| b.group(parent, child));
+                Ok(())
+            })
         })
     }
 }
@@ -171,9 +205,10 @@ pub extern "C" fn nx_server_bootstrap_channel(
             if !matches!(kind_number(kind), super::channel::NX_CHANNEL_TCP_SERVER | super::channel::NX_CHANNEL_LOCAL_SERVER) {
                 return Err(NX_EINVAL);
             }
-            let b = handle::get(bootstrap)?;
-            lock(&b).step(|b| b.channel(kind));
-            Ok(())
+            configure(bootstrap, |s| {
+                s.step(|b| b.channel(kind));
+                Ok(())
+            })
         })
     }
 }
@@ -190,13 +225,7 @@ pub extern "C" fn nx_server_bootstrap_option(
     value: i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
-            let mut state = lock(&b);
-            let option = state.option(false, option, value)?;
-            state.step(|b| b.option(option));
-            Ok(())
-        })
+        status(|| configure(bootstrap, |s| s.add_option(false, option, value, |b, o| b.option(o))))
     }
 }
 
@@ -213,13 +242,7 @@ pub extern "C" fn nx_server_bootstrap_child_option(
     value: i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
-            let mut state = lock(&b);
-            let option = state.option(true, option, value)?;
-            state.step(|b| b.child_option(option));
-            Ok(())
-        })
+        status(|| configure(bootstrap, |s| s.add_option(true, option, value, ServerBootstrap::child_option)))
     }
 }
 
@@ -242,12 +265,11 @@ pub extern "C" fn nx_server_bootstrap_handler(
     attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
+        status(|| configure(bootstrap, |s| {
             let init = initializer(init, attachment, attachment_free)?;
-            lock(&b).step(|b| b.handler(init));
+            s.step(|b| b.handler(init));
             Ok(())
-        })
+        }))
     }
 }
 
@@ -266,12 +288,11 @@ pub extern "C" fn nx_server_bootstrap_child_handler(
     attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
+        status(|| configure(bootstrap, |s| {
             let init = initializer(init, attachment, attachment_free)?;
-            lock(&b).step(|b| b.child_handler(init));
+            s.step(|b| b.child_handler(init));
             Ok(())
-        })
+        }))
     }
 }
 
@@ -313,12 +334,7 @@ pub extern "C" fn nx_server_bootstrap_bind(
 /// Errors: `NX_EINVAL`, `NX_EBADHANDLE` (freed already).
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_server_bootstrap_free(bootstrap: *mut nx_server_bootstrap_t) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            handle::remove(bootstrap)?;
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { free_bootstrap(bootstrap) }
 }
 
 /// Makes a client bootstrap (TCP by default, nothing else set). On success `*bootstrap_out`
@@ -329,13 +345,7 @@ pub extern "C" fn nx_server_bootstrap_free(bootstrap: *mut nx_server_bootstrap_t
 /// Errors: `NX_EINVAL`, `-ENOMEM`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_bootstrap_new(bootstrap_out: *mut *mut nx_bootstrap_t) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(bootstrap_out)?;
-            out.set(handle::insert(Arc::new(BootstrapState::<Bootstrap>::new()))?);
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { new_bootstrap::<_, Bootstrap>(bootstrap_out) }
 }
 
 /// Sets the group whose next loop each new channel gets (see `nx_server_bootstrap_group`).
@@ -351,9 +361,10 @@ pub extern "C" fn nx_bootstrap_group(
     nx_ffi_boundary! {
         status(|| {
             let group = group_of(group)?;
-            let b = handle::get(bootstrap)?;
-            lock(&b).step(|b| b.group(group));
-            Ok(())
+            configure(bootstrap, |s| {
+                s.step(|b| b.group(group));
+                Ok(())
+            })
         })
     }
 }
@@ -371,9 +382,10 @@ pub extern "C" fn nx_bootstrap_channel(bootstrap: *mut nx_bootstrap_t, kind: c_i
             if !matches!(kind_number(kind), super::channel::NX_CHANNEL_TCP | super::channel::NX_CHANNEL_LOCAL) {
                 return Err(NX_EINVAL);
             }
-            let b = handle::get(bootstrap)?;
-            lock(&b).step(|b| b.channel(kind));
-            Ok(())
+            configure(bootstrap, |s| {
+                s.step(|b| b.channel(kind));
+                Ok(())
+            })
         })
     }
 }
@@ -390,13 +402,7 @@ pub extern "C" fn nx_bootstrap_option(
     value: i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
-            let mut state = lock(&b);
-            let option = state.option(false, option, value)?;
-            state.step(|b| b.option(option));
-            Ok(())
-        })
+        status(|| configure(bootstrap, |s| s.add_option(false, option, value, |b, o| b.option(o))))
     }
 }
 
@@ -414,12 +420,11 @@ pub extern "C" fn nx_bootstrap_handler(
     attachment_free: nx_free_cb,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let b = handle::get(bootstrap)?;
+        status(|| configure(bootstrap, |s| {
             let init = initializer(init, attachment, attachment_free)?;
-            lock(&b).step(|b| b.handler(init));
+            s.step(|b| b.handler(init));
             Ok(())
-        })
+        }))
     }
 }
 
@@ -491,10 +496,5 @@ pub extern "C" fn nx_bootstrap_connect_host(
 /// Errors: `NX_EINVAL`, `NX_EBADHANDLE` (freed already).
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_bootstrap_free(bootstrap: *mut nx_bootstrap_t) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            handle::remove(bootstrap)?;
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { free_bootstrap(bootstrap) }
 }

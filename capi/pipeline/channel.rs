@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use libc::{sockaddr_storage, socklen_t};
 use nioxide_core::event_loop::Future;
-use nioxide_core::pipeline::{Channel, ChannelAddress, ChannelKind, CloseWhen, Message};
+use nioxide_core::pipeline::{Channel, ChannelAddress, ChannelKind, CloseWhen};
 
 use super::config;
-use super::message::{c_bytes, owned_bytes};
-use super::{Ops, address_to, binding, channel_of, handle_of, message_of, promise_opt};
+use super::{
+    Ops, address_to, binding, channel_of, handle_of, message_of, promise_opt, write_copy,
+    write_owned,
+};
 use crate::args::{OptOut, Out, code, predicate, status};
 use crate::attachment::CAttachment;
 use crate::error::{NX_EINVAL, NX_ENOTBOUND};
@@ -82,6 +84,15 @@ pub(crate) fn store_future(future: Future, out: *mut *mut nx_promise_t) -> Resul
     let ptr = handle::insert(Arc::new(PromiseObject::task(future)))?;
     OptOut::new(out).set(ptr);
     Ok(())
+}
+
+/// Stores a count of the channel's (`f`) in `*out`.
+fn count_out(channel: *mut nx_channel_t, out: *mut usize, f: fn(&Channel) -> usize) -> c_int {
+    status(|| {
+        let out = Out::new(out)?;
+        out.set(f(&channel_of(channel)?));
+        Ok(())
+    })
 }
 
 /// Runs `f` with the channel behind a C handle.
@@ -191,13 +202,7 @@ pub extern "C" fn nx_channel_bytes_before_unwritable(
     channel: *mut nx_channel_t,
     bytes_out: *mut usize,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(bytes_out)?;
-            out.set(channel_of(channel)?.bytes_before_unwritable());
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { count_out(channel, bytes_out, Channel::bytes_before_unwritable) }
 }
 
 /// Stores how many queued bytes must drain before the channel becomes writable (0 if it is)
@@ -211,13 +216,7 @@ pub extern "C" fn nx_channel_bytes_before_writable(
     channel: *mut nx_channel_t,
     bytes_out: *mut usize,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(bytes_out)?;
-            out.set(channel_of(channel)?.bytes_before_writable());
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { count_out(channel, bytes_out, Channel::bytes_before_writable) }
 }
 
 /// Stores the bytes queued for writing now (each message with a fixed per-entry overhead)
@@ -231,13 +230,7 @@ pub extern "C" fn nx_channel_queued_bytes(
     channel: *mut nx_channel_t,
     bytes_out: *mut usize,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(bytes_out)?;
-            out.set(channel_of(channel)?.queued_bytes());
-            Ok(())
-        })
-    }
+    nx_ffi_boundary! { count_out(channel, bytes_out, Channel::queued_bytes) }
 }
 
 /// Stores an address in `*addr_out`/`*len_out` (`AF_UNIX` with the name for a local
@@ -432,12 +425,7 @@ pub extern "C" fn nx_channel_write_bytes(
     promise: *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        with_channel(channel, |ch| {
-            // SAFETY: the caller passes `len` readable bytes at `data`.
-            let msg = Message::copy_from_slice(unsafe { c_bytes(data, len) }?);
-            ch.write(msg, promise_opt(promise)?);
-            Ok(())
-        })
+        with_channel(channel, |ch| write_copy(&ch.pipeline(), data, len, promise))
     }
 }
 
@@ -458,13 +446,7 @@ pub extern "C" fn nx_channel_write_owned(
     promise: *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        with_channel(channel, |ch| {
-            let promise = promise_opt(promise)?;
-            let (msg, arm) = owned_bytes(data, len, release)?;
-            arm();
-            ch.write(msg, promise);
-            Ok(())
-        })
+        with_channel(channel, |ch| write_owned(&ch.pipeline(), data, len, release, promise))
     }
 }
 

@@ -17,9 +17,9 @@ use std::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 use nioxide_core::pipeline::Context;
 
-use super::message::{c_bytes, owned_bytes};
 use super::{
     Ops, address_in, context_of, failure, handle_of, message_event, message_of, promise_opt,
+    write_copy, write_owned,
 };
 use crate::args::{Out, status};
 use crate::error::NX_EINVAL;
@@ -305,12 +305,7 @@ pub extern "C" fn nx_context_write_bytes(
     promise: *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        with_context(ctx, |c| {
-            // SAFETY: the caller passes `len` readable bytes at `data`.
-            let bytes = unsafe { c_bytes(data, len) }?;
-            let msg = nioxide_core::pipeline::Message::copy_from_slice(bytes);
-            { Ops::write(c, msg, promise_opt(promise)?); Ok(()) }
-        })
+        with_context(ctx, |c| write_copy(c, data, len, promise))
     }
 }
 
@@ -331,12 +326,7 @@ pub extern "C" fn nx_context_write_owned(
     promise: *mut nx_promise_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        with_context(ctx, |c| {
-            let promise = promise_opt(promise)?;
-            let (msg, arm) = owned_bytes(data, len, release)?;
-            arm();
-            { Ops::write(c, msg, promise); Ok(()) }
-        })
+        with_context(ctx, |c| write_owned(c, data, len, release, promise))
     }
 }
 

@@ -399,6 +399,36 @@ pub(crate) fn address_to(address: &ChannelAddress, storage: &mut sockaddr_storag
     len
 }
 
+/// Writes a copy of `len` bytes at `data` through `target` (`nx_*_write_bytes`).
+pub(crate) fn write_copy(
+    target: &impl Ops,
+    data: *const c_void,
+    len: usize,
+    promise: *mut nx_promise_t,
+) -> Result<(), c_int> {
+    let promise = promise_opt(promise)?;
+    // SAFETY: the caller passes `len` readable bytes at `data`, read during the call only.
+    let bytes = unsafe { message::c_bytes(data, len) }?;
+    target.write(Message::copy_from_slice(bytes), promise);
+    Ok(())
+}
+
+/// Writes the caller's memory through `target` without a copy (`nx_*_write_owned`): the
+/// release is armed only once nothing can fail any more.
+pub(crate) fn write_owned(
+    target: &impl Ops,
+    data: *const c_void,
+    len: usize,
+    release: crate::types::nx_free_cb,
+    promise: *mut nx_promise_t,
+) -> Result<(), c_int> {
+    let promise = promise_opt(promise)?;
+    let (msg, arm) = message::owned_bytes(data, len, release)?;
+    arm();
+    target.write(msg, promise);
+    Ok(())
+}
+
 /// The operations a context and a pipeline (a channel's, from its tail) share: the C
 /// functions on both call core through this.
 pub(crate) trait Ops {
