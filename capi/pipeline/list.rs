@@ -36,7 +36,7 @@ pub const NX_PIPELINE_BEFORE: c_int = 3;
 pub const NX_PIPELINE_AFTER: c_int = 4;
 
 /// A C string argument, borrowed for the call: UTF-8, not NULL.
-fn name<'a>(text: *const c_char) -> Result<&'a str, c_int> {
+fn text_arg<'a>(text: *const c_char) -> Result<&'a str, c_int> {
     if text.is_null() {
         return Err(NX_EINVAL);
     }
@@ -115,7 +115,7 @@ pub extern "C" fn nx_pipeline_add(
     channel: *mut nx_channel_t,
     position: c_int,
     base: *const c_char,
-    name_: *const c_char,
+    name: *const c_char,
     handler: *const nx_channel_handler_t,
     attachment: *mut c_void,
     attachment_free: nx_free_cb,
@@ -124,17 +124,17 @@ pub extern "C" fn nx_pipeline_add(
     nx_ffi_boundary! {
         status(|| {
             let channel = channel_of(channel)?;
-            let name_ = name(name_)?;
+            let name = text_arg(name)?;
             let position = match position {
                 NX_PIPELINE_FIRST => Position::First,
                 NX_PIPELINE_LAST => Position::Last,
-                NX_PIPELINE_BEFORE => Position::Before(name(base)?),
-                NX_PIPELINE_AFTER => Position::After(name(base)?),
+                NX_PIPELINE_BEFORE => Position::Before(text_arg(base)?),
+                NX_PIPELINE_AFTER => Position::After(text_arg(base)?),
                 _ => return Err(NX_EINVAL),
             };
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
-                Box::new(|h| pipeline.add(position, name_, h)))
+                Box::new(|h| pipeline.add(position, name, h)))
         })
     }
 }
@@ -175,7 +175,7 @@ pub extern "C" fn nx_pipeline_add_last(
 pub extern "C" fn nx_pipeline_replace(
     channel: *mut nx_channel_t,
     old: *const c_char,
-    name_: *const c_char,
+    name: *const c_char,
     handler: *const nx_channel_handler_t,
     attachment: *mut c_void,
     attachment_free: nx_free_cb,
@@ -184,10 +184,10 @@ pub extern "C" fn nx_pipeline_replace(
     nx_ffi_boundary! {
         status(|| {
             let channel = channel_of(channel)?;
-            let (old, name_) = (name(old)?, name(name_)?);
+            let (old, name) = (text_arg(old)?, text_arg(name)?);
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
-                Box::new(|h| pipeline.replace(old, name_, h)))
+                Box::new(|h| pipeline.replace(old, name, h)))
         })
     }
 }
@@ -200,11 +200,11 @@ pub extern "C" fn nx_pipeline_replace(
 ///
 /// Errors: `NX_EINVAL` (no such handler), `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nx_pipeline_remove(channel: *mut nx_channel_t, name_: *const c_char) -> c_int {
+pub extern "C" fn nx_pipeline_remove(channel: *mut nx_channel_t, name: *const c_char) -> c_int {
     nx_ffi_boundary! {
         status(|| {
             let channel = channel_of(channel)?;
-            channel.pipeline().remove(name(name_)?).map_err(code)?;
+            channel.pipeline().remove(text_arg(name)?).map_err(code)?;
             Ok(())
         })
     }
@@ -220,14 +220,14 @@ pub extern "C" fn nx_pipeline_remove(channel: *mut nx_channel_t, name_: *const c
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_pipeline_get(
     channel: *mut nx_channel_t,
-    name_: *const c_char,
+    name: *const c_char,
     ctx_out: *mut *mut nx_context_t,
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(ctx_out)?;
             let channel = channel_of(channel)?;
-            let ctx = channel.pipeline().get(name(name_)?).ok_or(NX_EINVAL)?;
+            let ctx = channel.pipeline().get(text_arg(name)?).ok_or(NX_EINVAL)?;
             let raw = ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<RawHandle>()).copied());
             out.set(raw.ok_or(NX_EINVAL)?.as_ptr());
             Ok(())

@@ -749,7 +749,7 @@ int nx_context_write_and_flush(nx_context_t *ctx, nx_message_t *msg, nx_promise_
 int nx_pipeline_add(nx_channel_t *channel,
                     int position,
                     const char *base,
-                    const char *name_,
+                    const char *name,
                     const struct nx_channel_handler_t *handler,
                     void *attachment,
                     nx_free_cb attachment_free,
@@ -779,7 +779,7 @@ int nx_pipeline_add_last(nx_channel_t *channel,
  */
 int nx_pipeline_replace(nx_channel_t *channel,
                         const char *old,
-                        const char *name_,
+                        const char *name,
                         const struct nx_channel_handler_t *handler,
                         void *attachment,
                         nx_free_cb attachment_free,
@@ -794,7 +794,7 @@ int nx_pipeline_replace(nx_channel_t *channel,
  *
  * Errors: `NX_EINVAL` (no such handler), `NX_EBADHANDLE`, `NX_EFORKED`.
  */
-int nx_pipeline_remove(nx_channel_t *channel, const char *name_);
+int nx_pipeline_remove(nx_channel_t *channel, const char *name);
 
 /**
  * Stores in `*ctx_out` the context of the C handler named `name` (borrowed during the call).
@@ -805,7 +805,7 @@ int nx_pipeline_remove(nx_channel_t *channel, const char *name_);
  * Errors: `NX_EINVAL` (no handler of that name, or it is not a C handler), `NX_EBADHANDLE`,
  * `NX_EFORKED`.
  */
-int nx_pipeline_get(nx_channel_t *channel, const char *name_, nx_context_t **ctx_out);
+int nx_pipeline_get(nx_channel_t *channel, const char *name, nx_context_t **ctx_out);
 
 /**
  * Writes the names of the pipeline's handlers, head to tail (the head and tail themselves

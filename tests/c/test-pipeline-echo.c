@@ -243,7 +243,8 @@ TEST_IMPL(pipeline_writes_from_threads_keep_order) {
   ASSERT_OK(nx_bootstrap_new(&b));
   ASSERT_OK(nx_bootstrap_group(b, group));
   ASSERT_OK(nx_bootstrap_handler(b, init_order_client, &check, NULL));
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&ss, len, &client, &connected));
+  /* By host and port (resolved off the loop thread; a numeric host, so no DNS is needed). */
+  ASSERT_OK(nx_bootstrap_connect_host(b, "127.0.0.1", t_port(&ss), &client, &connected));
   t_await_ok(connected);
   for (int i = 0; i < 2; i++) {
     writers[i].channel = client;
