@@ -309,7 +309,7 @@ pub extern "C" fn nx_channel_close_future(
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL` (unknown option, value out of range), `NX_EUNSUPPORTEDOPTION` (a
+/// Errors: `NX_EINVAL` (unknown option, value out of range), `NX_ENOOPT` (a
 /// socket option on a channel without a socket), OS errors, `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_channel_set_option(
@@ -329,7 +329,7 @@ pub extern "C" fn nx_channel_set_option(
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL` (unknown or set-only option), `NX_EUNSUPPORTEDOPTION`, OS errors,
+/// Errors: `NX_EINVAL` (unknown or set-only option), `NX_ENOOPT`, OS errors,
 /// `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_channel_option(

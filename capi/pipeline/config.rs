@@ -113,7 +113,7 @@ pub(crate) fn option(
 
 /// The value of option `number` on `channel`.
 ///
-/// Errors: `NX_EINVAL` (unknown, or set-only: `NX_OPTION_SO_BACKLOG`), `NX_EUNSUPPORTEDOPTION`
+/// Errors: `NX_EINVAL` (unknown, or set-only: `NX_OPTION_SO_BACKLOG`), `NX_ENOOPT`
 /// (a socket option on a channel without a socket), OS errors.
 pub(crate) fn value(channel: &Channel, number: c_int) -> Result<i64, c_int> {
     let socket = |opt| channel.socket_option(opt).map_err(code);

@@ -965,7 +965,7 @@ int nx_channel_close_future(nx_channel_t *channel, nx_promise_t **future_out);
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (unknown option, value out of range), `NX_EUNSUPPORTEDOPTION` (a
+ * Errors: `NX_EINVAL` (unknown option, value out of range), `NX_ENOOPT` (a
  * socket option on a channel without a socket), OS errors, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_channel_set_option(nx_channel_t *channel, int option, int64_t value);
@@ -975,7 +975,7 @@ int nx_channel_set_option(nx_channel_t *channel, int option, int64_t value);
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (unknown or set-only option), `NX_EUNSUPPORTEDOPTION`, OS errors,
+ * Errors: `NX_EINVAL` (unknown or set-only option), `NX_ENOOPT`, OS errors,
  * `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_channel_option(nx_channel_t *channel, int option, int64_t *value_out);

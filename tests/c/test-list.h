@@ -293,3 +293,8 @@ TEST_ENTRY(pipeline_half_closure_not_allowed)
 TEST_ENTRY(pipeline_close_inside_every_event)
 TEST_ENTRY(pipeline_close_in_write_listener)
 TEST_ENTRY(pipeline_group_shutdown_with_live_channels)
+
+/* test-pipeline-handles.c */
+TEST_ENTRY(pipeline_handles_accepted_and_retained)
+TEST_ENTRY(pipeline_handles_misuse)
+TEST_ENTRY(pipeline_handles_fast_path_on_loop)
