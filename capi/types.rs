@@ -184,6 +184,15 @@ impl PromiseObject {
         PromiseObject::new(OnceLock::new(), false)
     }
 
+    /// The object of another handle to the same promise (`nx_promise_retain`).
+    pub(crate) fn share(&self) -> PromiseObject {
+        let copy = PromiseObject::new(self.promise.clone(), self.settable);
+        if let Some(scheduled) = self.scheduled.get() {
+            let _ = copy.scheduled.set(scheduled.clone());
+        }
+        copy
+    }
+
     /// Fills in a [`scheduled`](Self::scheduled) object.
     pub(crate) fn set_scheduled(&self, scheduled: ScheduledFuture) {
         let _ = self.promise.set(scheduled.future().clone());

@@ -58,7 +58,8 @@ pub type nx_handler_exception_cb = Option<
 >;
 
 /// `disconnect` and `close`: `promise` (NULL for none) is lent for the call and belongs to
-/// nioxide: pass it on (`nx_context_close`) or complete it. A negative return fails it.
+/// nioxide: pass it on (`nx_context_close`) or complete it (later, through a handle of
+/// `nx_promise_retain`). A negative return fails it.
 #[allow(non_camel_case_types)]
 pub type nx_handler_promise_cb = Option<
     unsafe extern "C" fn(

@@ -247,7 +247,8 @@ typedef int (*nx_handler_connect_cb)(nx_context_t *ctx,
 
 /**
  * `disconnect` and `close`: `promise` (NULL for none) is lent for the call and belongs to
- * nioxide: pass it on (`nx_context_close`) or complete it. A negative return fails it.
+ * nioxide: pass it on (`nx_context_close`) or complete it (later, through a handle of
+ * `nx_promise_retain`). A negative return fails it.
  */
 typedef int (*nx_handler_promise_cb)(nx_context_t *ctx, nx_promise_t *promise, void *attachment);
 

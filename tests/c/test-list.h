@@ -275,6 +275,7 @@ TEST_ENTRY(pipeline_embedded_virtual_time)
 TEST_ENTRY(pipeline_embedded_messages)
 TEST_ENTRY(pipeline_embedded_user_events)
 TEST_ENTRY(pipeline_embedded_attachment_free)
+TEST_ENTRY(pipeline_embedded_outbound_handler)
 
 /* test-pipeline-echo.c */
 TEST_ENTRY(pipeline_echo_tcp)

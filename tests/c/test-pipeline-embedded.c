@@ -435,3 +435,60 @@ TEST_IMPL(pipeline_embedded_attachment_free) {
   ASSERT_EQ(freed.count, 1);
   return 0;
 }
+
+/* An outbound handler that holds writes back: it keeps each write's promise (lent for the
+ * call, retained past it) and message, and completes the promise itself later. */
+struct holder {
+  nx_promise_t *lent;
+  nx_promise_t *kept;
+  nx_message_t *msg;
+  int flushes;
+};
+
+static int hold_write(nx_context_t *ctx, nx_message_t *msg, nx_promise_t *promise, void *arg) {
+  struct holder *h = arg;
+  (void)ctx;
+  h->lent = promise;
+  ASSERT_OK(nx_promise_retain(promise, &h->kept));
+  ASSERT_OK(nx_message_retain(msg, &h->msg));
+  return 0; /* not passed on */
+}
+static int hold_flush(nx_context_t *ctx, void *arg) {
+  struct holder *h = arg;
+  h->flushes++;
+  return nx_context_flush(ctx);
+}
+static const nx_channel_handler_t holder_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .write = hold_write,
+    .flush = hold_flush,
+};
+
+static int add_holder(nx_channel_t *ch, void *arg) {
+  return nx_pipeline_add_last(ch, "holder", &holder_handler, arg, NULL, NULL);
+}
+
+TEST_IMPL(pipeline_embedded_outbound_handler) {
+  struct holder h = {NULL, NULL, NULL, 0};
+  nx_channel_t *ch;
+  nx_promise_t *written;
+  nx_message_t *out;
+  ASSERT_OK(nx_embedded_channel_new(add_holder, &h, &ch));
+  ASSERT_OK(nx_promise_new(NULL, &written));
+  ASSERT_OK(nx_channel_write_bytes(ch, "held", 4, written));
+  ASSERT_OK(nx_channel_flush(ch));
+  ASSERT_OK(nx_embedded_channel_run_pending_tasks(ch));
+  ASSERT_EQ(h.flushes, 1);
+  ASSERT_EQ(nx_promise_is_done(written), 0);
+  ASSERT_EQ(nx_promise_is_done(h.lent), NX_EBADHANDLE); /* lent for the call only */
+  ASSERT_EQ(nx_embedded_channel_read_outbound(ch, &out), 0); /* held back */
+  /* The handler completes the write itself, through its retained handle. */
+  ASSERT_EQ(nx_promise_try_success(h.kept, NULL, NULL), 1);
+  ASSERT_EQ(nx_promise_is_success(written), 1);
+  t_expect_text(h.msg, "held");
+  ASSERT_OK(nx_promise_free(h.kept));
+  ASSERT_OK(nx_promise_free(written));
+  ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
+  ASSERT_OK(nx_channel_free(ch));
+  return 0;
+}
