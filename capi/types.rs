@@ -7,7 +7,7 @@
 //! complete a promise). What the handles are for, and the functions over them, are in the
 //! module of each type (`selector`, `event_loop`, ...).
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{CString, c_int, c_void};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -309,12 +309,23 @@ impl HandleType for nx_context_t {
     const KIND: HandleKind = HandleKind::Context;
 }
 
-/// What a context handle names: the core context (set before the handle reaches the user)
-/// and whether its handler's `handler_removed` has returned.
+/// What a context handle names: the core context and its name for C (set before the handle
+/// reaches the user) and whether its handler's `handler_removed` has returned.
 #[derive(Debug, Default)]
 pub struct ContextObject {
     pub(crate) ctx: OnceLock<Context>,
+    pub(crate) name: OnceLock<CString>,
     pub(crate) removed: AtomicBool,
+}
+
+impl ContextObject {
+    /// Sets the context (once; later calls do nothing).
+    pub(crate) fn fill(&self, ctx: &Context) {
+        if self.ctx.set(ctx.clone()).is_ok() {
+            let name = CString::new(ctx.name().replace('\0', "")).unwrap_or_default();
+            let _ = self.name.set(name);
+        }
+    }
 }
 
 /// A message in a pipeline (bytes, a user message, an accepted channel): an opaque handle,

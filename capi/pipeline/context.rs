@@ -12,7 +12,7 @@
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 use libc::{sockaddr, socklen_t};
 use nioxide_core::pipeline::Context;
@@ -23,8 +23,11 @@ use super::{
 };
 use crate::args::{Out, status};
 use crate::error::NX_EINVAL;
+use crate::handle;
 use crate::nx_ffi_boundary;
-use crate::types::{nx_channel_t, nx_context_t, nx_free_cb, nx_message_t, nx_promise_t};
+use crate::types::{
+    ContextObject, nx_channel_t, nx_context_t, nx_free_cb, nx_message_t, nx_promise_t,
+};
 
 /// Runs `f` with the context behind a C handle.
 fn with_context(ctx: *mut nx_context_t, f: impl FnOnce(&Context) -> Result<(), c_int>) -> c_int {
@@ -49,6 +52,29 @@ pub extern "C" fn nx_context_channel(
             let out = Out::new(channel_out)?;
             let ctx = context_of(ctx)?;
             out.set(handle_of(ctx.channel())?);
+            Ok(())
+        })
+    }
+}
+
+/// Stores the context's name in its pipeline in `*name_out`: a NUL-terminated string that
+/// stays valid while the handle does. On error `*name_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_context_name(ctx: *mut nx_context_t, name_out: *mut *const c_char) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let out = Out::new(name_out)?;
+            let name = handle::with(ctx, |o: &ContextObject| {
+                if o.removed.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(crate::error::NX_ECLOSED);
+                }
+                o.name.get().map(|n| n.as_ptr()).ok_or(crate::error::NX_EBADHANDLE)
+            })??;
+            out.set(name);
             Ok(())
         })
     }

@@ -305,7 +305,7 @@ impl ChannelHandler for CHandler {
 
     fn handler_added(&self, ctx: &Context) -> HandlerResult {
         if let Some(object) = self.object.upgrade() {
-            let _ = object.ctx.set(ctx.clone());
+            object.fill(ctx);
         }
         match self.table.handler_added {
             // SAFETY (every callback below): the user gave us this function to call with its

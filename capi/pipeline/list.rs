@@ -18,13 +18,13 @@ use nioxide_core::pipeline::{Channel, Position};
 use nioxide_core::sync::lock;
 
 use super::handler::{CHandler, nx_channel_handler_t};
-use super::{binding, channel_of};
+use super::{binding, channel_of, failure, message_event, message_of};
 use crate::args::{OptOut, Out, code, status};
 use crate::attachment::CAttachment;
 use crate::error::NX_EINVAL;
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{ContextObject, nx_channel_t, nx_context_t, nx_free_cb};
+use crate::types::{ContextObject, nx_channel_t, nx_context_t, nx_free_cb, nx_message_t};
 
 /// `nx_pipeline_add`: right after the head (`base` unused).
 pub const NX_PIPELINE_FIRST: c_int = 1;
@@ -78,7 +78,7 @@ fn add_handler(
     match add(Box::new(handler)) {
         Ok(ctx) => {
             ctx.set_binding(Some(Box::new(raw)));
-            let _ = object.ctx.set(ctx);
+            object.fill(&ctx);
             OptOut::new(ctx_out).set(ptr);
             Ok(())
         }
@@ -268,6 +268,85 @@ pub extern "C" fn nx_pipeline_names(
                 std::ptr::copy_nonoverlapping(names.as_ptr(), buf.cast::<u8>(), names.len());
                 *buf.add(names.len()) = 0;
             }
+            Ok(())
+        })
+    }
+}
+
+/// Fires a read of `msg` at the pipeline's head (Netty's `pipeline.fireChannelRead`): it
+/// travels to the tail through every handler that takes reads, as if the channel had read it.
+/// `msg` is not consumed (nioxide takes a reference).
+///
+/// Thread safety: safe from any thread (queued from other threads than the loop's).
+///
+/// Errors: `NX_EINVAL` (NULL or not a message), `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_fire_channel_read(
+    channel: *mut nx_channel_t,
+    msg: *mut nx_message_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let (channel, msg) = (channel_of(channel)?, message_of(msg)?);
+            channel.pipeline().fire_channel_read(msg);
+            Ok(())
+        })
+    }
+}
+
+/// Fires `channel_read_complete` at the pipeline's head (`pipeline.fireChannelReadComplete`).
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_fire_channel_read_complete(channel: *mut nx_channel_t) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            channel_of(channel)?.pipeline().fire_channel_read_complete();
+            Ok(())
+        })
+    }
+}
+
+/// Fires a user event at the pipeline's head (`pipeline.fireUserEventTriggered`): a user
+/// message (`nx_message_new_user`), not consumed.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (not a user message), `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_fire_user_event(
+    channel: *mut nx_channel_t,
+    event: *mut nx_message_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let channel = channel_of(channel)?;
+            let event = message_event(message_of(event)?)?;
+            channel.pipeline().fire_user_event_triggered(event);
+            Ok(())
+        })
+    }
+}
+
+/// Fires an exception at the pipeline's head (`pipeline.fireExceptionCaught`): `error` is a
+/// negative code.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (also a non-negative `error`), `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_fire_exception_caught(
+    channel: *mut nx_channel_t,
+    error: c_int,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            if error >= 0 {
+                return Err(NX_EINVAL);
+            }
+            channel_of(channel)?.pipeline().fire_exception_caught(failure(error));
             Ok(())
         })
     }

@@ -511,6 +511,16 @@ size_t nx_debug_live_buffers(void);
 int nx_context_channel(nx_context_t *ctx, nx_channel_t **channel_out);
 
 /**
+ * Stores the context's name in its pipeline in `*name_out`: a NUL-terminated string that
+ * stays valid while the handle does. On error `*name_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`.
+ */
+int nx_context_name(nx_context_t *ctx, const char **name_out);
+
+/**
  * Removes this context's handler from its pipeline (Netty's
  * `ctx.pipeline().remove(ctx.handler())`): its `handler_removed` runs (inside this call on the
  * loop thread, else queued) and no event reaches it afterwards.
@@ -821,6 +831,46 @@ int nx_pipeline_get(nx_channel_t *channel, const char *name, nx_context_t **ctx_
  * `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_pipeline_names(nx_channel_t *channel, char *buf, size_t cap, size_t *len_out);
+
+/**
+ * Fires a read of `msg` at the pipeline's head (Netty's `pipeline.fireChannelRead`): it
+ * travels to the tail through every handler that takes reads, as if the channel had read it.
+ * `msg` is not consumed (nioxide takes a reference).
+ *
+ * Thread safety: safe from any thread (queued from other threads than the loop's).
+ *
+ * Errors: `NX_EINVAL` (NULL or not a message), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_pipeline_fire_channel_read(nx_channel_t *channel, nx_message_t *msg);
+
+/**
+ * Fires `channel_read_complete` at the pipeline's head (`pipeline.fireChannelReadComplete`).
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_pipeline_fire_channel_read_complete(nx_channel_t *channel);
+
+/**
+ * Fires a user event at the pipeline's head (`pipeline.fireUserEventTriggered`): a user
+ * message (`nx_message_new_user`), not consumed.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (not a user message), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_pipeline_fire_user_event(nx_channel_t *channel, nx_message_t *event);
+
+/**
+ * Fires an exception at the pipeline's head (`pipeline.fireExceptionCaught`): `error` is a
+ * negative code.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (also a non-negative `error`), `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_pipeline_fire_exception_caught(nx_channel_t *channel, int error);
 
 /**
  * How many exceptions reached a pipeline's tail (or failed an exception callback) in this

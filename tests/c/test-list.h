@@ -280,6 +280,7 @@ TEST_ENTRY(pipeline_embedded_outbound_handler)
 /* test-pipeline-echo.c */
 TEST_ENTRY(pipeline_echo_tcp)
 TEST_ENTRY(pipeline_echo_tcp_auto_read_off)
+TEST_ENTRY(pipeline_echo_tcp_ipv6)
 TEST_ENTRY(pipeline_echo_local)
 TEST_ENTRY(pipeline_echo_local_auto_read_off)
 TEST_ENTRY(pipeline_writes_from_threads_keep_order)

@@ -63,8 +63,11 @@ static void check_connection_log(struct t_log *log) {
   ASSERT_GE(t_log_count(log, "complete"), 1);
 }
 
-/* Binds an echo server (TCP on 127.0.0.1, or Local named `name`) and connects a client to
- * it; `*server_out`, `*client_out` are the caller's. */
+/* The TCP family echo_pair uses. */
+static int echo_family = AF_INET;
+
+/* Binds an echo server (TCP on the loopback address of echo_family, or Local named `name`)
+ * and connects a client to it; `*server_out`, `*client_out` are the caller's. */
 static void echo_pair(nx_loop_group_t *group, const char *name, struct echo_setup *server_setup,
                       struct echo_setup *client_setup, nx_server_bootstrap_t **sb_out,
                       nx_bootstrap_t **b_out, nx_channel_t **server_out,
@@ -90,11 +93,12 @@ static void echo_pair(nx_loop_group_t *group, const char *name, struct echo_setu
     t_await_ok(bound);
     ASSERT_OK(nx_bootstrap_connect(*b_out, (struct sockaddr *)&un, len, client_out, &connected));
   } else {
-    len = t_loopback(AF_INET, 0, &ss);
+    len = t_loopback(echo_family, 0, &ss);
     ASSERT_OK(nx_server_bootstrap_bind(*sb_out, (struct sockaddr *)&ss, len, server_out, &bound));
     t_await_ok(bound);
     ASSERT_EQ(nx_channel_is_active(*server_out), 1);
     ASSERT_OK(nx_channel_local_address(*server_out, &ss, &len));
+    ASSERT_EQ(ss.ss_family, echo_family);
     ASSERT_NE(t_port(&ss), 0);
     ASSERT_OK(nx_bootstrap_connect(*b_out, (struct sockaddr *)&ss, len, client_out, &connected));
   }
@@ -153,6 +157,19 @@ static int echo_mib(const char *local_name, int auto_read) {
 
 TEST_IMPL(pipeline_echo_tcp) { return echo_mib(NULL, 1); }
 TEST_IMPL(pipeline_echo_tcp_auto_read_off) { return echo_mib(NULL, 0); }
+
+TEST_IMPL(pipeline_echo_tcp_ipv6) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_storage ss;
+  socklen_t len = t_loopback(AF_INET6, 0, &ss);
+  int usable = fd >= 0 && bind(fd, (struct sockaddr *)&ss, len) == 0;
+  if (fd >= 0)
+    close(fd);
+  if (!usable)
+    RETURN_SKIP("no IPv6 loopback here");
+  echo_family = AF_INET6;
+  return echo_mib(NULL, 1);
+}
 TEST_IMPL(pipeline_echo_local) { return echo_mib("echo-local", 1); }
 TEST_IMPL(pipeline_echo_local_auto_read_off) { return echo_mib("echo-local-off", 0); }
 

@@ -399,11 +399,36 @@ TEST_IMPL(pipeline_embedded_user_events) {
   ASSERT_OK(nx_message_release(event));
   ASSERT_EQ(freed.count, 1);
   ASSERT_EQ(t_log_count(&log, "event7"), 0);
+  {
+    const char *name;
+    ASSERT_OK(nx_context_name(ctx, &name));
+    ASSERT_STR_EQ(name, "rec");
+  }
+  /* Fired at the pipeline's head: every handler sees them. */
+  ASSERT_OK(nx_message_new_user(8, NULL, NULL, &event));
+  ASSERT_OK(nx_pipeline_fire_user_event(ch, event));
+  ASSERT_OK(nx_message_release(event));
+  ASSERT_EQ(t_log_count(&log, "event8"), 1);
+  ASSERT_OK(nx_pipeline_fire_exception_caught(ch, -EIO));
+  ASSERT_EQ(nx_pipeline_fire_exception_caught(ch, 0), NX_EINVAL);
+  ASSERT_EQ(t_log_count(&log, "exception-5"), 1); /* the recorder handles it */
+  {
+    nx_message_t *msg = t_text("head"), *out;
+    ASSERT_OK(nx_pipeline_fire_channel_read(ch, msg));
+    ASSERT_OK(nx_pipeline_fire_channel_read_complete(ch));
+    ASSERT_OK(nx_message_release(msg));
+    ASSERT_EQ(nx_embedded_channel_read_inbound(ch, &out), 1);
+    t_expect_text(out, "head");
+  }
   ASSERT_OK(nx_channel_shutdown_output(ch, NULL)); /* no socket: refused, no event */
   ASSERT_OK(nx_embedded_channel_run_pending_tasks(ch));
   ASSERT_EQ(t_log_count(&log, "event-3"), 0);
   ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
   /* After handler_removed the context is closed; after teardown its handle is gone. */
+  {
+    const char *name;
+    ASSERT_EQ(nx_context_name(ctx, &name), NX_EBADHANDLE);
+  }
   ASSERT_EQ(nx_context_read(ctx), NX_EBADHANDLE);
   ASSERT_OK(nx_channel_free(ch));
   return 0;
