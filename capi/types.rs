@@ -296,8 +296,8 @@ pub struct ChannelObject {
 }
 
 /// A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
-/// belongs to nioxide; `NX_ECLOSED` once the handler was removed, `NX_EBADHANDLE` once its
-/// channel is torn down.
+/// belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
+/// is running), `NX_EBADHANDLE` once its channel is torn down.
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct nx_context_t {
@@ -310,7 +310,8 @@ impl HandleType for nx_context_t {
 }
 
 /// What a context handle names: the core context and its name for C (set before the handle
-/// reaches the user) and whether its handler's `handler_removed` has returned.
+/// reaches the user) and whether it is closed (its handler removed, no callback of it on the
+/// stack).
 #[derive(Debug, Default)]
 pub struct ContextObject {
     pub(crate) ctx: OnceLock<Context>,

@@ -5,8 +5,10 @@
 //! to the next handler towards the tail; outbound operations started here go to the next
 //! handler towards the head. On the channel's loop thread the next handler runs inside the
 //! call; from any other thread the call is queued to the loop and keeps its order. The handle
-//! belongs to nioxide: it works until the handler's `handler_removed` has returned, then
-//! calls return `NX_ECLOSED`, and once the channel is torn down `NX_EBADHANDLE`.
+//! belongs to nioxide: it works until the handler's `handler_removed` has returned and no
+//! callback of that handler is on the stack any more (so a handler that removes itself in a
+//! callback may still pass the event on), then calls return `NX_ECLOSED`, and once the
+//! channel is torn down `NX_EBADHANDLE`.
 
 // These are C functions: the pointers come from C and their validity is the documented
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).

@@ -7,7 +7,8 @@
 //! attachment; messages and promises are lent for the call ([`lend_message`]). The
 //! attachment is freed after `handler_removed`, once every callback of the handler on the
 //! stack has returned (a handler removed from inside its own `channel_read` keeps it until
-//! that `channel_read` returns).
+//! that `channel_read` returns, and may still pass the read on through its context, as
+//! Netty's one-shot handlers do); from then on its context handle is closed.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
@@ -273,10 +274,21 @@ impl CHandler {
         self.depth.set(self.depth.get() + 1);
         let rc = f(self.ctx.as_ptr(), self.ptr);
         self.depth.set(self.depth.get() - 1);
+        self.settle();
+        if rc < 0 { Err(failure(rc)) } else { Ok(()) }
+    }
+
+    /// Once the handler was removed and none of its callbacks is on the stack any more: the
+    /// context handle is closed (`NX_ECLOSED`) and the attachment freed. Until then a callback
+    /// may still use its context (Netty's one-shot handler removes itself, then passes the
+    /// event on).
+    fn settle(&self) {
         if self.removed.get() && self.depth.get() == 0 {
+            if let Some(object) = self.object.upgrade() {
+                object.removed.store(true, Ordering::Release);
+            }
             drop(lock(&self.attachment).take());
         }
-        if rc < 0 { Err(failure(rc)) } else { Ok(()) }
     }
 
     /// [`call`](Self::call) with a lent message.
@@ -316,18 +328,14 @@ impl ChannelHandler for CHandler {
     }
 
     fn handler_removed(&self, _: &Context) -> HandlerResult {
-        let result = match self.table.handler_removed {
-            Some(cb) => self.call(|c, a| unsafe { cb(c, a) }),
-            None => Ok(()),
-        };
-        if let Some(object) = self.object.upgrade() {
-            object.removed.store(true, Ordering::Release);
-        }
         self.removed.set(true);
-        if self.depth.get() == 0 {
-            drop(lock(&self.attachment).take());
+        match self.table.handler_removed {
+            Some(cb) => self.call(|c, a| unsafe { cb(c, a) }),
+            None => {
+                self.settle();
+                Ok(())
+            }
         }
-        result
     }
 
     fn channel_registered(&self, ctx: &Context) -> HandlerResult {

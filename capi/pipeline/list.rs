@@ -139,9 +139,12 @@ pub extern "C" fn nx_pipeline_add(
     }
 }
 
-/// `nx_pipeline_add` at `NX_PIPELINE_LAST` (Netty's `addLast`), the common case.
+/// `nx_pipeline_add` at `NX_PIPELINE_LAST` (Netty's `addLast`), the common case. Ownership
+/// of `attachment` and `*ctx_out` as `nx_pipeline_add`.
 ///
-/// Ownership, thread safety and errors: as `nx_pipeline_add`.
+/// Thread safety: safe from any thread, also from inside a handler.
+///
+/// Errors: as `nx_pipeline_add`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_pipeline_add_last(
     channel: *mut nx_channel_t,

@@ -407,7 +407,9 @@ pub extern "C" fn nx_message_release(msg: *mut nx_message_t) -> c_int {
 /// after a test to check that no buffer leaked (each lent, retained, queued or read buffer
 /// counts while it lives).
 ///
-/// Thread safety: safe from any thread.
+/// Thread safety: safe from any thread; the count may change as soon as it is read.
+///
+/// Errors: none (a count).
 #[cfg(feature = "testing")]
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_debug_live_buffers() -> usize {

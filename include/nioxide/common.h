@@ -307,8 +307,8 @@ typedef struct nx_channel_t nx_channel_t;
 
 /**
  * A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
- * belongs to nioxide; `NX_ECLOSED` once the handler was removed, `NX_EBADHANDLE` once its
- * channel is torn down.
+ * belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
+ * is running), `NX_EBADHANDLE` once its channel is torn down.
  */
 typedef struct nx_context_t nx_context_t;
 

@@ -493,7 +493,9 @@ int nx_message_release(nx_message_t *msg);
  * after a test to check that no buffer leaked (each lent, retained, queued or read buffer
  * counts while it lives).
  *
- * Thread safety: safe from any thread.
+ * Thread safety: safe from any thread; the count may change as soon as it is read.
+ *
+ * Errors: none (a count).
  */
 size_t nx_debug_live_buffers(void);
 #endif
@@ -767,9 +769,12 @@ int nx_pipeline_add(nx_channel_t *channel,
                     nx_context_t **ctx_out);
 
 /**
- * `nx_pipeline_add` at `NX_PIPELINE_LAST` (Netty's `addLast`), the common case.
+ * `nx_pipeline_add` at `NX_PIPELINE_LAST` (Netty's `addLast`), the common case. Ownership
+ * of `attachment` and `*ctx_out` as `nx_pipeline_add`.
  *
- * Ownership, thread safety and errors: as `nx_pipeline_add`.
+ * Thread safety: safe from any thread, also from inside a handler.
+ *
+ * Errors: as `nx_pipeline_add`.
  */
 int nx_pipeline_add_last(nx_channel_t *channel,
                          const char *name,
