@@ -121,7 +121,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn loop_closing(&self, channel: &Channel) {
         channel.close_now(None);
     }
-    /// Lets the transport see itself as `Any` (the embedded channel finds its queues).
+    /// Lets the transport be found as its own type (a local channel finds its peer's
+    /// transport; a TCP channel's connect timeout its own).
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -587,7 +588,10 @@ impl Channel {
     /// Connects (through the pipeline, from the tail).
     pub fn connect(&self, remote: ChannelAddress) -> Future {
         let promise = self.new_promise();
-        self.outbound_from_tail(Outbound::Connect(remote, None, Some(promise.clone())));
+        self.outbound_from_tail(Outbound::Connect(
+            Box::new((remote, None)),
+            Some(promise.clone()),
+        ));
         promise
     }
 
@@ -680,6 +684,16 @@ impl Channel {
         } else {
             self.run_later(f);
         }
+    }
+
+    /// [`on_loop`](Self::on_loop), saying whether the loop took the work (`Rejected` when it
+    /// refuses it: shutting down, from another thread; terminated).
+    pub(crate) fn on_loop_checked(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        if self.in_loop() {
+            f();
+            return Ok(());
+        }
+        self.inner.event_loop.execute(move |_| f())
     }
 
     /// [`on_loop`](Self::on_loop), failing `promise` with `Rejected` if the loop refuses.
@@ -792,6 +806,15 @@ impl Channel {
         promise.try_success(None);
         if self.inner.transport.is_active() {
             self.become_active();
+        }
+    }
+
+    /// Marks the channel active at once (before a connect's promise completes, so whoever
+    /// it wakes sees the channel active, as Netty's `isActive` asks the socket); the event
+    /// follows with [`become_active`](Self::become_active).
+    pub(crate) fn mark_active(&self) {
+        if self.is_open() {
+            self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
         }
     }
 
@@ -921,9 +944,8 @@ impl Channel {
         match self.inner.transport.bind(self, local) {
             Ok(()) => {
                 if !was_active && self.inner.transport.is_active() {
-                    // Active at once (as `is_active` asks the transport in Netty); the event
-                    // follows on a later turn.
-                    self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
+                    // Active at once; the event follows on a later turn.
+                    self.mark_active();
                     let ch = self.clone();
                     self.run_later(move || ch.become_active());
                 }
@@ -989,6 +1011,11 @@ impl Channel {
         }
     }
 
+    /// Queues the writability event of a crossing: one per crossing, in order, on a later
+    /// turn (Netty's). The handler reads [`is_writable`](Self::is_writable) then, which may
+    /// have moved on: a crossing undone before its event runs gives two events that both
+    /// see the state of the moment, so a handler that stopped writing always gets an event
+    /// to start again.
     fn writability_changed_later(&self) {
         let ch = self.clone();
         self.run_later(move || ch.pipeline().fire_channel_writability_changed());
