@@ -30,6 +30,7 @@ pub mod handler;
 pub mod list;
 pub mod message;
 
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::mem::{MaybeUninit, size_of};
 use std::ptr;
@@ -37,7 +38,9 @@ use std::sync::{Arc, Mutex};
 
 use libc::{sockaddr, sockaddr_storage, sockaddr_un, socklen_t};
 use nioxide_core::event_loop::{Failure, Promise};
-use nioxide_core::pipeline::{Channel, ChannelAddress, Context, Message, Pipeline, UserEvent};
+use nioxide_core::pipeline::{
+    Channel, ChannelAddress, Context, Message, Pipeline, UserEvent, UserMessage,
+};
 use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
@@ -285,15 +288,55 @@ pub(crate) fn promise_opt(promise: *mut nx_promise_t) -> Result<Option<Promise>,
     })?
 }
 
+/// How many lent message objects a thread keeps for reuse (a few: lends nest only as deep as
+/// callbacks that pass messages to other C handlers inline).
+const LEND_POOL: usize = 8;
+
+thread_local! {
+    /// Objects of lends that ended, emptied, for the next lends on this thread: a read's lend
+    /// allocates nothing in steady state.
+    static LENT: RefCell<Vec<Arc<MessageObject>>> = const { RefCell::new(Vec::new()) };
+    /// What an emptied object holds (shared, so emptying allocates nothing).
+    static EMPTY: UserMessage = Arc::new(());
+}
+
+/// The message an emptied lend object holds.
+fn empty_message() -> Message {
+    Message::User(EMPTY.with(Arc::clone))
+}
+
 /// Lends `msg` to a callback: a handle made for the call and freed when it returns (the
-/// message is released then, unless the callback passed it on or retained it).
+/// message is released then, unless the callback passed it on or retained it). The handle's
+/// object comes from, and goes back to, this thread's pool.
 pub(crate) fn lend_message<R>(
     msg: Message,
     f: impl FnOnce(*mut nx_message_t) -> R,
 ) -> Result<R, c_int> {
-    let ptr = handle::insert(Arc::new(MessageObject { msg, owned: false }))?;
+    let pooled = LENT.with(|pool| pool.borrow_mut().pop());
+    let object = match pooled {
+        Some(mut object) => match Arc::get_mut(&mut object) {
+            Some(o) => {
+                o.msg = msg;
+                object
+            }
+            None => Arc::new(MessageObject { msg, owned: false }),
+        },
+        None => Arc::new(MessageObject { msg, owned: false }),
+    };
+    let ptr = handle::insert(object)?;
     let result = f(ptr);
-    let _ = handle::remove(ptr);
+    if let Ok(mut object) = handle::remove(ptr) {
+        // Unique unless another thread is inside a call with the stale handle right now.
+        if let Some(o) = Arc::get_mut(&mut object) {
+            drop(std::mem::replace(&mut o.msg, empty_message()));
+            LENT.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.len() < LEND_POOL {
+                    pool.push(object);
+                }
+            });
+        }
+    }
     Ok(result)
 }
 
