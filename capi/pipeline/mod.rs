@@ -11,7 +11,8 @@
 //!   which frees it when the channel is torn down, unless `nx_channel_retain` made it the
 //!   user's.
 //! - A context handle is made when its C handler is added and freed when its channel is torn
-//!   down; after `handler_removed` has returned, calls on it return `NX_ECLOSED`.
+//!   down; once its handler was removed and none of the handler's callbacks is on the stack,
+//!   calls on it return `NX_ECLOSED`.
 //! - Channel and context handles are loop-owned (`handle::insert_owned`): calls from the
 //!   channel's loop thread, where handlers run, check them with loads alone.
 //! - Messages and promises handed to a callback are lent: their handles are made for the call
