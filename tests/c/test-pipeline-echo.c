@@ -274,6 +274,20 @@ TEST_IMPL(pipeline_writes_from_threads_keep_order) {
   ASSERT_EQ(check.bad, 0);
   ASSERT_EQ(check.next[0], (uint32_t)RECORDS);
   ASSERT_EQ(check.next[1], (uint32_t)RECORDS);
+  /* An exception nobody handles reaches the tail: reported (stderr and the counter), and the
+   * channel stays open. */
+  {
+    uint64_t before, now;
+    ASSERT_OK(nx_pipeline_unhandled_exceptions(&before));
+    ASSERT_OK(nx_pipeline_fire_exception_caught(client, -EIO));
+    int64_t deadline = t_now_ms() + T_LIMIT_MS;
+    do {
+      ASSERT(t_now_ms() < deadline);
+      t_sleep_ms(1);
+      ASSERT_OK(nx_pipeline_unhandled_exceptions(&now));
+    } while (now == before);
+    ASSERT_EQ(nx_channel_is_open(client), 1);
+  }
   echo_end(sb, b, server, client);
   stop_group(group);
   return 0;
