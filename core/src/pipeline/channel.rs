@@ -218,6 +218,8 @@ pub(crate) struct ChannelInner {
     attachment: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     /// The binding layer's own object for the channel (a C handle, a Python weak reference).
     binding: Mutex<Option<Box<dyn Any + Send + Sync>>>,
+    /// Held by a thread closing the channel after its loop terminated (nobody else runs it).
+    orphan_close: Mutex<()>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -353,10 +355,14 @@ impl Channel {
                 config: ChannelConfig::default(),
                 attachment: Mutex::new(None),
                 binding: Mutex::new(None),
+                orphan_close: Mutex::new(()),
             }),
         };
-        let head = Context::new("head", Box::new(Head), channel.clone());
-        let tail = Context::new("tail", Box::new(Tail), channel.clone());
+        // One shared name each: a channel's head and tail cost no allocation for them.
+        static HEAD: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("head"));
+        static TAIL: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("tail"));
+        let head = Context::new(HEAD.clone(), Box::new(Head), channel.clone());
+        let tail = Context::new(TAIL.clone(), Box::new(Tail), channel.clone());
         head.mark_added();
         tail.mark_added();
         // Nobody else has the channel yet: this thread may set what the loop owns.
@@ -724,6 +730,9 @@ impl Channel {
             }
             _ => 0,
         };
+        if matches!(op, Outbound::Close(_)) {
+            return self.close_later(op, f);
+        }
         let promise = op.promise();
         let ch = self.clone();
         let result = self.inner.event_loop.execute(move |_| {
@@ -739,6 +748,29 @@ impl Channel {
             }
             if let Some(p) = promise {
                 p.try_failure(Failure::new(e));
+            }
+        }
+    }
+
+    /// Queues a close from another thread as the loop's own work, which it takes until it
+    /// has terminated (a close must not be lost to a shutdown: the channel would hold its
+    /// socket). Once the loop has terminated nobody runs the channel any more: it closes here.
+    fn close_later(&self, op: Outbound, f: impl FnOnce(Outbound) + Send + 'static) {
+        let promise = op.promise();
+        let mut task: Option<crate::event_loop::Task> = Some(Box::new(move |_: &EventLoop| f(op)));
+        if self.inner.event_loop.execute_internal(&mut task).is_err() {
+            // Terminated: the close goes straight to the channel (re-entering the pipeline
+            // from here would only queue it again), by one thread at a time: a thread that
+            // finds another one (or itself, re-entering) closing it leaves it to that close.
+            drop(task);
+            if let Ok(_closing) = self.inner.orphan_close.try_lock() {
+                self.close_now(promise);
+            } else if let Some(p) = promise {
+                // Completes with that close.
+                self.close_future()
+                    .add_listener(Box::new(move |_: &Promise| {
+                        p.try_success(None);
+                    }));
             }
         }
     }

@@ -146,11 +146,15 @@ impl Outbound {
 }
 
 impl Context {
-    pub(crate) fn new(name: &str, handler: Box<dyn ChannelHandler>, channel: Channel) -> Context {
+    pub(crate) fn new(
+        name: Arc<str>,
+        handler: Box<dyn ChannelHandler>,
+        channel: Channel,
+    ) -> Context {
         let mask = handler.mask().0;
         Context {
             inner: Arc::new(ContextInner {
-                name: Arc::from(name),
+                name,
                 handler: LoopHandler(handler),
                 mask,
                 channel,

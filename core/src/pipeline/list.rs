@@ -7,6 +7,8 @@
 //! the loop's thread (inside the call there, queued from elsewhere). An added handler gets
 //! `handler_added` before any event; a removed one gets no event after `handler_removed`.
 
+use std::sync::Arc;
+
 use super::channel::Channel;
 use super::context::{Context, Inbound, Outbound};
 use super::handler::ChannelHandler;
@@ -59,7 +61,7 @@ impl Pipeline {
         if self.channel.is_torn_down() {
             return Err(ErrorKind::Closed.into());
         }
-        let ctx = Context::new(name, handler, self.channel.clone());
+        let ctx = Context::new(Arc::from(name), handler, self.channel.clone());
         {
             let mut list = lock(&self.channel.inner.handlers);
             if list.iter().any(|c| c.name() == name) {
@@ -193,7 +195,7 @@ impl Pipeline {
         name: &str,
         handler: Box<dyn ChannelHandler>,
     ) -> Result<Context> {
-        let ctx = Context::new(name, handler, self.channel.clone());
+        let ctx = Context::new(Arc::from(name), handler, self.channel.clone());
         let old_ctx = {
             let mut list = lock(&self.channel.inner.handlers);
             let at = list

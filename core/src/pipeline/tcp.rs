@@ -457,7 +457,12 @@ impl Transport for TcpTransport {
             }
             Err(e) => {
                 promise.try_failure(Failure::new(e));
-                channel.close_now(None);
+                // A connect the socket refused at once (already connected, a wrong address
+                // family) leaves the channel as it was; one that failed closed the socket
+                // (Java's rule), and so the channel (Netty's `closeIfClosed`).
+                if !self.socket.is_open() {
+                    channel.close_now(None);
+                }
             }
         }
     }

@@ -40,6 +40,20 @@ fn echo_server(group: &EventLoopGroup, manual_read: bool) -> Channel {
     bound.channel
 }
 
+/// Records the largest buffer it reads, and passes every message on.
+struct LargestRead(Arc<AtomicUsize>);
+
+impl ChannelHandler for LargestRead {
+    fn mask(&self) -> Mask {
+        Mask::READ
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        self.0.fetch_max(msg.byte_size(), Ordering::SeqCst);
+        ctx.fire_channel_read(msg);
+        Ok(())
+    }
+}
+
 fn echo_one_mebibyte(manual_read: bool) {
     let check = BufferCheck::start();
     let group = EventLoopGroup::new(2).unwrap();
@@ -47,15 +61,23 @@ fn echo_one_mebibyte(manual_read: bool) {
     let data = random_bytes(1 << 20, 7 + manual_read as u64);
     let received = Arc::new(Mutex::new(Vec::new()));
     let collected = received.clone();
+    let largest = Arc::new(AtomicUsize::new(0));
+    let largest_seen = largest.clone();
     let client = Bootstrap::new()
         .group(group.clone())
         .option(ChannelOption::AutoRead(!manual_read))
-        .handler(adding("collect", move || {
-            Box::new(Collector {
-                data: collected.clone(),
-                manual_read,
-            })
-        }))
+        .handler(move |ch: &Channel| {
+            let pipeline = ch.pipeline();
+            pipeline.add_last("largest", Box::new(LargestRead(largest_seen.clone())))?;
+            pipeline.add_last(
+                "collect",
+                Box::new(Collector {
+                    data: collected.clone(),
+                    manual_read,
+                }),
+            )?;
+            Ok(())
+        })
         .connect(bound_port(&server).into())
         .unwrap();
     connected(&client);
@@ -66,6 +88,12 @@ fn echo_one_mebibyte(manual_read: bool) {
     client.channel.flush();
     assert!(wait_until(WAIT, || received.lock().unwrap().len() >= data.len()));
     assert!(*received.lock().unwrap() == data, "echoed byte-exact");
+    // Under a stream the read size grows: some reads took 32 KiB or more at once.
+    assert!(
+        largest.load(Ordering::SeqCst) >= 32 * 1024,
+        "{}",
+        largest.load(Ordering::SeqCst)
+    );
     client.channel.close().wait(Some(WAIT)).unwrap();
     server.close().wait(Some(WAIT)).unwrap();
     shut_down(&group);
@@ -666,6 +694,14 @@ fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_clos
     let connecting = channel.connect(addr.into());
     assert!(connecting.wait(Some(WAIT)).unwrap() && connecting.is_success());
     let peer = listener.accept().unwrap().unwrap();
+    // A second connect fails and leaves the connection alone.
+    let again = channel.connect(addr.into());
+    assert!(again.wait(Some(WAIT)).unwrap());
+    assert_eq!(
+        again.cause(),
+        Some(crate::ErrorKind::AlreadyConnected.into())
+    );
+    assert!(channel.is_open() && channel.is_active());
     let log = log();
     let l = log.clone();
     channel
@@ -686,7 +722,17 @@ fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_clos
     assert!(wait_until(WAIT, || entries(&log)
         .contains(&"r:event:OutputShutdown".to_string())));
     assert!(channel.is_open() && channel.is_active());
-    channel.close().wait(Some(WAIT)).unwrap();
+    // The input side too: its event, and the channel stays open.
+    let shut = channel.shutdown_input();
+    assert!(shut.wait(Some(WAIT)).unwrap() && shut.is_success());
+    assert!(wait_until(WAIT, || entries(&log)
+        .contains(&"r:event:InputShutdown".to_string())));
+    assert!(channel.is_open());
+    // A disconnect closes a TCP channel.
+    let gone = channel.new_promise();
+    channel.pipeline().disconnect(Some(gone.clone()));
+    assert!(gone.wait(Some(WAIT)).unwrap() && gone.is_success());
+    assert!(!channel.is_open());
     shut_down(&group);
     check.finish();
 }
@@ -808,4 +854,30 @@ fn options_and_child_options_reach_the_sockets() {
     drop(child);
     children.lock().unwrap().clear();
     shut_down(&group);
+}
+
+#[test]
+fn a_close_after_the_loop_terminated_still_closes_an_unregistered_channel() {
+    let group = EventLoopGroup::new(1).unwrap();
+    let channel = crate::pipeline::TcpChannel::open(group.next()).unwrap();
+    let log = log();
+    let l = log.clone();
+    std::thread::spawn({
+        let channel = channel.clone();
+        move || {
+            channel
+                .pipeline()
+                .add_last("r", Box::new(Recorder { name: "r", log: l }))
+                .unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    shut_down(&group);
+    // Nobody runs the channel any more: the close happens on this thread.
+    let closed = channel.close();
+    assert!(closed.wait(Some(WAIT)).unwrap() && closed.is_success());
+    assert!(!channel.is_open());
+    assert!(channel.close_future().is_success());
+    assert_eq!(entries(&log), ["r:added", "r:removed"]);
 }
