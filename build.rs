@@ -139,6 +139,49 @@ const HEADERS: &[Header] = &[
             handed over. A channel is yours until nx_*_channel_free; closing it also cancels its \
             key.",
     },
+    Header {
+        name: "pipeline",
+        // Not pipeline/mod.rs: cbindgen would follow its `mod` lines and read every file twice.
+        sources: &[
+            "pipeline/config.rs",
+            "pipeline/message.rs",
+            "pipeline/handler.rs",
+            "pipeline/context.rs",
+            "pipeline/list.rs",
+            "pipeline/channel.rs",
+        ],
+        includes: &[],
+        overview: "The channel pipeline (Netty's model): channels on event loops, each with an ordered \
+            list of named handlers; inbound events flow head to tail, outbound operations tail to \
+            head. A handler is a table of optional C callbacks (nx_channel_handler_t: NULL passes \
+            the event on) that nioxide copies when it is added. Handlers run on their channel's loop \
+            thread, and calls between handlers run inline (a write from a read callback reaches the \
+            next handler inside the call: the one exception to 'no callback inside the call that \
+            started it'; promise listeners and writability events still come later). Context \
+            handles (nx_context_t) belong to nioxide; messages (nx_message_t) and promises given to \
+            a callback are lent until it returns (nx_message_retain keeps one). A channel made by a \
+            bootstrap is yours until nx_channel_free; an accepted one's handle is nioxide's until \
+            the channel is torn down, unless you retain it. Channels and contexts belong to their \
+            loop: calls from that loop's thread are checked with loads alone.",
+    },
+    Header {
+        name: "bootstrap",
+        sources: &["pipeline/bootstrap.rs"],
+        includes: &[],
+        overview: "Bootstraps (Netty's ServerBootstrap and Bootstrap): groups, channel kind, options \
+            (NX_OPTION_*) and initializers, then bind or connect; each returns the new channel (yours \
+            until nx_channel_free) and the future of the operation. The child initializer runs for \
+            each accepted channel on its loop, on several loops at once.",
+    },
+    Header {
+        name: "embedded",
+        sources: &["pipeline/embedded.rs"],
+        includes: &["bootstrap"],
+        overview: "Embedded channels (Netty's EmbeddedChannel): a pipeline with no I/O for testing C \
+            handlers, driven by the thread that made it: write messages inbound or outbound, read \
+            what came out, run pending tasks, advance a virtual clock; an exception that reached the \
+            tail is returned by the next call.",
+    },
 ];
 
 /// Generates every header: `(path under include/, contents)`, the umbrella last.

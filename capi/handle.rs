@@ -166,6 +166,16 @@ pub enum HandleKind {
     Watch = 8,
     /// `nx_timer_t`: a reusable timer on an event loop.
     Timer = 9,
+    /// `nx_channel_t`: a pipeline channel (owned by its loop).
+    Channel = 10,
+    /// `nx_context_t`: a handler's context in a pipeline (owned by its channel's loop).
+    Context = 11,
+    /// `nx_message_t`: a pipeline message (lent to a callback, or retained).
+    Message = 12,
+    /// `nx_server_bootstrap_t`: a server bootstrap.
+    ServerBootstrap = 13,
+    /// `nx_bootstrap_t`: a client bootstrap.
+    Bootstrap = 14,
 }
 
 impl HandleKind {
@@ -176,7 +186,7 @@ impl HandleKind {
 }
 
 /// Every kind, in tag order (see [`type_constant`]).
-const KINDS: [HandleKind; 9] = [
+const KINDS: [HandleKind; 14] = [
     HandleKind::Selector,
     HandleKind::SelectionKey,
     HandleKind::ServerSocketChannel,
@@ -186,6 +196,11 @@ const KINDS: [HandleKind; 9] = [
     HandleKind::Promise,
     HandleKind::Watch,
     HandleKind::Timer,
+    HandleKind::Channel,
+    HandleKind::Context,
+    HandleKind::Message,
+    HandleKind::ServerBootstrap,
+    HandleKind::Bootstrap,
 ];
 
 /// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
@@ -201,6 +216,11 @@ const fn type_constant(kind: HandleKind) -> c_int {
         HandleKind::Promise => NX_HANDLE_PROMISE,
         HandleKind::Watch => NX_HANDLE_WATCH,
         HandleKind::Timer => NX_HANDLE_TIMER,
+        HandleKind::Channel => NX_HANDLE_CHANNEL,
+        HandleKind::Context => NX_HANDLE_CONTEXT,
+        HandleKind::Message => NX_HANDLE_MESSAGE,
+        HandleKind::ServerBootstrap => NX_HANDLE_SERVER_BOOTSTRAP,
+        HandleKind::Bootstrap => NX_HANDLE_BOOTSTRAP,
     }
 }
 
@@ -237,6 +257,21 @@ const _: () = assert!(NX_HANDLE_WATCH == HandleKind::Watch as c_int);
 /// `nx_live_handles`: timers (`nx_timer_t`).
 pub const NX_HANDLE_TIMER: c_int = 9;
 const _: () = assert!(NX_HANDLE_TIMER == HandleKind::Timer as c_int);
+/// `nx_live_handles`: pipeline channels (`nx_channel_t`), the ones nioxide owns included.
+pub const NX_HANDLE_CHANNEL: c_int = 10;
+const _: () = assert!(NX_HANDLE_CHANNEL == HandleKind::Channel as c_int);
+/// `nx_live_handles`: handler contexts (`nx_context_t`), each until its channel is torn down.
+pub const NX_HANDLE_CONTEXT: c_int = 11;
+const _: () = assert!(NX_HANDLE_CONTEXT == HandleKind::Context as c_int);
+/// `nx_live_handles`: pipeline messages (`nx_message_t`), lent and retained.
+pub const NX_HANDLE_MESSAGE: c_int = 12;
+const _: () = assert!(NX_HANDLE_MESSAGE == HandleKind::Message as c_int);
+/// `nx_live_handles`: server bootstraps (`nx_server_bootstrap_t`).
+pub const NX_HANDLE_SERVER_BOOTSTRAP: c_int = 13;
+const _: () = assert!(NX_HANDLE_SERVER_BOOTSTRAP == HandleKind::ServerBootstrap as c_int);
+/// `nx_live_handles`: client bootstraps (`nx_bootstrap_t`).
+pub const NX_HANDLE_BOOTSTRAP: c_int = 14;
+const _: () = assert!(NX_HANDLE_BOOTSTRAP == HandleKind::Bootstrap as c_int);
 
 /// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
 /// of the object it names.

@@ -55,3 +55,5 @@ pub mod selector;
 pub mod event_loop;
 
 pub mod channel;
+
+pub mod pipeline;

@@ -7,12 +7,16 @@
 //! complete a promise). What the handles are for, and the functions over them, are in the
 //! module of each type (`selector`, `event_loop`, ...).
 
-use std::ffi::{c_int, c_void};
-use std::sync::OnceLock;
+use std::ffi::{CString, c_int, c_void};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nioxide_core::channel::ChannelCore;
 use nioxide_core::event_loop::{
     EventLoop, EventLoopGroup, LoopTimer, Promise, ScheduledFuture, Watch,
+};
+use nioxide_core::pipeline::{
+    Bootstrap, Channel, Context, EmbeddedChannel, Message, ServerBootstrap,
 };
 use nioxide_core::selector::{KeyInner, Selector};
 use nioxide_core::sys::fork;
@@ -180,6 +184,15 @@ impl PromiseObject {
         PromiseObject::new(OnceLock::new(), false)
     }
 
+    /// The object of another handle to the same promise (`nx_promise_retain`).
+    pub(crate) fn share(&self) -> PromiseObject {
+        let copy = PromiseObject::new(self.promise.clone(), self.settable);
+        if let Some(scheduled) = self.scheduled.get() {
+            let _ = copy.scheduled.set(scheduled.clone());
+        }
+        copy
+    }
+
     /// Fills in a [`scheduled`](Self::scheduled) object.
     pub(crate) fn set_scheduled(&self, scheduled: ScheduledFuture) {
         let _ = self.promise.set(scheduled.future().clone());
@@ -256,4 +269,119 @@ pub struct nx_socket_channel_t {
 impl HandleType for nx_socket_channel_t {
     type Object = ChannelCore;
     const KIND: HandleKind = HandleKind::SocketChannel;
+}
+
+/// A pipeline channel (Netty's `Channel`): an opaque handle. A channel made by a bootstrap or
+/// `nx_embedded_channel_new` is the caller's until `nx_channel_free`; an accepted channel's
+/// belongs to nioxide until the channel is torn down, unless retained (`nx_channel_retain`).
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_channel_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_channel_t {
+    type Object = ChannelObject;
+    const KIND: HandleKind = HandleKind::Channel;
+}
+
+/// What a channel handle names: the channel, and for an embedded channel the driver that
+/// `nx_channel_free` drops.
+#[derive(Debug)]
+pub struct ChannelObject {
+    pub(crate) channel: Channel,
+    pub(crate) embedded: Mutex<Option<Arc<EmbeddedChannel>>>,
+    /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
+    pub(crate) generation: u64,
+}
+
+/// A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
+/// belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
+/// is running), `NX_EBADHANDLE` once its channel is torn down.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_context_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_context_t {
+    type Object = ContextObject;
+    const KIND: HandleKind = HandleKind::Context;
+}
+
+/// What a context handle names: the core context and its name for C (set before the handle
+/// reaches the user) and whether it is closed (its handler removed, no callback of it on the
+/// stack).
+#[derive(Debug, Default)]
+pub struct ContextObject {
+    pub(crate) ctx: OnceLock<Context>,
+    pub(crate) name: OnceLock<CString>,
+    pub(crate) removed: AtomicBool,
+}
+
+impl ContextObject {
+    /// Sets the context (once; later calls do nothing).
+    pub(crate) fn fill(&self, ctx: &Context) {
+        if self.ctx.set(ctx.clone()).is_ok() {
+            let name = CString::new(ctx.name().replace('\0', "")).unwrap_or_default();
+            let _ = self.name.set(name);
+        }
+    }
+}
+
+/// A message in a pipeline (bytes, a user message, an accepted channel): an opaque handle,
+/// lent to a callback until it returns, or the caller's from `nx_message_new_*`,
+/// `nx_message_retain` or `nx_embedded_channel_read_*` until `nx_message_release`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_message_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_message_t {
+    type Object = MessageObject;
+    const KIND: HandleKind = HandleKind::Message;
+}
+
+/// What a message handle names: the message, and whether the handle is the caller's to
+/// release (a lent one is not).
+#[derive(Debug)]
+pub struct MessageObject {
+    pub(crate) msg: Message,
+    pub(crate) owned: bool,
+}
+
+/// A server bootstrap (Netty's `ServerBootstrap`): an opaque handle owned by the caller from
+/// `nx_server_bootstrap_new` until `nx_server_bootstrap_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_server_bootstrap_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_server_bootstrap_t {
+    type Object = Mutex<BootstrapState<ServerBootstrap>>;
+    const KIND: HandleKind = HandleKind::ServerBootstrap;
+}
+
+/// A client bootstrap (Netty's `Bootstrap`): an opaque handle owned by the caller from
+/// `nx_bootstrap_new` until `nx_bootstrap_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_bootstrap_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_bootstrap_t {
+    type Object = Mutex<BootstrapState<Bootstrap>>;
+    const KIND: HandleKind = HandleKind::Bootstrap;
+}
+
+/// What a bootstrap handle names: the core builder and the water marks its options set so
+/// far (for the server channel, and for accepted ones), which one water mark option keeps
+/// ordered.
+#[derive(Debug)]
+pub struct BootstrapState<B> {
+    pub(crate) builder: B,
+    pub(crate) marks: [(usize, usize); 2],
 }

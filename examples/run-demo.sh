@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # examples/run-demo.sh: the demo `make demo` runs (after `make build`).
 #
-# Builds the two C examples against include/nioxide.h and the cargo-built libnioxide (nothing
-# else is built here), then runs two conversations on 127.0.0.1 with OS-chosen ports:
+# Builds the C examples against include/nioxide.h and the cargo-built libnioxide (nothing
+# else is built here), then runs four conversations on 127.0.0.1 with OS-chosen ports:
 #   1. the C Selector echo server with the Python Selector echo client;
-#   2. the Python Selector echo server with the C Selector echo client.
+#   2. the Python Selector echo server with the C Selector echo client;
+#   3. the C pipeline echo server (Netty's EchoServer shape) with the Python Selector client;
+#   4. the Python Selector echo server with the C pipeline echo client (Netty's EchoClient).
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -42,7 +44,7 @@ mkdir -p "$OUT/lib"
 # The library's soname is libnioxide.so.0: give the programs that name in a directory of their
 # own, which their RPATH points to.
 ln -sf "$LIB_DIR/libnioxide.so" "$OUT/lib/libnioxide.so.0"
-for example in selector-echo-server selector-echo-client; do
+for example in selector-echo-server selector-echo-client pipeline-echo-server pipeline-echo-client; do
     "$CC" -O2 -g -Wall -Wextra -Wpedantic -Werror -I"$INCLUDE_DIR" \
         -o "$OUT/$example" "$ROOT/examples/c/$example.c" \
         -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
@@ -113,5 +115,12 @@ converse "Python server <-> C client" \
     "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
     "$OUT/selector-echo-client"
 
+converse "C pipeline server <-> Python client" \
+    "$OUT/pipeline-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_client.py"
+converse "Python server <-> C pipeline client" \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
+    "$OUT/pipeline-echo-client"
+
 echo
-echo "demo: both conversations checked"
+echo "demo: all four conversations checked"

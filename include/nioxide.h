@@ -48,5 +48,8 @@
 #include "nioxide/timer.h"
 #include "nioxide/channel.h"
 #include "nioxide/tcp.h"
+#include "nioxide/pipeline.h"
+#include "nioxide/bootstrap.h"
+#include "nioxide/embedded.h"
 
 #endif /* NIOXIDE_H */

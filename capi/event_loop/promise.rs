@@ -418,6 +418,29 @@ pub extern "C" fn nx_promise_has_ref(promise: *mut nx_promise_t) -> c_int {
     }
 }
 
+/// Makes another handle to the same promise: `*promise_out` is the caller's until
+/// `nx_promise_free`, and may do what `promise` may (complete it, if that one may). For a
+/// promise lent to a pipeline callback (a write's), it keeps the promise past the callback,
+/// to complete it later. On error `*promise_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`, `-ENOMEM`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_promise_retain(
+    promise: *mut nx_promise_t,
+    promise_out: *mut *mut nx_promise_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let out = Out::new(promise_out)?;
+            let copy = promise_of(promise)?.share();
+            out.set(handle::insert::<nx_promise_t>(Arc::new(copy))?);
+            Ok(())
+        })
+    }
+}
+
 /// Frees the handle. It does not cancel anything: a submitted task or a timer still runs, and
 /// the promise itself lives on while nioxide still needs it (a pending listener or task);
 /// its value's `value_free` runs when the last reference goes (here, or after that listener

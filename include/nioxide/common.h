@@ -292,6 +292,51 @@
 #define NX_HANDLE_TIMER 9
 
 /**
+ * `nx_live_handles`: pipeline channels (`nx_channel_t`), the ones nioxide owns included.
+ */
+#define NX_HANDLE_CHANNEL 10
+
+/**
+ * `nx_live_handles`: handler contexts (`nx_context_t`), each until its channel is torn down.
+ */
+#define NX_HANDLE_CONTEXT 11
+
+/**
+ * `nx_live_handles`: pipeline messages (`nx_message_t`), lent and retained.
+ */
+#define NX_HANDLE_MESSAGE 12
+
+/**
+ * `nx_live_handles`: server bootstraps (`nx_server_bootstrap_t`).
+ */
+#define NX_HANDLE_SERVER_BOOTSTRAP 13
+
+/**
+ * `nx_live_handles`: client bootstraps (`nx_bootstrap_t`).
+ */
+#define NX_HANDLE_BOOTSTRAP 14
+
+/**
+ * A client bootstrap (Netty's `Bootstrap`): an opaque handle owned by the caller from
+ * `nx_bootstrap_new` until `nx_bootstrap_free`.
+ */
+typedef struct nx_bootstrap_t nx_bootstrap_t;
+
+/**
+ * A pipeline channel (Netty's `Channel`): an opaque handle. A channel made by a bootstrap or
+ * `nx_embedded_channel_new` is the caller's until `nx_channel_free`; an accepted channel's
+ * belongs to nioxide until the channel is torn down, unless retained (`nx_channel_retain`).
+ */
+typedef struct nx_channel_t nx_channel_t;
+
+/**
+ * A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
+ * belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
+ * is running), `NX_EBADHANDLE` once its channel is torn down.
+ */
+typedef struct nx_context_t nx_context_t;
+
+/**
  * A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an
  * opaque handle owned by the caller from `nx_loop_group_new` until `nx_loop_group_free`.
  */
@@ -303,6 +348,13 @@ typedef struct nx_loop_group_t nx_loop_group_t;
  * `nx_loop_group_next`).
  */
 typedef struct nx_loop_t nx_loop_t;
+
+/**
+ * A message in a pipeline (bytes, a user message, an accepted channel): an opaque handle,
+ * lent to a callback until it returns, or the caller's from `nx_message_new_*`,
+ * `nx_message_retain` or `nx_embedded_channel_read_*` until `nx_message_release`.
+ */
+typedef struct nx_message_t nx_message_t;
 
 /**
  * A promise or future (Netty's `Promise`): an opaque handle owned by the caller from
@@ -322,6 +374,12 @@ typedef struct nx_selection_key_t nx_selection_key_t;
  * `nx_selector_open` until `nx_selector_free`.
  */
 typedef struct nx_selector_t nx_selector_t;
+
+/**
+ * A server bootstrap (Netty's `ServerBootstrap`): an opaque handle owned by the caller from
+ * `nx_server_bootstrap_new` until `nx_server_bootstrap_free`.
+ */
+typedef struct nx_server_bootstrap_t nx_server_bootstrap_t;
 
 /**
  * A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the

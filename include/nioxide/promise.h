@@ -249,6 +249,18 @@ int nx_promise_set_ref(nx_promise_t *promise, int ref);
 int nx_promise_has_ref(nx_promise_t *promise);
 
 /**
+ * Makes another handle to the same promise: `*promise_out` is the caller's until
+ * `nx_promise_free`, and may do what `promise` may (complete it, if that one may). For a
+ * promise lent to a pipeline callback (a write's), it keeps the promise past the callback,
+ * to complete it later. On error `*promise_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_EBADHANDLE`, `NX_EFORKED`, `-ENOMEM`.
+ */
+int nx_promise_retain(nx_promise_t *promise, nx_promise_t **promise_out);
+
+/**
  * Frees the handle. It does not cancel anything: a submitted task or a timer still runs, and
  * the promise itself lives on while nioxide still needs it (a pending listener or task);
  * its value's `value_free` runs when the last reference goes (here, or after that listener

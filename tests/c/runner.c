@@ -9,8 +9,8 @@
  * Exit status: 0 passed, 7 (TEST_SKIP) skipped, 1 failed, 2 usage error.
  *
  * Each test runs in its own process. Before the test the child records its open descriptors
- * (/proc/self/fd), its threads (/proc/self/task) and, in builds with NX_TESTING, the count of
- * live nioxide handles; afterwards it compares, polling for up to NX_TEST_GRACE_MS (default
+ * (/proc/self/fd), its threads (/proc/self/task) and, in builds with NX_TESTING, the counts of
+ * live nioxide handles and of live pipeline byte buffers; afterwards it compares, polling for up to NX_TEST_GRACE_MS (default
  * 2000) milliseconds so that threads nioxide is stopping can exit, and fails the test on any
  * difference. The parent kills a child that runs longer than NX_TEST_TIMEOUT seconds
  * (default 30).
@@ -90,6 +90,7 @@ typedef struct {
   size_t fd_count;
   long threads;
   long handles; /* -1 when the library has no handle counter */
+  long buffers; /* pipeline byte buffers; -1 without the counter */
 } snapshot;
 
 static int compare_ints(const void *a, const void *b) {
@@ -148,8 +149,10 @@ static int snapshot_take(snapshot *s) {
 
 #if defined(NX_TESTING)
   s->handles = (long)nx_debug_live_handles();
+  s->buffers = (long)nx_debug_live_buffers();
 #else
   s->handles = -1;
+  s->buffers = -1;
 #endif
   return 0;
 }
@@ -157,7 +160,7 @@ static int snapshot_take(snapshot *s) {
 static bool snapshot_equal(const snapshot *a, const snapshot *b) {
   return a->fd_count == b->fd_count &&
          memcmp(a->fds, b->fds, a->fd_count * sizeof(int)) == 0 &&
-         a->threads == b->threads && a->handles == b->handles;
+         a->threads == b->threads && a->handles == b->handles && a->buffers == b->buffers;
 }
 
 static bool contains(const snapshot *s, int fd) {
@@ -189,6 +192,9 @@ static void report_difference(const snapshot *before, const snapshot *after) {
   if (before->handles != after->handles)
     fprintf(stderr, "  live nioxide handles: %ld before the test, %ld after it\n",
             before->handles, after->handles);
+  if (before->buffers != after->buffers)
+    fprintf(stderr, "  live pipeline buffers: %ld before the test, %ld after it\n",
+            before->buffers, after->buffers);
 }
 
 /* ------------------------------------------------------------------------------------------ */

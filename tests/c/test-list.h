@@ -266,3 +266,38 @@ TEST_ENTRY(group_next_round_robin)
 TEST_ENTRY(group_execute_submit_schedule)
 TEST_ENTRY(group_shutdown_gracefully)
 TEST_ENTRY(group_free_from_own_thread)
+
+/* test-pipeline-embedded.c */
+TEST_ENTRY(pipeline_embedded_event_order)
+TEST_ENTRY(pipeline_embedded_echo)
+TEST_ENTRY(pipeline_embedded_exception_routing)
+TEST_ENTRY(pipeline_embedded_changes_during_events)
+TEST_ENTRY(pipeline_embedded_virtual_time)
+TEST_ENTRY(pipeline_embedded_messages)
+TEST_ENTRY(pipeline_embedded_user_events)
+TEST_ENTRY(pipeline_embedded_attachment_free)
+TEST_ENTRY(pipeline_embedded_outbound_handler)
+
+/* test-pipeline-echo.c */
+TEST_ENTRY(pipeline_echo_tcp)
+TEST_ENTRY(pipeline_echo_tcp_auto_read_off)
+TEST_ENTRY(pipeline_echo_tcp_ipv6)
+TEST_ENTRY(pipeline_echo_local)
+TEST_ENTRY(pipeline_echo_local_auto_read_off)
+TEST_ENTRY(pipeline_writes_from_threads_keep_order)
+
+/* test-pipeline-errors.c */
+TEST_ENTRY(pipeline_connect_refused)
+TEST_ENTRY(pipeline_connect_timeout)
+TEST_ENTRY(pipeline_peer_reset_fails_each_write_once)
+TEST_ENTRY(pipeline_writability_per_crossing_and_hard_cap)
+TEST_ENTRY(pipeline_half_closure_allowed)
+TEST_ENTRY(pipeline_half_closure_not_allowed)
+TEST_ENTRY(pipeline_close_inside_every_event)
+TEST_ENTRY(pipeline_close_in_write_listener)
+TEST_ENTRY(pipeline_group_shutdown_with_live_channels)
+
+/* test-pipeline-handles.c */
+TEST_ENTRY(pipeline_handles_accepted_and_retained)
+TEST_ENTRY(pipeline_handles_misuse)
+TEST_ENTRY(pipeline_handles_fast_path_on_loop)

@@ -1,0 +1,526 @@
+//! The channel pipeline in C (Netty 4's model) over `nioxide_core::pipeline`: the layer that
+//! turns core's channels, contexts and messages into checked handles and C callbacks, and
+//! back. Files mirror core's: [`handler`] (the C handler table), [`context`], [`list`] (the
+//! pipeline), [`channel`], [`message`], [`config`] (options), [`bootstrap`], [`embedded`].
+//!
+//! # Handles and who owns them
+//! - A channel has at most one C handle at a time, kept in its [`Binding`] (the channel's
+//!   binding slot). The handle of a channel a bootstrap made (or `nx_embedded_channel_new`)
+//!   is the caller's until `nx_channel_free`; any other channel's (an accepted one, or one
+//!   whose user handle was freed) is made when C first needs it and belongs to nioxide,
+//!   which frees it when the channel is torn down, unless `nx_channel_retain` made it the
+//!   user's.
+//! - A context handle is made when its C handler is added and freed when its channel is torn
+//!   down; once its handler was removed and none of the handler's callbacks is on the stack,
+//!   calls on it return `NX_ECLOSED`.
+//! - Channel and context handles are loop-owned (`handle::insert_owned`): calls from the
+//!   channel's loop thread, where handlers run, check them with loads alone.
+//! - Messages and promises handed to a callback are lent: their handles are made for the call
+//!   and freed when it returns.
+//!
+//! # Addresses
+//! Addresses are `struct sockaddr` + `socklen_t`: `AF_INET`/`AF_INET6` for TCP channels, and
+//! `AF_UNIX` for local channels, whose `sun_path` holds the name in the local registry.
+
+pub mod bootstrap;
+pub mod channel;
+pub mod config;
+pub mod context;
+pub mod embedded;
+pub mod handler;
+pub mod list;
+pub mod message;
+
+use std::cell::RefCell;
+use std::ffi::{c_int, c_void};
+use std::mem::{MaybeUninit, size_of};
+use std::ptr;
+use std::sync::{Arc, Mutex};
+
+use libc::{sockaddr, sockaddr_storage, sockaddr_un, socklen_t};
+use nioxide_core::event_loop::{Failure, Promise};
+use nioxide_core::pipeline::{
+    Channel, ChannelAddress, Context, Message, Pipeline, UserEvent, UserMessage,
+};
+use nioxide_core::sync::lock;
+use nioxide_core::sys::fork;
+
+use crate::args::error_from_code;
+use crate::attachment::CAttachment;
+use crate::channel::{AddrOut, addr_in};
+use crate::error::{NX_EBADHANDLE, NX_ECLOSED, NX_EFORKED, NX_EINVAL};
+use crate::handle::{self, RawHandle};
+use crate::types::{
+    ChannelObject, ContextObject, MessageObject, PromiseObject, nx_channel_t, nx_context_t,
+    nx_message_t, nx_promise_t,
+};
+
+/// What the C layer keeps with a core channel (in its binding slot): its C handle, who owns
+/// that handle, the context handles to free at teardown, and the user's attachment.
+#[derive(Default)]
+pub(crate) struct Binding {
+    state: Mutex<BindingState>,
+}
+
+#[derive(Default)]
+struct BindingState {
+    /// The channel's C handle, if it has one now.
+    handle: Option<RawHandle>,
+    /// Whether `handle` is the user's (made by a bootstrap, or retained).
+    user_owned: bool,
+    /// Set once the channel is torn down (its close future ran the teardown below).
+    torn_down: bool,
+    /// The handles of the channel's C contexts, freed at teardown.
+    contexts: Vec<RawHandle>,
+    /// The user's attachment (`nx_channel_set_attachment`).
+    attachment: Option<CAttachment>,
+}
+
+/// Serializes the first look-up of a channel's binding, which may make it.
+static BINDING_MADE: Mutex<()> = Mutex::new(());
+
+/// The C binding of `channel`, made (with the close-future listener that tears it down) the
+/// first time it is asked for.
+pub(crate) fn binding(channel: &Channel) -> Arc<Binding> {
+    let found = |ch: &Channel| {
+        ch.with_binding(|a| a.and_then(|a| a.downcast_ref::<Arc<Binding>>()).cloned())
+    };
+    if let Some(binding) = found(channel) {
+        return binding;
+    }
+    let _made = lock(&BINDING_MADE);
+    if let Some(binding) = found(channel) {
+        return binding;
+    }
+    let binding = Arc::new(Binding::default());
+    channel.set_binding(Some(Box::new(binding.clone())));
+    let torn = binding.clone();
+    channel
+        .close_future()
+        .add_listener(Box::new(move |_: &Promise| torn.tear_down()));
+    binding
+}
+
+impl Binding {
+    /// The channel's C handle, made (owned by nioxide) if it has none; `NX_ECLOSED` once the
+    /// channel is torn down.
+    pub(crate) fn handle(&self, channel: &Channel) -> Result<RawHandle, c_int> {
+        let mut state = lock(&self.state);
+        if let Some(raw) = state.handle {
+            return Ok(raw);
+        }
+        if state.torn_down {
+            return Err(NX_ECLOSED);
+        }
+        let raw = new_channel_handle(channel, None)?;
+        state.handle = Some(raw);
+        state.user_owned = false;
+        Ok(raw)
+    }
+
+    /// Makes the channel's handle the user's: the existing one, or a new one (holding
+    /// `embedded`, for an embedded channel).
+    pub(crate) fn user_handle(
+        &self,
+        channel: &Channel,
+        embedded: Option<nioxide_core::pipeline::EmbeddedChannel>,
+    ) -> Result<RawHandle, c_int> {
+        let mut state = lock(&self.state);
+        let raw = match state.handle {
+            Some(raw) => {
+                if let Some(embedded) = embedded {
+                    handle::with(raw.as_ptr::<nx_channel_t>(), |o| {
+                        *lock(&o.embedded) = Some(Arc::new(embedded));
+                    })?;
+                }
+                raw
+            }
+            None => new_channel_handle(channel, embedded)?,
+        };
+        state.handle = Some(raw);
+        state.user_owned = true;
+        Ok(raw)
+    }
+
+    /// `nx_channel_retain`: makes `raw`, a handle nioxide owns, the user's.
+    pub(crate) fn retain(&self, raw: RawHandle) -> Result<(), c_int> {
+        let mut state = lock(&self.state);
+        if state.handle != Some(raw) {
+            return Err(NX_EBADHANDLE);
+        }
+        if state.user_owned {
+            return Err(NX_EINVAL);
+        }
+        state.user_owned = true;
+        Ok(())
+    }
+
+    /// `nx_channel_free`: lets go of the user's handle `raw` (refused for nioxide's own).
+    pub(crate) fn release(&self, raw: RawHandle) -> Result<(), c_int> {
+        let mut state = lock(&self.state);
+        if state.handle != Some(raw) {
+            return Err(NX_EBADHANDLE);
+        }
+        if !state.user_owned {
+            return Err(NX_EINVAL);
+        }
+        state.handle = None;
+        state.user_owned = false;
+        Ok(())
+    }
+
+    /// Records a new context handle, to be freed at teardown; `NX_ECLOSED` once torn down.
+    pub(crate) fn add_context(&self, raw: RawHandle) -> Result<(), c_int> {
+        let mut state = lock(&self.state);
+        if state.torn_down {
+            return Err(NX_ECLOSED);
+        }
+        state.contexts.push(raw);
+        Ok(())
+    }
+
+    /// Forgets a context handle whose handler was never added (the add failed).
+    pub(crate) fn forget_context(&self, raw: RawHandle) {
+        lock(&self.state).contexts.retain(|c| *c != raw);
+    }
+
+    /// Replaces the user's attachment; the old one is returned to be dropped (freed) by the
+    /// caller, outside the lock.
+    pub(crate) fn set_attachment(&self, attachment: Option<CAttachment>) -> Option<CAttachment> {
+        std::mem::replace(&mut lock(&self.state).attachment, attachment)
+    }
+
+    /// The user's attachment pointer (NULL for none).
+    pub(crate) fn attachment(&self) -> *mut c_void {
+        lock(&self.state)
+            .attachment
+            .as_ref()
+            .map_or(ptr::null_mut(), CAttachment::ptr)
+    }
+
+    /// The channel is torn down (its close future completed, on its loop): frees the context
+    /// handles, the attachment, and the channel's handle unless it is the user's.
+    fn tear_down(&self) {
+        let (contexts, attachment, handle) = {
+            let mut state = lock(&self.state);
+            state.torn_down = true;
+            let handle = if state.user_owned {
+                None
+            } else {
+                state.handle.take()
+            };
+            (
+                std::mem::take(&mut state.contexts),
+                state.attachment.take(),
+                handle,
+            )
+        };
+        for raw in contexts {
+            let _ = handle::remove::<nx_context_t>(raw.as_ptr());
+        }
+        drop(attachment);
+        if let Some(raw) = handle {
+            let _ = handle::remove::<nx_channel_t>(raw.as_ptr());
+        }
+    }
+}
+
+/// A new handle for `channel`, owned by its loop.
+fn new_channel_handle(
+    channel: &Channel,
+    embedded: Option<nioxide_core::pipeline::EmbeddedChannel>,
+) -> Result<RawHandle, c_int> {
+    let object = Arc::new(ChannelObject {
+        channel: channel.clone(),
+        embedded: Mutex::new(embedded.map(Arc::new)),
+        generation: fork::generation(),
+    });
+    let ptr: *mut nx_channel_t = handle::insert_owned(object, channel.event_loop())?;
+    Ok(RawHandle::from_ptr(ptr))
+}
+
+/// The channel behind a C handle; `NX_EFORKED` in a forked child.
+pub(crate) fn channel_of(channel: *mut nx_channel_t) -> Result<Channel, c_int> {
+    handle::with(channel, |o| {
+        if fork::is_forked(o.generation) {
+            return Err(NX_EFORKED);
+        }
+        Ok(o.channel.clone())
+    })?
+}
+
+/// The C handle of `channel` (nioxide's, if the user holds none).
+pub(crate) fn handle_of(channel: &Channel) -> Result<*mut nx_channel_t, c_int> {
+    Ok(binding(channel).handle(channel)?.as_ptr())
+}
+
+/// The context behind a C handle; `NX_ECLOSED` once its handler's `handler_removed` returned.
+pub(crate) fn context_of(ctx: *mut nx_context_t) -> Result<Context, c_int> {
+    handle::with(ctx, |o: &ContextObject| {
+        if o.removed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(NX_ECLOSED);
+        }
+        o.ctx.get().cloned().ok_or(NX_EBADHANDLE)
+    })?
+}
+
+/// The message behind a C handle (another reference to it: firing or writing it never
+/// consumes the caller's).
+pub(crate) fn message_of(msg: *mut nx_message_t) -> Result<Message, c_int> {
+    handle::with(msg, |o: &MessageObject| o.msg.clone())
+}
+
+/// A new handle for `msg` owned by the caller (released with `nx_message_release`).
+pub(crate) fn owned_message(msg: Message) -> Result<*mut nx_message_t, c_int> {
+    handle::insert(Arc::new(MessageObject { msg, owned: true }))
+}
+
+/// The promise behind an optional C handle (NULL: none). nioxide completes it, so it must be
+/// one the user may complete (`nx_promise_new`), not the future of a task.
+pub(crate) fn promise_opt(promise: *mut nx_promise_t) -> Result<Option<Promise>, c_int> {
+    if promise.is_null() {
+        return Ok(None);
+    }
+    handle::with(promise, |o: &PromiseObject| {
+        if fork::is_forked(o.generation) {
+            return Err(NX_EFORKED);
+        }
+        o.settable().cloned().map(Some)
+    })?
+}
+
+/// How many lent message objects a thread keeps for reuse (a few: lends nest only as deep as
+/// callbacks that pass messages to other C handlers inline).
+const LEND_POOL: usize = 8;
+
+thread_local! {
+    /// Objects of lends that ended, emptied, for the next lends on this thread: a read's lend
+    /// allocates nothing in steady state.
+    static LENT: RefCell<Vec<Arc<MessageObject>>> = const { RefCell::new(Vec::new()) };
+    /// What an emptied object holds (shared, so emptying allocates nothing).
+    static EMPTY: UserMessage = Arc::new(());
+}
+
+/// The message an emptied lend object holds.
+fn empty_message() -> Message {
+    Message::User(EMPTY.with(Arc::clone))
+}
+
+/// Lends `msg` to a callback: a handle made for the call and freed when it returns (the
+/// message is released then, unless the callback passed it on or retained it). The handle's
+/// object comes from, and goes back to, this thread's pool.
+pub(crate) fn lend_message<R>(
+    msg: Message,
+    f: impl FnOnce(*mut nx_message_t) -> R,
+) -> Result<R, c_int> {
+    let pooled = LENT.with(|pool| pool.borrow_mut().pop());
+    let object = match pooled {
+        Some(mut object) => match Arc::get_mut(&mut object) {
+            Some(o) => {
+                o.msg = msg;
+                object
+            }
+            None => Arc::new(MessageObject { msg, owned: false }),
+        },
+        None => Arc::new(MessageObject { msg, owned: false }),
+    };
+    let ptr = handle::insert(object)?;
+    let result = f(ptr);
+    if let Ok(mut object) = handle::remove(ptr) {
+        // Unique unless another thread is inside a call with the stale handle right now.
+        if let Some(o) = Arc::get_mut(&mut object) {
+            drop(std::mem::replace(&mut o.msg, empty_message()));
+            LENT.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.len() < LEND_POOL {
+                    pool.push(object);
+                }
+            });
+        }
+    }
+    Ok(result)
+}
+
+/// Lends an operation's promise to a callback (NULL for none), as [`lend_message`].
+pub(crate) fn lend_promise<R>(
+    promise: Option<Promise>,
+    f: impl FnOnce(*mut nx_promise_t) -> R,
+) -> Result<R, c_int> {
+    let Some(promise) = promise else {
+        return Ok(f(ptr::null_mut()));
+    };
+    let ptr = handle::insert(Arc::new(PromiseObject::user(promise)))?;
+    let result = f(ptr);
+    let _ = handle::remove(ptr);
+    Ok(result)
+}
+
+/// A failure from a callback's negative return code.
+pub(crate) fn failure(code: c_int) -> Failure {
+    Failure::new(error_from_code(code))
+}
+
+/// A user event as a message for C: a built-in one as a user message with its `NX_EVENT_*`
+/// tag, the user's own as it is.
+pub(crate) fn event_message(event: UserEvent) -> Message {
+    use message::{
+        NX_EVENT_INPUT_SHUTDOWN, NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE, NX_EVENT_OUTPUT_SHUTDOWN,
+    };
+    let tag = match event {
+        UserEvent::Custom(value) => return Message::User(value),
+        UserEvent::InputShutdown => NX_EVENT_INPUT_SHUTDOWN,
+        UserEvent::InputShutdownReadComplete => NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE,
+        UserEvent::OutputShutdown => NX_EVENT_OUTPUT_SHUTDOWN,
+    };
+    Message::User(Arc::new(message::UserValue::builtin(tag)))
+}
+
+/// The user event a message stands for (the reverse of [`event_message`]).
+pub(crate) fn message_event(msg: Message) -> Result<UserEvent, c_int> {
+    use message::{
+        NX_EVENT_INPUT_SHUTDOWN, NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE, NX_EVENT_OUTPUT_SHUTDOWN,
+    };
+    let Message::User(value) = msg else {
+        return Err(NX_EINVAL);
+    };
+    Ok(
+        match value.downcast_ref::<message::UserValue>().map(|v| v.tag) {
+            Some(NX_EVENT_INPUT_SHUTDOWN) => UserEvent::InputShutdown,
+            Some(NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE) => UserEvent::InputShutdownReadComplete,
+            Some(NX_EVENT_OUTPUT_SHUTDOWN) => UserEvent::OutputShutdown,
+            _ => UserEvent::Custom(value),
+        },
+    )
+}
+
+/// Reads a C address: `AF_INET`/`AF_INET6` (TCP) or `AF_UNIX` (a local channel's name in
+/// `sun_path`, up to its NUL).
+pub(crate) fn address_in(addr: *const sockaddr, len: socklen_t) -> Result<ChannelAddress, c_int> {
+    if addr.is_null() || (len as usize) < size_of::<libc::sa_family_t>() {
+        return Err(NX_EINVAL);
+    }
+    // SAFETY: the caller passes `len` readable bytes at `addr`; the family is read unaligned.
+    let family = unsafe { ptr::addr_of!((*addr).sa_family).read_unaligned() };
+    if c_int::from(family) != libc::AF_UNIX {
+        return addr_in(addr, len).map(ChannelAddress::Inet);
+    }
+    let offset = std::mem::offset_of!(sockaddr_un, sun_path);
+    let path_len = (len as usize)
+        .min(size_of::<sockaddr_un>())
+        .saturating_sub(offset);
+    // SAFETY: `path_len` bytes after the family lie within the `len` bytes the caller passed.
+    let path = unsafe { std::slice::from_raw_parts(addr.cast::<u8>().add(offset), path_len) };
+    let end = path.iter().position(|b| *b == 0).unwrap_or(path.len());
+    let name = std::str::from_utf8(&path[..end]).map_err(|_| NX_EINVAL)?;
+    if name.is_empty() {
+        return Err(NX_EINVAL);
+    }
+    Ok(ChannelAddress::local(name))
+}
+
+/// A channel address as a C address in `storage`; its length.
+pub(crate) fn address_to(address: &ChannelAddress, storage: &mut sockaddr_storage) -> socklen_t {
+    let (mut out, mut len) = (MaybeUninit::<sockaddr_storage>::zeroed(), 0 as socklen_t);
+    match address {
+        ChannelAddress::Inet(inet) => {
+            if let Ok(o) = AddrOut::new(out.as_mut_ptr(), &mut len) {
+                o.set(*inet);
+            }
+        }
+        ChannelAddress::Local(name) => {
+            // SAFETY: zeroed bytes are a valid sockaddr_storage, which holds a sockaddr_un.
+            let un = unsafe { &mut *out.as_mut_ptr().cast::<sockaddr_un>() };
+            un.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let n = name.len().min(un.sun_path.len() - 1);
+            for (dst, src) in un.sun_path.iter_mut().zip(&name.as_bytes()[..n]) {
+                *dst = *src as libc::c_char;
+            }
+            len = (std::mem::offset_of!(sockaddr_un, sun_path) + n + 1) as socklen_t;
+        }
+    }
+    // SAFETY: zeroed, then written above.
+    *storage = unsafe { out.assume_init() };
+    len
+}
+
+/// Writes a copy of `len` bytes at `data` through `target` (`nx_*_write_bytes`).
+pub(crate) fn write_copy(
+    target: &impl Ops,
+    data: *const c_void,
+    len: usize,
+    promise: *mut nx_promise_t,
+) -> Result<(), c_int> {
+    let promise = promise_opt(promise)?;
+    // SAFETY: the caller passes `len` readable bytes at `data`, read during the call only.
+    let bytes = unsafe { message::c_bytes(data, len) }?;
+    target.write(Message::copy_from_slice(bytes), promise);
+    Ok(())
+}
+
+/// Writes the caller's memory through `target` without a copy (`nx_*_write_owned`): the
+/// release is armed only once nothing can fail any more.
+pub(crate) fn write_owned(
+    target: &impl Ops,
+    data: *const c_void,
+    len: usize,
+    release: crate::types::nx_free_cb,
+    promise: *mut nx_promise_t,
+) -> Result<(), c_int> {
+    let promise = promise_opt(promise)?;
+    let (msg, arm) = message::owned_bytes(data, len, release)?;
+    arm();
+    target.write(msg, promise);
+    Ok(())
+}
+
+/// The operations a context and a pipeline (a channel's, from its tail) share: the C
+/// functions on both call core through this.
+pub(crate) trait Ops {
+    fn bind(&self, local: ChannelAddress, promise: Option<Promise>);
+    fn connect(
+        &self,
+        remote: ChannelAddress,
+        local: Option<ChannelAddress>,
+        promise: Option<Promise>,
+    );
+    fn disconnect(&self, promise: Option<Promise>);
+    fn close(&self, promise: Option<Promise>);
+    fn read(&self);
+    fn write(&self, msg: Message, promise: Option<Promise>);
+    fn flush(&self);
+}
+
+macro_rules! ops {
+    ($t:ty) => {
+        impl Ops for $t {
+            fn bind(&self, local: ChannelAddress, promise: Option<Promise>) {
+                <$t>::bind(self, local, promise)
+            }
+            fn connect(
+                &self,
+                remote: ChannelAddress,
+                local: Option<ChannelAddress>,
+                promise: Option<Promise>,
+            ) {
+                <$t>::connect(self, remote, local, promise)
+            }
+            fn disconnect(&self, promise: Option<Promise>) {
+                <$t>::disconnect(self, promise)
+            }
+            fn close(&self, promise: Option<Promise>) {
+                <$t>::close(self, promise)
+            }
+            fn read(&self) {
+                <$t>::read(self)
+            }
+            fn write(&self, msg: Message, promise: Option<Promise>) {
+                <$t>::write(self, msg, promise)
+            }
+            fn flush(&self) {
+                <$t>::flush(self)
+            }
+        }
+    };
+}
+ops!(Context);
+ops!(Pipeline);

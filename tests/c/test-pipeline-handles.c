@@ -1,0 +1,235 @@
+/* Pipeline handles: an accepted channel's handle is nioxide's until the channel is torn down
+ * unless retained; the server channel reads accepted channels as messages; misuse (NULL,
+ * wrong type, freed, nioxide's own, a short handler table) is an error; calls on a channel's
+ * and a context's handles from the loop thread take the fast path (no reader count). */
+#include "pipeline-helpers.h"
+
+#include <stddef.h>
+
+struct accepted {
+  nx_channel_t *server;
+  nx_channel_t *children[2];
+  int count;
+  int retain_first;
+  int accepted_reads; /* NX_MESSAGE_CHANNEL reads the server channel saw */
+  uint64_t reader_entries;
+};
+
+static int init_child(nx_channel_t *ch, void *arg) {
+  struct accepted *a = arg;
+  nx_channel_t *parent;
+  int i = a->count;
+  a->children[i] = ch;
+  ASSERT_EQ(nx_channel_free(ch), NX_EINVAL); /* nioxide's, not ours */
+  if (i == 0 && a->retain_first) {
+    ASSERT_OK(nx_channel_retain(ch));
+    ASSERT_EQ(nx_channel_retain(ch), NX_EINVAL); /* already ours */
+  }
+  ASSERT_OK(nx_channel_parent(ch, &parent));
+  ASSERT_PTR_EQ(parent, a->server);
+  t_store(&a->count, i + 1);
+  return 0;
+}
+
+static int server_read(nx_context_t *ctx, nx_message_t *msg, void *arg) {
+  struct accepted *a = arg;
+  nx_channel_t *child;
+  ASSERT_EQ(nx_message_type(msg), NX_MESSAGE_CHANNEL);
+  ASSERT_OK(nx_message_channel(msg, &child));
+  ASSERT_EQ(nx_channel_kind(child), NX_CHANNEL_TCP);
+  a->accepted_reads++;
+  return nx_context_fire_channel_read(ctx, msg); /* on to the acceptor */
+}
+static const nx_channel_handler_t server_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_read = server_read,
+};
+
+static int init_server(nx_channel_t *ch, void *arg) {
+  struct accepted *a = arg;
+  a->server = ch;
+  return nx_pipeline_add_last(ch, "server", &server_handler, arg, NULL, NULL);
+}
+
+TEST_IMPL(pipeline_handles_accepted_and_retained) {
+  struct accepted a;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  nx_loop_group_t *group;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *clients[2];
+  nx_promise_t *bound, *connected;
+  memset(&a, 0, sizeof(a));
+  a.retain_first = 1;
+  ASSERT_OK(nx_loop_group_new(1, &group));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_handler(sb, init_server, &a, NULL));
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_child, &a, NULL));
+  len = t_loopback(AF_INET, 0, &ss);
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&ss, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_PTR_EQ(a.server, server); /* the initializer saw the handle the caller got */
+  ASSERT_OK(nx_channel_local_address(server, &ss, &len));
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  for (int i = 0; i < 2; i++) {
+    ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&ss, len, &clients[i], &connected));
+    t_await_ok(connected);
+    t_wait_for(&a.count, i + 1);
+  }
+  for (int i = 0; i < 2; i++)
+    t_close_free(clients[i]);
+  /* The retained child's handle outlives its channel; the other one is freed by nioxide
+   * once its channel is torn down. */
+  t_await_closed(a.children[0]);
+  ASSERT_EQ(nx_channel_is_open(a.children[0]), 0);
+  ASSERT_EQ(nx_channel_kind(a.children[0]), NX_CHANNEL_TCP);
+  ASSERT_OK(nx_channel_free(a.children[0]));
+  ASSERT_EQ(nx_channel_kind(a.children[0]), NX_EBADHANDLE);
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  while (nx_channel_kind(a.children[1]) != NX_EBADHANDLE) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  ASSERT_EQ(a.accepted_reads, 2);
+  t_close_free(server);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+  return 0;
+}
+
+/* A table whose size stops before channel_read: that callback is not called (a caller built
+ * against an older, shorter header). */
+static int never_read(nx_context_t *ctx, nx_message_t *msg, void *arg) {
+  (void)ctx;
+  (void)msg;
+  (void)arg;
+  ASSERT(0 && "a field past size was called");
+  return 0;
+}
+
+TEST_IMPL(pipeline_handles_misuse) {
+  nx_channel_t *ch;
+  nx_promise_t *promise;
+  nx_message_t *msg = t_text("m"), *out;
+  nx_channel_handler_t table = t_recorder;
+  struct t_log log;
+  t_log_init(&log);
+  ASSERT_OK(nx_promise_new(NULL, &promise));
+  ASSERT_EQ(nx_channel_is_open(NULL), NX_EINVAL);
+  ASSERT_EQ(nx_channel_is_open((nx_channel_t *)promise), NX_EINVAL);
+  ASSERT_EQ(nx_context_read(NULL), NX_EINVAL);
+  ASSERT_EQ(nx_message_type((nx_message_t *)promise), NX_EINVAL);
+  ASSERT_OK(nx_embedded_channel_new(NULL, NULL, &ch));
+  /* Too short a table, and a table that ends before channel_read. */
+  table.size = 0;
+  ASSERT_EQ(nx_pipeline_add_last(ch, "short", &table, NULL, NULL, NULL), NX_EINVAL);
+  table.size = offsetof(nx_channel_handler_t, channel_read);
+  table.channel_read = never_read;
+  ASSERT_OK(nx_pipeline_add_last(ch, "old", &table, &log, NULL, NULL));
+  ASSERT_EQ(nx_pipeline_add(ch, 99, NULL, "x", &table, NULL, NULL, NULL), NX_EINVAL);
+  ASSERT_EQ(nx_pipeline_add(ch, NX_PIPELINE_BEFORE, "nobody", "x", &table, NULL, NULL, NULL),
+            NX_EINVAL);
+  ASSERT_EQ(nx_embedded_channel_write_inbound(ch, msg), 1); /* passed "old" by */
+  ASSERT_EQ(nx_embedded_channel_read_inbound(ch, &out), 1);
+  t_expect_text(out, "m");
+  ASSERT_EQ(t_log_count(&log, "added"), 1);
+  /* A promise nioxide may not complete (a task's future) is refused for a write. */
+  {
+    nx_loop_t *loop;
+    nx_promise_t *future;
+    ASSERT_OK(nx_loop_new(&loop));
+    ASSERT_OK(nx_loop_submit(loop, t_thread_task, NULL, NULL, &future));
+    ASSERT_EQ(nx_channel_write(ch, msg, future), NX_EINVAL);
+    ASSERT_OK(nx_promise_free(future));
+    ASSERT_OK(nx_loop_close(loop));
+    ASSERT_OK(nx_loop_free(loop));
+  }
+  /* Options: unknown, out of range. */
+  ASSERT_EQ(nx_channel_set_option(ch, 999, 0), NX_EINVAL);
+  ASSERT_EQ(nx_channel_set_option(ch, NX_OPTION_AUTO_READ, 2), NX_EINVAL);
+  ASSERT_EQ(nx_channel_set_option(ch, NX_OPTION_TCP_NODELAY, 1), NX_ENOOPT);
+  ASSERT_EQ(nx_embedded_channel_write_inbound((nx_channel_t *)msg, msg), NX_EINVAL);
+  ASSERT_OK(nx_message_release(msg));
+  ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
+  ASSERT_OK(nx_channel_free(ch));
+  ASSERT_EQ(nx_channel_free(ch), NX_EBADHANDLE);
+  ASSERT_EQ(nx_channel_is_open(ch), NX_EBADHANDLE);
+  ASSERT_OK(nx_promise_free(promise));
+  return 0;
+}
+
+/* Calls on the channel's and the context's handles from the loop thread take the fast path:
+ * no reader registration. */
+struct fast {
+  uint64_t reader_entries;
+  int done;
+};
+
+static int fast_active(nx_context_t *ctx, void *arg) {
+  struct fast *f = arg;
+  nx_channel_t *ch;
+  uint64_t before = nx_debug_reader_entries();
+  ASSERT_OK(nx_context_channel(ctx, &ch));
+  ASSERT_EQ(nx_channel_is_active(ch), 1);
+  ASSERT_EQ(nx_channel_is_writable(ch), 1);
+  ASSERT_OK(nx_context_fire_channel_active(ctx));
+  ASSERT_OK(nx_context_flush(ctx));
+  f->reader_entries = nx_debug_reader_entries() - before;
+  t_store(&f->done, 1);
+  return 0;
+}
+static const nx_channel_handler_t fast_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_active = fast_active,
+};
+
+static int init_fast(nx_channel_t *ch, void *arg) {
+  return nx_pipeline_add_last(ch, "fast", &fast_handler, arg, NULL, NULL);
+}
+
+TEST_IMPL(pipeline_handles_fast_path_on_loop) {
+  struct fast f = {99, 0};
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("fast-path", &un);
+  nx_loop_group_t *group;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *client;
+  nx_promise_t *bound, *connected;
+  ASSERT_OK(nx_loop_group_new(1, &group));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_EQ(nx_server_bootstrap_channel(sb, NX_CHANNEL_TCP), NX_EINVAL);
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_fast, &f, NULL));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  t_wait_for(&f.done, 1);
+  ASSERT_EQ(f.reader_entries, 0u);
+  {
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    ASSERT_OK(nx_channel_remote_address(client, &ss, &sl));
+    ASSERT_EQ(ss.ss_family, AF_UNIX);
+    ASSERT_STR_EQ(((struct sockaddr_un *)&ss)->sun_path, "fast-path");
+  }
+  t_close_free(client);
+  t_close_free(server);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+  return 0;
+}
