@@ -1,12 +1,13 @@
 //! nioxide's Python module, `nioxide._nioxide`: the classes of the pure-Python package
 //! `nioxide` (python/pysrc/nioxide), as thin pyo3 wrappers over nioxide-core.
 //!
-//! One file per core module ([`selector`], [`channel`], [`event_loop`]); [`error`] maps
+//! One file per core module ([`selector`], [`channel`], [`event_loop`], [`aio`]); [`error`] maps
 //! core's errors to the exception classes of `nioxide/exceptions.py`; [`gil`] is the one helper every call that may
 //! block goes through; [`binding`] keeps one Python object per core object. The Python-side
 //! documentation lives in the stub, `nioxide/_nioxide.pyi`.
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod aio;
 mod binding;
 mod channel;
 mod error;
@@ -45,6 +46,11 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::promise::ScheduledFuture>()?;
     m.add_class::<event_loop::watch::Watch>()?;
     m.add_class::<event_loop::timer::Timer>()?;
+    m.add_class::<aio::group::AsynchronousChannelGroup>()?;
+    m.add_class::<aio::server::AsynchronousServerSocketChannel>()?;
+    m.add_class::<aio::socket::AsynchronousSocketChannel>()?;
+    m.add_class::<aio::file::AsynchronousFileChannel>()?;
+    m.add_class::<aio::file::FileLock>()?;
     m.add_function(wrap_pyfunction!(live::live_objects, m)?)?;
 
     gil::init_main_thread(py)?;

@@ -22,9 +22,14 @@ pub(crate) enum Class {
     Future,
     Watch,
     Timer,
+    AsynchronousChannelGroup,
+    AsynchronousServerSocketChannel,
+    AsynchronousSocketChannel,
+    AsynchronousFileChannel,
+    FileLock,
 }
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 14] = [
     "Selector",
     "SelectionKey",
     "ServerSocketChannel",
@@ -34,9 +39,14 @@ const NAMES: [&str; 9] = [
     "Future",
     "Watch",
     "Timer",
+    "AsynchronousChannelGroup",
+    "AsynchronousServerSocketChannel",
+    "AsynchronousSocketChannel",
+    "AsynchronousFileChannel",
+    "FileLock",
 ];
 
-static COUNTS: [AtomicUsize; 9] = [const { AtomicUsize::new(0) }; 9];
+static COUNTS: [AtomicUsize; 14] = [const { AtomicUsize::new(0) }; 14];
 
 /// One live object of a class: counted while the token lives.
 #[derive(Debug)]

@@ -22,12 +22,18 @@ awaitable from asyncio::
     with nioxide.EventLoopGroup(2) as group:
         assert group.submit(sum, [1, 2, 3]).result(timeout=5) == 6
 
+Or start asynchronous operations with a buffer, an attachment and a completion handler (Java
+NIO.2's model) on :class:`AsynchronousSocketChannel`, :class:`AsynchronousServerSocketChannel`
+and :class:`AsynchronousFileChannel`, served by an :class:`AsynchronousChannelGroup`; without
+a handler an operation returns a :class:`Future`.
+
 Addresses are ``(host, port)`` tuples (IPv6: ``(host, port, flowinfo, scope_id)``), times
 are seconds (``None`` waits forever), ``read_into()`` returns ``None`` when it would block and
 ``0`` at end of stream. Errors are :class:`NioxideError` subclasses (see
 :mod:`nioxide.exceptions`). Blocking calls release the GIL, and Ctrl-C interrupts them.
 """
 
+from nioxide._aio import CompletionHandler, StandardOpenOption
 from nioxide._nioxide import (
     IPV6_V6ONLY,
     RUN_DEFAULT,
@@ -47,8 +53,13 @@ from nioxide._nioxide import (
     TCP_KEEPIDLE,
     TCP_KEEPINTVL,
     TCP_NODELAY,
+    AsynchronousChannelGroup,
+    AsynchronousFileChannel,
+    AsynchronousServerSocketChannel,
+    AsynchronousSocketChannel,
     EventLoop,
     EventLoopGroup,
+    FileLock,
     SelectionKey,
     Selector,
     ServerSocketChannel,
@@ -134,6 +145,14 @@ __all__ = [
     "RUN_NOWAIT",
     "AsyncioBridge",
     "asyncio_bridge",
+    # completion-handler AIO
+    "AsynchronousChannelGroup",
+    "AsynchronousServerSocketChannel",
+    "AsynchronousSocketChannel",
+    "AsynchronousFileChannel",
+    "FileLock",
+    "CompletionHandler",
+    "StandardOpenOption",
     # leak checks
     "live_objects",
     # exceptions

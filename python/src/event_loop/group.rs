@@ -30,6 +30,16 @@ pub(crate) struct EventLoopGroup {
 }
 
 impl EventLoopGroup {
+    /// The core group (an AIO group over it borrows its loops).
+    pub(crate) fn core(&self) -> &nx::EventLoopGroup {
+        &self.core
+    }
+
+    /// The `EventLoop` objects of its loops.
+    pub(crate) fn loop_objects(&self) -> &[Py<EventLoop>] {
+        &self.loops
+    }
+
     fn forked(&self) -> bool {
         fork::is_forked(self.generation)
     }

@@ -32,7 +32,7 @@
 //! `ForkedError` (core's rule), are never shut down (their threads are the parent's), and are
 //! not tracked for exit.
 
-mod callback;
+pub(crate) mod callback;
 pub(crate) mod group;
 pub(crate) mod promise;
 pub(crate) mod timer;
@@ -565,7 +565,7 @@ impl EventLoop {
     }
 
     #[pyo3(signature = (handler))]
-    fn set_exception_handler(
+    pub(crate) fn set_exception_handler(
         slf: &Bound<'_, Self>,
         handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
