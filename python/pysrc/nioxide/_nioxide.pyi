@@ -1381,15 +1381,16 @@ class AsynchronousFileChannel:
         ``EACCES``)."""
     def read(
         self,
-        buffer: _Buffers,
+        buffer: Buffer,
         position: int,
         attachment: Any = None,
         handler: _Handler | None = None,
     ) -> Future[int] | None:
-        """Reads into ``buffer`` from ``position``: the count, or -1 at or past the end."""
+        """Reads into ``buffer`` (one buffer: a list raises :class:`InvalidArgumentError`)
+        from ``position``: the count, or -1 at or past the end."""
     def write(
         self,
-        buffer: _Buffers,
+        buffer: Buffer,
         position: int,
         attachment: Any = None,
         handler: _Handler | None = None,
