@@ -2,11 +2,14 @@
 # examples/run-demo.sh: the demo `make demo` runs (after `make build`).
 #
 # Builds the C examples against include/nioxide.h and the cargo-built libnioxide (nothing
-# else is built here), then runs four conversations on 127.0.0.1 with OS-chosen ports:
+# else is built here), then runs six conversations on 127.0.0.1 with OS-chosen ports:
 #   1. the C Selector echo server with the Python Selector echo client;
 #   2. the Python Selector echo server with the C Selector echo client;
 #   3. the C pipeline echo server (Netty's EchoServer shape) with the Python Selector client;
-#   4. the Python Selector echo server with the C pipeline echo client (Netty's EchoClient).
+#   4. the Python Selector echo server with the C pipeline echo client (Netty's EchoClient);
+#   5. the Python AIO echo server (seed 002's read → write → read handler chain) with the C
+#      Selector echo client;
+#   6. the C Selector echo server with the Python AIO echo client (futures).
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -122,5 +125,12 @@ converse "Python server <-> C pipeline client" \
     "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
     "$OUT/pipeline-echo-client"
 
+converse "Python AIO server (read → write → read handlers) <-> C client" \
+    "$PYTHON" "$ROOT/examples/python/aio_echo_server.py" -- \
+    "$OUT/selector-echo-client"
+converse "C server <-> Python AIO client (futures)" \
+    "$OUT/selector-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/aio_echo_client.py"
+
 echo
-echo "demo: all four conversations checked"
+echo "demo: all six conversations checked"
