@@ -45,7 +45,7 @@ struct LoopHandler(Box<dyn ChannelHandler>);
 
 // SAFETY: the handler is only ever called on the channel's loop thread (`invoke_*` and
 // `call_handler_*` run there); other threads only move the box or drop it, which `Send`
-// allows.
+// allows, or call `as_any`, whose only non-default answer is a `Sync` handler itself.
 unsafe impl Sync for LoopHandler {}
 
 /// A context's neighbours. A removed context keeps them, so an event in flight through it
@@ -171,6 +171,12 @@ impl Context {
     /// The loop the handler runs on.
     pub fn executor(&self) -> &EventLoop {
         self.inner.channel.event_loop()
+    }
+
+    /// The handler, if it is a `T` that shows itself through
+    /// [`ChannelHandler::as_any`] (a binding's own handler type).
+    pub fn handler_as<T: std::any::Any>(&self) -> Option<&T> {
+        self.inner.handler.0.as_any()?.downcast_ref()
     }
 
     /// Whether the handler was removed from its pipeline.
