@@ -218,7 +218,10 @@ impl LocalTransport {
 
     fn read_batch(&self, channel: &Channel) {
         self.read_scheduled.store(false, Ordering::Release);
-        if !channel.is_open() {
+        // An accepted channel is set up on its loop after its peer may have written: until it
+        // is active (registered, its pipeline initialized) the messages wait in its queue, and
+        // becoming active asks for the first read.
+        if !channel.is_open() || !channel.is_active() {
             return;
         }
         let auto_read = channel.is_auto_read();
