@@ -130,10 +130,19 @@ impl Outbound {
         }
     }
 
-    /// Fails the operation that found no handler to take it (the pipeline is torn down).
+    /// Ends the operation that found no handler to take it (the pipeline is torn down): a
+    /// close or disconnect succeeds (the channel is closed: close is idempotent), anything
+    /// else fails with `Closed`.
     pub(crate) fn fail_unhandled(self) {
-        if let Some(p) = self.promise() {
-            p.try_failure(Failure::new(ErrorKind::Closed.into()));
+        match self {
+            Outbound::Close(Some(p)) | Outbound::Disconnect(Some(p)) => {
+                p.try_success(None);
+            }
+            op => {
+                if let Some(p) = op.promise() {
+                    p.try_failure(Failure::new(ErrorKind::Closed.into()));
+                }
+            }
         }
     }
 }

@@ -494,3 +494,16 @@ fn a_context_shows_a_handler_that_shows_itself() {
             .is_none()
     );
 }
+
+#[test]
+fn closing_a_closed_channel_succeeds() {
+    let ch = EmbeddedChannel::new(vec![]).unwrap();
+    assert!(!ch.finish().unwrap());
+    let again = ch.channel().close();
+    ch.run_pending_tasks();
+    assert!(again.is_success());
+    let write = ch.channel().new_promise();
+    ch.channel()
+        .write(Message::copy_from_slice(b"late"), Some(write.clone()));
+    assert!(write.is_done() && !write.is_success());
+}
