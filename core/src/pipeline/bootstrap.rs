@@ -309,13 +309,15 @@ impl Bootstrap {
 
     /// Connects a new channel to `remote`. The future completes once connected (the channel
     /// is active then); a refused or timed-out connect (`CONNECT_TIMEOUT_MILLIS`) fails it
-    /// with the OS error, and the channel closes without ever becoming active.
+    /// with the OS error, and the channel closes without ever becoming active (any failed
+    /// connect closes it, as Netty's `CLOSE_ON_FAILURE` does).
     ///
     /// # Errors
     /// As [`ServerBootstrap::bind`].
     pub fn connect(&self, remote: ChannelAddress) -> Result<ChannelFuture> {
         let channel = self.new_channel()?;
         let future = channel.connect(remote);
+        channel.close_when(&future, CloseWhen::OnFailure);
         Ok(ChannelFuture { channel, future })
     }
 
@@ -349,6 +351,7 @@ impl Bootstrap {
             channel.close();
             return Err(Error::Os(e.raw_os_error().unwrap_or(libc::EAGAIN)));
         }
+        channel.close_when(&future, CloseWhen::OnFailure);
         Ok(ChannelFuture { channel, future })
     }
 }

@@ -176,6 +176,8 @@ const OPEN: u32 = 1 << 0;
 const ACTIVE: u32 = 1 << 1;
 const REGISTERED: u32 = 1 << 2;
 const TORN_DOWN: u32 = 1 << 3;
+/// `shutdown_output` succeeded: writes fail with `Shutdown`, the channel stays open.
+const OUTPUT_SHUTDOWN: u32 = 1 << 4;
 
 /// What the loop thread alone tracks of the life cycle.
 #[derive(Default)]
@@ -213,6 +215,8 @@ pub(crate) struct ChannelInner {
     pub(crate) config: ChannelConfig,
     close_future: Promise,
     attachment: Mutex<Option<Box<dyn Any + Send + Sync>>>,
+    /// The binding layer's own object for the channel (a C handle, a Python weak reference).
+    binding: Mutex<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -347,6 +351,7 @@ impl Channel {
                 budget: WriteBudget::default(),
                 config: ChannelConfig::default(),
                 attachment: Mutex::new(None),
+                binding: Mutex::new(None),
             }),
         };
         let head = Context::new("head", Box::new(Head), channel.clone());
@@ -534,6 +539,18 @@ impl Channel {
         f(lock(&self.inner.attachment).as_deref())
     }
 
+    /// The binding layer's object for this channel (see [`set_binding`](Self::set_binding)).
+    pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
+        f(lock(&self.inner.binding).as_deref())
+    }
+
+    /// Stores the binding layer's object for this channel (a C handle, a Python weak
+    /// reference), apart from the user's attachment; it is dropped with the channel.
+    pub fn set_binding(&self, value: Option<Box<dyn Any + Send + Sync>>) {
+        let old = std::mem::replace(&mut *lock(&self.inner.binding), value);
+        drop(old);
+    }
+
     /// Runs `task` with the channel after `delay`, on the channel's loop (an embedded
     /// channel's virtual clock). Cancel it through the returned future.
     ///
@@ -630,6 +647,7 @@ impl Channel {
             match result {
                 Ok(()) => {
                     if output {
+                        ch.inner.state.fetch_or(OUTPUT_SHUTDOWN, Ordering::AcqRel);
                         ch.fail_outbound(ErrorKind::Shutdown.into(), false);
                     }
                     p.try_success(None);
@@ -882,11 +900,15 @@ impl Channel {
         };
         let list: Vec<Context> = lock(&self.inner.handlers).clone();
         let mut prev = head;
+        // The links replaced are dropped outside the cells: dropping a removed context's
+        // last handle drops its handler, whose `Drop` may use the pipeline.
+        let mut replaced = Vec::new();
         for ctx in list.into_iter().chain(std::iter::once(tail)) {
-            prev.links().with(|l| l.next = Some(ctx.clone()));
-            ctx.links().with(|l| l.prev = Some(prev.clone()));
+            replaced.push(prev.links().with(|l| l.next.replace(ctx.clone())));
+            replaced.push(ctx.links().with(|l| l.prev.replace(prev.clone())));
             prev = ctx;
         }
+        drop(replaced);
     }
 
     // ---- the head's work ----
@@ -977,6 +999,10 @@ impl Channel {
             drop(msg);
             return self.fail_op(promise, ErrorKind::Closed.into());
         }
+        if self.inner.state.load(Ordering::Acquire) & OUTPUT_SHUTDOWN != 0 {
+            drop(msg);
+            return self.fail_op(promise, ErrorKind::Shutdown.into());
+        }
         if let Err(e) = self.inner.transport.check_message(&msg) {
             drop(msg);
             return self.fail_op(promise, e);
@@ -1009,15 +1035,28 @@ impl Channel {
             b.add_flush();
             b.flushed > 0
         });
-        if any {
-            self.inner.transport.flush(self);
+        if !any {
+            return; // nothing queued: no system call
         }
+        if !self.inner.transport.is_active() {
+            // As Netty's flush: the flushed writes of a channel that is not connected (yet)
+            // fail; the channel stays open.
+            let entries = self.inner.outbound.with(|b| b.take_flushed());
+            return self.fail_entries(entries, ErrorKind::NotYetConnected.into(), true);
+        }
+        self.inner.transport.flush(self);
     }
 
     /// Fails every queued write with `error`. Writes without a promise fire one exception
     /// event between them, if `fire` says so.
     pub(crate) fn fail_outbound(&self, error: Error, fire: bool) {
         let entries = self.inner.outbound.with(|b| b.take_all());
+        self.fail_entries(entries, error, fire);
+    }
+
+    /// Fails `entries` (taken out of the outbound buffer) with `error`; see
+    /// [`fail_outbound`](Self::fail_outbound).
+    fn fail_entries(&self, entries: std::collections::VecDeque<Entry>, error: Error, fire: bool) {
         let mut void_failed = false;
         for entry in entries {
             self.uncount_bytes(entry.counted);

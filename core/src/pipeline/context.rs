@@ -38,6 +38,8 @@ pub(crate) struct ContextInner {
     channel: Channel,
     links: LoopCell<Links>,
     state: AtomicU8,
+    /// The binding layer's own object for the context (a C handle, a Python wrapper).
+    binding: std::sync::Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// A handler, called on its channel's loop thread only (so it need only be `Send`).
@@ -158,6 +160,7 @@ impl Context {
                 channel,
                 links: LoopCell::new(Links::default()),
                 state: AtomicU8::new(PENDING),
+                binding: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -196,6 +199,21 @@ impl Context {
     /// A new promise whose listeners run on the channel's loop.
     pub fn new_promise(&self) -> Promise {
         self.inner.channel.new_promise()
+    }
+
+    /// The binding layer's object for this context (see [`set_binding`](Self::set_binding)).
+    pub fn with_binding<R>(
+        &self,
+        f: impl FnOnce(Option<&(dyn std::any::Any + Send + Sync)>) -> R,
+    ) -> R {
+        f(crate::sync::lock(&self.inner.binding).as_deref())
+    }
+
+    /// Stores the binding layer's object for this context (a C handle, a Python wrapper);
+    /// it is dropped with the context.
+    pub fn set_binding(&self, value: Option<Box<dyn std::any::Any + Send + Sync>>) {
+        let old = std::mem::replace(&mut *crate::sync::lock(&self.inner.binding), value);
+        drop(old);
     }
 
     /// Whether both values are the same context.

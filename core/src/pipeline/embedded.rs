@@ -6,7 +6,9 @@
 //! are kept for [`read_outbound`](EmbeddedChannel::read_outbound). An exception that
 //! reached the tail is returned by the next call that checks (Netty's `checkException`).
 //! Tasks the channel schedules ([`Channel::schedule`]) run on a virtual clock that
-//! [`advance_time_by`](EmbeddedChannel::advance_time_by) moves. The channel runs on a loop
+//! [`advance_time_by`](EmbeddedChannel::advance_time_by) moves (tasks scheduled on the loop
+//! itself, `ctx.executor().schedule(..)`, keep the real clock and run in
+//! [`run_pending_tasks`](EmbeddedChannel::run_pending_tasks) once due). The channel runs on a loop
 //! of its own that the thread which made it drives: every call runs inside it, and queued
 //! work (promise listeners, writability events) runs in
 //! [`run_pending_tasks`](EmbeddedChannel::run_pending_tasks) and the calls that write.

@@ -218,9 +218,8 @@ impl LocalTransport {
 
     fn read_batch(&self, channel: &Channel) {
         self.read_scheduled.store(false, Ordering::Release);
-        // An accepted channel is set up on its loop after its peer may have written: until it
-        // is active (registered, its pipeline initialized) the messages wait in its queue, and
-        // becoming active asks for the first read.
+        // An accepted channel reads once it is registered and active (its activation asks
+        // for the first read); what arrives before waits in the queue.
         if !channel.is_open() || !channel.is_active() {
             return;
         }
@@ -353,15 +352,32 @@ impl Transport for LocalTransport {
         *lock(&self.peer) = Some(child.clone());
         self.connected.store(true, Ordering::Release);
         let srv = server.clone();
-        server.on_loop(move || {
+        let accepted = child.clone();
+        let deliver = move || {
             if srv.is_open() {
                 let pipeline = srv.pipeline();
-                pipeline.fire_channel_read(Message::User(Arc::new(child)));
+                pipeline.fire_channel_read(Message::User(Arc::new(accepted)));
                 pipeline.fire_channel_read_complete();
             } else {
-                child.close();
+                accepted.close();
             }
-        });
+        };
+        let delivered = if server.in_loop() {
+            deliver();
+            true
+        } else {
+            server.event_loop().execute(move |_| deliver()).is_ok()
+        };
+        if !delivered {
+            // The server's loop is shutting down: refused. Nobody else has the new channel
+            // yet, so it is closed here.
+            *lock(&self.peer) = None;
+            self.connected.store(false, Ordering::Release);
+            child.close_now(None);
+            promise.try_failure(Failure::new(Error::Os(libc::ECONNREFUSED)));
+            channel.close_now(None);
+            return;
+        }
         promise.try_success(None);
         channel.become_active();
     }
@@ -375,7 +391,7 @@ impl Transport for LocalTransport {
 
     fn flush(&self, channel: &Channel) {
         let Some(peer) = lock(&self.peer).clone() else {
-            return; // not connected yet: flushed writes wait for the connection
+            return; // closed: its close failed what was queued
         };
         let Some(target) = local_of(&peer) else {
             return;

@@ -43,6 +43,13 @@ impl Buffer {
         Buffer { bytes }
     }
 
+    /// A buffer over memory `owner` keeps (no copy): `owner` is dropped, on whichever thread
+    /// releases the last handle, once every handle and slice is gone (the C layer's user
+    /// memory with its release callback).
+    pub fn from_owner<T: AsRef<[u8]> + Send + 'static>(owner: T) -> Buffer {
+        Buffer::from_bytes(Bytes::from_owner(owner))
+    }
+
     /// A buffer holding a copy of `data`.
     pub fn copy_from_slice(data: &[u8]) -> Buffer {
         Buffer::from_bytes(Bytes::copy_from_slice(data))

@@ -11,6 +11,79 @@
 //! - [`Message`]: a [`Buffer`] (backed by `bytes`) or a user message; [`UserEvent`]s.
 //! - Bootstraps: [`ServerBootstrap`], [`Bootstrap`]; [`ChannelInitializer`].
 //!
+//! # Examples
+//!
+//! A handler tested on an [`EmbeddedChannel`]:
+//!
+//! ```
+//! use nioxide_core::pipeline::{
+//!     ChannelHandler, Context, EmbeddedChannel, HandlerResult, Mask, Message,
+//! };
+//!
+//! /// Upper-cases what it reads and passes it on.
+//! struct Upper;
+//!
+//! impl ChannelHandler for Upper {
+//!     fn mask(&self) -> Mask {
+//!         Mask::READ
+//!     }
+//!     fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+//!         let upper = msg.as_buffer().map(|b| b.to_ascii_uppercase()).unwrap_or_default();
+//!         ctx.fire_channel_read(Message::copy_from_slice(&upper));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let channel = EmbeddedChannel::new(vec![Box::new(Upper)]).unwrap();
+//! channel.write_inbound([Message::copy_from_slice(b"hello")]).unwrap();
+//! let read = channel.read_inbound().unwrap();
+//! assert_eq!(read.as_buffer().unwrap().as_slice(), b"HELLO");
+//! assert!(!channel.finish().unwrap());
+//! ```
+//!
+//! An echo server over TCP (Netty's `EchoServer`), and a client that sends one line:
+//!
+//! ```
+//! use std::time::Duration;
+//! use nioxide_core::event_loop::EventLoopGroup;
+//! use nioxide_core::pipeline::{
+//!     Bootstrap, Channel, ChannelAddress, ChannelHandler, Context, HandlerResult, Message,
+//!     ServerBootstrap,
+//! };
+//!
+//! struct Echo;
+//!
+//! impl ChannelHandler for Echo {
+//!     fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+//!         ctx.write(msg, None); // no promise: a failure fires the exception event
+//!         Ok(())
+//!     }
+//!     fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
+//!         ctx.flush();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let group = EventLoopGroup::new(1).unwrap();
+//! let server = ServerBootstrap::new()
+//!     .group(group.clone(), group.clone())
+//!     .child_handler(|ch: &Channel| {
+//!         ch.pipeline().add_last("echo", Box::new(Echo))?;
+//!         Ok(())
+//!     })
+//!     .bind(ChannelAddress::Inet("127.0.0.1:0".parse().unwrap()))
+//!     .unwrap();
+//! server.future.wait(Some(Duration::from_secs(10))).unwrap();
+//! let address = server.channel.local_address().unwrap();
+//! let client = Bootstrap::new().group(group.clone()).connect(address).unwrap();
+//! client.future.wait(Some(Duration::from_secs(10))).unwrap();
+//! assert!(client.channel.is_active());
+//! client.channel.write_and_flush(Message::copy_from_slice(b"ping\n"), None);
+//! client.channel.close().wait(Some(Duration::from_secs(10))).unwrap();
+//! group.shutdown_gracefully(Duration::ZERO, Duration::from_secs(5));
+//! group.await_termination(Some(Duration::from_secs(10))).unwrap();
+//! ```
+//!
 //! # Threads
 //! A channel belongs to one loop for its whole life. On that loop's thread, a context,
 //! pipeline or channel operation calls the next handler inside the call (as Netty does);

@@ -47,6 +47,12 @@ impl OutboundBuffer {
         std::mem::take(&mut self.entries)
     }
 
+    /// Takes the flushed entries out (the unflushed ones stay).
+    pub(crate) fn take_flushed(&mut self) -> VecDeque<Entry> {
+        let n = std::mem::take(&mut self.flushed);
+        self.entries.drain(..n).collect()
+    }
+
     /// Takes the first flushed entry out.
     pub(crate) fn pop_flushed(&mut self) -> Option<Entry> {
         if self.flushed == 0 {

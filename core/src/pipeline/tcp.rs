@@ -413,11 +413,16 @@ impl Transport for TcpTransport {
             }
             Ok(false) => {
                 let timeout = channel.connect_timeout().and_then(|after| {
-                    let ch = channel.clone();
+                    // Weak: a cancelled timer may wait in the heap until its deadline, and
+                    // must not keep the channel alive that long.
+                    let weak = Arc::downgrade(&channel.inner);
                     let timed_out = move |_: &EventLoop| {
-                        if let Some(tcp) =
-                            ch.inner.transport.as_any().downcast_ref::<TcpTransport>()
-                        {
+                        let Some(inner) = weak.upgrade() else {
+                            return Ok(None);
+                        };
+                        let ch = Channel { inner };
+                        let tcp = ch.inner.transport.as_any().downcast_ref::<TcpTransport>();
+                        if let Some(tcp) = tcp {
                             if tcp.state.with(|s| s.connect_promise.is_some()) {
                                 tcp.connect_done(&ch, Err(Error::Os(libc::ETIMEDOUT)));
                             }

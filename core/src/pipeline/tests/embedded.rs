@@ -32,6 +32,25 @@ fn events_come_in_order_each_once() {
         }),
     ])
     .unwrap();
+    // The binding slots and the attachment are apart from each other.
+    ch.channel().set_binding(Some(Box::new(1u8)));
+    ch.channel().set_attachment(Some(Box::new("user")));
+    let ctx = ch.pipeline().get("handler-0").unwrap();
+    ctx.set_binding(Some(Box::new(2u8)));
+    assert_eq!(
+        ch.channel()
+            .with_binding(|b| b.and_then(|b| b.downcast_ref::<u8>().copied())),
+        Some(1)
+    );
+    assert_eq!(
+        ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<u8>().copied())),
+        Some(2)
+    );
+    assert_eq!(
+        ch.channel()
+            .with_attachment(|a| a.and_then(|a| a.downcast_ref::<&str>().copied())),
+        Some("user")
+    );
     assert!(ch.write_inbound([Message::copy_from_slice(b"hi")]).unwrap());
     assert_eq!(text(&ch.read_inbound().unwrap()), "hi");
     let closed = ch.channel().close_future();
@@ -506,4 +525,56 @@ fn closing_a_closed_channel_succeeds() {
     ch.channel()
         .write(Message::copy_from_slice(b"late"), Some(write.clone()));
     assert!(write.is_done() && !write.is_success());
+}
+
+#[test]
+fn a_handler_added_from_another_thread_gets_handler_added_before_any_event() {
+    let check = BufferCheck::start();
+    let log = log();
+    let ch = EmbeddedChannel::new(vec![]).unwrap();
+    let pipeline = ch.pipeline();
+    let l = log.clone();
+    std::thread::spawn(move || {
+        pipeline
+            .add_last(
+                "late",
+                Box::new(Recorder {
+                    name: "late",
+                    log: l,
+                }),
+            )
+            .unwrap();
+        // The name is taken at once, from any thread.
+        assert!(pipeline.add_first("late", Box::new(Echo)).is_err());
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ch.pipeline().names(), ["late"]);
+    assert!(entries(&log).is_empty(), "queued to the loop");
+    // A read fired on the loop before the queued addition ran passes the new handler by;
+    // the addition runs in the same call's pending tasks, and later reads reach it.
+    ch.write_inbound([Message::copy_from_slice(b"x")]).unwrap();
+    assert_eq!(entries(&log), ["late:added"]);
+    ch.write_inbound([Message::copy_from_slice(b"x")]).unwrap();
+    assert_eq!(
+        entries(&log),
+        ["late:added", "late:read", "late:read_complete"]
+    );
+    let pipeline = ch.pipeline();
+    std::thread::spawn(move || {
+        pipeline.remove("late").unwrap();
+    })
+    .join()
+    .unwrap();
+    ch.run_pending_tasks();
+    ch.write_inbound([Message::copy_from_slice(b"y")]).unwrap();
+    let seen = entries(&log);
+    assert_eq!(
+        seen.last().unwrap(),
+        "late:removed",
+        "no event after its removal"
+    );
+    assert!(ch.finish_and_release_all().unwrap());
+    drop(ch);
+    check.finish();
 }

@@ -113,7 +113,8 @@ impl ChannelHandler for Recorder {
 }
 
 /// Serialises the tests that count live buffers (the count is process-wide) and checks at
-/// the end that the test's buffers are all gone.
+/// the end that the test's buffers are all gone. Every pipeline test that makes buffers
+/// holds one, so none runs beside another's count.
 pub(crate) struct BufferCheck {
     _guard: std::sync::MutexGuard<'static, ()>,
 }

@@ -404,6 +404,7 @@ impl ChannelHandler for HalfClose {
 }
 
 fn half_closure(allowed: bool) {
+    let check = BufferCheck::start();
     let listener = ServerSocketChannel::open().unwrap();
     listener.bind("127.0.0.1:0".parse().unwrap(), 4).unwrap();
     let addr = listener.local_address().unwrap().unwrap();
@@ -440,6 +441,7 @@ fn half_closure(allowed: bool) {
         assert_eq!(entries(&log), ["inactive"]);
     }
     shut_down(&group);
+    check.finish();
 }
 
 #[test]
@@ -602,5 +604,106 @@ fn a_group_shutdown_flushes_queued_writes_until_its_deadline() {
     );
     assert_eq!(reader.join().unwrap(), 32 * 64 * 1024);
     assert_closed_once(&log);
+    check.finish();
+}
+
+#[test]
+fn a_host_name_is_resolved_off_the_loop_and_ipv6_loopback_works() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let server = echo_server(&group, false);
+    let port = bound_port(&server).port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let collected = received.clone();
+    let client = Bootstrap::new()
+        .group(group.clone())
+        .handler(adding("collect", move || {
+            Box::new(Collector {
+                data: collected.clone(),
+                manual_read: false,
+            })
+        }))
+        .connect_host("localhost", port)
+        .unwrap();
+    assert!(client.future.wait(Some(WAIT)).unwrap());
+    if client.future.is_success() {
+        client
+            .channel
+            .write_and_flush(Message::copy_from_slice(b"by name"), None);
+        assert!(wait_until(WAIT, || received.lock().unwrap().len() == 7));
+        client.channel.close().wait(Some(WAIT)).unwrap();
+    } else {
+        // "localhost" may name ::1 first while the server listens on 127.0.0.1 only.
+        assert!(client.future.cause().unwrap().is_os(libc::ECONNREFUSED));
+    }
+    let unknown = Bootstrap::new()
+        .group(group.clone())
+        .connect_host("no-such-host.invalid", port)
+        .unwrap();
+    assert!(unknown.future.wait(Some(WAIT)).unwrap());
+    assert!(unknown.future.cause().is_some());
+    assert!(unknown.channel.close_future().wait(Some(WAIT)).unwrap());
+    // IPv6 loopback, where the machine has it.
+    if let Ok(bound) = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .child_handler(adding("echo", || {
+            Box::new(EchoServer { manual_read: false })
+        }))
+        .bind(ChannelAddress::Inet("[::1]:0".parse().unwrap()))
+    {
+        assert!(bound.future.wait(Some(WAIT)).unwrap());
+        if bound.future.is_success() {
+            let six = Bootstrap::new()
+                .group(group.clone())
+                .connect(bound_port(&bound.channel).into())
+                .unwrap();
+            connected(&six);
+            assert!(
+                matches!(six.channel.remote_address(), Some(ChannelAddress::Inet(a)) if a.is_ipv6())
+            );
+            six.channel.close().wait(Some(WAIT)).unwrap();
+            bound.channel.close().wait(Some(WAIT)).unwrap();
+        }
+    }
+    server.close().wait(Some(WAIT)).unwrap();
+    shut_down(&group);
+    check.finish();
+}
+
+#[test]
+fn writes_before_the_connection_fail_and_after_shutdown_output_fail_without_closing() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let server = echo_server(&group, false);
+    let channel = crate::pipeline::TcpChannel::open(group.next()).unwrap();
+    assert!(channel.register().wait(Some(WAIT)).unwrap());
+    let early = channel.new_promise();
+    channel.write_and_flush(Message::copy_from_slice(b"early"), Some(early.clone()));
+    assert!(early.wait(Some(WAIT)).unwrap());
+    assert_eq!(
+        early.cause(),
+        Some(crate::ErrorKind::NotYetConnected.into())
+    );
+    assert!(channel.is_open());
+    let connecting = channel.connect(bound_port(&server).into());
+    assert!(connecting.wait(Some(WAIT)).unwrap() && connecting.is_success());
+    let log = log();
+    let l = log.clone();
+    channel
+        .pipeline()
+        .add_last("r", Box::new(Recorder { name: "r", log: l }))
+        .unwrap();
+    let shut = channel.shutdown_output();
+    assert!(shut.wait(Some(WAIT)).unwrap() && shut.is_success());
+    let late = channel.new_promise();
+    channel.write_and_flush(Message::copy_from_slice(b"late"), Some(late.clone()));
+    assert!(late.wait(Some(WAIT)).unwrap());
+    assert_eq!(late.cause(), Some(crate::ErrorKind::Shutdown.into()));
+    assert!(wait_until(WAIT, || entries(&log)
+        .contains(&"r:event:OutputShutdown".to_string())));
+    // The echo server read end of stream and closed: so does this channel.
+    assert!(channel.close_future().wait(Some(WAIT)).unwrap());
+    server.close().wait(Some(WAIT)).unwrap();
+    shut_down(&group);
     check.finish();
 }
