@@ -1,7 +1,7 @@
 //! `nioxide.Channel` and its kinds (`TcpChannel`, `TcpServerChannel`, `LocalChannel`,
 //! `LocalServerChannel`): core's pipeline [`Channel`](nx::Channel).
 //!
-//! One Python object per channel: core's attachment slot holds the channel's object strongly
+//! One Python object per channel: core's binding slot holds the channel's object strongly
 //! while the channel is open, so its attributes (per-channel state: `ch.count = 0`) live as
 //! long as the channel; once the channel's close future completes the slot keeps only a weak
 //! reference, so a cycle through the attributes is the collector's to break. A channel whose
@@ -31,7 +31,7 @@ use crate::event_loop::{EventLoop, state_for};
 use crate::gil;
 use crate::live::{Class, Live};
 
-/// What a core channel's attachment slot holds: its Python object.
+/// What a core channel's binding slot holds: its Python object.
 enum Slot {
     /// While the channel is open.
     Strong(Py<PyAny>),
@@ -90,7 +90,7 @@ fn base(core: &nx::Channel) -> PyClassInitializer<Channel> {
 
 /// The Python object of `core`: the one it keeps, or a new one of its kind's class.
 pub(crate) fn object<'py>(py: Python<'py>, core: &nx::Channel) -> PyResult<Bound<'py, Channel>> {
-    let kept = core.with_attachment(|slot| {
+    let kept = core.with_binding(|slot| {
         slot.and_then(|s| s.downcast_ref::<Slot>())
             .and_then(|s| s.object(py))
     });
@@ -115,26 +115,24 @@ pub(crate) fn object<'py>(py: Python<'py>, core: &nx::Channel) -> PyResult<Bound
 fn keep(core: &nx::Channel, object: &Bound<'_, PyAny>) -> PyResult<()> {
     let close_future = core.close_future();
     if close_future.is_done() {
-        core.set_attachment(Some(Box::new(Slot::Weak(
+        core.set_binding(Some(Box::new(Slot::Weak(
             PyWeakrefReference::new(object)?.unbind(),
         ))));
         return Ok(());
     }
-    let old = core.set_attachment(Some(Box::new(Slot::Strong(object.clone().unbind()))));
-    drop(old);
+    core.set_binding(Some(Box::new(Slot::Strong(object.clone().unbind()))));
     let ch = core.clone();
     close_future.add_listener(Box::new(move |_| {
         let weakened = gil::attach_loop(|py| {
-            let strong = ch.with_attachment(|slot| {
+            let strong = ch.with_binding(|slot| {
                 slot.and_then(|s| s.downcast_ref::<Slot>())
                     .and_then(|s| s.object(py))
             });
             let weak = strong.and_then(|o| PyWeakrefReference::new(&o).ok());
-            let old = ch.set_attachment(weak.map(|w| Box::new(Slot::Weak(w.unbind())) as _));
-            drop(old);
+            ch.set_binding(weak.map(|w| Box::new(Slot::Weak(w.unbind())) as _));
         });
         if weakened.is_none() {
-            drop(ch.set_attachment(None));
+            ch.set_binding(None);
         }
     }));
     Ok(())
