@@ -109,14 +109,20 @@ const HEADERS: &[Header] = &[
         overview: "Readiness watches (libuv's uv_poll_t): a channel of the Selector model, or a \
             descriptor you own, served by a loop; the callback runs on the loop's thread while it is \
             ready (level-triggered). A watch is yours until nx_watch_free; it ends when closed, when \
-            its channel closes, or at the loop's shutdown.",
+            its channel closes, or at the loop's shutdown. A watch belongs to its loop: calls from \
+            the thread running that loop are checked with loads alone; nx_watch_free from any \
+            thread invalidates the handle at once, and the loop drops what is left at the end of \
+            its turn.",
     },
     Header {
         name: "timer",
         sources: &["event_loop/timer.rs"],
         includes: &[],
         overview: "Reusable timers (libuv's uv_timer_t): made once on a loop, then started and stopped \
-            as often as needed, never firing early. A timer is yours until nx_timer_free.",
+            as often as needed, never firing early. A timer is yours until nx_timer_free. A timer \
+            belongs to its loop: calls from the thread running that loop are checked with loads \
+            alone; nx_timer_free from any thread invalidates the handle at once, and the loop \
+            drops what is left at the end of its turn.",
     },
     Header {
         name: "channel",

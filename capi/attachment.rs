@@ -25,6 +25,7 @@ use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 
+use nioxide_core::event_loop::EventLoop;
 use nioxide_core::selector::Attachment;
 
 use crate::args::{Out, code};
@@ -137,7 +138,8 @@ pub(crate) fn give_back<T>(value: T) {
 }
 
 /// The body of an `nx_*` function that makes an object whose callback gets the object's own
-/// handle and the user's attachment (a watch, a timer): makes the handle (a [`Late`]), then
+/// handle and the user's attachment (a watch, a timer): makes the handle (a [`Late`], owned by
+/// the loop `owner`, so its calls on that loop's running thread take the fast path), then
 /// calls `make` with it and the attachment, shared so that if core refuses the object (and
 /// drops the callback) the attachment goes back to the caller unfreed; then, once the handle
 /// names the object, `start` (so a callback can never run while its own handle does not work
@@ -145,6 +147,7 @@ pub(crate) fn give_back<T>(value: T) {
 /// error nothing is kept and nothing freed.
 pub(crate) fn new_late<H, T>(
     out: Out<*mut H>,
+    owner: &EventLoop,
     attachment: CAttachment,
     make: impl FnOnce(RawHandle, Arc<CAttachment>) -> nioxide_core::Result<T>,
     start: impl FnOnce(&T),
@@ -153,7 +156,7 @@ where
     H: HandleType<Object = Late<T>>,
 {
     let object = Arc::new(Late::new());
-    let ptr: *mut H = match handle::insert(object.clone()) {
+    let ptr: *mut H = match handle::insert_owned(object.clone(), owner) {
         Ok(ptr) => ptr,
         Err(e) => {
             let _ = attachment.into_parts(); // no handle left: the caller keeps its attachment

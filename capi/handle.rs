@@ -15,11 +15,17 @@
 //! # The table
 //!
 //! Slots are allocated in chunks that double in size and are never freed, so a slot's address
-//! is stable and a stale handle can always be looked up safely. Each slot has its own small
-//! lock; the table's free list has another. A slot's generation goes up each time it is freed,
+//! is stable and a stale handle can always be looked up safely. A chunk is allocated zeroed (a
+//! free slot is all zeros), so its pages cost memory only once a slot in them is used. Each
+//! slot has its own small writer lock, a bit of its state word; the table's free list has a
+//! lock of its own. A slot's generation goes up each time it is freed,
 //! so an old handle for a reused slot no longer matches; a slot whose 32-bit generation is used
 //! up is retired for good rather than wrapped, so a stale handle can never name a new object.
 //! There is room for 2^24 live handles.
+//!
+//! A table stores one Rust type per handle kind: the first insert of a kind records its type,
+//! an insert of another type under that kind fails with `NX_EINVAL`, and a lookup for another
+//! type fails the same way. So a slot needs no type of its own: its tag names it.
 //!
 //! [`get`] returns an `Arc` clone: the object stays alive for the caller's whole call even if
 //! another thread frees the handle meanwhile.
@@ -33,6 +39,24 @@
 //! slot itself is freed when the returned [`HandleGuard`] drops. Keep the guard inside the
 //! object (build it with [`Arc::new_cyclic`]) and the object frees its own C handle when it
 //! dies.
+//!
+//! # Loop-owned objects
+//!
+//! An object that belongs to one event loop for its whole life (a timer, a watch) is stored
+//! with [`insert_owned`]; its slot records the loop's run-right cell and id before the handle
+//! is handed out, and they never change. A call on such a handle from the thread that runs
+//! that loop now (inside a turn, or the loop's library thread; not a caller-driven loop's
+//! owner between runs) checks it with loads alone: the slot's state (generation, tag,
+//! `LIVE`), then the owner, then the state again, so a slot reused meanwhile for another
+//! object is noticed. No reader count, no reference count, no fork check (a forked child runs
+//! no loop). Every other thread takes the checked path above.
+//!
+//! Freeing such a handle has two steps. [`remove`], on any thread, retires it: one
+//! compare-and-swap clears `LIVE` and bumps the generation, so every later call fails with
+//! `NX_EBADHANDLE` at once, and the caller gets the object to close. The entry itself stays in
+//! the slot, because the loop's thread may be inside a call on it, until the loop reclaims it
+//! (`EventLoop::reclaim_later`): at the end of the turn, during its termination, or on the
+//! freeing thread once the loop has terminated or is gone. Only then is the slot reused.
 //!
 //! # Adding a handle type
 //!
@@ -98,15 +122,17 @@
 //! while another thread is inside an `nx_*` call may leave one of them held in the child. The
 //! child must create new objects anyway (`NX_EFORKED`).
 
+use std::alloc::{self, Layout};
 use std::any::{Any, TypeId};
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use nioxide_core::event_loop::{EventLoop, RunRight, WeakEventLoop};
 use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
@@ -265,6 +291,17 @@ impl RawHandle {
         ptr::without_provenance_mut(self.0)
     }
 
+    /// The handle's value as a number (to keep where a pointer is not wanted, such as a core
+    /// object's binding slot).
+    pub fn to_bits(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// The handle whose value is `bits` (from [`RawHandle::to_bits`]).
+    pub fn from_bits(bits: u64) -> RawHandle {
+        RawHandle(bits as usize)
+    }
+
     fn tag(self) -> u8 {
         self.0 as u8
     }
@@ -288,20 +325,29 @@ impl fmt::Debug for RawHandle {
     }
 }
 
-/// What a slot holds.
+/// What a slot holds. `repr(u8)` with `Free` = 0: an all-zero entry is a free one, so a
+/// chunk of slots can be allocated zeroed.
 #[derive(Default)]
+#[repr(u8)]
 enum Entry {
     /// Nothing: the slot is on the free list (or retired).
     #[default]
-    Free,
+    Free = 0,
     /// The table owns a reference to the object.
     Strong(Arc<dyn Any + Send + Sync>),
     /// The object is owned elsewhere; the slot only names it.
     Weak(Weak<dyn Any + Send + Sync>),
+    /// The table owns a reference to an object that belongs to a loop (see "Loop-owned
+    /// objects" in the module docs); the loop takes the reclaim when the handle is freed.
+    Owned(Arc<dyn Any + Send + Sync>, WeakEventLoop),
 }
 
-/// Readers in a slot's state word (bits 0..23).
-const READERS: u64 = (1 << 23) - 1;
+/// A slot's state bit: a writer (insert, take, reclaim) holds the slot (bit 22).
+const WRITER: u64 = 1 << 22;
+/// Readers in a slot's state word (bits 0..21).
+const READERS: u64 = WRITER - 1;
+/// The bits of a slot's state word that a handle check ignores: the readers and the writer.
+const BUSY: u64 = READERS | WRITER;
 /// A slot's state bit: the slot holds a live entry (bit 23).
 const LIVE: u64 = 1 << 23;
 
@@ -310,25 +356,61 @@ fn live_state(raw: RawHandle) -> u64 {
     ((raw.generation() as u64) << 32) | ((raw.tag() as u64) << 24) | LIVE
 }
 
-/// One slot of the table; never freed once allocated.
+/// One slot of the table; never freed once allocated. All zeros is a free slot of generation 0,
+/// as `Slot::new` makes it.
 ///
 /// Lookups never lock: a reader registers in `state` (one compare-and-swap that also checks
 /// the generation, the tag and `LIVE`), reads the entry, and leaves (one subtraction). A writer
-/// (insert or take) holds `writer`, clears `LIVE` so no new reader gets in, waits the few
-/// instructions until the readers in flight have left, and only then touches the entry.
+/// (insert or take) sets `WRITER` (a spin lock: writers hold it for a few instructions),
+/// clears `LIVE` so no new reader gets in, waits the few instructions until the readers in
+/// flight have left, and only then touches the entry.
 struct Slot {
-    /// `generation << 32 | tag << 24 | LIVE | readers`.
+    /// `generation << 32 | tag << 24 | LIVE | WRITER | readers`.
     state: AtomicU64,
-    /// Serializes the writers of this slot.
-    writer: Mutex<()>,
-    /// The entry and the Rust type of its object. Written only by a writer while `LIVE` is
-    /// clear and no reader is in; read only by registered readers while `LIVE` is set.
-    entry: UnsafeCell<(TypeId, Entry)>,
+    /// For an object that belongs to a loop: the loop's run-right cell (else NULL). Set
+    /// before the entry is published and cleared only when the slot is reclaimed.
+    owner: AtomicPtr<RunRight>,
+    /// The id of the loop that owns the entry (with `owner`).
+    owner_id: AtomicU64,
+    /// The entry (of the Rust type the table stores under the slot's tag). Written only by a
+    /// writer while `LIVE` is clear and no reader is in; read only by registered readers while
+    /// `LIVE` is set.
+    entry: UnsafeCell<Entry>,
+}
+
+/// The bytes one handle slot takes (what a live handle costs the table).
+pub fn slot_bytes() -> usize {
+    size_of::<Slot>()
 }
 
 // SAFETY: `entry` is shared only as described on `Slot` (readers see it while it cannot
 // change; a writer has it alone), and its contents are `Send + Sync`.
 unsafe impl Sync for Slot {}
+
+#[cfg(feature = "testing")]
+thread_local! {
+    /// How many times this thread registered as a slot's reader (`nx_debug_reader_entries`):
+    /// a call on a loop-owned object from its loop's running thread must not.
+    static READER_ENTRIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times the calling thread has registered as a handle slot's reader: the checked
+/// path every call from a thread that does not run the object's loop takes. A testing build's
+/// check that calls on a loop's own objects from its running thread take the fast path.
+#[cfg(feature = "testing")]
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_debug_reader_entries() -> u64 {
+    READER_ENTRIES.with(|n| n.get())
+}
+
+/// A slot's writer lock (`WRITER` in its state word); released on drop.
+struct Writer<'a>(&'a Slot);
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        self.0.state.fetch_and(!WRITER, Ordering::Release);
+    }
+}
 
 /// A registered reader of a slot; leaves on drop.
 struct Reader<'a>(&'a Slot);
@@ -340,21 +422,40 @@ impl Drop for Reader<'_> {
 }
 
 impl Slot {
+    #[cfg(test)]
     fn new() -> Slot {
         Slot {
             state: AtomicU64::new(0),
-            writer: Mutex::new(()),
-            entry: UnsafeCell::new((TypeId::of::<()>(), Entry::Free)),
+            owner: AtomicPtr::new(ptr::null_mut()),
+            owner_id: AtomicU64::new(0),
+            entry: UnsafeCell::new(Entry::Free),
         }
+    }
+
+    /// Takes the slot's writer lock, spinning while another writer holds it (for a few
+    /// instructions, or while it waits for the readers in flight to leave).
+    fn lock_writer(&self) -> Writer<'_> {
+        let mut spins = 0u32;
+        while self.state.fetch_or(WRITER, Ordering::Acquire) & WRITER != 0 {
+            if spins < 64 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Writer(self)
     }
 
     /// Registers a reader if `raw` names this slot's live entry.
     #[inline]
     fn enter(&self, raw: RawHandle) -> Option<Reader<'_>> {
+        #[cfg(feature = "testing")]
+        READER_ENTRIES.with(|n| n.set(n.get() + 1));
         let want = live_state(raw);
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & !READERS != want {
+            if state & !BUSY != want {
                 return None;
             }
             match self.state.compare_exchange_weak(
@@ -371,7 +472,7 @@ impl Slot {
 
     /// The entry, for a registered reader.
     #[inline]
-    fn entry<'a>(&'a self, _reader: &Reader<'a>) -> &'a (TypeId, Entry) {
+    fn entry<'a>(&'a self, _reader: &Reader<'a>) -> &'a Entry {
         // SAFETY: a registered reader keeps writers out (see `Slot`).
         unsafe { &*self.entry.get() }
     }
@@ -401,6 +502,8 @@ pub struct Handles {
     live: AtomicUsize,
     /// Live handles by type tag.
     live_by_tag: [AtomicUsize; TAGS],
+    /// The Rust type stored under each tag, set by the first insert of that kind.
+    types: [OnceLock<TypeId>; TAGS],
 }
 
 /// The process-wide handle table behind every `nx_*` handle.
@@ -417,6 +520,7 @@ impl Handles {
             }),
             live: AtomicUsize::new(0),
             live_by_tag: [const { AtomicUsize::new(0) }; TAGS],
+            types: [const { OnceLock::new() }; TAGS],
         }
     }
 
@@ -424,13 +528,30 @@ impl Handles {
     ///
     /// The table keeps `object` alive until [`Handles::remove`] or [`Handles::release`].
     ///
-    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    /// Errors: `-ENOMEM` when 2^24 handles are live; `NX_EINVAL` if the table stores another
+    /// Rust type under `kind`.
     pub fn insert<T: Send + Sync + 'static>(
         &self,
         kind: HandleKind,
         object: Arc<T>,
     ) -> Result<RawHandle, c_int> {
-        self.insert_entry(kind, TypeId::of::<T>(), Entry::Strong(object))
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Strong(object), None)
+    }
+
+    /// Stores a strong reference to `object`, which belongs to `owner`, under a new handle of
+    /// `kind`: calls from `owner`'s running thread check the handle with loads alone, and a
+    /// free hands the reclaim of the entry to `owner` (see "Loop-owned objects" in the module
+    /// docs). The owner is fixed for the handle's life.
+    ///
+    /// Errors: as [`Handles::insert`].
+    pub fn insert_owned<T: Send + Sync + 'static>(
+        &self,
+        kind: HandleKind,
+        object: Arc<T>,
+        owner: &EventLoop,
+    ) -> Result<RawHandle, c_int> {
+        let entry = Entry::Owned(object, owner.downgrade());
+        self.insert_entry(kind, TypeId::of::<T>(), entry, Some(owner.run_right()))
     }
 
     /// Stores a weak reference to `object` under a new handle of `kind`.
@@ -438,14 +559,14 @@ impl Handles {
     /// Lookups fail with `NX_EBADHANDLE` once the object died; the slot stays taken until
     /// [`Handles::release`] or [`Handles::remove`] (usually through a [`HandleGuard`]).
     ///
-    /// Errors: `-ENOMEM` when 2^24 handles are live.
+    /// Errors: as [`Handles::insert`].
     pub fn insert_weak<T: Send + Sync + 'static>(
         &self,
         kind: HandleKind,
         object: &Weak<T>,
     ) -> Result<RawHandle, c_int> {
         let weak: Weak<dyn Any + Send + Sync> = object.clone();
-        self.insert_entry(kind, TypeId::of::<T>(), Entry::Weak(weak))
+        self.insert_entry(kind, TypeId::of::<T>(), Entry::Weak(weak), None)
     }
 
     /// The object named by `raw`, which must be a handle of `kind` for a `T`.
@@ -458,11 +579,19 @@ impl Handles {
         raw: RawHandle,
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
+        if let Some(object) = self.owned_by_caller::<T>(raw, kind) {
+            // SAFETY: the data pointer of the entry's `Arc<T>`, which the table keeps alive
+            // (see `owned_by_caller`).
+            unsafe {
+                Arc::increment_strong_count(object);
+                return Ok(Arc::from_raw(object));
+            }
+        }
         let (_reader, entry) = self.read::<T>(raw, kind)?;
         // Nothing is dropped while the reader is registered: a strong entry only gains a
         // reference, and a dead weak entry yields nothing.
         match entry {
-            Entry::Strong(object) => {
+            Entry::Strong(object) | Entry::Owned(object, _) => {
                 let ptr = Arc::as_ptr(object).cast::<T>();
                 // SAFETY: `ptr` is the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>`
                 // (the type id says it is a `T`), alive while the table holds it.
@@ -487,8 +616,28 @@ impl Handles {
     /// must not wait for another thread that may be freeing handles, and must not free this
     /// handle itself (or drop the last reference to an object that would).
     ///
+    /// On the running thread of the loop that owns the object, no reader is registered (see
+    /// "Loop-owned objects" in the module docs), and `f` may do anything but reclaim.
+    ///
     /// Errors: as [`Handles::get`].
+    #[inline(always)]
     pub fn with<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
+        match self.owned_by_caller::<T>(raw, kind) {
+            Some(object) => Ok(f(object)),
+            None => self.with_checked(raw, kind, f),
+        }
+    }
+
+    /// [`Handles::with`] for every caller but a loop-owned object's running thread: out of
+    /// line, so the fast path stays small where it is inlined.
+    #[cold]
+    #[inline(never)]
+    fn with_checked<T: Send + Sync + 'static, R>(
         &self,
         raw: RawHandle,
         kind: HandleKind,
@@ -496,7 +645,7 @@ impl Handles {
     ) -> Result<R, c_int> {
         let (reader, entry) = self.read::<T>(raw, kind)?;
         match entry {
-            Entry::Strong(object) => {
+            Entry::Strong(object) | Entry::Owned(object, _) => {
                 // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the type
                 // id says it is a `T`); the table's reference keeps it alive while `reader` is
                 // registered, which keeps the entry in the slot.
@@ -520,18 +669,128 @@ impl Handles {
     ///
     /// Errors: as [`Handles::get`].
     pub fn remove<T: Send + Sync + 'static>(
-        &self,
+        &'static self,
         raw: RawHandle,
         kind: HandleKind,
     ) -> Result<Arc<T>, c_int> {
         let slot = self.checked_slot(raw, kind)?;
+        if !slot.owner.load(Ordering::Acquire).is_null() {
+            return self.retire::<T>(slot, raw);
+        }
         let entry = self.take(slot, raw, Some(TypeId::of::<T>()))?;
         let object = match entry {
-            Entry::Strong(object) => Some(object),
+            Entry::Strong(object) | Entry::Owned(object, _) => Some(object),
             Entry::Weak(object) => object.upgrade(),
             Entry::Free => None,
         };
         downcast(object)
+    }
+
+    /// The first step of freeing a loop-owned handle, on any thread: one compare-and-swap
+    /// clears `LIVE` and bumps the generation, so every later call fails at once, and the
+    /// object's reference for the caller is taken. The entry stays in the slot (the loop's
+    /// running thread may be inside a call on it) until the loop reclaims it
+    /// ([`EventLoop::reclaim_later`]); a loop that is gone can run nothing, so the caller
+    /// reclaims it then.
+    fn retire<T: Send + Sync + 'static>(
+        &'static self,
+        slot: &'static Slot,
+        raw: RawHandle,
+    ) -> Result<Arc<T>, c_int> {
+        let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+        if !self.stores::<T>(raw) {
+            return Err(NX_EINVAL);
+        }
+        let Entry::Owned(object, owner) = slot.entry(&reader) else {
+            return Err(NX_EBADHANDLE);
+        };
+        let (object, owner) = (object.clone(), owner.upgrade());
+        let want = live_state(raw);
+        let mut state = slot.state.load(Ordering::Relaxed);
+        loop {
+            if state & !BUSY != want {
+                return Err(NX_EBADHANDLE); // another thread freed it first
+            }
+            let retired = ((raw.generation().wrapping_add(1) as u64) << 32) | (state & BUSY);
+            match slot.state.compare_exchange_weak(
+                state,
+                retired,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => state = seen,
+            }
+        }
+        drop(reader);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.live_by_tag[raw.tag() as usize].fetch_sub(1, Ordering::Relaxed);
+        match owner {
+            Some(event_loop) => event_loop.reclaim_later(move || self.reclaim(slot, raw)),
+            None => self.reclaim(slot, raw),
+        }
+        downcast(Some(object))
+    }
+
+    /// The second step: drops the entry of the retired handle `raw` and recycles its slot. Run
+    /// by the owning loop's running thread (or by anyone once that loop is gone).
+    fn reclaim(&self, slot: &Slot, raw: RawHandle) {
+        let writer = slot.lock_writer();
+        // Readers of the checked path that got in before the retirement leave within a few
+        // instructions; none can get in after it.
+        while slot.state.load(Ordering::Acquire) & READERS != 0 {
+            std::hint::spin_loop();
+        }
+        // SAFETY: `LIVE` is clear, no reader is in, the running thread of the owning loop is
+        // this one or gone, and `writer` is ours.
+        let entry = std::mem::take(unsafe { &mut *slot.entry.get() });
+        slot.owner.store(ptr::null_mut(), Ordering::Relaxed);
+        slot.owner_id.store(0, Ordering::Relaxed);
+        drop(writer);
+        if raw.generation() != u32::MAX {
+            lock(&self.alloc).free.push(raw.index() as u32);
+        }
+        drop(entry);
+    }
+
+    /// The object of `raw` if it is live, of `kind`, a `T` that belongs to a loop, and the
+    /// calling thread runs that loop now: checked with loads alone (no reader count, no
+    /// reference count). `None` sends the caller down the checked path, which also reports
+    /// every error.
+    ///
+    /// Sound because only the thread that runs the owning loop reclaims a loop-owned entry,
+    /// and only at the end of a turn, never inside a call; a retirement meanwhile leaves the
+    /// entry in place. The generation, tag and `LIVE` are read before and after the owner,
+    /// so a slot reclaimed and reused for another loop's object in between is noticed.
+    #[inline(always)]
+    fn owned_by_caller<T: 'static>(&self, raw: RawHandle, kind: HandleKind) -> Option<&T> {
+        if raw.0 == 0 || raw.tag() != kind.tag() {
+            return None;
+        }
+        let slot = self.slot(raw.index())?;
+        let want = live_state(raw);
+        if slot.state.load(Ordering::Acquire) & !BUSY != want {
+            return None;
+        }
+        // SAFETY: run-right cells are never freed.
+        let cell = unsafe { slot.owner.load(Ordering::Relaxed).as_ref() }?;
+        if !cell.held_for(slot.owner_id.load(Ordering::Relaxed)) {
+            return None;
+        }
+        fence(Ordering::Acquire);
+        if slot.state.load(Ordering::Relaxed) & !BUSY != want {
+            return None;
+        }
+        // SAFETY: the slot holds `raw`'s entry, which only this thread may reclaim, and not
+        // during this call (see above).
+        match unsafe { &*slot.entry.get() } {
+            Entry::Owned(object, _) if self.stores::<T>(raw) => {
+                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the
+                // table stores `T`s under this tag), kept alive by the entry.
+                Some(unsafe { &*Arc::as_ptr(object).cast::<T>() })
+            }
+            _ => None,
+        }
     }
 
     /// Frees the handle `raw`, whatever its kind, dropping the table's reference. Returns
@@ -561,7 +820,11 @@ impl Handles {
         kind: HandleKind,
         type_id: TypeId,
         entry: Entry,
+        owner: Option<(&'static RunRight, u64)>,
     ) -> Result<RawHandle, c_int> {
+        if *self.types[kind.tag() as usize].get_or_init(|| type_id) != type_id {
+            return Err(NX_EINVAL);
+        }
         let index = {
             let mut alloc = lock(&self.alloc);
             if self.live.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
@@ -579,14 +842,21 @@ impl Handles {
             }
         };
         let slot = self.slot(index).expect("allocated slot has a chunk");
-        let writer = lock(&slot.writer);
+        let writer = slot.lock_writer();
         let generation = slot.generation();
         // SAFETY: a free slot has `LIVE` clear, so no reader is in, and `writer` is ours.
         let cell = unsafe { &mut *slot.entry.get() };
-        debug_assert!(matches!(cell.1, Entry::Free));
-        *cell = (type_id, entry);
+        debug_assert!(matches!(cell, Entry::Free));
+        *cell = entry;
+        if let Some((run_right, loop_id)) = owner {
+            slot.owner
+                .store(ptr::from_ref(run_right).cast_mut(), Ordering::Relaxed);
+            slot.owner_id.store(loop_id, Ordering::Relaxed);
+        }
         let raw = RawHandle::new(index, generation, kind);
-        slot.state.store(live_state(raw), Ordering::Release);
+        // The writer bit stays set until `writer` drops.
+        slot.state
+            .store(live_state(raw) | WRITER, Ordering::Release);
         drop(writer);
         self.live.fetch_add(1, Ordering::Relaxed);
         self.live_by_tag[kind.tag() as usize].fetch_add(1, Ordering::Relaxed);
@@ -603,11 +873,18 @@ impl Handles {
     ) -> Result<(Reader<'_>, &Entry), c_int> {
         let slot = self.checked_slot(raw, kind)?;
         let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-        let (type_id, entry) = slot.entry(&reader);
-        if *type_id != TypeId::of::<T>() {
+        if !self.stores::<T>(raw) {
             return Err(NX_EINVAL);
         }
+        let entry = slot.entry(&reader);
         Ok((reader, entry))
+    }
+
+    /// Whether this table stores `T`s under `raw`'s tag. For a registered reader of a live
+    /// entry of `raw`, whose insert recorded the tag's type before it published the entry.
+    #[inline(always)]
+    fn stores<T: 'static>(&self, raw: RawHandle) -> bool {
+        self.types[raw.tag() as usize].get() == Some(&TypeId::of::<T>())
     }
 
     /// Checks the parts of `raw` that need no lock: not null, and of `kind`.
@@ -621,10 +898,16 @@ impl Handles {
     /// Takes `raw`'s entry out of `slot`, bumps the generation and frees the slot. The
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
-        let writer = lock(&slot.writer);
+        let writer = slot.lock_writer();
+        if !slot.owner.load(Ordering::Relaxed).is_null() {
+            // A loop-owned entry is only ever retired and reclaimed (`remove`): its loop's
+            // thread may be using it without a reader count.
+            debug_assert!(false, "release of a loop-owned handle");
+            return Err(NX_EINVAL);
+        }
         if let Some(type_id) = type_id {
-            let reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
-            if slot.entry(&reader).0 != type_id {
+            let _reader = slot.enter(raw).ok_or(NX_EBADHANDLE)?;
+            if self.types[raw.tag() as usize].get() != Some(&type_id) {
                 return Err(NX_EINVAL);
             }
         }
@@ -632,7 +915,7 @@ impl Handles {
         let want = live_state(raw);
         let mut state = slot.state.load(Ordering::Relaxed);
         loop {
-            if state & !READERS != want {
+            if state & !BUSY != want {
                 return Err(NX_EBADHANDLE);
             }
             match slot.state.compare_exchange_weak(
@@ -649,13 +932,15 @@ impl Handles {
             std::hint::spin_loop();
         }
         // SAFETY: `LIVE` is clear and no reader is in; `writer` is ours.
-        let entry = std::mem::take(unsafe { &mut (*slot.entry.get()).1 });
+        let entry = std::mem::take(unsafe { &mut *slot.entry.get() });
         // A used-up generation retires the slot: it is never reused, so no stale handle can
-        // name a new object.
+        // name a new object. The writer bit stays set until `writer` drops.
         let generation = raw.generation();
         let reusable = generation != u32::MAX;
-        slot.state
-            .store((generation.wrapping_add(1) as u64) << 32, Ordering::Release);
+        slot.state.store(
+            ((generation.wrapping_add(1) as u64) << 32) | WRITER,
+            Ordering::Release,
+        );
         drop(writer);
         if reusable {
             lock(&self.alloc).free.push(raw.index() as u32);
@@ -666,6 +951,7 @@ impl Handles {
     }
 
     /// The slot at `index`, if its chunk exists.
+    #[inline(always)]
     fn slot(&self, index: usize) -> Option<&Slot> {
         if index >= MAX_HANDLES {
             return None;
@@ -675,7 +961,7 @@ impl Handles {
         if base.is_null() {
             return None;
         }
-        // SAFETY: `base` points to a leaked `[Slot; FIRST_CHUNK << chunk]` that lives as long
+        // SAFETY: `base` points to an allocated `[Slot; FIRST_CHUNK << chunk]` that lives as long
         // as the table (chunks are freed only by `Drop`, which has `&mut self`), and
         // `offset < FIRST_CHUNK << chunk` by `chunk_of`.
         Some(unsafe { &*base.add(offset) })
@@ -686,8 +972,13 @@ impl Handles {
     fn ensure_chunk(&self, index: usize) {
         let (chunk, _) = chunk_of(index);
         if self.chunks[chunk].load(Ordering::Acquire).is_null() {
-            let slots: Box<[Slot]> = (0..FIRST_CHUNK << chunk).map(|_| Slot::new()).collect();
-            let base = Box::into_raw(slots).cast::<Slot>();
+            let layout = Layout::array::<Slot>(FIRST_CHUNK << chunk).expect("a chunk's size fits");
+            // SAFETY: the layout is not empty. All zeros is a free slot (`Slot::new`), so the
+            // chunk is initialized, and its pages are touched only as slots are used.
+            let base = unsafe { alloc::alloc_zeroed(layout) }.cast::<Slot>();
+            if base.is_null() {
+                alloc::handle_alloc_error(layout);
+            }
             self.chunks[chunk].store(base, Ordering::Release);
         }
     }
@@ -705,8 +996,9 @@ impl Drop for Handles {
             let base = *base.get_mut();
             if !base.is_null() {
                 let slots = ptr::slice_from_raw_parts_mut(base, FIRST_CHUNK << chunk);
-                // SAFETY: made by `Box::into_raw` in `ensure_chunk` with this length; `&mut
-                // self` means no slot reference is alive.
+                // SAFETY: allocated in `ensure_chunk` as an array of this length (a boxed
+                // slice's layout), and initialized; `&mut self` means no slot reference is
+                // alive.
                 drop(unsafe { Box::from_raw(slots) });
             }
         }
@@ -722,6 +1014,7 @@ impl fmt::Debug for Handles {
 }
 
 /// The chunk that holds slot `index`, and the slot's offset in it.
+#[inline(always)]
 fn chunk_of(index: usize) -> (usize, usize) {
     let n = index / FIRST_CHUNK + 1;
     let chunk = n.ilog2() as usize;
@@ -824,6 +1117,20 @@ pub fn insert<H: HandleType>(object: Arc<H::Object>) -> Result<*mut H, c_int> {
     HANDLES.insert(H::KIND, object).map(RawHandle::as_ptr)
 }
 
+/// Stores `object`, which belongs to `owner`, in [`HANDLES`] (see "Loop-owned objects" in the
+/// module docs) and returns the new handle for C, which owns it until `nx_<type>_free` calls
+/// [`remove`].
+///
+/// Errors: `-ENOMEM` when 2^24 handles are live.
+pub fn insert_owned<H: HandleType>(
+    object: Arc<H::Object>,
+    owner: &EventLoop,
+) -> Result<*mut H, c_int> {
+    HANDLES
+        .insert_owned(H::KIND, object, owner)
+        .map(RawHandle::as_ptr)
+}
+
 /// Stores a weak reference to `object` in [`HANDLES`]; the guard frees the handle when it
 /// drops. Use with [`Arc::new_cyclic`] to keep the guard inside the object.
 ///
@@ -849,6 +1156,7 @@ pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
 /// [`Handles::with`]: `f` must be short and must not free the handle).
 ///
 /// Errors: as [`get`].
+#[inline(always)]
 pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) -> Result<R, c_int> {
     HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
 }
@@ -1040,6 +1348,58 @@ mod tests {
             Some(NX_EINVAL)
         );
         assert!(handles.get::<Thing>(raw, HandleKind::Selector).is_ok());
+        assert_eq!(
+            handles.insert(HandleKind::Selector, Arc::new(Other)).err(),
+            Some(NX_EINVAL),
+            "one Rust type per kind"
+        );
+        assert_eq!(handles.live(), 1);
+    }
+
+    #[test]
+    fn an_all_zero_slot_is_a_free_one() {
+        let zeroed = std::mem::MaybeUninit::<Slot>::zeroed();
+        // SAFETY: what this test checks: all zeros is a valid slot, as `ensure_chunk` assumes.
+        let slot = unsafe { zeroed.assume_init() };
+        let new = Slot::new();
+        assert_eq!(
+            slot.state.load(Ordering::Relaxed),
+            new.state.load(Ordering::Relaxed)
+        );
+        assert!(slot.owner.load(Ordering::Relaxed).is_null());
+        assert_eq!(slot.owner_id.load(Ordering::Relaxed), 0);
+        assert!(matches!(unsafe { &*slot.entry.get() }, Entry::Free));
+        assert_eq!(slot_bytes(), 56);
+    }
+
+    #[test]
+    fn writers_of_one_slot_take_turns() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        let _ = handles.get::<Thing>(raw, HandleKind::Selector);
+                        let slot = handles.slot(raw.index()).unwrap();
+                        drop(slot.lock_writer());
+                    }
+                });
+            }
+        });
+        let slot = handles.slot(raw.index()).unwrap();
+        assert_eq!(
+            slot.state.load(Ordering::Relaxed),
+            live_state(raw),
+            "no bit left over"
+        );
+        assert!(handles.remove::<Thing>(raw, HandleKind::Selector).is_ok());
+        assert_eq!(
+            handles.get::<Thing>(raw, HandleKind::Selector).err(),
+            Some(NX_EBADHANDLE)
+        );
     }
 
     #[test]
@@ -1283,5 +1643,232 @@ mod tests {
         let held = get(thing).unwrap();
         drop(remove(thing).unwrap());
         assert_eq!(held.0, 9, "the caller's Arc outlives the free");
+    }
+
+    /// An object that counts its drops, for the owned-entry tests.
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs `f` on `lp`'s running thread, in one NoWait turn (the loop is caller-driven).
+    fn on_loop(lp: &EventLoop, f: impl FnOnce(&EventLoop) + Send + 'static) {
+        lp.execute(f).unwrap();
+        lp.run(nioxide_core::event_loop::RunMode::NoWait).unwrap();
+    }
+
+    #[cfg(feature = "testing")]
+    fn reader_entries() -> u64 {
+        nx_debug_reader_entries()
+    }
+
+    #[test]
+    fn an_owned_handle_is_checked_with_loads_on_its_loops_running_thread_only() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let raw = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(7, drops.clone())), &lp)
+            .unwrap();
+        // The owner between runs does not run the loop: the checked path.
+        assert!(
+            handles
+                .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                .is_none()
+        );
+        assert_eq!(
+            handles.with(raw, HandleKind::Timer, |c: &Counted| c.0),
+            Ok(7)
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&lp, move |_| {
+            #[cfg(feature = "testing")]
+            let before = reader_entries();
+            let fast = handles
+                .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                .map(|c| c.0);
+            let with = handles.with(raw, HandleKind::Timer, |c: &Counted| c.0);
+            let got = handles.get::<Counted>(raw, HandleKind::Timer).map(|c| c.0);
+            let wrong_type = handles
+                .owned_by_caller::<Thing>(raw, HandleKind::Timer)
+                .is_none();
+            #[cfg(feature = "testing")]
+            assert_eq!(reader_entries(), before, "no reader count on the fast path");
+            tx.send((fast, with, got, wrong_type)).unwrap();
+        });
+        assert_eq!(rx.try_recv().unwrap(), (Some(7), Ok(7), Ok(7), true));
+        // Another thread while the loop is idle: the checked path, same answers.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(
+                    handles
+                        .owned_by_caller::<Counted>(raw, HandleKind::Timer)
+                        .is_none()
+                );
+                assert_eq!(handles.get::<Counted>(raw, HandleKind::Timer).unwrap().0, 7);
+            });
+        });
+        drop(handles.remove::<Counted>(raw, HandleKind::Timer).unwrap());
+        assert_eq!(handles.live(), 0, "retired: no longer live");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "the loop has not reclaimed it yet"
+        );
+        assert_eq!(
+            handles.get::<Counted>(raw, HandleKind::Timer).err(),
+            Some(NX_EBADHANDLE)
+        );
+        assert_eq!(
+            handles.remove::<Counted>(raw, HandleKind::Timer).err(),
+            Some(NX_EBADHANDLE)
+        );
+        lp.run(nioxide_core::event_loop::RunMode::NoWait).unwrap();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "reclaimed at the end of a turn"
+        );
+        lp.close();
+    }
+
+    #[test]
+    fn a_free_from_another_thread_during_a_call_on_the_loop_waits_for_the_turn_to_end() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let raw = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(9, drops.clone())), &lp)
+            .unwrap();
+        let d = drops.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&lp, move |_| {
+            let seen = handles.with(raw, HandleKind::Timer, |c: &Counted| {
+                // Freed by another thread while this call is inside: the free returns at
+                // once (retired), and the object stays whole until the turn ends.
+                std::thread::scope(|s| {
+                    s.spawn(|| drop(handles.remove::<Counted>(raw, HandleKind::Timer).unwrap()));
+                });
+                (c.0, d.load(Ordering::SeqCst))
+            });
+            let after = handles.with(raw, HandleKind::Timer, |c: &Counted| c.0);
+            tx.send((seen, after, d.load(Ordering::SeqCst))).unwrap();
+        });
+        let (seen, after, drops_in_turn) = rx.try_recv().unwrap();
+        assert_eq!(seen, Ok((9, 0)));
+        assert_eq!(after, Err(NX_EBADHANDLE), "retired at once");
+        assert_eq!(drops_in_turn, 0);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "reclaimed when the turn ended"
+        );
+        lp.close();
+    }
+
+    #[test]
+    fn a_stale_handle_of_another_loop_fails_when_its_slot_was_reused_on_this_loop() {
+        let handles: &'static Handles = table();
+        let (a, b) = (EventLoop::new().unwrap(), EventLoop::new().unwrap());
+        let drops = Arc::new(AtomicUsize::new(0));
+        let stale = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(1, drops.clone())), &b)
+            .unwrap();
+        drop(handles.remove::<Counted>(stale, HandleKind::Timer).unwrap());
+        b.run(nioxide_core::event_loop::RunMode::NoWait).unwrap(); // b reclaims the slot
+        let fresh = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(2, drops.clone())), &a)
+            .unwrap();
+        assert_eq!(stale.index(), fresh.index(), "the slot is reused");
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&a, move |_| {
+            let stale = handles.with(stale, HandleKind::Timer, |c: &Counted| c.0);
+            let fresh = handles
+                .owned_by_caller::<Counted>(fresh, HandleKind::Timer)
+                .map(|c| c.0);
+            tx.send((stale, fresh)).unwrap();
+        });
+        assert_eq!(rx.try_recv().unwrap(), (Err(NX_EBADHANDLE), Some(2)));
+        // Loop b's thread does not run loop a: the slow path for the fresh handle there.
+        let (tx, rx) = std::sync::mpsc::channel();
+        on_loop(&b, move |_| {
+            tx.send(
+                handles
+                    .owned_by_caller::<Counted>(fresh, HandleKind::Timer)
+                    .is_none(),
+            )
+            .unwrap();
+        });
+        assert!(rx.try_recv().unwrap());
+        drop(handles.remove::<Counted>(fresh, HandleKind::Timer).unwrap());
+        a.close();
+        b.close();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_owned_handle_freed_after_its_loop_terminated_or_died_is_reclaimed_by_the_caller() {
+        let handles: &'static Handles = table();
+        let lp = EventLoop::new().unwrap();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let first = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(1, drops.clone())), &lp)
+            .unwrap();
+        let second = handles
+            .insert_owned(HandleKind::Timer, Arc::new(Counted(2, drops.clone())), &lp)
+            .unwrap();
+        lp.close();
+        drop(handles.remove::<Counted>(first, HandleKind::Timer).unwrap());
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "terminated: reclaimed at once"
+        );
+        drop(lp);
+        drop(
+            handles
+                .remove::<Counted>(second, HandleKind::Timer)
+                .unwrap(),
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "the loop is gone: reclaimed at once"
+        );
+        assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn frees_racing_a_termination_reclaim_each_entry_once() {
+        let handles: &'static Handles = table();
+        for _ in 0..10 {
+            let lp = EventLoop::spawn().unwrap();
+            let drops = Arc::new(AtomicUsize::new(0));
+            let raws: Vec<RawHandle> = (0..64)
+                .map(|i| {
+                    handles
+                        .insert_owned(HandleKind::Timer, Arc::new(Counted(i, drops.clone())), &lp)
+                        .unwrap()
+                })
+                .collect();
+            std::thread::scope(|s| {
+                for chunk in raws.chunks(16) {
+                    s.spawn(move || {
+                        for raw in chunk {
+                            drop(handles.remove::<Counted>(*raw, HandleKind::Timer).unwrap());
+                        }
+                    });
+                }
+                lp.shutdown_now();
+            });
+            assert!(
+                lp.await_termination(Some(std::time::Duration::from_secs(5)))
+                    .unwrap()
+            );
+            assert_eq!(drops.load(Ordering::SeqCst), 64);
+            assert_eq!(handles.live(), 0);
+        }
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! A selector is a checked handle the user owns (`nx_selector_open` ... `nx_selector_free`).
 //! A selection key is a handle the *selector* owns: the user never frees it. It is a weak
-//! entry of the handle table whose guard sits in the core key's binding slot, so the same
-//! `nx_selection_key_t *` comes back for a channel every time, and it turns into
-//! `NX_EBADHANDLE` by itself when core forgets the key (at the select after its cancellation,
+//! entry of the handle table naming the core key's own allocation, and its number sits in the
+//! core key's binding slot (no allocation), so the same `nx_selection_key_t *` comes back for
+//! a channel every time; the key frees it when it dies, so it turns into `NX_EBADHANDLE` by
+//! itself when core forgets the key (at the select after its cancellation,
 //! or when the selector is closed). Between a cancellation and that select, calls on the key
 //! return `NX_ECANCELLEDKEY`, except `nx_selection_key_is_valid`, `nx_selection_key_cancel`
 //! and the accessors of its channel and selector, which work.
@@ -15,7 +16,6 @@
 //! it (the call that replaces the attachment by a register, cancels the key, or closes its
 //! channel or selector).
 
-use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -29,11 +29,10 @@ use nioxide_core::sync::lock;
 use crate::args::{OptOut, Out, code, predicate, status};
 use crate::attachment::CAttachment;
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL, NX_EOF};
-use crate::handle::{self, HANDLES, HandleGuard, HandleType, RawHandle};
+use crate::handle::{self, HANDLES, HandleType, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::types::{
-    KeyHandle, nx_free_cb, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t,
-    nx_socket_channel_t,
+    nx_free_cb, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
 };
 
 /// Interest in reading (Java's `OP_READ`): the channel has data, or the peer closed its side.
@@ -75,22 +74,20 @@ fn selector_of(selector: *mut nx_selector_t) -> Result<Arc<Selector>, c_int> {
 /// The core key behind a key handle; `NX_EFORKED` in a forked child. A cancelled key is
 /// returned: most key calls then fail in core with `NX_ECANCELLEDKEY`.
 fn key_of(key: *mut nx_selection_key_t) -> Result<SelectionKey, c_int> {
-    let key = handle::get(key)?.key.upgrade().ok_or(NX_EBADHANDLE)?;
+    let key = SelectionKey::from(handle::get(key)?);
     match key.check() {
         Err(e) if e.kind() == Some(ErrorKind::Forked) => Err(NX_EFORKED),
         _ => Ok(key),
     }
 }
 
-/// The C handle of a core key, made on first use and kept in the key's binding slot.
+/// The C handle of a core key, made on first use; its number is kept in the key's binding
+/// slot, and the key frees it when it dies ([`release_key_handle`]).
 fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
-    fn bound(key: &SelectionKey) -> Option<*mut nx_selection_key_t> {
-        key.with_binding(|b| {
-            b.and_then(|b| b.downcast_ref::<Arc<KeyHandle>>())
-                .and_then(|h| h.guard.as_ref())
-                .map(HandleGuard::as_ptr)
-        })
-    }
+    let bound = |key: &SelectionKey| {
+        key.bound_handle()
+            .map(|raw| RawHandle::from_bits(raw).as_ptr())
+    };
     if let Some(ptr) = bound(key) {
         return Ok(ptr);
     }
@@ -100,20 +97,14 @@ fn key_handle(key: &SelectionKey) -> Result<*mut nx_selection_key_t, c_int> {
     if let Some(ptr) = bound(key) {
         return Ok(ptr);
     }
-    let mut failed = None;
-    let made = Arc::new_cyclic(|weak| KeyHandle {
-        key: key.downgrade(),
-        guard: handle::insert_weak(weak).map_err(|e| failed = Some(e)).ok(),
-    });
-    if let Some(code) = failed {
-        return Err(code);
-    }
-    let ptr = made
-        .guard
-        .as_ref()
-        .map_or(ptr::null_mut(), HandleGuard::as_ptr);
-    key.set_binding(Box::new(made));
-    Ok(ptr)
+    let raw = HANDLES.insert_weak(nx_selection_key_t::KIND, key.downgrade().as_weak())?;
+    key.set_bound_handle(raw.to_bits(), Some(release_key_handle));
+    Ok(raw.as_ptr())
+}
+
+/// Frees a key's C handle when the core key dies (the key's binding slot calls it).
+fn release_key_handle(raw: u64) {
+    HANDLES.release(RawHandle::from_bits(raw));
 }
 
 /// The C handle recorded in a core object's binding slot, if it still names a live object of
@@ -126,11 +117,6 @@ fn live_handle<H: HandleType>(raw: Option<RawHandle>) -> Result<*mut H, c_int> {
     Ok(raw.as_ptr())
 }
 
-/// The [`RawHandle`] a binding slot holds, if any.
-fn bound_raw(binding: Option<&(dyn Any + Send + Sync)>) -> Option<RawHandle> {
-    binding.and_then(|b| b.downcast_ref::<RawHandle>()).copied()
-}
-
 /// The user's handle of the key's channel, stored in `*channel_out`: the body of
 /// `nx_selection_key_socket_channel` and `nx_selection_key_server_socket_channel`. A channel
 /// of the other type has a handle of the other tag, which [`live_handle`] refuses with
@@ -140,7 +126,12 @@ fn channel_handle<H: HandleType>(
     channel_out: *mut *mut H,
 ) -> Result<(), c_int> {
     let out = Out::new(channel_out)?;
-    out.set(live_handle(key_of(key)?.channel().with_binding(bound_raw))?);
+    out.set(live_handle(
+        key_of(key)?
+            .channel()
+            .bound_handle()
+            .map(RawHandle::from_bits),
+    )?);
     Ok(())
 }
 
@@ -206,7 +197,7 @@ pub extern "C" fn nx_selector_open(selector_out: *mut *mut nx_selector_t) -> c_i
             let out = Out::new(selector_out)?;
             let selector = Selector::open().map_err(code)?;
             let ptr: *mut nx_selector_t = handle::insert(Arc::new(selector.clone()))?;
-            selector.set_binding(Box::new(handle::RawHandle::from_ptr(ptr)));
+            selector.set_bound_handle(RawHandle::from_ptr(ptr).to_bits(), None);
             out.set(ptr);
             Ok(())
         })
@@ -834,7 +825,7 @@ pub extern "C" fn nx_selection_key_selector(
         status(|| {
             let out = Out::new(selector_out)?;
             let selector = key_of(key)?.selector().ok_or(NX_EBADHANDLE)?;
-            out.set(live_handle(selector.with_binding(bound_raw))?);
+            out.set(live_handle(selector.bound_handle().map(RawHandle::from_bits))?);
             Ok(())
         })
     }

@@ -10,15 +10,15 @@
 use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
-use nioxide_core::channel::{ServerSocketChannel, SocketChannel};
+use nioxide_core::channel::ChannelCore;
 use nioxide_core::event_loop::{
     EventLoop, EventLoopGroup, LoopTimer, Promise, ScheduledFuture, Watch,
 };
-use nioxide_core::selector::{Selector, WeakSelectionKey};
+use nioxide_core::selector::{KeyInner, Selector};
 use nioxide_core::sys::fork;
 
 use crate::error::{NX_EBADHANDLE, NX_EINVAL};
-use crate::handle::{HandleGuard, HandleKind, HandleType, Late, RawHandle};
+use crate::handle::{HandleKind, HandleType, Late, RawHandle};
 
 /// A function that frees a user's pointer (an attachment or a value): every function that
 /// keeps a pointer of the caller's past the call takes one (NULL: nothing to free), and calls
@@ -48,25 +48,12 @@ pub struct nx_selection_key_t {
     _private: [u8; 0],
 }
 
+/// A key handle is a weak entry of the core key's own allocation: it names the key while it
+/// lives. The key keeps the handle's number in its binding slot (no allocation), and frees the
+/// handle when it dies.
 impl HandleType for nx_selection_key_t {
-    type Object = KeyHandle;
+    type Object = KeyInner;
     const KIND: HandleKind = HandleKind::SelectionKey;
-}
-
-/// What a key handle names: the core key, weakly, and the guard that frees the handle. It
-/// lives in the core key's binding slot, so it dies with the key.
-pub struct KeyHandle {
-    pub(crate) key: WeakSelectionKey,
-    /// `None` only if the handle table was full when the key was made.
-    pub(crate) guard: Option<HandleGuard<nx_selection_key_t>>,
-}
-
-impl std::fmt::Debug for KeyHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyHandle")
-            .field("guard", &self.guard)
-            .finish_non_exhaustive()
-    }
 }
 
 /// An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
@@ -250,8 +237,9 @@ pub struct nx_server_socket_channel_t {
     _private: [u8; 0],
 }
 
+/// A channel handle names the channel's own allocation (`ServerSocketChannel::into_shared`).
 impl HandleType for nx_server_socket_channel_t {
-    type Object = ServerSocketChannel;
+    type Object = ChannelCore;
     const KIND: HandleKind = HandleKind::ServerSocketChannel;
 }
 
@@ -264,7 +252,8 @@ pub struct nx_socket_channel_t {
     _private: [u8; 0],
 }
 
+/// A channel handle names the channel's own allocation (`SocketChannel::into_shared`).
 impl HandleType for nx_socket_channel_t {
-    type Object = SocketChannel;
+    type Object = ChannelCore;
     const KIND: HandleKind = HandleKind::SocketChannel;
 }

@@ -15,14 +15,18 @@ use std::ptr;
 use std::sync::Arc;
 
 use libc::{iovec, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t};
-use nioxide_core::channel::{Channel, Family, ServerSocketChannel, SocketChannel, SocketOption};
+use nioxide_core::channel::{
+    Channel, ChannelCore, Family, ServerSocketChannel, SocketChannel, SocketOption,
+};
 use nioxide_core::{ErrorKind, Result as CoreResult};
 
 use crate::args::{Out, code};
 use crate::error::{NX_EINVAL, NX_ENOTBOUND};
 use crate::handle::{self, HandleType, RawHandle};
 use crate::selector;
-use crate::types::{nx_free_cb, nx_selection_key_t, nx_selector_t};
+use crate::types::{
+    nx_free_cb, nx_selection_key_t, nx_selector_t, nx_server_socket_channel_t, nx_socket_channel_t,
+};
 
 /// Socket option `SO_REUSEADDR` (0 or 1).
 pub const NX_SO_REUSEADDR: c_int = 1;
@@ -299,6 +303,25 @@ pub(crate) trait ChannelObject: Clone + Send + Sync + 'static + Into<Channel> {
     fn raw_fd(&self) -> RawFd;
     /// Closes the channel (idempotent).
     fn close_channel(&self);
+    /// The channel whose allocation `core` is, if it is a channel of this type.
+    fn from_core(core: Arc<ChannelCore>) -> Option<Self>;
+    /// The channel's allocation, what its handle names.
+    fn into_core(self) -> Arc<ChannelCore>;
+}
+
+/// A channel handle type: its handle names the channel's own allocation (no allocation of the
+/// handle's own), `Channel` being the channel type it stands for.
+pub(crate) trait ChannelHandle: HandleType<Object = ChannelCore> {
+    /// The core channel type of the handle.
+    type Channel: ChannelObject;
+}
+
+impl ChannelHandle for nx_socket_channel_t {
+    type Channel = SocketChannel;
+}
+
+impl ChannelHandle for nx_server_socket_channel_t {
+    type Channel = ServerSocketChannel;
 }
 
 /// Implements [`ChannelObject`] for a core channel type by delegation.
@@ -344,6 +367,12 @@ macro_rules! channel_object {
             fn close_channel(&self) {
                 self.close()
             }
+            fn from_core(core: Arc<ChannelCore>) -> Option<Self> {
+                <$type>::from_shared(core)
+            }
+            fn into_core(self) -> Arc<ChannelCore> {
+                self.into_shared()
+            }
         }
     };
 }
@@ -351,23 +380,22 @@ channel_object!(SocketChannel);
 channel_object!(ServerSocketChannel);
 
 /// The channel behind a C handle, alive for the caller's whole call.
-pub(crate) fn channel_of<H>(channel: *mut H) -> Result<Arc<H::Object>, c_int>
+pub(crate) fn channel_of<H>(channel: *mut H) -> Result<H::Channel, c_int>
 where
-    H: HandleType,
+    H: ChannelHandle,
 {
-    handle::get(channel)
+    H::Channel::from_core(handle::get(channel)?).ok_or(NX_EINVAL)
 }
 
-/// Makes the C handle of a new channel and records it in the channel's binding slot, so a
-/// key can give it back. The caller owns the handle; on error the channel is dropped
+/// Makes the C handle of a new channel and records its number in the channel's binding slot,
+/// so a key can give it back. The caller owns the handle; on error the channel is dropped
 /// (closed).
-pub(crate) fn new_handle<H>(channel: H::Object) -> Result<*mut H, c_int>
+pub(crate) fn new_handle<H>(channel: H::Channel) -> Result<*mut H, c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
-    let ptr: *mut H = handle::insert(Arc::new(channel.clone()))?;
-    Into::<Channel>::into(channel).set_binding(Box::new(RawHandle::from_ptr(ptr)));
+    let ptr: *mut H = handle::insert(channel.clone().into_core())?;
+    Into::<Channel>::into(channel).set_bound_handle(RawHandle::from_ptr(ptr).to_bits(), None);
     Ok(ptr)
 }
 
@@ -375,12 +403,11 @@ where
 /// `AF_INET`/`AF_INET6`).
 pub(crate) fn open<H>(family: Option<c_int>, channel_out: *mut *mut H) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = Out::new(channel_out)?;
     let family = family.map(checked_family).transpose()?;
-    let channel = H::Object::open_channel(family).map_err(code)?;
+    let channel = H::Channel::open_channel(family).map_err(code)?;
     out.set(new_handle::<H>(channel)?);
     Ok(())
 }
@@ -389,13 +416,12 @@ where
 /// the descriptor, which stays open.
 pub(crate) fn open_fd<H>(fd: c_int, channel_out: *mut *mut H) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = Out::new(channel_out)?;
     let mut handle = None;
     // Without a handle the adoption is undone: the descriptor is the caller's, as it was.
-    H::Object::adopt_then(fd, |channel| {
+    H::Channel::adopt_then(fd, |channel| {
         handle = Some(new_handle::<H>(channel.clone())?);
         Ok(())
     })
@@ -409,8 +435,7 @@ where
 /// Body of `nx_*_channel_detach`.
 pub(crate) fn detach<H>(channel: *mut H, fd_out: *mut c_int) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = Out::new(fd_out)?;
     out.set(channel_of(channel)?.detach_fd().map_err(code)?);
@@ -427,10 +452,9 @@ pub(crate) fn register<H>(
     key_out: *mut *mut nx_selection_key_t,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
-    let channel = (*channel_of(channel)?).clone();
+    let channel = channel_of(channel)?;
     selector::register(
         channel.into(),
         selector,
@@ -448,8 +472,7 @@ pub(crate) fn local_address<H>(
     addrlen_out: *mut socklen_t,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = AddrOut::new(addr_out, addrlen_out)?;
     let address = channel_of(channel)?.local().map_err(code)?;
@@ -460,8 +483,7 @@ where
 /// Body of `nx_*_channel_configure_blocking` (`block`: non-zero for blocking).
 pub(crate) fn configure_blocking<H>(channel: *mut H, block: c_int) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     channel_of(channel)?.set_blocking(block != 0).map_err(code)
 }
@@ -469,8 +491,7 @@ where
 /// Body of `nx_*_channel_is_blocking`.
 pub(crate) fn is_blocking<H>(channel: *mut H) -> Result<bool, c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let channel = channel_of(channel)?;
     channel.check_usable().map_err(code)?;
@@ -480,8 +501,7 @@ where
 /// Body of `nx_*_channel_is_open`: false once closed (not `NX_ECLOSED`).
 pub(crate) fn is_open<H>(channel: *mut H) -> Result<bool, c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     match channel_of(channel)?.check_usable() {
         Ok(()) => Ok(true),
@@ -493,8 +513,7 @@ where
 /// Body of `nx_*_channel_set_option`.
 pub(crate) fn set_option<H>(channel: *mut H, option: c_int, value: i64) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let option = checked_option(option)?;
     channel_of(channel)?.option_set(option, value).map_err(code)
@@ -507,8 +526,7 @@ pub(crate) fn get_option<H>(
     value_out: *mut i64,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = Out::new(value_out)?;
     let option = checked_option(option)?;
@@ -525,8 +543,7 @@ pub(crate) fn supported_options<H>(
     count_out: *mut usize,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let count = Out::new(count_out)?;
     if options_out.is_null() && capacity > 0 {
@@ -546,8 +563,7 @@ where
 /// Body of `nx_*_channel_fd`.
 pub(crate) fn fd<H>(channel: *mut H, fd_out: *mut c_int) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     let out = Out::new(fd_out)?;
     let channel = channel_of(channel)?;
@@ -559,8 +575,7 @@ where
 /// Body of `nx_*_channel_close`: 0 every time.
 pub(crate) fn close<H>(channel: *mut H) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
     channel_of(channel)?.close_channel();
     Ok(())
@@ -569,10 +584,12 @@ where
 /// Body of `nx_*_channel_free`: closes, then invalidates the handle.
 pub(crate) fn free<H>(channel: *mut H) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: ChannelObject,
+    H: ChannelHandle,
 {
-    handle::remove(channel)?.close_channel();
+    let core = handle::remove(channel)?;
+    H::Channel::from_core(core)
+        .ok_or(NX_EINVAL)?
+        .close_channel();
     Ok(())
 }
 

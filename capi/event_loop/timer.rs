@@ -94,7 +94,7 @@ pub extern "C" fn nx_timer_new(
             let callback = callback.ok_or(NX_EINVAL)?;
             let event_loop = loop_of(r#loop)?;
             let attachment = CAttachment::new(attachment, attachment_free);
-            new_late(out, attachment, |raw: RawHandle, attachment: Arc<CAttachment>| {
+            new_late(out, &event_loop.event_loop, attachment, |raw: RawHandle, attachment: Arc<CAttachment>| {
                 event_loop.event_loop.timer(move |_: &EventLoop, _: &LoopTimer| {
                     // SAFETY: the user gave us this function to call with this attachment on
                     // the loop.

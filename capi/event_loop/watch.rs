@@ -20,10 +20,10 @@ use nioxide_core::event_loop::{EventLoop, Watch, WatchCallback};
 
 use crate::args::{Out, code, predicate, status};
 use crate::attachment::{CAttachment, new_late};
-use crate::channel::channel_of;
+use crate::channel::{ChannelHandle, channel_of};
 use crate::error::{NX_ECLOSED, NX_EINVAL};
 use crate::event_loop::loop_of;
-use crate::handle::{self, HandleType, RawHandle};
+use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
 use crate::selector::{NX_OP_ACCEPT, NX_OP_CONNECT, NX_OP_READ, NX_OP_WRITE};
 use crate::types::{
@@ -39,14 +39,17 @@ use crate::types::{
 pub type nx_watch_cb =
     Option<unsafe extern "C" fn(watch: *mut nx_watch_t, ready_ops: u32, attachment: *mut c_void)>;
 
-/// The watch behind a C handle; `NX_EFORKED` in a forked child.
-fn watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
-    handle::get(watch)?.get().cloned()
+/// Runs `f` with the watch behind a C handle, borrowed for the call (`handle::with`: checked
+/// with loads alone on the loop's running thread); `NX_EFORKED` in a forked child.
+fn with_watch<R>(
+    watch: *mut nx_watch_t,
+    f: impl FnOnce(&Watch) -> Result<R, c_int>,
+) -> Result<R, c_int> {
+    handle::with(watch, |late| f(late.get()?))?
 }
 
-/// The watch behind a C handle, if it is still active (else `NX_ECLOSED`).
-fn active_watch_of(watch: *mut nx_watch_t) -> Result<Watch, c_int> {
-    let watch = watch_of(watch)?;
+/// The watch, if it is still active (else `NX_ECLOSED`).
+fn active(watch: &Watch) -> Result<&Watch, c_int> {
     if !watch.is_active() {
         return Err(NX_ECLOSED);
     }
@@ -86,6 +89,7 @@ fn watch(
     let armed = started.clone();
     new_late(
         out,
+        &event_loop.event_loop,
         attachment,
         |raw: RawHandle, attachment: Arc<CAttachment>| {
             let core_callback: WatchCallback =
@@ -115,10 +119,9 @@ fn watch_channel<H>(
     watch_out: *mut *mut nx_watch_t,
 ) -> Result<(), c_int>
 where
-    H: HandleType,
-    H::Object: Clone + Into<Channel>,
+    H: ChannelHandle,
 {
-    let channel: Channel = (*channel_of(channel)?).clone().into();
+    let channel: Channel = channel_of(channel)?.into();
     watch(
         event_loop,
         ops,
@@ -237,7 +240,7 @@ pub extern "C" fn nx_watch_set_interest(watch: *mut nx_watch_t, ops: u32) -> c_i
     nx_ffi_boundary! {
         status(|| {
             let ops = checked_ops(ops)?;
-            active_watch_of(watch)?.set_interest(ops).map_err(code)
+            with_watch(watch, |w| active(w)?.set_interest(ops).map_err(code))
         })
     }
 }
@@ -252,7 +255,7 @@ pub extern "C" fn nx_watch_interest(watch: *mut nx_watch_t, ops_out: *mut u32) -
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(ops_out)?;
-            out.set(active_watch_of(watch)?.interest().map_err(code)?);
+            out.set(with_watch(watch, |w| active(w)?.interest().map_err(code))?);
             Ok(())
         })
     }
@@ -268,8 +271,10 @@ pub extern "C" fn nx_watch_interest(watch: *mut nx_watch_t, ops_out: *mut u32) -
 pub extern "C" fn nx_watch_set_ref(watch: *mut nx_watch_t, r#ref: c_int) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            watch_of(watch)?.set_ref(r#ref != 0);
-            Ok(())
+            with_watch(watch, |w| {
+                w.set_ref(r#ref != 0);
+                Ok(())
+            })
         })
     }
 }
@@ -282,7 +287,7 @@ pub extern "C" fn nx_watch_set_ref(watch: *mut nx_watch_t, r#ref: c_int) -> c_in
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_watch_has_ref(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(watch_of(watch)?.has_ref()))
+        predicate(|| with_watch(watch, |w| Ok(w.has_ref())))
     }
 }
 
@@ -295,7 +300,7 @@ pub extern "C" fn nx_watch_has_ref(watch: *mut nx_watch_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_watch_is_active(watch: *mut nx_watch_t) -> c_int {
     nx_ffi_boundary! {
-        predicate(|| Ok(watch_of(watch)?.is_active()))
+        predicate(|| with_watch(watch, |w| Ok(w.is_active())))
     }
 }
 

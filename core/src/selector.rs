@@ -97,7 +97,18 @@ pub struct WeakSelectionKey {
     inner: Weak<KeyInner>,
 }
 
+impl From<Arc<KeyInner>> for SelectionKey {
+    fn from(inner: Arc<KeyInner>) -> SelectionKey {
+        SelectionKey { inner }
+    }
+}
+
 impl WeakSelectionKey {
+    /// The weak reference to the key's allocation.
+    pub fn as_weak(&self) -> &Weak<KeyInner> {
+        &self.inner
+    }
+
     /// The key, unless the selector has forgotten it (the select after its cancellation,
     /// or selector close) and every other handle to it is gone.
     pub fn upgrade(&self) -> Option<SelectionKey> {
@@ -136,10 +147,16 @@ struct State {
     rearm: Vec<Arc<KeyInner>>,
 }
 
-pub(crate) struct KeyInner {
+/// What a [`SelectionKey`] shares with its clones: the key's own allocation. Opaque; a binding
+/// layer that names keys by their allocation keeps a `Weak<KeyInner>`
+/// ([`WeakSelectionKey::as_weak`]) and turns an upgraded one back into a key with `From`.
+pub struct KeyInner {
     selector: Weak<SelectorInner>,
-    channel: Channel,
-    token: usize,
+    /// The channel's allocation (its kind says which channel it is: `Channel::of_core`).
+    channel: Arc<ChannelCore>,
+    /// The key's index in `State::keys` and its epoll token. A key holds a descriptor, so
+    /// there are fewer keys than descriptor numbers (an `int`).
+    token: u32,
     interest: AtomicU32,
     ready: AtomicU32,
     valid: AtomicBool,
@@ -220,7 +237,7 @@ impl Selector {
                 wakeup_pending: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 generation,
-                binding: Mutex::new(None),
+                binding: Default::default(),
             }),
         })
     }
@@ -319,8 +336,8 @@ impl Selector {
         }
         let key = Arc::new(KeyInner {
             selector: Arc::downgrade(&self.inner),
-            channel,
-            token,
+            channel: Arc::clone(&core),
+            token: token as u32,
             interest: AtomicU32::new(ops),
             ready: AtomicU32::new(0),
             valid: AtomicBool::new(true),
@@ -330,7 +347,7 @@ impl Selector {
             queued: AtomicBool::new(false),
             deregistered: AtomicBool::new(false),
             held: Mutex::new(attachment.take().map(Held::Attachment)),
-            binding: Mutex::new(None),
+            binding: Default::default(),
         });
         if token == state.keys.len() {
             state.keys.push(Some(key.clone()));
@@ -408,9 +425,8 @@ impl Selector {
             if !key.valid.load(Ordering::Acquire) {
                 continue;
             }
-            let core = key.channel.core();
-            if let Ok(call) = core.enter() {
-                let _ = self.inner.backend.reregister(call.fd(), key.token);
+            if let Ok(call) = key.channel.enter() {
+                let _ = self.inner.backend.reregister(call.fd(), key.token as usize);
             }
         }
     }
@@ -448,8 +464,8 @@ impl Selector {
                 continue;
             };
             let key = key.clone();
-            let bits = key.channel.core().edge_bits(backend::event_bits(event));
-            key.channel.core().readiness.set(bits);
+            let bits = key.channel.edge_bits(backend::event_bits(event));
+            key.channel.readiness.set(bits);
             if key.edge.load(Ordering::Relaxed) {
                 key.edge_bits.fetch_or(bits, Ordering::AcqRel);
             }
@@ -461,7 +477,7 @@ impl Selector {
     /// The ops `key` would be selected for now. With `consume`, an edge-triggered key's
     /// pending edges are used up.
     fn key_ready(key: &KeyInner, consume: bool) -> u32 {
-        let core = key.channel.core();
+        let core = &key.channel;
         let interest = key.interest.load(Ordering::Acquire);
         let flags = Readiness::flags(core.readiness.snapshot());
         if !key.edge.load(Ordering::Acquire) {
@@ -496,7 +512,7 @@ impl Selector {
             }
             let mut ready = Self::key_ready(key, false);
             if ready & OP_ACCEPT != 0 {
-                if let Some(left) = key.channel.core().accept_backoff_left() {
+                if let Some(left) = key.channel.accept_backoff_left() {
                     ready &= !OP_ACCEPT;
                     backoff = Some(backoff.map_or(left, |b| b.min(left)));
                 }
@@ -515,10 +531,10 @@ impl Selector {
             std::mem::swap(&mut scratch.candidates, &mut state.candidates);
             let cancelled = std::mem::take(&mut state.cancelled);
             for key in &cancelled {
-                if let Some(slot) = state.keys.get_mut(key.token) {
+                if let Some(slot) = state.keys.get_mut(key.token as usize) {
                     if slot.as_ref().is_some_and(|k| Arc::ptr_eq(k, key)) {
                         *slot = None;
-                        state.free.push(key.token);
+                        state.free.push(key.token as usize);
                     }
                 }
             }
@@ -535,7 +551,7 @@ impl Selector {
                 continue;
             }
             let mut ready = Self::key_ready(&key, true);
-            if ready & OP_ACCEPT != 0 && key.channel.core().accept_backoff_left().is_some() {
+            if ready & OP_ACCEPT != 0 && key.channel.accept_backoff_left().is_some() {
                 ready &= !OP_ACCEPT;
                 // An edge-triggered key has used its edge up: it looks at the cached
                 // readiness again once the back-off ends, so the pending connections are
@@ -545,7 +561,7 @@ impl Selector {
             }
             if ready != 0 {
                 key.ready.store(ready, Ordering::Release);
-                let core = key.channel.core();
+                let core = &key.channel;
                 if core.is_raw() {
                     // nioxide cannot see a raw descriptor being drained: forget the readiness
                     // and re-arm before the next wait, so epoll reports it again if it lasts.
@@ -675,12 +691,23 @@ impl Selector {
 
     /// Runs `f` with the binding layer's object for this selector.
     pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
-        f(lock(&self.inner.binding).as_deref())
+        self.inner.binding.with(f)
     }
 
     /// Stores the binding layer's object for this selector; dropped with it.
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
-        *lock(&self.inner.binding) = Some(value);
+        self.inner.binding.set(value);
+    }
+
+    /// The binding layer's handle number for this selector (see `set_bound_handle`).
+    pub fn bound_handle(&self) -> Option<u64> {
+        self.inner.binding.handle()
+    }
+
+    /// Stores the binding layer's handle number for this selector in place of an object;
+    /// `release` runs with it when the selector dies.
+    pub fn set_bound_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.inner.binding.set_handle(raw, release);
     }
 }
 
@@ -739,7 +766,7 @@ impl KeyInner {
 
     /// Takes the channel out of the epoll set once, unless a forked child or already done.
     pub(crate) fn deregister(&self) {
-        let core = self.channel.core();
+        let core = &self.channel;
         // Under the channel's registration lock, which `ChannelCore::close` takes before it
         // closes the descriptor: the DEL below never races the close (a raw fd would stay in
         // the epoll set if the close won and nobody removed it).
@@ -794,7 +821,7 @@ impl SelectionKey {
     /// Fails with `Forked` in a forked child (for a channel created before the fork), else
     /// with `CancelledKey` once the key is cancelled.
     pub fn check(&self) -> Result<()> {
-        if self.inner.channel.core().is_forked() {
+        if self.inner.channel.is_forked() {
             return Err(ErrorKind::Forked.into());
         }
         self.check_valid()
@@ -978,7 +1005,7 @@ impl SelectionKey {
 
     /// The channel this key registers.
     pub fn channel(&self) -> Channel {
-        self.inner.channel.clone()
+        Channel::of_core(self.inner.channel.clone())
     }
 
     /// The selector this key belongs to (`None` once it is gone).
@@ -1028,12 +1055,24 @@ impl SelectionKey {
 
     /// Runs `f` with the binding layer's object for this key.
     pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
-        f(lock(&self.inner.binding).as_deref())
+        self.inner.binding.with(f)
     }
 
     /// Stores the binding layer's object for this key; dropped when the key's last handle
     /// goes away (the selector forgets a key at the select after its cancellation).
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
-        *lock(&self.inner.binding) = Some(value);
+        self.inner.binding.set(value);
+    }
+
+    /// The binding layer's handle number for this key (see `set_bound_handle`).
+    pub fn bound_handle(&self) -> Option<u64> {
+        self.inner.binding.handle()
+    }
+
+    /// Stores the binding layer's handle number for this key in place of an object, allocating
+    /// nothing; `release` runs with it when the key dies (the C layer frees the handle then,
+    /// as a weak handle of [`KeyInner`] names the key only while it lives).
+    pub fn set_bound_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.inner.binding.set_handle(raw, release);
     }
 }

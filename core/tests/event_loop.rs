@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use nioxide_core::ErrorKind;
 use nioxide_core::channel::ServerSocketChannel;
-use nioxide_core::event_loop::{EventLoop, EventLoopGroup, Failure, Promise, Repeat, RunMode};
+use nioxide_core::event_loop::{
+    EventLoop, EventLoopGroup, Failure, Outcome, Promise, Repeat, RunMode,
+};
 use nioxide_core::selector::{OP_ACCEPT, OP_READ, OP_WRITE};
 use util::{close_pipe, pair, pipe};
 
@@ -1441,5 +1443,166 @@ fn a_failed_watch_never_leaves_a_default_run_waiting() {
         fails.join().unwrap();
         assert!(!run.join().unwrap().unwrap());
         server.close();
+    }
+}
+
+#[test]
+fn only_the_thread_inside_a_run_holds_the_run_right() {
+    let lp = EventLoop::new().unwrap();
+    assert!(
+        lp.in_event_loop(),
+        "the creating thread owns a caller-driven loop"
+    );
+    assert!(!lp.in_run(), "but holds no run right between runs");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    lp.execute(move |lp| s.lock().unwrap().push(lp.in_run()))
+        .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert!(!lp.in_run());
+    // Another thread running the loop holds it; the owner meanwhile does not.
+    let (cell, id) = lp.run_right();
+    let other = lp.clone();
+    let s = seen.clone();
+    let (go, ready) = std::sync::mpsc::channel();
+    other
+        .execute(move |lp| {
+            s.lock().unwrap().push(lp.in_run());
+            go.send(()).unwrap();
+            thread::sleep(Duration::from_millis(50));
+        })
+        .unwrap();
+    let t = thread::spawn(move || other.run(RunMode::Default).unwrap());
+    ready.recv_timeout(LIMIT).unwrap();
+    assert!(
+        !cell.held_for(id),
+        "the idle owner while another thread runs"
+    );
+    t.join().unwrap();
+    assert_eq!(*seen.lock().unwrap(), [true, true]);
+    // A spawned loop's thread holds it in its tasks.
+    let spawned = EventLoop::spawn().unwrap();
+    let held = spawned
+        .submit(|lp| Ok(Some(Box::new(lp.in_run()) as _)))
+        .unwrap();
+    assert!(held.wait(Some(LIMIT)).unwrap());
+    let in_run = held.with_outcome(|outcome| match outcome {
+        Some(Outcome::Success(Some(value))) => value.downcast_ref::<bool>().copied(),
+        _ => None,
+    });
+    assert_eq!(in_run, Some(true));
+    assert!(!spawned.in_run());
+    spawned.shutdown_now();
+    spawned.await_termination(Some(LIMIT)).unwrap();
+    lp.close();
+}
+
+#[test]
+fn a_forked_child_holds_no_run_right_even_forked_inside_a_callback() {
+    let lp = EventLoop::new().unwrap();
+    let status = Arc::new(Mutex::new(None));
+    let st = status.clone();
+    lp.execute(move |lp| {
+        assert!(lp.in_run());
+        // SAFETY: the child only reads atomics and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let (cell, id) = lp.run_right();
+            let code = if lp.in_run() || cell.held_for(id) {
+                1
+            } else {
+                0
+            };
+            unsafe { libc::_exit(code) };
+        }
+        let mut raw = 0;
+        // SAFETY: waits for the child made above.
+        unsafe { libc::waitpid(pid, &mut raw, 0) };
+        *st.lock().unwrap() = Some(raw);
+        assert!(lp.in_run(), "the parent still runs its loop");
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let raw = status.lock().unwrap().expect("the task ran");
+    assert!(
+        libc::WIFEXITED(raw) && libc::WEXITSTATUS(raw) == 0,
+        "the child held the run right: status {raw:#x}"
+    );
+    lp.close();
+}
+
+#[test]
+fn a_reclaim_runs_once_at_the_end_of_a_turn_at_termination_or_on_the_caller() {
+    let lp = EventLoop::new().unwrap();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    // From a callback: at the end of that turn, on the running thread, after the callback.
+    let r = runs.clone();
+    lp.execute(move |lp| {
+        let inner = r.clone();
+        lp.reclaim_later(move || inner.lock().unwrap().push(("turn", thread::current().id())));
+        r.lock().unwrap().push(("callback", thread::current().id()));
+    })
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let here = thread::current().id();
+    assert_eq!(*runs.lock().unwrap(), [("callback", here), ("turn", here)]);
+    // From another thread between runs: the next turn runs it.
+    runs.lock().unwrap().clear();
+    let (r, l) = (runs.clone(), lp.clone());
+    thread::spawn(move || {
+        l.reclaim_later(move || r.lock().unwrap().push(("next", thread::current().id())))
+    })
+    .join()
+    .unwrap();
+    assert!(runs.lock().unwrap().is_empty(), "not on the freeing thread");
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(*runs.lock().unwrap(), [("next", here)]);
+    // Pending at termination: the termination runs it; after it, the caller does.
+    runs.lock().unwrap().clear();
+    let r = runs.clone();
+    lp.reclaim_later(move || {
+        r.lock()
+            .unwrap()
+            .push(("termination", thread::current().id()))
+    });
+    lp.close();
+    let r = runs.clone();
+    let l = lp.clone();
+    thread::spawn(move || {
+        l.reclaim_later(move || r.lock().unwrap().push(("caller", thread::current().id())))
+    })
+    .join()
+    .unwrap();
+    let seen = runs.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], ("termination", here));
+    assert_eq!(seen[1].0, "caller");
+    assert_ne!(seen[1].1, here);
+}
+
+#[test]
+fn reclaims_racing_the_termination_each_run_exactly_once() {
+    for _ in 0..20 {
+        let lp = EventLoop::spawn().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (l, c) = (lp.clone(), count.clone());
+                thread::spawn(move || {
+                    for _ in 0..200 {
+                        let c = c.clone();
+                        l.reclaim_later(move || {
+                            c.fetch_add(1, Ordering::SeqCst);
+                        });
+                    }
+                })
+            })
+            .collect();
+        lp.shutdown_now();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(lp.await_termination(Some(LIMIT)).unwrap());
+        assert_eq!(count.load(Ordering::SeqCst), 800);
     }
 }

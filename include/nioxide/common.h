@@ -403,6 +403,15 @@ const char *nx_err_name(int code);
 int nx_debug_panic(void);
 #endif
 
+#if defined(NX_TESTING)
+/**
+ * How many times the calling thread has registered as a handle slot's reader: the checked
+ * path every call from a thread that does not run the object's loop takes. A testing build's
+ * check that calls on a loop's own objects from its running thread take the fast path.
+ */
+uint64_t nx_debug_reader_entries(void);
+#endif
+
 /**
  * Stores in `*count_out` how many handles of type `kind` are live in the process:
  * `NX_HANDLE_ALL` for all of them, or one type (`NX_HANDLE_SELECTOR`, `NX_HANDLE_SOCKET_CHANNEL`,

@@ -2,7 +2,10 @@
  * nioxide/timer.h, a part of nioxide.h
  *
  * Reusable timers (libuv's uv_timer_t): made once on a loop, then started and stopped as often
- * as needed, never firing early. A timer is yours until nx_timer_free.
+ * as needed, never firing early. A timer is yours until nx_timer_free. A timer belongs to its
+ * loop: calls from the thread running that loop are checked with loads alone; nx_timer_free from
+ * any thread invalidates the handle at once, and the loop drops what is left at the end of its
+ * turn.
  *
  * Include <nioxide.h>: it includes every part of the API, in order.
  */

@@ -4,7 +4,9 @@
  * Readiness watches (libuv's uv_poll_t): a channel of the Selector model, or a descriptor you
  * own, served by a loop; the callback runs on the loop's thread while it is ready
  * (level-triggered). A watch is yours until nx_watch_free; it ends when closed, when its channel
- * closes, or at the loop's shutdown.
+ * closes, or at the loop's shutdown. A watch belongs to its loop: calls from the thread running
+ * that loop are checked with loads alone; nx_watch_free from any thread invalidates the handle
+ * at once, and the loop drops what is left at the end of its turn.
  *
  * Include <nioxide.h>: it includes every part of the API, in order.
  */

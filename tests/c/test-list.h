@@ -224,6 +224,13 @@ TEST_ENTRY(timer_restart_from_its_callback)
 TEST_ENTRY(timer_again_and_set_repeat)
 TEST_ENTRY(timer_ref_unref)
 
+/* test-loop-owned.c */
+TEST_ENTRY(loop_owned_fast_path_on_the_running_thread)
+TEST_ENTRY(loop_owned_free_from_another_thread_during_its_callback)
+TEST_ENTRY(loop_owned_objects_freed_after_their_loop)
+TEST_ENTRY(loop_owned_frees_racing_the_loop_and_its_termination)
+TEST_ENTRY(loop_owned_fork_inside_a_callback)
+
 /* test-timer-lifecycle.c */
 TEST_ENTRY(timer_close_and_free)
 TEST_ENTRY(timer_close_or_free_from_its_callback)

@@ -34,18 +34,78 @@ pub use tcp::{ServerSocketChannel, SocketChannel};
 pub(crate) enum KindState {
     /// A TCP connection ([`tcp::SocketState`]).
     Socket(tcp::SocketState),
-    /// A TCP listener ([`tcp::ServerState`]).
-    Server(tcp::ServerState),
+    /// A TCP listener ([`tcp::ServerState`]), boxed: servers are few, and a connection's
+    /// channel stays the smaller for it.
+    Server(Box<tcp::ServerState>),
     /// A descriptor the user owns and does the I/O on ([`FdChannel`]).
     Fd,
 }
 
-/// A slot where the C or Python layer keeps its own object for this core object (a handle
-/// guard, a weak reference): dropped with the core object.
-pub(crate) type Binding = Mutex<Option<Box<dyn Any + Send + Sync>>>;
+/// A slot where the C or Python layer keeps its own object for this core object: a boxed
+/// value (Python's weak reference to its wrapper) or a handle number (the C layer's, with no
+/// allocation), dropped with the core object.
+#[derive(Default)]
+pub(crate) struct Binding(Mutex<Bound>);
 
-/// The state every channel shares.
-pub(crate) struct ChannelCore {
+#[derive(Default)]
+enum Bound {
+    #[default]
+    None,
+    Object(Box<dyn Any + Send + Sync>),
+    Handle(BoundHandle),
+}
+
+/// A binding layer's handle number for a core object, and the function that lets go of it
+/// when the object dies (the C layer's key handles free their slot so).
+struct BoundHandle {
+    raw: u64,
+    release: Option<fn(u64)>,
+}
+
+impl Drop for BoundHandle {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            release(self.raw);
+        }
+    }
+}
+
+impl Binding {
+    /// Runs `f` with the boxed value, if that is what the slot holds.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
+        match &*lock(&self.0) {
+            Bound::Object(value) => f(Some(&**value)),
+            _ => f(None),
+        }
+    }
+
+    /// Stores a boxed value; what the slot held is dropped after the slot's lock.
+    pub(crate) fn set(&self, value: Box<dyn Any + Send + Sync>) {
+        self.replace(Bound::Object(value));
+    }
+
+    /// The handle number, if that is what the slot holds.
+    pub(crate) fn handle(&self) -> Option<u64> {
+        match &*lock(&self.0) {
+            Bound::Handle(handle) => Some(handle.raw),
+            _ => None,
+        }
+    }
+
+    /// Stores a handle number and the function that lets go of it when the object dies.
+    pub(crate) fn set_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.replace(Bound::Handle(BoundHandle { raw, release }));
+    }
+
+    fn replace(&self, bound: Bound) {
+        let old = std::mem::replace(&mut *lock(&self.0), bound);
+        drop(old);
+    }
+}
+
+/// The state every channel shares: a channel's own allocation. Opaque; a binding layer may keep
+/// an `Arc<ChannelCore>` in place of a channel (`SocketChannel::into_shared` and `from_shared`).
+pub struct ChannelCore {
     pub(crate) fd: GuardedFd,
     pub(crate) kind: KindState,
     blocking: AtomicBool,
@@ -112,6 +172,15 @@ impl ChannelCore {
         matches!(self.kind, KindState::Fd)
     }
 
+    /// The interest ops the kind supports (Java's `validOps`).
+    pub(crate) fn valid_ops(&self) -> u32 {
+        match self.kind {
+            KindState::Socket(_) => SocketChannel::VALID_OPS,
+            KindState::Server(_) => ServerSocketChannel::VALID_OPS,
+            KindState::Fd => FdChannel::VALID_OPS,
+        }
+    }
+
     fn kind_name(&self) -> &'static str {
         match self.kind {
             KindState::Socket(_) => "socket",
@@ -150,7 +219,7 @@ impl ChannelCore {
             registration: Mutex::new(None),
             waiters: Waiters::default(),
             generation: fork::generation(),
-            binding: Mutex::new(None),
+            binding: Binding::default(),
             closing: AtomicBool::new(false),
             read_lock: Mutex::new(()),
             write_lock: Mutex::new(()),
@@ -331,10 +400,15 @@ impl Channel {
 
     /// The interest ops this channel supports (Java's `validOps`).
     pub fn valid_ops(&self) -> u32 {
-        match self {
-            Channel::Socket(_) => SocketChannel::VALID_OPS,
-            Channel::Server(_) => ServerSocketChannel::VALID_OPS,
-            Channel::Fd(_) => FdChannel::VALID_OPS,
+        self.core().valid_ops()
+    }
+
+    /// The channel whose allocation `core` is, as its kind says.
+    pub(crate) fn of_core(core: Arc<ChannelCore>) -> Channel {
+        match core.kind {
+            KindState::Socket(_) => Channel::Socket(SocketChannel { core }),
+            KindState::Server(_) => Channel::Server(ServerSocketChannel { core }),
+            KindState::Fd => Channel::Fd(FdChannel { core }),
         }
     }
 
@@ -345,14 +419,24 @@ impl Channel {
 
     /// The binding layer's object for this channel (see `set_binding`).
     pub fn with_binding<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
-        let b = lock(&self.core().binding);
-        f(b.as_deref())
+        self.core().binding.with(f)
     }
 
-    /// Stores the binding layer's object for this channel (a C handle guard, a Python weak
-    /// reference); it is dropped with the channel.
+    /// Stores the binding layer's object for this channel (a Python weak reference); it is
+    /// dropped with the channel.
     pub fn set_binding(&self, value: Box<dyn Any + Send + Sync>) {
-        *lock(&self.core().binding) = Some(value);
+        self.core().binding.set(value);
+    }
+
+    /// The binding layer's handle number for this channel (see `set_bound_handle`).
+    pub fn bound_handle(&self) -> Option<u64> {
+        self.core().binding.handle()
+    }
+
+    /// Stores the binding layer's handle number for this channel (the C layer's handle) in
+    /// place of an object, allocating nothing; `release` runs with it when the channel dies.
+    pub fn set_bound_handle(&self, raw: u64, release: Option<fn(u64)>) {
+        self.core().binding.set_handle(raw, release);
     }
 }
 

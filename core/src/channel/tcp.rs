@@ -223,7 +223,20 @@ pub struct SocketChannel {
 /// The methods both TCP channel types have alike (options, blocking mode, registration,
 /// state, descriptor, detach, close, identity), written once.
 macro_rules! shared_channel_methods {
-    ($type:ident) => {
+    ($type:ident, $kind:pat) => {
+        /// The channel whose allocation `core` is (as [`into_shared`](Self::into_shared) gave
+        /// it), if it is a channel of this type.
+        pub fn from_shared(core: Arc<ChannelCore>) -> Option<$type> {
+            matches!(core.kind, $kind).then_some($type { core })
+        }
+
+        /// The channel's allocation, shared: what a binding layer can keep in place of the
+        /// channel (one pointer, no allocation of its own); [`from_shared`](Self::from_shared)
+        /// turns it back.
+        pub fn into_shared(self) -> Arc<ChannelCore> {
+            self.core
+        }
+
         /// The options this channel supports (`IPV6_V6ONLY` only on IPv6 sockets); see
         #[doc = concat!("[`", stringify!($type), "::OPTIONS`].")]
         pub fn supported_options(&self) -> &'static [SocketOption] {
@@ -839,7 +852,7 @@ impl SocketChannel {
         socket::peer_addr(call.fd()).map(Some)
     }
 
-    shared_channel_methods!(SocketChannel);
+    shared_channel_methods!(SocketChannel, KindState::Socket(_));
 }
 
 /// A TCP listener (Java's `ServerSocketChannel`). Cloning gives another handle to the same
@@ -875,7 +888,11 @@ impl ServerSocketChannel {
 
     fn open_socket(family: Option<Family>) -> Result<ServerSocketChannel> {
         let (fd, family) = open_socket(family)?;
-        let core = ChannelCore::new(fd, KindState::Server(ServerState::new(false)), family);
+        let core = ChannelCore::new(
+            fd,
+            KindState::Server(Box::new(ServerState::new(false))),
+            family,
+        );
         socket::set_option(fd, SocketOption::ReuseAddr, 1)?;
         Ok(ServerSocketChannel {
             core: Arc::new(core),
@@ -902,7 +919,7 @@ impl ServerSocketChannel {
         socket::adopt_flags(fd)?;
         let core = ChannelCore::new(
             fd,
-            KindState::Server(ServerState::new(state.listening)),
+            KindState::Server(Box::new(ServerState::new(state.listening))),
             state.family,
         );
         Ok(ServerSocketChannel {
@@ -1004,5 +1021,5 @@ impl ServerSocketChannel {
         socket::local_addr(call.fd()).map(Some)
     }
 
-    shared_channel_methods!(ServerSocketChannel);
+    shared_channel_methods!(ServerSocketChannel, KindState::Server(_));
 }

@@ -50,6 +50,8 @@ mod deadlines;
 mod group;
 mod io;
 mod promise;
+mod reclaim;
+pub mod run_right;
 mod schedule;
 mod shutdown;
 mod task;
@@ -67,6 +69,7 @@ use std::time::{Duration, Instant};
 pub use group::{EventLoopGroup, MAX_GROUP_LOOPS};
 pub(crate) use io::{IoEvent, IoHandle};
 pub use promise::{Failure, Future, Listener, Outcome, Promise, Value};
+pub use run_right::RunRight;
 pub use schedule::{Repeat, ScheduledFuture, TimerTask};
 pub use task::{RawTask, Task};
 pub use timer::{LoopTimer, TimerCallback};
@@ -152,6 +155,8 @@ pub(crate) struct LoopInner {
     /// Every reusable timer made on the loop, for its termination to close them.
     loop_timers: Mutex<timer::Registry>,
     owner: AtomicU64,
+    /// Which thread runs the loop now (see [`RunRight`]).
+    run_right: &'static RunRight,
     library_driven: bool,
     running: AtomicBool,
     /// Whether the loop is not running callbacks (blocked in its wait, or not running at all),
@@ -185,6 +190,17 @@ pub(crate) struct LoopInner {
     leftovers: Mutex<Vec<Queued>>,
     scratch: Mutex<Vec<SelectionKey>>,
     scope: Mutex<Option<CallbackScope>>,
+    /// Reclaims handed to the loop ([`EventLoop::reclaim_later`]); `None` once the
+    /// termination has run the last ones.
+    reclaims: Mutex<Option<Vec<reclaim::Reclaim>>>,
+    /// Whether `reclaims` may hold some: read without its lock at the end of every turn.
+    reclaims_pending: AtomicBool,
+}
+
+impl Drop for LoopInner {
+    fn drop(&mut self) {
+        self.run_right.release();
+    }
 }
 
 /// An event loop. Cloning gives another handle to the same loop. Thread-safe: every method
@@ -235,6 +251,7 @@ impl EventLoop {
                 timers: Mutex::new(deadlines::Heap::default()),
                 loop_timers: Mutex::new(timer::Registry::default()),
                 owner: AtomicU64::new(if library_driven { 0 } else { thread_no() }),
+                run_right: RunRight::claim(),
                 library_driven,
                 running: AtomicBool::new(false),
                 idle: AtomicBool::new(true),
@@ -255,6 +272,8 @@ impl EventLoop {
                 in_tasks: AtomicBool::new(false),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
+                reclaims: Mutex::new(Some(Vec::new())),
+                reclaims_pending: AtomicBool::new(false),
             }),
         })
     }
@@ -305,6 +324,22 @@ impl EventLoop {
 
     fn in_loop(inner: &LoopInner) -> bool {
         inner.owner.load(Ordering::Acquire) == thread_no()
+    }
+
+    /// Whether the calling thread is running the loop now (see [`RunRight`]): inside one of
+    /// its runs, the library thread of a spawned loop, or the thread closing a loop nobody
+    /// runs. Unlike [`in_event_loop`](Self::in_event_loop), a caller-driven loop's owner
+    /// between runs is not. What the loop owns may be touched without a lock only then.
+    #[inline]
+    pub fn in_run(&self) -> bool {
+        self.inner.run_right.held()
+    }
+
+    /// The loop's run-right cell and its id, for tables that name loop-owned objects (the
+    /// C handle table): `cell.held_for(id)` tells, with loads alone and even after the loop
+    /// is gone, whether the caller runs this loop.
+    pub fn run_right(&self) -> (&'static RunRight, u64) {
+        (self.inner.run_right, self.inner.run_right.loop_id())
     }
 
     /// The loop's monotonic clock: time since the loop was created.

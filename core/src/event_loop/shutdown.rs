@@ -163,6 +163,9 @@ impl EventLoop {
         } else {
             self.inner.terminated.try_success(None);
         }
+        // Last, while this thread still runs the loop: user code (attachment frees, the
+        // termination's listeners) may have used loop-owned objects above.
+        self.run_reclaims(true);
     }
 
     /// Deals with queued work that will not run as tasks any more (a shutdown drops it): a
@@ -196,6 +199,7 @@ impl EventLoop {
         }
         self.shutdown_now();
         if !self.inner.library_driven && !self.inner.running.swap(true, Ordering::AcqRel) {
+            let _run_right = self.inner.run_right.hold();
             self.finish_shutdown_scoped();
             self.inner.running.store(false, Ordering::Release);
         }

@@ -114,6 +114,7 @@ impl EventLoop {
         self.inner.idle.store(false, Ordering::SeqCst);
         self.inner.streaming.store(false, Ordering::Relaxed);
         let _running = NotRunning(self);
+        let _run_right = self.inner.run_right.hold();
         self.inner.owner.store(thread_no(), Ordering::Release);
         loop {
             // Nothing referenced: a Default or Once run has nothing to wait for (libuv's
@@ -215,6 +216,7 @@ impl EventLoop {
         if n > 0 {
             *lock(&inner.scratch) = keys;
         }
+        self.run_reclaims(false);
         // A stream from other threads: a wake-up that found two or more tasks, or a task the
         // spin caught. Tasks the loop queues for itself (say, from a timer) do not count.
         let streaming = caught || (woken && ran_after_wait >= 2);

@@ -27,6 +27,15 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 
+/// Runs `hook` in the child of every later `fork()`, after the generation is bumped. The hook
+/// runs in a process with one thread, where another thread's lock may be held forever: it must
+/// take no lock and allocate nothing.
+pub fn on_child(hook: unsafe extern "C" fn()) {
+    generation();
+    // SAFETY: registers a plain function; its contract is the caller's (see above).
+    unsafe { libc::pthread_atfork(None, None, Some(hook)) };
+}
+
 /// Whether an object created in `created` generation lives in a forked child now.
 #[inline]
 pub fn is_forked(created: u64) -> bool {

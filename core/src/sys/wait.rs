@@ -8,7 +8,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
+use std::ptr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::sync::lock;
@@ -81,17 +83,28 @@ pub fn interrupt_slice() -> Option<Duration> {
     INTERRUPT.with(|i| i.borrow().as_ref().and_then(|i| i.slice))
 }
 
-/// The wake-up descriptors of the threads blocked on one object.
+/// The wake-up descriptors of the threads blocked on one object: one word, the list being
+/// allocated by the first thread that blocks on the object (and freed with it), so an object
+/// nobody blocks on (a channel used with a selector) pays no more.
+///
+/// A closing thread marks the object closed and then calls [`wake_all`](Self::wake_all); a
+/// waiter adds itself and then checks whether the object is closed. A sequentially consistent
+/// fence on each side, between the two steps, makes sure that one of them sees the other: the
+/// closer finds the waiter in the list, or the waiter finds the object closed.
 #[derive(Debug, Default)]
 pub struct Waiters {
-    fds: Mutex<Vec<RawFd>>,
+    list: AtomicPtr<Mutex<Vec<RawFd>>>,
 }
 
 impl Waiters {
     /// Wakes every thread blocked on this object.
     pub fn wake_all(&self) {
-        let fds = lock(&self.fds);
-        for &fd in fds.iter() {
+        fence(Ordering::SeqCst);
+        // SAFETY: a list, once published, lives as long as `self`.
+        let Some(list) = (unsafe { self.list.load(Ordering::Acquire).as_ref() }) else {
+            return;
+        };
+        for &fd in lock(list).iter() {
             let one: u64 = 1;
             // SAFETY: `fd` is a live eventfd owned by a thread that is still waiting (it
             // removes itself under this lock before its thread-local closes it).
@@ -99,14 +112,49 @@ impl Waiters {
         }
     }
 
+    /// The list, made on first use.
+    fn list(&self) -> &Mutex<Vec<RawFd>> {
+        let mut list = self.list.load(Ordering::Acquire);
+        if list.is_null() {
+            let made = Box::into_raw(Box::default());
+            list = match self.list.compare_exchange(
+                ptr::null_mut(),
+                made,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => made,
+                Err(theirs) => {
+                    // SAFETY: ours, never published.
+                    drop(unsafe { Box::from_raw(made) });
+                    theirs
+                }
+            };
+        }
+        // SAFETY: published lists live as long as `self`.
+        unsafe { &*list }
+    }
+
+    /// Adds a waiter; the caller checks whether the object closed after this.
     fn add(&self, fd: RawFd) {
-        lock(&self.fds).push(fd);
+        lock(self.list()).push(fd);
+        fence(Ordering::SeqCst);
     }
 
     fn remove(&self, fd: RawFd) {
-        let mut fds = lock(&self.fds);
+        let mut fds = lock(self.list());
         if let Some(at) = fds.iter().position(|&f| f == fd) {
             fds.swap_remove(at);
+        }
+    }
+}
+
+impl Drop for Waiters {
+    fn drop(&mut self) {
+        let list = *self.list.get_mut();
+        if !list.is_null() {
+            // SAFETY: made by `Box::into_raw` in `list`; nobody else refers to it any more.
+            drop(unsafe { Box::from_raw(list) });
         }
     }
 }
