@@ -353,7 +353,7 @@ def test_user_events_are_singletons() -> None:
     ch = nioxide.EmbeddedChannel(Events())
     ch.pipeline.fire_user_event_triggered(nioxide.CHANNEL_INPUT_SHUTDOWN)
     ch.pipeline.fire_user_event_triggered(("mine", 1))
-    ch.channel.shutdown_output().result(timeout=0) if False else ch.channel.shutdown_output()
+    ch.channel.shutdown_output()
     ch.run_pending_tasks()
     assert events[0] is nioxide.CHANNEL_INPUT_SHUTDOWN
     assert events[1] == ("mine", 1)
