@@ -2,9 +2,12 @@
 # examples/run-demo.sh: the demo `make demo` runs (after `make build`).
 #
 # Builds the two C examples against include/nioxide.h and the cargo-built libnioxide (nothing
-# else is built here), then runs two conversations on 127.0.0.1 with OS-chosen ports:
+# else is built here), then runs these conversations on 127.0.0.1 with OS-chosen ports:
 #   1. the C Selector echo server with the Python Selector echo client;
-#   2. the Python Selector echo server with the C Selector echo client.
+#   2. the Python Selector echo server with the C Selector echo client;
+#   3. the Python pipeline echo server (Netty's EchoServer) with the C Selector echo client;
+#   4. the C Selector echo server with the Python pipeline echo client (Netty's EchoClient);
+#   5. the Python pipeline echo server with the Python pipeline echo client.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -113,5 +116,15 @@ converse "Python server <-> C client" \
     "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
     "$OUT/selector-echo-client"
 
+converse "Python pipeline server <-> C Selector client" \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_server.py" -- \
+    "$OUT/selector-echo-client"
+converse "C Selector server <-> Python pipeline client" \
+    "$OUT/selector-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_client.py"
+converse "Python pipeline server <-> Python pipeline client" \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_server.py" -- \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_client.py"
+
 echo
-echo "demo: both conversations checked"
+echo "demo: every conversation checked"
