@@ -26,17 +26,7 @@ EVENTS = [
 OPERATIONS = ["bind", "connect", "disconnect", "close", "read", "write", "flush"]
 
 
-@pytest.fixture(autouse=True)
-def no_buffer_left() -> Any:
-    """Every test releases the buffers and contexts it made (checked through
-    nioxide.live_objects() once the test's objects are collected)."""
-    gc.collect()
-    before = nioxide.live_objects()
-    yield
-    gc.collect()
-    after = nioxide.live_objects()
-    for name in ("Buffer", "Channel", "ChannelHandlerContext"):
-        assert after.get(name, 0) <= before.get(name, 0), f"{name} objects left: {after}"
+pytestmark = pytest.mark.usefixtures("pipeline_objects_released")
 
 
 class Recorder(nioxide.ChannelDuplexHandler):

@@ -8,7 +8,6 @@ at the tail, awaiting a write future in asyncio. Every wait is bounded; addresse
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import socket
 import threading
@@ -25,16 +24,7 @@ WAIT = 10.0
 MiB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def nothing_left() -> Iterator[None]:
-    """Every test releases the buffers, channels and contexts it made."""
-    gc.collect()
-    before = nioxide.live_objects()
-    yield
-    gc.collect()
-    after = nioxide.live_objects()
-    for name in ("Buffer", "Channel", "ChannelHandlerContext"):
-        assert after.get(name, 0) <= before.get(name, 0), f"{name} objects left: {after}"
+pytestmark = pytest.mark.usefixtures("pipeline_objects_released")
 
 
 @pytest.fixture

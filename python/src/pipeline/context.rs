@@ -14,9 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::channel::{self, Channel};
-use super::handler::{PyHandler, failure_from};
+use super::handler::PyHandler;
 use super::list::ChannelPipeline;
-use super::message::{to_address, to_event, to_message};
 use crate::event_loop::promise::Future;
 use crate::live::{Class, Live};
 
@@ -68,13 +67,7 @@ pub(crate) fn core_promise(promise: Option<&Bound<'_, Future>>) -> Option<Promis
     promise.map(|p| p.get().core().clone())
 }
 
-/// Returns the optional future argument back (what the outbound calls return).
-fn give_back(promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
-    promise.map(Bound::unbind)
-}
-
-#[pymethods]
-impl ChannelHandlerContext {
+pipeline_methods!(ChannelHandlerContext {
     #[getter]
     fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         PyString::new(py, self.core.name())
@@ -108,115 +101,6 @@ impl ChannelHandlerContext {
         self.channel.get().new_promise_object(py, &self.channel)
     }
 
-    // ---- inbound ----
-
-    fn fire_channel_registered(&self) {
-        self.core.fire_channel_registered();
-    }
-
-    fn fire_channel_unregistered(&self) {
-        self.core.fire_channel_unregistered();
-    }
-
-    fn fire_channel_active(&self) {
-        self.core.fire_channel_active();
-    }
-
-    fn fire_channel_inactive(&self) {
-        self.core.fire_channel_inactive();
-    }
-
-    fn fire_channel_read(&self, msg: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_channel_read(to_message(msg)?);
-        Ok(())
-    }
-
-    fn fire_channel_read_complete(&self) {
-        self.core.fire_channel_read_complete();
-    }
-
-    fn fire_user_event_triggered(&self, event: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_user_event_triggered(to_event(event)?);
-        Ok(())
-    }
-
-    fn fire_channel_writability_changed(&self) {
-        self.core.fire_channel_writability_changed();
-    }
-
-    fn fire_exception_caught(&self, exception: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_exception_caught(failure_from(exception)?);
-        Ok(())
-    }
-
-    // ---- outbound ----
-
-    #[pyo3(signature = (local, promise = None))]
-    fn bind(
-        &self,
-        local: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .bind(to_address(local)?, core_promise(promise.as_ref()));
-        Ok(give_back(promise))
-    }
-
-    #[pyo3(signature = (remote, local = None, promise = None))]
-    fn connect(
-        &self,
-        remote: &Bound<'_, PyAny>,
-        local: Option<&Bound<'_, PyAny>>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        let local = local.map(to_address).transpose()?;
-        self.core
-            .connect(to_address(remote)?, local, core_promise(promise.as_ref()));
-        Ok(give_back(promise))
-    }
-
-    #[pyo3(signature = (promise = None))]
-    fn disconnect(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
-        self.core.disconnect(core_promise(promise.as_ref()));
-        give_back(promise)
-    }
-
-    #[pyo3(signature = (promise = None))]
-    fn close(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
-        self.core.close(core_promise(promise.as_ref()));
-        give_back(promise)
-    }
-
-    fn read(&self) {
-        self.core.read();
-    }
-
-    #[pyo3(signature = (msg, promise = None))]
-    fn write(
-        &self,
-        msg: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .write(to_message(msg)?, core_promise(promise.as_ref()));
-        Ok(give_back(promise))
-    }
-
-    fn flush(&self) {
-        self.core.flush();
-    }
-
-    #[pyo3(signature = (msg, promise = None))]
-    fn write_and_flush(
-        &self,
-        msg: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .write_and_flush(to_message(msg)?, core_promise(promise.as_ref()));
-        Ok(give_back(promise))
-    }
-
     /// The channel's object (a handler → context → channel → attribute → handler cycle is
     /// one the collector sees).
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -230,4 +114,4 @@ impl ChannelHandlerContext {
             self.core.channel().id()
         )
     }
-}
+});

@@ -11,9 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::channel;
-use super::context::{self, ChannelHandlerContext, core_promise};
-use super::handler::{PyHandler, boxed, failure_from, unclaim};
-use super::message::{to_address, to_event, to_message};
+use super::context::{self, ChannelHandlerContext};
+use super::handler::{PyHandler, boxed, unclaim};
 use crate::error::{invalid, to_pyerr};
 use crate::event_loop::promise::Future;
 
@@ -91,8 +90,7 @@ fn missing(key: &Bound<'_, PyAny>) -> PyErr {
     invalid(format!("no handler {shown} in the pipeline"))
 }
 
-#[pymethods]
-impl ChannelPipeline {
+pipeline_methods!(ChannelPipeline {
     #[getter]
     fn channel<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, channel::Channel>> {
         channel::object(py, self.core.channel())
@@ -209,116 +207,7 @@ impl ChannelPipeline {
         Ok(find(&self.core, key)?.is_some())
     }
 
-    // ---- inbound events, from the head ----
-
-    fn fire_channel_registered(&self) {
-        self.core.fire_channel_registered();
-    }
-
-    fn fire_channel_unregistered(&self) {
-        self.core.fire_channel_unregistered();
-    }
-
-    fn fire_channel_active(&self) {
-        self.core.fire_channel_active();
-    }
-
-    fn fire_channel_inactive(&self) {
-        self.core.fire_channel_inactive();
-    }
-
-    fn fire_channel_read(&self, msg: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_channel_read(to_message(msg)?);
-        Ok(())
-    }
-
-    fn fire_channel_read_complete(&self) {
-        self.core.fire_channel_read_complete();
-    }
-
-    fn fire_user_event_triggered(&self, event: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_user_event_triggered(to_event(event)?);
-        Ok(())
-    }
-
-    fn fire_channel_writability_changed(&self) {
-        self.core.fire_channel_writability_changed();
-    }
-
-    fn fire_exception_caught(&self, exception: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.core.fire_exception_caught(failure_from(exception)?);
-        Ok(())
-    }
-
-    // ---- outbound operations, from the tail ----
-
-    #[pyo3(signature = (local, promise = None))]
-    fn bind(
-        &self,
-        local: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .bind(to_address(local)?, core_promise(promise.as_ref()));
-        Ok(promise.map(Bound::unbind))
-    }
-
-    #[pyo3(signature = (remote, local = None, promise = None))]
-    fn connect(
-        &self,
-        remote: &Bound<'_, PyAny>,
-        local: Option<&Bound<'_, PyAny>>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        let local = local.map(to_address).transpose()?;
-        self.core
-            .connect(to_address(remote)?, local, core_promise(promise.as_ref()));
-        Ok(promise.map(Bound::unbind))
-    }
-
-    #[pyo3(signature = (promise = None))]
-    fn disconnect(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
-        self.core.disconnect(core_promise(promise.as_ref()));
-        promise.map(Bound::unbind)
-    }
-
-    #[pyo3(signature = (promise = None))]
-    fn close(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
-        self.core.close(core_promise(promise.as_ref()));
-        promise.map(Bound::unbind)
-    }
-
-    fn read(&self) {
-        self.core.read();
-    }
-
-    #[pyo3(signature = (msg, promise = None))]
-    fn write(
-        &self,
-        msg: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .write(to_message(msg)?, core_promise(promise.as_ref()));
-        Ok(promise.map(Bound::unbind))
-    }
-
-    fn flush(&self) {
-        self.core.flush();
-    }
-
-    #[pyo3(signature = (msg, promise = None))]
-    fn write_and_flush(
-        &self,
-        msg: &Bound<'_, PyAny>,
-        promise: Option<Bound<'_, Future>>,
-    ) -> PyResult<Option<Py<Future>>> {
-        self.core
-            .write_and_flush(to_message(msg)?, core_promise(promise.as_ref()));
-        Ok(promise.map(Bound::unbind))
-    }
-
     fn __repr__(&self) -> String {
         format!("<nioxide.ChannelPipeline {:?}>", self.core.names())
     }
-}
+});

@@ -16,6 +16,128 @@
 //! Python class does not override passes by in core without entering Python. Calls from
 //! other threads are queued to the loop (core's rule) and never wait for it.
 
+/// The `#[pymethods]` of a class over a core context or pipeline (`self.core`): the class's
+/// own methods, then what both share, with the same names and arguments as core's: the
+/// inbound events (`fire_*`, towards the tail) and the outbound operations (towards the
+/// head), each of which takes an optional promise and returns it.
+macro_rules! pipeline_methods {
+    ($class:ty { $($own:tt)* }) => {
+        #[pyo3::pymethods]
+        impl $class {
+            $($own)*
+
+            fn fire_channel_registered(&self) {
+                self.core.fire_channel_registered();
+            }
+
+            fn fire_channel_unregistered(&self) {
+                self.core.fire_channel_unregistered();
+            }
+
+            fn fire_channel_active(&self) {
+                self.core.fire_channel_active();
+            }
+
+            fn fire_channel_inactive(&self) {
+                self.core.fire_channel_inactive();
+            }
+
+            fn fire_channel_read(&self, msg: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.core.fire_channel_read($crate::pipeline::message::to_message(msg)?);
+                Ok(())
+            }
+
+            fn fire_channel_read_complete(&self) {
+                self.core.fire_channel_read_complete();
+            }
+
+            fn fire_user_event_triggered(&self, event: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.core
+                    .fire_user_event_triggered($crate::pipeline::message::to_event(event)?);
+                Ok(())
+            }
+
+            fn fire_channel_writability_changed(&self) {
+                self.core.fire_channel_writability_changed();
+            }
+
+            fn fire_exception_caught(&self, exception: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.core
+                    .fire_exception_caught($crate::pipeline::handler::failure_from(exception)?);
+                Ok(())
+            }
+
+            #[pyo3(signature = (local, promise = None))]
+            fn bind(
+                &self,
+                local: &Bound<'_, PyAny>,
+                promise: Option<Bound<'_, Future>>,
+            ) -> PyResult<Option<Py<Future>>> {
+                let local = $crate::pipeline::message::to_address(local)?;
+                self.core.bind(local, $crate::pipeline::context::core_promise(promise.as_ref()));
+                Ok(promise.map(Bound::unbind))
+            }
+
+            #[pyo3(signature = (remote, local = None, promise = None))]
+            fn connect(
+                &self,
+                remote: &Bound<'_, PyAny>,
+                local: Option<&Bound<'_, PyAny>>,
+                promise: Option<Bound<'_, Future>>,
+            ) -> PyResult<Option<Py<Future>>> {
+                let remote = $crate::pipeline::message::to_address(remote)?;
+                let local = local.map($crate::pipeline::message::to_address).transpose()?;
+                let core_promise = $crate::pipeline::context::core_promise(promise.as_ref());
+                self.core.connect(remote, local, core_promise);
+                Ok(promise.map(Bound::unbind))
+            }
+
+            #[pyo3(signature = (promise = None))]
+            fn disconnect(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
+                self.core.disconnect($crate::pipeline::context::core_promise(promise.as_ref()));
+                promise.map(Bound::unbind)
+            }
+
+            #[pyo3(signature = (promise = None))]
+            fn close(&self, promise: Option<Bound<'_, Future>>) -> Option<Py<Future>> {
+                self.core.close($crate::pipeline::context::core_promise(promise.as_ref()));
+                promise.map(Bound::unbind)
+            }
+
+            fn read(&self) {
+                self.core.read();
+            }
+
+            #[pyo3(signature = (msg, promise = None))]
+            fn write(
+                &self,
+                msg: &Bound<'_, PyAny>,
+                promise: Option<Bound<'_, Future>>,
+            ) -> PyResult<Option<Py<Future>>> {
+                let msg = $crate::pipeline::message::to_message(msg)?;
+                self.core.write(msg, $crate::pipeline::context::core_promise(promise.as_ref()));
+                Ok(promise.map(Bound::unbind))
+            }
+
+            fn flush(&self) {
+                self.core.flush();
+            }
+
+            #[pyo3(signature = (msg, promise = None))]
+            fn write_and_flush(
+                &self,
+                msg: &Bound<'_, PyAny>,
+                promise: Option<Bound<'_, Future>>,
+            ) -> PyResult<Option<Py<Future>>> {
+                let msg = $crate::pipeline::message::to_message(msg)?;
+                let core_promise = $crate::pipeline::context::core_promise(promise.as_ref());
+                self.core.write_and_flush(msg, core_promise);
+                Ok(promise.map(Bound::unbind))
+            }
+        }
+    };
+}
+
 pub(crate) mod bootstrap;
 pub(crate) mod channel;
 pub(crate) mod config;
