@@ -102,14 +102,15 @@ def serve(
     child: Any,
     **child_options: Any,
 ) -> tuple[nioxide.Channel, Any]:
-    """A server on 127.0.0.1:0 (or a fresh local name) whose accepted channels get `child`
+    """A server on 127.0.0.1:0 (::1 for "tcp6", a fresh name for "local") whose accepted channels get `child`
     (an initializer); returns the server channel and the address to connect to."""
     boss, workers = groups
     bootstrap = nioxide.ServerBootstrap().group(boss, workers).child_handler(child)
     for name, value in child_options.items():
         bootstrap.child_option(name, value)
-    if transport == "tcp":
-        bound = bootstrap.channel(nioxide.TcpServerChannel).bind(("127.0.0.1", 0))
+    if transport in ("tcp", "tcp6"):
+        host = "::1" if transport == "tcp6" else "127.0.0.1"
+        bound = bootstrap.channel(nioxide.TcpServerChannel).bind((host, 0))
     else:
         name = f"test-{uuid.uuid4()}"
         bound = bootstrap.channel(nioxide.LocalServerChannel).bind(name)
@@ -122,14 +123,14 @@ def client(
     workers: nioxide.EventLoopGroup, transport: str, address: Any, handler: Any, **options: Any
 ) -> nioxide.ChannelFuture[None]:
     bootstrap = nioxide.Bootstrap().group(workers).handler(handler)
-    bootstrap.channel(nioxide.TcpChannel if transport == "tcp" else nioxide.LocalChannel)
+    bootstrap.channel(nioxide.LocalChannel if transport == "local" else nioxide.TcpChannel)
     for name, value in options.items():
         bootstrap.option(name, value)
     return bootstrap.connect(address)
 
 
 @pytest.mark.parametrize("auto_read", [True, False], ids=["auto-read", "read-on-demand"])
-@pytest.mark.parametrize("transport", ["tcp", "local"])
+@pytest.mark.parametrize("transport", ["tcp", "tcp6", "local"])
 def test_one_mib_echoes_byte_exact(groups: Any, transport: str, auto_read: bool) -> None:
     server, address = serve(groups, transport, Init(Echo()), AUTO_READ=auto_read)
     data = os.urandom(MiB)
