@@ -19,7 +19,8 @@ use super::channel::{
     self, LocalChannel, LocalServerChannel, TcpChannel, TcpServerChannel, promise_object,
 };
 use super::config;
-use super::handler::{init_fn, is_initializer, is_sharable};
+use super::handler::{is_initializer, is_sharable};
+use super::initializer::init_fn;
 use super::message::{host_name, to_address};
 use crate::error::{invalid, to_pyerr};
 use crate::event_loop::group::EventLoopGroup;

@@ -16,7 +16,7 @@
 //! Python object are let go in `handler_removed` (the last call, which every channel's
 //! teardown makes), so what is left is a cycle between Python objects the collector sees.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use nioxide_core::ErrorKind;
 use nioxide_core::event_loop::{Failure, Promise};
@@ -31,6 +31,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
 use super::context::{self, ChannelHandlerContext};
+use super::initializer::init_fn;
 use super::message::{from_address, from_event, from_message, optional_address};
 use crate::error::{invalid, to_pyerr};
 use crate::gil;
@@ -189,8 +190,9 @@ fn promise_object<'py>(
     }
 }
 
+/// A handler method for an inbound event that carries nothing but the context.
 macro_rules! inbound {
-    ($method:ident, $name:literal, $bit:expr) => {
+    ($method:ident, $name:literal) => {
         fn $method(&self, ctx: &Context) -> HandlerResult {
             dispatch(self, ctx, |py, object, ctx| {
                 object.call_method1(intern!(py, $name), (ctx,)).map(drop)
@@ -230,33 +232,20 @@ impl ChannelHandler for PyHandler {
             Ok(())
         };
         // No event reaches the handler any more: let its objects go (see the module docs),
-        // attached so their reference counts drop now.
+        // attached so their reference counts drop now (without an interpreter the unrun
+        // closure drops them into pyo3's pool).
         let object = lock(&self.object).take();
         let context = lock(&self.context).take();
-        if gil::attach_loop(|_| drop((object, context))).is_none() {
-            // (Dropped already, into pyo3's pool, when the interpreter is gone.)
-        }
+        let _ = gil::attach_loop(move |_| drop((object, context)));
         result
     }
 
-    inbound!(channel_registered, "channel_registered", Mask::REGISTERED);
-    inbound!(
-        channel_unregistered,
-        "channel_unregistered",
-        Mask::UNREGISTERED
-    );
-    inbound!(channel_active, "channel_active", Mask::ACTIVE);
-    inbound!(channel_inactive, "channel_inactive", Mask::INACTIVE);
-    inbound!(
-        channel_read_complete,
-        "channel_read_complete",
-        Mask::READ_COMPLETE
-    );
-    inbound!(
-        channel_writability_changed,
-        "channel_writability_changed",
-        Mask::WRITABILITY_CHANGED
-    );
+    inbound!(channel_registered, "channel_registered");
+    inbound!(channel_unregistered, "channel_unregistered");
+    inbound!(channel_active, "channel_active");
+    inbound!(channel_inactive, "channel_inactive");
+    inbound!(channel_read_complete, "channel_read_complete");
+    inbound!(channel_writability_changed, "channel_writability_changed");
 
     fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
         dispatch(self, ctx, |py, object, ctx| {
@@ -438,27 +427,4 @@ pub(crate) fn boxed(handler: &Bound<'_, PyAny>) -> PyResult<Box<dyn ChannelHandl
         context: Mutex::new(None),
         mask,
     }))
-}
-
-/// The function core runs to set a channel up with a Python `ChannelInitializer`
-/// (`init_channel(channel)`), or, for another handler, to add that handler to the channel's
-/// pipeline. An exception fails it (core fires it and closes the channel).
-pub(crate) fn init_fn(handler: &Bound<'_, PyAny>) -> nx::InitFn {
-    let initializer = is_initializer(handler).unwrap_or(false);
-    let handler = handler.clone().unbind();
-    Arc::new(move |channel: &nx::Channel| {
-        gil::attach_loop(|py| {
-            let run = || -> PyResult<()> {
-                let handler = handler.bind(py);
-                if initializer {
-                    let channel = super::channel::object(py, channel)?;
-                    handler.call_method1(intern!(py, "init_channel"), (channel,))?;
-                    return Ok(());
-                }
-                super::list::add(&channel.pipeline(), nx::Position::Last, handler, None).map(drop)
-            };
-            run().map_err(|err| failure_of(py, err))
-        })
-        .unwrap_or(Ok(()))
-    })
 }

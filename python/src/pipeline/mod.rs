@@ -3,6 +3,7 @@
 //!
 //! [`channel`] has `Channel` and its kinds, [`list`] `ChannelPipeline`, [`context`]
 //! `ChannelHandlerContext`, [`handler`] the core handler that calls a Python handler,
+//! [`initializer`] what a `ChannelInitializer` (or a bootstrap's handler) runs per channel,
 //! [`message`] `Buffer`, user messages, events and addresses, [`config`] the options by
 //! Netty's names, [`bootstrap`] `ServerBootstrap` and `Bootstrap`, [`embedded`]
 //! `EmbeddedChannel`. The handler base classes, `ChannelInitializer`, `ChannelOption`,
@@ -144,6 +145,7 @@ pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod embedded;
 pub(crate) mod handler;
+pub(crate) mod initializer;
 pub(crate) mod list;
 pub(crate) mod message;
 
