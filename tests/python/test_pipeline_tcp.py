@@ -532,3 +532,67 @@ def test_a_write_future_is_awaitable_in_asyncio(groups: Any) -> None:
 
 async def _await(future: Any) -> Any:
     return await future
+
+
+def test_a_channel_made_by_hand_registers_and_connects(groups: Any) -> None:
+    server, address = serve(groups, "tcp", Init(Echo()))
+    loop = groups[1].next()
+    ch = nioxide.TcpChannel.open(loop)
+    assert isinstance(ch, nioxide.TcpChannel) and ch.event_loop is loop
+    assert not ch.is_registered() and not ch.is_active()
+    got = bytearray()
+    echoed = threading.Event()
+
+    class Reads(nioxide.ChannelInboundHandler):
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            got.extend(msg)
+            echoed.set()
+
+    ch.pipeline.add_last(Reads())
+    assert ch.register().result(WAIT) is None
+    assert ch.connect(address).result(WAIT) is None
+    assert ch.is_active() and ch.remote_address == address
+    # A message that is not bytes fails at a TCP channel's head.
+    refused = ch.write_and_flush(object(), ch.new_promise())
+    with pytest.raises(nioxide.InvalidArgumentError):
+        refused.result(WAIT)
+    ch.write_and_flush(b"by hand")
+    assert echoed.wait(WAIT)
+    deadline = time.monotonic() + WAIT
+    while bytes(got) != b"by hand" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bytes(got) == b"by hand"
+    ch.close().result(WAIT)
+    server.close().result(WAIT)
+
+
+def test_a_failing_exception_caught_is_reported_once_not_looped(groups: Any) -> None:
+    contexts: list[dict[str, Any]] = []
+    calls: list[str] = []
+
+    class FailsTwice(nioxide.ChannelInboundHandler):
+        sharable = True
+
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            calls.append("read")
+            raise ValueError("first")
+
+        def exception_caught(self, ctx: Any, exception: BaseException) -> None:
+            calls.append(f"caught {exception}")
+            raise RuntimeError("second")
+
+    groups[1].set_exception_handler(lambda loop, context: contexts.append(context))
+    server, address = serve(groups, "tcp", Init(FailsTwice()))
+    connected = client(groups[1], "tcp", address, nioxide.ChannelInboundHandler())
+    ch = connected.result(WAIT) or connected.channel
+    ch.write_and_flush(b"x")
+    deadline = time.monotonic() + WAIT
+    while not contexts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert calls == ["read", "caught first"]
+    assert len(contexts) == 1 and isinstance(contexts[0]["exception"], RuntimeError)
+    groups[1].set_exception_handler(None)
+    ch.close().result(WAIT)
+    server.close().result(WAIT)
+    contexts.clear()
