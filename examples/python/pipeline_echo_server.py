@@ -85,7 +85,9 @@ def main() -> int:
         bound = bootstrap.bind(("127.0.0.1", port))
         bound.result(timeout=10)
         server = bound.channel
-        print(f"listening on 127.0.0.1:{server.local_address[1]}", flush=True)
+        address = server.local_address
+        assert isinstance(address, tuple)  # a TCP address: (host, port)
+        print(f"listening on {address[0]}:{address[1]}", flush=True)
         try:
             served = 0
             while not stop.is_set() and (connections == 0 or served < connections):

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable, Generator, Iterator
 from collections.abc import Iterable
 from types import GenericAlias, TracebackType
-from typing import Any, Final, Generic, TypeAlias, TypeVar, final
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final, overload
 
 from typing_extensions import Buffer as BytesLike
 from typing_extensions import Self, TypeVarTuple, Unpack, disjoint_base
@@ -1292,20 +1292,26 @@ class Channel:
     def read(self) -> None:
         """Asks for a read batch (with ``AUTO_READ`` off: one batch per call, coalesced)."""
 
-    def write(self, msg: Any, promise: ChannelFuture[None] | None = None) -> ChannelFuture[None] | None:
+    @overload
+    def write(self, msg: Any, promise: None = None) -> None:
         """Writes ``msg`` through the pipeline; it waits in the outbound buffer until a
         flush. Its bytes are counted at the call, from any thread. ``promise`` (returned)
         completes once the bytes are handed to the kernel, or fails once (a close:
         :class:`ClosedChannelError`; a reset: :class:`ConnectionResetError`; past the hard cap:
         ``ENOBUFS``). Without a promise a failure fires the exception event."""
 
+    @overload
+    def write(self, msg: Any, promise: ChannelFuture[None]) -> ChannelFuture[None]: ...
+
     def flush(self) -> None:
         """Flushes what was written."""
 
-    def write_and_flush(
-        self, msg: Any, promise: ChannelFuture[None] | None = None
-    ) -> ChannelFuture[None] | None:
+    @overload
+    def write_and_flush(self, msg: Any, promise: None = None) -> None:
         """:meth:`write`, then :meth:`flush`."""
+
+    @overload
+    def write_and_flush(self, msg: Any, promise: ChannelFuture[None]) -> ChannelFuture[None]: ...
 
     def shutdown_output(self) -> ChannelFuture[None]:
         """Shuts the output down (TCP: a half-close; the peer reads end of stream); fires
@@ -1322,6 +1328,11 @@ class Channel:
         exception goes to the loop's exception handler."""
 
     def _close_when(self, future: Future[Any], on_failure: bool) -> None: ...
+    def __getattr__(self, name: str) -> Any:
+        """Per-channel state: any attribute set on the channel (``ch.requests = 0``)."""
+
+    def __setattr__(self, name: str, value: Any, /) -> None: ...
+
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
