@@ -596,3 +596,22 @@ def test_a_failing_exception_caught_is_reported_once_not_looped(groups: Any) -> 
     ch.close().result(WAIT)
     server.close().result(WAIT)
     contexts.clear()
+
+
+def test_a_taken_address_fails_the_bind_and_an_unbound_name_the_connect(groups: Any) -> None:
+    server, address = serve(groups, "tcp", Init(Echo()))
+    again = nioxide.ServerBootstrap().group(*groups).child_handler(Init(Echo())).bind(address)
+    with pytest.raises(OSError) as taken:
+        again.result(WAIT)
+    assert taken.value.errno == 98  # EADDRINUSE
+    again.channel.close_future.result(WAIT)
+    assert not again.channel.is_open()
+    nowhere = client(groups[1], "local", f"nobody-{uuid.uuid4()}", nioxide.ChannelInboundHandler())
+    with pytest.raises(nioxide.ConnectionRefusedError):
+        nowhere.result(WAIT)
+    nowhere.channel.close_future.result(WAIT)
+    with pytest.raises(nioxide.InvalidArgumentError, match="sharable"):
+        nioxide.ServerBootstrap().child_handler(nioxide.ChannelInboundHandler())
+    with pytest.raises(TypeError, match="channel"):
+        nioxide.Bootstrap().channel(nioxide.SocketChannel)
+    server.close().result(WAIT)
