@@ -8,6 +8,7 @@ at the tail, awaiting a write future in asyncio. Every wait is bounded; addresse
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import threading
@@ -615,3 +616,26 @@ def test_a_taken_address_fails_the_bind_and_an_unbound_name_the_connect(groups: 
     with pytest.raises(TypeError, match="channel"):
         nioxide.Bootstrap().channel(nioxide.SocketChannel)
     server.close().result(WAIT)
+
+
+def test_a_write_listener_runs_though_nothing_holds_its_future(groups: Any, slow_peer: Any) -> None:
+    listener, address = slow_peer
+    connected = client(groups[1], "tcp", address, nioxide.ChannelInboundHandler(),
+                       SO_SNDBUF=8192)  # fmt: skip
+    peer, _ = listener.accept()
+    try:
+        ch = connected.result(WAIT) or connected.channel
+        ran = threading.Event()
+        ch.write_and_flush(b"p" * MiB, ch.new_promise()).add_done_callback(lambda f: ran.set())
+        gc.collect()  # the future and its callback form a cycle only the write ends
+        assert not ran.is_set()
+        received = 0
+        peer.settimeout(WAIT)
+        while received < MiB:
+            data = peer.recv(1 << 20)
+            assert data
+            received += len(data)
+        assert ran.wait(WAIT)
+    finally:
+        peer.close()
+        connected.channel.close().result(WAIT)

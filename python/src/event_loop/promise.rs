@@ -54,6 +54,11 @@ pub(crate) struct Future {
     /// channel's `new_promise()`), rather than a task of the loop (`submit`, `schedule`) or
     /// a channel's own operation.
     user: bool,
+    /// Whether only Python code can complete it, so that its done callbacks are shown to the
+    /// collector while it is pending (see `__traverse__`): a user future, but not a channel's
+    /// promise, which the channel's operation completes (or fails when it closes) even when
+    /// no Python code holds it.
+    only_python: bool,
     /// Whether this object owns the promise's outcome for the collector: the one object made
     /// with the promise. A second object for the same promise (a channel promise handed to a
     /// Python outbound handler) must not show the value again.
@@ -156,6 +161,7 @@ impl Future {
     ) -> PyResult<Py<Future>> {
         let mut future = Future::with(core, state, None, user);
         future.owner = owner;
+        future.only_python = false;
         let object: Py<Future> =
             instantiate(py, &CHANNEL_FUTURE_CLASS, "ChannelFuture", future, None)?;
         object.bind(py).setattr(intern!(py, "channel"), channel)?;
@@ -173,6 +179,7 @@ impl Future {
             state,
             timer,
             user,
+            only_python: user,
             owner: true,
             callbacks: Mutex::new(Vec::new()),
             _live: Live::new(Class::Future),
@@ -358,7 +365,7 @@ impl Future {
         let pending = this
             .state
             .register(Call::new(r#fn, [slf.clone().into_any()])?);
-        if this.user && this.state.is_library_driven() && !this.core.is_done() {
+        if this.only_python && this.state.is_library_driven() && !this.core.is_done() {
             lock(&this.callbacks).push(pending.id());
         }
         this.core.add_listener(callback::listener(pending));
