@@ -639,3 +639,26 @@ def test_a_write_listener_runs_though_nothing_holds_its_future(groups: Any, slow
     finally:
         peer.close()
         connected.channel.close().result(WAIT)
+
+
+def test_a_server_handler_sees_each_accepted_channel_and_passes_it_on(groups: Any) -> None:
+    accepted: list[nioxide.Channel] = []
+
+    class Accepts(nioxide.ChannelInboundHandler):
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            assert isinstance(msg, nioxide.TcpChannel) and msg.parent == ctx.channel
+            accepted.append(msg)
+            ctx.fire_channel_read(msg)  # on to the bootstrap's acceptor, which sets it up
+
+    boss, workers = groups
+    bound = (nioxide.ServerBootstrap().group(boss, workers).handler(Accepts())
+             .child_handler(Init(Echo())).bind(("127.0.0.1", 0)))  # fmt: skip
+    bound.result(WAIT)
+    data = os.urandom(4096)
+    collector = Collector(data)
+    connected = client(workers, "tcp", bound.channel.local_address, collector)
+    connected.result(WAIT)
+    assert collector.done.wait(WAIT) and bytes(collector.got) == data
+    assert len(accepted) == 1
+    accepted.clear()
+    bound.channel.close().result(WAIT)
