@@ -1,8 +1,9 @@
 //! nioxide-core: the pure-Rust runtime behind nioxide's C API and Python module.
 //!
 //! Modules follow the data flow: [`sys`] is the only place that calls libc, [`selector`] is
-//! Java NIO's `Selector`, [`channel`] holds the transports, [`pipeline`] is Netty's channel pipeline; [`sync`] has the lock helper every
-//! layer uses.
+//! Java NIO's `Selector`, [`channel`] holds the transports, [`event_loop`] the runtime,
+//! [`pipeline`] is Netty's channel pipeline on it; [`sync`] has the lock helper every layer
+//! uses.
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod channel;

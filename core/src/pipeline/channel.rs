@@ -121,7 +121,8 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn loop_closing(&self, channel: &Channel) {
         channel.close_now(None);
     }
-    /// Lets the transport see itself as `Any` (the embedded channel finds its queues).
+    /// Lets the transport be found as its own type (a local channel finds its peer's
+    /// transport; a TCP channel's connect timeout its own).
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -217,6 +218,8 @@ pub(crate) struct ChannelInner {
     attachment: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     /// The binding layer's own object for the channel (a C handle, a Python weak reference).
     binding: Mutex<Option<Box<dyn Any + Send + Sync>>>,
+    /// Held by a thread closing the channel after its loop terminated (nobody else runs it).
+    orphan_close: Mutex<()>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -352,6 +355,7 @@ impl Channel {
                 config: ChannelConfig::default(),
                 attachment: Mutex::new(None),
                 binding: Mutex::new(None),
+                orphan_close: Mutex::new(()),
             }),
         };
         let head = Context::new("head", Box::new(Head), channel.clone());
@@ -587,7 +591,10 @@ impl Channel {
     /// Connects (through the pipeline, from the tail).
     pub fn connect(&self, remote: ChannelAddress) -> Future {
         let promise = self.new_promise();
-        self.outbound_from_tail(Outbound::Connect(remote, None, Some(promise.clone())));
+        self.outbound_from_tail(Outbound::Connect(
+            Box::new((remote, None)),
+            Some(promise.clone()),
+        ));
         promise
     }
 
@@ -682,6 +689,16 @@ impl Channel {
         }
     }
 
+    /// [`on_loop`](Self::on_loop), saying whether the loop took the work (`Rejected` when it
+    /// refuses it: shutting down, from another thread; terminated).
+    pub(crate) fn on_loop_checked(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        if self.in_loop() {
+            f();
+            return Ok(());
+        }
+        self.inner.event_loop.execute(move |_| f())
+    }
+
     /// [`on_loop`](Self::on_loop), failing `promise` with `Rejected` if the loop refuses.
     pub(crate) fn on_loop_or_fail(&self, promise: &Promise, f: impl FnOnce() + Send + 'static) {
         if self.in_loop() {
@@ -710,6 +727,9 @@ impl Channel {
             }
             _ => 0,
         };
+        if matches!(op, Outbound::Close(_)) {
+            return self.close_later(op, f);
+        }
         let promise = op.promise();
         let ch = self.clone();
         let result = self.inner.event_loop.execute(move |_| {
@@ -725,6 +745,29 @@ impl Channel {
             }
             if let Some(p) = promise {
                 p.try_failure(Failure::new(e));
+            }
+        }
+    }
+
+    /// Queues a close from another thread as the loop's own work, which it takes until it
+    /// has terminated (a close must not be lost to a shutdown: the channel would hold its
+    /// socket). Once the loop has terminated nobody runs the channel any more: it closes here.
+    fn close_later(&self, op: Outbound, f: impl FnOnce(Outbound) + Send + 'static) {
+        let promise = op.promise();
+        let mut task: Option<crate::event_loop::Task> = Some(Box::new(move |_: &EventLoop| f(op)));
+        if self.inner.event_loop.execute_internal(&mut task).is_err() {
+            // Terminated: the close goes straight to the channel (re-entering the pipeline
+            // from here would only queue it again), by one thread at a time: a thread that
+            // finds another one (or itself, re-entering) closing it leaves it to that close.
+            drop(task);
+            if let Ok(_closing) = self.inner.orphan_close.try_lock() {
+                self.close_now(promise);
+            } else if let Some(p) = promise {
+                // Completes with that close.
+                self.close_future()
+                    .add_listener(Box::new(move |_: &Promise| {
+                        p.try_success(None);
+                    }));
             }
         }
     }
@@ -792,6 +835,15 @@ impl Channel {
         promise.try_success(None);
         if self.inner.transport.is_active() {
             self.become_active();
+        }
+    }
+
+    /// Marks the channel active at once (before a connect's promise completes, so whoever
+    /// it wakes sees the channel active, as Netty's `isActive` asks the socket); the event
+    /// follows with [`become_active`](Self::become_active).
+    pub(crate) fn mark_active(&self) {
+        if self.is_open() {
+            self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
         }
     }
 
@@ -921,9 +973,8 @@ impl Channel {
         match self.inner.transport.bind(self, local) {
             Ok(()) => {
                 if !was_active && self.inner.transport.is_active() {
-                    // Active at once (as `is_active` asks the transport in Netty); the event
-                    // follows on a later turn.
-                    self.inner.state.fetch_or(ACTIVE, Ordering::AcqRel);
+                    // Active at once; the event follows on a later turn.
+                    self.mark_active();
                     let ch = self.clone();
                     self.run_later(move || ch.become_active());
                 }
@@ -989,6 +1040,11 @@ impl Channel {
         }
     }
 
+    /// Queues the writability event of a crossing: one per crossing, in order, on a later
+    /// turn (Netty's). The handler reads [`is_writable`](Self::is_writable) then, which may
+    /// have moved on: a crossing undone before its event runs gives two events that both
+    /// see the state of the moment, so a handler that stopped writing always gets an event
+    /// to start again.
     fn writability_changed_later(&self) {
         let ch = self.clone();
         self.run_later(move || ch.pipeline().fire_channel_writability_changed());

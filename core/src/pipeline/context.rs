@@ -99,7 +99,12 @@ impl Inbound {
 /// An outbound operation on its way.
 pub(crate) enum Outbound {
     Bind(ChannelAddress, Option<Promise>),
-    Connect(ChannelAddress, Option<ChannelAddress>, Option<Promise>),
+    /// The remote and local addresses, boxed: a connect is rare, and the operation moves by
+    /// value through every handler, so its size is what a write costs.
+    Connect(
+        Box<(ChannelAddress, Option<ChannelAddress>)>,
+        Option<Promise>,
+    ),
     Disconnect(Option<Promise>),
     Close(Option<Promise>),
     Read,
@@ -124,7 +129,7 @@ impl Outbound {
     pub(crate) fn promise(&self) -> Option<Promise> {
         match self {
             Outbound::Bind(_, p)
-            | Outbound::Connect(_, _, p)
+            | Outbound::Connect(_, p)
             | Outbound::Disconnect(p)
             | Outbound::Close(p)
             | Outbound::Write(_, p) => p.clone(),
@@ -360,7 +365,7 @@ impl Context {
         local: Option<ChannelAddress>,
         promise: Option<Promise>,
     ) {
-        self.outbound(Outbound::Connect(remote, local, promise));
+        self.outbound(Outbound::Connect(Box::new((remote, local)), promise));
     }
 
     /// Disconnects (a TCP channel closes).
@@ -423,7 +428,10 @@ impl Context {
         let handler = &*self.inner.handler.0;
         let result: HandlerResult = match op {
             Outbound::Bind(local, p) => handler.bind(self, local, p),
-            Outbound::Connect(remote, local, p) => handler.connect(self, remote, local, p),
+            Outbound::Connect(addresses, p) => {
+                let (remote, local) = *addresses;
+                handler.connect(self, remote, local, p)
+            }
             Outbound::Disconnect(p) => handler.disconnect(self, p),
             Outbound::Close(p) => handler.close(self, p),
             Outbound::Read => handler.read(self),

@@ -80,13 +80,12 @@ impl Pipeline {
         }
         let added = ctx.clone();
         let ch = self.channel.clone();
-        let link = move || {
+        let linked = self.channel.on_loop_checked(move || {
             ch.relink();
             added.call_handler_added();
-        };
-        if self.channel.in_loop() {
-            link();
-        } else if let Err(e) = self.channel.event_loop().execute(move |_| link()) {
+        });
+        if let Err(e) = linked {
+            // The loop refused: the list is as it was.
             lock(&self.channel.inner.handlers).retain(|c| !c.same(&ctx));
             return Err(e);
         }
@@ -139,42 +138,55 @@ impl Pipeline {
     /// its context.
     ///
     /// # Errors
-    /// `InvalidArgument` (no such handler).
+    /// `InvalidArgument` (no such handler), `Rejected` (the loop refuses work from this
+    /// thread: the handler stays).
     pub fn remove(&self, name: &str) -> Result<Context> {
-        let ctx = {
-            let mut list = lock(&self.channel.inner.handlers);
-            let at = list
-                .iter()
-                .position(|c| c.name() == name)
-                .ok_or(crate::Error::Kind(ErrorKind::InvalidArgument))?;
-            list.remove(at)
-        };
-        self.unlink_removed(ctx.clone());
-        Ok(ctx)
+        self.remove_where(|c| c.name() == name)
     }
 
     /// Removes the handler of `ctx`.
     ///
     /// # Errors
-    /// `InvalidArgument` (not in this pipeline any more).
+    /// `InvalidArgument` (not in this pipeline any more), `Rejected` (as
+    /// [`remove`](Self::remove)).
     pub fn remove_context(&self, ctx: &Context) -> Result<()> {
-        {
+        self.remove_where(|c| c.same(ctx)).map(|_| ())
+    }
+
+    /// Takes the first context `which` picks out of the list; its `handler_removed` follows
+    /// on the loop. If the loop refuses that work, the context goes back where it was.
+    fn remove_where(&self, which: impl Fn(&Context) -> bool) -> Result<Context> {
+        let (at, ctx) = {
             let mut list = lock(&self.channel.inner.handlers);
             let at = list
                 .iter()
-                .position(|c| c.same(ctx))
+                .position(which)
                 .ok_or(crate::Error::Kind(ErrorKind::InvalidArgument))?;
-            list.remove(at);
+            (at, list.remove(at))
+        };
+        let removed = ctx.clone();
+        let ch = self.channel.clone();
+        let unlinked = self.channel.on_loop_checked(move || {
+            ch.relink();
+            if let Some(failure) = removed.call_handler_removed() {
+                ch.pipeline().fire_exception_caught(failure);
+            }
+        });
+        if let Err(e) = unlinked {
+            let mut list = lock(&self.channel.inner.handlers);
+            let at = at.min(list.len());
+            list.insert(at, ctx);
+            return Err(e);
         }
-        self.unlink_removed(ctx.clone());
-        Ok(())
+        Ok(ctx)
     }
 
     /// Replaces the handler named `old` with `handler` named `name`, in the same place; the
     /// old one's `handler_removed` runs after the new one's `handler_added`.
     ///
     /// # Errors
-    /// `InvalidArgument` (no handler named `old`, or `name` is taken by another one).
+    /// `InvalidArgument` (no handler named `old`, or `name` is taken by another one),
+    /// `Rejected` (the loop refuses work from this thread: the old handler stays).
     pub fn replace(
         &self,
         old: &str,
@@ -193,26 +205,23 @@ impl Pipeline {
             }
             std::mem::replace(&mut list[at], ctx.clone())
         };
-        let added = ctx.clone();
-        let ch = self.channel.clone();
-        self.channel.on_loop(move || {
+        let (added, ch, old_handle) = (ctx.clone(), self.channel.clone(), old_ctx.clone());
+        let swapped = self.channel.on_loop_checked(move || {
             ch.relink();
             added.call_handler_added();
-            if let Some(failure) = old_ctx.call_handler_removed() {
+            if let Some(failure) = old_handle.call_handler_removed() {
                 ch.pipeline().fire_exception_caught(failure);
             }
         });
+        if let Err(e) = swapped {
+            // The loop refused: the old handler goes back in its place.
+            let mut list = lock(&self.channel.inner.handlers);
+            if let Some(slot) = list.iter_mut().find(|c| c.same(&ctx)) {
+                *slot = old_ctx;
+            }
+            return Err(e);
+        }
         Ok(ctx)
-    }
-
-    fn unlink_removed(&self, ctx: Context) {
-        let ch = self.channel.clone();
-        self.channel.on_loop(move || {
-            ch.relink();
-            if let Some(failure) = ctx.call_handler_removed() {
-                ch.pipeline().fire_exception_caught(failure);
-            }
-        });
     }
 
     /// The context of the handler named `name`.
@@ -304,7 +313,7 @@ impl Pipeline {
         promise: Option<Promise>,
     ) {
         self.channel
-            .outbound_from_tail(Outbound::Connect(remote, local, promise));
+            .outbound_from_tail(Outbound::Connect(Box::new((remote, local)), promise));
     }
 
     /// Disconnects, from the tail.

@@ -128,7 +128,7 @@ pub struct LocalChannel;
 
 impl LocalChannel {
     /// A new, unregistered, unconnected local channel on `event_loop`. Register it, then
-    /// connect to a [`LocalServerChannel`]'s name.
+    /// connect to a [`LocalServerChannel`]'s name; one never registered must be closed.
     pub fn open(event_loop: &EventLoop) -> Channel {
         Channel::new(
             event_loop.clone(),
@@ -378,6 +378,7 @@ impl Transport for LocalTransport {
             channel.close_now(None);
             return;
         }
+        channel.mark_active();
         promise.try_success(None);
         channel.become_active();
     }

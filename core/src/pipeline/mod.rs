@@ -100,6 +100,12 @@
 //!   whole with `ENOBUFS`.
 //! - A write that reaches a TCP channel's head with a message that is not a buffer fails
 //!   with `InvalidArgument` (Netty: `UnsupportedOperationException`).
+//! - `handler_added` runs when the addition reaches the loop, also before the channel is
+//!   registered (Netty defers it to the registration); events still come after it.
+//! - The exceptions nobody handled are reported through one process-wide hook
+//!   ([`set_unhandled_exception_hook`]) and counted process-wide
+//!   ([`unhandled_exceptions`]); a binding keeps per-loop handlers and counts through the
+//!   channel the hook is given.
 //! - Writes without a promise (Netty's void promise) that fail fire the exception event once
 //!   per failure (a reset with many such writes queued fires it once); the ones a close
 //!   fails fire nothing.

@@ -5,7 +5,7 @@
 //! counts at once, so `is_writable` answers for it at once), each message with a fixed
 //! per-entry overhead. Crossing the high water mark upwards makes the channel unwritable at
 //! once; dropping below the low mark makes it writable again; each crossing fires one
-//! writability event, later, in order.
+//! writability event, later, in order (the handler reads the writability of that moment).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

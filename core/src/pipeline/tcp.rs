@@ -10,6 +10,7 @@
 //! `SIGPIPE`) as far as the socket takes them, and the rest when it becomes writable.
 
 use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, OnceLock};
 
 use super::cell::LoopCell;
@@ -88,7 +89,8 @@ pub struct TcpChannel;
 impl TcpChannel {
     /// A new, unregistered, unconnected TCP channel on `event_loop` (an IPv6 dual-stack
     /// socket, or IPv4 where IPv6 is unavailable) with `TCP_NODELAY` on. Register it, then
-    /// connect.
+    /// connect. A channel that is never registered must be closed: its pipeline holds it
+    /// (and its socket) until then.
     ///
     /// # Errors
     /// OS errors such as `EMFILE`.
@@ -185,6 +187,7 @@ impl TcpTransport {
                 if read_pending {
                     self.set_interest(|i| i | OP_READ);
                 }
+                channel.mark_active();
                 if let Some(p) = promise {
                     p.try_success(None);
                 }
@@ -202,7 +205,8 @@ impl TcpTransport {
     /// One gathering write of the flushed buffers.
     fn write_once(&self, channel: &Channel, done: &mut Vec<(usize, Option<Promise>)>) -> Wrote {
         channel.inner.outbound.with(|buffer| {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            // Filled as far as used: the common flush of one buffer touches one slot, not 64.
+            let mut iov = [const { MaybeUninit::<IoSlice<'_>>::uninit() }; MAX_IOV];
             let mut count = 0;
             let mut total = 0;
             for entry in buffer.entries.iter().take(buffer.flushed) {
@@ -211,16 +215,19 @@ impl TcpTransport {
                 }
                 if let Message::Buffer(b) = &entry.msg {
                     if !b.is_empty() {
-                        iov[count] = IoSlice::new(b.as_slice());
+                        iov[count].write(IoSlice::new(b.as_slice()));
                         count += 1;
                         total += b.len();
                     }
                 }
             }
+            // SAFETY: the first `count` slots were written above.
+            let iov =
+                unsafe { std::slice::from_raw_parts(iov.as_ptr().cast::<IoSlice<'_>>(), count) };
             let mut written = if total == 0 {
                 0
             } else {
-                match self.socket.write_vectored(&iov[..count]) {
+                match self.socket.write_vectored(iov) {
                     Ok(0) => return Wrote::Blocked,
                     Ok(n) => n,
                     Err(e) => return Wrote::Failed(e),
@@ -238,7 +245,13 @@ impl TcpTransport {
                 }
                 written -= len;
                 let entry = buffer.pop_flushed().expect("a flushed entry");
-                done.push((entry.counted, entry.promise));
+                match entry.promise {
+                    // A promise's listeners may run on this thread (one without a loop):
+                    // completed once the buffer is let go.
+                    Some(promise) => done.push((entry.counted, Some(promise))),
+                    // Nothing to run: uncounted here (a crossing only queues its event).
+                    None => channel.complete_write(entry.counted, None),
+                }
             }
             if buffer.flushed == 0 {
                 Wrote::All
@@ -408,6 +421,7 @@ impl Transport for TcpTransport {
         }
         match self.socket.connect(addr) {
             Ok(true) => {
+                channel.mark_active();
                 promise.try_success(None);
                 channel.become_active();
             }
@@ -582,7 +596,8 @@ pub struct TcpServerChannel;
 
 impl TcpServerChannel {
     /// A new, unregistered, unbound TCP server channel on `event_loop`; accepted channels go
-    /// to `child_group`'s loops (round-robin), or to `event_loop` without one.
+    /// to `child_group`'s loops (round-robin), or to `event_loop` without one. Register it,
+    /// then bind; one never registered must be closed.
     ///
     /// # Errors
     /// OS errors such as `EMFILE`.

@@ -359,8 +359,14 @@ fn writability_flips_at_the_call_and_the_event_follows_later_once_per_crossing()
     let channel = ch.channel();
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     assert!(channel.is_writable());
+    let entry = 100 + crate::pipeline::ENTRY_OVERHEAD;
+    assert_eq!(channel.queued_bytes(), entry);
+    assert_eq!(channel.bytes_before_unwritable(), 201 - entry);
+    assert_eq!(channel.bytes_before_writable(), 0);
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     assert!(!channel.is_writable(), "flipped inside the write");
+    assert_eq!(channel.bytes_before_unwritable(), 0);
+    assert_eq!(channel.bytes_before_writable(), 2 * entry + 1 - 100);
     assert!(entries(&log).is_empty(), "the event comes later");
     channel.write(Message::copy_from_slice(&[0; 100]), None);
     ch.run_pending_tasks();
@@ -577,4 +583,40 @@ fn a_handler_added_from_another_thread_gets_handler_added_before_any_event() {
     assert!(ch.finish_and_release_all().unwrap());
     drop(ch);
     check.finish();
+}
+
+#[test]
+fn a_change_the_loop_refuses_leaves_the_pipeline_as_it_was() {
+    let log = log();
+    let ch = EmbeddedChannel::new(vec![Box::new(Recorder {
+        name: "r",
+        log: log.clone(),
+    })])
+    .unwrap();
+    // A loop that shuts down refuses work from other threads.
+    ch.channel()
+        .event_loop()
+        .shutdown_gracefully(Duration::from_secs(10), Duration::from_secs(10));
+    let pipeline = ch.pipeline();
+    let refused = std::thread::spawn(move || {
+        let removed = pipeline.remove("handler-0").map(|_| ());
+        let replaced = pipeline
+            .replace("handler-0", "other", Box::new(Echo))
+            .map(|_| ());
+        let added = pipeline.add_last("more", Box::new(Echo)).map(|_| ());
+        (removed, replaced, added)
+    })
+    .join()
+    .unwrap();
+    let rejected = Err(ErrorKind::Rejected.into());
+    assert_eq!(refused, (rejected, rejected, rejected));
+    assert_eq!(ch.pipeline().names(), ["handler-0"]);
+    // The handler is still there, and its removal comes with the channel's close.
+    drop(ch);
+    let seen = entries(&log);
+    assert_eq!(
+        seen.iter().filter(|s| *s == "r:removed").count(),
+        1,
+        "{seen:?}"
+    );
 }

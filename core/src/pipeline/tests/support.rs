@@ -268,3 +268,26 @@ pub(crate) fn connected(started: &ChannelFuture) {
     );
     assert!(started.future.is_success(), "{:?}", started.future.cause());
 }
+
+/// Reads from a raw peer socket until `want` bytes came, end of stream, or `limit` passed
+/// (non-blocking reads, polled: a stalled writer fails the test instead of hanging it).
+/// Returns how many bytes came and whether end of stream was seen.
+pub(crate) fn read_peer(
+    peer: &crate::channel::SocketChannel,
+    want: usize,
+    limit: std::time::Duration,
+) -> (usize, bool) {
+    peer.configure_blocking(false).unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    while got < want && std::time::Instant::now() < deadline {
+        match peer.try_read(&mut buf) {
+            Ok(Some(0)) => return (got, true),
+            Ok(Some(n)) => got += n,
+            Ok(None) => std::thread::sleep(std::time::Duration::from_micros(200)),
+            Err(e) => panic!("the peer's read failed: {e}"),
+        }
+    }
+    (got, false)
+}
