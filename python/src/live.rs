@@ -22,6 +22,9 @@ pub(crate) enum Class {
     Future,
     Watch,
     Timer,
+    Buffer,
+    Channel,
+    ChannelHandlerContext,
     AsynchronousChannelGroup,
     AsynchronousServerSocketChannel,
     AsynchronousSocketChannel,
@@ -29,7 +32,7 @@ pub(crate) enum Class {
     FileLock,
 }
 
-const NAMES: [&str; 14] = [
+const NAMES: [&str; 17] = [
     "Selector",
     "SelectionKey",
     "ServerSocketChannel",
@@ -39,6 +42,9 @@ const NAMES: [&str; 14] = [
     "Future",
     "Watch",
     "Timer",
+    "Buffer",
+    "Channel",
+    "ChannelHandlerContext",
     "AsynchronousChannelGroup",
     "AsynchronousServerSocketChannel",
     "AsynchronousSocketChannel",
@@ -46,7 +52,7 @@ const NAMES: [&str; 14] = [
     "FileLock",
 ];
 
-static COUNTS: [AtomicUsize; 14] = [const { AtomicUsize::new(0) }; 14];
+static COUNTS: [AtomicUsize; 17] = [const { AtomicUsize::new(0) }; 17];
 
 /// One live object of a class: counted while the token lives.
 #[derive(Debug)]

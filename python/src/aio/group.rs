@@ -113,15 +113,16 @@ impl AsynchronousChannelGroup {
     }
 
     #[staticmethod]
-    fn with_event_loop_group(group: &Bound<'_, EventLoopGroup>) -> Self {
+    fn with_event_loop_group(group: &Bound<'_, EventLoopGroup>) -> PyResult<Self> {
         let this = group.get();
+        let borrowed = this.core()?;
         let loops = this
             .loop_objects()
             .iter()
             .map(|lp| lp.clone_ref(group.py()))
             .collect();
-        let core = nx::AsynchronousChannelGroup::with_event_loop_group(this.core());
-        Self::make(core, loops, Some(group.clone().unbind()), false)
+        let core = nx::AsynchronousChannelGroup::with_event_loop_group(borrowed);
+        Ok(Self::make(core, loops, Some(group.clone().unbind()), false))
     }
 
     #[staticmethod]

@@ -30,9 +30,12 @@ pub(crate) struct EventLoopGroup {
 }
 
 impl EventLoopGroup {
-    /// The core group (an AIO group over it borrows its loops).
-    pub(crate) fn core(&self) -> &nx::EventLoopGroup {
-        &self.core
+    /// The core group (the pipeline's bootstraps take it).
+    pub(crate) fn core(&self) -> PyResult<&nx::EventLoopGroup> {
+        if self.forked() {
+            return Err(to_pyerr(nioxide_core::ErrorKind::Forked.into()));
+        }
+        Ok(&self.core)
     }
 
     /// The `EventLoop` objects of its loops.
