@@ -4,6 +4,7 @@ pending-operation errors, close, timeouts, cancel, the write queue, buffers (iss
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
 import gc
 import os
@@ -233,6 +234,8 @@ def test_buffers_are_pinned_until_completion(
         accepted.read(b"bytes is read-only")
     with pytest.raises(TypeError):
         accepted.read(bytearray(4), None, object())
+    with pytest.raises(TypeError):
+        accepted.read(bytearray(4), "an attachment without a handler")
     # Neither call started a read.
     client.write(b"x").result(WAIT)
     assert accepted.read(bytearray(4)).result(WAIT) == 1
@@ -467,3 +470,27 @@ def test_no_objects_left(group: nioxide.AsynchronousChannelGroup) -> None:
     del server, client, accepted, channel
     gc.collect()
     assert nioxide.live_objects().get("AsynchronousSocketChannel", 0) == before
+
+
+REQUEST = contextvars.ContextVar("REQUEST", default="none")
+
+
+def test_handlers_run_in_the_context_of_the_starting_call(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    client, accepted = pair
+    seen: list[str] = []
+    done = threading.Event()
+
+    def completed(n: int, attachment: Any) -> None:
+        seen.append(REQUEST.get())
+        done.set()
+
+    token = REQUEST.set("request 7")
+    try:
+        accepted.read(bytearray(4), None, (completed, lambda e, a: None))
+    finally:
+        REQUEST.reset(token)
+    client.write(b"x").result(WAIT)
+    assert done.wait(WAIT)
+    assert seen == ["request 7"]

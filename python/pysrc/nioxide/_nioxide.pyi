@@ -1263,7 +1263,8 @@ class AsynchronousSocketChannel:
     ``None`` and calls ``handler.completed(result, attachment)`` or
     ``handler.failed(exc, attachment)`` exactly once, later, on the channel's loop thread
     (never inside the call); without one it returns a :class:`Future` of the result, usable
-    with ``result()`` and ``await``. A call that raises never calls its handler.
+    with ``result()`` and ``await`` (an attachment without a handler is a ``TypeError``). A
+    call that raises never calls its handler.
 
     Buffers are borrowed through the buffer protocol until the handler starts or the future
     completes (a ``bytearray`` cannot be resized meanwhile: ``BufferError``), and never

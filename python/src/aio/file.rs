@@ -190,6 +190,7 @@ impl AsynchronousFileChannel {
             self.core.lock(at, size, shared, h).map_err(to_pyerr)?;
             return Ok(None);
         }
+        super::future_only(attachment)?;
         // Core's lock future holds a `FileLock` Python cannot take out of it: this one holds
         // its Python object. (A lock cannot be cancelled once asked for, as in core.)
         let promise = Promise::new(Some(self.core.event_loop()));

@@ -28,6 +28,74 @@
 //! cancelling it cancels the operation); its value is converted when Python reads it
 //! ([`future_value`]).
 
+/// The `#[pymethods]` of a socket or server channel class: its own `methods`, then the
+/// methods both have (options, local address, close, the context manager), written once; and
+/// the `Drop` that closes a channel whose object goes away open, with a `ResourceWarning` (as
+/// `socket.socket` does).
+macro_rules! aio_channel_methods {
+    ($class:ident, { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            fn set_option(&self, opt: i64, value: i64) -> PyResult<()> {
+                self.core
+                    .set_option(crate::channel::option(opt)?, value)
+                    .map_err(crate::error::to_pyerr)
+            }
+
+            fn get_option(&self, opt: i64) -> PyResult<i64> {
+                self.core
+                    .get_option(crate::channel::option(opt)?)
+                    .map_err(crate::error::to_pyerr)
+            }
+
+            fn supported_options(&self) -> Vec<i64> {
+                crate::channel::option_numbers(self.core.supported_options())
+            }
+
+            #[getter]
+            fn local_address<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<Option<Bound<'py, pyo3::types::PyTuple>>> {
+                crate::channel::optional_address(py, self.core.local_address())
+            }
+
+            fn is_open(&self) -> bool {
+                self.core.is_open()
+            }
+
+            fn close(&self) {
+                self.core.close();
+            }
+
+            fn __enter__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+
+            fn __exit__(
+                &self,
+                _exc_type: &Bound<'_, PyAny>,
+                _exc_value: &Bound<'_, PyAny>,
+                _traceback: &Bound<'_, PyAny>,
+            ) -> bool {
+                self.core.close();
+                false
+            }
+        }
+
+        impl Drop for $class {
+            fn drop(&mut self) {
+                if self.core.is_open() {
+                    crate::error::warn_unclosed(&self.__repr__());
+                    self.core.close();
+                }
+            }
+        }
+    };
+}
+
 pub(crate) mod file;
 pub(crate) mod group;
 pub(crate) mod server;
@@ -165,9 +233,20 @@ pub(crate) fn start<A, V: 'static>(
             Ok(None)
         }
         None => {
+            future_only(attachment)?;
             let promise = with_future(args).map_err(to_pyerr)?;
             Ok(Some(Future::new_object(py, promise, state.clone(), false)?))
         }
+    }
+}
+
+/// Refuses an attachment given without a handler (it would go nowhere: a future has none).
+pub(crate) fn future_only(attachment: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    match attachment {
+        Some(a) if !a.is_none() => Err(PyTypeError::new_err(
+            "an attachment needs a handler (without one the operation returns a future)",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use nioxide_core::aio as nx;
 use nioxide_core::channel::Family;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use super::group::AsynchronousChannelGroup;
 use super::start;
-use crate::channel::{family, option, option_numbers, optional_address, socket_addr};
+use crate::channel::{family, socket_addr};
 use crate::error::to_pyerr;
 use crate::event_loop::callback::LoopState;
 use crate::event_loop::promise::Future;
@@ -29,8 +28,7 @@ pub(crate) struct AsynchronousServerSocketChannel {
     _live: Live,
 }
 
-#[pymethods]
-impl AsynchronousServerSocketChannel {
+aio_channel_methods!(AsynchronousServerSocketChannel, {
     #[staticmethod]
     #[pyo3(signature = (group = None, family = None))]
     fn open(
@@ -87,45 +85,6 @@ impl AsynchronousServerSocketChannel {
         )
     }
 
-    fn set_option(&self, opt: i64, value: i64) -> PyResult<()> {
-        self.core.set_option(option(opt)?, value).map_err(to_pyerr)
-    }
-
-    fn get_option(&self, opt: i64) -> PyResult<i64> {
-        self.core.get_option(option(opt)?).map_err(to_pyerr)
-    }
-
-    fn supported_options(&self) -> Vec<i64> {
-        option_numbers(self.core.supported_options())
-    }
-
-    #[getter]
-    fn local_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        optional_address(py, self.core.local_address())
-    }
-
-    fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    fn close(&self) {
-        self.core.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        _exc_type: &Bound<'_, PyAny>,
-        _exc_value: &Bound<'_, PyAny>,
-        _traceback: &Bound<'_, PyAny>,
-    ) -> bool {
-        self.core.close();
-        false
-    }
-
     fn __repr__(&self) -> String {
         let state = if self.core.is_open() {
             "open"
@@ -139,14 +98,4 @@ impl AsynchronousServerSocketChannel {
             None => format!("<nioxide.AsynchronousServerSocketChannel {state}>"),
         }
     }
-}
-
-impl Drop for AsynchronousServerSocketChannel {
-    /// A listener whose object goes away open gets a `ResourceWarning` and is closed.
-    fn drop(&mut self) {
-        if self.core.is_open() {
-            crate::error::warn_unclosed(&self.__repr__());
-            self.core.close();
-        }
-    }
-}
+});

@@ -11,7 +11,7 @@ use pyo3::types::PyTuple;
 use super::group::AsynchronousChannelGroup;
 use super::{borrow, count, nothing, read_count, start};
 use crate::binding;
-use crate::channel::{family, live_or_new, option, option_numbers, optional_address, socket_addr};
+use crate::channel::{family, live_or_new, optional_address, socket_addr};
 use crate::error::{invalid, to_pyerr};
 use crate::event_loop::callback::LoopState;
 use crate::event_loop::promise::Future;
@@ -54,8 +54,7 @@ impl AsynchronousSocketChannel {
     }
 }
 
-#[pymethods]
-impl AsynchronousSocketChannel {
+aio_channel_methods!(AsynchronousSocketChannel, {
     #[staticmethod]
     #[pyo3(signature = (group = None, family = None))]
     fn open<'py>(
@@ -206,23 +205,6 @@ impl AsynchronousSocketChannel {
         self.core.shutdown_output().map_err(to_pyerr)
     }
 
-    fn set_option(&self, opt: i64, value: i64) -> PyResult<()> {
-        self.core.set_option(option(opt)?, value).map_err(to_pyerr)
-    }
-
-    fn get_option(&self, opt: i64) -> PyResult<i64> {
-        self.core.get_option(option(opt)?).map_err(to_pyerr)
-    }
-
-    fn supported_options(&self) -> Vec<i64> {
-        option_numbers(self.core.supported_options())
-    }
-
-    #[getter]
-    fn local_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        optional_address(py, self.core.local_address())
-    }
-
     #[getter]
     fn remote_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         optional_address(py, self.core.remote_address())
@@ -236,28 +218,6 @@ impl AsynchronousSocketChannel {
         }
     }
 
-    fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    fn close(&self) {
-        self.core.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        _exc_type: &Bound<'_, PyAny>,
-        _exc_value: &Bound<'_, PyAny>,
-        _traceback: &Bound<'_, PyAny>,
-    ) -> bool {
-        self.core.close();
-        false
-    }
-
     fn __repr__(&self) -> String {
         let state = if self.core.is_open() {
             "open"
@@ -269,16 +229,4 @@ impl AsynchronousSocketChannel {
             None => format!("<nioxide.AsynchronousSocketChannel {state}>"),
         }
     }
-}
-
-impl Drop for AsynchronousSocketChannel {
-    /// A channel whose object goes away open gets a `ResourceWarning` and is closed (as
-    /// `socket.socket` does); a pending operation's handler holds what it was given, so a
-    /// channel with operations pending is still referenced through them when they hold it.
-    fn drop(&mut self) {
-        if self.core.is_open() {
-            crate::error::warn_unclosed(&self.__repr__());
-            self.core.close();
-        }
-    }
-}
+});
