@@ -55,12 +55,14 @@ def exchange(port: int, messages: list[bytes]) -> bool:
                 assert sent.result(TIMEOUT) == len(message)
                 show("echo", bytes(echo))
                 if echo != message:
-                    print("the echo differs from what was sent")
+                    print("MISMATCH: the echo differs from what was sent")
                     matched = False
             channel.shutdown_output()
             if channel.read(buffer, timeout=TIMEOUT).result(TIMEOUT) != -1:
-                print("the server sent more than the echo")
+                print("MISMATCH: the server sent more than the echo")
                 matched = False
+    if matched:
+        print(f"OK: {len(messages)} messages exchanged")
     return matched
 
 
