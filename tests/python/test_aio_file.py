@@ -20,10 +20,26 @@ from support import WAIT
 
 @pytest.fixture
 def group() -> Iterator[nioxide.AsynchronousChannelGroup]:
+    """A one-thread group; after the test it is terminated and no descriptor is left open
+    (the conftest fixture checks sockets and threads, this one files too)."""
+    before = set(os.listdir("/proc/self/fd"))
     group = nioxide.AsynchronousChannelGroup.with_threads(1)
     yield group
     group.shutdown_now()
     assert group.await_termination(WAIT)
+    leaked = {
+        (fd, target)
+        for fd in set(os.listdir("/proc/self/fd")) - before
+        if (target := _target(fd)) is not None and not target.startswith(("pipe:", "anon_inode:"))
+    }
+    assert not leaked, f"descriptors left open: {sorted(leaked)}"
+
+
+def _target(fd: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except FileNotFoundError:
+        return None
 
 
 def open_rw(path: Path, group: nioxide.AsynchronousChannelGroup) -> nioxide.AsynchronousFileChannel:

@@ -494,3 +494,49 @@ def test_handlers_run_in_the_context_of_the_starting_call(
     client.write(b"x").result(WAIT)
     assert done.wait(WAIT)
     assert seen == ["request 7"]
+
+
+def test_shutdown_terminates_once_the_channels_are_closed() -> None:
+    group = nioxide.AsynchronousChannelGroup.with_threads(1)
+    with pytest.raises(nioxide.InvalidArgumentError):
+        nioxide.AsynchronousChannelGroup.with_threads(0)
+    server, client, accepted = connected_pair(group)
+    assert group.open_channels() == 3
+    group.shutdown()
+    assert group.is_shutdown()
+    with pytest.raises(nioxide.ShutdownChannelGroupError):
+        nioxide.AsynchronousServerSocketChannel.open(group)
+    assert not group.await_termination(0.05)
+    # The open channels still work.
+    client.write(b"ok").result(WAIT)
+    assert accepted.read(bytearray(2)).result(WAIT) == 2
+    for channel in (server, client, accepted):
+        channel.close()
+    assert group.await_termination(WAIT)
+    assert group.is_terminated()
+
+
+def test_close_with_a_connect_pending(group: nioxide.AsynchronousChannelGroup) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        fillers = []
+        try:
+            for _ in range(8):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(listener.getsockname())
+                fillers.append(s)
+            client = nioxide.AsynchronousSocketChannel.open(group)
+            recorder = Recorder()
+            client.connect(listener.getsockname(), "c", recorder)
+            with pytest.raises(nioxide.ConnectionPendingError):
+                client.connect(listener.getsockname())
+            client.close()
+            kind, exc, attachment = recorder.wait()
+            assert (kind, attachment) == ("failed", "c")
+            assert isinstance(exc, nioxide.AsynchronousCloseError)
+            assert len(recorder.calls) == 1
+        finally:
+            for s in fillers:
+                s.close()
