@@ -312,3 +312,8 @@ TEST_ENTRY(aio_read_timeout)
 TEST_ENTRY(aio_write_timeout)
 TEST_ENTRY(aio_future_cancel)
 TEST_ENTRY(aio_socket_options)
+
+/* test-aio-echo.c */
+TEST_ENTRY(aio_echo_1mib_scatter_gather)
+TEST_ENTRY(aio_reset_with_writes_queued)
+TEST_ENTRY(aio_write_queue_cap)
