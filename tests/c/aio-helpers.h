@@ -83,14 +83,15 @@ static inline nx_aio_server_socket_t *t_aio_listen(nx_aio_group_t *group, int ba
   return server;
 }
 
-/* A connected pair of AIO channels in `group`: *client connected to *peer (accepted). */
-static inline void t_aio_pair(nx_aio_group_t *group, nx_aio_socket_t **client,
-                              nx_aio_socket_t **peer) {
+/* A connected pair of AIO channels: *client (in `group`) connected to *peer (accepted in
+ * `peer_group`). */
+static inline void t_aio_pair_in(nx_aio_group_t *group, nx_aio_group_t *peer_group,
+                                 nx_aio_socket_t **client, nx_aio_socket_t **peer) {
   struct sockaddr_storage addr;
   socklen_t len;
   nx_promise_t *accepted = NULL;
   nx_promise_t *connected = NULL;
-  nx_aio_server_socket_t *server = t_aio_listen(group, 16, &addr, &len);
+  nx_aio_server_socket_t *server = t_aio_listen(peer_group, 16, &addr, &len);
   ASSERT_OK(nx_aio_server_socket_accept_future(server, &accepted));
   ASSERT_OK(nx_aio_socket_open(group, client));
   ASSERT_OK(nx_aio_socket_connect_future(*client, (struct sockaddr *)&addr, len, T_LIMIT_MS,
@@ -101,6 +102,12 @@ static inline void t_aio_pair(nx_aio_group_t *group, nx_aio_socket_t **client,
   ASSERT_OK(nx_promise_free(accepted));
   ASSERT_OK(nx_promise_free(connected));
   ASSERT_OK(nx_aio_server_socket_free(server));
+}
+
+/* A connected pair of AIO channels in `group`: *client connected to *peer (accepted). */
+static inline void t_aio_pair(nx_aio_group_t *group, nx_aio_socket_t **client,
+                              nx_aio_socket_t **peer) {
+  t_aio_pair_in(group, group, client, peer);
 }
 
 /* A one-thread group. */

@@ -317,3 +317,14 @@ TEST_ENTRY(aio_socket_options)
 TEST_ENTRY(aio_echo_1mib_scatter_gather)
 TEST_ENTRY(aio_reset_with_writes_queued)
 TEST_ENTRY(aio_write_queue_cap)
+
+/* test-aio-group.c */
+TEST_ENTRY(aio_group_close_and_shutdown_in_handler)
+TEST_ENTRY(aio_group_shutdown_now_with_pending)
+TEST_ENTRY(aio_group_shutdown_waits_for_channels)
+TEST_ENTRY(aio_group_borrowed_loops)
+
+/* test-aio-file.c */
+TEST_ENTRY(aio_file_read_write)
+TEST_ENTRY(aio_file_locks_between_channels)
+TEST_ENTRY(aio_file_read_only_error)
