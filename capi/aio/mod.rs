@@ -16,16 +16,22 @@ pub mod server;
 pub mod socket;
 
 use std::ffi::{c_int, c_void};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use libc::iovec;
+use libc::{iovec, sockaddr_storage, socklen_t};
 use nioxide_core::Result as CoreResult;
-use nioxide_core::aio::{AsynchronousSocketChannel, FileLock, Handler, IoBuf, IoBufs, ReadOutcome};
+use nioxide_core::aio::{
+    AsynchronousServerSocketChannel, AsynchronousSocketChannel, FileLock, Handler, IoBuf, IoBufs,
+    ReadOutcome,
+};
+use nioxide_core::channel::SocketOption;
 use nioxide_core::event_loop::{Future, Outcome};
 
 use crate::args::{Out, code, status};
-use crate::error::{NX_EINVAL, NX_EOF, NX_ETIMEDOUT};
+use crate::channel::{AddrOut, checked_option};
+use crate::error::{NX_EINVAL, NX_ENOTBOUND, NX_EOF, NX_ETIMEDOUT};
 use crate::handle::{self, HandleType, Late};
 use crate::nx_ffi_boundary;
 use crate::types::{PromiseObject, nx_aio_socket_t, nx_promise_t};
@@ -70,9 +76,33 @@ type CompletedFn = unsafe extern "C" fn(i64, *mut c_void);
 type AcceptedFn = unsafe extern "C" fn(*mut nx_aio_socket_t, *mut c_void);
 type FailedFn = unsafe extern "C" fn(c_int, *mut c_void);
 
-/// The three words of a raw handler: completed, failed, attachment.
-fn words(completed: usize, failed: FailedFn, attachment: *mut c_void) -> [usize; 3] {
-    [completed, failed as usize, attachment as usize]
+/// A C handler table: its two functions, each may be NULL.
+trait HandlerTable: Copy {
+    fn functions(&self) -> (Option<usize>, Option<FailedFn>);
+}
+
+impl HandlerTable for nx_completion_handler_t {
+    fn functions(&self) -> (Option<usize>, Option<FailedFn>) {
+        (self.completed.map(|f| f as usize), self.failed)
+    }
+}
+
+impl HandlerTable for nx_accept_handler_t {
+    fn functions(&self) -> (Option<usize>, Option<FailedFn>) {
+        (self.completed.map(|f| f as usize), self.failed)
+    }
+}
+
+/// The three words of a raw handler (completed, failed, attachment), read from the caller's
+/// table (copied: it is read during the call only). A NULL table or function is `NX_EINVAL`.
+fn words<T: HandlerTable>(table: *const T, attachment: *mut c_void) -> Result<[usize; 3], c_int> {
+    if table.is_null() {
+        return Err(NX_EINVAL);
+    }
+    // SAFETY: a non-NULL table the caller passes for the call.
+    let (completed, failed) = unsafe { table.read() }.functions();
+    let (completed, failed) = (completed.ok_or(NX_EINVAL)?, failed.ok_or(NX_EINVAL)?);
+    Ok([completed, failed as usize, attachment as usize])
 }
 
 /// Runs the failed function of a raw handler's words.
@@ -143,16 +173,7 @@ fn handler<V: CResult>(
     table: *const nx_completion_handler_t,
     attachment: *mut c_void,
 ) -> Result<Handler<V>, c_int> {
-    if table.is_null() {
-        return Err(NX_EINVAL);
-    }
-    // SAFETY: a non-NULL table the caller passes for the call; copied here.
-    let table = unsafe { table.read() };
-    let (completed, failed) = (
-        table.completed.ok_or(NX_EINVAL)?,
-        table.failed.ok_or(NX_EINVAL)?,
-    );
-    let data = words(completed as usize, failed, attachment);
+    let data = words(table, attachment)?;
     // SAFETY: the words are plain function pointers and the user's attachment, which the
     // handler's docs let nioxide pass to the loop's thread and call once.
     Ok(unsafe { Handler::raw(call_c::<V>, data) })
@@ -187,16 +208,7 @@ fn accept_handler(
     table: *const nx_accept_handler_t,
     attachment: *mut c_void,
 ) -> Result<Handler<AsynchronousSocketChannel>, c_int> {
-    if table.is_null() {
-        return Err(NX_EINVAL);
-    }
-    // SAFETY: a non-NULL table the caller passes for the call; copied here.
-    let table = unsafe { table.read() };
-    let (completed, failed) = (
-        table.completed.ok_or(NX_EINVAL)?,
-        table.failed.ok_or(NX_EINVAL)?,
-    );
-    let data = words(completed as usize, failed, attachment);
+    let data = words(table, attachment)?;
     // SAFETY: as in `handler`.
     Ok(unsafe { Handler::raw(call_accept, data) })
 }
@@ -208,16 +220,7 @@ fn lock_handler(
     attachment: *mut c_void,
     file: Arc<Late<crate::types::FileObject>>,
 ) -> Result<Handler<FileLock>, c_int> {
-    if table.is_null() {
-        return Err(NX_EINVAL);
-    }
-    // SAFETY: a non-NULL table the caller passes for the call; copied here.
-    let table = unsafe { table.read() };
-    let (completed, failed) = (
-        table.completed.ok_or(NX_EINVAL)?,
-        table.failed.ok_or(NX_EINVAL)?,
-    );
-    let data = words(completed as usize, failed, attachment);
+    let data = words(table, attachment)?;
     Ok(Handler::new(
         move |result: CoreResult<FileLock>| match result {
             Ok(held) => {
@@ -259,6 +262,82 @@ impl<T> Settable for Late<T> {
         late.set(value);
         late
     }
+}
+
+/// What listeners and connections both have, for the C functions of both.
+trait AioChannel: Send + Sync + 'static {
+    fn set_option(&self, option: SocketOption, value: i64) -> CoreResult<()>;
+    fn get_option(&self, option: SocketOption) -> CoreResult<i64>;
+    fn local_address(&self) -> CoreResult<Option<SocketAddr>>;
+}
+
+macro_rules! aio_channel {
+    ($type:ty) => {
+        impl AioChannel for $type {
+            fn set_option(&self, option: SocketOption, value: i64) -> CoreResult<()> {
+                <$type>::set_option(self, option, value)
+            }
+            fn get_option(&self, option: SocketOption) -> CoreResult<i64> {
+                <$type>::get_option(self, option)
+            }
+            fn local_address(&self) -> CoreResult<Option<SocketAddr>> {
+                <$type>::local_address(self)
+            }
+        }
+    };
+}
+
+aio_channel!(AsynchronousSocketChannel);
+aio_channel!(AsynchronousServerSocketChannel);
+
+/// Runs `f` with the channel behind a C handle, borrowed for the call (on the channel's loop
+/// thread, with loads alone).
+fn with_channel<H, T, R>(ptr: *mut H, f: impl FnOnce(&T) -> Result<R, c_int>) -> Result<R, c_int>
+where
+    H: HandleType<Object = Late<T>>,
+    T: Send + Sync + 'static,
+{
+    handle::with(ptr, |late| f(late.get()?))?
+}
+
+/// Body of `nx_aio_*_set_option`.
+fn set_option<H, T>(ptr: *mut H, option: c_int, value: i64) -> Result<(), c_int>
+where
+    H: HandleType<Object = Late<T>>,
+    T: AioChannel,
+{
+    let option = checked_option(option)?;
+    with_channel(ptr, |c: &T| c.set_option(option, value).map_err(code))
+}
+
+/// Body of `nx_aio_*_get_option`.
+fn get_option<H, T>(ptr: *mut H, option: c_int, value_out: *mut i64) -> Result<(), c_int>
+where
+    H: HandleType<Object = Late<T>>,
+    T: AioChannel,
+{
+    let out = Out::new(value_out)?;
+    let option = checked_option(option)?;
+    out.set(with_channel(ptr, |c: &T| {
+        c.get_option(option).map_err(code)
+    })?);
+    Ok(())
+}
+
+/// Body of `nx_aio_*_local_address`: `NX_ENOTBOUND` before bind (or connect).
+fn local_address<H, T>(
+    ptr: *mut H,
+    addr_out: *mut sockaddr_storage,
+    addrlen_out: *mut socklen_t,
+) -> Result<(), c_int>
+where
+    H: HandleType<Object = Late<T>>,
+    T: AioChannel,
+{
+    let out = AddrOut::new(addr_out, addrlen_out)?;
+    let address = with_channel(ptr, |c: &T| c.local_address().map_err(code))?;
+    out.set(address.ok_or(NX_ENOTBOUND)?);
+    Ok(())
 }
 
 /// One region of the user's memory, borrowed by an operation until its handler starts: NULL

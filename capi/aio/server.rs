@@ -19,8 +19,8 @@ use nioxide_core::event_loop::Outcome;
 use crate::aio::group::with_group;
 use crate::aio::{accept_handler, new_handle, nx_accept_handler_t, store_future};
 use crate::args::{Out, code, predicate, status};
-use crate::channel::{AddrOut, addr_in, checked_option};
-use crate::error::{NX_EALREADYDONE, NX_ECLOSED, NX_EINVAL, NX_ENOTBOUND, NX_ETIMEDOUT};
+use crate::channel::addr_in;
+use crate::error::{NX_EALREADYDONE, NX_ECLOSED, NX_EINVAL, NX_ETIMEDOUT};
 use crate::handle;
 use crate::nx_ffi_boundary;
 use crate::types::{nx_aio_group_t, nx_aio_server_socket_t, nx_aio_socket_t, nx_promise_t};
@@ -30,7 +30,7 @@ fn with_server<R>(
     server: *mut nx_aio_server_socket_t,
     f: impl FnOnce(&AsynchronousServerSocketChannel) -> Result<R, c_int>,
 ) -> Result<R, c_int> {
-    handle::with(server, |late| f(late.get()?))?
+    crate::aio::with_channel(server, f)
 }
 
 /// The listener, unless closed (`NX_ECLOSED`).
@@ -114,10 +114,7 @@ pub extern "C" fn nx_aio_server_socket_set_option(
     value: i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let option = checked_option(option)?;
-            with_server(server, |s| s.set_option(option, value).map_err(code))
-        })
+        status(|| crate::aio::set_option(server, option, value))
     }
 }
 
@@ -133,12 +130,7 @@ pub extern "C" fn nx_aio_server_socket_get_option(
     value_out: *mut i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(value_out)?;
-            let option = checked_option(option)?;
-            out.set(with_server(server, |s| s.get_option(option).map_err(code))?);
-            Ok(())
-        })
+        status(|| crate::aio::get_option(server, option, value_out))
     }
 }
 
@@ -155,12 +147,7 @@ pub extern "C" fn nx_aio_server_socket_local_address(
     addrlen_out: *mut socklen_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let out = AddrOut::new(addr_out, addrlen_out)?;
-            let address = with_server(server, |s| s.local_address().map_err(code))?;
-            out.set(address.ok_or(NX_ENOTBOUND)?);
-            Ok(())
-        })
+        status(|| crate::aio::local_address(server, addr_out, addrlen_out))
     }
 }
 

@@ -21,8 +21,8 @@ use crate::aio::{
     handler, iov_bufs, new_handle, nx_completion_handler_t, one_buf, store_future, timeout,
 };
 use crate::args::{Out, code, predicate, status};
-use crate::channel::{AddrOut, addr_in, checked_option};
-use crate::error::{NX_EINVAL, NX_ENOTBOUND, NX_ENOTCONNECTED};
+use crate::channel::{AddrOut, addr_in};
+use crate::error::{NX_EINVAL, NX_ENOTCONNECTED};
 use crate::handle;
 use crate::nx_ffi_boundary;
 use crate::types::{nx_aio_group_t, nx_aio_socket_t, nx_promise_t};
@@ -41,7 +41,7 @@ fn with_socket<R>(
     channel: *mut nx_aio_socket_t,
     f: impl FnOnce(&AsynchronousSocketChannel) -> Result<R, c_int>,
 ) -> Result<R, c_int> {
-    handle::with(channel, |late| f(late.get()?))?
+    crate::aio::with_channel(channel, f)
 }
 
 /// Starts an operation with a future and stores its handle in `future_out`.
@@ -513,10 +513,7 @@ pub extern "C" fn nx_aio_socket_set_option(
     value: i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let option = checked_option(option)?;
-            with_socket(channel, |c| c.set_option(option, value).map_err(code))
-        })
+        status(|| crate::aio::set_option(channel, option, value))
     }
 }
 
@@ -532,12 +529,7 @@ pub extern "C" fn nx_aio_socket_get_option(
     value_out: *mut i64,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(value_out)?;
-            let option = checked_option(option)?;
-            out.set(with_socket(channel, |c| c.get_option(option).map_err(code))?);
-            Ok(())
-        })
+        status(|| crate::aio::get_option(channel, option, value_out))
     }
 }
 
@@ -555,12 +547,7 @@ pub extern "C" fn nx_aio_socket_local_address(
     addrlen_out: *mut socklen_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let out = AddrOut::new(addr_out, addrlen_out)?;
-            let address = with_socket(channel, |c| c.local_address().map_err(code))?;
-            out.set(address.ok_or(NX_ENOTBOUND)?);
-            Ok(())
-        })
+        status(|| crate::aio::local_address(channel, addr_out, addrlen_out))
     }
 }
 
