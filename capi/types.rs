@@ -160,6 +160,9 @@ pub struct PromiseObject {
     settable: bool,
     /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
     pub(crate) generation: u64,
+    /// What goes with the last handle to this promise (an accept future's guard, which closes
+    /// a connection C never took), shared by `nx_promise_retain`'s copies.
+    pub(crate) keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl PromiseObject {
@@ -169,6 +172,7 @@ impl PromiseObject {
             scheduled: OnceLock::new(),
             settable,
             generation: fork::generation(),
+            keep: None,
         }
     }
 
@@ -190,7 +194,8 @@ impl PromiseObject {
 
     /// The object of another handle to the same promise (`nx_promise_retain`).
     pub(crate) fn share(&self) -> PromiseObject {
-        let copy = PromiseObject::new(self.promise.clone(), self.settable);
+        let mut copy = PromiseObject::new(self.promise.clone(), self.settable);
+        copy.keep = self.keep.clone();
         if let Some(scheduled) = self.scheduled.get() {
             let _ = copy.scheduled.set(scheduled.clone());
         }

@@ -11,19 +11,22 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_int, c_void};
+use std::sync::Arc;
 
 use libc::{sockaddr, sockaddr_storage, socklen_t};
 use nioxide_core::aio::{AsynchronousServerSocketChannel, AsynchronousSocketChannel};
 use nioxide_core::event_loop::Outcome;
 
 use crate::aio::group::with_group;
-use crate::aio::{accept_handler, new_handle, nx_accept_handler_t, store_future};
+use crate::aio::{accept_handler, new_handle, nx_accept_handler_t};
 use crate::args::{Out, code, predicate, status};
 use crate::channel::addr_in;
 use crate::error::{NX_EALREADYDONE, NX_ECLOSED, NX_EINVAL, NX_ETIMEDOUT};
 use crate::handle;
 use crate::nx_ffi_boundary;
-use crate::types::{nx_aio_group_t, nx_aio_server_socket_t, nx_aio_socket_t, nx_promise_t};
+use crate::types::{
+    PromiseObject, nx_aio_group_t, nx_aio_server_socket_t, nx_aio_socket_t, nx_promise_t,
+};
 
 /// Runs `f` with the listener behind a C handle, borrowed for the call.
 fn with_server<R>(
@@ -181,8 +184,8 @@ pub extern "C" fn nx_aio_server_socket_accept(
 /// accept with `NX_ECANCELLED`.
 ///
 /// Ownership: on success `*future_out` is a new promise handle the caller owns and must
-/// release with `nx_promise_free`; a connection never taken is closed when the future's
-/// last reference goes. On error `*future_out` is unchanged.
+/// release with `nx_promise_free`. Freeing its last handle cancels a pending accept and
+/// closes a connection never taken. On error `*future_out` is unchanged.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -196,7 +199,10 @@ pub extern "C" fn nx_aio_server_socket_accept_future(
         status(|| {
             let out = Out::new(future_out)?;
             let future = with_server(server, |s| s.accept_future().map_err(code))?;
-            store_future(future, out)
+            let mut object = PromiseObject::task(future.clone());
+            object.keep = Some(Arc::new(Untaken(future)));
+            out.set(handle::insert(Arc::new(object))?);
+            Ok(())
         })
     }
 }
@@ -204,6 +210,31 @@ pub extern "C" fn nx_aio_server_socket_accept_future(
 /// Marks an accepted channel as handed to C, once.
 #[derive(Debug)]
 struct Taken;
+
+/// Goes with the last handle of an accept's future: cancels the accept if it is still
+/// pending, and closes the connection it yielded if C never took it (nobody could take it any
+/// more, and it would stay open in its group).
+struct Untaken(nioxide_core::event_loop::Future);
+
+impl Drop for Untaken {
+    fn drop(&mut self) {
+        if self.0.cancel() {
+            return;
+        }
+        self.0.with_outcome(|outcome| {
+            if let Some(Outcome::Success(value)) = outcome {
+                if let Some(channel) = value
+                    .as_deref()
+                    .and_then(|v| v.downcast_ref::<AsynchronousSocketChannel>())
+                {
+                    if channel.with_binding(|bound| bound.is_none()) {
+                        channel.close();
+                    }
+                }
+            }
+        });
+    }
+}
 
 /// Takes the connection of an accept future that succeeded: `*channel_out` is a new handle
 /// that the caller owns (free it with `nx_aio_socket_free`). Only one take succeeds per

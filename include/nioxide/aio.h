@@ -511,8 +511,8 @@ int nx_aio_server_socket_accept(nx_aio_server_socket_t *server,
  * accept with `NX_ECANCELLED`.
  *
  * Ownership: on success `*future_out` is a new promise handle the caller owns and must
- * release with `nx_promise_free`; a connection never taken is closed when the future's
- * last reference goes. On error `*future_out` is unchanged.
+ * release with `nx_promise_free`. Freeing its last handle cancels a pending accept and
+ * closes a connection never taken. On error `*future_out` is unchanged.
  *
  * Thread safety: safe from any thread.
  *

@@ -378,3 +378,39 @@ TEST_IMPL(aio_socket_options) {
   t_aio_group_free(group);
   return 0;
 }
+
+TEST_IMPL(aio_accept_future_untaken) {
+  nx_aio_group_t *group = t_aio_group();
+  nx_aio_server_socket_t *server;
+  nx_aio_socket_t *client = NULL;
+  nx_promise_t *accepted = NULL, *connected = NULL, *pending = NULL, *copy = NULL;
+  struct sockaddr_storage addr;
+  socklen_t len;
+  t_op read = {0};
+  char in[4];
+
+  server = t_aio_listen(group, 16, &addr, &len);
+  ASSERT_OK(nx_aio_server_socket_accept_future(server, &accepted));
+  ASSERT_OK(nx_promise_retain(accepted, &copy));
+  ASSERT_OK(nx_aio_socket_open(group, &client));
+  ASSERT_OK(nx_aio_socket_connect_future(client, (struct sockaddr *)&addr, len, 0, &connected));
+  ASSERT_EQ(t_future_result(connected), 0);
+  ASSERT_OK(nx_promise_wait(accepted, T_LIMIT_MS));
+  /* Freeing one handle keeps the connection for the other; the last one closes it. */
+  ASSERT_OK(nx_promise_free(accepted));
+  ASSERT_OK(nx_aio_socket_read(client, in, sizeof(in), 0, &read, &t_handler));
+  t_sleep_ms(20);
+  ASSERT_EQ(t_op_reports(&read), 0);
+  ASSERT_OK(nx_promise_free(copy));
+  ASSERT_EQ(t_op_result(&read), NX_EOF);
+  /* Freeing a pending accept's future cancels the accept: the next accept is allowed. */
+  ASSERT_OK(nx_aio_server_socket_accept_future(server, &pending));
+  ASSERT_OK(nx_promise_free(pending));
+  ASSERT_OK(nx_aio_server_socket_accept_future(server, &pending));
+  ASSERT_OK(nx_promise_free(pending));
+  ASSERT_OK(nx_promise_free(connected));
+  ASSERT_OK(nx_aio_socket_free(client));
+  ASSERT_OK(nx_aio_server_socket_free(server));
+  t_aio_group_free(group);
+  return 0;
+}

@@ -312,6 +312,7 @@ TEST_ENTRY(aio_read_timeout)
 TEST_ENTRY(aio_write_timeout)
 TEST_ENTRY(aio_future_cancel)
 TEST_ENTRY(aio_socket_options)
+TEST_ENTRY(aio_accept_future_untaken)
 
 /* test-aio-echo.c */
 TEST_ENTRY(aio_echo_1mib_scatter_gather)
