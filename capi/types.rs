@@ -235,6 +235,7 @@ pub struct nx_watch_t {
 impl HandleType for nx_watch_t {
     type Object = Late<Watch>;
     const KIND: HandleKind = HandleKind::Watch;
+    const LOOP_OWNED: bool = true;
 }
 
 /// A reusable timer on an event loop (libuv's `uv_timer_t`): an opaque handle owned by the
@@ -249,6 +250,7 @@ pub struct nx_timer_t {
 impl HandleType for nx_timer_t {
     type Object = Late<LoopTimer>;
     const KIND: HandleKind = HandleKind::Timer;
+    const LOOP_OWNED: bool = true;
 }
 
 /// A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the
@@ -292,6 +294,7 @@ pub struct nx_channel_t {
 impl HandleType for nx_channel_t {
     type Object = ChannelObject;
     const KIND: HandleKind = HandleKind::Channel;
+    const LOOP_OWNED: bool = true;
 }
 
 /// What a channel handle names: the channel, and for an embedded channel the driver that
@@ -316,6 +319,7 @@ pub struct nx_context_t {
 impl HandleType for nx_context_t {
     type Object = ContextObject;
     const KIND: HandleKind = HandleKind::Context;
+    const LOOP_OWNED: bool = true;
 }
 
 /// What a context handle names: the core context and its name for C (set before the handle
@@ -421,6 +425,7 @@ pub struct nx_aio_server_socket_t {
 impl HandleType for nx_aio_server_socket_t {
     type Object = Late<AsynchronousServerSocketChannel>;
     const KIND: HandleKind = HandleKind::AioServerSocket;
+    const LOOP_OWNED: bool = true;
 }
 
 /// An asynchronous TCP connection (Java's `AsynchronousSocketChannel`): an opaque handle
@@ -435,6 +440,7 @@ pub struct nx_aio_socket_t {
 impl HandleType for nx_aio_socket_t {
     type Object = Late<AsynchronousSocketChannel>;
     const KIND: HandleKind = HandleKind::AioSocket;
+    const LOOP_OWNED: bool = true;
 }
 
 /// An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
@@ -448,6 +454,7 @@ pub struct nx_aio_file_t {
 impl HandleType for nx_aio_file_t {
     type Object = Late<FileObject>;
     const KIND: HandleKind = HandleKind::AioFile;
+    const LOOP_OWNED: bool = true;
 }
 
 /// What a file handle names: the channel and the locks taken through it, which C releases

@@ -2,13 +2,14 @@
 # examples/run-demo.sh: the demo `make demo` runs (after `make build`).
 #
 # Builds the C examples against include/nioxide.h and the cargo-built libnioxide (nothing
-# else is built here), then runs seven conversations on 127.0.0.1 with OS-chosen ports:
+# else is built here), then runs these conversations on 127.0.0.1 with OS-chosen ports:
 #   1. the C Selector echo server with the Python Selector echo client;
 #   2. the Python Selector echo server with the C Selector echo client;
-#   3. the C pipeline echo server (Netty's EchoServer shape) with the Python Selector client;
-#   4. the Python Selector echo server with the C pipeline echo client (Netty's EchoClient);
+#   3. the C pipeline echo server (Netty's EchoServer) with the Python pipeline echo client
+#      (Netty's EchoClient);
+#   4. the Python pipeline echo server with the C pipeline echo client;
 #   5. the C AIO echo server (seed 002's read → write → read handler chain) with the Python
-#      Selector client;
+#      Selector echo client;
 #   6. the Python Selector echo server with the C AIO echo client (futures);
 #   7. the C AIO echo server writing through its write queue with the C AIO client.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
@@ -120,11 +121,11 @@ converse "Python server <-> C client" \
     "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
     "$OUT/selector-echo-client"
 
-converse "C pipeline server <-> Python client" \
+converse "C pipeline server <-> Python pipeline client" \
     "$OUT/pipeline-echo-server" -- \
-    "$PYTHON" "$ROOT/examples/python/selector_echo_client.py"
-converse "Python server <-> C pipeline client" \
-    "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_client.py"
+converse "Python pipeline server <-> C pipeline client" \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_server.py" -- \
     "$OUT/pipeline-echo-client"
 
 converse "C AIO server <-> Python client" \
@@ -138,4 +139,4 @@ converse "C AIO server with the write queue <-> C AIO client" \
     "$OUT/aio-echo-client"
 
 echo
-echo "demo: all seven conversations checked"
+echo "demo: every conversation checked"
