@@ -451,3 +451,57 @@ pub extern "C" fn nx_aio_result(future: *mut nx_promise_t, result_out: *mut i64)
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_and_positions_are_checked() {
+        assert_eq!(timeout(0), None);
+        assert_eq!(timeout(-5), None);
+        assert_eq!(timeout(7), Some(Duration::from_millis(7)));
+        assert_eq!(position(0), Ok(0));
+        assert_eq!(position(-1), Err(NX_EINVAL));
+    }
+
+    #[test]
+    fn buffers_are_checked() {
+        assert!(one_buf(std::ptr::null_mut(), 0).is_ok());
+        assert_eq!(one_buf(std::ptr::null_mut(), 1).err(), Some(NX_EINVAL));
+        let mut a = [0u8; 4];
+        let iov = [iovec {
+            iov_base: a.as_mut_ptr().cast(),
+            iov_len: 4,
+        }];
+        assert_eq!(iov_bufs(iov.as_ptr(), 1).map(|b| b.total_len()), Ok(4));
+        assert_eq!(iov_bufs(iov.as_ptr(), 0).err(), Some(NX_EINVAL));
+        assert_eq!(iov_bufs(iov.as_ptr(), -1).err(), Some(NX_EINVAL));
+        assert_eq!(iov_bufs(std::ptr::null(), 1).err(), Some(NX_EINVAL));
+        let bad = [iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 1,
+        }];
+        assert_eq!(iov_bufs(bad.as_ptr(), 1).err(), Some(NX_EINVAL));
+    }
+
+    #[test]
+    fn handler_tables_need_both_functions() {
+        unsafe extern "C" fn completed(_: i64, _: *mut c_void) {}
+        unsafe extern "C" fn failed(_: c_int, _: *mut c_void) {}
+        let full = nx_completion_handler_t {
+            completed: Some(completed),
+            failed: Some(failed),
+        };
+        let half = nx_completion_handler_t {
+            completed: Some(completed),
+            failed: None,
+        };
+        assert!(words(&full, std::ptr::null_mut()).is_ok());
+        assert_eq!(words(&half, std::ptr::null_mut()).err(), Some(NX_EINVAL));
+        assert_eq!(
+            words::<nx_completion_handler_t>(std::ptr::null(), std::ptr::null_mut()).err(),
+            Some(NX_EINVAL)
+        );
+    }
+}
