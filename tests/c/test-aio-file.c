@@ -1,9 +1,11 @@
 /*
  * test-aio-file.c: AIO file channels: positional reads and writes (also past the end),
- * size, truncate, force, locks between two channels, close with operations pending, a
- * read-only file.
+ * size, truncate, force, locks between two channels and two processes, close with
+ * operations pending, a read-only file.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <fcntl.h>
+#include <signal.h>
 
 #include "aio-helpers.h"
 
@@ -87,6 +89,32 @@ TEST_IMPL(aio_file_locks_between_channels) {
   ASSERT_OK(nx_aio_file_open(group, path, NX_FILE_READ | NX_FILE_WRITE, &two));
   ASSERT_EQ(nx_aio_file_try_lock(one, 0, 0, 0), 1);
   ASSERT_EQ(nx_aio_file_try_lock(two, 0, 10, 1), 0);
+  /* Another process sees the lock too. The child answers through a pipe and ends with
+   * SIGKILL: nothing of the parent's threads and memory is to be checked or freed there. */
+  {
+    int fds[2];
+    char answer = 0;
+    pid_t child;
+    ASSERT_OK(pipe(fds));
+    child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      struct flock probe;
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      memset(&probe, 0, sizeof(probe));
+      probe.l_type = F_RDLCK;
+      probe.l_whence = SEEK_SET;
+      answer = fd >= 0 && fcntl(fd, F_OFD_SETLK, &probe) == -1 && errno == EAGAIN ? 'y' : 'n';
+      if (write(fds[1], &answer, 1) != 1)
+        answer = 0;
+      raise(SIGKILL);
+    }
+    close(fds[1]);
+    ASSERT_EQ(read(fds[0], &answer, 1), 1);
+    close(fds[0]);
+    ASSERT_EQ(waitpid(child, NULL, 0), child);
+    ASSERT_EQ(answer, 'y');
+  }
   ASSERT_EQ(nx_aio_file_try_lock(one, -1, 0, 0), NX_EINVAL);
   /* A waiting lock completes once the other channel lets go. */
   ASSERT_OK(nx_aio_file_lock(two, 0, 10, 0, &waiting, &t_handler));

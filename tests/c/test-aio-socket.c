@@ -183,6 +183,18 @@ TEST_IMPL(aio_connect_timeout) {
     ASSERT_EQ(t_op_reports(&op), 1);
     ASSERT_EQ(nx_aio_socket_is_open(client), 0);
     ASSERT_OK(nx_aio_socket_free(client));
+
+    /* Close with a connect pending: it fails once, with NX_EASYNCCLOSE. */
+    memset(&op, 0, sizeof(op));
+    ASSERT_OK(nx_aio_socket_open(group, &client));
+    ASSERT_OK(nx_aio_socket_connect(client, (struct sockaddr *)&addr, len, 0, &op, &t_handler));
+    t_sleep_ms(20);
+    ASSERT_EQ(t_op_reports(&op), 0);
+    ASSERT_OK(nx_aio_socket_close(client));
+    ASSERT_EQ(t_op_error(&op), NX_EASYNCCLOSE);
+    t_sleep_ms(20);
+    ASSERT_EQ(t_op_reports(&op), 1);
+    ASSERT_OK(nx_aio_socket_free(client));
   }
   for (int i = 0; i < n; i++) {
     ASSERT_OK(nx_aio_socket_free(fillers[i]));
