@@ -11,7 +11,8 @@
 #   5. the C AIO echo server (seed 002's read → write → read handler chain) with the Python
 #      Selector echo client;
 #   6. the Python Selector echo server with the C AIO echo client (futures);
-#   7. the C AIO echo server writing through its write queue with the C AIO client.
+#   7. the C AIO echo server writing through its write queue with the C AIO client;
+# and copies a file with the C AIO file copy.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -137,6 +138,15 @@ converse "Python server <-> C AIO client" \
 converse "C AIO server with the write queue <-> C AIO client" \
     "$OUT/aio-echo-server" --queue -- \
     "$OUT/aio-echo-client"
+
+echo
+echo "=== C AIO file copy ==="
+copy_dir=$(mktemp -d)
+head -c 3000000 /dev/urandom >"$copy_dir/source"
+timeout -k 5 "$STEP_TIMEOUT" "$OUT/aio-file-copy" "$copy_dir/source" "$copy_dir/copy" | sed 's/^/  copy | /'
+cmp -s "$copy_dir/source" "$copy_dir/copy" || die "aio-file-copy: the copy differs from its source"
+rm -rf "$copy_dir"
+echo "=== C AIO file copy: every byte copied ==="
 
 echo
 echo "demo: every conversation checked"
