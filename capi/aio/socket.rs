@@ -14,11 +14,11 @@
 use std::ffi::{c_int, c_void};
 
 use libc::{iovec, sockaddr, sockaddr_storage, socklen_t};
-use nioxide_core::aio::{AsynchronousSocketChannel, IoBufs, QueueFullPolicy};
+use nioxide_core::aio::{AsynchronousSocketChannel, Handler, IoBufs, QueueFullPolicy};
 
 use crate::aio::group::with_group;
 use crate::aio::{
-    handler, iov_bufs, new_handle, nx_completion_handler_t, one_buf, store_future, timeout,
+    CResult, handler, iov_bufs, new_handle, nx_completion_handler_t, one_buf, store_future, timeout,
 };
 use crate::args::{Out, code, predicate, status};
 use crate::channel::{AddrOut, addr_in};
@@ -55,6 +55,20 @@ fn with_future(
     let out = Out::new(future_out)?;
     let future = with_socket(channel, |c| start(c).map_err(code))?;
     store_future(future, out)
+}
+
+/// Starts an operation over `bufs` with a C handler (checked first: a refused call keeps
+/// nothing and calls nothing).
+fn start<V: CResult>(
+    channel: *mut nx_aio_socket_t,
+    bufs: Result<IoBufs, c_int>,
+    attachment: *mut c_void,
+    table: *const nx_completion_handler_t,
+    op: impl FnOnce(&AsynchronousSocketChannel, IoBufs, Handler<V>) -> nioxide_core::Result<()>,
+) -> Result<(), c_int> {
+    let handler = handler(table, attachment)?;
+    let bufs = bufs?;
+    with_socket(channel, |c| op(c, bufs, handler).map_err(code))
 }
 
 /// Opens an unconnected connection in `group` (IPv6 dual-stack, or IPv4 where IPv6 is
@@ -165,21 +179,6 @@ pub extern "C" fn nx_aio_socket_connect_future(
     }
 }
 
-/// Starts a read of `bufs` with a C handler.
-fn read(
-    channel: *mut nx_aio_socket_t,
-    bufs: Result<IoBufs, c_int>,
-    timeout_ms: i64,
-    attachment: *mut c_void,
-    table: *const nx_completion_handler_t,
-) -> Result<(), c_int> {
-    let handler = handler(table, attachment)?;
-    let bufs = bufs?;
-    with_socket(channel, |c| {
-        c.read(bufs, timeout(timeout_ms), handler).map_err(code)
-    })
-}
-
 /// Reads into `buf` (`len` bytes; NULL only with 0): `handler->completed(n, attachment)`
 /// with the bytes read (1 to `len`; 0 for `len` 0), or `NX_EOF` at the end of the stream,
 /// or `handler->failed(error, attachment)`, on the channel's loop thread, never inside this
@@ -204,7 +203,7 @@ pub extern "C" fn nx_aio_socket_read(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| read(channel, one_buf(buf, len), timeout_ms, attachment, handler))
+        status(|| start(channel, one_buf(buf, len), attachment, handler, |c, b, h| c.read(b, timeout(timeout_ms), h)))
     }
 }
 
@@ -225,7 +224,7 @@ pub extern "C" fn nx_aio_socket_read_vec(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| read(channel, iov_bufs(iov, iovcnt), timeout_ms, attachment, handler))
+        status(|| start(channel, iov_bufs(iov, iovcnt), attachment, handler, |c, b, h| c.read(b, timeout(timeout_ms), h)))
     }
 }
 
@@ -255,21 +254,6 @@ pub extern "C" fn nx_aio_socket_read_future(
     }
 }
 
-/// Starts a raw write of `bufs` with a C handler.
-fn write(
-    channel: *mut nx_aio_socket_t,
-    bufs: Result<IoBufs, c_int>,
-    timeout_ms: i64,
-    attachment: *mut c_void,
-    table: *const nx_completion_handler_t,
-) -> Result<(), c_int> {
-    let handler = handler(table, attachment)?;
-    let bufs = bufs?;
-    with_socket(channel, |c| {
-        c.write(bufs, timeout(timeout_ms), handler).map_err(code)
-    })
-}
-
 /// Writes from `buf` what the socket takes now: `handler->completed(n, attachment)` with the
 /// count, which may be short of `len`, or `handler->failed(error, attachment)`, on the
 /// channel's loop thread, never inside this call. One raw write may be pending at a time,
@@ -293,7 +277,7 @@ pub extern "C" fn nx_aio_socket_write(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| write(channel, one_buf(buf.cast_mut(), len), timeout_ms, attachment, handler))
+        status(|| start(channel, one_buf(buf.cast_mut(), len), attachment, handler, |c, b, h| c.write(b, timeout(timeout_ms), h)))
     }
 }
 
@@ -314,7 +298,7 @@ pub extern "C" fn nx_aio_socket_write_vec(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| write(channel, iov_bufs(iov, iovcnt), timeout_ms, attachment, handler))
+        status(|| start(channel, iov_bufs(iov, iovcnt), attachment, handler, |c, b, h| c.write(b, timeout(timeout_ms), h)))
     }
 }
 
@@ -344,18 +328,6 @@ pub extern "C" fn nx_aio_socket_write_future(
     }
 }
 
-/// Starts a queued write of `bufs` with a C handler.
-fn write_all(
-    channel: *mut nx_aio_socket_t,
-    bufs: Result<IoBufs, c_int>,
-    attachment: *mut c_void,
-    table: *const nx_completion_handler_t,
-) -> Result<(), c_int> {
-    let handler = handler(table, attachment)?;
-    let bufs = bufs?;
-    with_socket(channel, |c| c.write_all(bufs, handler).map_err(code))
-}
-
 /// Queues `buf` to be written in full (the write queue Java never gave its users), after
 /// every write queued before: `handler->completed(len, attachment)` once its last byte has
 /// left, or `handler->failed(error, attachment)`. Any number may be queued; they leave in
@@ -378,7 +350,7 @@ pub extern "C" fn nx_aio_socket_write_all(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| write_all(channel, one_buf(buf.cast_mut(), len), attachment, handler))
+        status(|| start(channel, one_buf(buf.cast_mut(), len), attachment, handler, |c, b, h| c.write_all(b, h)))
     }
 }
 
@@ -398,7 +370,7 @@ pub extern "C" fn nx_aio_socket_write_all_vec(
     handler: *const nx_completion_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| write_all(channel, iov_bufs(iov, iovcnt), attachment, handler))
+        status(|| start(channel, iov_bufs(iov, iovcnt), attachment, handler, |c, b, h| c.write_all(b, h)))
     }
 }
 
