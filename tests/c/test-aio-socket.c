@@ -428,3 +428,52 @@ TEST_IMPL(aio_accept_future_untaken) {
   t_aio_group_free(group);
   return 0;
 }
+
+/* Calls from a handler on the channel's own loop thread check the handle with loads alone. */
+typedef struct {
+  nx_aio_socket_t *channel;
+  uint64_t reader_entries;
+  int start_rc;
+  t_op next;
+  int ran;
+} fast;
+
+static void fast_completed(int64_t result, void *attachment) {
+  fast *f = attachment;
+  uint64_t before = nx_debug_reader_entries();
+  (void)result;
+  f->start_rc = nx_aio_socket_write(f->channel, "b", 1, 0, &f->next, &t_handler);
+  (void)nx_aio_socket_is_open(f->channel);
+  f->reader_entries = nx_debug_reader_entries() - before;
+  __atomic_store_n(&f->ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void fast_failed(int error, void *attachment) {
+  fast *f = attachment;
+  f->start_rc = error;
+  __atomic_store_n(&f->ran, 2, __ATOMIC_SEQ_CST);
+}
+
+static const nx_completion_handler_t fast_handler = {fast_completed, fast_failed};
+
+TEST_IMPL(aio_handler_calls_take_the_fast_path) {
+  nx_aio_group_t *group = t_aio_group();
+  nx_aio_socket_t *client = NULL, *peer = NULL;
+  fast f;
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+
+  memset(&f, 0, sizeof(f));
+  t_aio_pair(group, &client, &peer);
+  f.channel = client;
+  ASSERT_OK(nx_aio_socket_write(client, "a", 1, 0, &f, &fast_handler));
+  while (!t_load(&f.ran) && t_now_ms() < deadline)
+    t_sleep_ms(1);
+  ASSERT_EQ(t_load(&f.ran), 1);
+  ASSERT_EQ(f.start_rc, 0);
+  ASSERT_EQ(f.reader_entries, 0);
+  ASSERT_EQ(t_op_result(&f.next), 1);
+  ASSERT_OK(nx_aio_socket_free(client));
+  ASSERT_OK(nx_aio_socket_free(peer));
+  t_aio_group_free(group);
+  return 0;
+}

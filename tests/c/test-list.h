@@ -313,6 +313,7 @@ TEST_ENTRY(aio_write_timeout)
 TEST_ENTRY(aio_future_cancel)
 TEST_ENTRY(aio_socket_options)
 TEST_ENTRY(aio_accept_future_untaken)
+TEST_ENTRY(aio_handler_calls_take_the_fast_path)
 
 /* test-aio-echo.c */
 TEST_ENTRY(aio_echo_1mib_scatter_gather)
