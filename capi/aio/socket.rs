@@ -254,6 +254,31 @@ pub extern "C" fn nx_aio_socket_read_future(
     }
 }
 
+/// `nx_aio_socket_read_vec` with a future (`nx_aio_result` gives the count or `NX_EOF`); as
+/// `nx_aio_socket_read_future` says.
+///
+/// Ownership: on success `*future_out` is a new promise handle the caller owns and must
+/// release with `nx_promise_free`. On error it is unchanged.
+///
+/// Thread safety: as `nx_aio_socket_read`.
+///
+/// Errors: as `nx_aio_socket_read_vec`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_aio_socket_read_vec_future(
+    channel: *mut nx_aio_socket_t,
+    iov: *const iovec,
+    iovcnt: c_int,
+    timeout_ms: i64,
+    future_out: *mut *mut nx_promise_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let bufs = iov_bufs(iov, iovcnt)?;
+            with_future(channel, future_out, |c| c.read_future(bufs, timeout(timeout_ms)))
+        })
+    }
+}
+
 /// Writes from `buf` what the socket takes now: `handler->completed(n, attachment)` with the
 /// count, which may be short of `len`, or `handler->failed(error, attachment)`, on the
 /// channel's loop thread, never inside this call. One raw write may be pending at a time,
@@ -323,6 +348,31 @@ pub extern "C" fn nx_aio_socket_write_future(
     nx_ffi_boundary! {
         status(|| {
             let bufs = one_buf(buf.cast_mut(), len)?;
+            with_future(channel, future_out, |c| c.write_future(bufs, timeout(timeout_ms)))
+        })
+    }
+}
+
+/// `nx_aio_socket_write_vec` with a future (`nx_aio_result` gives the count); as
+/// `nx_aio_socket_write_future` says.
+///
+/// Ownership: on success `*future_out` is a new promise handle the caller owns and must
+/// release with `nx_promise_free`. On error it is unchanged.
+///
+/// Thread safety: as `nx_aio_socket_write`.
+///
+/// Errors: as `nx_aio_socket_write_vec`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_aio_socket_write_vec_future(
+    channel: *mut nx_aio_socket_t,
+    iov: *const iovec,
+    iovcnt: c_int,
+    timeout_ms: i64,
+    future_out: *mut *mut nx_promise_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let bufs = iov_bufs(iov, iovcnt)?;
             with_future(channel, future_out, |c| c.write_future(bufs, timeout(timeout_ms)))
         })
     }

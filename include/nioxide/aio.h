@@ -684,6 +684,23 @@ int nx_aio_socket_read_future(nx_aio_socket_t *channel,
                               nx_promise_t **future_out);
 
 /**
+ * `nx_aio_socket_read_vec` with a future (`nx_aio_result` gives the count or `NX_EOF`); as
+ * `nx_aio_socket_read_future` says.
+ *
+ * Ownership: on success `*future_out` is a new promise handle the caller owns and must
+ * release with `nx_promise_free`. On error it is unchanged.
+ *
+ * Thread safety: as `nx_aio_socket_read`.
+ *
+ * Errors: as `nx_aio_socket_read_vec`.
+ */
+int nx_aio_socket_read_vec_future(nx_aio_socket_t *channel,
+                                  const struct iovec *iov,
+                                  int iovcnt,
+                                  int64_t timeout_ms,
+                                  nx_promise_t **future_out);
+
+/**
  * Writes from `buf` what the socket takes now: `handler->completed(n, attachment)` with the
  * count, which may be short of `len`, or `handler->failed(error, attachment)`, on the
  * channel's loop thread, never inside this call. One raw write may be pending at a time,
@@ -738,6 +755,23 @@ int nx_aio_socket_write_future(nx_aio_socket_t *channel,
                                size_t len,
                                int64_t timeout_ms,
                                nx_promise_t **future_out);
+
+/**
+ * `nx_aio_socket_write_vec` with a future (`nx_aio_result` gives the count); as
+ * `nx_aio_socket_write_future` says.
+ *
+ * Ownership: on success `*future_out` is a new promise handle the caller owns and must
+ * release with `nx_promise_free`. On error it is unchanged.
+ *
+ * Thread safety: as `nx_aio_socket_write`.
+ *
+ * Errors: as `nx_aio_socket_write_vec`.
+ */
+int nx_aio_socket_write_vec_future(nx_aio_socket_t *channel,
+                                   const struct iovec *iov,
+                                   int iovcnt,
+                                   int64_t timeout_ms,
+                                   nx_promise_t **future_out);
 
 /**
  * Queues `buf` to be written in full (the write queue Java never gave its users), after

@@ -2,6 +2,8 @@
  * test-aio-socket.c: AIO connections and listeners: accept/connect/read/write with handlers
  * and futures, refused and timed-out connects, errors at the call, timeouts and cancels.
  */
+#include <sys/uio.h>
+
 #include "aio-helpers.h"
 
 /* Accept and connect with handlers, then one write and one read with handlers. */
@@ -104,6 +106,21 @@ TEST_IMPL(aio_futures_accept_connect_read_write) {
   ASSERT(memcmp(in, "abc", 3) == 0);
   ASSERT_OK(nx_promise_free(written));
   ASSERT_OK(nx_promise_free(read));
+
+  /* Scattering and gathering with futures. */
+  {
+    char x[2] = {0}, y[4] = {0};
+    struct iovec out[2] = {{"12", 2}, {"345", 3}};
+    struct iovec in2[2] = {{x, sizeof(x)}, {y, sizeof(y)}};
+    ASSERT_OK(nx_aio_socket_write_vec_future(client, out, 2, 0, &written));
+    ASSERT_EQ(t_future_result(written), 5);
+    ASSERT_OK(nx_promise_free(written));
+    ASSERT_OK(nx_aio_socket_read_vec_future(peer, in2, 2, 1000, &read));
+    ASSERT_EQ(t_future_result(read), 5);
+    ASSERT_OK(nx_promise_free(read));
+    ASSERT(memcmp(x, "12", 2) == 0);
+    ASSERT(memcmp(y, "345", 3) == 0);
+  }
 
   ASSERT_OK(nx_aio_socket_write_all_future(client, "defg", 4, &written));
   ASSERT_EQ(t_future_result(written), 4);
