@@ -200,8 +200,8 @@ pub extern "C" fn nx_aio_group_set_file_threads(
 /// call with it returns `NX_EBADHANDLE`. Free the group's channels' handles too (before or
 /// after). In a forked child it only invalidates the handle.
 ///
-/// Thread safety: safe from any thread but the group's own (`NX_EDEADLK`; the handle stays
-/// valid).
+/// Thread safety: safe from any thread but the group's own (`NX_EDEADLK`: nothing is shut
+/// down and the handle stays valid).
 ///
 /// Errors: `NX_EINVAL` (NULL or not a group), `NX_EDEADLK`, `NX_EBADHANDLE` (already freed).
 #[unsafe(no_mangle)]
@@ -210,6 +210,9 @@ pub extern "C" fn nx_aio_group_free(group: *mut nx_aio_group_t) -> c_int {
         status(|| {
             let object = handle::get(group)?;
             if let Some(g) = object.unforked() {
+                // On a group thread the wait below would deadlock: refuse before shutting
+                // anything down.
+                g.await_termination(Some(std::time::Duration::ZERO)).map_err(code)?;
                 g.shutdown_now();
                 g.await_termination(None).map_err(code)?;
             }

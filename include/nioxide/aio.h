@@ -420,8 +420,8 @@ int nx_aio_group_set_file_threads(nx_aio_group_t *group, size_t threads);
  * call with it returns `NX_EBADHANDLE`. Free the group's channels' handles too (before or
  * after). In a forked child it only invalidates the handle.
  *
- * Thread safety: safe from any thread but the group's own (`NX_EDEADLK`; the handle stays
- * valid).
+ * Thread safety: safe from any thread but the group's own (`NX_EDEADLK`: nothing is shut
+ * down and the handle stays valid).
  *
  * Errors: `NX_EINVAL` (NULL or not a group), `NX_EDEADLK`, `NX_EBADHANDLE` (already freed).
  */

@@ -11,6 +11,8 @@ typedef struct {
   int close_rc;
   int shutdown_rc;
   int await_rc;
+  int free_rc;
+  int shut_after_free;
   int ran;
 } inside;
 
@@ -19,6 +21,8 @@ static void inside_completed(int64_t result, void *attachment) {
   (void)result;
   in->close_rc = nx_aio_socket_close(in->channel);
   in->await_rc = nx_aio_group_await_termination(in->group, 1000);
+  in->free_rc = nx_aio_group_free(in->group);
+  in->shut_after_free = nx_aio_group_is_shutdown(in->group);
   in->shutdown_rc = nx_aio_group_shutdown_now(in->group);
   __atomic_store_n(&in->ran, 1, __ATOMIC_SEQ_CST);
 }
@@ -50,6 +54,8 @@ TEST_IMPL(aio_group_close_and_shutdown_in_handler) {
   ASSERT_EQ(t_load(&in.ran), 1);
   ASSERT_EQ(in.close_rc, 0);
   ASSERT_EQ(in.await_rc, NX_EDEADLK);
+  ASSERT_EQ(in.free_rc, NX_EDEADLK);
+  ASSERT_EQ(in.shut_after_free, 0);
   ASSERT_EQ(in.shutdown_rc, 0);
   /* The peer's read either got the bytes or failed once when shutdown_now closed it. */
   t_op_wait(&peer_read);
