@@ -140,6 +140,23 @@ TEST_IMPL(aio_file_locks_between_channels) {
   return 0;
 }
 
+TEST_IMPL(aio_file_threads) {
+  nx_aio_group_t *group = t_aio_group();
+  nx_aio_file_t *file = NULL;
+  char path[256];
+
+  temp_path(path, sizeof(path));
+  ASSERT_EQ(nx_aio_group_set_file_threads(group, 0), NX_EINVAL);
+  ASSERT_OK(nx_aio_group_set_file_threads(group, 3));
+  ASSERT_OK(nx_aio_file_open(group, path, NX_FILE_WRITE | NX_FILE_CREATE_NEW, &file));
+  /* The pool has started: its size is fixed now. */
+  ASSERT_EQ(nx_aio_group_set_file_threads(group, 1), NX_EINVAL);
+  ASSERT_OK(nx_aio_file_free(file));
+  unlink(path);
+  t_aio_group_free(group);
+  return 0;
+}
+
 TEST_IMPL(aio_file_read_only_error) {
   nx_aio_group_t *group = t_aio_group();
   nx_aio_file_t *file = NULL;

@@ -188,7 +188,7 @@ TEST_IMPL(aio_connect_timeout) {
     ASSERT_OK(nx_aio_socket_open(group, &fillers[n]));
     ASSERT_OK(nx_aio_socket_connect_future(fillers[n], (struct sockaddr *)&addr, len, 0,
                                            &futures[n]));
-    if (nx_promise_wait(futures[n], 200) == NX_ETIMEDOUT)
+    if (nx_promise_wait(futures[n], t_under_valgrind() ? 2000 : 500) == NX_ETIMEDOUT)
       full = 1;
   }
   if (full) {
@@ -233,9 +233,9 @@ static void fill_until_pending(nx_aio_socket_t *client, t_op *pending, unsigned 
     memset(pending, 0, sizeof(*pending));
     ASSERT_OK(nx_aio_socket_write(client, chunk, size, 0, pending, &t_handler));
     {
-      /* A write not done by then is pending (the peer's buffers are full): valgrind's loop
-       * thread needs longer to finish one that is not. */
-      int64_t until = t_now_ms() + (t_under_valgrind() ? 1000 : 100);
+      /* A write not done by then is pending (the peer's buffers are full); only the last one
+       * waits this long. Valgrind's loop thread needs longer to finish one that is not. */
+      int64_t until = t_now_ms() + (t_under_valgrind() ? 2000 : 500);
       while (t_op_reports(pending) == 0 && t_now_ms() < until)
         t_sleep_ms(1);
     }

@@ -329,4 +329,5 @@ TEST_ENTRY(aio_group_borrowed_loops)
 /* test-aio-file.c */
 TEST_ENTRY(aio_file_read_write)
 TEST_ENTRY(aio_file_locks_between_channels)
+TEST_ENTRY(aio_file_threads)
 TEST_ENTRY(aio_file_read_only_error)
