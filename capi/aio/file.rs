@@ -15,7 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use nioxide_core::aio::{AsynchronousFileChannel, OpenOptions};
+use nioxide_core::aio::{AsynchronousFileChannel, FileLock, Handler, OpenOptions};
+use nioxide_core::event_loop::{Failure, Promise};
 use nioxide_core::sync::lock;
 
 use crate::aio::group::with_group;
@@ -69,6 +70,24 @@ fn with_file<R>(
 /// A lock's region: position and size (0: to the end of the file), neither negative.
 fn region(offset: i64, size: i64) -> Result<(u64, u64), c_int> {
     Ok((position(offset)?, position(size)?))
+}
+
+/// Takes the lock held through `file` on exactly `size` bytes at `at` out of its list
+/// (`NX_EINVAL` if there is none).
+fn take_region(file: &FileObject, at: u64, size: u64) -> Result<FileLock, c_int> {
+    let mut locks = lock(&file.locks);
+    let index = locks
+        .iter()
+        .position(|l| l.is_valid() && l.position() == at && l.size() == size)
+        .ok_or(NX_EINVAL)?;
+    Ok(locks.swap_remove(index))
+}
+
+/// Releases a lock whose future nobody wants any more (cancelled).
+fn release_region(file: &Late<FileObject>, at: u64, size: u64) {
+    if let Ok(held) = file.get().and_then(|f| take_region(f, at, size)) {
+        let _ = held.release();
+    }
 }
 
 /// Opens the file at `path` (a NUL-terminated path, read during the call) with `options`
@@ -305,6 +324,52 @@ pub extern "C" fn nx_aio_file_lock(
     }
 }
 
+/// `nx_aio_file_lock` with a future (`nx_aio_result` gives 0 once the lock is held; release
+/// it with `nx_aio_file_unlock`). Cancelling the future fails it with `NX_ECANCELLED` at once;
+/// the channel goes on waiting for the lock, and releases it as soon as it gets it.
+///
+/// Ownership: on success `*future_out` is a new promise handle the caller owns and must
+/// release with `nx_promise_free`. On error it is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (negative position or size), `NX_ECLOSED`, `NX_EREJECTED`,
+/// `NX_EBADHANDLE`, `NX_EFORKED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_aio_file_lock_future(
+    file: *mut nx_aio_file_t,
+    position: i64,
+    size: i64,
+    shared: c_int,
+    future_out: *mut *mut nx_promise_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let out = Out::new(future_out)?;
+            let (at, size) = region(position, size)?;
+            let object: Arc<Late<FileObject>> = handle::get(file)?;
+            let channel = &object.get()?.file;
+            let promise = Promise::new(Some(channel.event_loop()));
+            let completing = promise.clone();
+            let keeper = object.clone();
+            let handler = Handler::new(move |result: nioxide_core::Result<FileLock>| match result {
+                Ok(held) => {
+                    // The lock is recorded before the future says it is held.
+                    let kept = keeper.get().map(|o| lock(&o.locks).push(held)).is_ok();
+                    if !kept || !completing.try_success(Some(Box::new(()))) {
+                        release_region(&keeper, at, size);
+                    }
+                }
+                Err(error) => {
+                    completing.try_failure(Failure::new(error));
+                }
+            });
+            channel.lock(at, size, shared != 0, handler).map_err(code)?;
+            store_future(promise, out)
+        })
+    }
+}
+
 /// Tries to take a lock at once, on the calling thread (as `nx_aio_file_lock` says): returns
 /// 1 if it is held now, 0 if another open file description holds a conflicting lock, or a
 /// negative error.
@@ -345,17 +410,7 @@ pub extern "C" fn nx_aio_file_unlock(file: *mut nx_aio_file_t, position: i64, si
     nx_ffi_boundary! {
         status(|| {
             let (at, size) = region(position, size)?;
-            with_file(file, |f| {
-                let held = {
-                    let mut locks = lock(&f.locks);
-                    let index = locks
-                        .iter()
-                        .position(|l| l.is_valid() && l.position() == at && l.size() == size)
-                        .ok_or(NX_EINVAL)?;
-                    locks.swap_remove(index)
-                };
-                held.release().map_err(code)
-            })
+            with_file(file, |f| take_region(f, at, size)?.release().map_err(code))
         })
     }
 }

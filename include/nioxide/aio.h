@@ -267,6 +267,25 @@ int nx_aio_file_lock(nx_aio_file_t *file,
                      const struct nx_completion_handler_t *handler);
 
 /**
+ * `nx_aio_file_lock` with a future (`nx_aio_result` gives 0 once the lock is held; release
+ * it with `nx_aio_file_unlock`). Cancelling the future fails it with `NX_ECANCELLED` at once;
+ * the channel goes on waiting for the lock, and releases it as soon as it gets it.
+ *
+ * Ownership: on success `*future_out` is a new promise handle the caller owns and must
+ * release with `nx_promise_free`. On error it is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (negative position or size), `NX_ECLOSED`, `NX_EREJECTED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`.
+ */
+int nx_aio_file_lock_future(nx_aio_file_t *file,
+                            int64_t position,
+                            int64_t size,
+                            int shared,
+                            nx_promise_t **future_out);
+
+/**
  * Tries to take a lock at once, on the calling thread (as `nx_aio_file_lock` says): returns
  * 1 if it is held now, 0 if another open file description holds a conflicting lock, or a
  * negative error.

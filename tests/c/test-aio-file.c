@@ -134,6 +134,40 @@ TEST_IMPL(aio_file_locks_between_channels) {
   ASSERT_EQ(t_op_reports(&closed), 1);
   ASSERT_OK(nx_aio_file_unlock(two, 0, 10));
   ASSERT_OK(nx_aio_file_free(one));
+
+  /* Futures: one that is cancelled lets go of the lock it gets later; one that completes
+   * holds it until nx_aio_file_unlock. */
+  {
+    nx_aio_file_t *three = NULL;
+    nx_promise_t *cancelled = NULL, *held = NULL;
+    int64_t deadline = t_now_ms() + T_LIMIT_MS;
+    int got = 0;
+    ASSERT_OK(nx_aio_file_open(group, path, NX_FILE_READ | NX_FILE_WRITE, &three));
+    ASSERT_EQ(nx_aio_file_try_lock(two, 0, 0, 0), 1);
+    ASSERT_OK(nx_aio_file_lock_future(three, 0, 0, 0, &cancelled));
+    ASSERT_EQ(nx_aio_file_lock_future(three, -1, 0, 0, &held), NX_EINVAL);
+    ASSERT_EQ(nx_promise_cancel(cancelled), 1);
+    ASSERT_EQ(t_future_result(cancelled), NX_ECANCELLED);
+    ASSERT_OK(nx_aio_file_unlock(two, 0, 0));
+    while (!got && t_now_ms() < deadline) {
+      got = nx_aio_file_try_lock(two, 0, 0, 0);
+      ASSERT_GE(got, 0);
+      if (!got)
+        t_sleep_ms(5);
+    }
+    ASSERT_EQ(got, 1);
+    ASSERT_OK(nx_aio_file_lock_future(three, 0, 0, 1, &held));
+    t_sleep_ms(20);
+    ASSERT_EQ(nx_promise_is_done(held), 0);
+    ASSERT_OK(nx_aio_file_unlock(two, 0, 0));
+    ASSERT_EQ(t_future_result(held), 0);
+    ASSERT_EQ(nx_aio_file_try_lock(two, 0, 0, 0), 0);
+    ASSERT_OK(nx_aio_file_unlock(three, 0, 0));
+    ASSERT_EQ(nx_aio_file_try_lock(two, 0, 0, 0), 1);
+    ASSERT_OK(nx_promise_free(cancelled));
+    ASSERT_OK(nx_promise_free(held));
+    ASSERT_OK(nx_aio_file_free(three));
+  }
   ASSERT_OK(nx_aio_file_free(two));
   unlink(path);
   t_aio_group_free(group);
