@@ -20,12 +20,14 @@ static int stamp_task(nx_loop_t *loop, void *arg) {
 }
 
 TEST_IMPL(loop_timer_order_never_early) {
-  /* 50 ms apart, so that the time scheduling them takes (under valgrind too) cannot reorder
-   * deadlines; equal delays fire in scheduling order. */
+  /* They fire in the order of their deadlines, each taken when it was scheduled (checked
+   * against the clock read around each call: on a slow run, valgrind on a busy machine,
+   * scheduling can take longer than the gaps); equal delays fire in scheduling order. */
   static const int64_t delays[] = {150, 50, 100, 50, 0, 1};
   enum { N = sizeof(delays) / sizeof(delays[0]) };
-  static const int expected[N] = {4, 5, 1, 3, 2, 0};
   struct stamp stamps[N];
+  int64_t scheduled_after[N];
+  int position[N];
   int order[N];
   int count = 0;
   nx_loop_t *loop;
@@ -38,13 +40,18 @@ TEST_IMPL(loop_timer_order_never_early) {
     stamps[i].count = &count;
     stamps[i].scheduled_at = t_now_ms();
     ASSERT_OK(nx_loop_schedule(loop, delays[i], stamp_task, &stamps[i], NULL, NULL));
+    scheduled_after[i] = t_now_ms();
   }
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 0);
   ASSERT_EQ(count, N);
   for (i = 0; i < N; i++) {
-    ASSERT_EQ(order[i], expected[i]);
+    position[order[i]] = i;
     ASSERT_GE(stamps[i].ran_at - stamps[i].scheduled_at, stamps[i].delay_ms);
   }
+  for (i = 1; i < N; i++) /* 1 ms of slack: the clock is read at millisecond resolution */
+    ASSERT_LE(stamps[order[i - 1]].scheduled_at + delays[order[i - 1]],
+              scheduled_after[order[i]] + delays[order[i]] + 1);
+  ASSERT_LT(position[1], position[3]); /* equal delays: in scheduling order */
   ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_TIMERS_FIRED), N);
   ASSERT_OK(nx_loop_free(loop));
   return 0;
@@ -118,6 +125,10 @@ struct periodic {
 static int periodic_task(nx_loop_t *loop, void *arg) {
   struct periodic *p = arg;
   int run = p->runs;
+  if (run > RUNS) { /* more runs than the test stops at: counted, not recorded */
+    p->runs++;
+    return 0;
+  }
   p->start[run] = t_now_ms();
   if (p->work_ms > 0)
     t_sleep_ms(p->work_ms);
@@ -142,7 +153,10 @@ TEST_IMPL(loop_timer_fixed_rate) {
   first = t_now_ms() + 10;
   ASSERT_OK(nx_loop_schedule_at_fixed_rate(loop, 10, 30, periodic_task, &p, NULL, &timer));
   ASSERT_EQ(nx_loop_run(loop, NX_RUN_DEFAULT), 1); /* stopped by the fifth run */
-  ASSERT_EQ(p.runs, RUNS);
+  /* A stop ends the run after the current turn: a sixth run due by the turn's second timer
+   * phase (a run slowed down, under valgrind) still happens in it. */
+  ASSERT_GE(p.runs, RUNS);
+  ASSERT_LE(p.runs, RUNS + 1);
   for (i = 0; i < RUNS; i++)
     ASSERT_GE(p.start[i], first + 30 * i); /* never early, no drift */
   ASSERT_EQ(nx_promise_is_done(timer), 0); /* a periodic future never succeeds */
