@@ -175,6 +175,9 @@ impl EventLoop {
         let timeout = if !may_block
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
+            // Reclaims handed over since the last turn's end (by this turn's first phase, or
+            // by another thread that found the loop busy) run at this turn's end.
+            || inner.reclaims_pending.load(Ordering::Acquire)
             || (!inner.library_driven && !self.alive())
         {
             Some(Duration::ZERO)
