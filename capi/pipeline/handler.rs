@@ -168,7 +168,7 @@ pub struct nx_channel_handler_t {
 }
 
 impl nx_channel_handler_t {
-    /// Copies the caller's table: the first `size` bytes of it, the rest NULL.
+    /// Copies the caller's table: the fields within its first `size` bytes, the rest NULL.
     ///
     /// Errors: `NX_EINVAL` for NULL or a `size` too small to hold `size` itself.
     pub(crate) fn copy_from(table: *const nx_channel_handler_t) -> Result<Self, c_int> {
@@ -181,7 +181,9 @@ impl nx_channel_handler_t {
             return Err(NX_EINVAL);
         }
         let mut copy = MaybeUninit::<nx_channel_handler_t>::zeroed();
-        let n = size.min(size_of::<nx_channel_handler_t>());
+        // Whole fields only (each is one pointer wide): a field that `size` cuts is past it.
+        let n =
+            size.min(size_of::<nx_channel_handler_t>()) / size_of::<usize>() * size_of::<usize>();
         // SAFETY: the caller's table has `size` readable bytes; all-zero bytes are a valid
         // table (every callback NULL), and only `n` of them are overwritten.
         let copy = unsafe {

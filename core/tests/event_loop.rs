@@ -1606,3 +1606,43 @@ fn reclaims_racing_the_termination_each_run_exactly_once() {
         assert_eq!(count.load(Ordering::SeqCst), 800);
     }
 }
+
+#[test]
+fn a_reclaim_handed_over_before_the_wait_does_not_wait_for_the_next_event() {
+    // A task queued by a task runs in the next turn's first phase, before that turn waits: a
+    // reclaim it hands over must not wait in the blocked wait for some later wake-up.
+    let lp = EventLoop::spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    lp.execute(move |lp| {
+        lp.execute(move |lp| lp.reclaim_later(move || tx.send(()).unwrap()))
+            .unwrap();
+    })
+    .unwrap();
+    let ran = rx.recv_timeout(LIMIT).is_ok();
+    lp.shutdown_now();
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert!(ran, "the reclaim waited for a wake-up nobody sent");
+}
+
+#[test]
+fn a_reclaim_from_another_thread_during_the_first_phase_wakes_the_loop() {
+    let lp = EventLoop::spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (go, gone) = std::sync::mpsc::channel::<()>();
+    let l = lp.clone();
+    lp.execute(move |lp| {
+        // Runs in the next turn's first phase; another thread hands a reclaim over meanwhile.
+        lp.execute(move |_| {
+            let t = thread::spawn(move || l.reclaim_later(move || tx.send(()).unwrap()));
+            t.join().unwrap();
+            drop(go);
+        })
+        .unwrap();
+    })
+    .unwrap();
+    let _ = gone.recv_timeout(LIMIT);
+    let ran = rx.recv_timeout(LIMIT).is_ok();
+    lp.shutdown_now();
+    assert!(lp.await_termination(Some(LIMIT)).unwrap());
+    assert!(ran, "the reclaim waited for a wake-up nobody sent");
+}

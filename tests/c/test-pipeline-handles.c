@@ -233,3 +233,28 @@ TEST_IMPL(pipeline_handles_fast_path_on_loop) {
   ASSERT_OK(nx_loop_group_free(group));
   return 0;
 }
+
+/* A table from a header whose `size` ends inside a callback's field (not a whole number of
+ * fields): that field counts as NULL, as the fields past `size` do; it is never called
+ * through a pointer cut short. */
+static int partial_added(nx_context_t *ctx, void *attachment) {
+  (void)ctx;
+  ++*(int *)attachment;
+  return 0;
+}
+
+static int add_partial(nx_channel_t *ch, void *calls) {
+  nx_channel_handler_t table = {.handler_added = partial_added};
+  table.size = offsetof(nx_channel_handler_t, handler_added) + sizeof(void *) / 2;
+  return nx_pipeline_add_last(ch, "partial", &table, calls, NULL, NULL);
+}
+
+TEST_IMPL(pipeline_handler_size_inside_a_field) {
+  nx_channel_t *ch;
+  int calls = 0;
+  ASSERT_OK(nx_embedded_channel_new(add_partial, &calls, &ch));
+  ASSERT_EQ(calls, 0);
+  ASSERT_OK(nx_embedded_channel_finish(ch));
+  ASSERT_OK(nx_channel_free(ch));
+  return 0;
+}

@@ -73,7 +73,7 @@ pub use run_right::RunRight;
 pub use schedule::{Repeat, ScheduledFuture, TimerTask};
 pub use task::{RawTask, Task};
 pub use timer::{LoopTimer, TimerCallback};
-pub use turn::RunMode;
+pub use turn::{Inline, RunMode};
 pub use watch::{Watch, WatchCallback};
 
 use crate::Result;

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::deadlines::clock_ns;
+use super::run_right::Held;
 use super::task::NO_MARK;
 use super::{EventLoop, IDLE, RUNNING, io, thread_no};
 use crate::sync::lock;
@@ -142,6 +143,38 @@ impl EventLoop {
         }
     }
 
+    /// The right to run the loop's work inline on the calling thread for as long as the
+    /// returned guard lives, or `None` (the caller then queues its work to the loop): the
+    /// thread running the loop has it; so has the owner of a caller-driven loop that no thread
+    /// runs, which then holds the loop's run right until the guard drops, as a run does (a
+    /// run another thread starts meanwhile fails with `Busy`), so that its work and another
+    /// thread's run of the loop never overlap. After the termination nobody runs the loop:
+    /// its owner has the right without holding the run right.
+    pub fn inline(&self) -> Option<Inline<'_>> {
+        if self.in_run() {
+            return Some(Inline(None));
+        }
+        if self.inner.library_driven || !self.in_event_loop() {
+            return None;
+        }
+        if self.is_terminated() {
+            return Some(Inline(None));
+        }
+        if !self.enter(RUNNING) {
+            return None;
+        }
+        let held = Inline(Some((self.inner.run_right.hold(), self)));
+        // Another thread may have run the loop (and become its owner, or terminated it)
+        // between the checks above and the entry.
+        if !self.in_event_loop() {
+            return None;
+        }
+        if self.is_terminated() {
+            return Some(Inline(None));
+        }
+        Some(held)
+    }
+
     /// One loop turn: due timers, queued tasks, a wait for I/O (bounded by the next timer,
     /// zero if work is pending), I/O callbacks, due timers, queued tasks.
     pub(super) fn turn(&self, mode: RunMode) -> Result<()> {
@@ -175,6 +208,9 @@ impl EventLoop {
         let timeout = if !may_block
             || inner.stop.load(Ordering::Acquire)
             || !lock(&inner.tasks).is_empty()
+            // Reclaims handed over since the last turn's end (by this turn's first phase, or
+            // by another thread that found the loop busy) run at this turn's end.
+            || inner.reclaims_pending.load(Ordering::Acquire)
             || (!inner.library_driven && !self.alive())
         {
             Some(Duration::ZERO)
@@ -237,5 +273,26 @@ impl EventLoop {
         (self.inner.queued.load(Ordering::Acquire)
             && self.inner.own_mark.load(Ordering::Relaxed) != 0)
             || self.next_deadline().is_some_and(|d| d <= clock_ns())
+    }
+}
+
+/// The right to run a loop's work inline ([`EventLoop::inline`]): gives back the run right it
+/// holds, if any, on drop.
+pub struct Inline<'a>(Option<(Held<'a>, &'a EventLoop)>);
+
+impl Drop for Inline<'_> {
+    fn drop(&mut self) {
+        if let Some((held, event_loop)) = self.0.take() {
+            drop(held);
+            event_loop.inner.running.store(IDLE, Ordering::Release);
+        }
+    }
+}
+
+impl std::fmt::Debug for Inline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inline")
+            .field("holds", &self.0.is_some())
+            .finish()
     }
 }

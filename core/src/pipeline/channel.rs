@@ -22,7 +22,7 @@ use super::list::Pipeline;
 use super::message::{ChannelAddress, Message, UserEvent};
 use super::outbound_buffer::{Crossing, ENTRY_OVERHEAD, Entry, OutboundBuffer, WriteBudget};
 use crate::channel::SocketOption;
-use crate::event_loop::{EventLoop, Failure, Future, Promise, Repeat};
+use crate::event_loop::{EventLoop, Failure, Future, Inline, Promise, Repeat};
 use crate::sync::lock;
 use crate::{Error, ErrorKind, Result};
 
@@ -673,8 +673,11 @@ impl Channel {
 
     // ---- loop affinity ----
 
-    pub(crate) fn in_loop(&self) -> bool {
-        self.inner.event_loop.in_event_loop()
+    /// The right to run the channel's work inline on this thread, or `None` (queue it): see
+    /// [`EventLoop::inline`] (the loop's thread; a caller-driven loop's owner while no thread
+    /// runs it, which holds the run right meanwhile, so no run starts in the middle).
+    pub(crate) fn inline(&self) -> Option<Inline<'_>> {
+        self.inner.event_loop.inline()
     }
 
     /// Queues `f` to the loop (never runs it in this call). Dropped if the loop refuses it
@@ -685,17 +688,16 @@ impl Channel {
 
     /// Runs `f` now on the loop's thread, else queues it.
     pub(crate) fn on_loop(&self, f: impl FnOnce() + Send + 'static) {
-        if self.in_loop() {
-            f();
-        } else {
-            self.run_later(f);
+        match self.inline() {
+            Some(_inline) => f(),
+            None => self.run_later(f),
         }
     }
 
     /// [`on_loop`](Self::on_loop), saying whether the loop took the work (`Rejected` when it
     /// refuses it: shutting down, from another thread; terminated).
     pub(crate) fn on_loop_checked(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
-        if self.in_loop() {
+        if let Some(_inline) = self.inline() {
             f();
             return Ok(());
         }
@@ -704,7 +706,7 @@ impl Channel {
 
     /// [`on_loop`](Self::on_loop), failing `promise` with `Rejected` if the loop refuses.
     pub(crate) fn on_loop_or_fail(&self, promise: &Promise, f: impl FnOnce() + Send + 'static) {
-        if self.in_loop() {
+        if let Some(_inline) = self.inline() {
             return f();
         }
         if let Err(e) = self.inner.event_loop.execute(move |_| f()) {
@@ -778,20 +780,20 @@ impl Channel {
     // ---- pipeline entry points ----
 
     pub(crate) fn inbound_from_head(&self, event: Inbound) {
-        if !self.in_loop() {
+        let Some(_inline) = self.inline() else {
             let ch = self.clone();
             return self.run_later(move || ch.inbound_from_head(event));
-        }
+        };
         if let Some(head) = self.inner.head.get() {
             head.fire(event);
         }
     }
 
     pub(crate) fn outbound_from_tail(&self, op: Outbound) {
-        if !self.in_loop() {
+        let Some(_inline) = self.inline() else {
             let ch = self.clone();
             return self.run_outbound_later(op, move |op| ch.outbound_from_tail(op));
-        }
+        };
         match self.inner.tail.get() {
             Some(tail) => tail.outbound(op),
             None => op.fail_unhandled(),

@@ -288,11 +288,11 @@ impl Context {
     /// Sends `event` to the next handler after this one that takes it; queued to the loop
     /// from another thread.
     pub(crate) fn fire(&self, event: Inbound) {
-        if !self.inner.channel.in_loop() {
+        let Some(_inline) = self.inner.channel.inline() else {
             let ctx = self.clone();
             self.inner.channel.run_later(move || ctx.fire(event));
             return;
-        }
+        };
         if let Some(next) = self.next_with(event.mask()) {
             next.invoke_inbound(event);
         }
@@ -410,11 +410,11 @@ impl Context {
     /// another thread (a write's bytes are counted now).
     pub(crate) fn outbound(&self, op: Outbound) {
         let channel = &self.inner.channel;
-        if !channel.in_loop() {
+        let Some(_inline) = channel.inline() else {
             let ctx = self.clone();
             channel.run_outbound_later(op, move |op| ctx.outbound(op));
             return;
-        }
+        };
         match self.prev_with(op.mask()) {
             Some(prev) => prev.invoke_outbound(op),
             None => op.fail_unhandled(),

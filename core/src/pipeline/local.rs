@@ -362,7 +362,7 @@ impl Transport for LocalTransport {
                 accepted.close();
             }
         };
-        let delivered = if server.in_loop() {
+        let delivered = if let Some(_inline) = server.inline() {
             deliver();
             true
         } else {

@@ -199,6 +199,70 @@ fn a_group_shutdown_closes_live_local_channels_once() {
     check.finish();
 }
 
+/// Counts the threads inside its `flush` at once.
+struct Overlap {
+    inside: Arc<std::sync::atomic::AtomicUsize>,
+    overlaps: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl crate::pipeline::ChannelHandler for Overlap {
+    fn mask(&self) -> crate::pipeline::Mask {
+        crate::pipeline::Mask::FLUSH
+    }
+    fn flush(&self, ctx: &crate::pipeline::Context) -> crate::pipeline::HandlerResult {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.inside.fetch_add(1, SeqCst) > 0 {
+            self.overlaps.fetch_add(1, SeqCst);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        self.inside.fetch_sub(1, SeqCst);
+        ctx.flush();
+        Ok(())
+    }
+}
+
+#[test]
+fn threads_taking_turns_running_a_caller_driven_loop_never_run_a_handler_at_once() {
+    // The owner of a caller-driven loop between runs is not running it: another thread may
+    // start a run meanwhile (and become the owner), so the first one's calls on a channel
+    // must not run its handlers inline then.
+    use crate::event_loop::{EventLoop, RunMode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let lp = EventLoop::new().unwrap();
+    let ch = crate::pipeline::LocalChannel::open(&lp);
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    ch.pipeline()
+        .add_last(
+            "overlap",
+            Box::new(Overlap {
+                inside: Arc::new(AtomicUsize::new(0)),
+                overlaps: overlaps.clone(),
+            }),
+        )
+        .unwrap();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (lp, ch) = (lp.clone(), ch.clone());
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    let _ = lp.run(RunMode::NoWait);
+                    ch.flush();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    ch.close();
+    lp.close();
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "a handler ran on two threads at once"
+    );
+}
+
 /// A child whose set-up is late (its server's loop is busy) gets no read before it is
 /// registered and active: what its peer wrote at once waits in its queue.
 #[test]
