@@ -838,8 +838,8 @@ impl Handles {
         // SAFETY: `LIVE` is clear, no reader is in, the running thread of the owning loop is
         // this one or gone, and `writer` is ours.
         let entry = std::mem::take(unsafe { &mut *slot.entry.get() });
-        slot.owner.store(ptr::null_mut(), Ordering::Relaxed);
-        slot.owner_id.store(0, Ordering::Relaxed);
+        slot.owner.store(ptr::null_mut(), Ordering::Release);
+        slot.owner_id.store(0, Ordering::Release);
         drop(writer);
         if raw.generation() != u32::MAX {
             lock(&self.alloc).free.push(raw.index() as u32);
@@ -942,10 +942,13 @@ impl Handles {
         let cell = unsafe { &mut *slot.entry.get() };
         debug_assert!(matches!(cell, Entry::Free));
         *cell = entry;
+        // Release: a fast-path reader that sees this owner, then fences, sees every state change
+        // made before it (the retirement of the slot's previous entry) when it reads the state
+        // again.
         if let Some((run_right, loop_id)) = owner {
             slot.owner
-                .store(ptr::from_ref(run_right).cast_mut(), Ordering::Relaxed);
-            slot.owner_id.store(loop_id, Ordering::Relaxed);
+                .store(ptr::from_ref(run_right).cast_mut(), Ordering::Release);
+            slot.owner_id.store(loop_id, Ordering::Release);
         }
         let raw = RawHandle::new(index, generation, kind);
         // The writer bit stays set until `writer` drops.
