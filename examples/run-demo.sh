@@ -2,11 +2,12 @@
 # examples/run-demo.sh: the demo `make demo` runs (after `make build`).
 #
 # Builds the C examples against include/nioxide.h and the cargo-built libnioxide (nothing
-# else is built here), then runs four conversations on 127.0.0.1 with OS-chosen ports:
+# else is built here), then runs these conversations on 127.0.0.1 with OS-chosen ports:
 #   1. the C Selector echo server with the Python Selector echo client;
 #   2. the Python Selector echo server with the C Selector echo client;
-#   3. the C pipeline echo server (Netty's EchoServer shape) with the Python Selector client;
-#   4. the Python Selector echo server with the C pipeline echo client (Netty's EchoClient).
+#   3. the C pipeline echo server (Netty's EchoServer) with the Python pipeline echo client
+#      (Netty's EchoClient);
+#   4. the Python pipeline echo server with the C pipeline echo client.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -115,12 +116,12 @@ converse "Python server <-> C client" \
     "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
     "$OUT/selector-echo-client"
 
-converse "C pipeline server <-> Python client" \
+converse "C pipeline server <-> Python pipeline client" \
     "$OUT/pipeline-echo-server" -- \
-    "$PYTHON" "$ROOT/examples/python/selector_echo_client.py"
-converse "Python server <-> C pipeline client" \
-    "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_client.py"
+converse "Python pipeline server <-> C pipeline client" \
+    "$PYTHON" "$ROOT/examples/python/pipeline_echo_server.py" -- \
     "$OUT/pipeline-echo-client"
 
 echo
-echo "demo: all four conversations checked"
+echo "demo: every conversation checked"

@@ -141,6 +141,14 @@ static void rt_timer_op(rt_loop_t *loop)
     rt_check(uv_timer_stop(&rt_uv.timer), "uv_timer_stop");
 }
 
+/* On the loop's thread: one cheap call on the loop's timer (uv_is_active). */
+static void rt_check_op(rt_loop_t *loop)
+{
+    (void)loop;
+    if (uv_is_active((uv_handle_t *)&rt_uv.timer) != 0)
+        rt_check(-1, "uv_is_active");
+}
+
 /* On the loop's thread: the timer op with the loop's clock read first, so the timer does not
  * fire early when the callback that starts it ran late in the turn. */
 static void rt_timer_ne_op(rt_loop_t *loop)

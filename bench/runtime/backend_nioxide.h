@@ -85,6 +85,15 @@ static void rt_timer_op(rt_loop_t *loop)
     rt_check(nx_timer_stop(rt_the_timer), "nx_timer_stop");
 }
 
+/* On the loop's thread: one cheap call on a loop-owned object, the handle check's cost (the
+ * timer is stopped: 0 is the answer). */
+static void rt_check_op(rt_loop_t *loop)
+{
+    (void)loop;
+    if (nx_timer_is_active(rt_the_timer) != 0)
+        rt_check(-1, "nx_timer_is_active");
+}
+
 /* On the loop's thread: the timer op, which never fires early already. */
 static void rt_timer_ne_op(rt_loop_t *loop)
 {

@@ -328,6 +328,9 @@ def main() -> None:
         ("instructions per timer start + stop (callgrind)", "timer", "timer_ops_total", "op"),
         ("instructions per timer schedule + cancel, a future per timer (callgrind)", "schedule",
          "schedule_ops_total", "op"),
+        ("instructions per cheap call on the loop's own timer, the handle check "
+         "(`nx_timer_is_active` / `uv_is_active`, from a loop task; callgrind)", "check",
+         "check_ops_total", "op"),
     ]:
         ir_n, ir_u = (per_unit(out, side, bench, key) for side in SIDES)
         if ir_n is not None and ir_u is not None:

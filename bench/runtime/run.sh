@@ -137,7 +137,7 @@ if ((CALLGRIND)); then
                         "$op" >"$base.txt" 2>"$base.err" || die "callgrind run failed (core)"
                 fi
             done
-            for op in timer schedule; do
+            for op in timer schedule check; do
                 base=$OUT/callgrind/$side-$op-$size
                 valgrind --tool=callgrind --callgrind-out-file="$base.out" \
                     "$OUT/runtime_bench_$side" -L "$LOOP_CPU" -C "$CLIENT_CPU" -r 1 -x "$op" \

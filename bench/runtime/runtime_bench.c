@@ -9,9 +9,10 @@
  *   runtime_bench [-x WHICH] [-n TASKS] [-r REPS] [-P PRODUCERS] [-t TIMER_OPS] [-b BATCH]
  *                 [-s SAMPLES] [-w PAUSE_US] [-L LOOP_CPU] [-C CLIENT_CPU]
  *
- * WHICH: a comma-separated subset of execute,timer,schedule,wakeup,floor,neverearly,remote
- * (default: all; they run in the order execute, timer, schedule, neverearly, remote, wakeup,
- * floor).
+ * WHICH: a comma-separated subset of execute,timer,schedule,wakeup,floor,neverearly,remote,check
+ * (default: all but check, in the order execute, timer, schedule, check, neverearly, remote,
+ * wakeup, floor; check, one cheap call on the loop's own timer for run.sh's instruction count,
+ * runs only when named).
  *
  * 1. execute: PRODUCERS threads (pinned to CLIENT_CPU) queue TASKS tiny tasks in all to one
  *    loop thread (pinned to LOOP_CPU) as fast as they can; the time runs from the producers'
@@ -470,6 +471,8 @@ int main(int argc, char **argv)
         bench_timer("timer", rt_timer_op);
     if (strstr(opt.which, "schedule") != NULL)
         bench_timer("schedule", rt_schedule_op);
+    if (strstr(opt.which, "check") != NULL)
+        bench_timer("check", rt_check_op);
     if (strstr(opt.which, "neverearly") != NULL)
         bench_timer("timer_ne", rt_timer_ne_op);
     if (strstr(opt.which, "remote") != NULL)

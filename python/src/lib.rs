@@ -1,7 +1,8 @@
 //! nioxide's Python module, `nioxide._nioxide`: the classes of the pure-Python package
 //! `nioxide` (python/pysrc/nioxide), as thin pyo3 wrappers over nioxide-core.
 //!
-//! One file per core module ([`selector`], [`channel`], [`event_loop`]); [`error`] maps
+//! One file or folder per core module ([`selector`], [`channel`], [`event_loop`],
+//! [`pipeline`]); [`error`] maps
 //! core's errors to the exception classes of `nioxide/exceptions.py`; [`gil`] is the one helper every call that may
 //! block goes through; [`binding`] keeps one Python object per core object. The Python-side
 //! documentation lives in the stub, `nioxide/_nioxide.pyi`.
@@ -13,6 +14,7 @@ mod error;
 mod event_loop;
 mod gil;
 mod live;
+mod pipeline;
 mod selector;
 
 use pyo3::prelude::*;
@@ -45,6 +47,7 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::promise::ScheduledFuture>()?;
     m.add_class::<event_loop::watch::Watch>()?;
     m.add_class::<event_loop::timer::Timer>()?;
+    pipeline::register(m)?;
     m.add_function(wrap_pyfunction!(live::live_objects, m)?)?;
 
     gil::init_main_thread(py)?;

@@ -22,9 +22,12 @@ pub(crate) enum Class {
     Future,
     Watch,
     Timer,
+    Buffer,
+    Channel,
+    ChannelHandlerContext,
 }
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 12] = [
     "Selector",
     "SelectionKey",
     "ServerSocketChannel",
@@ -34,9 +37,12 @@ const NAMES: [&str; 9] = [
     "Future",
     "Watch",
     "Timer",
+    "Buffer",
+    "Channel",
+    "ChannelHandlerContext",
 ];
 
-static COUNTS: [AtomicUsize; 9] = [const { AtomicUsize::new(0) }; 9];
+static COUNTS: [AtomicUsize; 12] = [const { AtomicUsize::new(0) }; 12];
 
 /// One live object of a class: counted while the token lives.
 #[derive(Debug)]

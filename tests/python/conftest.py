@@ -145,3 +145,16 @@ def sigint_handler() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def pipeline_objects_released() -> Iterator[None]:
+    """The test releases the pipeline objects it made: buffers, channels and contexts
+    (counted by nioxide.live_objects(), once its objects are collected)."""
+    gc.collect()
+    before = nioxide.live_objects()
+    yield
+    gc.collect()
+    after = nioxide.live_objects()
+    for name in ("Buffer", "Channel", "ChannelHandlerContext"):
+        assert after.get(name, 0) <= before.get(name, 0), f"{name} objects left: {after}"

@@ -11,6 +11,7 @@ import pytest
 
 import nioxide
 import nioxide._future
+import nioxide._pipeline
 import nioxide._runtime
 import nioxide.exceptions
 
@@ -44,7 +45,7 @@ def test_stub_examples(name: str, doc: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [nioxide, nioxide.exceptions, nioxide._runtime, nioxide._future]
+    "module", [nioxide, nioxide.exceptions, nioxide._runtime, nioxide._future, nioxide._pipeline]
 )
 def test_module_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ struct LoopHandler(Box<dyn ChannelHandler>);
 
 // SAFETY: the handler is only ever called on the channel's loop thread (`invoke_*` and
 // `call_handler_*` run there); other threads only move the box or drop it, which `Send`
-// allows.
+// allows, or call `as_any`, whose only non-default answer is a `Sync` handler itself.
 unsafe impl Sync for LoopHandler {}
 
 /// A context's neighbours. A removed context keeps them, so an event in flight through it
@@ -137,10 +137,19 @@ impl Outbound {
         }
     }
 
-    /// Fails the operation that found no handler to take it (the pipeline is torn down).
+    /// Ends the operation that found no handler to take it (the pipeline is torn down): a
+    /// close or disconnect succeeds (the channel is closed: close is idempotent), anything
+    /// else fails with `Closed`.
     pub(crate) fn fail_unhandled(self) {
-        if let Some(p) = self.promise() {
-            p.try_failure(Failure::new(ErrorKind::Closed.into()));
+        match self {
+            Outbound::Close(Some(p)) | Outbound::Disconnect(Some(p)) => {
+                p.try_success(None);
+            }
+            op => {
+                if let Some(p) = op.promise() {
+                    p.try_failure(Failure::new(ErrorKind::Closed.into()));
+                }
+            }
         }
     }
 }
@@ -183,6 +192,12 @@ impl Context {
     /// The loop the handler runs on.
     pub fn executor(&self) -> &EventLoop {
         self.inner.channel.event_loop()
+    }
+
+    /// The handler, if it is a `T` that shows itself through
+    /// [`ChannelHandler::as_any`] (a binding's own handler type).
+    pub fn handler_as<T: std::any::Any>(&self) -> Option<&T> {
+        self.inner.handler.0.as_any()?.downcast_ref()
     }
 
     /// Whether the handler was removed from its pipeline.

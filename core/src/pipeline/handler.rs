@@ -6,6 +6,8 @@
 //! skips a handler for what its mask leaves out without calling it, so a C handler with NULL
 //! function pointers or a Python class that overrides few methods costs nothing for the rest.
 
+use std::any::Any;
+
 use super::context::Context;
 use super::message::{ChannelAddress, Message, UserEvent};
 use crate::event_loop::{Failure, Promise};
@@ -89,6 +91,13 @@ pub trait ChannelHandler: Send + 'static {
     /// What this handler takes (read once, when it is added): the rest passes it by.
     fn mask(&self) -> Mask {
         Mask::ALL
+    }
+
+    /// The handler as `Any`, for a binding that finds its own handler objects again through
+    /// a context ([`Context::handler_as`]); `None` (the default) keeps it opaque. A handler
+    /// returning itself must be `Sync`: any thread holding a context may look at it.
+    fn as_any(&self) -> Option<&(dyn Any + Send + Sync)> {
+        None
     }
 
     /// The handler was added to a pipeline: called before any event reaches it.

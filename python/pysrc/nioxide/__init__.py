@@ -1,5 +1,5 @@
-"""nioxide: Java NIO's Selector and TCP channels, and Netty's event loops, for Python, on a
-Rust core.
+"""nioxide: Java NIO's Selector and TCP channels, and Netty's event loops and channel
+pipeline, for Python, on a Rust core.
 
 Register non-blocking channels with a :class:`Selector`, ``select()``, walk the selected keys
 and do the I/O yourself, as in Java NIO::
@@ -21,6 +21,17 @@ awaitable from asyncio::
 
     with nioxide.EventLoopGroup(2) as group:
         assert group.submit(sum, [1, 2, 3]).result(timeout=5) == 6
+
+Or serve connections with a pipeline of handlers, as in Netty: a :class:`ServerBootstrap`
+sets up each accepted channel with a :class:`ChannelInitializer`, and handlers
+(:class:`ChannelInboundHandler` and its kin) override the events they take::
+
+    class Echo(nioxide.ChannelInboundHandler):
+        def channel_read(self, ctx, msg):
+            ctx.write(msg)
+
+        def channel_read_complete(self, ctx):
+            ctx.flush()
 
 Addresses are ``(host, port)`` tuples (IPv6: ``(host, port, flowinfo, scope_id)``), times
 are seconds (``None`` waits forever), ``read_into()`` returns ``None`` when it would block and
@@ -47,18 +58,42 @@ from nioxide._nioxide import (
     TCP_KEEPIDLE,
     TCP_KEEPINTVL,
     TCP_NODELAY,
+    CHANNEL_INPUT_SHUTDOWN,
+    CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE,
+    CHANNEL_OUTPUT_SHUTDOWN,
+    Bootstrap,
+    Buffer,
+    Channel,
+    ChannelHandlerContext,
+    ChannelPipeline,
+    EmbeddedChannel,
     EventLoop,
     EventLoopGroup,
+    LocalChannel,
+    LocalServerChannel,
+    OpaqueMessage,
     SelectionKey,
     Selector,
     ServerSocketChannel,
+    ServerBootstrap,
     SocketChannel,
+    TcpChannel,
+    TcpServerChannel,
     Timer,
+    UserEvent,
     Watch,
     __version__,
     live_objects,
 )
-from nioxide._future import Future, ScheduledFuture
+from nioxide._future import CLOSE, CLOSE_ON_FAILURE, ChannelFuture, Future, ScheduledFuture
+from nioxide._pipeline import (
+    ChannelDuplexHandler,
+    ChannelHandler,
+    ChannelInboundHandler,
+    ChannelInitializer,
+    ChannelOption,
+    ChannelOutboundHandler,
+)
 from nioxide._runtime import AsyncioBridge, asyncio_bridge
 from nioxide.exceptions import (
     AcceptPendingError,
@@ -134,6 +169,32 @@ __all__ = [
     "RUN_NOWAIT",
     "AsyncioBridge",
     "asyncio_bridge",
+    # the channel pipeline
+    "ServerBootstrap",
+    "Bootstrap",
+    "Channel",
+    "TcpChannel",
+    "TcpServerChannel",
+    "LocalChannel",
+    "LocalServerChannel",
+    "EmbeddedChannel",
+    "ChannelPipeline",
+    "ChannelHandlerContext",
+    "ChannelHandler",
+    "ChannelInboundHandler",
+    "ChannelOutboundHandler",
+    "ChannelDuplexHandler",
+    "ChannelInitializer",
+    "ChannelOption",
+    "ChannelFuture",
+    "CLOSE",
+    "CLOSE_ON_FAILURE",
+    "Buffer",
+    "OpaqueMessage",
+    "UserEvent",
+    "CHANNEL_INPUT_SHUTDOWN",
+    "CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE",
+    "CHANNEL_OUTPUT_SHUTDOWN",
     # leak checks
     "live_objects",
     # exceptions

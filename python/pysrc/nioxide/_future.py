@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from nioxide._nioxide import FutureBase, ScheduledFutureBase
 
-__all__ = ["Future", "ScheduledFuture"]
+__all__ = ["CLOSE", "CLOSE_ON_FAILURE", "ChannelFuture", "Future", "ScheduledFuture"]
 
 _T = TypeVar("_T")
 
@@ -184,3 +184,52 @@ def _settle_waiters(future: Future[Any]) -> None:
 class ScheduledFuture(ScheduledFutureBase[_T], Future[_T]):
     """The :class:`Future` of a scheduled task (``EventLoop.schedule*``), with libuv's
     ref/unref for its timer."""
+
+
+class ChannelFuture(Future[_T]):
+    """The :class:`Future` of a channel's operation (Netty's ``ChannelFuture``): a bind, a
+    connect, a close, a write given a promise, or the channel's close future;
+    :attr:`channel` is the channel. :data:`nioxide.CLOSE` and
+    :data:`nioxide.CLOSE_ON_FAILURE` are listeners that close it when the future completes
+    (always, or only if it failed); core does that without calling Python.
+
+    >>> import nioxide
+    >>> class Echo(nioxide.ChannelInboundHandler):
+    ...     def channel_read(self, ctx, msg):
+    ...         ctx.write_and_flush(msg)
+    >>> ch = nioxide.EmbeddedChannel(Echo())
+    >>> promise = ch.channel.new_promise()
+    >>> ch.channel.write_and_flush(b"hi", promise) is promise
+    True
+    >>> ch.run_pending_tasks(); promise.done(), bytes(ch.read_outbound())
+    (True, b'hi')
+    >>> promise.add_done_callback(nioxide.CLOSE); ch.run_pending_tasks()
+    >>> ch.channel.is_open()
+    False
+    """
+
+    if TYPE_CHECKING:
+        from nioxide._nioxide import Channel
+
+        channel: Channel
+
+    def add_done_callback(self, fn: Any) -> None:
+        """Adds ``fn(future)``, run on the channel's loop once the future completes;
+        :data:`nioxide.CLOSE` and :data:`nioxide.CLOSE_ON_FAILURE` close the channel."""
+        if fn is CLOSE or fn is CLOSE_ON_FAILURE:
+            self.channel._close_when(self, fn is CLOSE_ON_FAILURE)
+            return
+        super().add_done_callback(fn)
+
+
+def CLOSE(future: ChannelFuture[Any]) -> None:  # noqa: N802 (Netty's name)
+    """A listener that closes the future's channel once the future completes (Netty's
+    ``ChannelFutureListener.CLOSE``): ``future.add_done_callback(nioxide.CLOSE)``."""
+    future.channel.close()
+
+
+def CLOSE_ON_FAILURE(future: ChannelFuture[Any]) -> None:  # noqa: N802 (Netty's name)
+    """A listener that closes the future's channel if the future failed (Netty's
+    ``ChannelFutureListener.CLOSE_ON_FAILURE``)."""
+    if future.cancelled() or future.exception() is not None:
+        future.channel.close()

@@ -9,11 +9,12 @@ import socket
 from collections.abc import Callable, Generator, Iterator
 from collections.abc import Iterable
 from types import GenericAlias, TracebackType
-from typing import Any, Final, Generic, TypeAlias, TypeVar, final
+from typing import Any, Final, Generic, TypeAlias, TypeVar, final, overload
 
-from typing_extensions import Buffer, Self, TypeVarTuple, Unpack, disjoint_base
+from typing_extensions import Buffer as BytesLike
+from typing_extensions import Self, TypeVarTuple, Unpack, disjoint_base
 
-from nioxide._future import Future, ScheduledFuture
+from nioxide._future import ChannelFuture, Future, ScheduledFuture
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -48,6 +49,24 @@ __all__ = [
     "ScheduledFutureBase",
     "Watch",
     "Timer",
+    "Buffer",
+    "OpaqueMessage",
+    "UserEvent",
+    "CHANNEL_INPUT_SHUTDOWN",
+    "CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE",
+    "CHANNEL_OUTPUT_SHUTDOWN",
+    "Channel",
+    "TcpChannel",
+    "TcpServerChannel",
+    "LocalChannel",
+    "LocalServerChannel",
+    "ChannelPipeline",
+    "ChannelHandlerContext",
+    "ServerBootstrap",
+    "Bootstrap",
+    "EmbeddedChannel",
+    "_HANDLER_METHODS",
+    "_CHANNEL_OPTIONS",
     "live_objects",
 ]
 
@@ -88,7 +107,7 @@ TCP_KEEPCNT: Final[int]
 """Socket option ``TCP_KEEPCNT``: unanswered keep-alive probes before the connection is
 dropped (1 to 127); 11."""
 
-_Address: TypeAlias = tuple[str, int] | tuple[str, int, int, int]
+__Address: TypeAlias = tuple[str, int] | tuple[str, int, int, int]
 
 @final
 class Selector:
@@ -420,7 +439,7 @@ class SocketChannel:
         (bound already, by a bind or a connect), :class:`ConnectionPendingError`,
         :class:`NioxideOSError` (``EADDRINUSE``)."""
 
-    def read_into(self, buffer: Buffer) -> int | None:
+    def read_into(self, buffer: BytesLike) -> int | None:
         """Reads into ``buffer`` (a writable bytes-like object: ``bytearray``,
         ``memoryview``, ``array``) without copying: the bytes go straight into its memory.
         Returns the count, ``0`` at end of stream (or for an empty buffer), or ``None`` when
@@ -432,16 +451,16 @@ class SocketChannel:
     def read(self, n: int) -> bytes | None:
         """Reads up to ``n`` bytes: ``b""`` at end of stream, ``None`` when it would block."""
 
-    def readv_into(self, buffers: Iterable[Buffer]) -> int | None:
+    def readv_into(self, buffers: Iterable[BytesLike]) -> int | None:
         """Scattering read into ``buffers`` in order; results as :meth:`read_into`."""
 
-    def write(self, data: Buffer) -> int:
+    def write(self, data: BytesLike) -> int:
         """Writes ``data`` (any bytes-like object). Non-blocking mode writes what fits now
         (possibly 0); blocking mode writes everything. Returns the count. Raises
         :class:`ChannelShutdownError` after :meth:`shutdown_output`,
         :class:`BrokenPipeError`, :class:`ConnectionResetError`, ..."""
 
-    def writev(self, buffers: Iterable[Buffer]) -> int:
+    def writev(self, buffers: Iterable[BytesLike]) -> int:
         """Gathering write of ``buffers`` in order; results as :meth:`write`."""
 
     def shutdown_input(self) -> None:
@@ -1094,6 +1113,609 @@ class Timer:
         traceback: TracebackType | None,
     ) -> bool:
         """Closes the timer; exceptions propagate."""
+
+# --- the channel pipeline (Netty's model) ---------------------------------------------------
+#
+# Handlers (nioxide.ChannelInboundHandler and its kin, in nioxide/_pipeline.py) run on their
+# channel's loop thread; an event a handler's class does not override passes it by in the
+# Rust core. A write takes bytes, bytearray, memoryview (copied at the call), a Buffer
+# (shared) or, between Python handlers, any object. Writes without a promise make none; a
+# promise comes from new_promise() and is returned by the call it is passed to.
+
+_Address: TypeAlias = tuple[str, int] | tuple[str, int, int, int] | str
+"""A TCP address (``(host, port)``, IPv6 ``(host, port, flowinfo, scope_id)``) or a local
+channel's name."""
+
+_HANDLER_METHODS: Final[dict[str, int]]
+_CHANNEL_OPTIONS: Final[list[str]]
+
+@final
+class Buffer:
+    """A read-only byte buffer: what a read delivers (Netty's ``ByteBuf``, without reference
+    counting). Bytes-like through the buffer protocol (``bytes(msg)``, ``memoryview(msg)``,
+    ``msg == b"..."``, ``len(msg)``); it owns its bytes, so a :class:`memoryview` of it stays
+    valid after the callback that received it. Writing a buffer shares its bytes (no copy).
+
+    >>> import nioxide
+    >>> msg = nioxide.Buffer(b"hello world")
+    >>> len(msg), bytes(msg.slice(0, 5)), memoryview(msg)[6:].tobytes(), msg == b"hello world"
+    (11, b'hello', b'world', True)
+    """
+
+    def __new__(cls, data: BytesLike) -> Self:
+        """A buffer holding a copy of ``data``."""
+
+    def __len__(self) -> int: ...
+    def __bytes__(self) -> bytes: ...
+    def __buffer__(self, flags: int, /) -> memoryview:
+        """A read-only export of the bytes (a writable request raises ``BufferError``)."""
+
+    def __getitem__(self, key: int | slice, /) -> Any:
+        """The byte at an index (an ``int``), or a copy of a slice (``bytes``)."""
+
+    def __eq__(self, value: object, /) -> bool: ...
+    def slice(self, start: int = 0, stop: int | None = None) -> Buffer:
+        """A buffer over ``[start:stop]`` of these bytes, sharing them (no copy)."""
+
+    def tobytes(self) -> bytes:
+        """A copy of the bytes."""
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """The bytes decoded, as ``bytes.decode``."""
+
+@final
+class OpaqueMessage:
+    """A message another binding (C) put into a pipeline: Python can only pass it on."""
+
+@final
+class UserEvent:
+    """A built-in user event: :data:`CHANNEL_INPUT_SHUTDOWN`,
+    :data:`CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE` or :data:`CHANNEL_OUTPUT_SHUTDOWN` (compare
+    with ``is``). Handlers fire their own events with any object."""
+
+    @property
+    def name(self) -> str:
+        """The constant's name."""
+
+    def __reduce__(self) -> str: ...
+
+CHANNEL_INPUT_SHUTDOWN: Final[UserEvent]
+"""The input side was shut down (end of stream with ``ALLOW_HALF_CLOSURE``, or
+:meth:`Channel.shutdown_input`); the channel stays open and writable (Netty's
+``ChannelInputShutdownEvent.INSTANCE``)."""
+CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE: Final[UserEvent]
+"""The read batch that saw the input shut down has completed (after
+:data:`CHANNEL_INPUT_SHUTDOWN`; Netty's ``ChannelInputShutdownReadComplete.INSTANCE``)."""
+CHANNEL_OUTPUT_SHUTDOWN: Final[UserEvent]
+"""The output side was shut down (:meth:`Channel.shutdown_output`; Netty's
+``ChannelOutputShutdownEvent.INSTANCE``)."""
+
+@disjoint_base
+class Channel:
+    """A pipeline channel (Netty's ``Channel``): a connection or listener on one event loop
+    for its whole life, with a :class:`ChannelPipeline` of handlers. Its kinds are
+    :class:`TcpChannel`, :class:`TcpServerChannel`, :class:`LocalChannel` and
+    :class:`LocalServerChannel` (an :class:`EmbeddedChannel`'s channel is a plain
+    ``Channel``). Bootstraps make them; :meth:`TcpChannel.open` and its kin make one by hand.
+
+    Events come in this order, each at most once: ``channel_registered``, ``channel_active``,
+    reads and read completes, ``channel_inactive`` (only after active),
+    ``channel_unregistered``, then ``handler_removed`` from tail to head, then
+    :attr:`close_future` completes. Every method may be called from any thread: on the
+    loop's thread an operation runs the handlers inside the call, from another thread it is
+    queued to the loop and keeps its order. Close is safe from anywhere, inside a handler
+    too.
+
+    Per-channel state goes in attributes (``ch.requests = 0``): one object per channel,
+    kept while the channel is open (after its close, while you hold it).
+    """
+
+    def __new__(cls) -> Self:
+        """Raises ``TypeError``: bootstraps make channels (or :meth:`TcpChannel.open`)."""
+
+    @property
+    def id(self) -> int:
+        """A number naming the channel, unique in the process."""
+
+    @property
+    def event_loop(self) -> Any:
+        """The :class:`EventLoop` the channel belongs to (``None`` for an embedded one)."""
+
+    @property
+    def parent(self) -> Channel | None:
+        """The server channel that accepted this one, if any."""
+
+    @property
+    def pipeline(self) -> ChannelPipeline:
+        """The channel's pipeline."""
+
+    @property
+    def local_address(self) -> _Address | None:
+        """The local address, if bound."""
+
+    @property
+    def remote_address(self) -> _Address | None:
+        """The peer's address, if connected."""
+
+    @property
+    def close_future(self) -> ChannelFuture[None]:
+        """Completes (with ``None``) once the channel is closed and torn down: after
+        ``channel_unregistered`` and every ``handler_removed``."""
+
+    def is_open(self) -> bool:
+        """Whether the channel is open (not closed yet)."""
+
+    def is_active(self) -> bool:
+        """Whether the channel is connected (bound, for a server) and open."""
+
+    def is_registered(self) -> bool:
+        """Whether the channel is registered with its loop."""
+
+    def is_writable(self) -> bool:
+        """Whether a write now would be queued within the high water mark: ``False`` from the
+        moment the queued bytes pass the high mark until they drop below the low mark (then
+        ``channel_writability_changed`` follows, once per crossing), and once closed."""
+
+    def bytes_before_unwritable(self) -> int:
+        """How many bytes may be queued before the channel becomes unwritable (0 if it is)."""
+
+    def bytes_before_writable(self) -> int:
+        """How many queued bytes must drain before it becomes writable again (0 if it is)."""
+
+    def queued_bytes(self) -> int:
+        """The bytes queued for writing (each message with a fixed per-entry overhead)."""
+
+    def set_option(self, name: str, value: Any) -> None:
+        """Sets an option by Netty's name (:class:`nioxide.ChannelOption`). Switching
+        ``AUTO_READ`` on asks for a read. Raises :class:`InvalidArgumentError` (an unknown
+        name, water marks with ``low > high``), :class:`UnsupportedOptionError` (a socket
+        option on a channel without a socket), ``TypeError`` (a value of the wrong type)."""
+
+    def get_option(self, name: str) -> Any:
+        """An option's value (``SO_BACKLOG`` cannot be read: :class:`UnsupportedOptionError`)."""
+
+    def new_promise(self) -> ChannelFuture[None]:
+        """A new promise for an operation (``write(msg, promise)``), which the operation
+        completes; its done callbacks run on the channel's loop."""
+
+    def register(self) -> ChannelFuture[None]:
+        """Registers the channel with its loop (fires ``channel_registered``)."""
+
+    def bind(self, local: _Address) -> ChannelFuture[None]:
+        """Binds through the pipeline (from the tail)."""
+
+    def connect(self, remote: _Address) -> ChannelFuture[None]:
+        """Connects through the pipeline (from the tail). A refused or timed-out connect fails
+        the future (:class:`ConnectionRefusedError`, :class:`TimeoutError`) and closes the
+        channel without it ever becoming active."""
+
+    def close(self) -> ChannelFuture[None]:
+        """Closes the channel (through the pipeline, from the tail); idempotent. Queued writes
+        fail with :class:`ClosedChannelError`. The future completes with the close future."""
+
+    def read(self) -> None:
+        """Asks for a read batch (with ``AUTO_READ`` off: one batch per call, coalesced)."""
+
+    @overload
+    def write(self, msg: Any, promise: None = None) -> None:
+        """Writes ``msg`` through the pipeline; it waits in the outbound buffer until a
+        flush. Its bytes are counted at the call, from any thread. ``promise`` (returned)
+        completes once the bytes are handed to the kernel, or fails once (a close:
+        :class:`ClosedChannelError`; a reset: :class:`ConnectionResetError`; past the hard cap:
+        ``ENOBUFS``). Without a promise a failure fires the exception event."""
+
+    @overload
+    def write(self, msg: Any, promise: ChannelFuture[None]) -> ChannelFuture[None]: ...
+
+    def flush(self) -> None:
+        """Flushes what was written."""
+
+    @overload
+    def write_and_flush(self, msg: Any, promise: None = None) -> None:
+        """:meth:`write`, then :meth:`flush`."""
+
+    @overload
+    def write_and_flush(self, msg: Any, promise: ChannelFuture[None]) -> ChannelFuture[None]: ...
+
+    def shutdown_output(self) -> ChannelFuture[None]:
+        """Shuts the output down (TCP: a half-close; the peer reads end of stream); fires
+        :data:`CHANNEL_OUTPUT_SHUTDOWN`. Queued writes fail."""
+
+    def shutdown_input(self) -> ChannelFuture[None]:
+        """Shuts the input down: reading stops; fires :data:`CHANNEL_INPUT_SHUTDOWN`."""
+
+    def schedule(
+        self, delay: float, callable: Callable[[Unpack[_Ts]], object], /, *args: Unpack[_Ts]
+    ) -> Future[None]:
+        """Runs ``callable(*args)`` on the channel's loop after ``delay`` seconds (an
+        :class:`EmbeddedChannel`'s: on its virtual clock). Cancel it through the future; an
+        exception goes to the loop's exception handler."""
+
+    def _close_when(self, future: Future[Any], on_failure: bool) -> None: ...
+    def __getattr__(self, name: str) -> Any:
+        """Per-channel state: any attribute set on the channel (``ch.requests = 0``)."""
+
+    def __setattr__(self, name: str, value: Any, /) -> None: ...
+
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class TcpChannel(Channel):
+    """A TCP connection of the pipeline model (not the Selector model's
+    :class:`SocketChannel`): reads deliver :class:`Buffer` messages, a write takes bytes."""
+
+    @staticmethod
+    def open(event_loop: EventLoop) -> Channel:
+        """A new, unregistered channel on ``event_loop``: :meth:`~Channel.register` it, set
+        its pipeline up, then :meth:`~Channel.connect`."""
+
+@final
+class TcpServerChannel(Channel):
+    """A TCP listener of the pipeline model: each accepted connection arrives as a
+    :class:`TcpChannel` message in ``channel_read`` (a :class:`ServerBootstrap` sets it up)."""
+
+    @staticmethod
+    def open(event_loop: EventLoop) -> Channel:
+        """A new, unregistered listener on ``event_loop`` (accepted channels stay on it)."""
+
+@final
+class LocalChannel(Channel):
+    """An in-memory connection to a :class:`LocalServerChannel` of the same process; any
+    object may cross. Delivery happens on a later turn of the peer's loop. Unlike Netty's,
+    the peer queues at most 128 KiB; beyond that writes wait in the writer's outbound buffer
+    (so writability and backpressure work as on TCP)."""
+
+    @staticmethod
+    def open(event_loop: EventLoop) -> Channel:
+        """A new, unregistered channel on ``event_loop``."""
+
+@final
+class LocalServerChannel(Channel):
+    """An in-memory listener bound to a name (a ``str`` address) in a process-wide
+    registry."""
+
+    @staticmethod
+    def open(event_loop: EventLoop) -> Channel:
+        """A new, unregistered listener on ``event_loop``."""
+
+@final
+class ChannelPipeline:
+    """A channel's ordered list of named handlers between its head and tail (Netty's
+    ``ChannelPipeline``). Changes may come from any thread and from inside a handler: an
+    added handler gets ``handler_added`` before any event, a removed one no event after its
+    ``handler_removed``. A handler added without a name is named after its class
+    (``"Echo#0"``). Inbound events fired here start at the head, outbound operations at the
+    tail.
+
+    >>> import nioxide
+    >>> class Upper(nioxide.ChannelInboundHandler):
+    ...     def channel_read(self, ctx, msg):
+    ...         ctx.fire_channel_read(msg.decode().upper())
+    >>> ch = nioxide.EmbeddedChannel()
+    >>> ch.pipeline.add_last(Upper()).add_first(nioxide.ChannelInboundHandler(), "plain").names()
+    ['plain', 'Upper#0']
+    >>> ch.write_inbound(b"hi"), ch.read_inbound()
+    (True, 'HI')
+    >>> ch.finish()
+    False
+    """
+
+    @property
+    def channel(self) -> Channel:
+        """The channel."""
+
+    def add_first(self, handler: Any, name: str | None = None) -> Self:
+        """Adds ``handler`` right after the head; returns the pipeline. Raises
+        :class:`InvalidArgumentError` (the name is taken; a handler that is not sharable was
+        added before), ``TypeError`` (not a handler), :class:`ClosedChannelError`."""
+
+    def add_last(self, handler: Any, name: str | None = None) -> Self:
+        """Adds ``handler`` right before the tail; raises as :meth:`add_first`."""
+
+    def add_before(self, base: str, handler: Any, name: str | None = None) -> Self:
+        """Adds ``handler`` before the handler named ``base``; raises as :meth:`add_first`
+        (and if there is no ``base``)."""
+
+    def add_after(self, base: str, handler: Any, name: str | None = None) -> Self:
+        """Adds ``handler`` after the handler named ``base``."""
+
+    def remove(self, key: Any) -> Any:
+        """Removes the handler ``key`` names (its name, or the handler itself) and returns it
+        (``None`` for a handler that is not Python's). Raises :class:`InvalidArgumentError`
+        if there is none."""
+
+    def replace(self, old: Any, handler: Any, name: str | None = None) -> Any:
+        """Puts ``handler`` in the place of ``old`` (a name or a handler); the new one's
+        ``handler_added`` runs before the old one's ``handler_removed``. Returns the old one."""
+
+    def get(self, name: str) -> Any:
+        """The handler named ``name`` (``None`` if there is none, or it is not Python's)."""
+
+    def context(self, key: Any) -> ChannelHandlerContext | None:
+        """The context of the handler ``key`` names (its name, or the handler itself)."""
+
+    def names(self) -> list[str]:
+        """The handlers' names, head to tail (head and tail themselves not included)."""
+
+    def first(self) -> Any:
+        """The first handler (``None`` if empty or not Python's)."""
+
+    def last(self) -> Any:
+        """The last handler (``None`` if empty or not Python's)."""
+
+    def __len__(self) -> int: ...
+    def __contains__(self, key: Any, /) -> bool: ...
+    def fire_channel_registered(self) -> None: ...
+    def fire_channel_unregistered(self) -> None: ...
+    def fire_channel_active(self) -> None: ...
+    def fire_channel_inactive(self) -> None: ...
+    def fire_channel_read(self, msg: Any) -> None: ...
+    def fire_channel_read_complete(self) -> None: ...
+    def fire_user_event_triggered(self, event: Any) -> None: ...
+    def fire_channel_writability_changed(self) -> None: ...
+    def fire_exception_caught(self, exception: BaseException | type[BaseException]) -> None: ...
+    def bind(
+        self, local: _Address, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None: ...
+    def connect(
+        self,
+        remote: _Address,
+        local: _Address | None = None,
+        promise: ChannelFuture[None] | None = None,
+    ) -> ChannelFuture[None] | None: ...
+    def disconnect(self, promise: ChannelFuture[None] | None = None) -> ChannelFuture[None] | None: ...
+    def close(self, promise: ChannelFuture[None] | None = None) -> ChannelFuture[None] | None: ...
+    def read(self) -> None: ...
+    def write(
+        self, msg: Any, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None: ...
+    def flush(self) -> None: ...
+    def write_and_flush(
+        self, msg: Any, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None: ...
+
+@final
+class ChannelHandlerContext:
+    """A handler's place in its pipeline (Netty's ``ChannelHandlerContext``): ``fire_*``
+    passes an inbound event to the next handler towards the tail, an outbound operation goes
+    to the next handler towards the head. On the loop's thread the next handler runs inside
+    the call; from another thread the call is queued (and keeps its order). Outbound calls
+    take an optional promise and return it."""
+
+    @property
+    def name(self) -> str:
+        """The handler's name in the pipeline."""
+
+    @property
+    def channel(self) -> Channel:
+        """The channel."""
+
+    @property
+    def pipeline(self) -> ChannelPipeline:
+        """The channel's pipeline."""
+
+    @property
+    def executor(self) -> Any:
+        """The :class:`EventLoop` the handler runs on (``None`` for an embedded channel)."""
+
+    @property
+    def handler(self) -> Any:
+        """The handler (``None`` once removed, or for a handler that is not Python's)."""
+
+    def is_removed(self) -> bool:
+        """Whether the handler left the pipeline."""
+
+    def new_promise(self) -> ChannelFuture[None]:
+        """A new promise of the channel (see :meth:`Channel.new_promise`)."""
+
+    def fire_channel_registered(self) -> None: ...
+    def fire_channel_unregistered(self) -> None: ...
+    def fire_channel_active(self) -> None: ...
+    def fire_channel_inactive(self) -> None: ...
+    def fire_channel_read(self, msg: Any) -> None:
+        """Passes a message on (any object; bytes-like ones become a :class:`Buffer`)."""
+
+    def fire_channel_read_complete(self) -> None: ...
+    def fire_user_event_triggered(self, event: Any) -> None: ...
+    def fire_channel_writability_changed(self) -> None: ...
+    def fire_exception_caught(self, exception: BaseException | type[BaseException]) -> None:
+        """Passes an exception on (a class is instantiated); at the tail it goes to the
+        loop's exception handler."""
+
+    def bind(
+        self, local: _Address, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None: ...
+    def connect(
+        self,
+        remote: _Address,
+        local: _Address | None = None,
+        promise: ChannelFuture[None] | None = None,
+    ) -> ChannelFuture[None] | None: ...
+    def disconnect(self, promise: ChannelFuture[None] | None = None) -> ChannelFuture[None] | None: ...
+    def close(self, promise: ChannelFuture[None] | None = None) -> ChannelFuture[None] | None:
+        """Closes the channel, from this handler towards the head."""
+
+    def read(self) -> None: ...
+    def write(
+        self, msg: Any, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None:
+        """Writes towards the head (see :meth:`Channel.write`)."""
+
+    def flush(self) -> None: ...
+    def write_and_flush(
+        self, msg: Any, promise: ChannelFuture[None] | None = None
+    ) -> ChannelFuture[None] | None: ...
+
+@final
+class ServerBootstrap:
+    """Sets server channels up (Netty's ``ServerBootstrap``): a parent group whose loops
+    accept, a child group whose loops serve the accepted channels, options for each, a
+    handler for the server channel and a child handler for each accepted one (a
+    :class:`nioxide.ChannelInitializer`, or a sharable handler). Each setter returns the
+    bootstrap.
+
+    >>> import nioxide
+    >>> class Echo(nioxide.ChannelInboundHandler):
+    ...     sharable = True
+    ...     def channel_read(self, ctx, msg):
+    ...         ctx.write_and_flush(msg)
+    >>> with nioxide.EventLoopGroup(1) as group:
+    ...     bound = (nioxide.ServerBootstrap().group(group).channel(nioxide.LocalServerChannel)
+    ...              .child_handler(Echo()).bind("echo-doc"))
+    ...     bound.result(timeout=5)
+    ...     bound.channel.local_address
+    ...     bound.channel.close().result(timeout=5)
+    'echo-doc'
+    """
+
+    def __new__(cls) -> Self: ...
+    def group(self, parent: EventLoopGroup, child: EventLoopGroup | None = None) -> Self:
+        """``parent`` accepts, ``child`` (default: ``parent``) serves accepted channels."""
+
+    def channel(self, kind: type[Channel]) -> Self:
+        """The server channel's kind: :class:`TcpServerChannel` (the default) or
+        :class:`LocalServerChannel`."""
+
+    def option(self, name: str, value: Any) -> Self:
+        """An option for the server channel (:class:`nioxide.ChannelOption`)."""
+
+    def child_option(self, name: str, value: Any) -> Self:
+        """An option for each accepted channel."""
+
+    def handler(self, handler: Any) -> Self:
+        """The server channel's handler."""
+
+    def child_handler(self, handler: Any) -> Self:
+        """Each accepted channel's handler: a :class:`nioxide.ChannelInitializer` (its
+        ``init_channel`` runs on the channel's loop, on several loops at once) or a handler
+        whose class sets ``sharable = True``; raises :class:`InvalidArgumentError` otherwise."""
+
+    def bind(self, local: _Address) -> ChannelFuture[None]:
+        """Makes, registers and binds a server channel; the future (whose ``channel`` is the
+        server channel) completes once it is bound. Raises :class:`InvalidArgumentError` (no
+        group), OS errors opening the channel."""
+
+@final
+class Bootstrap:
+    """Sets client channels up (Netty's ``Bootstrap``): a group, the kind, options and a
+    handler; then :meth:`connect`."""
+
+    def __new__(cls) -> Self: ...
+    def group(self, group: EventLoopGroup) -> Self:
+        """The group whose next loop each channel gets."""
+
+    def channel(self, kind: type[Channel]) -> Self:
+        """The channel's kind: :class:`TcpChannel` (the default) or :class:`LocalChannel`."""
+
+    def option(self, name: str, value: Any) -> Self:
+        """An option for the channel (:class:`nioxide.ChannelOption`)."""
+
+    def handler(self, handler: Any) -> Self:
+        """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a handler (one
+        that is not sharable serves one connect)."""
+
+    def connect(self, remote: _Address) -> ChannelFuture[None]:
+        """Makes, registers and connects a channel; the future (whose ``channel`` is the new
+        channel) completes once it is connected. A host name is resolved off the loop's
+        thread; a refused or timed-out (``CONNECT_TIMEOUT_MILLIS``) connect fails the future
+        and the channel closes without ever becoming active."""
+
+@final
+class EmbeddedChannel:
+    """A channel with no I/O for testing handlers (Netty's ``EmbeddedChannel``): write
+    inbound messages, read what reached the tail and what was written. The pipeline behaves
+    as on a real channel. It runs on a loop of its own driven by the thread that made it
+    (use it there); scheduled tasks (:meth:`Channel.schedule`) run on a virtual clock that
+    :meth:`advance_time_by` moves. An exception that reached the tail is raised by the next
+    call that checks (Netty's ``checkException``).
+
+    >>> import nioxide
+    >>> class Echo(nioxide.ChannelInboundHandler):
+    ...     def channel_read(self, ctx, msg):
+    ...         ctx.write_and_flush(msg)
+    >>> ch = nioxide.EmbeddedChannel(Echo())
+    >>> ch.write_inbound(b"ping")
+    False
+    >>> bytes(ch.read_outbound())
+    b'ping'
+    >>> ticks = []
+    >>> _ = ch.channel.schedule(5.0, ticks.append, "tick")
+    >>> ch.advance_time_by(4.0); ticks
+    []
+    >>> ch.advance_time_by(1.0); ticks
+    ['tick']
+    >>> ch.finish()
+    False
+    """
+
+    def __new__(cls, *handlers: Any) -> Self:
+        """A registered, active channel whose pipeline holds ``handlers`` (named
+        ``handler-0``, ``handler-1``, ...)."""
+
+    @property
+    def channel(self) -> Channel:
+        """The channel (its ``pipeline``, ``schedule``, attributes...)."""
+
+    @property
+    def pipeline(self) -> ChannelPipeline:
+        """The channel's pipeline."""
+
+    def write_inbound(self, *msgs: Any) -> bool:
+        """Fires each message as a read, then a read complete; runs pending tasks. Returns
+        whether messages wait at the tail; raises the exception that reached the tail."""
+
+    def write_outbound(self, *msgs: Any) -> bool:
+        """Writes each message through the pipeline, flushes, runs pending tasks. Returns
+        whether written messages wait; raises the exception that reached the tail or the
+        first write's failure."""
+
+    def read_inbound(self) -> Any:
+        """The next message that reached the tail (``None`` if there is none)."""
+
+    def read_outbound(self) -> Any:
+        """The next message written and flushed (``None`` if there is none)."""
+
+    @property
+    def inbound_count(self) -> int:
+        """How many messages wait at the tail."""
+
+    @property
+    def outbound_count(self) -> int:
+        """How many written messages wait."""
+
+    def run_pending_tasks(self) -> None:
+        """Runs queued work (promise listeners, writability events) and the tasks due on
+        the virtual clock."""
+
+    def advance_time_by(self, seconds: float) -> None:
+        """Moves the virtual clock forward and runs what came due."""
+
+    @property
+    def virtual_time(self) -> float:
+        """The virtual clock's time since the channel was made, in seconds."""
+
+    def check_exception(self) -> None:
+        """Raises the exception that reached the tail since the last check, if any (once)."""
+
+    def finish(self) -> bool:
+        """Closes the channel, runs what is pending and raises an exception that reached the
+        tail; returns whether messages were left in either direction."""
+
+    def finish_and_release_all(self) -> bool:
+        """:meth:`finish`, then drops every message left."""
+
+    def close(self) -> None:
+        """Closes the channel and runs what its close queued."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Closes the channel; exceptions propagate."""
 
 # --- leak checks --------------------------------------------------------------------------
 

@@ -30,6 +30,14 @@ pub(crate) struct EventLoopGroup {
 }
 
 impl EventLoopGroup {
+    /// The core group (the pipeline's bootstraps take it).
+    pub(crate) fn core(&self) -> PyResult<&nx::EventLoopGroup> {
+        if self.forked() {
+            return Err(to_pyerr(nioxide_core::ErrorKind::Forked.into()));
+        }
+        Ok(&self.core)
+    }
+
     fn forked(&self) -> bool {
         fork::is_forked(self.generation)
     }

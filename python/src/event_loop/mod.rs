@@ -32,7 +32,7 @@
 //! `ForkedError` (core's rule), are never shut down (their threads are the parent's), and are
 //! not tracked for exit.
 
-mod callback;
+pub(crate) mod callback;
 pub(crate) mod group;
 pub(crate) mod promise;
 pub(crate) mod timer;
@@ -162,7 +162,7 @@ pub(crate) fn forget_loops_after_fork() {
 
 /// Seconds before a scheduled run: `<= 0` means as soon as possible, more than [`FOREVER`]
 /// (infinity included) means then (never, in practice); NaN is an error.
-fn delay(seconds: f64) -> PyResult<Duration> {
+pub(crate) fn delay(seconds: f64) -> PyResult<Duration> {
     if seconds.is_nan() {
         return Err(invalid("delay must be a number"));
     }
@@ -220,11 +220,56 @@ fn watched(target: &Bound<'_, PyAny>) -> PyResult<Watched> {
     ))
 }
 
+/// The state of every loop the module serves, found again from a core loop: a pipeline
+/// channel only knows its core loop, and its futures and unhandled exceptions need the
+/// loop's state (its registry and exception handler).
+static LOOP_STATES: Mutex<Vec<(nx::WeakEventLoop, std::sync::Weak<LoopState>)>> =
+    Mutex::new(Vec::new());
+
+/// The state of `core`'s loop: the one its `EventLoop` object (or an earlier call) made, or
+/// a new one, kept for the next call, for a loop the module has no object of (an
+/// `EmbeddedChannel`'s).
+pub(crate) fn state_for(core: &nx::EventLoop) -> Arc<LoopState> {
+    let mut states = lock(&LOOP_STATES);
+    let mut found = None;
+    // Upgraded handles are dropped after the lock: a last handle's drop may run code.
+    let mut held = Vec::new();
+    states.retain(|(weak_loop, weak_state)| {
+        let (lp, state) = (weak_loop.upgrade(), weak_state.upgrade());
+        let live = match (&lp, &state) {
+            (Some(lp), Some(state)) => {
+                if found.is_none() && lp.same(core) {
+                    found = Some(state.clone());
+                }
+                true
+            }
+            _ => false,
+        };
+        held.push((lp, state));
+        live
+    });
+    let state = found.unwrap_or_else(|| {
+        let state = LoopState::new(core.is_library_driven());
+        states.push((core.downgrade(), Arc::downgrade(&state)));
+        state
+    });
+    drop(states);
+    drop(held);
+    state
+}
+
+/// Keeps `state` as the state of `core`'s loop for [`state_for`].
+fn remember_state(core: &nx::EventLoop, state: &Arc<LoopState>) {
+    lock(&LOOP_STATES).push((core.downgrade(), Arc::downgrade(state)));
+}
+
 impl EventLoop {
     fn wrap(core: nx::EventLoop, member: bool) -> EventLoop {
         core.set_callback_scope(Some(callback::scope(&core)));
+        let state = LoopState::new(core.is_library_driven());
+        remember_state(&core, &state);
         EventLoop {
-            state: LoopState::new(core.is_library_driven()),
+            state,
             core,
             _live: Live::new(Class::EventLoop),
             member,

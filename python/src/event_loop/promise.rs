@@ -21,6 +21,7 @@ use nioxide_core::{Error, ErrorKind};
 use pyo3::PyTraverseError;
 use pyo3::exceptions::{PyBaseException, PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::PyOnceLock;
@@ -49,9 +50,19 @@ pub(crate) struct Future {
     /// The registry ticket of a scheduled task's callable: a won `cancel()` releases it at
     /// once instead of when the timer's deadline comes.
     timer: Option<u64>,
-    /// Whether Python code completes it (`Future(loop)`, `loop.create_promise()`), rather
-    /// than a task of the loop (`submit`, `schedule`).
+    /// Whether Python code completes it (`Future(loop)`, `loop.create_promise()`, a
+    /// channel's `new_promise()`), rather than a task of the loop (`submit`, `schedule`) or
+    /// a channel's own operation.
     user: bool,
+    /// Whether only Python code can complete it, so that its done callbacks are shown to the
+    /// collector while it is pending (see `__traverse__`): a user future, but not a channel's
+    /// promise, which the channel's operation completes (or fails when it closes) even when
+    /// no Python code holds it.
+    only_python: bool,
+    /// Whether this object owns the promise's outcome for the collector: the one object made
+    /// with the promise. A second object for the same promise (a channel promise handed to a
+    /// Python outbound handler) must not show the value again.
+    owner: bool,
     /// The registry tickets of its done callbacks, on a library-driven loop (see
     /// `__traverse__`).
     callbacks: Mutex<Vec<u64>>,
@@ -89,6 +100,7 @@ impl Seed {
 /// The Python classes of the futures Rust makes (`nioxide/_future.py`).
 static FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SCHEDULED_FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CHANNEL_FUTURE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// An object of the Python class `name` of `nioxide._future` whose Rust half is `future`
 /// (and `scheduled`, for a `ScheduledFuture`).
@@ -136,12 +148,39 @@ impl Future {
         instantiate(py, &FUTURE_CLASS, "Future", future, None)
     }
 
+    /// A `ChannelFuture` (a `Future` whose `channel` is `channel`) for a promise of a
+    /// pipeline channel. `user`: Python code may complete it; `owner`: this is the first
+    /// object made for the promise (see [`Future::owner`]).
+    pub(crate) fn channel_object(
+        py: Python<'_>,
+        core: nx::Promise,
+        state: Arc<LoopState>,
+        user: bool,
+        owner: bool,
+        channel: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<Future>> {
+        let mut future = Future::with(core, state, None, user);
+        future.owner = owner;
+        future.only_python = false;
+        let object: Py<Future> =
+            instantiate(py, &CHANNEL_FUTURE_CLASS, "ChannelFuture", future, None)?;
+        object.bind(py).setattr(intern!(py, "channel"), channel)?;
+        Ok(object)
+    }
+
+    /// The core promise.
+    pub(crate) fn core(&self) -> &nx::Promise {
+        &self.core
+    }
+
     fn with(core: nx::Promise, state: Arc<LoopState>, timer: Option<u64>, user: bool) -> Future {
         Future {
             core,
             state,
             timer,
             user,
+            only_python: user,
+            owner: true,
             callbacks: Mutex::new(Vec::new()),
             _live: Live::new(Class::Future),
         }
@@ -326,7 +365,7 @@ impl Future {
         let pending = this
             .state
             .register(Call::new(r#fn, [slf.clone().into_any()])?);
-        if this.user && this.state.is_library_driven() && !this.core.is_done() {
+        if this.only_python && this.state.is_library_driven() && !this.core.is_done() {
             lock(&this.callbacks).push(pending.id());
         }
         this.core.add_listener(callback::listener(pending));
@@ -411,6 +450,9 @@ impl Future {
                     self.state.traverse_call(id, &visit)?;
                 }
             }
+        }
+        if !self.owner {
+            return Ok(());
         }
         self.core.with_outcome(|outcome| match outcome {
             Some(Outcome::Success(Some(value))) => match value.downcast_ref::<Py<PyAny>>() {

@@ -483,6 +483,56 @@ fn operations_from_another_thread_are_queued_in_order() {
     check.finish();
 }
 
+/// Shows itself through `as_any`, as a binding's handler does.
+struct Visible(u32);
+
+impl ChannelHandler for Visible {
+    fn mask(&self) -> Mask {
+        Mask::NONE
+    }
+    fn as_any(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(self)
+    }
+}
+
+#[test]
+fn a_context_shows_a_handler_that_shows_itself() {
+    let ch = EmbeddedChannel::new(vec![Box::new(Visible(7))]).unwrap();
+    let pipeline = ch.pipeline();
+    pipeline
+        .add_last(
+            "opaque",
+            Box::new(Recorder {
+                name: "r",
+                log: log(),
+            }),
+        )
+        .unwrap();
+    let visible = pipeline.get("handler-0").unwrap();
+    assert_eq!(visible.handler_as::<Visible>().map(|v| v.0), Some(7));
+    assert!(visible.handler_as::<Recorder>().is_none());
+    assert!(
+        pipeline
+            .get("opaque")
+            .unwrap()
+            .handler_as::<Visible>()
+            .is_none()
+    );
+}
+
+#[test]
+fn closing_a_closed_channel_succeeds() {
+    let ch = EmbeddedChannel::new(vec![]).unwrap();
+    assert!(!ch.finish().unwrap());
+    let again = ch.channel().close();
+    ch.run_pending_tasks();
+    assert!(again.is_success());
+    let write = ch.channel().new_promise();
+    ch.channel()
+        .write(Message::copy_from_slice(b"late"), Some(write.clone()));
+    assert!(write.is_done() && !write.is_success());
+}
+
 #[test]
 fn a_handler_added_from_another_thread_gets_handler_added_before_any_event() {
     let check = BufferCheck::start();

@@ -198,3 +198,51 @@ fn a_group_shutdown_closes_live_local_channels_once() {
     shut_down(&again);
     check.finish();
 }
+
+/// A child whose set-up is late (its server's loop is busy) gets no read before it is
+/// registered and active: what its peer wrote at once waits in its queue.
+#[test]
+fn a_late_child_reads_nothing_before_it_is_active() {
+    let check = BufferCheck::start();
+    let boss = EventLoopGroup::new(1).unwrap();
+    let workers = EventLoopGroup::new(1).unwrap();
+    let name = "late-child";
+    let server = ServerBootstrap::new()
+        .group(boss.clone(), workers.clone())
+        .channel(ChannelKind::LocalServer)
+        .child_handler(adding("echo", move || {
+            Box::new(EchoServer { manual_read: false })
+        }))
+        .bind(ChannelAddress::local(name))
+        .unwrap();
+    connected(&server);
+    // The server's loop accepts (and so sets the child up) only after the client wrote.
+    boss.next()
+        .execute(|_| std::thread::sleep(Duration::from_millis(200)))
+        .unwrap();
+    let data = random_bytes(1 << 20, 7);
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let collected = received.clone();
+    let client = Bootstrap::new()
+        .group(workers.clone())
+        .channel(ChannelKind::Local)
+        .handler(adding("collect", move || {
+            Box::new(Collector {
+                data: collected.clone(),
+                manual_read: false,
+            })
+        }))
+        .connect(ChannelAddress::local(name))
+        .unwrap();
+    for chunk in data.chunks(64 * 1024) {
+        client.channel.write(Message::copy_from_slice(chunk), None);
+    }
+    client.channel.flush();
+    assert!(wait_until(WAIT, || received.lock().unwrap().len() >= data.len()));
+    assert!(*received.lock().unwrap() == data);
+    client.channel.close().wait(Some(WAIT)).unwrap();
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    shut_down(&boss);
+    shut_down(&workers);
+    check.finish();
+}
