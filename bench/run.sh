@@ -137,10 +137,10 @@ skip() {
     SERVERS=$(for s in $SERVERS; do [[ $s == "$1" ]] || printf '%s ' "$s"; done)
 }
 if wants j; then
-    if [[ ! -f $BENCH/aio_echo.c ]]; then
-        skip j "the C AIO API (nx_aio_*) is not in include/nioxide.h yet"
-    else
+    if grep -qs 'nx_aio_socket_read' "$INCLUDE_DIR"/nioxide/*.h; then
         build_nioxide_c aio_echo
+    else
+        skip j "the C AIO API (nx_aio_*) is not in include/nioxide.h yet"
     fi
 fi
 
@@ -162,11 +162,11 @@ if wants h && [[ $("$PYEXE" -c 'import uvloop; print(uvloop.__version__)' 2>/dev
     log "installing uvloop $UVLOOP_VERSION into .venv (pip)"
     "$PYEXE" -m pip install --disable-pip-version-check -q "uvloop==$UVLOOP_VERSION"
 fi
-if wants g && [[ ! -f $BENCH/pipeline_echo.py ]]; then
-    skip g "the Python channel pipeline is not in the nioxide module yet"
+if wants g && ! "$PYEXE" -c 'import nioxide; nioxide.ServerBootstrap' 2>/dev/null; then
+    skip g "the Python channel pipeline (nioxide.ServerBootstrap) is not in the nioxide module yet"
 fi
-if wants k && [[ ! -f $BENCH/aio_echo.py ]]; then
-    skip k "the Python AIO API is not in the nioxide module yet"
+if wants k && ! "$PYEXE" -c 'import nioxide; nioxide.AsynchronousSocketChannel' 2>/dev/null; then
+    skip k "the Python AIO API (nioxide.AsynchronousSocketChannel) is not in the nioxide module yet"
 fi
 
 # server_command SERVER: sets CMD to the server's command line (the port comes after it).
@@ -319,10 +319,10 @@ fi
 # The idle figure: IDLE_CONNS connections, each echoes one byte, then all are held; the
 # server's resident memory per connection, in a fresh server process. A warm-up batch of
 # IDLE_WARM connections goes first, so that what is made once (buffers, tables) is made.
-# IDLE_OWN: what a server's own code allocates per idle connection, as opposed to its library
-# (report.py also shows the figure without it). Those left out keep nothing of their own per
-# connection, or (a) to (e), a 16 KiB buffer whose untouched pages do not count.
-declare -A IDLE_OWN=()
+# A server that prints "own_bytes_per_connection=N" (after its port) allocates N bytes of its
+# own per idle connection, all resident: report.py takes them off, leaving the library's cost.
+# The others print nothing: they keep nothing of their own per connection, or ((a) to (e)) a
+# 16 KiB buffer of which only the pages the one byte touched are resident.
 IDLE_RESULTS=$OUT/idle.tsv
 printf 'server\tconns\tbytes_per_conn\town_bytes_per_conn\n' >"$IDLE_RESULTS"
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -347,7 +347,8 @@ idle_clients() {
     die "the idle clients did not open $2 connections in 120 s"
 }
 
-# run_idle SERVER: sets IDLE_BYTES (resident bytes per held connection).
+# run_idle SERVER: sets IDLE_BYTES (resident bytes per held connection) and IDLE_OWN (the
+# server's own, or nothing).
 run_idle() {
     local s=$1 file port before after fd
     server_command "$s"
@@ -366,6 +367,7 @@ run_idle() {
     wait "${IDLE_PIDS[@]}" 2>/dev/null || true
     stop_server "$server_pid"
     IDLE_BYTES=$(((after - before) * 1024 / IDLE_CONNS))
+    IDLE_OWN=$(sed -n 's/^own_bytes_per_connection=\([0-9][0-9]*\)$/\1/p' "$file")
 }
 
 if ((IDLE)); then
@@ -376,7 +378,7 @@ if ((IDLE)); then
     for s in $SERVERS; do
         log "server ($s): idle memory, $IDLE_CONNS connections after $IDLE_WARM"
         run_idle "$s"
-        printf '%s\t%s\t%s\t%s\n' "$s" "$IDLE_CONNS" "$IDLE_BYTES" "${IDLE_OWN[$s]:-0}" >>"$IDLE_RESULTS"
+        printf '%s\t%s\t%s\t%s\n' "$s" "$IDLE_CONNS" "$IDLE_BYTES" "${IDLE_OWN:-0}" >>"$IDLE_RESULTS"
     done
 fi
 
