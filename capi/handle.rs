@@ -283,6 +283,9 @@ pub trait HandleType: Sized + 'static {
     type Object: Send + Sync + 'static;
     /// The kind, and so the type tag, of this handle type.
     const KIND: HandleKind;
+    /// Whether its objects belong to a loop (stored with [`insert_owned`]): only then does a
+    /// lookup try the loop's fast path first, so other handle types pay nothing for it.
+    const LOOP_OWNED: bool = false;
 }
 
 const _: () = assert!(
@@ -622,6 +625,19 @@ impl Handles {
                 return Ok(Arc::from_raw(object));
             }
         }
+        self.get_checked(raw, kind)
+    }
+
+    /// [`Handles::get`] without the loop-owned fast path: for handle types that never name a
+    /// loop-owned object.
+    ///
+    /// Errors: as [`Handles::get`].
+    #[inline]
+    pub fn get_checked<T: Send + Sync + 'static>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+    ) -> Result<Arc<T>, c_int> {
         let (_reader, entry) = self.read::<T>(raw, kind)?;
         // Nothing is dropped while the reader is registered: a strong entry only gains a
         // reference, and a dead weak entry yields nothing.
@@ -664,15 +680,30 @@ impl Handles {
     ) -> Result<R, c_int> {
         match self.owned_by_caller::<T>(raw, kind) {
             Some(object) => Ok(f(object)),
-            None => self.with_checked(raw, kind, f),
+            None => self.with_cold(raw, kind, f),
         }
     }
 
-    /// [`Handles::with`] for every caller but a loop-owned object's running thread: out of
-    /// line, so the fast path stays small where it is inlined.
+    /// [`Handles::with_checked`] out of line, so the fast path stays small where it is
+    /// inlined.
     #[cold]
     #[inline(never)]
-    fn with_checked<T: Send + Sync + 'static, R>(
+    fn with_cold<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
+        self.with_checked(raw, kind, f)
+    }
+
+    /// [`Handles::with`] without the loop-owned fast path (the reader count, always): for
+    /// handle types that never name a loop-owned object, and for the fast path's callers when
+    /// it does not apply.
+    ///
+    /// Errors: as [`Handles::get`].
+    #[inline]
+    pub fn with_checked<T: Send + Sync + 'static, R>(
         &self,
         raw: RawHandle,
         kind: HandleKind,
@@ -1161,6 +1192,7 @@ pub fn insert_owned<H: HandleType>(
     object: Arc<H::Object>,
     owner: &EventLoop,
 ) -> Result<*mut H, c_int> {
+    const { assert!(H::LOOP_OWNED, "a loop-owned handle type sets LOOP_OWNED") };
     HANDLES
         .insert_owned(H::KIND, object, owner)
         .map(RawHandle::as_ptr)
@@ -1183,8 +1215,13 @@ pub fn insert_weak<H: HandleType>(object: &Weak<H::Object>) -> Result<HandleGuar
 ///
 /// Errors: `NX_EINVAL` for NULL or a handle of another type; `NX_EBADHANDLE` for a freed or
 /// unknown handle, or a weak handle whose object died.
+#[inline(always)]
 pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
-    HANDLES.get(RawHandle::from_ptr(ptr), H::KIND)
+    if H::LOOP_OWNED {
+        HANDLES.get(RawHandle::from_ptr(ptr), H::KIND)
+    } else {
+        HANDLES.get_checked(RawHandle::from_ptr(ptr), H::KIND)
+    }
 }
 
 /// Calls `f` with the object behind the C handle `ptr`, borrowed for the call (see
@@ -1193,7 +1230,11 @@ pub fn get<H: HandleType>(ptr: *const H) -> Result<Arc<H::Object>, c_int> {
 /// Errors: as [`get`].
 #[inline(always)]
 pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) -> Result<R, c_int> {
-    HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
+    if H::LOOP_OWNED {
+        HANDLES.with(RawHandle::from_ptr(ptr), H::KIND, f)
+    } else {
+        HANDLES.with_checked(RawHandle::from_ptr(ptr), H::KIND, f)
+    }
 }
 
 /// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the

@@ -226,6 +226,7 @@ pub struct nx_watch_t {
 impl HandleType for nx_watch_t {
     type Object = Late<Watch>;
     const KIND: HandleKind = HandleKind::Watch;
+    const LOOP_OWNED: bool = true;
 }
 
 /// A reusable timer on an event loop (libuv's `uv_timer_t`): an opaque handle owned by the
@@ -240,6 +241,7 @@ pub struct nx_timer_t {
 impl HandleType for nx_timer_t {
     type Object = Late<LoopTimer>;
     const KIND: HandleKind = HandleKind::Timer;
+    const LOOP_OWNED: bool = true;
 }
 
 /// A listening TCP channel (Java's `ServerSocketChannel`): an opaque handle owned by the
@@ -283,6 +285,7 @@ pub struct nx_channel_t {
 impl HandleType for nx_channel_t {
     type Object = ChannelObject;
     const KIND: HandleKind = HandleKind::Channel;
+    const LOOP_OWNED: bool = true;
 }
 
 /// What a channel handle names: the channel, and for an embedded channel the driver that
@@ -307,6 +310,7 @@ pub struct nx_context_t {
 impl HandleType for nx_context_t {
     type Object = ContextObject;
     const KIND: HandleKind = HandleKind::Context;
+    const LOOP_OWNED: bool = true;
 }
 
 /// What a context handle names: the core context and its name for C (set before the handle
