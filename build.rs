@@ -182,6 +182,25 @@ const HEADERS: &[Header] = &[
             what came out, run pending tasks, advance a virtual clock; an exception that reached the \
             tail is returned by the next call.",
     },
+    Header {
+        name: "aio",
+        // aio/mod.rs declares the group, server, socket and file modules: cbindgen reads them
+        // through it.
+        sources: &["aio/mod.rs"],
+        includes: &["channel"],
+        overview: "Completion-handler AIO (Java NIO.2's model): start an operation with the memory it \
+            borrows, an attachment and a handler {completed, failed}; the group's loop does the I/O \
+            and calls exactly one of the two, once, on the channel's loop thread, never inside the \
+            call that started it (a call that returns an error calls nothing and keeps nothing). \
+            Memory is borrowed until the handler starts (or the future completes). nioxide never \
+            frees an operation's attachment: its handler runs on every path (close, timeout, \
+            cancel, shutdown), so it frees it or passes it on. Groups (nx_aio_group_t) own or \
+            borrow the loop threads; listeners (nx_aio_server_socket_t), connections \
+            (nx_aio_socket_t, with write_all, a capped write queue) and files (nx_aio_file_t, on a \
+            small pool of blocking threads) belong to their loop and are yours until their free. \
+            Each operation has a future variant returning an nx_promise_t; nx_aio_result reads its \
+            result.",
+    },
 ];
 
 /// Generates every header: `(path under include/, contents)`, the umbrella last.

@@ -176,6 +176,14 @@ pub enum HandleKind {
     ServerBootstrap = 13,
     /// `nx_bootstrap_t`: a client bootstrap.
     Bootstrap = 14,
+    /// `nx_aio_group_t`: an asynchronous channel group.
+    AioGroup = 15,
+    /// `nx_aio_server_socket_t`: an asynchronous listener (owned by its loop).
+    AioServerSocket = 16,
+    /// `nx_aio_socket_t`: an asynchronous TCP connection (owned by its loop).
+    AioSocket = 17,
+    /// `nx_aio_file_t`: an asynchronous file channel (owned by its loop).
+    AioFile = 18,
 }
 
 impl HandleKind {
@@ -186,7 +194,7 @@ impl HandleKind {
 }
 
 /// Every kind, in tag order (see [`type_constant`]).
-const KINDS: [HandleKind; 14] = [
+const KINDS: [HandleKind; 18] = [
     HandleKind::Selector,
     HandleKind::SelectionKey,
     HandleKind::ServerSocketChannel,
@@ -201,6 +209,10 @@ const KINDS: [HandleKind; 14] = [
     HandleKind::Message,
     HandleKind::ServerBootstrap,
     HandleKind::Bootstrap,
+    HandleKind::AioGroup,
+    HandleKind::AioServerSocket,
+    HandleKind::AioSocket,
+    HandleKind::AioFile,
 ];
 
 /// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
@@ -221,6 +233,10 @@ const fn type_constant(kind: HandleKind) -> c_int {
         HandleKind::Message => NX_HANDLE_MESSAGE,
         HandleKind::ServerBootstrap => NX_HANDLE_SERVER_BOOTSTRAP,
         HandleKind::Bootstrap => NX_HANDLE_BOOTSTRAP,
+        HandleKind::AioGroup => NX_HANDLE_AIO_GROUP,
+        HandleKind::AioServerSocket => NX_HANDLE_AIO_SERVER_SOCKET,
+        HandleKind::AioSocket => NX_HANDLE_AIO_SOCKET,
+        HandleKind::AioFile => NX_HANDLE_AIO_FILE,
     }
 }
 
@@ -272,6 +288,18 @@ const _: () = assert!(NX_HANDLE_SERVER_BOOTSTRAP == HandleKind::ServerBootstrap 
 /// `nx_live_handles`: client bootstraps (`nx_bootstrap_t`).
 pub const NX_HANDLE_BOOTSTRAP: c_int = 14;
 const _: () = assert!(NX_HANDLE_BOOTSTRAP == HandleKind::Bootstrap as c_int);
+/// `nx_live_handles`: asynchronous channel groups (`nx_aio_group_t`).
+pub const NX_HANDLE_AIO_GROUP: c_int = 15;
+const _: () = assert!(NX_HANDLE_AIO_GROUP == HandleKind::AioGroup as c_int);
+/// `nx_live_handles`: asynchronous listeners (`nx_aio_server_socket_t`).
+pub const NX_HANDLE_AIO_SERVER_SOCKET: c_int = 16;
+const _: () = assert!(NX_HANDLE_AIO_SERVER_SOCKET == HandleKind::AioServerSocket as c_int);
+/// `nx_live_handles`: asynchronous connections (`nx_aio_socket_t`).
+pub const NX_HANDLE_AIO_SOCKET: c_int = 17;
+const _: () = assert!(NX_HANDLE_AIO_SOCKET == HandleKind::AioSocket as c_int);
+/// `nx_live_handles`: asynchronous file channels (`nx_aio_file_t`).
+pub const NX_HANDLE_AIO_FILE: c_int = 18;
+const _: () = assert!(NX_HANDLE_AIO_FILE == HandleKind::AioFile as c_int);
 
 /// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
 /// of the object it names.

@@ -57,3 +57,5 @@ pub mod event_loop;
 pub mod channel;
 
 pub mod pipeline;
+
+pub mod aio;

@@ -11,6 +11,10 @@ use std::ffi::{CString, c_int, c_void};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use nioxide_core::aio::{
+    AsynchronousChannelGroup, AsynchronousFileChannel, AsynchronousServerSocketChannel,
+    AsynchronousSocketChannel, FileLock,
+};
 use nioxide_core::channel::ChannelCore;
 use nioxide_core::event_loop::{
     EventLoop, EventLoopGroup, LoopTimer, Promise, ScheduledFuture, Watch,
@@ -156,6 +160,9 @@ pub struct PromiseObject {
     settable: bool,
     /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
     pub(crate) generation: u64,
+    /// What goes with the last handle to this promise (an accept future's guard, which closes
+    /// a connection C never took), shared by `nx_promise_retain`'s copies.
+    pub(crate) keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl PromiseObject {
@@ -165,6 +172,7 @@ impl PromiseObject {
             scheduled: OnceLock::new(),
             settable,
             generation: fork::generation(),
+            keep: None,
         }
     }
 
@@ -186,7 +194,8 @@ impl PromiseObject {
 
     /// The object of another handle to the same promise (`nx_promise_retain`).
     pub(crate) fn share(&self) -> PromiseObject {
-        let copy = PromiseObject::new(self.promise.clone(), self.settable);
+        let mut copy = PromiseObject::new(self.promise.clone(), self.settable);
+        copy.keep = self.keep.clone();
         if let Some(scheduled) = self.scheduled.get() {
             let _ = copy.scheduled.set(scheduled.clone());
         }
@@ -388,4 +397,70 @@ impl HandleType for nx_bootstrap_t {
 pub struct BootstrapState<B> {
     pub(crate) builder: B,
     pub(crate) marks: [(usize, usize); 2],
+}
+
+/// An asynchronous channel group (Java's `AsynchronousChannelGroup`): an opaque handle owned
+/// by the caller from `nx_aio_group_new` or `nx_aio_group_with_loop_group` until
+/// `nx_aio_group_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_aio_group_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_aio_group_t {
+    type Object = Late<AsynchronousChannelGroup>;
+    const KIND: HandleKind = HandleKind::AioGroup;
+}
+
+/// An asynchronous listener (Java's `AsynchronousServerSocketChannel`): an opaque handle
+/// owned by the caller from `nx_aio_server_socket_open` until `nx_aio_server_socket_free`;
+/// it belongs to its loop.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_aio_server_socket_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_aio_server_socket_t {
+    type Object = Late<AsynchronousServerSocketChannel>;
+    const KIND: HandleKind = HandleKind::AioServerSocket;
+    const LOOP_OWNED: bool = true;
+}
+
+/// An asynchronous TCP connection (Java's `AsynchronousSocketChannel`): an opaque handle
+/// owned by the caller from `nx_aio_socket_open` (or an accept) until `nx_aio_socket_free`;
+/// it belongs to its loop.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_aio_socket_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_aio_socket_t {
+    type Object = Late<AsynchronousSocketChannel>;
+    const KIND: HandleKind = HandleKind::AioSocket;
+    const LOOP_OWNED: bool = true;
+}
+
+/// An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
+/// by the caller from `nx_aio_file_open` until `nx_aio_file_free`; it belongs to its loop.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_aio_file_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_aio_file_t {
+    type Object = Late<FileObject>;
+    const KIND: HandleKind = HandleKind::AioFile;
+    const LOOP_OWNED: bool = true;
+}
+
+/// What a file handle names: the channel and the locks taken through it, which C releases
+/// by region (`nx_aio_file_unlock`) since C has no lock object.
+#[derive(Debug)]
+pub struct FileObject {
+    pub(crate) file: AsynchronousFileChannel,
+    pub(crate) locks: Mutex<Vec<FileLock>>,
 }

@@ -7,7 +7,12 @@
 #   2. the Python Selector echo server with the C Selector echo client;
 #   3. the C pipeline echo server (Netty's EchoServer) with the Python pipeline echo client
 #      (Netty's EchoClient);
-#   4. the Python pipeline echo server with the C pipeline echo client.
+#   4. the Python pipeline echo server with the C pipeline echo client;
+#   5. the C AIO echo server (seed 002's read → write → read handler chain) with the Python
+#      Selector echo client;
+#   6. the Python Selector echo server with the C AIO echo client (futures);
+#   7. the C AIO echo server writing through its write queue with the C AIO client;
+# and copies a file with the C AIO file copy.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -45,7 +50,8 @@ mkdir -p "$OUT/lib"
 # The library's soname is libnioxide.so.0: give the programs that name in a directory of their
 # own, which their RPATH points to.
 ln -sf "$LIB_DIR/libnioxide.so" "$OUT/lib/libnioxide.so.0"
-for example in selector-echo-server selector-echo-client pipeline-echo-server pipeline-echo-client; do
+for example in selector-echo-server selector-echo-client pipeline-echo-server pipeline-echo-client \
+    aio-echo-server aio-echo-client aio-file-copy; do
     "$CC" -O2 -g -Wall -Wextra -Wpedantic -Werror -I"$INCLUDE_DIR" \
         -o "$OUT/$example" "$ROOT/examples/c/$example.c" \
         -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
@@ -122,6 +128,25 @@ converse "C pipeline server <-> Python pipeline client" \
 converse "Python pipeline server <-> C pipeline client" \
     "$PYTHON" "$ROOT/examples/python/pipeline_echo_server.py" -- \
     "$OUT/pipeline-echo-client"
+
+converse "C AIO server <-> Python client" \
+    "$OUT/aio-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_client.py"
+converse "Python server <-> C AIO client" \
+    "$PYTHON" "$ROOT/examples/python/selector_echo_server.py" -- \
+    "$OUT/aio-echo-client"
+converse "C AIO server with the write queue <-> C AIO client" \
+    "$OUT/aio-echo-server" --queue -- \
+    "$OUT/aio-echo-client"
+
+echo
+echo "=== C AIO file copy ==="
+copy_dir=$(mktemp -d)
+head -c 3000000 /dev/urandom >"$copy_dir/source"
+timeout -k 5 "$STEP_TIMEOUT" "$OUT/aio-file-copy" "$copy_dir/source" "$copy_dir/copy" | sed 's/^/  copy | /'
+cmp -s "$copy_dir/source" "$copy_dir/copy" || die "aio-file-copy: the copy differs from its source"
+rm -rf "$copy_dir"
+echo "=== C AIO file copy: every byte copied ==="
 
 echo
 echo "demo: every conversation checked"

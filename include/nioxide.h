@@ -51,5 +51,6 @@
 #include "nioxide/pipeline.h"
 #include "nioxide/bootstrap.h"
 #include "nioxide/embedded.h"
+#include "nioxide/aio.h"
 
 #endif /* NIOXIDE_H */

@@ -73,7 +73,7 @@ const OPTIONS: [(c_int, SocketOption); 11] = [
 ];
 
 /// Core's option for a C option number; unknown numbers are `NX_EINVAL`.
-fn checked_option(option: c_int) -> Result<SocketOption, c_int> {
+pub(crate) fn checked_option(option: c_int) -> Result<SocketOption, c_int> {
     OPTIONS
         .iter()
         .find(|(number, _)| *number == option)

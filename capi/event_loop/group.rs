@@ -24,7 +24,7 @@ use crate::types::{GroupObject, LoopObject, nx_free_cb, nx_loop_group_t, nx_loop
 
 /// The group behind a C handle (alive for the caller's whole call); `NX_EFORKED` in a forked
 /// child.
-fn group_of(group: *mut nx_loop_group_t) -> Result<Arc<GroupObject>, c_int> {
+pub(crate) fn group_of(group: *mut nx_loop_group_t) -> Result<Arc<GroupObject>, c_int> {
     let object = handle::get(group)?;
     if fork::is_forked(object.generation) {
         return Err(NX_EFORKED);

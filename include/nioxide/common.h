@@ -317,6 +317,53 @@
 #define NX_HANDLE_BOOTSTRAP 14
 
 /**
+ * `nx_live_handles`: asynchronous channel groups (`nx_aio_group_t`).
+ */
+#define NX_HANDLE_AIO_GROUP 15
+
+/**
+ * `nx_live_handles`: asynchronous listeners (`nx_aio_server_socket_t`).
+ */
+#define NX_HANDLE_AIO_SERVER_SOCKET 16
+
+/**
+ * `nx_live_handles`: asynchronous connections (`nx_aio_socket_t`).
+ */
+#define NX_HANDLE_AIO_SOCKET 17
+
+/**
+ * `nx_live_handles`: asynchronous file channels (`nx_aio_file_t`).
+ */
+#define NX_HANDLE_AIO_FILE 18
+
+/**
+ * An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
+ * by the caller from `nx_aio_file_open` until `nx_aio_file_free`; it belongs to its loop.
+ */
+typedef struct nx_aio_file_t nx_aio_file_t;
+
+/**
+ * An asynchronous channel group (Java's `AsynchronousChannelGroup`): an opaque handle owned
+ * by the caller from `nx_aio_group_new` or `nx_aio_group_with_loop_group` until
+ * `nx_aio_group_free`.
+ */
+typedef struct nx_aio_group_t nx_aio_group_t;
+
+/**
+ * An asynchronous listener (Java's `AsynchronousServerSocketChannel`): an opaque handle
+ * owned by the caller from `nx_aio_server_socket_open` until `nx_aio_server_socket_free`;
+ * it belongs to its loop.
+ */
+typedef struct nx_aio_server_socket_t nx_aio_server_socket_t;
+
+/**
+ * An asynchronous TCP connection (Java's `AsynchronousSocketChannel`): an opaque handle
+ * owned by the caller from `nx_aio_socket_open` (or an accept) until `nx_aio_socket_free`;
+ * it belongs to its loop.
+ */
+typedef struct nx_aio_socket_t nx_aio_socket_t;
+
+/**
  * A client bootstrap (Netty's `Bootstrap`): an opaque handle owned by the caller from
  * `nx_bootstrap_new` until `nx_bootstrap_free`.
  */

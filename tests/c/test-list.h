@@ -301,3 +301,33 @@ TEST_ENTRY(pipeline_group_shutdown_with_live_channels)
 TEST_ENTRY(pipeline_handles_accepted_and_retained)
 TEST_ENTRY(pipeline_handles_misuse)
 TEST_ENTRY(pipeline_handles_fast_path_on_loop)
+
+/* test-aio-socket.c */
+TEST_ENTRY(aio_handlers_accept_connect_read_write)
+TEST_ENTRY(aio_futures_accept_connect_read_write)
+TEST_ENTRY(aio_connect_refused)
+TEST_ENTRY(aio_connect_timeout)
+TEST_ENTRY(aio_pending_errors_at_the_call)
+TEST_ENTRY(aio_read_timeout)
+TEST_ENTRY(aio_write_timeout)
+TEST_ENTRY(aio_future_cancel)
+TEST_ENTRY(aio_socket_options)
+TEST_ENTRY(aio_accept_future_untaken)
+TEST_ENTRY(aio_handler_calls_take_the_fast_path)
+
+/* test-aio-echo.c */
+TEST_ENTRY(aio_echo_1mib_scatter_gather)
+TEST_ENTRY(aio_reset_with_writes_queued)
+TEST_ENTRY(aio_write_queue_cap)
+
+/* test-aio-group.c */
+TEST_ENTRY(aio_group_close_and_shutdown_in_handler)
+TEST_ENTRY(aio_group_shutdown_now_with_pending)
+TEST_ENTRY(aio_group_shutdown_waits_for_channels)
+TEST_ENTRY(aio_group_borrowed_loops)
+
+/* test-aio-file.c */
+TEST_ENTRY(aio_file_read_write)
+TEST_ENTRY(aio_file_locks_between_channels)
+TEST_ENTRY(aio_file_threads)
+TEST_ENTRY(aio_file_read_only_error)
