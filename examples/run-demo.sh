@@ -12,6 +12,8 @@
 #      Selector echo client;
 #   6. the Python Selector echo server with the C AIO echo client (futures);
 #   7. the C AIO echo server writing through its write queue with the C AIO client;
+#   8. the Python AIO echo server (the same handler chain) with the C AIO echo client;
+#   9. the C AIO echo server with the Python AIO echo client (futures);
 # and copies a file with the C AIO file copy.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
@@ -138,6 +140,12 @@ converse "Python server <-> C AIO client" \
 converse "C AIO server with the write queue <-> C AIO client" \
     "$OUT/aio-echo-server" --queue -- \
     "$OUT/aio-echo-client"
+converse "Python AIO server (read → write → read handlers) <-> C AIO client" \
+    "$PYTHON" "$ROOT/examples/python/aio_echo_server.py" -- \
+    "$OUT/aio-echo-client"
+converse "C AIO server <-> Python AIO client (futures)" \
+    "$OUT/aio-echo-server" -- \
+    "$PYTHON" "$ROOT/examples/python/aio_echo_client.py"
 
 echo
 echo "=== C AIO file copy ==="

@@ -2,12 +2,13 @@
 //! `nioxide` (python/pysrc/nioxide), as thin pyo3 wrappers over nioxide-core.
 //!
 //! One file or folder per core module ([`selector`], [`channel`], [`event_loop`],
-//! [`pipeline`]); [`error`] maps
+//! [`pipeline`], [`aio`]); [`error`] maps
 //! core's errors to the exception classes of `nioxide/exceptions.py`; [`gil`] is the one helper every call that may
 //! block goes through; [`binding`] keeps one Python object per core object. The Python-side
 //! documentation lives in the stub, `nioxide/_nioxide.pyi`.
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod aio;
 mod binding;
 mod channel;
 mod error;
@@ -47,6 +48,11 @@ fn nioxide_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::promise::ScheduledFuture>()?;
     m.add_class::<event_loop::watch::Watch>()?;
     m.add_class::<event_loop::timer::Timer>()?;
+    m.add_class::<aio::group::AsynchronousChannelGroup>()?;
+    m.add_class::<aio::server::AsynchronousServerSocketChannel>()?;
+    m.add_class::<aio::socket::AsynchronousSocketChannel>()?;
+    m.add_class::<aio::file::AsynchronousFileChannel>()?;
+    m.add_class::<aio::file::FileLock>()?;
     pipeline::register(m)?;
     m.add_function(wrap_pyfunction!(live::live_objects, m)?)?;
 

@@ -25,9 +25,14 @@ pub(crate) enum Class {
     Buffer,
     Channel,
     ChannelHandlerContext,
+    AsynchronousChannelGroup,
+    AsynchronousServerSocketChannel,
+    AsynchronousSocketChannel,
+    AsynchronousFileChannel,
+    FileLock,
 }
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 17] = [
     "Selector",
     "SelectionKey",
     "ServerSocketChannel",
@@ -40,9 +45,14 @@ const NAMES: [&str; 12] = [
     "Buffer",
     "Channel",
     "ChannelHandlerContext",
+    "AsynchronousChannelGroup",
+    "AsynchronousServerSocketChannel",
+    "AsynchronousSocketChannel",
+    "AsynchronousFileChannel",
+    "FileLock",
 ];
 
-static COUNTS: [AtomicUsize; 12] = [const { AtomicUsize::new(0) }; 12];
+static COUNTS: [AtomicUsize; 17] = [const { AtomicUsize::new(0) }; 17];
 
 /// One live object of a class: counted while the token lives.
 #[derive(Debug)]

@@ -33,12 +33,18 @@ sets up each accepted channel with a :class:`ChannelInitializer`, and handlers
         def channel_read_complete(self, ctx):
             ctx.flush()
 
+Or start asynchronous operations with a buffer, an attachment and a completion handler (Java
+NIO.2's model) on :class:`AsynchronousSocketChannel`, :class:`AsynchronousServerSocketChannel`
+and :class:`AsynchronousFileChannel`, served by an :class:`AsynchronousChannelGroup`; without
+a handler an operation returns a :class:`Future`.
+
 Addresses are ``(host, port)`` tuples (IPv6: ``(host, port, flowinfo, scope_id)``), times
 are seconds (``None`` waits forever), ``read_into()`` returns ``None`` when it would block and
 ``0`` at end of stream. Errors are :class:`NioxideError` subclasses (see
 :mod:`nioxide.exceptions`). Blocking calls release the GIL, and Ctrl-C interrupts them.
 """
 
+from nioxide._aio import CompletionHandler, StandardOpenOption
 from nioxide._nioxide import (
     IPV6_V6ONLY,
     RUN_DEFAULT,
@@ -61,6 +67,10 @@ from nioxide._nioxide import (
     CHANNEL_INPUT_SHUTDOWN,
     CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE,
     CHANNEL_OUTPUT_SHUTDOWN,
+    AsynchronousChannelGroup,
+    AsynchronousFileChannel,
+    AsynchronousServerSocketChannel,
+    AsynchronousSocketChannel,
     Bootstrap,
     Buffer,
     Channel,
@@ -69,6 +79,7 @@ from nioxide._nioxide import (
     EmbeddedChannel,
     EventLoop,
     EventLoopGroup,
+    FileLock,
     LocalChannel,
     LocalServerChannel,
     OpaqueMessage,
@@ -195,6 +206,14 @@ __all__ = [
     "CHANNEL_INPUT_SHUTDOWN",
     "CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE",
     "CHANNEL_OUTPUT_SHUTDOWN",
+    # completion-handler AIO
+    "AsynchronousChannelGroup",
+    "AsynchronousServerSocketChannel",
+    "AsynchronousSocketChannel",
+    "AsynchronousFileChannel",
+    "FileLock",
+    "CompletionHandler",
+    "StandardOpenOption",
     # leak checks
     "live_objects",
     # exceptions

@@ -5,6 +5,7 @@ of nioxide's C API (``nx_selector_*``, ``nx_socket_*``, ``nx_loop_*``, ``nx_prom
 stub is the Python documentation.
 """
 
+import os
 import socket
 from collections.abc import Callable, Generator, Iterator
 from collections.abc import Iterable
@@ -67,6 +68,11 @@ __all__ = [
     "EmbeddedChannel",
     "_HANDLER_METHODS",
     "_CHANNEL_OPTIONS",
+    "AsynchronousChannelGroup",
+    "AsynchronousServerSocketChannel",
+    "AsynchronousSocketChannel",
+    "AsynchronousFileChannel",
+    "FileLock",
     "live_objects",
 ]
 
@@ -1113,6 +1119,366 @@ class Timer:
         traceback: TracebackType | None,
     ) -> bool:
         """Closes the timer; exceptions propagate."""
+
+# --- completion-handler AIO ---------------------------------------------------------------
+
+_Handler: TypeAlias = Any
+"""A completion handler: an object with ``completed(result, attachment)`` and
+``failed(exc, attachment)`` (such as a :class:`nioxide.CompletionHandler`), or a
+``(completed, failed)`` pair of callables."""
+
+_Buffers: TypeAlias = BytesLike | list[BytesLike] | tuple[BytesLike, ...]
+
+@final
+class AsynchronousChannelGroup:
+    """The loops that run the completion handlers of their channels (Java's
+    ``AsynchronousChannelGroup``): :meth:`with_threads` starts its own, and
+    :meth:`with_event_loop_group` borrows an :class:`EventLoopGroup`'s (which it never shuts
+    down). A channel opened without a group goes to the process-wide :meth:`default` group
+    (one loop per core, made on first use, shut down at interpreter exit).
+
+    Handlers run on the loop a channel was given, one loop turn taking the GIL once for all
+    its handlers; an exception a handler raises goes to that loop's exception handler
+    (:meth:`set_exception_handler`; logged by default) and the loop goes on.
+
+    :meth:`shutdown` refuses new channels and terminates once the last one is closed;
+    :meth:`shutdown_now` also closes every channel (their pending operations fail with
+    :class:`AsynchronousCloseError`, once each, on the group's threads, before termination).
+    A context manager: leaving the ``with`` block shuts down now and waits for termination.
+    A group garbage-collected before its shutdown is shut down now with a ``ResourceWarning``.
+
+    >>> import nioxide
+    >>> with nioxide.AsynchronousChannelGroup.with_threads(1) as group:
+    ...     group.is_shutdown()
+    False
+    >>> group.is_terminated()
+    True
+    """
+
+    @staticmethod
+    def with_threads(n: int | None = None) -> AsynchronousChannelGroup:
+        """A group of ``n`` new loops (``None``: one per core), which it owns. Raises
+        :class:`InvalidArgumentError` (``n == 0``), :class:`NioxideOSError`."""
+    @staticmethod
+    def with_event_loop_group(group: EventLoopGroup) -> AsynchronousChannelGroup:
+        """A group over ``group``'s loops, which it borrows: its shutdown never shuts them down
+        (when they shut down, the channels on them are closed)."""
+    @staticmethod
+    def default() -> AsynchronousChannelGroup:
+        """The process-wide default group (made on first use)."""
+    @property
+    def loops(self) -> list[EventLoop]:
+        """The :class:`EventLoop` objects of the group's loops."""
+    @property
+    def event_loop_group(self) -> EventLoopGroup | None:
+        """The borrowed :class:`EventLoopGroup`, or ``None`` for a group that owns its loops."""
+    def set_exception_handler(
+        self, handler: Callable[[EventLoop, dict[str, Any]], object] | None
+    ) -> None:
+        """Sets the exception handler of every loop of the group (see
+        :meth:`EventLoop.set_exception_handler`); a handler's exception reaches it with the
+        context keys ``message``, ``exception``, ``handler`` and ``loop``."""
+    def shutdown(self) -> None:
+        """Refuses new channels (:class:`ShutdownChannelGroupError`); the group terminates
+        once its channels are closed. Idempotent."""
+    def shutdown_now(self) -> None:
+        """Shuts down and closes every channel of the group. Idempotent."""
+    def is_shutdown(self) -> bool:
+        """Whether :meth:`shutdown` or :meth:`shutdown_now` was called."""
+    def is_terminated(self) -> bool:
+        """Whether the group is shut down, its channels are closed and their operations have
+        reported (and, if it owns them, its loops have terminated)."""
+    def open_channels(self) -> int:
+        """How many channels of the group are open."""
+    def await_termination(self, timeout: float | None = None) -> bool:
+        """Waits (GIL released; Ctrl-C interrupts) until terminated or ``timeout`` seconds
+        have passed (``None``: forever); returns whether it terminated. Raises
+        :class:`DeadlockError` on one of the group's threads."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Shuts down now and, unless on one of the group's threads, waits for termination."""
+
+@final
+class AsynchronousServerSocketChannel:
+    """An asynchronous TCP listener (Java's ``AsynchronousServerSocketChannel``) in a group.
+
+    :meth:`accept` with a handler calls ``completed(channel, attachment)`` with the accepted
+    :class:`AsynchronousSocketChannel` (on the group's next loop); without one it returns a
+    :class:`Future` of that channel. One accept may be pending. A context manager; close is
+    idempotent; a listener garbage-collected open is closed with a ``ResourceWarning``.
+    """
+
+    @staticmethod
+    def open(
+        group: AsynchronousChannelGroup | None = None, family: int | None = None
+    ) -> AsynchronousServerSocketChannel:
+        """Opens an unbound listener in ``group`` (``None``: the default group);
+        ``family`` as :class:`ServerSocketChannel`'s. Raises
+        :class:`ShutdownChannelGroupError`, :class:`NioxideOSError`."""
+    def bind(self, address: _Address, backlog: int = 0) -> None:
+        """Binds to ``address`` (port 0 picks a free port) and listens with ``backlog`` (0 or
+        less: the system default). Raises :class:`AlreadyBoundError`,
+        :class:`NioxideOSError`."""
+    def accept(
+        self, attachment: Any = None, handler: _Handler | None = None
+    ) -> Future[AsynchronousSocketChannel] | None:
+        """Accepts a connection: with ``handler``, returns ``None`` and calls it later; without,
+        returns a future (cancelling it fails the accept with :class:`CancelledError`). Raises
+        at the call, never calling the handler: :class:`AcceptPendingError`,
+        :class:`NotYetBoundError`, :class:`ClosedChannelError`, ``TypeError`` (not a
+        handler)."""
+    def set_option(self, opt: int, value: int) -> None:
+        """Sets a socket option (``SO_*``)."""
+    def get_option(self, opt: int) -> int:
+        """Reads a socket option."""
+    def supported_options(self) -> list[int]:
+        """The options this channel supports."""
+    @property
+    def local_address(self) -> _Address | None:
+        """The bound address, ``None`` before :meth:`bind`."""
+    def is_open(self) -> bool:
+        """Whether the listener is open."""
+    def close(self) -> None:
+        """Closes the listener (returns at once): a pending accept fails with
+        :class:`AsynchronousCloseError`."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Closes the listener; exceptions propagate."""
+
+@final
+class AsynchronousSocketChannel:
+    """An asynchronous TCP connection (Java's ``AsynchronousSocketChannel``) in a group.
+
+    Each operation takes an optional ``attachment`` and ``handler``: with a handler it returns
+    ``None`` and calls ``handler.completed(result, attachment)`` or
+    ``handler.failed(exc, attachment)`` exactly once, later, on the channel's loop thread
+    (never inside the call); without one it returns a :class:`Future` of the result, usable
+    with ``result()`` and ``await`` (an attachment without a handler is a ``TypeError``). A
+    call that raises never calls its handler.
+
+    Buffers are borrowed through the buffer protocol until the handler starts or the future
+    completes (a ``bytearray`` cannot be resized meanwhile: ``BufferError``), and never
+    copied: a read takes a writable one (``bytearray``, ``memoryview``, ``mmap``), a write any
+    bytes-like object; a list or tuple of them is a scattering read or gathering write.
+
+    One read and one write may be pending at a time (a second raises
+    :class:`ReadPendingError` / :class:`WritePendingError`). A read completes with the count,
+    or -1 at end of stream (as Java); a raw write may complete short, :meth:`write_all` never
+    does. ``timeout`` (seconds; ``None`` or ``<= 0``: none) fails an operation still pending
+    then with :class:`TimeoutError`, having moved no bytes; that direction, like one whose
+    future was cancelled, then raises :class:`DirectionDisabledError` at the call.
+    :meth:`close` fails every pending operation with :class:`AsynchronousCloseError`, once.
+    A context manager; a channel garbage-collected open is closed with a ``ResourceWarning``.
+    """
+
+    @staticmethod
+    def open(
+        group: AsynchronousChannelGroup | None = None, family: int | None = None
+    ) -> AsynchronousSocketChannel:
+        """Opens an unconnected channel in ``group`` (``None``: the default group). Raises
+        :class:`ShutdownChannelGroupError`, :class:`NioxideOSError`."""
+    def bind(self, address: _Address) -> None:
+        """Binds the local side before connecting."""
+    def connect(
+        self,
+        address: _Address,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[None] | None:
+        """Connects; the result is ``None``. A failed, timed-out or cancelled connect closes
+        the channel. Raises at the call: :class:`AlreadyConnectedError`,
+        :class:`ConnectionPendingError`, :class:`ClosedChannelError`."""
+    def read(
+        self,
+        buffer: _Buffers,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[int] | None:
+        """Reads into ``buffer`` (or a list of buffers, filled in order): the count, 0 for an
+        empty buffer, -1 at end of stream. Raises at the call: :class:`ReadPendingError`,
+        :class:`DirectionDisabledError`, :class:`NotYetConnectedError`,
+        :class:`ClosedChannelError`, ``TypeError`` (``bytes``, not a handler)."""
+    def write(
+        self,
+        buffer: _Buffers,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[int] | None:
+        """Writes what the socket takes now from ``buffer`` (or a list of buffers, sent in
+        order): the count, which may be short. Never raises ``SIGPIPE``. Raises at the call:
+        :class:`WritePendingError` (also while :meth:`write_all` writes are queued),
+        :class:`DirectionDisabledError`, :class:`ChannelShutdownError`, the error that
+        failed an earlier write, :class:`NotYetConnectedError`, :class:`ClosedChannelError`."""
+    def write_all(
+        self, buffer: _Buffers, attachment: Any = None, handler: _Handler | None = None
+    ) -> Future[int] | None:
+        """Queues ``buffer`` to be written in full after every write queued before: the
+        result is its whole length. Queued writes leave in order, several per system call. A
+        send error fails the write being sent and every queued one, once each, in order. Its
+        future cannot be cancelled. Raises at the call: :class:`WriteQueueFullError` (the
+        queued bytes would pass the cap, policy ``"fail"``), :class:`ClosedChannelError`
+        (policy ``"close"``: the channel was closed), and as :meth:`write`."""
+    def set_write_queue_cap(self, cap: int, policy: str = "fail") -> None:
+        """Sets the cap on bytes queued by :meth:`write_all` and not yet sent (default 64 MiB)
+        and what a write that would pass it does: ``"fail"`` (raise
+        :class:`WriteQueueFullError`) or ``"close"`` (close the channel). A write larger than
+        the cap is taken into an empty queue."""
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued by :meth:`write_all` and not yet sent."""
+    def shutdown_input(self) -> None:
+        """Shuts down the input: reads complete with -1."""
+    def shutdown_output(self) -> None:
+        """Shuts down the output once the pending and queued writes have left; later writes
+        raise :class:`ChannelShutdownError`."""
+    def set_option(self, opt: int, value: int) -> None:
+        """Sets a socket option (``SO_*``, ``TCP_*``)."""
+    def get_option(self, opt: int) -> int:
+        """Reads a socket option."""
+    def supported_options(self) -> list[int]:
+        """The options this channel supports."""
+    @property
+    def local_address(self) -> _Address | None:
+        """The local address, ``None`` before bind or connect."""
+    @property
+    def remote_address(self) -> _Address | None:
+        """The peer's address, ``None`` while not connected."""
+    def fileno(self) -> int:
+        """The descriptor (-1 once closed); do no I/O on it."""
+    def is_open(self) -> bool:
+        """Whether the channel is open."""
+    def close(self) -> None:
+        """Closes the channel (returns at once); pending operations fail with
+        :class:`AsynchronousCloseError` on the loop's thread. Idempotent."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Closes the channel; exceptions propagate."""
+
+@final
+class AsynchronousFileChannel:
+    """A file with asynchronous positional reads and writes (Java's
+    ``AsynchronousFileChannel``), run on its group's small pool of blocking threads and
+    reported on the channel's loop thread. Handlers, attachments, futures and buffers as
+    :class:`AsynchronousSocketChannel`'s; any number of operations may be pending. A read
+    at or past the end completes with -1. Positions and sizes are non-negative
+    (:class:`InvalidArgumentError`, a ``ValueError``, otherwise). :meth:`size`,
+    :meth:`truncate`, :meth:`force` and :meth:`try_lock` are synchronous, as in Java.
+    A context manager; one garbage-collected open is closed with a ``ResourceWarning``.
+    """
+
+    @staticmethod
+    def open(
+        path: str | os.PathLike[str],
+        *options: str,
+        group: AsynchronousChannelGroup | None = None,
+    ) -> AsynchronousFileChannel:
+        """Opens ``path`` with ``options`` (:class:`nioxide.StandardOpenOption` or its
+        values: ``"read"``, ``"write"``, ``"create"``, ``"create_new"``,
+        ``"truncate_existing"``; none: read) in ``group`` (``None``: the default group).
+        Raises :class:`InvalidArgumentError` (no read or write; create or truncate without
+        write), :class:`ShutdownChannelGroupError`, ``OSError`` (``ENOENT``, ``EEXIST``,
+        ``EACCES``)."""
+    def read(
+        self,
+        buffer: BytesLike,
+        position: int,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+    ) -> Future[int] | None:
+        """Reads into ``buffer`` (one buffer: a list raises :class:`InvalidArgumentError`)
+        from ``position``: the count, or -1 at or past the end."""
+    def write(
+        self,
+        buffer: BytesLike,
+        position: int,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+    ) -> Future[int] | None:
+        """Writes ``buffer`` at ``position`` (past the end, the gap reads as zeros): the
+        count. A file opened read-only fails with ``OSError`` (``EBADF``)."""
+    def size(self) -> int:
+        """The file's size."""
+    def truncate(self, size: int) -> None:
+        """Cuts the file to ``size`` bytes (a larger size changes nothing)."""
+    def force(self, metadata: bool = False) -> None:
+        """Writes the file's data (and with ``metadata`` its metadata) to the device."""
+    def lock(
+        self,
+        position: int = 0,
+        size: int = 0,
+        shared: bool = False,
+        attachment: Any = None,
+        handler: _Handler | None = None,
+    ) -> Future[FileLock] | None:
+        """Takes a lock on ``size`` bytes at ``position`` (``size`` 0: to the end of the file,
+        however it grows), shared or exclusive, waiting while another open file (also one of
+        this process) holds a conflicting one; the result is the :class:`FileLock`. Its future
+        cannot cancel the wait."""
+    def try_lock(
+        self, position: int = 0, size: int = 0, shared: bool = False
+    ) -> FileLock | None:
+        """Takes a lock now, or returns ``None`` if a conflicting one is held elsewhere."""
+    def is_open(self) -> bool:
+        """Whether the channel is open."""
+    def close(self) -> None:
+        """Closes the channel: pending operations (waiting locks too) fail with
+        :class:`AsynchronousCloseError`; its locks are released. Idempotent."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Closes the channel; exceptions propagate."""
+
+@final
+class FileLock:
+    """A lock on a region of a file (Java's ``FileLock``), released by :meth:`release`, by
+    leaving a ``with`` block, or when its channel closes. Open-file-description locks: two
+    channels of one process conflict."""
+
+    @property
+    def position(self) -> int:
+        """Where the locked region starts."""
+    @property
+    def size(self) -> int:
+        """The region's size (0: to the end of the file)."""
+    def is_shared(self) -> bool:
+        """Whether the lock is shared."""
+    def is_valid(self) -> bool:
+        """Whether the lock is held (not released, channel open)."""
+    def release(self) -> None:
+        """Releases the lock (idempotent)."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Releases the lock; exceptions propagate."""
 
 # --- the channel pipeline (Netty's model) ---------------------------------------------------
 #

@@ -193,8 +193,8 @@ pub(crate) struct Buffer {
 /// The memory of a [`Buffer`], to use while detached. Valid while the `Buffer` lives.
 #[derive(Clone, Copy)]
 pub(crate) struct RawBuffer {
-    ptr: *mut u8,
-    len: usize,
+    pub(crate) ptr: *mut u8,
+    pub(crate) len: usize,
 }
 
 // SAFETY: a RawBuffer is only dereferenced during the call that holds its `Buffer`, whose
@@ -362,7 +362,7 @@ pub(crate) fn channel_object(py: Python<'_>, channel: Channel) -> PyResult<Py<Py
 }
 
 /// The live wrapper `weak` points to, or a new one made by `new`.
-fn live_or_new<'py, T: PyClass + Into<PyClassInitializer<T>>>(
+pub(crate) fn live_or_new<'py, T: PyClass + Into<PyClassInitializer<T>>>(
     py: Python<'py>,
     weak: Option<Py<PyWeakrefReference>>,
     new: impl FnOnce() -> T,

@@ -104,10 +104,23 @@ impl Call {
         py: Python<'py>,
         first: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = self.args.bind(py);
-        let callable = args.get_item(0)?;
-        let rest = args.iter().skip(1);
-        let items: Vec<_> = [callable, first.clone()].into_iter().chain(rest).collect();
+        self.invoke_instead(py, &self.args.bind(py).get_item(0)?, first)
+    }
+
+    /// Calls `callable` in place of its own, in its context, with `first` before its own
+    /// arguments (a completion handler's `failed` shares the context and attachment of its
+    /// `completed`).
+    pub(crate) fn invoke_instead<'py>(
+        &self,
+        py: Python<'py>,
+        callable: &Bound<'py, PyAny>,
+        first: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let rest = self.args.bind(py).iter().skip(1);
+        let items: Vec<_> = [callable.clone(), first.clone()]
+            .into_iter()
+            .chain(rest)
+            .collect();
         self.run.bind(py).call1(PyTuple::new(py, items)?)
     }
 

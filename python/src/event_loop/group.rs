@@ -38,6 +38,11 @@ impl EventLoopGroup {
         Ok(&self.core)
     }
 
+    /// The `EventLoop` objects of its loops.
+    pub(crate) fn loop_objects(&self) -> &[Py<EventLoop>] {
+        &self.loops
+    }
+
     fn forked(&self) -> bool {
         fork::is_forked(self.generation)
     }

@@ -610,7 +610,7 @@ impl EventLoop {
     }
 
     #[pyo3(signature = (handler))]
-    fn set_exception_handler(
+    pub(crate) fn set_exception_handler(
         slf: &Bound<'_, Self>,
         handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {

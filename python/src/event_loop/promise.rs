@@ -125,9 +125,15 @@ enum Settled {
 
 /// The Python object a core value holds (`None` for no value).
 fn value_object(py: Python<'_>, value: Option<&nx::Value>) -> Py<PyAny> {
-    value
-        .and_then(|v| v.downcast_ref::<Py<PyAny>>())
-        .map_or_else(|| py.None(), |v| v.clone_ref(py))
+    let Some(value) = value else {
+        return py.None();
+    };
+    match value.downcast_ref::<Py<PyAny>>() {
+        Some(object) => object.clone_ref(py),
+        // An AIO operation's future holds core's value (a count, a read's outcome, an
+        // accepted channel).
+        None => crate::aio::future_value(py, value).unwrap_or_else(|| py.None()),
+    }
 }
 
 /// The exception object a failure keeps, if a Python callable failed.
