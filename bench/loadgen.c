@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SIZE 4096
+#define MAX_SIZE 65536 /* the stream figure sends 64 KiB messages */
 
 struct conn {
     int fd;

@@ -12,6 +12,10 @@
 # is the server's memory per connection, and minus the baseline's, what the library costs.
 # Writes bench/idle/results.md (and prints it).
 #
+# The echo servers' idle figure (issue 10 §9, 11 §7: each connection echoes one byte, then is
+# held; the pipeline, AIO, libuv and uvloop servers) is bench/run.sh's, with these clients
+# (idle_clients.c's "echo" mode) and the same VmRSS difference.
+#
 # Builds what it runs: libnioxide (cargo build --release, unless NIOXIDE_LIB_DIR names a
 # directory with a built libnioxide.so), the servers (cc; libuv through pkg-config, installed
 # with apt-get when missing, as bench/runtime/run.sh does).
