@@ -22,7 +22,7 @@ use nioxide_core::pipeline::{
 };
 use nioxide_core::sync::lock;
 
-use super::channel::{kind_number, kind_of, store_future};
+use super::channel::{kind_of, store_future};
 use super::{address_in, binding, config, failure, handle_of};
 use crate::args::{Out, code, status};
 use crate::attachment::CAttachment;
@@ -202,7 +202,7 @@ pub extern "C" fn nx_server_bootstrap_channel(
     nx_ffi_boundary! {
         status(|| {
             let kind = kind_of(kind)?;
-            if !matches!(kind_number(kind), super::channel::NX_CHANNEL_TCP_SERVER | super::channel::NX_CHANNEL_LOCAL_SERVER) {
+            if !ServerBootstrap::makes(kind) {
                 return Err(NX_EINVAL);
             }
             configure(bootstrap, |s| {
@@ -379,7 +379,7 @@ pub extern "C" fn nx_bootstrap_channel(bootstrap: *mut nx_bootstrap_t, kind: c_i
     nx_ffi_boundary! {
         status(|| {
             let kind = kind_of(kind)?;
-            if !matches!(kind_number(kind), super::channel::NX_CHANNEL_TCP | super::channel::NX_CHANNEL_LOCAL) {
+            if !Bootstrap::makes(kind) {
                 return Err(NX_EINVAL);
             }
             configure(bootstrap, |s| {

@@ -212,6 +212,7 @@ TEST_IMPL(pipeline_handles_fast_path_on_loop) {
   t_await_ok(bound);
   ASSERT_OK(nx_bootstrap_new(&b));
   ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_EQ(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL_SERVER), NX_EINVAL);
   ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
   ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
   t_await_ok(connected);

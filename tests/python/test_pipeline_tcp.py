@@ -662,3 +662,12 @@ def test_a_server_handler_sees_each_accepted_channel_and_passes_it_on(groups: An
     assert len(accepted) == 1
     accepted.clear()
     bound.channel.close().result(WAIT)
+
+
+def test_each_bootstrap_takes_only_its_own_channel_kinds() -> None:
+    with pytest.raises(nioxide.InvalidArgumentError):
+        nioxide.ServerBootstrap().channel(nioxide.TcpChannel)
+    with pytest.raises(nioxide.InvalidArgumentError):
+        nioxide.Bootstrap().channel(nioxide.LocalServerChannel)
+    nioxide.ServerBootstrap().channel(nioxide.LocalServerChannel)
+    nioxide.Bootstrap().channel(nioxide.LocalChannel)

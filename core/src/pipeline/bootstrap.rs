@@ -98,8 +98,13 @@ impl ServerBootstrap {
         self
     }
 
+    /// Whether a server bootstrap makes channels of `kind`: `TcpServer` or `LocalServer`.
+    pub fn makes(kind: ChannelKind) -> bool {
+        matches!(kind, ChannelKind::TcpServer | ChannelKind::LocalServer)
+    }
+
     /// The server channel's kind: [`ChannelKind::TcpServer`] (the default) or
-    /// [`ChannelKind::LocalServer`].
+    /// [`ChannelKind::LocalServer`] (see [`makes`](Self::makes)).
     pub fn channel(mut self, kind: ChannelKind) -> Self {
         self.kind = kind;
         self
@@ -266,7 +271,13 @@ impl Bootstrap {
         self
     }
 
-    /// The channel's kind: [`ChannelKind::Tcp`] (the default) or [`ChannelKind::Local`].
+    /// Whether a bootstrap makes channels of `kind`: `Tcp` or `Local`.
+    pub fn makes(kind: ChannelKind) -> bool {
+        matches!(kind, ChannelKind::Tcp | ChannelKind::Local)
+    }
+
+    /// The channel's kind: [`ChannelKind::Tcp`] (the default) or [`ChannelKind::Local`] (see
+    /// [`makes`](Self::makes)).
     pub fn channel(mut self, kind: ChannelKind) -> Self {
         self.kind = kind;
         self

@@ -102,7 +102,7 @@ impl ServerBootstrap {
         class: &Bound<'py, PyType>,
     ) -> PyResult<Bound<'py, Self>> {
         let kind = kind_of(class)?;
-        if !matches!(kind, ChannelKind::TcpServer | ChannelKind::LocalServer) {
+        if !nx::ServerBootstrap::makes(kind) {
             return Err(invalid(
                 "a ServerBootstrap makes TcpServerChannel or LocalServerChannel channels",
             ));
@@ -212,7 +212,7 @@ impl Bootstrap {
         class: &Bound<'py, PyType>,
     ) -> PyResult<Bound<'py, Self>> {
         let kind = kind_of(class)?;
-        if !matches!(kind, ChannelKind::Tcp | ChannelKind::Local) {
+        if !nx::Bootstrap::makes(kind) {
             return Err(invalid(
                 "a Bootstrap makes TcpChannel or LocalChannel channels",
             ));
