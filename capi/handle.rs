@@ -899,6 +899,23 @@ impl Handles {
         self.take(slot, raw, None).is_ok()
     }
 
+    /// Whether `raw`, a handle of `kind`, was handed out by this table and freed since: its
+    /// slot's generation has moved past the handle's. Only the error path of a lookup asks,
+    /// for handle types that only nioxide frees (a context's, at its channel's teardown),
+    /// to tell a handle that outlived its object from one that never named anything. The
+    /// generation does not record which kind held the slot, so a value made up with the tag
+    /// of `kind`, a used slot and an older generation passes too.
+    pub fn was_freed(&self, raw: RawHandle, kind: HandleKind) -> bool {
+        if raw.0 == 0 || raw.tag() != kind.tag() {
+            return false;
+        }
+        let Some(slot) = self.slot(raw.index()) else {
+            return false;
+        };
+        let state = slot.state.load(Ordering::Acquire);
+        state & !BUSY != live_state(raw) && slot.generation() > raw.generation()
+    }
+
     /// How many handles are live in this table.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Relaxed)
@@ -1268,6 +1285,12 @@ pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) ->
     }
 }
 
+/// Whether the C handle `ptr` named an object once and was freed since (see
+/// [`Handles::was_freed`]).
+pub fn was_freed<H: HandleType>(ptr: *const H) -> bool {
+    HANDLES.was_freed(RawHandle::from_ptr(ptr), H::KIND)
+}
+
 /// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the
 /// object, then drops it).
 ///
@@ -1402,6 +1425,42 @@ mod tests {
         assert!(!handles.release(b), "a second release counts nothing");
         assert_eq!(handles.live_of(HandleKind::SocketChannel), 0);
         assert_eq!(handles.live(), 0);
+    }
+
+    #[test]
+    fn was_freed_tells_a_freed_handle_from_a_live_or_made_up_one() {
+        let handles = table();
+        let raw = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(1)))
+            .unwrap();
+        assert!(!handles.was_freed(raw, HandleKind::Selector), "live");
+        assert!(!handles.was_freed(raw, HandleKind::Timer), "another kind");
+        let ahead = RawHandle::new(raw.index(), raw.generation() + 1, HandleKind::Selector);
+        assert!(
+            !handles.was_freed(ahead, HandleKind::Selector),
+            "never handed out"
+        );
+        let unused = RawHandle::new(raw.index() + 1000, 0, HandleKind::Selector);
+        assert!(
+            !handles.was_freed(unused, HandleKind::Selector),
+            "no such slot"
+        );
+        assert!(
+            !handles.was_freed(RawHandle(0), HandleKind::Selector),
+            "null"
+        );
+        handles.remove::<Thing>(raw, HandleKind::Selector).unwrap();
+        assert!(handles.was_freed(raw, HandleKind::Selector));
+        // The slot's reuse does not make the old handle look live again.
+        let again = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(2)))
+            .unwrap();
+        assert_eq!(again.index(), raw.index());
+        assert!(handles.was_freed(raw, HandleKind::Selector));
+        assert!(!handles.was_freed(again, HandleKind::Selector));
+        handles
+            .remove::<Thing>(again, HandleKind::Selector)
+            .unwrap();
     }
 
     #[test]

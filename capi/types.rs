@@ -309,7 +309,7 @@ pub struct ChannelObject {
 
 /// A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
 /// belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
-/// is running), `NX_EBADHANDLE` once its channel is torn down.
+/// is running), also after its channel is torn down and the handle freed.
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct nx_context_t {

@@ -7,8 +7,9 @@
 //! call; from any other thread the call is queued to the loop and keeps its order. The handle
 //! belongs to nioxide: it works until the handler's `handler_removed` has returned and no
 //! callback of that handler is on the stack any more (so a handler that removes itself in a
-//! callback may still pass the event on), then calls return `NX_ECLOSED`, and once the
-//! channel is torn down `NX_EBADHANDLE`.
+//! callback may still pass the event on), then calls return `NX_ECLOSED`, also once the
+//! channel is torn down and the handle freed (a pointer that never was a context handle is
+//! `NX_EBADHANDLE`).
 
 // These are C functions: the pointers come from C and their validity is the documented
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
@@ -21,11 +22,10 @@ use nioxide_core::pipeline::Context;
 
 use super::{
     Ops, address_in, context_of, failure, handle_of, message_event, message_of, promise_opt,
-    write_copy, write_owned,
+    with_context_object, write_copy, write_owned,
 };
 use crate::args::{Out, status};
 use crate::error::NX_EINVAL;
-use crate::handle;
 use crate::nx_ffi_boundary;
 use crate::types::{
     ContextObject, nx_channel_t, nx_context_t, nx_free_cb, nx_message_t, nx_promise_t,
@@ -70,12 +70,9 @@ pub extern "C" fn nx_context_name(ctx: *mut nx_context_t, name_out: *mut *const 
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(name_out)?;
-            let name = handle::with(ctx, |o: &ContextObject| {
-                if o.removed.load(std::sync::atomic::Ordering::Acquire) {
-                    return Err(crate::error::NX_ECLOSED);
-                }
+            let name = with_context_object(ctx, |o: &ContextObject| {
                 o.name.get().map(|n| n.as_ptr()).ok_or(crate::error::NX_EBADHANDLE)
-            })??;
+            })?;
             out.set(name);
             Ok(())
         })

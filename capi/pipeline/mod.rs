@@ -12,7 +12,8 @@
 //!   user's.
 //! - A context handle is made when its C handler is added and freed when its channel is torn
 //!   down; once its handler was removed and none of the handler's callbacks is on the stack,
-//!   calls on it return `NX_ECLOSED`.
+//!   calls on it return `NX_ECLOSED`, also after the teardown freed it (the table tells a
+//!   freed handle from one that never was, [`handle::was_freed`]).
 //! - Channel and context handles are loop-owned (`handle::insert_owned`): calls from the
 //!   channel's loop thread, where handlers run, check them with loads alone.
 //! - Messages and promises handed to a callback are lent: their handles are made for the call
@@ -256,12 +257,28 @@ pub(crate) fn handle_of(channel: &Channel) -> Result<*mut nx_channel_t, c_int> {
 
 /// The context behind a C handle; `NX_ECLOSED` once its handler's `handler_removed` returned.
 pub(crate) fn context_of(ctx: *mut nx_context_t) -> Result<Context, c_int> {
-    handle::with(ctx, |o: &ContextObject| {
+    with_context_object(ctx, |o| o.ctx.get().cloned().ok_or(NX_EBADHANDLE))
+}
+
+/// Calls `f` with the object of a context handle whose handler was not removed. Both a
+/// removed handler's handle and one nioxide freed at its channel's teardown (the handler was
+/// removed then) answer `NX_ECLOSED`; a handle that never named a context stays
+/// `NX_EBADHANDLE`.
+pub(crate) fn with_context_object<R>(
+    ctx: *mut nx_context_t,
+    f: impl FnOnce(&ContextObject) -> Result<R, c_int>,
+) -> Result<R, c_int> {
+    let found = handle::with(ctx, |o: &ContextObject| {
         if o.removed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(NX_ECLOSED);
         }
-        o.ctx.get().cloned().ok_or(NX_EBADHANDLE)
-    })?
+        f(o)
+    });
+    match found {
+        Ok(result) => result,
+        Err(NX_EBADHANDLE) if handle::was_freed(ctx) => Err(NX_ECLOSED),
+        Err(code) => Err(code),
+    }
 }
 
 /// The message behind a C handle (another reference to it: firing or writing it never

@@ -379,7 +379,7 @@ typedef struct nx_channel_t nx_channel_t;
 /**
  * A handler's place in a pipeline (Netty's `ChannelHandlerContext`): an opaque handle that
  * belongs to nioxide; `NX_ECLOSED` once the handler was removed (and none of its callbacks
- * is running), `NX_EBADHANDLE` once its channel is torn down.
+ * is running), also after its channel is torn down and the handle freed.
  */
 typedef struct nx_context_t nx_context_t;
 

@@ -259,3 +259,128 @@ TEST_IMPL(pipeline_handler_size_inside_a_field) {
   ASSERT_OK(nx_channel_free(ch));
   return 0;
 }
+
+/* A context handle that outlived its handler (its channel was torn down and nioxide freed
+ * the handle) answers NX_ECLOSED from any thread, the loop's included; a pointer that never
+ * was a context handle stays NX_EBADHANDLE. */
+struct outlived {
+  nx_context_t *ctx;
+  nx_channel_t *child;
+  nx_loop_t *loop;
+  int added;
+  int removed;
+  int on_loop[4]; /* results of calls from the loop's thread */
+  int on_loop_done;
+};
+
+static int outlived_added(nx_context_t *ctx, void *arg) {
+  struct outlived *o = arg;
+  ASSERT_OK(nx_context_channel(ctx, &o->child));
+  o->ctx = ctx;
+  t_store(&o->added, 1);
+  return 0;
+}
+static int outlived_removed(nx_context_t *ctx, void *arg) {
+  (void)ctx;
+  t_store(&((struct outlived *)arg)->removed, 1);
+  return 0;
+}
+static const nx_channel_handler_t outlived_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .handler_added = outlived_added,
+    .handler_removed = outlived_removed,
+};
+
+static int init_outlived(nx_channel_t *ch, void *arg) {
+  return nx_pipeline_add_last(ch, "kept", &outlived_handler, arg, NULL, NULL);
+}
+
+static int outlived_on_loop(nx_loop_t *loop, void *arg) {
+  struct outlived *o = arg;
+  const char *name;
+  nx_channel_t *ch;
+  ASSERT_EQ(nx_loop_in_event_loop(loop), 1);
+  o->on_loop[0] = nx_context_flush(o->ctx);
+  o->on_loop[1] = nx_context_write_bytes(o->ctx, "x", 1, NULL);
+  o->on_loop[2] = nx_context_name(o->ctx, &name);
+  o->on_loop[3] = nx_context_channel(o->ctx, &ch);
+  t_store(&o->on_loop_done, 1);
+  return 0;
+}
+
+TEST_IMPL(pipeline_context_outlived_is_closed) {
+  struct outlived o;
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("outlived", &un);
+  nx_loop_group_t *group;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *client, *ch;
+  nx_promise_t *bound, *connected;
+  nx_message_t *msg = t_text("late");
+  const char *name = NULL;
+  memset(&o, 0, sizeof(o));
+  ASSERT_OK(nx_loop_group_new(1, &group));
+  ASSERT_OK(nx_loop_group_next(group, &o.loop));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_outlived, &o, NULL));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  t_wait_for(&o.added, 1);
+  /* Live: works from this thread (queued). */
+  ASSERT_OK(nx_context_flush(o.ctx));
+  ASSERT_OK(nx_context_name(o.ctx, &name));
+  ASSERT_STR_EQ(name, "kept");
+  t_close_free(client);
+  /* The accepted channel's teardown frees its handle and its contexts' handles. */
+  t_wait_for(&o.removed, 1);
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  while (nx_channel_kind(o.child) != NX_EBADHANDLE) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  /* From another thread. */
+  ASSERT_EQ(nx_context_flush(o.ctx), NX_ECLOSED);
+  ASSERT_EQ(nx_context_read(o.ctx), NX_ECLOSED);
+  ASSERT_EQ(nx_context_fire_channel_read(o.ctx, msg), NX_ECLOSED);
+  ASSERT_EQ(nx_context_write(o.ctx, msg, NULL), NX_ECLOSED);
+  ASSERT_EQ(nx_context_close(o.ctx, NULL), NX_ECLOSED);
+  ASSERT_EQ(nx_context_remove(o.ctx), NX_ECLOSED);
+  {
+    const char *kept = name; /* the string itself went with the handle */
+    ASSERT_EQ(nx_context_name(o.ctx, &name), NX_ECLOSED);
+    ASSERT_PTR_EQ(name, kept); /* unchanged on error */
+  }
+  ASSERT_EQ(nx_context_channel(o.ctx, &ch), NX_ECLOSED);
+  /* From the loop's thread. */
+  ASSERT_OK(nx_loop_execute(o.loop, outlived_on_loop, &o, NULL));
+  t_wait_for(&o.on_loop_done, 1);
+  for (int i = 0; i < 4; i++)
+    ASSERT_EQ(o.on_loop[i], NX_ECLOSED);
+  /* Never handed out: a later generation of the same slot, a slot that does not exist. */
+  {
+    uintptr_t raw = (uintptr_t)o.ctx;
+    nx_context_t *ahead = (nx_context_t *)(raw + ((uintptr_t)1 << 62));
+    nx_context_t *nowhere = (nx_context_t *)((raw & ~(uintptr_t)0xFFFFFFFF00) | 0xFFFFFF00);
+    ASSERT_EQ(nx_context_flush(ahead), NX_EBADHANDLE);
+    ASSERT_EQ(nx_context_name(ahead, &name), NX_EBADHANDLE);
+    ASSERT_EQ(nx_context_flush(nowhere), NX_EBADHANDLE);
+    /* Another type's handle is no context at all. */
+    ASSERT_EQ(nx_context_flush((nx_context_t *)msg), NX_EINVAL);
+  }
+  ASSERT_OK(nx_message_release(msg));
+  t_close_free(server);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+  return 0;
+}
