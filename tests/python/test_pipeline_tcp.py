@@ -671,3 +671,44 @@ def test_each_bootstrap_takes_only_its_own_channel_kinds() -> None:
         nioxide.Bootstrap().channel(nioxide.LocalServerChannel)
     nioxide.ServerBootstrap().channel(nioxide.LocalServerChannel)
     nioxide.Bootstrap().channel(nioxide.LocalChannel)
+
+
+def test_a_context_that_outlived_its_handler_writes_nowhere(groups: Any) -> None:
+    """C's context handle answers NX_ECLOSED once its channel is torn down; a Python context
+    object stays usable as an object, and what it starts fails as closed (writes) or goes
+    nowhere, from the loop's thread and from another, without raising."""
+    kept: dict[str, Any] = {}
+    removed = threading.Event()
+
+    class Keeps(nioxide.ChannelInboundHandler):
+        def handler_added(self, ctx: Any) -> None:
+            kept["ctx"] = ctx
+
+        def handler_removed(self, ctx: Any) -> None:
+            removed.set()
+
+    server, address = serve(groups, "local", Init(Keeps()))
+    connected = client(groups[1], "local", address, nioxide.ChannelInboundHandler())
+    connected.result(WAIT)
+    connected.channel.close().result(WAIT)
+    assert removed.wait(WAIT)
+    ctx = kept.pop("ctx")
+    ctx.channel.close_future.result(WAIT)
+    assert ctx.is_removed() and ctx.handler is None
+
+    def use() -> list[type[BaseException]]:
+        failures: list[type[BaseException]] = []
+        future = ctx.write_and_flush(b"late", ctx.new_promise())
+        exc = future.exception(WAIT) if not ctx.executor.in_event_loop() else None
+        if exc is not None:
+            failures.append(type(exc))
+        ctx.flush()
+        ctx.read()
+        ctx.fire_channel_read(b"late")
+        kept["future"] = future
+        return failures
+
+    assert use() == [nioxide.ClosedChannelError]  # from this thread
+    assert ctx.executor.submit(use).result(WAIT) == []  # from the loop's (no waiting there)
+    assert isinstance(kept.pop("future").exception(WAIT), nioxide.ClosedChannelError)
+    server.close().result(WAIT)
