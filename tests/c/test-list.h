@@ -296,6 +296,8 @@ TEST_ENTRY(pipeline_half_closure_not_allowed)
 TEST_ENTRY(pipeline_close_inside_every_event)
 TEST_ENTRY(pipeline_close_in_write_listener)
 TEST_ENTRY(pipeline_group_shutdown_with_live_channels)
+TEST_ENTRY(pipeline_group_shutdown_delivers_queued_writes)
+TEST_ENTRY(pipeline_group_shutdown_deadline_counts_flushed_bytes)
 
 /* test-pipeline-handles.c */
 TEST_ENTRY(pipeline_handles_accepted_and_retained)
@@ -333,3 +335,6 @@ TEST_ENTRY(aio_file_read_write)
 TEST_ENTRY(aio_file_locks_between_channels)
 TEST_ENTRY(aio_file_threads)
 TEST_ENTRY(aio_file_read_only_error)
+
+/* test-pipeline-local.c */
+TEST_ENTRY(pipeline_local_backpressure)

@@ -1,0 +1,136 @@
+/* Local channels' backpressure: the peer queues at most 128 KiB (each message counted with
+ * a per-entry overhead); beyond that, writes wait in the writer's outbound buffer, count
+ * towards its water marks (writability events, one per crossing) and go out, in order and
+ * byte-exact, as the peer's reads drain its queue. */
+#include "pipeline-helpers.h"
+
+enum { PEER_QUEUE = 128 * 1024, CHUNK = 16 * 1024, WRITES = 32 };
+
+struct local_side {
+  nx_channel_t *child;
+  struct t_sink sink;
+  struct t_log log;
+  int entered; /* writes whose promise succeeded: they entered the peer's queue */
+  int failed;
+};
+
+static int init_reader(nx_channel_t *ch, void *arg) {
+  struct local_side *s = arg;
+  s->child = ch;
+  ASSERT_OK(nx_pipeline_add_last(ch, "rec", &t_recorder, &s->log, NULL, NULL));
+  return nx_pipeline_add_last(ch, "sink", &t_sink_handler, &s->sink, NULL, NULL);
+}
+
+static int init_writer(nx_channel_t *ch, void *log) {
+  return nx_pipeline_add_last(ch, "rec", &t_recorder, log, NULL, NULL);
+}
+
+static void count_entered(nx_promise_t *promise, void *arg) {
+  struct local_side *s = arg;
+  if (nx_promise_is_success(promise) == 1)
+    t_store(&s->entered, t_load(&s->entered) + 1);
+  else
+    t_store(&s->failed, t_load(&s->failed) + 1);
+  ASSERT_OK(nx_promise_free(promise));
+}
+
+/* Waits (bounded) until `*value` stays the same for 50 ms; returns it. */
+static int settled(const int *value) {
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  int last = -1;
+  for (;;) {
+    ASSERT(t_now_ms() < deadline);
+    int now = t_load(value);
+    if (now == last)
+      return now;
+    last = now;
+    t_sleep_ms(50);
+  }
+}
+
+TEST_IMPL(pipeline_local_backpressure) {
+  struct local_side s;
+  struct t_log writer_log;
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("backpressure", &un);
+  nx_loop_group_t *group;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *client;
+  nx_promise_t *bound, *connected;
+  nx_loop_t *loop;
+  uint8_t *data = t_random_bytes((size_t)WRITES * CHUNK, 7);
+  size_t queued;
+  memset(&s, 0, sizeof(s));
+  t_log_init(&s.log);
+  t_log_init(&writer_log);
+  s.sink.expect = data;
+  s.sink.want = (size_t)WRITES * CHUNK;
+  ASSERT_OK(nx_loop_group_new(2, &group));
+  ASSERT_OK(nx_loop_group_next(group, &loop));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_reader, &s, NULL));
+  ASSERT_OK(nx_server_bootstrap_child_option(sb, NX_OPTION_AUTO_READ, 0)); /* reads later */
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  ASSERT_OK(nx_bootstrap_handler(b, init_writer, &writer_log, NULL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  while (t_log_count(&s.log, "active") < 1)
+    t_sleep_ms(1);
+  /* 512 KiB against a peer that does not read: 128 KiB enter its queue, the rest waits. */
+  for (int i = 0; i < WRITES; i++) {
+    nx_promise_t *p;
+    ASSERT_OK(nx_promise_new(loop, &p));
+    ASSERT_OK(nx_promise_add_listener(p, count_entered, &s, NULL));
+    ASSERT_OK(nx_channel_write_bytes(client, data + (size_t)i * CHUNK, CHUNK, p));
+  }
+  ASSERT_OK(nx_channel_flush(client));
+  int entered = settled(&s.entered);
+  /* The queue takes writes while it holds less than 128 KiB, each counted with its
+   * overhead: it ends at or just past the bound. */
+  ASSERT_GE(entered * (CHUNK + 64), PEER_QUEUE);
+  ASSERT_LT((entered - 1) * CHUNK, PEER_QUEUE);
+  ASSERT_LT(entered, WRITES);
+  ASSERT_EQ(t_load(&s.failed), 0);
+  ASSERT_OK(nx_channel_queued_bytes(client, &queued));
+  ASSERT_GE(queued, (size_t)(WRITES - entered) * CHUNK); /* in the writer's buffer */
+  ASSERT_EQ(s.sink.got, 0u);
+  /* The waiting bytes count towards the water marks (64 KiB high): unwritable, one event. */
+  ASSERT_EQ(nx_channel_is_writable(client), 0);
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  while (t_log_count(&writer_log, "writability") < 1) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  /* The reader starts: the queue drains, the writer's waiting writes follow in order. */
+  ASSERT_OK(nx_channel_set_option(s.child, NX_OPTION_AUTO_READ, 1));
+  t_wait_for(&s.sink.done, 1);
+  ASSERT_EQ(s.sink.got, (size_t)WRITES * CHUNK);
+  ASSERT_EQ(s.sink.mismatch, 0);
+  t_wait_for(&s.entered, WRITES);
+  ASSERT_EQ(t_load(&s.failed), 0);
+  while (t_log_count(&writer_log, "writability") < 2) { /* writable again: one more event */
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  ASSERT_EQ(nx_channel_is_writable(client), 1);
+  ASSERT_OK(nx_channel_queued_bytes(client, &queued));
+  ASSERT_EQ(queued, 0u);
+  t_sleep_ms(20);
+  ASSERT_EQ(t_log_count(&writer_log, "writability"), 2); /* one per crossing */
+  t_close_free(client);
+  t_close_free(server);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+  free(data);
+  return 0;
+}
