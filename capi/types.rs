@@ -65,8 +65,8 @@ impl HandleType for nx_selection_key_t {
 }
 
 /// An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
-/// caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
-/// `nx_loop_group_next`).
+/// caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, by its group (from
+/// `nx_loop_group_next`), or by a pipeline channel (from `nx_channel_event_loop`).
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct nx_loop_t {
@@ -84,12 +84,13 @@ pub struct LoopObject {
     pub(crate) event_loop: EventLoop,
     /// The fork generation at creation: calls in a forked child are `NX_EFORKED`.
     pub(crate) generation: u64,
-    /// Whether a group owns the handle (`nx_loop_free` refuses it).
+    /// Whether the handle belongs to nioxide (a group's loop, or a channel's loop from
+    /// `nx_channel_event_loop`): `nx_loop_free` refuses it.
     pub(crate) group_owned: bool,
 }
 
 impl LoopObject {
-    /// The object of a loop handle; `group_owned` for the loops of a group.
+    /// The object of a loop handle; `group_owned` for a handle nioxide owns.
     pub(crate) fn new(event_loop: EventLoop, group_owned: bool) -> LoopObject {
         LoopObject {
             event_loop,

@@ -970,13 +970,14 @@ pub extern "C" fn nx_loop_close(r#loop: *mut nx_loop_t) -> c_int {
 /// `NX_EDEADLK` and leaves the handle valid; a caller-driven loop is then closed (it
 /// terminates when the current `nx_loop_run` returns; free it afterwards).
 ///
-/// A loop of a group belongs to the group (`NX_EINVAL`): free the group. In a forked child,
+/// A loop of a group belongs to the group (`NX_EINVAL`): free the group; so does a channel's
+/// loop handle (`nx_channel_event_loop`), which belongs to the channel. In a forked child,
 /// free invalidates the handle without waiting (the loop's thread does not exist there) and
 /// never touches the parent's epoll set.
 ///
 /// Thread safety: safe from any thread but the loop's own (see above).
 ///
-/// Errors: `NX_EINVAL` (NULL, not a loop, or a group's loop), `NX_EDEADLK`, `NX_EBADHANDLE`
+/// Errors: `NX_EINVAL` (NULL, not a loop, or a group's or channel's loop), `NX_EDEADLK`, `NX_EBADHANDLE`
 /// (already freed).
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_loop_free(r#loop: *mut nx_loop_t) -> c_int {

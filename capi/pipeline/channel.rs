@@ -28,7 +28,9 @@ use crate::attachment::CAttachment;
 use crate::error::{NX_EINVAL, NX_ENOTBOUND};
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{PromiseObject, nx_channel_t, nx_free_cb, nx_message_t, nx_promise_t};
+use crate::types::{
+    PromiseObject, nx_channel_t, nx_free_cb, nx_loop_t, nx_message_t, nx_promise_t,
+};
 
 /// `nx_channel_kind`: a TCP connection.
 pub const NX_CHANNEL_TCP: c_int = 1;
@@ -152,6 +154,33 @@ pub extern "C" fn nx_channel_parent(
                 Some(parent) => handle_of(parent)?,
                 None => std::ptr::null_mut(),
             });
+            Ok(())
+        })
+    }
+}
+
+/// Stores in `*loop_out` the event loop the channel belongs to, where its handlers run
+/// (Netty's `channel.eventLoop()`): a handle that belongs to nioxide, the same for every call
+/// on this channel, valid until the channel is torn down (its close future completed). Never
+/// free it (`nx_loop_free` refuses it); tasks, timers and promises work on it as on any loop
+/// handle, and so does `nx_loop_close`, which closes the loop itself (with every channel on
+/// it). An embedded channel's loop is its own, which the thread driving the channel runs
+/// (`nx_embedded_channel_run_pending_tasks`). On error `*loop_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL`, `NX_ECLOSED` (the channel is torn down), `NX_EBADHANDLE`,
+/// `NX_EFORKED`, `-ENOMEM`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_channel_event_loop(
+    channel: *mut nx_channel_t,
+    loop_out: *mut *mut nx_loop_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let out = Out::new(loop_out)?;
+            let channel = channel_of(channel)?;
+            out.set(binding(&channel).loop_handle(&channel)?.as_ptr());
             Ok(())
         })
     }

@@ -16,6 +16,8 @@
 //!   freed handle from one that never was, [`handle::was_freed`]).
 //! - Channel and context handles are loop-owned (`handle::insert_owned`): calls from the
 //!   channel's loop thread, where handlers run, check them with loads alone.
+//! - A channel's loop handle (`nx_channel_event_loop`) is made on the first request and
+//!   freed with the context handles at teardown.
 //! - Messages and promises handed to a callback are lent: their handles are made for the call
 //!   and freed when it returns.
 //!
@@ -52,8 +54,8 @@ use crate::channel::{AddrOut, addr_in};
 use crate::error::{NX_EBADHANDLE, NX_ECLOSED, NX_EFORKED, NX_EINVAL};
 use crate::handle::{self, RawHandle};
 use crate::types::{
-    ChannelObject, ContextObject, MessageObject, PromiseObject, nx_channel_t, nx_context_t,
-    nx_message_t, nx_promise_t,
+    ChannelObject, ContextObject, LoopObject, MessageObject, PromiseObject, nx_channel_t,
+    nx_context_t, nx_loop_t, nx_message_t, nx_promise_t,
 };
 
 /// What the C layer keeps with a core channel (in its binding slot): its C handle, who owns
@@ -75,6 +77,9 @@ struct BindingState {
     contexts: Vec<RawHandle>,
     /// The user's attachment (`nx_channel_set_attachment`).
     attachment: Option<CAttachment>,
+    /// The handle of the channel's loop, made by the first `nx_channel_event_loop`, freed at
+    /// teardown.
+    event_loop: Option<RawHandle>,
 }
 
 /// Serializes the first look-up of a channel's binding, which may make it.
@@ -180,6 +185,22 @@ impl Binding {
         Ok(())
     }
 
+    /// The handle of the channel's loop (nioxide's, the same each time), made on the first
+    /// call; `NX_ECLOSED` once the channel is torn down.
+    pub(crate) fn loop_handle(&self, channel: &Channel) -> Result<RawHandle, c_int> {
+        let mut state = lock(&self.state);
+        if state.torn_down {
+            return Err(NX_ECLOSED);
+        }
+        if let Some(raw) = state.event_loop {
+            return Ok(raw);
+        }
+        let object = Arc::new(LoopObject::new(channel.event_loop().clone(), true));
+        let raw = RawHandle::from_ptr(handle::insert::<nx_loop_t>(object)?);
+        state.event_loop = Some(raw);
+        Ok(raw)
+    }
+
     /// Forgets a context handle whose handler was never added (the add failed).
     pub(crate) fn forget_context(&self, raw: RawHandle) {
         lock(&self.state).contexts.retain(|c| *c != raw);
@@ -200,9 +221,10 @@ impl Binding {
     }
 
     /// The channel is torn down (its close future completed, on its loop): frees the context
-    /// handles, the attachment, and the channel's handle unless it is the user's.
+    /// handles, the loop's handle, the attachment, and the channel's handle unless it is the
+    /// user's.
     fn tear_down(&self) {
-        let (contexts, attachment, handle) = {
+        let (contexts, attachment, handle, event_loop) = {
             let mut state = lock(&self.state);
             state.torn_down = true;
             let handle = if state.user_owned {
@@ -214,10 +236,14 @@ impl Binding {
                 std::mem::take(&mut state.contexts),
                 state.attachment.take(),
                 handle,
+                state.event_loop.take(),
             )
         };
         for raw in contexts {
             let _ = handle::remove::<nx_context_t>(raw.as_ptr());
+        }
+        if let Some(raw) = event_loop {
+            let _ = handle::remove::<nx_loop_t>(raw.as_ptr());
         }
         drop(attachment);
         if let Some(raw) = handle {

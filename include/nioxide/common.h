@@ -391,8 +391,8 @@ typedef struct nx_loop_group_t nx_loop_group_t;
 
 /**
  * An event loop (Netty's `EventLoop`, libuv's `uv_loop_t`): an opaque handle owned by the
- * caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, or by its group (from
- * `nx_loop_group_next`).
+ * caller from `nx_loop_new` or `nx_loop_start` until `nx_loop_free`, by its group (from
+ * `nx_loop_group_next`), or by a pipeline channel (from `nx_channel_event_loop`).
  */
 typedef struct nx_loop_t nx_loop_t;
 

@@ -452,13 +452,14 @@ int nx_loop_close(nx_loop_t *loop);
  * `NX_EDEADLK` and leaves the handle valid; a caller-driven loop is then closed (it
  * terminates when the current `nx_loop_run` returns; free it afterwards).
  *
- * A loop of a group belongs to the group (`NX_EINVAL`): free the group. In a forked child,
+ * A loop of a group belongs to the group (`NX_EINVAL`): free the group; so does a channel's
+ * loop handle (`nx_channel_event_loop`), which belongs to the channel. In a forked child,
  * free invalidates the handle without waiting (the loop's thread does not exist there) and
  * never touches the parent's epoll set.
  *
  * Thread safety: safe from any thread but the loop's own (see above).
  *
- * Errors: `NX_EINVAL` (NULL, not a loop, or a group's loop), `NX_EDEADLK`, `NX_EBADHANDLE`
+ * Errors: `NX_EINVAL` (NULL, not a loop, or a group's or channel's loop), `NX_EDEADLK`, `NX_EBADHANDLE`
  * (already freed).
  */
 int nx_loop_free(nx_loop_t *loop);

@@ -919,6 +919,22 @@ int nx_channel_kind(nx_channel_t *channel);
 int nx_channel_parent(nx_channel_t *channel, nx_channel_t **parent_out);
 
 /**
+ * Stores in `*loop_out` the event loop the channel belongs to, where its handlers run
+ * (Netty's `channel.eventLoop()`): a handle that belongs to nioxide, the same for every call
+ * on this channel, valid until the channel is torn down (its close future completed). Never
+ * free it (`nx_loop_free` refuses it); tasks, timers and promises work on it as on any loop
+ * handle, and so does `nx_loop_close`, which closes the loop itself (with every channel on
+ * it). An embedded channel's loop is its own, which the thread driving the channel runs
+ * (`nx_embedded_channel_run_pending_tasks`). On error `*loop_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL`, `NX_ECLOSED` (the channel is torn down), `NX_EBADHANDLE`,
+ * `NX_EFORKED`, `-ENOMEM`.
+ */
+int nx_channel_event_loop(nx_channel_t *channel, nx_loop_t **loop_out);
+
+/**
  * Whether the channel is open (not closed yet): 1 or 0, or a negative error.
  *
  * Thread safety: safe from any thread.

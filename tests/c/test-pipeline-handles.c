@@ -384,3 +384,105 @@ TEST_IMPL(pipeline_context_outlived_is_closed) {
   ASSERT_OK(nx_loop_group_free(group));
   return 0;
 }
+
+/* nx_channel_event_loop: the loop a channel's handlers run on, as a handle nioxide owns (the
+ * same on every call, never freed by the user) until the channel is torn down. */
+struct loop_seen {
+  nx_loop_t *loop;
+  int in_loop;
+  int done;
+};
+
+static int loop_active(nx_context_t *ctx, void *arg) {
+  struct loop_seen *s = arg;
+  nx_channel_t *ch;
+  nx_loop_t *again;
+  ASSERT_OK(nx_context_channel(ctx, &ch));
+  ASSERT_OK(nx_channel_event_loop(ch, &s->loop));
+  ASSERT_OK(nx_channel_event_loop(ch, &again));
+  ASSERT_PTR_EQ(again, s->loop);
+  s->in_loop = nx_loop_in_event_loop(s->loop);
+  t_store(&s->done, 1);
+  return nx_context_fire_channel_active(ctx);
+}
+static const nx_channel_handler_t loop_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_active = loop_active,
+};
+
+static int init_loop_seen(nx_channel_t *ch, void *arg) {
+  return nx_pipeline_add_last(ch, "loop", &loop_handler, arg, NULL, NULL);
+}
+
+static int count_on_loop(nx_loop_t *loop, void *counter) {
+  ASSERT_EQ(nx_loop_in_event_loop(loop), 1);
+  t_store((int *)counter, t_load((int *)counter) + 1);
+  return 0;
+}
+
+TEST_IMPL(pipeline_channel_event_loop) {
+  struct loop_seen seen;
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("channel-loop", &un);
+  nx_loop_group_t *group;
+  nx_loop_t *group_loop, *client_loop, *embedded_loop;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *client, *embedded;
+  nx_promise_t *bound, *connected;
+  int ran = 0;
+  memset(&seen, 0, sizeof(seen));
+  ASSERT_OK(nx_loop_group_new(1, &group));
+  ASSERT_OK(nx_loop_group_next(group, &group_loop));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_loop_seen, &seen, NULL));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  t_wait_for(&seen.done, 1);
+  ASSERT_EQ(seen.in_loop, 1); /* asked inside a handler: that is the loop's thread */
+  ASSERT_EQ(nx_channel_event_loop(client, NULL), NX_EINVAL);
+  ASSERT_OK(nx_channel_event_loop(client, &client_loop));
+  ASSERT_EQ(nx_loop_in_event_loop(client_loop), 0); /* this thread does not run it */
+  /* The group's only loop, under another handle: the same thread runs both. */
+  ASSERT(pthread_equal(t_loop_thread(client_loop), t_loop_thread(group_loop)));
+  ASSERT(pthread_equal(t_loop_thread(seen.loop), t_loop_thread(group_loop)));
+  ASSERT_OK(nx_loop_execute(client_loop, count_on_loop, &ran, NULL));
+  t_wait_for(&ran, 1);
+  ASSERT_EQ(nx_loop_free(client_loop), NX_EINVAL); /* the channel's */
+  /* Torn down: the loop's handle went with the channel; the channel's (ours) says so. */
+  t_close_free(server);
+  ASSERT_OK(nx_channel_close(client, NULL));
+  t_await_closed(client);
+  { /* the teardown is a listener of the close future: it may run just after the wait */
+    int64_t deadline = t_now_ms() + T_LIMIT_MS;
+    while (nx_channel_event_loop(client, &embedded_loop) != NX_ECLOSED) {
+      ASSERT(t_now_ms() < deadline);
+      t_sleep_ms(1);
+    }
+  }
+  ASSERT_EQ(nx_loop_execute(client_loop, count_on_loop, &ran, NULL), NX_EBADHANDLE);
+  ASSERT_OK(nx_channel_free(client));
+  /* An embedded channel's loop is its own: its tasks run in run_pending_tasks. */
+  ASSERT_OK(nx_embedded_channel_new(NULL, NULL, &embedded));
+  ASSERT_OK(nx_channel_event_loop(embedded, &embedded_loop));
+  ASSERT_EQ(nx_loop_in_event_loop(embedded_loop), 1); /* this thread drives it */
+  ASSERT_OK(nx_loop_execute(embedded_loop, count_on_loop, &ran, NULL));
+  ASSERT_EQ(ran, 1);
+  ASSERT_OK(nx_embedded_channel_run_pending_tasks(embedded));
+  ASSERT_EQ(ran, 2);
+  ASSERT_OK(nx_embedded_channel_finish(embedded));
+  ASSERT_OK(nx_channel_free(embedded));
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+  return 0;
+}

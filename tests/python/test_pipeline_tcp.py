@@ -712,3 +712,28 @@ def test_a_context_that_outlived_its_handler_writes_nowhere(groups: Any) -> None
     assert ctx.executor.submit(use).result(WAIT) == []  # from the loop's (no waiting there)
     assert isinstance(kept.pop("future").exception(WAIT), nioxide.ClosedChannelError)
     server.close().result(WAIT)
+
+
+def test_a_channel_knows_its_event_loop_and_a_context_its_executor(groups: Any) -> None:
+    seen: list[tuple[Any, Any, bool]] = []
+    done = threading.Event()
+
+    class Looks(nioxide.ChannelInboundHandler):
+        def channel_active(self, ctx: Any) -> None:
+            seen.append((ctx.channel.event_loop, ctx.executor, ctx.executor.in_event_loop()))
+            done.set()
+            ctx.fire_channel_active()
+
+    boss, workers = groups
+    server, address = serve(groups, "local", Init(Looks()))
+    connected = client(workers, "local", address, nioxide.ChannelInboundHandler())
+    connected.result(WAIT)
+    assert done.wait(WAIT)
+    channel_loop, executor, inside = seen.pop()
+    assert channel_loop is executor and inside
+    assert any(channel_loop is lp for lp in workers.loops)
+    assert any(server.event_loop is lp for lp in boss.loops)
+    ran = executor.submit(lambda: executor.in_event_loop()).result(WAIT)
+    assert ran is True and not executor.in_event_loop()
+    connected.channel.close().result(WAIT)
+    server.close().result(WAIT)
