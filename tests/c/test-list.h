@@ -339,3 +339,4 @@ TEST_ENTRY(aio_file_read_only_error)
 
 /* test-pipeline-local.c */
 TEST_ENTRY(pipeline_local_backpressure)
+TEST_ENTRY(pipeline_local_server_auto_read_gates_accepting)

@@ -1,7 +1,7 @@
 /* Local channels' backpressure: the peer queues at most 128 KiB (each message counted with
  * a per-entry overhead); beyond that, writes wait in the writer's outbound buffer, count
  * towards its water marks (writability events, one per crossing) and go out, in order and
- * byte-exact, as the peer's reads drain its queue. */
+ * byte-exact, as the peer's reads drain its queue. A server's auto-read gates accepting. */
 #include "pipeline-helpers.h"
 
 enum { PEER_QUEUE = 128 * 1024, CHUNK = 16 * 1024, WRITES = 32 };
@@ -132,5 +132,80 @@ TEST_IMPL(pipeline_local_backpressure) {
   ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
   ASSERT_OK(nx_loop_group_free(group));
   free(data);
+  return 0;
+}
+
+/* A local server's auto-read gates accepting, as on TCP: with it off, connections wait (their
+ * clients are connected) until nx_channel_read; turning it on issues that read; closing the
+ * server closes the connections still waiting. */
+static int count_active(nx_context_t *ctx, void *counter) {
+  t_store((int *)counter, t_load((int *)counter) + 1);
+  return nx_context_fire_channel_active(ctx);
+}
+static const nx_channel_handler_t counting_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_active = count_active,
+};
+
+static int init_counting(nx_channel_t *ch, void *counter) {
+  return nx_pipeline_add_last(ch, "count", &counting_handler, counter, NULL, NULL);
+}
+
+/* Waits until `*value` is `want`, then 100 ms more, and checks it stayed there. */
+static void stays_at(const int *value, int want) {
+  t_wait_for(value, want);
+  t_sleep_ms(100);
+  ASSERT_EQ(t_load(value), want);
+}
+
+TEST_IMPL(pipeline_local_server_auto_read_gates_accepting) {
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("gated-accept", &un);
+  nx_loop_group_t *group;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *clients[5];
+  nx_promise_t *bound, *connected;
+  int active = 0;
+  ASSERT_OK(nx_loop_group_new(2, &group));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_option(sb, NX_OPTION_AUTO_READ, 0));
+  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_counting, &active, NULL));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  for (int i = 0; i < 3; i++) {
+    ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[i], &connected));
+    t_await_ok(connected); /* connected, as in a listen backlog */
+  }
+  stays_at(&active, 0);
+  ASSERT_OK(nx_channel_read(server)); /* one batch: all three */
+  stays_at(&active, 3);
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[3], &connected));
+  t_await_ok(connected);
+  stays_at(&active, 3);
+  ASSERT_OK(nx_channel_set_option(server, NX_OPTION_AUTO_READ, 1)); /* issues read() */
+  stays_at(&active, 4);
+  /* Off again: a new connection waits, and the server's close closes it. */
+  ASSERT_OK(nx_channel_set_option(server, NX_OPTION_AUTO_READ, 0));
+  t_sleep_ms(50);
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[4], &connected));
+  t_await_ok(connected);
+  stays_at(&active, 4);
+  t_close_free(server);
+  t_await_closed(clients[4]);
+  ASSERT_EQ(nx_channel_is_open(clients[4]), 0);
+  ASSERT_EQ(t_load(&active), 4);
+  for (int i = 0; i < 5; i++)
+    t_close_free(clients[i]);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
   return 0;
 }

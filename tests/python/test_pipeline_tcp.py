@@ -737,3 +737,56 @@ def test_a_channel_knows_its_event_loop_and_a_context_its_executor(groups: Any) 
     assert ran is True and not executor.in_event_loop()
     connected.channel.close().result(WAIT)
     server.close().result(WAIT)
+
+
+def test_a_local_servers_auto_read_gates_accepting(groups: Any) -> None:
+    """As on TCP: with auto-read off, connections wait (their clients connected) until
+    read(); turning auto-read on issues read(); the server's close closes those waiting."""
+    active: list[Any] = []
+
+    class Counts(nioxide.ChannelInboundHandler):
+        sharable = True
+
+        def channel_active(self, ctx: Any) -> None:
+            active.append(ctx.channel)
+            ctx.fire_channel_active()
+
+    def stays_at(want: int) -> None:
+        deadline = time.monotonic() + WAIT
+        while len(active) < want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert len(active) == want
+
+    boss, workers = groups
+    bootstrap = nioxide.ServerBootstrap().group(boss, workers).channel(nioxide.LocalServerChannel)
+    bound = bootstrap.option("AUTO_READ", False).child_handler(Init(Counts())).bind(
+        f"test-{uuid.uuid4()}"
+    )
+    bound.result(WAIT)
+    server = bound.channel
+    clients = []
+    for _ in range(3):
+        connected = client(workers, "local", server.local_address, nioxide.ChannelInboundHandler())
+        connected.result(WAIT)  # connected, as in a listen backlog
+        clients.append(connected.channel)
+    stays_at(0)
+    server.read()
+    stays_at(3)
+    connected = client(workers, "local", server.local_address, nioxide.ChannelInboundHandler())
+    connected.result(WAIT)
+    clients.append(connected.channel)
+    stays_at(3)
+    server.set_option("AUTO_READ", True)
+    stays_at(4)
+    server.set_option("AUTO_READ", False)
+    time.sleep(0.05)
+    connected = client(workers, "local", server.local_address, nioxide.ChannelInboundHandler())
+    connected.result(WAIT)
+    stays_at(4)
+    server.close().result(WAIT)
+    connected.channel.close_future.result(WAIT)
+    assert not connected.channel.is_open() and len(active) == 4
+    for ch in clients:
+        ch.close().result(WAIT)
+    active.clear()

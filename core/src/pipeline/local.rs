@@ -8,7 +8,10 @@
 //! that, writes wait in the writer's outbound buffer (counting towards its water marks)
 //! until the peer's reads drain its queue. A write's promise completes when the message
 //! enters the peer's queue. Closing one side closes the other once it has read what was
-//! queued for it. A loop's shutdown closes the local channels registered on it (each loop
+//! queued for it. A server's auto-read gates accepting, as on TCP: with it off, new
+//! connections wait in the server's accept queue (their clients are connected already, as
+//! in a TCP listen backlog, and may write) until a `read()` lets a batch of at most 16
+//! through; turning auto-read on issues that `read()`. A loop's shutdown closes the local channels registered on it (each loop
 //! with local channels keeps one descriptor for that, registered with its backend).
 
 use std::collections::{HashMap, VecDeque};
@@ -154,6 +157,7 @@ impl LocalServerChannel {
             Box::new(LocalServerTransport {
                 name: Mutex::new(None),
                 child_group,
+                accept: Mutex::new(AcceptState::default()),
             }),
         )
     }
@@ -353,15 +357,7 @@ impl Transport for LocalTransport {
         self.connected.store(true, Ordering::Release);
         let srv = server.clone();
         let accepted = child.clone();
-        let deliver = move || {
-            if srv.is_open() {
-                let pipeline = srv.pipeline();
-                pipeline.fire_channel_read(Message::User(Arc::new(accepted)));
-                pipeline.fire_channel_read_complete();
-            } else {
-                accepted.close();
-            }
-        };
+        let deliver = move || LocalServerTransport::offer(&srv, accepted);
         let delivered = if let Some(_inline) = server.inline() {
             deliver();
             true
@@ -451,10 +447,92 @@ impl Transport for LocalTransport {
     }
 }
 
-/// A bound name and where accepted channels go.
+/// A bound name, where accepted channels go, and the connections waiting to be accepted.
 struct LocalServerTransport {
     name: Mutex<Option<Arc<str>>>,
     child_group: Option<EventLoopGroup>,
+    accept: Mutex<AcceptState>,
+}
+
+/// A local server's accept queue (its listen backlog): connections wait here while
+/// auto-read is off and no `read()` asked for them.
+#[derive(Default)]
+struct AcceptState {
+    waiting: VecDeque<Channel>,
+    /// A `read()` allows one batch (calls before it is served coalesce).
+    read_pending: bool,
+    /// A batch is queued on the server's loop.
+    batch_scheduled: bool,
+}
+
+/// The local server transport of `channel`.
+fn server_of(channel: &Channel) -> Option<&LocalServerTransport> {
+    channel
+        .inner
+        .transport
+        .as_any()
+        .downcast_ref::<LocalServerTransport>()
+}
+
+impl LocalServerTransport {
+    /// A new connection reached the server (on its loop): it waits in the accept queue,
+    /// which is served at once unless auto-read is off and no read is pending.
+    fn offer(server: &Channel, accepted: Channel) {
+        let Some(transport) = server_of(server).filter(|_| server.is_open()) else {
+            accepted.close();
+            return;
+        };
+        lock(&transport.accept).waiting.push_back(accepted);
+        transport.accept_batch(server);
+    }
+
+    /// An accept batch: at most 16 waiting connections, each fired as a read of its
+    /// channel, then one read complete; with auto-read off only if a read is pending (it is
+    /// used up). What is left waits for the next batch (queued at once with auto-read on or
+    /// a read pending).
+    fn accept_batch(&self, channel: &Channel) {
+        let batch: Vec<Channel> = {
+            let mut accept = lock(&self.accept);
+            accept.batch_scheduled = false;
+            if accept.waiting.is_empty() {
+                return;
+            }
+            if !channel.is_auto_read() && !std::mem::replace(&mut accept.read_pending, false) {
+                return;
+            }
+            let n = accept.waiting.len().min(MAX_READS_PER_BATCH);
+            accept.waiting.drain(..n).collect()
+        };
+        let pipeline = channel.pipeline();
+        for child in batch {
+            if channel.is_open() {
+                pipeline.fire_channel_read(Message::User(Arc::new(child)));
+            } else {
+                child.close();
+            }
+        }
+        pipeline.fire_channel_read_complete();
+        let more = {
+            let accept = lock(&self.accept);
+            !accept.waiting.is_empty() && (channel.is_auto_read() || accept.read_pending)
+        };
+        if more {
+            self.schedule_batch(channel);
+        }
+    }
+
+    /// Queues an accept batch on the server's loop (a later turn), unless one is queued.
+    fn schedule_batch(&self, channel: &Channel) {
+        if std::mem::replace(&mut lock(&self.accept).batch_scheduled, true) {
+            return;
+        }
+        let ch = channel.clone();
+        channel.run_later(move || {
+            if let Some(server) = server_of(&ch) {
+                server.accept_batch(&ch);
+            }
+        });
+    }
 }
 
 impl Transport for LocalServerTransport {
@@ -497,7 +575,22 @@ impl Transport for LocalServerTransport {
         p.try_failure(Failure::new(ErrorKind::InvalidArgument.into()));
     }
 
-    fn begin_read(&self, _: &Channel) {}
+    /// Allows one accept batch: served on a later turn if connections wait, else by the
+    /// next one that arrives.
+    fn begin_read(&self, channel: &Channel) {
+        let waiting = {
+            let mut accept = lock(&self.accept);
+            accept.read_pending = true;
+            !accept.waiting.is_empty()
+        };
+        if waiting {
+            self.schedule_batch(channel);
+        }
+    }
+
+    fn auto_read_cleared(&self, _: &Channel) {
+        lock(&self.accept).read_pending = false;
+    }
 
     fn check_message(&self, _: &Message) -> Result<()> {
         Err(ErrorKind::InvalidArgument.into())
@@ -505,12 +598,17 @@ impl Transport for LocalServerTransport {
 
     fn flush(&self, _: &Channel) {}
 
-    /// Leaves the registry (the name may be bound again at once).
+    /// Leaves the registry (the name may be bound again at once) and closes the connections
+    /// that were never accepted (their peers see the close).
     fn close_transport(&self, _: &Channel) {
         if let Some(name) = lock(&self.name).take() {
             if let Some(registry) = lock(&REGISTRY).as_mut() {
                 registry.remove(&name);
             }
+        }
+        let waiting = std::mem::take(&mut lock(&self.accept).waiting);
+        for child in waiting {
+            child.close();
         }
     }
 

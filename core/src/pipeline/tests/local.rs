@@ -310,3 +310,103 @@ fn a_late_child_reads_nothing_before_it_is_active() {
     shut_down(&workers);
     check.finish();
 }
+
+/// Counts the channels that became active.
+struct CountActive(Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::pipeline::ChannelHandler for CountActive {
+    fn channel_active(&self, ctx: &crate::pipeline::Context) -> crate::pipeline::HandlerResult {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ctx.fire_channel_active();
+        Ok(())
+    }
+}
+
+/// A local server's auto-read gates accepting, as on TCP: with it off, connections wait
+/// (their clients connected, as in a listen backlog) until a read() lets a batch of at most
+/// 16 through; turning auto-read on issues read(); closing the server closes those waiting.
+#[test]
+fn a_local_servers_auto_read_gates_accepting() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(2).unwrap();
+    let name = "gated-accept";
+    let active = Arc::new(AtomicUsize::new(0));
+    let counted = active.clone();
+    let server = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .channel(ChannelKind::LocalServer)
+        .option(ChannelOption::AutoRead(false))
+        .child_handler(adding("count", move || {
+            Box::new(CountActive(counted.clone()))
+        }))
+        .bind(ChannelAddress::local(name))
+        .unwrap();
+    connected(&server);
+    let bootstrap = Bootstrap::new()
+        .group(group.clone())
+        .channel(ChannelKind::Local);
+    let connect = || {
+        let client = bootstrap.connect(ChannelAddress::local(name)).unwrap();
+        connected(&client);
+        client.channel
+    };
+    let settle = || std::thread::sleep(Duration::from_millis(100));
+    let mut clients: Vec<Channel> = (0..20).map(|_| connect()).collect();
+    settle();
+    assert_eq!(
+        active.load(Ordering::SeqCst),
+        0,
+        "accepted with auto-read off"
+    );
+    // Two reads before the batch is served (both on the loop's thread, in one task)
+    // coalesce: one batch.
+    let ch = server.channel.clone();
+    server
+        .channel
+        .event_loop()
+        .execute(move |_| {
+            ch.read();
+            ch.read();
+        })
+        .unwrap();
+    assert!(wait_until(WAIT, || active.load(Ordering::SeqCst) == 16));
+    settle();
+    assert_eq!(active.load(Ordering::SeqCst), 16, "one batch per read()");
+    server.channel.read();
+    assert!(wait_until(WAIT, || active.load(Ordering::SeqCst) == 20));
+    // A read() with nobody waiting lets the next arrival through.
+    server.channel.read();
+    settle();
+    clients.push(connect());
+    assert!(wait_until(WAIT, || active.load(Ordering::SeqCst) == 21));
+    clients.push(connect());
+    settle();
+    assert_eq!(active.load(Ordering::SeqCst), 21);
+    // Auto-read on issues read(): the waiting one is accepted, and later ones at once.
+    server
+        .channel
+        .set_option(ChannelOption::AutoRead(true))
+        .unwrap();
+    assert!(wait_until(WAIT, || active.load(Ordering::SeqCst) == 22));
+    clients.push(connect());
+    assert!(wait_until(WAIT, || active.load(Ordering::SeqCst) == 23));
+    // Off again: a new connection waits; the server's close closes it (its client too).
+    server
+        .channel
+        .set_option(ChannelOption::AutoRead(false))
+        .unwrap();
+    settle();
+    let waiting = connect();
+    settle();
+    assert_eq!(active.load(Ordering::SeqCst), 23);
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    waiting.close_future().wait(Some(WAIT)).unwrap();
+    assert!(!waiting.is_open());
+    assert_eq!(active.load(Ordering::SeqCst), 23);
+    for client in &clients {
+        client.close().wait(Some(WAIT)).unwrap();
+    }
+    shut_down(&group);
+    check.finish();
+}
