@@ -38,7 +38,9 @@ pub const NX_CHANNEL_TCP: c_int = 1;
 pub const NX_CHANNEL_TCP_SERVER: c_int = 2;
 /// An in-memory connection to a local server channel.
 pub const NX_CHANNEL_LOCAL: c_int = 3;
-/// An in-memory listener, bound to a name in the process-wide local registry.
+/// An in-memory listener, bound to a name in the process-wide local registry. Its auto-read
+/// gates accepting, as on TCP: with `NX_OPTION_AUTO_READ` off, new connections wait (their
+/// clients are connected already) until `nx_channel_read`.
 pub const NX_CHANNEL_LOCAL_SERVER: c_int = 4;
 /// A channel with no I/O, for testing handlers (`nx_embedded_channel_new`).
 pub const NX_CHANNEL_EMBEDDED: c_int = 5;

@@ -180,7 +180,9 @@
 #define NX_CHANNEL_LOCAL 3
 
 /**
- * An in-memory listener, bound to a name in the process-wide local registry.
+ * An in-memory listener, bound to a name in the process-wide local registry. Its auto-read
+ * gates accepting, as on TCP: with `NX_OPTION_AUTO_READ` off, new connections wait (their
+ * clients are connected already) until `nx_channel_read`.
  */
 #define NX_CHANNEL_LOCAL_SERVER 4
 

@@ -1739,7 +1739,8 @@ class LocalChannel(Channel):
 @final
 class LocalServerChannel(Channel):
     """An in-memory listener bound to a name (a ``str`` address) in a process-wide
-    registry."""
+    registry. Its auto-read gates accepting, as on TCP: with ``AUTO_READ`` off, new
+    connections wait (their clients are connected already) until :meth:`~Channel.read`."""
 
     @staticmethod
     def open(event_loop: EventLoop) -> Channel:
