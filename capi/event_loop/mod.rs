@@ -68,6 +68,10 @@ pub const NX_LOOP_COUNTER_PANICS: c_int = 6;
 /// `nx_loop_counter`: tasks of `nx_loop_execute` that returned a negative status (reported on
 /// standard error; the loop went on).
 pub const NX_LOOP_COUNTER_TASK_ERRORS: c_int = 7;
+/// `nx_loop_counter`: exceptions that reached the tail of a pipeline channel's pipeline on
+/// this loop (or failed an exception callback); each is reported on standard error, and the
+/// channel stays open. The channel's loop: `nx_channel_event_loop`.
+pub const NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS: c_int = 8;
 
 /// A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
 /// is the pointer given with the task, unchanged.
@@ -626,7 +630,8 @@ pub extern "C" fn nx_loop_now(r#loop: *mut nx_loop_t, now_ms_out: *mut i64) -> c
 }
 
 /// Stores one of the loop's counters in `*value_out`: `NX_LOOP_COUNTER_TURNS`, `_EVENTS`,
-/// `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS` or `_TASK_ERRORS`. Works after the
+/// `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS`, `_TASK_ERRORS` or
+/// `_UNHANDLED_EXCEPTIONS`. Works after the
 /// loop terminated. On error `*value_out` is unchanged.
 ///
 /// Thread safety: safe from any thread; the counters may move as soon as they are read.
@@ -650,6 +655,7 @@ pub extern "C" fn nx_loop_counter(
                 NX_LOOP_COUNTER_WAIT_NS => counters.wait_ns,
                 NX_LOOP_COUNTER_PANICS => counters.panics,
                 NX_LOOP_COUNTER_TASK_ERRORS => counters.task_failures,
+                NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS => counters.unhandled_exceptions,
                 _ => return Err(NX_EINVAL),
             });
             Ok(())

@@ -356,8 +356,9 @@ pub extern "C" fn nx_pipeline_fire_exception_caught(
 }
 
 /// How many exceptions reached a pipeline's tail (or failed an exception callback) in this
-/// process so far: each is reported on standard error and counted here; the channel stays
-/// open. Stored in `*count_out`.
+/// process so far: each is reported on standard error and counted here and by the channel's
+/// loop (`NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS`); the channel stays open. Stored in
+/// `*count_out`.
 ///
 /// Thread safety: safe from any thread.
 ///

@@ -73,6 +73,13 @@
 #define NX_LOOP_COUNTER_TASK_ERRORS 7
 
 /**
+ * `nx_loop_counter`: exceptions that reached the tail of a pipeline channel's pipeline on
+ * this loop (or failed an exception callback); each is reported on standard error, and the
+ * channel stays open. The channel's loop: `nx_channel_event_loop`.
+ */
+#define NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS 8
+
+/**
  * A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
  * is the pointer given with the task, unchanged.
  *
@@ -227,7 +234,8 @@ int nx_loop_now(nx_loop_t *loop, int64_t *now_ms_out);
 
 /**
  * Stores one of the loop's counters in `*value_out`: `NX_LOOP_COUNTER_TURNS`, `_EVENTS`,
- * `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS` or `_TASK_ERRORS`. Works after the
+ * `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS`, `_TASK_ERRORS` or
+ * `_UNHANDLED_EXCEPTIONS`. Works after the
  * loop terminated. On error `*value_out` is unchanged.
  *
  * Thread safety: safe from any thread; the counters may move as soon as they are read.

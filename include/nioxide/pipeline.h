@@ -881,8 +881,9 @@ int nx_pipeline_fire_exception_caught(nx_channel_t *channel, int error);
 
 /**
  * How many exceptions reached a pipeline's tail (or failed an exception callback) in this
- * process so far: each is reported on standard error and counted here; the channel stays
- * open. Stored in `*count_out`.
+ * process so far: each is reported on standard error and counted here and by the channel's
+ * loop (`NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS`); the channel stays open. Stored in
+ * `*count_out`.
  *
  * Thread safety: safe from any thread.
  *

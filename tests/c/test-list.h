@@ -306,6 +306,7 @@ TEST_ENTRY(pipeline_handles_fast_path_on_loop)
 TEST_ENTRY(pipeline_handler_size_inside_a_field)
 TEST_ENTRY(pipeline_context_outlived_is_closed)
 TEST_ENTRY(pipeline_channel_event_loop)
+TEST_ENTRY(pipeline_unhandled_exception_counted_by_its_loop)
 
 /* test-aio-socket.c */
 TEST_ENTRY(aio_handlers_accept_connect_read_write)

@@ -240,9 +240,10 @@ TEST_IMPL(loop_run_clock_and_counters) {
   ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_EVENTS), 0);
   ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_PANICS), 0);
   ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_TASK_ERRORS), 0);
+  ASSERT_EQ(t_loop_counter(loop, NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS), 0);
   (void)t_loop_counter(loop, NX_LOOP_COUNTER_WAIT_NS);
   ASSERT_EQ(nx_loop_counter(loop, 0, &value), NX_EINVAL);
-  ASSERT_EQ(nx_loop_counter(loop, 8, &value), NX_EINVAL);
+  ASSERT_EQ(nx_loop_counter(loop, 9, &value), NX_EINVAL);
   ASSERT_EQ(nx_loop_counter(loop, NX_LOOP_COUNTER_TURNS, NULL), NX_EINVAL);
   ASSERT_EQ(value, 7); /* unchanged on error */
   ASSERT_OK(nx_loop_free(loop));

@@ -486,3 +486,76 @@ TEST_IMPL(pipeline_channel_event_loop) {
   ASSERT_OK(nx_loop_group_free(group));
   return 0;
 }
+
+/* An exception that reaches a channel's tail is reported through the channel's loop: written
+ * to standard error and counted by that loop (NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS), not by
+ * another loop, and in the process-wide count; the channel stays open. */
+static uint64_t unhandled_on(nx_loop_t *loop) {
+  uint64_t n = 0;
+  ASSERT_OK(nx_loop_counter(loop, NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS, &n));
+  return n;
+}
+
+TEST_IMPL(pipeline_unhandled_exception_counted_by_its_loop) {
+  struct sockaddr_un un;
+  socklen_t len = t_local_address("unhandled-per-loop", &un);
+  nx_loop_group_t *servers, *clients;
+  nx_loop_t *server_loop, *client_loop;
+  nx_server_bootstrap_t *sb;
+  nx_bootstrap_t *b;
+  nx_channel_t *server, *client;
+  nx_promise_t *bound, *connected;
+  uint64_t process_before, process_after;
+  int pipefd[2], saved;
+  char text[512] = {0};
+  ASSERT_OK(nx_loop_group_new(1, &servers));
+  ASSERT_OK(nx_loop_group_new(1, &clients));
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, servers, servers));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, clients));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  ASSERT_OK(nx_channel_event_loop(server, &server_loop));
+  ASSERT_OK(nx_channel_event_loop(client, &client_loop));
+  ASSERT_EQ(nx_loop_counter(client_loop, 99, &process_before), NX_EINVAL);
+  uint64_t server_before = unhandled_on(server_loop), client_before = unhandled_on(client_loop);
+  ASSERT_OK(nx_pipeline_unhandled_exceptions(&process_before));
+  /* Standard error goes to a pipe while the report is written. */
+  ASSERT_OK(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK));
+  saved = dup(2);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(dup2(pipefd[1], 2), 0);
+  ASSERT_OK(nx_pipeline_fire_exception_caught(client, -EIO));
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  while (unhandled_on(client_loop) == client_before) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(1);
+  }
+  ASSERT_GE(dup2(saved, 2), 0);
+  close(saved);
+  ASSERT_GT(read(pipefd[0], text, sizeof(text) - 1), 0);
+  close(pipefd[0]);
+  close(pipefd[1]);
+  ASSERT(strstr(text, "reached the tail") != NULL);
+  ASSERT_EQ(unhandled_on(client_loop), client_before + 1);
+  ASSERT_EQ(unhandled_on(server_loop), server_before);
+  ASSERT_OK(nx_pipeline_unhandled_exceptions(&process_after));
+  ASSERT_GE(process_after, process_before + 1);
+  ASSERT_EQ(nx_channel_is_open(client), 1);
+  t_close_free(client);
+  t_close_free(server);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  ASSERT_OK(nx_bootstrap_free(b));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(servers, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(clients, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(servers, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(clients, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(servers));
+  ASSERT_OK(nx_loop_group_free(clients));
+  return 0;
+}

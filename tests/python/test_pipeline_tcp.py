@@ -790,3 +790,36 @@ def test_a_local_servers_auto_read_gates_accepting(groups: Any) -> None:
     for ch in clients:
         ch.close().result(WAIT)
     active.clear()
+
+
+def test_an_exception_at_the_tail_goes_to_its_own_loops_handler_only() -> None:
+    """Each loop has its own handler and count: an exception on a channel of one group
+    reaches that group's handler, not the other's."""
+    seen: dict[str, list[Any]] = {"a": [], "b": []}
+    with nioxide.EventLoopGroup(1) as a, nioxide.EventLoopGroup(1) as b:
+        a.set_exception_handler(lambda loop, context: seen["a"].append((loop, context)))
+        b.set_exception_handler(lambda loop, context: seen["b"].append((loop, context)))
+        server, address = serve((b, b), "local", Init(Echo()))
+        connected = client(a, "local", address, nioxide.ChannelInboundHandler())
+        connected.result(WAIT)
+        ch = connected.channel
+        before_a = ch.event_loop.counters()["unhandled_exceptions"]
+        before_b = server.event_loop.counters()["unhandled_exceptions"]
+        ch.pipeline.fire_exception_caught(ValueError("nobody handles this"))
+        deadline = time.monotonic() + WAIT
+        while not seen["a"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert len(seen["a"]) == 1 and seen["b"] == []
+        loop, context = seen["a"][0]
+        assert loop is ch.event_loop and context["channel"] is ch
+        assert isinstance(context["exception"], ValueError)
+        assert ch.event_loop.counters()["unhandled_exceptions"] == before_a + 1
+        assert server.event_loop.counters()["unhandled_exceptions"] == before_b
+        assert ch.is_open()
+        ch.close().result(WAIT)
+        server.close().result(WAIT)
+        a.set_exception_handler(None)
+        b.set_exception_handler(None)
+        del loop, context
+        seen.clear()

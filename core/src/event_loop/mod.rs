@@ -99,6 +99,11 @@ const RUNNING: u8 = 1;
 /// short call (`EventLoop::borrow_deadlines`).
 const BORROWED: u8 = 2;
 
+/// Reports an exception nobody handled in a loop's work ([`EventLoop::set_exception_handler`]):
+/// called with the loop, the failure and its source (a pipeline channel is a
+/// [`Channel`](crate::pipeline::Channel)).
+pub type ExceptionHandler = Arc<dyn Fn(&EventLoop, &Failure, &dyn std::any::Any) + Send + Sync>;
+
 /// A snapshot of a loop's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopCounters {
@@ -117,6 +122,9 @@ pub struct LoopCounters {
     /// Tasks that failed with no future to take the failure (counted by the binding that runs
     /// them, through [`EventLoop::count_task_failure`]).
     pub task_failures: u64,
+    /// Exceptions nobody handled in the work the loop serves (a pipeline's tail), each
+    /// reported through [`EventLoop::report_exception`].
+    pub unhandled_exceptions: u64,
 }
 
 #[derive(Default)]
@@ -128,6 +136,7 @@ struct Counters {
     wait_ns: AtomicU64,
     panics: AtomicU64,
     task_failures: AtomicU64,
+    unhandled_exceptions: AtomicU64,
 }
 
 /// A value alone on its cache line (128 bytes: two lines, as adjacent-line prefetchers pair
@@ -201,6 +210,8 @@ pub(crate) struct LoopInner {
     leftovers: Mutex<Vec<Queued>>,
     scratch: Mutex<Vec<SelectionKey>>,
     scope: Mutex<Option<CallbackScope>>,
+    /// What reports exceptions nobody handled ([`EventLoop::set_exception_handler`]).
+    exception_handler: Mutex<Option<ExceptionHandler>>,
     /// Reclaims handed to the loop ([`EventLoop::reclaim_later`]); `None` once the
     /// termination has run the last ones.
     reclaims: Mutex<Option<Vec<reclaim::Reclaim>>>,
@@ -290,6 +301,7 @@ impl EventLoop {
                 in_tasks: AtomicBool::new(false),
                 scratch: Mutex::new(Vec::new()),
                 scope: Mutex::new(None),
+                exception_handler: Mutex::new(None),
                 reclaims: Mutex::new(Some(Vec::new())),
                 reclaims_pending: AtomicBool::new(false),
             }),
@@ -396,6 +408,7 @@ impl EventLoop {
             wait_ns: c.wait_ns.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
             task_failures: c.task_failures.load(Ordering::Relaxed),
+            unhandled_exceptions: c.unhandled_exceptions.load(Ordering::Relaxed),
         }
     }
 
@@ -408,6 +421,35 @@ impl EventLoop {
             .counters
             .task_failures
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the loop's exception handler (`None`: report on standard error, the default): it
+    /// gets each exception nobody handled in the work the loop serves (one that reached a
+    /// pipeline channel's tail, which stays open), with where it came from. It runs on the
+    /// loop's thread, inside the callback in progress, so it must not block; a binding
+    /// installs its own (Python: the handler of the loop's `EventLoop` object).
+    pub fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        *lock(&self.inner.exception_handler) = handler;
+    }
+
+    /// Reports an exception nobody handled: counted
+    /// ([`LoopCounters::unhandled_exceptions`]), then given to the loop's exception handler,
+    /// or without one written to standard error as `describe` says.
+    pub fn report_exception(
+        &self,
+        failure: &Failure,
+        source: &dyn std::any::Any,
+        describe: impl FnOnce() -> String,
+    ) {
+        self.inner
+            .counters
+            .unhandled_exceptions
+            .fetch_add(1, Ordering::Relaxed);
+        let handler = lock(&self.inner.exception_handler).clone();
+        match handler {
+            Some(handler) => handler(self, failure, source),
+            None => crate::sys::stderr::report(&describe()),
+        }
     }
 
     /// The backend's system-call counters (see [`Selector::counters`]).

@@ -138,38 +138,28 @@ pub enum CloseWhen {
 /// A task run on a channel's loop (or virtual clock) with the channel.
 pub type ChannelTask = Box<dyn FnOnce(&Channel) + Send>;
 
-/// Called with each exception that reached a pipeline's tail, or that an exception callback
-/// failed with (see [`set_unhandled_exception_hook`]).
-pub type UnhandledExceptionHook = Arc<dyn Fn(&Channel, &Failure) + Send + Sync>;
-
-static UNHANDLED_HOOK: Mutex<Option<UnhandledExceptionHook>> = Mutex::new(None);
 static UNHANDLED_COUNT: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the process-wide hook that reports exceptions nobody handled (`None`: report on
-/// standard error, the default). It runs on the channel's loop thread; the channel stays
-/// open. Bindings install theirs (Python: the loop's exception handler).
-pub fn set_unhandled_exception_hook(hook: Option<UnhandledExceptionHook>) {
-    *lock(&UNHANDLED_HOOK) = hook;
-}
-
 /// How many exceptions reached a pipeline's tail, or failed an exception callback, in this
-/// process so far.
+/// process so far (each loop also counts its own: [`LoopCounters::unhandled_exceptions`]).
+///
+/// [`LoopCounters::unhandled_exceptions`]: crate::event_loop::LoopCounters::unhandled_exceptions
 pub fn unhandled_exceptions() -> u64 {
     UNHANDLED_COUNT.load(Ordering::Relaxed)
 }
 
-/// Reports an exception nobody handled: counted, then the hook or standard error.
+/// Reports an exception nobody handled through the channel's loop
+/// ([`EventLoop::report_exception`]: counted, then its exception handler or standard error),
+/// with the channel as its source; counted process-wide too.
 pub(crate) fn report_unhandled(channel: &Channel, failure: &Failure) {
     UNHANDLED_COUNT.fetch_add(1, Ordering::Relaxed);
-    let hook = lock(&UNHANDLED_HOOK).clone();
-    match hook {
-        Some(hook) => hook(channel, failure),
-        None => crate::sys::stderr::report(&format!(
+    channel.event_loop().report_exception(failure, channel, || {
+        format!(
             "nioxide: an exception reached the tail of channel {}'s pipeline: {}",
             channel.id(),
             failure.error
-        )),
-    }
+        )
+    });
 }
 
 /// Channel state bits.

@@ -102,10 +102,10 @@
 //!   with `InvalidArgument` (Netty: `UnsupportedOperationException`).
 //! - `handler_added` runs when the addition reaches the loop, also before the channel is
 //!   registered (Netty defers it to the registration); events still come after it.
-//! - The exceptions nobody handled are reported through one process-wide hook
-//!   ([`set_unhandled_exception_hook`]) and counted process-wide
-//!   ([`unhandled_exceptions`]); a binding keeps per-loop handlers and counts through the
-//!   channel the hook is given.
+//! - The exceptions nobody handled are reported through the channel's loop: its exception
+//!   handler ([`EventLoop::set_exception_handler`](crate::event_loop::EventLoop::set_exception_handler),
+//!   standard error without one) and its counter; a process-wide count
+//!   ([`unhandled_exceptions`]) adds them up.
 //! - Writes without a promise (Netty's void promise) that fail fire the exception event once
 //!   per failure (a reset with many such writes queued fires it once); the ones a close
 //!   fails fire nothing.
@@ -126,10 +126,7 @@ mod recv_allocator;
 mod tcp;
 
 pub use bootstrap::{Bootstrap, ChannelFuture, ServerBootstrap};
-pub use channel::{
-    Channel, ChannelKind, ChannelTask, CloseWhen, UnhandledExceptionHook,
-    set_unhandled_exception_hook, unhandled_exceptions,
-};
+pub use channel::{Channel, ChannelKind, ChannelTask, CloseWhen, unhandled_exceptions};
 pub use config::{
     ChannelOption, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HARD_CAP,
     DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK,

@@ -266,6 +266,7 @@ fn remember_state(core: &nx::EventLoop, state: &Arc<LoopState>) {
 impl EventLoop {
     fn wrap(core: nx::EventLoop, member: bool) -> EventLoop {
         core.set_callback_scope(Some(callback::scope(&core)));
+        core.set_exception_handler(Some(crate::pipeline::channel::exception_handler()));
         let state = LoopState::new(core.is_library_driven());
         remember_state(&core, &state);
         EventLoop {
@@ -543,6 +544,7 @@ impl EventLoop {
         dict.set_item(intern!(py, "timers_fired"), c.timers_fired)?;
         dict.set_item(intern!(py, "wait_ns"), c.wait_ns)?;
         dict.set_item(intern!(py, "panics"), c.panics)?;
+        dict.set_item(intern!(py, "unhandled_exceptions"), c.unhandled_exceptions)?;
         Ok(dict)
     }
 

@@ -8,11 +8,11 @@
 //! object died after its close gets a new one (without the old attributes).
 //!
 //! An exception that reaches a pipeline's tail goes to the exception handler of the channel's
-//! loop (core's unhandled-exception hook, [`install_unhandled_hook`]); the channel stays open.
+//! loop (core's per-loop exception handler, [`exception_handler`]); the channel stays open.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use nioxide_core::event_loop::{Failure, Promise};
+use nioxide_core::event_loop::{EventLoop as CoreLoop, ExceptionHandler, Failure, Promise};
 use nioxide_core::pipeline::{self as nx, ChannelKind, CloseWhen};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -149,26 +149,37 @@ pub(crate) fn promise_object(
     Future::channel_object(channel.py(), promise, state, user, owner, channel.as_any())
 }
 
-/// Installs core's unhandled-exception hook: what reaches a pipeline's tail (or a failing
-/// `exception_caught`) goes to the exception handler of the channel's loop, with the
-/// channel under `"channel"`.
-pub(crate) fn install_unhandled_hook() {
-    nx::set_unhandled_exception_hook(Some(Arc::new(
-        |channel: &nx::Channel, failure: &Failure| {
-            gil::attach_loop(|py| {
-                let state = state_for(channel.event_loop());
-                let err = PyErr::from_value(exception_of(py, failure));
-                let ch = object(py, channel).map(Bound::into_any);
-                state.report(
-                    py,
-                    Some(channel.event_loop()),
-                    err,
-                    "An exception reached the tail of the pipeline",
-                    &[("channel", ch)],
-                );
-            });
-        },
-    )));
+/// The exception handler Python sets on each core loop it makes (core's
+/// [`EventLoop::set_exception_handler`](nioxide_core::event_loop::EventLoop::set_exception_handler)):
+/// what reaches a pipeline's tail (or a failing `exception_caught`) goes to the exception
+/// handler of the loop's `EventLoop` object, with the channel under `"channel"`. Loops made
+/// by C keep core's default (standard error). One shared handler for every loop.
+pub(crate) fn exception_handler() -> ExceptionHandler {
+    static HANDLER: OnceLock<ExceptionHandler> = OnceLock::new();
+    HANDLER
+        .get_or_init(|| {
+            Arc::new(
+                |event_loop: &CoreLoop, failure: &Failure, source: &dyn std::any::Any| {
+                    gil::attach_loop(|py| {
+                        let state = state_for(event_loop);
+                        let err = PyErr::from_value(exception_of(py, failure));
+                        let channel = source
+                            .downcast_ref::<nx::Channel>()
+                            .map(|c| object(py, c).map(Bound::into_any));
+                        let details: Vec<(&str, PyResult<Bound<'_, PyAny>>)> =
+                            channel.into_iter().map(|c| ("channel", c)).collect();
+                        state.report(
+                            py,
+                            Some(event_loop),
+                            err,
+                            "An exception reached the tail of the pipeline",
+                            &details,
+                        );
+                    });
+                },
+            )
+        })
+        .clone()
 }
 
 impl Channel {

@@ -52,6 +52,11 @@ impl EmbeddedChannel {
             }
         }
         let core = nx::EmbeddedChannel::new(boxes).map_err(to_pyerr)?;
+        // What the channel does not keep for `check_exception` (a second exception before a
+        // check) goes to Python's default exception handler, as on other loops.
+        core.channel()
+            .event_loop()
+            .set_exception_handler(Some(channel::exception_handler()));
         let channel = channel::object(py, core.channel())?.unbind();
         Ok(EmbeddedChannel { core, channel })
     }

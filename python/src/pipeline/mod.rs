@@ -173,6 +173,5 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<embedded::EmbeddedChannel>()?;
     m.add("_HANDLER_METHODS", handler::methods_dict(py)?)?;
     m.add("_CHANNEL_OPTIONS", config::NAMES.to_vec())?;
-    channel::install_unhandled_hook();
     Ok(())
 }

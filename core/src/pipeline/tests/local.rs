@@ -410,3 +410,66 @@ fn a_local_servers_auto_read_gates_accepting() {
     shut_down(&group);
     check.finish();
 }
+
+/// An exception that reaches the tail goes to the exception handler of the channel's loop
+/// (with the channel as its source) and is counted by that loop only; the channel stays
+/// open.
+#[test]
+fn an_unhandled_exception_goes_to_its_loops_handler() {
+    use crate::event_loop::{EventLoop, Failure};
+    let check = BufferCheck::start();
+    let servers = EventLoopGroup::new(1).unwrap();
+    let clients = EventLoopGroup::new(1).unwrap();
+    let name = "unhandled-per-loop";
+    let server = ServerBootstrap::new()
+        .group(servers.clone(), servers.clone())
+        .channel(ChannelKind::LocalServer)
+        .bind(ChannelAddress::local(name))
+        .unwrap();
+    connected(&server);
+    let client = Bootstrap::new()
+        .group(clients.clone())
+        .channel(ChannelKind::Local)
+        .connect(ChannelAddress::local(name))
+        .unwrap();
+    connected(&client);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let saw = seen.clone();
+    let client_loop = client.channel.event_loop().downgrade(); // the loop keeps the handler
+    client
+        .channel
+        .event_loop()
+        .set_exception_handler(Some(Arc::new(
+            move |lp: &EventLoop, failure: &Failure, source: &dyn std::any::Any| {
+                let own = client_loop.upgrade().is_some_and(|l| l.same(lp));
+                let id = source.downcast_ref::<Channel>().map(Channel::id);
+                saw.lock().unwrap().push((own, failure.error, id));
+            },
+        )));
+    let server_loop = server.channel.event_loop().clone();
+    let (client_before, server_before) = (
+        client.channel.event_loop().counters().unhandled_exceptions,
+        server_loop.counters().unhandled_exceptions,
+    );
+    let process_before = crate::pipeline::unhandled_exceptions();
+    client
+        .channel
+        .pipeline()
+        .fire_exception_caught(Failure::new(crate::Error::Os(libc::EIO)));
+    assert!(wait_until(WAIT, || !seen.lock().unwrap().is_empty()));
+    let got = seen.lock().unwrap().pop().unwrap();
+    assert!(got.0, "the handler got its own loop");
+    assert!(got.1.is_os(libc::EIO));
+    assert_eq!(got.2, Some(client.channel.id()));
+    let counters = client.channel.event_loop().counters();
+    assert_eq!(counters.unhandled_exceptions, client_before + 1);
+    assert_eq!(server_loop.counters().unhandled_exceptions, server_before);
+    assert!(crate::pipeline::unhandled_exceptions() > process_before);
+    assert!(client.channel.is_open());
+    client.channel.event_loop().set_exception_handler(None);
+    client.channel.close().wait(Some(WAIT)).unwrap();
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    shut_down(&servers);
+    shut_down(&clients);
+    check.finish();
+}
