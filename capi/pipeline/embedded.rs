@@ -9,8 +9,10 @@
 //! reaches the tail is kept for `nx_embedded_channel_read_inbound`; messages written
 //! outbound and flushed are kept for `nx_embedded_channel_read_outbound`. An exception that
 //! reached the tail is returned by the next call below (Netty's `checkException`). Tasks of
-//! `nx_channel_schedule` run on a virtual clock that `nx_embedded_channel_advance_time`
-//! moves.
+//! `nx_channel_schedule`, and those scheduled on the channel's loop itself
+//! (`nx_channel_event_loop`: `nx_loop_schedule*`, timers), run on a virtual clock that
+//! `nx_embedded_channel_advance_time` moves (as Netty's `EmbeddedEventLoop`; real time
+//! moves the loop's clock too).
 
 // These are C functions: the pointers come from C and their validity is the documented
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
@@ -206,8 +208,9 @@ pub extern "C" fn nx_embedded_channel_run_pending_tasks(channel: *mut nx_channel
     }
 }
 
-/// Moves the virtual clock forward by `ms` milliseconds (negative: 0) and runs what came due,
-/// as `nx_embedded_channel_run_pending_tasks`.
+/// Moves the virtual clock, and the clock of the channel's loop with it, forward by `ms`
+/// milliseconds (negative: 0) and runs what came due (the channel's scheduled tasks, and the
+/// loop's tasks and timers), as `nx_embedded_channel_run_pending_tasks`.
 ///
 /// Thread safety: the driving thread.
 ///

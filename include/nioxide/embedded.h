@@ -95,8 +95,9 @@ int nx_embedded_channel_read_outbound(nx_channel_t *channel, nx_message_t **msg_
 int nx_embedded_channel_run_pending_tasks(nx_channel_t *channel);
 
 /**
- * Moves the virtual clock forward by `ms` milliseconds (negative: 0) and runs what came due,
- * as `nx_embedded_channel_run_pending_tasks`.
+ * Moves the virtual clock, and the clock of the channel's loop with it, forward by `ms`
+ * milliseconds (negative: 0) and runs what came due (the channel's scheduled tasks, and the
+ * loop's tasks and timers), as `nx_embedded_channel_run_pending_tasks`.
  *
  * Thread safety: the driving thread.
  *

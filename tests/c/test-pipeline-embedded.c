@@ -302,6 +302,48 @@ TEST_IMPL(pipeline_embedded_virtual_time) {
   return 0;
 }
 
+/* What is scheduled on an embedded channel's loop itself (nx_channel_event_loop), and its
+ * timers, come due on the virtual clock as well (Netty's EmbeddedEventLoop). */
+static int add_to(nx_loop_t *loop, void *counter) {
+  (void)loop;
+  *(int *)counter += 1;
+  return 0;
+}
+static void timer_fired(nx_timer_t *timer, void *counter) {
+  (void)timer;
+  *(int *)counter += 100;
+}
+
+TEST_IMPL(pipeline_embedded_loop_virtual_time) {
+  nx_channel_t *ch;
+  nx_loop_t *loop;
+  nx_promise_t *future;
+  nx_timer_t *timer;
+  int ran = 0;
+  int64_t started = t_now_ms();
+  ASSERT_OK(nx_embedded_channel_new(NULL, NULL, &ch));
+  ASSERT_OK(nx_channel_event_loop(ch, &loop));
+  ASSERT_OK(nx_loop_schedule(loop, 60 * 1000, add_to, &ran, NULL, &future));
+  ASSERT_OK(nx_timer_new(loop, timer_fired, &ran, NULL, &timer));
+  ASSERT_OK(nx_timer_start(timer, 90 * 1000, 0));
+  ASSERT_OK(nx_embedded_channel_run_pending_tasks(ch));
+  ASSERT_EQ(ran, 0);
+  ASSERT_OK(nx_embedded_channel_advance_time(ch, 59 * 1000));
+  ASSERT_EQ(ran, 0);
+  ASSERT_EQ(nx_promise_is_done(future), 0);
+  ASSERT_OK(nx_embedded_channel_advance_time(ch, 1000 + 1));
+  ASSERT_EQ(ran, 1);
+  ASSERT_EQ(nx_promise_is_success(future), 1);
+  ASSERT_OK(nx_embedded_channel_advance_time(ch, 30 * 1000));
+  ASSERT_EQ(ran, 101);
+  ASSERT_LT(t_now_ms() - started, 60 * 1000); /* virtual, not real, time */
+  ASSERT_OK(nx_promise_free(future));
+  ASSERT_OK(nx_timer_free(timer));
+  ASSERT_OK(nx_embedded_channel_finish(ch));
+  ASSERT_OK(nx_channel_free(ch));
+  return 0;
+}
+
 /* Messages: retained past the callback, slices, user messages passed through handlers and
  * freed once, user events with tags, and the handles given to callbacks gone afterwards. */
 struct keep_state {

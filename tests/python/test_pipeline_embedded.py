@@ -420,6 +420,34 @@ def test_virtual_time_runs_scheduled_tasks_when_advanced() -> None:
     assert not ch.finish()
 
 
+def test_the_executors_own_tasks_run_on_the_virtual_clock() -> None:
+    """ctx.executor of an embedded channel is its loop (the channel's event_loop), whose own
+    scheduled tasks come due on the virtual clock, as on Netty's EmbeddedEventLoop."""
+    fired: list[str] = []
+
+    class Idle(nioxide.ChannelInboundHandler):
+        def handler_added(self, ctx: Any) -> None:
+            assert ctx.executor is ctx.channel.event_loop and ctx.executor.in_event_loop()
+            self.timeout = ctx.executor.schedule(60.0, fired.append, "idle")
+            ctx.executor.schedule_at_fixed_rate(10.0, 10.0, fired.append, "tick")
+
+    ch = nioxide.EmbeddedChannel(Idle())
+    loop = ch.channel.event_loop
+    assert isinstance(loop, nioxide.EventLoop)
+    ch.run_pending_tasks()
+    assert fired == []
+    ch.advance_time_by(10.5)
+    assert fired == ["tick"]
+    ch.advance_time_by(50.0)
+    assert fired.count("idle") == 1 and fired.count("tick") == 6
+    assert ch.pipeline.get("handler-0").timeout.done()
+    started = loop.now()
+    ch.advance_time_by(100.0)
+    assert loop.now() >= started + 100.0
+    assert not ch.finish()
+    del loop
+
+
 def test_an_outbound_handler_completes_the_promise_it_is_given() -> None:
     class Swallow(nioxide.ChannelOutboundHandler):
         def write(self, ctx: Any, msg: Any, promise: Any) -> None:

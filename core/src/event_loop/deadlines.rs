@@ -122,6 +122,9 @@ pub(super) struct Deadlines {
     /// threads add to it; the loop's thread reads it and resets it with plain stores, so a
     /// lost count only delays a purge.
     cancelled: AtomicUsize,
+    /// Nanoseconds added to the monotonic clock for this loop's time
+    /// ([`EventLoop::advance_clock`]): zero except on a loop whose clock a test moves.
+    offset: AtomicU64,
 }
 
 /// The monotonic clock in nanoseconds: the loop's time, for deadlines.
@@ -624,6 +627,30 @@ impl TimerHeap {
 }
 
 impl EventLoop {
+    /// The loop's clock in nanoseconds, on which its deadlines are: the monotonic clock
+    /// ([`clock_ns`]) plus what [`advance_clock`](Self::advance_clock) moved it by (zero on
+    /// every loop but an embedded channel's).
+    #[inline]
+    pub(super) fn clock(&self) -> u64 {
+        clock_ns().wrapping_add(self.inner.deadlines.offset.load(Ordering::Relaxed))
+    }
+
+    /// Moves the loop's clock forward by `by` (Netty's `EmbeddedEventLoop.advanceTimeBy`):
+    /// scheduled tasks and timers whose deadline it passes are due, and run in the loop's
+    /// next turn. For a loop that a test drives (an embedded channel's); real time goes on
+    /// as well.
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        self.inner
+            .deadlines
+            .offset
+            .fetch_add(nanos(by), Ordering::Relaxed);
+    }
+
+    /// How far [`advance_clock`](Self::advance_clock) moved the loop's clock.
+    pub(super) fn clock_offset(&self) -> Duration {
+        Duration::from_nanos(self.inner.deadlines.offset.load(Ordering::Relaxed))
+    }
+
     /// Runs `f` on the deadline heaps, on the thread that holds the loop's run right (see the
     /// module docs). `f` must call no user code.
     #[inline]
@@ -692,7 +719,7 @@ impl EventLoop {
     /// How long until the earliest deadline (zero if it has passed), if there is one.
     pub(super) fn until_next_deadline(&self) -> Option<Duration> {
         let next = self.next_deadline()?;
-        Some(Duration::from_nanos(next.saturating_sub(clock_ns())))
+        Some(Duration::from_nanos(next.saturating_sub(self.clock())))
     }
 
     /// Whether an armed reusable timer is ref'd: from the heaps on the run-right holder, else

@@ -372,9 +372,10 @@ impl EventLoop {
         (self.inner.run_right, self.inner.run_right.loop_id())
     }
 
-    /// The loop's monotonic clock: time since the loop was created.
+    /// The loop's monotonic clock: time since the loop was created (plus what an embedded
+    /// channel's virtual clock moved it by).
     pub fn now(&self) -> Duration {
-        self.inner.start.elapsed()
+        self.inner.start.elapsed() + self.clock_offset()
     }
 
     /// The instant `now()` counts from.

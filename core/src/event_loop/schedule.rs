@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use super::deadlines::{clock_ns, nanos};
+use super::deadlines::nanos;
 use super::promise::{Failure, Promise, Value};
 use super::{EventLoop, Future, SHUTTING_DOWN, TERMINATED, Task, WeakEventLoop, deadlines};
 use crate::sync::lock;
@@ -166,7 +166,7 @@ impl EventLoop {
         let Some(body) = task.take() else {
             return Err(ErrorKind::InvalidArgument.into());
         };
-        let deadline = clock_ns().saturating_add(nanos(delay));
+        let deadline = self.clock().saturating_add(nanos(delay));
         let future = Promise::new(Some(self));
         let timer = Arc::new(Timer::new(future.clone(), body, repeat));
         self.inner.refs.fetch_add(1, Ordering::AcqRel);
@@ -256,7 +256,7 @@ impl EventLoop {
     /// The timer phase of a turn, on the loop's running thread: fires the due scheduled tasks
     /// and reusable timers in deadline order.
     pub(super) fn run_timers(&self) {
-        let now = clock_ns();
+        let now = self.clock();
         let mut armed_by = None;
         loop {
             // Cancelled tasks (and what they own) are released on the loop's thread, outside
@@ -317,7 +317,7 @@ impl EventLoop {
                     *lock(&timer.task) = Some(task);
                     let next = match repeat {
                         Repeat::FixedRate(p) => entry.deadline.saturating_add(nanos(p)),
-                        Repeat::FixedDelay(d) => clock_ns().saturating_add(nanos(d)),
+                        Repeat::FixedDelay(d) => self.clock().saturating_add(nanos(d)),
                         Repeat::Once => unreachable!(),
                     };
                     self.deadlines(|heap| heap.push(next, timer));

@@ -69,9 +69,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::deadlines::{
-    Heap, INACTIVE_DUE, LoopCell, clock_ns, deadline_after, take_parked, until,
-};
+use super::deadlines::{Heap, INACTIVE_DUE, LoopCell, deadline_after, take_parked, until};
 use super::{EventLoop, LoopInner, OPEN, TERMINATED, Task};
 use crate::sync::lock;
 use crate::sys::fork;
@@ -459,7 +457,7 @@ impl LoopTimer {
     pub fn start(&self, timeout: Duration, repeat: Duration) -> Result<()> {
         fork::check(self.inner.generation)?;
         let lp = &self.event_loop;
-        let deadline = deadline_after(clock_ns(), timeout);
+        let deadline = deadline_after(lp.clock(), timeout);
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(ErrorKind::Closed.into());
         }
@@ -543,7 +541,7 @@ impl LoopTimer {
         }
         match self.inner.due.load(Ordering::Relaxed) {
             INACTIVE_DUE => None,
-            code => Some(until(clock_ns(), code)),
+            code => Some(until(self.event_loop.clock(), code)),
         }
     }
 

@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::deadlines::clock_ns;
 use super::run_right::Held;
 use super::task::NO_MARK;
 use super::{EventLoop, IDLE, RUNNING, io, thread_no};
@@ -272,7 +271,7 @@ impl EventLoop {
         // instant is found by the next look (the wait's timeout is computed under the lock).
         (self.inner.queued.load(Ordering::Acquire)
             && self.inner.own_mark.load(Ordering::Relaxed) != 0)
-            || self.next_deadline().is_some_and(|d| d <= clock_ns())
+            || self.next_deadline().is_some_and(|d| d <= self.clock())
     }
 }
 

@@ -6,12 +6,14 @@
 //! are kept for [`read_outbound`](EmbeddedChannel::read_outbound). An exception that
 //! reached the tail is returned by the next call that checks (Netty's `checkException`).
 //! Tasks the channel schedules ([`Channel::schedule`]) run on a virtual clock that
-//! [`advance_time_by`](EmbeddedChannel::advance_time_by) moves (tasks scheduled on the loop
-//! itself, `ctx.executor().schedule(..)`, keep the real clock and run in
-//! [`run_pending_tasks`](EmbeddedChannel::run_pending_tasks) once due). The channel runs on a loop
+//! [`advance_time_by`](EmbeddedChannel::advance_time_by) moves. The channel runs on a loop
 //! of its own that the thread which made it drives: every call runs inside it, and queued
 //! work (promise listeners, writability events) runs in
 //! [`run_pending_tasks`](EmbeddedChannel::run_pending_tasks) and the calls that write.
+//! [`advance_time_by`](EmbeddedChannel::advance_time_by) moves that loop's clock too (as
+//! Netty's `EmbeddedEventLoop` does), so what is scheduled on the loop itself
+//! (`ctx.executor().schedule(..)`, the loop's timers) comes due as the virtual clock passes
+//! its deadline; real time moves the loop's clock as well (Netty's, unfrozen).
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -136,7 +138,23 @@ impl EmbeddedChannel {
     /// # Errors
     /// OS errors making the loop.
     pub fn new(handlers: Vec<Box<dyn ChannelHandler>>) -> Result<EmbeddedChannel> {
-        let event_loop = EventLoop::new()?;
+        Self::with_event_loop(EventLoop::new()?, handlers)
+    }
+
+    /// [`new`](Self::new) on `event_loop`: a caller-driven loop of this thread
+    /// ([`EventLoop::new`]) that nothing else runs, which the channel drives and closes when
+    /// it is dropped. For a binding that wraps the loop first, so that handlers see it as
+    /// their executor.
+    ///
+    /// # Errors
+    /// `InvalidArgument` (a library-driven loop).
+    pub fn with_event_loop(
+        event_loop: EventLoop,
+        handlers: Vec<Box<dyn ChannelHandler>>,
+    ) -> Result<EmbeddedChannel> {
+        if event_loop.is_library_driven() {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
         let state = Arc::new(EmbeddedState::default());
         state.active.store(true, Ordering::Release);
         let channel = Channel::new(
@@ -278,9 +296,11 @@ impl EmbeddedChannel {
         }
     }
 
-    /// Moves the virtual clock forward by `by` and runs what came due.
+    /// Moves the virtual clock, and the loop's clock with it, forward by `by` and runs what
+    /// came due.
     pub fn advance_time_by(&self, by: Duration) {
         lock(&self.state.clock).0 += by;
+        self.event_loop.advance_clock(by);
         self.run_pending_tasks();
     }
 

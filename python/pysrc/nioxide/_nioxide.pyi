@@ -1587,7 +1587,8 @@ class Channel:
 
     @property
     def event_loop(self) -> Any:
-        """The :class:`EventLoop` the channel belongs to (``None`` for an embedded one)."""
+        """The :class:`EventLoop` the channel belongs to (an embedded channel's is its own,
+        on its virtual clock)."""
 
     @property
     def parent(self) -> Channel | None:
@@ -1866,7 +1867,7 @@ class ChannelHandlerContext:
 
     @property
     def executor(self) -> Any:
-        """The :class:`EventLoop` the handler runs on (``None`` for an embedded channel)."""
+        """The :class:`EventLoop` the handler runs on (the channel's ``event_loop``)."""
 
     @property
     def handler(self) -> Any:
@@ -1995,9 +1996,11 @@ class EmbeddedChannel:
     """A channel with no I/O for testing handlers (Netty's ``EmbeddedChannel``): write
     inbound messages, read what reached the tail and what was written. The pipeline behaves
     as on a real channel. It runs on a loop of its own driven by the thread that made it
-    (use it there); scheduled tasks (:meth:`Channel.schedule`) run on a virtual clock that
-    :meth:`advance_time_by` moves. An exception that reached the tail is raised by the next
-    call that checks (Netty's ``checkException``).
+    (use it there): the channel's ``event_loop`` and its handlers' ``ctx.executor``.
+    Scheduled tasks (:meth:`Channel.schedule`, and the loop's own, as Netty's
+    ``EmbeddedEventLoop``) run on a virtual clock that :meth:`advance_time_by` moves (real
+    time moves it too). An exception that reached the tail is raised by the next call that
+    checks (Netty's ``checkException``).
 
     >>> import nioxide
     >>> class Echo(nioxide.ChannelInboundHandler):

@@ -301,6 +301,16 @@ impl EventLoop {
         Ok(object.unbind())
     }
 
+    /// A new caller-driven loop for an `EmbeddedChannel`, which drives and closes it (so it
+    /// gets no "unclosed" warning of its own): the channel's `event_loop` and its handlers'
+    /// `ctx.executor`.
+    pub(crate) fn for_embedded(py: Python<'_>) -> PyResult<Py<EventLoop>> {
+        let core = nx::EventLoop::new().map_err(to_pyerr)?;
+        let object = Bound::new(py, Self::wrap(core, true))?;
+        object.get().state.remember(object.as_any())?;
+        Ok(object.unbind())
+    }
+
     /// The loop's state, for work registered on it (records the loop's object for the
     /// exception handler's `loop` argument).
     pub(crate) fn state_of(slf: &Bound<'_, Self>) -> PyResult<Arc<LoopState>> {

@@ -1,7 +1,8 @@
 //! `nioxide.EmbeddedChannel`: core's [`EmbeddedChannel`](nx::EmbeddedChannel), a channel with
 //! no I/O for testing handlers. It runs on a loop of its own that the thread which made it
-//! drives (the class is bound to that thread); scheduled tasks run on a virtual clock that
-//! `advance_time_by` moves. An exception that reached the tail is raised by the next call
+//! drives (the class is bound to that thread), whose `EventLoop` object is the channel's
+//! `event_loop` and its handlers' `ctx.executor`; scheduled tasks (the channel's and the
+//! loop's) run on a virtual clock that `advance_time_by` moves. An exception that reached the tail is raised by the next call
 //! that checks (Netty's `checkException`).
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use super::handler::{boxed, exception_of, unclaim};
 use super::list::ChannelPipeline;
 use super::message::{from_message, to_message};
 use crate::error::{invalid, to_pyerr};
+use crate::event_loop::EventLoop;
 
 /// A channel with no I/O for testing handlers; see the stub for the Python documentation.
 #[pyclass(module = "nioxide._nioxide", unsendable)]
@@ -25,6 +27,8 @@ use crate::error::{invalid, to_pyerr};
 pub(crate) struct EmbeddedChannel {
     core: nx::EmbeddedChannel,
     channel: Py<Channel>,
+    /// The loop's object: the channel's `event_loop`, its handlers' `ctx.executor`.
+    event_loop: Py<EventLoop>,
 }
 
 /// The exception of a failure, raised.
@@ -39,6 +43,7 @@ impl EmbeddedChannel {
     #[new]
     #[pyo3(signature = (*handlers))]
     fn new(py: Python<'_>, handlers: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let event_loop = EventLoop::for_embedded(py)?;
         let mut boxes = Vec::with_capacity(handlers.len());
         for (i, handler) in handlers.iter().enumerate() {
             match boxed(&handler) {
@@ -51,14 +56,14 @@ impl EmbeddedChannel {
                 }
             }
         }
-        let core = nx::EmbeddedChannel::new(boxes).map_err(to_pyerr)?;
-        // What the channel does not keep for `check_exception` (a second exception before a
-        // check) goes to Python's default exception handler, as on other loops.
-        core.channel()
-            .event_loop()
-            .set_exception_handler(Some(channel::exception_handler()));
+        let core_loop = event_loop.get().core.clone();
+        let core = nx::EmbeddedChannel::with_event_loop(core_loop, boxes).map_err(to_pyerr)?;
         let channel = channel::object(py, core.channel())?.unbind();
-        Ok(EmbeddedChannel { core, channel })
+        Ok(EmbeddedChannel {
+            core,
+            channel,
+            event_loop,
+        })
     }
 
     #[getter]
@@ -174,7 +179,8 @@ impl EmbeddedChannel {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.channel)
+        visit.call(&self.channel)?;
+        visit.call(&self.event_loop)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

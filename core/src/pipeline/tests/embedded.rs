@@ -437,6 +437,62 @@ fn scheduled_tasks_run_on_the_virtual_clock() {
     ch.finish().unwrap();
 }
 
+/// What is scheduled on an embedded channel's loop itself (`ctx.executor().schedule`), and
+/// the loop's timers, come due on the virtual clock too (Netty's `EmbeddedEventLoop`).
+#[test]
+fn the_loops_own_tasks_and_timers_run_on_the_virtual_clock() {
+    use crate::event_loop::Repeat;
+    let ch = EmbeddedChannel::new(vec![]).unwrap();
+    let event_loop = ch.channel().event_loop().clone();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let hour = event_loop
+        .schedule(Duration::from_secs(3600), Repeat::Once, move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+        .unwrap();
+    let r = ran.clone();
+    let every_minute = event_loop
+        .schedule(
+            Duration::from_secs(60),
+            Repeat::FixedRate(Duration::from_secs(60)),
+            move |_| {
+                r.fetch_add(100, Ordering::SeqCst);
+                Ok(None)
+            },
+        )
+        .unwrap();
+    let r = ran.clone();
+    let timer = event_loop
+        .timer(move |_, _| {
+            r.fetch_add(10_000, Ordering::SeqCst);
+        })
+        .unwrap();
+    timer
+        .start(Duration::from_secs(90), Duration::ZERO)
+        .unwrap();
+    let before = event_loop.now();
+    ch.run_pending_tasks();
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing is due in real time");
+    ch.advance_time_by(Duration::from_secs(61));
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+    ch.advance_time_by(Duration::from_secs(60)); // 121 s: the rate's second run, the timer
+    assert_eq!(ran.load(Ordering::SeqCst), 10_200);
+    assert!(!hour.is_done());
+    ch.advance_time_by(Duration::from_secs(3600));
+    assert_eq!(
+        ran.load(Ordering::SeqCst) % 100,
+        1,
+        "the hour's task ran once"
+    );
+    assert!(hour.is_success());
+    assert!(event_loop.now() >= before + Duration::from_secs(3721));
+    assert!(every_minute.cancel());
+    timer.close();
+    ch.finish().unwrap();
+}
+
 /// Writes every read back, flushing at read complete (Netty's echo handler).
 pub(crate) struct Echo;
 
