@@ -210,6 +210,56 @@ static inline void t_close_free(nx_channel_t *channel) {
   ASSERT_OK(nx_channel_free(channel));
 }
 
+/* A local server bound to `name` on `group` (which serves the accepted channels too, each set
+ * up by `child_init`, may be NULL), with auto-read as `auto_read` says. The bootstrap is freed
+ * (the server lives on); the server's handle is the caller's. */
+static inline nx_channel_t *t_local_server(nx_loop_group_t *group, const char *name,
+                                           nx_channel_init_cb child_init, void *child_arg,
+                                           int auto_read) {
+  struct sockaddr_un un;
+  socklen_t len = t_local_address(name, &un);
+  nx_server_bootstrap_t *sb;
+  nx_channel_t *server;
+  nx_promise_t *bound;
+  ASSERT_OK(nx_server_bootstrap_new(&sb));
+  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
+  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
+  ASSERT_OK(nx_server_bootstrap_option(sb, NX_OPTION_AUTO_READ, auto_read));
+  if (child_init != NULL)
+    ASSERT_OK(nx_server_bootstrap_child_handler(sb, child_init, child_arg, NULL));
+  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
+  t_await_ok(bound);
+  ASSERT_OK(nx_server_bootstrap_free(sb));
+  return server;
+}
+
+/* A local channel on `group` (set up by `init`, may be NULL) connected to the server bound to
+ * `name`; the bootstrap is freed, the channel's handle is the caller's. */
+static inline nx_channel_t *t_local_connect(nx_loop_group_t *group, const char *name,
+                                            nx_channel_init_cb init, void *arg) {
+  struct sockaddr_un un;
+  socklen_t len = t_local_address(name, &un);
+  nx_bootstrap_t *b;
+  nx_channel_t *client;
+  nx_promise_t *connected;
+  ASSERT_OK(nx_bootstrap_new(&b));
+  ASSERT_OK(nx_bootstrap_group(b, group));
+  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
+  if (init != NULL)
+    ASSERT_OK(nx_bootstrap_handler(b, init, arg, NULL));
+  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
+  t_await_ok(connected);
+  ASSERT_OK(nx_bootstrap_free(b));
+  return client;
+}
+
+/* Shuts the group down gracefully, waits for it (bounded) and frees it. */
+static inline void t_free_group(nx_loop_group_t *group) {
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(group));
+}
+
 /* A buffer message holding `text` (without its NUL). */
 static inline nx_message_t *t_text(const char *text) {
   nx_message_t *msg;

@@ -135,6 +135,30 @@ static void count_write(nx_promise_t *promise, void *arg) {
   ASSERT_OK(nx_promise_free(promise));
 }
 
+/* Writes `writes` times `size` bytes of `chunk` to `ch`, each with a promise counted in
+ * `results`, flushes, and waits (bounded) until the queued byte count stops moving above 0
+ * (the peer's buffers are full); returns that count. */
+static size_t write_until_stalled(nx_channel_t *ch, nx_loop_t *loop, const uint8_t *chunk,
+                                  size_t size, int writes, struct write_results *results) {
+  size_t queued = 0, last = 0;
+  for (int i = 0; i < writes; i++) {
+    nx_promise_t *p;
+    ASSERT_OK(nx_promise_new(loop, &p));
+    ASSERT_OK(nx_promise_add_listener(p, count_write, results, NULL));
+    ASSERT_OK(nx_channel_write_bytes(ch, chunk, size, p));
+  }
+  ASSERT_OK(nx_channel_flush(ch));
+  int64_t deadline = t_now_ms() + T_LIMIT_MS;
+  for (;;) {
+    ASSERT(t_now_ms() < deadline);
+    t_sleep_ms(20);
+    ASSERT_OK(nx_channel_queued_bytes(ch, &queued));
+    if (queued > 0 && queued == last)
+      return queued;
+    last = queued;
+  }
+}
+
 /* Connects a pipeline client (SO_SNDBUF small) to a raw peer with a small receive buffer;
  * returns the accepted raw descriptor. */
 static int connect_to_raw(nx_loop_group_t *group, struct t_log *log, nx_bootstrap_t **b,
@@ -163,30 +187,13 @@ TEST_IMPL(pipeline_peer_reset_fails_each_write_once) {
   nx_loop_t *loop;
   int listener;
   static uint8_t chunk[SIZE];
-  size_t queued = 0;
   t_log_init(&log);
   ASSERT_OK(nx_loop_group_new(1, &group));
   ASSERT_OK(nx_loop_group_next(group, &loop));
   int peer = connect_to_raw(group, &log, &b, &ch, &listener);
-  for (int i = 0; i < WRITES; i++) {
-    nx_promise_t *p;
-    ASSERT_OK(nx_promise_new(loop, &p));
-    ASSERT_OK(nx_promise_add_listener(p, count_write, &results, NULL));
-    ASSERT_OK(nx_channel_write_bytes(ch, chunk, SIZE, p));
-  }
-  ASSERT_OK(nx_channel_flush(ch));
   /* The peer does not read: once the kernel's buffers are full, most of the 1 MiB stays
-   * queued in nioxide (the count stops moving). */
-  int64_t deadline = t_now_ms() + T_LIMIT_MS;
-  size_t last = 0;
-  for (;;) {
-    ASSERT(t_now_ms() < deadline);
-    t_sleep_ms(20);
-    ASSERT_OK(nx_channel_queued_bytes(ch, &queued));
-    if (queued > 0 && queued == last)
-      break;
-    last = queued;
-  }
+   * queued in nioxide. */
+  ASSERT_GT(write_until_stalled(ch, loop, chunk, SIZE, WRITES, &results), 0u);
   /* The peer resets the connection (SO_LINGER 0). */
   struct linger lg = {1, 0};
   ASSERT_OK(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
@@ -581,9 +588,9 @@ TEST_IMPL(pipeline_group_shutdown_with_live_channels) {
 /* A group shut down while a channel has flushed writes queued (the peer does not read yet):
  * the writes go out until the shutdown's deadline, then the channel closes. The bytes of the
  * writes whose promise succeeded reach the peer (and at most a part of the next one),
- * followed by the end of the stream; each promise completes once. `drain` lets the peer read during the shutdown (every write
- * gets out); otherwise it reads only after the deadline closed the channel (some writes fail
- * as closed). */
+ * followed by the end of the stream; each promise completes once. `drain` lets the peer read
+ * during the shutdown (every write gets out); otherwise it reads only after the deadline
+ * closed the channel (some writes fail as closed). */
 static int shutdown_with_queued_writes(int drain) {
   enum { WRITES = 64, SIZE = 4096 };
   struct t_log log;
@@ -594,31 +601,16 @@ static int shutdown_with_queued_writes(int drain) {
   nx_loop_t *loop;
   int listener;
   static uint8_t chunk[SIZE], sink[65536];
-  size_t queued = 0, received = 0;
+  size_t received = 0;
   t_log_init(&log);
   for (size_t i = 0; i < SIZE; i++)
     chunk[i] = (uint8_t)i;
   ASSERT_OK(nx_loop_group_new(1, &group));
   ASSERT_OK(nx_loop_group_next(group, &loop));
   int peer = connect_to_raw(group, &log, &b, &ch, &listener);
-  for (int i = 0; i < WRITES; i++) {
-    nx_promise_t *p;
-    ASSERT_OK(nx_promise_new(loop, &p));
-    ASSERT_OK(nx_promise_add_listener(p, count_write, &results, NULL));
-    ASSERT_OK(nx_channel_write_bytes(ch, chunk, SIZE, p));
-  }
-  ASSERT_OK(nx_channel_flush(ch));
   /* The kernel's small buffers fill; most of the 256 KiB stays queued in nioxide. */
+  ASSERT_GT(write_until_stalled(ch, loop, chunk, SIZE, WRITES, &results), 0u);
   int64_t deadline = t_now_ms() + T_LIMIT_MS;
-  size_t last = 0;
-  for (;;) {
-    ASSERT(t_now_ms() < deadline);
-    t_sleep_ms(20);
-    ASSERT_OK(nx_channel_queued_bytes(ch, &queued));
-    if (queued > 0 && queued == last)
-      break;
-    last = queued;
-  }
   ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, drain ? T_LIMIT_MS : 200));
   if (!drain)
     ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));

@@ -310,29 +310,15 @@ static int outlived_on_loop(nx_loop_t *loop, void *arg) {
 
 TEST_IMPL(pipeline_context_outlived_is_closed) {
   struct outlived o;
-  struct sockaddr_un un;
-  socklen_t len = t_local_address("outlived", &un);
   nx_loop_group_t *group;
-  nx_server_bootstrap_t *sb;
-  nx_bootstrap_t *b;
   nx_channel_t *server, *client, *ch;
-  nx_promise_t *bound, *connected;
   nx_message_t *msg = t_text("late");
   const char *name = NULL;
   memset(&o, 0, sizeof(o));
   ASSERT_OK(nx_loop_group_new(1, &group));
   ASSERT_OK(nx_loop_group_next(group, &o.loop));
-  ASSERT_OK(nx_server_bootstrap_new(&sb));
-  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
-  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
-  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_outlived, &o, NULL));
-  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
-  t_await_ok(bound);
-  ASSERT_OK(nx_bootstrap_new(&b));
-  ASSERT_OK(nx_bootstrap_group(b, group));
-  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
-  t_await_ok(connected);
+  server = t_local_server(group, "outlived", init_outlived, &o, 1);
+  client = t_local_connect(group, "outlived", NULL, NULL);
   t_wait_for(&o.added, 1);
   /* Live: works from this thread (queued). */
   ASSERT_OK(nx_context_flush(o.ctx));
@@ -377,11 +363,7 @@ TEST_IMPL(pipeline_context_outlived_is_closed) {
   }
   ASSERT_OK(nx_message_release(msg));
   t_close_free(server);
-  ASSERT_OK(nx_server_bootstrap_free(sb));
-  ASSERT_OK(nx_bootstrap_free(b));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_free(group));
+  t_free_group(group);
   return 0;
 }
 
@@ -422,29 +404,15 @@ static int count_on_loop(nx_loop_t *loop, void *counter) {
 
 TEST_IMPL(pipeline_channel_event_loop) {
   struct loop_seen seen;
-  struct sockaddr_un un;
-  socklen_t len = t_local_address("channel-loop", &un);
   nx_loop_group_t *group;
   nx_loop_t *group_loop, *client_loop, *embedded_loop;
-  nx_server_bootstrap_t *sb;
-  nx_bootstrap_t *b;
   nx_channel_t *server, *client, *embedded;
-  nx_promise_t *bound, *connected;
   int ran = 0;
   memset(&seen, 0, sizeof(seen));
   ASSERT_OK(nx_loop_group_new(1, &group));
   ASSERT_OK(nx_loop_group_next(group, &group_loop));
-  ASSERT_OK(nx_server_bootstrap_new(&sb));
-  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
-  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
-  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_loop_seen, &seen, NULL));
-  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
-  t_await_ok(bound);
-  ASSERT_OK(nx_bootstrap_new(&b));
-  ASSERT_OK(nx_bootstrap_group(b, group));
-  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
-  t_await_ok(connected);
+  server = t_local_server(group, "channel-loop", init_loop_seen, &seen, 1);
+  client = t_local_connect(group, "channel-loop", NULL, NULL);
   t_wait_for(&seen.done, 1);
   ASSERT_EQ(seen.in_loop, 1); /* asked inside a handler: that is the loop's thread */
   ASSERT_EQ(nx_channel_event_loop(client, NULL), NX_EINVAL);
@@ -479,11 +447,7 @@ TEST_IMPL(pipeline_channel_event_loop) {
   ASSERT_EQ(ran, 2);
   ASSERT_OK(nx_embedded_channel_finish(embedded));
   ASSERT_OK(nx_channel_free(embedded));
-  ASSERT_OK(nx_server_bootstrap_free(sb));
-  ASSERT_OK(nx_bootstrap_free(b));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_free(group));
+  t_free_group(group);
   return 0;
 }
 
@@ -497,29 +461,16 @@ static uint64_t unhandled_on(nx_loop_t *loop) {
 }
 
 TEST_IMPL(pipeline_unhandled_exception_counted_by_its_loop) {
-  struct sockaddr_un un;
-  socklen_t len = t_local_address("unhandled-per-loop", &un);
   nx_loop_group_t *servers, *clients;
   nx_loop_t *server_loop, *client_loop;
-  nx_server_bootstrap_t *sb;
-  nx_bootstrap_t *b;
   nx_channel_t *server, *client;
-  nx_promise_t *bound, *connected;
   uint64_t process_before, process_after;
   int pipefd[2], saved;
   char text[512] = {0};
   ASSERT_OK(nx_loop_group_new(1, &servers));
   ASSERT_OK(nx_loop_group_new(1, &clients));
-  ASSERT_OK(nx_server_bootstrap_new(&sb));
-  ASSERT_OK(nx_server_bootstrap_group(sb, servers, servers));
-  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
-  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
-  t_await_ok(bound);
-  ASSERT_OK(nx_bootstrap_new(&b));
-  ASSERT_OK(nx_bootstrap_group(b, clients));
-  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
-  t_await_ok(connected);
+  server = t_local_server(servers, "unhandled-per-loop", NULL, NULL, 1);
+  client = t_local_connect(clients, "unhandled-per-loop", NULL, NULL);
   ASSERT_OK(nx_channel_event_loop(server, &server_loop));
   ASSERT_OK(nx_channel_event_loop(client, &client_loop));
   ASSERT_EQ(nx_loop_counter(client_loop, 99, &process_before), NX_EINVAL);
@@ -549,13 +500,7 @@ TEST_IMPL(pipeline_unhandled_exception_counted_by_its_loop) {
   ASSERT_EQ(nx_channel_is_open(client), 1);
   t_close_free(client);
   t_close_free(server);
-  ASSERT_OK(nx_server_bootstrap_free(sb));
-  ASSERT_OK(nx_bootstrap_free(b));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(servers, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(clients, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(servers, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(clients, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_free(servers));
-  ASSERT_OK(nx_loop_group_free(clients));
+  t_free_group(servers);
+  t_free_group(clients);
   return 0;
 }

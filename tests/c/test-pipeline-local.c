@@ -17,6 +17,7 @@ struct local_side {
 static int init_reader(nx_channel_t *ch, void *arg) {
   struct local_side *s = arg;
   s->child = ch;
+  ASSERT_OK(nx_channel_set_option(ch, NX_OPTION_AUTO_READ, 0)); /* reads later */
   ASSERT_OK(nx_pipeline_add_last(ch, "rec", &t_recorder, &s->log, NULL, NULL));
   return nx_pipeline_add_last(ch, "sink", &t_sink_handler, &s->sink, NULL, NULL);
 }
@@ -51,13 +52,8 @@ static int settled(const int *value) {
 TEST_IMPL(pipeline_local_backpressure) {
   struct local_side s;
   struct t_log writer_log;
-  struct sockaddr_un un;
-  socklen_t len = t_local_address("backpressure", &un);
   nx_loop_group_t *group;
-  nx_server_bootstrap_t *sb;
-  nx_bootstrap_t *b;
   nx_channel_t *server, *client;
-  nx_promise_t *bound, *connected;
   nx_loop_t *loop;
   uint8_t *data = t_random_bytes((size_t)WRITES * CHUNK, 7);
   size_t queued;
@@ -68,19 +64,8 @@ TEST_IMPL(pipeline_local_backpressure) {
   s.sink.want = (size_t)WRITES * CHUNK;
   ASSERT_OK(nx_loop_group_new(2, &group));
   ASSERT_OK(nx_loop_group_next(group, &loop));
-  ASSERT_OK(nx_server_bootstrap_new(&sb));
-  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
-  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
-  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_reader, &s, NULL));
-  ASSERT_OK(nx_server_bootstrap_child_option(sb, NX_OPTION_AUTO_READ, 0)); /* reads later */
-  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
-  t_await_ok(bound);
-  ASSERT_OK(nx_bootstrap_new(&b));
-  ASSERT_OK(nx_bootstrap_group(b, group));
-  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
-  ASSERT_OK(nx_bootstrap_handler(b, init_writer, &writer_log, NULL));
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &client, &connected));
-  t_await_ok(connected);
+  server = t_local_server(group, "backpressure", init_reader, &s, 1);
+  client = t_local_connect(group, "backpressure", init_writer, &writer_log);
   while (t_log_count(&s.log, "active") < 1)
     t_sleep_ms(1);
   /* 512 KiB against a peer that does not read: 128 KiB enter its queue, the rest waits. */
@@ -126,11 +111,7 @@ TEST_IMPL(pipeline_local_backpressure) {
   ASSERT_EQ(t_log_count(&writer_log, "writability"), 2); /* one per crossing */
   t_close_free(client);
   t_close_free(server);
-  ASSERT_OK(nx_server_bootstrap_free(sb));
-  ASSERT_OK(nx_bootstrap_free(b));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_free(group));
+  t_free_group(group);
   free(data);
   return 0;
 }
@@ -159,42 +140,24 @@ static void stays_at(const int *value, int want) {
 }
 
 TEST_IMPL(pipeline_local_server_auto_read_gates_accepting) {
-  struct sockaddr_un un;
-  socklen_t len = t_local_address("gated-accept", &un);
   nx_loop_group_t *group;
-  nx_server_bootstrap_t *sb;
-  nx_bootstrap_t *b;
   nx_channel_t *server, *clients[5];
-  nx_promise_t *bound, *connected;
   int active = 0;
   ASSERT_OK(nx_loop_group_new(2, &group));
-  ASSERT_OK(nx_server_bootstrap_new(&sb));
-  ASSERT_OK(nx_server_bootstrap_group(sb, group, group));
-  ASSERT_OK(nx_server_bootstrap_channel(sb, NX_CHANNEL_LOCAL_SERVER));
-  ASSERT_OK(nx_server_bootstrap_option(sb, NX_OPTION_AUTO_READ, 0));
-  ASSERT_OK(nx_server_bootstrap_child_handler(sb, init_counting, &active, NULL));
-  ASSERT_OK(nx_server_bootstrap_bind(sb, (struct sockaddr *)&un, len, &server, &bound));
-  t_await_ok(bound);
-  ASSERT_OK(nx_bootstrap_new(&b));
-  ASSERT_OK(nx_bootstrap_group(b, group));
-  ASSERT_OK(nx_bootstrap_channel(b, NX_CHANNEL_LOCAL));
-  for (int i = 0; i < 3; i++) {
-    ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[i], &connected));
-    t_await_ok(connected); /* connected, as in a listen backlog */
-  }
+  server = t_local_server(group, "gated-accept", init_counting, &active, 0);
+  for (int i = 0; i < 3; i++) /* connected, as in a listen backlog */
+    clients[i] = t_local_connect(group, "gated-accept", NULL, NULL);
   stays_at(&active, 0);
   ASSERT_OK(nx_channel_read(server)); /* one batch: all three */
   stays_at(&active, 3);
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[3], &connected));
-  t_await_ok(connected);
+  clients[3] = t_local_connect(group, "gated-accept", NULL, NULL);
   stays_at(&active, 3);
   ASSERT_OK(nx_channel_set_option(server, NX_OPTION_AUTO_READ, 1)); /* issues read() */
   stays_at(&active, 4);
   /* Off again: a new connection waits, and the server's close closes it. */
   ASSERT_OK(nx_channel_set_option(server, NX_OPTION_AUTO_READ, 0));
   t_sleep_ms(50);
-  ASSERT_OK(nx_bootstrap_connect(b, (struct sockaddr *)&un, len, &clients[4], &connected));
-  t_await_ok(connected);
+  clients[4] = t_local_connect(group, "gated-accept", NULL, NULL);
   stays_at(&active, 4);
   t_close_free(server);
   t_await_closed(clients[4]);
@@ -202,10 +165,6 @@ TEST_IMPL(pipeline_local_server_auto_read_gates_accepting) {
   ASSERT_EQ(t_load(&active), 4);
   for (int i = 0; i < 5; i++)
     t_close_free(clients[i]);
-  ASSERT_OK(nx_server_bootstrap_free(sb));
-  ASSERT_OK(nx_bootstrap_free(b));
-  ASSERT_OK(nx_loop_group_shutdown_gracefully(group, 0, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_await_termination(group, T_LIMIT_MS));
-  ASSERT_OK(nx_loop_group_free(group));
+  t_free_group(group);
   return 0;
 }
