@@ -35,17 +35,17 @@ static void count_entered(nx_promise_t *promise, void *arg) {
   ASSERT_OK(nx_promise_free(promise));
 }
 
-/* Waits (bounded) until `*value` stays the same for 50 ms; returns it. */
+/* Waits (bounded) until `*value` is above 0 and then stays the same for 100 ms; returns it. */
 static int settled(const int *value) {
   int64_t deadline = t_now_ms() + T_LIMIT_MS;
   int last = -1;
   for (;;) {
     ASSERT(t_now_ms() < deadline);
     int now = t_load(value);
-    if (now == last)
+    if (now > 0 && now == last)
       return now;
     last = now;
-    t_sleep_ms(50);
+    t_sleep_ms(100);
   }
 }
 
