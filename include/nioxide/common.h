@@ -241,6 +241,24 @@
 #define NX_EGROUPSHUTDOWN -3031
 
 /**
+ * Frame too long. A decoder met a frame longer than its maximum; the frame is discarded
+ * and the next one decodes.
+ */
+#define NX_ETOOLONG -3032
+
+/**
+ * Corrupted frame. A decoder met a negative length field or a length shorter than the
+ * frame's own header; decoding goes on with what follows.
+ */
+#define NX_ECORRUPTED -3033
+
+/**
+ * Input is not valid in its encoding. A strict string decoder met malformed bytes; the
+ * frame is dropped.
+ */
+#define NX_EMALFORMED -3034
+
+/**
  * `nx_live_handles`: every type of handle together.
  */
 #define NX_HANDLE_ALL 0
