@@ -22,9 +22,9 @@
 //! - **Re-entrancy**: a read that reaches this handler during a decode run (a handler further
 //!   on fires a read into the pipeline from its head) is queued and appended to the
 //!   cumulation after the current `decode` call, so bytes keep their arrival order, `decode`
-//!   never sees its input change under it, and one decode runs at a time (Netty instead
-//!   cumulates such a read and decodes it in a nested call). Non-buffer messages pass by at
-//!   once.
+//!   never sees its input change under it, and one decode runs at a time (Netty 4.2 queues
+//!   such a read too; 4.1 decoded it in a nested call over the same cumulation). Queued
+//!   non-buffer messages are not held back: they pass by at once.
 //! - **Read complete**: with auto-read off, a batch that produced no message asks for another
 //!   read (`ctx.read()`), so a frame spanning reads does not stall the connection.
 

@@ -66,6 +66,9 @@ pub struct LengthFieldBasedFrameDecoder {
     too_long_length: u128,
     /// Bytes of it still to drop.
     to_discard: u128,
+    /// The whole length of the frame whose header was read, while its body is awaited (the
+    /// header is not parsed again on each read).
+    awaited: Option<usize>,
 }
 
 impl LengthFieldBasedFrameDecoder {
@@ -115,6 +118,7 @@ impl LengthFieldBasedFrameDecoder {
             discarding: false,
             too_long_length: 0,
             to_discard: 0,
+            awaited: None,
         })
     }
 
@@ -196,8 +200,46 @@ impl Decoder for LengthFieldBasedFrameDecoder {
         if self.discarding {
             return self.discard_more(input);
         }
-        if input.len() < self.length_field_end {
+        let length = match self.awaited {
+            Some(length) => length,
+            None => match self.read_header(input)? {
+                Some(length) => length,
+                None => return Ok(()),
+            },
+        };
+        if input.len() < length {
+            self.awaited = Some(length);
             return Ok(());
+        }
+        self.awaited = None;
+        if self.initial_bytes_to_strip > length {
+            input.skip(length);
+            return Err(failure(
+                ErrorKind::CorruptedFrame,
+                format!(
+                    "frame length ({length}) is less than initial_bytes_to_strip ({})",
+                    self.initial_bytes_to_strip
+                ),
+            ));
+        }
+        input.skip(self.initial_bytes_to_strip);
+        out.push(Message::Buffer(
+            input.take(length - self.initial_bytes_to_strip),
+        ));
+        Ok(())
+    }
+}
+
+impl LengthFieldBasedFrameDecoder {
+    /// Reads a frame's header: its whole length if it is acceptable, `None` if the header
+    /// has not fully arrived or the frame is too long (then it is being discarded).
+    ///
+    /// # Errors
+    /// `CorruptedFrame` (the header is skipped), `FrameTooLong` (fail fast, or a too-long
+    /// frame that arrived whole).
+    fn read_header(&mut self, input: &mut Cumulation) -> Result<Option<usize>, Failure> {
+        if input.len() < self.length_field_end {
+            return Ok(None);
         }
         let field = &input.as_slice()[self.length_field_offset..self.length_field_end];
         let value = self.field_value(field);
@@ -233,27 +275,10 @@ impl Decoder for LengthFieldBasedFrameDecoder {
                 self.to_discard = length - available;
                 self.discarding = true;
             }
-            return self.after_discard(true);
+            self.after_discard(true)?;
+            return Ok(None);
         }
-        let length = length as usize;
-        if input.len() < length {
-            return Ok(());
-        }
-        if self.initial_bytes_to_strip > length {
-            input.skip(length);
-            return Err(failure(
-                ErrorKind::CorruptedFrame,
-                format!(
-                    "frame length ({length}) is less than initial_bytes_to_strip ({})",
-                    self.initial_bytes_to_strip
-                ),
-            ));
-        }
-        input.skip(self.initial_bytes_to_strip);
-        out.push(Message::Buffer(
-            input.take(length - self.initial_bytes_to_strip),
-        ));
-        Ok(())
+        Ok(Some(length as usize))
     }
 }
 

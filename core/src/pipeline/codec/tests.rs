@@ -1062,3 +1062,46 @@ impl ChannelHandler for Nothing {
         Mask::NONE
     }
 }
+
+/// Removes the handler named `target` when it reads its first message.
+struct RemoveOnFirst {
+    target: &'static str,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl ChannelHandler for RemoveOnFirst {
+    fn mask(&self) -> Mask {
+        Mask::READ
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        ctx.fire_channel_read(msg);
+        if !self.done.swap(true, Ordering::SeqCst) {
+            ctx.pipeline().remove(self.target)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_decoder_removed_by_a_later_handler_mid_batch_hands_the_rest_on_once() {
+    let check = BufferCheck::start();
+    let (ch, log) = channel(vec![
+        LineBasedFrameDecoder::new(64)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        Box::new(RemoveOnFirst {
+            target: "handler-0",
+            done: Default::default(),
+        }),
+    ]);
+    feed(&ch, b"one\ntwo\nthree");
+    feed(&ch, b"\n");
+    assert_eq!(
+        take(&log),
+        vec![frame(b"one"), frame(b"two\nthree"), frame(b"\n")]
+    );
+    assert_eq!(ch.pipeline().names().len(), 2);
+    close(ch);
+    check.finish();
+}
