@@ -8,8 +8,9 @@ use super::super::handler::HandlerResult;
 use super::super::message::Message;
 use super::cumulation::Cumulation;
 use super::decoder::Decoder;
+use super::invalid;
 use super::line::LineBasedFrameDecoder;
-use super::{invalid, too_long};
+use super::split::Splitter;
 use crate::event_loop::Failure;
 
 /// Splits the input at any of its delimiters into buffer messages; where several match, the
@@ -28,14 +29,9 @@ use crate::event_loop::Failure;
 #[derive(Debug)]
 pub struct DelimiterBasedFrameDecoder {
     delimiters: Vec<Bytes>,
-    max_frame_length: usize,
-    strip_delimiter: bool,
-    fail_fast: bool,
+    split: Splitter,
     /// The longest delimiter's length.
     longest: usize,
-    discarding: bool,
-    /// Bytes of the too-long frame dropped so far.
-    discarded: u128,
     /// Where the next search starts: no delimiter starts before it.
     offset: usize,
     /// The line decoder used for exactly `\n` and `\r\n`.
@@ -77,12 +73,8 @@ impl DelimiterBasedFrameDecoder {
         };
         let mut decoder = DelimiterBasedFrameDecoder {
             delimiters,
-            max_frame_length,
-            strip_delimiter: true,
-            fail_fast: true,
+            split: Splitter::new(max_frame_length, true, true),
             longest,
-            discarding: false,
-            discarded: 0,
             offset: 0,
             lines,
         };
@@ -92,21 +84,21 @@ impl DelimiterBasedFrameDecoder {
 
     /// Whether frames exclude their delimiter (default `true`).
     pub fn with_strip_delimiter(mut self, strip_delimiter: bool) -> DelimiterBasedFrameDecoder {
-        self.strip_delimiter = strip_delimiter;
+        self.split.strip_delimiter = strip_delimiter;
         self.configure_lines();
         self
     }
 
     /// Whether a too-long frame is reported as soon as it is detected (default `true`).
     pub fn with_fail_fast(mut self, fail_fast: bool) -> DelimiterBasedFrameDecoder {
-        self.fail_fast = fail_fast;
+        self.split.fail_fast = fail_fast;
         self.configure_lines();
         self
     }
 
     /// The maximum frame length.
     pub fn max_frame_length(&self) -> usize {
-        self.max_frame_length
+        self.split.max_frame_length
     }
 
     /// The delimiters.
@@ -119,15 +111,15 @@ impl DelimiterBasedFrameDecoder {
         if let Some(lines) = self.lines.take() {
             self.lines = Some(
                 lines
-                    .with_strip_delimiter(self.strip_delimiter)
-                    .with_fail_fast(self.fail_fast),
+                    .with_strip_delimiter(self.split.strip_delimiter)
+                    .with_fail_fast(self.split.fail_fast),
             );
         }
     }
 
-    /// The shortest frame's length and its delimiter's length; on a miss, remembers where to
-    /// search next time.
-    fn find(&mut self, input: &Cumulation) -> Option<(usize, usize)> {
+    /// The first delimiter at or after the search offset: where it starts and its length
+    /// (the shortest frame wins).
+    fn find(&self, input: &Cumulation) -> Option<(usize, usize)> {
         let mut best: Option<(usize, usize)> = None;
         for delimiter in &self.delimiters {
             if let Some(at) = input.find(delimiter, self.offset) {
@@ -136,19 +128,7 @@ impl DelimiterBasedFrameDecoder {
                 }
             }
         }
-        self.offset = match best {
-            Some(_) => 0,
-            None => input.len().saturating_sub(self.longest - 1),
-        };
         best
-    }
-
-    /// Drops the input while discarding, keeping what may start a delimiter.
-    fn discard(&mut self, input: &mut Cumulation) {
-        let drop = input.len().saturating_sub(self.longest - 1);
-        self.discarded += drop as u128;
-        input.skip(drop);
-        self.offset = 0;
     }
 }
 
@@ -162,49 +142,18 @@ impl Decoder for DelimiterBasedFrameDecoder {
         if let Some(lines) = self.lines.as_mut() {
             return lines.decode(ctx, input, out);
         }
-        let found = self.find(input);
-        if self.discarding {
-            match found {
-                Some((at, delimiter)) => {
-                    let length = self.discarded + at as u128;
-                    input.skip(at + delimiter);
-                    self.discarded = 0;
-                    self.discarding = false;
-                    if !self.fail_fast {
-                        return Err(too_long(Some(length), self.max_frame_length));
-                    }
-                }
-                None => self.discard(input),
-            }
-            return Ok(());
-        }
-        match found {
+        match self.find(input) {
             Some((at, delimiter)) => {
-                if at > self.max_frame_length {
-                    input.skip(at + delimiter);
-                    return Err(too_long(Some(at as u128), self.max_frame_length));
-                }
-                if self.strip_delimiter {
-                    let frame = input.take(at);
-                    input.skip(delimiter);
-                    out.push(Message::Buffer(frame));
-                } else {
-                    out.push(Message::Buffer(input.take(at + delimiter)));
-                }
+                self.offset = 0;
+                self.split.found(input, at, delimiter, out)
             }
             None => {
                 // The last bytes may be the start of a delimiter: they do not count yet.
-                let content = input.len().saturating_sub(self.longest - 1);
-                if content > self.max_frame_length {
-                    self.discarding = true;
-                    self.discarded = 0;
-                    self.discard(input);
-                    if self.fail_fast {
-                        return Err(too_long(None, self.max_frame_length));
-                    }
-                }
+                let undecided = self.longest - 1;
+                let result = self.split.missing(input, undecided);
+                self.offset = input.len().saturating_sub(undecided);
+                result
             }
         }
-        Ok(())
     }
 }

@@ -80,6 +80,7 @@ mod encoder;
 mod fixed_length;
 mod length_field;
 mod line;
+mod split;
 mod string;
 
 #[cfg(test)]

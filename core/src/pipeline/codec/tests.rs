@@ -115,6 +115,25 @@ fn feed_bytewise(ch: &EmbeddedChannel, data: &[u8]) {
     }
 }
 
+/// What a too-long frame shows while it is being skipped: its error with fail fast,
+/// nothing otherwise.
+fn reported_early(fail_fast: bool) -> Vec<Seen> {
+    if fail_fast {
+        vec![Seen::Error(ErrorKind::FrameTooLong)]
+    } else {
+        vec![]
+    }
+}
+
+/// Checks a too-long frame's one error: `early` (while skipping) with fail fast, otherwise
+/// in `late` just before the frame `next` that follows it.
+fn assert_reported(fail_fast: bool, early: Vec<Seen>, late: Vec<Seen>, next: &[u8]) {
+    assert_eq!(early, reported_early(fail_fast));
+    let mut want = reported_early(!fail_fast);
+    want.push(frame(next));
+    assert_eq!(late, want);
+}
+
 fn close(ch: EmbeddedChannel) {
     assert!(!ch.finish().unwrap());
 }
@@ -261,16 +280,7 @@ fn a_line_at_exactly_the_maximum_decodes_and_one_byte_more_fails_once() {
         let early = take(&log);
         feed(&ch, b"gh\nnext\n");
         let late = take(&log);
-        if fail_fast {
-            assert_eq!(early, vec![Seen::Error(ErrorKind::FrameTooLong)]);
-            assert_eq!(late, vec![frame(b"next")]);
-        } else {
-            assert_eq!(early, vec![]);
-            assert_eq!(
-                late,
-                vec![Seen::Error(ErrorKind::FrameTooLong), frame(b"next")]
-            );
-        }
+        assert_reported(fail_fast, early, late, b"next");
         close(ch);
     }
     check.finish();
@@ -290,18 +300,11 @@ fn ten_mebibytes_of_garbage<D: Decoder>(decoder: D, fail_fast: bool, good: &[u8]
         if i == 20 {
             // Past the maximum: fail fast has reported it, the other mode not yet.
             let seen = take(&log);
-            if fail_fast {
-                assert_eq!(seen, vec![Seen::Error(ErrorKind::FrameTooLong)]);
-            } else {
-                assert_eq!(seen, vec![]);
-            }
+            assert_eq!(seen, reported_early(fail_fast));
         }
     }
     feed(&ch, good);
-    let mut expected = vec![];
-    if !fail_fast {
-        expected.push(Seen::Error(ErrorKind::FrameTooLong));
-    }
+    let mut expected = reported_early(!fail_fast);
     expected.push(frame(want));
     assert_eq!(take(&log), expected);
     // Below the maximum plus a read of readable bytes; the storage doubles as it grows.
@@ -483,16 +486,7 @@ fn a_frame_at_the_maximum_decodes_and_longer_ones_are_skipped_in_both_fail_modes
         }
         feed(&ch, b"\x00\x00\x00\x02ok");
         let late = take(&log);
-        if fail_fast {
-            assert_eq!(early, vec![Seen::Error(ErrorKind::FrameTooLong)]);
-            assert_eq!(late, vec![frame(b"ok")]);
-        } else {
-            assert_eq!(early, vec![]);
-            assert_eq!(
-                late,
-                vec![Seen::Error(ErrorKind::FrameTooLong), frame(b"ok")]
-            );
-        }
+        assert_reported(fail_fast, early, late, b"ok");
         let peak = peak.load(Ordering::SeqCst);
         assert!(peak <= (1 << 20) + 128 * 1024, "held {peak}");
         close(ch);
