@@ -186,7 +186,7 @@ impl IdleStateHandler {
 
     fn __repr__(&self) -> String {
         format!(
-            "nioxide.IdleStateHandler({}, {}, {})",
+            "nioxide.IdleStateHandler({:?}, {:?}, {:?})",
             self.times[0].as_secs_f64(),
             self.times[1].as_secs_f64(),
             self.times[2].as_secs_f64()
@@ -218,7 +218,7 @@ impl ReadTimeoutHandler {
     }
 
     fn __repr__(&self) -> String {
-        format!("nioxide.ReadTimeoutHandler({})", self.timeout.as_secs_f64())
+        format!("nioxide.ReadTimeoutHandler({:?})", self.timeout.as_secs_f64())
     }
 }
 
