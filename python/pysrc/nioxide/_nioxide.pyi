@@ -73,6 +73,12 @@ __all__ = [
     "AsynchronousSocketChannel",
     "AsynchronousFileChannel",
     "FileLock",
+    "NativeHandler",
+    "IdleState",
+    "IdleStateEvent",
+    "IdleStateHandler",
+    "ReadTimeoutHandler",
+    "WriteTimeoutHandler",
     "live_objects",
 ]
 
@@ -2085,6 +2091,7 @@ class EmbeddedChannel:
 
 # --- handlers nioxide ships (native handlers) --------------------------------------------
 
+@disjoint_base
 class NativeHandler:
     """The base class of the handlers nioxide ships (:class:`IdleStateHandler`,
     :class:`ReadTimeoutHandler`, :class:`WriteTimeoutHandler`, and the codecs): handlers
@@ -2109,7 +2116,7 @@ class IdleState:
     ALL_IDLE: Final[IdleState]
     """Nothing was read or written for the all-idle time."""
 
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __int__(self) -> int: ...
 
