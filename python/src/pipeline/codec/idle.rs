@@ -19,26 +19,17 @@ use super::NativeHandler;
 use crate::error::invalid;
 use crate::selector::FOREVER;
 
-/// Which kind of idleness an `IdleStateEvent` reports; see the stub.
+/// Which kind of idleness an `IdleStateEvent` reports; see the stub. (Its members are
+/// core's [`nx::IdleState`]s; the singletons hold the class's own member objects.)
 #[pyclass(module = "nioxide._nioxide", eq, eq_int, frozen, hash)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum IdleState {
     #[pyo3(name = "READER_IDLE")]
-    ReaderIdle,
+    Reader,
     #[pyo3(name = "WRITER_IDLE")]
-    WriterIdle,
+    Writer,
     #[pyo3(name = "ALL_IDLE")]
-    AllIdle,
-}
-
-impl From<nx::IdleState> for IdleState {
-    fn from(state: nx::IdleState) -> IdleState {
-        match state {
-            nx::IdleState::ReaderIdle => IdleState::ReaderIdle,
-            nx::IdleState::WriterIdle => IdleState::WriterIdle,
-            nx::IdleState::AllIdle => IdleState::AllIdle,
-        }
-    }
+    All,
 }
 
 /// An idle event; see the stub. Only the six singletons exist.
@@ -218,7 +209,10 @@ impl ReadTimeoutHandler {
     }
 
     fn __repr__(&self) -> String {
-        format!("nioxide.ReadTimeoutHandler({:?})", self.timeout.as_secs_f64())
+        format!(
+            "nioxide.ReadTimeoutHandler({:?})",
+            self.timeout.as_secs_f64()
+        )
     }
 }
 
