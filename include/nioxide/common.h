@@ -355,6 +355,12 @@
 #define NX_HANDLE_AIO_FILE 18
 
 /**
+ * `nx_live_handles`: handlers nioxide made (`nx_handler_t`) that were neither added nor
+ * freed yet.
+ */
+#define NX_HANDLE_HANDLER 19
+
+/**
  * An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
  * by the caller from `nx_aio_file_open` until `nx_aio_file_free`; it belongs to its loop.
  */
@@ -400,6 +406,14 @@ typedef struct nx_channel_t nx_channel_t;
  * is running), `NX_EBADHANDLE` once its channel is torn down.
  */
 typedef struct nx_context_t nx_context_t;
+
+/**
+ * A handler nioxide made (a codec, an idle-state handler: the `nx_codec_*` constructors):
+ * an opaque handle, the caller's until `nx_pipeline_add_handler` (or
+ * `nx_pipeline_replace_handler`) adds it, then the pipeline's (the handle is gone:
+ * `NX_EBADHANDLE`); one never added is freed with `nx_handler_free`.
+ */
+typedef struct nx_handler_t nx_handler_t;
 
 /**
  * A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an

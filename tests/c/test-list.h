@@ -303,6 +303,13 @@ TEST_ENTRY(pipeline_handles_misuse)
 TEST_ENTRY(pipeline_handles_fast_path_on_loop)
 TEST_ENTRY(pipeline_handler_size_inside_a_field)
 
+/* test-codec-idle.c */
+TEST_ENTRY(codec_idle_events_on_virtual_time)
+TEST_ENTRY(codec_idle_read_timeout_closes_once)
+TEST_ENTRY(codec_idle_write_timeout_closes_once)
+TEST_ENTRY(codec_idle_handler_ownership)
+TEST_ENTRY(codec_idle_tcp_reader_idle_then_read_timeout)
+
 /* test-aio-socket.c */
 TEST_ENTRY(aio_handlers_accept_connect_read_write)
 TEST_ENTRY(aio_futures_accept_connect_read_write)

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::channel::{self, Channel};
+use super::codec;
 use super::handler::{boxed, exception_of, unclaim};
 use super::list::ChannelPipeline;
 use super::message::{from_message, to_message};
@@ -52,6 +53,11 @@ impl EmbeddedChannel {
             }
         }
         let core = nx::EmbeddedChannel::new(boxes).map_err(to_pyerr)?;
+        for (i, handler) in handlers.iter().enumerate() {
+            if let Some(ctx) = core.pipeline().get(&format!("handler-{i}")) {
+                codec::remember(&ctx, &handler);
+            }
+        }
         let channel = channel::object(py, core.channel())?.unbind();
         Ok(EmbeddedChannel { core, channel })
     }

@@ -9,6 +9,9 @@
 //!   [`FixedLengthFrameDecoder`].
 //! - Strings: [`StringDecoder`] (UTF-8 frames to [`Text`] messages, lossy or strict) and
 //!   [`StringEncoder`].
+//! - Idle state: [`IdleStateHandler`] (an [`IdleStateEvent`] when a connection has been idle
+//!   that long), [`ReadTimeoutHandler`] and [`WriteTimeoutHandler`] (close with a timeout
+//!   error), on the channel's timers (an embedded channel's virtual clock).
 //!
 //! Each framing decoder is a [`Decoder`]; [`Decoder::into_handler`] wraps it in the handler a
 //! pipeline takes. Constructors check their configuration and refuse a bad one with an
@@ -78,6 +81,7 @@ mod decoder;
 mod delimiter;
 mod encoder;
 mod fixed_length;
+mod idle;
 mod length_field;
 mod line;
 mod split;
@@ -91,6 +95,10 @@ pub use decoder::{ByteToMessageDecoder, Decoder};
 pub use delimiter::DelimiterBasedFrameDecoder;
 pub use encoder::{Encoder, MessageToByteEncoder};
 pub use fixed_length::FixedLengthFrameDecoder;
+pub use idle::{
+    IdleState, IdleStateEvent, IdleStateHandler, ReadTimeoutHandler, TimeoutKind,
+    WriteTimeoutHandler,
+};
 pub use length_field::{ByteOrder, LengthFieldBasedFrameDecoder, LengthFieldPrepender};
 pub use line::LineBasedFrameDecoder;
 pub use string::{StringDecoder, StringEncoder, Text};
