@@ -1,10 +1,52 @@
-# bench/lib.sh: what the benchmark scripts (bench/run.sh, bench/lines/run.sh) share: starting
-# and stopping a server, and the two measurements of one server at one N against
-# bench/loadgen.c. Sourced, not run. The sourcing script defines
-#   server_command SERVER   sets CMD to the server's command line (the port comes after it);
-#   OUT BENCH REPEAT WARMUP DURATION CG_WARMUP CG_DURATION SERVER_CPU LOADGEN_CPU, and log, die;
-#   server_pid="" and a trap that kills it on exit;
-# and may set LOADGEN_ARGS (an array: more options for every loadgen run, such as -l LINE).
+# bench/lib.sh: what the benchmark scripts (bench/run.sh, bench/lines/run.sh) share: log and
+# die, the clean-up that kills the server on exit, starting and stopping a server, and the two
+# measurements of one server at one N against bench/loadgen.c. Sourced, not run. The sourcing
+# script sets ROOT, BENCH and OUT, and may set LOG_NAME (the log lines' prefix: bench), before
+# sourcing it; after it, it sets SERVERS (the servers to measure, which skip changes), defines
+# server_command SERVER (sets CMD to the server's command line; the port comes after it), and
+# may set LOADGEN_ARGS (an array: more options for every loadgen run, such as -l LINE).
+
+# The settings both scripts take from the environment (their headers list them), and the
+# pinned uvloop of the Python anchors, which must not move between runs.
+DURATION=${BENCH_DURATION:-3}
+WARMUP=${BENCH_WARMUP:-1}
+REPEAT=${BENCH_REPEAT:-3}
+CG_DURATION=${BENCH_CG_DURATION:-2}
+CG_WARMUP=${BENCH_CG_WARMUP:-1}
+CONNS=${BENCH_CONNS:-1 32 512}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
+CALLGRIND=${BENCH_CALLGRIND:-1}
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
+CC=${CC:-cc}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+UVLOOP_VERSION=0.23.0
+
+log() { echo "${LOG_NAME:-bench}: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# wants SERVER: whether SERVER is in $SERVERS (the servers this run measures).
+wants() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+# skip SERVER REASON: leaves a server out of this run (its source, or the API it needs, has not
+# landed); SKIPS holds "SERVER=REASON" words for the report, which says why.
+SKIPS=()
+skip() {
+    log "skipping ($1): $2"
+    SKIPS+=("$1=$2")
+    SERVERS=$(for s in $SERVERS; do [[ $s == "$1" ]] || printf '%s ' "$s"; done)
+}
+
+LOADGEN_ARGS=()
+server_pid=""
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Waits for the server's "listening on 127.0.0.1:PORT" line; prints PORT.
 wait_port() {

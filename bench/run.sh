@@ -50,45 +50,22 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 OUT=$ROOT/target/bench
-DURATION=${BENCH_DURATION:-3}
-WARMUP=${BENCH_WARMUP:-1}
-REPEAT=${BENCH_REPEAT:-3}
-CG_DURATION=${BENCH_CG_DURATION:-2}
-CG_WARMUP=${BENCH_CG_WARMUP:-1}
-CONNS=${BENCH_CONNS:-1 32 512}
+# The settings both benchmark scripts take, log, die, the server's clean-up on exit, starting
+# and stopping servers, run_rusage and run_callgrind (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
 SERVERS=${BENCH_SERVERS:-a b c d e f g h i j k}
 STREAM=${BENCH_STREAM:-1}
 IDLE=${BENCH_IDLE:-1}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 IDLE_WARM=${BENCH_IDLE_WARM:-1000}
 STREAM_SIZE=${BENCH_STREAM_SIZE:-65536}
-UVLOOP_VERSION=0.23.0 # pinned: the anchor must not move between runs
-SERVER_CPU=${BENCH_SERVER_CPU:-0}
-LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
-CALLGRIND=${BENCH_CALLGRIND:-1}
-PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
-CC=${CC:-cc}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-
-log() { echo "bench: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-server_pid=""
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 started=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg) # the machine's load average, reported with the figures
 mkdir -p "$OUT/logs" "$OUT/callgrind" "$OUT/lib"
 rm -f "$OUT"/logs/* "$OUT"/callgrind/*
-
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 # --- Tools and builds ---------------------------------------------------------------------------
 missing=""
@@ -128,14 +105,8 @@ if wants i; then
     "$CC" "${CFLAGS[@]}" -o "$OUT/libuv_echo" "$BENCH/libuv_echo.c" $(pkg-config --cflags --libs libuv)
 fi
 
-# Servers that cannot run yet (their source, or the API they need, has not landed): skipped,
-# each with its reason, which results.md carries. SKIPS holds "SERVER=REASON" words for report.py.
-SKIPS=()
-skip() {
-    log "skipping ($1): $2"
-    SKIPS+=("$1=$2")
-    SERVERS=$(for s in $SERVERS; do [[ $s == "$1" ]] || printf '%s ' "$s"; done)
-}
+# Servers that cannot run yet (their source, or the API they need, has not landed): skipped
+# (bench/lib.sh's skip), each with its reason, which results.md carries.
 if wants j; then
     if grep -qs 'nx_aio_socket_read' "$INCLUDE_DIR"/nioxide/*.h; then
         build_nioxide_c aio_echo
@@ -186,11 +157,6 @@ server_command() {
     *) die "unknown server $1" ;;
     esac
 }
-
-# Starting and stopping servers, run_rusage and run_callgrind (bench/lib.sh).
-LOADGEN_ARGS=()
-# shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
 
 RESULTS=$OUT/results.tsv
 printf 'server\tconns\trps\tcpu_us_per_req\trequests\tir_per_req\tcg_requests\n' >"$RESULTS"

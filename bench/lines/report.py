@@ -16,6 +16,11 @@ import csv
 import datetime
 import os
 import platform
+import sys
+
+# bench/report.py's formatting helpers: the two reports print figures alike.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from report import BUSY_LOAD, cpu_model, fmt, ratio  # noqa: E402
 
 NAMES = {
     "A": "(A) raw epoll line echo, C",
@@ -27,26 +32,6 @@ NAMES = {
 BASELINE = {"A": "A", "B": "A", "C": "C", "D": "C"}
 # Issue 12 §8: CPU per line at most FACTOR × the baseline's, at every N.
 TARGETS = [("D", "C", 0.8), ("B", "A", 1.15)]
-BUSY_LOAD = 2.0
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def fmt(value: float | None, digits: int = 0) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
-
-
-def ratio(value: float | None, base: float | None) -> str:
-    return "–" if value is None or not base else f"{value / base:.2f}"
 
 
 def main() -> None:
@@ -127,7 +112,7 @@ def main() -> None:
     for s, base, factor in TARGETS:
         label = f"{NAMES[s]}: CPU per line ≤ {factor} × {NAMES[base]}'s at every N"
         if s in skipped or base in skipped or not any(key[0] == s for key in rows):
-            why = skipped.get(s) or skipped.get(base) or "not measured"
+            why = skipped.get(s) or skipped.get(base) or "left out of this run"
             w(f"- {label}: not measured ({why}) — **not decided**")
             continue
         parts, ok = [], True

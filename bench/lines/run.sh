@@ -12,6 +12,14 @@
 #   (D) codec_line_echo.py   nioxide's pipeline in Python: the line decoder in nioxide
 #                            (nioxide.LineBasedFrameDecoder), the echoing handler in Python
 # A server whose source or API is not there yet is skipped, with the reason in results.md.
+# (B) and (D), once written, behave as the others: take the port as their argument (0: the OS
+# chooses) and print "listening on 127.0.0.1:PORT"; one loop thread; TCP_NODELAY; the line
+# decoder with a maximum line length of at least 16 KiB, keeping the '\n' (or stripping it and
+# writing it back after the line: the echo must be the bytes sent); each line written with the
+# context's write and the writes flushed on channel_read_complete; the bytes of the lines
+# echoed counted and reported with the rusage on SIGUSR1, and SIGTERM reporting and exiting
+# (bench/bench_report.h for C, bench/bench_common.py's install() for Python), as
+# bench/pipeline_echo.c and bench/pipeline_echo.py do.
 # Each is driven by bench/loadgen.c in line mode (-l): on each of N connections (N = 1, 32,
 # 512) one message of K lines of LINE bytes (each ending in '\n') in flight, written in one
 # write, so the server frames K lines per read (fewer or more when TCP splits or joins them);
@@ -46,34 +54,14 @@ LINES=$BENCH/lines
 OUT=$ROOT/target/bench-lines
 LINE=${BENCH_LINE:-64}
 PER_WRITE=${BENCH_LINES_PER_WRITE:-16}
-DURATION=${BENCH_DURATION:-3}
-WARMUP=${BENCH_WARMUP:-1}
-REPEAT=${BENCH_REPEAT:-3}
-CG_DURATION=${BENCH_CG_DURATION:-2}
-CG_WARMUP=${BENCH_CG_WARMUP:-1}
-CONNS=${BENCH_CONNS:-1 32 512}
 SERVERS=${BENCH_LINE_SERVERS:-A B C D}
-UVLOOP_VERSION=0.23.0 # pinned, as in bench/run.sh: the anchor must not move between runs
-SERVER_CPU=${BENCH_SERVER_CPU:-0}
-LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
-CALLGRIND=${BENCH_CALLGRIND:-1}
-PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
-CC=${CC:-cc}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SIZE=$((LINE * PER_WRITE))
 
-log() { echo "bench-lines: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-server_pid=""
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+LOG_NAME=bench-lines
+# The settings both benchmark scripts take, log, die, the server's clean-up on exit, starting
+# and stopping servers, run_rusage and run_callgrind (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 ((LINE >= 2 && PER_WRITE >= 1 && SIZE <= 65536)) ||
     die "BENCH_LINE ($LINE) × BENCH_LINES_PER_WRITE ($PER_WRITE) must be 2..65536 bytes"
@@ -81,16 +69,6 @@ started=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$OUT/logs" "$OUT/callgrind" "$OUT/lib"
 rm -f "$OUT"/logs/* "$OUT"/callgrind/*
-
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-# Servers that cannot run yet: skipped, each with its reason, which results.md carries.
-SKIPS=()
-skip() {
-    log "skipping ($1): $2"
-    SKIPS+=("$1=$2")
-    SERVERS=$(for s in $SERVERS; do [[ $s == "$1" ]] || printf '%s ' "$s"; done)
-}
 
 # --- Tools and builds ---------------------------------------------------------------------------
 if ((CALLGRIND)) && ! command -v valgrind >/dev/null; then
@@ -156,11 +134,8 @@ server_command() {
     esac
 }
 
-# Starting and stopping servers, run_rusage and run_callgrind: bench/lib.sh, with the load
-# generator in line mode.
+# The load generator in line mode.
 LOADGEN_ARGS=(-l "$LINE")
-# shellcheck source=bench/lib.sh
-source "$BENCH/lib.sh"
 
 RESULTS=$OUT/results.tsv
 printf 'server\tconns\trps\tcpu_us_per_req\trequests\tir_per_req\tcg_requests\n' >"$RESULTS"
