@@ -103,6 +103,20 @@ impl Cumulation {
         self.merged.extend_from_slice(&bytes);
     }
 
+    /// Copies readable bytes that still lie in a read buffer into the cumulation's own
+    /// storage, so that a partial frame waiting for its next read does not keep the whole
+    /// read buffer (the loop's shared receive memory) alive. The copy is the one the next
+    /// read's append would make anyway; it only happens earlier.
+    pub fn unshare(&mut self) {
+        if self.is_merged || self.shared.is_empty() {
+            return;
+        }
+        let leftover = std::mem::take(&mut self.shared);
+        self.merged.clear();
+        self.merged.extend_from_slice(&leftover);
+        self.is_merged = true;
+    }
+
     /// Takes the first `n` readable bytes out as a buffer that shares them (no copy).
     ///
     /// # Panics

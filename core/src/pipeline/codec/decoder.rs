@@ -265,6 +265,8 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
         self.drain_queued(&mut work.input);
         self.running.set(false);
         if still_here && !self.removal_pending.get() {
+            // A partial frame waits in memory of its own, not pinning the read buffer.
+            work.input.unshare();
             *self.work.borrow_mut() = Some(work);
         } else {
             self.hand_on(ctx, &mut work);

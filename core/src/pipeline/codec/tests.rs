@@ -187,6 +187,37 @@ fn a_cumulation_reuses_its_consumed_front_and_stays_bounded() {
     check.finish();
 }
 
+#[test]
+fn a_partial_frame_left_after_a_read_does_not_keep_the_read_buffer_alive() {
+    /// Memory whose drop is seen: the read buffer of the test.
+    struct Watched(Vec<u8>, Arc<AtomicUsize>);
+    impl AsRef<[u8]> for Watched {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let check = BufferCheck::start();
+    let (ch, log) = with_decoder(LineBasedFrameDecoder::new(1024).unwrap());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let read = Buffer::from_owner(Watched(b"one\ntw".to_vec(), dropped.clone()));
+    ch.write_inbound([Message::Buffer(read)]).unwrap();
+    assert_eq!(take(&log), vec![frame(b"one")]);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the leftover was copied out of the read buffer"
+    );
+    feed(&ch, b"o\n");
+    assert_eq!(take(&log), vec![frame(b"two")]);
+    close(ch);
+    check.finish();
+}
+
 // ---- line decoder ----
 
 #[test]
