@@ -53,7 +53,7 @@ help:
 	@echo "make test      run every test: cargo, fmt, clippy, C (plain, ASan+UBSan, valgrind),"
 	@echo "               Python, header freshness, install + consumers"
 	@echo "make build     the installable library (cargo --release, CMake build in build/release)"
-	@echo "make bench     the benchmarks (bench/run.sh, bench/runtime/run.sh, bench/idle/run.sh); not part of the tests"
+	@echo "make bench     the benchmarks (bench/run.sh, bench/runtime/run.sh, bench/idle/run.sh, bench/codec/run.sh); not part of the tests"
 	@echo "steps: cargo-test fmt-check clippy c-test c-test-asan c-test-valgrind python-test"
 	@echo "       header-check install-check; tools: venv system-tools; clean, distclean"
 
@@ -110,6 +110,7 @@ bench: build
 	bash bench/run.sh
 	bash bench/runtime/run.sh
 	bash bench/idle/run.sh
+	bash bench/codec/run.sh
 
 # ---------------------------------------------------------------------------------------------
 # Tests
