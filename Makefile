@@ -55,7 +55,7 @@ help:
 	@echo "               Python, header freshness, install + consumers, fuzz targets (short)"
 	@echo "make build     the installable library (cargo --release, CMake build in build/release)"
 	@echo "make bench     the benchmarks (bench/run.sh, bench/runtime/run.sh, bench/idle/run.sh,"
-	@echo "               bench/lines/run.sh); not part of the tests"
+	@echo "               bench/lines/run.sh, bench/codec/run.sh); not part of the tests"
 	@echo "steps: cargo-test fmt-check clippy c-test c-test-asan c-test-valgrind python-test"
 	@echo "       header-check install-check fuzz-test; tools: venv system-tools fuzz-tools;"
 	@echo "       clean, distclean"
@@ -132,6 +132,7 @@ bench: build
 	bash bench/runtime/run.sh
 	bash bench/idle/run.sh
 	bash bench/lines/run.sh
+	bash bench/codec/run.sh
 
 # ---------------------------------------------------------------------------------------------
 # Tests

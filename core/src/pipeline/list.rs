@@ -184,7 +184,8 @@ impl Pipeline {
     }
 
     /// Replaces the handler named `old` with `handler` named `name`, in the same place; the
-    /// old one's `handler_removed` runs after the new one's `handler_added`.
+    /// old one's `handler_removed` runs after the new one's `handler_added`, and what the old
+    /// handler passes on from then on (a decoder's leftover) goes through the new one.
     ///
     /// # Errors
     /// `InvalidArgument` (no handler named `old`, or `name` is taken by another one),

@@ -97,6 +97,8 @@ pub struct ByteToMessageDecoder<D: Decoder> {
     work: RefCell<Option<Box<Work<D>>>>,
     /// Reads that arrived while `decode` ran, appended once it returns.
     queued: RefCell<Vec<Buffer>>,
+    /// Whether `queued` holds reads (checked after every `decode` call, so kept apart).
+    has_queued: Cell<bool>,
     /// Whether a decode run is under way (the work is out: re-entrant reads are queued,
     /// removal is deferred until the run ends).
     running: Cell<bool>,
@@ -120,6 +122,7 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
                 out: Vec::new(),
             }))),
             queued: RefCell::new(Vec::new()),
+            has_queued: Cell::new(false),
             running: Cell::new(false),
             removal_pending: Cell::new(false),
             single_decode: Cell::new(false),
@@ -187,6 +190,9 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
 
     /// Appends the reads queued while the run went on; whether there were any.
     fn drain_queued(&self, input: &mut Cumulation) -> bool {
+        if !self.has_queued.replace(false) {
+            return false;
+        }
         let queued = std::mem::take(&mut *self.queued.borrow_mut());
         let any = !queued.is_empty();
         for buffer in queued {
@@ -197,12 +203,21 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
 
     /// Passes the produced messages on.
     fn fire_out(&self, ctx: &Context, out: &mut Vec<Message>) {
-        if !out.is_empty() {
-            self.batch_produced.set(true);
+        match out.len() {
+            0 => return,
+            // The common case (one frame per decode call) without a drain.
+            1 => {
+                if let Some(msg) = out.pop() {
+                    ctx.fire_channel_read(msg);
+                }
+            }
+            _ => {
+                for msg in out.drain(..) {
+                    ctx.fire_channel_read(msg);
+                }
+            }
         }
-        for msg in out.drain(..) {
-            ctx.fire_channel_read(msg);
-        }
+        self.batch_produced.set(true);
     }
 
     /// One `decode` (or `decode_last`) call; its messages are passed on at once, and a
@@ -338,6 +353,7 @@ impl<D: Decoder> ChannelHandler for ByteToMessageDecoder<D> {
         };
         if self.running.get() {
             self.queued.borrow_mut().push(buffer);
+            self.has_queued.set(true);
             return Ok(());
         }
         let Some(mut work) = self.take_work() else {

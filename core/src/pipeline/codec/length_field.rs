@@ -241,7 +241,9 @@ impl LengthFieldBasedFrameDecoder {
         if input.len() < self.length_field_end {
             return Ok(None);
         }
-        let field = &input.as_slice()[self.length_field_offset..self.length_field_end];
+        let mut field = [0u8; 8];
+        let field = &mut field[..self.length_field_length];
+        input.copy_out(self.length_field_offset, field);
         let value = self.field_value(field);
         let end = self.length_field_end as i128;
         if value < 0 {

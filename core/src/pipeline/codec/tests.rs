@@ -170,6 +170,41 @@ fn a_cumulation_takes_a_read_without_copying_and_copies_only_leftovers() {
 }
 
 #[test]
+fn a_cumulation_searches_and_copies_across_the_leftover_and_the_newest_read() {
+    let check = BufferCheck::start();
+    let mut c = Cumulation::new();
+    c.append_bytes(Bytes::from_static(b"xxab"));
+    c.skip(2);
+    let newest = Bytes::from_static(b"cd\r\nef\r\n");
+    c.append_bytes(newest.clone());
+    assert_eq!(c.slices(), (&b"ab"[..], &b"cd\r\nef\r\n"[..]));
+    assert_eq!(c.find(b"bc", 0), Some(1), "a needle spanning the two");
+    assert_eq!(c.find(b"\r\n", 0), Some(4));
+    assert_eq!(c.find(b"\r\n", 5), Some(8));
+    assert_eq!(c.find(b"", 10), Some(10));
+    assert_eq!(c.find(b"", 11), None);
+    assert_eq!(c.find_byte(b'b', 0), Some(1));
+    assert_eq!(c.find_byte(b'e', 1), Some(6));
+    assert_eq!(
+        (c.get(1), c.get(2), c.get(10)),
+        (Some(b'b'), Some(b'c'), None)
+    );
+    let mut out = [0u8; 4];
+    assert!(c.copy_out(1, &mut out));
+    assert_eq!(&out, b"bcd\r");
+    assert!(!c.copy_out(8, &mut out));
+    // A frame spanning the two is copied; the next one, in the newest read, is not.
+    let first = c.take(4);
+    assert_eq!(first.as_slice(), b"abcd");
+    c.skip(2);
+    let second = c.take(2);
+    assert_eq!(second.as_ptr(), newest[4..].as_ptr());
+    assert_eq!(c.as_slice(), b"\r\n");
+    drop((first, second));
+    check.finish();
+}
+
+#[test]
 fn a_cumulation_reuses_its_consumed_front_and_stays_bounded() {
     let check = BufferCheck::start();
     let mut c = Cumulation::new();
