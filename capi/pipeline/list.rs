@@ -12,9 +12,8 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::sync::{Arc, Mutex};
-
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use nioxide_core::pipeline::{Channel, ChannelHandler, Position};
 use nioxide_core::sync::lock;
