@@ -12,9 +12,8 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::sync::{Arc, Mutex};
-
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use nioxide_core::pipeline::{Channel, ChannelHandler, Position};
 use nioxide_core::sync::lock;
@@ -157,15 +156,34 @@ fn add_builtin(
     Ok(())
 }
 
-/// A pipeline position from its C form.
-fn position_arg(position: c_int, base: *const c_char) -> Result<Position<'static>, c_int> {
-    Ok(match position {
+/// The arguments both replace functions share, from their C form: the channel, the name of
+/// the handler replaced and the new one's.
+fn replace_args(
+    channel: *mut nx_channel_t,
+    old: *const c_char,
+    name: *const c_char,
+) -> Result<(Channel, &'static str, &'static str), c_int> {
+    Ok((channel_of(channel)?, text_arg(old)?, text_arg(name)?))
+}
+
+/// The arguments every add function shares, from their C form: the channel, the new
+/// handler's name and its position.
+fn add_args(
+    channel: *mut nx_channel_t,
+    position: c_int,
+    base: *const c_char,
+    name: *const c_char,
+) -> Result<(Channel, &'static str, Position<'static>), c_int> {
+    let channel = channel_of(channel)?;
+    let name = text_arg(name)?;
+    let position = match position {
         NX_PIPELINE_FIRST => Position::First,
         NX_PIPELINE_LAST => Position::Last,
         NX_PIPELINE_BEFORE => Position::Before(text_arg(base)?),
         NX_PIPELINE_AFTER => Position::After(text_arg(base)?),
         _ => return Err(NX_EINVAL),
-    })
+    };
+    Ok((channel, name, position))
 }
 
 /// Adds a C handler named `name` to the channel's pipeline at `position`
@@ -198,9 +216,7 @@ pub extern "C" fn nx_pipeline_add(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let name = text_arg(name)?;
-            let position = position_arg(position, base)?;
+            let (channel, name, position) = add_args(channel, position, base, name)?;
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
                 Box::new(|h| pipeline.add(position, name, h)))
@@ -255,8 +271,7 @@ pub extern "C" fn nx_pipeline_replace(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let (old, name) = (text_arg(old)?, text_arg(name)?);
+            let (channel, old, name) = replace_args(channel, old, name)?;
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
                 Box::new(|h| pipeline.replace(old, name, h)))
@@ -294,9 +309,7 @@ pub extern "C" fn nx_pipeline_add_handler(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let name = text_arg(name)?;
-            let position = position_arg(position, base)?;
+            let (channel, name, position) = add_args(channel, position, base, name)?;
             let pipeline = channel.pipeline();
             add_builtin(&channel, handler, ctx_out, Box::new(|h| pipeline.add(position, name, h)))
         })
@@ -322,8 +335,7 @@ pub extern "C" fn nx_pipeline_replace_handler(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let (old, name) = (text_arg(old)?, text_arg(name)?);
+            let (channel, old, name) = replace_args(channel, old, name)?;
             let pipeline = channel.pipeline();
             add_builtin(&channel, handler, ctx_out, Box::new(|h| pipeline.replace(old, name, h)))
         })

@@ -15,6 +15,7 @@
 use std::ffi::c_int;
 use std::time::Duration;
 
+use nioxide_core::pipeline::ChannelHandler;
 use nioxide_core::pipeline::codec::{
     IdleState, IdleStateEvent, IdleStateHandler, ReadTimeoutHandler, WriteTimeoutHandler,
 };
@@ -72,6 +73,20 @@ fn millis(ms: i64) -> Result<Duration, c_int> {
         .map_err(|_| NX_EINVAL)
 }
 
+/// The body of the timeout handlers' constructors: the checked timeout, and `make` over it.
+fn timeout_handler<H: ChannelHandler>(
+    timeout_ms: i64,
+    make: fn(Duration) -> H,
+    out: *mut *mut nx_handler_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let timeout = millis(timeout_ms)?;
+            new_builtin(Box::new(move || Box::new(make(timeout))), out)
+        })
+    }
+}
+
 /// Makes an idle-state handler (Netty's `IdleStateHandler`), stored in `*out`: it fires a
 /// user event tagged `NX_EVENT_FIRST_READER_IDLE`/`NX_EVENT_READER_IDLE` when nothing was
 /// read for `reader_ms` milliseconds, `NX_EVENT_FIRST_WRITER_IDLE`/`NX_EVENT_WRITER_IDLE`
@@ -121,12 +136,7 @@ pub extern "C" fn nx_codec_read_timeout_handler(
     timeout_ms: i64,
     out: *mut *mut nx_handler_t,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let timeout = millis(timeout_ms)?;
-            new_builtin(Box::new(move || Box::new(ReadTimeoutHandler::new(timeout))), out)
-        })
-    }
+    timeout_handler(timeout_ms, ReadTimeoutHandler::new, out)
 }
 
 /// Makes a write-timeout handler (Netty's `WriteTimeoutHandler`), stored in `*out`: when a
@@ -144,10 +154,5 @@ pub extern "C" fn nx_codec_write_timeout_handler(
     timeout_ms: i64,
     out: *mut *mut nx_handler_t,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let timeout = millis(timeout_ms)?;
-            new_builtin(Box::new(move || Box::new(WriteTimeoutHandler::new(timeout))), out)
-        })
-    }
+    timeout_handler(timeout_ms, WriteTimeoutHandler::new, out)
 }

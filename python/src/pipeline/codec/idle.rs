@@ -16,8 +16,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
 use super::NativeHandler;
-use crate::error::invalid;
-use crate::selector::FOREVER;
+use crate::event_loop::timer::zero_or_positive;
 
 /// Which kind of idleness an `IdleStateEvent` reports; see the stub. (Its members are
 /// core's [`nx::IdleState`]s; the singletons hold the class's own member objects.)
@@ -115,19 +114,9 @@ impl IdleStateEvent {
     }
 }
 
-/// A time in seconds as a handler takes it: 0 is off; more than [`FOREVER`] (infinity
-/// included) is then; negative and NaN are refused.
+/// A time in seconds as a handler takes it: 0 is off; negative and NaN are refused.
 fn idle_time(name: &str, seconds: f64) -> PyResult<Duration> {
-    if seconds == 0.0 {
-        return Ok(Duration::ZERO);
-    }
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(d) => Ok(d.min(FOREVER)),
-        Err(_) if seconds > 0.0 => Ok(FOREVER),
-        Err(_) => Err(invalid(format!(
-            "{name} must be 0 (off) or a positive number of seconds, not {seconds}"
-        ))),
-    }
+    zero_or_positive(name, seconds)
 }
 
 /// `IdleStateHandler`; see the stub.
@@ -185,67 +174,45 @@ impl IdleStateHandler {
     }
 }
 
-/// `ReadTimeoutHandler`; see the stub.
-#[pyclass(module = "nioxide._nioxide", extends = NativeHandler, frozen)]
-#[derive(Debug)]
-pub(crate) struct ReadTimeoutHandler {
-    timeout: Duration,
+/// A timeout handler class (`ReadTimeoutHandler`, `WriteTimeoutHandler`) over core's `$core`;
+/// see the stub.
+macro_rules! timeout_handler {
+    ($name:ident, $core:ty) => {
+        #[doc = concat!("`", stringify!($name), "`; see the stub.")]
+        #[pyclass(module = "nioxide._nioxide", extends = NativeHandler, frozen)]
+        #[derive(Debug)]
+        pub(crate) struct $name {
+            timeout: Duration,
+        }
+
+        #[pymethods]
+        impl $name {
+            #[new]
+            fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
+                let timeout = idle_time("timeout", timeout)?;
+                let make = move || Box::new(<$core>::new(timeout)) as _;
+                let timeout = <$core>::new(timeout).timeout();
+                Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
+                    .add_subclass($name { timeout }))
+            }
+
+            #[getter]
+            fn timeout(&self) -> f64 {
+                self.timeout.as_secs_f64()
+            }
+
+            fn __repr__(&self) -> String {
+                format!(
+                    concat!("nioxide.", stringify!($name), "({:?})"),
+                    self.timeout.as_secs_f64()
+                )
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl ReadTimeoutHandler {
-    #[new]
-    fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
-        let timeout = idle_time("timeout", timeout)?;
-        let make = move || Box::new(CoreRead::new(timeout)) as _;
-        let timeout = CoreRead::new(timeout).timeout();
-        Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
-            .add_subclass(ReadTimeoutHandler { timeout }))
-    }
-
-    #[getter]
-    fn timeout(&self) -> f64 {
-        self.timeout.as_secs_f64()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "nioxide.ReadTimeoutHandler({:?})",
-            self.timeout.as_secs_f64()
-        )
-    }
-}
-
-/// `WriteTimeoutHandler`; see the stub.
-#[pyclass(module = "nioxide._nioxide", extends = NativeHandler, frozen)]
-#[derive(Debug)]
-pub(crate) struct WriteTimeoutHandler {
-    timeout: Duration,
-}
-
-#[pymethods]
-impl WriteTimeoutHandler {
-    #[new]
-    fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
-        let timeout = idle_time("timeout", timeout)?;
-        let make = move || Box::new(CoreWrite::new(timeout)) as _;
-        let timeout = CoreWrite::new(timeout).timeout();
-        Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
-            .add_subclass(WriteTimeoutHandler { timeout }))
-    }
-
-    #[getter]
-    fn timeout(&self) -> f64 {
-        self.timeout.as_secs_f64()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "nioxide.WriteTimeoutHandler({})",
-            self.timeout.as_secs_f64()
-        )
-    }
-}
+timeout_handler!(ReadTimeoutHandler, CoreRead);
+timeout_handler!(WriteTimeoutHandler, CoreWrite);
 
 /// Adds the idle classes, and the singletons as class attributes of `IdleStateEvent`.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
