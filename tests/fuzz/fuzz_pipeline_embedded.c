@@ -5,17 +5,19 @@
  * a line is dropped up to its '\n' and reported once as -EMSGSIZE) and a C handler ("actor")
  * that takes each line's first byte as a command: write it back, flush, keep it, pass it on,
  * fail, remove itself or the framer, replace the framer, add or remove pass-through handlers,
- * fire a user event, close the channel, schedule a task. The input is a list of operations on
+ * fire a user event, close the channel, schedule a task, write without a copy, ask whether the
+ * channel is writable. The input is a list of operations on
  * the channel: write a chunk of the input inbound or outbound (its length is the input's own
  * next byte), read what reached either end, run tasks, move the virtual clock, write a kept
- * line in again, finish.
+ * line in again, set the write buffer's water marks, hard cap or auto-read, finish.
  *
  * Checked: no call returns NX_EPANIC or an undocumented code, and the calls that drive the
- * channel return only the errors this pipeline can make (-EPROTO, -EMSGSIZE, NX_ECLOSED); the
- * actor receives exactly the bytes the framer fired; every handler gets handler_added before
- * any event and nothing after handler_removed, and its attachment is freed exactly once, after
- * handler_removed; every scheduled task's attachment is freed; at the end no byte buffer and
- * no handle is left alive. */
+ * channel return only the errors this pipeline can make (-EPROTO, -EMSGSIZE, NX_ECLOSED, and
+ * -ENOBUFS for a write past the hard cap); the actor receives exactly the bytes the framer
+ * fired; every handler gets handler_added before any event and nothing after handler_removed,
+ * and its attachment is freed exactly once, after handler_removed; every scheduled task's
+ * attachment is freed; the memory of every write without a copy is released exactly once; at
+ * the end no byte buffer and no handle is left alive. */
 #include "fuzz_common.h"
 
 #include <errno.h>
@@ -36,6 +38,7 @@ static struct run {
   size_t firing_len;
   int live_attachments; /* handler attachments not yet freed */
   int live_tasks;       /* task attachments not yet freed */
+  int live_owned;       /* bytes written without a copy, not yet released */
   int extra_names;      /* the next pass-through handler's number */
 } run;
 
@@ -161,11 +164,18 @@ static int extra_write(nx_context_t *ctx, nx_message_t *msg, nx_promise_t *promi
   return FUZZ_CALL(nx_context_write(ctx, msg, promise)) < 0 ? NX_ECLOSED : 0;
 }
 
+static int extra_writability(nx_context_t *ctx, void *att) {
+  check_live(att, "channel_writability_changed");
+  FUZZ_CALL(nx_context_fire_channel_writability_changed(ctx));
+  return 0;
+}
+
 static const nx_channel_handler_t extra = {
     .size = sizeof(nx_channel_handler_t),
     .handler_added = on_added,
     .handler_removed = on_removed,
     .channel_read = extra_read,
+    .channel_writability_changed = extra_writability,
     .write = extra_write,
     .exception_caught = pass_exception,
 };
@@ -179,6 +189,13 @@ static void task_run(nx_channel_t *ch, void *att) {
 static void task_free(void *att) {
   run.live_tasks--;
   free(att);
+}
+
+/* The release of a write without a copy: exactly once per write. */
+static void owned_release(void *data) {
+  FUZZ_CHECK(run.live_owned > 0, "a write's memory released more often than written");
+  run.live_owned--;
+  free(data);
 }
 
 static void add_extra(nx_channel_t *ch, int position, const char *base) {
@@ -217,9 +234,29 @@ static int actor_read(nx_context_t *ctx, nx_message_t *msg, void *att) {
   case 'o':
     FUZZ_CALL(nx_context_write_bytes(ctx, data + 1, len - 1, NULL));
     break;
+  case 'O': { /* the line's rest written without a copy: released exactly once */
+    uint8_t *copy = malloc(len > 1 ? len - 1 : 1);
+    FUZZ_CHECK(copy != NULL, "out of memory");
+    if (len > 1)
+      memcpy(copy, data + 1, len - 1);
+    run.live_owned++;
+    if (FUZZ_CALL(nx_context_write_owned(ctx, copy, len > 1 ? len - 1 : 0, owned_release,
+                                         NULL)) < 0) {
+      /* refused: nioxide kept nothing and will call nothing */
+      run.live_owned--;
+      free(copy);
+    }
+    break;
+  }
   case 'f':
     FUZZ_CALL(nx_context_flush(ctx));
     break;
+  case 'v': {
+    int writable = FUZZ_CALL(nx_channel_is_writable(run.ch));
+    FUZZ_CHECK(writable == 0 || writable == 1 || writable == NX_ECLOSED || writable == NX_EINVAL,
+               "nx_channel_is_writable returned %d", writable);
+    break;
+  }
   case 'k':
     if (run.n_kept < MAX_KEPT) {
       FUZZ_OK(nx_message_retain(msg, &m));
@@ -307,10 +344,11 @@ static int init(nx_channel_t *ch, void *unused) {
   return 0;
 }
 
-/* A call that drives the channel: its code is 0 or 1, or an error this pipeline can make. */
+/* A call that drives the channel: its code is 0 or 1, or an error this pipeline can make (a
+ * write past the hard cap fails with -ENOBUFS, which fires the exception event). */
 static void check_drive(int rc, const char *call) {
   fuzz_rc(rc, call);
-  FUZZ_CHECK(rc >= 0 || rc == -EPROTO || rc == -EMSGSIZE || rc == NX_ECLOSED,
+  FUZZ_CHECK(rc >= 0 || rc == -EPROTO || rc == -EMSGSIZE || rc == NX_ECLOSED || rc == -ENOBUFS,
              "%s returned %s", call, nx_err_name(rc));
 }
 
@@ -390,6 +428,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (code & 0x80)
         check_drive(nx_embedded_channel_finish(run.ch), "finish");
       break;
+    case 14: { /* the write buffer's water marks and hard cap, in small numbers of bytes */
+      static const int options[] = {NX_OPTION_WRITE_BUFFER_LOW_WATER_MARK,
+                                    NX_OPTION_WRITE_BUFFER_HIGH_WATER_MARK,
+                                    NX_OPTION_WRITE_BUFFER_HARD_CAP, NX_OPTION_AUTO_READ};
+      int option = options[(code >> 4) % 4];
+      int64_t value = (int64_t)fuzz_byte(&in) * 8, got;
+      int rc = FUZZ_CALL(nx_channel_set_option(run.ch, option, value));
+      FUZZ_CHECK(rc >= 0 || rc == NX_EINVAL || rc == NX_ECLOSED,
+                 "setting option %d to %lld returned %s", option, (long long)value,
+                 nx_err_name(rc));
+      rc = FUZZ_CALL(nx_channel_option(run.ch, option, &got));
+      FUZZ_CHECK(rc < 0 || got >= 0, "option %d reads %lld", option, (long long)got);
+      break;
+    }
     default:
       break;
     }
@@ -401,6 +453,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(run.live_attachments == 0, "%d handler attachments not freed",
              run.live_attachments);
   FUZZ_CHECK(run.live_tasks == 0, "%d task attachments not freed", run.live_tasks);
+  FUZZ_CHECK(run.live_owned == 0, "%d writes without a copy never released", run.live_owned);
   fuzz_leaks_check(leaks);
   return 0;
 }
