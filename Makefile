@@ -2,7 +2,8 @@
 #
 # Needs only a Rust toolchain, gcc and Python 3.11 with pip. Everything else comes from PyPI into
 # a local virtualenv (.venv: cmake, maturin, pytest, mypy) or, for Debian-only tools
-# (valgrind, pkg-config, readelf/nm), from apt-get when missing.
+# (valgrind, pkg-config, readelf/nm; clang-14 and its libFuzzer runtime for the fuzz targets),
+# from apt-get when missing.
 #
 # One cargo target directory serves every build: cargo test and the C tests share the `dev`
 # build (with the `testing` feature), `make build`, the install check and the Python wheel share
@@ -51,11 +52,14 @@ endef
 help:
 	@echo "make demo      build everything and run the demo (examples/run-demo.sh)"
 	@echo "make test      run every test: cargo, fmt, clippy, C (plain, ASan+UBSan, valgrind),"
-	@echo "               Python, header freshness, install + consumers"
+	@echo "               Python, header freshness, install + consumers, fuzz targets (short)"
 	@echo "make build     the installable library (cargo --release, CMake build in build/release)"
-	@echo "make bench     the benchmarks (bench/run.sh, bench/runtime/run.sh, bench/idle/run.sh); not part of the tests"
+	@echo "make bench     the benchmarks (bench/run.sh, bench/runtime/run.sh, bench/idle/run.sh,"
+	@echo "               bench/lines/run.sh, bench/codec/run.sh); not part of the tests"
 	@echo "steps: cargo-test fmt-check clippy c-test c-test-asan c-test-valgrind python-test"
-	@echo "       header-check install-check; tools: venv system-tools; clean, distclean"
+	@echo "       header-check install-check fuzz-test; tools: venv system-tools fuzz-tools;"
+	@echo "       clean, distclean"
+	@echo "make fuzz      fuzz every tests/fuzz target for FUZZ_SECONDS (300) each"
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -76,6 +80,23 @@ system-tools:
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	{ command -v readelf >/dev/null && command -v nm >/dev/null; } || missing="$$missing binutils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt-get"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# clang and its runtime libraries (libFuzzer among them) for the fuzz targets: Debian's clang-14,
+# no nightly Rust. Installed with apt-get when missing.
+FUZZ_CLANG := clang-14
+.PHONY: fuzz-tools
+fuzz-tools:
+	@missing=""; \
+	command -v $(FUZZ_CLANG) >/dev/null || missing="$$missing clang"; \
+	{ command -v $(FUZZ_CLANG) >/dev/null && \
+	  test -f "$$($(FUZZ_CLANG) -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a"; } || \
+	  missing="$$missing libclang-rt-14-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt-get"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -110,12 +131,14 @@ bench: build
 	bash bench/run.sh
 	bash bench/runtime/run.sh
 	bash bench/idle/run.sh
+	bash bench/lines/run.sh
+	bash bench/codec/run.sh
 
 # ---------------------------------------------------------------------------------------------
 # Tests
 
 .PHONY: test
-test: venv system-tools | $(BUILD)
+test: venv system-tools fuzz-tools | $(BUILD)
 	@date +%s > $(BUILD)/.test-start
 	$(MAKE) --no-print-directory cargo-test
 	$(MAKE) --no-print-directory fmt-check
@@ -126,6 +149,7 @@ test: venv system-tools | $(BUILD)
 	$(MAKE) --no-print-directory python-test
 	$(MAKE) --no-print-directory header-check
 	$(MAKE) --no-print-directory install-check
+	$(MAKE) --no-print-directory fuzz-test
 	@echo; echo "make test: every step passed in $$(( $$(date +%s) - $$(cat $(BUILD)/.test-start) )) s"
 
 .PHONY: cargo-test
@@ -198,6 +222,26 @@ python-test: venv system-tools | $(BUILD)
 	  $(VENV)/bin/pytest -q tests/python && \
 	  $(VENV)/bin/python -m mypy.stubtest nioxide._nioxide --allowlist python/stubtest-allowlist; \
 	fi
+
+# The libFuzzer targets (tests/fuzz/fuzz_*.c, tests/fuzz/README.md): `make fuzz` fuzzes each for
+# FUZZ_SECONDS; `make test` runs each for a short fixed time (FUZZ_TEST_SECONDS, at most
+# FUZZ_TEST_RUNS inputs) on a copy of its committed corpus. A finding fails the step and prints
+# its reproducer.
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_TEST_RUNS ?= 200000
+.PHONY: fuzz fuzz-test fuzz-build
+fuzz-build: fuzz-tools
+	CLANG=$(FUZZ_CLANG) bash tests/fuzz/run.sh build
+fuzz: fuzz-tools | $(BUILD)
+	$(call step,fuzz: $(FUZZ_SECONDS) s per target)
+	CLANG=$(FUZZ_CLANG) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh run
+	$(call step_done,fuzz)
+fuzz-test: fuzz-tools | $(BUILD)
+	$(call step,fuzz targets: $(FUZZ_TEST_SECONDS) s per target)
+	CLANG=$(FUZZ_CLANG) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_RUNS=$(FUZZ_TEST_RUNS) \
+	  bash tests/fuzz/run.sh run
+	$(call step_done,fuzz targets)
 
 # Installs build/release into a temporary prefix and builds two consumers against it.
 PREFIX := $(BUILD)/install-prefix

@@ -183,6 +183,18 @@ const HEADERS: &[Header] = &[
             tail is returned by the next call.",
     },
     Header {
+        name: "codec",
+        // codec/mod.rs declares each codec's module: cbindgen reads them through it.
+        sources: &["pipeline/codec/mod.rs"],
+        includes: &[],
+        overview: "Handlers nioxide ships for pipelines (Netty's codec and timeout handlers): each \
+            nx_codec_* constructor checks its configuration and returns a built-in handler \
+            (nx_handler_t), yours until nx_pipeline_add_handler adds it (then the pipeline's) or \
+            nx_handler_free frees it. A built-in handler runs inside nioxide: its events never \
+            call into C. Idle events reach user_event_triggered as the reserved tags \
+            NX_EVENT_[FIRST_]READER_IDLE, _WRITER_IDLE and _ALL_IDLE.",
+    },
+    Header {
         name: "aio",
         // aio/mod.rs declares the group, server, socket and file modules: cbindgen reads them
         // through it.

@@ -5,8 +5,12 @@
  * send it, read the echo back, check every byte, send the next one. Single-threaded,
  * level-triggered epoll, TCP_NODELAY.
  *
- *   loadgen -p PORT [-a 127.0.0.1] [-c CONNS] [-s SIZE] [-w WARMUP_S] [-d DURATION_S]
+ *   loadgen -p PORT [-a 127.0.0.1] [-c CONNS] [-s SIZE] [-l LINE] [-w WARMUP_S] [-d DURATION_S]
  *           [-m MARK_COMMAND] [-t STALL_S]
+ *
+ * With -l LINE (the line benchmark, bench/lines) each message is SIZE / LINE lines of LINE
+ * bytes, each ending in '\n' (no other byte is one), sent in one write: a line-framing server
+ * cuts them apart and writes each back, so the echo is the same bytes.
  *
  * Phases: warm-up (messages flow, nothing counted); drain (no new messages until every echo is
  * back); MARK_COMMAND runs with BENCH_PHASE=start in its environment (bench/run.sh uses it to
@@ -14,7 +18,8 @@
  * measured window (DURATION_S of messages, then a drain); MARK_COMMAND with BENCH_PHASE=end.
  * So the window between the two marks holds exactly the requests counted, no partial ones.
  *
- * Prints one line: "loadgen conns=N size=S requests=R seconds=T rps=X". Exits 0 on success,
+ * Prints one line: "loadgen conns=N size=S requests=R seconds=T rps=X" (with -l, then
+ * " line=L lines=R*S/L"). Exits 0 on success,
  * 1 on a wrong echoed byte or a closed connection, 2 on a stall (no echo for STALL_S seconds)
  * or a set-up error.
  */
@@ -46,6 +51,7 @@ struct conn {
 };
 
 static size_t msg_size = 64;
+static size_t line_size = 0; /* -l: the length of each line, its '\n' included; 0: no lines */
 
 static double now_s(void)
 {
@@ -56,7 +62,12 @@ static double now_s(void)
 
 static unsigned char pattern(const struct conn *c, size_t i)
 {
-    return (unsigned char)((c->id * 31u) ^ (c->seq * 7u) ^ (uint32_t)(i * 13u));
+    unsigned char b = (unsigned char)((c->id * 31u) ^ (c->seq * 7u) ^ (uint32_t)(i * 13u));
+    if (line_size == 0)
+        return b;
+    if (i % line_size == line_size - 1)
+        return '\n';
+    return b == '\n' ? (unsigned char)'\n' + 1 : b;
 }
 
 static void die(const char *what)
@@ -142,23 +153,26 @@ int main(int argc, char **argv)
     uint64_t counted = 0;
     int in_flight = 0;
 
-    while ((opt = getopt(argc, argv, "a:p:c:s:w:d:m:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "a:p:c:s:l:w:d:m:t:")) != -1) {
         switch (opt) {
         case 'a': host = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 'c': nconns = atoi(optarg); break;
         case 's': msg_size = (size_t)atol(optarg); break;
+        case 'l': line_size = (size_t)atol(optarg); break;
         case 'w': warmup = atof(optarg); break;
         case 'd': duration = atof(optarg); break;
         case 'm': mark = optarg; break;
         case 't': stall = atof(optarg); break;
         default:
-            fprintf(stderr, "usage: %s -p PORT [-a HOST] [-c CONNS] [-s SIZE] [-w WARMUP_S] "
-                            "[-d DURATION_S] [-m MARK_COMMAND] [-t STALL_S]\n", argv[0]);
+            fprintf(stderr, "usage: %s -p PORT [-a HOST] [-c CONNS] [-s SIZE] [-l LINE] "
+                            "[-w WARMUP_S] [-d DURATION_S] [-m MARK_COMMAND] [-t STALL_S]\n",
+                    argv[0]);
             return 2;
         }
     }
-    if (port <= 0 || port > 65535 || nconns < 1 || msg_size < 1 || msg_size > MAX_SIZE) {
+    if (port <= 0 || port > 65535 || nconns < 1 || msg_size < 1 || msg_size > MAX_SIZE ||
+        (line_size != 0 && (line_size < 2 || msg_size % line_size != 0))) {
         fprintf(stderr, "loadgen: bad arguments\n");
         return 2;
     }
@@ -293,9 +307,13 @@ int main(int argc, char **argv)
     }
 
     run_mark(mark, "end");
-    printf("loadgen conns=%d size=%zu requests=%llu seconds=%.6f rps=%.1f\n", nconns, msg_size,
+    printf("loadgen conns=%d size=%zu requests=%llu seconds=%.6f rps=%.1f", nconns, msg_size,
            (unsigned long long)counted, t_end - t_start,
            t_end > t_start ? (double)counted / (t_end - t_start) : 0.0);
+    if (line_size != 0)
+        printf(" line=%zu lines=%llu", line_size,
+               (unsigned long long)(counted * (msg_size / line_size)));
+    printf("\n");
     fflush(stdout);
     for (i = 0; i < nconns; i++)
         close(conns[i].fd);

@@ -50,45 +50,22 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 OUT=$ROOT/target/bench
-DURATION=${BENCH_DURATION:-3}
-WARMUP=${BENCH_WARMUP:-1}
-REPEAT=${BENCH_REPEAT:-3}
-CG_DURATION=${BENCH_CG_DURATION:-2}
-CG_WARMUP=${BENCH_CG_WARMUP:-1}
-CONNS=${BENCH_CONNS:-1 32 512}
+# The settings both benchmark scripts take, log, die, the server's clean-up on exit, starting
+# and stopping servers, run_rusage and run_callgrind (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
 SERVERS=${BENCH_SERVERS:-a b c d e f g h i j k}
 STREAM=${BENCH_STREAM:-1}
 IDLE=${BENCH_IDLE:-1}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 IDLE_WARM=${BENCH_IDLE_WARM:-1000}
 STREAM_SIZE=${BENCH_STREAM_SIZE:-65536}
-UVLOOP_VERSION=0.23.0 # pinned: the anchor must not move between runs
-SERVER_CPU=${BENCH_SERVER_CPU:-0}
-LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
-CALLGRIND=${BENCH_CALLGRIND:-1}
-PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-INCLUDE_DIR=${NIOXIDE_INCLUDE_DIR:-$ROOT/include}
-CC=${CC:-cc}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-
-log() { echo "bench: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-server_pid=""
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 started=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg) # the machine's load average, reported with the figures
 mkdir -p "$OUT/logs" "$OUT/callgrind" "$OUT/lib"
 rm -f "$OUT"/logs/* "$OUT"/callgrind/*
-
-wants() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 # --- Tools and builds ---------------------------------------------------------------------------
 missing=""
@@ -128,14 +105,8 @@ if wants i; then
     "$CC" "${CFLAGS[@]}" -o "$OUT/libuv_echo" "$BENCH/libuv_echo.c" $(pkg-config --cflags --libs libuv)
 fi
 
-# Servers that cannot run yet (their source, or the API they need, has not landed): skipped,
-# each with its reason, which results.md carries. SKIPS holds "SERVER=REASON" words for report.py.
-SKIPS=()
-skip() {
-    log "skipping ($1): $2"
-    SKIPS+=("$1=$2")
-    SERVERS=$(for s in $SERVERS; do [[ $s == "$1" ]] || printf '%s ' "$s"; done)
-}
+# Servers that cannot run yet (their source, or the API they need, has not landed): skipped
+# (bench/lib.sh's skip), each with its reason, which results.md carries.
 if wants j; then
     if grep -qs 'nx_aio_socket_read' "$INCLUDE_DIR"/nioxide/*.h; then
         build_nioxide_c aio_echo
@@ -185,109 +156,6 @@ server_command() {
     k) CMD=("$PYEXE" "$BENCH/aio_echo.py") ;;
     *) die "unknown server $1" ;;
     esac
-}
-
-# Waits for the server's "listening on 127.0.0.1:PORT" line; prints PORT.
-wait_port() {
-    local file=$1 pid=$2 i port
-    for ((i = 0; i < 600; i++)); do
-        port=$(sed -n '1s/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$file")
-        if [[ -n $port ]]; then echo "$port"; return 0; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$file" "$file.err" >&2 || true
-    return 1
-}
-
-stop_server() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    server_pid=""
-}
-
-# run_rusage SERVER N [SIZE [NAME]]: sets RPS, CPU_US (per request) and REQUESTS, from the
-# best of BENCH_REPEAT windows against one server process (the one with the most requests/s:
-# on a shared machine, noise only ever slows a window down). SIZE: the message size (64);
-# NAME: the logs' name (SERVER-N).
-run_rusage() {
-    local s=$1 n=$2 size=${3:-64} file port lg i r
-    server_command "$s"
-    file=$OUT/logs/${4:-$s-$n}-rusage.log
-    : >"$file"
-    taskset -c "$SERVER_CPU" "${CMD[@]}" 0 >>"$file" 2>"$file.err" &
-    server_pid=$!
-    port=$(wait_port "$file" "$server_pid") || die "server $s did not start"
-    for ((r = 1; r <= REPEAT; r++)); do
-        lg=$(taskset -c "$LOADGEN_CPU" "$OUT/loadgen" -p "$port" -c "$n" -s "$size" -w "$WARMUP" \
-            -d "$DURATION" -t 30 -m "sh $BENCH/mark.sh rusage $server_pid") ||
-            die "loadgen failed against $s, N=$n"
-        for ((i = 0; i < 50; i++)); do
-            (($(grep -c '^rusage ' "$file") >= 2 * r)) && break
-            sleep 0.1
-        done
-        echo "$lg" >>"$file.loadgen"
-    done
-    stop_server "$server_pid"
-    local figures
-    figures=$(python3 - "$file" "$file.loadgen" <<'EOF'
-import re, sys
-marks = [dict(re.findall(r"(\w+)=(\d+)", l)) for l in open(sys.argv[1]) if l.startswith("rusage ")]
-windows = [dict(re.findall(r"(\w+)=([\d.]+)", l)) for l in open(sys.argv[2])]
-if len(marks) < 2 * len(windows):
-    sys.exit("bench: the server reported too few rusage marks")
-results = []
-for k, lg in enumerate(windows):
-    a, b = marks[2 * k], marks[2 * k + 1]
-    requests = int(lg["requests"])
-    cpu_us = (int(b["user_us"]) + int(b["sys_us"])) - (int(a["user_us"]) + int(a["sys_us"]))
-    served = (int(b["bytes"]) - int(a["bytes"])) // int(lg["size"])
-    if served != requests:
-        sys.exit(f"bench: the server echoed {served} messages in window {k + 1}, "
-                 f"the load generator counted {requests}")
-    results.append((float(lg["rps"]), cpu_us / requests, requests))
-print(*max(results))
-EOF
-    )
-    read -r RPS CPU_US REQUESTS <<<"$figures"
-}
-
-# run_callgrind SERVER N: sets IR (user-space instructions per request) and CG_REQUESTS.
-run_callgrind() {
-    local s=$1 n=$2 file port lg out dump
-    server_command "$s"
-    file=$OUT/logs/$s-$n-callgrind.log
-    out=$OUT/callgrind/$s-$n.out
-    : >"$file"
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --instr-atstart=no \
-        --callgrind-out-file="$out.%p" "${CMD[@]}" 0 >>"$file" 2>"$file.err" &
-    server_pid=$!
-    port=$(wait_port "$file" "$server_pid") || die "server $s did not start under callgrind"
-    lg=$(taskset -c "$LOADGEN_CPU" "$OUT/loadgen" -p "$port" -c "$n" -w "$CG_WARMUP" \
-        -d "$CG_DURATION" -t 60 -m "sh $BENCH/mark.sh callgrind $server_pid") ||
-        die "loadgen failed against $s under callgrind, N=$n"
-    dump=$out.$server_pid.1
-    stop_server "$server_pid"
-    echo "$lg" >>"$file"
-    [[ -f $dump ]] || die "no callgrind dump $dump"
-    mv "$dump" "$out"
-    rm -f "$out".[0-9]*
-    local figures
-    figures=$(python3 - "$out" "$lg" <<'EOF'
-import re, sys
-totals = [int(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("totals:")]
-lg = dict(re.findall(r"(\w+)=([\d.]+)", sys.argv[2]))
-requests = int(lg["requests"])
-print(totals[0] / requests, requests)
-EOF
-    )
-    read -r IR CG_REQUESTS <<<"$figures"
 }
 
 RESULTS=$OUT/results.tsv

@@ -175,6 +175,21 @@ const _: () = assert!(NX_EDISABLED == ErrorKind::DirectionDisabled.code());
 pub const NX_EGROUPSHUTDOWN: c_int = -3031;
 const _: () = assert!(NX_EGROUPSHUTDOWN == ErrorKind::GroupShutdown.code());
 
+/// Frame too long. A decoder met a frame longer than its maximum; the frame is discarded
+/// and the next one decodes.
+pub const NX_ETOOLONG: c_int = -3032;
+const _: () = assert!(NX_ETOOLONG == ErrorKind::FrameTooLong.code());
+
+/// Corrupted frame. A decoder met a negative length field or a length shorter than the
+/// frame's own header; decoding goes on with what follows.
+pub const NX_ECORRUPTED: c_int = -3033;
+const _: () = assert!(NX_ECORRUPTED == ErrorKind::CorruptedFrame.code());
+
+/// Input is not valid in its encoding. A strict string decoder met malformed bytes; the
+/// frame is dropped.
+pub const NX_EMALFORMED: c_int = -3034;
+const _: () = assert!(NX_EMALFORMED == ErrorKind::MalformedInput.code());
+
 /// The C constants above, by name: the unit tests check them against [`ErrorKind::ALL`]
 /// (each kind has exactly one), `tests/header.rs` checks the header's `#define`s.
 #[cfg(test)]
@@ -211,6 +226,9 @@ const C_NAMES: &[(&str, c_int)] = &[
     ("NX_EQUEUEFULL", NX_EQUEUEFULL),
     ("NX_EDISABLED", NX_EDISABLED),
     ("NX_EGROUPSHUTDOWN", NX_EGROUPSHUTDOWN),
+    ("NX_ETOOLONG", NX_ETOOLONG),
+    ("NX_ECORRUPTED", NX_ECORRUPTED),
+    ("NX_EMALFORMED", NX_EMALFORMED),
 ];
 
 /// The first (highest) code of nioxide's reserved block.

@@ -184,6 +184,8 @@ pub enum HandleKind {
     AioSocket = 17,
     /// `nx_aio_file_t`: an asynchronous file channel (owned by its loop).
     AioFile = 18,
+    /// `nx_handler_t`: a handler nioxide made, not added yet.
+    Handler = 19,
 }
 
 impl HandleKind {
@@ -194,7 +196,7 @@ impl HandleKind {
 }
 
 /// Every kind, in tag order (see [`type_constant`]).
-const KINDS: [HandleKind; 18] = [
+const KINDS: [HandleKind; 19] = [
     HandleKind::Selector,
     HandleKind::SelectionKey,
     HandleKind::ServerSocketChannel,
@@ -213,6 +215,7 @@ const KINDS: [HandleKind; 18] = [
     HandleKind::AioServerSocket,
     HandleKind::AioSocket,
     HandleKind::AioFile,
+    HandleKind::Handler,
 ];
 
 /// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
@@ -237,6 +240,7 @@ const fn type_constant(kind: HandleKind) -> c_int {
         HandleKind::AioServerSocket => NX_HANDLE_AIO_SERVER_SOCKET,
         HandleKind::AioSocket => NX_HANDLE_AIO_SOCKET,
         HandleKind::AioFile => NX_HANDLE_AIO_FILE,
+        HandleKind::Handler => NX_HANDLE_HANDLER,
     }
 }
 
@@ -300,6 +304,10 @@ const _: () = assert!(NX_HANDLE_AIO_SOCKET == HandleKind::AioSocket as c_int);
 /// `nx_live_handles`: asynchronous file channels (`nx_aio_file_t`).
 pub const NX_HANDLE_AIO_FILE: c_int = 18;
 const _: () = assert!(NX_HANDLE_AIO_FILE == HandleKind::AioFile as c_int);
+/// `nx_live_handles`: handlers nioxide made (`nx_handler_t`) that were neither added nor
+/// freed yet.
+pub const NX_HANDLE_HANDLER: c_int = 19;
+const _: () = assert!(NX_HANDLE_HANDLER == HandleKind::Handler as c_int);
 
 /// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
 /// of the object it names.

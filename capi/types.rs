@@ -20,7 +20,7 @@ use nioxide_core::event_loop::{
     EventLoop, EventLoopGroup, LoopTimer, Promise, ScheduledFuture, Watch,
 };
 use nioxide_core::pipeline::{
-    Bootstrap, Channel, Context, EmbeddedChannel, Message, ServerBootstrap,
+    Bootstrap, Channel, ChannelHandler, Context, EmbeddedChannel, Message, ServerBootstrap,
 };
 use nioxide_core::selector::{KeyInner, Selector};
 use nioxide_core::sys::fork;
@@ -331,6 +331,9 @@ pub struct ContextObject {
     pub(crate) ctx: OnceLock<Context>,
     pub(crate) name: OnceLock<CString>,
     pub(crate) removed: AtomicBool,
+    /// The context's handler is a built-in one (`nx_handler_t`): closed once core removed
+    /// it (no C callback of it can be on the stack).
+    pub(crate) builtin: AtomicBool,
 }
 
 impl ContextObject {
@@ -340,6 +343,41 @@ impl ContextObject {
             let name = CString::new(ctx.name().replace('\0', "")).unwrap_or_default();
             let _ = self.name.set(name);
         }
+    }
+}
+
+/// A handler nioxide made (a codec, an idle-state handler: the `nx_codec_*` constructors):
+/// an opaque handle, the caller's until `nx_pipeline_add_handler` (or
+/// `nx_pipeline_replace_handler`) adds it, then the pipeline's (the handle is gone:
+/// `NX_EBADHANDLE`); one never added is freed with `nx_handler_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_handler_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_handler_t {
+    type Object = HandlerObject;
+    const KIND: HandleKind = HandleKind::Handler;
+}
+
+/// Makes the core handler a built-in C handler stands for (a constructor's checked
+/// configuration, captured).
+pub(crate) type MakeHandler = Box<dyn Fn() -> Box<dyn ChannelHandler> + Send + Sync>;
+
+/// What a handler handle names: how to make its core handler (made when it is added, so a
+/// failed add leaves the handle as it was), and whether an add is taking it now.
+pub struct HandlerObject {
+    pub(crate) make: MakeHandler,
+    pub(crate) taken: AtomicBool,
+    pub(crate) generation: u64,
+}
+
+impl std::fmt::Debug for HandlerObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerObject")
+            .field("taken", &self.taken)
+            .finish_non_exhaustive()
     }
 }
 

@@ -51,6 +51,7 @@
 #include "nioxide/pipeline.h"
 #include "nioxide/bootstrap.h"
 #include "nioxide/embedded.h"
+#include "nioxide/codec.h"
 #include "nioxide/aio.h"
 
 #endif /* NIOXIDE_H */

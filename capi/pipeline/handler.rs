@@ -13,7 +13,7 @@
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::mem::{MaybeUninit, size_of};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use libc::{sockaddr, sockaddr_storage, socklen_t};
@@ -24,10 +24,17 @@ use nioxide_core::pipeline::{
 use nioxide_core::sync::lock;
 
 use super::{address_to, event_message, failure, lend_message, lend_promise};
+use nioxide_core::sys::fork;
+
+use crate::args::{Out, status};
 use crate::attachment::CAttachment;
 use crate::error::NX_EINVAL;
-use crate::handle::RawHandle;
-use crate::types::{ContextObject, nx_context_t, nx_message_t, nx_promise_t};
+use crate::handle::{self, RawHandle};
+use crate::nx_ffi_boundary;
+use crate::types::{
+    ContextObject, HandlerObject, MakeHandler, nx_context_t, nx_handler_t, nx_message_t,
+    nx_promise_t,
+};
 
 /// A handler callback with no argument but the context: `handler_added`, `handler_removed`,
 /// the inbound events without data, and the `read` and `flush` operations. Returns 0, or a
@@ -494,5 +501,36 @@ impl ChannelHandler for CHandler {
             Some(cb) => self.call(|c, a| unsafe { cb(c, a) }),
             None => pass(|| ctx.flush()),
         }
+    }
+}
+
+/// A new handle for a built-in handler that `make` makes when it is added, stored in
+/// `*out` (the caller's until added or freed). What every `nx_codec_*` constructor ends with,
+/// once it has checked its configuration.
+pub(crate) fn new_builtin(make: MakeHandler, out: *mut *mut nx_handler_t) -> Result<(), c_int> {
+    let out = Out::new(out)?;
+    let object = Arc::new(HandlerObject {
+        make,
+        taken: AtomicBool::new(false),
+        generation: fork::generation(),
+    });
+    out.set(handle::insert(object)?);
+    Ok(())
+}
+
+/// Frees a built-in handler that was never added (an `nx_codec_*` constructor's). A handler
+/// that was added belongs to its pipeline and its handle is gone: freeing it returns
+/// `NX_EBADHANDLE` and changes nothing. Allowed in a forked child.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: `NX_EINVAL` (NULL or not a handler), `NX_EBADHANDLE` (freed, or added).
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_handler_free(handler: *mut nx_handler_t) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            handle::remove(handler)?;
+            Ok(())
+        })
     }
 }

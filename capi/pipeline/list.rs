@@ -12,19 +12,23 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use nioxide_core::pipeline::{Channel, Position};
+use nioxide_core::pipeline::{Channel, ChannelHandler, Position};
 use nioxide_core::sync::lock;
+use nioxide_core::sys::fork;
 
 use super::handler::{CHandler, nx_channel_handler_t};
 use super::{binding, channel_of, failure, message_event, message_of};
 use crate::args::{OptOut, Out, code, status};
 use crate::attachment::CAttachment;
-use crate::error::NX_EINVAL;
+use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
 use crate::handle::{self, RawHandle};
 use crate::nx_ffi_boundary;
-use crate::types::{ContextObject, nx_channel_t, nx_context_t, nx_free_cb, nx_message_t};
+use crate::types::{
+    ContextObject, nx_channel_t, nx_context_t, nx_free_cb, nx_handler_t, nx_message_t,
+};
 
 /// `nx_pipeline_add`: right after the head (`base` unused).
 pub const NX_PIPELINE_FIRST: c_int = 1;
@@ -47,12 +51,58 @@ fn text_arg<'a>(text: *const c_char) -> Result<&'a str, c_int> {
 }
 
 /// What adding or replacing does with the new context: core's call, given the handler.
-type Add<'a> =
-    dyn FnOnce(Box<CHandler>) -> nioxide_core::Result<nioxide_core::pipeline::Context> + 'a;
+type Add<'a> = dyn FnOnce(Box<dyn ChannelHandler>) -> nioxide_core::Result<nioxide_core::pipeline::Context>
+    + 'a;
 
-/// The body of every add and replace: makes the context's handle (recorded with the channel,
-/// freed at its teardown), the handler over a copy of `table`, and calls `add`. On error
-/// nioxide keeps nothing and frees nothing (the attachment goes back unfreed).
+/// What an add undoes when core refused the handler.
+type Undo = Box<dyn FnOnce()>;
+
+/// Makes the new context's core handler, given the context's handle and object: the handler
+/// and what to undo if core refuses it.
+type Make<'a> = dyn FnOnce(RawHandle, &Arc<ContextObject>) -> Result<(Box<dyn ChannelHandler>, Undo), c_int>
+    + 'a;
+
+/// The body of every add and replace, of a C handler table or a built-in handler: makes the
+/// context's handle (recorded with the channel, freed at its teardown), the handler
+/// (`make`), and calls `add`. On error nioxide keeps nothing and frees nothing (`make`'s undo
+/// gives back what it took).
+fn add_context(
+    channel: &Channel,
+    ctx_out: *mut *mut nx_context_t,
+    make: Box<Make<'_>>,
+    add: Box<Add<'_>>,
+) -> Result<(), c_int> {
+    let binding = binding(channel);
+    let object = Arc::new(ContextObject::default());
+    let ptr: *mut nx_context_t = handle::insert_owned(object.clone(), channel.event_loop())?;
+    let raw = RawHandle::from_ptr(ptr);
+    let made = binding
+        .add_context(raw)
+        .and_then(|()| make(raw, &object).inspect_err(|_| binding.forget_context(raw)));
+    let (handler, undo) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = handle::remove(ptr);
+            return Err(e);
+        }
+    };
+    match add(handler) {
+        Ok(ctx) => {
+            ctx.set_binding(Some(Box::new(raw)));
+            object.fill(&ctx);
+            OptOut::new(ctx_out).set(ptr);
+            Ok(())
+        }
+        Err(e) => {
+            undo();
+            binding.forget_context(raw);
+            let _ = handle::remove(ptr);
+            Err(code(e))
+        }
+    }
+}
+
+/// Adds (or replaces with) a C handler: a copy of `table`, owning `attachment` once added.
 fn add_handler(
     channel: &Channel,
     table: *const nx_channel_handler_t,
@@ -62,35 +112,78 @@ fn add_handler(
     add: Box<Add<'_>>,
 ) -> Result<(), c_int> {
     let table = nx_channel_handler_t::copy_from(table)?;
-    let binding = binding(channel);
-    let object = Arc::new(ContextObject::default());
-    let ptr: *mut nx_context_t = handle::insert_owned(object.clone(), channel.event_loop())?;
-    let raw = RawHandle::from_ptr(ptr);
-    if let Err(e) = binding.add_context(raw) {
-        let _ = handle::remove(ptr);
-        return Err(e);
-    }
-    let slot = Arc::new(Mutex::new(Some(CAttachment::new(
-        attachment,
-        attachment_free,
-    ))));
-    let handler = CHandler::new(table, raw, &object, attachment, slot.clone());
-    match add(Box::new(handler)) {
-        Ok(ctx) => {
-            ctx.set_binding(Some(Box::new(raw)));
-            object.fill(&ctx);
-            OptOut::new(ctx_out).set(ptr);
-            Ok(())
-        }
-        Err(e) => {
+    let make = move |raw: RawHandle, object: &Arc<ContextObject>| {
+        let slot = Arc::new(Mutex::new(Some(CAttachment::new(
+            attachment,
+            attachment_free,
+        ))));
+        let handler = CHandler::new(table, raw, object, attachment, slot.clone());
+        let undo: Undo = Box::new(move || {
             if let Some(kept) = lock(&slot).take() {
                 let _ = kept.into_parts(); // the caller keeps its attachment
             }
-            binding.forget_context(raw);
-            let _ = handle::remove(ptr);
-            Err(code(e))
-        }
+        });
+        Ok((Box::new(handler) as Box<dyn ChannelHandler>, undo))
+    };
+    add_context(channel, ctx_out, Box::new(make), add)
+}
+
+/// Adds (or replaces with) the built-in handler `handler` names: its core handler is made
+/// now; once added, the handle is gone (the pipeline has the handler). An add of the same
+/// handle under way on another thread makes this one fail with `NX_EBADHANDLE`.
+fn add_builtin(
+    channel: &Channel,
+    handler: *mut nx_handler_t,
+    ctx_out: *mut *mut nx_context_t,
+    add: Box<Add<'_>>,
+) -> Result<(), c_int> {
+    let builtin = handle::get(handler)?;
+    if fork::is_forked(builtin.generation) {
+        return Err(NX_EFORKED);
     }
+    let taken = builtin.clone();
+    let make = move |_: RawHandle, object: &Arc<ContextObject>| {
+        if taken.taken.swap(true, Ordering::AcqRel) {
+            return Err(NX_EBADHANDLE);
+        }
+        object.builtin.store(true, Ordering::Release);
+        let core = (taken.make)();
+        let undo: Undo = Box::new(move || taken.taken.store(false, Ordering::Release));
+        Ok((core, undo))
+    };
+    add_context(channel, ctx_out, Box::new(make), add)?;
+    let _ = handle::remove(handler);
+    Ok(())
+}
+
+/// The arguments both replace functions share, from their C form: the channel, the name of
+/// the handler replaced and the new one's.
+fn replace_args(
+    channel: *mut nx_channel_t,
+    old: *const c_char,
+    name: *const c_char,
+) -> Result<(Channel, &'static str, &'static str), c_int> {
+    Ok((channel_of(channel)?, text_arg(old)?, text_arg(name)?))
+}
+
+/// The arguments every add function shares, from their C form: the channel, the new
+/// handler's name and its position.
+fn add_args(
+    channel: *mut nx_channel_t,
+    position: c_int,
+    base: *const c_char,
+    name: *const c_char,
+) -> Result<(Channel, &'static str, Position<'static>), c_int> {
+    let channel = channel_of(channel)?;
+    let name = text_arg(name)?;
+    let position = match position {
+        NX_PIPELINE_FIRST => Position::First,
+        NX_PIPELINE_LAST => Position::Last,
+        NX_PIPELINE_BEFORE => Position::Before(text_arg(base)?),
+        NX_PIPELINE_AFTER => Position::After(text_arg(base)?),
+        _ => return Err(NX_EINVAL),
+    };
+    Ok((channel, name, position))
 }
 
 /// Adds a C handler named `name` to the channel's pipeline at `position`
@@ -123,15 +216,7 @@ pub extern "C" fn nx_pipeline_add(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let name = text_arg(name)?;
-            let position = match position {
-                NX_PIPELINE_FIRST => Position::First,
-                NX_PIPELINE_LAST => Position::Last,
-                NX_PIPELINE_BEFORE => Position::Before(text_arg(base)?),
-                NX_PIPELINE_AFTER => Position::After(text_arg(base)?),
-                _ => return Err(NX_EINVAL),
-            };
+            let (channel, name, position) = add_args(channel, position, base, name)?;
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
                 Box::new(|h| pipeline.add(position, name, h)))
@@ -186,11 +271,73 @@ pub extern "C" fn nx_pipeline_replace(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let channel = channel_of(channel)?;
-            let (old, name) = (text_arg(old)?, text_arg(name)?);
+            let (channel, old, name) = replace_args(channel, old, name)?;
             let pipeline = channel.pipeline();
             add_handler(&channel, handler, attachment, attachment_free, ctx_out,
                 Box::new(|h| pipeline.replace(old, name, h)))
+        })
+    }
+}
+
+/// Adds the built-in handler `handler` (one an `nx_codec_*` constructor made) named `name`
+/// to the channel's pipeline at `position` (as `nx_pipeline_add`: `NX_PIPELINE_FIRST`,
+/// `NX_PIPELINE_LAST`, or `NX_PIPELINE_BEFORE`/`NX_PIPELINE_AFTER` the handler named
+/// `base`). Its events stay inside nioxide: it is a Rust handler, called with no C code in
+/// between. `name` and `base` are borrowed during the call. On success, if `ctx_out` is not
+/// NULL, `*ctx_out` is the new handler's context, which belongs to nioxide (see
+/// `nx_context_t`; it is closed, `NX_ECLOSED`, once the handler was removed).
+///
+/// Ownership: on success the pipeline takes the handler and `handler`'s handle is gone (any
+/// later call on it returns `NX_EBADHANDLE`; do not free it). On error the caller still owns
+/// it: add it again, or free it with `nx_handler_free`.
+///
+/// Thread safety: safe from any thread, also from inside a handler. On the loop thread the
+/// handler's `handler_added` runs inside this call; from another thread it is queued. Two
+/// threads adding the same handle at once: one succeeds, the other gets `NX_EBADHANDLE`.
+///
+/// Errors: `NX_EINVAL` (NULL or bad arguments, the name is taken, no handler named `base`),
+/// `NX_ECLOSED` (the channel is torn down), `NX_EREJECTED` (the loop refuses work from this
+/// thread), `NX_EBADHANDLE` (also: `handler` was added already), `NX_EFORKED`, `-ENOMEM`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_add_handler(
+    channel: *mut nx_channel_t,
+    position: c_int,
+    base: *const c_char,
+    name: *const c_char,
+    handler: *mut nx_handler_t,
+    ctx_out: *mut *mut nx_context_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let (channel, name, position) = add_args(channel, position, base, name)?;
+            let pipeline = channel.pipeline();
+            add_builtin(&channel, handler, ctx_out, Box::new(|h| pipeline.add(position, name, h)))
+        })
+    }
+}
+
+/// Replaces the handler named `old` with the built-in handler `handler` named `name`, in the
+/// same place: the new one's `handler_added` runs before the old one's `handler_removed`.
+/// Ownership of `handler` and `ctx_out` as `nx_pipeline_add_handler`.
+///
+/// Thread safety: safe from any thread, also from inside a handler (the one replaced
+/// included).
+///
+/// Errors: `NX_EINVAL` (no handler named `old`, `name` taken by another), and as
+/// `nx_pipeline_add_handler`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_pipeline_replace_handler(
+    channel: *mut nx_channel_t,
+    old: *const c_char,
+    name: *const c_char,
+    handler: *mut nx_handler_t,
+    ctx_out: *mut *mut nx_context_t,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let (channel, old, name) = replace_args(channel, old, name)?;
+            let pipeline = channel.pipeline();
+            add_builtin(&channel, handler, ctx_out, Box::new(|h| pipeline.replace(old, name, h)))
         })
     }
 }

@@ -27,6 +27,7 @@
 
 pub mod bootstrap;
 pub mod channel;
+pub mod codec;
 pub mod config;
 pub mod context;
 pub mod embedded;
@@ -283,7 +284,13 @@ pub(crate) fn handle_of(channel: &Channel) -> Result<*mut nx_channel_t, c_int> {
 
 /// The context behind a C handle; `NX_ECLOSED` once its handler's `handler_removed` returned.
 pub(crate) fn context_of(ctx: *mut nx_context_t) -> Result<Context, c_int> {
-    with_context_object(ctx, |o| o.ctx.get().cloned().ok_or(NX_EBADHANDLE))
+    with_context_object(ctx, |o| {
+        let ctx = o.ctx.get().ok_or(NX_EBADHANDLE)?;
+        if o.builtin.load(std::sync::atomic::Ordering::Acquire) && ctx.is_removed() {
+            return Err(NX_ECLOSED);
+        }
+        Ok(ctx.clone())
+    })
 }
 
 /// Calls `f` with the object of a context handle whose handler was not removed. Both a
@@ -414,6 +421,7 @@ pub(crate) fn event_message(event: UserEvent) -> Message {
         UserEvent::InputShutdown => NX_EVENT_INPUT_SHUTDOWN,
         UserEvent::InputShutdownReadComplete => NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE,
         UserEvent::OutputShutdown => NX_EVENT_OUTPUT_SHUTDOWN,
+        UserEvent::Idle(idle) => codec::idle::event_tag(idle),
     };
     Message::User(Arc::new(message::UserValue::builtin(tag)))
 }
@@ -426,14 +434,16 @@ pub(crate) fn message_event(msg: Message) -> Result<UserEvent, c_int> {
     let Message::User(value) = msg else {
         return Err(NX_EINVAL);
     };
-    Ok(
-        match value.downcast_ref::<message::UserValue>().map(|v| v.tag) {
-            Some(NX_EVENT_INPUT_SHUTDOWN) => UserEvent::InputShutdown,
-            Some(NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE) => UserEvent::InputShutdownReadComplete,
-            Some(NX_EVENT_OUTPUT_SHUTDOWN) => UserEvent::OutputShutdown,
-            _ => UserEvent::Custom(value),
-        },
-    )
+    let tag = value.downcast_ref::<message::UserValue>().map(|v| v.tag);
+    if let Some(idle) = tag.and_then(codec::idle::tag_event) {
+        return Ok(UserEvent::Idle(idle));
+    }
+    Ok(match tag {
+        Some(NX_EVENT_INPUT_SHUTDOWN) => UserEvent::InputShutdown,
+        Some(NX_EVENT_INPUT_SHUTDOWN_READ_COMPLETE) => UserEvent::InputShutdownReadComplete,
+        Some(NX_EVENT_OUTPUT_SHUTDOWN) => UserEvent::OutputShutdown,
+        _ => UserEvent::Custom(value),
+    })
 }
 
 /// Reads a C address: `AF_INET`/`AF_INET6` (TCP) or `AF_UNIX` (a local channel's name in

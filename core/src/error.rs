@@ -133,6 +133,15 @@ error_kinds! {
     ),
     /// The asynchronous channel group is shut down and takes no new channels.
     GroupShutdown = ("NX_EGROUPSHUTDOWN", -3031, "the channel group is shut down"),
+    /// A decoder met a frame longer than its maximum; the frame is discarded (Netty's
+    /// `TooLongFrameException`).
+    FrameTooLong = ("NX_ETOOLONG", -3032, "frame too long"),
+    /// A decoder met a frame it cannot take apart: a negative length field, or a length
+    /// shorter than the frame's own header (Netty's `CorruptedFrameException`).
+    CorruptedFrame = ("NX_ECORRUPTED", -3033, "corrupted frame"),
+    /// Bytes are not valid in the encoding a strict string decoder expects (Java's
+    /// `MalformedInputException`).
+    MalformedInput = ("NX_EMALFORMED", -3034, "input is not valid in its encoding"),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

@@ -241,6 +241,24 @@
 #define NX_EGROUPSHUTDOWN -3031
 
 /**
+ * Frame too long. A decoder met a frame longer than its maximum; the frame is discarded
+ * and the next one decodes.
+ */
+#define NX_ETOOLONG -3032
+
+/**
+ * Corrupted frame. A decoder met a negative length field or a length shorter than the
+ * frame's own header; decoding goes on with what follows.
+ */
+#define NX_ECORRUPTED -3033
+
+/**
+ * Input is not valid in its encoding. A strict string decoder met malformed bytes; the
+ * frame is dropped.
+ */
+#define NX_EMALFORMED -3034
+
+/**
  * `nx_live_handles`: every type of handle together.
  */
 #define NX_HANDLE_ALL 0
@@ -337,6 +355,12 @@
 #define NX_HANDLE_AIO_FILE 18
 
 /**
+ * `nx_live_handles`: handlers nioxide made (`nx_handler_t`) that were neither added nor
+ * freed yet.
+ */
+#define NX_HANDLE_HANDLER 19
+
+/**
  * An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
  * by the caller from `nx_aio_file_open` until `nx_aio_file_free`; it belongs to its loop.
  */
@@ -382,6 +406,14 @@ typedef struct nx_channel_t nx_channel_t;
  * is running), also after its channel is torn down and the handle freed.
  */
 typedef struct nx_context_t nx_context_t;
+
+/**
+ * A handler nioxide made (a codec, an idle-state handler: the `nx_codec_*` constructors):
+ * an opaque handle, the caller's until `nx_pipeline_add_handler` (or
+ * `nx_pipeline_replace_handler`) adds it, then the pipeline's (the handle is gone:
+ * `NX_EBADHANDLE`); one never added is freed with `nx_handler_free`.
+ */
+typedef struct nx_handler_t nx_handler_t;
 
 /**
  * A group of event loops, each on its own library thread (Netty's `EventLoopGroup`): an

@@ -503,6 +503,17 @@ size_t nx_debug_live_buffers(void);
 #endif
 
 /**
+ * Frees a built-in handler that was never added (an `nx_codec_*` constructor's). A handler
+ * that was added belongs to its pipeline and its handle is gone: freeing it returns
+ * `NX_EBADHANDLE` and changes nothing. Allowed in a forked child.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a handler), `NX_EBADHANDLE` (freed, or added).
+ */
+int nx_handler_free(nx_handler_t *handler);
+
+/**
  * Stores the handle of the context's channel in `*channel_out`: the handle the user holds if
  * any, else one that belongs to nioxide until the channel is torn down (`nx_channel_retain`
  * makes it yours). On error `*channel_out` is unchanged.
@@ -802,6 +813,51 @@ int nx_pipeline_replace(nx_channel_t *channel,
                         void *attachment,
                         nx_free_cb attachment_free,
                         nx_context_t **ctx_out);
+
+/**
+ * Adds the built-in handler `handler` (one an `nx_codec_*` constructor made) named `name`
+ * to the channel's pipeline at `position` (as `nx_pipeline_add`: `NX_PIPELINE_FIRST`,
+ * `NX_PIPELINE_LAST`, or `NX_PIPELINE_BEFORE`/`NX_PIPELINE_AFTER` the handler named
+ * `base`). Its events stay inside nioxide: it is a Rust handler, called with no C code in
+ * between. `name` and `base` are borrowed during the call. On success, if `ctx_out` is not
+ * NULL, `*ctx_out` is the new handler's context, which belongs to nioxide (see
+ * `nx_context_t`; it is closed, `NX_ECLOSED`, once the handler was removed).
+ *
+ * Ownership: on success the pipeline takes the handler and `handler`'s handle is gone (any
+ * later call on it returns `NX_EBADHANDLE`; do not free it). On error the caller still owns
+ * it: add it again, or free it with `nx_handler_free`.
+ *
+ * Thread safety: safe from any thread, also from inside a handler. On the loop thread the
+ * handler's `handler_added` runs inside this call; from another thread it is queued. Two
+ * threads adding the same handle at once: one succeeds, the other gets `NX_EBADHANDLE`.
+ *
+ * Errors: `NX_EINVAL` (NULL or bad arguments, the name is taken, no handler named `base`),
+ * `NX_ECLOSED` (the channel is torn down), `NX_EREJECTED` (the loop refuses work from this
+ * thread), `NX_EBADHANDLE` (also: `handler` was added already), `NX_EFORKED`, `-ENOMEM`.
+ */
+int nx_pipeline_add_handler(nx_channel_t *channel,
+                            int position,
+                            const char *base,
+                            const char *name,
+                            nx_handler_t *handler,
+                            nx_context_t **ctx_out);
+
+/**
+ * Replaces the handler named `old` with the built-in handler `handler` named `name`, in the
+ * same place: the new one's `handler_added` runs before the old one's `handler_removed`.
+ * Ownership of `handler` and `ctx_out` as `nx_pipeline_add_handler`.
+ *
+ * Thread safety: safe from any thread, also from inside a handler (the one replaced
+ * included).
+ *
+ * Errors: `NX_EINVAL` (no handler named `old`, `name` taken by another), and as
+ * `nx_pipeline_add_handler`.
+ */
+int nx_pipeline_replace_handler(nx_channel_t *channel,
+                                const char *old,
+                                const char *name,
+                                nx_handler_t *handler,
+                                nx_context_t **ctx_out);
 
 /**
  * Removes the handler named `name` (borrowed during the call): its `handler_removed` runs

@@ -58,6 +58,8 @@ import_exceptions!(
     WriteQueueFullError,
     DirectionDisabledError,
     ShutdownChannelGroupError,
+    ReadTimeoutException,
+    WriteTimeoutException,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes

@@ -271,6 +271,7 @@ TEST_ENTRY(group_free_from_own_thread)
 TEST_ENTRY(pipeline_embedded_event_order)
 TEST_ENTRY(pipeline_embedded_echo)
 TEST_ENTRY(pipeline_embedded_exception_routing)
+TEST_ENTRY(pipeline_embedded_removed_handler_failure)
 TEST_ENTRY(pipeline_embedded_changes_during_events)
 TEST_ENTRY(pipeline_embedded_virtual_time)
 TEST_ENTRY(pipeline_embedded_loop_virtual_time)
@@ -308,6 +309,13 @@ TEST_ENTRY(pipeline_handler_size_inside_a_field)
 TEST_ENTRY(pipeline_context_outlived_is_closed)
 TEST_ENTRY(pipeline_channel_event_loop)
 TEST_ENTRY(pipeline_unhandled_exception_counted_by_its_loop)
+
+/* test-codec-idle.c */
+TEST_ENTRY(codec_idle_events_on_virtual_time)
+TEST_ENTRY(codec_idle_read_timeout_closes_once)
+TEST_ENTRY(codec_idle_write_timeout_closes_once)
+TEST_ENTRY(codec_idle_handler_ownership)
+TEST_ENTRY(codec_idle_tcp_reader_idle_then_read_timeout)
 
 /* test-aio-socket.c */
 TEST_ENTRY(aio_handlers_accept_connect_read_write)

@@ -563,3 +563,61 @@ TEST_IMPL(pipeline_embedded_outbound_handler) {
   ASSERT_OK(nx_channel_free(ch));
   return 0;
 }
+
+/* A handler that removes itself inside its read and then fails it: its exception callback
+ * is not called (its attachment is freed once the read returned), the next handler gets the
+ * failure. */
+static int removed_exceptions, next_exceptions;
+static int remove_then_fail_read(nx_context_t *ctx, nx_message_t *msg, void *attachment) {
+  (void)msg;
+  (void)attachment;
+  ASSERT_OK(nx_context_remove(ctx));
+  return -EPROTO;
+}
+static int remove_then_fail_exception(nx_context_t *ctx, int error, void *attachment) {
+  (void)attachment;
+  removed_exceptions++;
+  return nx_context_fire_exception_caught(ctx, error);
+}
+static int next_exception(nx_context_t *ctx, int error, void *attachment) {
+  (void)attachment;
+  next_exceptions++;
+  return nx_context_fire_exception_caught(ctx, error);
+}
+static const nx_channel_handler_t remove_then_fail = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_read = remove_then_fail_read,
+    .exception_caught = remove_then_fail_exception,
+};
+static const nx_channel_handler_t next_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .exception_caught = next_exception,
+};
+static int add_remove_then_fail(nx_channel_t *channel, void *attachment) {
+  (void)attachment;
+  int *state = malloc(sizeof(int));
+  if (state == NULL)
+    return -ENOMEM;
+  int rc = nx_pipeline_add_last(channel, "gone", &remove_then_fail, state, free, NULL);
+  if (rc < 0) {
+    free(state);
+    return rc;
+  }
+  return nx_pipeline_add_last(channel, "next", &next_handler, NULL, NULL, NULL);
+}
+
+TEST_IMPL(pipeline_embedded_removed_handler_failure) {
+  nx_channel_t *ch;
+  size_t live_buffers = nx_debug_live_buffers();
+  nx_message_t *msg = t_text("x");
+  removed_exceptions = next_exceptions = 0;
+  ASSERT_OK(nx_embedded_channel_new(add_remove_then_fail, NULL, &ch));
+  ASSERT_EQ(nx_embedded_channel_write_inbound(ch, msg), -EPROTO);
+  ASSERT_OK(nx_message_release(msg));
+  ASSERT_EQ(removed_exceptions, 0);
+  ASSERT_EQ(next_exceptions, 1);
+  ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
+  ASSERT_OK(nx_channel_free(ch));
+  ASSERT_EQ(nx_debug_live_buffers(), live_buffers);
+  return 0;
+}

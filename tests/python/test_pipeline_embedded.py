@@ -218,6 +218,33 @@ def test_a_raising_handler_gets_its_own_exception_caught() -> None:
     assert not ch.finish()
 
 
+def test_a_handler_that_removed_itself_and_raises_does_not_get_its_own_exception() -> None:
+    # No event reaches a removed handler, its exception_caught included: the exception goes
+    # on to the next handler, as any event would.
+    own: list[BaseException] = []
+    passed: list[BaseException] = []
+
+    class RemovesThenFails(nioxide.ChannelInboundHandler):
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            ctx.pipeline.remove(self)
+            raise ValueError("after removal")
+
+        def exception_caught(self, ctx: Any, exception: BaseException) -> None:
+            own.append(exception)
+
+    class Watches(nioxide.ChannelInboundHandler):
+        def exception_caught(self, ctx: Any, exception: BaseException) -> None:
+            passed.append(exception)
+            ctx.fire_exception_caught(exception)
+
+    ch = nioxide.EmbeddedChannel(RemovesThenFails(), Watches())
+    with pytest.raises(ValueError, match="after removal"):
+        ch.write_inbound(b"x")
+    assert own == [] and len(passed) == 1
+    assert len(ch.pipeline.names()) == 1
+    assert not ch.finish()
+
+
 def test_an_exception_passed_on_reaches_the_tail_and_is_raised_once() -> None:
     class Fails(nioxide.ChannelInboundHandler):
         def channel_read(self, ctx: Any, msg: Any) -> None:

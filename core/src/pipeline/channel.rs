@@ -115,6 +115,11 @@ pub(crate) trait Transport: Send + Sync + 'static {
             })?;
         Ok(scheduled.future().clone())
     }
+    /// The channel's clock, the one [`schedule`](Self::schedule) counts on (the loop's; an
+    /// embedded channel's virtual one).
+    fn now(&self, channel: &Channel) -> Duration {
+        channel.event_loop().now()
+    }
     /// Readiness from the loop's backend (TCP channels).
     fn io_ready(&self, _channel: &Channel, _ops: u32) {}
     /// The loop shuts down: flush what can be flushed, then close.
@@ -555,6 +560,16 @@ impl Channel {
     /// `Rejected` (the loop shuts down).
     pub fn schedule(&self, delay: Duration, task: ChannelTask) -> Result<Future> {
         self.inner.transport.schedule(self, delay, task)
+    }
+
+    /// The time on the channel's clock, the clock [`schedule`](Self::schedule) counts on:
+    /// the loop's monotonic clock (time since the loop was made), or an embedded channel's
+    /// virtual clock (time since the channel was made, moved by
+    /// [`EmbeddedChannel::advance_time_by`](super::EmbeddedChannel::advance_time_by)). Only
+    /// differences between two readings of one channel's clock mean anything. Safe from any
+    /// thread.
+    pub fn now(&self) -> Duration {
+        self.inner.transport.now(self)
     }
 
     /// Whether both values are the same channel.

@@ -349,6 +349,11 @@ impl Context {
             Inbound::WritabilityChanged => handler.channel_writability_changed(self),
         };
         if let Err(failure) = result {
+            // A handler that removed itself inside the callback gets no event after it, its
+            // own exception callback included: its failure goes on to the next handler.
+            if self.inner.state.load(Ordering::Acquire) != ADDED {
+                return self.fire(Inbound::Exception(failure));
+            }
             if let Err(failure) = handler.exception_caught(self, failure) {
                 super::channel::report_unhandled(&self.inner.channel, &failure);
             }

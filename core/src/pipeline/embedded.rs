@@ -110,6 +110,9 @@ impl Transport for EmbeddedTransport {
         });
         Ok(promise)
     }
+    fn now(&self, _: &Channel) -> Duration {
+        lock(&self.state.clock).0
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

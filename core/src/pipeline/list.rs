@@ -184,7 +184,8 @@ impl Pipeline {
     }
 
     /// Replaces the handler named `old` with `handler` named `name`, in the same place; the
-    /// old one's `handler_removed` runs after the new one's `handler_added`.
+    /// old one's `handler_removed` runs after the new one's `handler_added`, and what the old
+    /// handler passes on from then on (a decoder's leftover) goes through the new one.
     ///
     /// # Errors
     /// `InvalidArgument` (no handler named `old`, or `name` is taken by another one),
@@ -210,6 +211,18 @@ impl Pipeline {
         let (added, ch, old_handle) = (ctx.clone(), self.channel.clone(), old_ctx.clone());
         let swapped = self.channel.on_loop_checked(move || {
             ch.relink();
+            // What the old handler still passes on (a decoder handing on its leftover as it
+            // is removed) goes through its replacement, as in Netty.
+            let old_links = old_handle.links().with(|l| {
+                std::mem::replace(
+                    l,
+                    super::context::Links {
+                        prev: Some(added.clone()),
+                        next: Some(added.clone()),
+                    },
+                )
+            });
+            drop(old_links);
             added.call_handler_added();
             if let Some(failure) = old_handle.call_handler_removed() {
                 ch.pipeline().fire_exception_caught(failure);

@@ -192,6 +192,9 @@ pub enum UserEvent {
     InputShutdownReadComplete,
     /// The output side was shut down (`shutdown_output`).
     OutputShutdown,
+    /// A connection was idle ([`IdleStateHandler`](super::codec::IdleStateHandler)): which
+    /// kind of idleness, and whether it is the first such event since the last activity.
+    Idle(super::codec::IdleStateEvent),
     /// An event of the user's.
     Custom(UserMessage),
 }

@@ -113,6 +113,7 @@
 mod bootstrap;
 mod cell;
 mod channel;
+pub mod codec;
 mod config;
 mod context;
 mod embedded;

@@ -80,9 +80,14 @@ from nioxide._nioxide import (
     EventLoop,
     EventLoopGroup,
     FileLock,
+    IdleState,
+    IdleStateEvent,
+    IdleStateHandler,
     LocalChannel,
     LocalServerChannel,
+    NativeHandler,
     OpaqueMessage,
+    ReadTimeoutHandler,
     SelectionKey,
     Selector,
     ServerSocketChannel,
@@ -93,6 +98,7 @@ from nioxide._nioxide import (
     Timer,
     UserEvent,
     Watch,
+    WriteTimeoutHandler,
     __version__,
     live_objects,
 )
@@ -136,6 +142,7 @@ from nioxide.exceptions import (
     NotYetBoundError,
     NotYetConnectedError,
     ReadPendingError,
+    ReadTimeoutException,
     RejectedExecutionError,
     ShutdownChannelGroupError,
     TimeoutError,
@@ -144,6 +151,7 @@ from nioxide.exceptions import (
     UnsupportedOptionError,
     WritePendingError,
     WriteQueueFullError,
+    WriteTimeoutException,
 )
 
 __all__ = [
@@ -206,6 +214,13 @@ __all__ = [
     "CHANNEL_INPUT_SHUTDOWN",
     "CHANNEL_INPUT_SHUTDOWN_READ_COMPLETE",
     "CHANNEL_OUTPUT_SHUTDOWN",
+    # handlers nioxide ships
+    "NativeHandler",
+    "IdleStateHandler",
+    "ReadTimeoutHandler",
+    "WriteTimeoutHandler",
+    "IdleState",
+    "IdleStateEvent",
     # completion-handler AIO
     "AsynchronousChannelGroup",
     "AsynchronousServerSocketChannel",
@@ -246,6 +261,7 @@ __all__ = [
     "NotYetBoundError",
     "NotYetConnectedError",
     "ReadPendingError",
+    "ReadTimeoutException",
     "RejectedExecutionError",
     "ShutdownChannelGroupError",
     "TimeoutError",
@@ -254,5 +270,6 @@ __all__ = [
     "UnsupportedOptionError",
     "WritePendingError",
     "WriteQueueFullError",
+    "WriteTimeoutException",
     "__version__",
 ]

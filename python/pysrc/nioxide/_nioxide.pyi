@@ -73,6 +73,12 @@ __all__ = [
     "AsynchronousSocketChannel",
     "AsynchronousFileChannel",
     "FileLock",
+    "NativeHandler",
+    "IdleState",
+    "IdleStateEvent",
+    "IdleStateHandler",
+    "ReadTimeoutHandler",
+    "WriteTimeoutHandler",
     "live_objects",
 ]
 
@@ -2088,6 +2094,127 @@ class EmbeddedChannel:
         tb: TracebackType | None,
     ) -> None:
         """Closes the channel; exceptions propagate."""
+
+# --- handlers nioxide ships (native handlers) --------------------------------------------
+
+@disjoint_base
+class NativeHandler:
+    """The base class of the handlers nioxide ships (:class:`IdleStateHandler`,
+    :class:`ReadTimeoutHandler`, :class:`WriteTimeoutHandler`, and the codecs): handlers
+    written in Rust. :meth:`ChannelPipeline.add_last` (and ``add_first``, ``add_before``,
+    ``add_after``, ``replace``, and :class:`EmbeddedChannel`) add one as a Rust handler: its
+    events never enter Python (they take no GIL), only what it fires reaches Python handlers.
+    Like a Python handler that is not ``sharable``, an instance joins one pipeline, once (a
+    second add raises :class:`InvalidArgumentError`; make one per channel, in the
+    initializer); an add that fails leaves it free to add again. :meth:`ChannelPipeline.get`,
+    :meth:`ChannelPipeline.remove` and :attr:`ChannelHandlerContext.handler` give back the
+    object. Not made directly: use a subclass."""
+
+@final
+class IdleState:
+    """Which kind of idleness an :class:`IdleStateEvent` reports (Netty's ``IdleState``);
+    compare with ``is`` or ``==``."""
+
+    READER_IDLE: Final[IdleState]
+    """Nothing was read for the reader-idle time."""
+    WRITER_IDLE: Final[IdleState]
+    """No write completed for the writer-idle time."""
+    ALL_IDLE: Final[IdleState]
+    """Nothing was read or written for the all-idle time."""
+
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+
+@final
+class IdleStateEvent:
+    """The user event an :class:`IdleStateHandler` fires (Netty's ``IdleStateEvent``): one
+    of the six singletons below, the only instances there are, so compare with ``is``::
+
+        def user_event_triggered(self, ctx, event):
+            if event is nioxide.IdleStateEvent.FIRST_READER_IDLE_STATE_EVENT:
+                ctx.close()
+    """
+
+    READER_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """A reader-idle event after the first since the last read."""
+    FIRST_READER_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """The first reader-idle event since the last read (or the start)."""
+    WRITER_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """A writer-idle event after the first since the last completed write."""
+    FIRST_WRITER_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """The first writer-idle event since the last completed write (or the start)."""
+    ALL_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """An all-idle event after the first since the last read or write."""
+    FIRST_ALL_IDLE_STATE_EVENT: Final[IdleStateEvent]
+    """The first all-idle event since the last read or write (or the start)."""
+
+    @property
+    def state(self) -> IdleState:
+        """Which kind of idleness."""
+
+    @property
+    def is_first(self) -> bool:
+        """Whether this is the first event of its kind since the last activity."""
+
+    def __reduce__(self) -> str: ...
+
+@final
+class IdleStateHandler(NativeHandler):
+    """Fires an :class:`IdleStateEvent` through ``user_event_triggered`` when the channel has
+    not read for ``reader_idle_time`` seconds, no write completed for ``writer_idle_time``, or
+    neither happened for ``all_idle_time`` (Netty's ``IdleStateHandler``; 0 turns a kind off;
+    a time under a millisecond counts as one). While the channel stays idle the event repeats
+    every period; ``is_first`` marks the first since the last activity. A read counts when
+    its read batch completes; a write when it completes (a write without a promise still
+    fires ``exception_caught`` if it fails). The timers are the channel's loop's (an
+    :class:`EmbeddedChannel`'s virtual clock), from when the channel is active until it is
+    inactive or the handler removed. A native handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for a negative or NaN time."""
+
+    def __new__(
+        cls, reader_idle_time: float, writer_idle_time: float, all_idle_time: float
+    ) -> Self: ...
+    @property
+    def reader_idle_time(self) -> float:
+        """The reader-idle time in seconds (0: off)."""
+
+    @property
+    def writer_idle_time(self) -> float:
+        """The writer-idle time in seconds (0: off)."""
+
+    @property
+    def all_idle_time(self) -> float:
+        """The all-idle time in seconds (0: off)."""
+
+@final
+class ReadTimeoutHandler(NativeHandler):
+    """Closes the channel when nothing was read for ``timeout`` seconds (Netty's
+    ``ReadTimeoutHandler``; 0: off): fires :class:`ReadTimeoutException` through
+    ``exception_caught``, then closes the channel, once. Reads count as for
+    :class:`IdleStateHandler`. A native handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for a negative or NaN time."""
+
+    def __new__(cls, timeout: float) -> Self: ...
+    @property
+    def timeout(self) -> float:
+        """The timeout in seconds (0: off)."""
+
+@final
+class WriteTimeoutHandler(NativeHandler):
+    """Closes the channel when a write has not completed ``timeout`` seconds after it was
+    written (Netty's ``WriteTimeoutHandler``; 0: off): fires :class:`WriteTimeoutException`
+    through ``exception_caught``, then closes the channel, once (the close fails the writes
+    still queued). A native handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for a negative or NaN time."""
+
+    def __new__(cls, timeout: float) -> Self: ...
+    @property
+    def timeout(self) -> float:
+        """The timeout in seconds (0: off)."""
 
 # --- leak checks --------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ __all__ = [
     "NotYetBoundError",
     "NotYetConnectedError",
     "ReadPendingError",
+    "ReadTimeoutException",
     "RejectedExecutionError",
     "ShutdownChannelGroupError",
     "TimeoutError",
@@ -64,6 +65,7 @@ __all__ = [
     "UnsupportedOptionError",
     "WritePendingError",
     "WriteQueueFullError",
+    "WriteTimeoutException",
 ]
 
 
@@ -290,6 +292,18 @@ class TimeoutError(NioxideOSError, builtins.TimeoutError):
     ``ETIMEDOUT``."""
 
     code = "NX_ETIMEDOUT"
+
+
+class ReadTimeoutException(TimeoutError):
+    """Nothing was read in time: what a :class:`nioxide.ReadTimeoutHandler` fires through
+    ``exception_caught`` before it closes the channel (Netty's name). ``errno`` is
+    ``ETIMEDOUT``."""
+
+
+class WriteTimeoutException(TimeoutError):
+    """A write did not complete in time: what a :class:`nioxide.WriteTimeoutHandler` fires
+    through ``exception_caught`` before it closes the channel (Netty's name). ``errno`` is
+    ``ETIMEDOUT``."""
 
 
 class ConnectionRefusedError(NioxideOSError, builtins.ConnectionRefusedError):

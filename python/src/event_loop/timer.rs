@@ -32,9 +32,14 @@ pub(crate) struct Timer {
     _live: Live,
 }
 
-/// A repeat in seconds: 0 (none) or positive (more than [`FOREVER`] is then); negative and NaN
-/// are errors.
+/// A repeat in seconds: 0 (none) or positive (see [`zero_or_positive`]).
 fn repeat(seconds: f64) -> PyResult<Duration> {
+    zero_or_positive("repeat", seconds)
+}
+
+/// Seconds that are 0 (none, off) or positive (more than [`FOREVER`] is then); negative and
+/// NaN are errors naming `what`.
+pub(crate) fn zero_or_positive(what: &str, seconds: f64) -> PyResult<Duration> {
     if seconds == 0.0 {
         return Ok(Duration::ZERO);
     }
@@ -42,7 +47,7 @@ fn repeat(seconds: f64) -> PyResult<Duration> {
         Ok(d) => Ok(d.min(FOREVER)),
         Err(_) if seconds > 0.0 => Ok(FOREVER),
         Err(_) => Err(invalid(format!(
-            "repeat must be 0 or a positive number of seconds, not {seconds}"
+            "{what} must be 0 or a positive number of seconds, not {seconds}"
         ))),
     }
 }

@@ -90,7 +90,7 @@ pipeline_methods!(ChannelHandlerContext {
 
     #[getter]
     fn handler(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core.handler_as::<PyHandler>()?.object(py)
+        super::handler::handler_object(py, &self.core)
     }
 
     fn is_removed(&self) -> bool {

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::channel::{self, Channel};
+use super::codec;
 use super::handler::{boxed, exception_of, unclaim};
 use super::list::ChannelPipeline;
 use super::message::{from_message, to_message};
@@ -58,6 +59,11 @@ impl EmbeddedChannel {
         }
         let core_loop = event_loop.get().core.clone();
         let core = nx::EmbeddedChannel::with_event_loop(core_loop, boxes).map_err(to_pyerr)?;
+        for (i, handler) in handlers.iter().enumerate() {
+            if let Some(ctx) = core.pipeline().get(&format!("handler-{i}")) {
+                codec::remember(&ctx, &handler);
+            }
+        }
         let channel = channel::object(py, core.channel())?.unbind();
         Ok(EmbeddedChannel {
             core,

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use nioxide_core::ErrorKind;
 use nioxide_core::event_loop::{Failure, Promise};
+use nioxide_core::pipeline::codec::TimeoutKind;
 use nioxide_core::pipeline::{
     self as nx, ChannelAddress, ChannelHandler, Context, HandlerResult, Mask, Message,
     UserEvent as CoreEvent,
@@ -30,10 +31,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
+use super::codec;
 use super::context::{self, ChannelHandlerContext};
 use super::initializer::init_fn;
 use super::message::{from_address, from_event, from_message, optional_address};
-use crate::error::{invalid, to_pyerr};
+use crate::error::{ReadTimeoutException, WriteTimeoutException, invalid, to_pyerr};
 use crate::gil;
 
 /// A handler class's `handler_added` is its own (not the pass-through default).
@@ -95,11 +97,23 @@ pub(crate) fn exception_of<'py>(py: Python<'py>, failure: &Failure) -> Bound<'py
         .and_then(|d| d.downcast_ref::<Py<PyAny>>())
     {
         Some(exception) => exception.bind(py).clone(),
-        None => to_pyerr(failure.error)
+        None => timeout_error(failure)
+            .unwrap_or_else(|| to_pyerr(failure.error))
             .into_value(py)
             .into_bound(py)
             .into_any(),
     }
+}
+
+/// The exception of a timeout handler's failure (`ReadTimeoutException`,
+/// `WriteTimeoutException`), if it is one.
+fn timeout_error(failure: &Failure) -> Option<PyErr> {
+    let kind = TimeoutKind::of(failure)?;
+    let args = (libc::ETIMEDOUT, kind.message());
+    Some(match kind {
+        TimeoutKind::Read => ReadTimeoutException::new_err(args),
+        TimeoutKind::Write => WriteTimeoutException::new_err(args),
+    })
 }
 
 /// An exception object (or class, instantiated) as a failure.
@@ -353,6 +367,15 @@ impl ChannelHandler for PyHandler {
     }
 }
 
+/// The Python object of a context's handler: a Python handler's, or a native handler's
+/// (`None` for a handler of another binding).
+pub(crate) fn handler_object(py: Python<'_>, ctx: &Context) -> Option<Py<PyAny>> {
+    match ctx.handler_as::<PyHandler>() {
+        Some(handler) => handler.object(py),
+        None => codec::object(py, ctx),
+    }
+}
+
 /// The mask of `handler`'s class (`_nioxide_mask`, set by `ChannelHandler.__init_subclass__`).
 fn class_mask(handler: &Bound<'_, PyAny>) -> PyResult<u32> {
     let py = handler.py();
@@ -406,6 +429,7 @@ fn claim(handler: &Bound<'_, PyAny>) -> PyResult<()> {
 
 /// Gives a handler back its claim when the add that claimed it failed.
 pub(crate) fn unclaim(handler: &Bound<'_, PyAny>) {
+    codec::untake(handler);
     if let Ok(false) = is_sharable(handler) {
         let _ = handler.setattr(intern!(handler.py(), "_nioxide_added"), false);
     }
@@ -415,6 +439,9 @@ pub(crate) fn unclaim(handler: &Bound<'_, PyAny>) {
 /// initializer running its `init_channel`; any other handler a [`PyHandler`], claimed for
 /// its one pipeline unless its class is sharable.
 pub(crate) fn boxed(handler: &Bound<'_, PyAny>) -> PyResult<Box<dyn ChannelHandler>> {
+    if let Some(native) = codec::take(handler) {
+        return native;
+    }
     let mask = class_mask(handler)?;
     if mask & INITIALIZER != 0 {
         return Ok(Box::new(nx::ChannelInitializer::from_shared(init_fn(

@@ -11,8 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::channel;
+use super::codec;
 use super::context::{self, ChannelHandlerContext};
-use super::handler::{PyHandler, boxed, unclaim};
+use super::handler::{boxed, handler_object, unclaim};
 use crate::error::{invalid, to_pyerr};
 use crate::event_loop::promise::Future;
 
@@ -53,7 +54,7 @@ pub(crate) fn add(
         None => generated_name(pipeline, handler)?,
     };
     let core_handler = boxed(handler)?;
-    pipeline.add(position, &name, core_handler).map_err(|err| {
+    let ctx = pipeline.add(position, &name, core_handler).map_err(|err| {
         unclaim(handler);
         match err {
             Error::Kind(ErrorKind::InvalidArgument) => invalid(match position {
@@ -64,7 +65,9 @@ pub(crate) fn add(
             }),
             other => to_pyerr(other),
         }
-    })
+    })?;
+    codec::remember(&ctx, handler);
+    Ok(ctx)
 }
 
 /// The context of the handler `key` names: a name (`str`) or the handler object itself.
@@ -75,14 +78,9 @@ fn find(pipeline: &nx::Pipeline, key: &Bound<'_, PyAny>) -> PyResult<Option<nx::
     let py = key.py();
     Ok(pipeline.names().iter().find_map(|name| {
         let ctx = pipeline.get(name)?;
-        let object = ctx.handler_as::<PyHandler>()?.object(py)?;
+        let object = handler_object(py, &ctx)?;
         object.bind(py).is(key).then_some(ctx)
     }))
-}
-
-/// The handler object of a context (`None` for a handler that is not Python's).
-fn handler_object(py: Python<'_>, ctx: &nx::Context) -> Option<Py<PyAny>> {
-    ctx.handler_as::<PyHandler>()?.object(py)
 }
 
 fn missing(key: &Bound<'_, PyAny>) -> PyErr {
@@ -164,7 +162,8 @@ pipeline_methods!(ChannelPipeline {
             None => generated_name(&self.core, handler)?,
         };
         let core_handler = boxed(handler)?;
-        self.core
+        let added = self
+            .core
             .replace(ctx.name(), &name, core_handler)
             .map_err(|_| {
                 unclaim(handler);
@@ -173,6 +172,7 @@ pipeline_methods!(ChannelPipeline {
                     ctx.name()
                 ))
             })?;
+        codec::remember(&added, handler);
         Ok(object)
     }
 

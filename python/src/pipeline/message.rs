@@ -286,6 +286,9 @@ pub(crate) fn to_event(object: &Bound<'_, PyAny>) -> PyResult<CoreEvent> {
     if object.is(output) {
         return Ok(CoreEvent::OutputShutdown);
     }
+    if let Some(idle) = super::codec::idle::core_event(object) {
+        return Ok(CoreEvent::Idle(idle));
+    }
     if let Ok(opaque) = object.cast::<OpaqueMessage>() {
         if let Message::User(value) = &opaque.get().message {
             return Ok(CoreEvent::Custom(value.clone()));
@@ -303,6 +306,7 @@ pub(crate) fn from_event<'py>(py: Python<'py>, event: CoreEvent) -> PyResult<Bou
         CoreEvent::InputShutdown => input.bind(py).clone().into_any(),
         CoreEvent::InputShutdownReadComplete => input_complete.bind(py).clone().into_any(),
         CoreEvent::OutputShutdown => output.bind(py).clone().into_any(),
+        CoreEvent::Idle(idle) => super::codec::idle::event_object(py, idle)?,
         CoreEvent::Custom(value) => from_message(py, Message::User(value))?,
     })
 }

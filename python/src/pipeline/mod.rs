@@ -141,6 +141,7 @@ macro_rules! pipeline_methods {
 
 pub(crate) mod bootstrap;
 pub(crate) mod channel;
+pub(crate) mod codec;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod embedded;
@@ -171,6 +172,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bootstrap::ServerBootstrap>()?;
     m.add_class::<bootstrap::Bootstrap>()?;
     m.add_class::<embedded::EmbeddedChannel>()?;
+    codec::register(m)?;
     m.add("_HANDLER_METHODS", handler::methods_dict(py)?)?;
     m.add("_CHANNEL_OPTIONS", config::NAMES.to_vec())?;
     Ok(())

@@ -144,6 +144,55 @@ fn a_failing_read_goes_to_the_same_handlers_exception_callback_then_the_tail() {
     check.finish();
 }
 
+/// Removes itself inside its read, then fails it.
+struct RemoveThenFail {
+    seen: Arc<AtomicUsize>,
+}
+
+impl ChannelHandler for RemoveThenFail {
+    fn channel_read(&self, ctx: &Context, _msg: Message) -> HandlerResult {
+        ctx.pipeline().remove_context(ctx).unwrap();
+        Err(Failure::new(crate::Error::Os(libc::EPROTO)))
+    }
+    fn exception_caught(&self, ctx: &Context, failure: Failure) -> HandlerResult {
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        ctx.fire_exception_caught(failure);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_handler_that_removed_itself_gets_not_its_own_failure_the_next_one_does() {
+    let check = BufferCheck::start();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let log = log();
+    let ch = EmbeddedChannel::new(vec![
+        Box::new(RemoveThenFail { seen: seen.clone() }),
+        Box::new(Recorder {
+            name: "r",
+            log: log.clone(),
+        }),
+    ])
+    .unwrap();
+    let err = ch
+        .write_inbound([Message::copy_from_slice(b"x")])
+        .unwrap_err();
+    assert!(err.error.is_os(libc::EPROTO));
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "no event after handler_removed"
+    );
+    let exceptions: Vec<String> = entries(&log)
+        .into_iter()
+        .filter(|e| e.starts_with("r:exception"))
+        .collect();
+    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+    ch.finish().unwrap();
+    drop(ch);
+    check.finish();
+}
+
 #[test]
 fn a_failing_exception_callback_is_reported_not_looped() {
     let seen = Arc::new(AtomicUsize::new(0));

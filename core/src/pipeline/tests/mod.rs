@@ -3,5 +3,5 @@
 
 mod embedded;
 mod local;
-mod support;
+pub(crate) mod support;
 mod tcp;

@@ -1,0 +1,159 @@
+//! [`DelimiterBasedFrameDecoder`]: frames that end with one of several delimiters (Netty's
+//! `DelimiterBasedFrameDecoder`).
+
+use bytes::Bytes;
+
+use super::super::context::Context;
+use super::super::handler::HandlerResult;
+use super::super::message::Message;
+use super::cumulation::Cumulation;
+use super::decoder::Decoder;
+use super::invalid;
+use super::line::LineBasedFrameDecoder;
+use super::split::Splitter;
+use crate::event_loop::Failure;
+
+/// Splits the input at any of its delimiters into buffer messages; where several match, the
+/// one that gives the shortest frame wins.
+///
+/// Options: `max_frame_length` (a frame's length without its delimiter), `strip_delimiter`
+/// (default on), `fail_fast` (default on: a too-long frame is reported as soon as more than
+/// the maximum has arrived without a delimiter; off: once it has been skipped).
+///
+/// Given exactly the two line ends `\n` and `\r\n`, it decodes as a
+/// [`LineBasedFrameDecoder`] does (one scan for `\n`).
+///
+/// Scanning resumes where the last search stopped (less a delimiter's length, so a
+/// delimiter split across reads is found); while a too-long frame is discarded, the last
+/// bytes that may start a delimiter are kept.
+#[derive(Debug)]
+pub struct DelimiterBasedFrameDecoder {
+    delimiters: Vec<Bytes>,
+    split: Splitter,
+    /// The longest delimiter's length.
+    longest: usize,
+    /// Where the next search starts: no delimiter starts before it.
+    offset: usize,
+    /// The line decoder used for exactly `\n` and `\r\n`.
+    lines: Option<LineBasedFrameDecoder>,
+}
+
+impl DelimiterBasedFrameDecoder {
+    /// A decoder of frames of at most `max_frame_length` bytes, each ending with one of
+    /// `delimiters` (copied).
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `max_frame_length` is 0, `delimiters` is empty, or one of them is
+    /// empty.
+    pub fn new<D: AsRef<[u8]>>(
+        max_frame_length: usize,
+        delimiters: &[D],
+    ) -> Result<DelimiterBasedFrameDecoder, Failure> {
+        if max_frame_length == 0 {
+            return Err(invalid("max_frame_length must be greater than 0"));
+        }
+        if delimiters.is_empty() {
+            return Err(invalid("at least one delimiter is needed"));
+        }
+        if delimiters.iter().any(|d| d.as_ref().is_empty()) {
+            return Err(invalid("a delimiter must not be empty"));
+        }
+        let delimiters: Vec<Bytes> = delimiters
+            .iter()
+            .map(|d| Bytes::copy_from_slice(d.as_ref()))
+            .collect();
+        let longest = delimiters.iter().map(Bytes::len).max().unwrap_or(1);
+        let is_lines = delimiters.len() == 2
+            && delimiters.iter().any(|d| &d[..] == b"\n")
+            && delimiters.iter().any(|d| &d[..] == b"\r\n");
+        let lines = if is_lines {
+            Some(LineBasedFrameDecoder::new(max_frame_length)?)
+        } else {
+            None
+        };
+        let mut decoder = DelimiterBasedFrameDecoder {
+            delimiters,
+            split: Splitter::new(max_frame_length, true, true),
+            longest,
+            offset: 0,
+            lines,
+        };
+        decoder.configure_lines();
+        Ok(decoder)
+    }
+
+    /// Whether frames exclude their delimiter (default `true`).
+    pub fn with_strip_delimiter(mut self, strip_delimiter: bool) -> DelimiterBasedFrameDecoder {
+        self.split.strip_delimiter = strip_delimiter;
+        self.configure_lines();
+        self
+    }
+
+    /// Whether a too-long frame is reported as soon as it is detected (default `true`).
+    pub fn with_fail_fast(mut self, fail_fast: bool) -> DelimiterBasedFrameDecoder {
+        self.split.fail_fast = fail_fast;
+        self.configure_lines();
+        self
+    }
+
+    /// The maximum frame length.
+    pub fn max_frame_length(&self) -> usize {
+        self.split.max_frame_length
+    }
+
+    /// The delimiters.
+    pub fn delimiters(&self) -> &[Bytes] {
+        &self.delimiters
+    }
+
+    /// Passes the options on to the line decoder, if one is used.
+    fn configure_lines(&mut self) {
+        if let Some(lines) = self.lines.take() {
+            self.lines = Some(
+                lines
+                    .with_strip_delimiter(self.split.strip_delimiter)
+                    .with_fail_fast(self.split.fail_fast),
+            );
+        }
+    }
+
+    /// The first delimiter at or after the search offset: where it starts and its length
+    /// (the shortest frame wins).
+    fn find(&self, input: &Cumulation) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize)> = None;
+        for delimiter in &self.delimiters {
+            if let Some(at) = input.find(delimiter, self.offset) {
+                if best.is_none_or(|(b, _)| at < b) {
+                    best = Some((at, delimiter.len()));
+                }
+            }
+        }
+        best
+    }
+}
+
+impl Decoder for DelimiterBasedFrameDecoder {
+    fn decode(
+        &mut self,
+        ctx: &Context,
+        input: &mut Cumulation,
+        out: &mut Vec<Message>,
+    ) -> HandlerResult {
+        if let Some(lines) = self.lines.as_mut() {
+            return lines.decode(ctx, input, out);
+        }
+        match self.find(input) {
+            Some((at, delimiter)) => {
+                self.offset = 0;
+                self.split.found(input, at, delimiter, out)
+            }
+            None => {
+                // The last bytes may be the start of a delimiter: they do not count yet.
+                let undecided = self.longest - 1;
+                let result = self.split.missing(input, undecided);
+                self.offset = input.len().saturating_sub(undecided);
+                result
+            }
+        }
+    }
+}
