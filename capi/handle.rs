@@ -1268,6 +1268,30 @@ pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) ->
     }
 }
 
+/// Calls `f` with the object behind the loop-owned C handle `ptr`: borrowed on the running
+/// thread of its loop (the fast path, where `f` may do anything but free the handle before
+/// the turn ends, as [`Handles::with`]), else through a reference taken for the call (as
+/// [`get`]), so `f` may be long and call anything.
+///
+/// Errors: as [`get`].
+#[inline(always)]
+pub fn with_held<H: HandleType, R>(
+    ptr: *const H,
+    f: impl FnOnce(&H::Object) -> R,
+) -> Result<R, c_int> {
+    const {
+        assert!(
+            H::LOOP_OWNED,
+            "only loop-owned handle types have a fast path"
+        )
+    };
+    let raw = RawHandle::from_ptr(ptr);
+    match HANDLES.owned_by_caller::<H::Object>(raw, H::KIND) {
+        Some(object) => Ok(f(object)),
+        None => Ok(f(&*HANDLES.get_checked::<H::Object>(raw, H::KIND)?)),
+    }
+}
+
 /// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the
 /// object, then drops it).
 ///

@@ -284,13 +284,21 @@ impl CHandler {
     /// context handle is closed (`NX_ECLOSED`) and the attachment freed. Until then a callback
     /// may still use its context (Netty's one-shot handler removes itself, then passes the
     /// event on).
+    #[inline]
     fn settle(&self) {
         if self.removed.get() && self.depth.get() == 0 {
-            if let Some(object) = self.object.upgrade() {
-                object.removed.store(true, Ordering::Release);
-            }
-            drop(lock(&self.attachment).take());
+            self.finish_removal();
         }
+    }
+
+    /// [`settle`](Self::settle)'s work: closes the context handle, frees the attachment.
+    #[cold]
+    #[inline(never)]
+    fn finish_removal(&self) {
+        if let Some(object) = self.object.upgrade() {
+            object.removed.store(true, Ordering::Release);
+        }
+        drop(lock(&self.attachment).take());
     }
 
     /// [`call`](Self::call) with a lent message.

@@ -256,12 +256,25 @@ pub(crate) fn handle_of(channel: &Channel) -> Result<*mut nx_channel_t, c_int> {
 
 /// The context behind a C handle; `NX_ECLOSED` once its handler's `handler_removed` returned.
 pub(crate) fn context_of(ctx: *mut nx_context_t) -> Result<Context, c_int> {
-    handle::with(ctx, |o: &ContextObject| {
-        if o.removed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(NX_ECLOSED);
-        }
-        o.ctx.get().cloned().ok_or(NX_EBADHANDLE)
-    })?
+    handle::with(ctx, |o: &ContextObject| context_in(o).cloned())?
+}
+
+/// Runs `f` with the context behind a C handle, borrowed on the loop's thread (no reference
+/// taken) and held by a reference elsewhere, so `f` may do anything; errors as
+/// [`context_of`].
+pub(crate) fn with_context_ref<R>(
+    ctx: *mut nx_context_t,
+    f: impl FnOnce(&Context) -> R,
+) -> Result<R, c_int> {
+    handle::with_held(ctx, |o: &ContextObject| context_in(o).map(f))?
+}
+
+/// The context a context handle's object names, unless its handler was removed.
+fn context_in(o: &ContextObject) -> Result<&Context, c_int> {
+    if o.removed.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(NX_ECLOSED);
+    }
+    o.ctx.get().ok_or(NX_EBADHANDLE)
 }
 
 /// The message behind a C handle (another reference to it: firing or writing it never
