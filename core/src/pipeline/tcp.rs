@@ -209,7 +209,7 @@ impl TcpTransport {
             let mut iov = [const { MaybeUninit::<IoSlice<'_>>::uninit() }; MAX_IOV];
             let mut count = 0;
             let mut total = 0;
-            for entry in buffer.entries.iter().take(buffer.flushed) {
+            for entry in buffer.iter().take(buffer.flushed) {
                 if count == MAX_IOV {
                     break;
                 }
@@ -235,7 +235,7 @@ impl TcpTransport {
             };
             // Take out what went entirely; cut what went partly.
             while buffer.flushed > 0 {
-                let entry = &mut buffer.entries[0];
+                let entry = buffer.front_mut().expect("a flushed entry");
                 let len = entry.msg.byte_size();
                 if len > written {
                     if let Message::Buffer(b) = &mut entry.msg {
