@@ -61,7 +61,7 @@ fn add_handler(
     ctx_out: *mut *mut nx_context_t,
     add: Box<Add<'_>>,
 ) -> Result<(), c_int> {
-    let table = nx_channel_handler_t::copy_from(table)?;
+    let table = nx_channel_handler_t::copy_from(table)?.shared();
     let binding = binding(channel);
     let object = Arc::new(ContextObject::default());
     let ptr: *mut nx_context_t = handle::insert_owned(object.clone(), channel.event_loop())?;
