@@ -259,7 +259,8 @@ fn pass(f: impl FnOnce()) -> HandlerResult {
 
 /// The user's attachment of one add, shared with the call that adds the handler so that a
 /// failed add gives it back unfreed.
-pub(crate) type AttachmentSlot = Arc<Mutex<Option<CAttachment>>>;
+/// `None` when the attachment has no free function (nothing to free or give back).
+pub(crate) type AttachmentSlot = Option<Arc<Mutex<Option<CAttachment>>>>;
 
 /// The core handler over a C table (one per add). Called on the channel's loop thread only.
 pub(crate) struct CHandler {
@@ -327,7 +328,9 @@ impl CHandler {
         if let Some(object) = self.object.upgrade() {
             object.removed.store(true, Ordering::Release);
         }
-        drop(lock(&self.attachment).take());
+        if let Some(slot) = &self.attachment {
+            drop(lock(slot).take());
+        }
     }
 
     /// [`call`](Self::call) with a lent message.

@@ -70,10 +70,9 @@ fn add_handler(
         let _ = handle::remove(ptr);
         return Err(e);
     }
-    let slot = Arc::new(Mutex::new(Some(CAttachment::new(
-        attachment,
-        attachment_free,
-    ))));
+    // Without a free function there is nothing to free or to give back: no slot.
+    let slot = attachment_free
+        .map(|free| Arc::new(Mutex::new(Some(CAttachment::new(attachment, Some(free))))));
     let handler = CHandler::new(table, raw, &object, attachment, slot.clone());
     match add(Box::new(handler)) {
         Ok(ctx) => {
@@ -83,7 +82,7 @@ fn add_handler(
             Ok(())
         }
         Err(e) => {
-            if let Some(kept) = lock(&slot).take() {
+            if let Some(kept) = slot.and_then(|slot| lock(&slot).take()) {
                 let _ = kept.into_parts(); // the caller keeps its attachment
             }
             binding.forget_context(raw);
