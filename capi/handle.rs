@@ -933,11 +933,17 @@ impl Handles {
         entry: Entry,
         owner: Option<(&'static RunRight, u64)>,
     ) -> Result<RawHandle, c_int> {
+        self.check_type(kind, type_id)?;
+        let index = self.allocate()?;
+        self.publish(index, kind, entry, owner)
+    }
+
+    /// Records `type_id` as the Rust type stored under `kind` (the first time), or checks it.
+    fn check_type(&self, kind: HandleKind, type_id: TypeId) -> Result<(), c_int> {
         if *self.types[kind.tag() as usize].get_or_init(|| type_id) != type_id {
             return Err(NX_EINVAL);
         }
-        let index = self.allocate()?;
-        self.publish(index, kind, entry, owner)
+        Ok(())
     }
 
     /// A free slot's index, off the free list or new; `-ENOMEM` at the limit of live handles.
@@ -1225,10 +1231,7 @@ impl<H: HandleType> Resident<H> {
     /// [`new`](Self::new) in `table`.
     fn new_in(table: &'static Handles, object: Arc<H::Object>) -> Result<Resident<H>, c_int> {
         let kind = H::KIND;
-        let type_id = TypeId::of::<H::Object>();
-        if *table.types[kind.tag() as usize].get_or_init(|| type_id) != type_id {
-            return Err(NX_EINVAL);
-        }
+        table.check_type(kind, TypeId::of::<H::Object>())?;
         let index = table.allocate()?;
         let slot = table.slot(index).expect("allocated slot has a chunk");
         let writer = slot.lock_writer();
