@@ -58,6 +58,20 @@
 //! (`EventLoop::reclaim_later`): at the end of the turn, during its termination, or on the
 //! freeing thread once the loop has terminated or is gone. Only then is the slot reused.
 //!
+//! # Resident slots (lent handles)
+//!
+//! A handle made for one callback and freed when it returns (a message lent to a pipeline
+//! handler) would cost an insert and a remove per call. A [`Resident`] keeps one slot, and the
+//! object in it, for one thread's lends instead: [`Resident::open`] makes the slot's next
+//! handle live (one store: the entry is in place already), [`Resident::close`] retires it (one
+//! compare-and-swap clears `LIVE` and bumps the generation, then it waits for readers in
+//! flight to leave, as a free does). Between the two the handle is an ordinary live handle
+//! that any thread may look up on the checked path; after the close it fails with
+//! `NX_EBADHANDLE` like every freed handle, and a later lend's handle, with its new
+//! generation, is a different handle. The slot is never on the free list while the resident
+//! has it, and no free takes it (`remove` of a resident slot's handle is `NX_EINVAL`);
+//! dropping the resident frees the slot.
+//!
 //! # Adding a handle type
 //!
 //! Add a [`HandleKind`] variant (at the end), declare the opaque C type (not `#[repr(C)]`, so
@@ -424,6 +438,9 @@ const READERS: u64 = WRITER - 1;
 const BUSY: u64 = READERS | WRITER;
 /// A slot's state bit: the slot holds a live entry (bit 23).
 const LIVE: u64 = 1 << 23;
+
+/// A slot's `owner_id` while a [`Resident`] keeps it (with a NULL `owner`): no free takes it.
+const RESIDENT: u64 = u64::MAX;
 
 /// The state word that a live entry of `raw` shows: `generation << 32 | tag << 24 | LIVE`.
 fn live_state(raw: RawHandle) -> u64 {
@@ -941,10 +958,22 @@ impl Handles {
         entry: Entry,
         owner: Option<(&'static RunRight, u64)>,
     ) -> Result<RawHandle, c_int> {
+        self.check_type(kind, type_id)?;
+        let index = self.allocate()?;
+        self.publish(index, kind, entry, owner)
+    }
+
+    /// Records `type_id` as the Rust type stored under `kind` (the first time), or checks it.
+    fn check_type(&self, kind: HandleKind, type_id: TypeId) -> Result<(), c_int> {
         if *self.types[kind.tag() as usize].get_or_init(|| type_id) != type_id {
             return Err(NX_EINVAL);
         }
-        let index = {
+        Ok(())
+    }
+
+    /// A free slot's index, off the free list or new; `-ENOMEM` at the limit of live handles.
+    fn allocate(&self) -> Result<usize, c_int> {
+        Ok({
             let mut alloc = lock(&self.alloc);
             if self.live.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
                 return Err(-libc::ENOMEM);
@@ -959,7 +988,18 @@ impl Handles {
                     index
                 }
             }
-        };
+        })
+    }
+
+    /// Publishes `entry` as a live handle of `kind` in the free slot `index`, owned by the
+    /// loop of `owner` if given.
+    fn publish(
+        &self,
+        index: usize,
+        kind: HandleKind,
+        entry: Entry,
+        owner: Option<(&'static RunRight, u64)>,
+    ) -> Result<RawHandle, c_int> {
         let slot = self.slot(index).expect("allocated slot has a chunk");
         let writer = slot.lock_writer();
         let generation = slot.generation();
@@ -1021,6 +1061,10 @@ impl Handles {
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
         let writer = slot.lock_writer();
+        if slot.owner_id.load(Ordering::Relaxed) == RESIDENT {
+            // A resident slot's handle is closed by its resident, never freed.
+            return Err(NX_EINVAL);
+        }
         if !slot.owner.load(Ordering::Relaxed).is_null() {
             // A loop-owned entry is only ever retired and reclaimed (`remove`): its loop's
             // thread may be using it without a reader count.
@@ -1185,6 +1229,143 @@ impl<H: HandleType> fmt::Debug for HandleGuard<H> {
     }
 }
 
+/// A slot that one thread keeps to lend one object under a new handle again and again (see
+/// "Resident slots" in the module docs): [`open`](Self::open) makes the next handle live,
+/// [`close`](Self::close) retires it. Between a close and the next open no handle names the
+/// object and no lookup is inside a call on it, so its owner may change it then.
+///
+/// Not `Sync`: open and close are the owning thread's. Dropping it frees the slot.
+pub struct Resident<H: HandleType> {
+    table: &'static Handles,
+    slot: &'static Slot,
+    /// The handle of the current lend (open) or of the next one (closed).
+    raw: RawHandle,
+    open: bool,
+    object: Arc<H::Object>,
+}
+
+impl<H: HandleType> Resident<H> {
+    /// A resident slot in [`HANDLES`] holding `object`, closed.
+    ///
+    /// Errors: `-ENOMEM` when 2^24 handles are live; `NX_EINVAL` if the table stores another
+    /// Rust type under `H`'s kind.
+    pub fn new(object: Arc<H::Object>) -> Result<Resident<H>, c_int> {
+        Self::new_in(&HANDLES, object)
+    }
+
+    /// [`new`](Self::new) in `table`.
+    fn new_in(table: &'static Handles, object: Arc<H::Object>) -> Result<Resident<H>, c_int> {
+        let kind = H::KIND;
+        table.check_type(kind, TypeId::of::<H::Object>())?;
+        let index = table.allocate()?;
+        let slot = table.slot(index).expect("allocated slot has a chunk");
+        let writer = slot.lock_writer();
+        let generation = slot.generation();
+        // SAFETY: a free slot has `LIVE` clear, so no reader is in, and `writer` is ours.
+        unsafe { *slot.entry.get() = Entry::Strong(object.clone()) };
+        slot.owner_id.store(RESIDENT, Ordering::Release);
+        drop(writer);
+        Ok(Resident {
+            table,
+            slot,
+            raw: RawHandle::new(index, generation, kind),
+            open: false,
+            object,
+        })
+    }
+
+    /// The object the slot's handles name.
+    pub fn object(&self) -> &H::Object {
+        &self.object
+    }
+
+    /// Makes the slot's next handle live and returns it: every thread may look it up until
+    /// [`close`](Self::close).
+    ///
+    /// Errors: `-ENOMEM` when as many handles are live as allowed (`nx_debug_handle_limit`).
+    pub fn open(&mut self) -> Result<*mut H, c_int> {
+        debug_assert!(!self.open, "a resident slot opened twice");
+        let table = self.table;
+        if table.live.load(Ordering::Relaxed) >= LIMIT.load(Ordering::Relaxed) {
+            return Err(-libc::ENOMEM);
+        }
+        let live = live_state(self.raw);
+        // Release: whoever sees the handle live sees the object as its owner left it. A writer
+        // bit a stale free holds for a moment stays.
+        let _ = self
+            .slot
+            .state
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
+                Some(live | (state & BUSY))
+            });
+        self.open = true;
+        table.live.fetch_add(1, Ordering::Relaxed);
+        table.live_by_tag[H::KIND.tag() as usize].fetch_add(1, Ordering::Relaxed);
+        Ok(self.raw.as_ptr())
+    }
+
+    /// Retires the open handle (calls with it fail with `NX_EBADHANDLE` from now on) and
+    /// returns once no other thread is inside a call on it: the object is the owner's alone
+    /// again. Returns whether the slot can serve another lend (`false` once its generations
+    /// are used up: drop the resident then).
+    pub fn close(&mut self) -> bool {
+        if !std::mem::take(&mut self.open) {
+            return self.raw.generation() != u32::MAX;
+        }
+        let generation = self.raw.generation();
+        let next = generation.wrapping_add(1);
+        // Used up: the slot stays retired (generation `u32::MAX`, not live) for good.
+        let retired = (u64::from(if generation == u32::MAX {
+            generation
+        } else {
+            next
+        }) << 32)
+            | (u64::from(H::KIND.tag()) << 24);
+        let _ = self
+            .slot
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
+                Some(retired | (state & BUSY))
+            });
+        // Readers that got in before the retirement leave within a few instructions.
+        while self.slot.state.load(Ordering::Acquire) & READERS != 0 {
+            std::hint::spin_loop();
+        }
+        let table = self.table;
+        table.live.fetch_sub(1, Ordering::Relaxed);
+        table.live_by_tag[H::KIND.tag() as usize].fetch_sub(1, Ordering::Relaxed);
+        if generation == u32::MAX {
+            return false;
+        }
+        self.raw = RawHandle::new(self.raw.index(), next, H::KIND);
+        true
+    }
+}
+
+impl<H: HandleType> Drop for Resident<H> {
+    fn drop(&mut self) {
+        let reusable = self.close();
+        let writer = self.slot.lock_writer();
+        // SAFETY: the slot is closed (`LIVE` clear, no reader in), and `writer` is ours.
+        let entry = std::mem::take(unsafe { &mut *self.slot.entry.get() });
+        self.slot.owner_id.store(0, Ordering::Release);
+        drop(writer);
+        if reusable {
+            lock(&self.table.alloc).free.push(self.raw.index() as u32);
+        }
+        drop(entry);
+    }
+}
+
+impl<H: HandleType> fmt::Debug for Resident<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resident")
+            .field("raw", &self.raw)
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The object of a handle made before the object it names: an object whose callback gets its
 /// own handle (a watch, a timer) needs the handle first, so the handle names a `Late` that is
 /// set right after, before the handle is handed out. Records the fork generation at creation.
@@ -1297,6 +1478,30 @@ pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) ->
 /// [`Handles::was_freed`]).
 pub fn was_freed<H: HandleType>(ptr: *const H) -> bool {
     HANDLES.was_freed(RawHandle::from_ptr(ptr), H::KIND)
+}
+
+/// Calls `f` with the object behind the loop-owned C handle `ptr`: borrowed on the running
+/// thread of its loop (the fast path, where `f` may do anything but free the handle before
+/// the turn ends, as [`Handles::with`]), else through a reference taken for the call (as
+/// [`get`]), so `f` may be long and call anything.
+///
+/// Errors: as [`get`].
+#[inline(always)]
+pub fn with_held<H: HandleType, R>(
+    ptr: *const H,
+    f: impl FnOnce(&H::Object) -> R,
+) -> Result<R, c_int> {
+    const {
+        assert!(
+            H::LOOP_OWNED,
+            "only loop-owned handle types have a fast path"
+        )
+    };
+    let raw = RawHandle::from_ptr(ptr);
+    match HANDLES.owned_by_caller::<H::Object>(raw, H::KIND) {
+        Some(object) => Ok(f(object)),
+        None => Ok(f(&*HANDLES.get_checked::<H::Object>(raw, H::KIND)?)),
+    }
 }
 
 /// Frees the C handle `ptr` and returns its object (for `nx_<type>_free`, which closes the
@@ -1469,6 +1674,60 @@ mod tests {
         handles
             .remove::<Thing>(again, HandleKind::Selector)
             .unwrap();
+    }
+
+    #[test]
+    fn a_resident_slot_lends_a_new_handle_each_time() {
+        let handles = table();
+        let mut resident = Resident::<nx_thing_t>::new_in(handles, Arc::new(Thing(3))).unwrap();
+        assert_eq!(
+            handles.live(),
+            0,
+            "a closed resident slot is not a live handle"
+        );
+        let first = RawHandle::from_ptr(resident.open().unwrap());
+        assert_eq!(handles.live_of(HandleKind::Selector), 1);
+        assert_eq!(
+            handles.with(first, HandleKind::Selector, |t: &Thing| t.0),
+            Ok(3)
+        );
+        assert_eq!(
+            handles.remove::<Thing>(first, HandleKind::Selector).err(),
+            Some(NX_EINVAL),
+            "a lent handle is closed by its resident, never freed"
+        );
+        assert!(resident.close());
+        assert_eq!(handles.live(), 0);
+        assert_eq!(
+            handles.with(first, HandleKind::Selector, |t: &Thing| t.0),
+            Err(NX_EBADHANDLE)
+        );
+        let second = RawHandle::from_ptr(resident.open().unwrap());
+        assert_ne!(first, second, "each lend has a handle of its own");
+        assert_eq!(
+            handles.with(first, HandleKind::Selector, |t: &Thing| t.0),
+            Err(NX_EBADHANDLE),
+            "a stale handle never names the next lend"
+        );
+        assert_eq!(
+            handles
+                .get::<Thing>(second, HandleKind::Selector)
+                .unwrap()
+                .0,
+            3
+        );
+        drop(resident);
+        assert_eq!(handles.live(), 0, "dropping an open resident closes it");
+        assert_eq!(
+            handles.with(second, HandleKind::Selector, |t: &Thing| t.0),
+            Err(NX_EBADHANDLE)
+        );
+        // The slot went back to the free list: the next insert reuses it.
+        let next = handles
+            .insert(HandleKind::Selector, Arc::new(Thing(4)))
+            .unwrap();
+        assert_eq!(next.index(), second.index());
+        assert!(handles.remove::<Thing>(next, HandleKind::Selector).is_ok());
     }
 
     #[test]

@@ -397,10 +397,54 @@ impl HandleType for nx_message_t {
 
 /// What a message handle names: the message, and whether the handle is the caller's to
 /// release (a lent one is not).
-#[derive(Debug)]
+///
+/// A lent object lives in a thread's [`Resident`](crate::handle::Resident) slot and is reused
+/// from lend to lend: its message is set before its handle goes live and taken out once the
+/// handle is closed, never while a lookup can see it.
 pub struct MessageObject {
-    pub(crate) msg: Message,
+    msg: std::cell::UnsafeCell<Option<Message>>,
     pub(crate) owned: bool,
+}
+
+// SAFETY: the message is only written through `replace`, whose callers have the object to
+// themselves (no live handle names it, no lookup is in a call on it); every other access
+// reads it, and `Message` is `Send + Sync`.
+unsafe impl Sync for MessageObject {}
+
+impl std::fmt::Debug for MessageObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageObject")
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageObject {
+    /// An object holding `msg`; `owned`: the handle is the caller's to release.
+    pub(crate) fn new(msg: Option<Message>, owned: bool) -> MessageObject {
+        MessageObject {
+            msg: std::cell::UnsafeCell::new(msg),
+            owned,
+        }
+    }
+
+    /// The message (`NX_EBADHANDLE` for a lend object between lends, which no live handle
+    /// names: not reached through a lookup).
+    pub(crate) fn msg(&self) -> Result<&Message, c_int> {
+        // SAFETY: writes happen only through `replace`, while no reference from here lives.
+        unsafe { &*self.msg.get() }.as_ref().ok_or(NX_EBADHANDLE)
+    }
+
+    /// Puts `msg` in, returning what was there.
+    ///
+    /// # Safety
+    /// The caller has the object to itself: no handle naming it is live and no lookup is in
+    /// a call on it (a closed [`Resident`](crate::handle::Resident) slot's object, or one no
+    /// handle has yet).
+    pub(crate) unsafe fn replace(&self, msg: Option<Message>) -> Option<Message> {
+        // SAFETY: the caller's promise.
+        std::mem::replace(unsafe { &mut *self.msg.get() }, msg)
+    }
 }
 
 /// A server bootstrap (Netty's `ServerBootstrap`): an opaque handle owned by the caller from

@@ -33,7 +33,7 @@ use crate::types::{
 
 /// Runs `f` with the context behind a C handle.
 fn with_context(ctx: *mut nx_context_t, f: impl FnOnce(&Context) -> Result<(), c_int>) -> c_int {
-    status(|| f(&context_of(ctx)?))
+    status(|| super::with_context_ref(ctx, f)?)
 }
 
 /// Stores the handle of the context's channel in `*channel_out`: the handle the user holds if

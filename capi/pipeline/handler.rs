@@ -200,6 +200,32 @@ impl nx_channel_handler_t {
         Ok(copy)
     }
 
+    /// The shared copy of this table's content: the one every handler with the same size
+    /// and functions uses (the usual case: one static table for every connection), made on
+    /// first use, so a handler costs no table of its own per channel. Copies live while a
+    /// handler uses them.
+    pub(crate) fn shared(self) -> Arc<nx_channel_handler_t> {
+        let mut tables = lock(&TABLES);
+        if let Some(found) = tables
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|t| t.bytes() == self.bytes())
+        {
+            return found;
+        }
+        tables.retain(|t| t.strong_count() > 0);
+        let table = Arc::new(self);
+        tables.push(Arc::downgrade(&table));
+        table
+    }
+
+    /// The table as bytes (pointer-sized fields only, so no padding), for comparing copies.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `self` is `size_of::<Self>()` initialised bytes (a `repr(C)` struct of
+        // pointer-sized fields).
+        unsafe { std::slice::from_raw_parts(std::ptr::from_ref(self).cast(), size_of::<Self>()) }
+    }
+
     /// What the table takes: a bit for each callback that is set.
     fn mask(&self) -> Mask {
         let bits = [
@@ -229,6 +255,9 @@ impl nx_channel_handler_t {
     }
 }
 
+/// The handler tables in use (see [`nx_channel_handler_t::shared`]).
+static TABLES: Mutex<Vec<Weak<nx_channel_handler_t>>> = Mutex::new(Vec::new());
+
 /// Passes an event or operation on (what a NULL callback means).
 fn pass(f: impl FnOnce()) -> HandlerResult {
     f();
@@ -237,11 +266,12 @@ fn pass(f: impl FnOnce()) -> HandlerResult {
 
 /// The user's attachment of one add, shared with the call that adds the handler so that a
 /// failed add gives it back unfreed.
-pub(crate) type AttachmentSlot = Arc<Mutex<Option<CAttachment>>>;
+/// `None` when the attachment has no free function (nothing to free or give back).
+pub(crate) type AttachmentSlot = Option<Arc<Mutex<Option<CAttachment>>>>;
 
 /// The core handler over a C table (one per add). Called on the channel's loop thread only.
 pub(crate) struct CHandler {
-    table: nx_channel_handler_t,
+    table: Arc<nx_channel_handler_t>,
     /// The handler's context handle, and the object behind it (filled in with the context at
     /// `handler_added`; weak, since the context holds this handler).
     ctx: RawHandle,
@@ -260,7 +290,7 @@ unsafe impl Send for CHandler {}
 
 impl CHandler {
     pub(crate) fn new(
-        table: nx_channel_handler_t,
+        table: Arc<nx_channel_handler_t>,
         ctx: RawHandle,
         object: &Arc<ContextObject>,
         ptr: *mut c_void,
@@ -291,12 +321,22 @@ impl CHandler {
     /// context handle is closed (`NX_ECLOSED`) and the attachment freed. Until then a callback
     /// may still use its context (Netty's one-shot handler removes itself, then passes the
     /// event on).
+    #[inline]
     fn settle(&self) {
         if self.removed.get() && self.depth.get() == 0 {
-            if let Some(object) = self.object.upgrade() {
-                object.removed.store(true, Ordering::Release);
-            }
-            drop(lock(&self.attachment).take());
+            self.finish_removal();
+        }
+    }
+
+    /// [`settle`](Self::settle)'s work: closes the context handle, frees the attachment.
+    #[cold]
+    #[inline(never)]
+    fn finish_removal(&self) {
+        if let Some(object) = self.object.upgrade() {
+            object.removed.store(true, Ordering::Release);
+        }
+        if let Some(slot) = &self.attachment {
+            drop(lock(slot).take());
         }
     }
 
@@ -532,5 +572,41 @@ pub extern "C" fn nx_handler_free(handler: *mut nx_handler_t) -> c_int {
             handle::remove(handler)?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn flush(_: *mut nx_context_t, _: *mut c_void) -> c_int {
+        0
+    }
+
+    fn table(with_flush: bool) -> nx_channel_handler_t {
+        let mut table = nx_channel_handler_t::copy_from(&nx_channel_handler_t {
+            size: size_of::<nx_channel_handler_t>(),
+            // SAFETY: all zeros is a table with every callback NULL.
+            ..unsafe { MaybeUninit::zeroed().assume_init() }
+        })
+        .unwrap();
+        if with_flush {
+            table.flush = Some(flush);
+        }
+        table
+    }
+
+    #[test]
+    fn handlers_with_the_same_table_share_one_copy() {
+        let a = table(true).shared();
+        let b = table(true).shared();
+        let other = table(false).shared();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &other));
+        assert_eq!(b.mask(), Mask::FLUSH);
+        drop((a, b));
+        // Once no handler uses it, the next add makes a new copy (the old one is gone).
+        let c = table(true).shared();
+        assert_eq!(Arc::strong_count(&c), 1);
     }
 }

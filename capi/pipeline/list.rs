@@ -111,15 +111,14 @@ fn add_handler(
     ctx_out: *mut *mut nx_context_t,
     add: Box<Add<'_>>,
 ) -> Result<(), c_int> {
-    let table = nx_channel_handler_t::copy_from(table)?;
+    let table = nx_channel_handler_t::copy_from(table)?.shared();
     let make = move |raw: RawHandle, object: &Arc<ContextObject>| {
-        let slot = Arc::new(Mutex::new(Some(CAttachment::new(
-            attachment,
-            attachment_free,
-        ))));
+        // Without a free function there is nothing to free or to give back: no slot.
+        let slot = attachment_free
+            .map(|free| Arc::new(Mutex::new(Some(CAttachment::new(attachment, Some(free))))));
         let handler = CHandler::new(table, raw, object, attachment, slot.clone());
         let undo: Undo = Box::new(move || {
-            if let Some(kept) = lock(&slot).take() {
+            if let Some(kept) = slot.and_then(|slot| lock(&slot).take()) {
                 let _ = kept.into_parts(); // the caller keeps its attachment
             }
         });

@@ -162,7 +162,7 @@ pub extern "C" fn nx_message_bytes(
     nx_ffi_boundary! {
         status(|| {
             let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
-            let (ptr, n) = handle::with(msg, |o: &MessageObject| match &o.msg {
+            let (ptr, n) = handle::with(msg, |o: &MessageObject| match o.msg()? {
                 // The handle holds the message, so the bytes live as long as it does.
                 Message::Buffer(b) => Ok((b.as_slice().as_ptr(), b.len())),
                 Message::User(_) => Err(NX_EINVAL),
@@ -183,11 +183,12 @@ pub extern "C" fn nx_message_bytes(
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_message_type(msg: *mut nx_message_t) -> c_int {
     nx_ffi_boundary! {
-        handle::with(msg, |o: &MessageObject| match &o.msg {
-            Message::Buffer(_) => NX_MESSAGE_BUFFER,
-            Message::User(v) if v.is::<UserValue>() => NX_MESSAGE_USER,
-            Message::User(v) if v.is::<Channel>() => NX_MESSAGE_CHANNEL,
-            Message::User(_) => NX_MESSAGE_OTHER,
+        handle::with(msg, |o: &MessageObject| match o.msg() {
+            Ok(Message::Buffer(_)) => NX_MESSAGE_BUFFER,
+            Ok(Message::User(v)) if v.is::<UserValue>() => NX_MESSAGE_USER,
+            Ok(Message::User(v)) if v.is::<Channel>() => NX_MESSAGE_CHANNEL,
+            Ok(Message::User(_)) => NX_MESSAGE_OTHER,
+            Err(e) => e,
         })
         .unwrap_or_else(|e| e)
     }
@@ -210,7 +211,7 @@ pub extern "C" fn nx_message_user(
         status(|| {
             let (tag, ptr) = (Out::new(tag_out)?, Out::new(ptr_out)?);
             let (t, p) = handle::with(msg, |o: &MessageObject| {
-                o.msg
+                o.msg()?
                     .downcast_ref::<UserValue>()
                     .map(|v| (v.tag, v.value.ptr()))
                     .ok_or(NX_EINVAL)

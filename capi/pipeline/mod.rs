@@ -43,9 +43,7 @@ use std::sync::{Arc, Mutex};
 
 use libc::{sockaddr, sockaddr_storage, sockaddr_un, socklen_t};
 use nioxide_core::event_loop::{Failure, Promise};
-use nioxide_core::pipeline::{
-    Channel, ChannelAddress, Context, Message, Pipeline, UserEvent, UserMessage,
-};
+use nioxide_core::pipeline::{Channel, ChannelAddress, Context, Message, Pipeline, UserEvent};
 use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
@@ -284,13 +282,7 @@ pub(crate) fn handle_of(channel: &Channel) -> Result<*mut nx_channel_t, c_int> {
 
 /// The context behind a C handle; `NX_ECLOSED` once its handler's `handler_removed` returned.
 pub(crate) fn context_of(ctx: *mut nx_context_t) -> Result<Context, c_int> {
-    with_context_object(ctx, |o| {
-        let ctx = o.ctx.get().ok_or(NX_EBADHANDLE)?;
-        if o.builtin.load(std::sync::atomic::Ordering::Acquire) && ctx.is_removed() {
-            return Err(NX_ECLOSED);
-        }
-        Ok(ctx.clone())
-    })
+    with_context_ref(ctx, Context::clone)
 }
 
 /// Calls `f` with the object of a context handle whose handler was not removed. Both a
@@ -307,6 +299,26 @@ pub(crate) fn with_context_object<R>(
         }
         f(o)
     });
+    closed_if_freed(ctx, found)
+}
+
+/// Runs `f` with the context behind a C handle, borrowed on the loop's thread (no reference
+/// taken) and held by a reference elsewhere, so `f` may do anything; errors as
+/// [`context_of`].
+pub(crate) fn with_context_ref<R>(
+    ctx: *mut nx_context_t,
+    f: impl FnOnce(&Context) -> R,
+) -> Result<R, c_int> {
+    let found = handle::with_held(ctx, |o: &ContextObject| context_in(o).map(f));
+    closed_if_freed(ctx, found)
+}
+
+/// A lookup's result, with a handle nioxide freed at its channel's teardown answering
+/// `NX_ECLOSED` (a handle that never named a context stays `NX_EBADHANDLE`).
+fn closed_if_freed<R>(
+    ctx: *mut nx_context_t,
+    found: Result<Result<R, c_int>, c_int>,
+) -> Result<R, c_int> {
     match found {
         Ok(result) => result,
         Err(NX_EBADHANDLE) if handle::was_freed(ctx) => Err(NX_ECLOSED),
@@ -314,15 +326,28 @@ pub(crate) fn with_context_object<R>(
     }
 }
 
+/// The context a context handle's object names, unless its handler was removed (a built-in
+/// handler's context knows only through core).
+fn context_in(o: &ContextObject) -> Result<&Context, c_int> {
+    if o.removed.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(NX_ECLOSED);
+    }
+    let ctx = o.ctx.get().ok_or(NX_EBADHANDLE)?;
+    if o.builtin.load(std::sync::atomic::Ordering::Acquire) && ctx.is_removed() {
+        return Err(NX_ECLOSED);
+    }
+    Ok(ctx)
+}
+
 /// The message behind a C handle (another reference to it: firing or writing it never
 /// consumes the caller's).
 pub(crate) fn message_of(msg: *mut nx_message_t) -> Result<Message, c_int> {
-    handle::with(msg, |o: &MessageObject| o.msg.clone())
+    handle::with(msg, |o: &MessageObject| o.msg().cloned())?
 }
 
 /// A new handle for `msg` owned by the caller (released with `nx_message_release`).
 pub(crate) fn owned_message(msg: Message) -> Result<*mut nx_message_t, c_int> {
-    handle::insert(Arc::new(MessageObject { msg, owned: true }))
+    handle::insert(Arc::new(MessageObject::new(Some(msg), true)))
 }
 
 /// The promise behind an optional C handle (NULL: none). nioxide completes it, so it must be
@@ -339,55 +364,51 @@ pub(crate) fn promise_opt(promise: *mut nx_promise_t) -> Result<Option<Promise>,
     })?
 }
 
-/// How many lent message objects a thread keeps for reuse (a few: lends nest only as deep as
-/// callbacks that pass messages to other C handlers inline).
+/// How many resident lend slots a thread keeps (a few: lends nest only as deep as callbacks
+/// that pass messages to other C handlers inline).
 const LEND_POOL: usize = 8;
 
 thread_local! {
-    /// Objects of lends that ended, emptied, for the next lends on this thread: a read's lend
-    /// allocates nothing in steady state.
-    static LENT: RefCell<Vec<Arc<MessageObject>>> = const { RefCell::new(Vec::new()) };
-    /// What an emptied object holds (shared, so emptying allocates nothing).
-    static EMPTY: UserMessage = Arc::new(());
+    /// This thread's resident slots for lent messages, each with its (emptied) object: a
+    /// lend takes one, opens its next handle, and closes it when the callback returns, so a
+    /// read's lend allocates nothing and touches no table lock in steady state.
+    static LENT: RefCell<Vec<handle::Resident<nx_message_t>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The message an emptied lend object holds.
-fn empty_message() -> Message {
-    Message::User(EMPTY.with(Arc::clone))
-}
-
-/// Lends `msg` to a callback: a handle made for the call and freed when it returns (the
-/// message is released then, unless the callback passed it on or retained it). The handle's
-/// object comes from, and goes back to, this thread's pool.
+/// Lends `msg` to a callback: a handle made for the call and closed when it returns (the
+/// message is released then, unless the callback passed it on or retained it).
 pub(crate) fn lend_message<R>(
     msg: Message,
     f: impl FnOnce(*mut nx_message_t) -> R,
 ) -> Result<R, c_int> {
-    let pooled = LENT.with(|pool| pool.borrow_mut().pop());
-    let object = match pooled {
-        Some(mut object) => match Arc::get_mut(&mut object) {
-            Some(o) => {
-                o.msg = msg;
-                object
-            }
-            None => Arc::new(MessageObject { msg, owned: false }),
-        },
-        None => Arc::new(MessageObject { msg, owned: false }),
+    let mut resident = match LENT.with(|pool| pool.borrow_mut().pop()) {
+        Some(resident) => resident,
+        None => handle::Resident::new(Arc::new(MessageObject::new(None, false)))?,
     };
-    let ptr = handle::insert(object)?;
-    let result = f(ptr);
-    if let Ok(mut object) = handle::remove(ptr) {
-        // Unique unless another thread is inside a call with the stale handle right now.
-        if let Some(o) = Arc::get_mut(&mut object) {
-            drop(std::mem::replace(&mut o.msg, empty_message()));
-            LENT.with(|pool| {
-                let mut pool = pool.borrow_mut();
-                if pool.len() < LEND_POOL {
-                    pool.push(object);
-                }
-            });
+    // SAFETY: a resident slot between lends: no live handle names its object.
+    drop(unsafe { resident.object().replace(Some(msg)) });
+    let ptr = match resident.open() {
+        Ok(ptr) => ptr,
+        Err(e) => {
+            // SAFETY: as above (the open failed).
+            drop(unsafe { resident.object().replace(None) });
+            return Err(e);
         }
+    };
+    let result = f(ptr);
+    let reusable = resident.close();
+    // SAFETY: closed: no handle names the object and no lookup is in a call on it.
+    let msg = unsafe { resident.object().replace(None) };
+    if reusable {
+        LENT.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < LEND_POOL {
+                pool.push(resident);
+            }
+        });
     }
+    // Released last, outside the pool's borrow (a user message's free function is C code).
+    drop(msg);
     Ok(result)
 }
 

@@ -132,6 +132,44 @@ def test_only_overridden_methods_are_in_the_mask() -> None:
     assert not ch.finish()
 
 
+def test_hot_methods_of_every_kind_are_called_with_the_handler() -> None:
+    # channel_read, channel_read_complete, write and flush: a plain function (called through
+    # the class's function), a staticmethod and a callable object (both looked up on the
+    # instance at each call) all get their usual arguments.
+    log: list[str] = []
+
+    class Counter:
+        def __call__(self, ctx: Any) -> None:
+            log.append("read_complete")
+            ctx.fire_channel_read_complete()
+
+    class Mixed(nioxide.ChannelDuplexHandler):
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            assert isinstance(self, Mixed)
+            log.append("read " + bytes(msg).decode())
+            ctx.fire_channel_read(msg)
+
+        channel_read_complete = Counter()
+
+        @staticmethod
+        def write(ctx: Any, msg: Any, promise: Any) -> None:
+            log.append("write " + bytes(msg).decode())
+            ctx.write(msg, promise)
+
+        def flush(self, ctx: Any) -> None:
+            assert isinstance(self, Mixed)
+            log.append("flush")
+            ctx.flush()
+
+    ch = nioxide.EmbeddedChannel(Mixed())
+    assert ch.write_inbound(b"in")
+    assert ch.write_outbound(b"out")
+    assert bytes(ch.read_inbound()) == b"in"
+    assert bytes(ch.read_outbound()) == b"out"
+    assert not ch.finish()
+    assert log == ["read in", "read_complete", "write out", "flush"]
+
+
 def test_async_def_handler_methods_are_refused() -> None:
     with pytest.raises(TypeError, match=r"Async\.channel_read is an async def"):
 

@@ -149,10 +149,19 @@ impl EventLoop {
     /// run another thread starts meanwhile fails with `Busy`), so that its work and another
     /// thread's run of the loop never overlap. After the termination nobody runs the loop:
     /// its owner has the right without holding the run right.
+    #[inline]
     pub fn inline(&self) -> Option<Inline<'_>> {
+        // The loop's own thread inside a run, the common case: a load and a compare, here.
         if self.in_run() {
             return Some(Inline(None));
         }
+        self.inline_cold()
+    }
+
+    /// [`inline`](Self::inline) off the loop's running thread.
+    #[cold]
+    #[inline(never)]
+    fn inline_cold(&self) -> Option<Inline<'_>> {
         if self.inner.library_driven || !self.in_event_loop() {
             return None;
         }
@@ -280,7 +289,19 @@ impl EventLoop {
 pub struct Inline<'a>(Option<(Held<'a>, &'a EventLoop)>);
 
 impl Drop for Inline<'_> {
+    #[inline]
     fn drop(&mut self) {
+        if self.0.is_some() {
+            self.release();
+        }
+    }
+}
+
+impl Inline<'_> {
+    /// Gives back the run right that [`EventLoop::inline`] took (not the loop's own run's).
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self) {
         if let Some((held, event_loop)) = self.0.take() {
             drop(held);
             event_loop.inner.running.store(IDLE, Ordering::Release);

@@ -209,7 +209,7 @@ impl TcpTransport {
             let mut iov = [const { MaybeUninit::<IoSlice<'_>>::uninit() }; MAX_IOV];
             let mut count = 0;
             let mut total = 0;
-            for entry in buffer.entries.iter().take(buffer.flushed) {
+            for entry in buffer.iter().take(buffer.flushed) {
                 if count == MAX_IOV {
                     break;
                 }
@@ -235,7 +235,7 @@ impl TcpTransport {
             };
             // Take out what went entirely; cut what went partly.
             while buffer.flushed > 0 {
-                let entry = &mut buffer.entries[0];
+                let entry = buffer.front_mut().expect("a flushed entry");
                 let len = entry.msg.byte_size();
                 if len > written {
                     if let Message::Buffer(b) = &mut entry.msg {
@@ -247,8 +247,14 @@ impl TcpTransport {
                 let entry = buffer.pop_flushed().expect("a flushed entry");
                 match entry.promise {
                     // A promise's listeners may run on this thread (one without a loop):
-                    // completed once the buffer is let go.
-                    Some(promise) => done.push((entry.counted, Some(promise))),
+                    // completed once the buffer is let go. The list's memory is the one
+                    // kept from the last flush that had promises (`TcpState::done`).
+                    Some(promise) => {
+                        if done.capacity() == 0 {
+                            *done = self.state.with(|s| std::mem::take(&mut s.done));
+                        }
+                        done.push((entry.counted, Some(promise)));
+                    }
                     // Nothing to run: uncounted here (a crossing only queues its event).
                     None => channel.complete_write(entry.counted, None),
                 }
@@ -265,7 +271,8 @@ impl TcpTransport {
     /// for the rest. A write error fails the queued writes (one exception event for those
     /// without a promise) and closes the channel.
     fn write_out(&self, channel: &Channel) {
-        let mut done = self.state.with(|s| std::mem::take(&mut s.done));
+        // Empty (no allocation) unless a write with a promise completes.
+        let mut done = Vec::new();
         let mut outcome = Wrote::Some;
         for _ in 0..WRITE_SPINS {
             outcome = self.write_once(channel, &mut done);
@@ -273,10 +280,12 @@ impl TcpTransport {
                 break;
             }
         }
-        for (counted, promise) in done.drain(..) {
-            channel.complete_write(counted, promise);
+        if done.capacity() > 0 {
+            for (counted, promise) in done.drain(..) {
+                channel.complete_write(counted, promise);
+            }
+            self.state.with(|s| s.done = done);
         }
-        self.state.with(|s| s.done = done);
         match outcome {
             Wrote::All => self.set_interest(|i| i & !OP_WRITE),
             Wrote::Some | Wrote::Blocked => self.set_interest(|i| i | OP_WRITE),

@@ -312,17 +312,34 @@ fn io_result(mut call: impl FnMut() -> isize) -> Result<Io> {
     }
 }
 
+/// `read(2)` of `len` bytes into `buf` through `syscall(2)`.
+///
+/// The transfers on the data path (`read`, `send`, `sendmsg`) enter the kernel through
+/// `syscall(2)` rather than libc's wrappers of the same names: those are thread-cancellation
+/// points, and the bookkeeping around each call (enabling and disabling asynchronous
+/// cancellation) costs more instructions than the rest of a non-blocking transfer. The
+/// descriptors are non-blocking, so these calls never wait: cancellation matters only for
+/// the calls that do (the waits for readiness, which keep libc's wrappers).
+///
+/// # Safety
+/// `buf` is valid for writes of `len` bytes.
+#[inline]
+unsafe fn sys_read(fd: RawFd, buf: *mut libc::c_void, len: usize) -> isize {
+    // SAFETY: the caller's promise; `read` takes (int, void *, size_t).
+    unsafe { libc::syscall(libc::SYS_read, fd, buf, len) as isize }
+}
+
 /// `read(2)` into `buf`.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<Io> {
     // SAFETY: `buf` is valid for writes of its length.
-    io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+    io_result(|| unsafe { sys_read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 /// `read(2)` into memory that need not be initialised (a buffer's spare capacity): the
 /// kernel only writes it.
 pub fn read_uninit(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> Result<Io> {
     // SAFETY: `buf` is valid for writes of its length; `read(2)` never reads it.
-    io_result(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+    io_result(|| unsafe { sys_read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 /// How many bytes the socket's receive queue holds now (`FIONREAD`; 0 also at end of
@@ -343,7 +360,18 @@ pub fn read_vectored(fd: RawFd, bufs: &mut [IoSliceMut<'_>]) -> Result<Io> {
 /// `send(2)` with `MSG_NOSIGNAL`.
 pub fn write(fd: RawFd, buf: &[u8]) -> Result<Io> {
     // SAFETY: `buf` is valid for reads of its length.
-    io_result(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
+    // (`sendto` with no address is `send`; see `sys_read` for why not libc's wrapper.)
+    io_result(|| unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0 as libc::socklen_t,
+        ) as isize
+    })
 }
 
 /// `sendmsg(2)` with `MSG_NOSIGNAL` (gathering write; `writev` could raise `SIGPIPE`).
@@ -353,7 +381,10 @@ pub fn write_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> Result<Io> {
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len().min(libc::c_int::MAX as usize) as _;
     // SAFETY: `msg` points at the caller's live buffers.
-    io_result(|| unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+    // (See `sys_read` for why not libc's wrapper.)
+    io_result(|| unsafe {
+        libc::syscall(libc::SYS_sendmsg, fd, &raw const msg, libc::MSG_NOSIGNAL) as isize
+    })
 }
 
 /// Which direction `shutdown(2)` closes.

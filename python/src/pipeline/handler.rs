@@ -29,6 +29,7 @@ use nioxide_core::sync::lock;
 use pyo3::exceptions::{PyBaseException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
 use super::codec;
@@ -131,6 +132,19 @@ pub(crate) fn failure_from(exception: &Bound<'_, PyAny>) -> PyResult<Failure> {
     Ok(failure_of(exception.py(), PyErr::from_value(exception)))
 }
 
+/// The methods called once or more per request, whose class functions a handler keeps (see
+/// [`PyHandler::hot`]), by index.
+const HOT: [(&str, u32); 4] = [
+    ("channel_read", Mask::READ.0),
+    ("channel_read_complete", Mask::READ_COMPLETE.0),
+    ("write", Mask::WRITE.0),
+    ("flush", Mask::FLUSH.0),
+];
+const HOT_READ: usize = 0;
+const HOT_READ_COMPLETE: usize = 1;
+const HOT_WRITE: usize = 2;
+const HOT_FLUSH: usize = 3;
+
 /// A Python handler object in a core pipeline.
 #[derive(Debug)]
 pub(crate) struct PyHandler {
@@ -140,6 +154,11 @@ pub(crate) struct PyHandler {
     context: Mutex<Option<Py<ChannelHandlerContext>>>,
     /// The class's mask (core's bits and [`ADDED`], [`REMOVED`]).
     mask: u32,
+    /// For each of the [`HOT`] methods the class overrides with a plain function: that
+    /// function, called with the handler object as its first argument. This spares each
+    /// call the attribute lookup on the instance and the bound method it makes; as the mask,
+    /// it is the class's method when the handler was added.
+    hot: [Option<Py<PyAny>>; 4],
 }
 
 impl PyHandler {
@@ -189,6 +208,87 @@ fn dispatch(
         run().map_err(|err| failure_of(py, err))
     })
     .unwrap_or(Ok(()))
+}
+
+/// Calls the handler's method `name` with `args`: through its class function `hot` if it
+/// keeps one (the handler object first), else looked up on the object.
+fn call_hot<'py, A>(
+    object: &Bound<'py, PyAny>,
+    hot: Option<&Py<PyAny>>,
+    name: &Bound<'py, pyo3::types::PyString>,
+    args: A,
+) -> PyResult<()>
+where
+    A: PrependObject<'py>,
+{
+    match hot {
+        Some(function) => function
+            .bind(object.py())
+            .call1(args.prepend(object.clone()))
+            .map(drop),
+        None => object.call_method1(name, args).map(drop),
+    }
+}
+
+/// An argument tuple that can take the handler object in front (for [`call_hot`]).
+trait PrependObject<'py>: pyo3::call::PyCallArgs<'py> {
+    /// The tuple with `object` first.
+    type With: pyo3::call::PyCallArgs<'py>;
+    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With;
+}
+
+impl<'py, A: IntoPyObject<'py>> PrependObject<'py> for (A,) {
+    type With = (Bound<'py, PyAny>, A);
+    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
+        (object, self.0)
+    }
+}
+
+impl<'py, A: IntoPyObject<'py>, B: IntoPyObject<'py>> PrependObject<'py> for (A, B) {
+    type With = (Bound<'py, PyAny>, A, B);
+    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
+        (object, self.0, self.1)
+    }
+}
+
+impl<'py, A: IntoPyObject<'py>, B: IntoPyObject<'py>, C: IntoPyObject<'py>> PrependObject<'py>
+    for (A, B, C)
+{
+    type With = (Bound<'py, PyAny>, A, B, C);
+    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
+        (object, self.0, self.1, self.2)
+    }
+}
+
+/// The class functions a handler of `handler`'s class keeps for the [`HOT`] methods in
+/// `mask`: those the class defines as plain Python functions (a method made another way,
+/// such as a `staticmethod`, a `classmethod` or a callable object, is looked up on the
+/// handler at each call, as every other method is).
+fn hot_functions(handler: &Bound<'_, PyAny>, mask: u32) -> [Option<Py<PyAny>>; 4] {
+    let py = handler.py();
+    static FUNCTION_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let Ok(function_type) = FUNCTION_TYPE.import(py, "types", "FunctionType") else {
+        return Default::default();
+    };
+    let Ok(mro) = handler.get_type().getattr(intern!(py, "__mro__")) else {
+        return Default::default();
+    };
+    HOT.map(|(name, bit)| {
+        if mask & bit == 0 {
+            return None;
+        }
+        // The attribute as the class defines it (a staticmethod stays one, where the class's
+        // own lookup would unwrap it to its function): the first class in the MRO with it.
+        let function = mro.try_iter().ok()?.find_map(|class| {
+            let class = class.ok()?;
+            let dict = class.getattr(intern!(py, "__dict__")).ok()?;
+            dict.get_item(name).ok()
+        })?;
+        function
+            .get_type()
+            .is(function_type)
+            .then(|| function.unbind())
+    })
 }
 
 /// A promise as Python sees it in an outbound handler: a `ChannelFuture` it may complete
@@ -258,15 +358,20 @@ impl ChannelHandler for PyHandler {
     inbound!(channel_unregistered, "channel_unregistered");
     inbound!(channel_active, "channel_active");
     inbound!(channel_inactive, "channel_inactive");
-    inbound!(channel_read_complete, "channel_read_complete");
+
+    fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
+        let hot = self.hot[HOT_READ_COMPLETE].as_ref();
+        dispatch(self, ctx, |py, object, ctx| {
+            call_hot(object, hot, intern!(py, "channel_read_complete"), (ctx,))
+        })
+    }
     inbound!(channel_writability_changed, "channel_writability_changed");
 
     fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        let hot = self.hot[HOT_READ].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
             let msg = from_message(py, msg)?;
-            object
-                .call_method1(intern!(py, "channel_read"), (ctx, msg))
-                .map(drop)
+            call_hot(object, hot, intern!(py, "channel_read"), (ctx, msg))
         })
     }
 
@@ -351,18 +456,18 @@ impl ChannelHandler for PyHandler {
     }
 
     fn write(&self, ctx: &Context, msg: Message, promise: Option<Promise>) -> HandlerResult {
+        let hot = self.hot[HOT_WRITE].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
             let msg = from_message(py, msg)?;
             let promise = promise_object(py, &ctx, promise)?;
-            object
-                .call_method1(intern!(py, "write"), (ctx, msg, promise))
-                .map(drop)
+            call_hot(object, hot, intern!(py, "write"), (ctx, msg, promise))
         })
     }
 
     fn flush(&self, ctx: &Context) -> HandlerResult {
+        let hot = self.hot[HOT_FLUSH].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
-            object.call_method1(intern!(py, "flush"), (ctx,)).map(drop)
+            call_hot(object, hot, intern!(py, "flush"), (ctx,))
         })
     }
 }
@@ -453,5 +558,6 @@ pub(crate) fn boxed(handler: &Bound<'_, PyAny>) -> PyResult<Box<dyn ChannelHandl
         object: Mutex::new(Some(handler.clone().unbind())),
         context: Mutex::new(None),
         mask,
+        hot: hot_functions(handler, mask),
     }))
 }
