@@ -155,7 +155,8 @@ impl IdleStateHandler {
             core.writer_idle_time(),
             core.all_idle_time(),
         ];
-        let make = move || Box::new(CoreIdle::new(reader, writer, all)) as _;
+        let make =
+            move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreIdle::new(reader, writer, all)) as _);
         Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(IdleStateHandler { times }))
     }
@@ -197,7 +198,7 @@ impl ReadTimeoutHandler {
     #[new]
     fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
         let timeout = idle_time("timeout", timeout)?;
-        let make = move || Box::new(CoreRead::new(timeout)) as _;
+        let make = move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreRead::new(timeout)) as _);
         let timeout = CoreRead::new(timeout).timeout();
         Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(ReadTimeoutHandler { timeout }))
@@ -228,7 +229,7 @@ impl WriteTimeoutHandler {
     #[new]
     fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
         let timeout = idle_time("timeout", timeout)?;
-        let make = move || Box::new(CoreWrite::new(timeout)) as _;
+        let make = move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreWrite::new(timeout)) as _);
         let timeout = CoreWrite::new(timeout).timeout();
         Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(WriteTimeoutHandler { timeout }))

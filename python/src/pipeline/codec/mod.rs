@@ -16,18 +16,41 @@
 //! `#[new]` returns
 //! `PyClassInitializer::from(NativeHandler::new(make)).add_subclass(..)`, registered in [`register`], with its
 //! stub. Built-in events it fires get Python singletons (see `message::from_event`).
+//! `make` gets the Python object being added: the bases users subclass
+//! (`ByteToMessageDecoder`, `MessageToByteEncoder`) make a core handler that calls it.
+//!
+//! # The codecs
+//! One file per core module: [`line`], [`delimiter`], [`length_field`], [`fixed_length`]
+//! (framing decoders, and the length-field prepender), [`string`] (`StringDecoder`,
+//! `StringEncoder`), [`decoder`] (`ByteToMessageDecoder` and the `Cumulation` view its
+//! `decode` gets), [`encoder`] (`MessageToByteEncoder`). Each constructor checks its
+//! arguments by core's rules and raises `InvalidArgumentError` (a `ValueError`) with core's
+//! message; the failures the codecs fire reach Python as `TooLongFrameException`,
+//! `CorruptedFrameException` and `MalformedInputException` ([`failure_error`]).
 
+pub(crate) mod decoder;
+pub(crate) mod delimiter;
+pub(crate) mod encoder;
+pub(crate) mod fixed_length;
 pub(crate) mod idle;
+pub(crate) mod length_field;
+pub(crate) mod line;
+pub(crate) mod string;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nioxide_core::event_loop::Failure;
+use nioxide_core::pipeline::codec::failure_message;
 use nioxide_core::pipeline::{self as nx, ChannelHandler};
+use nioxide_core::{Error, ErrorKind};
 use pyo3::prelude::*;
 
-use crate::error::invalid;
+use crate::error::{codec_error, invalid};
 
-/// Makes the core handler a native handler stands for, from its checked configuration.
-pub(crate) type MakeHandler = Box<dyn Fn() -> Box<dyn ChannelHandler> + Send + Sync>;
+/// Makes the core handler a native handler stands for, from its checked configuration and
+/// the Python object being added.
+pub(crate) type MakeHandler =
+    Box<dyn Fn(&Bound<'_, PyAny>) -> PyResult<Box<dyn ChannelHandler>> + Send + Sync>;
 
 /// The base class of native handlers; see the module docs and the stub.
 #[pyclass(module = "nioxide._nioxide", subclass, frozen)]
@@ -72,7 +95,11 @@ pub(crate) fn take(handler: &Bound<'_, PyAny>) -> Option<PyResult<Box<dyn Channe
              channel)"
         ))));
     }
-    Some(Ok((native.get().make)()))
+    let made = (native.get().make)(handler);
+    if made.is_err() {
+        native.get().added.store(false, Ordering::Release);
+    }
+    Some(made)
 }
 
 /// Gives a native handler back its claim when the add that claimed it failed.
@@ -98,8 +125,43 @@ pub(crate) fn object(py: Python<'_>, ctx: &nx::Context) -> Option<Py<PyAny>> {
     })
 }
 
-/// Adds the native handler classes and the idle-state types to the module.
+/// The exception for a failure a codec fired with a message (core's `String` detail): its
+/// kind's class (`TooLongFrameException`, ...) for a codec's kind, `InvalidArgumentError`
+/// otherwise; `None` for a failure without a message.
+pub(crate) fn failure_error(failure: &Failure) -> Option<PyErr> {
+    let message = failure_message(failure)?.to_string();
+    Some(match failure.error {
+        Error::Kind(
+            kind
+            @ (ErrorKind::FrameTooLong | ErrorKind::CorruptedFrame | ErrorKind::MalformedInput),
+        ) => codec_error(kind, message),
+        _ => invalid(message),
+    })
+}
+
+/// A refused configuration as the exception constructors raise: `InvalidArgumentError` with
+/// core's message.
+pub(crate) fn config_error(failure: Failure) -> PyErr {
+    invalid(failure_message(&failure).unwrap_or("invalid codec configuration"))
+}
+
+/// A size argument (a length, a count of bytes): a negative one is refused by name.
+pub(crate) fn size(name: &str, value: i64) -> PyResult<usize> {
+    usize::try_from(value).map_err(|_| invalid(format!("{name} must not be negative, not {value}")))
+}
+
+/// Adds the native handler classes, the codecs and the idle-state types to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeHandler>()?;
+    m.add_class::<line::LineBasedFrameDecoder>()?;
+    m.add_class::<delimiter::DelimiterBasedFrameDecoder>()?;
+    m.add_class::<length_field::LengthFieldBasedFrameDecoder>()?;
+    m.add_class::<length_field::LengthFieldPrepender>()?;
+    m.add_class::<fixed_length::FixedLengthFrameDecoder>()?;
+    m.add_class::<string::StringDecoder>()?;
+    m.add_class::<string::StringEncoder>()?;
+    m.add_class::<decoder::ByteToMessageDecoder>()?;
+    m.add_class::<decoder::Cumulation>()?;
+    m.add_class::<encoder::MessageToByteEncoder>()?;
     idle::register(m)
 }
