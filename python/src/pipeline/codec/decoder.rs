@@ -23,7 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PySlice, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
-use super::NativeHandler;
+use super::{NativeHandler, Releasing};
 use crate::error::{DecoderException, invalid};
 use crate::gil;
 use crate::pipeline::context::{ChannelHandlerContext, new_object};
@@ -189,7 +189,9 @@ impl ByteToMessageDecoder {
                 object: Some(object.clone().unbind()),
                 ctx: None,
             };
-            Ok(CoreHandler::new(decoder).boxed())
+            // The decoder (and the object) goes with core's work at removal.
+            let handler = Releasing::new(CoreHandler::new(decoder), |_| ());
+            Ok(Box::new(handler) as _)
         };
         PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(ByteToMessageDecoder {})

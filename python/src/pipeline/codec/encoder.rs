@@ -10,7 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::NativeHandler;
+use super::{NativeHandler, Releasing};
 use crate::gil;
 use crate::pipeline::context::{ChannelHandlerContext, new_object};
 use crate::pipeline::handler::failure_of;
@@ -94,10 +94,18 @@ impl Encoder for PyEncoder {
     }
 }
 
-impl Drop for PyEncoder {
-    fn drop(&mut self) {
+impl PyEncoder {
+    /// Lets go of the encoder object and the context's (at removal; then it encodes nothing
+    /// more), attached so their reference counts drop now.
+    fn release(&mut self) {
         let objects = (self.object.take(), self.ctx.take());
         let _ = gil::attach_loop(move |_| drop(objects));
+    }
+}
+
+impl Drop for PyEncoder {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -121,7 +129,10 @@ impl MessageToByteEncoder {
                 ctx: None,
                 filters,
             };
-            Ok(CoreHandler::new(encoder).boxed())
+            let handler = Releasing::new(CoreHandler::new(encoder), |h| {
+                h.with_encoder(PyEncoder::release);
+            });
+            Ok(Box::new(handler) as _)
         };
         PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(MessageToByteEncoder {})

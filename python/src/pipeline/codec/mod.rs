@@ -125,9 +125,73 @@ pub(crate) fn object(py: Python<'_>, ctx: &nx::Context) -> Option<Py<PyAny>> {
     })
 }
 
+/// The core handler of a Python subclass (`ByteToMessageDecoder`, `MessageToByteEncoder`),
+/// which may keep its context (`self.ctx = ctx`): a cycle through Rust (the object, its
+/// context's Python object, core's context, whose binding holds the object) that Python's
+/// collector cannot see. At removal (which every channel's teardown makes) the handler lets
+/// go of the object it calls (`release`) and the context's binding, so only Python objects
+/// are left in the cycle.
+pub(crate) struct Releasing<H: ChannelHandler> {
+    inner: H,
+    release: fn(&H),
+}
+
+impl<H: ChannelHandler> Releasing<H> {
+    /// `inner`, with `release` run at removal after its own `handler_removed`.
+    pub(crate) fn new(inner: H, release: fn(&H)) -> Releasing<H> {
+        Releasing { inner, release }
+    }
+}
+
+impl<H: ChannelHandler> ChannelHandler for Releasing<H> {
+    fn mask(&self) -> nx::Mask {
+        self.inner.mask()
+    }
+
+    fn handler_removed(&self, ctx: &nx::Context) -> nx::HandlerResult {
+        let result = self.inner.handler_removed(ctx);
+        (self.release)(&self.inner);
+        // Attached, so the object's reference count drops now (unattached, pyo3 defers it).
+        if crate::gil::attach_loop(|_| ctx.set_binding(None)).is_none() {
+            ctx.set_binding(None);
+        }
+        result
+    }
+
+    fn channel_inactive(&self, ctx: &nx::Context) -> nx::HandlerResult {
+        self.inner.channel_inactive(ctx)
+    }
+
+    fn channel_read(&self, ctx: &nx::Context, msg: nx::Message) -> nx::HandlerResult {
+        self.inner.channel_read(ctx, msg)
+    }
+
+    fn channel_read_complete(&self, ctx: &nx::Context) -> nx::HandlerResult {
+        self.inner.channel_read_complete(ctx)
+    }
+
+    fn user_event_triggered(&self, ctx: &nx::Context, event: nx::UserEvent) -> nx::HandlerResult {
+        self.inner.user_event_triggered(ctx, event)
+    }
+
+    fn exception_caught(&self, ctx: &nx::Context, failure: Failure) -> nx::HandlerResult {
+        self.inner.exception_caught(ctx, failure)
+    }
+
+    fn write(
+        &self,
+        ctx: &nx::Context,
+        msg: nx::Message,
+        promise: Option<nioxide_core::event_loop::Promise>,
+    ) -> nx::HandlerResult {
+        self.inner.write(ctx, msg, promise)
+    }
+}
+
 /// The exception for a failure a codec fired with a message (core's `String` detail): its
 /// kind's class (`TooLongFrameException`, ...) for a codec's kind, `InvalidArgumentError`
-/// otherwise; `None` for a failure without a message.
+/// for `InvalidArgument` (a refused message, a decoder's bug); `None` for another kind or a
+/// failure without a message.
 pub(crate) fn failure_error(failure: &Failure) -> Option<PyErr> {
     let message = failure_message(failure)?.to_string();
     Some(match failure.error {
@@ -135,7 +199,8 @@ pub(crate) fn failure_error(failure: &Failure) -> Option<PyErr> {
             kind
             @ (ErrorKind::FrameTooLong | ErrorKind::CorruptedFrame | ErrorKind::MalformedInput),
         ) => codec_error(kind, message),
-        _ => invalid(message),
+        Error::Kind(ErrorKind::InvalidArgument) => invalid(message),
+        _ => return None,
     })
 }
 
