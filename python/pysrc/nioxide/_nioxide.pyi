@@ -2506,7 +2506,6 @@ class Cumulation:
     def __buffer__(self, flags: int, /) -> memoryview:
         """A read-only export of the readable bytes (no copy)."""
 
-    def __release_buffer__(self, buffer: memoryview, /) -> None: ...
     def __getitem__(self, key: int | slice, /) -> Any:
         """The byte at an index (an ``int``), or a copy of a slice (``bytes``)."""
 

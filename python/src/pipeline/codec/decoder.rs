@@ -198,7 +198,8 @@ impl ByteToMessageDecoder {
     }
 
     /// The base's `decode`: a subclass must define its own.
-    fn decode(&self, _ctx: &Bound<'_, PyAny>, _buffer: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn decode(&self, ctx: &Bound<'_, PyAny>, buffer: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _ = (ctx, buffer);
         Err(PyNotImplementedError::new_err(
             "a ByteToMessageDecoder subclass defines decode(self, ctx, buffer)",
         ))

@@ -139,7 +139,8 @@ impl MessageToByteEncoder {
     }
 
     /// The base's `encode`: a subclass must define its own.
-    fn encode(&self, _ctx: &Bound<'_, PyAny>, _msg: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn encode(&self, ctx: &Bound<'_, PyAny>, msg: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _ = (ctx, msg);
         Err(PyNotImplementedError::new_err(
             "a MessageToByteEncoder subclass defines encode(self, ctx, msg)",
         ))
