@@ -14,32 +14,12 @@ from typing import Any
 import pytest
 
 import nioxide
+from codec_support import Collect
 from nioxide import DecoderException
 
 WAIT = 10.0
 
 pytestmark = pytest.mark.usefixtures("pipeline_objects_released")
-
-
-class Collect(nioxide.ChannelInboundHandler):
-    """Keeps what reaches it: messages (bytes, or as they are), exceptions, read completes."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-        self.completes = 0
-
-    def channel_read(self, ctx: Any, msg: Any) -> None:
-        self.seen.append(bytes(msg) if isinstance(msg, nioxide.Buffer) else msg)
-
-    def channel_read_complete(self, ctx: Any) -> None:
-        self.completes += 1
-
-    def exception_caught(self, ctx: Any, cause: BaseException) -> None:
-        self.seen.append(cause)
-
-    def take(self) -> list[Any]:
-        seen, self.seen = self.seen, []
-        return seen
 
 
 class Frames(nioxide.ByteToMessageDecoder):

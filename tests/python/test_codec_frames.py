@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import nioxide
+from codec_support import Collect, kinds, write_failure
 from nioxide import (
     CorruptedFrameException,
     DecoderException,
@@ -29,40 +30,6 @@ WAIT = 10.0
 MiB = 1024 * 1024
 
 pytestmark = pytest.mark.usefixtures("pipeline_objects_released")
-
-
-class Collect(nioxide.ChannelInboundHandler):
-    """Keeps what reaches it: messages (as bytes, or str), exceptions, read completes."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-        self.completes = 0
-
-    def channel_read(self, ctx: Any, msg: Any) -> None:
-        self.seen.append(msg if isinstance(msg, str) else bytes(msg))
-
-    def channel_read_complete(self, ctx: Any) -> None:
-        self.completes += 1
-
-    def exception_caught(self, ctx: Any, cause: BaseException) -> None:
-        self.seen.append(cause)
-
-    def take(self) -> list[Any]:
-        seen, self.seen = self.seen, []
-        return seen
-
-
-def kinds(seen: list[Any]) -> list[Any]:
-    """Messages as they are, exceptions as their class."""
-    return [type(x) if isinstance(x, BaseException) else x for x in seen]
-
-
-def write_failure(ch: nioxide.EmbeddedChannel, msg: Any) -> BaseException | None:
-    """The exception a write of `msg` failed with (its future's)."""
-    promise = ch.channel.new_promise()
-    ch.channel.write_and_flush(msg, promise)
-    ch.run_pending_tasks()
-    return promise.exception(timeout=0)
 
 
 def rss() -> int:

@@ -23,21 +23,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PySlice, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
-use super::{NativeHandler, Releasing};
+use super::{NativeHandler, Releasing, Subclass};
 use crate::error::{DecoderException, invalid};
-use crate::gil;
-use crate::pipeline::context::{ChannelHandlerContext, new_object};
-use crate::pipeline::handler::failure_of;
 use crate::pipeline::message::{Buffer, bytes_of, to_message};
 
 /// The decode step that calls a Python subclass's `decode` / `decode_last`.
 #[derive(Debug)]
-struct PyDecoder {
-    /// The decoder object (the subclass instance); `None` once dropped.
-    object: Option<Py<PyAny>>,
-    /// The context's Python object, made on the first call.
-    ctx: Option<Py<ChannelHandlerContext>>,
-}
+struct PyDecoder(Subclass);
 
 impl PyDecoder {
     /// Calls `method` (`decode` or `decode_last`) with a view of `input`; the messages it
@@ -50,58 +42,30 @@ impl PyDecoder {
         out: &mut Vec<Message>,
         last: bool,
     ) -> HandlerResult {
-        let Some(object) = &self.object else {
-            return Ok(());
-        };
-        let cached = &mut self.ctx;
-        gil::attach_loop(|py| {
-            let mut run = || -> PyResult<()> {
-                let object = object.bind(py);
-                let method = if last {
-                    intern!(py, "decode_last")
-                } else {
-                    intern!(py, "decode")
-                };
-                let ctx_object = match cached {
-                    Some(o) => o.clone_ref(py),
-                    None => cached.insert(new_object(py, ctx.clone())?).clone_ref(py),
-                };
-                let view = Bound::new(
-                    py,
-                    Cumulation {
-                        input: Cell::new(input as *mut CoreCumulation),
-                    },
-                )?;
-                let result = object.call_method1(method, (ctx_object, &view));
-                view.borrow().input.set(std::ptr::null_mut());
-                collect(&result?, out)
+        self.0.call(ctx, decoder_error, |py, object, ctx_object| {
+            let method = if last {
+                intern!(py, "decode_last")
+            } else {
+                intern!(py, "decode")
             };
-            run().map_err(|err| failure_of(py, decoder_error(py, err)))
+            let view = Bound::new(
+                py,
+                Cumulation {
+                    input: Cell::new(input as *mut CoreCumulation),
+                },
+            )?;
+            let result = object.call_method1(method, (ctx_object, &view));
+            view.borrow().input.set(std::ptr::null_mut());
+            collect(&result?, out)
         })
-        .unwrap_or(Ok(()))
     }
 
     /// Whether the subclass defines `decode_last`.
     fn has_decode_last(&self) -> bool {
-        let Some(object) = &self.object else {
-            return false;
-        };
-        gil::attach_loop(|py| {
-            object
-                .bind(py)
-                .hasattr(intern!(py, "decode_last"))
-                .unwrap_or(false)
-        })
-        .unwrap_or(false)
-    }
-}
-
-impl Drop for PyDecoder {
-    fn drop(&mut self) {
-        // Attached, so the references drop now (unrun, the closure drops them into pyo3's
-        // pool).
-        let objects = (self.object.take(), self.ctx.take());
-        let _ = gil::attach_loop(move |_| drop(objects));
+        self.0
+            .with(|object| object.hasattr(intern!(object.py(), "decode_last")))
+            .and_then(Result::ok)
+            .unwrap_or(false)
     }
 }
 
@@ -185,10 +149,7 @@ impl ByteToMessageDecoder {
         _kwargs: Option<&Bound<'_, PyAny>>,
     ) -> PyClassInitializer<Self> {
         let make = |object: &Bound<'_, PyAny>| {
-            let decoder = PyDecoder {
-                object: Some(object.clone().unbind()),
-                ctx: None,
-            };
+            let decoder = PyDecoder(Subclass::new(object));
             // The decoder (and the object) goes with core's work at removal.
             let handler = Releasing::new(CoreHandler::new(decoder), |_| ());
             Ok(Box::new(handler) as _)

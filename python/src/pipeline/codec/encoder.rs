@@ -10,19 +10,13 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::{NativeHandler, Releasing};
-use crate::gil;
-use crate::pipeline::context::{ChannelHandlerContext, new_object};
-use crate::pipeline::handler::failure_of;
+use super::{NativeHandler, Releasing, Subclass};
 use crate::pipeline::message::{buffer_of, from_message};
 
 /// The encode step that calls a Python subclass's `encode`.
 #[derive(Debug)]
 struct PyEncoder {
-    /// The encoder object; `None` once dropped.
-    object: Option<Py<PyAny>>,
-    /// The context's Python object, made on the first call.
-    ctx: Option<Py<ChannelHandlerContext>>,
+    subclass: Subclass,
     /// The subclass defines `accept_outbound_message` (otherwise every message is taken).
     filters: bool,
 }
@@ -41,71 +35,44 @@ fn encoded(item: &Bound<'_, PyAny>) -> PyResult<CoreBuffer> {
 
 impl Encoder for PyEncoder {
     fn accepts(&self, msg: &Message) -> bool {
-        let (Some(object), true) = (&self.object, self.filters) else {
-            return self.object.is_some();
-        };
+        if !self.filters {
+            return self.subclass.is_held();
+        }
         // An exception there is reported as unraisable and the message passes by.
-        gil::attach_loop(|py| {
-            let ask = || -> PyResult<bool> {
-                let msg = from_message(py, msg.clone())?;
-                object
-                    .bind(py)
-                    .call_method1(intern!(py, "accept_outbound_message"), (msg,))?
-                    .is_truthy()
-            };
-            ask().unwrap_or_else(|err| {
-                err.write_unraisable(py, Some(object.bind(py)));
-                false
+        self.subclass
+            .with(|object| {
+                let py = object.py();
+                let ask = || -> PyResult<bool> {
+                    let msg = from_message(py, msg.clone())?;
+                    object
+                        .call_method1(intern!(py, "accept_outbound_message"), (msg,))?
+                        .is_truthy()
+                };
+                ask().unwrap_or_else(|err| {
+                    err.write_unraisable(py, Some(object));
+                    false
+                })
             })
-        })
-        .unwrap_or(false)
+            .unwrap_or(false)
     }
 
     fn encode(&mut self, ctx: &Context, msg: Message, out: &mut Vec<CoreBuffer>) -> HandlerResult {
-        let Some(object) = &self.object else {
-            return Ok(());
-        };
-        let cached = &mut self.ctx;
-        gil::attach_loop(|py| {
-            let run = || -> PyResult<()> {
-                let ctx_object = match cached {
-                    Some(o) => o.clone_ref(py),
-                    None => cached.insert(new_object(py, ctx.clone())?).clone_ref(py),
-                };
-                let msg = from_message(py, msg)?;
-                let result = object
-                    .bind(py)
-                    .call_method1(intern!(py, "encode"), (ctx_object, msg))?;
-                if result.is_none() {
-                    return Ok(());
+        let as_is = |_: Python<'_>, err: PyErr| err;
+        self.subclass.call(ctx, as_is, |py, object, ctx_object| {
+            let msg = from_message(py, msg)?;
+            let result = object.call_method1(intern!(py, "encode"), (ctx_object, msg))?;
+            if result.is_none() {
+                return Ok(());
+            }
+            if result.is_instance_of::<PyList>() || result.is_instance_of::<PyTuple>() {
+                for item in result.try_iter()? {
+                    out.push(encoded(&item?)?);
                 }
-                if result.is_instance_of::<PyList>() || result.is_instance_of::<PyTuple>() {
-                    for item in result.try_iter()? {
-                        out.push(encoded(&item?)?);
-                    }
-                    return Ok(());
-                }
-                out.push(encoded(&result)?);
-                Ok(())
-            };
-            run().map_err(|err| failure_of(py, err))
+                return Ok(());
+            }
+            out.push(encoded(&result)?);
+            Ok(())
         })
-        .unwrap_or(Ok(()))
-    }
-}
-
-impl PyEncoder {
-    /// Lets go of the encoder object and the context's (at removal; then it encodes nothing
-    /// more), attached so their reference counts drop now.
-    fn release(&mut self) {
-        let objects = (self.object.take(), self.ctx.take());
-        let _ = gil::attach_loop(move |_| drop(objects));
-    }
-}
-
-impl Drop for PyEncoder {
-    fn drop(&mut self) {
-        self.release();
     }
 }
 
@@ -125,12 +92,11 @@ impl MessageToByteEncoder {
         let make = |object: &Bound<'_, PyAny>| {
             let filters = object.hasattr(intern!(object.py(), "accept_outbound_message"))?;
             let encoder = PyEncoder {
-                object: Some(object.clone().unbind()),
-                ctx: None,
+                subclass: Subclass::new(object),
                 filters,
             };
             let handler = Releasing::new(CoreHandler::new(encoder), |h| {
-                h.with_encoder(PyEncoder::release);
+                h.with_encoder(|e| e.subclass.release());
             });
             Ok(Box::new(handler) as _)
         };

@@ -46,6 +46,9 @@ use nioxide_core::{Error, ErrorKind};
 use pyo3::prelude::*;
 
 use crate::error::{codec_error, invalid};
+use crate::gil;
+use crate::pipeline::context::{ChannelHandlerContext, new_object};
+use crate::pipeline::handler::failure_of;
 
 /// Makes the core handler a native handler stands for, from its checked configuration and
 /// the Python object being added.
@@ -125,6 +128,80 @@ pub(crate) fn object(py: Python<'_>, ctx: &nx::Context) -> Option<Py<PyAny>> {
     })
 }
 
+/// The Python side of a subclass's core handler: the object it calls, and its context's
+/// Python object (made on the first call, the same one after).
+#[derive(Debug)]
+pub(crate) struct Subclass {
+    /// The subclass instance; `None` once let go.
+    object: Option<Py<PyAny>>,
+    ctx: Option<Py<ChannelHandlerContext>>,
+}
+
+impl Subclass {
+    /// For the instance `object`.
+    pub(crate) fn new(object: &Bound<'_, PyAny>) -> Subclass {
+        Subclass {
+            object: Some(object.clone().unbind()),
+            ctx: None,
+        }
+    }
+
+    /// Whether the object is still held (it is let go at removal).
+    pub(crate) fn is_held(&self) -> bool {
+        self.object.is_some()
+    }
+
+    /// Runs `f` attached with the object and the Python object of `ctx`; nothing (`Ok`) once
+    /// the object was let go or without an interpreter. An exception becomes the failure
+    /// `error` makes of it.
+    pub(crate) fn call(
+        &mut self,
+        ctx: &nx::Context,
+        error: fn(Python<'_>, PyErr) -> PyErr,
+        f: impl for<'py> FnOnce(
+            Python<'py>,
+            &Bound<'py, PyAny>,
+            Py<ChannelHandlerContext>,
+        ) -> PyResult<()>,
+    ) -> nx::HandlerResult {
+        let Some(object) = &self.object else {
+            return Ok(());
+        };
+        let cached = &mut self.ctx;
+        gil::attach_loop(|py| {
+            let run = || -> PyResult<()> {
+                let ctx_object = match cached {
+                    Some(o) => o.clone_ref(py),
+                    None => cached.insert(new_object(py, ctx.clone())?).clone_ref(py),
+                };
+                f(py, object.bind(py), ctx_object)
+            };
+            run().map_err(|err| failure_of(py, error(py, err)))
+        })
+        .unwrap_or(Ok(()))
+    }
+
+    /// Runs `f` attached with the object; `None` once it was let go or without an
+    /// interpreter.
+    pub(crate) fn with<R>(&self, f: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> R) -> Option<R> {
+        let object = self.object.as_ref()?;
+        gil::attach_loop(|py| f(object.bind(py)))
+    }
+
+    /// Lets go of the object and the context's, attached so their reference counts drop now
+    /// (unattached, pyo3 defers it).
+    pub(crate) fn release(&mut self) {
+        let objects = (self.object.take(), self.ctx.take());
+        let _ = gil::attach_loop(move |_| drop(objects));
+    }
+}
+
+impl Drop for Subclass {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// The core handler of a Python subclass (`ByteToMessageDecoder`, `MessageToByteEncoder`),
 /// which may keep its context (`self.ctx = ctx`): a cycle through Rust (the object, its
 /// context's Python object, core's context, whose binding holds the object) that Python's
@@ -152,7 +229,7 @@ impl<H: ChannelHandler> ChannelHandler for Releasing<H> {
         let result = self.inner.handler_removed(ctx);
         (self.release)(&self.inner);
         // Attached, so the object's reference count drops now (unattached, pyo3 defers it).
-        if crate::gil::attach_loop(|_| ctx.set_binding(None)).is_none() {
+        if gil::attach_loop(|_| ctx.set_binding(None)).is_none() {
             ctx.set_binding(None);
         }
         result

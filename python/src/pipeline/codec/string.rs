@@ -22,7 +22,7 @@ use nioxide_core::pipeline::{
 use pyo3::exceptions::PyUnicodeDecodeError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyString};
 
 use super::NativeHandler;
 use crate::error::{MalformedInputException, invalid};
@@ -48,12 +48,77 @@ fn check_errors(py: Python<'_>, errors: &str) -> PyResult<()> {
         .map_err(|_| invalid(format!("unknown error handler: {errors:?}")))
 }
 
-/// A string decoder through a Python codec's `decode(input, errors)`.
+/// A Python codec's function (`decode` or `encode`, called as `function(input, errors)`)
+/// and the error handler it is called with.
 #[derive(Debug)]
-struct CodecDecoder {
-    decode: Py<PyAny>,
+struct Codec {
+    function: Py<PyAny>,
     errors: Py<PyString>,
 }
+
+impl Codec {
+    /// Calls the function on `input`; the first item of its result.
+    fn call<'py>(&self, py: Python<'py>, input: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.function
+            .bind(py)
+            .call1((input, self.errors.bind(py)))?
+            .get_item(0)
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Codec {
+        Codec {
+            function: self.function.clone_ref(py),
+            errors: self.errors.clone_ref(py),
+        }
+    }
+}
+
+/// A string codec's settings: the codec's canonical name and the error handler.
+#[derive(Debug)]
+struct Settings {
+    encoding: String,
+    errors: String,
+}
+
+impl Settings {
+    /// Checks `encoding` and `errors`; with them, the Python codec's `method` unless
+    /// `native` says core does this encoding (given the codec's canonical name).
+    fn new(
+        py: Python<'_>,
+        encoding: &str,
+        errors: &str,
+        method: &Bound<'_, PyString>,
+        native: impl FnOnce(&str) -> bool,
+    ) -> PyResult<(Settings, Option<Codec>)> {
+        let (name, info) = lookup(py, encoding)?;
+        check_errors(py, errors)?;
+        let codec = if native(&name) {
+            None
+        } else {
+            Some(Codec {
+                function: info.getattr(method)?.unbind(),
+                errors: PyString::new(py, errors).unbind(),
+            })
+        };
+        let settings = Settings {
+            encoding: name,
+            errors: errors.to_string(),
+        };
+        Ok((settings, codec))
+    }
+
+    /// `nioxide.CLASS("encoding", errors="errors")`.
+    fn repr(&self, class: &str) -> String {
+        format!(
+            "nioxide.{class}({:?}, errors={:?})",
+            self.encoding, self.errors
+        )
+    }
+}
+
+/// A string decoder through a Python codec's `decode`.
+#[derive(Debug)]
+struct CodecDecoder(Codec);
 
 impl CodecDecoder {
     /// Decodes one frame: a string message, or the failure (a `UnicodeDecodeError` as
@@ -61,8 +126,7 @@ impl CodecDecoder {
     fn decode(&self, py: Python<'_>, buffer: CoreBuffer) -> Result<Message, Failure> {
         let run = || -> PyResult<Message> {
             let frame = Bound::new(py, Buffer::wrap(buffer))?;
-            let result = self.decode.bind(py).call1((frame, self.errors.bind(py)))?;
-            to_message(&result.get_item(0)?)
+            to_message(&self.0.call(py, frame.as_any())?)
         };
         run().map_err(|err| {
             if err.is_instance_of::<PyUnicodeDecodeError>(py) {
@@ -97,8 +161,7 @@ impl ChannelHandler for CodecDecoder {
 #[pyclass(module = "nioxide._nioxide", extends = NativeHandler, frozen)]
 #[derive(Debug)]
 pub(crate) struct StringDecoder {
-    encoding: String,
-    errors: String,
+    settings: Settings,
 }
 
 #[pymethods]
@@ -106,57 +169,42 @@ impl StringDecoder {
     #[new]
     #[pyo3(signature = (encoding = "utf-8", errors = "replace"))]
     fn new(py: Python<'_>, encoding: &str, errors: &str) -> PyResult<PyClassInitializer<Self>> {
-        let (name, info) = lookup(py, encoding)?;
-        check_errors(py, errors)?;
-        let make: super::MakeHandler = if name == "utf-8" && matches!(errors, "strict" | "replace")
-        {
-            let strict = errors == "strict";
-            Box::new(
-                move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreDecoder::with_strict(strict)) as _),
-            )
-        } else {
-            let decode = info.getattr(intern!(py, "decode"))?.unbind();
-            let errors = PyString::new(py, errors).unbind();
-            Box::new(move |object: &Bound<'_, PyAny>| {
-                let py = object.py();
-                Ok(Box::new(CodecDecoder {
-                    decode: decode.clone_ref(py),
-                    errors: errors.clone_ref(py),
-                }) as _)
-            })
-        };
-        Ok(
-            PyClassInitializer::from(NativeHandler::new(make)).add_subclass(StringDecoder {
-                encoding: name,
-                errors: errors.to_string(),
+        let native = |name: &str| name == "utf-8" && matches!(errors, "strict" | "replace");
+        let method = intern!(py, "decode");
+        let (settings, codec) = Settings::new(py, encoding, errors, method, native)?;
+        let make: super::MakeHandler = match codec {
+            None => {
+                let strict = errors == "strict";
+                Box::new(move |_: &Bound<'_, PyAny>| {
+                    Ok(Box::new(CoreDecoder::with_strict(strict)) as _)
+                })
+            }
+            Some(codec) => Box::new(move |object: &Bound<'_, PyAny>| {
+                Ok(Box::new(CodecDecoder(codec.clone_ref(object.py()))) as _)
             }),
-        )
+        };
+        Ok(PyClassInitializer::from(NativeHandler::new(make))
+            .add_subclass(StringDecoder { settings }))
     }
 
     #[getter]
     fn encoding(&self) -> &str {
-        &self.encoding
+        &self.settings.encoding
     }
 
     #[getter]
     fn errors(&self) -> &str {
-        &self.errors
+        &self.settings.errors
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "nioxide.StringDecoder({:?}, errors={:?})",
-            self.encoding, self.errors
-        )
+        self.settings.repr("StringDecoder")
     }
 }
 
-/// A string encoder through a Python codec's `encode(input, errors)`.
+/// A string encoder through a Python codec's `encode`.
 #[derive(Debug)]
-struct CodecEncoder {
-    encode: Py<PyAny>,
-    errors: Py<PyString>,
-}
+struct CodecEncoder(Codec);
 
 impl Encoder for CodecEncoder {
     fn accepts(&self, msg: &Message) -> bool {
@@ -172,12 +220,7 @@ impl Encoder for CodecEncoder {
         };
         let encoded = gil::attach_loop(|py| {
             let run = || -> PyResult<CoreBuffer> {
-                let result = self
-                    .encode
-                    .bind(py)
-                    .call1((PyString::new(py, text), self.errors.bind(py)))?;
-                let result = result.cast_into::<PyTuple>()?;
-                let bytes = result.get_item(0)?;
+                let bytes = self.0.call(py, PyString::new(py, text).as_any())?;
                 let bytes = bytes.cast::<PyBytes>()?;
                 Ok(CoreBuffer::copy_from_slice(bytes.as_bytes()))
             };
@@ -196,8 +239,7 @@ impl Encoder for CodecEncoder {
 #[pyclass(module = "nioxide._nioxide", extends = NativeHandler, frozen)]
 #[derive(Debug)]
 pub(crate) struct StringEncoder {
-    encoding: String,
-    errors: String,
+    settings: Settings,
 }
 
 #[pymethods]
@@ -205,44 +247,30 @@ impl StringEncoder {
     #[new]
     #[pyo3(signature = (encoding = "utf-8", errors = "strict"))]
     fn new(py: Python<'_>, encoding: &str, errors: &str) -> PyResult<PyClassInitializer<Self>> {
-        let (name, info) = lookup(py, encoding)?;
-        check_errors(py, errors)?;
-        let make: super::MakeHandler = if name == "utf-8" {
-            Box::new(|_: &Bound<'_, PyAny>| Ok(CoreEncoder::new().into_handler().boxed()))
-        } else {
-            let encode = info.getattr(intern!(py, "encode"))?.unbind();
-            let errors = PyString::new(py, errors).unbind();
-            Box::new(move |object: &Bound<'_, PyAny>| {
-                let py = object.py();
-                let encoder = CodecEncoder {
-                    encode: encode.clone_ref(py),
-                    errors: errors.clone_ref(py),
-                };
+        let method = intern!(py, "encode");
+        let (settings, codec) = Settings::new(py, encoding, errors, method, |n| n == "utf-8")?;
+        let make: super::MakeHandler = match codec {
+            None => Box::new(|_: &Bound<'_, PyAny>| Ok(CoreEncoder::new().into_handler().boxed())),
+            Some(codec) => Box::new(move |object: &Bound<'_, PyAny>| {
+                let encoder = CodecEncoder(codec.clone_ref(object.py()));
                 Ok(encoder.into_handler().boxed())
-            })
-        };
-        Ok(
-            PyClassInitializer::from(NativeHandler::new(make)).add_subclass(StringEncoder {
-                encoding: name,
-                errors: errors.to_string(),
             }),
-        )
+        };
+        Ok(PyClassInitializer::from(NativeHandler::new(make))
+            .add_subclass(StringEncoder { settings }))
     }
 
     #[getter]
     fn encoding(&self) -> &str {
-        &self.encoding
+        &self.settings.encoding
     }
 
     #[getter]
     fn errors(&self) -> &str {
-        &self.errors
+        &self.settings.errors
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "nioxide.StringEncoder({:?}, errors={:?})",
-            self.encoding, self.errors
-        )
+        self.settings.repr("StringEncoder")
     }
 }
