@@ -18,8 +18,9 @@
 #   - the Python key-value server (line decoder, strict string decoder and encoder, the
 #     protocol in Python) with the Python key-value client, which writes its requests in odd
 #     fragments and checks every answer;
-#   - the C key-value server (examples/c/codec-kv-server.c) with the Python key-value client
-#     (skipped, saying why, while that source or the C codecs are not in the checkout);
+#   - the C key-value server (examples/c/codec-kv-server.c) with the Python key-value client,
+#     and the Python key-value server with the C line client (examples/c/codec-line-client.c)
+#     (each skipped, saying why, while its source or the C codecs are not in the checkout);
 #   - the Python length-field server (decoder + prepender) with the Python length-field
 #     client, and the C length-field server (examples/c/length-field-server.c, skipped while
 #     absent) with the Python client.
@@ -194,6 +195,13 @@ if c_codec_example codec-kv-server; then
     converse "C key-value server (line + string codecs in C) <-> Python key-value client" \
         "$OUT/codec-kv-server" -- \
         "$PYTHON" "$ROOT/examples/python/codec_kv_client.py"
+fi
+echo
+echo "=== Python key-value server <-> C line client ==="
+if c_codec_example codec-line-client; then
+    converse "Python key-value server <-> C line client (odd fragments)" \
+        "$PYTHON" "$ROOT/examples/python/codec_kv_server.py" -- \
+        "$OUT/codec-line-client"
 fi
 echo
 echo "=== C length-field server <-> Python length-field client ==="
