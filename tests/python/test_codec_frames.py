@@ -294,6 +294,13 @@ def test_utf8_strings_decode_to_str_and_str_encodes() -> None:
         ch.write_inbound(data[i : i + 1])
     assert out.take() == [text]
     assert type(ch.pipeline.last()) is Collect
+    # A str crosses the pipeline as core's string message: the decoders pass it by, and it
+    # reaches Python as an equal str.
+    ch.write_inbound("not bytes: \u00e9")
+    assert out.take() == ["not bytes: \u00e9"]
+    # A lone surrogate has no UTF-8 form: the write raises at the call.
+    with pytest.raises(UnicodeEncodeError):
+        ch.write_outbound("\ud800")
     ch.write_outbound("\u00e9t\u00e9\n", b"raw")
     assert bytes(ch.read_outbound()) == "\u00e9t\u00e9\n".encode()
     assert bytes(ch.read_outbound()) == b"raw"
