@@ -75,7 +75,13 @@ def test_the_view_methods() -> None:
             seen["first"], seen["last"] = buffer[0], buffer[-1]
             seen["slice"] = buffer[1:3]
             seen["peek"] = buffer.peek(3)
-            seen["find"] = (buffer.find(b"lo"), buffer.find(ord("o"), 5), buffer.find(b"zz"))
+            seen["find"] = (
+                buffer.find(b"lo"),
+                buffer.find(ord("o"), 5),
+                buffer.find(b"zz"),
+                buffer.find(b"o", -4),
+                buffer.find(b"h", 99),
+            )
             seen["repr"] = repr(buffer)
             with pytest.raises(IndexError):
                 buffer[99]
@@ -99,7 +105,7 @@ def test_the_view_methods() -> None:
     assert seen["len"] == 11 and seen["bytes"] == b"hello world"
     assert (seen["first"], seen["last"], seen["slice"]) == (ord("h"), ord("d"), b"el")
     assert seen["peek"] == b"hel"
-    assert seen["find"] == (3, 7, -1)
+    assert seen["find"] == (3, 7, -1, 7, -1)
     assert seen["repr"] == "<nioxide.Cumulation 11 bytes>"
     # The view is valid only during its call.
     kept = seen.pop("kept")
@@ -132,6 +138,21 @@ def test_a_memoryview_outlives_the_call_and_later_reads() -> None:
     for v in views:
         v.release()
     assert not ch.finish_and_release_all()
+
+
+def test_single_decode_takes_one_message_per_read() -> None:
+    class One(Frames):
+        single_decode = True
+
+    out = Collect()
+    ch = nioxide.EmbeddedChannel(One(), out)
+    ch.write_inbound(frame(b"a") + frame(b"b") + frame(b"c"))
+    assert out.take() == [b"a"]
+    ch.write_inbound(b"")
+    assert out.take() == [b"b"]
+    # The rest at the end of input.
+    assert not ch.finish()
+    assert out.take() == [b"c"]
 
 
 def test_produced_without_consuming_is_a_decoder_bug() -> None:

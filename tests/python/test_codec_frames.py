@@ -104,9 +104,15 @@ def test_the_exceptions_have_their_classes_and_messages() -> None:
 
 
 @pytest.mark.parametrize("fail_fast", [True, False])
-def test_ten_mib_without_a_delimiter_keeps_memory_bounded(fail_fast: bool) -> None:
+@pytest.mark.parametrize("kind", ["line", "delimiter"])
+def test_ten_mib_without_a_delimiter_keeps_memory_bounded(fail_fast: bool, kind: str) -> None:
     out = Collect()
-    ch = nioxide.EmbeddedChannel(nioxide.LineBasedFrameDecoder(MiB, fail_fast=fail_fast), out)
+    decoder = (
+        nioxide.LineBasedFrameDecoder(MiB, fail_fast=fail_fast)
+        if kind == "line"
+        else nioxide.DelimiterBasedFrameDecoder(MiB, b"\n", fail_fast=fail_fast)
+    )
+    ch = nioxide.EmbeddedChannel(decoder, out)
     chunk = b"x" * (64 * 1024)
     ch.write_inbound(chunk)
     before = rss()

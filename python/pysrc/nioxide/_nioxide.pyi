@@ -2483,6 +2483,12 @@ class ByteToMessageDecoder(NativeHandler):
     A native handler (see :class:`NativeHandler`): the cumulation is kept in Rust, and an
     instance joins one pipeline, once. ``__init__`` may take any arguments."""
 
+    single_decode: bool
+    """``True`` in a subclass (a class or instance attribute, read when the decoder is added):
+    at most one message is decoded per read, the rest waits for the next read or the end of
+    input (Netty's ``singleDecode``, for a protocol that switches handlers after its first
+    message). ``False`` by default."""
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
     def decode(self, ctx: ChannelHandlerContext, buffer: Cumulation) -> Iterable[Any] | None:
         """Decodes what it can from the front of ``buffer``; the base raises
@@ -2515,7 +2521,7 @@ class Cumulation:
 
     def find(self, sub: BytesLike | int, start: int = 0) -> int:
         """The index of the first ``sub`` (bytes-like, or a byte as an ``int``) at or after
-        ``start``, or -1."""
+        ``start`` (negative: from the end, as ``bytes.find``), or -1."""
 
     def read(self, n: int) -> Buffer:
         """Consumes the first ``n`` readable bytes and returns them as a :class:`Buffer`

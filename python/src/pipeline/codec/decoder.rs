@@ -149,13 +149,24 @@ impl ByteToMessageDecoder {
         _kwargs: Option<&Bound<'_, PyAny>>,
     ) -> PyClassInitializer<Self> {
         let make = |object: &Bound<'_, PyAny>| {
+            let single = object
+                .getattr(intern!(object.py(), "single_decode"))?
+                .is_truthy()?;
             let decoder = PyDecoder(Subclass::new(object));
+            let core = CoreHandler::new(decoder).with_single_decode(single);
             // The decoder (and the object) goes with core's work at removal.
-            let handler = Releasing::new(CoreHandler::new(decoder), |_| ());
+            let handler = Releasing::new(core, |_| ());
             Ok(Box::new(handler) as _)
         };
         PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(ByteToMessageDecoder {})
+    }
+
+    /// Decode at most one message per read (Netty's `singleDecode`); a subclass sets it to
+    /// `True` as a class (or instance) attribute, read when the decoder is added.
+    #[classattr]
+    fn single_decode() -> bool {
+        false
     }
 
     /// The base's `decode`: a subclass must define its own.
@@ -287,10 +298,16 @@ impl Cumulation {
     }
 
     /// The index of the first occurrence of `sub` (bytes-like, or one byte as an int) at or
-    /// after `start`, or -1.
+    /// after `start` (negative: from the end), or -1.
     #[pyo3(signature = (sub, start = 0))]
     fn find(&self, sub: &Bound<'_, PyAny>, start: i64) -> PyResult<i64> {
-        let start = usize::try_from(start).unwrap_or(0);
+        let len = self.with(|input| Ok(input.len()))?;
+        // As `bytes.find`: a negative start counts from the end.
+        let start = if start < 0 {
+            len.saturating_sub(start.unsigned_abs() as usize)
+        } else {
+            start as usize
+        };
         let found = if let Ok(byte) = sub.extract::<u8>() {
             self.with(|input| Ok(input.find_byte(byte, start)))?
         } else {
