@@ -14,16 +14,7 @@
 #   7. the C AIO echo server writing through its write queue with the C AIO client;
 #   8. the Python AIO echo server (the same handler chain) with the C AIO echo client;
 #   9. the C AIO echo server with the Python AIO echo client (futures);
-# and copies a file with the C AIO file copy. Then the codecs' conversations in Python:
-#   - the Python key-value server (line decoder, strict string decoder and encoder, the
-#     protocol in Python) with the Python key-value client, which writes its requests in odd
-#     fragments and checks every answer;
-#   - the C key-value server (examples/c/codec-kv-server.c) with the Python key-value client,
-#     and the Python key-value server with the C line client (examples/c/codec-line-client.c)
-#     (each skipped, saying why, while its source or the C codecs are not in the checkout);
-#   - the Python length-field server (decoder + prepender) with the Python length-field
-#     client, and the C length-field server (examples/c/length-field-server.c, skipped while
-#     absent) with the Python client.
+# and copies a file with the C AIO file copy.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
 # has a time limit and the servers are killed on exit.
@@ -166,6 +157,15 @@ rm -rf "$copy_dir"
 echo "=== C AIO file copy: every byte copied ==="
 
 # --- The codecs, in Python and across languages ------------------------------------------------
+# - the Python key-value server (line decoder, strict string decoder and encoder, the protocol
+#   in Python) with the Python key-value client, which writes its requests in odd fragments
+#   and checks every answer;
+# - the Python length-field server (decoder + prepender) with the Python length-field client;
+# - the C key-value server (examples/c/codec-kv-server.c) with the Python key-value client,
+#   the Python key-value server with the C line client (examples/c/codec-line-client.c), and
+#   the C length-field server (examples/c/length-field-server.c) with the Python length-field
+#   client (each skipped, saying why, while its source or the C codecs are not in the
+#   checkout).
 converse "Python key-value server (line + string codecs) <-> Python key-value client" \
     "$PYTHON" "$ROOT/examples/python/codec_kv_server.py" -- \
     "$PYTHON" "$ROOT/examples/python/codec_kv_client.py"
