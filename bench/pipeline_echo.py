@@ -53,9 +53,12 @@ class EchoInitializer(nioxide.ChannelInitializer):
         channel.pipeline.add_last(EchoServerHandler(self.counter), "echo")
 
 
-def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    counter = install()
+def serve(initializer: nioxide.ChannelInitializer, port: int) -> None:
+    """Serves on 127.0.0.1:`port` with `initializer` setting each accepted channel up: a
+    ServerBootstrap on a one-thread EventLoopGroup (that thread accepts and serves), a backlog
+    of 1024, TCP_NODELAY on each accepted channel. Prints "listening on 127.0.0.1:PORT", then
+    only waits for signals (never returns; SIGTERM/SIGINT exit through bench_common's
+    handlers)."""
     group = nioxide.EventLoopGroup(1)
     bootstrap = (
         nioxide.ServerBootstrap()
@@ -63,7 +66,7 @@ def main() -> None:
         .channel(nioxide.TcpServerChannel)
         .option(nioxide.ChannelOption.SO_BACKLOG, 1024)
         .child_option(nioxide.ChannelOption.TCP_NODELAY, True)
-        .child_handler(EchoInitializer(counter))
+        .child_handler(initializer)
     )
     bound = bootstrap.bind(("127.0.0.1", port))
     bound.result(timeout=10)
@@ -73,6 +76,12 @@ def main() -> None:
     # The loop thread serves; this one runs the signal handlers (SIGTERM/SIGINT exit).
     while True:
         signal.pause()
+
+
+def main() -> None:
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    counter = install()
+    serve(EchoInitializer(counter), port)
 
 
 if __name__ == "__main__":

@@ -156,5 +156,60 @@ cmp -s "$copy_dir/source" "$copy_dir/copy" || die "aio-file-copy: the copy diffe
 rm -rf "$copy_dir"
 echo "=== C AIO file copy: every byte copied ==="
 
+# --- The codecs, in Python and across languages ------------------------------------------------
+# - the Python key-value server (line decoder, strict string decoder and encoder, the protocol
+#   in Python) with the Python key-value client, which writes its requests in odd fragments
+#   and checks every answer;
+# - the Python length-field server (decoder + prepender) with the Python length-field client;
+# - the C key-value server (examples/c/codec-kv-server.c) with the Python key-value client,
+#   the Python key-value server with the C line client (examples/c/codec-line-client.c), and
+#   the C length-field server (examples/c/length-field-server.c) with the Python length-field
+#   client (each skipped, saying why, while its source or the C codecs are not in the
+#   checkout).
+converse "Python key-value server (line + string codecs) <-> Python key-value client" \
+    "$PYTHON" "$ROOT/examples/python/codec_kv_server.py" -- \
+    "$PYTHON" "$ROOT/examples/python/codec_kv_client.py"
+converse "Python length-field server (decoder + prepender) <-> Python length-field client" \
+    "$PYTHON" "$ROOT/examples/python/length_field_server.py" -- \
+    "$PYTHON" "$ROOT/examples/python/length_field_client.py"
+
+# c_codec_example NAME: builds examples/c/NAME.c into $OUT; fails (printing why) when its
+# source or the C codecs are not in this checkout.
+c_codec_example() {
+    local source=$ROOT/examples/c/$1.c
+    if [[ ! -f $source ]]; then
+        echo "(skipped: examples/c/$1.c is not in this checkout)"
+        return 1
+    fi
+    if ! grep -qs 'nx_codec_line_based_frame_decoder' "$INCLUDE_DIR"/nioxide.h "$INCLUDE_DIR"/nioxide/*.h; then
+        echo "(skipped: the C codecs are not in $INCLUDE_DIR/nioxide.h)"
+        return 1
+    fi
+    "$CC" -O2 -g -Wall -Wextra -Wpedantic -Werror -I"$INCLUDE_DIR" -o "$OUT/$1" "$source" \
+        -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
+}
+
+echo
+echo "=== C key-value server <-> Python key-value client ==="
+if c_codec_example codec-kv-server; then
+    converse "C key-value server (line + string codecs in C) <-> Python key-value client" \
+        "$OUT/codec-kv-server" -- \
+        "$PYTHON" "$ROOT/examples/python/codec_kv_client.py"
+fi
+echo
+echo "=== Python key-value server <-> C line client ==="
+if c_codec_example codec-line-client; then
+    converse "Python key-value server <-> C line client (odd fragments)" \
+        "$PYTHON" "$ROOT/examples/python/codec_kv_server.py" -- \
+        "$OUT/codec-line-client"
+fi
+echo
+echo "=== C length-field server <-> Python length-field client ==="
+if c_codec_example length-field-server; then
+    converse "C length-field server <-> Python length-field client" \
+        "$OUT/length-field-server" -- \
+        "$PYTHON" "$ROOT/examples/python/length_field_client.py"
+fi
+
 echo
 echo "demo: every conversation checked"

@@ -60,6 +60,10 @@ import_exceptions!(
     ShutdownChannelGroupError,
     ReadTimeoutException,
     WriteTimeoutException,
+    DecoderException,
+    TooLongFrameException,
+    CorruptedFrameException,
+    MalformedInputException,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
@@ -170,10 +174,25 @@ fn kind_error(kind: ErrorKind) -> PyErr {
         ErrorKind::QueueFull => WriteQueueFullError::new_err(msg),
         ErrorKind::DirectionDisabled => DirectionDisabledError::new_err(msg),
         ErrorKind::GroupShutdown => ShutdownChannelGroupError::new_err(msg),
+        kind
+        @ (ErrorKind::FrameTooLong | ErrorKind::CorruptedFrame | ErrorKind::MalformedInput) => {
+            codec_error(kind, msg.to_string())
+        }
         // Not raised from Python (end of stream is a return value, handles and panics are C
         // matters, an interrupt re-raises the signal handler's exception): the root class,
         // with the C name in the message.
         other => NioxideError::new_err(format!("{}: {}", other.name(), other.message())),
+    }
+}
+
+/// The exception of a codec's error kind (`FrameTooLong`, `CorruptedFrame`,
+/// `MalformedInput`) with `msg` (the codec's detail); `DecoderException` for another kind.
+pub(crate) fn codec_error(kind: ErrorKind, msg: String) -> PyErr {
+    match kind {
+        ErrorKind::FrameTooLong => TooLongFrameException::new_err(msg),
+        ErrorKind::CorruptedFrame => CorruptedFrameException::new_err(msg),
+        ErrorKind::MalformedInput => MalformedInputException::new_err(msg),
+        _ => DecoderException::new_err(msg),
     }
 }
 

@@ -79,6 +79,16 @@ __all__ = [
     "IdleStateHandler",
     "ReadTimeoutHandler",
     "WriteTimeoutHandler",
+    "LineBasedFrameDecoder",
+    "DelimiterBasedFrameDecoder",
+    "LengthFieldBasedFrameDecoder",
+    "LengthFieldPrepender",
+    "FixedLengthFrameDecoder",
+    "StringDecoder",
+    "StringEncoder",
+    "ByteToMessageDecoder",
+    "Cumulation",
+    "MessageToByteEncoder",
     "live_objects",
 ]
 
@@ -2215,6 +2225,335 @@ class WriteTimeoutHandler(NativeHandler):
     @property
     def timeout(self) -> float:
         """The timeout in seconds (0: off)."""
+
+# --- codecs -------------------------------------------------------------------------------
+
+@final
+class LineBasedFrameDecoder(NativeHandler):
+    """Splits the bytes read into lines ending with ``\n`` or ``\r\n`` (Netty's
+    ``LineBasedFrameDecoder``): each line reaches the next handler as a :class:`Buffer`
+    sharing the bytes read (no copy when the line lies in one read). A line split across reads
+    is put together; several lines in one read are passed on one by one.
+
+    ``max_length`` is a line's longest length, without its line end. A longer line is dropped
+    as it arrives (memory stays bounded however long it is) and reported once as
+    :class:`TooLongFrameException` through ``exception_caught``: once the line end was
+    skipped (the default, as Netty's), or with ``fail_fast`` as soon as more than
+    ``max_length`` bytes arrived without a line end; the next line decodes. ``strip_delimiter``
+    (default) leaves the line end out of the frame. A native handler (see
+    :class:`NativeHandler`); the decoding runs in Rust, without the GIL.
+
+    Raises :class:`InvalidArgumentError` for ``max_length`` ≤ 0."""
+
+    def __new__(
+        cls, max_length: int, strip_delimiter: bool = True, fail_fast: bool = False
+    ) -> Self: ...
+    @property
+    def max_length(self) -> int:
+        """The longest line, without its line end."""
+
+    @property
+    def strip_delimiter(self) -> bool:
+        """Whether frames leave their line end out."""
+
+    @property
+    def fail_fast(self) -> bool:
+        """Whether a too-long line is reported as soon as it is detected."""
+
+@final
+class DelimiterBasedFrameDecoder(NativeHandler):
+    """Splits the bytes read into frames ending with one of ``delimiters`` (bytes-like; where
+    several match, the one giving the shortest frame wins), as Netty's
+    ``DelimiterBasedFrameDecoder``: frames are :class:`Buffer` messages; a delimiter split
+    across reads is recognised. ``max_frame_length``, ``strip_delimiter`` and ``fail_fast``
+    (default on) as for :class:`LineBasedFrameDecoder`; a too-long frame is dropped as it
+    arrives and reported once as :class:`TooLongFrameException`. A native handler (see
+    :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for ``max_frame_length`` ≤ 0, no delimiter or an
+    empty one; :class:`TypeError` for a delimiter that is not bytes-like."""
+
+    def __new__(
+        cls,
+        max_frame_length: int,
+        *delimiters: BytesLike,
+        strip_delimiter: bool = True,
+        fail_fast: bool = True,
+    ) -> Self: ...
+    @property
+    def max_frame_length(self) -> int:
+        """The longest frame, without its delimiter."""
+
+    @property
+    def delimiters(self) -> tuple[bytes, ...]:
+        """The delimiters."""
+
+    @property
+    def strip_delimiter(self) -> bool:
+        """Whether frames leave their delimiter out."""
+
+    @property
+    def fail_fast(self) -> bool:
+        """Whether a too-long frame is reported as soon as it is detected."""
+
+@final
+class LengthFieldBasedFrameDecoder(NativeHandler):
+    """Splits the bytes read into frames whose header holds their length (Netty's
+    ``LengthFieldBasedFrameDecoder``). A frame is ``length_field_offset`` bytes, the length
+    field (``length_field_length`` bytes: 1, 2, 3, 4 or 8, unsigned, in ``byteorder``
+    ``"big"`` or ``"little"``; an 8-byte value of 2**63 or more is negative), then the rest;
+    its whole length is the field's value plus ``length_adjustment`` plus the header up to the
+    field's end. The first ``initial_bytes_to_strip`` bytes are left out of the
+    :class:`Buffer` message passed on.
+
+    A frame longer than ``max_frame_length`` is skipped without being held (nothing is
+    allocated from the field's value) and reported as :class:`TooLongFrameException`: at once
+    with ``fail_fast`` (the default), otherwise once skipped. A negative length, or one
+    shorter than the header or than ``initial_bytes_to_strip``, is
+    :class:`CorruptedFrameException`: the bad bytes are skipped and decoding goes on. A native
+    handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for ``max_frame_length`` ≤ 0, a field length other
+    than 1, 2, 3, 4 or 8, a field that does not fit in ``max_frame_length``,
+    ``initial_bytes_to_strip`` over ``max_frame_length``, a negative size, or another
+    ``byteorder``."""
+
+    def __new__(
+        cls,
+        max_frame_length: int,
+        length_field_offset: int,
+        length_field_length: int,
+        length_adjustment: int = 0,
+        initial_bytes_to_strip: int = 0,
+        fail_fast: bool = True,
+        byteorder: str = "big",
+    ) -> Self: ...
+    @property
+    def max_frame_length(self) -> int:
+        """The longest frame (before stripping)."""
+
+    @property
+    def length_field_offset(self) -> int:
+        """Where the length field starts."""
+
+    @property
+    def length_field_length(self) -> int:
+        """The length field's size in bytes."""
+
+    @property
+    def length_adjustment(self) -> int:
+        """Added to the field's value to get the length after the field."""
+
+    @property
+    def initial_bytes_to_strip(self) -> int:
+        """Bytes dropped from the front of each frame."""
+
+    @property
+    def fail_fast(self) -> bool:
+        """Whether a too-long frame is reported as soon as its length is read."""
+
+    @property
+    def byteorder(self) -> str:
+        """``"big"`` or ``"little"``."""
+
+@final
+class LengthFieldPrepender(NativeHandler):
+    """Writes each :class:`Buffer` or bytes-like message behind a length field of
+    ``length_field_length`` bytes (1, 2, 3, 4 or 8; ``byteorder`` ``"big"`` or ``"little"``)
+    holding its length plus ``length_adjustment`` (plus the field's own length with
+    ``length_includes_length_field_length``): Netty's ``LengthFieldPrepender``, the encoder
+    of :class:`LengthFieldBasedFrameDecoder`. The header and the message are written as two
+    buffers (the message is not copied); the write's future completes with the last. A length
+    that is negative or does not fit in the field fails the write with
+    :class:`InvalidArgumentError`. Other messages pass by. A native handler (see
+    :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for another field length or ``byteorder``."""
+
+    def __new__(
+        cls,
+        length_field_length: int,
+        length_adjustment: int = 0,
+        length_includes_length_field_length: bool = False,
+        byteorder: str = "big",
+    ) -> Self: ...
+    @property
+    def length_field_length(self) -> int:
+        """The length field's size in bytes."""
+
+    @property
+    def length_adjustment(self) -> int:
+        """Added to each length written."""
+
+    @property
+    def length_includes_length_field_length(self) -> bool:
+        """Whether the length written counts the field itself."""
+
+    @property
+    def byteorder(self) -> str:
+        """``"big"`` or ``"little"``."""
+
+@final
+class FixedLengthFrameDecoder(NativeHandler):
+    """Splits the bytes read into :class:`Buffer` frames of ``frame_length`` bytes each
+    (Netty's ``FixedLengthFrameDecoder``); a partial frame waits for more bytes, and is
+    dropped at the end of input. A native handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for ``frame_length`` ≤ 0."""
+
+    def __new__(cls, frame_length: int) -> Self: ...
+    @property
+    def frame_length(self) -> int:
+        """The frame length."""
+
+@final
+class StringDecoder(NativeHandler):
+    """Decodes each :class:`Buffer` message into a ``str`` (Netty's ``StringDecoder``);
+    other messages pass by. Put it after a framing decoder, so a character is never split
+    between two messages.
+
+    UTF-8 (the default) decodes in Rust: with ``errors="replace"`` (the default) malformed
+    input (an overlong form, a lone continuation byte, a sequence cut short at the end)
+    becomes U+FFFD; with ``errors="strict"`` the frame is dropped and
+    :class:`MalformedInputException` reaches ``exception_caught``. Another encoding, or
+    another error handler (``"ignore"``, ``"surrogateescape"``, ...), decodes through
+    Python's codecs (``codecs.lookup(encoding)``), where a ``UnicodeDecodeError`` becomes
+    :class:`MalformedInputException` with it as ``__cause__``. A native handler (see
+    :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for an unknown encoding or error handler."""
+
+    def __new__(cls, encoding: str = "utf-8", errors: str = "replace") -> Self: ...
+    @property
+    def encoding(self) -> str:
+        """The codec's name (as ``codecs.lookup(encoding).name``)."""
+
+    @property
+    def errors(self) -> str:
+        """The error handler."""
+
+@final
+class StringEncoder(NativeHandler):
+    """Encodes each ``str`` written into bytes (Netty's ``StringEncoder``); other messages
+    pass by. A ``str`` written by a Python handler travels through the pipeline as a string
+    message that non-Python handlers read too, so this encoder takes it without calling into
+    Python for UTF-8 (the default); another encoding encodes through Python's codecs with
+    ``errors`` (a character the encoding cannot represent fails the write with the codec's
+    ``UnicodeEncodeError``). A native handler (see :class:`NativeHandler`).
+
+    Raises :class:`InvalidArgumentError` for an unknown encoding or error handler."""
+
+    def __new__(cls, encoding: str = "utf-8", errors: str = "strict") -> Self: ...
+    @property
+    def encoding(self) -> str:
+        """The codec's name (as ``codecs.lookup(encoding).name``)."""
+
+    @property
+    def errors(self) -> str:
+        """The error handler."""
+
+class ByteToMessageDecoder(NativeHandler):
+    """The base of a decoder written in Python (Netty's ``ByteToMessageDecoder``): subclass
+    it and define ``decode(self, ctx, buffer)``, which consumes what it can from the front
+    of ``buffer`` (a :class:`Cumulation` of the bytes received and not consumed yet) and
+    returns the messages it made (a list or another iterable; ``None`` for none). It is
+    called again while it makes progress (consumes bytes or returns messages); what is left
+    waits for the next read. Each message returned reaches the next handler's
+    ``channel_read`` right after the call::
+
+        class Frames(nioxide.ByteToMessageDecoder):
+            def decode(self, ctx, buffer):
+                if len(buffer) < 2:
+                    return None
+                n = int.from_bytes(buffer[0:2], "big")
+                if len(buffer) < 2 + n:
+                    return None
+                buffer.skip(2)
+                return [buffer.read(n)]
+
+    Optionally define ``decode_last(self, ctx, buffer)``, called once at the end of input
+    (the channel went inactive or its input was shut down) after ``decode`` made no more
+    progress; without it ``decode`` is called once more if bytes are left. What is left
+    after it is dropped.
+
+    Netty's rules: returning messages without consuming anything is a bug and reported as
+    :class:`InvalidArgumentError` through ``exception_caught``; an exception ``decode``
+    raises reaches the next handler's ``exception_caught`` as a :class:`DecoderException`
+    (its ``__cause__`` the exception; a :class:`DecoderException` passes as it is), after
+    the messages of the calls before, and decoding goes on if the call consumed bytes. A
+    decoder removed or replaced inside ``decode`` (``ctx.pipeline.remove(self)``,
+    ``ctx.pipeline.replace(self, ...)``) is not called again: once the messages of that call
+    were passed on, the bytes left are passed on as one :class:`Buffer` (through the
+    replacement), then ``channel_read_complete``.
+
+    A native handler (see :class:`NativeHandler`): the cumulation is kept in Rust, and an
+    instance joins one pipeline, once. ``__init__`` may take any arguments."""
+
+    single_decode: bool
+    """``True`` in a subclass (a class or instance attribute, read when the decoder is added):
+    at most one message is decoded per read, the rest waits for the next read or the end of
+    input (Netty's ``singleDecode``, for a protocol that switches handlers after its first
+    message). ``False`` by default."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def decode(self, ctx: ChannelHandlerContext, buffer: Cumulation) -> Iterable[Any] | None:
+        """Decodes what it can from the front of ``buffer``; the base raises
+        ``NotImplementedError``."""
+
+@final
+class Cumulation:
+    """The bytes a :class:`ByteToMessageDecoder` received and has not consumed yet, as its
+    ``decode`` sees them. Valid only during the call that got it (afterwards every method
+    raises :class:`InvalidArgumentError`). Bytes-like through the buffer protocol
+    (``bytes(buffer)``, ``memoryview(buffer)``, ``int.from_bytes(buffer[0:4], "big")``); a
+    ``memoryview`` stays valid as long as it lives and shows the bytes as they were when it
+    was made."""
+
+    def __len__(self) -> int:
+        """The number of readable bytes."""
+
+    def __bytes__(self) -> bytes:
+        """A copy of the readable bytes."""
+
+    def __buffer__(self, flags: int, /) -> memoryview:
+        """A read-only export of the readable bytes (no copy)."""
+
+    def __getitem__(self, key: int | slice, /) -> Any:
+        """The byte at an index (an ``int``), or a copy of a slice (``bytes``)."""
+
+    def peek(self, n: int | None = None) -> bytes:
+        """A copy of the first ``n`` readable bytes (all by default), not consumed; raises
+        :class:`InvalidArgumentError` unless ``0 <= n <= len(buffer)``."""
+
+    def find(self, sub: BytesLike | int, start: int = 0) -> int:
+        """The index of the first ``sub`` (bytes-like, or a byte as an ``int``) at or after
+        ``start`` (negative: from the end, as ``bytes.find``), or -1."""
+
+    def read(self, n: int) -> Buffer:
+        """Consumes the first ``n`` readable bytes and returns them as a :class:`Buffer`
+        sharing them (no copy); raises :class:`InvalidArgumentError` unless
+        ``0 <= n <= len(buffer)``."""
+
+    def skip(self, n: int) -> None:
+        """Consumes (drops) the first ``n`` readable bytes; raises
+        :class:`InvalidArgumentError` unless ``0 <= n <= len(buffer)``."""
+
+class MessageToByteEncoder(NativeHandler):
+    """The base of an encoder written in Python (Netty's ``MessageToByteEncoder``): subclass
+    it and define ``encode(self, ctx, msg)``, which returns the bytes to write for ``msg``
+    (a bytes-like object or :class:`Buffer`, a list of them written in order, or ``None``
+    for nothing); they are written with the write's future. Optionally define
+    ``accept_outbound_message(self, msg)``: messages it refuses pass by unencoded (without
+    it, every message is encoded; an exception in it is reported as unraisable and the
+    message passes by). An exception ``encode`` raises fails the write's future with it (or
+    reaches ``exception_caught`` for a write without one) and nothing is written.
+
+    A native handler (see :class:`NativeHandler`): an instance joins one pipeline, once.
+    ``__init__`` may take any arguments."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def encode(self, ctx: ChannelHandlerContext, msg: Any) -> BytesLike | list[BytesLike] | None:
+        """The bytes for ``msg``; the base raises ``NotImplementedError``."""
 
 # --- leak checks --------------------------------------------------------------------------
 

@@ -43,13 +43,16 @@ __all__ = [
     "ConnectionPendingError",
     "ConnectionRefusedError",
     "ConnectionResetError",
+    "CorruptedFrameException",
     "DeadlockError",
+    "DecoderException",
     "DirectionDisabledError",
     "ForkedError",
     "IllegalBlockingModeError",
     "InvalidArgumentError",
     "InvalidStateError",
     "LoopBusyError",
+    "MalformedInputException",
     "NioxideError",
     "NioxideOSError",
     "NoConnectionPendingError",
@@ -60,6 +63,7 @@ __all__ = [
     "RejectedExecutionError",
     "ShutdownChannelGroupError",
     "TimeoutError",
+    "TooLongFrameException",
     "UnresolvedAddressError",
     "UnsupportedOperationError",
     "UnsupportedOptionError",
@@ -217,6 +221,39 @@ class ShutdownChannelGroupError(NioxideError, RuntimeError):
     (``NX_EGROUPSHUTDOWN``; Java's ``ShutdownChannelGroupException``)."""
 
     code = "NX_EGROUPSHUTDOWN"
+
+
+class DecoderException(NioxideError):
+    """A decoder failed on its input (Netty's ``DecoderException``), reported through
+    ``exception_caught`` of the handlers after the decoder. Its subclasses say how the input
+    was bad; an exception a :class:`nioxide.ByteToMessageDecoder` subclass's ``decode``
+    raises reaches the next handler as a :class:`DecoderException` whose ``__cause__`` is the
+    exception raised (a :class:`DecoderException` itself passes as it is)."""
+
+
+class TooLongFrameException(DecoderException):
+    """A frame was longer than its decoder's maximum (``NX_ETOOLONG``; Netty's
+    ``TooLongFrameException``): the frame was discarded without being held whole, and the
+    next frame decodes."""
+
+    code = "NX_ETOOLONG"
+
+
+class CorruptedFrameException(DecoderException):
+    """A frame's header makes no sense (``NX_ECORRUPTED``; Netty's
+    ``CorruptedFrameException``): a negative length field, or one shorter than the header
+    itself. The bad header was skipped, and decoding goes on with what follows."""
+
+    code = "NX_ECORRUPTED"
+
+
+class MalformedInputException(DecoderException, UnicodeError):
+    """A frame is not valid in its encoding and its :class:`nioxide.StringDecoder` is strict
+    (``NX_EMALFORMED``; Java's ``MalformedInputException``). Also a :class:`UnicodeError` (a
+    :class:`ValueError`), so ``except UnicodeError`` catches it; for an encoding decoded
+    through Python's codecs, ``__cause__`` is the codec's :class:`UnicodeDecodeError`."""
+
+    code = "NX_EMALFORMED"
 
 
 class InvalidArgumentError(NioxideError, ValueError):

@@ -228,7 +228,12 @@ impl Future {
                 Outcome::Success(value) => Settled::Value(value_object(py, value.as_ref())),
                 Outcome::Failure(failure) => match detail_object(failure) {
                     Some(exception) => Settled::Raised(exception.clone_ref(py)),
-                    None => Settled::Error(failure.error),
+                    // A codec's failure carries its message (a frame too long, a length
+                    // that does not fit its field).
+                    None => match crate::pipeline::codec::failure_error(failure) {
+                        Some(err) => Settled::Raised(err.into_value(py).into_any()),
+                        None => Settled::Error(failure.error),
+                    },
                 },
             })
         })

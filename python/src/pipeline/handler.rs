@@ -90,7 +90,8 @@ pub(crate) fn failure_of(py: Python<'_>, err: PyErr) -> Failure {
 }
 
 /// The exception object for a failure: the one a Python handler raised, or core's error as
-/// nioxide's exception (a reset: `ConnectionResetError`).
+/// nioxide's exception (a reset: `ConnectionResetError`; a codec's error with its message:
+/// `TooLongFrameException`, ...).
 pub(crate) fn exception_of<'py>(py: Python<'py>, failure: &Failure) -> Bound<'py, PyAny> {
     match failure
         .detail
@@ -99,6 +100,7 @@ pub(crate) fn exception_of<'py>(py: Python<'py>, failure: &Failure) -> Bound<'py
     {
         Some(exception) => exception.bind(py).clone(),
         None => timeout_error(failure)
+            .or_else(|| codec::failure_error(failure))
             .unwrap_or_else(|| to_pyerr(failure.error))
             .into_value(py)
             .into_bound(py)

@@ -5,7 +5,10 @@
 //! A buffer message owns its bytes (core's `Buffer`, a shared `bytes::Bytes`), so a
 //! `memoryview` of it stays valid after the callback that received it. A write copies
 //! `bytes`, `bytearray` and `memoryview` once, at the call; a `Buffer` is passed on without a
-//! copy. Any other object crosses the pipeline as it is (core's user message holding it).
+//! copy. A `str` crosses as core's string message (a `Text`, its UTF-8 copied once at the
+//! call), so a native `StringEncoder` (or a C handler) can encode it; a string message reaching
+//! Python becomes a `str` again (equal, not the same object). Any other object crosses the
+//! pipeline as it is (core's user message holding it).
 
 use std::net::IpAddr;
 use std::os::raw::c_int;
@@ -188,14 +191,30 @@ impl OpaqueMessage {
     }
 }
 
-/// The core message for a Python object: a `Buffer` shares its bytes, bytes-like objects are
-/// copied, a pipeline channel (an accepted one passed on) is core's channel message, any
-/// other object travels as itself.
-pub(crate) fn to_message(object: &Bound<'_, PyAny>) -> PyResult<Message> {
+/// The core buffer of a `Buffer` (shared) or of a bytes-like object (copied); `None` for an
+/// object that is neither.
+pub(crate) fn buffer_of(object: &Bound<'_, PyAny>) -> PyResult<Option<nx::Buffer>> {
     if let Ok(buffer) = object.cast::<Buffer>() {
-        return Ok(Message::Buffer(buffer.get().core.clone()));
+        return Ok(Some(buffer.get().core.clone()));
     }
-    if let Some(buffer) = copy_bytes(object)? {
+    copy_bytes(object)
+}
+
+/// A copy of the bytes of a `Buffer` or a bytes-like object; `None` for an object that is
+/// neither.
+pub(crate) fn bytes_of(object: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    Ok(buffer_of(object)?.map(|b| b.as_slice().to_vec()))
+}
+
+/// The core message for a Python object: a `Buffer` shares its bytes, bytes-like objects are
+/// copied, a `str` is core's string message (its UTF-8 copied; a lone surrogate raises
+/// `UnicodeEncodeError`), a pipeline channel (an accepted one passed on) is core's channel
+/// message, any other object travels as itself.
+pub(crate) fn to_message(object: &Bound<'_, PyAny>) -> PyResult<Message> {
+    if let Ok(text) = object.cast::<PyString>() {
+        return Ok(Message::text(text.to_str()?));
+    }
+    if let Some(buffer) = buffer_of(object)? {
         return Ok(Message::Buffer(buffer));
     }
     if let Ok(ch) = object.cast::<channel::Channel>() {
@@ -218,13 +237,11 @@ pub(crate) fn from_message<'py>(py: Python<'py>, message: Message) -> PyResult<B
             if let Some(ch) = value.downcast_ref::<nx::Channel>() {
                 return Ok(channel::object(py, ch)?.into_any());
             }
-            Ok(Bound::new(
-                py,
-                OpaqueMessage {
-                    message: Message::User(value),
-                },
-            )?
-            .into_any())
+            let message = Message::User(value);
+            if let Some(text) = message.as_str() {
+                return Ok(PyString::new(py, text).into_any());
+            }
+            Ok(Bound::new(py, OpaqueMessage { message })?.into_any())
         }
     }
 }

@@ -144,7 +144,8 @@ impl IdleStateHandler {
             core.writer_idle_time(),
             core.all_idle_time(),
         ];
-        let make = move || Box::new(CoreIdle::new(reader, writer, all)) as _;
+        let make =
+            move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreIdle::new(reader, writer, all)) as _);
         Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
             .add_subclass(IdleStateHandler { times }))
     }
@@ -190,7 +191,7 @@ macro_rules! timeout_handler {
             #[new]
             fn new(timeout: f64) -> PyResult<PyClassInitializer<Self>> {
                 let timeout = idle_time("timeout", timeout)?;
-                let make = move || Box::new(<$core>::new(timeout)) as _;
+                let make = move |_: &Bound<'_, PyAny>| Ok(Box::new(<$core>::new(timeout)) as _);
                 let timeout = <$core>::new(timeout).timeout();
                 Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
                     .add_subclass($name { timeout }))
