@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use nioxide_core::pipeline::{Buffer, Channel, Message};
 
-use super::{handle_of, message_of, owned_message};
+use super::{handle_of, message_of, owned_message, take_owned_message};
 use crate::args::{Out, status};
 use crate::attachment::{CAttachment, FreeFn};
 use crate::error::NX_EINVAL;
@@ -34,6 +34,9 @@ pub const NX_MESSAGE_CHANNEL: c_int = 3;
 /// `nx_message_type`: a message of another binding (a Rust or Python value) that C cannot
 /// look into; it can be passed on and written.
 pub const NX_MESSAGE_OTHER: c_int = 4;
+/// `nx_message_type`: a string (UTF-8 text: what `nx_codec_string_decoder` produces and
+/// `nx_codec_string_encoder` encodes; `nx_message_string`, `nx_message_new_string`).
+pub const NX_MESSAGE_STRING: c_int = 5;
 
 /// The tag of the built-in user event fired when the input side was shut down (end of stream
 /// with `NX_OPTION_ALLOW_HALF_CLOSURE`, or `nx_channel_shutdown_input`); the channel stays
@@ -174,8 +177,8 @@ pub extern "C" fn nx_message_bytes(
     }
 }
 
-/// What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`
-/// or `NX_MESSAGE_OTHER` (positive), or a negative error.
+/// What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`,
+/// `NX_MESSAGE_STRING` or `NX_MESSAGE_OTHER` (positive), or a negative error.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -187,6 +190,7 @@ pub extern "C" fn nx_message_type(msg: *mut nx_message_t) -> c_int {
             Message::Buffer(_) => NX_MESSAGE_BUFFER,
             Message::User(v) if v.is::<UserValue>() => NX_MESSAGE_USER,
             Message::User(v) if v.is::<Channel>() => NX_MESSAGE_CHANNEL,
+            m @ Message::User(_) if m.as_str().is_some() => NX_MESSAGE_STRING,
             Message::User(_) => NX_MESSAGE_OTHER,
         })
         .unwrap_or_else(|e| e)
@@ -394,10 +398,7 @@ pub extern "C" fn nx_message_retain(
 pub extern "C" fn nx_message_release(msg: *mut nx_message_t) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            if !handle::with(msg, |o: &MessageObject| o.owned)? {
-                return Err(NX_EINVAL);
-            }
-            handle::remove(msg)?;
+            take_owned_message(msg)?;
             Ok(())
         })
     }
