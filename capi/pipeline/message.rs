@@ -147,6 +147,26 @@ pub(crate) fn owned_bytes(
     }))
 }
 
+/// Stores where the bytes `slice_of` finds in the message lie (pointer and length, never
+/// copied) in the out-parameters; `NX_EINVAL` if it finds none. The bytes live as long as the
+/// handle holds the message.
+pub(crate) fn read_slice<T>(
+    msg: *mut nx_message_t,
+    data_out: *mut *const T,
+    len_out: *mut usize,
+    slice_of: impl FnOnce(&Message) -> Option<&[u8]>,
+) -> Result<(), c_int> {
+    let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
+    let (ptr, n) = handle::with(msg, |o: &MessageObject| {
+        slice_of(&o.msg)
+            .map(|s| (s.as_ptr().cast::<T>(), s.len()))
+            .ok_or(NX_EINVAL)
+    })??;
+    data.set(ptr);
+    len.set(n);
+    Ok(())
+}
+
 /// The bytes of a buffer message: `*data_out` and `*len_out` (pointer and length, never
 /// copied). The bytes are read-only and stay valid while the handle does (a lent handle:
 /// until the callback returns; an owned one: until `nx_message_release`). On error the
@@ -163,17 +183,7 @@ pub extern "C" fn nx_message_bytes(
     len_out: *mut usize,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
-            let (ptr, n) = handle::with(msg, |o: &MessageObject| match &o.msg {
-                // The handle holds the message, so the bytes live as long as it does.
-                Message::Buffer(b) => Ok((b.as_slice().as_ptr(), b.len())),
-                Message::User(_) => Err(NX_EINVAL),
-            })??;
-            data.set(ptr);
-            len.set(n);
-            Ok(())
-        })
+        status(|| read_slice(msg, data_out, len_out, |m| m.as_buffer().map(|b| b.as_slice())))
     }
 }
 

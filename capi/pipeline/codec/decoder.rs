@@ -15,12 +15,10 @@ use std::sync::Arc;
 use nioxide_core::pipeline::codec::{Cumulation, Decoder};
 use nioxide_core::pipeline::{Context, HandlerResult, Message};
 
-use super::new_decoder;
+use super::{CCodec, new_decoder, new_user_codec};
 use crate::args::status;
-use crate::attachment::CAttachment;
 use crate::error::NX_EINVAL;
 use crate::nx_ffi_boundary;
-use crate::pipeline::handler::copy_sized;
 use crate::pipeline::{context_handle, failure, take_owned_message};
 use crate::types::{nx_context_t, nx_free_cb, nx_handler_t, nx_message_t};
 
@@ -73,13 +71,6 @@ pub struct nx_decoder_t {
     pub decode: nx_decode_cb,
 }
 
-/// A C codec's table and its attachment, shared by the handler and the handle that makes it
-/// (so a failed add keeps the attachment); freed with the last of them.
-pub(crate) struct CCodec<T> {
-    pub(crate) table: T,
-    pub(crate) attachment: CAttachment,
-}
-
 /// The core decoder over a C table. Runs on the channel's loop thread only.
 #[derive(Clone)]
 struct CDecoder {
@@ -87,7 +78,7 @@ struct CDecoder {
 }
 
 impl CDecoder {
-    /// One `decode` call over `input`.
+    /// One `decode` call over `input` (none for an empty one at the end of input).
     fn call(
         &mut self,
         ctx: &Context,
@@ -98,6 +89,9 @@ impl CDecoder {
         let Some(decode) = self.codec.table.decode else {
             return Err(failure(NX_EINVAL));
         };
+        if last && input.is_empty() {
+            return Ok(());
+        }
         let data = input.as_slice();
         let ctx_ptr = context_handle(ctx).map_or(ptr::null_mut(), |raw| raw.as_ptr());
         let mut consumed = 0usize;
@@ -146,9 +140,6 @@ impl Decoder for CDecoder {
         input: &mut Cumulation,
         out: &mut Vec<Message>,
     ) -> HandlerResult {
-        if input.is_empty() {
-            return Ok(());
-        }
         self.call(ctx, input, out, true)
     }
 }
@@ -181,17 +172,11 @@ pub extern "C" fn nx_codec_byte_to_message_decoder(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
+            let usable =
+                |t: &nx_decoder_t| t.size >= size_of::<nx_decoder_t>() && t.decode.is_some();
+            let make = |codec| new_decoder(CDecoder { codec }, out);
             // SAFETY: the table is pointer-wide fields; all zeros is a valid table.
-            let table = unsafe { copy_sized(decoder) }?;
-            if table.size < size_of::<nx_decoder_t>() || table.decode.is_none() {
-                return Err(NX_EINVAL);
-            }
-            let codec = Arc::new(CCodec { table, attachment: CAttachment::new(attachment, None) });
-            new_decoder(CDecoder { codec: codec.clone() }, out)?;
-            if let Some(free) = attachment_free {
-                codec.attachment.arm(free);
-            }
-            Ok(())
+            unsafe { new_user_codec(decoder, usable, attachment, attachment_free, make) }
         })
     }
 }

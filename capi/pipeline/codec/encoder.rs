@@ -17,14 +17,11 @@ use nioxide_core::pipeline::codec::Encoder;
 use nioxide_core::pipeline::{Buffer, Context, HandlerResult, Message};
 use nioxide_core::sync::lock;
 
-use super::decoder::CCodec;
-use super::new_encoder;
+use super::{CCodec, new_encoder, new_user_codec};
 use crate::args::status;
-use crate::attachment::CAttachment;
 use crate::error::NX_EINVAL;
 use crate::handle;
 use crate::nx_ffi_boundary;
-use crate::pipeline::handler::copy_sized;
 use crate::pipeline::message::c_bytes;
 use crate::pipeline::{context_handle, failure, lend_message, message_of};
 use crate::types::{
@@ -146,17 +143,11 @@ pub extern "C" fn nx_codec_message_to_byte_encoder(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
+            let usable =
+                |t: &nx_encoder_t| t.size >= size_of::<nx_encoder_t>() && t.encode.is_some();
+            let make = |codec| new_encoder(CEncoder { codec }, out);
             // SAFETY: the table is pointer-wide fields; all zeros is a valid table.
-            let table = unsafe { copy_sized(encoder) }?;
-            if table.size < size_of::<nx_encoder_t>() || table.encode.is_none() {
-                return Err(NX_EINVAL);
-            }
-            let codec = Arc::new(CCodec { table, attachment: CAttachment::new(attachment, None) });
-            new_encoder(CEncoder { codec: codec.clone() }, out)?;
-            if let Some(free) = attachment_free {
-                codec.attachment.arm(free);
-            }
-            Ok(())
+            unsafe { new_user_codec(encoder, usable, attachment, attachment_free, make) }
         })
     }
 }

@@ -30,13 +30,54 @@ pub mod length_field;
 pub mod line;
 pub mod string;
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
+use std::sync::Arc;
 
 use nioxide_core::event_loop::Failure;
 use nioxide_core::pipeline::codec::{Decoder, Encoder};
 
-use crate::pipeline::handler::new_builtin;
-use crate::types::nx_handler_t;
+use crate::attachment::CAttachment;
+use crate::error::NX_EINVAL;
+use crate::pipeline::handler::{copy_sized, new_builtin};
+use crate::types::{nx_free_cb, nx_handler_t};
+
+/// A C codec's table (`nx_decoder_t`, `nx_encoder_t`) and its attachment, shared by the
+/// handler and the `nx_handler_t` that makes it (so a failed add keeps the attachment);
+/// the attachment is freed with the last of them.
+pub(crate) struct CCodec<T> {
+    pub(crate) table: T,
+    pub(crate) attachment: CAttachment,
+}
+
+/// What the constructors of the user's codecs share: copies the caller's table, refuses it
+/// (`NX_EINVAL`) unless `usable`, makes the handler with `make` over the shared table and
+/// attachment, and arms the attachment's free only once that succeeded (a failed call frees
+/// nothing).
+///
+/// # Safety
+/// As [`copy_sized`] for `T` and `table`.
+pub(crate) unsafe fn new_user_codec<T: Copy>(
+    table: *const T,
+    usable: impl FnOnce(&T) -> bool,
+    attachment: *mut c_void,
+    attachment_free: nx_free_cb,
+    make: impl FnOnce(Arc<CCodec<T>>) -> Result<(), c_int>,
+) -> Result<(), c_int> {
+    // SAFETY: this function's contract.
+    let table = unsafe { copy_sized(table) }?;
+    if !usable(&table) {
+        return Err(NX_EINVAL);
+    }
+    let codec = Arc::new(CCodec {
+        table,
+        attachment: CAttachment::new(attachment, None),
+    });
+    make(codec.clone())?;
+    if let Some(free) = attachment_free {
+        codec.attachment.arm(free);
+    }
+    Ok(())
+}
 
 /// The code of a refused configuration (core says `InvalidArgument`: `NX_EINVAL`).
 pub(crate) fn refused(failure: Failure) -> c_int {

@@ -14,13 +14,12 @@ use nioxide_core::pipeline::codec::{StringDecoder, StringEncoder, Text};
 
 use super::{flag, new_encoder};
 use crate::args::{Out, status};
-use crate::error::{NX_EINVAL, NX_EMALFORMED};
-use crate::handle;
+use crate::error::NX_EMALFORMED;
 use crate::nx_ffi_boundary;
 use crate::pipeline::handler::new_builtin;
-use crate::pipeline::message::c_bytes;
+use crate::pipeline::message::{c_bytes, read_slice};
 use crate::pipeline::owned_message;
-use crate::types::{MessageObject, nx_handler_t, nx_message_t};
+use crate::types::{nx_handler_t, nx_message_t};
 
 /// Makes a string decoder (Netty's `StringDecoder`, UTF-8), stored in `*out`: each buffer
 /// message it reads goes on as a string message (`NX_MESSAGE_STRING`, read with
@@ -80,19 +79,7 @@ pub extern "C" fn nx_message_string(
     len_out: *mut usize,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
-            // The handle holds the message, so the text lives as long as it does.
-            let (ptr, n) = handle::with(msg, |o: &MessageObject| {
-                o.msg
-                    .as_str()
-                    .map(|s| (s.as_ptr().cast::<c_char>(), s.len()))
-                    .ok_or(NX_EINVAL)
-            })??;
-            data.set(ptr);
-            len.set(n);
-            Ok(())
-        })
+        status(|| read_slice(msg, data_out, len_out, |m| m.as_str().map(str::as_bytes)))
     }
 }
 
