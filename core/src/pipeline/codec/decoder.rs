@@ -187,12 +187,16 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
 
     /// Appends the reads queued while the run went on; whether there were any.
     fn drain_queued(&self, input: &mut Cumulation) -> bool {
-        let queued = std::mem::take(&mut *self.queued.borrow_mut());
-        let any = !queued.is_empty();
-        for buffer in queued {
+        // Called after every `decode`: nothing queued (the common case) costs one check, and
+        // the queue keeps its storage. Appending calls no handler, so the borrow is safe.
+        let mut queued = self.queued.borrow_mut();
+        if queued.is_empty() {
+            return false;
+        }
+        for buffer in queued.drain(..) {
             input.append(buffer);
         }
-        any
+        true
     }
 
     /// Passes the produced messages on.
