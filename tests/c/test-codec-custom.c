@@ -234,6 +234,7 @@ TEST_IMPL(codec_custom_decoder_removed_in_decode) {
 }
 
 TEST_IMPL(codec_custom_table_errors) {
+  size_t live = nx_debug_live_buffers();
   nx_handler_t *h = NULL;
   int freed = 0;
   nx_decoder_t no_decode = {.size = sizeof(nx_decoder_t), .decode = NULL};
@@ -254,6 +255,7 @@ TEST_IMPL(codec_custom_table_errors) {
   ASSERT_EQ(freed, 0);
   ASSERT_OK(nx_handler_free(h));
   ASSERT_EQ(freed, 1);
+  ASSERT_EQ(nx_debug_live_buffers(), live);
   return 0;
 }
 

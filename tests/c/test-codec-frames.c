@@ -314,6 +314,7 @@ TEST_IMPL(codec_bad_configurations) {
                                 .length_field_length = 2,
                                 .byte_order = NX_BYTE_ORDER_BIG_ENDIAN};
   nx_length_field_config_t bad;
+  size_t live = nx_debug_live_buffers();
   ASSERT_OK(nx_live_handles(NX_HANDLE_HANDLER, &before));
 
   ASSERT_EQ(nx_codec_line_based_frame_decoder(0, 1, 0, &h), NX_EINVAL);
@@ -359,5 +360,6 @@ TEST_IMPL(codec_bad_configurations) {
   ASSERT_OK(nx_handler_free(h));
   ASSERT_OK(nx_live_handles(NX_HANDLE_HANDLER, &after));
   ASSERT_EQ(after, before);
+  ASSERT_EQ(nx_debug_live_buffers(), live);
   return 0;
 }
