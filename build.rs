@@ -188,11 +188,16 @@ const HEADERS: &[Header] = &[
         sources: &["pipeline/codec/mod.rs"],
         includes: &[],
         overview: "Handlers nioxide ships for pipelines (Netty's codec and timeout handlers): each \
-            nx_codec_* constructor checks its configuration and returns a built-in handler \
-            (nx_handler_t), yours until nx_pipeline_add_handler adds it (then the pipeline's) or \
-            nx_handler_free frees it. A built-in handler runs inside nioxide: its events never \
-            call into C. Idle events reach user_event_triggered as the reserved tags \
-            NX_EVENT_[FIRST_]READER_IDLE, _WRITER_IDLE and _ALL_IDLE.",
+            nx_codec_* constructor checks its configuration (NX_EINVAL, nothing made, for a bad \
+            one) and returns a built-in handler (nx_handler_t), yours until \
+            nx_pipeline_add_handler adds it (then the pipeline's) or nx_handler_free frees it. \
+            A built-in handler runs inside nioxide: its events never call into C, except the \
+            decode and encode callbacks of your own codecs (nx_decoder_t, nx_encoder_t). \
+            Framing decoders: line, delimiter, length field (and its prepender), fixed length; \
+            strings (NX_MESSAGE_STRING, UTF-8, not NUL-terminated); errors in the stream reach \
+            exception_caught as NX_ETOOLONG, NX_ECORRUPTED and NX_EMALFORMED. Idle events reach \
+            user_event_triggered as the reserved tags NX_EVENT_[FIRST_]READER_IDLE, \
+            _WRITER_IDLE and _ALL_IDLE.",
     },
     Header {
         name: "aio",

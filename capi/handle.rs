@@ -200,6 +200,8 @@ pub enum HandleKind {
     AioFile = 18,
     /// `nx_handler_t`: a handler nioxide made, not added yet.
     Handler = 19,
+    /// `nx_byte_sink_t`: where a C encode callback appends its bytes (lent for the call).
+    ByteSink = 20,
 }
 
 impl HandleKind {
@@ -210,7 +212,7 @@ impl HandleKind {
 }
 
 /// Every kind, in tag order (see [`type_constant`]).
-const KINDS: [HandleKind; 19] = [
+const KINDS: [HandleKind; 20] = [
     HandleKind::Selector,
     HandleKind::SelectionKey,
     HandleKind::ServerSocketChannel,
@@ -230,6 +232,7 @@ const KINDS: [HandleKind; 19] = [
     HandleKind::AioSocket,
     HandleKind::AioFile,
     HandleKind::Handler,
+    HandleKind::ByteSink,
 ];
 
 /// The `NX_HANDLE_*` constant of `kind`. The match is exhaustive, so a new kind does not
@@ -255,6 +258,7 @@ const fn type_constant(kind: HandleKind) -> c_int {
         HandleKind::AioSocket => NX_HANDLE_AIO_SOCKET,
         HandleKind::AioFile => NX_HANDLE_AIO_FILE,
         HandleKind::Handler => NX_HANDLE_HANDLER,
+        HandleKind::ByteSink => NX_HANDLE_BYTE_SINK,
     }
 }
 
@@ -322,6 +326,9 @@ const _: () = assert!(NX_HANDLE_AIO_FILE == HandleKind::AioFile as c_int);
 /// freed yet.
 pub const NX_HANDLE_HANDLER: c_int = 19;
 const _: () = assert!(NX_HANDLE_HANDLER == HandleKind::Handler as c_int);
+/// `nx_live_handles`: byte sinks lent to encode callbacks (`nx_byte_sink_t`).
+pub const NX_HANDLE_BYTE_SINK: c_int = 20;
+const _: () = assert!(NX_HANDLE_BYTE_SINK == HandleKind::ByteSink as c_int);
 
 /// Links an opaque C handle type (`nx_selector_t`) to its [`HandleKind`] and to the Rust type
 /// of the object it names.

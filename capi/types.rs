@@ -361,6 +361,36 @@ impl HandleType for nx_handler_t {
     const KIND: HandleKind = HandleKind::Handler;
 }
 
+/// Where a C encode callback (`nx_encoder_t`) appends the bytes it encodes a message into: an
+/// opaque handle lent for the callback (closed once it returns: `NX_EBADHANDLE`); see
+/// `nx_byte_sink_append`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct nx_byte_sink_t {
+    _private: [u8; 0],
+}
+
+impl HandleType for nx_byte_sink_t {
+    type Object = ByteSinkObject;
+    const KIND: HandleKind = HandleKind::ByteSink;
+}
+
+/// What a byte sink handle names: the buffers appended so far, and the copied bytes not yet
+/// made a buffer (one buffer for consecutive copies).
+#[derive(Debug, Default)]
+pub struct ByteSinkObject {
+    pub(crate) parts: Mutex<ByteSinkParts>,
+}
+
+/// The contents of a byte sink.
+#[derive(Debug, Default)]
+pub(crate) struct ByteSinkParts {
+    /// Copied bytes since the last whole buffer.
+    pub(crate) pending: bytes::BytesMut,
+    /// The finished buffers, in order.
+    pub(crate) buffers: Vec<nioxide_core::pipeline::Buffer>,
+}
+
 /// Makes the core handler a built-in C handler stands for (a constructor's checked
 /// configuration, captured).
 pub(crate) type MakeHandler = Box<dyn Fn() -> Box<dyn ChannelHandler> + Send + Sync>;

@@ -14,6 +14,11 @@
 #   7. the C AIO echo server writing through its write queue with the C AIO client;
 #   8. the Python AIO echo server (the same handler chain) with the C AIO echo client;
 #   9. the C AIO echo server with the Python AIO echo client (futures);
+#  10. the C key-value server (line decoder, string decoder and encoder, the protocol in C)
+#      with the C line client, which writes its requests in odd fragments and checks every
+#      answer;
+#  11. the C length-field server (length-field decoder and prepender) with its C client,
+#      which checks every answer;
 # and copies a file with the C AIO file copy.
 # Prints what each side said, and exits non-zero if any echoed byte differs from what was sent
 # (the clients check every byte), if a program fails, or if anything takes too long: every step
@@ -53,7 +58,8 @@ mkdir -p "$OUT/lib"
 # own, which their RPATH points to.
 ln -sf "$LIB_DIR/libnioxide.so" "$OUT/lib/libnioxide.so.0"
 for example in selector-echo-server selector-echo-client pipeline-echo-server pipeline-echo-client \
-    aio-echo-server aio-echo-client aio-file-copy; do
+    aio-echo-server aio-echo-client aio-file-copy codec-kv-server codec-line-client \
+    length-field-server length-field-client; do
     "$CC" -O2 -g -Wall -Wextra -Wpedantic -Werror -I"$INCLUDE_DIR" \
         -o "$OUT/$example" "$ROOT/examples/c/$example.c" \
         -L"$LIB_DIR" -lnioxide -Wl,-rpath,"$OUT/lib"
@@ -114,7 +120,7 @@ converse() {
     if ((server_status != 0)); then
         die "$title: the server failed (status $server_status)"
     fi
-    echo "=== $title: every byte echoed back ==="
+    echo "=== $title: the client checked everything it got back ==="
 }
 
 converse "C server <-> Python client" \
@@ -146,6 +152,13 @@ converse "Python AIO server (read → write → read handlers) <-> C AIO client"
 converse "C AIO server <-> Python AIO client (futures)" \
     "$OUT/aio-echo-server" -- \
     "$PYTHON" "$ROOT/examples/python/aio_echo_client.py"
+
+converse "C key-value server (line + string codecs) <-> C line client (odd fragments)" \
+    "$OUT/codec-kv-server" -- \
+    "$OUT/codec-line-client"
+converse "C length-field server (decoder + prepender) <-> C length-field client" \
+    "$OUT/length-field-server" -- \
+    "$OUT/length-field-client"
 
 echo
 echo "=== C AIO file copy ==="

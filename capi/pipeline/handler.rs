@@ -179,25 +179,9 @@ impl nx_channel_handler_t {
     ///
     /// Errors: `NX_EINVAL` for NULL or a `size` too small to hold `size` itself.
     pub(crate) fn copy_from(table: *const nx_channel_handler_t) -> Result<Self, c_int> {
-        if table.is_null() {
-            return Err(NX_EINVAL);
-        }
-        // SAFETY: the caller passes a table that starts with its size.
-        let size = unsafe { table.cast::<usize>().read_unaligned() };
-        if size < size_of::<usize>() {
-            return Err(NX_EINVAL);
-        }
-        let mut copy = MaybeUninit::<nx_channel_handler_t>::zeroed();
-        // Whole fields only (each is one pointer wide): a field that `size` cuts is past it.
-        let n =
-            size.min(size_of::<nx_channel_handler_t>()) / size_of::<usize>() * size_of::<usize>();
-        // SAFETY: the caller's table has `size` readable bytes; all-zero bytes are a valid
-        // table (every callback NULL), and only `n` of them are overwritten.
-        let copy = unsafe {
-            std::ptr::copy_nonoverlapping(table.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), n);
-            copy.assume_init()
-        };
-        Ok(copy)
+        // SAFETY: every field is a nullable function pointer or the size: all zeros is a
+        // table with every callback NULL.
+        unsafe { copy_sized(table) }
     }
 
     /// The shared copy of this table's content: the one every handler with the same size
@@ -257,6 +241,37 @@ impl nx_channel_handler_t {
 
 /// The handler tables in use (see [`nx_channel_handler_t::shared`]).
 static TABLES: Mutex<Vec<Weak<nx_channel_handler_t>>> = Mutex::new(Vec::new());
+
+/// Copies a caller's input struct that starts with its `size` (`sizeof` as the caller was
+/// compiled): the fields within its first `size` bytes, the others zero (fields from a newer
+/// header than this library knows are ignored).
+///
+/// Errors: `NX_EINVAL` for NULL or a `size` too small to hold `size` itself.
+///
+/// # Safety
+/// `T` must be `#[repr(C)]`, start with a `usize` size, have fields that no cut at a multiple
+/// of the pointer width splits (pointer-wide ones, or narrower ones filling a word), and be
+/// valid when all its bytes are zero; unless NULL, `table` must have `size` readable bytes.
+pub(crate) unsafe fn copy_sized<T: Copy>(table: *const T) -> Result<T, c_int> {
+    if table.is_null() {
+        return Err(NX_EINVAL);
+    }
+    // SAFETY: the caller passes a struct that starts with its size.
+    let size = unsafe { table.cast::<usize>().read_unaligned() };
+    if size < size_of::<usize>() {
+        return Err(NX_EINVAL);
+    }
+    let mut copy = MaybeUninit::<T>::zeroed();
+    // Whole fields only (each is one pointer wide): a field that `size` cuts is past it.
+    let n = size.min(size_of::<T>()) / size_of::<usize>() * size_of::<usize>();
+    // SAFETY: the caller's struct has `size` readable bytes; all-zero bytes are a valid `T`
+    // (this function's contract), and only `n` of them are overwritten.
+    let copy = unsafe {
+        std::ptr::copy_nonoverlapping(table.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), n);
+        copy.assume_init()
+    };
+    Ok(copy)
+}
 
 /// Passes an event or operation on (what a NULL callback means).
 fn pass(f: impl FnOnce()) -> HandlerResult {

@@ -20,7 +20,7 @@ use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
 
 use super::handler::{CHandler, nx_channel_handler_t};
-use super::{binding, channel_of, failure, message_event, message_of};
+use super::{binding, channel_of, context_handle, failure, message_event, message_of};
 use crate::args::{OptOut, Out, code, status};
 use crate::attachment::CAttachment;
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
@@ -377,8 +377,7 @@ pub extern "C" fn nx_pipeline_get(
             let out = Out::new(ctx_out)?;
             let channel = channel_of(channel)?;
             let ctx = channel.pipeline().get(text_arg(name)?).ok_or(NX_EINVAL)?;
-            let raw = ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<RawHandle>()).copied());
-            out.set(raw.ok_or(NX_EINVAL)?.as_ptr());
+            out.set(context_handle(&ctx).ok_or(NX_EINVAL)?.as_ptr());
             Ok(())
         })
     }

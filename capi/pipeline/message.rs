@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use nioxide_core::pipeline::{Buffer, Channel, Message};
 
-use super::{handle_of, message_of, owned_message};
+use super::{handle_of, message_of, owned_message, take_owned_message};
 use crate::args::{Out, status};
 use crate::attachment::{CAttachment, FreeFn};
 use crate::error::NX_EINVAL;
@@ -34,6 +34,9 @@ pub const NX_MESSAGE_CHANNEL: c_int = 3;
 /// `nx_message_type`: a message of another binding (a Rust or Python value) that C cannot
 /// look into; it can be passed on and written.
 pub const NX_MESSAGE_OTHER: c_int = 4;
+/// `nx_message_type`: a string (UTF-8 text: what `nx_codec_string_decoder` produces and
+/// `nx_codec_string_encoder` encodes; `nx_message_string`, `nx_message_new_string`).
+pub const NX_MESSAGE_STRING: c_int = 5;
 
 /// The tag of the built-in user event fired when the input side was shut down (end of stream
 /// with `NX_OPTION_ALLOW_HALF_CLOSURE`, or `nx_channel_shutdown_input`); the channel stays
@@ -144,6 +147,26 @@ pub(crate) fn owned_bytes(
     }))
 }
 
+/// Stores where the bytes `slice_of` finds in the message lie (pointer and length, never
+/// copied) in the out-parameters; `NX_EINVAL` if it finds none. The bytes live as long as the
+/// handle holds the message.
+pub(crate) fn read_slice<T>(
+    msg: *mut nx_message_t,
+    data_out: *mut *const T,
+    len_out: *mut usize,
+    slice_of: impl FnOnce(&Message) -> Option<&[u8]>,
+) -> Result<(), c_int> {
+    let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
+    let (ptr, n) = handle::with(msg, |o: &MessageObject| {
+        slice_of(o.msg()?)
+            .map(|s| (s.as_ptr().cast::<T>(), s.len()))
+            .ok_or(NX_EINVAL)
+    })??;
+    data.set(ptr);
+    len.set(n);
+    Ok(())
+}
+
 /// The bytes of a buffer message: `*data_out` and `*len_out` (pointer and length, never
 /// copied). The bytes are read-only and stay valid while the handle does (a lent handle:
 /// until the callback returns; an owned one: until `nx_message_release`). On error the
@@ -160,22 +183,12 @@ pub extern "C" fn nx_message_bytes(
     len_out: *mut usize,
 ) -> c_int {
     nx_ffi_boundary! {
-        status(|| {
-            let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
-            let (ptr, n) = handle::with(msg, |o: &MessageObject| match o.msg()? {
-                // The handle holds the message, so the bytes live as long as it does.
-                Message::Buffer(b) => Ok((b.as_slice().as_ptr(), b.len())),
-                Message::User(_) => Err(NX_EINVAL),
-            })??;
-            data.set(ptr);
-            len.set(n);
-            Ok(())
-        })
+        status(|| read_slice(msg, data_out, len_out, |m| m.as_buffer().map(|b| b.as_slice())))
     }
 }
 
-/// What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`
-/// or `NX_MESSAGE_OTHER` (positive), or a negative error.
+/// What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`,
+/// `NX_MESSAGE_STRING` or `NX_MESSAGE_OTHER` (positive), or a negative error.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -187,6 +200,7 @@ pub extern "C" fn nx_message_type(msg: *mut nx_message_t) -> c_int {
             Ok(Message::Buffer(_)) => NX_MESSAGE_BUFFER,
             Ok(Message::User(v)) if v.is::<UserValue>() => NX_MESSAGE_USER,
             Ok(Message::User(v)) if v.is::<Channel>() => NX_MESSAGE_CHANNEL,
+            Ok(m @ Message::User(_)) if m.as_str().is_some() => NX_MESSAGE_STRING,
             Ok(Message::User(_)) => NX_MESSAGE_OTHER,
             Err(e) => e,
         })
@@ -395,10 +409,7 @@ pub extern "C" fn nx_message_retain(
 pub extern "C" fn nx_message_release(msg: *mut nx_message_t) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            if !handle::with(msg, |o: &MessageObject| o.owned)? {
-                return Err(NX_EINVAL);
-            }
-            handle::remove(msg)?;
+            take_owned_message(msg)?;
             Ok(())
         })
     }

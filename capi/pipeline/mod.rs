@@ -350,6 +350,26 @@ pub(crate) fn owned_message(msg: Message) -> Result<*mut nx_message_t, c_int> {
     handle::insert(Arc::new(MessageObject::new(Some(msg), true)))
 }
 
+/// Takes the message of an owned handle the caller gives nioxide (a decode callback's
+/// product): the handle is released, the message is the caller's to pass on.
+///
+/// Errors: `NX_EINVAL` (not a message, or a lent handle), `NX_EBADHANDLE`.
+pub(crate) fn take_owned_message(msg: *mut nx_message_t) -> Result<Message, c_int> {
+    let (msg_value, owned) = handle::with(msg, |o: &MessageObject| (o.msg().cloned(), o.owned))?;
+    if !owned {
+        return Err(NX_EINVAL);
+    }
+    let msg_value = msg_value?;
+    handle::remove(msg)?;
+    Ok(msg_value)
+}
+
+/// The C handle of a context whose handler was added through the C API (a C table's or a
+/// built-in one's), if it has one.
+pub(crate) fn context_handle(ctx: &Context) -> Option<RawHandle> {
+    ctx.with_binding(|b| b.and_then(|b| b.downcast_ref::<RawHandle>()).copied())
+}
+
 /// The promise behind an optional C handle (NULL: none). nioxide completes it, so it must be
 /// one the user may complete (`nx_promise_new`), not the future of a task.
 pub(crate) fn promise_opt(promise: *mut nx_promise_t) -> Result<Option<Promise>, c_int> {

@@ -2,9 +2,13 @@
  * nioxide/codec.h, a part of nioxide.h
  *
  * Handlers nioxide ships for pipelines (Netty's codec and timeout handlers): each nx_codec_*
- * constructor checks its configuration and returns a built-in handler (nx_handler_t), yours
- * until nx_pipeline_add_handler adds it (then the pipeline's) or nx_handler_free frees it. A
- * built-in handler runs inside nioxide: its events never call into C. Idle events reach
+ * constructor checks its configuration (NX_EINVAL, nothing made, for a bad one) and returns a
+ * built-in handler (nx_handler_t), yours until nx_pipeline_add_handler adds it (then the
+ * pipeline's) or nx_handler_free frees it. A built-in handler runs inside nioxide: its events
+ * never call into C, except the decode and encode callbacks of your own codecs (nx_decoder_t,
+ * nx_encoder_t). Framing decoders: line, delimiter, length field (and its prepender), fixed
+ * length; strings (NX_MESSAGE_STRING, UTF-8, not NUL-terminated); errors in the stream reach
+ * exception_caught as NX_ETOOLONG, NX_ECORRUPTED and NX_EMALFORMED. Idle events reach
  * user_event_triggered as the reserved tags NX_EVENT_[FIRST_]READER_IDLE, _WRITER_IDLE and
  * _ALL_IDLE.
  *
@@ -20,6 +24,12 @@
  */
 
 #include "common.h"
+
+/**
+ * What an encode callback returns for a message it does not encode: the message passes by
+ * to the next outbound handler, unchanged (what it appended is dropped).
+ */
+#define NX_CODEC_PASS 1
 
 /**
  * The tag of the idle event fired when nothing was read for the reader-idle time, after
@@ -54,9 +64,262 @@
  */
 #define NX_EVENT_FIRST_ALL_IDLE -9
 
+/**
+ * A length field's byte order: most significant byte first (network order).
+ */
+#define NX_BYTE_ORDER_BIG_ENDIAN 0
+
+/**
+ * A length field's byte order: least significant byte first.
+ */
+#define NX_BYTE_ORDER_LITTLE_ENDIAN 1
+
+/**
+ * A decode callback: decodes what it can from the start of the `len` cumulated bytes at
+ * `data` (borrowed for the call; they do not change during it), and reports
+ * - in `*consumed` (0 on entry) how many of them it used up: they are dropped from the
+ *   front; the rest stays for the next call (with more bytes appended when they arrive);
+ * - in `*msg_out` (NULL on entry) the message it produced, if any: an owned handle
+ *   (`nx_message_new_bytes`, `nx_message_new_string`, `nx_message_retain`, ...) that nioxide
+ *   takes over (do not release it); it is passed to the next handler right after the call.
+ *
+ * `last` is 1 for the one call at the end of input (the channel went inactive or its input
+ * was shut down), when the bytes left will never be completed; what that call leaves is
+ * dropped. Otherwise 0.
+ *
+ * Return 0, or a negative code (`NX_ECORRUPTED`, ...) that goes to the next handler's
+ * `exception_caught` after the produced message; `*consumed` and `*msg_out` count on error
+ * too (consume the bad bytes, so decoding goes on after them).
+ */
+typedef int (*nx_decode_cb)(nx_context_t *ctx,
+                            const uint8_t *data,
+                            size_t len,
+                            int last,
+                            size_t *consumed,
+                            nx_message_t **msg_out,
+                            void *attachment);
+
+/**
+ * The user's decoder (the part of Netty's `ByteToMessageDecoder` a subclass writes). Set
+ * `size` to `sizeof(nx_decoder_t)`; nioxide copies the table.
+ *
+ * nioxide calls `decode` on the channel's loop thread while it makes progress (it consumed
+ * bytes or produced a message), one call at a time (a read fired into the pipeline from
+ * inside it is appended after the call). A call that produces a message without consuming
+ * anything is a bug of the decoder: the next handler's `exception_caught` gets `NX_EINVAL`
+ * and decoding stops until the next read. Removing or replacing the decoder's handler from
+ * inside `decode` (`nx_pipeline_remove`, `nx_pipeline_replace_handler`) takes effect after
+ * the call: its message is passed on, the bytes left go to the next handler (the
+ * replacement) as one buffer, and `decode` is not called again.
+ */
+typedef struct nx_decoder_t {
+  /**
+   * `sizeof(nx_decoder_t)` as the caller was compiled.
+   */
+  size_t size;
+  /**
+   * The decode step (required).
+   */
+  nx_decode_cb decode;
+} nx_decoder_t;
+
+/**
+ * An encode callback: encodes `msg` (lent for the call, as in `channel_read`) by appending
+ * bytes to `sink` (lent for the call) with `nx_byte_sink_append` (copies) or
+ * `nx_byte_sink_append_message` (shares a buffer message's bytes), and returns 0; or returns
+ * `NX_CODEC_PASS` for a message it does not take; or a negative code, which fails the
+ * write (its promise, or the exception event) and drops what was appended. What was
+ * appended is written as one write per buffer with the message's promise (nothing appended:
+ * an empty write, so the promise still completes).
+ */
+typedef int (*nx_encode_cb)(nx_context_t *ctx,
+                            nx_message_t *msg,
+                            nx_byte_sink_t *sink,
+                            void *attachment);
+
+/**
+ * The user's encoder (the part of Netty's `MessageToByteEncoder` a subclass writes). Set
+ * `size` to `sizeof(nx_encoder_t)`; nioxide copies the table. `encode` runs on the channel's
+ * loop thread for each message written through the handler; a write made from inside it
+ * through the same handler fails with `NX_EINVAL` (no re-entrant encoding).
+ */
+typedef struct nx_encoder_t {
+  /**
+   * `sizeof(nx_encoder_t)` as the caller was compiled.
+   */
+  size_t size;
+  /**
+   * The encode step (required).
+   */
+  nx_encode_cb encode;
+} nx_encoder_t;
+
+/**
+ * The configuration of `nx_codec_length_field_based_frame_decoder` (Netty's constructor
+ * arguments). Set `size` to `sizeof(nx_length_field_config_t)`; fill it with a designated
+ * initializer (fields left out are zero). Only read during the call.
+ *
+ * A frame is `length_field_offset` bytes, the length field, then the rest. Its whole length
+ * is the field's value + `length_adjustment` + the header up to the end of the field.
+ */
+typedef struct nx_length_field_config_t {
+  /**
+   * `sizeof(nx_length_field_config_t)` as the caller was compiled.
+   */
+  size_t size;
+  /**
+   * A frame's longest whole length (header included, before stripping); more than 0.
+   * Longer frames are discarded without being held and reported as `NX_ETOOLONG`.
+   */
+  size_t max_frame_length;
+  /**
+   * Where the length field starts in a frame.
+   */
+  size_t length_field_offset;
+  /**
+   * The length field's size in bytes: 1, 2, 3, 4 or 8 (an 8-byte value of 2^63 or more is
+   * negative: `NX_ECORRUPTED`).
+   */
+  size_t length_field_length;
+  /**
+   * Added to the field's value (negative when the field counts the header too).
+   */
+  int64_t length_adjustment;
+  /**
+   * Bytes dropped from the front of each frame before it is passed on (e.g. the header).
+   */
+  size_t initial_bytes_to_strip;
+  /**
+   * `NX_BYTE_ORDER_BIG_ENDIAN` (0) or `NX_BYTE_ORDER_LITTLE_ENDIAN`.
+   */
+  int byte_order;
+  /**
+   * Nonzero (Netty's default): a too-long frame is reported as soon as its header is read;
+   * zero: once it has been skipped.
+   */
+  int fail_fast;
+} nx_length_field_config_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Makes a byte-to-message decoder (Netty's `ByteToMessageDecoder`) that runs the user's
+ * `decoder->decode` (see `nx_decoder_t`, `nx_decode_cb`), stored in `*out`. It cumulates the
+ * bytes it reads (without a copy when whole frames arrive in one read), calls `decode` while
+ * it makes progress, and passes each produced message on; non-buffer messages pass by. At
+ * the end of input it calls `decode` with `last` = 1 once if bytes are left; when the
+ * handler is removed, the bytes left are passed on as one buffer.
+ *
+ * Ownership: nioxide copies `*decoder` (borrowed during the call). The handler owns
+ * `attachment` once this call succeeds: `attachment_free(attachment)` (if not NULL) runs
+ * exactly once, when the handler is gone: when `nx_handler_free` frees it unadded (on that
+ * thread), or after its pipeline dropped it (on the channel's loop thread, after
+ * `handler_removed`). `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it; a failed add leaves it and its attachment to the caller. On
+ * error `*out` is unchanged, nothing was made and nothing freed.
+ *
+ * Thread safety: safe from any thread; `decode` runs on the channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `decoder` or `out`, `size` too small, a NULL `decode`),
+ * `-ENOMEM`.
+ */
+int nx_codec_byte_to_message_decoder(const struct nx_decoder_t *decoder,
+                                     void *attachment,
+                                     nx_free_cb attachment_free,
+                                     nx_handler_t **out);
+
+/**
+ * Makes a delimiter decoder (Netty's `DelimiterBasedFrameDecoder`), stored in `*out`: it
+ * splits the bytes it reads at any of `count` delimiters into buffer messages; where
+ * several match, the one giving the shortest frame wins. `delimiters` is an array of
+ * `count` (pointer, length) pairs, each a non-empty byte string, copied during the call (so
+ * only borrowed). Exactly `\n` and `\r\n` decode as `nx_codec_line_based_frame_decoder`.
+ *
+ * - `max_frame_length`: a frame's longest length, without its delimiter. A longer frame is
+ *   discarded as it arrives (memory stays bounded) and reported once as `NX_ETOOLONG` to the
+ *   next handler's `exception_caught`; the frame after it decodes.
+ * - `strip_delimiter` (nonzero: yes): frames exclude their delimiter.
+ * - `fail_fast` (nonzero: yes, Netty's default here): the error comes as soon as more than
+ *   the maximum has arrived without a delimiter; otherwise once the frame has been skipped.
+ *
+ * At the end of input a partial frame is dropped; at removal the held bytes are passed on.
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, `max_frame_length` 0, no delimiters, an empty one, a
+ * NULL pointer with a length), `-ENOMEM`.
+ */
+int nx_codec_delimiter_based_frame_decoder(size_t max_frame_length,
+                                           const struct iovec *delimiters,
+                                           size_t count,
+                                           int strip_delimiter,
+                                           int fail_fast,
+                                           nx_handler_t **out);
+
+/**
+ * Makes a message-to-byte encoder (Netty's `MessageToByteEncoder`) that runs the user's
+ * `encoder->encode` (see `nx_encoder_t`, `nx_encode_cb`) on each message written through
+ * it, stored in `*out`.
+ *
+ * Ownership: nioxide copies `*encoder` (borrowed during the call). The handler owns
+ * `attachment` once this call succeeds: `attachment_free(attachment)` (if not NULL) runs
+ * exactly once, when the handler is gone (freed unadded by `nx_handler_free`, on that
+ * thread, or dropped by its pipeline, on the channel's loop thread). `*out` is the caller's
+ * until `nx_pipeline_add_handler` takes it or `nx_handler_free` frees it. On error `*out` is
+ * unchanged, nothing was made and nothing freed.
+ *
+ * Thread safety: safe from any thread; `encode` runs on the channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `encoder` or `out`, `size` too small, a NULL `encode`),
+ * `-ENOMEM`.
+ */
+int nx_codec_message_to_byte_encoder(const struct nx_encoder_t *encoder,
+                                     void *attachment,
+                                     nx_free_cb attachment_free,
+                                     nx_handler_t **out);
+
+/**
+ * Appends a copy of the `len` bytes at `data` (only read during the call; NULL with 0 is
+ * nothing) to the encoding under way. Consecutive appends make one buffer.
+ *
+ * Thread safety: call it from the encode callback the sink was lent to (its loop thread);
+ * the handle is closed once the callback returns.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a sink, NULL `data` with a length), `NX_EBADHANDLE` (the
+ * callback returned), `-ENOMEM`.
+ */
+int nx_byte_sink_append(nx_byte_sink_t *sink, const void *data, size_t len);
+
+/**
+ * Appends the bytes of the buffer message `msg` to the encoding under way, as a buffer of
+ * its own that shares them (no copy; `msg` stays the caller's, lent or owned, and keeps its
+ * own reference).
+ *
+ * Thread safety: as `nx_byte_sink_append`.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a sink or a message, a message that is not a buffer),
+ * `NX_EBADHANDLE` (the callback returned, or a freed message), `-ENOMEM`.
+ */
+int nx_byte_sink_append_message(nx_byte_sink_t *sink, nx_message_t *msg);
+
+/**
+ * Makes a fixed-length decoder (Netty's `FixedLengthFrameDecoder`), stored in `*out`: it
+ * splits the bytes it reads into buffer messages of `frame_length` bytes each, however the
+ * reads cut them; a partial frame waits for more (and is dropped at the end of input).
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, `frame_length` 0), `-ENOMEM`.
+ */
+int nx_codec_fixed_length_frame_decoder(size_t frame_length, nx_handler_t **out);
 
 /**
  * Makes an idle-state handler (Netty's `IdleStateHandler`), stored in `*out`: it fires a
@@ -108,6 +371,141 @@ int nx_codec_read_timeout_handler(int64_t timeout_ms, nx_handler_t **out);
  * Errors: `NX_EINVAL` (NULL `out`, a negative time), `-ENOMEM`.
  */
 int nx_codec_write_timeout_handler(int64_t timeout_ms, nx_handler_t **out);
+
+/**
+ * Makes a length-field decoder (Netty's `LengthFieldBasedFrameDecoder`) configured by
+ * `*config` (borrowed during the call), stored in `*out`: it splits the bytes it reads into
+ * frames by the length field in each frame's header, each passed on as a buffer message
+ * (without its first `initial_bytes_to_strip` bytes), however the reads cut them.
+ *
+ * Errors in the stream go to the next handler's `exception_caught`, and decoding goes on
+ * with what follows: `NX_ETOOLONG` for a frame over `max_frame_length` (skipped as it
+ * arrives: a length of 2^31 − 1 with a small maximum allocates nothing), `NX_ECORRUPTED` for
+ * a negative field, a whole length shorter than the header up to the field's end, or one
+ * shorter than `initial_bytes_to_strip` (the header, or the frame, is skipped).
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `config` or `out`, `size` smaller than this library's
+ * `nx_length_field_config_t`, `max_frame_length` 0, a field size not 1/2/3/4/8, a field that
+ * does not fit in `max_frame_length`, `initial_bytes_to_strip` over `max_frame_length`, an
+ * unknown byte order), `-ENOMEM`.
+ */
+int nx_codec_length_field_based_frame_decoder(const struct nx_length_field_config_t *config,
+                                              nx_handler_t **out);
+
+/**
+ * Makes a length-field prepender (Netty's `LengthFieldPrepender`), stored in `*out`: each
+ * buffer message written through it goes out after a length field of `length_field_length`
+ * bytes (1, 2, 3, 4 or 8) in `byte_order`, holding the message's length +
+ * `length_adjustment` (+ the field's own length if `length_includes_length_field_length` is
+ * nonzero). The header is a small buffer of its own; the message is not copied; both go
+ * with the write's promise. Other messages pass by. A length that is negative or does not
+ * fit in the field fails the write (its promise, or the exception event) with `NX_EINVAL`.
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, a field size not 1/2/3/4/8, an unknown byte order),
+ * `-ENOMEM`.
+ */
+int nx_codec_length_field_prepender(size_t length_field_length,
+                                    int byte_order,
+                                    int64_t length_adjustment,
+                                    int length_includes_length_field_length,
+                                    nx_handler_t **out);
+
+/**
+ * Makes a line decoder (Netty's `LineBasedFrameDecoder`), stored in `*out`: it splits the
+ * bytes it reads at `\n` or `\r\n` into buffer messages, one per line, passed on in order.
+ * A line split across reads is put together (copying only what spans reads).
+ *
+ * - `max_frame_length`: a line's longest length, without its line end. A longer line is
+ *   discarded as it arrives (never held whole: memory stays bounded) and reported once to
+ *   the next handler's `exception_caught` as `NX_ETOOLONG`; the line after it decodes.
+ * - `strip_delimiter` (nonzero: yes): frames exclude their line end.
+ * - `fail_fast` (nonzero: yes): the error comes as soon as more than the maximum has arrived
+ *   without a line end; otherwise (Netty's default) once the long line has been skipped.
+ *
+ * At the end of input a partial line is dropped. When the handler is removed, the bytes it
+ * holds are passed on as one buffer.
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, `max_frame_length` 0), `-ENOMEM`.
+ */
+int nx_codec_line_based_frame_decoder(size_t max_frame_length,
+                                      int strip_delimiter,
+                                      int fail_fast,
+                                      nx_handler_t **out);
+
+/**
+ * Makes a string decoder (Netty's `StringDecoder`, UTF-8), stored in `*out`: each buffer
+ * message it reads goes on as a string message (`NX_MESSAGE_STRING`, read with
+ * `nx_message_string`); other messages pass by. Put it after a framing decoder, so a
+ * multi-byte character is never split between two messages. Malformed UTF-8 (an overlong
+ * form, a lone continuation byte, a sequence cut short at the end, a surrogate) becomes
+ * U+FFFD when `strict` is 0; when it is nonzero the frame is dropped and the next handler's
+ * `exception_caught` gets `NX_EMALFORMED`. Valid input is not copied.
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`), `-ENOMEM`.
+ */
+int nx_codec_string_decoder(int strict, nx_handler_t **out);
+
+/**
+ * Makes a string encoder (Netty's `StringEncoder`, UTF-8), stored in `*out`: each string
+ * message written through it (`nx_message_new_string`, or one a decoder made) goes out as
+ * its UTF-8 bytes (not copied), with the write's promise; other messages pass by.
+ *
+ * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
+ * `nx_handler_free` frees it. On error `*out` is unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`), `-ENOMEM`.
+ */
+int nx_codec_string_encoder(nx_handler_t **out);
+
+/**
+ * The text of a string message (`NX_MESSAGE_STRING`): `*data_out` points at its UTF-8
+ * bytes, `*len_out` is their number. The text is NOT NUL-terminated (and may contain NUL
+ * bytes): use the length. The bytes are read-only and stay valid while the handle does (a
+ * lent handle: until the callback returns; an owned one: until `nx_message_release`). On
+ * error the out-parameters are unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EINVAL` (NULL or not a message, NULL out-parameters, a message that is not a
+ * string), `NX_EBADHANDLE`.
+ */
+int nx_message_string(nx_message_t *msg, const char **data_out, size_t *len_out);
+
+/**
+ * Makes a string message holding a copy of the `len` UTF-8 bytes at `data` (only read
+ * during the call; no NUL terminator needed, and a NUL byte is text like any other; NULL
+ * with 0 is the empty string). Write it through `nx_codec_string_encoder`. On success
+ * `*msg_out` is an owned handle: release it with `nx_message_release`. On error it is
+ * unchanged and nothing was made.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: `NX_EMALFORMED` (the bytes are not valid UTF-8), `NX_EINVAL` (NULL `msg_out`, NULL
+ * `data` with a length), `-ENOMEM`.
+ */
+int nx_message_new_string(const char *data, size_t len, nx_message_t **msg_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -361,6 +361,11 @@
 #define NX_HANDLE_HANDLER 19
 
 /**
+ * `nx_live_handles`: byte sinks lent to encode callbacks (`nx_byte_sink_t`).
+ */
+#define NX_HANDLE_BYTE_SINK 20
+
+/**
  * An asynchronous file channel (Java's `AsynchronousFileChannel`): an opaque handle owned
  * by the caller from `nx_aio_file_open` until `nx_aio_file_free`; it belongs to its loop.
  */
@@ -392,6 +397,13 @@ typedef struct nx_aio_socket_t nx_aio_socket_t;
  * `nx_bootstrap_new` until `nx_bootstrap_free`.
  */
 typedef struct nx_bootstrap_t nx_bootstrap_t;
+
+/**
+ * Where a C encode callback (`nx_encoder_t`) appends the bytes it encodes a message into: an
+ * opaque handle lent for the callback (closed once it returns: `NX_EBADHANDLE`); see
+ * `nx_byte_sink_append`.
+ */
+typedef struct nx_byte_sink_t nx_byte_sink_t;
 
 /**
  * A pipeline channel (Netty's `Channel`): an opaque handle. A channel made by a bootstrap or

@@ -126,6 +126,12 @@
 #define NX_MESSAGE_OTHER 4
 
 /**
+ * `nx_message_type`: a string (UTF-8 text: what `nx_codec_string_decoder` produces and
+ * `nx_codec_string_encoder` encodes; `nx_message_string`, `nx_message_new_string`).
+ */
+#define NX_MESSAGE_STRING 5
+
+/**
  * The tag of the built-in user event fired when the input side was shut down (end of stream
  * with `NX_OPTION_ALLOW_HALF_CLOSURE`, or `nx_channel_shutdown_input`); the channel stays
  * open and writable. Built-in tags are negative; the user's are not.
@@ -381,8 +387,8 @@ extern "C" {
 int nx_message_bytes(nx_message_t *msg, const uint8_t **data_out, size_t *len_out);
 
 /**
- * What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`
- * or `NX_MESSAGE_OTHER` (positive), or a negative error.
+ * What kind of message it is: `NX_MESSAGE_BUFFER`, `NX_MESSAGE_USER`, `NX_MESSAGE_CHANNEL`,
+ * `NX_MESSAGE_STRING` or `NX_MESSAGE_OTHER` (positive), or a negative error.
  *
  * Thread safety: safe from any thread.
  *

@@ -45,7 +45,7 @@ TEST_IMPL(handle_live_by_type) {
     ASSERT_EQ(live(kinds[i]), before[i]);
 
   ASSERT_EQ(nx_live_handles(-1, &count), NX_EINVAL);
-  ASSERT_EQ(nx_live_handles(NX_HANDLE_HANDLER + 1, &count), NX_EINVAL);
+  ASSERT_EQ(nx_live_handles(NX_HANDLE_BYTE_SINK + 1, &count), NX_EINVAL);
   ASSERT_EQ(nx_live_handles(NX_HANDLE_ALL, NULL), NX_EINVAL);
   ASSERT_EQ(count, 77);
   return 0;

@@ -317,6 +317,26 @@ TEST_ENTRY(codec_idle_write_timeout_closes_once)
 TEST_ENTRY(codec_idle_handler_ownership)
 TEST_ENTRY(codec_idle_tcp_reader_idle_then_read_timeout)
 
+/* test-codec-frames.c */
+TEST_ENTRY(codec_line_fragments_and_batches)
+TEST_ENTRY(codec_line_maximum_and_too_long)
+TEST_ENTRY(codec_line_ten_mib_bounded)
+TEST_ENTRY(codec_delimiter_frames)
+TEST_ENTRY(codec_length_field_frames)
+TEST_ENTRY(codec_length_field_too_long_and_corrupted)
+TEST_ENTRY(codec_fixed_length_and_partial_end)
+TEST_ENTRY(codec_length_field_prepender)
+TEST_ENTRY(codec_bad_configurations)
+
+/* test-codec-custom.c */
+TEST_ENTRY(codec_string_messages)
+TEST_ENTRY(codec_string_malformed_utf8)
+TEST_ENTRY(codec_custom_decoder)
+TEST_ENTRY(codec_custom_decoder_removed_in_decode)
+TEST_ENTRY(codec_custom_table_errors)
+TEST_ENTRY(codec_custom_encoder)
+TEST_ENTRY(codec_tcp_line_server)
+
 /* test-aio-socket.c */
 TEST_ENTRY(aio_handlers_accept_connect_read_write)
 TEST_ENTRY(aio_futures_accept_connect_read_write)

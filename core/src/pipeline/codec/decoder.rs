@@ -193,12 +193,12 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
         if !self.has_queued.replace(false) {
             return false;
         }
-        let queued = std::mem::take(&mut *self.queued.borrow_mut());
-        let any = !queued.is_empty();
-        for buffer in queued {
+        // Appending calls no handler, so the borrow is safe; the queue keeps its storage.
+        let mut queued = self.queued.borrow_mut();
+        for buffer in queued.drain(..) {
             input.append(buffer);
         }
-        any
+        true
     }
 
     /// Passes the produced messages on.

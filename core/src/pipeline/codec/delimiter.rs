@@ -26,7 +26,7 @@ use crate::event_loop::Failure;
 /// Scanning resumes where the last search stopped (less a delimiter's length, so a
 /// delimiter split across reads is found); while a too-long frame is discarded, the last
 /// bytes that may start a delimiter are kept.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DelimiterBasedFrameDecoder {
     delimiters: Vec<Bytes>,
     split: Splitter,

@@ -29,6 +29,25 @@ pub trait Encoder: Send + 'static {
     /// what was pushed to `out` is released and nothing is written.
     fn encode(&mut self, ctx: &Context, msg: Message, out: &mut Vec<Buffer>) -> HandlerResult;
 
+    /// Encodes `msg` into `out` if this encoder takes it, or gives it back (`Ok(Some(msg))`)
+    /// to pass it by unchanged: for an encoder that can only tell by trying (a C encode
+    /// callback). By default asks [`accepts`](Self::accepts), then calls
+    /// [`encode`](Self::encode). What a pass left in `out` is released.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    fn encode_or_pass(
+        &mut self,
+        ctx: &Context,
+        msg: Message,
+        out: &mut Vec<Buffer>,
+    ) -> Result<Option<Message>, Failure> {
+        if !self.accepts(&msg) {
+            return Ok(Some(msg));
+        }
+        self.encode(ctx, msg, out).map(|()| None)
+    }
+
     /// This encoder in a [`MessageToByteEncoder`] handler, ready for a pipeline.
     fn into_handler(self) -> MessageToByteEncoder<Self>
     where
@@ -92,22 +111,26 @@ impl<E: Encoder> ChannelHandler for MessageToByteEncoder<E> {
         let Ok(mut encoder) = self.encoder.try_borrow_mut() else {
             return Err(invalid("a write re-entered its encoder while it encoded"));
         };
-        if !encoder.accepts(&msg) {
-            drop(encoder);
-            ctx.write(msg, promise);
-            return Ok(());
-        }
         let mut out = self
             .out
             .try_borrow_mut()
             .map(|mut o| std::mem::take(&mut *o))
             .unwrap_or_default();
-        let result = encoder.encode(ctx, msg, &mut out);
+        let result = encoder.encode_or_pass(ctx, msg, &mut out);
         drop(encoder);
-        if let Err(failure) = result {
+        let passed = match result {
+            Ok(passed) => passed,
+            Err(failure) => {
+                out.clear();
+                self.give_back(out);
+                return Err(failure);
+            }
+        };
+        if let Some(msg) = passed {
             out.clear();
             self.give_back(out);
-            return Err(failure);
+            ctx.write(msg, promise);
+            return Ok(());
         }
         let count = out.len();
         if count == 0 {

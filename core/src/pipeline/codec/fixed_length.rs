@@ -11,7 +11,7 @@ use crate::event_loop::Failure;
 
 /// Splits the input into buffer messages of `frame_length` bytes each; a partial frame waits
 /// for more input (and is released at the end of input).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct FixedLengthFrameDecoder {
     frame_length: usize,
 }

@@ -50,7 +50,7 @@ fn check_field_size(size: usize) -> Result<(), Failure> {
 ///
 /// Nothing is allocated from the field's value: a frame is only ever taken as a slice of
 /// bytes already received.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LengthFieldBasedFrameDecoder {
     max_frame_length: usize,
     length_field_offset: usize,
@@ -292,7 +292,7 @@ impl LengthFieldBasedFrameDecoder {
 /// length with `length_includes_length_field_length`. A length that is negative or does not
 /// fit in the field fails the write with `InvalidArgument`. Messages that are not buffers
 /// pass by.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LengthFieldPrepender {
     length_field_length: usize,
     byte_order: ByteOrder,

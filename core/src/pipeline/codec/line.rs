@@ -19,7 +19,7 @@ use crate::event_loop::Failure;
 ///
 /// Scanning resumes where the last search stopped, so a long line arriving in pieces is
 /// scanned once. A frame is a slice of the received bytes (no copy when it lies in one read).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LineBasedFrameDecoder {
     split: Splitter,
     /// Where the next search for `\n` starts (bytes before it hold none).

@@ -8,7 +8,7 @@ use super::too_long;
 
 /// The frame rules of a delimiter-ended frame: maximum, delimiter stripping, fail-fast
 /// reporting, and the state of a too-long frame being discarded.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Splitter {
     pub(super) max_frame_length: usize,
     pub(super) strip_delimiter: bool,

@@ -112,7 +112,7 @@ impl Message {
 /// fails with `MalformedInput` through the exception event. Valid input is not copied.
 ///
 /// Thread safety: a handler, used on its channel's loop thread only.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StringDecoder {
     strict: bool,
 }
@@ -177,7 +177,7 @@ impl ChannelHandler for StringDecoder {
 /// Encodes string messages ([`Text`], `String`, `&'static str`) as UTF-8 buffers, sharing a
 /// [`Text`]'s bytes (no copy); other messages pass by. Use it through
 /// [`Encoder::into_handler`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StringEncoder;
 
 impl StringEncoder {

@@ -682,6 +682,59 @@ fn the_prepender_writes_header_and_body_and_round_trips() {
     check.finish();
 }
 
+/// Encodes messages that start with `+` (without it) and gives the others back to pass by:
+/// an encoder that can only tell by trying.
+struct PlusOnly;
+
+impl Encoder for PlusOnly {
+    fn encode(&mut self, ctx: &Context, msg: Message, out: &mut Vec<Buffer>) -> HandlerResult {
+        self.encode_or_pass(ctx, msg, out).map(|_| ())
+    }
+
+    fn encode_or_pass(
+        &mut self,
+        _: &Context,
+        msg: Message,
+        out: &mut Vec<Buffer>,
+    ) -> Result<Option<Message>, crate::event_loop::Failure> {
+        let Some(bytes) = msg.as_buffer().map(|b| b.as_slice().to_vec()) else {
+            return Ok(Some(msg));
+        };
+        // A pass after pushing: what was pushed must be dropped.
+        out.push(Buffer::copy_from_slice(b"dropped"));
+        match bytes.strip_prefix(b"+") {
+            Some(rest) => {
+                out.clear();
+                out.push(Buffer::copy_from_slice(rest));
+                Ok(None)
+            }
+            None => Ok(Some(msg)),
+        }
+    }
+}
+
+#[test]
+fn an_encoder_that_passes_by_trying_writes_the_message_unchanged() {
+    let check = BufferCheck::start();
+    let ch = EmbeddedChannel::new(vec![PlusOnly.into_handler().boxed()]).unwrap();
+    let plain = Message::copy_from_slice(b"plain");
+    let plain_at = plain.as_buffer().unwrap().as_ptr();
+    ch.write_outbound([Message::copy_from_slice(b"+coded"), plain])
+        .unwrap();
+    let coded = ch.read_outbound().unwrap();
+    assert_eq!(coded.as_buffer().unwrap().as_slice(), b"coded");
+    let passed = ch.read_outbound().unwrap();
+    assert_eq!(
+        passed.as_buffer().unwrap().as_ptr(),
+        plain_at,
+        "the passed message is the one written"
+    );
+    assert!(ch.read_outbound().is_none());
+    drop((coded, passed));
+    close(ch);
+    check.finish();
+}
+
 // ---- fixed length ----
 
 #[test]
