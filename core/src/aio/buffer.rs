@@ -174,6 +174,7 @@ impl IoBufs {
     }
 
     /// Lets go of the memory: drops the keep-alive owner now.
+    #[inline]
     pub(crate) fn release(self) {
         drop(self.owner);
     }
