@@ -211,3 +211,17 @@ TEST_IMPL(aio_file_read_only_error) {
   t_aio_group_free(group);
   return 0;
 }
+
+/* A full disk reports the OS error (`/dev/full` takes no byte: ENOSPC). */
+TEST_IMPL(aio_file_full_disk_error) {
+  nx_aio_group_t *group = t_aio_group();
+  nx_aio_file_t *file = NULL;
+  t_op op = {0};
+
+  ASSERT_OK(nx_aio_file_open(group, "/dev/full", NX_FILE_WRITE, &file));
+  ASSERT_OK(nx_aio_file_write(file, "0123456789abcdef", 16, 0, &op, &t_handler));
+  ASSERT_EQ(t_op_error(&op), -ENOSPC);
+  ASSERT_OK(nx_aio_file_free(file));
+  t_aio_group_free(group);
+  return 0;
+}

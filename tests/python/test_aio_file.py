@@ -107,6 +107,12 @@ def test_read_only_file_reports_the_os_error(tmp_path: Path, group: nioxide.Asyn
         nioxide.AsynchronousFileChannel.open(path, "sideways", group=group)
 
 
+def test_full_disk_reports_the_os_error(group: nioxide.AsynchronousChannelGroup) -> None:
+    with nioxide.AsynchronousFileChannel.open("/dev/full", "write", group=group) as f:
+        error = f.write(b"0123456789abcdef", 0).exception(WAIT)
+        assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+
+
 def test_locks_between_two_channels(tmp_path: Path, group: nioxide.AsynchronousChannelGroup) -> None:
     path = tmp_path / "locked"
     with open_rw(path, group) as a, open_rw(path, group) as b:

@@ -734,7 +734,10 @@ class EventLoop:
     def counters(self) -> dict[str, int]:
         """The loop's counters: ``turns``, ``events`` (I/O events dispatched to watches),
         ``tasks_run`` (done callbacks included), ``timers_fired`` (each periodic run counts),
-        ``wait_ns`` (nanoseconds spent waiting in the backend) and ``panics``."""
+        ``wait_ns`` (nanoseconds spent waiting in the backend) and ``panics``; and its
+        backend's system calls: ``epoll_waits``, ``epoll_ctls``, ``backend_events`` (events
+        ``epoll_wait`` returned, the wake-up eventfd's included) and ``empty_waits`` (waits
+        that found nothing)."""
 
     def shutdown_gracefully(self, quiet_period: float = 0.0, timeout: float = 15.0) -> None:
         """Starts a graceful shutdown (see the class docs) and returns at once: queued work
