@@ -175,6 +175,12 @@ const _: () = assert!(NX_EDISABLED == ErrorKind::DirectionDisabled.code());
 pub const NX_EGROUPSHUTDOWN: c_int = -3031;
 const _: () = assert!(NX_EGROUPSHUTDOWN == ErrorKind::GroupShutdown.code());
 
+/// A lock overlapping this region is held or pending on the channel. An asynchronous file
+/// channel refuses a lock that overlaps one it holds or waits for (Java's
+/// `OverlappingFileLockException`).
+pub const NX_EOVERLAPPINGLOCK: c_int = -3032;
+const _: () = assert!(NX_EOVERLAPPINGLOCK == ErrorKind::OverlappingLock.code());
+
 /// The C constants above, by name: the unit tests check them against [`ErrorKind::ALL`]
 /// (each kind has exactly one), `tests/header.rs` checks the header's `#define`s.
 #[cfg(test)]
@@ -211,6 +217,7 @@ const C_NAMES: &[(&str, c_int)] = &[
     ("NX_EQUEUEFULL", NX_EQUEUEFULL),
     ("NX_EDISABLED", NX_EDISABLED),
     ("NX_EGROUPSHUTDOWN", NX_EGROUPSHUTDOWN),
+    ("NX_EOVERLAPPINGLOCK", NX_EOVERLAPPINGLOCK),
 ];
 
 /// The first (highest) code of nioxide's reserved block.

@@ -133,6 +133,13 @@ error_kinds! {
     ),
     /// The asynchronous channel group is shut down and takes no new channels.
     GroupShutdown = ("NX_EGROUPSHUTDOWN", -3031, "the channel group is shut down"),
+    /// A lock overlapping the requested region is held through the same asynchronous file
+    /// channel, or being waited for (Java's `OverlappingFileLockException`).
+    OverlappingLock = (
+        "NX_EOVERLAPPINGLOCK",
+        -3032,
+        "a lock overlapping this region is held or pending on the channel"
+    ),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

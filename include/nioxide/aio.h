@@ -257,7 +257,9 @@ int nx_aio_file_force(nx_aio_file_t *file, int metadata);
  * Thread safety: safe from any thread.
  *
  * Errors (the handler is never called): `NX_EINVAL` (negative position or size, NULL
- * handler or function), `NX_ECLOSED`, `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ * handler or function), `NX_EOVERLAPPINGLOCK` (a lock held or waited for through this
+ * channel overlaps the region: Java's rule; the kernel would merge them), `NX_ECLOSED`,
+ * `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_aio_file_lock(nx_aio_file_t *file,
                      int64_t position,
@@ -276,8 +278,8 @@ int nx_aio_file_lock(nx_aio_file_t *file,
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (negative position or size), `NX_ECLOSED`, `NX_EREJECTED`,
- * `NX_EBADHANDLE`, `NX_EFORKED`.
+ * Errors: `NX_EINVAL` (negative position or size), `NX_EOVERLAPPINGLOCK`, `NX_ECLOSED`,
+ * `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_aio_file_lock_future(nx_aio_file_t *file,
                             int64_t position,
@@ -292,7 +294,8 @@ int nx_aio_file_lock_future(nx_aio_file_t *file,
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
+ * Errors: `NX_EINVAL`, `NX_EOVERLAPPINGLOCK` (as `nx_aio_file_lock` says), `NX_ECLOSED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
  */
 int nx_aio_file_try_lock(nx_aio_file_t *file, int64_t position, int64_t size, int shared);
 

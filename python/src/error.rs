@@ -58,6 +58,7 @@ import_exceptions!(
     WriteQueueFullError,
     DirectionDisabledError,
     ShutdownChannelGroupError,
+    OverlappingFileLockError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
@@ -168,6 +169,7 @@ fn kind_error(kind: ErrorKind) -> PyErr {
         ErrorKind::QueueFull => WriteQueueFullError::new_err(msg),
         ErrorKind::DirectionDisabled => DirectionDisabledError::new_err(msg),
         ErrorKind::GroupShutdown => ShutdownChannelGroupError::new_err(msg),
+        ErrorKind::OverlappingLock => OverlappingFileLockError::new_err(msg),
         // Not raised from Python (end of stream is a return value, handles and panics are C
         // matters, an interrupt re-raises the signal handler's exception): the root class,
         // with the C name in the message.

@@ -1437,11 +1437,14 @@ class AsynchronousFileChannel:
         """Takes a lock on ``size`` bytes at ``position`` (``size`` 0: to the end of the file,
         however it grows), shared or exclusive, waiting while another open file (also one of
         this process) holds a conflicting one; the result is the :class:`FileLock`. Its future
-        cannot cancel the wait."""
+        cannot cancel the wait. Raises :class:`OverlappingFileLockError` at the call if a lock
+        held or waited for through this channel overlaps the region (Java's rule)."""
     def try_lock(
         self, position: int = 0, size: int = 0, shared: bool = False
     ) -> FileLock | None:
-        """Takes a lock now, or returns ``None`` if a conflicting one is held elsewhere."""
+        """Takes a lock now, or returns ``None`` if a conflicting one is held elsewhere. Raises
+        :class:`OverlappingFileLockError` if a lock held or waited for through this channel
+        overlaps the region."""
     def is_open(self) -> bool:
         """Whether the channel is open."""
     def close(self) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "ReadPendingError",
     "RejectedExecutionError",
     "ShutdownChannelGroupError",
+    "OverlappingFileLockError",
     "TimeoutError",
     "UnresolvedAddressError",
     "UnsupportedOperationError",
@@ -215,6 +216,14 @@ class ShutdownChannelGroupError(NioxideError, RuntimeError):
     (``NX_EGROUPSHUTDOWN``; Java's ``ShutdownChannelGroupException``)."""
 
     code = "NX_EGROUPSHUTDOWN"
+
+
+class OverlappingFileLockError(NioxideError, RuntimeError):
+    """A lock overlapping the requested region is held through the same asynchronous file
+    channel, or being waited for (``NX_EOVERLAPPINGLOCK``; Java's
+    ``OverlappingFileLockException``)."""
+
+    code = "NX_EOVERLAPPINGLOCK"
 
 
 class InvalidArgumentError(NioxideError, ValueError):
