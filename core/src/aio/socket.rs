@@ -541,50 +541,19 @@ impl SocketInner {
         // Caught up: a held-back operation whose deadline passed meanwhile times out now (it
         // never completes after its timeout); otherwise the readiness cache says whether it
         // can go on.
-        // The count, the deadline and the poll under one hold of the direction's lock.
         if dir == READ {
-            let mut side = lock(&self.read);
-            let parts = &mut *side;
-            match count_reported(
-                n,
-                &mut parts.undelivered,
-                &mut parts.pending,
-                parts.deadline,
-                &mut parts.disabled,
-            ) {
-                Some(op) => {
-                    drop(side);
-                    run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
+            catch_up(&self.read, n, panic, ReadSide::counted, |side, panic| {
+                if let Some((op, result)) = self.poll_read_locked(side) {
+                    run_caught(panic, || op.finish(result));
                 }
-                None if side.undelivered == 0 => {
-                    if let Some((op, result)) = self.poll_read_locked(side) {
-                        run_caught(panic, || op.finish(result));
-                    }
-                }
-                None => {}
-            }
+            });
         } else {
-            let mut side = lock(&self.write);
-            let parts = &mut *side;
-            match count_reported(
-                n,
-                &mut parts.undelivered,
-                &mut parts.raw,
-                parts.deadline,
-                &mut parts.disabled,
-            ) {
-                Some(op) => {
-                    drop(side);
-                    run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
+            catch_up(&self.write, n, panic, WriteSide::counted, |side, panic| {
+                let done = self.poll_write_locked(side);
+                if !done.is_empty() {
+                    run_caught(panic, || finish_all(done));
                 }
-                None if side.undelivered == 0 => {
-                    let done = self.poll_write_locked(side);
-                    if !done.is_empty() {
-                        run_caught(panic, || finish_all(done));
-                    }
-                }
-                None => {}
-            }
+            });
         }
     }
 
@@ -1238,24 +1207,66 @@ impl SocketInner {
     }
 }
 
-/// Counts `n` reports of a direction (its counter of undelivered results, its pending
-/// operation, its disabled flag); once none is outstanding, takes the pending operation if
-/// its deadline passed (and disables the direction): it times out now, since it never
-/// completes after its timeout.
-fn count_reported<V>(
+/// The parts of a direction's state that its reports count in: its counter of undelivered
+/// results, its pending operation, that operation's deadline and the disabled flag.
+type Counted<'a, V> = (
+    &'a mut u32,
+    &'a mut Option<Op<V>>,
+    Option<Instant>,
+    &'a mut bool,
+);
+
+/// Panics caught from handlers, the first one kept.
+type Caught = Option<Box<dyn std::any::Any + Send>>;
+
+impl ReadSide {
+    fn counted(&mut self) -> Counted<'_, ReadOutcome> {
+        (
+            &mut self.undelivered,
+            &mut self.pending,
+            self.deadline,
+            &mut self.disabled,
+        )
+    }
+}
+
+impl WriteSide {
+    fn counted(&mut self) -> Counted<'_, usize> {
+        (
+            &mut self.undelivered,
+            &mut self.raw,
+            self.deadline,
+            &mut self.disabled,
+        )
+    }
+}
+
+/// Counts `n` reports of a direction under its lock (`parts` picks its state). Once none is
+/// outstanding, a pending operation whose deadline passed times out now (it never completes
+/// after its timeout) and disables the direction; otherwise `poll` goes on with the lock
+/// still held. Panics of the handlers run here go to `panic`.
+fn catch_up<S, V>(
+    side: &Mutex<S>,
     n: u32,
-    undelivered: &mut u32,
-    pending: &mut Option<Op<V>>,
-    deadline: Option<Instant>,
-    disabled: &mut bool,
-) -> Option<Op<V>> {
+    panic: &mut Caught,
+    parts: for<'a> fn(&'a mut S) -> Counted<'a, V>,
+    poll: impl FnOnce(std::sync::MutexGuard<'_, S>, &mut Caught),
+) {
+    let mut guard = lock(side);
+    let (undelivered, pending, deadline, disabled) = parts(&mut guard);
     *undelivered -= n.min(*undelivered);
     if *undelivered != 0 {
-        return None;
+        return;
     }
     let overdue = overdue(pending, deadline);
     *disabled |= overdue.is_some();
-    overdue
+    match overdue {
+        Some(op) => {
+            drop(guard);
+            run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
+        }
+        None => poll(guard, panic),
+    }
 }
 
 /// The operation in `slot` if its deadline has passed.
