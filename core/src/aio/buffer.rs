@@ -110,8 +110,12 @@ impl IoBufs {
     }
 
     /// The total length of the regions.
+    #[inline]
     pub fn total_len(&self) -> usize {
-        self.regions().iter().map(|r| r.len).sum()
+        match &self.regions {
+            Regions::One(one) => one.len,
+            Regions::Many(many) => many.iter().map(|r| r.len).sum(),
+        }
     }
 
     /// The regions as slices to read into. The caller must be the one operation that

@@ -549,6 +549,9 @@ impl SocketInner {
             });
         } else {
             catch_up(&self.write, n, panic, WriteSide::counted, |side, panic| {
+                if side.raw.is_none() && side.queue.is_empty() && !side.shutdown_requested {
+                    return; // nothing held back
+                }
                 let done = self.poll_write_locked(side);
                 if !done.is_empty() {
                     run_caught(panic, || finish_all(done));
@@ -617,7 +620,7 @@ impl SocketInner {
     ///
     /// # Errors
     /// `Rejected` (the loop is shutting down and this is not its thread), `Forked`.
-    #[inline]
+    #[inline(always)]
     fn arm_timeout(
         self: &Arc<Self>,
         dir: usize,
