@@ -189,6 +189,11 @@ const _: () = assert!(NX_ECORRUPTED == ErrorKind::CorruptedFrame.code());
 /// frame is dropped.
 pub const NX_EMALFORMED: c_int = -3034;
 const _: () = assert!(NX_EMALFORMED == ErrorKind::MalformedInput.code());
+/// A lock overlapping this region is held or pending on the channel. An asynchronous file
+/// channel refuses a lock that overlaps one it holds or waits for (Java's
+/// `OverlappingFileLockException`).
+pub const NX_EOVERLAPPINGLOCK: c_int = -3035;
+const _: () = assert!(NX_EOVERLAPPINGLOCK == ErrorKind::OverlappingLock.code());
 
 /// The C constants above, by name: the unit tests check them against [`ErrorKind::ALL`]
 /// (each kind has exactly one), `tests/header.rs` checks the header's `#define`s.
@@ -229,6 +234,7 @@ const C_NAMES: &[(&str, c_int)] = &[
     ("NX_ETOOLONG", NX_ETOOLONG),
     ("NX_ECORRUPTED", NX_ECORRUPTED),
     ("NX_EMALFORMED", NX_EMALFORMED),
+    ("NX_EOVERLAPPINGLOCK", NX_EOVERLAPPINGLOCK),
 ];
 
 /// The first (highest) code of nioxide's reserved block.

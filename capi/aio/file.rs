@@ -304,7 +304,9 @@ pub extern "C" fn nx_aio_file_force(file: *mut nx_aio_file_t, metadata: c_int) -
 /// Thread safety: safe from any thread.
 ///
 /// Errors (the handler is never called): `NX_EINVAL` (negative position or size, NULL
-/// handler or function), `NX_ECLOSED`, `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+/// handler or function), `NX_EOVERLAPPINGLOCK` (a lock held or waited for through this
+/// channel overlaps the region: Java's rule; the kernel would merge them), `NX_ECLOSED`,
+/// `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_aio_file_lock(
     file: *mut nx_aio_file_t,
@@ -333,8 +335,8 @@ pub extern "C" fn nx_aio_file_lock(
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL` (negative position or size), `NX_ECLOSED`, `NX_EREJECTED`,
-/// `NX_EBADHANDLE`, `NX_EFORKED`.
+/// Errors: `NX_EINVAL` (negative position or size), `NX_EOVERLAPPINGLOCK`, `NX_ECLOSED`,
+/// `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_aio_file_lock_future(
     file: *mut nx_aio_file_t,
@@ -376,7 +378,8 @@ pub extern "C" fn nx_aio_file_lock_future(
 ///
 /// Thread safety: safe from any thread.
 ///
-/// Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
+/// Errors: `NX_EINVAL`, `NX_EOVERLAPPINGLOCK` (as `nx_aio_file_lock` says), `NX_ECLOSED`,
+/// `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_aio_file_try_lock(
     file: *mut nx_aio_file_t,

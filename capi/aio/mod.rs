@@ -249,6 +249,72 @@ where
     handle::insert_owned::<H>(object, owner)
 }
 
+/// The two socket channel types the `nx_aio_*_open` functions open.
+trait Openable: Clone + Send + Sync + 'static {
+    /// Opens one in `group`, of `family` if given (else dual-stack IPv6, or IPv4).
+    fn open_in(
+        group: &nioxide_core::aio::AsynchronousChannelGroup,
+        family: Option<nioxide_core::channel::Family>,
+    ) -> CoreResult<Self>;
+    fn event_loop(&self) -> &nioxide_core::event_loop::EventLoop;
+    fn close(&self);
+}
+
+macro_rules! openable {
+    ($type:ty) => {
+        impl Openable for $type {
+            fn open_in(
+                group: &nioxide_core::aio::AsynchronousChannelGroup,
+                family: Option<nioxide_core::channel::Family>,
+            ) -> CoreResult<Self> {
+                match family {
+                    None => <$type>::open(group),
+                    Some(family) => <$type>::open_family(group, family),
+                }
+            }
+            fn event_loop(&self) -> &nioxide_core::event_loop::EventLoop {
+                <$type>::event_loop(self)
+            }
+            fn close(&self) {
+                <$type>::close(self)
+            }
+        }
+    };
+}
+
+openable!(AsynchronousSocketChannel);
+openable!(AsynchronousServerSocketChannel);
+
+/// Body of the `nx_aio_*_open` functions: opens a channel in `group` (of `family`,
+/// `AF_INET` or `AF_INET6`, if given) and stores its new handle in `*out`; the channel is
+/// closed again if no handle is left.
+fn open_channel<H>(
+    group: *mut crate::types::nx_aio_group_t,
+    family: Option<c_int>,
+    out: *mut *mut H,
+) -> Result<(), c_int>
+where
+    H: HandleType,
+    H::Object: Settable,
+    <H::Object as Settable>::Value: Openable,
+{
+    let out = Out::new(out)?;
+    let family = family.map(crate::channel::checked_family).transpose()?;
+    let channel = group::with_group(group, |g| {
+        <<H::Object as Settable>::Value as Openable>::open_in(g, family).map_err(code)
+    })?;
+    match new_handle::<H>(channel.clone(), channel.event_loop()) {
+        Ok(ptr) => {
+            out.set(ptr);
+            Ok(())
+        }
+        Err(e) => {
+            channel.close();
+            Err(e)
+        }
+    }
+}
+
 /// A `Late` made with its value (the AIO objects need no handle before they exist).
 trait Settable {
     type Value;

@@ -17,8 +17,7 @@ use libc::{sockaddr, sockaddr_storage, socklen_t};
 use nioxide_core::aio::{AsynchronousServerSocketChannel, AsynchronousSocketChannel};
 use nioxide_core::event_loop::Outcome;
 
-use crate::aio::group::with_group;
-use crate::aio::{accept_handler, new_handle, nx_accept_handler_t};
+use crate::aio::{accept_handler, new_handle, nx_accept_handler_t, open_channel};
 use crate::args::{Out, code, predicate, status};
 use crate::channel::addr_in;
 use crate::error::{NX_EALREADYDONE, NX_ECLOSED, NX_EINVAL, NX_ETIMEDOUT};
@@ -62,22 +61,26 @@ pub extern "C" fn nx_aio_server_socket_open(
     group: *mut nx_aio_group_t,
     server_out: *mut *mut nx_aio_server_socket_t,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(server_out)?;
-            let server = with_group(group, |g| AsynchronousServerSocketChannel::open(g).map_err(code))?;
-            match new_handle::<nx_aio_server_socket_t>(server.clone(), server.event_loop()) {
-                Ok(ptr) => {
-                    out.set(ptr);
-                    Ok(())
-                }
-                Err(e) => {
-                    server.close();
-                    Err(e)
-                }
-            }
-        })
-    }
+    nx_ffi_boundary! { status(|| open_channel(group, None, server_out)) }
+}
+
+/// Opens an unbound listener of `family`, `AF_INET` or `AF_INET6`, in `group`, as
+/// `nx_aio_server_socket_open`.
+///
+/// Ownership: on success `*server_out` is a new listener that the caller owns and must
+/// release with `nx_aio_server_socket_free`. On error `*server_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: as `nx_aio_server_socket_open`; `NX_EINVAL` also for another family;
+/// `-EAFNOSUPPORT` (no IPv6 on this host).
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_aio_server_socket_open_family(
+    group: *mut nx_aio_group_t,
+    family: c_int,
+    server_out: *mut *mut nx_aio_server_socket_t,
+) -> c_int {
+    nx_ffi_boundary! { status(|| open_channel(group, Some(family), server_out)) }
 }
 
 /// Binds the listener to `addr` (`AF_INET` or `AF_INET6`; port 0 picks a free port) and

@@ -16,9 +16,9 @@ use std::ffi::{c_int, c_void};
 use libc::{iovec, sockaddr, sockaddr_storage, socklen_t};
 use nioxide_core::aio::{AsynchronousSocketChannel, Handler, IoBufs, QueueFullPolicy};
 
-use crate::aio::group::with_group;
 use crate::aio::{
-    CResult, handler, iov_bufs, new_handle, nx_completion_handler_t, one_buf, store_future, timeout,
+    CResult, handler, iov_bufs, nx_completion_handler_t, one_buf, open_channel, store_future,
+    timeout,
 };
 use crate::args::{Out, code, predicate, status};
 use crate::channel::{AddrOut, addr_in};
@@ -86,22 +86,26 @@ pub extern "C" fn nx_aio_socket_open(
     group: *mut nx_aio_group_t,
     channel_out: *mut *mut nx_aio_socket_t,
 ) -> c_int {
-    nx_ffi_boundary! {
-        status(|| {
-            let out = Out::new(channel_out)?;
-            let channel = with_group(group, |g| AsynchronousSocketChannel::open(g).map_err(code))?;
-            match new_handle::<nx_aio_socket_t>(channel.clone(), channel.event_loop()) {
-                Ok(ptr) => {
-                    out.set(ptr);
-                    Ok(())
-                }
-                Err(e) => {
-                    channel.close();
-                    Err(e)
-                }
-            }
-        })
-    }
+    nx_ffi_boundary! { status(|| open_channel(group, None, channel_out)) }
+}
+
+/// Opens an unconnected connection of `family`, `AF_INET` or `AF_INET6`, in `group`, as
+/// `nx_aio_socket_open`.
+///
+/// Ownership: on success `*channel_out` is a new channel that the caller owns and must
+/// release with `nx_aio_socket_free`. On error `*channel_out` is unchanged.
+///
+/// Thread safety: safe from any thread.
+///
+/// Errors: as `nx_aio_socket_open`; `NX_EINVAL` also for another family;
+/// `-EAFNOSUPPORT` (no IPv6 on this host).
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_aio_socket_open_family(
+    group: *mut nx_aio_group_t,
+    family: c_int,
+    channel_out: *mut *mut nx_aio_socket_t,
+) -> c_int {
+    nx_ffi_boundary! { status(|| open_channel(group, Some(family), channel_out)) }
 }
 
 /// Binds the local side to `addr` before connecting (only read during the call).

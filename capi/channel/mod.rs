@@ -90,7 +90,7 @@ fn option_number(option: SocketOption) -> c_int {
 }
 
 /// Core's family for `AF_INET` or `AF_INET6`; anything else is `NX_EINVAL`.
-fn checked_family(family: c_int) -> Result<Family, c_int> {
+pub(crate) fn checked_family(family: c_int) -> Result<Family, c_int> {
     match family {
         libc::AF_INET => Ok(Family::V4),
         libc::AF_INET6 => Ok(Family::V6),

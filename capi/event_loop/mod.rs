@@ -72,6 +72,16 @@ pub const NX_LOOP_COUNTER_TASK_ERRORS: c_int = 7;
 /// this loop (or failed an exception callback); each is reported on standard error, and the
 /// channel stays open. The channel's loop: `nx_channel_event_loop`.
 pub const NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS: c_int = 8;
+/// `nx_loop_counter`: `epoll_wait` calls of the loop's backend.
+pub const NX_LOOP_COUNTER_EPOLL_WAITS: c_int = 9;
+/// `nx_loop_counter`: `epoll_ctl` calls of the loop's backend (registrations, interest
+/// changes, deregistrations).
+pub const NX_LOOP_COUNTER_EPOLL_CTLS: c_int = 10;
+/// `nx_loop_counter`: events `epoll_wait` returned, the wake-up eventfd's included (so a
+/// wake-up by another thread shows here).
+pub const NX_LOOP_COUNTER_BACKEND_EVENTS: c_int = 11;
+/// `nx_loop_counter`: `epoll_wait` calls that returned no event (a spinning loop shows here).
+pub const NX_LOOP_COUNTER_EMPTY_WAITS: c_int = 12;
 
 /// A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
 /// is the pointer given with the task, unchanged.
@@ -631,8 +641,9 @@ pub extern "C" fn nx_loop_now(r#loop: *mut nx_loop_t, now_ms_out: *mut i64) -> c
 
 /// Stores one of the loop's counters in `*value_out`: `NX_LOOP_COUNTER_TURNS`, `_EVENTS`,
 /// `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS`, `_TASK_ERRORS` or
-/// `_UNHANDLED_EXCEPTIONS`. Works after the
-/// loop terminated. On error `*value_out` is unchanged.
+/// `_UNHANDLED_EXCEPTIONS`, or one of its backend's system-call counters: `_EPOLL_WAITS`,
+/// `_EPOLL_CTLS`, `_BACKEND_EVENTS`, `_EMPTY_WAITS` (what a steady exchange costs in system
+/// calls). Works after the loop terminated. On error `*value_out` is unchanged.
 ///
 /// Thread safety: safe from any thread; the counters may move as soon as they are read.
 ///
@@ -646,7 +657,9 @@ pub extern "C" fn nx_loop_counter(
     nx_ffi_boundary! {
         status(|| {
             let out = Out::new(value_out)?;
-            let counters = loop_of(r#loop)?.event_loop.counters();
+            let event_loop = &loop_of(r#loop)?.event_loop;
+            let counters = event_loop.counters();
+            let backend = event_loop.backend_counters();
             out.set(match which {
                 NX_LOOP_COUNTER_TURNS => counters.turns,
                 NX_LOOP_COUNTER_EVENTS => counters.events,
@@ -656,6 +669,10 @@ pub extern "C" fn nx_loop_counter(
                 NX_LOOP_COUNTER_PANICS => counters.panics,
                 NX_LOOP_COUNTER_TASK_ERRORS => counters.task_failures,
                 NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS => counters.unhandled_exceptions,
+                NX_LOOP_COUNTER_EPOLL_WAITS => backend.waits,
+                NX_LOOP_COUNTER_EPOLL_CTLS => backend.ctl,
+                NX_LOOP_COUNTER_BACKEND_EVENTS => backend.events,
+                NX_LOOP_COUNTER_EMPTY_WAITS => backend.empty_waits,
                 _ => return Err(NX_EINVAL),
             });
             Ok(())

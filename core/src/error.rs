@@ -142,6 +142,13 @@ error_kinds! {
     /// Bytes are not valid in the encoding a strict string decoder expects (Java's
     /// `MalformedInputException`).
     MalformedInput = ("NX_EMALFORMED", -3034, "input is not valid in its encoding"),
+    /// A lock overlapping the requested region is held through the same asynchronous file
+    /// channel, or being waited for (Java's `OverlappingFileLockException`).
+    OverlappingLock = (
+        "NX_EOVERLAPPINGLOCK",
+        -3035,
+        "a lock overlapping this region is held or pending on the channel"
+    ),
 }
 
 /// An error from a nioxide operation: an OS `errno` or one of nioxide's own kinds.

@@ -181,6 +181,62 @@ fn locks_of_two_channels_in_one_process_conflict_and_a_waiting_lock_is_granted_l
 }
 
 #[test]
+fn overlapping_locks_on_one_channel_are_refused_as_in_java() {
+    let group = AsynchronousChannelGroup::new(1).unwrap();
+    let path = TempFile::new("overlap");
+    let file = AsynchronousFileChannel::open(&group, &path.0, RW_CREATE).unwrap();
+    let other = AsynchronousFileChannel::open(&group, &path.0, RW_CREATE).unwrap();
+    let overlapping = ErrorKind::OverlappingLock.into();
+    let first = file.try_lock(10, 10, true).unwrap().expect("a free region");
+    // Any overlap is refused at the call, shared or not, with try_lock or lock.
+    assert_eq!(file.try_lock(15, 1, true).unwrap_err(), overlapping);
+    assert_eq!(file.try_lock(0, 11, false).unwrap_err(), overlapping);
+    assert_eq!(file.try_lock(19, 0, false).unwrap_err(), overlapping);
+    let (tx, rx) = channel::<Result<FileLock>>();
+    assert_eq!(
+        file.lock(0, 0, false, to(&tx)).unwrap_err(),
+        overlapping,
+        "size 0 reaches to the end"
+    );
+    // Adjacent regions do not overlap.
+    let before = file
+        .try_lock(0, 10, false)
+        .unwrap()
+        .expect("adjacent before");
+    let after = file
+        .try_lock(20, 5, false)
+        .unwrap()
+        .expect("adjacent after");
+    // A lock waiting for another channel's claims its region too.
+    let blocker = other
+        .try_lock(100, 0, false)
+        .unwrap()
+        .expect("other's lock");
+    file.lock(100, 10, false, to(&tx)).unwrap();
+    assert_eq!(file.try_lock(105, 1, false).unwrap_err(), overlapping);
+    blocker.release().unwrap();
+    let waited = recv(&rx).unwrap();
+    assert_eq!(file.try_lock(109, 1, true).unwrap_err(), overlapping);
+    // A release gives the region back.
+    first.release().unwrap();
+    let again = file
+        .try_lock(12, 2, false)
+        .unwrap()
+        .expect("released region");
+    for lock in [again, before, after, waited] {
+        lock.release().unwrap();
+    }
+    let whole = file
+        .try_lock(0, 0, false)
+        .unwrap()
+        .expect("everything released");
+    whole.release().unwrap();
+    file.close();
+    other.close();
+    finish(group);
+}
+
+#[test]
 fn close_reports_every_pending_operation_once() {
     let group = AsynchronousChannelGroup::new(1).unwrap();
     group.set_file_threads(1).unwrap();

@@ -257,7 +257,9 @@ int nx_aio_file_force(nx_aio_file_t *file, int metadata);
  * Thread safety: safe from any thread.
  *
  * Errors (the handler is never called): `NX_EINVAL` (negative position or size, NULL
- * handler or function), `NX_ECLOSED`, `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
+ * handler or function), `NX_EOVERLAPPINGLOCK` (a lock held or waited for through this
+ * channel overlaps the region: Java's rule; the kernel would merge them), `NX_ECLOSED`,
+ * `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_aio_file_lock(nx_aio_file_t *file,
                      int64_t position,
@@ -276,8 +278,8 @@ int nx_aio_file_lock(nx_aio_file_t *file,
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL` (negative position or size), `NX_ECLOSED`, `NX_EREJECTED`,
- * `NX_EBADHANDLE`, `NX_EFORKED`.
+ * Errors: `NX_EINVAL` (negative position or size), `NX_EOVERLAPPINGLOCK`, `NX_ECLOSED`,
+ * `NX_EREJECTED`, `NX_EBADHANDLE`, `NX_EFORKED`.
  */
 int nx_aio_file_lock_future(nx_aio_file_t *file,
                             int64_t position,
@@ -292,7 +294,8 @@ int nx_aio_file_lock_future(nx_aio_file_t *file,
  *
  * Thread safety: safe from any thread.
  *
- * Errors: `NX_EINVAL`, `NX_ECLOSED`, `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
+ * Errors: `NX_EINVAL`, `NX_EOVERLAPPINGLOCK` (as `nx_aio_file_lock` says), `NX_ECLOSED`,
+ * `NX_EBADHANDLE`, `NX_EFORKED`, OS errors.
  */
 int nx_aio_file_try_lock(nx_aio_file_t *file, int64_t position, int64_t size, int shared);
 
@@ -461,6 +464,22 @@ int nx_aio_group_free(nx_aio_group_t *group);
 int nx_aio_server_socket_open(nx_aio_group_t *group, nx_aio_server_socket_t **server_out);
 
 /**
+ * Opens an unbound listener of `family`, `AF_INET` or `AF_INET6`, in `group`, as
+ * `nx_aio_server_socket_open`.
+ *
+ * Ownership: on success `*server_out` is a new listener that the caller owns and must
+ * release with `nx_aio_server_socket_free`. On error `*server_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_aio_server_socket_open`; `NX_EINVAL` also for another family;
+ * `-EAFNOSUPPORT` (no IPv6 on this host).
+ */
+int nx_aio_server_socket_open_family(nx_aio_group_t *group,
+                                     int family,
+                                     nx_aio_server_socket_t **server_out);
+
+/**
  * Binds the listener to `addr` (`AF_INET` or `AF_INET6`; port 0 picks a free port) and
  * listens with `backlog` pending connections (0 or less: the system default). `addr` is
  * only read during the call.
@@ -596,6 +615,20 @@ int nx_aio_server_socket_free(nx_aio_server_socket_t *server);
  * down), `NX_EBADHANDLE`, `NX_EFORKED`, `-EMFILE`, `-ENOMEM`.
  */
 int nx_aio_socket_open(nx_aio_group_t *group, nx_aio_socket_t **channel_out);
+
+/**
+ * Opens an unconnected connection of `family`, `AF_INET` or `AF_INET6`, in `group`, as
+ * `nx_aio_socket_open`.
+ *
+ * Ownership: on success `*channel_out` is a new channel that the caller owns and must
+ * release with `nx_aio_socket_free`. On error `*channel_out` is unchanged.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * Errors: as `nx_aio_socket_open`; `NX_EINVAL` also for another family;
+ * `-EAFNOSUPPORT` (no IPv6 on this host).
+ */
+int nx_aio_socket_open_family(nx_aio_group_t *group, int family, nx_aio_socket_t **channel_out);
 
 /**
  * Binds the local side to `addr` before connecting (only read during the call).

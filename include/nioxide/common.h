@@ -259,6 +259,13 @@
 #define NX_EMALFORMED -3034
 
 /**
+ * A lock overlapping this region is held or pending on the channel. An asynchronous file
+ * channel refuses a lock that overlaps one it holds or waits for (Java's
+ * `OverlappingFileLockException`).
+ */
+#define NX_EOVERLAPPINGLOCK -3035
+
+/**
  * `nx_live_handles`: every type of handle together.
  */
 #define NX_HANDLE_ALL 0

@@ -80,6 +80,28 @@
 #define NX_LOOP_COUNTER_UNHANDLED_EXCEPTIONS 8
 
 /**
+ * `nx_loop_counter`: `epoll_wait` calls of the loop's backend.
+ */
+#define NX_LOOP_COUNTER_EPOLL_WAITS 9
+
+/**
+ * `nx_loop_counter`: `epoll_ctl` calls of the loop's backend (registrations, interest
+ * changes, deregistrations).
+ */
+#define NX_LOOP_COUNTER_EPOLL_CTLS 10
+
+/**
+ * `nx_loop_counter`: events `epoll_wait` returned, the wake-up eventfd's included (so a
+ * wake-up by another thread shows here).
+ */
+#define NX_LOOP_COUNTER_BACKEND_EVENTS 11
+
+/**
+ * `nx_loop_counter`: `epoll_wait` calls that returned no event (a spinning loop shows here).
+ */
+#define NX_LOOP_COUNTER_EMPTY_WAITS 12
+
+/**
  * A task: runs once on the loop's thread (or on each run of a periodic timer). `attachment`
  * is the pointer given with the task, unchanged.
  *
@@ -235,8 +257,9 @@ int nx_loop_now(nx_loop_t *loop, int64_t *now_ms_out);
 /**
  * Stores one of the loop's counters in `*value_out`: `NX_LOOP_COUNTER_TURNS`, `_EVENTS`,
  * `_TASKS_RUN`, `_TIMERS_FIRED`, `_WAIT_NS`, `_PANICS`, `_TASK_ERRORS` or
- * `_UNHANDLED_EXCEPTIONS`. Works after the
- * loop terminated. On error `*value_out` is unchanged.
+ * `_UNHANDLED_EXCEPTIONS`, or one of its backend's system-call counters: `_EPOLL_WAITS`,
+ * `_EPOLL_CTLS`, `_BACKEND_EVENTS`, `_EMPTY_WAITS` (what a steady exchange costs in system
+ * calls). Works after the loop terminated. On error `*value_out` is unchanged.
  *
  * Thread safety: safe from any thread; the counters may move as soon as they are read.
  *

@@ -64,6 +64,7 @@ import_exceptions!(
     TooLongFrameException,
     CorruptedFrameException,
     MalformedInputException,
+    OverlappingFileLockError,
 );
 
 /// The Python exception for a core error. The one mapping: every error nioxide raises comes
@@ -178,6 +179,7 @@ fn kind_error(kind: ErrorKind) -> PyErr {
         @ (ErrorKind::FrameTooLong | ErrorKind::CorruptedFrame | ErrorKind::MalformedInput) => {
             codec_error(kind, msg.to_string())
         }
+        ErrorKind::OverlappingLock => OverlappingFileLockError::new_err(msg),
         // Not raised from Python (end of stream is a return value, handles and panics are C
         // matters, an interrupt re-raises the signal handler's exception): the root class,
         // with the C name in the message.

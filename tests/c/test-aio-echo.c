@@ -272,3 +272,137 @@ TEST_IMPL(aio_write_queue_cap) {
   t_aio_group_free(group);
   return 0;
 }
+
+/* The budget test's server side: read -> write -> read, its state in the attachment. */
+typedef struct {
+  nx_aio_socket_t *channel;
+  unsigned char buf[256];
+  size_t off, len;
+  int error;
+} budget_conn;
+
+static void budget_read_done(int64_t result, void *attachment);
+static void budget_written(int64_t result, void *attachment);
+static void budget_failed(int error, void *attachment);
+static const nx_completion_handler_t budget_read_handler = {budget_read_done, budget_failed};
+static const nx_completion_handler_t budget_write_handler = {budget_written, budget_failed};
+
+static void budget_read(budget_conn *conn) {
+  int rc = nx_aio_socket_read(conn->channel, conn->buf, sizeof(conn->buf), 0, conn,
+                              &budget_read_handler);
+  if (rc != 0)
+    t_store(&conn->error, rc);
+}
+
+static void budget_write(budget_conn *conn) {
+  int rc = nx_aio_socket_write(conn->channel, conn->buf + conn->off, conn->len - conn->off, 0,
+                               conn, &budget_write_handler);
+  if (rc != 0)
+    t_store(&conn->error, rc);
+}
+
+static void budget_read_done(int64_t result, void *attachment) {
+  budget_conn *conn = attachment;
+  if (result == NX_EOF)
+    return;
+  conn->off = 0;
+  conn->len = (size_t)result;
+  budget_write(conn);
+}
+
+static void budget_written(int64_t result, void *attachment) {
+  budget_conn *conn = attachment;
+  conn->off += (size_t)result;
+  if (conn->off < conn->len)
+    budget_write(conn);
+  else
+    budget_read(conn);
+}
+
+static void budget_failed(int error, void *attachment) {
+  budget_conn *conn = attachment;
+  if (error != NX_EASYNCCLOSE)
+    t_store(&conn->error, error);
+}
+
+static uint64_t loop_counter(nx_loop_t *loop, int which) {
+  uint64_t value = 0;
+  ASSERT_OK(nx_loop_counter(loop, which, &value));
+  return value;
+}
+
+/* One 64-byte request through a blocking client socket, and its echo back. */
+static void budget_exchange(int fd) {
+  unsigned char out[64], in[64];
+  size_t got = 0;
+  for (size_t i = 0; i < sizeof(out); i++)
+    out[i] = (unsigned char)i;
+  ASSERT_EQ(send(fd, out, sizeof(out), MSG_NOSIGNAL), (ssize_t)sizeof(out));
+  while (got < sizeof(in)) {
+    ssize_t n = recv(fd, in + got, sizeof(in) - got, 0);
+    ASSERT_GT(n, 0);
+    got += (size_t)n;
+  }
+  ASSERT_EQ(memcmp(in, out, sizeof(in)), 0);
+}
+
+/* A steady echo costs per request one recv, one send and about one epoll_wait: no epoll_ctl,
+ * no spinning, and no wake-up through the eventfd (the backend's counters). */
+TEST_IMPL(aio_echo_syscall_budget) {
+  enum { WARMUP = 20, N = 500 };
+  nx_loop_group_t *loops = NULL;
+  nx_loop_t *loop = NULL;
+  nx_aio_group_t *group = NULL;
+  nx_aio_server_socket_t *server;
+  nx_promise_t *accepted = NULL;
+  struct sockaddr_storage addr;
+  socklen_t len;
+  struct timeval limit = {T_LIMIT_MS / 1000, 0};
+  static budget_conn conn;
+  uint64_t waits, ctls, events, empty;
+  int fd;
+
+  memset(&conn, 0, sizeof(conn));
+  ASSERT_OK(nx_loop_group_new(1, &loops));
+  ASSERT_OK(nx_loop_group_next(loops, &loop));
+  ASSERT_OK(nx_aio_group_with_loop_group(loops, &group));
+  server = t_aio_listen(group, 16, &addr, &len);
+  ASSERT_OK(nx_aio_server_socket_accept_future(server, &accepted));
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)));
+  ASSERT_OK(connect(fd, (struct sockaddr *)&addr, len));
+  ASSERT_OK(nx_promise_wait(accepted, T_LIMIT_MS));
+  ASSERT_OK(nx_aio_server_socket_accept_take(accepted, &conn.channel));
+  ASSERT_OK(nx_promise_free(accepted));
+  ASSERT_OK(nx_aio_server_socket_free(server));
+  budget_read(&conn);
+
+  for (int i = 0; i < WARMUP; i++)
+    budget_exchange(fd);
+  waits = loop_counter(loop, NX_LOOP_COUNTER_EPOLL_WAITS);
+  ctls = loop_counter(loop, NX_LOOP_COUNTER_EPOLL_CTLS);
+  events = loop_counter(loop, NX_LOOP_COUNTER_BACKEND_EVENTS);
+  empty = loop_counter(loop, NX_LOOP_COUNTER_EMPTY_WAITS);
+  for (int i = 0; i < N; i++)
+    budget_exchange(fd);
+  ASSERT_EQ(loop_counter(loop, NX_LOOP_COUNTER_EPOLL_CTLS), ctls);
+  waits = loop_counter(loop, NX_LOOP_COUNTER_EPOLL_WAITS) - waits;
+  events = loop_counter(loop, NX_LOOP_COUNTER_BACKEND_EVENTS) - events;
+  /* Each request waits for its own readable edge: the counters do count. */
+  ASSERT_GE(waits, N / 2);
+  ASSERT_LE(waits, N + N / 10);
+  ASSERT_LE(loop_counter(loop, NX_LOOP_COUNTER_EMPTY_WAITS) - empty, N / 10);
+  ASSERT_GE(events, N / 2);
+  ASSERT_LE(events, N + N / 10);
+  ASSERT_EQ(t_load(&conn.error), 0);
+
+  ASSERT_OK(close(fd));
+  ASSERT_OK(nx_aio_socket_close(conn.channel));
+  ASSERT_OK(nx_aio_socket_free(conn.channel));
+  t_aio_group_free(group);
+  ASSERT_OK(nx_loop_group_shutdown_gracefully(loops, 0, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_await_termination(loops, T_LIMIT_MS));
+  ASSERT_OK(nx_loop_group_free(loops));
+  return 0;
+}

@@ -494,3 +494,57 @@ TEST_IMPL(aio_handler_calls_take_the_fast_path) {
   t_aio_group_free(group);
   return 0;
 }
+
+/* One family: a listener and a connection of `family` talk over its loopback address.
+ * Returns 0, or 1 if the host has no such family (no IPv6). */
+static int open_family_pair(nx_aio_group_t *group, int family) {
+  nx_aio_server_socket_t *server = NULL;
+  nx_aio_socket_t *client = NULL, *peer = NULL;
+  nx_promise_t *accepted = NULL, *connected = NULL;
+  struct sockaddr_storage addr, local;
+  socklen_t len = t_loopback(family, 0, &addr), local_len = sizeof(local);
+  int rc = nx_aio_server_socket_open_family(group, family, &server);
+  if (rc == -EAFNOSUPPORT)
+    return 1;
+  ASSERT_OK(rc);
+  rc = nx_aio_server_socket_bind(server, (struct sockaddr *)&addr, len, 16);
+  if (rc == -EADDRNOTAVAIL) { /* no ::1 */
+    ASSERT_OK(nx_aio_server_socket_free(server));
+    return 1;
+  }
+  ASSERT_OK(rc);
+  ASSERT_OK(nx_aio_server_socket_local_address(server, &addr, &len));
+  ASSERT_EQ(addr.ss_family, family);
+  ASSERT_OK(nx_aio_server_socket_accept_future(server, &accepted));
+  ASSERT_OK(nx_aio_socket_open_family(group, family, &client));
+  ASSERT_OK(nx_aio_socket_connect_future(client, (struct sockaddr *)&addr, len, T_LIMIT_MS,
+                                         &connected));
+  ASSERT_EQ(t_future_result(connected), 0);
+  ASSERT_OK(nx_aio_socket_local_address(client, &local, &local_len));
+  ASSERT_EQ(local.ss_family, family);
+  ASSERT_OK(nx_promise_wait(accepted, T_LIMIT_MS));
+  ASSERT_OK(nx_aio_server_socket_accept_take(accepted, &peer));
+  ASSERT_OK(nx_promise_free(accepted));
+  ASSERT_OK(nx_promise_free(connected));
+  ASSERT_OK(nx_aio_socket_free(client));
+  ASSERT_OK(nx_aio_socket_free(peer));
+  ASSERT_OK(nx_aio_server_socket_free(server));
+  return 0;
+}
+
+TEST_IMPL(aio_open_family) {
+  nx_aio_group_t *group = t_aio_group();
+  nx_aio_socket_t *channel = NULL;
+  nx_aio_server_socket_t *server = NULL;
+
+  ASSERT_EQ(open_family_pair(group, AF_INET), 0);
+  (void)open_family_pair(group, AF_INET6); /* skipped where the host has no IPv6 */
+  ASSERT_EQ(nx_aio_socket_open_family(group, AF_UNIX, &channel), NX_EINVAL);
+  ASSERT_EQ(nx_aio_server_socket_open_family(group, AF_UNIX, &server), NX_EINVAL);
+  ASSERT_EQ(nx_aio_socket_open_family(group, AF_INET, NULL), NX_EINVAL);
+  ASSERT_EQ(nx_aio_server_socket_open_family(NULL, AF_INET, &server), NX_EINVAL);
+  ASSERT_NULL(channel);
+  ASSERT_NULL(server);
+  t_aio_group_free(group);
+  return 0;
+}

@@ -349,11 +349,13 @@ TEST_ENTRY(aio_future_cancel)
 TEST_ENTRY(aio_socket_options)
 TEST_ENTRY(aio_accept_future_untaken)
 TEST_ENTRY(aio_handler_calls_take_the_fast_path)
+TEST_ENTRY(aio_open_family)
 
 /* test-aio-echo.c */
 TEST_ENTRY(aio_echo_1mib_scatter_gather)
 TEST_ENTRY(aio_reset_with_writes_queued)
 TEST_ENTRY(aio_write_queue_cap)
+TEST_ENTRY(aio_echo_syscall_budget)
 
 /* test-aio-group.c */
 TEST_ENTRY(aio_group_close_and_shutdown_in_handler)
@@ -370,3 +372,5 @@ TEST_ENTRY(aio_file_read_only_error)
 /* test-pipeline-local.c */
 TEST_ENTRY(pipeline_local_backpressure)
 TEST_ENTRY(pipeline_local_server_auto_read_gates_accepting)
+TEST_ENTRY(aio_file_full_disk_error)
+TEST_ENTRY(aio_file_overlapping_locks)

@@ -107,6 +107,12 @@ def test_read_only_file_reports_the_os_error(tmp_path: Path, group: nioxide.Asyn
         nioxide.AsynchronousFileChannel.open(path, "sideways", group=group)
 
 
+def test_full_disk_reports_the_os_error(group: nioxide.AsynchronousChannelGroup) -> None:
+    with nioxide.AsynchronousFileChannel.open("/dev/full", "write", group=group) as f:
+        error = f.write(b"0123456789abcdef", 0).exception(WAIT)
+        assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+
+
 def test_locks_between_two_channels(tmp_path: Path, group: nioxide.AsynchronousChannelGroup) -> None:
     path = tmp_path / "locked"
     with open_rw(path, group) as a, open_rw(path, group) as b:
@@ -130,6 +136,28 @@ def test_locks_between_two_channels(tmp_path: Path, group: nioxide.AsynchronousC
         kind, taken, attachment = recorder.wait()
         assert (kind, attachment) == ("completed", "x")
         taken.release()
+
+
+def test_overlapping_locks_on_one_channel(tmp_path: Path, group: nioxide.AsynchronousChannelGroup) -> None:
+    with open_rw(tmp_path / "overlap", group) as f:
+        first = f.try_lock(10, 10, True)
+        assert first is not None
+        for position, size, shared in ((15, 1, True), (0, 11, False), (0, 0, False)):
+            with pytest.raises(nioxide.OverlappingFileLockError):
+                f.try_lock(position, size, shared)
+        with pytest.raises(nioxide.OverlappingFileLockError):
+            f.lock(19, 5)
+        with pytest.raises(nioxide.OverlappingFileLockError):
+            f.lock(19, 5, False, None, Recorder())
+        after = f.try_lock(20, 5)  # adjacent: no overlap
+        assert after is not None
+        first.release()  # gives the region back
+        again = f.lock(12, 2).result(WAIT)
+        again.release()
+        after.release()
+        whole = f.try_lock()
+        assert whole is not None
+        whole.release()
 
 
 def test_lock_in_another_process(tmp_path: Path, group: nioxide.AsynchronousChannelGroup) -> None:

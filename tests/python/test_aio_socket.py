@@ -542,3 +542,121 @@ def test_close_with_a_connect_pending(group: nioxide.AsynchronousChannelGroup) -
         finally:
             for s in fillers:
                 s.close()
+
+
+def test_handler_forms_and_their_failed(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    client, accepted = pair
+
+    class NoFailed:
+        def completed(self, result: Any, attachment: Any) -> None:
+            pass
+
+    class NotCallable:
+        failed = 3
+
+        def completed(self, result: Any, attachment: Any) -> None:
+            pass
+
+    class OwnFailed:
+        """`failed` is the instance's own attribute, not a method of the class."""
+
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+            self.failed = lambda exc, attachment: self.seen.append((type(exc), attachment))
+
+        def completed(self, result: Any, attachment: Any) -> None:
+            self.seen.append(("completed", result))
+
+    for bad in (NoFailed(), NotCallable(), (print,), (print, 3)):
+        with pytest.raises(TypeError):
+            accepted.read(bytearray(4), None, bad)  # type: ignore[arg-type]
+    # None of those started a read; a class method `failed` runs on failure.
+    read = Recorder()
+    accepted.read(bytearray(4), "a", read)
+    accepted.close()
+    kind, exc, attachment = read.wait()
+    assert (kind, attachment) == ("failed", "a")
+    assert isinstance(exc, nioxide.AsynchronousCloseError)
+    own = OwnFailed()
+    client.read(bytearray(4), "b", own)  # type: ignore[arg-type]
+    client.close()
+    deadline = WAIT
+    while not own.seen and deadline > 0:
+        threading.Event().wait(0.01)
+        deadline -= 0.01
+    assert own.seen == [(nioxide.AsynchronousCloseError, "b")]
+
+
+class _Echo:
+    """The server's chain read -> write -> read, its state in the attachment."""
+
+    def __init__(self, channel: nioxide.AsynchronousSocketChannel) -> None:
+        self.channel = channel
+        self.buf = bytearray(256)
+        self.read = _EchoRead()
+        self.write = _EchoWrite()
+
+    def start(self) -> None:
+        self.channel.read(self.buf, self, self.read)
+
+
+class _EchoRead:
+    def completed(self, result: int, echo: _Echo) -> None:
+        if result > 0:
+            echo.channel.write_all(memoryview(echo.buf)[:result], echo, echo.write)
+
+    def failed(self, exc: BaseException, echo: _Echo) -> None:
+        pass
+
+
+class _EchoWrite:
+    def completed(self, result: int, echo: _Echo) -> None:
+        echo.start()
+
+    def failed(self, exc: BaseException, echo: _Echo) -> None:
+        pass
+
+
+def test_a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request(
+    group: nioxide.AsynchronousChannelGroup,
+) -> None:
+    server = nioxide.AsynchronousServerSocketChannel.open(group)
+    server.bind(("127.0.0.1", 0))
+    accepted = server.accept()
+    client = socket.create_connection(server.local_address, timeout=WAIT)
+    peer = accepted.result(WAIT)
+    server.close()
+    try:
+        _Echo(peer).start()
+        message = bytes(range(64))
+
+        def exchange() -> None:
+            client.sendall(message)
+            got = b""
+            while len(got) < len(message):
+                more = client.recv(len(message) - len(got))
+                assert more, "the echo server closed"
+                got += more
+            assert got == message
+
+        for _ in range(20):
+            exchange()
+        loop = group.loops[0]
+        before = loop.counters()
+        n = 300
+        for _ in range(n):
+            exchange()
+        after = loop.counters()
+    finally:
+        client.close()
+        peer.close()
+    assert after["epoll_ctls"] == before["epoll_ctls"], "no epoll_ctl per request"
+    waits = after["epoll_waits"] - before["epoll_waits"]
+    # Each request waits for its own readable edge: the counters do count.
+    assert n // 2 <= waits <= n + n // 10, f"{waits} epoll_waits for {n} requests"
+    assert after["empty_waits"] - before["empty_waits"] <= n // 10, "the loop does not spin"
+    # One readiness event per request: no wake-up through the eventfd besides.
+    events = after["backend_events"] - before["backend_events"]
+    assert n // 2 <= events <= n + n // 10, f"{events} events for {n} requests"

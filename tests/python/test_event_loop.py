@@ -166,7 +166,17 @@ def test_loop_basics(loop: nioxide.EventLoop) -> None:
     assert 0 <= loop.now() <= loop.time() < 60
     assert not loop.is_library_driven() and not loop.is_shutting_down()
     assert set(loop.counters()) == {
-        "turns", "events", "tasks_run", "timers_fired", "wait_ns", "panics", "unhandled_exceptions"
+        "turns",
+        "events",
+        "tasks_run",
+        "timers_fired",
+        "wait_ns",
+        "panics",
+        "unhandled_exceptions",
+        "epoll_waits",
+        "epoll_ctls",
+        "backend_events",
+        "empty_waits",
     }
     loop.execute(lambda: None)
     loop.run()

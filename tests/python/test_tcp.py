@@ -674,6 +674,7 @@ KINDS = {
     "WriteQueueFullError": ("NX_EQUEUEFULL", ()),
     "DirectionDisabledError": ("NX_EDISABLED", (RuntimeError,)),
     "ShutdownChannelGroupError": ("NX_EGROUPSHUTDOWN", (RuntimeError,)),
+    "OverlappingFileLockError": ("NX_EOVERLAPPINGLOCK", (RuntimeError,)),
     "InvalidArgumentError": ("NX_EINVAL", (ValueError,)),
     "ChannelShutdownError": ("NX_ESHUTDOWN", (builtins.BrokenPipeError, nioxide.ClosedChannelError)),
     "TimeoutError": ("NX_ETIMEDOUT", (builtins.TimeoutError, nioxide.NioxideOSError)),

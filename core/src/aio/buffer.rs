@@ -110,8 +110,12 @@ impl IoBufs {
     }
 
     /// The total length of the regions.
+    #[inline]
     pub fn total_len(&self) -> usize {
-        self.regions().iter().map(|r| r.len).sum()
+        match &self.regions {
+            Regions::One(one) => one.len,
+            Regions::Many(many) => many.iter().map(|r| r.len).sum(),
+        }
     }
 
     /// The regions as slices to read into. The caller must be the one operation that
@@ -174,6 +178,7 @@ impl IoBufs {
     }
 
     /// Lets go of the memory: drops the keep-alive owner now.
+    #[inline]
     pub(crate) fn release(self) {
         drop(self.owner);
     }

@@ -10,8 +10,10 @@
 //! **Locks** are `F_OFD_SETLK` locks: owned by the open file description, so two channels on
 //! one file conflict also within one process. A lock that must wait never occupies a pool
 //! thread: the channel's loop retries the non-blocking request on a timer, backing off from
-//! 1 ms to 50 ms. Two requests on the same channel do not conflict (the kernel merges them),
-//! unlike Java's `OverlappingFileLockException`.
+//! 1 ms to 50 ms. On one channel, as in Java, a lock whose region overlaps one the channel
+//! holds or waits for is refused at the call with [`ErrorKind::OverlappingLock`] (Java's
+//! `OverlappingFileLockException`), where the kernel would merge the two into one lock that
+//! the first release would end.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -234,8 +236,17 @@ struct FileInner {
     member: OnceLock<u64>,
     closed: AtomicBool,
     pending: Mutex<PendingOps>,
+    /// The regions of the locks held or waited for through this channel.
+    locks: Mutex<LockTable>,
     /// Where the C or Python layer keeps its own object for the channel.
     binding: crate::channel::Binding,
+}
+
+/// The locked regions of one channel, each `[start, end)` under its claim number.
+#[derive(Default)]
+struct LockTable {
+    next: u64,
+    regions: Vec<(u64, u64, u64)>,
 }
 
 #[derive(Default)]
@@ -291,6 +302,7 @@ impl AsynchronousFileChannel {
             member: OnceLock::new(),
             closed: AtomicBool::new(false),
             pending: Mutex::new(PendingOps::default()),
+            locks: Mutex::new(LockTable::default()),
             binding: Default::default(),
         });
         match group.join(inner.clone()) {
@@ -417,7 +429,8 @@ impl AsynchronousFileChannel {
     /// channel closes first.
     ///
     /// # Errors
-    /// At the call: `Closed`, `Rejected` (the loop refuses the retry timer).
+    /// At the call: `OverlappingLock` (this channel holds or waits for a lock overlapping the
+    /// region), `Closed`, `Rejected` (the loop refuses the retry timer).
     pub fn lock(
         &self,
         position: u64,
@@ -443,6 +456,7 @@ impl AsynchronousFileChannel {
     /// held by another open file description.
     ///
     /// # Errors
+    /// `OverlappingLock` (this channel holds or waits for a lock overlapping the region),
     /// `Closed`, OS errors.
     pub fn try_lock(&self, position: u64, size: u64, shared: bool) -> Result<Option<FileLock>> {
         let call = self.inner.enter()?;
@@ -451,10 +465,20 @@ impl AsynchronousFileChannel {
         } else {
             LockKind::Exclusive
         };
-        if !sysfile::ofd_lock(call.fd(), kind, position, size)? {
-            return Ok(None);
+        let claim = self.inner.claim(position, size)?;
+        match sysfile::ofd_lock(call.fd(), kind, position, size) {
+            Ok(true) => Ok(Some(FileLock::new(
+                &self.inner,
+                claim,
+                position,
+                size,
+                shared,
+            ))),
+            held_or_failed => {
+                self.inner.unclaim(claim);
+                held_or_failed.map(|_| None)
+            }
         }
-        Ok(Some(FileLock::new(&self.inner, position, size, shared)))
     }
 
     /// Closes the channel (idempotent; returns once no system call of a pending operation
@@ -473,6 +497,36 @@ impl FileInner {
             return Err(ErrorKind::Closed.into());
         }
         self.fd.enter().ok_or_else(|| ErrorKind::Closed.into())
+    }
+
+    /// Claims the region of a lock about to be taken through this channel (size 0: to the
+    /// end of the file, however it grows); the claim number is what it is given back with.
+    ///
+    /// # Errors
+    /// `OverlappingLock`: a lock held or waited for through this channel overlaps it.
+    fn claim(&self, position: u64, size: u64) -> Result<u64> {
+        let end = if size == 0 {
+            u64::MAX
+        } else {
+            position.saturating_add(size)
+        };
+        let mut table = lock(&self.locks);
+        if table
+            .regions
+            .iter()
+            .any(|&(_, start, stop)| position < stop && start < end)
+        {
+            return Err(ErrorKind::OverlappingLock.into());
+        }
+        table.next += 1;
+        let claim = table.next;
+        table.regions.push((claim, position, end));
+        Ok(claim)
+    }
+
+    /// Gives a claimed region back (its lock was released, or never taken).
+    fn unclaim(&self, claim: u64) {
+        lock(&self.locks).regions.retain(|&(id, _, _)| id != claim);
     }
 
     /// Records a pending operation; `None` once closed.
@@ -614,24 +668,27 @@ impl FileInner {
         } else {
             LockKind::Exclusive
         };
-        let held = {
+        let (claim, held) = {
             let call = self.enter()?;
-            sysfile::ofd_lock(call.fd(), kind, position, size)
+            let claim = self.claim(position, size)?;
+            (claim, sysfile::ofd_lock(call.fd(), kind, position, size))
         };
         let op = Op::new(0, None, handler);
         match held {
             Ok(true) => {
-                let lock = FileLock::new(self, position, size, shared);
+                let lock = FileLock::new(self, claim, position, size, shared);
                 deliver_later(&self.event_loop, move || op.finish(Ok(lock)));
                 Ok(())
             }
             Err(e) => {
+                self.unclaim(claim);
                 deliver_later(&self.event_loop, move || op.finish(Err(e)));
                 Ok(())
             }
             Ok(false) => {
                 let slot = Arc::new(Mutex::new(Some(op)));
                 let Some(id) = self.record(&slot) else {
+                    self.unclaim(claim);
                     if let Some(op) = lock(&slot).take() {
                         op.abandon();
                     }
@@ -641,6 +698,7 @@ impl FileInner {
                     inner: Arc::downgrade(self),
                     slot: slot.clone(),
                     id,
+                    claim,
                     kind,
                     position,
                     size,
@@ -648,6 +706,7 @@ impl FileInner {
                 };
                 if let Err(e) = waiting.retry_after(LOCK_RETRY_FIRST) {
                     self.forget(id);
+                    self.unclaim(claim);
                     if let Some(op) = lock(&slot).take() {
                         op.abandon();
                     }
@@ -689,6 +748,8 @@ struct WaitingLock {
     inner: Weak<FileInner>,
     slot: Arc<Mutex<Option<Op<FileLock>>>>,
     id: u64,
+    /// The region's claim on the channel (given back unless the lock is taken).
+    claim: u64,
     kind: LockKind,
     position: u64,
     size: u64,
@@ -721,6 +782,7 @@ impl WaitingLock {
         };
         let mut slot = lock(&self.slot);
         if slot.is_none() {
+            inner.unclaim(self.claim);
             return; // failed by a close
         }
         let outcome = match inner.enter() {
@@ -733,22 +795,32 @@ impl WaitingLock {
                 let next = (delay * 2).min(LOCK_RETRY_MAX);
                 let failed = {
                     let slot = self.slot.clone();
-                    let id = self.id;
+                    let (id, claim) = (self.id, self.claim);
                     match self.retry_after(next) {
                         Ok(()) => None,
-                        Err(e) => Some((slot, id, e)),
+                        Err(e) => Some((slot, id, claim, e)),
                     }
                 };
-                if let Some((slot, id, e)) = failed {
+                if let Some((slot, id, claim, e)) = failed {
                     inner.forget(id);
+                    inner.unclaim(claim);
                     if let Some(op) = lock(&slot).take() {
                         op.finish(Err(e));
                     }
                 }
                 return;
             }
-            Ok(true) => Ok(FileLock::new(&inner, self.position, self.size, self.shared)),
-            Err(e) => Err(e),
+            Ok(true) => Ok(FileLock::new(
+                &inner,
+                self.claim,
+                self.position,
+                self.size,
+                self.shared,
+            )),
+            Err(e) => {
+                inner.unclaim(self.claim);
+                Err(e)
+            }
         };
         let op = slot.take();
         drop(slot);
@@ -764,6 +836,8 @@ impl WaitingLock {
 #[derive(Debug)]
 pub struct FileLock {
     channel: Weak<FileInner>,
+    /// The region's claim on its channel, given back at release.
+    claim: u64,
     position: u64,
     size: u64,
     shared: bool,
@@ -771,9 +845,16 @@ pub struct FileLock {
 }
 
 impl FileLock {
-    fn new(channel: &Arc<FileInner>, position: u64, size: u64, shared: bool) -> FileLock {
+    fn new(
+        channel: &Arc<FileInner>,
+        claim: u64,
+        position: u64,
+        size: u64,
+        shared: bool,
+    ) -> FileLock {
         FileLock {
             channel: Arc::downgrade(channel),
+            claim,
             position,
             size,
             shared,
@@ -819,7 +900,11 @@ impl FileLock {
         let Ok(call) = channel.enter() else {
             return Ok(());
         };
-        sysfile::ofd_lock(call.fd(), LockKind::Unlock, self.position, self.size).map(drop)
+        let released = sysfile::ofd_lock(call.fd(), LockKind::Unlock, self.position, self.size);
+        // The region is this channel's to lock again (also if the unlock failed: the lock
+        // counts as released either way, as `released` says).
+        channel.unclaim(self.claim);
+        released.map(drop)
     }
 }
 

@@ -26,10 +26,12 @@
 //! - **Never inside the call.** Handlers run on the channel's loop thread (file handlers too),
 //!   never inside the call that started the operation. On the loop's thread, a socket call
 //!   tries the I/O at once only when the channel's readiness cache says it is ready, and a
-//!   result known then is delivered by a task the call queues on the loop (the task queue's
-//!   rule: a task queued by an I/O or timer callback runs in the same turn's last phase, one
-//!   queued by a task in the next turn): a socket's read or write waits in its direction's
-//!   slot for the channel's delivery task, with no allocation. Results found by the loop's
+//!   result known then waits in the channel's parked slot (no allocation) until the current
+//!   callback has returned, in the same turn: when that callback is the channel's own I/O
+//!   event (a handler chain such as read → write → read), the event reports it as its last
+//!   step, with no task; otherwise a delivery task the call queues on the loop reports it
+//!   (the task queue's rule: a task queued by an I/O or timer callback runs in the same
+//!   turn's last phase, one queued by a task in the next turn). Results found by the loop's
 //!   own I/O events run their handlers directly from the event.
 //! - **Borrowed memory** ([`IoBufs`]) is used only until the operation's outcome is decided:
 //!   its keep-alive owner is dropped right before the handler starts (or the future
@@ -181,6 +183,7 @@ mod server;
 mod socket;
 mod write_queue;
 
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use buffer::{IoBuf, IoBufs, SharedBuf};
@@ -247,6 +250,7 @@ impl<V> Handler<V> {
     }
 
     /// Runs the handler with `result`.
+    #[inline]
     pub(crate) fn call(self, result: Result<V>) {
         match self.0 {
             HandlerRepr::Boxed(f) => f(result),
@@ -266,16 +270,16 @@ pub enum ReadOutcome {
     EndOfStream,
 }
 
-/// One started operation: its handler, the memory it borrows, and its timeout's deadline.
-/// Finished exactly once: by [`finish`](Op::finish), or, if it is dropped unfinished (a
-/// shutdown dropped the task that carried it), with `AsyncClose` on the dropping thread.
+/// One started operation: its handler and the memory it borrows (kept small: it moves
+/// between slots on every operation). Finished exactly once: by [`finish`](Op::finish), or,
+/// if it is dropped unfinished (a shutdown dropped the task that carried it), with
+/// `AsyncClose` on the dropping thread.
 pub(crate) struct Op<V> {
-    /// Which operation of its direction this is (timeouts and cancels name it).
+    /// Which operation of its direction this is (cancels name it).
     pub(crate) seq: u64,
     pub(crate) bufs: Option<IoBufs>,
-    handler: Option<Handler<V>>,
-    /// When a timeout fails it (its direction's reusable timer looks at it then).
-    pub(crate) deadline: Option<std::time::Instant>,
+    /// Taken out only by `finish`, `abandon` or `drop`, each of which ends the operation.
+    handler: ManuallyDrop<Handler<V>>,
 }
 
 impl<V> Op<V> {
@@ -283,42 +287,54 @@ impl<V> Op<V> {
         Op {
             seq,
             bufs,
-            handler: Some(handler),
-            deadline: None,
+            handler: ManuallyDrop::new(handler),
         }
     }
 
     /// Reports `result`: lets go of the memory, then runs the handler.
-    pub(crate) fn finish(mut self, result: Result<V>) {
-        if let Some(bufs) = self.bufs.take() {
+    pub(crate) fn finish(self, result: Result<V>) {
+        let (bufs, handler) = self.into_parts();
+        if let Some(bufs) = bufs {
             bufs.release();
         }
-        if let Some(handler) = self.handler.take() {
-            handler.call(result);
-        }
+        handler.call(result);
     }
 
     /// Gives back what the operation holds without running its handler (a call that fails
     /// before the operation started).
-    pub(crate) fn abandon(mut self) {
-        self.handler = None;
-        if let Some(bufs) = self.bufs.take() {
+    pub(crate) fn abandon(self) {
+        let (bufs, handler) = self.into_parts();
+        drop(handler);
+        if let Some(bufs) = bufs {
             bufs.release();
+        }
+    }
+
+    /// The operation's memory and handler, taken apart without `Drop` (which would report
+    /// the operation).
+    fn into_parts(self) -> (Option<IoBufs>, Handler<V>) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: each field that owns something is moved out once, and `this` is never
+        // used or dropped afterwards (`seq` is a plain value).
+        unsafe {
+            (
+                std::ptr::read(&this.bufs),
+                ManuallyDrop::take(&mut this.handler),
+            )
         }
     }
 }
 
 impl<V> Drop for Op<V> {
     fn drop(&mut self) {
-        if self.handler.is_some() {
-            let handler = self.handler.take();
-            if let Some(bufs) = self.bufs.take() {
-                bufs.release();
-            }
-            if let Some(handler) = handler {
-                handler.call(Err(ErrorKind::AsyncClose.into()));
-            }
+        // Only an operation dropped unfinished gets here: `finish` and `abandon` take it
+        // apart without `Drop`.
+        // SAFETY: the handler is taken out once, here; `self` is gone afterwards.
+        let handler = unsafe { ManuallyDrop::take(&mut self.handler) };
+        if let Some(bufs) = self.bufs.take() {
+            bufs.release();
         }
+        handler.call(Err(ErrorKind::AsyncClose.into()));
     }
 }
 

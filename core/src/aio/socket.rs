@@ -11,10 +11,13 @@
 //! sits under its own lock, which an I/O attempt holds: a cancel from another thread waits
 //! for the attempt in progress, so memory the operation borrowed is never touched after its
 //! outcome is decided.
+//!
+//! Per connection the channel keeps only what an idle connection with a read pending needs;
+//! the connect state and the timeout timers are made on first use.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -49,18 +52,48 @@ struct SocketInner {
     life: Life,
     read: Mutex<ReadSide>,
     write: Mutex<WriteSide>,
+    /// What a connection needs only once it connects or times an operation, made on first
+    /// use: an accepted connection without timeouts never pays for it.
+    rare: OnceLock<Box<Rare>>,
+    /// An operation of either direction that finished inside its call, waiting to be
+    /// reported (one slot for both: a second result meanwhile gets a task of its own). Locked
+    /// after a direction's lock, never before.
+    parked: Mutex<Option<ParkedOp>>,
+    /// How the operation parked in `parked` will be reported: [`NO_DELIVERY`]
+    /// (none parked), [`DELIVERY_TASK`] (a delivery task is queued on the loop) or
+    /// [`DELIVERY_INLINE`] (the loop's event callback under way reports them once its own
+    /// handlers have run). Written on the loop's thread only (or, for a loop that has
+    /// terminated, by the thread that drops its tasks).
+    delivery: AtomicU8,
+    /// Set while the loop's event callback for this channel runs: a result parked meanwhile
+    /// is reported at the end of that callback, from the channel itself, with no task.
+    /// Touched on the loop's thread only.
+    in_event: AtomicBool,
+    /// Whether the write direction has something for the loop's write events to do (a raw
+    /// write, queued writes, a requested shutdown). Written under the write lock; read
+    /// without it by the event callback, which skips the write direction when it is clear
+    /// (a call from another thread that stores a write also queues a task that looks).
+    write_waiting: AtomicBool,
+}
+
+/// [`SocketInner::delivery`]: nothing parked.
+const NO_DELIVERY: u8 = 0;
+/// [`SocketInner::delivery`]: the delivery task is queued on the loop.
+const DELIVERY_TASK: u8 = 1;
+/// [`SocketInner::delivery`]: the event callback under way delivers.
+const DELIVERY_INLINE: u8 = 2;
+
+/// The state of a connection that most connections never use (see [`SocketInner::rare`]).
+struct Rare {
     connect: Mutex<ConnectSide>,
     /// Each direction's reusable timeout timer ([`READ`], [`WRITE`], [`CONNECT`]), made on
     /// its first timed operation. It is not stopped when an operation finishes: when it fires
     /// it fails the pending operation whose deadline has passed, or re-arms for the pending
     /// one's deadline, so a timed operation costs one re-arm and no allocation.
     timers: [OnceLock<LoopTimer>; 3],
-    /// Whether the delivery task (which reports the operations parked in the directions'
-    /// slots) is queued on the loop.
-    delivery_queued: AtomicBool,
 }
 
-/// The directions, as indices of [`SocketInner::timers`].
+/// The directions, as indices of [`Rare::timers`].
 const READ: usize = 0;
 const WRITE: usize = 1;
 const CONNECT: usize = 2;
@@ -68,10 +101,10 @@ const CONNECT: usize = 2;
 #[derive(Default)]
 struct ReadSide {
     pending: Option<Op<ReadOutcome>>,
+    /// When a timeout fails the pending read (its direction's reusable timer looks at it).
+    deadline: Option<Instant>,
     disabled: bool,
     seq: u64,
-    /// A read that finished inside its call, for the delivery task.
-    done: Option<Parked<ReadOutcome>>,
     /// Reads finished inside their calls and not yet reported: while there are any, the
     /// loop's events finish no later read (it would report first).
     undelivered: u32,
@@ -80,6 +113,8 @@ struct ReadSide {
 struct WriteSide {
     /// A pending raw write (`write`).
     raw: Option<Op<usize>>,
+    /// When a timeout fails the pending raw write.
+    deadline: Option<Instant>,
     /// Writes of `write_all`, in order.
     queue: WriteQueue,
     disabled: bool,
@@ -91,8 +126,6 @@ struct WriteSide {
     /// The slices of one `sendmsg`: empty between sends, its allocation kept while writes
     /// are queued and let go once the queue is empty.
     scratch: Vec<IoSlice<'static>>,
-    /// A write that finished inside its call, for the delivery task.
-    done: Option<Parked<usize>>,
     /// Writes finished inside their calls and not yet reported (see `ReadSide`).
     undelivered: u32,
 }
@@ -105,6 +138,8 @@ unsafe impl Send for WriteSide {}
 #[derive(Default)]
 struct ConnectSide {
     pending: Option<Op<()>>,
+    /// When a timeout fails the pending connect.
+    deadline: Option<Instant>,
     seq: u64,
 }
 
@@ -117,8 +152,14 @@ const WRITE_READY: u32 = WRITABLE | ERROR;
 type Done<V> = Vec<(Op<V>, Result<V>)>;
 
 /// An operation that finished inside the call that started it, with its result, waiting in
-/// its direction's slot for the channel's delivery task.
+/// the channel's parked slot to be reported.
 type Parked<V> = (Op<V>, Result<V>);
+
+/// A parked read or write.
+enum ParkedOp {
+    Read(Parked<ReadOutcome>),
+    Write(Parked<usize>),
+}
 
 impl std::fmt::Debug for AsynchronousSocketChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,18 +230,20 @@ impl AsynchronousSocketChannel {
                     read: Mutex::new(ReadSide::default()),
                     write: Mutex::new(WriteSide {
                         raw: None,
+                        deadline: None,
                         queue: WriteQueue::new(),
                         disabled: false,
                         failed: None,
                         shutdown_requested: false,
                         seq: 0,
                         scratch: Vec::new(),
-                        done: None,
                         undelivered: 0,
                     }),
-                    connect: Mutex::new(ConnectSide::default()),
-                    timers: Default::default(),
-                    delivery_queued: AtomicBool::new(false),
+                    rare: OnceLock::new(),
+                    parked: Mutex::new(None),
+                    delivery: AtomicU8::new(NO_DELIVERY),
+                    in_event: AtomicBool::new(false),
+                    write_waiting: AtomicBool::new(false),
                 })
             },
         )?;
@@ -417,9 +460,9 @@ impl SocketInner {
         Ok(promise)
     }
 
-    /// After an operation was parked (`overflow` is `None`): makes sure the delivery task is
-    /// queued. A second result of the same direction before the task ran (`overflow`) is
-    /// delivered by a task of its own, queued after it.
+    /// After an operation was parked (`overflow` is `None`): makes sure it will be reported,
+    /// by the channel's event callback under way or else by the delivery task. A result that
+    /// found the slot taken (`overflow`) is delivered by a task of its own, queued after.
     fn deliver_parked_later<V: Send + 'static>(
         self: &Arc<Self>,
         dir: usize,
@@ -429,9 +472,18 @@ impl SocketInner {
             self.report_later(dir, op, result);
             return;
         }
-        if self.delivery_queued.swap(true, Ordering::AcqRel) {
+        // Only the loop's thread parks (and it alone reads and writes these flags while the
+        // loop runs), so plain loads and stores do.
+        if self.delivery.load(Ordering::Acquire) != NO_DELIVERY {
             return;
         }
+        if self.in_event.load(Ordering::Relaxed) {
+            // The event callback under way reports it once its handlers have run: after the
+            // current callback, in the same turn, with no task.
+            self.delivery.store(DELIVERY_INLINE, Ordering::Release);
+            return;
+        }
+        self.delivery.store(DELIVERY_TASK, Ordering::Release);
         let data = [Arc::into_raw(self.clone()) as usize, 0, 0, 0];
         // SAFETY: the data is an `Arc<SocketInner>` (which may cross threads), taken back
         // once by whichever of the two functions runs.
@@ -454,22 +506,24 @@ impl SocketInner {
         });
     }
 
-    /// The delivery task: reports the parked read, then the parked write. A panicking
-    /// handler does not keep the other from running.
+    /// The delivery (a task, or the end of the event callback): reports the parked
+    /// operation; its direction then goes on.
     fn deliver_parked(&self) {
         // Cleared before the slots are looked at: a result parked from now on queues a new
         // task, or is taken here.
-        self.delivery_queued.store(false, Ordering::Release);
-        let read = lock(&self.read).done.take();
-        let write = lock(&self.write).done.take();
+        self.delivery.store(NO_DELIVERY, Ordering::Release);
+        let parked = lock(&self.parked).take();
         let mut panic = None;
-        if let Some((op, result)) = read {
-            run_caught(&mut panic, || op.finish(result));
-            self.after_delivery(READ, 1, &mut panic);
-        }
-        if let Some((op, result)) = write {
-            run_caught(&mut panic, || op.finish(result));
-            self.after_delivery(WRITE, 1, &mut panic);
+        match parked {
+            Some(ParkedOp::Read((op, result))) => {
+                run_caught(&mut panic, || op.finish(result));
+                self.after_delivery(READ, 1, &mut panic);
+            }
+            Some(ParkedOp::Write((op, result))) => {
+                run_caught(&mut panic, || op.finish(result));
+                self.after_delivery(WRITE, 1, &mut panic);
+            }
+            None => {}
         }
         resume(panic);
     }
@@ -488,18 +542,51 @@ impl SocketInner {
         // never completes after its timeout); otherwise the readiness cache says whether it
         // can go on.
         if dir == READ {
-            let (caught_up, overdue) = count_reported(&self.read, n, |s| {
-                (&mut s.undelivered, &mut s.pending, &mut s.disabled)
-            });
-            go_on(panic, caught_up, overdue, || {
-                self.poll_read().into_iter().collect()
+            catch_up(&self.read, n, panic, ReadSide::counted, |side, panic| {
+                if let Some((op, result)) = self.poll_read_locked(side) {
+                    run_caught(panic, || op.finish(result));
+                }
             });
         } else {
-            let (caught_up, overdue) = count_reported(&self.write, n, |s| {
-                (&mut s.undelivered, &mut s.raw, &mut s.disabled)
+            catch_up(&self.write, n, panic, WriteSide::counted, |side, panic| {
+                if side.raw.is_none() && side.queue.is_empty() && !side.shutdown_requested {
+                    return; // nothing held back
+                }
+                let done = self.poll_write_locked(side);
+                if !done.is_empty() {
+                    run_caught(panic, || finish_all(done));
+                }
             });
-            go_on(panic, caught_up, overdue, || self.poll_write());
         }
+    }
+
+    /// Puts a result known inside its call into the parked slot (counting it as not yet
+    /// reported in its direction, whose lock the caller holds); gives it back if the slot
+    /// is taken.
+    fn park<V>(
+        &self,
+        undelivered: &mut u32,
+        op: Op<V>,
+        result: Result<V>,
+        wrap: fn(Parked<V>) -> ParkedOp,
+    ) -> Option<Parked<V>> {
+        *undelivered += 1;
+        let mut slot = lock(&self.parked);
+        if slot.is_some() {
+            return Some((op, result));
+        }
+        *slot = Some(wrap((op, result)));
+        None
+    }
+
+    /// The connection's rarely used state, made on first use.
+    fn rare(&self) -> &Rare {
+        self.rare.get_or_init(|| {
+            Box::new(Rare {
+                connect: Mutex::new(ConnectSide::default()),
+                timers: Default::default(),
+            })
+        })
     }
 
     fn on_loop(&self) -> bool {
@@ -526,30 +613,41 @@ impl SocketInner {
         Ok(())
     }
 
-    /// Gives `op` a deadline `timeout` from now and arms direction `dir`'s timer for it
-    /// (making the timer on the direction's first timed operation). Called under the
-    /// direction's lock, so nobody else makes that timer meanwhile.
+    /// Arms direction `dir`'s timer for an operation with `timeout` (making the timer on the
+    /// direction's first timed operation) and returns the operation's deadline (`None` for
+    /// no timeout), which the caller stores with the operation. Called under the direction's
+    /// lock, so nobody else makes that timer meanwhile.
     ///
     /// # Errors
     /// `Rejected` (the loop is shutting down and this is not its thread), `Forked`.
-    fn arm_timeout<V>(
+    #[inline(always)]
+    fn arm_timeout(
         self: &Arc<Self>,
         dir: usize,
-        timeout: Duration,
-        op: &mut Op<V>,
-    ) -> Result<()> {
-        if self.timers[dir].get().is_none() {
+        timeout: Option<Duration>,
+    ) -> Result<Option<Instant>> {
+        match super::timeout_of(timeout) {
+            None => Ok(None),
+            Some(timeout) => self.arm_timer(dir, timeout).map(Some),
+        }
+    }
+
+    /// [`arm_timeout`](Self::arm_timeout) for an operation that has a timeout.
+    fn arm_timer(self: &Arc<Self>, dir: usize, timeout: Duration) -> Result<Instant> {
+        let timers = &self.rare().timers;
+        if timers[dir].get().is_none() {
             let weak = Arc::downgrade(self);
             let made = self.life.event_loop.timer(move |_, _| {
                 if let Some(inner) = weak.upgrade() {
                     inner.timeout_fired(dir);
                 }
             })?;
-            let _ = self.timers[dir].set(made);
+            let _ = timers[dir].set(made);
         }
-        let timer = self.timers[dir].get().ok_or(ErrorKind::Closed)?;
-        op.deadline = Some(Instant::now() + timeout);
-        timer.start(timeout, Duration::ZERO)
+        let timer = timers[dir].get().ok_or(ErrorKind::Closed)?;
+        let deadline = Instant::now() + timeout;
+        timer.start(timeout, Duration::ZERO)?;
+        Ok(deadline)
     }
 
     /// Direction `dir`'s timer fired (on the loop's thread): the pending operation fails with
@@ -564,7 +662,8 @@ impl SocketInner {
                     if side.undelivered > 0 {
                         return;
                     }
-                    let op = self.take_due(dir, &mut side.pending);
+                    let deadline = side.deadline;
+                    let op = self.take_due(dir, &mut side.pending, deadline);
                     side.disabled |= op.is_some();
                     op
                 };
@@ -578,7 +677,8 @@ impl SocketInner {
                     if side.undelivered > 0 {
                         return;
                     }
-                    let op = self.take_due(dir, &mut side.raw);
+                    let deadline = side.deadline;
+                    let op = self.take_due(dir, &mut side.raw, deadline);
                     side.disabled |= op.is_some();
                     op
                 };
@@ -587,7 +687,11 @@ impl SocketInner {
                 }
             }
             _ => {
-                let op = self.take_due(dir, &mut lock(&self.connect).pending);
+                let op = {
+                    let mut side = lock(&self.rare().connect);
+                    let deadline = side.deadline;
+                    self.take_due(dir, &mut side.pending, deadline)
+                };
                 if let Some(op) = op {
                     self.life.closed.store(true, Ordering::Release);
                     self.channel.close();
@@ -599,11 +703,17 @@ impl SocketInner {
 
     /// The operation in `slot` if its deadline has passed; if its deadline is still ahead,
     /// the timer is re-armed for it.
-    fn take_due<V>(&self, dir: usize, slot: &mut Option<Op<V>>) -> Option<Op<V>> {
-        let deadline = slot.as_ref()?.deadline?;
+    fn take_due<V>(
+        &self,
+        dir: usize,
+        slot: &mut Option<Op<V>>,
+        deadline: Option<Instant>,
+    ) -> Option<Op<V>> {
+        slot.as_ref()?;
+        let deadline = deadline?;
         let now = Instant::now();
         if deadline > now {
-            if let Some(timer) = self.timers[dir].get() {
+            if let Some(timer) = self.rare.get().and_then(|rare| rare.timers[dir].get()) {
                 let _ = timer.start(deadline - now, Duration::ZERO);
             }
             return None;
@@ -613,7 +723,10 @@ impl SocketInner {
 
     /// Closes the timeout timers (the channel is closed).
     fn close_timers(&self) {
-        for timer in &self.timers {
+        let Some(rare) = self.rare.get() else {
+            return;
+        };
+        for timer in &rare.timers {
             if let Some(timer) = timer.get() {
                 timer.close();
             }
@@ -645,13 +758,13 @@ impl SocketInner {
         if self.channel.is_connected() {
             return Err(ErrorKind::AlreadyConnected.into());
         }
-        let mut side = lock(&self.connect);
+        let mut side = lock(&self.rare().connect);
         if side.pending.is_some() || self.channel.is_connection_pending() {
             return Err(ErrorKind::ConnectionPending.into());
         }
         side.seq += 1;
         let seq = side.seq;
-        let mut op = Op::new(seq, None, handler);
+        let op = Op::new(seq, None, handler);
         // Under the connect lock: the loop's connect event waits for the operation to be
         // stored. A failed connect closes the channel; its failure pass takes nothing.
         match self.channel.connect(addr) {
@@ -660,8 +773,9 @@ impl SocketInner {
                 deliver_later(&self.life.event_loop, move || op.finish(Ok(())));
             }
             Ok(false) => {
-                if let Some(timeout) = super::timeout_of(timeout) {
-                    if let Err(e) = self.arm_timeout(CONNECT, timeout, &mut op) {
+                match self.arm_timeout(CONNECT, timeout) {
+                    Ok(deadline) => side.deadline = deadline,
+                    Err(e) => {
                         drop(side);
                         op.abandon();
                         self.close_now();
@@ -679,7 +793,7 @@ impl SocketInner {
                         op.finish(result);
                     }
                 });
-                self.recheck_closed(|inner| lock(&inner.connect).pending.take());
+                self.recheck_closed(|inner| lock(&inner.rare().connect).pending.take());
             }
             Err(e) if matches!(e, Error::Os(_)) => {
                 drop(side);
@@ -726,15 +840,15 @@ impl SocketInner {
         let on_loop = self.on_loop();
         if on_loop && self.ready(READ_READY) {
             if let Some(result) = self.attempt_read(&mut op) {
-                let slots = &mut *side;
-                let overflow = park(&mut slots.done, &mut slots.undelivered, op, result);
+                let overflow = self.park(&mut side.undelivered, op, result, ParkedOp::Read);
                 drop(side);
                 self.deliver_parked_later(READ, overflow);
                 return Ok(seq);
             }
         }
-        if let Some(timeout) = super::timeout_of(timeout) {
-            if let Err(e) = self.arm_timeout(READ, timeout, &mut op) {
+        match self.arm_timeout(READ, timeout) {
+            Ok(deadline) => side.deadline = deadline,
+            Err(e) => {
                 op.abandon();
                 return Err(e);
             }
@@ -774,7 +888,14 @@ impl SocketInner {
 
     /// On the loop's thread: the pending read, if the cache says it can progress and it did.
     fn poll_read(&self) -> Option<(Op<ReadOutcome>, Result<ReadOutcome>)> {
-        let mut side = lock(&self.read);
+        self.poll_read_locked(lock(&self.read))
+    }
+
+    /// [`poll_read`](Self::poll_read) with the read lock held already.
+    fn poll_read_locked(
+        &self,
+        mut side: std::sync::MutexGuard<'_, ReadSide>,
+    ) -> Option<(Op<ReadOutcome>, Result<ReadOutcome>)> {
         if side.pending.is_none() || side.undelivered > 0 || !self.ready(READ_READY) {
             return None;
         }
@@ -847,24 +968,26 @@ impl SocketInner {
             }
             if on_loop && self.ready(WRITE_READY) {
                 if let Some(result) = self.attempt_write(&mut side, &mut op) {
-                    let parked = &mut *side;
-                    let overflow = park(&mut parked.done, &mut parked.undelivered, op, result);
+                    let overflow = self.park(&mut side.undelivered, op, result, ParkedOp::Write);
                     drop(side);
                     self.deliver_parked_later(WRITE, overflow);
                     return Ok(seq);
                 }
             }
-            if let Some(timeout) = super::timeout_of(timeout) {
-                if let Err(e) = self.arm_timeout(WRITE, timeout, &mut op) {
+            match self.arm_timeout(WRITE, timeout) {
+                Ok(deadline) => side.deadline = deadline,
+                Err(e) => {
                     op.abandon();
                     return Err(e);
                 }
             }
             side.raw = Some(op);
+            self.write_waiting.store(true, Ordering::Relaxed);
         } else {
             side.queue.push(op, total);
+            self.write_waiting.store(true, Ordering::Relaxed);
             if on_loop && side.raw.is_none() && self.ready(WRITE_READY) {
-                // The first write finished here waits in the write slot (no allocation for
+                // The first write finished here waits in the parked slot (no allocation for
                 // the common case of one); any more go to a task of their own, after it.
                 let mut first = None;
                 let mut rest = Vec::new();
@@ -872,10 +995,10 @@ impl SocketInner {
                     None => first = Some((op, result)),
                     Some(_) => rest.push((op, result)),
                 });
-                let slots = &mut *side;
-                slots.undelivered += rest.len() as u32;
-                let parked = first
-                    .map(|(op, result)| park(&mut slots.done, &mut slots.undelivered, op, result));
+                side.undelivered += rest.len() as u32;
+                let parked = first.map(|(op, result)| {
+                    self.park(&mut side.undelivered, op, result, ParkedOp::Write)
+                });
                 drop(side);
                 if let Some(overflow) = parked {
                     self.deliver_parked_later(WRITE, overflow);
@@ -986,8 +1109,12 @@ impl SocketInner {
 
     /// On the loop's thread: the raw write and the queue, as far as the socket takes them.
     fn poll_write(&self) -> Done<usize> {
+        self.poll_write_locked(lock(&self.write))
+    }
+
+    /// [`poll_write`](Self::poll_write) with the write lock held already.
+    fn poll_write_locked(&self, mut side: std::sync::MutexGuard<'_, WriteSide>) -> Done<usize> {
         let mut done = Vec::new();
-        let mut side = lock(&self.write);
         if side.undelivered > 0 || !self.ready(WRITE_READY) {
             return done;
         }
@@ -1011,6 +1138,10 @@ impl SocketInner {
         if !side.queue.is_empty() || side.shutdown_requested {
             self.flush_queue(&mut side, &mut |op, result| done.push((op, result)));
         }
+        self.write_waiting.store(
+            side.raw.is_some() || !side.queue.is_empty() || side.shutdown_requested,
+            Ordering::Relaxed,
+        );
         done
     }
 
@@ -1032,7 +1163,7 @@ impl SocketInner {
 
     /// On the loop's thread: the pending connect, if it finished.
     fn poll_connect(&self) -> Option<(Op<()>, Result<()>)> {
-        let mut side = lock(&self.connect);
+        let mut side = lock(&self.rare.get()?.connect);
         if side.pending.is_none() || !self.ready(WRITE_READY | READ_CLOSED) {
             return None;
         }
@@ -1046,8 +1177,11 @@ impl SocketInner {
     /// Connect `seq`'s future was cancelled: the connect fails with `Cancelled` if it is
     /// still pending, and the channel closes (a half-made connection is of no further use).
     fn cancel_connect(&self, seq: u64) {
+        let Some(rare) = self.rare.get() else {
+            return;
+        };
         let op = {
-            let mut side = lock(&self.connect);
+            let mut side = lock(&rare.connect);
             if side.pending.as_ref().is_none_or(|op| op.seq != seq) {
                 return;
             }
@@ -1076,67 +1210,76 @@ impl SocketInner {
     }
 }
 
-/// The parts of a direction's state that its reports count in.
-type Counted<'a, V> = (&'a mut u32, &'a mut Option<Op<V>>, &'a mut bool);
+/// The parts of a direction's state that its reports count in: its counter of undelivered
+/// results, its pending operation, that operation's deadline and the disabled flag.
+type Counted<'a, V> = (
+    &'a mut u32,
+    &'a mut Option<Op<V>>,
+    Option<Instant>,
+    &'a mut bool,
+);
 
-/// Counts `n` reports of a direction (`parts` picks its counter, its pending operation and
-/// its disabled flag); once none is outstanding, takes the pending operation if its deadline
-/// passed (and disables the direction). Returns whether it caught up, and that operation.
-fn count_reported<S, V>(
-    side: &Mutex<S>,
-    n: u32,
-    parts: impl FnOnce(&mut S) -> Counted<'_, V>,
-) -> (bool, Option<Op<V>>) {
-    let mut guard = lock(side);
-    let (undelivered, pending, disabled) = parts(&mut guard);
-    *undelivered -= n.min(*undelivered);
-    let caught_up = *undelivered == 0;
-    let overdue = if caught_up { overdue(pending) } else { None };
-    *disabled |= overdue.is_some();
-    (caught_up, overdue)
+/// Panics caught from handlers, the first one kept.
+type Caught = Option<Box<dyn std::any::Any + Send>>;
+
+impl ReadSide {
+    fn counted(&mut self) -> Counted<'_, ReadOutcome> {
+        (
+            &mut self.undelivered,
+            &mut self.pending,
+            self.deadline,
+            &mut self.disabled,
+        )
+    }
 }
 
-/// After [`count_reported`]: an overdue operation times out; else, once caught up, what
-/// `poll` finishes is reported. Panics go to `panic`.
-fn go_on<V>(
-    panic: &mut Option<Box<dyn std::any::Any + Send>>,
-    caught_up: bool,
-    overdue: Option<Op<V>>,
-    poll: impl FnOnce() -> Done<V>,
+impl WriteSide {
+    fn counted(&mut self) -> Counted<'_, usize> {
+        (
+            &mut self.undelivered,
+            &mut self.raw,
+            self.deadline,
+            &mut self.disabled,
+        )
+    }
+}
+
+/// Counts `n` reports of a direction under its lock (`parts` picks its state). Once none is
+/// outstanding, a pending operation whose deadline passed times out now (it never completes
+/// after its timeout) and disables the direction; otherwise `poll` goes on with the lock
+/// still held. Panics of the handlers run here go to `panic`.
+fn catch_up<S, V>(
+    side: &Mutex<S>,
+    n: u32,
+    panic: &mut Caught,
+    parts: for<'a> fn(&'a mut S) -> Counted<'a, V>,
+    poll: impl FnOnce(std::sync::MutexGuard<'_, S>, &mut Caught),
 ) {
-    if let Some(op) = overdue {
-        run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
-    } else if caught_up {
-        let done = poll();
-        if !done.is_empty() {
-            run_caught(panic, || finish_all(done));
+    let mut guard = lock(side);
+    let (undelivered, pending, deadline, disabled) = parts(&mut guard);
+    *undelivered -= n.min(*undelivered);
+    if *undelivered != 0 {
+        return;
+    }
+    let overdue = overdue(pending, deadline);
+    *disabled |= overdue.is_some();
+    match overdue {
+        Some(op) => {
+            drop(guard);
+            run_caught(panic, || op.finish(Err(ErrorKind::TimedOut.into())));
         }
+        None => poll(guard, panic),
     }
 }
 
 /// The operation in `slot` if its deadline has passed.
-fn overdue<V>(slot: &mut Option<Op<V>>) -> Option<Op<V>> {
-    let deadline = slot.as_ref()?.deadline?;
+fn overdue<V>(slot: &mut Option<Op<V>>, deadline: Option<Instant>) -> Option<Op<V>> {
+    slot.as_ref()?;
+    let deadline = deadline?;
     if deadline > Instant::now() {
         return None;
     }
     slot.take()
-}
-
-/// Puts a result known inside its call into its direction's slot (counting it as not yet
-/// reported); gives it back if the slot is taken.
-fn park<V>(
-    slot: &mut Option<Parked<V>>,
-    undelivered: &mut u32,
-    op: Op<V>,
-    result: Result<V>,
-) -> Option<Parked<V>> {
-    *undelivered += 1;
-    if slot.is_some() {
-        return Some((op, result));
-    }
-    *slot = Some((op, result));
-    None
 }
 
 /// The delivery task's body on the loop.
@@ -1184,7 +1327,10 @@ impl LoopChannel for SocketInner {
     /// running.
     fn fail_pending(&self) {
         self.life.closed.store(true, Ordering::Release);
-        let connect = lock(&self.connect).pending.take();
+        let connect = self
+            .rare
+            .get()
+            .and_then(|rare| lock(&rare.connect).pending.take());
         let read = lock(&self.read).pending.take();
         let mut panic = None;
         if let Some(op) = connect {
@@ -1212,6 +1358,7 @@ impl IoHandle for SocketInner {
     fn handle(self: Arc<Self>, _: &EventLoop, _: &SelectionKey, event: IoEvent) {
         let IoEvent::Ready(ready) = event;
         let mut panic = None;
+        self.in_event.store(true, Ordering::Relaxed);
         if ready & OP_CONNECT != 0 {
             if let Some((op, result)) = self.poll_connect() {
                 run_caught(&mut panic, || op.finish(result));
@@ -1222,11 +1369,18 @@ impl IoHandle for SocketInner {
                 run_caught(&mut panic, || op.finish(result));
             }
         }
-        if ready & OP_WRITE != 0 {
+        if ready & OP_WRITE != 0 && self.write_waiting.load(Ordering::Relaxed) {
             let done = self.poll_write();
             if !done.is_empty() {
                 run_caught(&mut panic, || finish_all(done));
             }
+        }
+        // What the handlers above started and found finished at once is reported now, after
+        // them; what those handlers start in turn goes to the delivery task (one more step
+        // per turn at most, so a chain that keeps finishing at once cannot hold the loop).
+        self.in_event.store(false, Ordering::Relaxed);
+        if self.delivery.load(Ordering::Acquire) == DELIVERY_INLINE {
+            run_caught(&mut panic, || self.deliver_parked());
         }
         resume(panic);
     }

@@ -752,7 +752,9 @@ class EventLoop:
         ``tasks_run`` (done callbacks included), ``timers_fired`` (each periodic run counts),
         ``wait_ns`` (nanoseconds spent waiting in the backend), ``panics`` and
         ``unhandled_exceptions`` (exceptions that reached the tail of a pipeline on this loop,
-        each given to the loop's exception handler)."""
+        each given to the loop's exception handler); and its backend's system calls:
+        ``epoll_waits``, ``epoll_ctls``, ``backend_events`` (events ``epoll_wait`` returned,
+        the wake-up eventfd's included) and ``empty_waits`` (waits that found nothing)."""
 
     def shutdown_gracefully(self, quiet_period: float = 0.0, timeout: float = 15.0) -> None:
         """Starts a graceful shutdown (see the class docs) and returns at once: queued work
@@ -1452,11 +1454,14 @@ class AsynchronousFileChannel:
         """Takes a lock on ``size`` bytes at ``position`` (``size`` 0: to the end of the file,
         however it grows), shared or exclusive, waiting while another open file (also one of
         this process) holds a conflicting one; the result is the :class:`FileLock`. Its future
-        cannot cancel the wait."""
+        cannot cancel the wait. Raises :class:`OverlappingFileLockError` at the call if a lock
+        held or waited for through this channel overlaps the region (Java's rule)."""
     def try_lock(
         self, position: int = 0, size: int = 0, shared: bool = False
     ) -> FileLock | None:
-        """Takes a lock now, or returns ``None`` if a conflicting one is held elsewhere."""
+        """Takes a lock now, or returns ``None`` if a conflicting one is held elsewhere. Raises
+        :class:`OverlappingFileLockError` if a lock held or waited for through this channel
+        overlaps the region."""
     def is_open(self) -> bool:
         """Whether the channel is open."""
     def close(self) -> None:

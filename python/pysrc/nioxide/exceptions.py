@@ -62,6 +62,7 @@ __all__ = [
     "ReadTimeoutException",
     "RejectedExecutionError",
     "ShutdownChannelGroupError",
+    "OverlappingFileLockError",
     "TimeoutError",
     "TooLongFrameException",
     "UnresolvedAddressError",
@@ -254,6 +255,12 @@ class MalformedInputException(DecoderException, UnicodeError):
     through Python's codecs, ``__cause__`` is the codec's :class:`UnicodeDecodeError`."""
 
     code = "NX_EMALFORMED"
+class OverlappingFileLockError(NioxideError, RuntimeError):
+    """A lock overlapping the requested region is held through the same asynchronous file
+    channel, or being waited for (``NX_EOVERLAPPINGLOCK``; Java's
+    ``OverlappingFileLockException``)."""
+
+    code = "NX_EOVERLAPPINGLOCK"
 
 
 class InvalidArgumentError(NioxideError, ValueError):

@@ -122,8 +122,11 @@ use crate::gil;
 pub(crate) struct Completion {
     /// `completed(result, attachment)`, in the starting call's context.
     call: Call,
-    failed: Py<PyAny>,
-    /// The handler as given (for the exception handler's context).
+    /// `failed` of a `(completed, failed)` pair, or an instance's own `failed` attribute;
+    /// `None` when `failed` is a method of the handler's class, looked up only if the
+    /// operation fails (most never do, and a bound method costs an allocation).
+    failed: Option<Py<PyAny>>,
+    /// The handler as given (for the exception handler's context, and its `failed`).
     handler: Py<PyAny>,
     state: Arc<LoopState>,
 }
@@ -141,26 +144,32 @@ impl Completion {
             if pair.len() != 2 {
                 return Err(not_a_handler(handler)?);
             }
-            (pair.get_item(0)?, pair.get_item(1)?)
-        } else if handler.hasattr(intern!(py, "completed"))?
-            && handler.hasattr(intern!(py, "failed"))?
-        {
-            (
-                handler.getattr(intern!(py, "completed"))?,
-                handler.getattr(intern!(py, "failed"))?,
-            )
+            (pair.get_item(0)?, Some(pair.get_item(1)?))
         } else {
-            return Err(not_a_handler(handler)?);
+            // One lookup each: a missing attribute is what makes it no handler.
+            let Ok(completed) = handler.getattr(intern!(py, "completed")) else {
+                return Err(not_a_handler(handler)?);
+            };
+            match handler.get_type().getattr(intern!(py, "failed")) {
+                // A method of the class: checked now, bound if the operation fails.
+                Ok(method) if method.is_callable() => (completed, None),
+                _ => match handler.getattr(intern!(py, "failed")) {
+                    Ok(failed) => (completed, Some(failed)),
+                    Err(_) => return Err(not_a_handler(handler)?),
+                },
+            }
         };
-        if !failed.is_callable() {
-            return Err(not_a_handler(handler)?);
+        if let Some(failed) = &failed {
+            if !failed.is_callable() {
+                return Err(not_a_handler(handler)?);
+            }
         }
         let attachment = attachment
             .cloned()
             .unwrap_or_else(|| py.None().into_bound(py));
         Ok(Completion {
             call: Call::new(&completed, [attachment])?,
-            failed: failed.unbind(),
+            failed: failed.map(Bound::unbind),
             handler: handler.clone().unbind(),
             state,
         })
@@ -173,8 +182,11 @@ impl Completion {
             Ok(value) => self.call.invoke_first(py, &value),
             Err(err) => {
                 let exception = err.into_value(py).into_bound(py).into_any();
-                self.call
-                    .invoke_instead(py, self.failed.bind(py), &exception)
+                let failed = match &self.failed {
+                    Some(failed) => Ok(failed.bind(py).clone()),
+                    None => self.handler.bind(py).getattr(intern!(py, "failed")),
+                };
+                failed.and_then(|failed| self.call.invoke_instead(py, &failed, &exception))
             }
         };
         if let Err(err) = ran {

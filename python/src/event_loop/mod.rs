@@ -555,6 +555,11 @@ impl EventLoop {
         dict.set_item(intern!(py, "wait_ns"), c.wait_ns)?;
         dict.set_item(intern!(py, "panics"), c.panics)?;
         dict.set_item(intern!(py, "unhandled_exceptions"), c.unhandled_exceptions)?;
+        let b = self.core.backend_counters();
+        dict.set_item(intern!(py, "epoll_waits"), b.waits)?;
+        dict.set_item(intern!(py, "epoll_ctls"), b.ctl)?;
+        dict.set_item(intern!(py, "backend_events"), b.events)?;
+        dict.set_item(intern!(py, "empty_waits"), b.empty_waits)?;
         Ok(dict)
     }
 
