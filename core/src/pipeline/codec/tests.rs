@@ -1165,3 +1165,148 @@ fn a_decoder_removed_by_a_later_handler_mid_batch_hands_the_rest_on_once() {
     close(ch);
     check.finish();
 }
+
+/// A small deterministic generator for the randomized cross-checks.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// What a delimiter decoder should see in `data`, by brute force: at each step the earliest
+/// delimiter (the first listed on a tie) ends the frame; a frame over `max` is an error.
+fn reference_split(data: &[u8], delimiters: &[&[u8]], max: usize) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut start = 0;
+    'outer: for at in 0..data.len() {
+        if at < start {
+            continue;
+        }
+        for d in delimiters {
+            if data[at..].starts_with(d) {
+                let frame_len = at - start;
+                if frame_len > max {
+                    seen.push(Seen::Error(ErrorKind::FrameTooLong));
+                } else {
+                    seen.push(frame(&data[start..at]));
+                }
+                start = at + d.len();
+                continue 'outer;
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn delimiter_frames_match_a_brute_force_split_over_random_reads() {
+    let check = BufferCheck::start();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let sets: [&[&[u8]]; 4] = [
+        &[b"ab", b"b"],
+        &[b"aab", b"ab", b"c"],
+        &[b"abc", b"bc", b"cab"],
+        &[b"aa", b"ba", b"dcd"],
+    ];
+    for round in 0..4000 {
+        let delimiters = sets[round % sets.len()];
+        let len = 1 + rng.below(60);
+        let data: Vec<u8> = (0..len).map(|_| b"abcd"[rng.below(4)]).collect();
+        let max = 1 + rng.below(6);
+        let fail_fast = rng.below(2) == 0;
+        let want = reference_split(&data, delimiters, max);
+        let (ch, log) = with_decoder(
+            DelimiterBasedFrameDecoder::new(max, delimiters)
+                .unwrap()
+                .with_fail_fast(fail_fast),
+        );
+        let mut at = 0;
+        while at < data.len() {
+            let n = 1 + rng.below(data.len() - at);
+            feed(&ch, &data[at..at + n]);
+            at += n;
+        }
+        let mut got = take(&log);
+        // A frame still being discarded at the end was reported early (fail fast) only.
+        if got.len() == want.len() + 1 && got.last() == Some(&Seen::Error(ErrorKind::FrameTooLong))
+        {
+            got.pop();
+        }
+        assert_eq!(
+            got,
+            want,
+            "{:?} max {max} fail_fast {fail_fast} from {:?}",
+            String::from_utf8_lossy(&data),
+            delimiters
+        );
+        ch.finish_and_release_all().unwrap();
+    }
+    check.finish();
+}
+
+#[test]
+fn lines_match_a_brute_force_split_over_random_reads() {
+    let check = BufferCheck::start();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for _ in 0..4000 {
+        let len = 1 + rng.below(60);
+        let data: Vec<u8> = (0..len).map(|_| b"a\r\n\r"[rng.below(4)]).collect();
+        let max = 1 + rng.below(6);
+        let fail_fast = rng.below(2) == 0;
+        let want = reference_split(&data, &[b"\r\n", b"\n"], max);
+        let (ch, log) = with_decoder(
+            LineBasedFrameDecoder::new(max)
+                .unwrap()
+                .with_fail_fast(fail_fast),
+        );
+        let mut at = 0;
+        while at < data.len() {
+            let n = 1 + rng.below(data.len() - at);
+            feed(&ch, &data[at..at + n]);
+            at += n;
+        }
+        let mut got = take(&log);
+        if got.len() == want.len() + 1 && got.last() == Some(&Seen::Error(ErrorKind::FrameTooLong))
+        {
+            got.pop();
+        }
+        assert_eq!(
+            got,
+            want,
+            "{:?} max {max} fail_fast {fail_fast}",
+            String::from_utf8_lossy(&data)
+        );
+        ch.finish_and_release_all().unwrap();
+    }
+    check.finish();
+}
+
+#[test]
+fn many_small_frames_in_one_read_search_each_byte_a_bounded_number_of_times() {
+    let check = BufferCheck::start();
+    // A rare delimiter besides a frequent one: each frame's search for the rare one must not
+    // rescan the rest of the read (a hostile peer's tiny frames would make a read quadratic).
+    let data: Vec<u8> = b"a\n".iter().copied().cycle().take(1 << 14).collect();
+    for delimiters in [[b"\0".as_slice(), b"\n"], [b"\n".as_slice(), b"\0"]] {
+        let (ch, log) = with_decoder(DelimiterBasedFrameDecoder::new(64, &delimiters).unwrap());
+        cumulation::SCANNED.with(|s| s.set(0));
+        feed(&ch, &data);
+        let scanned = cumulation::SCANNED.with(|s| s.get());
+        assert_eq!(take(&log).len(), data.len() / 2);
+        assert!(
+            scanned <= 4 * data.len(),
+            "{scanned} bytes searched for a {}-byte read",
+            data.len()
+        );
+        close(ch);
+    }
+    check.finish();
+}
