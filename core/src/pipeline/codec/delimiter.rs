@@ -36,9 +36,6 @@ pub struct DelimiterBasedFrameDecoder {
     longest: usize,
     /// Per delimiter, what the searches so far know of the input (indices into it).
     known: Vec<Known>,
-    /// The input's length when the last `decode` returned: less at the next call means bytes
-    /// were dropped outside `decode` (end of input), and `known` no longer holds.
-    left: usize,
     /// The line decoder used for exactly `\n` and `\r\n`.
     lines: Option<LineBasedFrameDecoder>,
 }
@@ -82,7 +79,6 @@ impl DelimiterBasedFrameDecoder {
             split: Splitter::new(max_frame_length, true, true),
             longest,
             known: vec![Known::Nothing; delimiters_len],
-            left: 0,
             lines,
         };
         decoder.configure_lines();
@@ -185,9 +181,6 @@ impl Decoder for DelimiterBasedFrameDecoder {
         if let Some(lines) = self.lines.as_mut() {
             return lines.decode(ctx, input, out);
         }
-        if input.len() < self.left {
-            self.known.fill(Known::Nothing);
-        }
         let before = input.len();
         let result = match self.find(input) {
             Some((at, delimiter)) => self.split.found(input, at, delimiter, out),
@@ -195,7 +188,14 @@ impl Decoder for DelimiterBasedFrameDecoder {
             None => self.split.missing(input, self.longest - 1),
         };
         self.consumed(before - input.len());
-        self.left = input.len();
         result
+    }
+
+    fn reset(&mut self) {
+        self.known.fill(Known::Nothing);
+        self.split.reset();
+        if let Some(lines) = self.lines.as_mut() {
+            lines.reset();
+        }
     }
 }

@@ -1310,3 +1310,39 @@ fn many_small_frames_in_one_read_search_each_byte_a_bounded_number_of_times() {
     }
     check.finish();
 }
+
+#[test]
+fn reads_after_an_input_shutdown_frame_afresh() {
+    let check = BufferCheck::start();
+    // The partial frame released at the input's end leaves no search state behind.
+    let decoders: Vec<Box<dyn ChannelHandler>> = vec![
+        LineBasedFrameDecoder::new(64)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        DelimiterBasedFrameDecoder::new(64, &[b"\n"])
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        LengthFieldBasedFrameDecoder::new(64, 0, 1, 0, 1)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+    ];
+    let inputs: [(&[u8], &[u8]); 3] = [
+        (b"abc", b"x\ny\n"),
+        (b"abc", b"x\ny\n"),
+        (b"\x05ab", b"\x01x\x01y"),
+    ];
+    for (decoder, (partial, after)) in decoders.into_iter().zip(inputs) {
+        let (ch, log) = channel(vec![decoder]);
+        feed(&ch, partial);
+        ch.pipeline()
+            .fire_user_event_triggered(UserEvent::InputShutdown);
+        ch.run_pending_tasks();
+        feed(&ch, after);
+        assert_eq!(take(&log), vec![frame(b"x"), frame(b"y")]);
+        close(ch);
+    }
+    check.finish();
+}
