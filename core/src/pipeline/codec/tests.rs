@@ -1346,3 +1346,55 @@ fn reads_after_an_input_shutdown_frame_afresh() {
     }
     check.finish();
 }
+
+/// Closes the channel at the frame `quit` and records what it sees after that.
+struct QuitOn(Log);
+
+impl ChannelHandler for QuitOn {
+    fn mask(&self) -> Mask {
+        Mask::READ | Mask::INACTIVE
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        let quit = msg.as_buffer().is_some_and(|b| b.as_slice() == b"quit");
+        ctx.fire_channel_read(msg);
+        if quit {
+            ctx.close(None);
+        }
+        Ok(())
+    }
+    fn channel_inactive(&self, ctx: &Context) -> HandlerResult {
+        self.0.lock().unwrap().push(Seen::Text("inactive".into()));
+        ctx.fire_channel_inactive();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_close_from_a_handler_inside_a_decode_run_ends_the_input_after_the_run() {
+    let check = BufferCheck::start();
+    let log: Log = Arc::default();
+    let ch = EmbeddedChannel::new(vec![
+        LineBasedFrameDecoder::new(64)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        Box::new(QuitOn(log.clone())),
+        Box::new(Sink(log.clone())),
+    ])
+    .unwrap();
+    feed(&ch, b"quit\nmore\npartial");
+    ch.run_pending_tasks();
+    // The frames of the read go on, then the channel goes inactive once; the partial frame
+    // is released, not handed on as raw bytes.
+    assert_eq!(
+        take(&log),
+        vec![
+            frame(b"quit"),
+            frame(b"more"),
+            Seen::Text("inactive".into())
+        ]
+    );
+    assert!(!ch.finish_and_release_all().unwrap());
+    assert_eq!(take(&log), vec![]);
+    check.finish();
+}
