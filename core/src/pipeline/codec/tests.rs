@@ -1398,3 +1398,89 @@ fn a_close_from_a_handler_inside_a_decode_run_ends_the_input_after_the_run() {
     assert_eq!(take(&log), vec![]);
     check.finish();
 }
+
+/// What a length-field decoder should see in `data` (one big-endian field of `size` bytes at
+/// `offset`), by brute force; also whether it ends inside a too-long frame being skipped.
+fn reference_length_fields(
+    data: &[u8],
+    (max, offset, size, adjustment, strip): (usize, usize, usize, i64, usize),
+) -> (Vec<Seen>, bool) {
+    let mut seen = Vec::new();
+    let mut at = 0;
+    let end = offset + size;
+    while data.len() - at >= end {
+        let field = data[at + offset..at + end]
+            .iter()
+            .fold(0i128, |v, b| (v << 8) | i128::from(*b));
+        let length = field + i128::from(adjustment) + end as i128;
+        if length < end as i128 {
+            seen.push(Seen::Error(ErrorKind::CorruptedFrame));
+            at += end;
+            continue;
+        }
+        let length = length as usize;
+        if length > max {
+            seen.push(Seen::Error(ErrorKind::FrameTooLong));
+            if length > data.len() - at {
+                return (seen, true);
+            }
+            at += length;
+            continue;
+        }
+        if length > data.len() - at {
+            break;
+        }
+        if strip > length {
+            seen.push(Seen::Error(ErrorKind::CorruptedFrame));
+        } else {
+            seen.push(frame(&data[at + strip..at + length]));
+        }
+        at += length;
+    }
+    (seen, false)
+}
+
+#[test]
+fn length_fields_match_a_brute_force_decode_over_random_reads() {
+    let check = BufferCheck::start();
+    let mut rng = Rng(0x0bad_cafe_f00d_d00d);
+    for _ in 0..4000 {
+        let offset = rng.below(3);
+        let size = 1 + rng.below(2);
+        let adjustment = rng.below(7) as i64 - 3;
+        let max = offset + size + rng.below(16);
+        let strip = rng.below(max.min(5) + 1);
+        let fail_fast = rng.below(2) == 0;
+        let layout = (max, offset, size, adjustment, strip);
+        let len = 1 + rng.below(80);
+        let data: Vec<u8> = (0..len)
+            .map(|_| match rng.below(20) {
+                0 => 200,
+                1..=9 => 0,
+                n => n as u8,
+            })
+            .collect();
+        let (mut want, discarding) = reference_length_fields(&data, layout);
+        if discarding && !fail_fast {
+            want.pop();
+        }
+        let (ch, log) = with_decoder(
+            LengthFieldBasedFrameDecoder::new(max, offset, size, adjustment, strip)
+                .unwrap()
+                .with_fail_fast(fail_fast),
+        );
+        let mut at = 0;
+        while at < data.len() {
+            let n = 1 + rng.below(data.len() - at);
+            feed(&ch, &data[at..at + n]);
+            at += n;
+        }
+        assert_eq!(
+            take(&log),
+            want,
+            "{data:?} {layout:?} fail_fast {fail_fast}"
+        );
+        ch.finish_and_release_all().unwrap();
+    }
+    check.finish();
+}
