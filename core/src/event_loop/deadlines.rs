@@ -632,7 +632,7 @@ impl EventLoop {
     /// every loop but an embedded channel's).
     #[inline]
     pub(super) fn clock(&self) -> u64 {
-        clock_ns().wrapping_add(self.inner.deadlines.offset.load(Ordering::Relaxed))
+        clock_ns().saturating_add(self.inner.deadlines.offset.load(Ordering::Relaxed))
     }
 
     /// Moves the loop's clock forward by `by` (Netty's `EmbeddedEventLoop.advanceTimeBy`):
@@ -640,10 +640,13 @@ impl EventLoop {
     /// next turn. For a loop that a test drives (an embedded channel's); real time goes on
     /// as well.
     pub(crate) fn advance_clock(&self, by: Duration) {
-        self.inner
-            .deadlines
-            .offset
-            .fetch_add(nanos(by), Ordering::Relaxed);
+        // Saturating: the clock stops at its end instead of wrapping to the past.
+        let by = nanos(by);
+        let _ = self.inner.deadlines.offset.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |offset| Some(offset.saturating_add(by)),
+        );
     }
 
     /// How far [`advance_clock`](Self::advance_clock) moved the loop's clock.

@@ -31,7 +31,8 @@ use crate::{ErrorKind, Result};
 
 /// A task on the virtual clock.
 struct Scheduled {
-    deadline: Duration,
+    /// `None`: beyond the virtual clock's range, never due.
+    deadline: Option<Duration>,
     seq: u64,
     task: ChannelTask,
     promise: Promise,
@@ -103,7 +104,7 @@ impl Transport for EmbeddedTransport {
         let (now, seq, tasks) = &mut *clock;
         *seq += 1;
         tasks.push(Scheduled {
-            deadline: *now + delay,
+            deadline: now.checked_add(delay),
             seq: *seq,
             task,
             promise: promise.clone(),
@@ -283,7 +284,7 @@ impl EmbeddedChannel {
                 let due = tasks
                     .iter()
                     .enumerate()
-                    .filter(|(_, t)| t.deadline <= *now)
+                    .filter(|(_, t)| t.deadline.is_some_and(|d| d <= *now))
                     .min_by_key(|(_, t)| (t.deadline, t.seq))
                     .map(|(i, _)| i);
                 due.map(|i| tasks.swap_remove(i))
@@ -299,10 +300,14 @@ impl EmbeddedChannel {
         }
     }
 
-    /// Moves the virtual clock, and the loop's clock with it, forward by `by` and runs what
-    /// came due.
+    /// Moves the virtual clock, and the loop's clock with it, forward by `by` (the virtual
+    /// clock stops at `Duration::MAX`) and runs what came due. A task scheduled beyond the
+    /// clock's range never comes due.
     pub fn advance_time_by(&self, by: Duration) {
-        lock(&self.state.clock).0 += by;
+        {
+            let mut clock = lock(&self.state.clock);
+            clock.0 = clock.0.saturating_add(by);
+        }
         self.event_loop.advance_clock(by);
         self.run_pending_tasks();
     }

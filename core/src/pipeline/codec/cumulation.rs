@@ -19,6 +19,13 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::super::message::Buffer;
 
+#[cfg(test)]
+thread_local! {
+    /// The bytes [`Cumulation::find`] searched on this thread (tests check that a decoder
+    /// does not search the same bytes over and over).
+    pub(super) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The leftover storage a drained cumulation keeps for reuse; more is released.
 pub const KEEP_CAPACITY: usize = 64 * 1024;
 
@@ -189,6 +196,17 @@ impl Cumulation {
     /// one that spans the leftover and the newest read. An empty needle is found at `from`
     /// (if `from` is at most [`len`](Self::len)).
     pub fn find(&self, needle: &[u8], from: usize) -> Option<usize> {
+        let found = self.find_from(needle, from);
+        #[cfg(test)]
+        SCANNED.with(|scanned| {
+            let end = found.map_or(self.len(), |at| at + needle.len());
+            scanned.set(scanned.get() + end.saturating_sub(from));
+        });
+        found
+    }
+
+    /// [`find`](Self::find)'s search.
+    fn find_from(&self, needle: &[u8], from: usize) -> Option<usize> {
         if from > self.len() {
             return None;
         }

@@ -12,7 +12,8 @@
 //!   `InvalidArgument` (Netty's `DecoderException`) and the loop stops for this read.
 //! - **End of input**: at `channel_inactive` and at [`UserEvent::InputShutdown`] what is left
 //!   is decoded once more, then handed to [`Decoder::decode_last`]; what that leaves is
-//!   released (as Netty does), and a read complete follows if messages were produced.
+//!   released (as Netty does), the decoder is told ([`Decoder::reset`]), and a read complete
+//!   follows if messages were produced.
 //! - **Removal**: when the handler is removed, the readable bytes are passed on as one buffer
 //!   followed by a read complete (after a replacement they go through the new handler). A
 //!   removal during a decode run (from inside `decode`, when the decoder replaces itself, or
@@ -71,6 +72,12 @@ pub trait Decoder: Send + 'static {
         }
         self.decode(ctx, input, out)
     }
+
+    /// The input's rest was released at its end (after [`decode_last`](Self::decode_last)):
+    /// state kept about those bytes (a search position, an awaited length, a frame being
+    /// discarded) is to be dropped, so that bytes arriving later decode from a fresh start.
+    /// By default does nothing.
+    fn reset(&mut self) {}
 
     /// This decoder in a [`ByteToMessageDecoder`] handler, ready for a pipeline.
     fn into_handler(self) -> ByteToMessageDecoder<Self>
@@ -312,6 +319,7 @@ impl<D: Decoder> ByteToMessageDecoder<D> {
         }
         if still_here {
             work.input.clear();
+            work.decoder.reset();
         }
         if self.batch_produced.replace(false) {
             ctx.fire_channel_read_complete();

@@ -23,17 +23,19 @@ use crate::event_loop::Failure;
 /// Given exactly the two line ends `\n` and `\r\n`, it decodes as a
 /// [`LineBasedFrameDecoder`] does (one scan for `\n`).
 ///
-/// Scanning resumes where the last search stopped (less a delimiter's length, so a
-/// delimiter split across reads is found); while a too-long frame is discarded, the last
-/// bytes that may start a delimiter are kept.
+/// Each delimiter's search resumes where its last one stopped: where it was found beyond
+/// the frame just taken, or, not found, less its length (so a delimiter split across reads
+/// is found). Each received byte is searched about once per delimiter, also when a read
+/// holds many small frames. While a too-long frame is discarded, the last bytes that may
+/// start a delimiter are kept.
 #[derive(Clone, Debug)]
 pub struct DelimiterBasedFrameDecoder {
     delimiters: Vec<Bytes>,
     split: Splitter,
     /// The longest delimiter's length.
     longest: usize,
-    /// Where the next search starts: no delimiter starts before it.
-    offset: usize,
+    /// Per delimiter, what the searches so far know of the input (indices into it).
+    known: Vec<Known>,
     /// The line decoder used for exactly `\n` and `\r\n`.
     lines: Option<LineBasedFrameDecoder>,
 }
@@ -63,6 +65,7 @@ impl DelimiterBasedFrameDecoder {
             .map(|d| Bytes::copy_from_slice(d.as_ref()))
             .collect();
         let longest = delimiters.iter().map(Bytes::len).max().unwrap_or(1);
+        let delimiters_len = delimiters.len();
         let is_lines = delimiters.len() == 2
             && delimiters.iter().any(|d| &d[..] == b"\n")
             && delimiters.iter().any(|d| &d[..] == b"\r\n");
@@ -75,7 +78,7 @@ impl DelimiterBasedFrameDecoder {
             delimiters,
             split: Splitter::new(max_frame_length, true, true),
             longest,
-            offset: 0,
+            known: vec![Known::Nothing; delimiters_len],
             lines,
         };
         decoder.configure_lines();
@@ -117,12 +120,22 @@ impl DelimiterBasedFrameDecoder {
         }
     }
 
-    /// The first delimiter at or after the search offset: where it starts and its length
-    /// (the shortest frame wins).
-    fn find(&self, input: &Cumulation) -> Option<(usize, usize)> {
+    /// The first delimiter in `input`: where it starts and its length (the shortest frame
+    /// wins; the first listed on a tie). Records what each search found in `known`.
+    fn find(&mut self, input: &Cumulation) -> Option<(usize, usize)> {
         let mut best: Option<(usize, usize)> = None;
-        for delimiter in &self.delimiters {
-            if let Some(at) = input.find(delimiter, self.offset) {
+        for (delimiter, known) in self.delimiters.iter().zip(self.known.iter_mut()) {
+            let at = match *known {
+                Known::At(at) => Some(at),
+                Known::NoneBefore(from) => input.find(delimiter, from),
+                Known::Nothing => input.find(delimiter, 0),
+            };
+            *known = match at {
+                Some(at) => Known::At(at),
+                // Not found: one that starts in its last `len - 1` bytes may be incomplete.
+                None => Known::NoneBefore((input.len() + 1).saturating_sub(delimiter.len())),
+            };
+            if let Some(at) = at {
                 if best.is_none_or(|(b, _)| at < b) {
                     best = Some((at, delimiter.len()));
                 }
@@ -130,6 +143,32 @@ impl DelimiterBasedFrameDecoder {
         }
         best
     }
+
+    /// `consumed` bytes left the front of the input: what `known` says moves with them
+    /// (a delimiter found inside them is searched again).
+    fn consumed(&mut self, consumed: usize) {
+        if consumed == 0 {
+            return;
+        }
+        for known in &mut self.known {
+            *known = match *known {
+                Known::At(at) if at >= consumed => Known::At(at - consumed),
+                Known::NoneBefore(from) => Known::NoneBefore(from.saturating_sub(consumed)),
+                _ => Known::Nothing,
+            };
+        }
+    }
+}
+
+/// What the searches for one delimiter know of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    /// Nothing: search it all.
+    Nothing,
+    /// Its first occurrence starts here.
+    At(usize),
+    /// No occurrence starts before this index.
+    NoneBefore(usize),
 }
 
 impl Decoder for DelimiterBasedFrameDecoder {
@@ -142,18 +181,21 @@ impl Decoder for DelimiterBasedFrameDecoder {
         if let Some(lines) = self.lines.as_mut() {
             return lines.decode(ctx, input, out);
         }
-        match self.find(input) {
-            Some((at, delimiter)) => {
-                self.offset = 0;
-                self.split.found(input, at, delimiter, out)
-            }
-            None => {
-                // The last bytes may be the start of a delimiter: they do not count yet.
-                let undecided = self.longest - 1;
-                let result = self.split.missing(input, undecided);
-                self.offset = input.len().saturating_sub(undecided);
-                result
-            }
+        let before = input.len();
+        let result = match self.find(input) {
+            Some((at, delimiter)) => self.split.found(input, at, delimiter, out),
+            // The last bytes may be the start of a delimiter: they do not count yet.
+            None => self.split.missing(input, self.longest - 1),
+        };
+        self.consumed(before - input.len());
+        result
+    }
+
+    fn reset(&mut self) {
+        self.known.fill(Known::Nothing);
+        self.split.reset();
+        if let Some(lines) = self.lines.as_mut() {
+            lines.reset();
         }
     }
 }

@@ -1099,4 +1099,19 @@ mod tests {
         shut_down(&group);
         check.finish();
     }
+
+    #[test]
+    fn idle_times_beyond_the_virtual_clock_never_fire_and_do_not_panic() {
+        let long = IdleStateHandler::new(Duration::MAX, Duration::MAX, Duration::ZERO);
+        let (ch, seen) = embedded(long);
+        ch.advance_time_by(Duration::from_secs(u64::MAX / 2));
+        ch.write_inbound([bytes()]).unwrap();
+        ch.write_outbound([bytes()]).unwrap();
+        ch.advance_time_by(Duration::from_secs(u64::MAX / 2));
+        assert!(take(&seen).is_empty());
+        // The clock stops at its end instead of overflowing.
+        ch.advance_time_by(Duration::MAX);
+        assert_eq!(ch.virtual_time(), Duration::MAX);
+        assert!(ch.finish_and_release_all().unwrap());
+    }
 }

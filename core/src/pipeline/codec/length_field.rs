@@ -228,6 +228,13 @@ impl Decoder for LengthFieldBasedFrameDecoder {
         ));
         Ok(())
     }
+
+    fn reset(&mut self) {
+        self.awaited = None;
+        self.discarding = false;
+        self.too_long_length = 0;
+        self.to_discard = 0;
+    }
 }
 
 impl LengthFieldBasedFrameDecoder {

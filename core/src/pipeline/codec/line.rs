@@ -84,4 +84,9 @@ impl Decoder for LineBasedFrameDecoder {
             }
         }
     }
+
+    fn reset(&mut self) {
+        self.offset = 0;
+        self.split.reset();
+    }
 }

@@ -64,6 +64,12 @@ impl Splitter {
         Ok(())
     }
 
+    /// Forgets a frame being discarded (its bytes were released).
+    pub(super) fn reset(&mut self) {
+        self.discarding = false;
+        self.discarded = 0;
+    }
+
     /// No delimiter in `input`; its last `undecided` bytes may start one. Past the maximum
     /// (not counting those) the frame is discarded as it arrives, keeping them.
     pub(super) fn missing(&mut self, input: &mut Cumulation, undecided: usize) -> HandlerResult {

@@ -1218,3 +1218,304 @@ fn a_decoder_removed_by_a_later_handler_mid_batch_hands_the_rest_on_once() {
     close(ch);
     check.finish();
 }
+
+/// Random draws for the randomized cross-checks, reproducible per seed.
+struct Draws(std::vec::IntoIter<u8>);
+
+impl Draws {
+    fn new(seed: u64) -> Draws {
+        Draws(crate::pipeline::tests::support::random_bytes(1024, seed | 1).into_iter())
+    }
+    /// A number below `n` (at most 256).
+    fn below(&mut self, n: usize) -> usize {
+        usize::from(self.0.next().expect("enough draws")) % n
+    }
+}
+
+/// What a fresh channel with `decoder` passes on when `data` arrives in random reads.
+fn decode_in_random_reads<D: Decoder>(decoder: D, data: &[u8], draws: &mut Draws) -> Vec<Seen> {
+    let (ch, log) = with_decoder(decoder);
+    let mut at = 0;
+    while at < data.len() {
+        let n = 1 + draws.below(data.len() - at);
+        feed(&ch, &data[at..at + n]);
+        at += n;
+    }
+    ch.finish_and_release_all().unwrap();
+    take(&log)
+}
+
+/// What a delimiter decoder should see in `data`, by brute force: at each step the earliest
+/// delimiter (the first listed on a tie) ends the frame; a frame over `max` is an error.
+fn reference_split(data: &[u8], delimiters: &[&[u8]], max: usize) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut start = 0;
+    'outer: for at in 0..data.len() {
+        if at < start {
+            continue;
+        }
+        for d in delimiters {
+            if data[at..].starts_with(d) {
+                let frame_len = at - start;
+                if frame_len > max {
+                    seen.push(Seen::Error(ErrorKind::FrameTooLong));
+                } else {
+                    seen.push(frame(&data[start..at]));
+                }
+                start = at + d.len();
+                continue 'outer;
+            }
+        }
+    }
+    seen
+}
+
+/// One round of a split cross-check: random bytes of `alphabet`, a random maximum and fail
+/// mode; the decoder `make` builds from those must pass on what the brute-force split of
+/// `delimiters` finds, whatever the reads.
+fn split_round<D: Decoder>(
+    seed: u64,
+    alphabet: &[u8],
+    delimiters: &[&[u8]],
+    make: impl Fn(usize, bool) -> D,
+) {
+    let mut draws = Draws::new(seed);
+    let data: Vec<u8> = (0..1 + draws.below(60))
+        .map(|_| alphabet[draws.below(alphabet.len())])
+        .collect();
+    let max = 1 + draws.below(6);
+    let fail_fast = draws.below(2) == 0;
+    let want = reference_split(&data, delimiters, max);
+    let mut got = decode_in_random_reads(make(max, fail_fast), &data, &mut draws);
+    // A too-long frame still being skipped at the end was reported early (fail fast); the
+    // brute-force split reports a frame once it ends.
+    if got.len() == want.len() + 1 && got.last() == Some(&Seen::Error(ErrorKind::FrameTooLong)) {
+        got.pop();
+    }
+    assert_eq!(
+        got,
+        want,
+        "{:?} max {max} fail_fast {fail_fast} delimiters {delimiters:?}",
+        String::from_utf8_lossy(&data)
+    );
+}
+
+#[test]
+fn delimiter_frames_match_a_brute_force_split_over_random_reads() {
+    let check = BufferCheck::start();
+    // No delimiter is a prefix of another (then what a split read decodes depends on where
+    // the read ends, in Netty too).
+    let sets: [&[&[u8]]; 4] = [
+        &[b"ab", b"b"],
+        &[b"aab", b"ab", b"c"],
+        &[b"abc", b"bc", b"cab"],
+        &[b"aa", b"ba", b"dcd"],
+    ];
+    for round in 0..4000 {
+        let delimiters = sets[round as usize % sets.len()];
+        split_round(round, b"abcd", delimiters, |max, fail_fast| {
+            DelimiterBasedFrameDecoder::new(max, delimiters)
+                .unwrap()
+                .with_fail_fast(fail_fast)
+        });
+    }
+    check.finish();
+}
+
+#[test]
+fn lines_match_a_brute_force_split_over_random_reads() {
+    let check = BufferCheck::start();
+    for round in 0..4000 {
+        let ends: &[&[u8]] = &[b"\r\n", b"\n"];
+        split_round(round << 8, b"a\r\n\r", ends, |max, fail_fast| {
+            LineBasedFrameDecoder::new(max)
+                .unwrap()
+                .with_fail_fast(fail_fast)
+        });
+    }
+    check.finish();
+}
+
+#[test]
+fn many_small_frames_in_one_read_search_each_byte_a_bounded_number_of_times() {
+    let check = BufferCheck::start();
+    // A rare delimiter besides a frequent one: each frame's search for the rare one must not
+    // rescan the rest of the read (a hostile peer's tiny frames would make a read quadratic).
+    let data: Vec<u8> = b"a\n".iter().copied().cycle().take(1 << 14).collect();
+    for delimiters in [[b"\0".as_slice(), b"\n"], [b"\n".as_slice(), b"\0"]] {
+        let (ch, log) = with_decoder(DelimiterBasedFrameDecoder::new(64, &delimiters).unwrap());
+        cumulation::SCANNED.with(|s| s.set(0));
+        feed(&ch, &data);
+        let scanned = cumulation::SCANNED.with(|s| s.get());
+        assert_eq!(take(&log).len(), data.len() / 2);
+        assert!(
+            scanned <= 4 * data.len(),
+            "{scanned} bytes searched for a {}-byte read",
+            data.len()
+        );
+        close(ch);
+    }
+    check.finish();
+}
+
+#[test]
+fn reads_after_an_input_shutdown_frame_afresh() {
+    let check = BufferCheck::start();
+    // The partial frame released at the input's end leaves no search state behind.
+    let decoders: Vec<Box<dyn ChannelHandler>> = vec![
+        LineBasedFrameDecoder::new(64)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        DelimiterBasedFrameDecoder::new(64, &[b"\n"])
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        LengthFieldBasedFrameDecoder::new(64, 0, 1, 0, 1)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+    ];
+    let inputs: [(&[u8], &[u8]); 3] = [
+        (b"abc", b"x\ny\n"),
+        (b"abc", b"x\ny\n"),
+        (b"\x05ab", b"\x01x\x01y"),
+    ];
+    for (decoder, (partial, after)) in decoders.into_iter().zip(inputs) {
+        let (ch, log) = channel(vec![decoder]);
+        feed(&ch, partial);
+        ch.pipeline()
+            .fire_user_event_triggered(UserEvent::InputShutdown);
+        ch.run_pending_tasks();
+        feed(&ch, after);
+        assert_eq!(take(&log), vec![frame(b"x"), frame(b"y")]);
+        close(ch);
+    }
+    check.finish();
+}
+
+/// Closes the channel at the frame `quit` and records what it sees after that.
+struct QuitOn(Log);
+
+impl ChannelHandler for QuitOn {
+    fn mask(&self) -> Mask {
+        Mask::READ | Mask::INACTIVE
+    }
+    fn channel_read(&self, ctx: &Context, msg: Message) -> HandlerResult {
+        let quit = msg.as_buffer().is_some_and(|b| b.as_slice() == b"quit");
+        ctx.fire_channel_read(msg);
+        if quit {
+            ctx.close(None);
+        }
+        Ok(())
+    }
+    fn channel_inactive(&self, ctx: &Context) -> HandlerResult {
+        self.0.lock().unwrap().push(Seen::Text("inactive".into()));
+        ctx.fire_channel_inactive();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_close_from_a_handler_inside_a_decode_run_ends_the_input_after_the_run() {
+    let check = BufferCheck::start();
+    let log: Log = Arc::default();
+    let ch = EmbeddedChannel::new(vec![
+        LineBasedFrameDecoder::new(64)
+            .unwrap()
+            .into_handler()
+            .boxed(),
+        Box::new(QuitOn(log.clone())),
+        Box::new(Sink(log.clone())),
+    ])
+    .unwrap();
+    feed(&ch, b"quit\nmore\npartial");
+    ch.run_pending_tasks();
+    // The frames of the read go on, then the channel goes inactive once; the partial frame
+    // is released, not handed on as raw bytes.
+    assert_eq!(
+        take(&log),
+        vec![
+            frame(b"quit"),
+            frame(b"more"),
+            Seen::Text("inactive".into())
+        ]
+    );
+    assert!(!ch.finish_and_release_all().unwrap());
+    assert_eq!(take(&log), vec![]);
+    check.finish();
+}
+
+/// What a length-field decoder should see in `data` (one big-endian field of `size` bytes at
+/// `offset`), by brute force; also whether it ends inside a too-long frame being skipped.
+fn reference_length_fields(
+    data: &[u8],
+    (max, offset, size, adjustment, strip): (usize, usize, usize, i64, usize),
+) -> (Vec<Seen>, bool) {
+    let mut seen = Vec::new();
+    let mut at = 0;
+    let end = offset + size;
+    while data.len() - at >= end {
+        let field = data[at + offset..at + end]
+            .iter()
+            .fold(0i128, |v, b| (v << 8) | i128::from(*b));
+        let length = field + i128::from(adjustment) + end as i128;
+        if length < end as i128 {
+            seen.push(Seen::Error(ErrorKind::CorruptedFrame));
+            at += end;
+            continue;
+        }
+        let length = length as usize;
+        if length > max {
+            seen.push(Seen::Error(ErrorKind::FrameTooLong));
+            if length > data.len() - at {
+                return (seen, true);
+            }
+            at += length;
+            continue;
+        }
+        if length > data.len() - at {
+            break;
+        }
+        if strip > length {
+            seen.push(Seen::Error(ErrorKind::CorruptedFrame));
+        } else {
+            seen.push(frame(&data[at + strip..at + length]));
+        }
+        at += length;
+    }
+    (seen, false)
+}
+
+#[test]
+fn length_fields_match_a_brute_force_decode_over_random_reads() {
+    let check = BufferCheck::start();
+    for round in 0..4000 {
+        let mut draws = Draws::new(round << 16);
+        let offset = draws.below(3);
+        let size = 1 + draws.below(2);
+        let adjustment = draws.below(7) as i64 - 3;
+        let max = offset + size + draws.below(16);
+        let strip = draws.below(max.min(5) + 1);
+        let fail_fast = draws.below(2) == 0;
+        let layout = (max, offset, size, adjustment, strip);
+        // Mostly small field values (frames that fit), some larger ones (too long).
+        let data: Vec<u8> = (0..1 + draws.below(80))
+            .map(|_| match draws.below(20) {
+                0 => 200,
+                1..=9 => 0,
+                n => n as u8,
+            })
+            .collect();
+        let (mut want, discarding) = reference_length_fields(&data, layout);
+        if discarding && !fail_fast {
+            want.pop();
+        }
+        let decoder = LengthFieldBasedFrameDecoder::new(max, offset, size, adjustment, strip)
+            .unwrap()
+            .with_fail_fast(fail_fast);
+        let got = decode_in_random_reads(decoder, &data, &mut draws);
+        assert_eq!(got, want, "{data:?} {layout:?} fail_fast {fail_fast}");
+    }
+    check.finish();
+}
