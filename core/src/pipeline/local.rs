@@ -381,7 +381,10 @@ impl Transport for LocalTransport {
 
     fn begin_read(&self, channel: &Channel) {
         self.state.with(|s| s.read_pending = true);
-        if !lock(&self.inbound).is_empty() {
+        // A peer that closed before this channel became active (an accepted channel whose
+        // client closed while it waited to be registered) is noticed here: its read task
+        // found the channel not active yet and did nothing.
+        if !lock(&self.inbound).is_empty() || self.peer_closed.load(Ordering::Acquire) {
             self.schedule_read(channel);
         }
     }

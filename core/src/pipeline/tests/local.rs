@@ -311,6 +311,56 @@ fn a_late_child_reads_nothing_before_it_is_active() {
     check.finish();
 }
 
+/// Counts the handlers removed (a channel torn down).
+struct CountRemoved(Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::pipeline::ChannelHandler for CountRemoved {
+    fn handler_removed(&self, _: &crate::pipeline::Context) -> crate::pipeline::HandlerResult {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A client that closes before its accepted channel is set up (the server's loop is busy):
+/// the child notices the closed peer once it becomes active, and closes (its handlers are
+/// removed, once).
+#[test]
+fn a_child_whose_client_closed_before_it_was_set_up_closes_once_active() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let check = BufferCheck::start();
+    let boss = EventLoopGroup::new(1).unwrap();
+    let workers = EventLoopGroup::new(1).unwrap();
+    let name = "child-of-a-closed-client";
+    let removed = Arc::new(AtomicUsize::new(0));
+    let counted = removed.clone();
+    let server = ServerBootstrap::new()
+        .group(boss.clone(), workers.clone())
+        .channel(ChannelKind::LocalServer)
+        .child_handler(adding("count", move || {
+            Box::new(CountRemoved(counted.clone()))
+        }))
+        .bind(ChannelAddress::local(name))
+        .unwrap();
+    connected(&server);
+    // The server's loop accepts only after the client has come and gone.
+    boss.next()
+        .execute(|_| std::thread::sleep(Duration::from_millis(200)))
+        .unwrap();
+    let client = Bootstrap::new()
+        .group(workers.clone())
+        .channel(ChannelKind::Local)
+        .connect(ChannelAddress::local(name))
+        .unwrap();
+    client.future.wait(Some(WAIT)).unwrap();
+    client.channel.close().wait(Some(WAIT)).unwrap();
+    assert!(wait_until(WAIT, || removed.load(Ordering::SeqCst) == 1));
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    shut_down(&boss);
+    shut_down(&workers);
+    assert_eq!(removed.load(Ordering::SeqCst), 1);
+    check.finish();
+}
+
 /// Counts the channels that became active.
 struct CountActive(Arc<std::sync::atomic::AtomicUsize>);
 
