@@ -342,7 +342,7 @@ fn context_in(o: &ContextObject) -> Result<&Context, c_int> {
 /// The message behind a C handle (another reference to it: firing or writing it never
 /// consumes the caller's).
 pub(crate) fn message_of(msg: *mut nx_message_t) -> Result<Message, c_int> {
-    handle::with(msg, |o: &MessageObject| o.msg().cloned())?
+    handle::with_lent(msg, |o: &MessageObject| o.msg().cloned())?
 }
 
 /// A new handle for `msg` owned by the caller (released with `nx_message_release`).
@@ -401,7 +401,14 @@ pub(crate) fn lend_message<R>(
     msg: Message,
     f: impl FnOnce(*mut nx_message_t) -> R,
 ) -> Result<R, c_int> {
-    let mut resident = match LENT.with(|pool| pool.borrow_mut().pop()) {
+    // One look-up of the thread-local pool per lend (in a shared library each costs a call
+    // of `__tls_get_addr`): the pool lives until this thread exits, so its address stays
+    // good for this whole call.
+    let pool: *const RefCell<Vec<handle::Resident<nx_message_t>>> = LENT.with(ptr::from_ref);
+    // SAFETY: this thread's pool, alive for the call (see above); borrowed only briefly.
+    let pool = unsafe { &*pool };
+    let popped = pool.borrow_mut().pop();
+    let mut resident = match popped {
         Some(resident) => resident,
         None => handle::Resident::new(Arc::new(MessageObject::new(None, false)))?,
     };
@@ -420,12 +427,10 @@ pub(crate) fn lend_message<R>(
     // SAFETY: closed: no handle names the object and no lookup is in a call on it.
     let msg = unsafe { resident.object().replace(None) };
     if reusable {
-        LENT.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            if pool.len() < LEND_POOL {
-                pool.push(resident);
-            }
-        });
+        let mut pool = pool.borrow_mut();
+        if pool.len() < LEND_POOL {
+            pool.push(resident);
+        }
     }
     // Released last, outside the pool's borrow (a user message's free function is C code).
     drop(msg);
