@@ -70,7 +70,9 @@
 //! `NX_EBADHANDLE` like every freed handle, and a later lend's handle, with its new
 //! generation, is a different handle. The slot is never on the free list while the resident
 //! has it, and no free takes it (`remove` of a resident slot's handle is `NX_EINVAL`);
-//! dropping the resident frees the slot.
+//! dropping the resident frees the slot. The slot records which thread opened its handle: that
+//! thread (the one whose callback the handle is lent to) looks the open handle up with loads
+//! alone, no reader count, since it alone closes it and only after its callback returned.
 //!
 //! # Adding a handle type
 //!
