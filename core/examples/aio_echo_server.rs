@@ -9,9 +9,13 @@
 //! `listening on 127.0.0.1:PORT`, and on SIGUSR1 (and, before it exits, on SIGTERM or
 //! SIGINT) the line `rusage user_us=U sys_us=S bytes=B` that `bench/run.sh` reads.
 
+mod bench_server;
+
 use std::cell::{Cell, UnsafeCell};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+
+use bench_server::BYTES;
 
 use nioxide_core::Result;
 use nioxide_core::aio::{
@@ -22,9 +26,6 @@ use nioxide_core::channel::SocketOption;
 
 /// A connection's buffer size, as the C server's.
 const BUF_SIZE: usize = 16384;
-
-/// The bytes echoed, reported with the CPU time.
-static BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// A connection: its channel, its buffer and what of the buffer is still to write. It lives
 /// as long as the program (a C server would free it when the chain ends).
@@ -130,54 +131,19 @@ fn main() -> Result<()> {
         .nth(1)
         .map_or(0, |p| p.parse().expect("a port number"));
     // Blocked here, so in the loop thread too; this thread takes them with sigwait below.
-    // SAFETY: signal-mask calls on a set of our own.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGUSR1, libc::SIGTERM, libc::SIGINT] {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    let set = bench_server::block_report_signals();
 
     let group = AsynchronousChannelGroup::new(1)?;
     let server = AsynchronousServerSocketChannel::open(&group)?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     server.bind(addr, 1024)?;
     match server.local_address()? {
-        Some(local) => println!("listening on {local}"),
+        Some(local) => bench_server::listening(local),
         None => {
             eprintln!("aio_echo_server: no local address");
             std::process::exit(1);
         }
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     accept(server.clone());
-
-    loop {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: waits for one of the blocked signals of `set`.
-        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-            continue;
-        }
-        // SAFETY: getrusage fills the struct we pass.
-        let ru = unsafe {
-            let mut ru: libc::rusage = std::mem::zeroed();
-            libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-            ru
-        };
-        let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-        println!(
-            "rusage user_us={} sys_us={} bytes={}",
-            us(ru.ru_utime),
-            us(ru.ru_stime),
-            BYTES.load(Ordering::Relaxed)
-        );
-        let _ = std::io::stdout().flush();
-        if sig != libc::SIGUSR1 {
-            std::process::exit(0);
-        }
-    }
+    bench_server::serve_signals(set)
 }

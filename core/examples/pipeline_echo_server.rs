@@ -14,16 +14,17 @@
 //! `channel_read_complete`, pauses reads while the channel is not writable, and closes the
 //! channel on an exception.
 
+mod bench_server;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+
+use bench_server::BYTES;
 
 use nioxide_core::event_loop::EventLoopGroup;
 use nioxide_core::pipeline::{
     ChannelHandler, ChannelOption, Context, HandlerResult, Mask, Message, ServerBootstrap,
 };
-
-/// The bytes echoed, reported with the CPU time.
-static BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Netty's `EchoServerHandler`, as the C server's table.
 struct Echo;
@@ -68,16 +69,7 @@ fn main() -> nioxide_core::Result<()> {
         .nth(1)
         .map_or(0, |p| p.parse().expect("a port number"));
     // Blocked here, so in the loop thread too; this thread takes them with sigwait below.
-    // SAFETY: signal-mask calls on a set of our own.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGUSR1, libc::SIGTERM, libc::SIGINT] {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    let set = bench_server::block_report_signals();
 
     let group = EventLoopGroup::new(1)?;
     let bootstrap = ServerBootstrap::new()
@@ -98,43 +90,11 @@ fn main() -> nioxide_core::Result<()> {
         std::process::exit(1);
     }
     match bound.channel.local_address() {
-        Some(nioxide_core::pipeline::ChannelAddress::Inet(local)) => {
-            println!("listening on {local}");
-        }
+        Some(nioxide_core::pipeline::ChannelAddress::Inet(local)) => bench_server::listening(local),
         other => {
             eprintln!("pipeline_echo_server: no local address: {other:?}");
             std::process::exit(1);
         }
     }
-
-    loop {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: waits for one of the blocked signals of `set`.
-        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-            continue;
-        }
-        report();
-        if sig != libc::SIGUSR1 {
-            std::process::exit(0);
-        }
-    }
-}
-
-/// Prints the process's CPU time and the bytes echoed, as `bench/run.sh` reads them.
-fn report() {
-    // SAFETY: getrusage fills the struct we pass.
-    let ru = unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
-    };
-    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    println!(
-        "rusage user_us={} sys_us={} bytes={}",
-        us(ru.ru_utime),
-        us(ru.ru_stime),
-        BYTES.load(Ordering::Relaxed)
-    );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    bench_server::serve_signals(set)
 }
