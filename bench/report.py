@@ -35,6 +35,8 @@ NAMES = {
     "i": "(i) libuv, C",
     "j": "(j) nioxide AIO, C",
     "k": "(k) nioxide AIO, Python",
+    "l": "(l) nioxide pipeline, Rust core only",
+    "m": "(m) nioxide AIO, Rust core only",
 }
 MIB = 1 << 20
 # The load average above which the timings are marked as taken on a busy machine (2 cores).

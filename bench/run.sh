@@ -13,6 +13,9 @@
 #   (i) libuv_echo.c      libuv: uv_read_start + uv_try_write (the anchor for (f) and (j))
 #   (j) aio_echo.c        nioxide AIO in C: read -> write -> read completion handlers
 #   (k) aio_echo.py       nioxide AIO in Python
+#   (l) core/examples/pipeline_echo_server.rs  (f)'s server on the Rust core alone: the floor
+#                         under (f), without the C boundary
+#   (m) core/examples/aio_echo_server.rs  (j)'s server on the Rust core alone: the floor under (j)
 # A server whose source or API is not there yet is skipped, with the reason in results.md.
 # Each is driven by loadgen.c keeping one 64-byte message in flight on each of N connections
 # (N = 1, 32, 512), server and load generator pinned to different cores. For each server and N:
@@ -38,7 +41,8 @@
 #
 # Environment: BENCH_DURATION (3), BENCH_WARMUP (1), BENCH_REPEAT (3), BENCH_CG_DURATION (2),
 # BENCH_CG_WARMUP (1),
-# BENCH_CONNS ("1 32 512"), BENCH_SERVERS ("a b c d e f g h i j k"), BENCH_SERVER_CPU (0),
+# BENCH_CONNS ("1 32 512"), BENCH_SERVERS ("a b c d e f g h i j k"; l and m, the
+# core-only pipeline and AIO echoes, only when asked), BENCH_SERVER_CPU (0),
 # BENCH_STREAM (1; 0 skips the stream figure), BENCH_STREAM_SIZE (65536), BENCH_IDLE (1; 0
 # skips the idle figure), BENCH_IDLE_CONNS (10000), BENCH_IDLE_WARM (1000),
 # BENCH_LOADGEN_CPU (1), BENCH_CALLGRIND (1; 0 skips the instruction counts),
@@ -115,6 +119,15 @@ if wants j; then
     fi
 fi
 
+if wants l; then
+    log "building pipeline_echo_server (cargo, core/examples)"
+    cargo build --release -q -p nioxide-core --example pipeline_echo_server
+fi
+if wants m; then
+    log "building aio_echo_server (cargo, core/examples)"
+    cargo build --release -q -p nioxide-core --example aio_echo_server
+fi
+
 log "building mio-echo (cargo, bench/mio-echo)"
 cargo build --release -q --manifest-path "$BENCH/mio-echo/Cargo.toml" \
     --target-dir "$CARGO_TARGET_DIR/mio-echo"
@@ -154,6 +167,8 @@ server_command() {
     i) CMD=("$OUT/libuv_echo") ;;
     j) CMD=("$OUT/aio_echo") ;;
     k) CMD=("$PYEXE" "$BENCH/aio_echo.py") ;;
+    l) CMD=("$CARGO_TARGET_DIR/release/examples/pipeline_echo_server") ;;
+    m) CMD=("$CARGO_TARGET_DIR/release/examples/aio_echo_server") ;;
     *) die "unknown server $1" ;;
     esac
 }

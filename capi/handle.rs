@@ -70,7 +70,9 @@
 //! `NX_EBADHANDLE` like every freed handle, and a later lend's handle, with its new
 //! generation, is a different handle. The slot is never on the free list while the resident
 //! has it, and no free takes it (`remove` of a resident slot's handle is `NX_EINVAL`);
-//! dropping the resident frees the slot.
+//! dropping the resident frees the slot. The slot records which thread opened its handle: that
+//! thread (the one whose callback the handle is lent to) looks the open handle up with loads
+//! alone, no reader count, since it alone closes it and only after its callback returned.
 //!
 //! # Adding a handle type
 //!
@@ -149,6 +151,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use nioxide_core::event_loop::{EventLoop, RunRight, WeakEventLoop};
 use nioxide_core::sync::lock;
 use nioxide_core::sys::fork;
+use nioxide_core::sys::thread;
 
 use crate::error::{NX_EBADHANDLE, NX_EFORKED, NX_EINVAL};
 
@@ -446,8 +449,18 @@ const BUSY: u64 = READERS | WRITER;
 /// A slot's state bit: the slot holds a live entry (bit 23).
 const LIVE: u64 = 1 << 23;
 
-/// A slot's `owner_id` while a [`Resident`] keeps it (with a NULL `owner`): no free takes it.
-const RESIDENT: u64 = u64::MAX;
+/// A slot's `owner_id` bit while a [`Resident`] keeps it (with a NULL `owner`): no free takes
+/// it. The other bits hold the thread token of the thread that opened its current handle (or
+/// last did; 0 before the first open), which lets that thread look the handle up without a
+/// reader count (see [`Handles::lent_to_caller`]). A token is a user-space address or a
+/// `pthread_t`, which never has this bit set.
+const RESIDENT: u64 = 1 << 63;
+
+/// The `owner_id` of a resident slot opened by the calling thread.
+#[inline(always)]
+fn resident_of_caller() -> u64 {
+    RESIDENT | (thread::token() as u64 & !RESIDENT)
+}
 
 /// The state word that a live entry of `raw` shows: `generation << 32 | tag << 24 | LIVE`.
 fn live_state(raw: RawHandle) -> u64 {
@@ -919,6 +932,58 @@ impl Handles {
         }
     }
 
+    /// The object of `raw`, a handle of `kind` for a `T`, if it is the open handle of a
+    /// [`Resident`] that the calling thread opened (a message lent to a callback running on
+    /// this thread): that thread alone closes it, and only once the callback has returned, so
+    /// the entry and the object stay as they are for the whole of this thread's call on them,
+    /// without a reader count. Loads only; `None` sends the caller to the checked path.
+    ///
+    /// Why the loads suffice: the opener stores its token, then makes the handle live (in
+    /// program order); a slot's handle is live under one generation at most once. If this
+    /// thread sees its own token and `raw` live, it opened `raw` and has not closed it. A
+    /// token it sees that another thread stored names that thread, never this one; its own
+    /// older token is never seen again once it dropped the resident (it stores 0 then, and
+    /// the slot reaches another thread only after that, through the free list's lock).
+    #[inline(always)]
+    fn lent_to_caller<T: 'static>(&self, raw: RawHandle, kind: HandleKind) -> Option<&T> {
+        if raw.0 == 0 || raw.tag() != kind.tag() {
+            return None;
+        }
+        let slot = self.slot(raw.index())?;
+        if slot.owner_id.load(Ordering::Relaxed) != resident_of_caller()
+            || slot.state.load(Ordering::Relaxed) & !BUSY != live_state(raw)
+        {
+            return None;
+        }
+        // SAFETY: the slot holds the resident's entry, which changes only when the resident
+        // drops, on this thread, not during this call (see above).
+        match unsafe { &*slot.entry.get() } {
+            Entry::Strong(object) if self.stores::<T>(raw) => {
+                // SAFETY: the data pointer of an `Arc<T>` unsized to `Arc<dyn Any>` (the table
+                // stores `T`s under this tag), kept alive by the entry.
+                Some(unsafe { &*Arc::as_ptr(object).cast::<T>() })
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Handles::with_checked`] with the fast path of [`Handles::lent_to_caller`] first:
+    /// for handle types whose hot handles are lent ones (messages).
+    ///
+    /// Errors: as [`Handles::get`].
+    #[inline(always)]
+    pub fn with_lent<T: Send + Sync + 'static, R>(
+        &self,
+        raw: RawHandle,
+        kind: HandleKind,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, c_int> {
+        match self.lent_to_caller::<T>(raw, kind) {
+            Some(object) => Ok(f(object)),
+            None => self.with_checked(raw, kind, f),
+        }
+    }
+
     /// Frees the handle `raw`, whatever its kind, dropping the table's reference. Returns
     /// whether `raw` was live; freeing a freed handle does nothing.
     ///
@@ -1068,7 +1133,7 @@ impl Handles {
     /// caller drops the entry, outside every lock.
     fn take(&self, slot: &Slot, raw: RawHandle, type_id: Option<TypeId>) -> Result<Entry, c_int> {
         let writer = slot.lock_writer();
-        if slot.owner_id.load(Ordering::Relaxed) == RESIDENT {
+        if slot.owner_id.load(Ordering::Relaxed) & RESIDENT != 0 {
             // A resident slot's handle is closed by its resident, never freed.
             return Err(NX_EINVAL);
         }
@@ -1297,6 +1362,11 @@ impl<H: HandleType> Resident<H> {
             return Err(-libc::ENOMEM);
         }
         let live = live_state(self.raw);
+        // The opener, before the handle is live: the calling thread's lookups of this handle
+        // may then skip the reader count (only this thread closes it, after them).
+        self.slot
+            .owner_id
+            .store(resident_of_caller(), Ordering::Relaxed);
         // Release: whoever sees the handle live sees the object as its owner left it. A writer
         // bit a stale free holds for a moment stays.
         let _ = self
@@ -1479,6 +1549,19 @@ pub fn with<H: HandleType, R>(ptr: *const H, f: impl FnOnce(&H::Object) -> R) ->
     } else {
         HANDLES.with_checked(RawHandle::from_ptr(ptr), H::KIND, f)
     }
+}
+
+/// Calls `f` with the object behind the C handle `ptr`, borrowed for the call, as [`with`],
+/// with a fast path for a handle lent to a callback on the calling thread (see
+/// [`Handles::with_lent`]): for message handles.
+///
+/// Errors: as [`get`].
+#[inline(always)]
+pub fn with_lent<H: HandleType, R>(
+    ptr: *const H,
+    f: impl FnOnce(&H::Object) -> R,
+) -> Result<R, c_int> {
+    HANDLES.with_lent(RawHandle::from_ptr(ptr), H::KIND, f)
 }
 
 /// Whether the C handle `ptr` named an object once and was freed since (see
@@ -1735,6 +1818,79 @@ mod tests {
             .unwrap();
         assert_eq!(next.index(), second.index());
         assert!(handles.remove::<Thing>(next, HandleKind::Selector).is_ok());
+    }
+
+    #[test]
+    fn only_the_thread_that_opened_a_resident_handle_looks_it_up_without_a_reader() {
+        let handles = table();
+        let mut resident = Resident::<nx_thing_t>::new_in(handles, Arc::new(Thing(6))).unwrap();
+        let lent = RawHandle::from_ptr(resident.open().unwrap());
+        assert_eq!(
+            handles
+                .lent_to_caller::<Thing>(lent, HandleKind::Selector)
+                .map(|t| t.0),
+            Some(6),
+            "the opening thread takes the fast path"
+        );
+        assert!(
+            handles
+                .lent_to_caller::<Other>(lent, HandleKind::Selector)
+                .is_none(),
+            "another Rust type is not"
+        );
+        assert!(
+            handles
+                .lent_to_caller::<Thing>(lent, HandleKind::Timer)
+                .is_none(),
+            "another kind is not"
+        );
+        let there = std::thread::scope(|s| {
+            s.spawn(|| {
+                (
+                    handles
+                        .lent_to_caller::<Thing>(lent, HandleKind::Selector)
+                        .is_none(),
+                    handles.with_lent(lent, HandleKind::Selector, |t: &Thing| t.0),
+                )
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(
+            there,
+            (true, Ok(6)),
+            "another thread takes the checked path, which finds the same object"
+        );
+        assert!(resident.close());
+        assert!(
+            handles
+                .lent_to_caller::<Thing>(lent, HandleKind::Selector)
+                .is_none(),
+            "closed"
+        );
+        assert_eq!(
+            handles.with_lent(lent, HandleKind::Selector, |t: &Thing| t.0),
+            Err(NX_EBADHANDLE)
+        );
+        let next = RawHandle::from_ptr(resident.open().unwrap());
+        assert!(
+            handles
+                .lent_to_caller::<Thing>(lent, HandleKind::Selector)
+                .is_none(),
+            "a stale handle of the same slot"
+        );
+        assert_eq!(
+            handles.with_lent(next, HandleKind::Selector, |t: &Thing| t.0),
+            Ok(6)
+        );
+        drop(resident);
+        assert!(
+            handles
+                .lent_to_caller::<Thing>(next, HandleKind::Selector)
+                .is_none(),
+            "a dropped resident's handle"
+        );
+        assert_eq!(handles.live(), 0);
     }
 
     #[test]

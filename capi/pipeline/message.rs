@@ -157,7 +157,7 @@ pub(crate) fn read_slice<T>(
     slice_of: impl FnOnce(&Message) -> Option<&[u8]>,
 ) -> Result<(), c_int> {
     let (data, len) = (Out::new(data_out)?, Out::new(len_out)?);
-    let (ptr, n) = handle::with(msg, |o: &MessageObject| {
+    let (ptr, n) = handle::with_lent(msg, |o: &MessageObject| {
         slice_of(o.msg()?)
             .map(|s| (s.as_ptr().cast::<T>(), s.len()))
             .ok_or(NX_EINVAL)

@@ -35,7 +35,7 @@ pub mod handler;
 pub mod list;
 pub mod message;
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::mem::{MaybeUninit, size_of};
 use std::ptr;
@@ -342,7 +342,7 @@ fn context_in(o: &ContextObject) -> Result<&Context, c_int> {
 /// The message behind a C handle (another reference to it: firing or writing it never
 /// consumes the caller's).
 pub(crate) fn message_of(msg: *mut nx_message_t) -> Result<Message, c_int> {
-    handle::with(msg, |o: &MessageObject| o.msg().cloned())?
+    handle::with_lent(msg, |o: &MessageObject| o.msg().cloned())?
 }
 
 /// A new handle for `msg` owned by the caller (released with `nx_message_release`).
@@ -384,15 +384,44 @@ pub(crate) fn promise_opt(promise: *mut nx_promise_t) -> Result<Option<Promise>,
     })?
 }
 
-/// How many resident lend slots a thread keeps (a few: lends nest only as deep as callbacks
-/// that pass messages to other C handlers inline).
+/// How many resident lend slots a thread keeps: one per nesting depth of lends (a few: lends
+/// nest only as deep as callbacks that pass messages to other C handlers inline). A lend
+/// nested deeper makes a slot for the call and frees it afterwards.
 const LEND_POOL: usize = 8;
 
+/// One thread's resident slots for lent messages, each with its (emptied) object: the lend at
+/// nesting depth `d` uses slot `d`, opens its next handle, and closes it when the callback
+/// returns, so a read's lend allocates nothing, moves nothing and touches no table lock in
+/// steady state.
+struct LendPool {
+    /// The slot of each depth: `None` until first needed (or after one used up its handles).
+    /// Only the lend at that depth on this thread touches it (see [`lend_message`]).
+    slots: [UnsafeCell<Option<handle::Resident<nx_message_t>>>; LEND_POOL],
+    /// How many lends are in progress on this thread.
+    depth: Cell<usize>,
+}
+
 thread_local! {
-    /// This thread's resident slots for lent messages, each with its (emptied) object: a
-    /// lend takes one, opens its next handle, and closes it when the callback returns, so a
-    /// read's lend allocates nothing and touches no table lock in steady state.
-    static LENT: RefCell<Vec<handle::Resident<nx_message_t>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's lend slots.
+    static LENT: LendPool = const {
+        LendPool { slots: [const { UnsafeCell::new(None) }; LEND_POOL], depth: Cell::new(0) }
+    };
+}
+
+/// A lend in progress at one depth of a [`LendPool`]: on the normal path forgotten once the
+/// lend is over; dropped only if a callback unwinds through the lend, when it frees the
+/// depth's slot (which closes its handle and releases the message) and restores the depth.
+struct LendDepth<'a> {
+    pool: &'a LendPool,
+    depth: usize,
+}
+
+impl Drop for LendDepth<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this lend's slot; the nested lends that used deeper ones have returned.
+        drop(unsafe { (*self.pool.slots[self.depth].get()).take() });
+        self.pool.depth.set(self.depth);
+    }
 }
 
 /// Lends `msg` to a callback: a handle made for the call and closed when it returns (the
@@ -401,10 +430,45 @@ pub(crate) fn lend_message<R>(
     msg: Message,
     f: impl FnOnce(*mut nx_message_t) -> R,
 ) -> Result<R, c_int> {
-    let mut resident = match LENT.with(|pool| pool.borrow_mut().pop()) {
+    // One look-up of the thread-local pool per lend (in a shared library each costs a call
+    // of `__tls_get_addr`): the pool lives until this thread exits, so its address stays
+    // good for this whole call.
+    let pool: *const LendPool = LENT.with(ptr::from_ref);
+    // SAFETY: this thread's pool, alive for the call (see above).
+    let pool = unsafe { &*pool };
+    let depth = pool.depth.get();
+    if depth >= LEND_POOL {
+        let mut resident = handle::Resident::new(Arc::new(MessageObject::new(None, false)))?;
+        return lend_in(&mut resident, msg, f).map(|(result, _)| result);
+    }
+    // SAFETY: slot `depth` is this lend's alone: a lend nested inside `f` runs at a deeper
+    // depth, and the depth is this one again only once this lend is over.
+    let slot = unsafe { &mut *pool.slots[depth].get() };
+    let resident = match slot {
         Some(resident) => resident,
-        None => handle::Resident::new(Arc::new(MessageObject::new(None, false)))?,
+        None => slot.insert(handle::Resident::new(Arc::new(MessageObject::new(
+            None, false,
+        )))?),
     };
+    pool.depth.set(depth + 1);
+    let guard = LendDepth { pool, depth };
+    let lent = lend_in(resident, msg, f);
+    std::mem::forget(guard);
+    pool.depth.set(depth);
+    let (result, reusable) = lent?;
+    if !reusable {
+        *slot = None;
+    }
+    Ok(result)
+}
+
+/// [`lend_message`]'s work in one resident slot, closed on entry and on return: returns what
+/// `f` returned and whether the slot can serve another lend.
+fn lend_in<R>(
+    resident: &mut handle::Resident<nx_message_t>,
+    msg: Message,
+    f: impl FnOnce(*mut nx_message_t) -> R,
+) -> Result<(R, bool), c_int> {
     // SAFETY: a resident slot between lends: no live handle names its object.
     drop(unsafe { resident.object().replace(Some(msg)) });
     let ptr = match resident.open() {
@@ -417,19 +481,10 @@ pub(crate) fn lend_message<R>(
     };
     let result = f(ptr);
     let reusable = resident.close();
-    // SAFETY: closed: no handle names the object and no lookup is in a call on it.
-    let msg = unsafe { resident.object().replace(None) };
-    if reusable {
-        LENT.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            if pool.len() < LEND_POOL {
-                pool.push(resident);
-            }
-        });
-    }
-    // Released last, outside the pool's borrow (a user message's free function is C code).
-    drop(msg);
-    Ok(result)
+    // SAFETY: closed: no handle names the object and no lookup is in a call on it. Released
+    // here, after the close (a user message's free function is C code).
+    drop(unsafe { resident.object().replace(None) });
+    Ok((result, reusable))
 }
 
 /// Lends an operation's promise to a callback (NULL for none), as [`lend_message`].

@@ -235,6 +235,76 @@ TEST_IMPL(pipeline_handles_fast_path_on_loop) {
   return 0;
 }
 
+/* Lent messages nested deeper than a thread keeps lend slots for: a chain of handlers, each
+ * passing the read on inline, so every lend is inside the one before. Each handler reads its
+ * lent message with no reader registration (the lending thread's own look-up), and once the
+ * chain has returned every lent handle is closed. */
+#define NEST_DEPTH 12
+
+struct nest {
+  nx_message_t *lent[NEST_DEPTH];
+  int seen;
+  uint64_t reader_entries;
+};
+
+static int nest_read(nx_context_t *ctx, nx_message_t *msg, void *arg) {
+  struct nest *n = arg;
+  const uint8_t *data;
+  size_t len;
+  uint64_t before = nx_debug_reader_entries();
+  ASSERT_OK(nx_message_bytes(msg, &data, &len));
+  n->reader_entries += nx_debug_reader_entries() - before;
+  ASSERT_EQ(len, 4u);
+  ASSERT(memcmp(data, "nest", 4) == 0);
+  ASSERT_LT(n->seen, NEST_DEPTH);
+  n->lent[n->seen++] = msg;
+  ASSERT_OK(nx_context_fire_channel_read(ctx, msg));
+  /* Still lent after the handlers after this one returned. */
+  ASSERT_OK(nx_message_bytes(msg, &data, &len));
+  ASSERT_EQ(len, 4u);
+  return 0;
+}
+static const nx_channel_handler_t nest_handler = {
+    .size = sizeof(nx_channel_handler_t),
+    .channel_read = nest_read,
+};
+
+TEST_IMPL(pipeline_lent_messages_nested_deep) {
+  struct nest n;
+  nx_channel_t *ch;
+  nx_message_t *msg, *out;
+  const uint8_t *data;
+  size_t len, live = nx_debug_live_buffers();
+  int i, round;
+  memset(&n, 0, sizeof n);
+  ASSERT_OK(nx_embedded_channel_new(NULL, NULL, &ch));
+  for (i = 0; i < NEST_DEPTH; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "nest%d", i);
+    ASSERT_OK(nx_pipeline_add_last(ch, name, &nest_handler, &n, NULL, NULL));
+  }
+  /* Twice: the second round reuses the lend slots the first one made. */
+  for (round = 0; round < 2; round++) {
+    n.seen = 0;
+    n.reader_entries = 0;
+    msg = t_text("nest");
+    ASSERT_EQ(nx_embedded_channel_write_inbound(ch, msg), 1);
+    ASSERT_OK(nx_message_release(msg));
+    ASSERT_EQ(n.seen, NEST_DEPTH);
+    ASSERT_EQ(n.reader_entries, 0u);
+    for (i = 0; i < NEST_DEPTH; i++) {
+      ASSERT_EQ(nx_message_bytes(n.lent[i], &data, &len), NX_EBADHANDLE);
+      ASSERT_EQ(nx_message_release(n.lent[i]), NX_EBADHANDLE);
+    }
+    ASSERT_EQ(nx_embedded_channel_read_inbound(ch, &out), 1);
+    t_expect_text(out, "nest"); /* and releases it */
+  }
+  ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
+  ASSERT_OK(nx_channel_free(ch));
+  ASSERT_EQ(nx_debug_live_buffers(), live);
+  return 0;
+}
+
 /* A table from a header whose `size` ends inside a callback's field (not a whole number of
  * fields): that field counts as NULL, as the fields past `size` do; it is never called
  * through a pointer cut short. */
