@@ -1167,6 +1167,12 @@ class AsynchronousChannelGroup:
     A context manager: leaving the ``with`` block shuts down now and waits for termination.
     A group garbage-collected before its shutdown is shut down now with a ``ResourceWarning``.
 
+    The :meth:`default` group cannot be shut down: it serves every channel opened without a
+    group, in every library of the process, and lives until interpreter exit (Java's default
+    group, which no user code can even reach). :meth:`shutdown`, :meth:`shutdown_now`,
+    :meth:`await_termination` without a timeout and leaving a ``with`` block raise
+    :class:`UnsupportedOperationError` on it and leave it running.
+
     >>> import nioxide
     >>> with nioxide.AsynchronousChannelGroup.with_threads(1) as group:
     ...     group.is_shutdown()
@@ -1185,7 +1191,8 @@ class AsynchronousChannelGroup:
         (when they shut down, the channels on them are closed)."""
     @staticmethod
     def default() -> AsynchronousChannelGroup:
-        """The process-wide default group (made on first use)."""
+        """The process-wide default group (made on first use; one loop per core). It cannot
+        be shut down (:class:`UnsupportedOperationError`); interpreter exit shuts it down."""
     @property
     def loops(self) -> list[EventLoop]:
         """The :class:`EventLoop` objects of the group's loops."""
@@ -1200,9 +1207,11 @@ class AsynchronousChannelGroup:
         context keys ``message``, ``exception``, ``handler`` and ``loop``."""
     def shutdown(self) -> None:
         """Refuses new channels (:class:`ShutdownChannelGroupError`); the group terminates
-        once its channels are closed. Idempotent."""
+        once its channels are closed. Idempotent. Raises :class:`UnsupportedOperationError`
+        on the :meth:`default` group."""
     def shutdown_now(self) -> None:
-        """Shuts down and closes every channel of the group. Idempotent."""
+        """Shuts down and closes every channel of the group. Idempotent. Raises
+        :class:`UnsupportedOperationError` on the :meth:`default` group."""
     def is_shutdown(self) -> bool:
         """Whether :meth:`shutdown` or :meth:`shutdown_now` was called."""
     def is_terminated(self) -> bool:
@@ -1213,7 +1222,9 @@ class AsynchronousChannelGroup:
     def await_termination(self, timeout: float | None = None) -> bool:
         """Waits (GIL released; Ctrl-C interrupts) until terminated or ``timeout`` seconds
         have passed (``None``: forever); returns whether it terminated. Raises
-        :class:`DeadlockError` on one of the group's threads."""
+        :class:`DeadlockError` on one of the group's threads, and
+        :class:`UnsupportedOperationError` for ``timeout=None`` on the :meth:`default` group
+        (which would never terminate)."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -1221,7 +1232,8 @@ class AsynchronousChannelGroup:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        """Shuts down now and, unless on one of the group's threads, waits for termination."""
+        """Shuts down now and, unless on one of the group's threads, waits for termination.
+        Raises :class:`UnsupportedOperationError` on the :meth:`default` group."""
 
 @final
 class AsynchronousServerSocketChannel:
