@@ -87,9 +87,18 @@
  * was shut down), when the bytes left will never be completed; what that call leaves is
  * dropped. Otherwise 0.
  *
+ * A frame that is a run of the cumulated bytes needs no copy: instead of (or besides)
+ * `*msg_out`, call `nx_decoder_frame(ctx, offset, frame_len)` during the call, once per
+ * frame, as many times as there are frames; each becomes a buffer message that shares the
+ * cumulation's memory (Netty's `in.readRetainedSlice(frame_len)`). The frames are passed on
+ * in the order they were announced, before `*msg_out`, and must lie within the `*consumed`
+ * bytes.
+ *
  * Return 0, or a negative code (`NX_ECORRUPTED`, ...) that goes to the next handler's
- * `exception_caught` after the produced message; `*consumed` and `*msg_out` count on error
- * too (consume the bad bytes, so decoding goes on after them).
+ * `exception_caught` after the produced messages; `*consumed`, the frames and `*msg_out`
+ * count on error too (consume the bad bytes, so decoding goes on after them). A `*consumed`
+ * beyond `len`, or one that ends before the last announced frame, is `NX_EINVAL` and
+ * drops that call's messages and consumes nothing.
  */
 typedef int (*nx_decode_cb)(nx_context_t *ctx,
                             const uint8_t *data,
@@ -229,6 +238,27 @@ int nx_codec_byte_to_message_decoder(const struct nx_decoder_t *decoder,
                                      void *attachment,
                                      nx_free_cb attachment_free,
                                      nx_handler_t **out);
+
+/**
+ * Announces, from inside a `decode` callback (`nx_decode_cb`) given `ctx`, that the
+ * `frame_len` bytes at `data + offset` of that call's `data` are a frame: after the call,
+ * nioxide passes them on as a buffer message that shares the cumulation's memory (no copy;
+ * Netty's `in.readRetainedSlice`). Call it once per frame, in order: a frame starts where
+ * the previous one ended or later (the bytes between, a header for example, are dropped as
+ * part of `*consumed`). The frames go to the next handler in that order, before the call's
+ * `*msg_out`, and must lie within the bytes the call reports consumed (else the call is
+ * `NX_EINVAL`, see `nx_decode_cb`). An empty frame is an empty buffer.
+ *
+ * Ownership: nothing is transferred; the message is made and owned by nioxide.
+ *
+ * Thread safety: only on the thread running that `decode` call (the channel's loop thread),
+ * during the call.
+ *
+ * Errors: `NX_EINVAL` (not inside a `decode` call given `ctx`; the frame extends past
+ * `len`; it starts before the end of the previous frame), `-ENOMEM`. A refused frame is
+ * not announced; the call goes on.
+ */
+int nx_decoder_frame(nx_context_t *ctx, size_t offset, size_t frame_len);
 
 /**
  * Makes a delimiter decoder (Netty's `DelimiterBasedFrameDecoder`), stored in `*out`: it
