@@ -664,6 +664,40 @@ def test_a_server_handler_sees_each_accepted_channel_and_passes_it_on(groups: An
     bound.channel.close().result(WAIT)
 
 
+def test_a_local_channel_drops_its_pending_read_when_auto_read_goes_off(groups: Any) -> None:
+    """The read auto-read asked for at activation, never served, is dropped when auto-read
+    is switched off (as on TCP): a later message waits for read()."""
+    active = threading.Event()
+    got = bytearray()
+    children: list[nioxide.Channel] = []
+
+    class Keep(nioxide.ChannelInboundHandler):
+        def channel_active(self, ctx: Any) -> None:
+            children.append(ctx.channel)
+            active.set()
+
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            got.extend(msg)
+
+    server, address = serve(groups, "local", Init(Keep()))
+    connected = client(groups[1], "local", address, Init())
+    connected.result(WAIT)
+    assert active.wait(WAIT)
+    child = children[0]
+    child.set_option("AUTO_READ", False)
+    connected.channel.write_and_flush(b"a")
+    time.sleep(0.1)
+    assert got == b"", "read with auto-read off"
+    child.read()
+    deadline = time.monotonic() + WAIT
+    while got != b"a" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got == b"a"
+    connected.channel.close().result(WAIT)
+    server.close().result(WAIT)
+    children.clear()
+
+
 def test_each_bootstrap_takes_only_its_own_channel_kinds() -> None:
     with pytest.raises(nioxide.InvalidArgumentError):
         nioxide.ServerBootstrap().channel(nioxide.TcpChannel)
