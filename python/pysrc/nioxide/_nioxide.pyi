@@ -1987,12 +1987,20 @@ class ServerBootstrap:
         """An option for each accepted channel."""
 
     def handler(self, handler: Any) -> Self:
-        """The server channel's handler."""
+        """The server channel's handler: a :class:`nioxide.ChannelInitializer`, a Python
+        handler or a native one (a codec, an :class:`IdleStateHandler`, ...), added to the
+        server channel's pipeline. Raises ``TypeError`` for anything else."""
 
     def child_handler(self, handler: Any) -> Self:
         """Each accepted channel's handler: a :class:`nioxide.ChannelInitializer` (its
         ``init_channel`` runs on the channel's loop, on several loops at once) or a handler
-        whose class sets ``sharable = True``; raises :class:`InvalidArgumentError` otherwise."""
+        whose class sets ``sharable = True``; raises :class:`InvalidArgumentError` for a Python
+        handler that is not sharable. A native handler (a codec, an
+        :class:`IdleStateHandler`, ...) is taken but joins one pipeline only, the first
+        accepted channel's: the next accepted channel's add raises
+        :class:`InvalidArgumentError` (that channel is closed, the error goes to its loop's
+        exception handler); give a :class:`nioxide.ChannelInitializer` that makes one per
+        channel instead."""
 
     def bind(self, local: _Address) -> ChannelFuture[None]:
         """Makes, registers and binds a server channel; the future (whose ``channel`` is the
@@ -2015,8 +2023,12 @@ class Bootstrap:
         """An option for the channel (:class:`nioxide.ChannelOption`)."""
 
     def handler(self, handler: Any) -> Self:
-        """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a handler (one
-        that is not sharable serves one connect)."""
+        """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a Python or
+        native handler (a codec, an :class:`IdleStateHandler`, ...) added to the channel's
+        pipeline. One that is not sharable, and every native one, serves one connect: the
+        next connect's add raises :class:`InvalidArgumentError` (that channel is closed, the
+        error goes to its loop's exception handler). Raises ``TypeError`` for anything
+        else."""
 
     def connect(self, remote: _Address) -> ChannelFuture[None]:
         """Makes, registers and connects a channel; the future (whose ``channel`` is the new

@@ -5,7 +5,11 @@
 //!
 //! A handler given to `handler()` or `child_handler()` is usually a `ChannelInitializer`
 //! (its `init_channel` runs for each channel, on that channel's loop); any other handler is
-//! added to each channel's pipeline, so a child handler must be sharable.
+//! added to each channel's pipeline, so a Python child handler must be sharable. A native
+//! handler (a codec, an `IdleStateHandler`) is taken too: it joins the first channel's
+//! pipeline, and the next channel's add fails with the error a second add of a handler that
+//! is not sharable raises (that channel is closed and the error goes to its loop's exception
+//! handler, as an initializer's error does).
 
 use std::sync::Mutex;
 
@@ -18,6 +22,7 @@ use pyo3::types::PyType;
 use super::channel::{
     self, LocalChannel, LocalServerChannel, TcpChannel, TcpServerChannel, promise_object,
 };
+use super::codec::is_native;
 use super::config;
 use super::handler::{is_initializer, is_sharable};
 use super::initializer::init_fn;
@@ -48,6 +53,15 @@ fn kind_of(class: &Bound<'_, PyType>) -> PyResult<ChannelKind> {
                  LocalServerChannel",
             )
         })
+}
+
+/// Raises `TypeError` unless `handler` is one a pipeline takes: a native handler, or a
+/// Python handler or initializer.
+fn check_handler(handler: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !is_native(handler) {
+        is_initializer(handler)?;
+    }
+    Ok(())
 }
 
 /// The future of a bind or connect, with its channel.
@@ -131,25 +145,26 @@ impl ServerBootstrap {
         Ok(slf)
     }
 
-    /// The server channel's handler (a `ChannelInitializer`, or a handler added to its
-    /// pipeline).
+    /// The server channel's handler (a `ChannelInitializer`, or a Python or native handler
+    /// added to its pipeline).
     fn handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        is_initializer(handler)?;
+        check_handler(handler)?;
         let init = init_fn(handler);
         slf.get().update(|b| b.handler(move |ch| init(ch)));
         Ok(slf)
     }
 
     /// Each accepted channel's handler: a `ChannelInitializer`, or a sharable handler added
-    /// to each accepted channel's pipeline.
+    /// to each accepted channel's pipeline. A native handler is taken, for the first
+    /// accepted channel only (a later one's add fails).
     fn child_handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        if !is_initializer(handler)? && !is_sharable(handler)? {
+        if !is_native(handler) && !is_initializer(handler)? && !is_sharable(handler)? {
             return Err(invalid(format!(
                 "a child handler joins every accepted channel's pipeline: {} must be a \
                  ChannelInitializer or set sharable = True",
@@ -231,13 +246,13 @@ impl Bootstrap {
         Ok(slf)
     }
 
-    /// Each channel's handler: a `ChannelInitializer`, or a handler added to the channel's
-    /// pipeline (one that is not sharable serves one connect).
+    /// Each channel's handler: a `ChannelInitializer`, or a Python or native handler added
+    /// to the channel's pipeline (one that is not sharable serves one connect).
     fn handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        is_initializer(handler)?;
+        check_handler(handler)?;
         let init = init_fn(handler);
         slf.get().update(|b| b.handler(move |ch| init(ch)));
         Ok(slf)

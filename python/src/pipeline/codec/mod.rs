@@ -105,6 +105,11 @@ pub(crate) fn take(handler: &Bound<'_, PyAny>) -> Option<PyResult<Box<dyn Channe
     Some(made)
 }
 
+/// Whether `handler` is a native handler (an instance of a `NativeHandler` subclass).
+pub(crate) fn is_native(handler: &Bound<'_, PyAny>) -> bool {
+    handler.is_instance_of::<NativeHandler>()
+}
+
 /// Gives a native handler back its claim when the add that claimed it failed.
 pub(crate) fn untake(handler: &Bound<'_, PyAny>) {
     if let Ok(native) = handler.cast::<NativeHandler>() {
@@ -114,7 +119,7 @@ pub(crate) fn untake(handler: &Bound<'_, PyAny>) {
 
 /// Records a native handler's object with the context it was added as.
 pub(crate) fn remember(ctx: &nx::Context, handler: &Bound<'_, PyAny>) {
-    if handler.is_instance_of::<NativeHandler>() {
+    if is_native(handler) {
         ctx.set_binding(Some(Box::new(NativeObject(handler.clone().unbind()))));
     }
 }
