@@ -65,6 +65,12 @@
 #define NX_EVENT_FIRST_ALL_IDLE -9
 
 /**
+ * A flag of `nx_codec_idle_state_handler_flags`: a write in progress counts as activity
+ * for the writer-idle and all-idle times (Netty's `observeOutput`).
+ */
+#define NX_IDLE_OBSERVE_OUTPUT 1
+
+/**
  * A length field's byte order: most significant byte first (network order).
  */
 #define NX_BYTE_ORDER_BIG_ENDIAN 0
@@ -361,7 +367,8 @@ int nx_codec_fixed_length_frame_decoder(size_t frame_length, nx_handler_t **out)
  * first since the last activity. A read counts when its read batch completes; a write when
  * it completes (a write without a promise still fires the exception event if it fails).
  * The timers run on the channel's loop (an embedded channel's virtual clock) from when the
- * channel is active until it is inactive or the handler removed.
+ * channel is active until it is inactive or the handler removed. A write in progress does
+ * not count (`nx_codec_idle_state_handler_flags` with `NX_IDLE_OBSERVE_OUTPUT` makes it).
  *
  * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
  * `nx_handler_free` frees it. On error `*out` is unchanged.
@@ -374,6 +381,26 @@ int nx_codec_idle_state_handler(int64_t reader_ms,
                                 int64_t writer_ms,
                                 int64_t all_ms,
                                 nx_handler_t **out);
+
+/**
+ * As `nx_codec_idle_state_handler`, with `flags` (0, or `NX_IDLE_OBSERVE_OUTPUT`). With
+ * `NX_IDLE_OBSERVE_OUTPUT`, output in progress counts as write activity: after the first
+ * writer-idle (all-idle) event, a period in which the channel's outbound buffer changed
+ * (bytes of its oldest message went out to the peer, or messages were queued or completed)
+ * fires no event. A write that moves no bytes for a whole period (a peer that does not
+ * read) is still idle.
+ *
+ * Ownership: as `nx_codec_idle_state_handler`.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, a negative time, an unknown flag), `-ENOMEM`.
+ */
+int nx_codec_idle_state_handler_flags(int64_t reader_ms,
+                                      int64_t writer_ms,
+                                      int64_t all_ms,
+                                      uint32_t flags,
+                                      nx_handler_t **out);
 
 /**
  * Makes a read-timeout handler (Netty's `ReadTimeoutHandler`), stored in `*out`: when

@@ -312,6 +312,7 @@ TEST_ENTRY(pipeline_unhandled_exception_counted_by_its_loop)
 
 /* test-codec-idle.c */
 TEST_ENTRY(codec_idle_events_on_virtual_time)
+TEST_ENTRY(codec_idle_observe_output)
 TEST_ENTRY(codec_idle_read_timeout_closes_once)
 TEST_ENTRY(codec_idle_write_timeout_closes_once)
 TEST_ENTRY(codec_idle_handler_ownership)

@@ -2210,10 +2210,21 @@ class IdleStateHandler(NativeHandler):
     :class:`EmbeddedChannel`'s virtual clock), from when the channel is active until it is
     inactive or the handler removed. A native handler (see :class:`NativeHandler`).
 
+    With ``observe_output=True`` (Netty's ``observeOutput``) a write in progress counts as
+    activity for the writer-idle and all-idle times: after the first such event, a period in
+    which the channel's outbound buffer changed (bytes of its oldest message went out to the
+    peer, or messages were queued or completed) fires no event. A write that moves no bytes
+    for a whole period (a peer that does not read) is still idle.
+
     Raises :class:`InvalidArgumentError` for a negative or NaN time."""
 
     def __new__(
-        cls, reader_idle_time: float, writer_idle_time: float, all_idle_time: float
+        cls,
+        reader_idle_time: float,
+        writer_idle_time: float,
+        all_idle_time: float,
+        *,
+        observe_output: bool = False,
     ) -> Self: ...
     @property
     def reader_idle_time(self) -> float:
@@ -2226,6 +2237,10 @@ class IdleStateHandler(NativeHandler):
     @property
     def all_idle_time(self) -> float:
         """The all-idle time in seconds (0: off)."""
+
+    @property
+    def observe_output(self) -> bool:
+        """Whether a write in progress counts as activity."""
 
 @final
 class ReadTimeoutHandler(NativeHandler):
