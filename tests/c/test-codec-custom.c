@@ -148,12 +148,17 @@ static int lenbyte_decode(nx_context_t *ctx, const uint8_t *data, size_t len, in
 static const nx_decoder_t lenbyte_table = {.size = sizeof(nx_decoder_t),
                                            .decode = lenbyte_decode};
 
-static nx_channel_t *lenbyte_channel(struct lenbyte *s, int mode) {
+/* An embedded channel with a decoder handler over `table` alone. */
+static nx_channel_t *decoder_channel(const nx_decoder_t *table, void *arg, nx_free_cb on_free) {
   nx_handler_t *h;
+  ASSERT_OK(nx_codec_byte_to_message_decoder(table, arg, on_free, &h));
+  return c_channel(1, h, NULL, NULL);
+}
+
+static nx_channel_t *lenbyte_channel(struct lenbyte *s, int mode) {
   memset(s, 0, sizeof(*s));
   s->mode = mode;
-  ASSERT_OK(nx_codec_byte_to_message_decoder(&lenbyte_table, s, lenbyte_free, &h));
-  return c_channel(1, h, NULL, NULL);
+  return decoder_channel(&lenbyte_table, s, lenbyte_free);
 }
 
 TEST_IMPL(codec_custom_decoder) {
@@ -274,11 +279,8 @@ static const nx_decoder_t slicer_table = {.size = sizeof(nx_decoder_t),
                                           .decode = slicer_decode};
 
 static nx_channel_t *slicer_channel(struct slicer *s, int mode) {
-  nx_handler_t *h;
-  memset(s, 0, sizeof(*s));
-  s->mode = mode;
-  ASSERT_OK(nx_codec_byte_to_message_decoder(&slicer_table, s, NULL, &h));
-  return c_channel(1, h, NULL, NULL);
+  *s = (struct slicer){.mode = mode};
+  return decoder_channel(&slicer_table, s, NULL);
 }
 
 TEST_IMPL(codec_custom_decoder_frames) {
