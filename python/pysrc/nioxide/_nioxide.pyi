@@ -1989,7 +1989,9 @@ class ServerBootstrap:
     def handler(self, handler: Any) -> Self:
         """The server channel's handler: a :class:`nioxide.ChannelInitializer`, a Python
         handler or a native one (a codec, an :class:`IdleStateHandler`, ...), added to the
-        server channel's pipeline. Raises ``TypeError`` for anything else."""
+        server channel's pipeline (a native one that joined a pipeline already makes
+        :meth:`bind` raise :class:`InvalidArgumentError`). Raises ``TypeError`` for anything
+        else."""
 
     def child_handler(self, handler: Any) -> Self:
         """Each accepted channel's handler: a :class:`nioxide.ChannelInitializer` (its
@@ -2025,10 +2027,11 @@ class Bootstrap:
     def handler(self, handler: Any) -> Self:
         """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a Python or
         native handler (a codec, an :class:`IdleStateHandler`, ...) added to the channel's
-        pipeline. One that is not sharable, and every native one, serves one connect: the
-        next connect's add raises :class:`InvalidArgumentError` (that channel is closed, the
-        error goes to its loop's exception handler). Raises ``TypeError`` for anything
-        else."""
+        pipeline. One that is not sharable, and every native one, serves one connect: for a
+        native one, a later :meth:`connect` raises :class:`InvalidArgumentError` at the call
+        (one made before the previous channel took the handler, and a Python handler's
+        second connect, fail the add instead: that channel is closed, the error goes to its
+        loop's exception handler). Raises ``TypeError`` for anything else."""
 
     def connect(self, remote: _Address) -> ChannelFuture[None]:
         """Makes, registers and connects a channel; the future (whose ``channel`` is the new

@@ -7,9 +7,10 @@
 //! (its `init_channel` runs for each channel, on that channel's loop); any other handler is
 //! added to each channel's pipeline, so a Python child handler must be sharable. A native
 //! handler (a codec, an `IdleStateHandler`) is taken too: it joins the first channel's
-//! pipeline, and the next channel's add fails with the error a second add of a handler that
-//! is not sharable raises (that channel is closed and the error goes to its loop's exception
-//! handler, as an initializer's error does).
+//! pipeline, and a later `bind`/`connect` raises the error a second add of a handler that is
+//! not sharable raises; a later accepted channel's add fails with it (that channel is closed
+//! and the error goes to its loop's exception handler, as an initializer's error does), as
+//! does a `connect` made before the previous one's channel took the handler.
 
 use std::sync::Mutex;
 
@@ -22,7 +23,7 @@ use pyo3::types::PyType;
 use super::channel::{
     self, LocalChannel, LocalServerChannel, TcpChannel, TcpServerChannel, promise_object,
 };
-use super::codec::is_native;
+use super::codec::{ensure_unclaimed, is_native};
 use super::config;
 use super::handler::{is_initializer, is_sharable};
 use super::initializer::init_fn;
@@ -77,6 +78,8 @@ pub(crate) struct ServerBootstrap {
     core: Mutex<nx::ServerBootstrap>,
     /// The groups' objects, kept alive with the bootstrap.
     groups: Mutex<Vec<Py<EventLoopGroup>>>,
+    /// The server channel's handler when it is a native one (checked at each bind).
+    native: Mutex<Option<Py<PyAny>>>,
 }
 
 impl ServerBootstrap {
@@ -93,6 +96,7 @@ impl ServerBootstrap {
         ServerBootstrap {
             core: Mutex::new(nx::ServerBootstrap::new()),
             groups: Mutex::new(Vec::new()),
+            native: Mutex::new(None),
         }
     }
 
@@ -153,7 +157,9 @@ impl ServerBootstrap {
     ) -> PyResult<Bound<'py, Self>> {
         check_handler(handler)?;
         let init = init_fn(handler);
-        slf.get().update(|b| b.handler(move |ch| init(ch)));
+        let this = slf.get();
+        this.update(|b| b.handler(move |ch| init(ch)));
+        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
         Ok(slf)
     }
 
@@ -178,6 +184,9 @@ impl ServerBootstrap {
 
     /// Makes, registers and binds a server channel; the future completes once it is bound.
     fn bind(&self, py: Python<'_>, local: &Bound<'_, PyAny>) -> PyResult<Py<Future>> {
+        if let Some(native) = &*lock(&self.native) {
+            ensure_unclaimed(native.bind(py))?;
+        }
         let local = to_address(local)?;
         let core = lock(&self.core).clone();
         let started = core.bind(local).map_err(to_pyerr)?;
@@ -192,6 +201,8 @@ pub(crate) struct Bootstrap {
     core: Mutex<nx::Bootstrap>,
     /// The group's object, kept alive with the bootstrap.
     group: Mutex<Option<Py<EventLoopGroup>>>,
+    /// The channels' handler when it is a native one (checked at each connect).
+    native: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Bootstrap {
@@ -208,6 +219,7 @@ impl Bootstrap {
         Bootstrap {
             core: Mutex::new(nx::Bootstrap::new()),
             group: Mutex::new(None),
+            native: Mutex::new(None),
         }
     }
 
@@ -254,13 +266,18 @@ impl Bootstrap {
     ) -> PyResult<Bound<'py, Self>> {
         check_handler(handler)?;
         let init = init_fn(handler);
-        slf.get().update(|b| b.handler(move |ch| init(ch)));
+        let this = slf.get();
+        this.update(|b| b.handler(move |ch| init(ch)));
+        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
         Ok(slf)
     }
 
     /// Makes, registers and connects a channel; the future completes once it is connected.
     /// A host name is resolved off the loop's thread.
     fn connect(&self, py: Python<'_>, remote: &Bound<'_, PyAny>) -> PyResult<Py<Future>> {
+        if let Some(native) = &*lock(&self.native) {
+            ensure_unclaimed(native.bind(py))?;
+        }
         let core = lock(&self.core).clone();
         let started = match host_name(remote) {
             Some((host, port)) => core.connect_host(&host, port),
