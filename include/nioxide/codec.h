@@ -65,6 +65,12 @@
 #define NX_EVENT_FIRST_ALL_IDLE -9
 
 /**
+ * A flag of `nx_codec_idle_state_handler_flags`: a write in progress counts as activity
+ * for the writer-idle and all-idle times (Netty's `observeOutput`).
+ */
+#define NX_IDLE_OBSERVE_OUTPUT 1
+
+/**
  * A length field's byte order: most significant byte first (network order).
  */
 #define NX_BYTE_ORDER_BIG_ENDIAN 0
@@ -87,9 +93,18 @@
  * was shut down), when the bytes left will never be completed; what that call leaves is
  * dropped. Otherwise 0.
  *
+ * A frame that is a run of the cumulated bytes needs no copy: instead of (or besides)
+ * `*msg_out`, call `nx_decoder_frame(ctx, offset, frame_len)` during the call, once per
+ * frame, as many times as there are frames; each becomes a buffer message that shares the
+ * cumulation's memory (Netty's `in.readRetainedSlice(frame_len)`). The frames are passed on
+ * in the order they were announced, before `*msg_out`, and must lie within the `*consumed`
+ * bytes.
+ *
  * Return 0, or a negative code (`NX_ECORRUPTED`, ...) that goes to the next handler's
- * `exception_caught` after the produced message; `*consumed` and `*msg_out` count on error
- * too (consume the bad bytes, so decoding goes on after them).
+ * `exception_caught` after the produced messages; `*consumed`, the frames and `*msg_out`
+ * count on error too (consume the bad bytes, so decoding goes on after them). A `*consumed`
+ * beyond `len`, or one that ends before the last announced frame, is `NX_EINVAL` and
+ * drops that call's messages and consumes nothing.
  */
 typedef int (*nx_decode_cb)(nx_context_t *ctx,
                             const uint8_t *data,
@@ -231,6 +246,27 @@ int nx_codec_byte_to_message_decoder(const struct nx_decoder_t *decoder,
                                      nx_handler_t **out);
 
 /**
+ * Announces, from inside a `decode` callback (`nx_decode_cb`) given `ctx`, that the
+ * `frame_len` bytes at `data + offset` of that call's `data` are a frame: after the call,
+ * nioxide passes them on as a buffer message that shares the cumulation's memory (no copy;
+ * Netty's `in.readRetainedSlice`). Call it once per frame, in order: a frame starts where
+ * the previous one ended or later (the bytes between, a header for example, are dropped as
+ * part of `*consumed`). The frames go to the next handler in that order, before the call's
+ * `*msg_out`, and must lie within the bytes the call reports consumed (else the call is
+ * `NX_EINVAL`, see `nx_decode_cb`). An empty frame is an empty buffer.
+ *
+ * Ownership: nothing is transferred; the message is made and owned by nioxide.
+ *
+ * Thread safety: only on the thread running that `decode` call (the channel's loop thread),
+ * during the call.
+ *
+ * Errors: `NX_EINVAL` (not inside a `decode` call given `ctx`; the frame extends past
+ * `len`; it starts before the end of the previous frame), `-ENOMEM`. A refused frame is
+ * not announced; the call goes on.
+ */
+int nx_decoder_frame(nx_context_t *ctx, size_t offset, size_t frame_len);
+
+/**
  * Makes a delimiter decoder (Netty's `DelimiterBasedFrameDecoder`), stored in `*out`: it
  * splits the bytes it reads at any of `count` delimiters into buffer messages; where
  * several match, the one giving the shortest frame wins. `delimiters` is an array of
@@ -331,7 +367,8 @@ int nx_codec_fixed_length_frame_decoder(size_t frame_length, nx_handler_t **out)
  * first since the last activity. A read counts when its read batch completes; a write when
  * it completes (a write without a promise still fires the exception event if it fails).
  * The timers run on the channel's loop (an embedded channel's virtual clock) from when the
- * channel is active until it is inactive or the handler removed.
+ * channel is active until it is inactive or the handler removed. A write in progress does
+ * not count (`nx_codec_idle_state_handler_flags` with `NX_IDLE_OBSERVE_OUTPUT` makes it).
  *
  * Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
  * `nx_handler_free` frees it. On error `*out` is unchanged.
@@ -344,6 +381,26 @@ int nx_codec_idle_state_handler(int64_t reader_ms,
                                 int64_t writer_ms,
                                 int64_t all_ms,
                                 nx_handler_t **out);
+
+/**
+ * As `nx_codec_idle_state_handler`, with `flags` (0, or `NX_IDLE_OBSERVE_OUTPUT`). With
+ * `NX_IDLE_OBSERVE_OUTPUT`, output in progress counts as write activity: after the first
+ * writer-idle (all-idle) event, a period in which the channel's outbound buffer changed
+ * (bytes of its oldest message went out to the peer, or messages were queued or completed)
+ * fires no event. A write that moves no bytes for a whole period (a peer that does not
+ * read) is still idle.
+ *
+ * Ownership: as `nx_codec_idle_state_handler`.
+ *
+ * Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+ *
+ * Errors: `NX_EINVAL` (NULL `out`, a negative time, an unknown flag), `-ENOMEM`.
+ */
+int nx_codec_idle_state_handler_flags(int64_t reader_ms,
+                                      int64_t writer_ms,
+                                      int64_t all_ms,
+                                      uint32_t flags,
+                                      nx_handler_t **out);
 
 /**
  * Makes a read-timeout handler (Netty's `ReadTimeoutHandler`), stored in `*out`: when

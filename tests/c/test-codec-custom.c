@@ -148,12 +148,17 @@ static int lenbyte_decode(nx_context_t *ctx, const uint8_t *data, size_t len, in
 static const nx_decoder_t lenbyte_table = {.size = sizeof(nx_decoder_t),
                                            .decode = lenbyte_decode};
 
-static nx_channel_t *lenbyte_channel(struct lenbyte *s, int mode) {
+/* An embedded channel with a decoder handler over `table` alone. */
+static nx_channel_t *decoder_channel(const nx_decoder_t *table, void *arg, nx_free_cb on_free) {
   nx_handler_t *h;
+  ASSERT_OK(nx_codec_byte_to_message_decoder(table, arg, on_free, &h));
+  return c_channel(1, h, NULL, NULL);
+}
+
+static nx_channel_t *lenbyte_channel(struct lenbyte *s, int mode) {
   memset(s, 0, sizeof(*s));
   s->mode = mode;
-  ASSERT_OK(nx_codec_byte_to_message_decoder(&lenbyte_table, s, lenbyte_free, &h));
-  return c_channel(1, h, NULL, NULL);
+  return decoder_channel(&lenbyte_table, s, lenbyte_free);
 }
 
 TEST_IMPL(codec_custom_decoder) {
@@ -229,6 +234,103 @@ TEST_IMPL(codec_custom_decoder_removed_in_decode) {
   ASSERT_EQ(s.calls, 2);
   ASSERT_EQ(s.freed, 1);
   c_finish_free(ch);
+  ASSERT_EQ(nx_debug_live_buffers(), live);
+  return 0;
+}
+
+/* --- A C decoder that announces frames (nx_decoder_frame): no copy, several per call --- */
+
+enum { SLICE_NORMAL, SLICE_PAST_CONSUMED, SLICE_WITH_MESSAGE };
+
+struct slicer {
+  int mode;
+  int calls;
+  const uint8_t *starts[16]; /* where each announced frame's bytes were in decode's data */
+  size_t announced;
+};
+
+static int slicer_decode(nx_context_t *ctx, const uint8_t *data, size_t len, int last,
+                         size_t *consumed, nx_message_t **msg_out, void *arg) {
+  struct slicer *s = arg;
+  size_t at = 0;
+  (void)last;
+  s->calls++;
+  /* Refused announcements: past the end, overflowing, another context. */
+  ASSERT_EQ(nx_decoder_frame(ctx, len, 1), NX_EINVAL);
+  ASSERT_EQ(nx_decoder_frame(ctx, 1, SIZE_MAX), NX_EINVAL);
+  ASSERT_EQ(nx_decoder_frame(NULL, 0, 0), NX_EINVAL);
+  /* Every whole frame (a length byte, then that many bytes) in this call. */
+  while (at < len && at + 1 + (size_t)data[at] <= len) {
+    size_t n = data[at];
+    ASSERT_OK(nx_decoder_frame(ctx, at + 1, n));
+    ASSERT_LT(s->announced, 16);
+    s->starts[s->announced++] = data + at + 1;
+    at += 1 + n;
+    /* A frame may not start before the end of the previous one. */
+    ASSERT_EQ(nx_decoder_frame(ctx, at - 1, 0), NX_EINVAL);
+  }
+  *consumed = s->mode == SLICE_PAST_CONSUMED && at > 0 ? at - 1 : at;
+  if (s->mode == SLICE_WITH_MESSAGE && at > 0)
+    return nx_message_new_bytes("!", 1, msg_out); /* passed on after the frames */
+  return 0;
+}
+
+static const nx_decoder_t slicer_table = {.size = sizeof(nx_decoder_t),
+                                          .decode = slicer_decode};
+
+static nx_channel_t *slicer_channel(struct slicer *s, int mode) {
+  *s = (struct slicer){.mode = mode};
+  return decoder_channel(&slicer_table, s, NULL);
+}
+
+TEST_IMPL(codec_custom_decoder_frames) {
+  size_t live = nx_debug_live_buffers();
+  struct slicer s;
+  nx_channel_t *ch;
+  nx_message_t *msg;
+  const uint8_t *bytes;
+  size_t len;
+  static const char one_read[] = "\x03" "abc" "\x00" "\x02" "de" "\x01";
+
+  /* Outside a decode call there is nothing to announce to. */
+  ASSERT_EQ(nx_decoder_frame(NULL, 0, 0), NX_EINVAL);
+
+  /* Three frames in one call, each the very bytes decode was given (no copy), in order; the
+   * partial frame waits for the next read. */
+  ch = slicer_channel(&s, SLICE_NORMAL);
+  ASSERT_EQ(c_in(ch, one_read, sizeof(one_read) - 1), 1);
+  ASSERT_EQ(s.calls, 2); /* the second finds only the partial frame */
+  ASSERT_EQ(s.announced, 3);
+  static const char *const want[] = {"abc", "", "de"};
+  for (size_t i = 0; i < 3; i++) {
+    ASSERT_EQ(nx_embedded_channel_read_inbound(ch, &msg), 1);
+    ASSERT_OK(nx_message_bytes(msg, &bytes, &len));
+    ASSERT_EQ(len, strlen(want[i]));
+    ASSERT(memcmp(bytes, want[i], len) == 0);
+    if (len > 0)
+      ASSERT_PTR_EQ(bytes, s.starts[i]);
+    ASSERT_OK(nx_message_release(msg));
+  }
+  ASSERT_EQ(nx_embedded_channel_read_inbound(ch, &msg), 0);
+  /* The rest of the partial frame, byte by byte: the frame spans two reads. */
+  ASSERT_EQ(c_in(ch, "x", 1), 1);
+  C_EXPECT_IN(ch, "x");
+  ASSERT_EQ(c_in_chunks(ch, "\x04" "wxyz" "\x01" "q", 7, 1), 0);
+  C_EXPECT_IN(ch, "wxyz|q");
+  c_finish_free(ch);
+
+  /* Frames and a message of its own: the frames first. */
+  ch = slicer_channel(&s, SLICE_WITH_MESSAGE);
+  ASSERT_EQ(c_in(ch, "\x01" "a" "\x01" "b", 4), 1);
+  C_EXPECT_IN(ch, "a|b|!");
+  c_finish_free(ch);
+
+  /* A frame past the consumed bytes: NX_EINVAL, that call's frames dropped, nothing
+   * consumed. */
+  ch = slicer_channel(&s, SLICE_PAST_CONSUMED);
+  ASSERT_EQ(c_in(ch, "\x02" "ab", 3), NX_EINVAL);
+  C_EXPECT_IN(ch, "");
+  ASSERT_OK(nx_channel_free(ch));
   ASSERT_EQ(nx_debug_live_buffers(), live);
   return 0;
 }

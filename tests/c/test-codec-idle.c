@@ -130,6 +130,54 @@ TEST_IMPL(codec_idle_events_on_virtual_time) {
   return 0;
 }
 
+/* Writes "q" without flushing it: queued in the channel, in progress, never complete. */
+static void queue_out(nx_channel_t *ch) {
+  ASSERT_OK(nx_channel_write_bytes(ch, "q", 1, NULL));
+  ASSERT_OK(nx_embedded_channel_run_pending_tasks(ch));
+}
+
+/* The writer-idle events while a write never completes, with and without
+ * NX_IDLE_OBSERVE_OUTPUT: the first fires either way; then a period in which output was
+ * queued fires nothing only when output is observed; a period with no change fires. */
+TEST_IMPL(codec_idle_observe_output) {
+  struct t_log log;
+  char text[8192];
+  size_t live_buffers = nx_debug_live_buffers();
+  nx_handler_t *handler = NULL;
+  nx_channel_t *ch;
+  nx_message_t *msg;
+
+  ASSERT_EQ(nx_codec_idle_state_handler_flags(0, 1000, 0, 2, &handler), NX_EINVAL);
+  ASSERT_EQ(nx_codec_idle_state_handler_flags(0, -1, 0, NX_IDLE_OBSERVE_OUTPUT, &handler),
+            NX_EINVAL);
+  ASSERT_EQ(nx_codec_idle_state_handler_flags(0, 1000, 0, 0, NULL), NX_EINVAL);
+  ASSERT_NULL(handler);
+  for (int observe = 0; observe <= 1; observe++) {
+    size_t mark = 0;
+    ASSERT_OK(nx_codec_idle_state_handler_flags(0, 1000, 0, observe ? NX_IDLE_OBSERVE_OUTPUT : 0,
+                                                &handler));
+    ch = idle_channel(handler, &log);
+    (void)log_since(&log, &mark, text, sizeof(text));
+    queue_out(ch);
+    ASSERT_OK(nx_embedded_channel_advance_time(ch, 1000));
+    ASSERT_STR_EQ(log_since(&log, &mark, text, sizeof(text)), "event-7");
+    queue_out(ch);
+    ASSERT_OK(nx_embedded_channel_advance_time(ch, 1000));
+    ASSERT_STR_EQ(log_since(&log, &mark, text, sizeof(text)), observe ? "" : "event-6");
+    ASSERT_OK(nx_embedded_channel_advance_time(ch, 1000));
+    ASSERT_STR_EQ(log_since(&log, &mark, text, sizeof(text)), "event-6");
+    ASSERT_OK(nx_channel_flush(ch));
+    for (int i = 0; i < 2; i++) {
+      ASSERT_EQ(nx_embedded_channel_read_outbound(ch, &msg), 1);
+      ASSERT_OK(nx_message_release(msg));
+    }
+    ASSERT_EQ(nx_embedded_channel_finish(ch), 0);
+    ASSERT_OK(nx_channel_free(ch));
+  }
+  ASSERT_EQ(nx_debug_live_buffers(), live_buffers);
+  return 0;
+}
+
 TEST_IMPL(codec_idle_read_timeout_closes_once) {
   struct t_log log;
   char text[8192];

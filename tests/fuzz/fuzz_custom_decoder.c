@@ -1,9 +1,11 @@
 /* Fuzz target: the byte-to-message decoder base (nx_codec_byte_to_message_decoder) with a
  * simple C decode, through the C API.
  *
- * The decode reads frames of one length byte then that many bytes; a length byte of 0xff is
- * a corrupted frame (consumed, NX_ECORRUPTED); 0xfe removes the decoder from inside decode
- * (consumed; the bytes after it are then handed on as they are). The input is fed in chunks
+ * The decode reads frames of one length byte then that many bytes, every whole one at the
+ * start of its input: odd-length ones announced with nx_decoder_frame (no copy, several per
+ * call), an even-length one copied into the call's message (which ends the call); a length
+ * byte of 0xff is a corrupted frame (consumed, NX_ECORRUPTED); 0xfe removes the decoder from
+ * inside decode (consumed; the bytes after it are then handed on as they are). The input is fed in chunks
  * (fuzz_decoder.h). Checked against the exact model: decode always sees the bytes fed and not
  * consumed yet, in order; the frames are the model's, in order; after the removal the bytes
  * that reach the checker are the rest of the input, in order; one NX_ECORRUPTED per 0xff;
@@ -52,11 +54,26 @@ static int custom_decode(nx_context_t *ctx, const uint8_t *data, size_t len, int
     FUZZ_OK(nx_pipeline_remove(channel, "d0"));
     return 0;
   }
-  if (len < 1 + (size_t)data[0])
-    return 0;
-  *consumed = 1 + (size_t)data[0];
-  cd.consumed += *consumed;
-  return nx_message_new_bytes(data + 1, data[0], msg_out);
+  /* Whole frames from the start: an odd length is announced (passed on without a copy, as
+   * many as there are), an even one is copied into the call's own message, which comes
+   * after the announced ones and so ends the call. */
+  size_t at = 0;
+  int rc = 0;
+  while (at < len && data[at] < 0xfe && at + 1 + (size_t)data[at] <= len) {
+    size_t n = data[at];
+    if (n % 2 == 0) {
+      rc = nx_message_new_bytes(data + at + 1, n, msg_out);
+      at += 1 + n;
+      break;
+    }
+    FUZZ_OK(nx_decoder_frame(ctx, at + 1, n));
+    FUZZ_CHECK(nx_decoder_frame(ctx, at, 1) == NX_EINVAL, "an overlapping frame was taken");
+    at += 1 + n;
+  }
+  FUZZ_CHECK(nx_decoder_frame(ctx, at, len - at + 1) == NX_EINVAL, "a frame past the end");
+  *consumed = at;
+  cd.consumed += at;
+  return rc;
 }
 
 static const nx_decoder_t custom = {.size = sizeof(nx_decoder_t), .decode = custom_decode};

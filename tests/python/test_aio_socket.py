@@ -436,24 +436,30 @@ def test_options_addresses_and_objects(
     assert "open" in repr(client)
 
 
-def test_default_group_in_a_fresh_process() -> None:
+# A program that echoes over channels opened without a group, on the default group, and
+# prints "ok".
+ECHO_ON_THE_DEFAULT_GROUP = (
+    "import nioxide\n"
+    "s = nioxide.AsynchronousServerSocketChannel.open()\n"
+    "s.bind(('127.0.0.1', 0))\n"
+    "f = s.accept()\n"
+    "c = nioxide.AsynchronousSocketChannel.open()\n"
+    "c.connect(s.local_address).result(5)\n"
+    "a = f.result(5)\n"
+    "assert nioxide.AsynchronousChannelGroup.default().open_channels() == 3\n"
+    "a.write(b'hi').result(5)\n"
+    "b = bytearray(2); assert c.read(b).result(5) == 2 and b == b'hi'\n"
+    "for x in (a, c, s): x.close()\n"
+    "print('ok')\n"
+)
+
+
+def run_in_a_fresh_process(program: str) -> None:
+    """Runs `program` in a new interpreter (its default group lives only as long as that
+    process) and checks that it printed "ok" and exited cleanly."""
     import subprocess
     import sys
 
-    program = (
-        "import nioxide\n"
-        "s = nioxide.AsynchronousServerSocketChannel.open()\n"
-        "s.bind(('127.0.0.1', 0))\n"
-        "f = s.accept()\n"
-        "c = nioxide.AsynchronousSocketChannel.open()\n"
-        "c.connect(s.local_address).result(5)\n"
-        "a = f.result(5)\n"
-        "assert nioxide.AsynchronousChannelGroup.default().open_channels() == 3\n"
-        "a.write(b'hi').result(5)\n"
-        "b = bytearray(2); assert c.read(b).result(5) == 2 and b == b'hi'\n"
-        "for x in (a, c, s): x.close()\n"
-        "print('ok')\n"
-    )
     out = subprocess.run(
         [sys.executable, "-W", "error::ResourceWarning", "-c", program],
         capture_output=True,
@@ -462,6 +468,45 @@ def test_default_group_in_a_fresh_process() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_default_group_in_a_fresh_process() -> None:
+    run_in_a_fresh_process(ECHO_ON_THE_DEFAULT_GROUP)
+
+
+def test_default_group_cannot_be_shut_down() -> None:
+    program = (
+        "import nioxide\n"
+        "g = nioxide.AsynchronousChannelGroup.default()\n"
+        "assert g is nioxide.AsynchronousChannelGroup.default()\n"
+        "calls = [g.shutdown, g.shutdown_now, g.await_termination,\n"
+        "         lambda: g.__exit__(None, None, None)]\n"
+        "for call in calls:\n"
+        "    try:\n"
+        "        call()\n"
+        "    except nioxide.UnsupportedOperationError as e:\n"
+        "        assert 'default AsynchronousChannelGroup' in str(e), e\n"
+        "    else:\n"
+        "        raise AssertionError(call)\n"
+        "try:\n"
+        "    with g:\n"
+        "        pass\n"
+        "except nioxide.UnsupportedOperationError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('with')\n"
+        "assert g.await_termination(0.01) is False\n"
+        "assert not g.is_shutdown() and not g.is_terminated()\n"
+    ) + ECHO_ON_THE_DEFAULT_GROUP  # the group still serves its channels
+    run_in_a_fresh_process(program)
+
+
+def test_groups_of_their_own_still_shut_down() -> None:
+    group = nioxide.AsynchronousChannelGroup.with_threads(1)
+    group.shutdown()
+    assert group.is_shutdown()
+    group.shutdown_now()
+    assert group.await_termination(WAIT)
 
 
 def test_no_objects_left(group: nioxide.AsynchronousChannelGroup) -> None:

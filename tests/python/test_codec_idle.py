@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -286,5 +287,85 @@ def test_an_idle_tcp_connection_is_told_then_closed_by_the_read_timeout() -> Non
             assert seen[0] is E.FIRST_READER_IDLE_STATE_EVENT
             assert all(e is E.READER_IDLE_STATE_EVENT for e in seen[1:-1])
             assert isinstance(seen[-1], nioxide.ReadTimeoutException)
+        finally:
+            server.close().result(WAIT)
+
+
+@pytest.mark.parametrize("observe_output", [False, True])
+def test_observe_output_counts_queued_output_after_the_first_event(observe_output: bool) -> None:
+    events = Events()
+    handler = nioxide.IdleStateHandler(0, 1.0, 0, observe_output=observe_output)
+    assert handler.observe_output is observe_output
+    assert ("observe_output=True" in repr(handler)) is observe_output
+    ch = nioxide.EmbeddedChannel(handler, events)
+    ch.channel.write(b"queued, never flushed")  # in progress, never complete
+    ch.run_pending_tasks()
+    ch.advance_time_by(1.0)
+    assert events.take() == [E.FIRST_WRITER_IDLE_STATE_EVENT]  # either way
+    ch.channel.write(b"more")  # the outbound buffer changed
+    ch.run_pending_tasks()
+    ch.advance_time_by(1.0)
+    assert events.take() == ([] if observe_output else [E.WRITER_IDLE_STATE_EVENT])
+    ch.advance_time_by(1.0)  # nothing changed for a period: idle
+    assert events.take() == [E.WRITER_IDLE_STATE_EVENT]
+    ch.channel.flush()
+    assert ch.finish_and_release_all()
+    assert not nioxide.IdleStateHandler(1, 1, 1).observe_output
+    with pytest.raises(TypeError):
+        nioxide.IdleStateHandler(1, 1, 1, True)  # type: ignore[misc]
+
+
+class Flood(nioxide.ChannelInboundHandler):
+    """Writes `size` bytes, one message, once active."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def channel_active(self, ctx: Any) -> None:
+        ctx.write_and_flush(b"\x07" * self.size)
+        ctx.fire_channel_active()
+
+
+class FloodInit(nioxide.ChannelInitializer):
+    def __init__(self, events: Events, size: int) -> None:
+        self.events = events
+        self.size = size
+
+    def init_channel(self, channel: nioxide.Channel) -> None:
+        channel.pipeline.add_last(nioxide.IdleStateHandler(0, 0.02, 0, observe_output=True))
+        channel.pipeline.add_last(Flood(self.size))
+        channel.pipeline.add_last(self.events)
+
+
+def test_observe_output_over_tcp_against_a_peer_that_does_not_read() -> None:
+    """Output stalled by a peer that does not read is still idle (after the first event,
+    later ones fire while no byte leaves); once the peer reads it all, the completed write
+    starts a new first event."""
+    events = Events()
+    size = 8 << 20
+    with nioxide.EventLoopGroup(1) as group:
+        bound = nioxide.ServerBootstrap().group(group, group).child_handler(
+            FloodInit(events, size)
+        ).bind(("127.0.0.1", 0))
+        bound.result(WAIT)
+        server = bound.channel
+        try:
+            with socket.create_connection(server.local_address, timeout=WAIT) as peer:
+                deadline = time.monotonic() + WAIT
+                while len(events.seen) < 3 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                stalled = events.take()
+                assert len(stalled) >= 3
+                assert stalled[0] is E.FIRST_WRITER_IDLE_STATE_EVENT
+                assert all(e is E.WRITER_IDLE_STATE_EVENT for e in stalled[1:])
+                got = 0
+                while got < size:
+                    chunk = peer.recv(1 << 16)
+                    assert chunk and chunk.count(7) == len(chunk)
+                    got += len(chunk)
+                deadline = time.monotonic() + WAIT
+                while E.FIRST_WRITER_IDLE_STATE_EVENT not in events.seen:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
         finally:
             server.close().result(WAIT)

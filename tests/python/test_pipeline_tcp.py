@@ -664,6 +664,110 @@ def test_a_server_handler_sees_each_accepted_channel_and_passes_it_on(groups: An
     bound.channel.close().result(WAIT)
 
 
+def test_a_local_channel_drops_its_pending_read_when_auto_read_goes_off(groups: Any) -> None:
+    """The read auto-read asked for at activation, never served, is dropped when auto-read
+    is switched off (as on TCP): a later message waits for read()."""
+    active = threading.Event()
+    got = bytearray()
+    children: list[nioxide.Channel] = []
+
+    class Keep(nioxide.ChannelInboundHandler):
+        def channel_active(self, ctx: Any) -> None:
+            children.append(ctx.channel)
+            active.set()
+
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            got.extend(msg)
+
+    server, address = serve(groups, "local", Init(Keep()))
+    connected = client(groups[1], "local", address, Init())
+    connected.result(WAIT)
+    assert active.wait(WAIT)
+    child = children[0]
+    child.set_option("AUTO_READ", False)
+    connected.channel.write_and_flush(b"a")
+    time.sleep(0.1)
+    assert got == b"", "read with auto-read off"
+    child.read()
+    deadline = time.monotonic() + WAIT
+    while got != b"a" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got == b"a"
+    connected.channel.close().result(WAIT)
+    server.close().result(WAIT)
+    children.clear()
+
+
+def test_bootstraps_take_a_native_handler_for_one_pipeline(groups: Any) -> None:
+    contexts: list[dict[str, Any]] = []
+    accepted: list[nioxide.Channel] = []
+
+    class Accepts(nioxide.ChannelInboundHandler):
+        sharable = True
+
+        def channel_read(self, ctx: Any, msg: Any) -> None:
+            accepted.append(msg)
+            ctx.fire_channel_read(msg)
+
+    boss, workers = groups
+    workers.set_exception_handler(lambda loop, context: contexts.append(context))
+    server_native = nioxide.IdleStateHandler(0, 0, 60)
+    child_native = nioxide.LineBasedFrameDecoder(64)
+    # The server channel's single pipeline takes a native handler, and so does the first
+    # accepted channel's.
+    bound = (nioxide.ServerBootstrap().group(boss, workers).handler(server_native)
+             .child_handler(child_native).channel(nioxide.LocalServerChannel)
+             .bind(f"test-{uuid.uuid4()}"))  # fmt: skip
+    bound.result(WAIT)
+    server = bound.channel
+    assert server.pipeline.get(server.pipeline.names()[0]) is server_native
+    server.pipeline.add_first(Accepts())  # sees each accepted channel on its way in
+    first = client(workers, "local", server.local_address, Init())
+    first.result(WAIT)
+    deadline = time.monotonic() + WAIT
+    # Seen on its way to the acceptor, which then sets it up on its own loop.
+
+    def first_handler(channel: nioxide.Channel) -> Any:
+        names = channel.pipeline.names()
+        return channel.pipeline.get(names[0]) if names else None
+
+    while not (accepted and first_handler(accepted[0]) is child_native):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # The next accepted channel's add fails as a second add of a non-sharable handler does:
+    # that channel is closed and the error goes to its loop's exception handler.
+    second = client(workers, "local", server.local_address, Init())
+    second.result(WAIT)
+    second.channel.close_future.result(WAIT)
+    assert len(contexts) == 1
+    assert isinstance(contexts[0]["exception"], nioxide.InvalidArgumentError)
+    assert "joins one pipeline only" in str(contexts[0]["exception"])
+    assert accepted[0].is_open()
+    # A client bootstrap (to a server of plain children): the first connect takes it, the
+    # next one's add fails.
+    plain, address = serve(groups, "local", Init())
+    native = nioxide.LineBasedFrameDecoder(64)
+    bootstrap = nioxide.Bootstrap().group(workers).channel(nioxide.LocalChannel).handler(native)
+    one = bootstrap.connect(address)
+    one.result(WAIT)
+    assert first_handler(one.channel) is native
+    with pytest.raises(nioxide.InvalidArgumentError, match="joins one pipeline only"):
+        bootstrap.connect(address)  # at the call: no channel is made
+    # Likewise a bind whose server handler joined another server's pipeline.
+    with pytest.raises(nioxide.InvalidArgumentError, match="joins one pipeline only"):
+        (nioxide.ServerBootstrap().group(boss, workers).handler(server_native)
+         .child_handler(Init()).channel(nioxide.LocalServerChannel).bind("unused"))  # fmt: skip
+    with pytest.raises(TypeError):
+        nioxide.Bootstrap().handler(42)
+    with pytest.raises(TypeError):
+        nioxide.ServerBootstrap().handler(object())
+    workers.set_exception_handler(None)
+    for ch in (one.channel, first.channel, server, plain):
+        ch.close().result(WAIT)
+    contexts.clear()
+    accepted.clear()
+
+
 def test_each_bootstrap_takes_only_its_own_channel_kinds() -> None:
     with pytest.raises(nioxide.InvalidArgumentError):
         nioxide.ServerBootstrap().channel(nioxide.TcpChannel)

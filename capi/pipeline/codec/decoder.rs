@@ -7,6 +7,7 @@
 // contract of each function (an `unsafe fn` would mean nothing to a C caller).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::mem::size_of;
 use std::ptr;
@@ -34,9 +35,18 @@ use crate::types::{nx_context_t, nx_free_cb, nx_handler_t, nx_message_t};
 /// was shut down), when the bytes left will never be completed; what that call leaves is
 /// dropped. Otherwise 0.
 ///
+/// A frame that is a run of the cumulated bytes needs no copy: instead of (or besides)
+/// `*msg_out`, call `nx_decoder_frame(ctx, offset, frame_len)` during the call, once per
+/// frame, as many times as there are frames; each becomes a buffer message that shares the
+/// cumulation's memory (Netty's `in.readRetainedSlice(frame_len)`). The frames are passed on
+/// in the order they were announced, before `*msg_out`, and must lie within the `*consumed`
+/// bytes.
+///
 /// Return 0, or a negative code (`NX_ECORRUPTED`, ...) that goes to the next handler's
-/// `exception_caught` after the produced message; `*consumed` and `*msg_out` count on error
-/// too (consume the bad bytes, so decoding goes on after them).
+/// `exception_caught` after the produced messages; `*consumed`, the frames and `*msg_out`
+/// count on error too (consume the bad bytes, so decoding goes on after them). A `*consumed`
+/// beyond `len`, or one that ends before the last announced frame, is `NX_EINVAL` and
+/// drops that call's messages and consumes nothing.
 #[allow(non_camel_case_types)]
 pub type nx_decode_cb = Option<
     unsafe extern "C" fn(
@@ -71,6 +81,41 @@ pub struct nx_decoder_t {
     pub decode: nx_decode_cb,
 }
 
+/// The frames one `decode` call announces with [`nx_decoder_frame`]: runs of its `data`,
+/// in order. Lives on the stack of [`CDecoder::call`] while the callback runs.
+struct Frames {
+    /// The context the call was given (the only one `nx_decoder_frame` accepts).
+    ctx: *mut nx_context_t,
+    /// The length of the call's `data`.
+    len: usize,
+    /// Where the last announced frame ends (the next one starts there or later).
+    end: usize,
+    /// `(offset, length)` of each frame, in order.
+    list: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    /// The frames of the `decode` call running on this thread (null outside one). A decode
+    /// that drives another decoder (an embedded channel's) nests: each call restores the
+    /// value it found.
+    static CURRENT: Cell<*mut Frames> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Sets [`CURRENT`] for one call and restores the previous value when dropped.
+struct Announcing(*mut Frames);
+
+impl Announcing {
+    fn start(frames: &mut Frames) -> Announcing {
+        Announcing(CURRENT.replace(frames))
+    }
+}
+
+impl Drop for Announcing {
+    fn drop(&mut self) {
+        CURRENT.set(self.0);
+    }
+}
+
 /// The core decoder over a C table. Runs on the channel's loop thread only.
 #[derive(Clone)]
 struct CDecoder {
@@ -96,6 +141,13 @@ impl CDecoder {
         let ctx_ptr = context_handle(ctx).map_or(ptr::null_mut(), |raw| raw.as_ptr());
         let mut consumed = 0usize;
         let mut produced: *mut nx_message_t = ptr::null_mut();
+        let mut frames = Frames {
+            ctx: ctx_ptr,
+            len: data.len(),
+            end: 0,
+            list: Vec::new(),
+        };
+        let announcing = Announcing::start(&mut frames);
         // SAFETY: the user gave us this function to call with its attachment on the loop
         // thread; `data` stays valid and unchanged during the call (the cumulation is not
         // touched while it runs), and the out-parameters point at locals.
@@ -110,15 +162,22 @@ impl CDecoder {
                 self.codec.attachment.ptr(),
             )
         };
+        drop(announcing);
         let msg = if produced.is_null() {
             None
         } else {
             Some(take_owned_message(produced).map_err(failure)?)
         };
-        if consumed > input.len() {
+        if consumed > input.len() || frames.end > consumed {
             return Err(failure(NX_EINVAL));
         }
-        input.skip(consumed);
+        let mut at = 0;
+        for (offset, len) in frames.list {
+            input.skip(offset - at);
+            out.push(Message::Buffer(input.take(len)));
+            at = offset + len;
+        }
+        input.skip(consumed - at);
         out.extend(msg);
         if rc < 0 { Err(failure(rc)) } else { Ok(()) }
     }
@@ -177,6 +236,49 @@ pub extern "C" fn nx_codec_byte_to_message_decoder(
             let make = |codec| new_decoder(CDecoder { codec }, out);
             // SAFETY: the table is pointer-wide fields; all zeros is a valid table.
             unsafe { new_user_codec(decoder, usable, attachment, attachment_free, make) }
+        })
+    }
+}
+
+/// Announces, from inside a `decode` callback (`nx_decode_cb`) given `ctx`, that the
+/// `frame_len` bytes at `data + offset` of that call's `data` are a frame: after the call,
+/// nioxide passes them on as a buffer message that shares the cumulation's memory (no copy;
+/// Netty's `in.readRetainedSlice`). Call it once per frame, in order: a frame starts where
+/// the previous one ended or later (the bytes between, a header for example, are dropped as
+/// part of `*consumed`). The frames go to the next handler in that order, before the call's
+/// `*msg_out`, and must lie within the bytes the call reports consumed (else the call is
+/// `NX_EINVAL`, see `nx_decode_cb`). An empty frame is an empty buffer.
+///
+/// Ownership: nothing is transferred; the message is made and owned by nioxide.
+///
+/// Thread safety: only on the thread running that `decode` call (the channel's loop thread),
+/// during the call.
+///
+/// Errors: `NX_EINVAL` (not inside a `decode` call given `ctx`; the frame extends past
+/// `len`; it starts before the end of the previous frame), `-ENOMEM`. A refused frame is
+/// not announced; the call goes on.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_decoder_frame(
+    ctx: *mut nx_context_t,
+    offset: usize,
+    frame_len: usize,
+) -> c_int {
+    nx_ffi_boundary! {
+        status(|| {
+            let frames = CURRENT.get();
+            // SAFETY: a non-null `CURRENT` points at the `Frames` on the stack of the decode
+            // call running on this thread, which outlives this nested call.
+            let Some(frames) = (unsafe { frames.as_mut() }) else {
+                return Err(NX_EINVAL);
+            };
+            let end = offset.checked_add(frame_len).ok_or(NX_EINVAL)?;
+            if ctx.is_null() || ctx != frames.ctx || offset < frames.end || end > frames.len {
+                return Err(NX_EINVAL);
+            }
+            frames.list.try_reserve(1).map_err(|_| -libc::ENOMEM)?;
+            frames.list.push((offset, frame_len));
+            frames.end = end;
+            Ok(())
         })
     }
 }

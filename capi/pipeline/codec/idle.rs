@@ -96,7 +96,8 @@ fn timeout_handler<H: ChannelHandler>(
 /// first since the last activity. A read counts when its read batch completes; a write when
 /// it completes (a write without a promise still fires the exception event if it fails).
 /// The timers run on the channel's loop (an embedded channel's virtual clock) from when the
-/// channel is active until it is inactive or the handler removed.
+/// channel is active until it is inactive or the handler removed. A write in progress does
+/// not count (`nx_codec_idle_state_handler_flags` with `NX_IDLE_OBSERVE_OUTPUT` makes it).
 ///
 /// Ownership: `*out` is the caller's until `nx_pipeline_add_handler` takes it or
 /// `nx_handler_free` frees it. On error `*out` is unchanged.
@@ -112,14 +113,62 @@ pub extern "C" fn nx_codec_idle_state_handler(
     out: *mut *mut nx_handler_t,
 ) -> c_int {
     nx_ffi_boundary! {
+        status(|| idle_state_handler(reader_ms, writer_ms, all_ms, false, out))
+    }
+}
+
+/// A flag of `nx_codec_idle_state_handler_flags`: a write in progress counts as activity
+/// for the writer-idle and all-idle times (Netty's `observeOutput`).
+pub const NX_IDLE_OBSERVE_OUTPUT: u32 = 1;
+
+/// As `nx_codec_idle_state_handler`, with `flags` (0, or `NX_IDLE_OBSERVE_OUTPUT`). With
+/// `NX_IDLE_OBSERVE_OUTPUT`, output in progress counts as write activity: after the first
+/// writer-idle (all-idle) event, a period in which the channel's outbound buffer changed
+/// (bytes of its oldest message went out to the peer, or messages were queued or completed)
+/// fires no event. A write that moves no bytes for a whole period (a peer that does not
+/// read) is still idle.
+///
+/// Ownership: as `nx_codec_idle_state_handler`.
+///
+/// Thread safety: safe from any thread; the handler runs on its channel's loop thread.
+///
+/// Errors: `NX_EINVAL` (NULL `out`, a negative time, an unknown flag), `-ENOMEM`.
+#[unsafe(no_mangle)]
+pub extern "C" fn nx_codec_idle_state_handler_flags(
+    reader_ms: i64,
+    writer_ms: i64,
+    all_ms: i64,
+    flags: u32,
+    out: *mut *mut nx_handler_t,
+) -> c_int {
+    nx_ffi_boundary! {
         status(|| {
-            let (reader, writer, all) = (millis(reader_ms)?, millis(writer_ms)?, millis(all_ms)?);
-            new_builtin(
-                Box::new(move || Box::new(IdleStateHandler::new(reader, writer, all))),
-                out,
-            )
+            if flags & !NX_IDLE_OBSERVE_OUTPUT != 0 {
+                return Err(NX_EINVAL);
+            }
+            let observe = flags & NX_IDLE_OBSERVE_OUTPUT != 0;
+            idle_state_handler(reader_ms, writer_ms, all_ms, observe, out)
         })
     }
+}
+
+/// Makes the idle-state handler of both constructors.
+fn idle_state_handler(
+    reader_ms: i64,
+    writer_ms: i64,
+    all_ms: i64,
+    observe: bool,
+    out: *mut *mut nx_handler_t,
+) -> Result<(), c_int> {
+    let (reader, writer, all) = (millis(reader_ms)?, millis(writer_ms)?, millis(all_ms)?);
+    new_builtin(
+        Box::new(move || {
+            Box::new(IdleStateHandler::with_observe_output(
+                observe, reader, writer, all,
+            ))
+        }),
+        out,
+    )
 }
 
 /// Makes a read-timeout handler (Netty's `ReadTimeoutHandler`), stored in `*out`: when

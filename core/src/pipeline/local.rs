@@ -389,6 +389,13 @@ impl Transport for LocalTransport {
         }
     }
 
+    /// Drops the read that auto-read asked for and nothing served yet, as a TCP channel
+    /// does: from now on only an explicit `read()` lets messages through (a batch already
+    /// queued finds nothing owed and delivers nothing).
+    fn auto_read_cleared(&self, _: &Channel) {
+        self.state.with(|s| s.read_pending = false);
+    }
+
     fn flush(&self, channel: &Channel) {
         let Some(peer) = lock(&self.peer).clone() else {
             return; // closed: its close failed what was queued

@@ -1167,6 +1167,12 @@ class AsynchronousChannelGroup:
     A context manager: leaving the ``with`` block shuts down now and waits for termination.
     A group garbage-collected before its shutdown is shut down now with a ``ResourceWarning``.
 
+    The :meth:`default` group cannot be shut down: it serves every channel opened without a
+    group, in every library of the process, and lives until interpreter exit (Java's default
+    group, which no user code can even reach). :meth:`shutdown`, :meth:`shutdown_now`,
+    :meth:`await_termination` without a timeout and leaving a ``with`` block raise
+    :class:`UnsupportedOperationError` on it and leave it running.
+
     >>> import nioxide
     >>> with nioxide.AsynchronousChannelGroup.with_threads(1) as group:
     ...     group.is_shutdown()
@@ -1185,7 +1191,8 @@ class AsynchronousChannelGroup:
         (when they shut down, the channels on them are closed)."""
     @staticmethod
     def default() -> AsynchronousChannelGroup:
-        """The process-wide default group (made on first use)."""
+        """The process-wide default group (made on first use; one loop per core). It cannot
+        be shut down (:class:`UnsupportedOperationError`); interpreter exit shuts it down."""
     @property
     def loops(self) -> list[EventLoop]:
         """The :class:`EventLoop` objects of the group's loops."""
@@ -1200,9 +1207,11 @@ class AsynchronousChannelGroup:
         context keys ``message``, ``exception``, ``handler`` and ``loop``."""
     def shutdown(self) -> None:
         """Refuses new channels (:class:`ShutdownChannelGroupError`); the group terminates
-        once its channels are closed. Idempotent."""
+        once its channels are closed. Idempotent. Raises :class:`UnsupportedOperationError`
+        on the :meth:`default` group."""
     def shutdown_now(self) -> None:
-        """Shuts down and closes every channel of the group. Idempotent."""
+        """Shuts down and closes every channel of the group. Idempotent. Raises
+        :class:`UnsupportedOperationError` on the :meth:`default` group."""
     def is_shutdown(self) -> bool:
         """Whether :meth:`shutdown` or :meth:`shutdown_now` was called."""
     def is_terminated(self) -> bool:
@@ -1213,7 +1222,9 @@ class AsynchronousChannelGroup:
     def await_termination(self, timeout: float | None = None) -> bool:
         """Waits (GIL released; Ctrl-C interrupts) until terminated or ``timeout`` seconds
         have passed (``None``: forever); returns whether it terminated. Raises
-        :class:`DeadlockError` on one of the group's threads."""
+        :class:`DeadlockError` on one of the group's threads, and
+        :class:`UnsupportedOperationError` for ``timeout=None`` on the :meth:`default` group
+        (which would never terminate)."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -1221,7 +1232,8 @@ class AsynchronousChannelGroup:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        """Shuts down now and, unless on one of the group's threads, waits for termination."""
+        """Shuts down now and, unless on one of the group's threads, waits for termination.
+        Raises :class:`UnsupportedOperationError` on the :meth:`default` group."""
 
 @final
 class AsynchronousServerSocketChannel:
@@ -1975,12 +1987,22 @@ class ServerBootstrap:
         """An option for each accepted channel."""
 
     def handler(self, handler: Any) -> Self:
-        """The server channel's handler."""
+        """The server channel's handler: a :class:`nioxide.ChannelInitializer`, a Python
+        handler or a native one (a codec, an :class:`IdleStateHandler`, ...), added to the
+        server channel's pipeline (a native one that joined a pipeline already makes
+        :meth:`bind` raise :class:`InvalidArgumentError`). Raises ``TypeError`` for anything
+        else."""
 
     def child_handler(self, handler: Any) -> Self:
         """Each accepted channel's handler: a :class:`nioxide.ChannelInitializer` (its
         ``init_channel`` runs on the channel's loop, on several loops at once) or a handler
-        whose class sets ``sharable = True``; raises :class:`InvalidArgumentError` otherwise."""
+        whose class sets ``sharable = True``; raises :class:`InvalidArgumentError` for a Python
+        handler that is not sharable. A native handler (a codec, an
+        :class:`IdleStateHandler`, ...) is taken but joins one pipeline only, the first
+        accepted channel's: the next accepted channel's add raises
+        :class:`InvalidArgumentError` (that channel is closed, the error goes to its loop's
+        exception handler); give a :class:`nioxide.ChannelInitializer` that makes one per
+        channel instead."""
 
     def bind(self, local: _Address) -> ChannelFuture[None]:
         """Makes, registers and binds a server channel; the future (whose ``channel`` is the
@@ -2003,8 +2025,13 @@ class Bootstrap:
         """An option for the channel (:class:`nioxide.ChannelOption`)."""
 
     def handler(self, handler: Any) -> Self:
-        """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a handler (one
-        that is not sharable serves one connect)."""
+        """Each channel's handler: a :class:`nioxide.ChannelInitializer`, or a Python or
+        native handler (a codec, an :class:`IdleStateHandler`, ...) added to the channel's
+        pipeline. One that is not sharable, and every native one, serves one connect: for a
+        native one, a later :meth:`connect` raises :class:`InvalidArgumentError` at the call
+        (one made before the previous channel took the handler, and a Python handler's
+        second connect, fail the add instead: that channel is closed, the error goes to its
+        loop's exception handler). Raises ``TypeError`` for anything else."""
 
     def connect(self, remote: _Address) -> ChannelFuture[None]:
         """Makes, registers and connects a channel; the future (whose ``channel`` is the new
@@ -2186,10 +2213,21 @@ class IdleStateHandler(NativeHandler):
     :class:`EmbeddedChannel`'s virtual clock), from when the channel is active until it is
     inactive or the handler removed. A native handler (see :class:`NativeHandler`).
 
+    With ``observe_output=True`` (Netty's ``observeOutput``) a write in progress counts as
+    activity for the writer-idle and all-idle times: after the first such event, a period in
+    which the channel's outbound buffer changed (bytes of its oldest message went out to the
+    peer, or messages were queued or completed) fires no event. A write that moves no bytes
+    for a whole period (a peer that does not read) is still idle.
+
     Raises :class:`InvalidArgumentError` for a negative or NaN time."""
 
     def __new__(
-        cls, reader_idle_time: float, writer_idle_time: float, all_idle_time: float
+        cls,
+        reader_idle_time: float,
+        writer_idle_time: float,
+        all_idle_time: float,
+        *,
+        observe_output: bool = False,
     ) -> Self: ...
     @property
     def reader_idle_time(self) -> float:
@@ -2202,6 +2240,10 @@ class IdleStateHandler(NativeHandler):
     @property
     def all_idle_time(self) -> float:
         """The all-idle time in seconds (0: off)."""
+
+    @property
+    def observe_output(self) -> bool:
+        """Whether a write in progress counts as activity."""
 
 @final
 class ReadTimeoutHandler(NativeHandler):

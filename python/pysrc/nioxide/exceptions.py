@@ -122,7 +122,9 @@ class IllegalBlockingModeError(NioxideError):
 
 class UnsupportedOperationError(NioxideError, ValueError):
     """The channel does not support these interest ops (``NX_EOPS``), for example
-    ``OP_ACCEPT`` on a :class:`~nioxide.SocketChannel`."""
+    ``OP_ACCEPT`` on a :class:`~nioxide.SocketChannel`; also raised (Python only) by a call
+    that would shut down the process-wide default :class:`~nioxide.AsynchronousChannelGroup`
+    (Java's ``UnsupportedOperationException``)."""
 
     code = "NX_EOPS"
 

@@ -11,7 +11,7 @@ use nioxide_core::event_loop as el;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use crate::error::{interpreter_exiting, invalid, loop_error, to_pyerr};
+use crate::error::{UnsupportedOperationError, interpreter_exiting, invalid, loop_error, to_pyerr};
 use crate::event_loop::EventLoop;
 use crate::event_loop::callback::LoopState;
 use crate::event_loop::group::EventLoopGroup;
@@ -97,6 +97,20 @@ impl AsynchronousChannelGroup {
     fn on_group_thread(&self) -> bool {
         self.loops.iter().any(|lp| lp.get().core.in_event_loop())
     }
+
+    /// Refuses `what` on the default group, which lives until interpreter exit: like Java's
+    /// default group (which no user code can reach, so none can shut it down), it serves
+    /// every channel opened without a group, including other libraries' channels.
+    fn refuse_if_default(&self, what: &str) -> PyResult<()> {
+        if self.default {
+            return Err(UnsupportedOperationError::new_err(format!(
+                "{what} on the default AsynchronousChannelGroup: it serves every channel \
+                 opened without a group and lives until interpreter exit; use \
+                 AsynchronousChannelGroup.with_threads() for a group you can shut down"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[pymethods]
@@ -153,12 +167,16 @@ impl AsynchronousChannelGroup {
         Ok(())
     }
 
-    fn shutdown(&self) {
+    fn shutdown(&self) -> PyResult<()> {
+        self.refuse_if_default("shutdown()")?;
         self.core.shutdown();
+        Ok(())
     }
 
-    fn shutdown_now(&self) {
+    fn shutdown_now(&self) -> PyResult<()> {
+        self.refuse_if_default("shutdown_now()")?;
         self.core.shutdown_now();
+        Ok(())
     }
 
     fn is_shutdown(&self) -> bool {
@@ -175,6 +193,10 @@ impl AsynchronousChannelGroup {
 
     #[pyo3(signature = (timeout = None))]
     fn await_termination(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        if timeout.is_none() {
+            // It would wait forever: the default group terminates only at interpreter exit.
+            self.refuse_if_default("await_termination() without a timeout")?;
+        }
         let limit = self::timeout(timeout)?;
         let core = &self.core;
         gil::blocking(py, loop_error, || core.await_termination(limit))
@@ -193,6 +215,7 @@ impl AsynchronousChannelGroup {
         _exc_value: &Bound<'_, PyAny>,
         _traceback: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
+        self.refuse_if_default("leaving a `with` block")?;
         self.core.shutdown_now();
         if !self.on_group_thread() {
             let core = &self.core;

@@ -5,7 +5,12 @@
 //!
 //! A handler given to `handler()` or `child_handler()` is usually a `ChannelInitializer`
 //! (its `init_channel` runs for each channel, on that channel's loop); any other handler is
-//! added to each channel's pipeline, so a child handler must be sharable.
+//! added to each channel's pipeline, so a Python child handler must be sharable. A native
+//! handler (a codec, an `IdleStateHandler`) is taken too: it joins the first channel's
+//! pipeline, and a later `bind`/`connect` raises the error a second add of a handler that is
+//! not sharable raises; a later accepted channel's add fails with it (that channel is closed
+//! and the error goes to its loop's exception handler, as an initializer's error does), as
+//! does a `connect` made before the previous one's channel took the handler.
 
 use std::sync::Mutex;
 
@@ -18,6 +23,7 @@ use pyo3::types::PyType;
 use super::channel::{
     self, LocalChannel, LocalServerChannel, TcpChannel, TcpServerChannel, promise_object,
 };
+use super::codec::{ensure_unclaimed, is_native};
 use super::config;
 use super::handler::{is_initializer, is_sharable};
 use super::initializer::init_fn;
@@ -50,6 +56,15 @@ fn kind_of(class: &Bound<'_, PyType>) -> PyResult<ChannelKind> {
         })
 }
 
+/// Raises `TypeError` unless `handler` is one a pipeline takes: a native handler, or a
+/// Python handler or initializer.
+fn check_handler(handler: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !is_native(handler) {
+        is_initializer(handler)?;
+    }
+    Ok(())
+}
+
 /// The future of a bind or connect, with its channel.
 fn channel_future(py: Python<'_>, started: nx::ChannelFuture) -> PyResult<Py<Future>> {
     let channel = channel::object(py, &started.channel)?;
@@ -63,6 +78,8 @@ pub(crate) struct ServerBootstrap {
     core: Mutex<nx::ServerBootstrap>,
     /// The groups' objects, kept alive with the bootstrap.
     groups: Mutex<Vec<Py<EventLoopGroup>>>,
+    /// The server channel's handler when it is a native one (checked at each bind).
+    native: Mutex<Option<Py<PyAny>>>,
 }
 
 impl ServerBootstrap {
@@ -79,6 +96,7 @@ impl ServerBootstrap {
         ServerBootstrap {
             core: Mutex::new(nx::ServerBootstrap::new()),
             groups: Mutex::new(Vec::new()),
+            native: Mutex::new(None),
         }
     }
 
@@ -131,25 +149,28 @@ impl ServerBootstrap {
         Ok(slf)
     }
 
-    /// The server channel's handler (a `ChannelInitializer`, or a handler added to its
-    /// pipeline).
+    /// The server channel's handler (a `ChannelInitializer`, or a Python or native handler
+    /// added to its pipeline).
     fn handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        is_initializer(handler)?;
+        check_handler(handler)?;
         let init = init_fn(handler);
-        slf.get().update(|b| b.handler(move |ch| init(ch)));
+        let this = slf.get();
+        this.update(|b| b.handler(move |ch| init(ch)));
+        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
         Ok(slf)
     }
 
     /// Each accepted channel's handler: a `ChannelInitializer`, or a sharable handler added
-    /// to each accepted channel's pipeline.
+    /// to each accepted channel's pipeline. A native handler is taken, for the first
+    /// accepted channel only (a later one's add fails).
     fn child_handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        if !is_initializer(handler)? && !is_sharable(handler)? {
+        if !is_native(handler) && !is_initializer(handler)? && !is_sharable(handler)? {
             return Err(invalid(format!(
                 "a child handler joins every accepted channel's pipeline: {} must be a \
                  ChannelInitializer or set sharable = True",
@@ -163,6 +184,9 @@ impl ServerBootstrap {
 
     /// Makes, registers and binds a server channel; the future completes once it is bound.
     fn bind(&self, py: Python<'_>, local: &Bound<'_, PyAny>) -> PyResult<Py<Future>> {
+        if let Some(native) = &*lock(&self.native) {
+            ensure_unclaimed(native.bind(py))?;
+        }
         let local = to_address(local)?;
         let core = lock(&self.core).clone();
         let started = core.bind(local).map_err(to_pyerr)?;
@@ -177,6 +201,8 @@ pub(crate) struct Bootstrap {
     core: Mutex<nx::Bootstrap>,
     /// The group's object, kept alive with the bootstrap.
     group: Mutex<Option<Py<EventLoopGroup>>>,
+    /// The channels' handler when it is a native one (checked at each connect).
+    native: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Bootstrap {
@@ -193,6 +219,7 @@ impl Bootstrap {
         Bootstrap {
             core: Mutex::new(nx::Bootstrap::new()),
             group: Mutex::new(None),
+            native: Mutex::new(None),
         }
     }
 
@@ -231,21 +258,26 @@ impl Bootstrap {
         Ok(slf)
     }
 
-    /// Each channel's handler: a `ChannelInitializer`, or a handler added to the channel's
-    /// pipeline (one that is not sharable serves one connect).
+    /// Each channel's handler: a `ChannelInitializer`, or a Python or native handler added
+    /// to the channel's pipeline (one that is not sharable serves one connect).
     fn handler<'py>(
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        is_initializer(handler)?;
+        check_handler(handler)?;
         let init = init_fn(handler);
-        slf.get().update(|b| b.handler(move |ch| init(ch)));
+        let this = slf.get();
+        this.update(|b| b.handler(move |ch| init(ch)));
+        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
         Ok(slf)
     }
 
     /// Makes, registers and connects a channel; the future completes once it is connected.
     /// A host name is resolved off the loop's thread.
     fn connect(&self, py: Python<'_>, remote: &Bound<'_, PyAny>) -> PyResult<Py<Future>> {
+        if let Some(native) = &*lock(&self.native) {
+            ensure_unclaimed(native.bind(py))?;
+        }
         let core = lock(&self.core).clone();
         let started = match host_name(remote) {
             Some((host, port)) => core.connect_host(&host, port),

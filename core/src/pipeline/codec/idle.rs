@@ -14,7 +14,10 @@
 //! when it completes, successfully or not (its promise's listener, which runs on a later
 //! loop turn). A write without a promise gets one here so that its completion can be seen;
 //! if that write fails the exception event still fires, as it would have without the
-//! handler (see [`watched_promise`]).
+//! handler (see [`watched_promise`]). With `observe_output` on (Netty's `observeOutput`), a
+//! write in progress counts too: the writer-idle and all-idle checks after the first event
+//! find the channel busy when its outbound buffer changed since the previous check (bytes
+//! of its oldest message left for the peer, or bytes were queued or completed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -204,6 +207,8 @@ struct Idle {
     /// Reader, writer and all-idle times (zero: off), in [`IdleState::index`] order.
     times: [Duration; 3],
     on_idle: OnIdle,
+    /// Output in progress counts as write activity (Netty's `observeOutput`).
+    observe_output: bool,
     state: Mutex<IdleFields>,
     /// A write without a promise failed after the channel closed and fired its event.
     void_fired: Arc<AtomicBool>,
@@ -223,13 +228,29 @@ struct IdleFields {
     timers: [Option<Future>; 3],
     /// The read timeout fired (it fires once).
     timed_out: bool,
+    /// `last_write` as the previous output check saw it.
+    last_change_check: Duration,
+    /// The outbound buffer as the previous output check saw it ([`output_mark`]).
+    last_output: (usize, usize),
+}
+
+/// A mark of where the channel's output is: the bytes queued for writing, and the bytes of
+/// the oldest queued message still to go (which shrink while a partial write moves it out).
+/// Two marks differ when output moved in between. Runs on the channel's loop thread.
+fn output_mark(channel: &Channel) -> (usize, usize) {
+    let oldest = channel
+        .inner
+        .outbound
+        .with(|b| b.iter().next().map_or(0, |e| e.msg.byte_size()));
+    (channel.queued_bytes(), oldest)
 }
 
 impl Idle {
-    fn new(times: [Duration; 3], on_idle: OnIdle) -> Arc<Idle> {
+    fn new(times: [Duration; 3], on_idle: OnIdle, observe_output: bool) -> Arc<Idle> {
         Arc::new(Idle {
             times: times.map(floor),
             on_idle,
+            observe_output,
             state: Mutex::new(IdleFields {
                 phase: Phase::New,
                 ctx: None,
@@ -239,6 +260,8 @@ impl Idle {
                 first: [true; 3],
                 timers: [None, None, None],
                 timed_out: false,
+                last_change_check: Duration::ZERO,
+                last_output: (0, 0),
             }),
             void_fired: Arc::new(AtomicBool::new(false)),
         })
@@ -289,6 +312,9 @@ impl Idle {
         let now = channel.now();
         state.last_read = now;
         state.last_write = now;
+        if self.observe_output {
+            state.last_output = output_mark(channel);
+        }
         for kind in IdleState::ALL {
             if self.on(kind) {
                 state.timers[kind.index()] = self.arm(channel, kind, self.times[kind.index()]);
@@ -350,6 +376,9 @@ impl Idle {
             }
             state.timers[kind.index()] = self.arm(&channel, kind, period);
             let first = std::mem::replace(&mut state.first[kind.index()], false);
+            if kind != IdleState::ReaderIdle && self.output_changed(&mut state, &channel, first) {
+                return;
+            }
             if self.on_idle == OnIdle::ReadTimeout {
                 if state.timed_out {
                     return;
@@ -365,6 +394,28 @@ impl Idle {
                 ctx.close(None);
             }
         }
+    }
+
+    /// With `observe_output`, whether output moved since the previous check, so a writer-
+    /// or all-idle check that found no completed write does not fire. A first event always
+    /// fires (the check only takes its mark then), as in Netty: a write that has made no
+    /// progress for a whole period since the last event is idle.
+    fn output_changed(&self, state: &mut IdleFields, channel: &Channel, first: bool) -> bool {
+        if !self.observe_output {
+            return false;
+        }
+        let mut changed = false;
+        if state.last_change_check != state.last_write {
+            // A write completed since the last check: a change on the message level.
+            state.last_change_check = state.last_write;
+            changed = true;
+        }
+        let mark = output_mark(channel);
+        if mark != state.last_output {
+            state.last_output = mark;
+            changed = true;
+        }
+        changed && !first
     }
 
     fn channel_read(&self) {
@@ -480,9 +531,34 @@ impl IdleStateHandler {
         writer_idle: Duration,
         all_idle: Duration,
     ) -> IdleStateHandler {
+        IdleStateHandler::with_observe_output(false, reader_idle, writer_idle, all_idle)
+    }
+
+    /// As [`new`](Self::new), and with `observe_output` on (Netty's `observeOutput`), a
+    /// write in progress counts as activity for the writer-idle and all-idle times: after
+    /// the first event, a check fires nothing when the channel's outbound buffer changed
+    /// since the previous check (bytes of the oldest queued message went out, or messages
+    /// were queued or completed). A write that moves no bytes for a whole period (a peer that
+    /// does not read) is still idle.
+    pub fn with_observe_output(
+        observe_output: bool,
+        reader_idle: Duration,
+        writer_idle: Duration,
+        all_idle: Duration,
+    ) -> IdleStateHandler {
         IdleStateHandler {
-            idle: Idle::new([reader_idle, writer_idle, all_idle], OnIdle::Fire),
+            idle: Idle::new(
+                [reader_idle, writer_idle, all_idle],
+                OnIdle::Fire,
+                observe_output,
+            ),
         }
+    }
+
+    /// Whether output in progress counts as activity (see
+    /// [`with_observe_output`](Self::with_observe_output)).
+    pub fn is_observe_output(&self) -> bool {
+        self.idle.observe_output
     }
 
     /// The reader-idle time (zero: off), after the [`MIN_TIMEOUT`] floor.
@@ -509,6 +585,7 @@ impl std::fmt::Debug for IdleStateHandler {
             .field("reader_idle", &self.idle.times[0])
             .field("writer_idle", &self.idle.times[1])
             .field("all_idle", &self.idle.times[2])
+            .field("observe_output", &self.idle.observe_output)
             .finish_non_exhaustive()
     }
 }
@@ -530,6 +607,7 @@ impl ReadTimeoutHandler {
             idle: Idle::new(
                 [timeout, Duration::ZERO, Duration::ZERO],
                 OnIdle::ReadTimeout,
+                false,
             ),
         }
     }
@@ -814,6 +892,42 @@ mod tests {
     }
 
     #[test]
+    fn observe_output_counts_queued_output_after_the_first_event() {
+        let check = BufferCheck::start();
+        let z = Duration::ZERO;
+        for (observe, times) in [
+            (false, [z, SEC, z]),
+            (true, [z, SEC, z]),
+            (true, [z, z, SEC]),
+        ] {
+            let [r, w, a] = times;
+            let handler = IdleStateHandler::with_observe_output(observe, r, w, a);
+            assert_eq!(handler.is_observe_output(), observe);
+            let (ch, seen) = embedded(handler);
+            let kind = if w.is_zero() { "AllIdle" } else { "WriterIdle" };
+            // Written, never flushed: in the outbound buffer, never complete.
+            ch.channel().write(bytes(), None);
+            ch.run_pending_tasks();
+            ch.advance_time_by(SEC);
+            assert_eq!(
+                take(&seen),
+                [format!("{kind}!")],
+                "the first fires either way"
+            );
+            ch.channel().write(bytes(), None); // the outbound buffer changed
+            ch.run_pending_tasks();
+            ch.advance_time_by(SEC);
+            let moved: Vec<String> = if observe { vec![] } else { vec![kind.into()] };
+            assert_eq!(take(&seen), moved, "observe_output={observe}");
+            ch.advance_time_by(SEC); // nothing changed for a period: idle again
+            assert_eq!(take(&seen), [kind]);
+            ch.channel().flush();
+            assert!(ch.finish_and_release_all().unwrap());
+        }
+        check.finish();
+    }
+
+    #[test]
     fn all_idle_is_reset_by_reads_and_by_writes() {
         let check = BufferCheck::start();
         let (ch, seen) = embedded(IdleStateHandler::new(Duration::ZERO, Duration::ZERO, SEC));
@@ -1044,6 +1158,75 @@ mod tests {
             assert!(take(&seen).is_empty());
             assert!(!ch.finish().unwrap());
         }
+        check.finish();
+    }
+
+    /// Writes `len` bytes once active (one message, flushed).
+    struct Flood(usize);
+
+    impl ChannelHandler for Flood {
+        fn mask(&self) -> Mask {
+            Mask::ACTIVE
+        }
+        fn channel_active(&self, ctx: &Context) -> HandlerResult {
+            ctx.write_and_flush(Message::copy_from_slice(&vec![7u8; self.0]), None);
+            ctx.fire_channel_active();
+            Ok(())
+        }
+    }
+
+    /// Output stalled by a peer that does not read is idle with `observe_output` on (after
+    /// the first event, later ones fire while no byte leaves); once the peer reads it all,
+    /// the completed write starts a new first event.
+    #[test]
+    fn observe_output_over_tcp_against_a_peer_that_does_not_read() {
+        let check = BufferCheck::start();
+        let group = EventLoopGroup::new(1).unwrap();
+        let seen = Seen::default();
+        let s = seen.clone();
+        const LEN: usize = 8 << 20;
+        let server = ServerBootstrap::new()
+            .group(group.clone(), group.clone())
+            .child_handler(move |ch: &Channel| {
+                let pipeline = ch.pipeline();
+                let idle = IdleStateHandler::with_observe_output(
+                    true,
+                    Duration::ZERO,
+                    20 * MS,
+                    Duration::ZERO,
+                );
+                pipeline.add_last("idle", Box::new(idle))?;
+                pipeline.add_last("flood", Box::new(Flood(LEN)))?;
+                pipeline.add_last("watch", Box::new(Watcher(s.clone())))?;
+                Ok(())
+            })
+            .bind(ChannelAddress::Inet("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        let wait = Duration::from_secs(20);
+        assert!(server.future.wait(Some(wait)).unwrap());
+        let address = server.channel.local_address().unwrap().inet().unwrap();
+        let mut client = TcpStream::connect(address).unwrap();
+        client.set_read_timeout(Some(wait)).unwrap();
+        assert!(wait_until(wait, || seen.lock().unwrap().len() >= 3));
+        let stalled = take(&seen);
+        assert_eq!(stalled[0], "WriterIdle!");
+        assert!(
+            stalled[1..].iter().all(|e| e == "WriterIdle"),
+            "{stalled:?}"
+        );
+        let mut got = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        while got < LEN {
+            let n = std::io::Read::read(&mut client, &mut buf).unwrap();
+            assert!(n > 0 && buf[..n].iter().all(|&b| b == 7));
+            got += n;
+        }
+        assert!(wait_until(wait, || {
+            seen.lock().unwrap().iter().any(|e| e == "WriterIdle!")
+        }));
+        drop(client);
+        server.channel.close().wait(Some(wait)).unwrap();
+        shut_down(&group);
         check.finish();
     }
 

@@ -311,6 +311,93 @@ fn a_late_child_reads_nothing_before_it_is_active() {
     check.finish();
 }
 
+/// Keeps the channel it is added to, and what it reads.
+struct Keep {
+    channel: Arc<Mutex<Option<Channel>>>,
+    data: Arc<Mutex<Vec<u8>>>,
+}
+
+impl crate::pipeline::ChannelHandler for Keep {
+    fn handler_added(&self, ctx: &crate::pipeline::Context) -> crate::pipeline::HandlerResult {
+        *self.channel.lock().unwrap() = Some(ctx.channel().clone());
+        Ok(())
+    }
+    fn channel_read(
+        &self,
+        _: &crate::pipeline::Context,
+        msg: Message,
+    ) -> crate::pipeline::HandlerResult {
+        self.data
+            .lock()
+            .unwrap()
+            .extend_from_slice(msg.as_buffer().expect("bytes"));
+        Ok(())
+    }
+}
+
+/// Switching auto-read off drops the read it had asked for and nothing served yet (the one
+/// at activation), as on TCP: a message that arrives later waits for an explicit read().
+#[test]
+fn auto_read_off_clears_the_read_it_asked_for() {
+    let check = BufferCheck::start();
+    let group = EventLoopGroup::new(1).unwrap();
+    let name = "auto-read-off";
+    let child: Arc<Mutex<Option<Channel>>> = Arc::default();
+    let data: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let (kept, read) = (child.clone(), data.clone());
+    let server = ServerBootstrap::new()
+        .group(group.clone(), group.clone())
+        .channel(ChannelKind::LocalServer)
+        .child_handler(adding("keep", move || {
+            Box::new(Keep {
+                channel: kept.clone(),
+                data: read.clone(),
+            })
+        }))
+        .bind(ChannelAddress::local(name))
+        .unwrap();
+    connected(&server);
+    let client = Bootstrap::new()
+        .group(group.clone())
+        .channel(ChannelKind::Local)
+        .connect(ChannelAddress::local(name))
+        .unwrap();
+    connected(&client);
+    // Activation asked for the first read (auto-read); nothing has arrived to serve it.
+    // Switch auto-read off on the loop, after that.
+    assert!(wait_until(WAIT, || {
+        child
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(Channel::is_active)
+    }));
+    let accepted = child.lock().unwrap().clone().expect("accepted");
+    let ch = accepted.clone();
+    let (done, switched) = std::sync::mpsc::channel();
+    accepted
+        .event_loop()
+        .execute(move |_| {
+            done.send(ch.set_option(ChannelOption::AutoRead(false)))
+                .unwrap()
+        })
+        .unwrap();
+    switched.recv_timeout(WAIT).unwrap().unwrap();
+    client
+        .channel
+        .write_and_flush(Message::copy_from_slice(b"a"), None);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(data.lock().unwrap().is_empty(), "read with auto-read off");
+    accepted.read();
+    assert!(wait_until(WAIT, || *data.lock().unwrap() == b"a"));
+    client.channel.close().wait(Some(WAIT)).unwrap();
+    server.channel.close().wait(Some(WAIT)).unwrap();
+    drop(accepted);
+    child.lock().unwrap().take();
+    shut_down(&group);
+    check.finish();
+}
+
 /// Counts the handlers removed (a channel torn down).
 struct CountRemoved(Arc<std::sync::atomic::AtomicUsize>);
 

@@ -124,30 +124,40 @@ fn idle_time(name: &str, seconds: f64) -> PyResult<Duration> {
 #[derive(Debug)]
 pub(crate) struct IdleStateHandler {
     times: [Duration; 3],
+    observe_output: bool,
 }
 
 #[pymethods]
 impl IdleStateHandler {
     #[new]
-    #[pyo3(signature = (reader_idle_time, writer_idle_time, all_idle_time))]
+    #[pyo3(signature = (reader_idle_time, writer_idle_time, all_idle_time, *, observe_output = false))]
     fn new(
         reader_idle_time: f64,
         writer_idle_time: f64,
         all_idle_time: f64,
+        observe_output: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let reader = idle_time("reader_idle_time", reader_idle_time)?;
         let writer = idle_time("writer_idle_time", writer_idle_time)?;
         let all = idle_time("all_idle_time", all_idle_time)?;
-        let core = CoreIdle::new(reader, writer, all);
+        let core = CoreIdle::with_observe_output(observe_output, reader, writer, all);
         let times = [
             core.reader_idle_time(),
             core.writer_idle_time(),
             core.all_idle_time(),
         ];
-        let make =
-            move |_: &Bound<'_, PyAny>| Ok(Box::new(CoreIdle::new(reader, writer, all)) as _);
-        Ok(PyClassInitializer::from(NativeHandler::new(Box::new(make)))
-            .add_subclass(IdleStateHandler { times }))
+        let make = move |_: &Bound<'_, PyAny>| {
+            let core = CoreIdle::with_observe_output(observe_output, reader, writer, all);
+            Ok(Box::new(core) as _)
+        };
+        Ok(
+            PyClassInitializer::from(NativeHandler::new(Box::new(make))).add_subclass(
+                IdleStateHandler {
+                    times,
+                    observe_output,
+                },
+            ),
+        )
     }
 
     #[getter]
@@ -165,9 +175,19 @@ impl IdleStateHandler {
         self.times[2].as_secs_f64()
     }
 
+    #[getter]
+    fn observe_output(&self) -> bool {
+        self.observe_output
+    }
+
     fn __repr__(&self) -> String {
+        let observe = if self.observe_output {
+            ", observe_output=True"
+        } else {
+            ""
+        };
         format!(
-            "nioxide.IdleStateHandler({:?}, {:?}, {:?})",
+            "nioxide.IdleStateHandler({:?}, {:?}, {:?}{observe})",
             self.times[0].as_secs_f64(),
             self.times[1].as_secs_f64(),
             self.times[2].as_secs_f64()

@@ -89,20 +89,39 @@ struct NativeObject(Py<PyAny>);
 pub(crate) fn take(handler: &Bound<'_, PyAny>) -> Option<PyResult<Box<dyn ChannelHandler>>> {
     let native = handler.cast::<NativeHandler>().ok()?;
     if native.get().added.swap(true, Ordering::AcqRel) {
-        let class = handler
-            .get_type()
-            .qualname()
-            .map_or_else(|_| "?".into(), |n| n.to_string());
-        return Some(Err(invalid(format!(
-            "{class} is a native handler: an instance joins one pipeline only (make one per \
-             channel)"
-        ))));
+        return Some(Err(joined_already(handler)));
     }
     let made = (native.get().make)(handler);
     if made.is_err() {
         native.get().added.store(false, Ordering::Release);
     }
     Some(made)
+}
+
+/// The error for a native handler added a second time.
+fn joined_already(handler: &Bound<'_, PyAny>) -> PyErr {
+    let class = handler
+        .get_type()
+        .qualname()
+        .map_or_else(|_| "?".into(), |n| n.to_string());
+    invalid(format!(
+        "{class} is a native handler: an instance joins one pipeline only (make one per \
+         channel)"
+    ))
+}
+
+/// Raises the error of a second add if `handler` is a native handler that joined a pipeline
+/// already (a bootstrap checks before it makes a channel whose set-up would add it again).
+pub(crate) fn ensure_unclaimed(handler: &Bound<'_, PyAny>) -> PyResult<()> {
+    match handler.cast::<NativeHandler>() {
+        Ok(native) if native.get().added.load(Ordering::Acquire) => Err(joined_already(handler)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `handler` is a native handler (an instance of a `NativeHandler` subclass).
+pub(crate) fn is_native(handler: &Bound<'_, PyAny>) -> bool {
+    handler.is_instance_of::<NativeHandler>()
 }
 
 /// Gives a native handler back its claim when the add that claimed it failed.
@@ -114,7 +133,7 @@ pub(crate) fn untake(handler: &Bound<'_, PyAny>) {
 
 /// Records a native handler's object with the context it was added as.
 pub(crate) fn remember(ctx: &nx::Context, handler: &Bound<'_, PyAny>) {
-    if handler.is_instance_of::<NativeHandler>() {
+    if is_native(handler) {
         ctx.set_binding(Some(Box::new(NativeObject(handler.clone().unbind()))));
     }
 }
