@@ -33,16 +33,120 @@ use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyDict, PyString, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, ffi, intern};
 
 use crate::gil;
 
+/// The most arguments [`call_fast`] and [`call_method_fast`] pass without a tuple.
+const FAST_ARGS: usize = 6;
+
+/// A call's arguments: up to [`FAST_ARGS`] as C pointers followed by NULL (the variadic
+/// calls' end), or more as a list (they go in a tuple).
+enum Args<'a, 'py> {
+    Fast([*mut ffi::PyObject; FAST_ARGS + 1]),
+    Many(Vec<Borrowed<'a, 'py, PyAny>>),
+}
+
+fn args<'a, 'py>(args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>) -> Args<'a, 'py> {
+    let mut iter = args.into_iter();
+    let mut seen: [Option<Borrowed<'a, 'py, PyAny>>; FAST_ARGS] = [None; FAST_ARGS];
+    for slot in &mut seen {
+        match iter.next() {
+            Some(arg) => *slot = Some(arg),
+            None => break,
+        }
+    }
+    match iter.next() {
+        None => {
+            let mut slots = [std::ptr::null_mut(); FAST_ARGS + 1];
+            for (slot, arg) in slots.iter_mut().zip(seen.iter().flatten()) {
+                *slot = arg.as_ptr();
+            }
+            Args::Fast(slots)
+        }
+        Some(next) => Args::Many(
+            seen.into_iter()
+                .flatten()
+                .chain([next])
+                .chain(iter)
+                .collect(),
+        ),
+    }
+}
+
+/// `callable(*args)`, without building an argument tuple for up to [`FAST_ARGS`] arguments.
+///
+/// The limited API of CPython 3.11 has no `PyObject_Vectorcall`, and pyo3's `call1` builds a
+/// tuple for every call there; `PyObject_CallFunctionObjArgs` (limited API) collects its
+/// arguments on the C stack and makes a vectorcall, so a call to a Python function or a
+/// `METH_FASTCALL` builtin allocates no tuple. Needs the GIL (the `Python` token); raises
+/// what the call raises.
+pub(crate) fn call_fast<'a, 'py: 'a>(
+    callable: &Bound<'py, PyAny>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = callable.py();
+    let a = match self::args(args) {
+        Args::Fast(a) => a,
+        Args::Many(args) => return callable.call1(PyTuple::new(py, args)?),
+    };
+    // SAFETY: the GIL is held, every pointer is a live object borrowed for the call, and the
+    // list ends at the first NULL (right after the last argument; the last slot is always
+    // NULL).
+    let result = unsafe {
+        ffi::PyObject_CallFunctionObjArgs(
+            callable.as_ptr(),
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+            a[6],
+        )
+    };
+    // SAFETY: a new reference, or NULL with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, result) }
+}
+
+/// `object.name(*args)`, without building an argument tuple or a bound method for up to
+/// [`FAST_ARGS`] arguments (`PyObject_CallMethodObjArgs`, limited API: the method is looked
+/// up on the type and called with `object` first, as a vectorcall). Needs the GIL; raises
+/// what the lookup or the call raises.
+pub(crate) fn call_method_fast<'a, 'py: 'a>(
+    object: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = object.py();
+    let a = match self::args(args) {
+        Args::Fast(a) => a,
+        Args::Many(args) => return object.call_method1(name, PyTuple::new(py, args)?),
+    };
+    // SAFETY: as in `call_fast`; `name` is a live `str`.
+    let result = unsafe {
+        ffi::PyObject_CallMethodObjArgs(
+            object.as_ptr(),
+            name.as_ptr(),
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+            a[6],
+        )
+    };
+    // SAFETY: a new reference, or NULL with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, result) }
+}
+
 /// A Python callable with its arguments and the context it was registered in.
 #[derive(Debug)]
 pub(crate) struct Call {
-    /// `run` of the `contextvars.Context` copied at registration.
-    run: Py<PyAny>,
+    /// The `contextvars.Context` copied at registration (the call runs in it).
+    context: Py<PyAny>,
     /// The callable, then its arguments.
     args: Py<PyTuple>,
 }
@@ -67,7 +171,7 @@ impl Call {
             .call0()?;
         let items: Vec<_> = std::iter::once(callable.clone()).chain(args).collect();
         Ok(Call {
-            run: context.getattr(intern!(py, "run"))?.unbind(),
+            context: context.unbind(),
             args: PyTuple::new(py, items)?.unbind(),
         })
     }
@@ -88,14 +192,9 @@ impl Call {
         py: Python<'py>,
         extra: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let run = self.run.bind(py);
-        match extra {
-            None => run.call1(self.args.bind(py)),
-            Some(extra) => {
-                let items: Vec<_> = self.args.bind(py).iter().chain([extra]).collect();
-                run.call1(PyTuple::new(py, items)?)
-            }
-        }
+        let args = self.args.bind(py);
+        let extra = extra.as_ref().map(|e| e.as_borrowed());
+        self.run(py, args.iter_borrowed().chain(extra))
     }
 
     /// Calls it in its context with `first` before its own arguments.
@@ -104,7 +203,10 @@ impl Call {
         py: Python<'py>,
         first: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.invoke_instead(py, &self.args.bind(py).get_item(0)?, first)
+        let args = self.args.bind(py);
+        let callable = args.iter_borrowed().take(1);
+        let rest = args.iter_borrowed().skip(1);
+        self.run(py, callable.chain([first.as_borrowed()]).chain(rest))
     }
 
     /// Calls `callable` in place of its own, in its context, with `first` before its own
@@ -116,16 +218,22 @@ impl Call {
         callable: &Bound<'py, PyAny>,
         first: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let rest = self.args.bind(py).iter().skip(1);
-        let items: Vec<_> = [callable.clone(), first.clone()]
-            .into_iter()
-            .chain(rest)
-            .collect();
-        self.run.bind(py).call1(PyTuple::new(py, items)?)
+        let args = self.args.bind(py);
+        let head = [callable.as_borrowed(), first.as_borrowed()];
+        self.run(py, head.into_iter().chain(args.iter_borrowed().skip(1)))
+    }
+
+    /// `context.run(*items)`: `items` is the callable and its arguments.
+    fn run<'a, 'py: 'a>(
+        &self,
+        py: Python<'py>,
+        items: impl Iterator<Item = Borrowed<'a, 'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        call_method_fast(self.context.bind(py), intern!(py, "run"), items)
     }
 
     fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.run)?;
+        visit.call(&self.context)?;
         visit.call(&self.args)
     }
 }
