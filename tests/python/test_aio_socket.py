@@ -12,6 +12,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -496,6 +497,60 @@ def test_handlers_run_in_the_context_of_the_starting_call(
     client.write(b"x").result(WAIT)
     assert done.wait(WAIT)
     assert seen == ["request 7"]
+
+
+def test_each_operation_runs_in_its_own_copy_of_the_context(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    # As asyncio's callbacks: a variable a handler sets stays in that operation's copy (the
+    # caller and a sibling operation do not see it), and an operation a handler starts
+    # copies the handler's context, the change included.
+    client, accepted = pair
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    class Handler:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def completed(self, n: int, attachment: Any) -> None:
+            seen.append((self.name, REQUEST.get()))
+            REQUEST.set("set by " + self.name)
+            if self.name == "first":
+                accepted.read(bytearray(1), None, Handler("chained"))
+            elif self.name == "chained":
+                done.set()
+
+        def failed(self, exc: BaseException, attachment: Any) -> None:
+            seen.append((self.name, repr(exc)))
+            done.set()
+
+    token = REQUEST.set("request 1")
+    try:
+        accepted.read(bytearray(1), None, Handler("first"))
+    finally:
+        REQUEST.reset(token)
+    client.write(b"x").result(WAIT)
+    deadline = time.monotonic() + WAIT
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # A second operation on the same channel, started after the first handler set the
+    # variable, in another context of the caller's.
+    token = REQUEST.set("request 2")
+    try:
+        accepted.write(b"y", None, Handler("second"))
+    finally:
+        REQUEST.reset(token)
+    client.write(b"z").result(WAIT)
+    assert done.wait(WAIT)
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(seen) == [
+        ("chained", "set by first"),
+        ("first", "request 1"),
+        ("second", "request 2"),
+    ]
+    assert REQUEST.get() == "none"
 
 
 def test_shutdown_terminates_once_the_channels_are_closed() -> None:

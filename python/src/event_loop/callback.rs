@@ -142,6 +142,27 @@ pub(crate) fn call_method_fast<'a, 'py: 'a>(
     unsafe { Bound::from_owned_ptr_or_err(py, result) }
 }
 
+/// `TypeError` unless `callable` is callable (raised at the registering call, not later on
+/// the loop).
+pub(crate) fn check_callable(callable: &Bound<'_, PyAny>) -> PyResult<()> {
+    if callable.is_callable() {
+        return Ok(());
+    }
+    Err(PyTypeError::new_err(format!(
+        "'{}' object is not callable",
+        callable.get_type().name()?
+    )))
+}
+
+/// A copy of the current `contextvars` context (`contextvars.copy_context()`): what a callback
+/// registered now runs in, as asyncio's callbacks do. Needs the GIL.
+pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    COPY_CONTEXT
+        .import(py, "contextvars", "copy_context")?
+        .call0()
+}
+
 /// A Python callable with its arguments and the context it was registered in.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -159,16 +180,8 @@ impl Call {
         args: impl IntoIterator<Item = Bound<'py, PyAny>>,
     ) -> PyResult<Call> {
         let py = callable.py();
-        if !callable.is_callable() {
-            return Err(PyTypeError::new_err(format!(
-                "'{}' object is not callable",
-                callable.get_type().name()?
-            )));
-        }
-        static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let context = COPY_CONTEXT
-            .import(py, "contextvars", "copy_context")?
-            .call0()?;
+        check_callable(callable)?;
+        let context = copy_context(py)?;
         let items: Vec<_> = std::iter::once(callable.clone()).chain(args).collect();
         Ok(Call {
             context: context.unbind(),
@@ -207,20 +220,6 @@ impl Call {
         let callable = args.iter_borrowed().take(1);
         let rest = args.iter_borrowed().skip(1);
         self.run(py, callable.chain([first.as_borrowed()]).chain(rest))
-    }
-
-    /// Calls `callable` in place of its own, in its context, with `first` before its own
-    /// arguments (a completion handler's `failed` shares the context and attachment of its
-    /// `completed`).
-    pub(crate) fn invoke_instead<'py>(
-        &self,
-        py: Python<'py>,
-        callable: &Bound<'py, PyAny>,
-        first: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = self.args.bind(py);
-        let head = [callable.as_borrowed(), first.as_borrowed()];
-        self.run(py, head.into_iter().chain(args.iter_borrowed().skip(1)))
     }
 
     /// `context.run(*items)`: `items` is the callable and its arguments.
