@@ -75,6 +75,32 @@ fn args<'a, 'py>(args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>) -> Ar
     }
 }
 
+/// Calls the variadic C function `$f` with the leading arguments, then the [`FAST_ARGS`] + 1
+/// slots of `$a` (the first NULL among them ends the argument list).
+macro_rules! variadic {
+    ($f:path, $a:expr, $($lead:expr),*) => {
+        $f($($lead,)* $a[0], $a[1], $a[2], $a[3], $a[4], $a[5], $a[6])
+    };
+}
+
+/// Runs `fast` on the C pointers of `args` (up to [`FAST_ARGS`]) and takes its new reference
+/// (or the exception set with NULL); more arguments go to `many` as a tuple.
+fn call_with<'a, 'py: 'a>(
+    py: Python<'py>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+    many: impl FnOnce(Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>>,
+    fast: impl FnOnce(&[*mut ffi::PyObject; FAST_ARGS + 1]) -> *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    match self::args(args) {
+        Args::Fast(a) => {
+            let result = fast(&a);
+            // SAFETY: `fast` returns a new reference, or NULL with an exception set.
+            unsafe { Bound::from_owned_ptr_or_err(py, result) }
+        }
+        Args::Many(args) => many(PyTuple::new(py, args)?),
+    }
+}
+
 /// `callable(*args)`, without building an argument tuple for up to [`FAST_ARGS`] arguments.
 ///
 /// The limited API of CPython 3.11 has no `PyObject_Vectorcall`, and pyo3's `call1` builds a
@@ -86,28 +112,12 @@ pub(crate) fn call_fast<'a, 'py: 'a>(
     callable: &Bound<'py, PyAny>,
     args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = callable.py();
-    let a = match self::args(args) {
-        Args::Fast(a) => a,
-        Args::Many(args) => return callable.call1(PyTuple::new(py, args)?),
-    };
-    // SAFETY: the GIL is held, every pointer is a live object borrowed for the call, and the
-    // list ends at the first NULL (right after the last argument; the last slot is always
-    // NULL).
-    let result = unsafe {
-        ffi::PyObject_CallFunctionObjArgs(
-            callable.as_ptr(),
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            a[4],
-            a[5],
-            a[6],
-        )
-    };
-    // SAFETY: a new reference, or NULL with an exception set.
-    unsafe { Bound::from_owned_ptr_or_err(py, result) }
+    let many = |tuple| callable.call1(tuple);
+    call_with(callable.py(), args, many, |a| {
+        // SAFETY: the GIL is held, every pointer is a live object borrowed for the call, and
+        // the list ends at the first NULL (the last slot is always NULL).
+        unsafe { variadic!(ffi::PyObject_CallFunctionObjArgs, a, callable.as_ptr()) }
+    })
 }
 
 /// `object.name(*args)`, without building an argument tuple or a bound method for up to
@@ -119,27 +129,12 @@ pub(crate) fn call_method_fast<'a, 'py: 'a>(
     name: &Bound<'py, PyString>,
     args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = object.py();
-    let a = match self::args(args) {
-        Args::Fast(a) => a,
-        Args::Many(args) => return object.call_method1(name, PyTuple::new(py, args)?),
-    };
-    // SAFETY: as in `call_fast`; `name` is a live `str`.
-    let result = unsafe {
-        ffi::PyObject_CallMethodObjArgs(
-            object.as_ptr(),
-            name.as_ptr(),
-            a[0],
-            a[1],
-            a[2],
-            a[3],
-            a[4],
-            a[5],
-            a[6],
-        )
-    };
-    // SAFETY: a new reference, or NULL with an exception set.
-    unsafe { Bound::from_owned_ptr_or_err(py, result) }
+    let many = |tuple| object.call_method1(name, tuple);
+    call_with(object.py(), args, many, |a| {
+        let (object, name) = (object.as_ptr(), name.as_ptr());
+        // SAFETY: as in `call_fast`; `name` is a live `str`.
+        unsafe { variadic!(ffi::PyObject_CallMethodObjArgs, a, object, name) }
+    })
 }
 
 /// `TypeError` unless `callable` is callable (raised at the registering call, not later on
