@@ -715,3 +715,60 @@ def test_a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request(
     # One readiness event per request: no wake-up through the eventfd besides.
     events = after["backend_events"] - before["backend_events"]
     assert n // 2 <= events <= n + n // 10, f"{events} events for {n} requests"
+
+
+class _Shadowed(Recorder):
+    """A Recorder whose `completed` this instance replaces with its own attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completed = self.own_completed  # type: ignore[method-assign]
+
+    def own_completed(self, result: Any, attachment: Any) -> None:
+        self.calls.append(("own", result, attachment))
+        self.event.set()
+
+
+class _Redirected(Recorder):
+    """A Recorder whose attribute lookup hands out another `completed`."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "completed":
+            return lambda result, attachment: Recorder.completed(self, -result, attachment)
+        return super().__getattribute__(name)
+
+
+class _Slotted:
+    __slots__ = ("calls", "event")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, Any]] = []
+        self.event = threading.Event()
+
+    def completed(self, result: Any, attachment: Any) -> None:
+        self.calls.append((result, attachment))
+        self.event.set()
+
+    def failed(self, exc: BaseException, attachment: Any) -> None:
+        self.event.set()
+
+
+def test_a_handler_object_runs_the_completed_its_attribute_lookup_finds(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    # The class's function is called directly (no bound method) only where that is what
+    # `handler.completed` gives: an instance attribute of that name, or a class lookup of its
+    # own, is what runs; a class without an instance dictionary works as any other.
+    client, accepted = pair
+    shadowed, redirected, plain, slotted = _Shadowed(), _Redirected(), Recorder(), _Slotted()
+    for handler, attachment in ((shadowed, "s"), (redirected, "r"), (plain, "p")):
+        client.write(b"abc").result(WAIT)
+        accepted.read(bytearray(3), attachment, handler)
+        assert handler.event.wait(WAIT)
+    client.write(b"abc").result(WAIT)
+    accepted.read(bytearray(3), "x", slotted)
+    assert slotted.event.wait(WAIT)
+    assert shadowed.calls == [("own", 3, "s")]
+    assert redirected.calls == [("completed", -3, "r")]
+    assert plain.calls == [("completed", 3, "p")]
+    assert slotted.calls == [(3, "x")]
