@@ -12,6 +12,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -543,6 +544,60 @@ def test_handlers_run_in_the_context_of_the_starting_call(
     assert seen == ["request 7"]
 
 
+def test_each_operation_runs_in_its_own_copy_of_the_context(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    # As asyncio's callbacks: a variable a handler sets stays in that operation's copy (the
+    # caller and a sibling operation do not see it), and an operation a handler starts
+    # copies the handler's context, the change included.
+    client, accepted = pair
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    class Handler:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def completed(self, n: int, attachment: Any) -> None:
+            seen.append((self.name, REQUEST.get()))
+            REQUEST.set("set by " + self.name)
+            if self.name == "first":
+                accepted.read(bytearray(1), None, Handler("chained"))
+            elif self.name == "chained":
+                done.set()
+
+        def failed(self, exc: BaseException, attachment: Any) -> None:
+            seen.append((self.name, repr(exc)))
+            done.set()
+
+    token = REQUEST.set("request 1")
+    try:
+        accepted.read(bytearray(1), None, Handler("first"))
+    finally:
+        REQUEST.reset(token)
+    client.write(b"x").result(WAIT)
+    deadline = time.monotonic() + WAIT
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # A second operation on the same channel, started after the first handler set the
+    # variable, in another context of the caller's.
+    token = REQUEST.set("request 2")
+    try:
+        accepted.write(b"y", None, Handler("second"))
+    finally:
+        REQUEST.reset(token)
+    client.write(b"z").result(WAIT)
+    assert done.wait(WAIT)
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(seen) == [
+        ("chained", "set by first"),
+        ("first", "request 1"),
+        ("second", "request 2"),
+    ]
+    assert REQUEST.get() == "none"
+
+
 def test_shutdown_terminates_once_the_channels_are_closed() -> None:
     group = nioxide.AsynchronousChannelGroup.with_threads(1)
     with pytest.raises(nioxide.InvalidArgumentError):
@@ -705,3 +760,60 @@ def test_a_steady_echo_costs_no_epoll_ctl_and_about_one_wait_per_request(
     # One readiness event per request: no wake-up through the eventfd besides.
     events = after["backend_events"] - before["backend_events"]
     assert n // 2 <= events <= n + n // 10, f"{events} events for {n} requests"
+
+
+class _Shadowed(Recorder):
+    """A Recorder whose `completed` this instance replaces with its own attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completed = self.own_completed  # type: ignore[method-assign]
+
+    def own_completed(self, result: Any, attachment: Any) -> None:
+        self.calls.append(("own", result, attachment))
+        self.event.set()
+
+
+class _Redirected(Recorder):
+    """A Recorder whose attribute lookup hands out another `completed`."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "completed":
+            return lambda result, attachment: Recorder.completed(self, -result, attachment)
+        return super().__getattribute__(name)
+
+
+class _Slotted:
+    __slots__ = ("calls", "event")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, Any]] = []
+        self.event = threading.Event()
+
+    def completed(self, result: Any, attachment: Any) -> None:
+        self.calls.append((result, attachment))
+        self.event.set()
+
+    def failed(self, exc: BaseException, attachment: Any) -> None:
+        self.event.set()
+
+
+def test_a_handler_object_runs_the_completed_its_attribute_lookup_finds(
+    pair: tuple[nioxide.AsynchronousSocketChannel, nioxide.AsynchronousSocketChannel],
+) -> None:
+    # The class's function is called directly (no bound method) only where that is what
+    # `handler.completed` gives: an instance attribute of that name, or a class lookup of its
+    # own, is what runs; a class without an instance dictionary works as any other.
+    client, accepted = pair
+    shadowed, redirected, plain, slotted = _Shadowed(), _Redirected(), Recorder(), _Slotted()
+    for handler, attachment in ((shadowed, "s"), (redirected, "r"), (plain, "p")):
+        client.write(b"abc").result(WAIT)
+        accepted.read(bytearray(3), attachment, handler)
+        assert handler.event.wait(WAIT)
+    client.write(b"abc").result(WAIT)
+    accepted.read(bytearray(3), "x", slotted)
+    assert slotted.event.wait(WAIT)
+    assert shadowed.calls == [("own", 3, "s")]
+    assert redirected.calls == [("completed", -3, "r")]
+    assert plain.calls == [("completed", 3, "p")]
+    assert slotted.calls == [(3, "x")]

@@ -1177,3 +1177,16 @@ def test_run_once_with_nothing_referenced_returns_at_once(loop: nioxide.EventLoo
     assert loop.run(RUN_ONCE) is False
     assert time.monotonic() - started < WAIT
     timer.cancel()
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 6, 7, 12])
+def test_a_callback_gets_every_argument_in_order(loop: nioxide.EventLoop, count: int) -> None:
+    # Up to six arguments (with the callable) travel on the C stack, more in a tuple: both
+    # paths pass every argument, in order, and a callback's exception still reaches its future.
+    args = tuple(range(count))
+    got = loop.submit(lambda *a: a, *args)
+    failed = loop.submit(lambda *a: [][len(a)], *args)
+    loop.run(RUN_DEFAULT)
+    assert got.result(WAIT) == args
+    with pytest.raises(IndexError):
+        failed.result(WAIT)

@@ -113,21 +113,28 @@ use pyo3::{IntoPyObjectExt, intern};
 
 use crate::channel::Buffer;
 use crate::error::to_pyerr;
-use crate::event_loop::callback::{Call, LoopState};
+use crate::event_loop::callback::{LoopState, call_method_fast, check_callable, copy_context};
 use crate::event_loop::promise::Future;
 use crate::gil;
 
 /// A Python completion handler with its attachment, ready to run once.
+///
+/// Its parts are kept apart (no argument tuple is made when the operation starts or when the
+/// handler runs): the handler then runs as `context.run(completed, result, attachment)`.
 #[derive(Debug)]
 pub(crate) struct Completion {
-    /// `completed(result, attachment)`, in the starting call's context.
-    call: Call,
+    /// The `contextvars.Context` copied when the operation started: the handler runs in it.
+    context: Py<PyAny>,
+    /// `completed`: the first of a pair, or the handler's bound method.
+    completed: Py<PyAny>,
     /// `failed` of a `(completed, failed)` pair, or an instance's own `failed` attribute;
     /// `None` when `failed` is a method of the handler's class, looked up only if the
     /// operation fails (most never do, and a bound method costs an allocation).
     failed: Option<Py<PyAny>>,
     /// The handler as given (for the exception handler's context, and its `failed`).
     handler: Py<PyAny>,
+    /// The attachment (`None` when none was given).
+    attachment: Py<PyAny>,
     state: Arc<LoopState>,
 }
 
@@ -164,29 +171,45 @@ impl Completion {
                 return Err(not_a_handler(handler)?);
             }
         }
-        let attachment = attachment
-            .cloned()
-            .unwrap_or_else(|| py.None().into_bound(py));
+        check_callable(&completed)?;
+        let attachment = match attachment {
+            Some(attachment) => attachment.clone().unbind(),
+            None => py.None(),
+        };
         Ok(Completion {
-            call: Call::new(&completed, [attachment])?,
+            context: copy_context(py)?.unbind(),
+            completed: completed.unbind(),
             failed: failed.map(Bound::unbind),
             handler: handler.clone().unbind(),
+            attachment,
             state,
         })
     }
 
-    /// Runs `completed` with the value, or `failed` with the exception; an exception from
-    /// either goes to the loop's exception handler.
+    /// Runs `completed` with the value, or `failed` with the exception, in the context of
+    /// the starting call; an exception from either goes to the loop's exception handler.
     fn run(self, py: Python<'_>, outcome: PyResult<Bound<'_, PyAny>>) {
+        let context = self.context.bind(py);
+        let attachment = self.attachment.bind(py).as_borrowed();
         let ran = match outcome {
-            Ok(value) => self.call.invoke_first(py, &value),
+            Ok(value) => {
+                let args = [
+                    self.completed.bind(py).as_borrowed(),
+                    value.as_borrowed(),
+                    attachment,
+                ];
+                call_method_fast(context, intern!(py, "run"), args)
+            }
             Err(err) => {
                 let exception = err.into_value(py).into_bound(py).into_any();
                 let failed = match &self.failed {
                     Some(failed) => Ok(failed.bind(py).clone()),
                     None => self.handler.bind(py).getattr(intern!(py, "failed")),
                 };
-                failed.and_then(|failed| self.call.invoke_instead(py, &failed, &exception))
+                failed.and_then(|failed| {
+                    let args = [failed.as_borrowed(), exception.as_borrowed(), attachment];
+                    call_method_fast(context, intern!(py, "run"), args)
+                })
             }
         };
         if let Err(err) = ran {

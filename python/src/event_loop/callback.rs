@@ -33,16 +33,136 @@ use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyWeakrefReference};
+use pyo3::types::{PyDict, PyString, PyTuple, PyWeakrefReference};
 use pyo3::{PyTraverseError, ffi, intern};
 
 use crate::gil;
 
+/// The most arguments [`call_fast`] and [`call_method_fast`] pass without a tuple.
+const FAST_ARGS: usize = 6;
+
+/// A call's arguments: up to [`FAST_ARGS`] as C pointers followed by NULL (the variadic
+/// calls' end), or more as a list (they go in a tuple).
+enum Args<'a, 'py> {
+    Fast([*mut ffi::PyObject; FAST_ARGS + 1]),
+    Many(Vec<Borrowed<'a, 'py, PyAny>>),
+}
+
+fn args<'a, 'py>(args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>) -> Args<'a, 'py> {
+    let mut iter = args.into_iter();
+    let mut seen: [Option<Borrowed<'a, 'py, PyAny>>; FAST_ARGS] = [None; FAST_ARGS];
+    for slot in &mut seen {
+        match iter.next() {
+            Some(arg) => *slot = Some(arg),
+            None => break,
+        }
+    }
+    match iter.next() {
+        None => {
+            let mut slots = [std::ptr::null_mut(); FAST_ARGS + 1];
+            for (slot, arg) in slots.iter_mut().zip(seen.iter().flatten()) {
+                *slot = arg.as_ptr();
+            }
+            Args::Fast(slots)
+        }
+        Some(next) => Args::Many(
+            seen.into_iter()
+                .flatten()
+                .chain([next])
+                .chain(iter)
+                .collect(),
+        ),
+    }
+}
+
+/// Calls the variadic C function `$f` with the leading arguments, then the [`FAST_ARGS`] + 1
+/// slots of `$a` (the first NULL among them ends the argument list).
+macro_rules! variadic {
+    ($f:path, $a:expr, $($lead:expr),*) => {
+        $f($($lead,)* $a[0], $a[1], $a[2], $a[3], $a[4], $a[5], $a[6])
+    };
+}
+
+/// Runs `fast` on the C pointers of `args` (up to [`FAST_ARGS`]) and takes its new reference
+/// (or the exception set with NULL); more arguments go to `many` as a tuple.
+fn call_with<'a, 'py: 'a>(
+    py: Python<'py>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+    many: impl FnOnce(Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>>,
+    fast: impl FnOnce(&[*mut ffi::PyObject; FAST_ARGS + 1]) -> *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    match self::args(args) {
+        Args::Fast(a) => {
+            let result = fast(&a);
+            // SAFETY: `fast` returns a new reference, or NULL with an exception set.
+            unsafe { Bound::from_owned_ptr_or_err(py, result) }
+        }
+        Args::Many(args) => many(PyTuple::new(py, args)?),
+    }
+}
+
+/// `callable(*args)`, without building an argument tuple for up to [`FAST_ARGS`] arguments.
+///
+/// The limited API of CPython 3.11 has no `PyObject_Vectorcall`, and pyo3's `call1` builds a
+/// tuple for every call there; `PyObject_CallFunctionObjArgs` (limited API) collects its
+/// arguments on the C stack and makes a vectorcall, so a call to a Python function or a
+/// `METH_FASTCALL` builtin allocates no tuple. Needs the GIL (the `Python` token); raises
+/// what the call raises.
+pub(crate) fn call_fast<'a, 'py: 'a>(
+    callable: &Bound<'py, PyAny>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let many = |tuple| callable.call1(tuple);
+    call_with(callable.py(), args, many, |a| {
+        // SAFETY: the GIL is held, every pointer is a live object borrowed for the call, and
+        // the list ends at the first NULL (the last slot is always NULL).
+        unsafe { variadic!(ffi::PyObject_CallFunctionObjArgs, a, callable.as_ptr()) }
+    })
+}
+
+/// `object.name(*args)`, without building an argument tuple or a bound method for up to
+/// [`FAST_ARGS`] arguments (`PyObject_CallMethodObjArgs`, limited API: the method is looked
+/// up on the type and called with `object` first, as a vectorcall). Needs the GIL; raises
+/// what the lookup or the call raises.
+pub(crate) fn call_method_fast<'a, 'py: 'a>(
+    object: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    args: impl IntoIterator<Item = Borrowed<'a, 'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let many = |tuple| object.call_method1(name, tuple);
+    call_with(object.py(), args, many, |a| {
+        let (object, name) = (object.as_ptr(), name.as_ptr());
+        // SAFETY: as in `call_fast`; `name` is a live `str`.
+        unsafe { variadic!(ffi::PyObject_CallMethodObjArgs, a, object, name) }
+    })
+}
+
+/// `TypeError` unless `callable` is callable (raised at the registering call, not later on
+/// the loop).
+pub(crate) fn check_callable(callable: &Bound<'_, PyAny>) -> PyResult<()> {
+    if callable.is_callable() {
+        return Ok(());
+    }
+    Err(PyTypeError::new_err(format!(
+        "'{}' object is not callable",
+        callable.get_type().name()?
+    )))
+}
+
+/// A copy of the current `contextvars` context (`contextvars.copy_context()`): what a callback
+/// registered now runs in, as asyncio's callbacks do. Needs the GIL.
+pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    COPY_CONTEXT
+        .import(py, "contextvars", "copy_context")?
+        .call0()
+}
+
 /// A Python callable with its arguments and the context it was registered in.
 #[derive(Debug)]
 pub(crate) struct Call {
-    /// `run` of the `contextvars.Context` copied at registration.
-    run: Py<PyAny>,
+    /// The `contextvars.Context` copied at registration (the call runs in it).
+    context: Py<PyAny>,
     /// The callable, then its arguments.
     args: Py<PyTuple>,
 }
@@ -55,19 +175,11 @@ impl Call {
         args: impl IntoIterator<Item = Bound<'py, PyAny>>,
     ) -> PyResult<Call> {
         let py = callable.py();
-        if !callable.is_callable() {
-            return Err(PyTypeError::new_err(format!(
-                "'{}' object is not callable",
-                callable.get_type().name()?
-            )));
-        }
-        static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let context = COPY_CONTEXT
-            .import(py, "contextvars", "copy_context")?
-            .call0()?;
+        check_callable(callable)?;
+        let context = copy_context(py)?;
         let items: Vec<_> = std::iter::once(callable.clone()).chain(args).collect();
         Ok(Call {
-            run: context.getattr(intern!(py, "run"))?.unbind(),
+            context: context.unbind(),
             args: PyTuple::new(py, items)?.unbind(),
         })
     }
@@ -88,14 +200,9 @@ impl Call {
         py: Python<'py>,
         extra: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let run = self.run.bind(py);
-        match extra {
-            None => run.call1(self.args.bind(py)),
-            Some(extra) => {
-                let items: Vec<_> = self.args.bind(py).iter().chain([extra]).collect();
-                run.call1(PyTuple::new(py, items)?)
-            }
-        }
+        let args = self.args.bind(py);
+        let extra = extra.as_ref().map(|e| e.as_borrowed());
+        self.run(py, args.iter_borrowed().chain(extra))
     }
 
     /// Calls it in its context with `first` before its own arguments.
@@ -104,28 +211,23 @@ impl Call {
         py: Python<'py>,
         first: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.invoke_instead(py, &self.args.bind(py).get_item(0)?, first)
+        let args = self.args.bind(py);
+        let callable = args.iter_borrowed().take(1);
+        let rest = args.iter_borrowed().skip(1);
+        self.run(py, callable.chain([first.as_borrowed()]).chain(rest))
     }
 
-    /// Calls `callable` in place of its own, in its context, with `first` before its own
-    /// arguments (a completion handler's `failed` shares the context and attachment of its
-    /// `completed`).
-    pub(crate) fn invoke_instead<'py>(
+    /// `context.run(*items)`: `items` is the callable and its arguments.
+    fn run<'a, 'py: 'a>(
         &self,
         py: Python<'py>,
-        callable: &Bound<'py, PyAny>,
-        first: &Bound<'py, PyAny>,
+        items: impl Iterator<Item = Borrowed<'a, 'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let rest = self.args.bind(py).iter().skip(1);
-        let items: Vec<_> = [callable.clone(), first.clone()]
-            .into_iter()
-            .chain(rest)
-            .collect();
-        self.run.bind(py).call1(PyTuple::new(py, items)?)
+        call_method_fast(self.context.bind(py), intern!(py, "run"), items)
     }
 
     fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.run)?;
+        visit.call(&self.context)?;
         visit.call(&self.args)
     }
 }

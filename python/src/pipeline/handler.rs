@@ -30,13 +30,14 @@ use pyo3::exceptions::{PyBaseException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyString, PyType};
 
 use super::codec;
 use super::context::{self, ChannelHandlerContext};
 use super::initializer::init_fn;
 use super::message::{from_address, from_event, from_message, optional_address};
 use crate::error::{ReadTimeoutException, WriteTimeoutException, invalid, to_pyerr};
+use crate::event_loop::callback::{call_fast, call_method_fast};
 use crate::gil;
 
 /// A handler class's `handler_added` is its own (not the pass-through default).
@@ -213,52 +214,21 @@ fn dispatch(
 }
 
 /// Calls the handler's method `name` with `args`: through its class function `hot` if it
-/// keeps one (the handler object first), else looked up on the object.
-fn call_hot<'py, A>(
+/// keeps one (the handler object first), else looked up on the object; either way without an
+/// argument tuple or a bound method ([`call_fast`], [`call_method_fast`]).
+fn call_hot<'py>(
     object: &Bound<'py, PyAny>,
     hot: Option<&Py<PyAny>>,
-    name: &Bound<'py, pyo3::types::PyString>,
-    args: A,
-) -> PyResult<()>
-where
-    A: PrependObject<'py>,
-{
+    name: &Bound<'py, PyString>,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<()> {
+    let args = args.iter().map(|arg| arg.as_borrowed());
     match hot {
-        Some(function) => function
-            .bind(object.py())
-            .call1(args.prepend(object.clone()))
-            .map(drop),
-        None => object.call_method1(name, args).map(drop),
-    }
-}
-
-/// An argument tuple that can take the handler object in front (for [`call_hot`]).
-trait PrependObject<'py>: pyo3::call::PyCallArgs<'py> {
-    /// The tuple with `object` first.
-    type With: pyo3::call::PyCallArgs<'py>;
-    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With;
-}
-
-impl<'py, A: IntoPyObject<'py>> PrependObject<'py> for (A,) {
-    type With = (Bound<'py, PyAny>, A);
-    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
-        (object, self.0)
-    }
-}
-
-impl<'py, A: IntoPyObject<'py>, B: IntoPyObject<'py>> PrependObject<'py> for (A, B) {
-    type With = (Bound<'py, PyAny>, A, B);
-    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
-        (object, self.0, self.1)
-    }
-}
-
-impl<'py, A: IntoPyObject<'py>, B: IntoPyObject<'py>, C: IntoPyObject<'py>> PrependObject<'py>
-    for (A, B, C)
-{
-    type With = (Bound<'py, PyAny>, A, B, C);
-    fn prepend(self, object: Bound<'py, PyAny>) -> Self::With {
-        (object, self.0, self.1, self.2)
+        Some(function) => {
+            let with_object = std::iter::once(object.as_borrowed()).chain(args);
+            call_fast(function.bind(object.py()), with_object).map(drop)
+        }
+        None => call_method_fast(object, name, args).map(drop),
     }
 }
 
@@ -364,7 +334,12 @@ impl ChannelHandler for PyHandler {
     fn channel_read_complete(&self, ctx: &Context) -> HandlerResult {
         let hot = self.hot[HOT_READ_COMPLETE].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
-            call_hot(object, hot, intern!(py, "channel_read_complete"), (ctx,))
+            call_hot(
+                object,
+                hot,
+                intern!(py, "channel_read_complete"),
+                &[ctx.as_any()],
+            )
         })
     }
     inbound!(channel_writability_changed, "channel_writability_changed");
@@ -373,7 +348,12 @@ impl ChannelHandler for PyHandler {
         let hot = self.hot[HOT_READ].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
             let msg = from_message(py, msg)?;
-            call_hot(object, hot, intern!(py, "channel_read"), (ctx, msg))
+            call_hot(
+                object,
+                hot,
+                intern!(py, "channel_read"),
+                &[ctx.as_any(), &msg],
+            )
         })
     }
 
@@ -462,14 +442,19 @@ impl ChannelHandler for PyHandler {
         dispatch(self, ctx, |py, object, ctx| {
             let msg = from_message(py, msg)?;
             let promise = promise_object(py, &ctx, promise)?;
-            call_hot(object, hot, intern!(py, "write"), (ctx, msg, promise))
+            call_hot(
+                object,
+                hot,
+                intern!(py, "write"),
+                &[ctx.as_any(), &msg, &promise],
+            )
         })
     }
 
     fn flush(&self, ctx: &Context) -> HandlerResult {
         let hot = self.hot[HOT_FLUSH].as_ref();
         dispatch(self, ctx, |py, object, ctx| {
-            call_hot(object, hot, intern!(py, "flush"), (ctx,))
+            call_hot(object, hot, intern!(py, "flush"), &[ctx.as_any()])
         })
     }
 }
