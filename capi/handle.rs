@@ -967,7 +967,7 @@ impl Handles {
         }
     }
 
-    /// [`Handles::with_checked`] with the fast path of [`Handles::lent_to_caller`] first:
+    /// [`Handles::with_checked`] with the fast path of `Handles::lent_to_caller` first:
     /// for handle types whose hot handles are lent ones (messages).
     ///
     /// Errors: as [`Handles::get`].

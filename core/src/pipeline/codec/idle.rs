@@ -514,8 +514,8 @@ macro_rules! idle_handler {
 /// Fires [`UserEvent::Idle`] when the channel has not read, written, or either, for a while
 /// (Netty's `IdleStateHandler`): a reader-idle event after `reader_idle` with no read, a
 /// writer-idle event after `writer_idle` with no completed write, an all-idle event after
-/// `all_idle` with neither. Zero turns a kind off; a non-zero time under [`MIN_TIMEOUT`]
-/// counts as [`MIN_TIMEOUT`]. While the channel stays idle the event repeats every period,
+/// `all_idle` with neither. Zero turns a kind off; a non-zero time under 1 ms
+/// counts as 1 ms. While the channel stays idle the event repeats every period,
 /// with `first` set only on the first one since the last activity.
 ///
 /// One instance belongs to one pipeline. Its methods run on the channel's loop thread; its

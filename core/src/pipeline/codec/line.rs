@@ -77,7 +77,8 @@ impl Decoder for LineBasedFrameDecoder {
             }
             None => {
                 // A `\r` at the end may start the line end: it does not count yet.
-                let undecided = usize::from(input.as_slice().last() == Some(&b'\r'));
+                let last = input.len().checked_sub(1).and_then(|i| input.get(i));
+                let undecided = usize::from(last == Some(b'\r'));
                 let result = self.split.missing(input, undecided);
                 self.offset = input.len();
                 result

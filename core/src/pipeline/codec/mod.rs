@@ -28,6 +28,12 @@
 //! on with what follows. A strict [`StringDecoder`] reports [`ErrorKind::MalformedInput`].
 //! Each failure carries a `String` detail.
 //!
+//! # Frames share the bytes read
+//! A frame that lies in one read is a slice of the loop's receive memory (no copy). A handler
+//! that keeps small frames for long (a cache, a queue of pending requests) keeps that memory
+//! alive with them: copy what is kept ([`Buffer::copy_from_slice`](super::Buffer::copy_from_slice)),
+//! as Netty users copy a retained slice they keep.
+//!
 //! # Examples
 //!
 //! A line server's chain (line framing, UTF-8 strings, the user's handler) on an
@@ -123,7 +129,7 @@ pub use delimiter::DelimiterBasedFrameDecoder;
 pub use encoder::{Encoder, MessageToByteEncoder};
 pub use fixed_length::FixedLengthFrameDecoder;
 pub use idle::{
-    IdleState, IdleStateEvent, IdleStateHandler, ReadTimeoutHandler, TimeoutKind,
+    IdleState, IdleStateEvent, IdleStateHandler, MIN_TIMEOUT, ReadTimeoutHandler, TimeoutKind,
     WriteTimeoutHandler,
 };
 pub use length_field::{ByteOrder, LengthFieldBasedFrameDecoder, LengthFieldPrepender};
