@@ -26,6 +26,11 @@
 #include "common.h"
 
 /**
+ * `nx_decoder_t::flags`: decode at most one message per read.
+ */
+#define NX_DECODER_SINGLE_DECODE 1
+
+/**
  * What an encode callback returns for a message it does not encode: the message passes by
  * to the next outbound handler, unchanged (what it appended is dropped).
  */
@@ -136,6 +141,13 @@ typedef struct nx_decoder_t {
    * The decode step (required).
    */
   nx_decode_cb decode;
+  /**
+   * Options: 0, or `NX_DECODER_SINGLE_DECODE` (at most one message per read: the rest
+   * waits for the next read or the end of input, for a protocol that changes its
+   * handlers after its first message; Netty's `setSingleDecode`). A table compiled before
+   * this field existed (a smaller `size`) has none.
+   */
+  size_t flags;
 } nx_decoder_t;
 
 /**
@@ -237,8 +249,8 @@ extern "C" {
  *
  * Thread safety: safe from any thread; `decode` runs on the channel's loop thread.
  *
- * Errors: `NX_EINVAL` (NULL `decoder` or `out`, `size` too small, a NULL `decode`),
- * `-ENOMEM`.
+ * Errors: `NX_EINVAL` (NULL `decoder` or `out`, `size` too small, a NULL `decode`, an
+ * unknown flag), `-ENOMEM`.
  */
 int nx_codec_byte_to_message_decoder(const struct nx_decoder_t *decoder,
                                      void *attachment,

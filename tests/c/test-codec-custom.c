@@ -194,6 +194,26 @@ TEST_IMPL(codec_custom_decoder) {
   ASSERT_EQ(s.calls, 1);
   ASSERT_OK(nx_channel_free(ch));
 
+  /* Single decode: one message per read, the rest waits for the next read. */
+  static const nx_decoder_t single_table = {
+      .size = sizeof(nx_decoder_t), .decode = lenbyte_decode, .flags = NX_DECODER_SINGLE_DECODE};
+  memset(&s, 0, sizeof(s));
+  s.mode = MODE_NORMAL;
+  ch = decoder_channel(&single_table, &s, lenbyte_free);
+  static const char three[] = "\x01" "a" "\x01" "b" "\x01" "c";
+  ASSERT_EQ(c_in(ch, three, sizeof(three) - 1), 1);
+  C_EXPECT_IN(ch, "a");
+  ASSERT_EQ(c_in(ch, "\x01" "d", 2), 1);
+  C_EXPECT_IN(ch, "b");
+  /* The end of input decodes once more (one message), then hands the rest to the last
+   * call (which this decoder drops). */
+  ASSERT_EQ(nx_embedded_channel_finish(ch), 1);
+  C_EXPECT_IN(ch, "c");
+  ASSERT_EQ(s.last_calls, 1);
+  ASSERT_EQ(s.last_len, 2);
+  ASSERT_OK(nx_channel_free(ch));
+  ASSERT_EQ(s.freed, 1);
+
   /* Consuming more than given: NX_EINVAL, nothing consumed. */
   ch = lenbyte_channel(&s, MODE_OVERCONSUME);
   ASSERT_EQ(c_in(ch, "xyz", 3), NX_EINVAL);
@@ -341,10 +361,12 @@ TEST_IMPL(codec_custom_table_errors) {
   int freed = 0;
   nx_decoder_t no_decode = {.size = sizeof(nx_decoder_t), .decode = NULL};
   nx_decoder_t small = {.size = sizeof(size_t), .decode = lenbyte_decode};
+  nx_decoder_t unknown_flag = {.size = sizeof(nx_decoder_t), .decode = lenbyte_decode, .flags = 2};
   nx_encoder_t no_encode = {.size = sizeof(nx_encoder_t), .encode = NULL};
   ASSERT_EQ(nx_codec_byte_to_message_decoder(NULL, &freed, t_count_free, &h), NX_EINVAL);
   ASSERT_EQ(nx_codec_byte_to_message_decoder(&no_decode, &freed, t_count_free, &h), NX_EINVAL);
   ASSERT_EQ(nx_codec_byte_to_message_decoder(&small, &freed, t_count_free, &h), NX_EINVAL);
+  ASSERT_EQ(nx_codec_byte_to_message_decoder(&unknown_flag, &freed, t_count_free, &h), NX_EINVAL);
   ASSERT_EQ(nx_codec_byte_to_message_decoder(&lenbyte_table, &freed, t_count_free, NULL),
             NX_EINVAL);
   ASSERT_EQ(nx_codec_message_to_byte_encoder(NULL, &freed, t_count_free, &h), NX_EINVAL);

@@ -9,17 +9,17 @@
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
-use std::mem::size_of;
 use std::ptr;
 use std::sync::Arc;
 
 use nioxide_core::pipeline::codec::{Cumulation, Decoder};
 use nioxide_core::pipeline::{Context, HandlerResult, Message};
 
-use super::{CCodec, new_decoder, new_user_codec};
+use super::{CCodec, new_user_codec};
 use crate::args::status;
 use crate::error::NX_EINVAL;
 use crate::nx_ffi_boundary;
+use crate::pipeline::handler::new_builtin;
 use crate::pipeline::{context_handle, failure, take_owned_message};
 use crate::types::{nx_context_t, nx_free_cb, nx_handler_t, nx_message_t};
 
@@ -79,7 +79,15 @@ pub struct nx_decoder_t {
     pub size: usize,
     /// The decode step (required).
     pub decode: nx_decode_cb,
+    /// Options: 0, or `NX_DECODER_SINGLE_DECODE` (at most one message per read: the rest
+    /// waits for the next read or the end of input, for a protocol that changes its
+    /// handlers after its first message; Netty's `setSingleDecode`). A table compiled before
+    /// this field existed (a smaller `size`) has none.
+    pub flags: usize,
 }
+
+/// `nx_decoder_t::flags`: decode at most one message per read.
+pub const NX_DECODER_SINGLE_DECODE: usize = 1;
 
 /// The frames one `decode` call announces with [`nx_decoder_frame`]: runs of its `data`,
 /// in order. Lives on the stack of [`CDecoder::call`] while the callback runs.
@@ -220,8 +228,8 @@ impl Decoder for CDecoder {
 ///
 /// Thread safety: safe from any thread; `decode` runs on the channel's loop thread.
 ///
-/// Errors: `NX_EINVAL` (NULL `decoder` or `out`, `size` too small, a NULL `decode`),
-/// `-ENOMEM`.
+/// Errors: `NX_EINVAL` (NULL `decoder` or `out`, `size` too small, a NULL `decode`, an
+/// unknown flag), `-ENOMEM`.
 #[unsafe(no_mangle)]
 pub extern "C" fn nx_codec_byte_to_message_decoder(
     decoder: *const nx_decoder_t,
@@ -231,9 +239,25 @@ pub extern "C" fn nx_codec_byte_to_message_decoder(
 ) -> c_int {
     nx_ffi_boundary! {
         status(|| {
-            let usable =
-                |t: &nx_decoder_t| t.size >= size_of::<nx_decoder_t>() && t.decode.is_some();
-            let make = |codec| new_decoder(CDecoder { codec }, out);
+            let usable = |t: &nx_decoder_t| {
+                t.size >= std::mem::offset_of!(nx_decoder_t, flags)
+                    && t.decode.is_some()
+                    && t.flags & !NX_DECODER_SINGLE_DECODE == 0
+            };
+            let make = |codec: Arc<CCodec<nx_decoder_t>>| {
+                let single = codec.table.flags & NX_DECODER_SINGLE_DECODE != 0;
+                let decoder = CDecoder { codec };
+                new_builtin(
+                    Box::new(move || {
+                        decoder
+                            .clone()
+                            .into_handler()
+                            .with_single_decode(single)
+                            .boxed()
+                    }),
+                    out,
+                )
+            };
             // SAFETY: the table is pointer-wide fields; all zeros is a valid table.
             unsafe { new_user_codec(decoder, usable, attachment, attachment_free, make) }
         })
