@@ -56,13 +56,18 @@ fn kind_of(class: &Bound<'_, PyType>) -> PyResult<ChannelKind> {
         })
 }
 
+/// What a bootstrap's `handler(...)` keeps for `handler`: the initializer each channel runs,
+/// and the handler itself when it is native (one pipeline only: checked at each bind or
+/// connect).
+///
 /// Raises `TypeError` unless `handler` is one a pipeline takes: a native handler, or a
 /// Python handler or initializer.
-fn check_handler(handler: &Bound<'_, PyAny>) -> PyResult<()> {
-    if !is_native(handler) {
+fn handler_parts(handler: &Bound<'_, PyAny>) -> PyResult<(nx::InitFn, Option<Py<PyAny>>)> {
+    let native = is_native(handler);
+    if !native {
         is_initializer(handler)?;
     }
-    Ok(())
+    Ok((init_fn(handler), native.then(|| handler.clone().unbind())))
 }
 
 /// The future of a bind or connect, with its channel.
@@ -155,11 +160,10 @@ impl ServerBootstrap {
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        check_handler(handler)?;
-        let init = init_fn(handler);
+        let (init, native) = handler_parts(handler)?;
         let this = slf.get();
         this.update(|b| b.handler(move |ch| init(ch)));
-        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
+        *lock(&this.native) = native;
         Ok(slf)
     }
 
@@ -264,11 +268,10 @@ impl Bootstrap {
         slf: Bound<'py, Self>,
         handler: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        check_handler(handler)?;
-        let init = init_fn(handler);
+        let (init, native) = handler_parts(handler)?;
         let this = slf.get();
         this.update(|b| b.handler(move |ch| init(ch)));
-        *lock(&this.native) = is_native(handler).then(|| handler.clone().unbind());
+        *lock(&this.native) = native;
         Ok(slf)
     }
 
